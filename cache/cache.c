@@ -1,0 +1,153 @@
+/* cache.c - opening, closing and forking the node cache; its statistics.
+ *
+ * Promises: cache_open succeeds whenever the configuration is sane, even
+ * when the directory cannot be created or written (logged once): such a
+ * cache misses every read and drops every put, so callers never need a
+ * second code path. Nothing is started here: the writer thread, its ring
+ * and the read ring are made on first use, so a process that never touches
+ * the cache pays for a few directory descriptors and one shared page.
+ * The on-disk layout is described in cache_internal.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "cache_internal.h"
+#include "log.h"
+
+static int open_dir(int at, const char *name)
+{
+    return openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static int open_subdir(int at, const char *name)
+{
+    if (mkdirat(at, name, 0700) < 0 && errno != EEXIST && errno != EROFS && errno != EACCES)
+        return -1;
+    return open_dir(at, name);
+}
+
+static void cache_dirs_open(struct cache *c)
+{
+    int r = cache_mkdir_p(c->dir);
+    c->dir_fd = open_dir(AT_FDCWD, c->dir);
+    if (c->dir_fd < 0) {
+        c->dir_err = r < 0 ? -r : errno;
+        log_once(&c->log_dir, LOG_WARN, CACHE_MOD, "%s: cannot use cache directory: %s: every read misses",
+                 c->dir, strerror(c->dir_err));
+        return;
+    }
+    c->blocks_fd = open_subdir(c->dir_fd, "blocks");
+    c->tmp_fd = open_subdir(c->dir_fd, "tmp");
+    c->sums_fd = open_dir(c->dir_fd, "sums");
+    int lk = openat(c->dir_fd, "lock", O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (lk >= 0)
+        close(lk);
+}
+
+int cache_open(const struct cache_config *cfg, struct cache **out)
+{
+    if (!cfg || !cfg->dir || !*cfg->dir || !out)
+        return -EINVAL;
+    struct cache *c = calloc(1, sizeof *c);
+    if (!c || !(c->dir = strdup(cfg->dir))) {
+        free(c);
+        return -ENOMEM;
+    }
+    c->limit = cfg->size_limit;
+    c->free_ratio = isfinite(cfg->free_space_ratio) && cfg->free_space_ratio > 0
+                  ? fmin(cfg->free_space_ratio, 0.99) : 0;
+    c->verify_every_read = cfg->verify_every_read;
+    c->use_uring = cfg->use_uring;
+    c->pid = getpid();
+    c->dir_fd = c->blocks_fd = c->tmp_fd = c->sums_fd = c->lock_fd = -1;
+    cache_queue_init(c);
+    cache_ring_init(&c->wring);
+    cache_ring_init(&c->rring);
+    cache_dirs_open(c);
+    cache_shared_open(c);
+    *out = c;
+    return 0;
+}
+
+void cache_after_fork(struct cache *c)
+{
+    if (!c)
+        return;
+    c->pid = getpid();
+    cache_queue_after_fork(c);
+    cache_ring_forget(&c->wring);
+    cache_ring_forget(&c->rring);
+    pthread_mutex_init(&c->rring.mu, NULL);
+    c->log_put = c->log_uring = c->log_space = c->log_dir = 0;
+    memset(c->ctr, 0, sizeof c->ctr);
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+void cache_close(struct cache *c)
+{
+    if (!c)
+        return;
+    if (c->pid != getpid())
+        cache_after_fork(c);
+    cache_queue_stop(c);
+    cache_ring_close(&c->wring);
+    cache_ring_close(&c->rring);
+    close_fd(&c->dir_fd);
+    close_fd(&c->blocks_fd);
+    close_fd(&c->tmp_fd);
+    close_fd(&c->sums_fd);
+    cache_shared_close(c);
+    pthread_mutex_destroy(&c->qmu);
+    pthread_cond_destroy(&c->qcv);
+    pthread_cond_destroy(&c->qdone);
+    free(c->seen);
+    free(c->dir);
+    free(c);
+}
+
+static const struct { enum cache_ctr ctr; size_t off; } stat_fields[] = {
+    { CTR_HITS, offsetof(struct cache_stats, hits) },
+    { CTR_MISSES, offsetof(struct cache_stats, misses) },
+    { CTR_BYTES_HIT, offsetof(struct cache_stats, bytes_hit) },
+    { CTR_PUTS, offsetof(struct cache_stats, puts) },
+    { CTR_BYTES_PUT, offsetof(struct cache_stats, bytes_put) },
+    { CTR_EVICTIONS, offsetof(struct cache_stats, evictions) },
+    { CTR_CORRUPT, offsetof(struct cache_stats, corrupt) },
+    { CTR_DROPPED, offsetof(struct cache_stats, dropped) },
+    { CTR_PUT_ERRORS, offsetof(struct cache_stats, put_errors) },
+};
+
+static int stats_fill(struct cache *c, const uint64_t *ctr, struct cache_stats *st)
+{
+    if (!c || !st)
+        return -EINVAL;
+    memset(st, 0, sizeof *st);
+    for (size_t i = 0; i < sizeof stat_fields / sizeof stat_fields[0]; i++)
+        *(uint64_t *)((char *)st + stat_fields[i].off) =
+            __atomic_load_n(&ctr[stat_fields[i].ctr], __ATOMIC_RELAXED);
+    st->used_bytes = __atomic_load_n(&c->sh->used, __ATOMIC_RELAXED);
+    st->files = __atomic_load_n(&c->sh->files, __ATOMIC_RELAXED);
+    st->limit_bytes = c->limit;
+    return 0;
+}
+
+int cache_get_stats(struct cache *c, struct cache_stats *st)
+{
+    return stats_fill(c, c ? c->ctr : NULL, st);
+}
+
+int cache_get_node_stats(struct cache *c, struct cache_stats *st)
+{
+    return stats_fill(c, c ? c->sh->ctr : NULL, st);
+}

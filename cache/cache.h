@@ -1,0 +1,75 @@
+/* cache.h - the node's block cache on local disk (the only io_uring user).
+ *
+ * Blocks are stored decompressed, one file per object key, under the cache
+ * directory, shared by every process on the node. Because objects are
+ * immutable, a cached block can never be stale, only evicted.
+ *
+ * Promises:
+ *  - A cache file's content is exactly the block's bytes, so its descriptor
+ *    can be handed to a program as the file itself (st_size == block len).
+ *  - Publication is atomic (write aside, then rename/linkat): no reader in
+ *    any process ever sees a partial block.
+ *  - Every block is verified when it enters the cache and when this process
+ *    first uses it; a corrupt cache file is removed and reported as a miss.
+ *  - The total stays under the size limit (plus blocks in flight) and above
+ *    the free-space floor, across all processes sharing the directory.
+ *  - Disk full, read-only or unwritable cache: puts fail quietly (one log
+ *    line per process) and reads miss, so callers fall back to the store.
+ *  - io_uring does the disk I/O when the kernel allows it; otherwise
+ *    pread/pwrite (one log line). Rings are per process, remade after fork.
+ * All functions are thread-safe and return 0 or a negative errno.
+ */
+#ifndef SHIMFS_CACHE_H
+#define SHIMFS_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct cache;
+
+struct cache_config {
+    const char *dir;
+    uint64_t size_limit;
+    double free_space_ratio;
+    int verify_every_read;   /* 1: checksum on every cache_read */
+    int use_uring;           /* 0: never try io_uring */
+};
+
+struct cache_stats {
+    uint64_t hits, misses, bytes_hit, puts, bytes_put, evictions, corrupt;
+    uint64_t used_bytes, limit_bytes, files;
+    uint64_t dropped;        /* puts not stored: queue full or no room */
+    uint64_t put_errors;     /* puts that failed: disk full, read-only... */
+};
+
+int cache_open(const struct cache_config *cfg, struct cache **out);
+void cache_close(struct cache *c);
+void cache_after_fork(struct cache *c);
+
+/* Read [off, off+len) of a cached block into buf. Returns bytes read, or
+ * -ENOENT on a miss (also after dropping a corrupt file). */
+ssize_t cache_read(struct cache *c, const char *key, void *buf, size_t len, uint64_t off);
+/* Read several blocks in one batch (one io_uring submission). Each entry's
+ * result is bytes read or -ENOENT. Returns 0. */
+struct cache_io { const char *key; void *buf; size_t len; uint64_t off; ssize_t result; };
+int cache_read_many(struct cache *c, struct cache_io *io, int n);
+/* Open a cached block read-only (flags may add O_CLOEXEC); returns the fd,
+ * verified, or -ENOENT. The caller owns the descriptor. */
+int cache_open_block(struct cache *c, const char *key, int flags, uint32_t *len);
+/* Is the block present (no verification, no I/O beyond a stat)? */
+int cache_contains(struct cache *c, const char *key);
+/* Store a verified block. Asynchronous: returns once the data is copied or
+ * queued; the file appears atomically later. `data` may be freed on return. */
+int cache_put(struct cache *c, const char *key, const void *data, size_t len);
+/* Wait until queued puts of this process are on disk (tests, warmup). */
+int cache_flush(struct cache *c);
+/* Remove one block (warmup --evict). */
+int cache_remove(struct cache *c, const char *key);
+/* This process's counters; used_bytes/files/limit_bytes are node-wide. */
+int cache_get_stats(struct cache *c, struct cache_stats *st);
+/* The counters of every process on the node since the cache directory was
+ * made (kept in dir/stats, see cache_shared.c), for `shimfs stats`. */
+int cache_get_node_stats(struct cache *c, struct cache_stats *st);
+
+#endif

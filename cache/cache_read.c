@@ -1,0 +1,194 @@
+/* cache_read.c - the hot path: reading, opening and checking cached blocks.
+ *
+ * Promises: a hit costs openat + pread + close (no stat, no lock, no
+ * io_uring: for one small read the ring's submission costs more than the
+ * syscall it replaces, see docs). The first use of a block in a process
+ * (or every use with verify_every_read) also fstat()s the file and checks
+ * its checksum (cache_sum.c); when the caller reads the whole block that
+ * costs no second read, only the hash of the buffer it already got.
+ * Wrong bytes are never returned: a mismatch, a missing checksum, a size
+ * that differs from the key's or a short read inside the block unlinks the
+ * file and answers -ENOENT, so the caller refetches.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "cache_internal.h"
+#include "log.h"
+
+#define CACHE_OPEN_FLAGS (O_RDONLY | O_NOFOLLOW | O_NOATIME)
+
+int cache_open_key(struct cache *c, const char *key, int cloexec)
+{
+    if (!c || c->blocks_fd < 0 || cache_key_check(key) < 0)
+        return -ENOENT;
+    int flags = CACHE_OPEN_FLAGS | (cloexec ? O_CLOEXEC : 0);
+    if (c->no_noatime)
+        flags &= ~O_NOATIME;
+    int fd = openat(c->blocks_fd, key, flags);
+    if (fd < 0 && errno == EPERM && !c->no_noatime) {
+        /* O_NOATIME needs to own the file: another user filled this cache */
+        c->no_noatime = 1;
+        fd = openat(c->blocks_fd, key, flags & ~O_NOATIME);
+    }
+    return fd < 0 ? -ENOENT : fd;
+}
+
+static int size_matches_key(const char *key, const struct stat *st)
+{
+    uint64_t klen = cache_key_len(key);
+    return !klen || (uint64_t)st->st_size == klen;
+}
+
+/* Check the whole file against its checksum; read [off, off+len) into buf
+ * (buf may be NULL: check only). Returns the bytes read, -EBADMSG when the
+ * file is corrupt, or another negative errno. */
+ssize_t cache_verify_read(struct cache *c, int fd, const char *key, const struct stat *st,
+                          void *buf, size_t len, uint64_t off)
+{
+    uint64_t want, got;
+    size_t size = (size_t)st->st_size;
+    if (!size_matches_key(key, st))
+        return -EBADMSG;
+    int r = cache_sum_load(c, fd, key, &want);
+    if (r < 0)
+        return r == -ENODATA ? -EBADMSG : r;
+    ssize_t n = 0;
+    if (buf && off == 0 && len >= size) {
+        n = cache_pread_full(fd, buf, size, 0);
+        if (n >= 0 && (size_t)n != size)
+            return -EBADMSG;
+        if (n >= 0)
+            got = cache_sum(buf, size);
+    } else {
+        r = cache_sum_file(fd, size, &got);
+        if (r < 0)
+            return r;
+        if (buf)
+            n = cache_pread_full(fd, buf, len, off);
+    }
+    if (n < 0)
+        return n;
+    if (got != want)
+        return -EBADMSG;
+    cache_touch(fd, st);
+    return n;
+}
+
+void cache_drop_corrupt(struct cache *c, const char *key, uint64_t kh, int fd)
+{
+    cache_seen_forget(c, kh);
+    cache_count(c, CTR_CORRUPT, 1);
+    int r = cache_space_unlink(c, key, fd);
+    log_warn(CACHE_MOD, "%s: corrupt cache file (checksum or size mismatch): %s",
+             key, r == 0 ? "removed" : "left to its newer copy");
+}
+
+/* A short read inside the block means the file was cut. */
+ssize_t cache_read_check_short(const char *key, ssize_t n, size_t len, uint64_t off)
+{
+    uint64_t klen = cache_key_len(key);
+    if (n >= 0 && (size_t)n < len && klen && off + (uint64_t)n < klen)
+        return -EBADMSG;
+    return n;
+}
+
+/* Read through an open cache file, verifying on first use. */
+ssize_t cache_read_fd(struct cache *c, int fd, const char *key, uint64_t kh,
+                      void *buf, size_t len, uint64_t off)
+{
+    int seen = c->verify_every_read ? SEEN_NO : cache_seen_get(c, kh);
+    struct stat st;
+    ssize_t n;
+    if (seen == SEEN_NO) {
+        n = fstat(fd, &st) < 0 ? -errno : cache_verify_read(c, fd, key, &st, buf, len, off);
+        if (n >= 0)
+            cache_seen_set(c, kh);
+        return n;
+    }
+    n = cache_read_check_short(key, cache_pread_full(fd, buf, len, off), len, off);
+    if (n >= 0 && seen == SEEN_STALE) {
+        if (fstat(fd, &st) == 0)
+            cache_touch(fd, &st);
+        cache_seen_set(c, kh);
+    }
+    return n;
+}
+
+/* Account a finished read and turn every failure into a miss. */
+ssize_t cache_read_done(struct cache *c, const char *key, uint64_t kh, int fd, ssize_t n)
+{
+    if (n == -EBADMSG || n == -EIO)
+        cache_drop_corrupt(c, key, kh, fd);
+    close(fd);
+    if (n < 0) {
+        cache_count(c, CTR_MISSES, 1);
+        return -ENOENT;
+    }
+    cache_count(c, CTR_HITS, 1);
+    cache_count(c, CTR_BYTES_HIT, (uint64_t)n);
+    return n;
+}
+
+ssize_t cache_read(struct cache *c, const char *key, void *buf, size_t len, uint64_t off)
+{
+    int fd = cache_open_key(c, key, 1);
+    if (fd < 0) {
+        if (c)
+            cache_count(c, CTR_MISSES, 1);
+        return -ENOENT;
+    }
+    uint64_t kh = cache_key_hash(key);
+    return cache_read_done(c, key, kh, fd, cache_read_fd(c, fd, key, kh, buf, len, off));
+}
+
+int cache_open_block(struct cache *c, const char *key, int flags, uint32_t *len)
+{
+    int fd = cache_open_key(c, key, flags & O_CLOEXEC);
+    if (fd < 0) {
+        if (c)
+            cache_count(c, CTR_MISSES, 1);
+        return -ENOENT;
+    }
+    uint64_t kh = cache_key_hash(key);
+    struct stat st;
+    ssize_t r = fstat(fd, &st) < 0 ? -errno : 0;
+    if (r == 0 && (!size_matches_key(key, &st) || (uint64_t)st.st_size > UINT32_MAX))
+        r = -EBADMSG;
+    int seen = r == 0 && !c->verify_every_read ? cache_seen_get(c, kh) : SEEN_NO;
+    if (r == 0 && seen == SEEN_NO) {
+        r = cache_verify_read(c, fd, key, &st, NULL, 0, 0);
+        if (r == 0)
+            cache_seen_set(c, kh);
+    } else if (r == 0 && seen == SEEN_STALE) {
+        cache_touch(fd, &st);
+        cache_seen_set(c, kh);
+    }
+    if (r < 0) {
+        cache_read_done(c, key, kh, fd, r);
+        return -ENOENT;
+    }
+    cache_count(c, CTR_HITS, 1);
+    if (len)
+        *len = (uint32_t)st.st_size;
+    return fd;
+}
+
+int cache_contains(struct cache *c, const char *key)
+{
+    struct stat st;
+    if (!c || c->blocks_fd < 0 || cache_key_check(key) < 0)
+        return 0;
+    return fstatat(c->blocks_fd, key, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+int cache_remove(struct cache *c, const char *key)
+{
+    if (!c || cache_key_check(key) < 0)
+        return -EINVAL;
+    cache_queue_cancel(c, key);
+    cache_seen_forget(c, cache_key_hash(key));
+    return cache_space_unlink(c, key, -1);
+}

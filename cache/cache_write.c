@@ -1,0 +1,247 @@
+/* cache_write.c - the writer thread's work: write a batch of blocks aside,
+ * check them, publish them atomically.
+ *
+ * For each block of a batch: skip it if already cached; reserve its space
+ * (cache_space.c); open an O_TMPFILE in tmp/ (a unique named temp where
+ * the file system has no O_TMPFILE); store the checksum (cache_sum.c); then
+ * the whole batch goes to io_uring as one submission of linked pairs
+ * "write the block, then read it back into the same buffer" (pwrite/pread
+ * when the ring is refused); the read-back must hash to the checksum
+ * computed from the caller's bytes before the file is linked into blocks/.
+ * linkat never replaces: when two processes put the same block, the second
+ * link fails with EEXIST, which is success (the block is there, once).
+ * Failures (disk full, read-only, permissions) are counted and logged once
+ * per process; no partial file is ever visible under blocks/.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "cache_internal.h"
+#include "log.h"
+
+void cache_put_failed(struct cache *c, const char *key, int err)
+{
+    cache_count(c, CTR_PUT_ERRORS, 1);
+    log_once(&c->log_put, LOG_WARN, CACHE_MOD, "cannot store %s in %s: %s (further failures not logged)",
+             key, c->dir, strerror(err));
+}
+
+static int write_open_temp(struct cache *c, struct cache_item *it)
+{
+    static unsigned seq;
+    if (c->tmpfile_mode >= 0) {
+        int fd = openat(c->tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+            return fd < 0 ? -errno : fd;
+        c->tmpfile_mode = -1;
+    }
+    snprintf(it->tmpname, sizeof it->tmpname, "b.%d.%u", (int)getpid(),
+             __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
+    int fd = openat(c->tmp_fd, it->tmpname, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    return fd < 0 ? -errno : fd;
+}
+
+static int write_prepare(struct cache *c, struct cache_item *it)
+{
+    struct stat st;
+    int fd = write_open_temp(c, it);
+    if (fd < 0)
+        return fd;
+    it->fd = fd;
+    if (fstat(fd, &st) == 0) {
+        it->dev = st.st_dev;
+        it->ino = st.st_ino;
+    }
+    return cache_sum_store(c, fd, it->key, it->sum);
+}
+
+/* Linked write + read-back pairs, one submission. Items the ring did not
+ * finish keep res_w/res_r < 0 and are redone with plain syscalls. */
+static void write_ring(struct cache *c, struct io_uring *ring, struct cache_item **it, int n)
+{
+    unsigned queued = 0;
+    for (int i = 0; i < n; i++) {
+        if (it[i]->state != ITEM_TODO)
+            continue;
+        if (io_uring_sq_space_left(ring) < 2)
+            break;             /* cannot happen: 2 * CACHE_BATCH_ITEMS <= ring size */
+        struct io_uring_sqe *w = io_uring_get_sqe(ring), *r = io_uring_get_sqe(ring);
+        io_uring_prep_write(w, it[i]->fd, it[i]->data, (unsigned)it[i]->len, 0);
+        w->flags |= IOSQE_IO_LINK;
+        io_uring_sqe_set_data64(w, (uint64_t)i << 1);
+        io_uring_prep_read(r, it[i]->fd, it[i]->data, (unsigned)it[i]->len, 0);
+        io_uring_sqe_set_data64(r, (uint64_t)i << 1 | 1);
+        queued += 2;
+    }
+    int s = -EINTR;
+    for (int t = 0; t < 100 && (s == -EINTR || s == -EAGAIN || s == -EBUSY); t++)
+        s = io_uring_submit_and_wait(ring, queued);
+    unsigned reaped = 0;
+    for (int t = 0; s >= 0 && reaped < queued && t < 1000; t++) {
+        struct io_uring_cqe *cqe;
+        if (io_uring_wait_cqe(ring, &cqe) < 0)
+            continue;
+        uint64_t d = io_uring_cqe_get_data64(cqe);
+        struct cache_item *x = it[d >> 1];
+        if (d & 1)
+            x->res_r = cqe->res;
+        else
+            x->res_w = cqe->res;
+        io_uring_cqe_seen(ring, cqe);
+        reaped++;
+    }
+    if (reaped < queued) {
+        /* requests may still be in flight: closing the ring waits them out */
+        cache_ring_forget(&c->wring);
+        for (int i = 0; i < n; i++)
+            it[i]->res_w = it[i]->res_r = -EIO;
+    }
+}
+
+/* Finish what the ring did not (or everything, without a ring), then
+ * check the read-back bytes against the checksum. */
+static void write_check(struct cache *c, struct cache_item *it)
+{
+    if (it->res_w != (ssize_t)it->len) {
+        it->res_w = cache_pwrite_full(it->fd, it->data, it->len, 0);
+        it->res_r = -1;
+    }
+    if (it->res_w != (ssize_t)it->len) {
+        it->state = ITEM_FAILED;
+        cache_put_failed(c, it->key, it->res_w < 0 ? (int)-it->res_w : EIO);
+        return;
+    }
+    if (it->res_r != (ssize_t)it->len)
+        it->res_r = cache_pread_full(it->fd, it->data, it->len, 0);
+    if (it->res_r != (ssize_t)it->len || cache_sum(it->data, it->len) != it->sum) {
+        it->state = ITEM_FAILED;
+        cache_count(c, CTR_CORRUPT, 1);
+        log_warn(CACHE_MOD, "%s: written cache file reads back wrong: not published", it->key);
+        return;
+    }
+    it->state = ITEM_WRITTEN;
+}
+
+/* A named temp: hard link (never replaces); where the file system has no
+ * hard links, rename without replacing, or at worst rename (same bytes). */
+static int write_link_named(struct cache *c, struct cache_item *it)
+{
+    if (linkat(c->tmp_fd, it->tmpname, c->blocks_fd, it->key, 0) == 0)
+        return 0;
+    if (errno != EPERM && errno != EOPNOTSUPP && errno != EMLINK)
+        return -errno;
+    if (renameat2(c->tmp_fd, it->tmpname, c->blocks_fd, it->key, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -errno;
+    return renameat(c->tmp_fd, it->tmpname, c->blocks_fd, it->key) < 0 ? -errno : 0;
+}
+
+static int write_link(struct cache *c, struct cache_item *it)
+{
+    char proc[40];
+    if (c->tmpfile_mode < 0)
+        return write_link_named(c, it);
+    if (c->link_mode > 0)
+        return linkat(it->fd, "", c->blocks_fd, it->key, AT_EMPTY_PATH) < 0 ? -errno : 0;
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", it->fd);
+    if (linkat(AT_FDCWD, proc, c->blocks_fd, it->key, AT_SYMLINK_FOLLOW) == 0)
+        return 0;
+    int e = errno;
+    if (e == ENOENT && access("/proc/self/fd", X_OK) < 0) {
+        c->link_mode = 1;      /* no /proc: needs CAP_DAC_READ_SEARCH */
+        return write_link(c, it);
+    }
+    return -e;
+}
+
+static int write_publish(struct cache *c, struct cache_item *it)
+{
+    int r = write_link(c, it);
+    if (r == -ENOENT && cache_mkdirs(c->blocks_fd, it->key) == 0)
+        r = write_link(c, it);
+    if (c->tmpfile_mode < 0)
+        unlinkat(c->tmp_fd, it->tmpname, 0);
+    return r;
+}
+
+/* Publish one checked block; returns the reserved bytes it did not use. */
+static uint64_t write_finish(struct cache *c, struct cache_item *it)
+{
+    int r = it->state == ITEM_WRITTEN ? write_publish(c, it) : -EIO;
+    if (it->state == ITEM_WRITTEN && r < 0 && r != -EEXIST)
+        cache_put_failed(c, it->key, -r);
+    if (it->state == ITEM_FAILED && c->tmpfile_mode < 0)
+        unlinkat(c->tmp_fd, it->tmpname, 0);
+    if (it->fd >= 0)
+        close(it->fd);
+    it->fd = -1;
+    if (r < 0)
+        return it->cost;
+    cache_files_add(c, 1);
+    cache_count(c, CTR_PUTS, 1);
+    cache_count(c, CTR_BYTES_PUT, it->len);
+    return 0;
+}
+
+/* Which blocks still need writing; returns the bytes to reserve. */
+static uint64_t write_plan(struct cache *c, struct cache_item **it, int n)
+{
+    uint64_t total = 0;
+    struct stat st;
+    for (int i = 0; i < n; i++) {
+        it[i]->fd = -1;
+        it[i]->res_w = it[i]->res_r = -1;
+        if (fstatat(c->blocks_fd, it[i]->key, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            it[i]->state = ITEM_SKIP;
+            continue;
+        }
+        it[i]->state = ITEM_TODO;
+        it[i]->sum = cache_sum(it[i]->data, it[i]->len);
+        it[i]->cost = cache_cost(c, it[i]->len);
+        total += it[i]->cost;
+    }
+    return total;
+}
+
+void cache_write_batch(struct cache *c, struct cache_item **it, int n)
+{
+    uint64_t total = write_plan(c, it, n), unused = 0;
+    if (!total)
+        return;
+    int r = c->tmp_fd < 0 ? -EROFS : cache_space_reserve(c, total);
+    for (int i = 0; r < 0 && i < n; i++) {
+        if (it[i]->state != ITEM_TODO)
+            continue;
+        it[i]->state = ITEM_SKIP;
+        if (r == -ENOSPC)
+            cache_count(c, CTR_DROPPED, 1);
+        else
+            cache_put_failed(c, it[i]->key, -r);
+    }
+    if (r < 0)
+        return;
+    for (int i = 0; i < n; i++) {
+        if (it[i]->state != ITEM_TODO)
+            continue;
+        int e = write_prepare(c, it[i]);
+        if (e < 0) {
+            it[i]->state = ITEM_FAILED;
+            cache_put_failed(c, it[i]->key, -e);
+        }
+    }
+    struct io_uring *ring = cache_ring_get(c, &c->wring);
+    if (ring)
+        write_ring(c, ring, it, n);
+    for (int i = 0; i < n; i++) {
+        if (it[i]->state == ITEM_TODO)
+            write_check(c, it[i]);
+        if (it[i]->state != ITEM_SKIP)
+            unused += write_finish(c, it[i]);
+    }
+    cache_space_release(c, unused);
+}

@@ -1,0 +1,149 @@
+/* config.c - settings from the environment, with defaults.
+ *
+ * Only getenv and string work: safe to call early in any process, and cheap
+ * enough to run once per process. An unparsable value is logged once and
+ * the default kept, so a typo never breaks the host program.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layout.h"
+#include "log.h"
+
+#define CONFIG_DEFAULT_PREFIX "/mnt/shimfs"
+#define CONFIG_DEFAULT_CACHE  "/var/tmp/shimfs-cache"
+
+int config_parse_seconds(const char *s, int64_t *ns)
+{
+    char *end;
+    if (!s || !*s)
+        return -EINVAL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || v < 0 || v > 1e9)
+        return -EINVAL;
+    *ns = (int64_t)(v * 1e9);
+    return 0;
+}
+
+int config_normalize_prefix(const char *in, char *out, size_t cap)
+{
+    if (!in || in[0] != '/')
+        return -EINVAL;
+    size_t n = 0;
+    const char *p = in;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        size_t len = strcspn(p, "/");
+        if (len == 1 && p[0] == '.') {
+            p += len;
+            continue;
+        }
+        if (len == 2 && p[0] == '.' && p[1] == '.')
+            return -EINVAL;
+        if (n + 1 + len + 1 > cap)
+            return -EINVAL;
+        out[n++] = '/';
+        memcpy(out + n, p, len);
+        n += len;
+        p += len;
+    }
+    if (n == 0)
+        return -EINVAL; /* "/" as a prefix would capture the whole host */
+    out[n] = '\0';
+    return 0;
+}
+
+static void config_copy(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src ? src : "");
+}
+
+static const char *config_env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+static void config_size(const char *name, uint64_t *out)
+{
+    const char *v = config_env(name);
+    uint64_t n;
+    if (!v)
+        return;
+    if (layout_parse_size(v, &n) == 0)
+        *out = n;
+    else
+        log_warn("config", "%s=%s is not a size (try 100G); using the default", name, v);
+}
+
+static void config_seconds(const char *name, int64_t *out)
+{
+    const char *v = config_env(name);
+    if (v && config_parse_seconds(v, out) < 0)
+        log_warn("config", "%s=%s is not a number of seconds; using the default", name, v);
+}
+
+static void config_int(const char *name, int *out, int lo, int hi)
+{
+    const char *v = config_env(name);
+    if (!v)
+        return;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || n < lo || n > hi)
+        log_warn("config", "%s=%s must be a whole number from %d to %d; using the default", name, v, lo, hi);
+    else
+        *out = (int)n;
+}
+
+void config_load(struct shimfs_config *c)
+{
+    memset(c, 0, sizeof *c);
+    log_configure(getenv("SHIMFS_LOG"));
+    config_copy(c->meta, sizeof c->meta, config_env("SHIMFS_META"));
+    const char *prefix = config_env("SHIMFS_PREFIX");
+    if (!prefix || config_normalize_prefix(prefix, c->prefix, sizeof c->prefix) < 0) {
+        if (prefix)
+            log_warn("config", "SHIMFS_PREFIX=%s must be an absolute path other than /; using %s",
+                     prefix, CONFIG_DEFAULT_PREFIX);
+        config_copy(c->prefix, sizeof c->prefix, CONFIG_DEFAULT_PREFIX);
+    }
+    c->prefix_len = strlen(c->prefix);
+    const char *cache = config_env("SHIMFS_CACHE_DIR");
+    config_copy(c->cache_dir, sizeof c->cache_dir, cache ? cache : CONFIG_DEFAULT_CACHE);
+    c->cache_size = UINT64_C(100) << 30;
+    config_size("SHIMFS_CACHE_SIZE", &c->cache_size);
+    c->free_space_ratio = 0.1;
+    const char *fr = config_env("SHIMFS_FREE_SPACE_RATIO");
+    if (fr) {
+        char *end;
+        double v = strtod(fr, &end);
+        if (*end || v < 0 || v >= 1)
+            log_warn("config", "SHIMFS_FREE_SPACE_RATIO=%s must be in [0, 1); using 0.1", fr);
+        else
+            c->free_space_ratio = v;
+    }
+    c->buffer_size = UINT64_C(300) << 20;
+    config_size("SHIMFS_BUFFER_SIZE", &c->buffer_size);
+    c->prefetch = 8;
+    config_int("SHIMFS_PREFETCH", &c->prefetch, 0, 1024);
+    c->attr_ttl_ns = c->entry_ttl_ns = c->negative_ttl_ns = 1000000000;
+    config_seconds("SHIMFS_ATTR_TTL", &c->attr_ttl_ns);
+    config_seconds("SHIMFS_ENTRY_TTL", &c->entry_ttl_ns);
+    config_seconds("SHIMFS_NEGATIVE_TTL", &c->negative_ttl_ns);
+    config_int("SHIMFS_READ_ONLY", &c->read_only, 0, 1);
+    config_int("SHIMFS_WRITEBACK", &c->writeback, 0, 1);
+    c->uring = 1;
+    config_int("SHIMFS_IO_URING", &c->uring, 0, 1);
+    config_int("SHIMFS_CACHE_VERIFY", &c->cache_verify, 0, 1);
+    c->threads = 16;
+    config_int("SHIMFS_THREADS", &c->threads, 1, 256);
+}

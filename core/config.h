@@ -1,0 +1,40 @@
+/* config.h - every setting a shimfs process reads, in one place.
+ *
+ * Read from the environment once (config_load); each value has a default so
+ * an unset variable never breaks a program. Bad values are logged once and
+ * replaced by the default. See docs/configuration.md for the reference.
+ */
+#ifndef SHIMFS_CONFIG_H
+#define SHIMFS_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct shimfs_config {
+    char meta[4096];          /* SHIMFS_META (libpq URL/conninfo); "" = PG* vars */
+    char prefix[4096];        /* SHIMFS_PREFIX, normalised, no trailing '/' */
+    size_t prefix_len;
+    char cache_dir[4096];     /* SHIMFS_CACHE_DIR, default /var/tmp/shimfs-cache */
+    uint64_t cache_size;      /* SHIMFS_CACHE_SIZE, default 100G */
+    double free_space_ratio;  /* SHIMFS_FREE_SPACE_RATIO, default 0.1 */
+    int cache_verify;         /* SHIMFS_CACHE_VERIFY: 0 fill (on entry + first use in a process), 1 every read */
+    uint64_t buffer_size;     /* SHIMFS_BUFFER_SIZE, default 300M: memory for blocks in flight */
+    int prefetch;             /* SHIMFS_PREFETCH blocks, default 8 */
+    int64_t attr_ttl_ns;      /* SHIMFS_ATTR_TTL (seconds, float), default 1 */
+    int64_t entry_ttl_ns;     /* SHIMFS_ENTRY_TTL, default 1 */
+    int64_t negative_ttl_ns;  /* SHIMFS_NEGATIVE_TTL, default 1 */
+    int read_only;            /* SHIMFS_READ_ONLY=1: a read-only dataset, caches never expire */
+    int writeback;            /* SHIMFS_WRITEBACK=1 */
+    int uring;                /* SHIMFS_IO_URING=0 disables io_uring */
+    int threads;              /* SHIMFS_THREADS: parallel transfers, default 16 */
+};
+
+/* Fill *c from the environment (getenv only: safe early in a process). */
+void config_load(struct shimfs_config *c);
+/* Parse seconds ("1", "0.5", "0") into ns; -EINVAL on junk. */
+int config_parse_seconds(const char *s, int64_t *ns);
+/* Normalise an absolute prefix: collapse "//", drop "." and trailing "/".
+ * Returns 0 or -EINVAL (relative, "..", empty, too long). */
+int config_normalize_prefix(const char *in, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,238 @@
+/* fetch.c - one GET per block per process, and background prefetch.
+ *
+ * A block being fetched is a "flight": readers that want it while it is in
+ * the air wait on it and copy its bytes, so sixteen threads reading one
+ * block cost one GET. Prefetch requests go through a fixed ring to a small
+ * pool of threads that land blocks in the node cache; when the ring or the
+ * memory budget (SHIMFS_BUFFER_SIZE) is full the hint is dropped rather than
+ * blocking the reader that gave it.
+ */
+#include "fetch.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cache.h"
+#include "layout.h"
+#include "log.h"
+#include "volume.h"
+
+#define FETCH_RING 1024
+#define FETCH_MAX_WORKERS 32
+
+struct flight {
+    struct flight *next;
+    char key[LAYOUT_KEY_MAX];
+    int done, rc, refs;
+    uint32_t blen;
+    void *raw;
+};
+
+struct fetch_job { struct volume *v; uint64_t id; uint32_t index, blen; };
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;       /* flights landing, jobs arriving, pool idle */
+    struct flight *flights;
+    uint64_t inflight_bytes;
+    struct fetch_job ring[FETCH_RING];
+    unsigned head, tail, busy;
+    int workers, failures;
+    struct fetch_stats st;
+} fs = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+static int64_t fetch_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static struct flight *fetch_find(const char *key)
+{
+    for (struct flight *f = fs.flights; f; f = f->next)
+        if (strcmp(f->key, key) == 0)
+            return f;
+    return NULL;
+}
+
+static void fetch_unlink(struct flight *f)
+{
+    for (struct flight **pp = &fs.flights; *pp; pp = &(*pp)->next)
+        if (*pp == f) {
+            *pp = f->next;
+            return;
+        }
+}
+
+static void fetch_drop_locked(struct flight *f)
+{
+    if (--f->refs == 0) {
+        fs.inflight_bytes -= f->blen;
+        free(f->raw);
+        free(f);
+    }
+}
+
+/* Lead a flight: GET, decode, publish to the cache, wake the waiters. */
+static void fetch_lead(struct volume *v, struct flight *f)
+{
+    int64_t t0 = fetch_now();
+    int rc = f->raw ? volume_fetch_block(v, f->key, f->blen, f->raw) : -ENOMEM;
+    int64_t dt = fetch_now() - t0;
+    if (rc == 0 && v->cache)
+        (void)cache_put(v->cache, f->key, f->raw, f->blen);
+    pthread_mutex_lock(&fs.lock);
+    f->done = 1;
+    f->rc = rc;
+    fs.st.gets++;
+    fs.st.get_ns_total += (uint64_t)dt;
+    if (rc == 0)
+        fs.st.get_bytes += f->blen;
+    else
+        fs.st.failures++;
+    fetch_unlink(f);
+    pthread_cond_broadcast(&fs.cond);
+    pthread_mutex_unlock(&fs.lock);
+}
+
+ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen,
+                    void *buf, size_t len, uint32_t off)
+{
+    char key[LAYOUT_KEY_MAX];
+    if (off >= blen)
+        return 0;
+    if (len > blen - off)
+        len = blen - off;
+    int rc = volume_block_key(v, id, index, blen, key, sizeof key);
+    if (rc < 0)
+        return rc;
+    if (v->cache && len > 0 && cache_read(v->cache, key, buf, len, off) == (ssize_t)len)
+        return (ssize_t)len;
+    pthread_mutex_lock(&fs.lock);
+    struct flight *f = fetch_find(key);
+    if (f) {
+        f->refs++;
+        fs.st.shared_waits++;
+        while (!f->done)
+            pthread_cond_wait(&fs.cond, &fs.lock);
+    } else {
+        f = calloc(1, sizeof *f);
+        if (!f) {
+            pthread_mutex_unlock(&fs.lock);
+            return -ENOMEM;
+        }
+        strcpy(f->key, key);
+        f->blen = blen;
+        f->refs = 1;
+        f->raw = malloc(blen ? blen : 1);
+        f->next = fs.flights;
+        fs.flights = f;
+        fs.inflight_bytes += blen;
+        pthread_mutex_unlock(&fs.lock);
+        fetch_lead(v, f);
+        pthread_mutex_lock(&fs.lock);
+    }
+    rc = f->rc;
+    if (rc == 0 && len > 0)
+        memcpy(buf, (char *)f->raw + off, len);
+    fetch_drop_locked(f);
+    pthread_mutex_unlock(&fs.lock);
+    return rc < 0 ? rc : (ssize_t)len;
+}
+
+static void *fetch_worker(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&fs.lock);
+    for (;;) {
+        while (fs.head == fs.tail)
+            pthread_cond_wait(&fs.cond, &fs.lock);
+        struct fetch_job j = fs.ring[fs.tail++ % FETCH_RING];
+        fs.busy++;
+        pthread_mutex_unlock(&fs.lock);
+        ssize_t n = fetch_block(j.v, j.id, j.index, j.blen, NULL, 0, 0);
+        pthread_mutex_lock(&fs.lock);
+        if (n < 0)
+            fs.failures++;
+        fs.busy--;
+        pthread_cond_broadcast(&fs.cond);
+    }
+    return NULL;
+}
+
+static void fetch_grow_pool_locked(struct volume *v)
+{
+    int want = v->cfg.threads < FETCH_MAX_WORKERS ? v->cfg.threads : FETCH_MAX_WORKERS;
+    unsigned queued = fs.head - fs.tail;
+    while (fs.workers < want && (unsigned)fs.workers < queued + fs.busy) {
+        pthread_t t;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&at, 256 << 10);
+        int rc = pthread_create(&t, &at, fetch_worker, NULL);
+        pthread_attr_destroy(&at);
+        if (rc != 0)
+            break;
+        fs.workers++;
+    }
+}
+
+int fetch_prefetch(struct volume *v, uint64_t id, uint32_t index, uint32_t blen)
+{
+    char key[LAYOUT_KEY_MAX];
+    if (!v->cache || volume_block_key(v, id, index, blen, key, sizeof key) < 0)
+        return 0;
+    if (cache_contains(v->cache, key))
+        return 0;
+    pthread_mutex_lock(&fs.lock);
+    int queued = 0;
+    if (fs.head - fs.tail < FETCH_RING && fs.inflight_bytes + blen <= v->cfg.buffer_size &&
+        !fetch_find(key)) {
+        fs.ring[fs.head++ % FETCH_RING] = (struct fetch_job){ v, id, index, blen };
+        fs.st.prefetch_queued++;
+        fetch_grow_pool_locked(v);
+        pthread_cond_broadcast(&fs.cond);
+        queued = 1;
+    } else {
+        fs.st.prefetch_dropped++;
+    }
+    pthread_mutex_unlock(&fs.lock);
+    return queued;
+}
+
+int fetch_drain(void)
+{
+    pthread_mutex_lock(&fs.lock);
+    while (fs.head != fs.tail || fs.busy)
+        pthread_cond_wait(&fs.cond, &fs.lock);
+    int failed = fs.failures;
+    fs.failures = 0;
+    pthread_mutex_unlock(&fs.lock);
+    return failed;
+}
+
+void fetch_after_fork(void)
+{
+    /* The parent's flights and workers do not exist here; their memory is
+     * left alone (a waiter could be mid-copy in the parent). */
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+    fs.lock = m;
+    fs.cond = c;
+    fs.flights = NULL;
+    fs.inflight_bytes = 0;
+    fs.head = fs.tail = fs.busy = 0;
+    fs.workers = 0;
+}
+
+void fetch_get_stats(struct fetch_stats *st)
+{
+    pthread_mutex_lock(&fs.lock);
+    *st = fs.st;
+    pthread_mutex_unlock(&fs.lock);
+}

@@ -1,0 +1,33 @@
+/* fetch.h - bringing blocks from the object store: at most one GET per
+ * block at a time in a process (concurrent readers of the same block wait
+ * for the one in flight and share its bytes), and background prefetch on a
+ * bounded pool of threads with a bounded memory budget (SHIMFS_BUFFER_SIZE).
+ */
+#ifndef SHIMFS_FETCH_H
+#define SHIMFS_FETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct volume;
+
+/* Decompressed, verified block (id, index) of length blen: [off, off+len)
+ * copied into buf. Cache first; otherwise joins or leads the single GET.
+ * Returns bytes copied or -errno. */
+ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen,
+                    void *buf, size_t len, uint32_t off);
+/* Queue a block to be brought into the node cache in the background.
+ * Never blocks: when the queue or the memory budget is full the hint is
+ * dropped (the later read fetches it itself). Returns 1 if queued. */
+int fetch_prefetch(struct volume *v, uint64_t id, uint32_t index, uint32_t blen);
+/* Wait until every queued prefetch finished (warmup); returns the number of
+ * failed prefetches since the last call. */
+int fetch_drain(void);
+/* Fork child: the pool's threads are gone; start afresh lazily. */
+void fetch_after_fork(void);
+
+struct fetch_stats { uint64_t gets, get_bytes, get_ns_total, shared_waits, prefetch_queued, prefetch_dropped, failures; };
+void fetch_get_stats(struct fetch_stats *st);
+
+#endif

@@ -1,0 +1,190 @@
+/* meta.h - the metadata engine's contract, declared by core/, implemented
+ * by metadata-sql/ (PostgreSQL through libpq; the only code that speaks SQL).
+ *
+ * Namespace: inodes with full POSIX attributes (nanosecond times), entries
+ * keyed by (parent, name) with names as raw bytes, per-(inode, chunk) slice
+ * lists, symlink targets, xattrs, volume settings, client sessions, id
+ * counters. The root directory is inode 1.
+ *
+ * Promises:
+ *  - Every function returns 0 (or a count) or a negative errno, and logs one
+ *    line for infrastructure failures (unreachable, auth, schema). Namespace
+ *    answers (-ENOENT, -EEXIST, -ENOTEMPTY ...) are not logged.
+ *  - -ECONNREFUSED / -EHOSTUNREACH: database unreachable. -EACCES: auth
+ *    refused. -ENODEV: the database has no shimfs volume (not formatted).
+ *    -EPROTO: schema newer than this client. -EIO: anything else.
+ *  - Thread-safe; connects lazily on first use; a small pool of connections
+ *    (SHIMFS_META_CONNS, default 2) each with its statements prepared once.
+ *  - One transaction per namespace change, rows locked in a fixed order
+ *    (inode ids ascending), serialization failures and deadlocks retried a
+ *    bounded number of times.
+ *  - Works behind PgBouncer in transaction mode is NOT promised for prepared
+ *    statements unless SHIMFS_META_PREPARE=0 (then unnamed statements).
+ */
+#ifndef SHIMFS_META_H
+#define SHIMFS_META_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "layout.h"
+
+#define META_ROOT_INO 1
+#define META_NAME_MAX 255
+#define META_SCHEMA_VERSION 1
+
+struct meta;
+
+struct meta_attr {
+    uint64_t ino;
+    uint32_t mode;      /* type bits and permission bits, as st_mode */
+    uint32_t uid, gid;
+    uint32_t nlink;
+    uint64_t size;      /* bytes; for symlinks the target length */
+    int64_t atime_ns, mtime_ns, ctime_ns; /* since the epoch */
+    uint64_t parent;    /* directories: parent inode (root: 1) */
+    uint64_t rdev;
+};
+
+struct meta_settings {
+    char name[128];
+    char uuid[40];
+    char bucket[1024];     /* bucket URL, no credentials */
+    uint32_t block_size;
+    int compress_algo;     /* codec_algo */
+    int compress_level;
+    int64_t created_ns;
+    int schema_version;
+};
+
+struct meta_stats {
+    uint64_t inodes, files, dirs, symlinks;
+    uint64_t bytes;        /* sum of file sizes */
+    uint64_t slices;       /* slice records */
+    uint64_t sessions;
+};
+
+/* Connect (lazily) with a libpq URL or conninfo; NULL or "" uses libpq's
+ * PG* environment variables. Never blocks: the first query connects. */
+int meta_open(const char *conninfo, struct meta **out);
+void meta_close(struct meta *m);
+/* In a fork child: drop inherited connections without sending anything on
+ * the parent's sockets (dup /dev/null over them, then free). */
+void meta_after_fork(struct meta *m);
+
+/* Volume lifecycle. meta_format applies the schema (in one transaction),
+ * creates the root directory (mode 0755, owner of the caller) and stores the
+ * settings. -EEXIST if a volume exists and !force; force drops it first. */
+int meta_format(struct meta *m, const struct meta_settings *s, int force);
+/* Load settings; also checks the schema version (-EPROTO if newer,
+ * -ENODEV if not formatted). */
+int meta_load_settings(struct meta *m, struct meta_settings *s);
+int meta_stats(struct meta *m, struct meta_stats *st);
+
+/* ---- reads ---- */
+int meta_getattr(struct meta *m, uint64_t ino, struct meta_attr *a);
+int meta_lookup(struct meta *m, uint64_t parent, const char *name, size_t nlen,
+                struct meta_attr *a);
+
+/* Walk path components from `start` in one round trip. names[i] are the
+ * components (no "." or ".."; the caller folds those), lens[i] their lengths.
+ * Fills steps[0..k) with the attributes of each component found, stopping
+ * at the first missing one, the first non-directory that is not last, or the
+ * first symlink (which the caller resolves). Returns k (0..n). */
+int meta_walk(struct meta *m, uint64_t start, const char *const *names,
+              const size_t *lens, int n, struct meta_attr *steps);
+
+/* Readdir-plus with keyset pagination: entries of dir with name > after
+ * (after == NULL: from the start), in byte order of names, at most `limit`.
+ * cb gets each name with its attributes; returns non-zero to stop early.
+ * Returns the number of entries delivered, -ENOTDIR, -ENOENT. */
+typedef int (*meta_dirent_cb)(void *arg, const char *name, size_t nlen,
+                              const struct meta_attr *a);
+int meta_readdir(struct meta *m, uint64_t dir, const char *after, size_t alen,
+                 int limit, meta_dirent_cb cb, void *arg);
+
+/* Symlink target into buf (not NUL terminated); returns its length. */
+int meta_readlink(struct meta *m, uint64_t ino, char *buf, size_t cap);
+
+/* All slice records of chunks [first, first+count) of ino, oldest first
+ * within each chunk. cb is called once per chunk that has slices. */
+typedef int (*meta_chunk_cb)(void *arg, uint64_t chunk_index,
+                             const struct layout_slice *s, int n);
+int meta_read_chunks(struct meta *m, uint64_t ino, uint64_t first, uint64_t count,
+                     meta_chunk_cb cb, void *arg);
+
+int meta_getxattr(struct meta *m, uint64_t ino, const char *name, void *buf, size_t cap);
+/* NUL-separated names, as listxattr(2). */
+int meta_listxattr(struct meta *m, uint64_t ino, char *buf, size_t cap);
+
+/* ---- writes ---- */
+/* Hand out `count` fresh ids of a kind in one round trip: *first .. *first+count-1. */
+enum meta_id_kind { META_ID_INODE = 1, META_ID_SLICE = 2 };
+int meta_next_ids(struct meta *m, int kind, uint32_t count, uint64_t *first);
+
+/* Create an entry. a->mode carries the type (S_IFREG, S_IFDIR, S_IFLNK ...)
+ * and permissions, a->uid/gid/rdev/times are taken as given (times 0: now).
+ * For symlinks `target` is stored. On success *a is the new inode's full
+ * attributes. -EEXIST, -ENOENT (parent), -ENOTDIR. If excl == 0 and a
+ * regular file already exists, succeeds with its attributes (O_CREAT). */
+int meta_create(struct meta *m, uint64_t parent, const char *name, size_t nlen,
+                struct meta_attr *a, const char *target, int excl);
+/* Hard link: a new entry for an existing non-directory inode. */
+int meta_link(struct meta *m, uint64_t ino, uint64_t parent, const char *name,
+              size_t nlen, struct meta_attr *a);
+/* Remove a name. dir = 1: rmdir semantics (-ENOTEMPTY, -ENOTDIR), else
+ * unlink semantics (-EISDIR). When the last link goes the inode is kept as
+ * an orphan if `keep_open` (a descriptor is still open on it, deleted later
+ * with meta_drop_orphan), else deleted with its slices recorded for gc. */
+int meta_unlink(struct meta *m, uint64_t parent, const char *name, size_t nlen,
+                int dir, int keep_open, struct meta_attr *removed);
+int meta_drop_orphan(struct meta *m, uint64_t ino);
+/* rename(2) with renameat2 flags (RENAME_NOREPLACE, RENAME_EXCHANGE); atomic,
+ * replaces an existing target, refuses to move a directory into itself
+ * (-EINVAL), -ENOTEMPTY / -EISDIR / -ENOTDIR as the kernel answers. */
+int meta_rename(struct meta *m, uint64_t src_parent, const char *src, size_t slen,
+                uint64_t dst_parent, const char *dst, size_t dlen, unsigned flags);
+
+/* setattr: which fields of `a` to apply (bits below). Size changes truncate
+ * (dropping or trimming slices beyond the new size) or extend with a hole.
+ * On success *a holds the new attributes. */
+enum {
+    META_SET_MODE = 1, META_SET_UID = 2, META_SET_GID = 4, META_SET_SIZE = 8,
+    META_SET_ATIME = 16, META_SET_MTIME = 32, META_SET_CTIME_NOW = 64,
+};
+int meta_setattr(struct meta *m, uint64_t ino, unsigned fields, struct meta_attr *a);
+
+/* Commit a write session: append slice records (each tagged with its chunk
+ * index) to ino's slice lists, set size = max(size, new_size) (or exactly
+ * new_size if `set_size`), mtime = ctime = mtime_ns, in one transaction. */
+struct meta_slice_rec { uint64_t chunk; struct layout_slice s; };
+int meta_write(struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, int n,
+               uint64_t new_size, int set_size, int64_t mtime_ns, struct meta_attr *a);
+/* Replace a chunk's whole slice list (compaction) if it is still exactly
+ * `old_count` records long (else -EAGAIN: someone wrote meanwhile). The
+ * replaced slice ids are recorded as garbage for gc. */
+int meta_compact(struct meta *m, uint64_t ino, uint64_t chunk, int old_count,
+                 const struct layout_slice *s, int n);
+
+int meta_setxattr(struct meta *m, uint64_t ino, const char *name, const void *val,
+                  size_t len, int flags /* XATTR_CREATE / XATTR_REPLACE */);
+int meta_removexattr(struct meta *m, uint64_t ino, const char *name);
+
+/* ---- maintenance (gc, fsck, sessions) ---- */
+/* Every slice id referenced by any file, ascending, via cb (gc). */
+typedef int (*meta_id_cb)(void *arg, uint64_t id, uint32_t size);
+int meta_list_slices(struct meta *m, meta_id_cb cb, void *arg);
+/* Register this process as a client session; returns its id. */
+int meta_session_open(struct meta *m, const char *host, int pid, uint64_t *sid);
+int meta_session_close(struct meta *m, uint64_t sid);
+
+/* Run a batch of namespace changes in one transaction (import): calls fn,
+ * whose meta_* calls on the same thread join that transaction; commits if
+ * fn returns 0, else rolls back and returns its error. */
+int meta_txn(struct meta *m, int (*fn)(struct meta *m, void *arg), void *arg);
+
+/* A human-readable description of the database (host/db, no password). */
+const char *meta_describe(const struct meta *m);
+
+#endif

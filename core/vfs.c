@@ -1,0 +1,244 @@
+/* vfs.c - the per-process engine state and the path-based calls that need
+ * no open file: stat, access, readlink, realpath, statvfs, xattrs.
+ *
+ * The volume is opened lazily on the first call that needs it. A failure
+ * (no database, wrong password, volume not formatted, unreachable store) is
+ * logged once and remembered for a few seconds, so a program hammering a
+ * broken mount gets fast errors instead of a connection attempt per call,
+ * and recovers by itself once the service is back.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "vfs_internal.h"
+
+#define VFS_RETRY_NS (2LL * 1000000000LL)
+
+static struct {
+    pthread_mutex_t lock;
+    struct volume *vol;
+    int err;
+    int64_t err_until;
+    int logged;
+} vg = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+int64_t vfs_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+struct volume *vfs_volume(void) { return __atomic_load_n(&vg.vol, __ATOMIC_ACQUIRE); }
+
+int vfs_errno(int rc)
+{
+    switch (rc) {
+    case -ECONNREFUSED: case -EHOSTUNREACH: case -ETIMEDOUT: case -ENODEV:
+    case -EPROTO: case -ECONNRESET: case -ENOTCONN:
+        return -EIO;
+    default:
+        return rc;
+    }
+}
+
+static const char *vfs_why(int rc)
+{
+    switch (rc) {
+    case -ENODEV: return "the database holds no shimfs volume (run shimfs format)";
+    case -EPROTO: return "the volume's schema is newer than this client";
+    case -EACCES: return "the database refused the credentials";
+    case -ECONNREFUSED: return "the database is unreachable";
+    default: return strerror(-rc);
+    }
+}
+
+int vfs_init(void)
+{
+    if (vfs_volume())
+        return 0;
+    pthread_mutex_lock(&vg.lock);
+    int rc = 0;
+    if (!vg.vol) {
+        if (vg.err && vfs_now_ns() < vg.err_until) {
+            rc = vg.err;
+        } else {
+            struct shimfs_config cfg;
+            config_load(&cfg);
+            struct volume *v = NULL;
+            rc = volume_open(&cfg, &v);
+            if (rc == 0) {
+                __atomic_store_n(&vg.vol, v, __ATOMIC_RELEASE);
+                vg.err = 0;
+            } else {
+                if (!vg.logged++)
+                    log_error("vfs", "cannot open the volume (%s): %s; paths under %s fail with EIO",
+                              cfg.meta[0] ? "SHIMFS_META" : "SHIMFS_META unset, libpq defaults",
+                              vfs_why(rc), cfg.prefix);
+                vg.err = rc == -ENOMEM ? rc : -EIO;
+                vg.err_until = vfs_now_ns() + VFS_RETRY_NS;
+                rc = vg.err;
+            }
+        }
+    }
+    pthread_mutex_unlock(&vg.lock);
+    return rc;
+}
+
+void vfs_after_fork(void)
+{
+    /* The child may run with other threads gone mid-critical-section. */
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    vg.lock = fresh;
+    struct volume *v = vfs_volume();
+    if (v)
+        volume_after_fork(v);
+}
+
+void vfs_attr_to_stat(const struct meta_attr *a, struct stat *st)
+{
+    struct volume *v = vfs_volume();
+    memset(st, 0, sizeof *st);
+    st->st_dev = v ? v->dev : 0;
+    st->st_ino = a->ino;
+    st->st_mode = a->mode;
+    st->st_nlink = a->nlink;
+    st->st_uid = a->uid;
+    st->st_gid = a->gid;
+    st->st_rdev = a->rdev;
+    st->st_size = (off_t)a->size;
+    st->st_blksize = v ? (blksize_t)v->settings.block_size : 4096;
+    st->st_blocks = S_ISDIR(a->mode) ? 8 : (blkcnt_t)((a->size + 511) / 512);
+    st->st_atim.tv_sec = a->atime_ns / 1000000000; st->st_atim.tv_nsec = a->atime_ns % 1000000000;
+    st->st_mtim.tv_sec = a->mtime_ns / 1000000000; st->st_mtim.tv_nsec = a->mtime_ns % 1000000000;
+    st->st_ctim.tv_sec = a->ctime_ns / 1000000000; st->st_ctim.tv_nsec = a->ctime_ns % 1000000000;
+}
+
+int vfs_stat(const char *vpath, int flags, struct stat *st, char *host, size_t hcap)
+{
+    int rc = vfs_init();
+    if (rc < 0)
+        return rc;
+    struct meta_attr a;
+    rc = vfs_resolve(vpath, flags, &a, NULL, host, hcap);
+    if (rc == 0)
+        vfs_attr_to_stat(&a, st);
+    return rc;
+}
+
+/* access(2) rules: root passes R and W, and X if any x bit is set. */
+int vfs_check_access(const struct meta_attr *a, int mode, int eaccess)
+{
+    uid_t uid = eaccess ? geteuid() : getuid();
+    gid_t gid = eaccess ? getegid() : getgid();
+    mode &= R_OK | W_OK | X_OK;
+    if (uid == 0)
+        return (mode & X_OK) && !S_ISDIR(a->mode) && !(a->mode & 0111) ? -EACCES : 0;
+    unsigned bits = a->mode & 07;
+    if (uid == a->uid)
+        bits = (a->mode >> 6) & 07;
+    else if (gid == a->gid || group_member((gid_t)a->gid))
+        bits = (a->mode >> 3) & 07;
+    return ((unsigned)mode & ~bits) ? -EACCES : 0;
+}
+
+int vfs_access(const char *vpath, int mode, int flags, int eaccess, char *host, size_t hcap)
+{
+    int rc = vfs_init();
+    if (rc < 0)
+        return rc;
+    struct meta_attr a;
+    rc = vfs_resolve(vpath, flags, &a, NULL, host, hcap);
+    if (rc != 0)
+        return rc;
+    if (mode & W_OK)
+        return -EROFS;
+    return vfs_check_access(&a, mode, eaccess);
+}
+
+int vfs_readlink(const char *vpath, char *buf, size_t cap, char *host, size_t hcap)
+{
+    int rc = vfs_init();
+    if (rc < 0)
+        return rc;
+    struct meta_attr a;
+    rc = vfs_resolve(vpath, VFS_NOFOLLOW, &a, NULL, host, hcap);
+    if (rc != 0)
+        return rc;
+    if (!S_ISLNK(a.mode))
+        return -EINVAL;
+    return vfs_errno(meta_readlink(vfs_volume()->meta, a.ino, buf, cap));
+}
+
+int vfs_realpath(const char *vpath, char *out, size_t cap, char *host, size_t hcap)
+{
+    int rc = vfs_init();
+    if (rc < 0)
+        return rc;
+    char canon[VFS_HOST_MAX];
+    struct meta_attr a;
+    rc = vfs_resolve(vpath, 0, &a, canon, host, hcap);
+    if (rc != 0)
+        return rc;
+    if (strlen(canon) >= cap)
+        return -ENAMETOOLONG;
+    strcpy(out, canon);
+    return 0;
+}
+
+int vfs_statvfs(struct statvfs *st)
+{
+    int rc = vfs_init();
+    if (rc < 0)
+        return rc;
+    struct volume *v = vfs_volume();
+    struct meta_stats ms = { 0 };
+    rc = meta_stats(v->meta, &ms);
+    if (rc < 0)
+        return vfs_errno(rc);
+    /* Object stores have no capacity: report 1 PiB, like other S3 file systems. */
+    uint64_t bs = v->settings.block_size, total = (UINT64_C(1) << 50) / bs;
+    uint64_t used = (ms.bytes + bs - 1) / bs;
+    memset(st, 0, sizeof *st);
+    st->f_bsize = st->f_frsize = bs;
+    st->f_blocks = total;
+    st->f_bfree = st->f_bavail = total > used ? total - used : 0;
+    st->f_files = UINT64_C(1) << 40;
+    st->f_ffree = st->f_favail = st->f_files - ms.inodes;
+    st->f_fsid = (unsigned long)v->dev;
+    st->f_namemax = META_NAME_MAX;
+    st->f_flag = ST_NOSUID | ST_NODEV | ST_RDONLY;
+    return 0;
+}
+
+int vfs_getxattr(const char *vpath, int flags, const char *name, void *buf, size_t cap,
+                 char *host, size_t hcap)
+{
+    int rc = vfs_init();
+    if (rc < 0)
+        return rc;
+    struct meta_attr a;
+    rc = vfs_resolve(vpath, flags, &a, NULL, host, hcap);
+    if (rc != 0)
+        return rc;
+    return vfs_errno(meta_getxattr(vfs_volume()->meta, a.ino, name, buf, cap));
+}
+
+int vfs_listxattr(const char *vpath, int flags, char *buf, size_t cap, char *host, size_t hcap)
+{
+    int rc = vfs_init();
+    if (rc < 0)
+        return rc;
+    struct meta_attr a;
+    rc = vfs_resolve(vpath, flags, &a, NULL, host, hcap);
+    if (rc != 0)
+        return rc;
+    return vfs_errno(meta_listxattr(vfs_volume()->meta, a.ino, buf, cap));
+}

@@ -1,0 +1,146 @@
+/* vfs_dir.c - directory streams: ".", "..", then the entries in name
+ * order, fetched a page at a time with readdir-plus and keyset pagination,
+ * so a directory of millions of entries streams in bounded memory and
+ * every entry's attributes land in the cache for the lstat that follows.
+ *
+ * Positions are ordinals (0 ".", 1 "..", 2 the first entry ...). Seeking
+ * backwards restarts the scan and skips forward: rare (seekdir to a telldir
+ * cookie), and always correct.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "vfs_internal.h"
+
+#define VFS_DIR_PAGE 1000
+
+struct vfs_dir {
+    uint64_t ino, parent;
+    long pos;                  /* ordinal of the next entry to deliver */
+    int page_n, page_i, eof;
+    size_t last_len;
+    char last[META_NAME_MAX + 1];
+    struct vfs_dirent *page;
+};
+
+static unsigned char vfs_dtype(uint32_t mode)
+{
+    static const struct { uint32_t fmt; unsigned char dt; } map[] = {
+        { S_IFREG, DT_REG }, { S_IFDIR, DT_DIR }, { S_IFLNK, DT_LNK }, { S_IFIFO, DT_FIFO },
+        { S_IFSOCK, DT_SOCK }, { S_IFCHR, DT_CHR }, { S_IFBLK, DT_BLK },
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if ((mode & S_IFMT) == map[i].fmt)
+            return map[i].dt;
+    return DT_UNKNOWN;
+}
+
+int vfs_dir_open(struct vfs_file *f, struct vfs_dir **out)
+{
+    if (!vfs_file_isdir(f))
+        return -ENOTDIR;
+    struct vfs_dir *d = calloc(1, sizeof *d);
+    if (d)
+        d->page = malloc(VFS_DIR_PAGE * sizeof *d->page);
+    if (!d || !d->page) {
+        free(d);
+        return -ENOMEM;
+    }
+    struct stat st;
+    vfs_fstat(f, &st);
+    d->ino = st.st_ino;
+    struct meta_attr a;
+    d->parent = d->ino;
+    if (mcache_getattr(d->ino, &a) == 0 || meta_getattr(vfs_volume()->meta, d->ino, &a) == 0)
+        d->parent = a.parent ? a.parent : d->ino;
+    *out = d;
+    return 0;
+}
+
+static int vfs_dir_page_cb(void *arg, const char *name, size_t nlen, const struct meta_attr *a)
+{
+    struct vfs_dir *d = arg;
+    struct vfs_dirent *e = &d->page[d->page_n++];
+    e->ino = a->ino;
+    e->type = vfs_dtype(a->mode);
+    e->namelen = (uint16_t)nlen;
+    memcpy(e->name, name, nlen);
+    e->name[nlen] = '\0';
+    memcpy(d->last, name, nlen);
+    d->last_len = nlen;
+    mcache_put_entry(d->ino, name, nlen, a);
+    return 0;
+}
+
+static int vfs_dir_fill(struct vfs_dir *d)
+{
+    int first = d->pos == 2 && d->last_len == 0;
+    d->page_n = d->page_i = 0;
+    int rc = meta_readdir(vfs_volume()->meta, d->ino, first ? NULL : d->last, d->last_len,
+                          VFS_DIR_PAGE, vfs_dir_page_cb, d);
+    if (rc < 0)
+        return vfs_errno(rc);
+    if (rc < VFS_DIR_PAGE)
+        d->eof = 1;
+    return 0;
+}
+
+int vfs_dir_next(struct vfs_dir *d, struct vfs_dirent *e)
+{
+    if (d->pos < 2) {
+        e->ino = d->pos == 0 ? d->ino : d->parent;
+        e->type = DT_DIR;
+        e->namelen = (uint16_t)(d->pos + 1);
+        memcpy(e->name, "..", (size_t)d->pos + 1);
+        e->name[d->pos + 1] = '\0';
+        d->pos++;
+        return 1;
+    }
+    if (d->page_i >= d->page_n) {
+        if (d->eof)
+            return 0;
+        int rc = vfs_dir_fill(d);
+        if (rc < 0)
+            return rc;
+        if (d->page_n == 0)
+            return 0;
+    }
+    *e = d->page[d->page_i++];
+    d->pos++;
+    return 1;
+}
+
+long vfs_dir_tell(struct vfs_dir *d) { return d->pos; }
+
+int vfs_dir_seek(struct vfs_dir *d, long pos)
+{
+    if (pos < 0)
+        return -EINVAL;
+    long start = d->pos - d->page_i; /* ordinal of the page's first entry */
+    if (d->pos >= 2 && pos >= start && pos <= start + d->page_n && pos >= 2) {
+        d->page_i = (int)(pos - start);
+        d->pos = pos;
+        return 0;
+    }
+    d->pos = 0;
+    d->page_n = d->page_i = d->eof = 0;
+    d->last_len = 0;
+    struct vfs_dirent e;
+    while (d->pos < pos) {
+        int rc = vfs_dir_next(d, &e);
+        if (rc <= 0)
+            return rc;
+    }
+    return 0;
+}
+
+void vfs_dir_close(struct vfs_dir *d)
+{
+    if (!d)
+        return;
+    free(d->page);
+    free(d);
+}

@@ -1,0 +1,342 @@
+/* vfs_file.c - open files: the kernel descriptor behind each one, reads,
+ * fstat, mmap and exec re-adoption.
+ *
+ * Where it is cheap, the descriptor holds the file's bytes ("native"): a
+ * file that is one whole cached block gets the cache file itself; other
+ * small files get a sealed memfd filled with their content. Programs then
+ * read, mmap, sendfile and stdio them with no help from the shim. Larger
+ * files get an empty sealed memfd named "shimfs:<ino>" whose kernel offset
+ * is the file position, and the shim routes their reads here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "log.h"
+#include "vfs_internal.h"
+
+#define VFS_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
+#define VFS_MATERIALIZE_CHUNK (4u << 20)
+
+struct vfs_file {
+    int fd;
+    int flags;
+    int native;
+    struct meta_attr attr;
+    struct vfs_smap *smap;      /* regular files */
+    pthread_mutex_t lock;
+    int map_fd;                 /* whole content for mmap, made on demand */
+    uint64_t ra_next;           /* where a sequential reader reads next */
+    uint64_t ra_until;          /* prefetch issued up to here */
+    uint32_t ra_window;         /* blocks ahead; doubles while sequential */
+    char path[];
+};
+
+static int vfs_memfd(const char *kind, uint64_t ino, int flags)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s:%llu", kind, (unsigned long long)ino);
+    int fd = memfd_create(name, MFD_ALLOW_SEALING | ((flags & O_CLOEXEC) ? MFD_CLOEXEC : 0));
+    return fd < 0 ? -errno : fd;
+}
+
+static int vfs_write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Copy the whole file into fd (a memfd or a temporary cache file). */
+static int vfs_fill_fd(struct vfs_smap *m, int fd)
+{
+    size_t cap = m->size < VFS_MATERIALIZE_CHUNK ? (size_t)m->size : VFS_MATERIALIZE_CHUNK;
+    char *buf = malloc(cap ? cap : 1);
+    if (!buf)
+        return -ENOMEM;
+    int rc = 0;
+    for (uint64_t off = 0; rc == 0 && off < m->size; ) {
+        ssize_t n = vfs_read_data(m, buf, cap, off);
+        if (n <= 0) {
+            rc = n < 0 ? (int)n : -EIO;
+            break;
+        }
+        rc = vfs_write_all(fd, buf, (size_t)n);
+        off += (uint64_t)n;
+    }
+    free(buf);
+    return rc;
+}
+
+static int vfs_sealed_copy(struct vfs_smap *m, const char *kind, int flags)
+{
+    int fd = vfs_memfd(kind, m->ino, flags);
+    if (fd < 0)
+        return fd;
+    int rc = vfs_fill_fd(m, fd);
+    if (rc == 0 && (fcntl(fd, F_ADD_SEALS, VFS_SEALS) < 0 || lseek(fd, 0, SEEK_SET) < 0))
+        rc = -errno;
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+/* The best descriptor for a regular file: the cache file, a filled memfd,
+ * or a placeholder. Sets *native. */
+static int vfs_file_descriptor(struct vfs_smap *m, int flags, int *native)
+{
+    struct volume *v = vfs_volume();
+    char key[LAYOUT_KEY_MAX];
+    uint32_t blen;
+    uint64_t id;
+    *native = 1;
+    if (v->cache && vfs_single_block_key(m, key, sizeof key, &blen, &id) == 0) {
+        int fd = cache_open_block(v->cache, key, flags & O_CLOEXEC, &blen);
+        if (fd >= 0)
+            return fd;
+    }
+    if (m->size <= v->settings.block_size) {
+        int fd = vfs_sealed_copy(m, "shimfs-data", flags);
+        if (fd >= 0 || fd == -EIO)
+            return fd;
+    }
+    *native = 0;
+    int fd = vfs_memfd("shimfs", m->ino, flags);
+    if (fd >= 0 && fcntl(fd, F_ADD_SEALS, VFS_SEALS) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
+static int vfs_open_flags_check(const struct meta_attr *a, int flags)
+{
+    int acc = flags & O_ACCMODE;
+    if ((flags & O_DIRECTORY) && !S_ISDIR(a->mode))
+        return -ENOTDIR;
+    if (S_ISDIR(a->mode) && acc != O_RDONLY)
+        return -EISDIR;
+    if (acc != O_RDONLY || (flags & O_TRUNC))
+        return -EROFS;
+    if (S_ISLNK(a->mode))
+        return (flags & O_PATH) ? 0 : -ELOOP;
+    if (flags & O_PATH)
+        return 0;
+    return vfs_check_access(a, R_OK, 1);
+}
+
+static struct vfs_file *vfs_file_new(const char *path, const struct meta_attr *a, int flags)
+{
+    size_t plen = strlen(path);
+    struct vfs_file *f = calloc(1, sizeof *f + plen + 1);
+    if (!f)
+        return NULL;
+    f->fd = f->map_fd = -1;
+    f->flags = flags;
+    f->attr = *a;
+    pthread_mutex_init(&f->lock, NULL);
+    memcpy(f->path, path, plen + 1);
+    return f;
+}
+
+static int vfs_file_attach(struct vfs_file *f)
+{
+    if (S_ISREG(f->attr.mode) && !(f->flags & O_PATH)) {
+        int rc = vfs_load_smap(&f->attr, &f->smap);
+        if (rc < 0)
+            return rc;
+        f->fd = vfs_file_descriptor(f->smap, f->flags, &f->native);
+    } else {
+        f->fd = vfs_memfd(S_ISDIR(f->attr.mode) ? "shimfs-dir" : "shimfs-path", f->attr.ino, f->flags);
+    }
+    return f->fd < 0 ? f->fd : 0;
+}
+
+int vfs_open(const char *vpath, int flags, mode_t mode, struct vfs_file **out,
+             char *host, size_t hcap)
+{
+    (void)mode;
+    int rc = vfs_init();
+    if (rc < 0)
+        return rc;
+    struct meta_attr a;
+    char canon[VFS_HOST_MAX];
+    int follow = (flags & O_NOFOLLOW) ? VFS_NOFOLLOW : 0;
+    rc = vfs_resolve(vpath, follow, &a, canon, host, hcap);
+    if (rc == -ENOENT && (flags & O_CREAT))
+        return -EROFS;
+    if (rc != 0)
+        return rc;
+    if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+        return -EEXIST;
+    rc = vfs_open_flags_check(&a, flags);
+    if (rc < 0)
+        return rc;
+    struct vfs_file *f = vfs_file_new(canon, &a, flags);
+    if (!f)
+        return -ENOMEM;
+    rc = vfs_file_attach(f);
+    if (rc < 0) {
+        vfs_release(f);
+        return rc;
+    }
+    *out = f;
+    return 0;
+}
+
+int vfs_adopt(int fd, uint64_t ino, int flags, struct vfs_file **out)
+{
+    int rc = vfs_init();
+    if (rc < 0)
+        return rc;
+    struct meta_attr a;
+    if (mcache_getattr(ino, &a) != 0) {
+        rc = meta_getattr(vfs_volume()->meta, ino, &a);
+        if (rc < 0)
+            return vfs_errno(rc);
+    }
+    struct vfs_file *f = vfs_file_new("", &a, flags);
+    if (!f)
+        return -ENOMEM;
+    if (S_ISREG(a.mode)) {
+        rc = vfs_load_smap(&a, &f->smap);
+        if (rc < 0) {
+            vfs_release(f);
+            return rc;
+        }
+    }
+    f->fd = fd;
+    *out = f;
+    return 0;
+}
+
+int vfs_file_fd(const struct vfs_file *f) { return f->fd; }
+int vfs_file_native(const struct vfs_file *f) { return f->native; }
+int vfs_file_isdir(const struct vfs_file *f) { return S_ISDIR(f->attr.mode); }
+const char *vfs_file_path(const struct vfs_file *f) { return f->path; }
+uint64_t vfs_file_ino(const struct vfs_file *f) { return f->attr.ino; }
+
+int vfs_fstat(struct vfs_file *f, struct stat *st)
+{
+    struct meta_attr a;
+    /* a fresher cached version of the same inode wins (another open of it
+     * revalidated); never a round trip */
+    if (mcache_getattr(f->attr.ino, &a) != 0)
+        a = f->attr;
+    vfs_attr_to_stat(&a, st);
+    if (f->smap && S_ISREG(a.mode) && a.size != f->smap->size)
+        st->st_size = (off_t)f->smap->size; /* what this descriptor reads */
+    return 0;
+}
+
+/* Sequential detection: a read that starts where the last one ended grows
+ * the window (1, 2, 4 ... SHIMFS_PREFETCH blocks); any jump resets it.
+ * The blocks of the read itself are queued too, so one large read fetches
+ * its blocks in parallel instead of one GET after another. */
+static void vfs_readahead(struct vfs_file *f, size_t len, uint64_t off)
+{
+    struct volume *v = vfs_volume();
+    uint64_t bs = v->settings.block_size;
+    int max = v->cfg.prefetch;
+    pthread_mutex_lock(&f->lock);
+    if (off == f->ra_next && off > 0) {
+        f->ra_window = f->ra_window ? f->ra_window * 2 : 1;
+        if (f->ra_window > (uint32_t)max)
+            f->ra_window = (uint32_t)max;
+    } else {
+        f->ra_window = 0;
+        f->ra_until = off;
+    }
+    f->ra_next = off + len;
+    uint64_t want = off + len + f->ra_window * bs;
+    uint64_t from = f->ra_until > off + bs ? f->ra_until : off + bs;
+    if (want > from)
+        f->ra_until = want;
+    pthread_mutex_unlock(&f->lock);
+    if (want > from && max > 0)
+        vfs_prefetch_range(f->smap, from, want - from);
+}
+
+ssize_t vfs_pread(struct vfs_file *f, void *buf, size_t len, uint64_t off)
+{
+    if (S_ISDIR(f->attr.mode))
+        return -EISDIR;
+    if (!f->smap || (f->flags & O_PATH))
+        return -EBADF;
+    if (!f->native && off < f->smap->size)
+        vfs_readahead(f, len, off);
+    return vfs_read_data(f->smap, buf, len, off);
+}
+
+static int vfs_tmpfile(struct volume *v)
+{
+    int fd = open(v->cfg.cache_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    return fd < 0 ? -errno : fd;
+}
+
+int vfs_mmap_fd(struct vfs_file *f, int *fd)
+{
+    if (!f->smap)
+        return -ENODEV;
+    if (f->native) {
+        *fd = f->fd;
+        return 0;
+    }
+    pthread_mutex_lock(&f->lock);
+    int rc = 0;
+    if (f->map_fd < 0) {
+        int tfd = vfs_tmpfile(vfs_volume());
+        if (tfd >= 0) {
+            rc = vfs_fill_fd(f->smap, tfd);
+            if (rc < 0)
+                close(tfd);
+            else
+                f->map_fd = tfd;
+        } else {
+            rc = vfs_sealed_copy(f->smap, "shimfs-map", O_CLOEXEC);
+            if (rc >= 0) {
+                f->map_fd = rc;
+                rc = 0;
+            }
+        }
+    }
+    *fd = f->map_fd;
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+int vfs_fadvise(struct vfs_file *f, uint64_t off, uint64_t len, int advice)
+{
+    if (advice != POSIX_FADV_WILLNEED || !f->smap)
+        return 0; /* the other hints only steer the page cache: nothing to do */
+    vfs_prefetch_range(f->smap, off, len);
+    return 0;
+}
+
+void vfs_release(struct vfs_file *f)
+{
+    if (!f)
+        return;
+    if (f->map_fd >= 0)
+        close(f->map_fd);
+    vfs_smap_put(f->smap);
+    pthread_mutex_destroy(&f->lock);
+    free(f);
+}

@@ -1,0 +1,75 @@
+/* vfs_internal.h - what the vfs files share among themselves (not a public
+ * contract: only core/vfs_*.c include it).
+ */
+#ifndef SHIMFS_VFS_INTERNAL_H
+#define SHIMFS_VFS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "layout.h"
+#include "meta.h"
+#include "vfs.h"
+#include "volume.h"
+
+/* The process's volume once vfs_init succeeded. */
+struct volume *vfs_volume(void);
+int64_t vfs_now_ns(void);
+/* Map an engine error to what a program should see: infrastructure
+ * failures (unreachable, auth, schema) become EIO; namespace answers pass. */
+int vfs_errno(int rc);
+/* Permission check as access(2) does it (R_OK|W_OK|X_OK), 0 or -EACCES. */
+int vfs_check_access(const struct meta_attr *a, int mode, int eaccess);
+
+/* ---- metadata caches (vfs_mcache.c) ---- */
+/* Slice map of one file version, shared by open files (refcounted). */
+struct vfs_chunk { uint64_t index; int n; struct layout_slice *s; };
+struct vfs_smap {
+    int refs;
+    uint64_t ino, size;
+    int64_t mtime_ns;
+    int nchunks;
+    struct vfs_chunk *chunks;   /* ascending index */
+};
+void vfs_smap_put(struct vfs_smap *m);
+struct vfs_smap *vfs_smap_get(struct vfs_smap *m);
+
+enum { MC_MISS = -1000 };
+/* Entry (parent, name): 0 and *a filled, -ENOENT if known missing, MC_MISS. */
+int mcache_lookup(uint64_t parent, const char *name, size_t nlen, struct meta_attr *a);
+void mcache_put_entry(uint64_t parent, const char *name, size_t nlen, const struct meta_attr *a);
+void mcache_put_negative(uint64_t parent, const char *name, size_t nlen);
+int mcache_getattr(uint64_t ino, struct meta_attr *a);
+void mcache_put_attr(const struct meta_attr *a);
+/* Directory fill state: listed (complete and fresh) answers misses as
+ * ENOENT; `misses` counts lookups that missed in an unlisted directory. */
+int mcache_dir_listed(uint64_t dir);
+void mcache_dir_set_listed(uint64_t dir, int complete);
+int mcache_dir_note_miss(uint64_t dir);
+/* Slice map cached for ino if it matches (size, mtime); takes a ref. */
+struct vfs_smap *mcache_get_smap(uint64_t ino, uint64_t size, int64_t mtime_ns);
+void mcache_put_smap(struct vfs_smap *m);
+void mcache_forget(uint64_t ino);
+void mcache_reset(void);
+
+/* ---- path walk (vfs_path.c) ---- */
+/* Resolve a volume path. On 0, *a is the final object; with canon != NULL
+ * the canonical volume path is written there (VFS_HOST_MAX bytes). */
+int vfs_resolve(const char *vpath, int flags, struct meta_attr *a, char *canon,
+                char *host, size_t hcap);
+/* Lookup of one name in a directory through the caches (filling them). */
+int vfs_lookup_name(uint64_t dir, const char *name, size_t nlen, struct meta_attr *a);
+
+/* ---- open files (vfs_file.c) ---- */
+uint64_t vfs_file_ino(const struct vfs_file *f);
+
+/* ---- file data (vfs_read.c) ---- */
+int vfs_load_smap(const struct meta_attr *a, struct vfs_smap **out);
+ssize_t vfs_read_data(struct vfs_smap *m, void *buf, size_t len, uint64_t off);
+/* Queue background fetches for the blocks under [off, off+len) (0: to EOF). */
+int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len);
+/* If the file is exactly one whole stored block, its key (for the cache). */
+int vfs_single_block_key(const struct vfs_smap *m, char *key, size_t cap, uint32_t *blen,
+                         uint64_t *id);
+
+#endif

@@ -1,0 +1,364 @@
+/* vfs_mcache.c - the process's metadata caches: attributes by inode,
+ * entries (positive and negative) by (parent, name), per-directory fill
+ * state, and slice maps.
+ *
+ * Promises: every answer is younger than its TTL (SHIMFS_ATTR_TTL,
+ * SHIMFS_ENTRY_TTL, SHIMFS_NEGATIVE_TTL; no expiry with SHIMFS_READ_ONLY=1);
+ * memory is bounded (past MCACHE_MAX_ITEMS everything is dropped at once,
+ * which is cheaper and simpler than an LRU and only costs refills). One
+ * mutex: every critical section is a hash probe and a copy.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vfs_internal.h"
+
+#define MCACHE_MAX_ITEMS (1u << 21)
+#define MCACHE_NO_EXPIRY INT64_MAX
+
+struct mc_inode {
+    struct mc_inode *next;
+    uint64_t ino;
+    struct meta_attr attr;
+    int64_t attr_exp;       /* 0: attributes unknown (node holds dir state only) */
+    int64_t listed_exp;     /* directory fully listed until */
+    int misses;
+    struct vfs_smap *smap;
+};
+
+struct mc_entry {
+    struct mc_entry *next;
+    uint64_t parent, ino;   /* ino 0: negative entry */
+    int64_t exp;
+    uint16_t nlen;
+    char name[];
+};
+
+static struct {
+    pthread_mutex_t lock;
+    struct mc_inode **inodes;
+    struct mc_entry **entries;
+    size_t ncap, ecap, count;
+} mc = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static uint64_t mc_hash(uint64_t x)
+{
+    x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33;
+    return x;
+}
+
+static uint64_t mc_name_hash(uint64_t parent, const char *name, size_t n)
+{
+    uint64_t h = mc_hash(parent) ^ 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)name[i]) * 1099511628211ULL;
+    return h;
+}
+
+static int64_t mc_expiry(int64_t ttl)
+{
+    struct volume *v = vfs_volume();
+    if (v && v->cfg.read_only)
+        return MCACHE_NO_EXPIRY;
+    return vfs_now_ns() + ttl;
+}
+
+static int64_t mc_ttl(int which)
+{
+    struct volume *v = vfs_volume();
+    if (!v)
+        return 0;
+    return which == 0 ? v->cfg.attr_ttl_ns : which == 1 ? v->cfg.entry_ttl_ns : v->cfg.negative_ttl_ns;
+}
+
+static void mc_clear_locked(void)
+{
+    for (size_t i = 0; i < mc.ncap; i++)
+        for (struct mc_inode *n = mc.inodes[i], *nx; n; n = nx) {
+            nx = n->next;
+            if (n->smap)
+                vfs_smap_put(n->smap);
+            free(n);
+        }
+    for (size_t i = 0; i < mc.ecap; i++)
+        for (struct mc_entry *e = mc.entries[i], *nx; e; e = nx) {
+            nx = e->next;
+            free(e);
+        }
+    free(mc.inodes);
+    free(mc.entries);
+    mc.inodes = NULL;
+    mc.entries = NULL;
+    mc.ncap = mc.ecap = mc.count = 0;
+}
+
+/* Double both tables when chains get long; a failed allocation just
+ * leaves the tables as they are (slower, still correct). */
+static void mc_grow_locked(void)
+{
+    size_t cap = mc.ncap * 2;
+    struct mc_inode **ni = calloc(cap, sizeof *ni);
+    struct mc_entry **ne = calloc(cap, sizeof *ne);
+    if (!ni || !ne) {
+        free(ni);
+        free(ne);
+        return;
+    }
+    for (size_t i = 0; i < mc.ncap; i++)
+        for (struct mc_inode *n = mc.inodes[i], *nx; n; n = nx) {
+            nx = n->next;
+            size_t b = mc_hash(n->ino) & (cap - 1);
+            n->next = ni[b];
+            ni[b] = n;
+        }
+    for (size_t i = 0; i < mc.ecap; i++)
+        for (struct mc_entry *e = mc.entries[i], *nx; e; e = nx) {
+            nx = e->next;
+            size_t b = mc_name_hash(e->parent, e->name, e->nlen) & (cap - 1);
+            e->next = ne[b];
+            ne[b] = e;
+        }
+    free(mc.inodes);
+    free(mc.entries);
+    mc.inodes = ni;
+    mc.entries = ne;
+    mc.ncap = mc.ecap = cap;
+}
+
+static int mc_ensure_locked(void)
+{
+    if (mc.count >= MCACHE_MAX_ITEMS)
+        mc_clear_locked();
+    if (mc.inodes && mc.count > 2 * mc.ncap)
+        mc_grow_locked();
+    if (!mc.inodes) {
+        mc.ncap = mc.ecap = 1u << 10;
+        mc.inodes = calloc(mc.ncap, sizeof *mc.inodes);
+        mc.entries = calloc(mc.ecap, sizeof *mc.entries);
+        if (!mc.inodes || !mc.entries) {
+            mc_clear_locked();
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+static struct mc_inode *mc_find_inode(uint64_t ino, int create)
+{
+    if (!mc.inodes && (!create || mc_ensure_locked() < 0))
+        return NULL;
+    size_t b = mc_hash(ino) & (mc.ncap - 1);
+    for (struct mc_inode *n = mc.inodes[b]; n; n = n->next)
+        if (n->ino == ino)
+            return n;
+    if (!create || mc_ensure_locked() < 0)
+        return NULL;
+    b = mc_hash(ino) & (mc.ncap - 1);
+    struct mc_inode *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->ino = ino;
+    n->next = mc.inodes[b];
+    mc.inodes[b] = n;
+    mc.count++;
+    return n;
+}
+
+static struct mc_entry **mc_find_entry(uint64_t parent, const char *name, size_t nlen)
+{
+    if (!mc.entries)
+        return NULL;
+    struct mc_entry **pp = &mc.entries[mc_name_hash(parent, name, nlen) & (mc.ecap - 1)];
+    for (; *pp; pp = &(*pp)->next)
+        if ((*pp)->parent == parent && (*pp)->nlen == nlen && memcmp((*pp)->name, name, nlen) == 0)
+            return pp;
+    return pp;
+}
+
+int mcache_lookup(uint64_t parent, const char *name, size_t nlen, struct meta_attr *a)
+{
+    int rc = MC_MISS;
+    int64_t now = vfs_now_ns();
+    pthread_mutex_lock(&mc.lock);
+    struct mc_entry **pp = mc_find_entry(parent, name, nlen);
+    struct mc_entry *e = pp ? *pp : NULL;
+    if (e && e->exp > now) {
+        if (e->ino == 0) {
+            rc = -ENOENT;
+        } else {
+            struct mc_inode *n = mc_find_inode(e->ino, 0);
+            if (n && n->attr_exp > now) {
+                *a = n->attr;
+                rc = 0;
+            }
+        }
+    }
+    if (rc == MC_MISS) {
+        struct mc_inode *d = mc_find_inode(parent, 0);
+        if (d && d->listed_exp > now && !e)
+            rc = -ENOENT; /* the directory was listed whole: the name is not there */
+    }
+    pthread_mutex_unlock(&mc.lock);
+    return rc;
+}
+
+static void mc_put_entry_locked(uint64_t parent, const char *name, size_t nlen, uint64_t ino, int64_t exp)
+{
+    if (nlen > META_NAME_MAX || mc_ensure_locked() < 0)
+        return;
+    struct mc_entry **pp = mc_find_entry(parent, name, nlen);
+    if (*pp) {
+        (*pp)->ino = ino;
+        (*pp)->exp = exp;
+        return;
+    }
+    struct mc_entry *e = malloc(sizeof *e + nlen);
+    if (!e)
+        return;
+    e->next = NULL;
+    e->parent = parent;
+    e->ino = ino;
+    e->exp = exp;
+    e->nlen = (uint16_t)nlen;
+    memcpy(e->name, name, nlen);
+    *pp = e;
+    mc.count++;
+}
+
+static void mc_put_attr_locked(const struct meta_attr *a, int64_t exp)
+{
+    struct mc_inode *n = mc_find_inode(a->ino, 1);
+    if (!n)
+        return;
+    n->attr = *a;
+    n->attr_exp = exp;
+}
+
+void mcache_put_entry(uint64_t parent, const char *name, size_t nlen, const struct meta_attr *a)
+{
+    int64_t eexp = mc_expiry(mc_ttl(1)), aexp = mc_expiry(mc_ttl(0));
+    pthread_mutex_lock(&mc.lock);
+    mc_put_entry_locked(parent, name, nlen, a->ino, eexp);
+    mc_put_attr_locked(a, aexp);
+    pthread_mutex_unlock(&mc.lock);
+}
+
+void mcache_put_negative(uint64_t parent, const char *name, size_t nlen)
+{
+    int64_t exp = mc_expiry(mc_ttl(2));
+    pthread_mutex_lock(&mc.lock);
+    mc_put_entry_locked(parent, name, nlen, 0, exp);
+    pthread_mutex_unlock(&mc.lock);
+}
+
+int mcache_getattr(uint64_t ino, struct meta_attr *a)
+{
+    int rc = MC_MISS;
+    int64_t now = vfs_now_ns();
+    pthread_mutex_lock(&mc.lock);
+    struct mc_inode *n = mc_find_inode(ino, 0);
+    if (n && n->attr_exp > now) {
+        *a = n->attr;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&mc.lock);
+    return rc;
+}
+
+void mcache_put_attr(const struct meta_attr *a)
+{
+    int64_t exp = mc_expiry(mc_ttl(0));
+    pthread_mutex_lock(&mc.lock);
+    mc_put_attr_locked(a, exp);
+    pthread_mutex_unlock(&mc.lock);
+}
+
+int mcache_dir_listed(uint64_t dir)
+{
+    int64_t now = vfs_now_ns();
+    pthread_mutex_lock(&mc.lock);
+    struct mc_inode *n = mc_find_inode(dir, 0);
+    int listed = n && n->listed_exp > now;
+    pthread_mutex_unlock(&mc.lock);
+    return listed;
+}
+
+void mcache_dir_set_listed(uint64_t dir, int complete)
+{
+    int64_t exp = complete ? mc_expiry(mc_ttl(1)) : 0;
+    pthread_mutex_lock(&mc.lock);
+    struct mc_inode *n = mc_find_inode(dir, 1);
+    if (n) {
+        n->listed_exp = exp;
+        n->misses = complete ? 0 : -1000000; /* too big: never list it again */
+    }
+    pthread_mutex_unlock(&mc.lock);
+}
+
+int mcache_dir_note_miss(uint64_t dir)
+{
+    pthread_mutex_lock(&mc.lock);
+    struct mc_inode *n = mc_find_inode(dir, 1);
+    int misses = n ? ++n->misses : 0;
+    pthread_mutex_unlock(&mc.lock);
+    return misses;
+}
+
+struct vfs_smap *mcache_get_smap(uint64_t ino, uint64_t size, int64_t mtime_ns)
+{
+    struct vfs_smap *m = NULL;
+    pthread_mutex_lock(&mc.lock);
+    struct mc_inode *n = mc_find_inode(ino, 0);
+    if (n && n->smap && n->smap->size == size && n->smap->mtime_ns == mtime_ns)
+        m = vfs_smap_get(n->smap);
+    pthread_mutex_unlock(&mc.lock);
+    return m;
+}
+
+void mcache_put_smap(struct vfs_smap *m)
+{
+    pthread_mutex_lock(&mc.lock);
+    struct mc_inode *n = mc_find_inode(m->ino, 1);
+    if (n) {
+        if (n->smap)
+            vfs_smap_put(n->smap);
+        n->smap = vfs_smap_get(m);
+    }
+    pthread_mutex_unlock(&mc.lock);
+}
+
+void mcache_forget(uint64_t ino)
+{
+    pthread_mutex_lock(&mc.lock);
+    struct mc_inode *n = mc_find_inode(ino, 0);
+    if (n) {
+        n->attr_exp = 0;
+        n->listed_exp = 0;
+    }
+    pthread_mutex_unlock(&mc.lock);
+}
+
+void mcache_reset(void)
+{
+    pthread_mutex_lock(&mc.lock);
+    mc_clear_locked();
+    pthread_mutex_unlock(&mc.lock);
+}
+
+/* Refcounts use atomics: a smap is shared by open files and the cache. */
+struct vfs_smap *vfs_smap_get(struct vfs_smap *m)
+{
+    __atomic_add_fetch(&m->refs, 1, __ATOMIC_RELAXED);
+    return m;
+}
+
+void vfs_smap_put(struct vfs_smap *m)
+{
+    if (!m || __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) > 0)
+        return;
+    for (int i = 0; i < m->nchunks; i++)
+        free(m->chunks[i].s);
+    free(m->chunks);
+    free(m);
+}

@@ -1,0 +1,352 @@
+/* vfs_path.c - the path walk: volume path -> inode, like the kernel's
+ * namei: ".", "..", repeated "/", symlinks (relative, absolute, at most 40),
+ * search permission on every directory, ENOTDIR / ENOENT / ELOOP /
+ * ENAMETOOLONG / EACCES as the kernel answers them.
+ *
+ * Round trips: a miss inside a directory first costs one meta_walk for all
+ * the remaining components; a second miss in the same directory lists it
+ * whole with readdir-plus (so a process reading a directory's files pays
+ * one query per directory, not one per file). Leaving the volume (".."
+ * above its root or an absolute symlink elsewhere) hands the rest of the
+ * path back to the host as VFS_ESCAPED.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "vfs_internal.h"
+
+#define VFS_MAX_LINKS 40
+#define VFS_MAX_DEPTH 1024
+#define VFS_MAX_WALK 64
+#define VFS_LIST_PAGE 1000
+#define VFS_LIST_MAX_PAGES 20   /* bigger directories are looked up by name */
+
+struct vfs_fill {
+    uint64_t dir;
+    size_t last_len;
+    char last[META_NAME_MAX + 1];
+};
+
+static int vfs_fill_cb(void *arg, const char *name, size_t nlen, const struct meta_attr *a)
+{
+    struct vfs_fill *f = arg;
+    mcache_put_entry(f->dir, name, nlen, a);
+    memcpy(f->last, name, nlen);
+    f->last_len = nlen;
+    return 0;
+}
+
+/* List a whole directory into the caches (readdir-plus, keyset pages).
+ * Returns 1 when complete, 0 when too big to keep whole, or -errno. */
+static int vfs_fill_dir(uint64_t dir)
+{
+    struct volume *v = vfs_volume();
+    struct vfs_fill f = { .dir = dir };
+    for (int page = 0; page < VFS_LIST_MAX_PAGES; page++) {
+        int rc = meta_readdir(v->meta, dir, page ? f.last : NULL, f.last_len,
+                              VFS_LIST_PAGE, vfs_fill_cb, &f);
+        if (rc < 0)
+            return rc;
+        if (rc < VFS_LIST_PAGE) {
+            mcache_dir_set_listed(dir, 1);
+            return 1;
+        }
+    }
+    mcache_dir_set_listed(dir, 0);
+    return 0;
+}
+
+/* One round trip for the rest of a path: caches every component found and
+ * a negative entry for the first missing one. */
+static int vfs_walk_rest(uint64_t dir, const char *const *names, const size_t *lens, int n)
+{
+    struct volume *v = vfs_volume();
+    struct meta_attr steps[VFS_MAX_WALK];
+    if (n > VFS_MAX_WALK)
+        n = VFS_MAX_WALK;
+    int k = meta_walk(v->meta, dir, names, lens, n, steps);
+    if (k < 0)
+        return k;
+    uint64_t parent = dir;
+    for (int i = 0; i < k; i++) {
+        mcache_put_entry(parent, names[i], lens[i], &steps[i]);
+        parent = steps[i].ino;
+    }
+    if (k < n && (k == 0 || S_ISDIR(steps[k - 1].mode)))
+        mcache_put_negative(parent, names[k], lens[k]);
+    return 0;
+}
+
+int vfs_lookup_name(uint64_t dir, const char *name, size_t nlen, struct meta_attr *a)
+{
+    int rc = mcache_lookup(dir, name, nlen, a);
+    if (rc != MC_MISS)
+        return rc;
+    if (mcache_dir_note_miss(dir) >= 2) {
+        rc = vfs_fill_dir(dir);
+        if (rc < 0)
+            return vfs_errno(rc);
+        rc = mcache_lookup(dir, name, nlen, a);
+        if (rc != MC_MISS)
+            return rc;
+    }
+    rc = meta_lookup(vfs_volume()->meta, dir, name, nlen, a);
+    if (rc == 0)
+        mcache_put_entry(dir, name, nlen, a);
+    else if (rc == -ENOENT)
+        mcache_put_negative(dir, name, nlen);
+    return vfs_errno(rc);
+}
+
+static int vfs_get_root(struct meta_attr *a)
+{
+    if (mcache_getattr(META_ROOT_INO, a) == 0)
+        return 0;
+    int rc = meta_getattr(vfs_volume()->meta, META_ROOT_INO, a);
+    if (rc == 0)
+        mcache_put_attr(a);
+    return vfs_errno(rc);
+}
+
+struct vfs_walk {
+    char buf[2 * PATH_MAX + 2];  /* the path still to walk */
+    size_t pos, len;
+    int depth;
+    struct meta_attr stack[VFS_MAX_DEPTH];     /* stack[0] is the root */
+    uint16_t name_off[VFS_MAX_DEPTH], name_len[VFS_MAX_DEPTH];
+    char names[PATH_MAX + 1];                  /* canonical names, packed */
+    size_t names_used;
+    int links;
+};
+
+/* Next component of the remaining path; 0 at the end. */
+static int vfs_next(struct vfs_walk *w, const char **name, size_t *nlen)
+{
+    while (w->pos < w->len && w->buf[w->pos] == '/')
+        w->pos++;
+    if (w->pos >= w->len)
+        return 0;
+    *name = w->buf + w->pos;
+    *nlen = strcspn(*name, "/");
+    w->pos += *nlen;
+    return 1;
+}
+
+static int vfs_at_end(const struct vfs_walk *w)
+{
+    for (size_t i = w->pos; i < w->len; i++)
+        if (w->buf[i] != '/')
+            return 0;
+    return 1;
+}
+
+/* Replace the walked part with a symlink target + what was left. */
+static int vfs_splice(struct vfs_walk *w, const char *target, size_t tlen)
+{
+    size_t rest = w->len - w->pos;
+    size_t sep = rest > 0 ? 1 : 0; /* no separator after a final link: "x/" would demand a directory */
+    if (tlen + sep + rest >= sizeof w->buf)
+        return -ENAMETOOLONG;
+    memmove(w->buf + tlen + sep, w->buf + w->pos, rest);
+    memcpy(w->buf, target, tlen);
+    if (sep)
+        w->buf[tlen] = '/';
+    w->len = tlen + sep + rest;
+    w->buf[w->len] = '\0';
+    w->pos = 0;
+    return 0;
+}
+
+static int vfs_escape(struct vfs_walk *w, const char *base, size_t blen, char *host, size_t hcap)
+{
+    const char *rest = w->buf + w->pos;
+    int rlen = (int)(w->len - w->pos);
+    while (rlen > 0 && *rest == '/')
+        rest++, rlen--;
+    int n = blen == 0 ? snprintf(host, hcap, "/%.*s", rlen, rest)
+          : rlen == 0 && w->buf[w->len - 1] != '/' ? snprintf(host, hcap, "%.*s", (int)blen, base)
+          : snprintf(host, hcap, "%.*s/%.*s", (int)blen, base, rlen, rest);
+    if (n < 0 || (size_t)n >= hcap)
+        return -ENAMETOOLONG;
+    return VFS_ESCAPED;
+}
+
+/* ".." at the volume root leaves the volume: continue in the prefix's parent. */
+static int vfs_dotdot(struct vfs_walk *w, char *host, size_t hcap)
+{
+    if (w->depth > 0) {
+        w->names_used = w->name_off[w->depth];
+        w->depth--;
+        return 0;
+    }
+    const struct shimfs_config *c = &vfs_volume()->cfg;
+    const char *slash = strrchr(c->prefix, '/');
+    return vfs_escape(w, c->prefix, (size_t)(slash - c->prefix), host, hcap);
+}
+
+static int vfs_follow(struct vfs_walk *w, const struct meta_attr *link, char *host, size_t hcap)
+{
+    char target[PATH_MAX];
+    if (++w->links > VFS_MAX_LINKS)
+        return -ELOOP;
+    int n = meta_readlink(vfs_volume()->meta, link->ino, target, sizeof target - 1);
+    if (n < 0)
+        return vfs_errno(n);
+    if (n == 0)
+        return -ENOENT;
+    target[n] = '\0';
+    if (target[0] != '/')
+        return vfs_splice(w, target, (size_t)n);
+    const struct shimfs_config *c = &vfs_volume()->cfg;
+    if (strncmp(target, c->prefix, c->prefix_len) == 0 &&
+        (target[c->prefix_len] == '/' || target[c->prefix_len] == '\0')) {
+        w->depth = 0;
+        w->names_used = 0;
+        return vfs_splice(w, target + c->prefix_len, (size_t)n - c->prefix_len);
+    }
+    return vfs_escape(w, target, (size_t)n, host, hcap);
+}
+
+/* Gather the plain components ahead (for one meta_walk round trip). */
+static int vfs_gather(struct vfs_walk *w, const char *first, size_t flen,
+                      const char **names, size_t *lens)
+{
+    int n = 0;
+    names[n] = first;
+    lens[n++] = flen;
+    size_t save = w->pos;
+    const char *nm;
+    size_t nl;
+    while (n < VFS_MAX_WALK && vfs_next(w, &nm, &nl)) {
+        if ((nl == 1 && nm[0] == '.') || (nl == 2 && nm[0] == '.' && nm[1] == '.'))
+            break;
+        names[n] = nm;
+        lens[n++] = nl;
+    }
+    w->pos = save;
+    return n;
+}
+
+static int vfs_step(struct vfs_walk *w, const char *name, size_t nlen, struct meta_attr *a)
+{
+    const struct meta_attr *dir = &w->stack[w->depth];
+    int rc = mcache_lookup(dir->ino, name, nlen, a);
+    if (rc != MC_MISS)
+        return rc;
+    if (!mcache_dir_listed(dir->ino) && mcache_dir_note_miss(dir->ino) < 2) {
+        const char *names[VFS_MAX_WALK];
+        size_t lens[VFS_MAX_WALK];
+        int n = vfs_gather(w, name, nlen, names, lens);
+        rc = vfs_walk_rest(dir->ino, names, lens, n);
+        if (rc < 0)
+            return vfs_errno(rc);
+        rc = mcache_lookup(dir->ino, name, nlen, a);
+        if (rc != MC_MISS)
+            return rc;
+    }
+    return vfs_lookup_name(dir->ino, name, nlen, a);
+}
+
+static int vfs_push(struct vfs_walk *w, const char *name, size_t nlen, const struct meta_attr *a)
+{
+    if (w->depth + 1 >= VFS_MAX_DEPTH || w->names_used + nlen + 1 > PATH_MAX)
+        return -ENAMETOOLONG;
+    w->depth++;
+    w->stack[w->depth] = *a;
+    w->name_off[w->depth] = (uint16_t)w->names_used;
+    w->name_len[w->depth] = (uint16_t)nlen;
+    memcpy(w->names + w->names_used, name, nlen);
+    w->names_used += nlen;
+    return 0;
+}
+
+static int vfs_canon(const struct vfs_walk *w, char *out, size_t cap)
+{
+    size_t n = 0;
+    if (w->depth == 0)
+        return snprintf(out, cap, "/") < (int)cap ? 0 : -ENAMETOOLONG;
+    for (int i = 1; i <= w->depth; i++) {
+        if (n + 1 + w->name_len[i] + 1 > cap)
+            return -ENAMETOOLONG;
+        out[n++] = '/';
+        memcpy(out + n, w->names + w->name_off[i], w->name_len[i]);
+        n += w->name_len[i];
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+static int vfs_walk_all(struct vfs_walk *w, int flags, char *host, size_t hcap)
+{
+    const char *name;
+    size_t nlen;
+    while (vfs_next(w, &name, &nlen)) {
+        if (nlen > META_NAME_MAX)
+            return -ENAMETOOLONG;
+        if (nlen == 1 && name[0] == '.')
+            continue;
+        if (nlen == 2 && name[0] == '.' && name[1] == '.') {
+            int rc = vfs_dotdot(w, host, hcap);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        const struct meta_attr *dir = &w->stack[w->depth];
+        if (!S_ISDIR(dir->mode))
+            return -ENOTDIR;
+        int rc = vfs_check_access(dir, X_OK, 1);
+        struct meta_attr a;
+        if (rc == 0)
+            rc = vfs_step(w, name, nlen, &a);
+        if (rc < 0)
+            return rc;
+        int last = vfs_at_end(w);
+        int trailing = last && w->len > 0 && w->buf[w->len - 1] == '/';
+        if (S_ISLNK(a.mode) && (!last || trailing || !(flags & VFS_NOFOLLOW))) {
+            rc = vfs_follow(w, &a, host, hcap);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        rc = vfs_push(w, name, nlen, &a);
+        if (rc < 0)
+            return rc;
+    }
+    /* "dir/" on a non-directory is ENOTDIR, like the kernel */
+    if (w->len > 0 && w->buf[w->len - 1] == '/' && !S_ISDIR(w->stack[w->depth].mode))
+        return -ENOTDIR;
+    return 0;
+}
+
+int vfs_resolve(const char *vpath, int flags, struct meta_attr *a, char *canon,
+                char *host, size_t hcap)
+{
+    size_t len = strlen(vpath);
+    if (len >= PATH_MAX)
+        return -ENAMETOOLONG;
+    struct vfs_walk *w = malloc(sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    memcpy(w->buf, vpath, len + 1);
+    w->pos = 0;
+    w->len = len;
+    w->depth = 0;
+    w->names_used = 0;
+    w->links = 0;
+    int rc = vfs_get_root(&w->stack[0]);
+    if (rc == 0)
+        rc = vfs_walk_all(w, flags, host, hcap);
+    if (rc == 0) {
+        *a = w->stack[w->depth];
+        if (canon)
+            rc = vfs_canon(w, canon, VFS_HOST_MAX);
+    }
+    free(w);
+    return rc;
+}

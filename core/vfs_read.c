@@ -1,0 +1,200 @@
+/* vfs_read.c - a file's bytes: slice maps and the read path.
+ *
+ * A slice map is loaded once per file version (size, mtime) and shared
+ * through the metadata cache, so reopening an unchanged file costs no round
+ * trip. Reads flatten a chunk's slices into extents (layout_resolve) and
+ * copy each block range from the node cache or the store; holes are zeros.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fetch.h"
+#include "log.h"
+#include "vfs_internal.h"
+
+struct vfs_load { struct vfs_smap *m; int cap; int err; };
+
+static int vfs_load_cb(void *arg, uint64_t chunk, const struct layout_slice *s, int n)
+{
+    struct vfs_load *l = arg;
+    struct vfs_smap *m = l->m;
+    if (m->nchunks == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 4;
+        struct vfs_chunk *c = realloc(m->chunks, (size_t)cap * sizeof *c);
+        if (!c)
+            return l->err = -ENOMEM;
+        m->chunks = c;
+        l->cap = cap;
+    }
+    struct layout_slice *copy = malloc((size_t)(n ? n : 1) * sizeof *copy);
+    if (!copy)
+        return l->err = -ENOMEM;
+    memcpy(copy, s, (size_t)n * sizeof *copy);
+    m->chunks[m->nchunks++] = (struct vfs_chunk){ chunk, n, copy };
+    return 0;
+}
+
+int vfs_load_smap(const struct meta_attr *a, struct vfs_smap **out)
+{
+    struct vfs_smap *m = mcache_get_smap(a->ino, a->size, a->mtime_ns);
+    if (m) {
+        *out = m;
+        return 0;
+    }
+    m = calloc(1, sizeof *m);
+    if (!m)
+        return -ENOMEM;
+    m->refs = 1;
+    m->ino = a->ino;
+    m->size = a->size;
+    m->mtime_ns = a->mtime_ns;
+    struct vfs_load l = { m, 0, 0 };
+    uint64_t nchunks = (a->size + LAYOUT_CHUNK_SIZE - 1) / LAYOUT_CHUNK_SIZE;
+    int rc = 0;
+    if (nchunks)
+        rc = meta_read_chunks(vfs_volume()->meta, a->ino, 0, nchunks, vfs_load_cb, &l);
+    if (rc >= 0 && l.err)
+        rc = l.err;
+    if (rc < 0) {
+        vfs_smap_put(m);
+        return vfs_errno(rc);
+    }
+    mcache_put_smap(m);
+    *out = m;
+    return 0;
+}
+
+static const struct vfs_chunk *vfs_find_chunk(const struct vfs_smap *m, uint64_t index)
+{
+    int lo = 0, hi = m->nchunks - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (m->chunks[mid].index == index)
+            return &m->chunks[mid];
+        if (m->chunks[mid].index < index)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return NULL;
+}
+
+/* Copy [soff, soff+len) of slice (id, size) into buf, block by block. */
+static int vfs_read_slice(uint64_t id, uint32_t size, uint32_t soff, char *buf, uint32_t len)
+{
+    struct volume *v = vfs_volume();
+    uint32_t bs = v->settings.block_size;
+    while (len > 0) {
+        uint32_t index = soff / bs, boff = soff % bs;
+        uint32_t blen = layout_block_len(size, bs, index);
+        uint32_t take = blen - boff < len ? blen - boff : len;
+        if (blen == 0)
+            return -EIO; /* slice record points past its slice: metadata damage */
+        ssize_t n = fetch_block(v, id, index, blen, buf, take, boff);
+        if (n < 0)
+            return (int)n;
+        if ((uint32_t)n != take)
+            return -EIO;
+        buf += take;
+        soff += take;
+        len -= take;
+    }
+    return 0;
+}
+
+static int vfs_read_chunk(const struct vfs_chunk *c, uint32_t coff, char *buf, uint32_t len)
+{
+    if (!c) {
+        memset(buf, 0, len);
+        return 0;
+    }
+    int cap = 2 * c->n + 2;
+    struct layout_extent *ext = malloc((size_t)cap * sizeof *ext);
+    if (!ext)
+        return -ENOMEM;
+    int n = layout_resolve(c->s, c->n, coff, len, ext, cap);
+    int rc = n < 0 ? n : 0;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        char *dst = buf + (ext[i].pos - coff);
+        if (ext[i].id == 0)
+            memset(dst, 0, ext[i].len);
+        else
+            rc = vfs_read_slice(ext[i].id, ext[i].size, ext[i].off, dst, ext[i].len);
+    }
+    free(ext);
+    return rc;
+}
+
+ssize_t vfs_read_data(struct vfs_smap *m, void *buf, size_t len, uint64_t off)
+{
+    if (off >= m->size)
+        return 0;
+    if (len > m->size - off)
+        len = (size_t)(m->size - off);
+    size_t done = 0;
+    while (done < len) {
+        uint64_t pos = off + done;
+        uint32_t coff = layout_chunk_offset(pos);
+        size_t take = LAYOUT_CHUNK_SIZE - coff;
+        if (take > len - done)
+            take = len - done;
+        int rc = vfs_read_chunk(vfs_find_chunk(m, layout_chunk_index(pos)), coff,
+                                (char *)buf + done, (uint32_t)take);
+        if (rc < 0) {
+            if (done > 0)
+                break; /* a short read first; the error comes on the next call */
+            return vfs_errno(rc);
+        }
+        done += take;
+    }
+    return (ssize_t)done;
+}
+
+int vfs_single_block_key(const struct vfs_smap *m, char *key, size_t cap, uint32_t *blen,
+                         uint64_t *id)
+{
+    struct volume *v = vfs_volume();
+    if (m->size == 0 || m->size > v->settings.block_size || m->nchunks != 1 ||
+        m->chunks[0].index != 0)
+        return -ENOENT;
+    const struct vfs_chunk *c = &m->chunks[0];
+    const struct layout_slice *s = &c->s[c->n - 1];
+    /* the newest slice must cover the whole file by itself, from its start */
+    if (s->pos != 0 || s->off != 0 || s->len != m->size || s->size != m->size || s->id == 0)
+        return -ENOENT;
+    *blen = (uint32_t)m->size;
+    *id = s->id;
+    int rc = volume_block_key(v, s->id, 0, *blen, key, cap);
+    return rc < 0 ? rc : 0;
+}
+
+/* Queue every block overlapping [off, off+len) for background fetch.
+ * Returns how many were queued (already cached or in flight ones are not). */
+int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len)
+{
+    struct volume *v = vfs_volume();
+    uint32_t bs = v->settings.block_size;
+    int queued = 0;
+    if (off >= m->size)
+        return 0;
+    if (len == 0 || len > m->size - off)
+        len = m->size - off;
+    for (uint64_t pos = off; pos < off + len; ) {
+        uint32_t coff = layout_chunk_offset(pos);
+        uint64_t take = LAYOUT_CHUNK_SIZE - coff;
+        if (take > off + len - pos)
+            take = off + len - pos;
+        const struct vfs_chunk *c = vfs_find_chunk(m, layout_chunk_index(pos));
+        struct layout_extent ext[64];
+        int n = c ? layout_resolve(c->s, c->n, coff, (uint32_t)take, ext, 64) : 0;
+        for (int i = 0; i < n; i++) {
+            if (!ext[i].id)
+                continue;
+            for (uint32_t b = ext[i].off / bs; (uint64_t)b * bs < (uint64_t)ext[i].off + ext[i].len; b++)
+                queued += fetch_prefetch(v, ext[i].id, b, layout_block_len(ext[i].size, bs, b));
+        }
+        pos += take;
+    }
+    return queued;
+}

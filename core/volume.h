@@ -1,0 +1,51 @@
+/* volume.h - an opened volume: everything one process needs to reach it.
+ *
+ * volume_open connects to the metadata database (lazily inside meta), loads
+ * the volume's settings (block size, compression, bucket, uuid), opens the
+ * object store named by the settings and the node cache. The CLI and the
+ * vfs (the shim's engine) both stand on it.
+ */
+#ifndef SHIMFS_VOLUME_H
+#define SHIMFS_VOLUME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "meta.h"
+
+struct obj_store;
+struct cache;
+
+struct volume {
+    struct shimfs_config cfg;
+    struct meta *meta;
+    struct meta_settings settings;
+    struct obj_store *store;
+    struct cache *cache;     /* NULL when the cache is disabled or unusable */
+    uint64_t dev;            /* st_dev reported for volume files */
+};
+
+/* Open the volume described by cfg (meta from cfg->meta). Errors: those of
+ * meta_load_settings and obj_open, each logged once with what and why. */
+int volume_open(const struct shimfs_config *cfg, struct volume **out);
+void volume_close(struct volume *v);
+void volume_after_fork(struct volume *v);
+
+/* Object key of a block of this volume. Returns the length. */
+int volume_block_key(const struct volume *v, uint64_t id, uint32_t index,
+                     uint32_t len, char *buf, size_t cap);
+
+/* GET one whole block from the store and decode it into raw (blen bytes),
+ * verified. A corrupt object is fetched once more, then -EIO with a log
+ * line. No cache involved: readers go through fetch_block (fetch.h). */
+int volume_fetch_block(struct volume *v, const char *key, uint32_t blen, void *raw);
+/* Encode (codec) and upload one block of a slice; also offers it to the
+ * cache so a writer's node reads it back locally. */
+int volume_write_block(struct volume *v, uint64_t id, uint32_t index,
+                       const void *data, uint32_t len);
+/* Upload all blocks of one slice held in memory, in parallel. */
+int volume_write_slice(struct volume *v, uint64_t id, const void *data, uint32_t len);
+
+#endif

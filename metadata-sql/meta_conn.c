@@ -1,0 +1,225 @@
+/* meta_conn.c - one PostgreSQL connection: opening it, and turning libpq's
+ * failures into the errno values meta.h promises.
+ *
+ * Promises: a failed connect logs exactly one line "cannot connect to
+ * HOST/DB: <libpq's reason>" (libpq never puts the password in its
+ * messages, and the description is built without it); statement failures
+ * log one line unless they are namespace answers; serialization failures
+ * and deadlocks mark the connection so the transaction can be rerun.
+ */
+#include "meta_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* Connect-time failures carry no SQLSTATE in libpq, only a message. The
+ * order matters: the first needle found wins. */
+static const struct { const char *needle; int err; } meta_connect_errors[] = {
+    { "password authentication failed", -EACCES },
+    { "no password supplied", -EACCES },
+    { "authentication failed", -EACCES },
+    { "pg_hba.conf", -EACCES },
+    { "permission denied", -EACCES },
+    { "role \"", -EACCES },                 /* role "x" does not exist */
+    { "does not exist", -ENODEV },          /* database "x" does not exist */
+    { "Connection refused", -ECONNREFUSED },
+    { "No such file or directory", -ECONNREFUSED }, /* no unix socket */
+    { "starting up", -ECONNREFUSED },
+    { "shutting down", -ECONNREFUSED },
+    { "No route to host", -EHOSTUNREACH },
+    { "Network is unreachable", -EHOSTUNREACH },
+    { "could not translate host name", -EHOSTUNREACH },
+    { "timeout expired", -EHOSTUNREACH },
+};
+
+/* SQLSTATEs of failed statements; a two-letter entry matches the class. */
+enum { MEQ_QUIET = 1, MEQ_RETRY = 2, MEQ_UNFORMATTED = 4, MEQ_LOST = 8 };
+static const struct { const char *state; int err; int flags; } meta_sql_errors[] = {
+    { "40001", -EAGAIN, MEQ_QUIET | MEQ_RETRY },   /* serialization_failure */
+    { "40P01", -EAGAIN, MEQ_QUIET | MEQ_RETRY },   /* deadlock_detected */
+    { "23505", -EEXIST, MEQ_QUIET | MEQ_RETRY },   /* unique_violation: lost a race */
+    { "42P01", -ENODEV, MEQ_UNFORMATTED },         /* undefined_table */
+    { "42883", -ENODEV, MEQ_UNFORMATTED },         /* undefined_function */
+    { "3F000", -ENODEV, MEQ_UNFORMATTED },         /* invalid_schema_name */
+    { "28", -EACCES, 0 },                          /* invalid authorization */
+    { "42501", -EACCES, 0 },                       /* insufficient_privilege */
+    { "53100", -ENOSPC, 0 },                       /* disk_full */
+    { "53200", -ENOMEM, 0 },                       /* out_of_memory */
+    { "57P", -ECONNREFUSED, MEQ_LOST },            /* session terminated, shutdown */
+    { "08", -ECONNREFUSED, MEQ_LOST },             /* connection exception */
+};
+
+/* libpq messages span lines; a log line must not. */
+static void meta_one_line(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (; *in && o + 3 < cap; in++) {
+        if (*in == '\n') {
+            if (in[1] == '\0')
+                break;
+            out[o++] = ';';
+            out[o++] = ' ';
+        } else if (*in != '\r' && *in != '\t') {
+            out[o++] = *in;
+        }
+    }
+    out[o] = '\0';
+}
+
+static int meta_connect_errno(const char *msg)
+{
+    for (size_t i = 0; i < sizeof meta_connect_errors / sizeof meta_connect_errors[0]; i++)
+        if (strstr(msg, meta_connect_errors[i].needle))
+            return meta_connect_errors[i].err;
+    return -EIO;
+}
+
+static void meta_notice(void *arg, const char *message)
+{
+    (void)arg;
+    char line[512];
+    meta_one_line(message, line, sizeof line);
+    log_debug(META_LOG, "server notice: %s", line);
+}
+
+/* libpq's keywords: our defaults come before dbname so that anything the
+ * caller's URL or conninfo says wins (expand_dbname processes in order). */
+static PGconn *meta_connect_params(const char *conninfo)
+{
+    const char *keys[4], *vals[4];
+    int n = 0;
+    if (!getenv("PGCONNECT_TIMEOUT")) {
+        keys[n] = "connect_timeout";
+        vals[n++] = "10";
+    }
+    keys[n] = "fallback_application_name";
+    vals[n++] = "shimfs";
+    keys[n] = "dbname";
+    vals[n++] = (conninfo && *conninfo) ? conninfo : NULL;
+    keys[n] = NULL;
+    vals[n] = NULL;
+    return PQconnectdbParams(keys, vals, 1);
+}
+
+int meta_conn_connect(struct meta_conn *c)
+{
+    meta_conn_drop(c);
+    PGconn *pg = meta_connect_params(c->m->conninfo);
+    if (!pg) {
+        log_error(META_LOG, "cannot connect to %s: out of memory", c->m->describe);
+        return -ENOMEM;
+    }
+    if (PQstatus(pg) != CONNECTION_OK) {
+        char why[512];
+        meta_one_line(PQerrorMessage(pg), why, sizeof why);
+        int err = meta_connect_errno(why);
+        log_error(META_LOG, "cannot connect to %s: %s", c->m->describe, why);
+        PQfinish(pg);
+        return err;
+    }
+    PQsetNoticeProcessor(pg, meta_notice, NULL);
+    if (!PQenterPipelineMode(pg)) {
+        log_error(META_LOG, "%s: cannot enter pipeline mode", c->m->describe);
+        PQfinish(pg);
+        return -EIO;
+    }
+    c->pg = pg;
+    memset(c->prepared, 0, sizeof c->prepared);
+    c->in_block = 0;
+    return 0;
+}
+
+void meta_conn_drop(struct meta_conn *c)
+{
+    if (c->pg)
+        PQfinish(c->pg);
+    c->pg = NULL;
+    c->in_block = 0;
+    memset(c->prepared, 0, sizeof c->prepared);
+}
+
+int meta_conn_broken(const struct meta_conn *c)
+{
+    return !c->pg || PQstatus(c->pg) != CONNECTION_OK;
+}
+
+static int meta_sql_errno(const char *state, int *flags)
+{
+    for (size_t i = 0; i < sizeof meta_sql_errors / sizeof meta_sql_errors[0]; i++) {
+        size_t n = strlen(meta_sql_errors[i].state);
+        if (strncmp(state, meta_sql_errors[i].state, n) == 0) {
+            *flags = meta_sql_errors[i].flags;
+            return meta_sql_errors[i].err;
+        }
+    }
+    *flags = 0;
+    return -EIO;
+}
+
+int meta_conn_error(struct meta_conn *c, const PGresult *r, const char *what)
+{
+    char why[512];
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (!state) {
+        /* No SQLSTATE: libpq itself failed, nearly always a lost server. */
+        meta_one_line(r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg), why, sizeof why);
+        if (meta_conn_broken(c)) {
+            log_warn(META_LOG, "%s: connection lost during %s: %s", c->m->describe, what, why);
+            return -ECONNREFUSED;
+        }
+        log_error(META_LOG, "%s: %s: %s", c->m->describe, what, why);
+        return -EIO;
+    }
+    int flags;
+    int err = meta_sql_errno(state, &flags);
+    if (flags & MEQ_RETRY)
+        c->retry = 1;
+    if (flags & MEQ_LOST || meta_conn_broken(c)) {
+        /* The server ended the session; a read reconnects once by itself. */
+        const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        meta_one_line(msg ? msg : "", why, sizeof why);
+        log_warn(META_LOG, "%s: connection lost during %s: %s", c->m->describe, what, why);
+    } else if (flags & MEQ_UNFORMATTED) {
+        log_error(META_LOG, "%s: volume not formatted: run shimfs format", c->m->describe);
+    } else if (!(flags & MEQ_QUIET)) {
+        const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        meta_one_line(msg ? msg : "", why, sizeof why);
+        log_error(META_LOG, "%s: %s (SQLSTATE %s)", what, why, state);
+    }
+    return err;
+}
+
+/* "user@host:port/db", with libpq's defaults where the conninfo is silent;
+ * the password is never read from the parsed options. */
+void meta_conn_describe(const char *conninfo, char *buf, size_t cap)
+{
+    const char *host = getenv("PGHOST"), *port = getenv("PGPORT");
+    const char *db = getenv("PGDATABASE"), *user = getenv("PGUSER");
+    const char *hostaddr = NULL;
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", &err);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+        if (!o->val || !*o->val)
+            continue;
+        if (!strcmp(o->keyword, "host"))
+            host = o->val;
+        else if (!strcmp(o->keyword, "hostaddr"))
+            hostaddr = o->val;
+        else if (!strcmp(o->keyword, "port"))
+            port = o->val;
+        else if (!strcmp(o->keyword, "dbname"))
+            db = o->val;
+        else if (!strcmp(o->keyword, "user"))
+            user = o->val;
+    }
+    if (!host || !*host)
+        host = hostaddr ? hostaddr : "localhost";
+    snprintf(buf, cap, "%s%s%s:%s/%s", user ? user : "", user ? "@" : "", host,
+             port ? port : "5432", db ? db : (user ? user : "postgres"));
+    PQconninfoFree(opts);
+    PQfreemem(err);
+}

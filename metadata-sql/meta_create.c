@@ -1,0 +1,168 @@
+/* meta_create.c - new names: create (files, directories, symlinks, device
+ * nodes), hard links, and the id counters they draw from.
+ *
+ * Promises: each change is one transaction of two round trips (lock and
+ * check; insert and commit); the parent's nlink (for a new directory),
+ * mtime and ctime change with it. Ids from meta_next_ids are never handed
+ * out twice, even when the caller's transaction rolls back.
+ */
+#include "meta_int.h"
+
+#include <errno.h>
+#include <string.h>
+
+int meta_next_ids(struct meta *m, int kind, uint32_t count, uint64_t *first)
+{
+    if ((kind != META_ID_INODE && kind != META_ID_SLICE) || count == 0)
+        return -EINVAL;
+    struct meta_params p;
+    meta_p_init(&p);
+    meta_p_int(&p, kind);
+    meta_p_int(&p, count);
+    PGresult *r;
+    /* Not idempotent, but a rerun after a lost connection only wastes ids. */
+    int rc = meta_read(m, MS_NEXT_IDS, &p, &r);
+    if (rc < 0)
+        return rc;
+    *first = (uint64_t)meta_r_int(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+/* The parent must be a live directory. */
+static int meta_parent_ok(const struct meta_attr *p)
+{
+    if (!p || p->nlink == 0)
+        return -ENOENT;
+    return meta_is_dir(p->mode) ? 0 : -ENOTDIR;
+}
+
+struct meta_create_args {
+    uint64_t parent;
+    const char *name;
+    size_t nlen;
+    struct meta_attr in;       /* as the caller gave it: reruns start over */
+    struct meta_attr *out;
+    const char *target;
+    int excl;
+};
+
+static void meta_create_params(struct meta_params *p, const struct meta_create_args *ca,
+                               int64_t now)
+{
+    const struct meta_attr *a = &ca->in;
+    int dir = meta_is_dir(a->mode);
+    size_t tlen = ca->target ? strlen(ca->target) : 0;
+    meta_p_int(p, (int64_t)ca->parent);
+    meta_p_bytes(p, ca->name, ca->nlen);
+    meta_p_int(p, a->mode);
+    meta_p_int(p, a->uid);
+    meta_p_int(p, a->gid);
+    meta_p_int(p, dir ? 2 : 1);
+    meta_p_int(p, (int64_t)tlen);
+    meta_p_int(p, a->atime_ns ? a->atime_ns : now);
+    meta_p_int(p, a->mtime_ns ? a->mtime_ns : now);
+    meta_p_int(p, a->ctime_ns ? a->ctime_ns : now);
+    meta_p_int(p, (int64_t)a->rdev);
+    if (ca->target)
+        meta_p_bytes(p, ca->target, tlen);
+    else
+        meta_p_null(p);
+    meta_p_int(p, dir);
+    meta_p_int(p, now);
+}
+
+static int meta_create_body(struct meta_conn *c, void *arg)
+{
+    struct meta_create_args *ca = arg;
+    struct meta_ent e = { ca->parent, ca->name, ca->nlen };
+    struct meta_lockset ls;
+    int rc = meta_lock(c, &ca->parent, 1, &e, 1, &ls);
+    if (rc < 0)
+        return rc;
+    if ((rc = meta_parent_ok(meta_lock_find(&ls, ca->parent))) < 0)
+        return rc;
+    if (ls.ent_ino[0]) {
+        struct meta_attr *old = meta_lock_find(&ls, ls.ent_ino[0]);
+        if (ca->excl || (old->mode & META_S_IFMT) != META_S_IFREG ||
+            (ca->in.mode & META_S_IFMT) != META_S_IFREG)
+            return -EEXIST;
+        *ca->out = *old;
+        return 0;
+    }
+    struct meta_params p;
+    meta_p_init(&p);
+    meta_create_params(&p, ca, meta_now_ns());
+    struct meta_q q = { .stmt = MS_CREATE, .p = &p };
+    rc = meta_run(c, &q, 1, 1);
+    if (rc == 0)
+        meta_r_attr(q.res, 0, 0, ca->out);
+    meta_q_clear(&q, 1);
+    return rc;
+}
+
+int meta_create(struct meta *m, uint64_t parent, const char *name, size_t nlen,
+                struct meta_attr *a, const char *target, int excl)
+{
+    int rc = meta_check_name(name, nlen);
+    if (rc < 0)
+        return rc;
+    struct meta_create_args ca = { parent, name, nlen, *a, a, target, excl };
+    if ((ca.in.mode & META_S_IFMT) == 0)
+        ca.in.mode |= META_S_IFREG;          /* as mknod(2) */
+    int lnk = (ca.in.mode & META_S_IFMT) == META_S_IFLNK;
+    if (lnk != (target != NULL))
+        return -EINVAL;
+    if (lnk && (strlen(target) == 0 || strlen(target) >= 4096))
+        return strlen(target) ? -ENAMETOOLONG : -ENOENT;
+    return meta_tx(m, meta_create_body, &ca);
+}
+
+struct meta_link_args {
+    uint64_t ino, parent;
+    const char *name;
+    size_t nlen;
+    struct meta_attr *out;
+};
+
+static int meta_link_body(struct meta_conn *c, void *arg)
+{
+    struct meta_link_args *la = arg;
+    uint64_t inos[2] = { la->ino, la->parent };
+    struct meta_ent e = { la->parent, la->name, la->nlen };
+    struct meta_lockset ls;
+    int rc = meta_lock(c, inos, 2, &e, 1, &ls);
+    if (rc < 0)
+        return rc;
+    struct meta_attr *i = meta_lock_find(&ls, la->ino);
+    if (!i || i->nlink == 0)
+        return -ENOENT;
+    if (meta_is_dir(i->mode))
+        return -EPERM;
+    if ((rc = meta_parent_ok(meta_lock_find(&ls, la->parent))) < 0)
+        return rc;
+    if (ls.ent_ino[0])
+        return -EEXIST;
+    struct meta_params p;
+    meta_p_init(&p);
+    meta_p_int(&p, (int64_t)la->ino);
+    meta_p_int(&p, (int64_t)la->parent);
+    meta_p_bytes(&p, la->name, la->nlen);
+    meta_p_int(&p, meta_now_ns());
+    struct meta_q q = { .stmt = MS_LINK, .p = &p };
+    rc = meta_run(c, &q, 1, 1);
+    if (rc == 0)
+        meta_r_attr(q.res, 0, 0, la->out);
+    meta_q_clear(&q, 1);
+    return rc;
+}
+
+int meta_link(struct meta *m, uint64_t ino, uint64_t parent, const char *name,
+              size_t nlen, struct meta_attr *a)
+{
+    int rc = meta_check_name(name, nlen);
+    if (rc < 0)
+        return rc;
+    struct meta_link_args la = { ino, parent, name, nlen, a };
+    return meta_tx(m, meta_link_body, &la);
+}

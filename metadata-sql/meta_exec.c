@@ -1,0 +1,228 @@
+/* meta_exec.c - running statements, one round trip per batch.
+ *
+ * Connections stay in libpq's pipeline mode: a batch sends a pending BEGIN,
+ * a Parse for every statement not yet prepared on this connection, the
+ * statements, an optional COMMIT and one Sync, then reads all the answers.
+ * So the first use of a statement costs no extra round trip, and a
+ * namespace change costs two (lock and check; apply and commit).
+ * Statements between two Syncs without BEGIN form one implicit transaction,
+ * which makes a single-batch change atomic without BEGIN/COMMIT at all.
+ */
+#include "meta_int.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "log.h"
+
+#define META_MAX_BATCH 16
+
+enum meta_item_kind { MI_BEGIN, MI_PREPARE, MI_EXEC, MI_COMMIT, MI_ROLLBACK };
+static const char *const meta_cmd_names[] = { "BEGIN", "PREPARE", "EXECUTE", "COMMIT", "ROLLBACK" };
+struct meta_item { int kind; int q; };
+
+int meta_tx_own(const struct meta_conn *c) { return c->tx == META_TX_OWN; }
+
+static int meta_send_cmd(struct meta_conn *c, const char *sql)
+{
+    return PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0);
+}
+
+static int meta_send_q(struct meta_conn *c, const struct meta_q *q,
+                       struct meta_item *items, int *ni, int qi)
+{
+    const struct meta_stmt *s = &meta_stmts[q->stmt];
+    const struct meta_params *p = q->p;
+    int np = p ? p->n : 0;
+    const char *const *vals = p ? p->val : NULL;
+    const int *lens = p ? p->len : NULL, *fmts = p ? p->fmt : NULL;
+    if (!c->m->use_prepare)
+        goto unnamed;
+    if (!c->prepared[q->stmt]) {
+        if (!PQsendPrepare(c->pg, s->name, s->sql, 0, NULL))
+            return -1;
+        /* Set now so a second use in this batch does not Parse again;
+         * cleared below if the Parse fails. */
+        c->prepared[q->stmt] = 1;
+        items[(*ni)++] = (struct meta_item){ MI_PREPARE, qi };
+    }
+    items[(*ni)++] = (struct meta_item){ MI_EXEC, qi };
+    return PQsendQueryPrepared(c->pg, s->name, np, vals, lens, fmts, 1) ? 0 : -1;
+unnamed:
+    items[(*ni)++] = (struct meta_item){ MI_EXEC, qi };
+    return PQsendQueryParams(c->pg, s->sql, np, NULL, vals, lens, fmts, 1) ? 0 : -1;
+}
+
+/* Records what one answer means for the connection and the batch. */
+static void meta_take(struct meta_conn *c, const struct meta_item *it, struct meta_q *qs,
+                      PGresult *r, int *err)
+{
+    ExecStatusType st = PQresultStatus(r);
+    int ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+    if (st == PGRES_FATAL_ERROR && *err == 0) {
+        const char *what = it->kind == MI_EXEC || it->kind == MI_PREPARE
+                         ? meta_stmts[qs[it->q].stmt].name : meta_cmd_names[it->kind];
+        *err = meta_conn_error(c, r, what);
+    } else if (!ok && st != PGRES_PIPELINE_ABORTED && *err == 0) {
+        *err = meta_conn_error(c, r, "pipeline");
+    }
+    switch (it->kind) {
+    case MI_BEGIN: if (ok) c->in_block = 1; break;
+    case MI_ROLLBACK: c->in_block = 0; break;
+    case MI_COMMIT: if (st != PGRES_PIPELINE_ABORTED) c->in_block = 0; break;
+    case MI_PREPARE: if (!ok) c->prepared[qs[it->q].stmt] = 0; break;
+    case MI_EXEC:
+        if (ok) {
+            qs[it->q].res = r;
+            return;
+        }
+        break;
+    }
+    PQclear(r);
+}
+
+/* Reads the answers of items[0..ni) and the Sync. */
+static int meta_collect(struct meta_conn *c, const struct meta_item *items, int ni,
+                        struct meta_q *qs)
+{
+    int err = 0;
+    for (int i = 0; i < ni; i++) {
+        PGresult *r = PQgetResult(c->pg);
+        if (!r)
+            goto lost;
+        meta_take(c, &items[i], qs, r, &err);
+        if (meta_conn_broken(c))
+            goto lost;
+        /* Each statement's answers end with a NULL. */
+        for (int guard = 0; guard < 4 && (r = PQgetResult(c->pg)); guard++)
+            PQclear(r);
+    }
+    PGresult *r = PQgetResult(c->pg);
+    if (!r || PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+        PQclear(r);
+        goto lost;
+    }
+    PQclear(r);
+    return err;
+lost:
+    if (err == 0)
+        err = meta_conn_error(c, NULL, "reading results");
+    meta_conn_drop(c);
+    return err;
+}
+
+void meta_q_clear(struct meta_q *qs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        PQclear(qs[i].res);
+        qs[i].res = NULL;
+    }
+}
+
+int meta_run(struct meta_conn *c, struct meta_q *qs, int n, int commit)
+{
+    struct meta_item items[2 * META_MAX_BATCH + 2];
+    int ni = 0, err;
+    if (n > META_MAX_BATCH || meta_conn_broken(c))
+        return n > META_MAX_BATCH ? -E2BIG : -ECONNREFUSED;
+    for (int i = 0; i < n; i++)
+        qs[i].res = NULL;
+    int own = meta_tx_own(c) && commit;
+    int implicit = c->begin_pending && own;   /* the whole transaction is this batch */
+    if (c->begin_pending && !implicit) {
+        if (!meta_send_cmd(c, "BEGIN"))
+            goto send_failed;
+        items[ni++] = (struct meta_item){ MI_BEGIN, 0 };
+    }
+    c->begin_pending = 0;
+    for (int i = 0; i < n; i++)
+        if (meta_send_q(c, &qs[i], items, &ni, i) < 0)
+            goto send_failed;
+    if (own && !implicit && (c->in_block || (ni && items[0].kind == MI_BEGIN))) {
+        if (!meta_send_cmd(c, "COMMIT"))
+            goto send_failed;
+        items[ni++] = (struct meta_item){ MI_COMMIT, 0 };
+    }
+    if (!PQpipelineSync(c->pg))
+        goto send_failed;
+    err = meta_collect(c, items, ni, qs);
+    if (err)
+        meta_q_clear(qs, n);
+    if (err == -ECONNREFUSED)
+        meta_conn_drop(c);      /* the server ended the session */
+    return err;
+send_failed:
+    err = meta_conn_error(c, NULL, "sending");
+    meta_conn_drop(c);
+    return err;
+}
+
+int meta_end(struct meta_conn *c, int commit)
+{
+    struct meta_item it = { commit ? MI_COMMIT : MI_ROLLBACK, 0 };
+    if (!meta_send_cmd(c, commit ? "COMMIT" : "ROLLBACK") || !PQpipelineSync(c->pg)) {
+        int err = meta_conn_error(c, NULL, "sending");
+        meta_conn_drop(c);
+        return err;
+    }
+    int err = meta_collect(c, &it, 1, NULL);
+    c->in_block = 0;
+    return err;
+}
+
+int meta_run1(struct meta_conn *c, int stmt, const struct meta_params *p, PGresult **res)
+{
+    struct meta_q q = { .stmt = stmt, .p = p };
+    int rc = meta_run(c, &q, 1, 0);
+    *res = q.res;
+    return rc;
+}
+
+static int meta_read_ex(struct meta *m, int raw, int stmt, const struct meta_params *p,
+                        PGresult **res)
+{
+    int rc = 0;
+    *res = NULL;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        struct meta_conn *c;
+        rc = raw ? meta_conn_get_raw(m, &c) : meta_conn_get(m, &c);
+        if (rc < 0)
+            return rc;
+        int owned = meta_conn_owned(m) == c;
+        rc = meta_run1(c, stmt, p, res);
+        int broken = rc < 0 && meta_conn_broken(c);
+        meta_conn_put(c);
+        if (!broken || owned)
+            break;
+        meta_pool_drop_idle(m);
+        log_info(META_LOG, "%s: connection lost; reconnecting once", m->describe);
+    }
+    return rc;
+}
+
+int meta_read(struct meta *m, int stmt, const struct meta_params *p, PGresult **res)
+{
+    return meta_read_ex(m, 0, stmt, p, res);
+}
+
+int meta_read_raw(struct meta *m, int stmt, const struct meta_params *p, PGresult **res)
+{
+    return meta_read_ex(m, 1, stmt, p, res);
+}
+
+int meta_exec_simple(struct meta_conn *c, const char *sql, const char *what)
+{
+    if (meta_conn_broken(c))
+        return -ECONNREFUSED;
+    if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c->pg))
+        return meta_conn_error(c, NULL, what);
+    PGresult *r = PQexec(c->pg, sql);
+    int rc = 0;
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        rc = meta_conn_error(c, r, what);
+    PQclear(r);
+    if (!meta_conn_broken(c) && !PQenterPipelineMode(c->pg) && rc == 0)
+        rc = meta_conn_error(c, NULL, what);
+    return rc;
+}

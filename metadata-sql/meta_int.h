@@ -1,0 +1,192 @@
+/* meta_int.h - what the files of metadata-sql/ share: the handle, the
+ * connection pool, statement ids, parameter/result helpers, the pipelined
+ * executor and the transaction runner. Not part of any contract outside
+ * metadata-sql/ (the integration test includes it to EXPLAIN a statement).
+ */
+#ifndef SHIMFS_META_INT_H
+#define SHIMFS_META_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <libpq-fe.h>
+
+#include "meta.h"
+
+#define META_LOG "metadata"
+#define META_MAX_CONNS 64
+#define META_TX_ATTEMPTS 5
+
+#define META_S_IFMT  0170000
+#define META_S_IFDIR 0040000
+#define META_S_IFREG 0100000
+#define META_S_IFLNK 0120000
+
+/* Statement ids; their SQL is in meta_stmt.c, in the same order. */
+enum meta_stmt_id {
+    MS_VERSION, MS_SETTINGS, MS_STATS,
+    MS_GETATTR, MS_LOOKUP, MS_WALK, MS_READDIR, MS_READLINK, MS_CHUNKS,
+    MS_GETXATTR, MS_LISTXATTR,
+    MS_NEXT_IDS, MS_LOCK, MS_ENTRIES,
+    MS_CREATE, MS_LINK, MS_ENTRY_DEL, MS_ENTRY_MOVE, MS_ENTRY_SET,
+    MS_DIR_TOUCH, MS_NLINK_SET, MS_INODE_MOVED, MS_DROP,
+    MS_RENAME_LOCK, MS_ANCESTOR,
+    MS_SETATTR, MS_TRUNC_DROP, MS_TRUNC_TRIM,
+    MS_WRITE, MS_CHUNK_COUNT, MS_COMPACT_DEL, MS_SLICES_ADD,
+    MS_XATTR_SET, MS_XATTR_CREATE, MS_XATTR_REPLACE, MS_XATTR_REMOVE,
+    MS_LIST_SLICES, MS_SESSION_OPEN, MS_SESSION_CLOSE,
+    MS_EXISTS, MS_ROOT, MS_SETTING_PUT,
+    MS_COUNT
+};
+
+struct meta_stmt {
+    const char *name;   /* prepared statement name, also used in log lines */
+    const char *sql;
+};
+extern const struct meta_stmt meta_stmts[MS_COUNT];
+
+/* Columns of an inode row as every attribute-returning statement lists
+ * them (decoded by meta_r_attr). */
+#define META_NCOLS 11
+
+/* Where a connection stands with respect to transactions. */
+enum meta_tx_state {
+    META_TX_NONE = 0,   /* autocommit: each batch is its own transaction */
+    META_TX_OWN,        /* inside meta_tx: one namespace change */
+    META_TX_OUTER,      /* inside meta_txn: nested changes join it */
+};
+
+struct meta_conn {
+    struct meta *m;
+    PGconn *pg;
+    int busy;                   /* borrowed by a thread */
+    int tx;                     /* enum meta_tx_state */
+    int begin_pending;          /* BEGIN goes out with the next batch */
+    int in_block;               /* an explicit transaction is open */
+    int retry;                  /* the last failure may succeed if the tx reruns */
+    unsigned char prepared[MS_COUNT];
+};
+
+struct meta {
+    char *conninfo;
+    char describe[512];
+    int use_prepare;            /* SHIMFS_META_PREPARE (default 1) */
+    int checked;                /* schema version verified on this handle */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int nconns;
+    struct meta_conn conns[META_MAX_CONNS];
+};
+
+/* ---- parameters (meta_params.c) ---- */
+#define META_MAXP 16
+struct meta_params {
+    int n;
+    const char *val[META_MAXP];
+    int len[META_MAXP];
+    int fmt[META_MAXP];
+    char num[META_MAXP][24];
+};
+void meta_p_init(struct meta_params *p);
+void meta_p_int(struct meta_params *p, int64_t v);        /* text format */
+void meta_p_bytes(struct meta_params *p, const void *b, size_t n); /* binary */
+void meta_p_text(struct meta_params *p, const char *s);   /* text, NUL-terminated */
+void meta_p_null(struct meta_params *p);
+
+/* Results are always binary. Integers of any width (bool, int2/4/8);
+ * NULL reads as 0. */
+int64_t meta_r_int(const PGresult *r, int row, int col);
+int meta_r_isnull(const PGresult *r, int row, int col);
+const char *meta_r_bytes(const PGresult *r, int row, int col, size_t *len);
+/* Decodes META_NCOLS inode columns starting at col. */
+void meta_r_attr(const PGresult *r, int row, int col, struct meta_attr *a);
+
+/* A text-format int8[]/int4[] literal ("{1,2,3}") in a growing buffer. */
+struct meta_arr { char *buf; size_t len, cap; int n; };
+int meta_arr_add(struct meta_arr *a, int64_t v);
+const char *meta_arr_str(struct meta_arr *a);   /* "{...}"; NULL on ENOMEM */
+void meta_arr_free(struct meta_arr *a);
+
+/* ---- connections (meta_pool.c, meta_conn.c) ---- */
+/* Borrow a connection (the thread's own inside meta_txn), connecting lazily
+ * and checking the schema version once per handle. */
+int meta_conn_get(struct meta *m, struct meta_conn **out);
+/* The same without the schema check (meta_format, meta_load_settings). */
+int meta_conn_get_raw(struct meta *m, struct meta_conn **out);
+void meta_conn_put(struct meta_conn *c);
+/* Close every idle connection: one was found dead, the others probably
+ * are too (server restart), and a retry must not land on one of them. */
+void meta_pool_drop_idle(struct meta *m);
+/* The connection the calling thread holds for meta_txn on m, or NULL. */
+struct meta_conn *meta_conn_owned(struct meta *m);
+void meta_conn_set_owned(struct meta *m, struct meta_conn *c);
+
+/* Open c->pg (closing a broken one first). Logs one line on failure. */
+int meta_conn_connect(struct meta_conn *c);
+void meta_conn_drop(struct meta_conn *c);
+int meta_conn_broken(const struct meta_conn *c);
+/* Map a failed result (or a connection-level failure when r is NULL) to a
+ * negative errno; sets c->retry for serialization failures and deadlocks;
+ * logs infrastructure failures. */
+int meta_conn_error(struct meta_conn *c, const PGresult *r, const char *what);
+/* Make a conninfo description without secrets into buf. */
+void meta_conn_describe(const char *conninfo, char *buf, size_t cap);
+
+/* ---- executing (meta_exec.c) ---- */
+struct meta_q {
+    int stmt;
+    const struct meta_params *p;
+    PGresult *res;              /* out: the statement's result on success */
+};
+/* Run qs[0..n) in one round trip, preceded by BEGIN when one is pending
+ * and followed by COMMIT when `commit` and the transaction is the caller's
+ * own. A batch that is a whole transaction by itself goes without
+ * BEGIN/COMMIT: statements before one Sync form an implicit transaction.
+ * On failure every qs[i].res is NULL. */
+int meta_run(struct meta_conn *c, struct meta_q *qs, int n, int commit);
+int meta_run1(struct meta_conn *c, int stmt, const struct meta_params *p, PGresult **res);
+void meta_q_clear(struct meta_q *qs, int n);
+/* COMMIT (commit = 1) or ROLLBACK the open transaction, one round trip. */
+int meta_end(struct meta_conn *c, int commit);
+/* One idempotent read outside any caller transaction: borrows a connection,
+ * runs, reconnects and retries once if the connection had broken. */
+int meta_read(struct meta *m, int stmt, const struct meta_params *p, PGresult **res);
+/* The same without the schema version check (meta_load_settings does it). */
+int meta_read_raw(struct meta *m, int stmt, const struct meta_params *p, PGresult **res);
+/* Simple-protocol commands (DDL, BEGIN/COMMIT/ROLLBACK in format). */
+int meta_exec_simple(struct meta_conn *c, const char *sql, const char *what);
+
+/* ---- transactions (meta_tx.c) ---- */
+typedef int (*meta_tx_body)(struct meta_conn *c, void *arg);
+/* Run body as one transaction (or inside the caller's meta_txn), retrying
+ * serialization failures and deadlocks up to META_TX_ATTEMPTS times. */
+int meta_tx(struct meta *m, meta_tx_body body, void *arg);
+/* A change that is one statement: run as its own (implicit) transaction,
+ * rerun on conflicts; joins meta_txn when inside one. */
+int meta_change1(struct meta *m, int stmt, const struct meta_params *p, PGresult **res);
+/* 1 when c's statements commit by themselves only with a COMMIT of ours. */
+int meta_tx_own(const struct meta_conn *c);
+
+/* ---- locking (meta_lock.c) ---- */
+struct meta_ent { uint64_t parent; const char *name; size_t nlen; };
+struct meta_lockset {
+    int n;
+    struct meta_attr a[6];
+    /* per entry asked for: target ino (0: no such entry), has children */
+    uint64_t ent_ino[2];
+    int ent_nonempty[2];
+};
+/* Lock the inodes `inos` and the targets of entries `e` (at most 2) in
+ * ascending ino order, then read the entries again under those locks. */
+int meta_lock(struct meta_conn *c, const uint64_t *inos, int ninos,
+              const struct meta_ent *e, int ne, struct meta_lockset *ls);
+/* The locked row of ino, or NULL. */
+struct meta_attr *meta_lock_find(struct meta_lockset *ls, uint64_t ino);
+
+/* ---- small shared helpers ---- */
+int64_t meta_now_ns(void);
+int meta_check_name(const char *name, size_t nlen);
+static inline int meta_is_dir(uint32_t mode) { return (mode & META_S_IFMT) == META_S_IFDIR; }
+/* Verify the schema version on a connection (sets m->checked). */
+int meta_check_version(struct meta_conn *c);
+
+#endif

@@ -1,0 +1,200 @@
+/* meta_pool.c - the handle and its small pool of connections.
+ *
+ * Promises: meta_open never touches the network; a connection is made the
+ * first time a thread needs one (SHIMFS_META_CONNS of them at most,
+ * default 2; a thread waits for a free one). A thread inside meta_txn keeps
+ * its connection for every nested call (thread-local), so nested calls
+ * join the transaction and can never wait on the pool. After fork the
+ * child forgets the parent's connections without sending a byte on them.
+ */
+#include "meta_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static __thread struct meta *meta_tls_m;
+static __thread struct meta_conn *meta_tls_c;
+
+static int meta_env_int(const char *name, int def, int lo, int hi)
+{
+    const char *s = getenv(name);
+    if (!s || !*s)
+        return def;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end || v < lo || v > hi) {
+        log_warn(META_LOG, "%s=%s: not a number in [%d, %d]; using %d", name, s, lo, hi, def);
+        return def;
+    }
+    return (int)v;
+}
+
+int meta_open(const char *conninfo, struct meta **out)
+{
+    struct meta *m = calloc(1, sizeof *m);
+    if (!m)
+        return -ENOMEM;
+    m->conninfo = strdup(conninfo ? conninfo : "");
+    if (!m->conninfo) {
+        free(m);
+        return -ENOMEM;
+    }
+    char *err = NULL;
+    PQconninfoOption *opts = *m->conninfo ? PQconninfoParse(m->conninfo, &err) : NULL;
+    if (*m->conninfo && !opts) {
+        /* libpq's parse message may quote the string, password included. */
+        log_error(META_LOG, "SHIMFS_META is not a valid libpq URL or conninfo string");
+        PQfreemem(err);
+        free(m->conninfo);
+        free(m);
+        return -EINVAL;
+    }
+    PQconninfoFree(opts);
+    meta_conn_describe(m->conninfo, m->describe, sizeof m->describe);
+    m->use_prepare = meta_env_int("SHIMFS_META_PREPARE", 1, 0, 1);
+    m->nconns = meta_env_int("SHIMFS_META_CONNS", 2, 1, META_MAX_CONNS);
+    pthread_mutex_init(&m->mu, NULL);
+    pthread_cond_init(&m->cv, NULL);
+    for (int i = 0; i < m->nconns; i++)
+        m->conns[i].m = m;
+    *out = m;
+    return 0;
+}
+
+void meta_close(struct meta *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < m->nconns; i++)
+        meta_conn_drop(&m->conns[i]);
+    pthread_mutex_destroy(&m->mu);
+    pthread_cond_destroy(&m->cv);
+    free(m->conninfo);
+    free(m);
+}
+
+void meta_after_fork(struct meta *m)
+{
+    if (!m)
+        return;
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int i = 0; i < m->nconns; i++) {
+        struct meta_conn *c = &m->conns[i];
+        if (!c->pg)
+            continue;
+        int fd = PQsocket(c->pg);
+        if (devnull >= 0 && fd >= 0 && dup2(devnull, fd) >= 0 && !c->busy) {
+            /* Its Terminate message now goes to /dev/null. */
+            PQfinish(c->pg);
+        }
+        /* A connection another parent thread was using may be mid-message:
+         * it is leaked rather than freed in an unknown state. */
+        c->pg = NULL;
+        c->busy = 0;
+        c->tx = META_TX_NONE;
+        c->begin_pending = c->in_block = c->retry = 0;
+        memset(c->prepared, 0, sizeof c->prepared);
+    }
+    if (devnull >= 0)
+        close(devnull);
+    pthread_mutex_init(&m->mu, NULL);
+    pthread_cond_init(&m->cv, NULL);
+    if (meta_tls_m == m) {
+        meta_tls_m = NULL;
+        meta_tls_c = NULL;
+    }
+}
+
+const char *meta_describe(const struct meta *m)
+{
+    return m ? m->describe : "(none)";
+}
+
+struct meta_conn *meta_conn_owned(struct meta *m)
+{
+    return meta_tls_m == m ? meta_tls_c : NULL;
+}
+
+void meta_conn_set_owned(struct meta *m, struct meta_conn *c)
+{
+    meta_tls_m = c ? m : NULL;
+    meta_tls_c = c;
+}
+
+/* A connected idle slot if any, else an unconnected one, else NULL. */
+static struct meta_conn *meta_pool_pick(struct meta *m)
+{
+    struct meta_conn *spare = NULL;
+    for (int i = 0; i < m->nconns; i++) {
+        struct meta_conn *c = &m->conns[i];
+        if (c->busy)
+            continue;
+        if (c->pg)
+            return c;
+        if (!spare)
+            spare = c;
+    }
+    return spare;
+}
+
+int meta_conn_get_raw(struct meta *m, struct meta_conn **out)
+{
+    struct meta_conn *c = meta_conn_owned(m);
+    if (c) {
+        *out = c;
+        return 0;
+    }
+    pthread_mutex_lock(&m->mu);
+    while (!(c = meta_pool_pick(m)))
+        pthread_cond_wait(&m->cv, &m->mu);
+    c->busy = 1;
+    pthread_mutex_unlock(&m->mu);
+    c->retry = 0;
+    if (meta_conn_broken(c)) {
+        int rc = meta_conn_connect(c);
+        if (rc < 0) {
+            meta_conn_put(c);
+            return rc;
+        }
+    }
+    *out = c;
+    return 0;
+}
+
+int meta_conn_get(struct meta *m, struct meta_conn **out)
+{
+    int rc = meta_conn_get_raw(m, out);
+    if (rc < 0 || __atomic_load_n(&m->checked, __ATOMIC_ACQUIRE))
+        return rc;
+    rc = meta_check_version(*out);
+    if (rc < 0) {
+        meta_conn_put(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+void meta_pool_drop_idle(struct meta *m)
+{
+    pthread_mutex_lock(&m->mu);
+    for (int i = 0; i < m->nconns; i++)
+        if (!m->conns[i].busy)
+            meta_conn_drop(&m->conns[i]);
+    pthread_mutex_unlock(&m->mu);
+}
+
+void meta_conn_put(struct meta_conn *c)
+{
+    if (!c || meta_conn_owned(c->m) == c)
+        return;
+    struct meta *m = c->m;
+    pthread_mutex_lock(&m->mu);
+    c->busy = 0;
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+}

@@ -1,0 +1,224 @@
+/* meta_rename.c - rename(2) and renameat2(2) with RENAME_NOREPLACE and
+ * RENAME_EXCHANGE.
+ *
+ * Promises: atomic (one transaction); the kernel's answers: -ENOENT,
+ * -ENOTDIR, -EISDIR, -ENOTEMPTY, -EEXIST (NOREPLACE), -EINVAL (a directory
+ * into its own subtree, bad flags); renaming a name onto another name of
+ * the same inode does nothing. A replaced last link is deleted (slices to
+ * gc). Parents get nlink, mtime and ctime updates, the moved inodes ctime.
+ * Directory moves between parents serialize on one advisory lock, taken
+ * after the row locks, so two crossing moves cannot build a cycle.
+ */
+#include "meta_int.h"
+
+#include <errno.h>
+#include <linux/fs.h>
+
+struct meta_rename_args {
+    uint64_t sp, dp;
+    const char *sname, *dname;
+    size_t slen, dlen;
+    unsigned flags;
+};
+
+/* What the lock phase found: parents, source, target (NULL if none). */
+struct meta_rename_view {
+    struct meta_attr *S, *D;
+    int sdir, ddir, exchange;
+};
+
+static int meta_rename_parent(struct meta_lockset *ls, uint64_t ino)
+{
+    struct meta_attr *p = meta_lock_find(ls, ino);
+    if (!p || p->nlink == 0)
+        return -ENOENT;
+    return meta_is_dir(p->mode) ? 0 : -ENOTDIR;
+}
+
+/* Is `anc` the directory `dir` or one of its ancestors? Takes the rename
+ * lock first (it stays until commit). */
+static int meta_rename_ancestry(struct meta_conn *c, uint64_t dir1, uint64_t anc1,
+                                uint64_t dir2, uint64_t anc2, int *hit)
+{
+    struct meta_params p1, p2;
+    meta_p_init(&p1);
+    meta_p_int(&p1, (int64_t)dir1);
+    meta_p_int(&p1, (int64_t)anc1);
+    meta_p_init(&p2);
+    meta_p_int(&p2, (int64_t)dir2);
+    meta_p_int(&p2, (int64_t)anc2);
+    struct meta_q q[3] = {
+        { .stmt = MS_RENAME_LOCK }, { .stmt = MS_ANCESTOR, .p = &p1 },
+        { .stmt = MS_ANCESTOR, .p = &p2 },
+    };
+    int n = anc2 ? 3 : 2;
+    int rc = meta_run(c, q, n, 0);
+    if (rc == 0)
+        *hit = meta_r_int(q[1].res, 0, 0) || (n == 3 && meta_r_int(q[2].res, 0, 0));
+    meta_q_clear(q, n);
+    return rc;
+}
+
+static int meta_rename_check(struct meta_conn *c, const struct meta_rename_args *ra,
+                             struct meta_lockset *ls, struct meta_rename_view *v)
+{
+    int rc;
+    if ((rc = meta_rename_parent(ls, ra->sp)) < 0 || (rc = meta_rename_parent(ls, ra->dp)) < 0)
+        return rc;
+    if (!ls->ent_ino[0])
+        return -ENOENT;
+    v->S = meta_lock_find(ls, ls->ent_ino[0]);
+    v->D = ls->ent_ino[1] ? meta_lock_find(ls, ls->ent_ino[1]) : NULL;
+    v->exchange = (ra->flags & RENAME_EXCHANGE) != 0;
+    if ((ra->flags & RENAME_NOREPLACE) && v->D)
+        return -EEXIST;
+    if (v->exchange && !v->D)
+        return -ENOENT;
+    v->sdir = meta_is_dir(v->S->mode);
+    v->ddir = v->D && meta_is_dir(v->D->mode);
+    int moves_s = v->sdir && ra->sp != ra->dp;
+    int moves_d = v->exchange && v->ddir && ra->sp != ra->dp;
+    if (moves_s || moves_d) {
+        int hit = 0;
+        rc = meta_rename_ancestry(c, moves_s ? ra->dp : ra->sp, moves_s ? v->S->ino : v->D->ino,
+                                  moves_s && moves_d ? ra->sp : 0,
+                                  moves_s && moves_d ? v->D->ino : 0, &hit);
+        if (rc < 0)
+            return rc;
+        if (hit)
+            return -EINVAL;
+    }
+    if (v->D && v->D->ino == v->S->ino)
+        return 1;           /* same inode: nothing to do */
+    if (v->exchange || !v->D)
+        return 0;
+    if (v->sdir && !v->ddir)
+        return -ENOTDIR;
+    if (!v->sdir && v->ddir)
+        return -EISDIR;
+    return v->ddir && ls->ent_nonempty[1] ? -ENOTEMPTY : 0;
+}
+
+struct meta_batch {
+    int n;
+    struct meta_params p[8];
+    struct meta_q q[8];
+};
+
+static struct meta_params *meta_batch_add(struct meta_batch *b, int stmt)
+{
+    struct meta_params *p = &b->p[b->n];
+    meta_p_init(p);
+    b->q[b->n] = (struct meta_q){ .stmt = stmt, .p = p };
+    b->n++;
+    return p;
+}
+
+static void meta_batch_entry(struct meta_batch *b, int stmt, uint64_t parent,
+                             const char *name, size_t nlen)
+{
+    struct meta_params *p = meta_batch_add(b, stmt);
+    meta_p_int(p, (int64_t)parent);
+    meta_p_bytes(p, name, nlen);
+}
+
+static void meta_batch_ino(struct meta_batch *b, int stmt, uint64_t ino, int64_t v, int64_t now)
+{
+    struct meta_params *p = meta_batch_add(b, stmt);
+    meta_p_int(p, (int64_t)ino);
+    meta_p_int(p, v);
+    meta_p_int(p, now);
+}
+
+/* The target D goes away: a directory (empty) or the last link entirely,
+ * else one link less. */
+static void meta_rename_drop_target(struct meta_batch *b, const struct meta_attr *D, int ddir,
+                                    int64_t now)
+{
+    if (ddir || D->nlink <= 1) {
+        struct meta_params *p = meta_batch_add(b, MS_DROP);
+        meta_p_int(p, (int64_t)D->ino);
+        meta_p_text(p, "true");
+        meta_p_int(p, now);
+        return;
+    }
+    struct meta_params *p = meta_batch_add(b, MS_NLINK_SET);
+    meta_p_int(p, (int64_t)D->ino);
+    meta_p_int(p, D->nlink - 1);
+    meta_p_text(p, "false");
+    meta_p_int(p, now);
+}
+
+static void meta_rename_plan(struct meta_batch *b, const struct meta_rename_args *ra,
+                             const struct meta_rename_view *v, int64_t now)
+{
+    int cross = ra->sp != ra->dp;
+    int dsp = 0, ddp = 0;    /* nlink changes of the parents */
+    if (v->exchange) {
+        struct meta_params *p = meta_batch_add(b, MS_ENTRY_SET);
+        meta_p_int(p, (int64_t)ra->sp);
+        meta_p_bytes(p, ra->sname, ra->slen);
+        meta_p_int(p, (int64_t)v->D->ino);
+        p = meta_batch_add(b, MS_ENTRY_SET);
+        meta_p_int(p, (int64_t)ra->dp);
+        meta_p_bytes(p, ra->dname, ra->dlen);
+        meta_p_int(p, (int64_t)v->S->ino);
+        meta_batch_ino(b, MS_INODE_MOVED, v->D->ino, (int64_t)ra->sp, now);
+        if (cross) {
+            dsp = v->ddir - v->sdir;
+            ddp = v->sdir - v->ddir;
+        }
+    } else {
+        if (v->D) {
+            meta_rename_drop_target(b, v->D, v->ddir, now);
+            meta_batch_entry(b, MS_ENTRY_DEL, ra->dp, ra->dname, ra->dlen);
+            ddp -= v->ddir;
+        }
+        struct meta_params *p = meta_batch_add(b, MS_ENTRY_MOVE);
+        meta_p_int(p, (int64_t)ra->sp);
+        meta_p_bytes(p, ra->sname, ra->slen);
+        meta_p_int(p, (int64_t)ra->dp);
+        meta_p_bytes(p, ra->dname, ra->dlen);
+        if (cross && v->sdir) {
+            dsp -= 1;
+            ddp += 1;
+        }
+    }
+    meta_batch_ino(b, MS_INODE_MOVED, v->S->ino, (int64_t)ra->dp, now);
+    if (cross) {
+        meta_batch_ino(b, MS_DIR_TOUCH, ra->sp, dsp, now);
+        meta_batch_ino(b, MS_DIR_TOUCH, ra->dp, ddp, now);
+    } else {
+        meta_batch_ino(b, MS_DIR_TOUCH, ra->sp, dsp + ddp, now);
+    }
+}
+
+static int meta_rename_body(struct meta_conn *c, void *arg)
+{
+    struct meta_rename_args *ra = arg;
+    uint64_t inos[2] = { ra->sp, ra->dp };
+    struct meta_ent e[2] = { { ra->sp, ra->sname, ra->slen }, { ra->dp, ra->dname, ra->dlen } };
+    struct meta_lockset ls;
+    struct meta_rename_view v;
+    int rc = meta_lock(c, inos, 2, e, 2, &ls);
+    if (rc < 0 || (rc = meta_rename_check(c, ra, &ls, &v)) != 0)
+        return rc > 0 ? 0 : rc;
+    struct meta_batch b = { 0 };
+    meta_rename_plan(&b, ra, &v, meta_now_ns());
+    rc = meta_run(c, b.q, b.n, 1);
+    meta_q_clear(b.q, b.n);
+    return rc;
+}
+
+int meta_rename(struct meta *m, uint64_t src_parent, const char *src, size_t slen,
+                uint64_t dst_parent, const char *dst, size_t dlen, unsigned flags)
+{
+    int rc;
+    if ((rc = meta_check_name(src, slen)) < 0 || (rc = meta_check_name(dst, dlen)) < 0)
+        return rc;
+    if ((flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) ||
+        (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE))
+        return -EINVAL;
+    struct meta_rename_args ra = { src_parent, dst_parent, src, dst, slen, dlen, flags };
+    return meta_tx(m, meta_rename_body, &ra);
+}

@@ -1,0 +1,145 @@
+/* meta_tx.c - transactions: one per namespace change (meta_tx) or one
+ * around a caller's batch of changes (meta_txn).
+ *
+ * Promises: a body runs with BEGIN pending (it goes out with the body's
+ * first batch); the transaction commits when the body returns 0 and rolls
+ * back otherwise; serialization failures, deadlocks and lost races are
+ * rerun up to META_TX_ATTEMPTS times with a short randomised backoff, then
+ * reported as -EIO with one log line. Inside meta_txn a change joins the
+ * outer transaction, and a rerun, if needed, reruns the whole batch.
+ */
+#include "meta_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static void meta_backoff(int attempt)
+{
+    /* 1, 2, 4, 8 ms plus up to as much again: colliding clients spread. */
+    unsigned base = 1000u << attempt;
+    unsigned seed = (unsigned)meta_now_ns() ^ (unsigned)(uintptr_t)&attempt;
+    usleep(base + (unsigned)rand_r(&seed) % base);
+}
+
+/* Ends the transaction the connection is in: COMMIT when rc == 0 and one
+ * is open, else ROLLBACK if one is open. */
+static int meta_tx_end(struct meta_conn *c, int rc)
+{
+    if (!c->in_block || meta_conn_broken(c))
+        return rc;
+    if (rc == 0)
+        return meta_end(c, 1);
+    if (meta_end(c, 0) < 0)
+        meta_conn_drop(c);   /* never reuse a connection stuck in a transaction */
+    return rc;
+}
+
+/* Runs fn (a body or the caller's batch) as one transaction, reruns it on
+ * serialization failures. */
+static int meta_tx_loop(struct meta_conn *c, int state, int (*fn)(struct meta_conn *, void *),
+                        void *arg, const char *what)
+{
+    int rc = 0;
+    for (int attempt = 0; attempt < META_TX_ATTEMPTS; attempt++) {
+        if (attempt)
+            meta_backoff(attempt - 1);
+        if (meta_conn_broken(c) && (rc = meta_conn_connect(c)) < 0)
+            return rc;
+        c->tx = state;
+        c->begin_pending = 1;
+        c->retry = 0;
+        rc = fn(c, arg);
+        rc = meta_tx_end(c, rc);
+        c->tx = META_TX_NONE;
+        c->begin_pending = 0;
+        if (rc == 0 || !c->retry)
+            return rc;
+    }
+    log_error(META_LOG, "%s: %s: still conflicting after %d attempts", c->m->describe, what,
+              META_TX_ATTEMPTS);
+    c->retry = 0;
+    return -EIO;
+}
+
+int meta_tx(struct meta *m, meta_tx_body body, void *arg)
+{
+    struct meta_conn *c;
+    int rc = meta_conn_get(m, &c);
+    if (rc < 0)
+        return rc;
+    if (c->tx == META_TX_OUTER)
+        return body(c, arg);     /* joins meta_txn; its caller reruns if needed */
+    rc = meta_tx_loop(c, META_TX_OWN, body, arg, "transaction");
+    meta_conn_put(c);
+    return rc;
+}
+
+struct meta_change1 { int stmt; const struct meta_params *p; PGresult *res; };
+
+static int meta_change1_body(struct meta_conn *c, void *arg)
+{
+    struct meta_change1 *ch = arg;
+    PQclear(ch->res);   /* a rerun replaces the previous attempt's answer */
+    ch->res = NULL;
+    struct meta_q q = { .stmt = ch->stmt, .p = ch->p };
+    int rc = meta_run(c, &q, 1, 1);
+    ch->res = q.res;
+    return rc;
+}
+
+int meta_change1(struct meta *m, int stmt, const struct meta_params *p, PGresult **res)
+{
+    struct meta_change1 ch = { stmt, p, NULL };
+    int rc = meta_tx(m, meta_change1_body, &ch);
+    if (rc < 0) {
+        PQclear(ch.res);
+        ch.res = NULL;
+    }
+    *res = ch.res;
+    return rc;
+}
+
+struct meta_txn_call { struct meta *m; int (*fn)(struct meta *, void *); void *arg; };
+
+static int meta_txn_body(struct meta_conn *c, void *arg)
+{
+    (void)c;
+    struct meta_txn_call *call = arg;
+    return call->fn(call->m, call->arg);
+}
+
+int meta_txn(struct meta *m, int (*fn)(struct meta *m, void *arg), void *arg)
+{
+    if (meta_conn_owned(m))
+        return fn(m, arg);       /* already inside: flatten */
+    struct meta_conn *c;
+    int rc = meta_conn_get(m, &c);
+    if (rc < 0)
+        return rc;
+    meta_conn_set_owned(m, c);
+    struct meta_txn_call call = { m, fn, arg };
+    rc = meta_tx_loop(c, META_TX_OUTER, meta_txn_body, &call, "meta_txn");
+    meta_conn_set_owned(m, NULL);
+    meta_conn_put(c);
+    return rc;
+}
+
+int64_t meta_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int meta_check_name(const char *name, size_t nlen)
+{
+    if (nlen == 0 || !name)
+        return -ENOENT;
+    if (nlen > META_NAME_MAX)
+        return -ENAMETOOLONG;
+    return 0;
+}

@@ -1,0 +1,226 @@
+/* meta_write.c - committing data: a write session's slices, and chunk
+ * compaction.
+ *
+ * Promises: meta_write is one statement, so one round trip, atomic (the
+ * inode is locked by its UPDATE, the slices follow in array order, so a
+ * chunk's list stays oldest first); with set_size it first locks the inode
+ * and cuts what lies beyond the new size, still in one round trip. meta_compact replaces a
+ * chunk's list only if nobody wrote meanwhile (-EAGAIN otherwise) and
+ * records the ids it no longer uses as garbage.
+ */
+#include "meta_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Six parallel arrays (chunk, pos, id, size, off, len) as int[] literals. */
+struct meta_slice_arrays { struct meta_arr a[6]; };
+
+static void meta_slice_arrays_free(struct meta_slice_arrays *sa)
+{
+    for (int i = 0; i < 6; i++)
+        meta_arr_free(&sa->a[i]);
+}
+
+static int meta_slice_check(const struct layout_slice *s)
+{
+    if ((uint64_t)s->pos + s->len > LAYOUT_CHUNK_SIZE || (uint64_t)s->off + s->len > s->size ||
+        s->size > LAYOUT_CHUNK_SIZE || s->id > (uint64_t)INT64_MAX)
+        return -EINVAL;
+    return 0;
+}
+
+static int meta_slice_arrays_add(struct meta_slice_arrays *sa, uint64_t chunk,
+                                 const struct layout_slice *s)
+{
+    int64_t v[6] = { (int64_t)chunk, s->pos, (int64_t)s->id, s->size, s->off, s->len };
+    if (chunk > (uint64_t)INT64_MAX >> LAYOUT_CHUNK_SHIFT || meta_slice_check(s) < 0)
+        return -EINVAL;
+    for (int i = 0; i < 6; i++)
+        if (meta_arr_add(&sa->a[i], v[i]) < 0)
+            return -ENOMEM;
+    return 0;
+}
+
+/* Adds the six arrays to p as text parameters. */
+static int meta_slice_arrays_params(struct meta_slice_arrays *sa, struct meta_params *p)
+{
+    for (int i = 0; i < 6; i++) {
+        const char *s = meta_arr_str(&sa->a[i]);
+        if (!s)
+            return -ENOMEM;
+        meta_p_text(p, s);
+    }
+    return 0;
+}
+
+struct meta_write_args {
+    uint64_t ino, new_size;
+    int set_size;
+    int64_t mtime;
+    struct meta_slice_arrays arr;
+    struct meta_attr *out;
+};
+
+/* Why the UPDATE matched nothing: no such inode, or not a regular file. */
+static int meta_write_why(struct meta_conn *c, uint64_t ino)
+{
+    struct meta_params p;
+    meta_p_init(&p);
+    meta_p_int(&p, (int64_t)ino);
+    PGresult *r;
+    int rc = meta_run1(c, MS_GETATTR, &p, &r);
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0)
+        rc = -ENOENT;
+    else
+        rc = meta_is_dir((uint32_t)meta_r_int(r, 0, 1)) ? -EISDIR : -EINVAL;
+    PQclear(r);
+    return rc;
+}
+
+static int meta_write_body(struct meta_conn *c, void *arg)
+{
+    struct meta_write_args *wa = arg;
+    struct meta_params p[4];
+    struct meta_q q[4];
+    int n = 0;
+    int64_t now = meta_now_ns();
+    if (wa->set_size) {
+        /* Lock the inode first, as every change does, then cut, then
+         * append: still one round trip. */
+        char one[32];
+        snprintf(one, sizeof one, "{%" PRIu64 "}", wa->ino);
+        meta_p_init(&p[0]);
+        meta_p_text(&p[0], one);
+        for (int i = 0; i < 4; i++)
+            meta_p_null(&p[0]);
+        q[0] = (struct meta_q){ .stmt = MS_LOCK, .p = &p[0] };
+        int64_t chunk = (int64_t)layout_chunk_index(wa->new_size);
+        int64_t pos = layout_chunk_offset(wa->new_size);
+        for (int i = 1; i < 3; i++) {
+            meta_p_init(&p[i]);
+            meta_p_int(&p[i], (int64_t)wa->ino);
+            meta_p_int(&p[i], chunk);
+            meta_p_int(&p[i], pos);
+        }
+        meta_p_int(&p[1], now);
+        q[1] = (struct meta_q){ .stmt = MS_TRUNC_DROP, .p = &p[1] };
+        q[2] = (struct meta_q){ .stmt = MS_TRUNC_TRIM, .p = &p[2] };
+        n = 3;
+    }
+    meta_p_init(&p[n]);
+    meta_p_int(&p[n], (int64_t)wa->ino);
+    meta_p_int(&p[n], (int64_t)wa->new_size);
+    meta_p_text(&p[n], wa->set_size ? "true" : "false");
+    meta_p_int(&p[n], wa->mtime ? wa->mtime : now);
+    int rc = meta_slice_arrays_params(&wa->arr, &p[n]);
+    if (rc < 0)
+        return rc;
+    q[n] = (struct meta_q){ .stmt = MS_WRITE, .p = &p[n] };
+    rc = meta_run(c, q, n + 1, 1);
+    if (rc == 0 && PQntuples(q[n].res) == 1 && wa->out)
+        meta_r_attr(q[n].res, 0, 0, wa->out);
+    else if (rc == 0 && PQntuples(q[n].res) != 1)
+        rc = 1;
+    meta_q_clear(q, n + 1);
+    return rc;
+}
+
+int meta_write(struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, int n,
+               uint64_t new_size, int set_size, int64_t mtime_ns, struct meta_attr *a)
+{
+    if (n < 0 || new_size > (uint64_t)INT64_MAX)
+        return n < 0 ? -EINVAL : -EFBIG;
+    struct meta_write_args wa = { .ino = ino, .new_size = new_size, .set_size = set_size,
+                                  .mtime = mtime_ns, .out = a };
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = meta_slice_arrays_add(&wa.arr, recs[i].chunk, &recs[i].s);
+    if (rc == 0)
+        rc = meta_tx(m, meta_write_body, &wa);
+    if (rc == 1) {
+        /* Nothing matched: find out why, outside the finished transaction. */
+        struct meta_conn *c;
+        if ((rc = meta_conn_get(m, &c)) == 0) {
+            rc = meta_write_why(c, ino);
+            meta_conn_put(c);
+        }
+    }
+    meta_slice_arrays_free(&wa.arr);
+    return rc;
+}
+
+struct meta_compact_args {
+    uint64_t ino, chunk;
+    int old_count;
+    struct meta_slice_arrays arr;
+    struct meta_arr keep;        /* ids the new list still uses */
+};
+
+static int meta_compact_count(struct meta_conn *c, const struct meta_compact_args *ca)
+{
+    struct meta_params p;
+    meta_p_init(&p);
+    meta_p_int(&p, (int64_t)ca->ino);
+    meta_p_int(&p, (int64_t)ca->chunk);
+    PGresult *r;
+    int rc = meta_run1(c, MS_CHUNK_COUNT, &p, &r);
+    if (rc < 0)
+        return rc;
+    rc = meta_r_int(r, 0, 0) == ca->old_count ? 0 : -EAGAIN;
+    PQclear(r);
+    return rc;
+}
+
+static int meta_compact_body(struct meta_conn *c, void *arg)
+{
+    struct meta_compact_args *ca = arg;
+    struct meta_lockset ls;
+    int rc = meta_lock(c, &ca->ino, 1, NULL, 0, &ls);
+    if (rc < 0)
+        return rc;
+    if (!meta_lock_find(&ls, ca->ino))
+        return -ENOENT;
+    if ((rc = meta_compact_count(c, ca)) < 0)
+        return rc;
+    const char *keep = meta_arr_str(&ca->keep);
+    if (!keep)
+        return -ENOMEM;
+    struct meta_params pd, pa;
+    meta_p_init(&pd);
+    meta_p_int(&pd, (int64_t)ca->ino);
+    meta_p_int(&pd, (int64_t)ca->chunk);
+    meta_p_int(&pd, meta_now_ns());
+    meta_p_text(&pd, keep);
+    meta_p_init(&pa);
+    meta_p_int(&pa, (int64_t)ca->ino);
+    if ((rc = meta_slice_arrays_params(&ca->arr, &pa)) < 0)
+        return rc;
+    struct meta_q q[2] = { { .stmt = MS_COMPACT_DEL, .p = &pd }, { .stmt = MS_SLICES_ADD, .p = &pa } };
+    rc = meta_run(c, q, 2, 1);
+    meta_q_clear(q, 2);
+    return rc;
+}
+
+int meta_compact(struct meta *m, uint64_t ino, uint64_t chunk, int old_count,
+                 const struct layout_slice *s, int n)
+{
+    if (n < 0 || old_count < 0)
+        return -EINVAL;
+    struct meta_compact_args ca = { .ino = ino, .chunk = chunk, .old_count = old_count };
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        rc = meta_slice_arrays_add(&ca.arr, chunk, &s[i]);
+        if (rc == 0)
+            rc = meta_arr_add(&ca.keep, (int64_t)s[i].id);
+    }
+    if (rc == 0)
+        rc = meta_tx(m, meta_compact_body, &ca);
+    meta_slice_arrays_free(&ca.arr);
+    meta_arr_free(&ca.keep);
+    return rc;
+}

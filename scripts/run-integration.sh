@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# scripts/run-integration.sh — runs every integration test against the test
+# services: each tests/integration/*.sh but lib.sh (closing line `N passed,
+# N failed`, from lib.sh) and each build/itests/test_* Check program.
+# Each runs under `timeout 600` (SHIMFS_TEST_TIMEOUT overrides); output goes
+# to .scratch/logs/integration/ and is shown only on failure. Uses running
+# services (.scratch/services/env); starts and afterwards stops them itself
+# when none are running. Closes with `integration: N passed, N failed`
+# (also written as `N N` to $SHIMFS_RUN_SUMMARY when set) and exits
+# non-zero on any failure; a script that crashed, timed out or printed
+# no closing line counts as a failure.
+set -uo pipefail
+
+IT_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+IT_ROOT=$(dirname "$IT_SCRIPTS")
+IT_LOGS=$IT_ROOT/.scratch/logs/integration
+IT_ENV=${SHIMFS_SERVICES_DIR:-$IT_ROOT/.scratch/services}/env
+IT_TIMEOUT=${SHIMFS_TEST_TIMEOUT:-600}
+IT_PASSED=0
+IT_FAILED=0
+IT_CHILD=
+
+# Runs CMD in the background and waits, so that Ctrl-C or SIGTERM reaches
+# this script at once; timeout(1) runs CMD in its own process group, which
+# the terminal's Ctrl-C would not reach.
+it_bounded() {
+    local log=$1 rc; shift
+    timeout -k 10 "$IT_TIMEOUT" "$@" </dev/null >"$log" 2>&1 &
+    IT_CHILD=$!
+    wait "$IT_CHILD"; rc=$?
+    IT_CHILD=
+    return "$rc"
+}
+
+it_interrupted() {
+    [ -z "$IT_CHILD" ] || kill -TERM "$IT_CHILD" 2>/dev/null
+    wait
+    echo "integration: interrupted"
+    exit 130
+}
+
+it_run_script() {
+    local script=$1 name log rc p f
+    name=$(basename "$script" .sh)
+    log=$IT_LOGS/$name.log
+    it_bounded "$log" bash "$script"
+    rc=$?
+    read -r p f < <(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$log" | tail -n 1)
+    p=${p:-0}; f=${f:-0}
+    [ "$rc" -eq 124 ] && echo "timeout: $name ran past $IT_TIMEOUT s" >> "$log"
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    if [ $((p + f)) -eq 0 ]; then echo "no closing line" >> "$log"; f=1; fi
+    IT_PASSED=$((IT_PASSED + p)); IT_FAILED=$((IT_FAILED + f))
+    if [ "$f" -eq 0 ]; then
+        echo "ok   $name ($p checks)"
+    else
+        echo "FAIL $name ($f of $((p + f)) failed, exit $rc; log $log)"
+        { grep -E '^FAIL ' "$log" || tail -n 40 "$log"; } | head -n 40 | sed 's/^/    /'
+    fi
+}
+
+# The Check programs go through run-unit.sh, whose counts are added in.
+it_run_programs() {
+    local summary p f
+    summary=$IT_LOGS/itests.summary
+    rm -f "$summary"
+    CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-120} SHIMFS_RUN_SUMMARY=$summary \
+        "$IT_SCRIPTS/run-unit.sh" --label itests "$@" &
+    IT_CHILD=$!
+    wait "$IT_CHILD"
+    IT_CHILD=
+    read -r p f < "$summary" 2>/dev/null
+    IT_PASSED=$((IT_PASSED + ${p:-0})); IT_FAILED=$((IT_FAILED + ${f:-1}))
+}
+
+it_main() {
+    local script progs=()
+    mkdir -p "$IT_LOGS"
+    trap it_interrupted INT TERM
+    if [ ! -f "$IT_ENV" ]; then
+        trap '"$IT_SCRIPTS/services.sh" stop' EXIT
+        "$IT_SCRIPTS/services.sh" start || { echo "integration: 0 passed, 1 failed"; exit 1; }
+    fi
+    # shellcheck source=/dev/null
+    . "$IT_ENV"
+    for script in "$IT_ROOT"/tests/integration/*.sh; do
+        if [ -f "$script" ] && [ "$(basename "$script")" != lib.sh ]; then
+            it_run_script "$script"
+        fi
+    done
+    for script in "$IT_ROOT"/build/itests/test_*; do
+        [ -x "$script" ] && progs+=("$script")
+    done
+    [ ${#progs[@]} -eq 0 ] || it_run_programs "${progs[@]}"
+    echo "integration: $IT_PASSED passed, $IT_FAILED failed"
+    [ -z "${SHIMFS_RUN_SUMMARY:-}" ] || echo "$IT_PASSED $IT_FAILED" > "$SHIMFS_RUN_SUMMARY"
+    [ "$IT_FAILED" -eq 0 ]
+}
+
+it_main "$@"

@@ -1,0 +1,109 @@
+/* shim_close.c - descriptor lifetime: close, close_range, closefrom, dup,
+ * dup2, dup3 and fcntl (F_DUPFD*, F_GETFL).
+ *
+ * The table follows the kernel: a dup shares the open file (one refcount),
+ * the last close releases the volume file. Entries are dropped before the
+ * kernel close, so the number cannot be handed out again while an entry
+ * still names it.
+ */
+#include "shim.h"
+
+#include <linux/close_range.h>
+#include <stdarg.h>
+#include <limits.h>
+
+#include "shim_fd.h"
+
+SHIM_EXPORT int close(int fd)
+{
+    if (shim_fd_peek(fd))
+        shim_fd_forget(fd);
+    return REAL(close)(fd);
+}
+
+SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+    if (first <= last && !(flags & CLOSE_RANGE_CLOEXEC))
+        shim_fd_forget_range(first, last);
+    return REAL(close_range)(first, last, flags);
+}
+
+SHIM_EXPORT void closefrom(int lowfd)
+{
+    if (lowfd >= 0)
+        shim_fd_forget_range((unsigned)lowfd, UINT_MAX);
+    REAL(closefrom)(lowfd);
+}
+
+SHIM_EXPORT int dup(int oldfd)
+{
+    int fd = REAL(dup)(oldfd);
+    if (fd >= 0)
+        shim_fd_dup(oldfd, fd);
+    return fd;
+}
+
+SHIM_EXPORT int dup2(int oldfd, int newfd)
+{
+    int fd = REAL(dup2)(oldfd, newfd);
+    if (fd >= 0 && oldfd != newfd)
+        shim_fd_dup(oldfd, fd);
+    return fd;
+}
+
+SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+    int fd = REAL(dup3)(oldfd, newfd, flags);
+    if (fd >= 0)
+        shim_fd_dup(oldfd, fd);
+    return fd;
+}
+
+/* F_GETFL of a volume descriptor: the access mode it was opened with (the
+ * memfd behind it is read-write), the status flags from the kernel. */
+static int shim_fcntl_getfl(int fd, int kflags)
+{
+    struct shim_ofd *o = shim_fd_get(fd, 0);
+    if (!o)
+        return kflags;
+    kflags = (kflags & ~O_ACCMODE) | (o->flags & (O_ACCMODE | O_PATH));
+    shim_ofd_put(o);
+    return kflags;
+}
+
+static int shim_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
+{
+    int r = real(fd, cmd, arg);
+    if (r < 0 || shim_bypass())
+        return r;
+    switch (cmd) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC:
+        shim_fd_dup(fd, r);
+        break;
+    case F_GETFL:
+        r = shim_fcntl_getfl(fd, r);
+        break;
+    default:
+        break;
+    }
+    return r;
+}
+
+SHIM_EXPORT int fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    return shim_fcntl(REAL(fcntl), fd, cmd, arg);
+}
+
+SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    return shim_fcntl(REAL(fcntl64), fd, cmd, arg);
+}

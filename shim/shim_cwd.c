@@ -1,0 +1,283 @@
+/* shim_cwd.c - the virtual working directory (see shim_cwd.h) and the
+ * calls that change or report it: chdir, fchdir, getcwd, getwd,
+ * get_current_dir_name and their FORTIFY twins.
+ *
+ * State is process-wide: a mode read lock-free on every relative path, and
+ * the paths behind a mutex (only taken when the mode says they matter).
+ */
+#include "shim.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim_cwd.h"
+#include "shim_fd.h"
+#include "shim_path.h"
+#include "shim_resolve.h"
+#include "shim_vfs.h"
+
+enum shim_cwd_mode {
+    SHIM_CWD_HOST = 0,      /* unrelated to the prefix: relative paths are host paths */
+    SHIM_CWD_VOLUME = 1,    /* inside the volume: relative paths are volume paths */
+    SHIM_CWD_ANCESTOR = 2,  /* a host ancestor of the prefix: join and classify */
+};
+
+static pthread_mutex_t shim_cwd_lock = PTHREAD_MUTEX_INITIALIZER;
+static int shim_cwd_mode;                /* atomic */
+static int shim_hcwd_known;
+static char shim_hcwd[SHIM_PATH_MAX];    /* host cwd when known */
+static char shim_vcwd[SHIM_PATH_MAX];    /* volume cwd in SHIM_CWD_VOLUME */
+
+/* Classify the host cwd just read into shim_hcwd; lock held. */
+static void shim_cwd_classify_host(void)
+{
+    const char *rest = NULL;
+    if (strncmp(shim_hcwd, shim_cfg.marker_root, shim_cfg.marker_len) == 0 &&
+        (shim_hcwd[shim_cfg.marker_len] == '\0' || shim_hcwd[shim_cfg.marker_len] == '/'))
+        rest = shim_hcwd + shim_cfg.marker_len;   /* an inherited marker */
+    else
+        rest = shim_path_under(shim_cfg.prefix, shim_cfg.prefix_len, shim_hcwd);
+    if (rest) {
+        snprintf(shim_vcwd, sizeof shim_vcwd, "%s", rest[0] ? rest : "/");
+        __atomic_store_n(&shim_cwd_mode, SHIM_CWD_VOLUME, __ATOMIC_RELEASE);
+    } else if (shim_path_is_ancestor(shim_hcwd, shim_cfg.prefix, shim_cfg.prefix_len)) {
+        __atomic_store_n(&shim_cwd_mode, SHIM_CWD_ANCESTOR, __ATOMIC_RELEASE);
+    } else {
+        __atomic_store_n(&shim_cwd_mode, SHIM_CWD_HOST, __ATOMIC_RELEASE);
+    }
+}
+
+/* The kernel cwd changed on the host: read it again. */
+static void shim_cwd_refresh(void)
+{
+    pthread_mutex_lock(&shim_cwd_lock);
+    shim_hcwd_known = REAL(getcwd)(shim_hcwd, sizeof shim_hcwd) != NULL;
+    if (shim_hcwd_known)
+        shim_cwd_classify_host();
+    else
+        __atomic_store_n(&shim_cwd_mode, SHIM_CWD_HOST, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&shim_cwd_lock);
+}
+
+void shim_cwd_init(void) { shim_cwd_refresh(); }
+
+void shim_cwd_after_fork(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    shim_cwd_lock = fresh;
+}
+
+int shim_cwd_resolve(const char *rel, char *vpath, size_t cap)
+{
+    int mode = __atomic_load_n(&shim_cwd_mode, __ATOMIC_ACQUIRE);
+    if (mode == SHIM_CWD_HOST && !shim_path_has_dotdot(rel))
+        return 0;
+    char full[SHIM_PATH_MAX];
+    int rc;
+    pthread_mutex_lock(&shim_cwd_lock);
+    if (shim_cwd_mode == SHIM_CWD_VOLUME)
+        rc = shim_path_join(shim_vcwd, rel, vpath, cap) < 0 ? -ENAMETOOLONG : 1;
+    else if (!shim_hcwd_known)
+        rc = 0;
+    else
+        rc = shim_path_join(shim_hcwd, rel, full, sizeof full) < 0 ? -ENAMETOOLONG : 2;
+    pthread_mutex_unlock(&shim_cwd_lock);
+    if (rc != 2)
+        return rc;
+    return shim_path_classify(shim_cfg.prefix, shim_cfg.prefix_len, full, vpath, cap);
+}
+
+int shim_cwd_host_abs(const char *rel, char *out, size_t cap)
+{
+    int rc = -ENOENT;
+    pthread_mutex_lock(&shim_cwd_lock);
+    if (shim_hcwd_known && shim_cwd_mode != SHIM_CWD_VOLUME)
+        rc = shim_path_join(shim_hcwd, rel, out, cap);
+    pthread_mutex_unlock(&shim_cwd_lock);
+    return rc;
+}
+
+/* mkdir -p of the marker for vpath; the deepest path made is chdir'ed to. */
+static int shim_cwd_marker(const char *vpath, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s%s", shim_cfg.marker_root, strcmp(vpath, "/") ? vpath : "");
+    if (n < 0 || (size_t)n >= cap)
+        return -ENAMETOOLONG;
+    for (char *s = out + 1;; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char c = *s;
+        *s = '\0';
+        if (REAL(mkdir)(out, 0755) == 0)
+            REAL(chmod)(out, 0755); /* shared by every user's processes */
+        else if (errno != EEXIST)
+            return -errno;
+        *s = c;
+        if (c == '\0')
+            return 0;
+    }
+}
+
+int shim_cwd_enter(const char *vpath)
+{
+    char canon[SHIM_PATH_MAX], host[VFS_HOST_MAX];
+    int rc = shim_vfs_realpath(vpath, canon, sizeof canon, host, sizeof host);
+    if (rc == VFS_ESCAPED) {
+        if (REAL(chdir)(host) != 0)
+            return -errno;
+        shim_cwd_refresh();
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    struct stat st;
+    rc = shim_vfs_stat(canon, 0, &st, host, sizeof host);
+    if (rc < 0)
+        return rc;
+    if (!S_ISDIR(st.st_mode))
+        return -ENOTDIR;
+    rc = shim_vfs_access(canon, X_OK, 0, 0, host, sizeof host);
+    if (rc < 0)
+        return rc;
+    char marker[SHIM_PATH_MAX];
+    static int warned;
+    int saved = errno;
+    if (shim_cwd_marker(canon, marker, sizeof marker) < 0 || REAL(chdir)(marker) != 0)
+        shim_log_once(&warned, SHIM_LOG_WARN,
+                      "cannot use the cwd marker %s: %s; the kernel cwd stays where it was",
+                      marker, strerror(errno));
+    errno = saved;
+    pthread_mutex_lock(&shim_cwd_lock);
+    snprintf(shim_vcwd, sizeof shim_vcwd, "%s", canon);
+    __atomic_store_n(&shim_cwd_mode, SHIM_CWD_VOLUME, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&shim_cwd_lock);
+    return 0;
+}
+
+SHIM_EXPORT int chdir(const char *path)
+{
+    struct shim_target t;
+    int c = shim_resolve(AT_FDCWD, path, SHIM_RESOLVE_ALIAS, &t);
+    if (c == 0) {
+        int r = REAL(chdir)(path);
+        if (r == 0 && !shim_bypass() && shim_cfg.enabled)
+            shim_cwd_refresh();
+        return r;
+    }
+    if (c < 0)
+        return shim_fail(c);
+    int rc = shim_cwd_enter(t.vpath);
+    return rc < 0 ? shim_fail(rc) : 0;
+}
+
+SHIM_EXPORT int fchdir(int fd)
+{
+    struct shim_ofd *o = shim_bypass() ? NULL : shim_fd_get(fd, 0);
+    if (!o) {
+        int r = REAL(fchdir)(fd);
+        if (r == 0 && !shim_bypass() && shim_cfg.enabled)
+            shim_cwd_refresh();
+        return r;
+    }
+    struct vfs_file *f;
+    int rc = shim_ofd_file(o, fd, &f);
+    if (rc == 0 && !o->isdir)
+        rc = -ENOTDIR;
+    if (rc == 0) {
+        const char *path = shim_vfs_file_path(f);
+        /* an adopted descriptor knows its inode, not its path */
+        rc = path[0] == '/' ? shim_cwd_enter(path) : -EIO;
+    }
+    shim_ofd_put(o);
+    return rc < 0 ? shim_fail(rc) : 0;
+}
+
+/* The virtual cwd as an absolute path into out; 0, or 1 if not in the
+ * volume (ask the kernel), -ERANGE. */
+static int shim_cwd_virtual(char *out, size_t cap, size_t *len)
+{
+    if (shim_bypass() || __atomic_load_n(&shim_cwd_mode, __ATOMIC_ACQUIRE) != SHIM_CWD_VOLUME)
+        return 1;
+    int rc = 1;
+    pthread_mutex_lock(&shim_cwd_lock);
+    if (shim_cwd_mode == SHIM_CWD_VOLUME) {
+        const char *v = strcmp(shim_vcwd, "/") ? shim_vcwd : "";
+        int n = snprintf(out, cap, "%s%s", shim_cfg.prefix, v);
+        rc = (n < 0 || (size_t)n >= cap) ? -ERANGE : 0;
+        *len = n < 0 ? 0 : (size_t)n;
+    }
+    pthread_mutex_unlock(&shim_cwd_lock);
+    return rc;
+}
+
+SHIM_EXPORT char *getcwd(char *buf, size_t size)
+{
+    char full[SHIM_PATH_MAX];
+    size_t len = 0;
+    int rc = shim_cwd_virtual(full, sizeof full, &len);
+    if (rc == 1)
+        return REAL(getcwd)(buf, size);
+    if (rc < 0) {
+        errno = -rc;
+        return NULL;
+    }
+    if (!buf) {
+        size_t cap = size > len ? size : len + 1;
+        buf = malloc(cap);
+        if (!buf) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        size = cap;
+    } else if (size == 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (len + 1 > size) {
+        errno = ERANGE;
+        return NULL;
+    }
+    memcpy(buf, full, len + 1);
+    return buf;
+}
+
+SHIM_EXPORT char *__getcwd_chk(char *buf, size_t size, size_t buflen)
+{
+    if (size > buflen)
+        REAL(__chk_fail)();
+    return getcwd(buf, size);
+}
+
+SHIM_EXPORT char *getwd(char *buf)
+{
+    char full[SHIM_PATH_MAX];
+    size_t len = 0;
+    if (shim_cwd_virtual(full, sizeof full, &len) == 1)
+        return REAL(getwd)(buf);
+    if (len + 1 > PATH_MAX) {
+        snprintf(buf, PATH_MAX, "%s", strerror(ERANGE));
+        errno = ERANGE;
+        return NULL;
+    }
+    memcpy(buf, full, len + 1);
+    return buf;
+}
+
+SHIM_EXPORT char *__getwd_chk(char *buf, size_t buflen)
+{
+    char *r = getcwd(buf, buflen);
+    if (!r && errno == ERANGE)
+        REAL(__chk_fail)();
+    return r;
+}
+
+SHIM_EXPORT char *get_current_dir_name(void)
+{
+    char full[SHIM_PATH_MAX];
+    size_t len = 0;
+    if (shim_cwd_virtual(full, sizeof full, &len) == 1)
+        return REAL(get_current_dir_name)();
+    return strdup(full);
+}

@@ -1,0 +1,73 @@
+/* shim_log.c - the shim's own tiny logger (core/log.h lives in the engine,
+ * which may not be loaded). Same contract and format: one line per event,
+ * "shimfs[pid] LEVEL shim: what: why", level and destination from SHIMFS_LOG
+ * ("error", "warn", "info", "debug", optionally ",file=PATH"; default warn
+ * to stderr). Never allocates; writes with the real write(2).
+ */
+#include "shim.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int shim_log_level = SHIM_LOG_WARN;
+static int shim_log_fd = 2;
+
+void shim_log_configure(const char *spec)
+{
+    static const char *const names[] = { "error", "warn", "info", "debug" };
+    if (!spec || !*spec)
+        return;
+    for (int i = 0; i < 4; i++) {
+        size_t n = strlen(names[i]);
+        if (strncmp(spec, names[i], n) == 0 && (spec[n] == '\0' || spec[n] == ','))
+            shim_log_level = i;
+    }
+    const char *file = strstr(spec, "file=");
+    if (file && file[5]) {
+        int fd = REAL(open)(file + 5, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0)
+            shim_log_fd = fd;
+    }
+}
+
+static void shim_log_v(enum shim_log_level level, const char *fmt, va_list ap)
+{
+    static const char *const tags[] = { "ERROR", "WARN", "INFO", "DEBUG" };
+    if ((int)level > shim_log_level)
+        return;
+    int saved = errno;
+    char line[1024];
+    int n = snprintf(line, sizeof line, "shimfs[%d] %s shim: ", (int)getpid(), tags[level]);
+    if (n < 0)
+        n = 0;
+    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    if (m < 0)
+        m = 0;
+    size_t len = (size_t)n + (size_t)m;
+    if (len > sizeof line - 2)
+        len = sizeof line - 2;
+    line[len++] = '\n';
+    ssize_t w = REAL(write)(shim_log_fd, line, len);
+    (void)w;
+    errno = saved;
+}
+
+void shim_log(enum shim_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    shim_log_v(level, fmt, ap);
+    va_end(ap);
+}
+
+void shim_log_once(int *flag, enum shim_log_level level, const char *fmt, ...)
+{
+    if (__atomic_exchange_n(flag, 1, __ATOMIC_RELAXED))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    shim_log_v(level, fmt, ap);
+    va_end(ap);
+}

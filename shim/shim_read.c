@@ -1,0 +1,245 @@
+/* shim_read.c - reads and seeks on placeholder descriptors: read, pread,
+ * readv, preadv, preadv2 (and 64-bit, FORTIFY twins), lseek.
+ *
+ * A placeholder is an empty memfd whose kernel offset IS the file position
+ * (so dup, fork and exec children share it as the kernel would): a read is
+ * lseek(fd, 0, SEEK_CUR) -> vfs_pread -> lseek(fd, pos + n, SEEK_SET).
+ * Native descriptors hold the bytes and everything goes to libc; so does
+ * any descriptor the table does not know, after one load.
+ */
+#include "shim.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "shim_fd.h"
+#include "shim_read.h"
+#include "shim_vfs.h"
+
+/* Is fd a placeholder worth a closer look? One load for everything else. */
+static inline int shim_read_candidate(int fd)
+{
+    struct shim_ofd *p = shim_fd_peek(fd);
+    return SHIM_UNLIKELY(p != NULL) && p->kind == SHIM_OFD_VOLUME && !p->native &&
+           !shim_bypass();
+}
+
+static ssize_t shim_pread_iov(struct vfs_file *f, const struct iovec *iov, int cnt,
+                              uint64_t off)
+{
+    ssize_t done = 0;
+    for (int i = 0; i < cnt; i++) {
+        if (iov[i].iov_len == 0)
+            continue;
+        ssize_t r = shim_vfs_pread(f, iov[i].iov_base, iov[i].iov_len, off + (uint64_t)done);
+        if (r < 0)
+            return done > 0 ? done : r;
+        done += r;
+        if ((size_t)r < iov[i].iov_len)
+            break;
+    }
+    return done;
+}
+
+/* Pin a placeholder and its file; SHIM_READ_PASS when it is not one. */
+static ssize_t shim_read_open(int fd, struct shim_ofd **po, struct vfs_file **f)
+{
+    struct shim_ofd *o = shim_fd_get(fd, 1);
+    if (!o)
+        return SHIM_READ_PASS;
+    if (o->native) {
+        shim_ofd_put(o);
+        return SHIM_READ_PASS;
+    }
+    ssize_t rc = shim_ofd_file(o, fd, f);
+    if (rc == 0 && o->isdir)
+        rc = -EISDIR;
+    if (rc == 0 && ((o->flags & O_ACCMODE) == O_WRONLY || (o->flags & O_PATH)))
+        rc = -EBADF;
+    if (rc < 0) {
+        shim_ofd_put(o);
+        return rc;
+    }
+    *po = o;
+    return 0;
+}
+
+ssize_t shim_read_fd(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+    struct shim_ofd *o;
+    struct vfs_file *f;
+    ssize_t rc = shim_read_open(fd, &o, &f);
+    if (rc != 0)
+        return rc;
+    if (off >= 0) {
+        rc = shim_pread_iov(f, iov, cnt, (uint64_t)off);
+    } else {
+        /* the ofd lock makes read-and-advance atomic for this process */
+        pthread_mutex_lock(&o->lock);
+        off_t pos = REAL(lseek)(fd, 0, SEEK_CUR);
+        if (pos < 0) {
+            rc = -errno;
+        } else {
+            rc = shim_pread_iov(f, iov, cnt, (uint64_t)pos);
+            if (rc > 0 && REAL(lseek)(fd, pos + rc, SEEK_SET) < 0)
+                rc = -errno;
+        }
+        pthread_mutex_unlock(&o->lock);
+    }
+    shim_ofd_put(o);
+    return rc;
+}
+
+ssize_t shim_read_buf(int fd, void *buf, size_t n, off_t off)
+{
+    struct iovec iov = { .iov_base = buf, .iov_len = n };
+    return shim_read_fd(fd, &iov, 1, off);
+}
+
+off_t shim_read_lseek(int fd, off_t off, int whence)
+{
+    struct shim_ofd *o = shim_fd_get(fd, 0);
+    if (!o || o->native || (whence != SEEK_END && whence != SEEK_DATA && whence != SEEK_HOLE)) {
+        shim_ofd_put(o);
+        return SHIM_READ_PASS;
+    }
+    struct vfs_file *f;
+    struct stat st;
+    off_t rc = shim_ofd_file(o, fd, &f);
+    if (rc == 0)
+        rc = shim_vfs_fstat(f, &st);
+    shim_ofd_put(o);
+    if (rc < 0)
+        return rc;
+    off_t target;
+    if (whence == SEEK_END)
+        target = st.st_size + off;
+    else if (off < 0)
+        return -ENXIO;
+    else if (off >= st.st_size)
+        return -ENXIO;
+    else
+        target = whence == SEEK_DATA ? off : st.st_size; /* no holes in the volume's view */
+    if (target < 0)
+        return -EINVAL;
+    off_t r = REAL(lseek)(fd, target, SEEK_SET);
+    return r < 0 ? -errno : r;
+}
+
+/* The edge: SHIM_READ_PASS -> libc, -errno -> errno. */
+#define SHIM_READ_EDGE(expr, pass_call)              \
+    do {                                             \
+        ssize_t r_ = (expr);                         \
+        if (r_ == SHIM_READ_PASS)                    \
+            return pass_call;                        \
+        return r_ < 0 ? shim_fail((int)r_) : r_;     \
+    } while (0)
+
+SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+    if (SHIM_LIKELY(!shim_read_candidate(fd)))
+        return REAL(read)(fd, buf, n);
+    SHIM_READ_EDGE(shim_read_buf(fd, buf, n, -1), REAL(read)(fd, buf, n));
+}
+
+SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+    if (n > buflen)
+        REAL(__chk_fail)();
+    return read(fd, buf, n);
+}
+
+static ssize_t shim_pread_common(int fd, void *buf, size_t n, off_t off)
+{
+    if (off < 0)
+        return -EINVAL;
+    return shim_read_buf(fd, buf, n, off);
+}
+
+SHIM_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+    if (SHIM_LIKELY(!shim_read_candidate(fd)))
+        return REAL(pread)(fd, buf, n, off);
+    SHIM_READ_EDGE(shim_pread_common(fd, buf, n, off), REAL(pread)(fd, buf, n, off));
+}
+
+SHIM_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off64_t off)
+{
+    if (SHIM_LIKELY(!shim_read_candidate(fd)))
+        return REAL(pread64)(fd, buf, n, off);
+    SHIM_READ_EDGE(shim_pread_common(fd, buf, n, off), REAL(pread64)(fd, buf, n, off));
+}
+
+SHIM_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
+{
+    if (n > buflen)
+        REAL(__chk_fail)();
+    return pread(fd, buf, n, off);
+}
+
+SHIM_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen)
+{
+    if (n > buflen)
+        REAL(__chk_fail)();
+    return pread64(fd, buf, n, off);
+}
+
+SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+    if (SHIM_LIKELY(!shim_read_candidate(fd)))
+        return REAL(readv)(fd, iov, cnt);
+    SHIM_READ_EDGE(shim_read_fd(fd, iov, cnt, -1), REAL(readv)(fd, iov, cnt));
+}
+
+static ssize_t shim_preadv_common(int fd, const struct iovec *iov, int cnt, off_t off, int any)
+{
+    if (off < 0 && !(any && off == -1))
+        return -EINVAL;
+    return shim_read_fd(fd, iov, cnt, off);
+}
+
+SHIM_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+    if (SHIM_LIKELY(!shim_read_candidate(fd)))
+        return REAL(preadv)(fd, iov, cnt, off);
+    SHIM_READ_EDGE(shim_preadv_common(fd, iov, cnt, off, 0), REAL(preadv)(fd, iov, cnt, off));
+}
+
+SHIM_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off64_t off)
+{
+    if (SHIM_LIKELY(!shim_read_candidate(fd)))
+        return REAL(preadv64)(fd, iov, cnt, off);
+    SHIM_READ_EDGE(shim_preadv_common(fd, iov, cnt, off, 0), REAL(preadv64)(fd, iov, cnt, off));
+}
+
+/* preadv2: offset -1 means the file position; the RWF_* hints do not
+ * change what a read-only volume returns. */
+SHIM_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+    if (SHIM_LIKELY(!shim_read_candidate(fd)))
+        return REAL(preadv2)(fd, iov, cnt, off, flags);
+    SHIM_READ_EDGE(shim_preadv_common(fd, iov, cnt, off, 1),
+                   REAL(preadv2)(fd, iov, cnt, off, flags));
+}
+
+SHIM_EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off64_t off, int flags)
+{
+    if (SHIM_LIKELY(!shim_read_candidate(fd)))
+        return REAL(preadv64v2)(fd, iov, cnt, off, flags);
+    SHIM_READ_EDGE(shim_preadv_common(fd, iov, cnt, off, 1),
+                   REAL(preadv64v2)(fd, iov, cnt, off, flags));
+}
+
+SHIM_EXPORT off_t lseek(int fd, off_t off, int whence)
+{
+    if (SHIM_LIKELY(!shim_read_candidate(fd)))
+        return REAL(lseek)(fd, off, whence);
+    SHIM_READ_EDGE(shim_read_lseek(fd, off, whence), REAL(lseek)(fd, off, whence));
+}
+
+SHIM_EXPORT off64_t lseek64(int fd, off64_t off, int whence)
+{
+    if (SHIM_LIKELY(!shim_read_candidate(fd)))
+        return REAL(lseek64)(fd, off, whence);
+    SHIM_READ_EDGE(shim_read_lseek(fd, off, whence), REAL(lseek64)(fd, off, whence));
+}

@@ -1,0 +1,125 @@
+/* shim_xattr.c - reading extended attributes: getxattr, lgetxattr,
+ * fgetxattr, listxattr, llistxattr, flistxattr. (Setting and removing are
+ * in shim_setattr.c.) ls -l and cp --preserve ask for these on every file;
+ * the engine answers from the volume's xattr table.
+ */
+#include "shim.h"
+
+#include <sys/xattr.h>
+
+#include "shim_fd.h"
+#include "shim_resolve.h"
+#include "shim_vfs.h"
+
+/* The volume path of a descriptor's file; 1 found, 0 not ours, -errno. */
+static int shim_xattr_fd_path(int fd, char *vpath, size_t cap)
+{
+    if (SHIM_LIKELY(!shim_fd_peek(fd)) || shim_bypass())
+        return 0;
+    struct shim_ofd *o = shim_fd_get(fd, 1);
+    if (!o)
+        return 0;
+    struct vfs_file *f;
+    int rc = shim_ofd_file(o, fd, &f);
+    if (rc == 0) {
+        const char *p = shim_vfs_file_path(f);
+        rc = p[0] != '/' ? -EIO : snprintf(vpath, cap, "%s", p) >= (int)cap ? -ENAMETOOLONG : 1;
+    }
+    shim_ofd_put(o);
+    return rc;
+}
+
+/* Resolve (fd < 0: path) to a volume path; 1 volume, 0 host, -errno. */
+static int shim_xattr_target(int fd, const char *path, int nofollow, struct shim_target *t)
+{
+    if (fd >= 0)
+        return shim_xattr_fd_path(fd, t->vpath, sizeof t->vpath);
+    return shim_resolve(AT_FDCWD, path, nofollow ? 0 : SHIM_RESOLVE_ALIAS, t);
+}
+
+/* getxattr family: 1 when handled (*ret), 0: ask libc. */
+static int shim_xattr_get(int fd, const char *path, int nofollow, const char *name, void *buf,
+                          size_t size, ssize_t *ret)
+{
+    struct shim_target t;
+    int c = shim_xattr_target(fd, path, nofollow, &t);
+    if (c == 0)
+        return 0;
+    if (c < 0) {
+        *ret = shim_fail(c);
+        return 1;
+    }
+    char host[VFS_HOST_MAX];
+    int esc;
+    ssize_t n = shim_vfs_getxattr(t.vpath, nofollow ? VFS_NOFOLLOW : 0, name, buf, size, host,
+                                  sizeof host, &esc);
+    if (esc)
+        *ret = nofollow ? REAL(lgetxattr)(host, name, buf, size) : REAL(getxattr)(host, name, buf, size);
+    else
+        *ret = n < 0 ? shim_fail((int)n) : n;
+    return 1;
+}
+
+static int shim_xattr_list(int fd, const char *path, int nofollow, char *buf, size_t size,
+                           ssize_t *ret)
+{
+    struct shim_target t;
+    int c = shim_xattr_target(fd, path, nofollow, &t);
+    if (c == 0)
+        return 0;
+    if (c < 0) {
+        *ret = shim_fail(c);
+        return 1;
+    }
+    char host[VFS_HOST_MAX];
+    int esc;
+    ssize_t n = shim_vfs_listxattr(t.vpath, nofollow ? VFS_NOFOLLOW : 0, buf, size, host,
+                                   sizeof host, &esc);
+    if (esc)
+        *ret = nofollow ? REAL(llistxattr)(host, buf, size) : REAL(listxattr)(host, buf, size);
+    else
+        *ret = n < 0 ? shim_fail((int)n) : n;
+    return 1;
+}
+
+SHIM_EXPORT ssize_t getxattr(const char *path, const char *name, void *buf, size_t size)
+{
+    ssize_t r;
+    return shim_xattr_get(-1, path, 0, name, buf, size, &r) ? r
+                                                            : REAL(getxattr)(path, name, buf, size);
+}
+
+SHIM_EXPORT ssize_t lgetxattr(const char *path, const char *name, void *buf, size_t size)
+{
+    ssize_t r;
+    return shim_xattr_get(-1, path, 1, name, buf, size, &r) ? r
+                                                            : REAL(lgetxattr)(path, name, buf, size);
+}
+
+SHIM_EXPORT ssize_t fgetxattr(int fd, const char *name, void *buf, size_t size)
+{
+    ssize_t r;
+    if (fd >= 0 && shim_xattr_get(fd, NULL, 0, name, buf, size, &r))
+        return r;
+    return REAL(fgetxattr)(fd, name, buf, size);
+}
+
+SHIM_EXPORT ssize_t listxattr(const char *path, char *buf, size_t size)
+{
+    ssize_t r;
+    return shim_xattr_list(-1, path, 0, buf, size, &r) ? r : REAL(listxattr)(path, buf, size);
+}
+
+SHIM_EXPORT ssize_t llistxattr(const char *path, char *buf, size_t size)
+{
+    ssize_t r;
+    return shim_xattr_list(-1, path, 1, buf, size, &r) ? r : REAL(llistxattr)(path, buf, size);
+}
+
+SHIM_EXPORT ssize_t flistxattr(int fd, char *buf, size_t size)
+{
+    ssize_t r;
+    if (fd >= 0 && shim_xattr_list(fd, NULL, 0, buf, size, &r))
+        return r;
+    return REAL(flistxattr)(fd, buf, size);
+}

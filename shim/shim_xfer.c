@@ -1,0 +1,123 @@
+/* shim_xfer.c - in-kernel copies: sendfile, sendfile64, copy_file_range.
+ *
+ * The kernel would copy a placeholder's (empty) memfd, so a placeholder
+ * source is emulated: shim reads, real writes, with the same offset rules
+ * (an explicit offset pointer is updated, otherwise the file position
+ * advances). A native source copies in the kernel. A volume destination
+ * answers EBADF, as a read-only descriptor does.
+ */
+#include "shim.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "shim_fd.h"
+#include "shim_read.h"
+
+#define SHIM_XFER_CHUNK (1u << 20)
+
+enum { SHIM_XFER_PASS = 0, SHIM_XFER_EMULATE = 1, SHIM_XFER_REFUSE = 2 };
+
+static int shim_xfer_kind(int in, int out)
+{
+    if (shim_bypass())
+        return SHIM_XFER_PASS;
+    struct shim_ofd *po = shim_fd_peek(out), *pi = shim_fd_peek(in);
+    if (SHIM_LIKELY(!po && !pi))
+        return SHIM_XFER_PASS;
+    if (po && po->kind == SHIM_OFD_VOLUME)
+        return SHIM_XFER_REFUSE;
+    return pi && pi->kind == SHIM_OFD_VOLUME && !pi->native ? SHIM_XFER_EMULATE : SHIM_XFER_PASS;
+}
+
+/* Write all of buf to out (at *outoff when given); bytes written or -errno
+ * when nothing was. */
+static ssize_t shim_xfer_write(int out, const char *buf, size_t n, off64_t *outoff)
+{
+    size_t done = 0;
+    for (int spins = 0; done < n && spins < 1 << 20; spins++) {
+        ssize_t w = outoff ? REAL(pwrite)(out, buf + done, n - done, *outoff + (off_t)done)
+                           : REAL(write)(out, buf + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return done > 0 ? (ssize_t)done : (w < 0 ? -errno : 0);
+        done += (size_t)w;
+    }
+    if (outoff)
+        *outoff += (off_t)done;
+    return (ssize_t)done;
+}
+
+static ssize_t shim_xfer_emulate(int in, off64_t *inoff, int out, off64_t *outoff, size_t count)
+{
+    off_t pos = inoff ? *inoff : REAL(lseek)(in, 0, SEEK_CUR);
+    if (pos < 0)
+        return inoff ? -EINVAL : -errno;
+    size_t cap = count < SHIM_XFER_CHUNK ? count : SHIM_XFER_CHUNK;
+    char *buf = malloc(cap ? cap : 1);
+    if (!buf)
+        return -ENOMEM;
+    ssize_t total = 0, err = 0;
+    while ((size_t)total < count) {
+        size_t want = count - (size_t)total < cap ? count - (size_t)total : cap;
+        ssize_t n = shim_read_buf(in, buf, want, pos);
+        if (n <= 0) {
+            err = n == SHIM_READ_PASS ? -EBADF : n;
+            break;
+        }
+        ssize_t w = shim_xfer_write(out, buf, (size_t)n, outoff);
+        if (w <= 0) {
+            err = w;
+            break;
+        }
+        pos += w;
+        total += w;
+        if (w < n)
+            break;
+    }
+    free(buf);
+    if (total == 0 && err < 0)
+        return err;
+    if (inoff)
+        *inoff = pos;
+    else
+        REAL(lseek)(in, pos, SEEK_SET);
+    return total;
+}
+
+SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
+{
+    int kind = shim_xfer_kind(in, out);
+    if (kind == SHIM_XFER_PASS)
+        return REAL(sendfile)(out, in, off, count);
+    if (kind == SHIM_XFER_REFUSE)
+        return shim_fail(-EBADF);
+    ssize_t r = shim_xfer_emulate(in, off, out, NULL, count);
+    return r < 0 ? shim_fail((int)r) : r;
+}
+
+SHIM_EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t count)
+{
+    int kind = shim_xfer_kind(in, out);
+    if (kind == SHIM_XFER_PASS)
+        return REAL(sendfile64)(out, in, off, count);
+    if (kind == SHIM_XFER_REFUSE)
+        return shim_fail(-EBADF);
+    ssize_t r = shim_xfer_emulate(in, off, out, NULL, count);
+    return r < 0 ? shim_fail((int)r) : r;
+}
+
+SHIM_EXPORT ssize_t copy_file_range(int in, off64_t *inoff, int out, off64_t *outoff, size_t len,
+                                    unsigned flags)
+{
+    int kind = shim_xfer_kind(in, out);
+    if (kind == SHIM_XFER_PASS)
+        return REAL(copy_file_range)(in, inoff, out, outoff, len, flags);
+    if (flags != 0)
+        return shim_fail(-EINVAL);
+    if (kind == SHIM_XFER_REFUSE)
+        return shim_fail(-EBADF);
+    ssize_t r = shim_xfer_emulate(in, inoff, out, outoff, len);
+    return r < 0 ? shim_fail((int)r) : r;
+}

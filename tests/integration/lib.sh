@@ -1,0 +1,120 @@
+# shellcheck shell=bash
+# tests/integration/lib.sh — sourced by every tests/integration/*.sh.
+# Owns: the services' environment (sourced from .scratch/services/env when
+# it exists), a fresh scratch folder per test ($TEST_SCRATCH, kept after the
+# run for inspection), pass/fail counting, and the closing line
+# `N passed, N failed` that scripts/run-integration.sh and CI read.
+# Promises: a test that asserts nothing, or dies early (set -e, a signal, an
+# unset variable), ends with a failure counted and a non-zero exit.
+#
+#   source "$(dirname "$0")/lib.sh"
+#   need_services                       # fail now when they are not running
+#   assert_eq "$expected" "$actual" "what"
+#   assert_files_equal a b "what"
+#   check "what" cmd args...            # pass when cmd exits 0
+#   url=$(test_db); url=$(test_bucket)  # fresh, named after the test
+#   pass "what"; fail "what"            # count by hand; neither exits
+#   on_exit 'kill "$pid"'               # cleanup; do not set your own EXIT trap
+
+TEST_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TEST_NAME=$(basename "$0" .sh)
+TEST_SCRATCH=$TEST_ROOT/.scratch/tests/$TEST_NAME
+TEST_PASSED=0
+TEST_FAILED=0
+TEST_CLEANUP=()
+SHIMFS_BUILD=${SHIMFS_BUILD:-$TEST_ROOT/build}
+SHIMFS_CLI=${SHIMFS_CLI:-$SHIMFS_BUILD/shimfs}
+SHIMFS_PRELOAD=${SHIMFS_PRELOAD:-$SHIMFS_BUILD/libshimfs.so}
+
+TEST_ENV_FILE=${SHIMFS_SERVICES_DIR:-$TEST_ROOT/.scratch/services}/env
+if [ -f "$TEST_ENV_FILE" ]; then
+    # shellcheck source=/dev/null
+    . "$TEST_ENV_FILE"
+fi
+
+rm -rf "$TEST_SCRATCH"
+mkdir -p "$TEST_SCRATCH"
+
+pass() {
+    TEST_PASSED=$((TEST_PASSED + 1))
+    printf 'ok   %s\n' "$*"
+}
+
+fail() {
+    TEST_FAILED=$((TEST_FAILED + 1))
+    printf 'FAIL %s\n' "$*"
+}
+
+assert_eq() {
+    local expected=$1 actual=$2 what=${3:-value}
+    if [ "$expected" = "$actual" ]; then
+        pass "$what"
+    else
+        fail "$what: expected '$expected', got '$actual'"
+    fi
+}
+
+assert_files_equal() {
+    local a=$1 b=$2 what=${3:-"$1 = $2"} diff
+    if diff=$(cmp -- "$a" "$b" 2>&1); then
+        pass "$what"
+    else
+        fail "$what: $diff"
+    fi
+}
+
+check() {
+    local what=$1; shift
+    if "$@"; then pass "$what"; else fail "$what: '$*' exited with $?"; fi
+}
+
+# Polls CMD until it succeeds, for at most SECONDS (tenths of a second apart).
+wait_for() {
+    local seconds=$1 i; shift
+    for ((i = 0; i < seconds * 10; i++)); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+need_services() {
+    if [ -z "${SHIMFS_META:-}" ] || [ -z "${SHIMFS_TEST_S3_ENDPOINT:-}" ]; then
+        fail "test services are not running (scripts/services.sh start)"
+        exit 1
+    fi
+}
+
+# A fresh database / bucket named after the test (and an optional suffix).
+test_db() {
+    local name
+    name=$(printf '%s_%s' "$TEST_NAME" "${1:-db}" | tr 'A-Z-' 'a-z_' | tr -cd 'a-z0-9_')
+    "$TEST_ROOT/scripts/services.sh" newdb "${name:0:63}"
+}
+
+test_bucket() {
+    local name
+    name=$(printf '%s-%s' "$TEST_NAME" "${1:-bucket}" | tr 'A-Z_' 'a-z-' | tr -cd 'a-z0-9-')
+    "$TEST_ROOT/scripts/services.sh" newbucket "${name:0:63}"
+}
+
+on_exit() {
+    TEST_CLEANUP+=("$1")
+}
+
+test_finish() {
+    local rc=$? cmd
+    trap - EXIT
+    for cmd in "${TEST_CLEANUP[@]}"; do
+        eval "$cmd" || true
+    done
+    if [ "$rc" -ne 0 ] && [ "$TEST_FAILED" -eq 0 ]; then
+        fail "$TEST_NAME stopped early with status $rc"
+    fi
+    if [ $((TEST_PASSED + TEST_FAILED)) -eq 0 ]; then
+        fail "$TEST_NAME asserted nothing"
+    fi
+    printf '%d passed, %d failed\n' "$TEST_PASSED" "$TEST_FAILED"
+    if [ "$TEST_FAILED" -eq 0 ]; then exit 0; else exit 1; fi
+}
+trap test_finish EXIT

@@ -1,0 +1,132 @@
+/* obj_cli.c - drive the object store from the shell, one operation per
+ * run: what tests/integration/sigv4_botocore.sh uses to make our client
+ * send real requests.
+ *
+ *   obj_cli URL put KEY FILE        (FILE "-" = stdin)
+ *   obj_cli URL get KEY [OFF LEN]   (bytes to stdout)
+ *   obj_cli URL head KEY            (prints the size)
+ *   obj_cli URL delete KEY
+ *   obj_cli URL list [PREFIX]       (prints "SIZE KEY" lines)
+ *   obj_cli URL rawlist QUERY       (GET the bucket with QUERY sent as is)
+ * Exit status 0 on success, 1 with "obj_cli: OP: strerror" on failure.
+ */
+#include "log.h"
+#include "objstore.h"
+#include "s3_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cli_fail(const char *op, long rc)
+{
+    fprintf(stderr, "obj_cli: %s: %s\n", op, strerror((int)-rc));
+    return 1;
+}
+
+static char *cli_slurp(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    if (!f || !buf)
+        return NULL;
+    for (size_t r; (r = fread(buf + n, 1, cap - n, f)) > 0;) {
+        n += r;
+        if (n == cap && !(buf = realloc(buf, cap *= 2)))
+            return NULL;
+    }
+    if (f != stdin)
+        fclose(f);
+    *len = n;
+    return buf;
+}
+
+static int cli_put(struct obj_store *st, const char *key, const char *path)
+{
+    size_t len = 0;
+    char *data = cli_slurp(path, &len);
+    if (!data)
+        return cli_fail("put", -errno);
+    int rc = obj_put(st, key, data, len);
+    free(data);
+    return rc ? cli_fail("put", rc) : 0;
+}
+
+static int cli_get(struct obj_store *st, const char *key, int argc, char **argv)
+{
+    uint64_t off = 0, size = 0;
+    size_t len = 0;
+    if (argc >= 2) {
+        off = strtoull(argv[0], NULL, 10);
+        len = strtoull(argv[1], NULL, 10);
+        size = len;
+    } else {
+        int rc = obj_head(st, key, &size);
+        if (rc)
+            return cli_fail("get", rc);
+    }
+    char *buf = malloc(size ? size : 1);
+    ssize_t n = buf ? obj_get(st, key, off, len, buf, size) : -ENOMEM;
+    if (n >= 0)
+        fwrite(buf, 1, (size_t)n, stdout);
+    free(buf);
+    return n < 0 ? cli_fail("get", n) : 0;
+}
+
+static int cli_print(void *arg, const char *key, uint64_t size)
+{
+    (void)arg;
+    printf("%llu %s\n", (unsigned long long)size, key);
+    return 0;
+}
+
+static int cli_rawlist(struct obj_store *st, const char *query)
+{
+    char *buf = malloc(1 << 20);
+    ssize_t n = buf ? s3_debug_get_raw_query(st, query, buf, 1 << 20) : -ENOMEM;
+    if (n >= 0)
+        fwrite(buf, 1, (size_t)n, stdout);
+    free(buf);
+    return n < 0 ? cli_fail("rawlist", n) : 0;
+}
+
+static int cli_run(struct obj_store *st, const char *op, int argc, char **argv)
+{
+    uint64_t size;
+    int rc;
+    if (strcmp(op, "put") == 0 && argc == 2)
+        return cli_put(st, argv[0], argv[1]);
+    if (strcmp(op, "get") == 0 && (argc == 1 || argc == 3))
+        return cli_get(st, argv[0], argc - 1, argv + 1);
+    if (strcmp(op, "head") == 0 && argc == 1) {
+        if ((rc = obj_head(st, argv[0], &size)))
+            return cli_fail("head", rc);
+        printf("%llu\n", (unsigned long long)size);
+        return 0;
+    }
+    if (strcmp(op, "delete") == 0 && argc == 1)
+        return (rc = obj_delete(st, argv[0])) ? cli_fail("delete", rc) : 0;
+    if (strcmp(op, "list") == 0 && argc <= 1)
+        return (rc = obj_list(st, argc ? argv[0] : "", cli_print, NULL)) ? cli_fail("list", rc) : 0;
+    if (strcmp(op, "rawlist") == 0 && argc == 1)
+        return cli_rawlist(st, argv[0]);
+    fprintf(stderr, "usage: obj_cli URL put KEY FILE | get KEY [OFF LEN] | head KEY |"
+                    " delete KEY | list [PREFIX] | rawlist QUERY\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    struct obj_store *st;
+    log_configure(getenv("SHIMFS_LOG"));
+    if (argc < 3)
+        return cli_run(NULL, "", 0, NULL);
+    int rc = obj_open(argv[1], NULL, &st);
+    if (rc)
+        return cli_fail("open", rc);
+    rc = cli_run(st, argv[2], argc - 3, argv + 3);
+    obj_close(st);
+    return rc;
+}

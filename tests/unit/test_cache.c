@@ -1,0 +1,643 @@
+/* test_cache.c - the node cache on a real temporary directory (cache/):
+ * put/read/ranges, the file as the block, checksums and corruption, atomic
+ * publication, read_many, removal, queue accounting, io_uring vs pwrite,
+ * sidecar checksums (ramfs has no user xattrs) and named temps. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <xxhash.h>
+
+#include "cache.h"
+#include "cache_internal.h"
+#include "codec.h"
+
+#define UUID "6f1c2b7e-0000-4000-8000-00000000cafe"
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st; (void)flag; (void)f;
+    remove(p);
+    return 0;
+}
+
+static void rm_rf(const char *d)
+{
+    nftw(d, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Mounts made by a test live in the test process's own mount namespace,
+ * so they vanish with it even when an assertion ends the test early. */
+static void private_mounts(void)
+{
+    if (unshare(CLONE_NEWNS) == 0)
+        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+}
+
+static char *tmpdir(void)
+{
+    char *d = strdup("/tmp/shimfs-tcache-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(d));
+    return d;
+}
+
+static void mkkey(char *k, size_t cap, int id, size_t len)
+{
+    snprintf(k, cap, UUID "/chunks/0/%d/%d_0_%zu", id / 1000, id, len);
+}
+
+static unsigned char *pattern(size_t len, unsigned seed)
+{
+    unsigned char *p = malloc(len ? len : 1);
+    uint32_t x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+        p[i] = (unsigned char)x;
+    }
+    return p;
+}
+
+static struct cache *copen(const char *dir, uint64_t limit, int every, int uring)
+{
+    struct cache_config cfg = { .dir = dir, .size_limit = limit, .free_space_ratio = 0,
+                                .verify_every_read = every, .use_uring = uring };
+    struct cache *c = NULL;
+    ck_assert_int_eq(cache_open(&cfg, &c), 0);
+    ck_assert_ptr_nonnull(c);
+    return c;
+}
+
+static void bpath(char *out, size_t cap, const char *dir, const char *key)
+{
+    snprintf(out, cap, "%s/blocks/%s", dir, key);
+}
+
+static void put_block(struct cache *c, int id, size_t len)
+{
+    char key[256];
+    mkkey(key, sizeof key, id, len);
+    unsigned char *d = pattern(len, (unsigned)id);
+    ck_assert_int_eq(cache_put(c, key, d, len), 0);
+    free(d);
+}
+
+/* Reads the whole block and compares it with its pattern: 1 hit, 0 miss. */
+static int check_block(struct cache *c, int id, size_t len)
+{
+    char key[256];
+    mkkey(key, sizeof key, id, len);
+    unsigned char *want = pattern(len, (unsigned)id), *got = malloc(len + 16);
+    ssize_t n = cache_read(c, key, got, len + 16, 0);
+    int hit = n >= 0;
+    if (hit) {
+        ck_assert_int_eq(n, (ssize_t)len);
+        ck_assert(memcmp(want, got, len) == 0);
+    } else {
+        ck_assert_int_eq(n, -ENOENT);
+    }
+    free(want);
+    free(got);
+    return hit;
+}
+
+static int count_files(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "find '%s' -type f | wc -l", dir);
+    FILE *f = popen(cmd, "r");
+    int n = -1;
+    ck_assert_int_eq(fscanf(f, "%d", &n), 1);
+    pclose(f);
+    return n;
+}
+
+START_TEST(test_put_read_ranges)
+{
+    char *dir = tmpdir();
+    struct cache *c = copen(dir, 1ull << 30, 0, 1);
+    size_t lens[] = { 0, 1, 4095, 4096, 131072, 4u << 20 };
+    for (int i = 0; i < 6; i++)
+        put_block(c, i, lens[i]);
+    ck_assert_int_eq(cache_flush(c), 0);
+    for (int i = 0; i < 6; i++) {
+        char key[256];
+        mkkey(key, sizeof key, i, lens[i]);
+        ck_assert_int_eq(cache_contains(c, key), 1);
+        ck_assert_int_eq(check_block(c, i, lens[i]), 1);
+        if (lens[i] < 100)
+            continue;
+        unsigned char *want = pattern(lens[i], (unsigned)i), buf[300];
+        uint64_t offs[] = { 1, lens[i] / 2, lens[i] - 100 };
+        for (int k = 0; k < 3; k++) {   /* ranges, first use and warm */
+            ck_assert_int_eq(cache_read(c, key, buf, 100, offs[k]), 100);
+            ck_assert(memcmp(buf, want + offs[k], 100) == 0);
+        }
+        ck_assert_int_eq(cache_read(c, key, buf, 300, lens[i] - 10), 10);  /* tail */
+        ck_assert(memcmp(buf, want + lens[i] - 10, 10) == 0);
+        ck_assert_int_eq(cache_read(c, key, buf, 300, lens[i] + 5), 0);    /* past the end */
+        free(want);
+    }
+    /* a second handle (like another process) verifies on first use */
+    struct cache *c2 = copen(dir, 1ull << 30, 0, 1);
+    ck_assert_int_eq(check_block(c2, 4, 131072), 1);
+    unsigned char b[16];
+    char key[256];
+    mkkey(key, sizeof key, 4, 131072);
+    ck_assert_int_eq(cache_read(c2, key, b, 16, 1000), 16);
+    mkkey(key, sizeof key, 99, 10);
+    ck_assert_int_eq(cache_read(c, key, b, 10, 0), -ENOENT);
+    ck_assert_int_eq(cache_contains(c, key), 0);
+    struct cache_stats st;
+    ck_assert_int_eq(cache_get_stats(c, &st), 0);
+    ck_assert_uint_eq(st.puts, 6);
+    ck_assert_uint_eq(st.files, 6);
+    ck_assert_uint_eq(st.misses, 1);
+    ck_assert_uint_ge(st.hits, 6 + 5 * 4);
+    ck_assert_uint_eq(st.corrupt, 0);
+    ck_assert_uint_eq(st.limit_bytes, 1ull << 30);
+    /* used: whole 4 KiB pages (the empty block costs one) */
+    ck_assert_uint_eq(st.used_bytes, 4096 + 4096 + 4096 + 4096 + 131072 + (4u << 20));
+    cache_close(c2);
+    cache_close(c);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_bad_keys)
+{
+    char *dir = tmpdir();
+    struct cache *c = copen(dir, 1 << 20, 0, 1);
+    const char *bad[] = { "", "/abs/x_0_1", "a//b_0_1", "a/../b_0_1", "..", "a/./b", "a/b/", "." };
+    unsigned char b[4] = "abc";
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(cache_put(c, bad[i], b, 3), -EINVAL);
+        ck_assert_int_eq(cache_read(c, bad[i], b, 3, 0), -ENOENT);
+        ck_assert_int_eq(cache_contains(c, bad[i]), 0);
+    }
+    char key[256];
+    mkkey(key, sizeof key, 7, 10);             /* the key names 10 bytes */
+    ck_assert_int_eq(cache_put(c, key, b, 3), -EINVAL);
+    ck_assert_int_eq(cache_put(c, "x", NULL, 3), -EINVAL);
+    ck_assert_int_eq(cache_flush(c), 0);
+    ck_assert_int_eq(count_files(dir), 2);     /* lock and stats only */
+    cache_close(c);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/* The cache file is the block: exact bytes, 0600, checksum in the xattr. */
+START_TEST(test_file_is_the_block)
+{
+    char *dir = tmpdir(), key[256], path[512];
+    struct cache *c = copen(dir, 1ull << 30, 0, 1);
+    put_block(c, 7, 131072);
+    cache_flush(c);
+    mkkey(key, sizeof key, 7, 131072);
+    bpath(path, sizeof path, dir, key);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_size, 131072);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    ck_assert_int_eq(stat(dir, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0700);
+    unsigned char *want = pattern(131072, 7), *got = malloc(131072), x[8];
+    int fd = open(path, O_RDONLY);
+    ck_assert_int_eq(read(fd, got, 131072), 131072);
+    close(fd);
+    ck_assert(memcmp(want, got, 131072) == 0);
+    ck_assert_int_eq(getxattr(path, "user.shimfs.xxh3", x, 8), 8);
+    uint64_t h = XXH3_64bits(want, 131072), v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | x[i];
+    ck_assert_uint_eq(v, h);
+    /* open_block: a descriptor of the file itself */
+    uint32_t len = 0;
+    fd = cache_open_block(c, key, O_CLOEXEC, &len);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_uint_eq(len, 131072);
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    ck_assert_int_eq(st.st_size, 131072);
+    ck_assert_int_ne(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+    ck_assert_int_eq(pread(fd, got, 131072, 0), 131072);
+    ck_assert(memcmp(want, got, 131072) == 0);
+    close(fd);
+    fd = cache_open_block(c, key, 0, &len);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+    ck_assert_int_eq(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+    close(fd);
+    mkkey(key, sizeof key, 8, 10);
+    ck_assert_int_eq(cache_open_block(c, key, 0, &len), -ENOENT);
+    ck_assert_int_eq(count_files(dir) - 2, 1);      /* tmp/ holds nothing */
+    free(want);
+    free(got);
+    cache_close(c);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+static void flip_byte(const char *path, off_t off)
+{
+    int fd = open(path, O_RDWR);
+    unsigned char b;
+    ck_assert_int_eq(pread(fd, &b, 1, off), 1);
+    b ^= 0x40;
+    ck_assert_int_eq(pwrite(fd, &b, 1, off), 1);
+    close(fd);
+}
+
+START_TEST(test_corrupt_detected)
+{
+    char *dir = tmpdir(), key[256], path[512];
+    struct cache *c = copen(dir, 1ull << 30, 0, 1);
+    for (int i = 0; i < 4; i++)
+        put_block(c, i, 65536);
+    cache_flush(c);
+    unsigned char buf[65536];
+    /* 0: flipped byte, seen by a fresh process (first use verifies) */
+    mkkey(key, sizeof key, 0, 65536);
+    bpath(path, sizeof path, dir, key);
+    flip_byte(path, 12345);
+    struct cache *c2 = copen(dir, 1ull << 30, 0, 1);
+    ck_assert_int_eq(cache_read(c2, key, buf, 100, 0), -ENOENT);   /* a range still checks all */
+    ck_assert_int_eq(access(path, F_OK), -1);
+    /* 1: flipped after this process verified it: only verify_every_read sees it */
+    mkkey(key, sizeof key, 1, 65536);
+    bpath(path, sizeof path, dir, key);
+    ck_assert_int_eq(cache_read(c2, key, buf, sizeof buf, 0), 65536);
+    flip_byte(path, 0);
+    ck_assert_int_eq(cache_read(c2, key, buf, sizeof buf, 0), 65536);
+    struct cache *c3 = copen(dir, 1ull << 30, 1, 1);
+    ck_assert_int_eq(cache_read(c3, key, buf, sizeof buf, 0), -ENOENT);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    /* 2: truncated: open_block refuses it */
+    mkkey(key, sizeof key, 2, 65536);
+    bpath(path, sizeof path, dir, key);
+    ck_assert_int_eq(truncate(path, 4096), 0);
+    uint32_t len;
+    ck_assert_int_eq(cache_open_block(c2, key, 0, &len), -ENOENT);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    /* 3: checksum xattr lost: cannot be verified, so it is dropped */
+    mkkey(key, sizeof key, 3, 65536);
+    bpath(path, sizeof path, dir, key);
+    ck_assert_int_eq(removexattr(path, "user.shimfs.xxh3"), 0);
+    ck_assert_int_eq(cache_read(c2, key, buf, sizeof buf, 0), -ENOENT);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    struct cache_stats st, node;
+    cache_get_stats(c2, &st);
+    ck_assert_uint_eq(st.corrupt, 3);
+    cache_get_node_stats(c2, &node);
+    ck_assert_uint_eq(node.corrupt, 4);
+    ck_assert_uint_eq(node.files, 0);
+    ck_assert_uint_eq(node.used_bytes, 0);
+    /* the caller refetches: a new put lands again */
+    put_block(c2, 0, 65536);
+    cache_flush(c2);
+    ck_assert_int_eq(check_block(c2, 0, 65536), 1);
+    cache_close(c3);
+    cache_close(c2);
+    cache_close(c);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/* A reader process never sees part of a block while 4 MiB blocks land. */
+START_TEST(test_atomic_publish)
+{
+    char *dir = tmpdir();
+    enum { N = 24, LEN = 4 << 20 };
+    int go[2];
+    ck_assert_int_eq(pipe(go), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(go[1]);
+        struct cache *c = copen(dir, 1ull << 32, 1, 1);
+        unsigned char *buf = malloc(LEN);
+        char key[256], path[512];
+        int bad = 0, seen = 0;
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int it = 0; it < 100000 && seen < N; it++) {
+            seen = 0;
+            for (int i = 0; i < N; i++) {
+                mkkey(key, sizeof key, i, LEN);
+                bpath(path, sizeof path, dir, key);
+                struct stat st;
+                if (stat(path, &st) == 0 && st.st_size != LEN)
+                    bad++;
+                ssize_t n = cache_read(c, key, buf, LEN, 0);
+                if (n >= 0 && n != LEN)
+                    bad++;
+                seen += n == LEN;
+            }
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if (t.tv_sec - t0.tv_sec > 60)
+                break;
+        }
+        struct cache_stats s;
+        cache_get_stats(c, &s);
+        _exit(bad || s.corrupt || seen != N ? 1 : 0);
+    }
+    close(go[0]);
+    struct cache *c = copen(dir, 1ull << 32, 0, 1);
+    for (int i = 0; i < N; i++)
+        put_block(c, i, LEN);
+    cache_flush(c);
+    close(go[1]);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(check_block(c, i, LEN), 1);
+    cache_close(c);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_read_many)
+{
+    char *dir = tmpdir();
+    struct cache *c = copen(dir, 1ull << 30, 0, 1);
+    enum { N = 80 };       /* more than one ring's worth */
+    for (int i = 0; i < N; i += 2)
+        put_block(c, i, 8192 + (size_t)i * 100);
+    cache_flush(c);
+    for (int round = 0; round < 2; round++) {      /* first use, then warm */
+        struct cache_io io[N];
+        char keys[N][256];
+        unsigned char *bufs[N];
+        for (int i = 0; i < N; i++) {
+            mkkey(keys[i], sizeof keys[i], i, 8192 + (size_t)i * 100);
+            bufs[i] = malloc(4096);
+            io[i] = (struct cache_io){ .key = keys[i], .buf = bufs[i], .len = 4096,
+                                       .off = (uint64_t)i * 50, .result = 12345 };
+        }
+        ck_assert_int_eq(cache_read_many(c, io, N), 0);
+        for (int i = 0; i < N; i++) {
+            if (i % 2) {
+                ck_assert_int_eq(io[i].result, -ENOENT);
+            } else {
+                unsigned char *want = pattern(8192 + (size_t)i * 100, (unsigned)i);
+                ck_assert_int_eq(io[i].result, 4096);
+                ck_assert(memcmp(bufs[i], want + i * 50, 4096) == 0);
+                free(want);
+            }
+            free(bufs[i]);
+        }
+    }
+    ck_assert_int_eq(cache_read_many(c, NULL, 0), 0);
+    cache_close(c);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_remove_and_duplicates)
+{
+    char *dir = tmpdir(), key[256];
+    struct cache *c = copen(dir, 1ull << 30, 0, 1);
+    for (int k = 0; k < 3; k++)          /* the same block three times */
+        put_block(c, 5, 100000);
+    cache_flush(c);
+    put_block(c, 5, 100000);             /* already on disk */
+    cache_flush(c);
+    struct cache_stats st;
+    cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.puts, 1);
+    ck_assert_uint_eq(st.files, 1);
+    ck_assert_uint_eq(st.used_bytes, 102400);
+    mkkey(key, sizeof key, 5, 100000);
+    ck_assert_int_eq(cache_remove(c, key), 0);
+    ck_assert_int_eq(cache_remove(c, key), -ENOENT);
+    ck_assert_int_eq(cache_contains(c, key), 0);
+    ck_assert_int_eq(check_block(c, 5, 100000), 0);
+    cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.files, 0);
+    ck_assert_uint_eq(st.used_bytes, 0);
+    cache_close(c);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/* Every put is accounted: stored, or dropped because the queue was full. */
+START_TEST(test_queue_accounting)
+{
+    char *dir = tmpdir();
+    struct cache *c = copen(dir, 1ull << 32, 0, 1);
+    enum { N = 120, LEN = 2 << 20 };
+    unsigned char *d = pattern(LEN, 1);
+    char key[256];
+    for (int i = 0; i < N; i++) {
+        mkkey(key, sizeof key, i, LEN);
+        ck_assert_int_eq(cache_put(c, key, d, LEN), 0);
+    }
+    mkkey(key, sizeof key, 1000, 65u << 20);   /* bigger than the whole queue */
+    unsigned char *big = calloc(1, 65u << 20);
+    ck_assert_int_eq(cache_put(c, key, big, 65u << 20), 0);
+    free(big);
+    cache_flush(c);
+    struct cache_stats st;
+    cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.puts + st.dropped, N + 1);
+    ck_assert_uint_ge(st.dropped, 1);
+    ck_assert_uint_eq(st.put_errors, 0);
+    ck_assert_int_eq(count_files(dir) - 2, (int)st.puts);
+    free(d);
+    cache_close(c);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/* Puts a fixed scenario; returns a digest of what reads return. */
+static uint64_t scenario(const char *dir, int uring)
+{
+    struct cache *c = copen(dir, 1ull << 30, 0, uring);
+    size_t lens[] = { 0, 1, 5000, 131072, 1 << 20, 3000000 };
+    for (int i = 0; i < 6; i++)
+        put_block(c, i + 10, lens[i]);
+    cache_flush(c);
+    XXH3_state_t *h = XXH3_createState();
+    XXH3_64bits_reset(h);
+    unsigned char *buf = malloc(3000000);
+    char key[256];
+    for (int i = 0; i < 7; i++) {
+        mkkey(key, sizeof key, i + 10, i < 6 ? lens[i] : 7);
+        ssize_t n = cache_read(c, key, buf, 3000000, 0);
+        XXH3_64bits_update(h, &n, sizeof n);
+        if (n > 0)
+            XXH3_64bits_update(h, buf, (size_t)n);
+        n = cache_read(c, key, buf, 777, 333);
+        XXH3_64bits_update(h, &n, sizeof n);
+        if (n > 0)
+            XXH3_64bits_update(h, buf, (size_t)n);
+    }
+    struct cache_io io[7];
+    char keys[7][256];
+    for (int i = 0; i < 7; i++) {
+        mkkey(keys[i], sizeof keys[i], i + 10, i < 6 ? lens[i] : 7);
+        io[i] = (struct cache_io){ .key = keys[i], .buf = buf + i * 1000, .len = 1000, .off = 0 };
+    }
+    cache_read_many(c, io, 7);
+    for (int i = 0; i < 7; i++)
+        XXH3_64bits_update(h, &io[i].result, sizeof io[i].result);
+    XXH3_64bits_update(h, buf, 7000);
+    struct cache_stats st;
+    cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.puts, 6);
+    ck_assert_uint_eq(st.put_errors, 0);
+    uint64_t r = XXH3_64bits_digest(h);
+    XXH3_freeState(h);
+    free(buf);
+    cache_close(c);
+    return r;
+}
+
+START_TEST(test_uring_and_pwrite_agree)
+{
+    char *a = tmpdir(), *b = tmpdir(), cmd[512];
+    uint64_t ha = scenario(a, 1), hb = scenario(b, 0);
+    ck_assert_uint_eq(ha, hb);
+    snprintf(cmd, sizeof cmd, "diff -r '%s/blocks' '%s/blocks' >/dev/null", a, b);
+    ck_assert_int_eq(system(cmd), 0);
+    rm_rf(a); rm_rf(b);
+    free(a); free(b);
+}
+END_TEST
+
+/* Named temps (no O_TMPFILE) publish the same way and leave nothing. */
+START_TEST(test_named_temps)
+{
+    char *dir = tmpdir();
+    struct cache *c = copen(dir, 1ull << 30, 0, 0);
+    c->tmpfile_mode = -1;
+    for (int i = 0; i < 5; i++)
+        put_block(c, i, 70000);
+    put_block(c, 0, 70000);
+    cache_flush(c);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(check_block(c, i, 70000), 1);
+    ck_assert_int_eq(count_files(dir), 5 + 2);
+    cache_close(c);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/* ramfs takes no user xattrs: checksums go to sidecar files, which are
+ * verified, accounted and removed with their blocks. */
+START_TEST(test_sidecar_checksums)
+{
+    char *dir = tmpdir(), key[256], path[512];
+    private_mounts();
+    if (mount("ramfs", dir, "ramfs", 0, NULL) < 0) {
+        printf("SKIP test_sidecar_checksums: cannot mount ramfs: %s\n", strerror(errno));
+        rmdir(dir);
+        free(dir);
+        return;
+    }
+    struct cache *c = copen(dir, 1ull << 30, 0, 1);
+    for (int i = 0; i < 4; i++)
+        put_block(c, i, 10000);
+    cache_flush(c);
+    ck_assert_int_eq(c->xattr_mode, -1);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(check_block(c, i, 10000), 1);
+    mkkey(key, sizeof key, 2, 10000);
+    snprintf(path, sizeof path, "%s/sums/%s", dir, key);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    struct cache_stats st;
+    cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.used_bytes, 4 * (12288 + 4096));
+    bpath(path, sizeof path, dir, key);
+    flip_byte(path, 9999);
+    struct cache *c2 = copen(dir, 1ull << 30, 0, 1);
+    ck_assert_int_eq(check_block(c2, 2, 10000), 0);
+    ck_assert_int_eq(check_block(c2, 3, 10000), 1);
+    snprintf(path, sizeof path, "%s/sums/%s", dir, key);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    mkkey(key, sizeof key, 1, 10000);
+    ck_assert_int_eq(cache_remove(c2, key), 0);
+    snprintf(path, sizeof path, "%s/sums/%s", dir, key);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    cache_close(c2);
+    cache_close(c);
+    ck_assert_int_eq(umount2(dir, MNT_DETACH), 0);
+    rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+/* The cache's XXH3 (AVX2 where available, streamed for files) is the
+ * codec's checksum, bit for bit. */
+START_TEST(test_checksum_paths)
+{
+    size_t sizes[] = { 0, 1, 16, 63, 64, 240, 241, 1000, 1024, 131072, 262143, 262144,
+                       300001, (4u << 20) + 7 };
+    char path[] = "/tmp/shimfs-tcache-sum-XXXXXX";
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        unsigned char *p = pattern(sizes[i], (unsigned)i);
+        uint64_t want = codec_checksum(p, sizes[i]), got = 0;
+        ck_assert_uint_eq(XXH3_64bits(p, sizes[i]), want);
+        ck_assert_uint_eq(cache_sum(p, sizes[i]), want);
+        int fd = mkstemp(path);
+        ck_assert_int_eq(write(fd, p, sizes[i]), (ssize_t)sizes[i]);
+        ck_assert_int_eq(cache_sum_file(fd, sizes[i], &got), 0);
+        ck_assert_uint_eq(got, want);
+        if (sizes[i])
+            ck_assert_int_eq(cache_sum_file(fd, sizes[i] - 1, &got), -EBADMSG);
+        ck_assert_int_eq(cache_sum_file(fd, sizes[i] + 1, &got), -EBADMSG);
+        close(fd);
+        unlink(path);
+        memcpy(path + strlen(path) - 6, "XXXXXX", 6);
+        free(p);
+    }
+}
+END_TEST
+
+static Suite *cache_suite(void)
+{
+    Suite *s = suite_create("cache");
+    TCase *t = tcase_create("core");
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, test_checksum_paths);
+    tcase_add_test(t, test_put_read_ranges);
+    tcase_add_test(t, test_bad_keys);
+    tcase_add_test(t, test_file_is_the_block);
+    tcase_add_test(t, test_corrupt_detected);
+    tcase_add_test(t, test_atomic_publish);
+    tcase_add_test(t, test_read_many);
+    tcase_add_test(t, test_remove_and_duplicates);
+    tcase_add_test(t, test_queue_accounting);
+    tcase_add_test(t, test_uring_and_pwrite_agree);
+    tcase_add_test(t, test_named_temps);
+    tcase_add_test(t, test_sidecar_checksums);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *r = srunner_create(cache_suite());
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
