@@ -30,7 +30,7 @@ struct cache;
 
 struct cache_config {
     const char *dir;
-    uint64_t size_limit;
+    uint64_t size_limit;     /* bytes; 0: no limit but the free-space floor */
     double free_space_ratio;
     int verify_every_read;   /* 1: checksum on every cache_read */
     int use_uring;           /* 0: never try io_uring */
@@ -60,7 +60,9 @@ int cache_open_block(struct cache *c, const char *key, int flags, uint32_t *len)
 /* Is the block present (no verification, no I/O beyond a stat)? */
 int cache_contains(struct cache *c, const char *key);
 /* Store a verified block. Asynchronous: returns once the data is copied or
- * queued; the file appears atomically later. `data` may be freed on return. */
+ * queued; the file appears atomically later. `data` may be freed on return.
+ * A full queue, disk or cache drops the put (counted, still 0); -EINVAL for
+ * a bad key or a length other than the one the key ends with. */
 int cache_put(struct cache *c, const char *key, const void *data, size_t len);
 /* Wait until queued puts of this process are on disk (tests, warmup). */
 int cache_flush(struct cache *c);

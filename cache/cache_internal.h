@@ -105,7 +105,7 @@ struct cache {
     pthread_cond_t qcv, qdone;
     struct cache_item *qhead, *qtail, *inflight;
     size_t qbytes;
-    int qitems, busy, stop, writer_started;
+    int qitems, stop, writer_started;
     pthread_t writer;
     int lock_fd;                 /* the writer's own description of dir/lock */
     struct cache_ring wring;     /* the writer's ring */
@@ -165,9 +165,14 @@ void cache_write_batch(struct cache *c, struct cache_item **items, int n);
 void cache_put_failed(struct cache *c, const char *key, int err);
 
 /* cache_space.c */
+uint64_t cache_space_deficit(struct cache *c, uint64_t bytes);
+uint64_t cache_space_over(struct cache *c, uint64_t used);
 int cache_space_reserve(struct cache *c, uint64_t bytes);
 void cache_space_release(struct cache *c, uint64_t unused);
 int cache_space_unlink(struct cache *c, const char *key, int fd_hint);
+
+/* cache_scan.c */
+void cache_scan(struct cache *c, uint64_t bytes);
 
 /* cache_queue.c */
 void cache_queue_init(struct cache *c);
@@ -177,6 +182,8 @@ void cache_queue_cancel(struct cache *c, const char *key);
 
 /* cache_read.c */
 int cache_open_key(struct cache *c, const char *key, int cloexec);
+int cache_verify_after(struct cache *c, int fd, const char *key, const struct stat *st,
+                       const void *buf, ssize_t n, uint64_t off);
 ssize_t cache_verify_read(struct cache *c, int fd, const char *key, const struct stat *st,
                           void *buf, size_t len, uint64_t off);
 ssize_t cache_read_fd(struct cache *c, int fd, const char *key, uint64_t kh,

@@ -29,7 +29,7 @@ void cache_queue_init(struct cache *c)
     pthread_cond_init(&c->qdone, NULL);
     c->qhead = c->qtail = c->inflight = NULL;
     c->qbytes = 0;
-    c->qitems = c->busy = c->stop = c->writer_started = 0;
+    c->qitems = c->stop = c->writer_started = 0;
 }
 
 static struct cache_item *queue_take(struct cache *c, int *count, size_t *bytes)
@@ -71,7 +71,6 @@ static void *queue_writer(void *arg)
         int n;
         size_t bytes;
         c->inflight = queue_take(c, &n, &bytes);
-        c->busy = 1;
         pthread_mutex_unlock(&c->qmu);
         int i = 0;
         for (struct cache_item *it = c->inflight; it; it = it->next)
@@ -83,7 +82,6 @@ static void *queue_writer(void *arg)
             free(batch[i]);
         c->qitems -= n;
         c->qbytes -= bytes;
-        c->busy = 0;
         pthread_cond_broadcast(&c->qdone);
     }
     pthread_mutex_unlock(&c->qmu);

@@ -77,34 +77,47 @@ static int obj_parse_authority(const char *s, size_t n, struct obj_url *u)
     return obj_url_copy(u->host, sizeof u->host, s, n);
 }
 
+static int obj_opt_region(struct obj_url *u, const char *v, size_t n)
+{
+    return obj_chars_ok(v, n, "-_") ? obj_url_copy(u->region, sizeof u->region, v, n) : -EINVAL;
+}
+
+static int obj_opt_style(struct obj_url *u, const char *v, size_t n)
+{
+    int virt = n == 7 && strncmp(v, "virtual", 7) == 0;
+    if (!virt && !(n == 4 && strncmp(v, "path", 4) == 0))
+        return -EINVAL;
+    u->virtual_host = virt;
+    return 0;
+}
+
+static int obj_opt_tls_verify(struct obj_url *u, const char *v, size_t n)
+{
+    if (n != 1 || (v[0] != '0' && v[0] != '1'))
+        return -EINVAL;
+    u->tls_verify = v[0] == '1';
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int (*set)(struct obj_url *u, const char *v, size_t n);
+} obj_url_options[] = {
+    { "region", obj_opt_region },
+    { "style", obj_opt_style },
+    { "tls_verify", obj_opt_tls_verify },
+};
+
 static int obj_parse_option(const char *opt, size_t n, struct obj_url *u)
 {
     const char *eq = memchr(opt, '=', n);
     if (!eq)
         return -EINVAL;
-    size_t kl = (size_t)(eq - opt), vl = n - kl - 1;
-    const char *v = eq + 1;
-    if (kl == 6 && strncmp(opt, "region", 6) == 0) {
-        if (!obj_chars_ok(v, vl, "-_"))
-            return -EINVAL;
-        return obj_url_copy(u->region, sizeof u->region, v, vl);
-    }
-    if (kl == 5 && strncmp(opt, "style", 5) == 0) {
-        if (vl == 7 && strncmp(v, "virtual", 7) == 0)
-            u->virtual_host = 1;
-        else if (vl == 4 && strncmp(v, "path", 4) == 0)
-            u->virtual_host = 0;
-        else
-            return -EINVAL;
-        return 0;
-    }
-    if (kl == 10 && strncmp(opt, "tls_verify", 10) == 0) {
-        if (vl != 1 || (v[0] != '0' && v[0] != '1'))
-            return -EINVAL;
-        u->tls_verify = v[0] == '1';
-        return 0;
-    }
-    return -EINVAL;
+    size_t kl = (size_t)(eq - opt);
+    for (size_t i = 0; i < sizeof obj_url_options / sizeof *obj_url_options; i++)
+        if (strlen(obj_url_options[i].name) == kl && strncmp(opt, obj_url_options[i].name, kl) == 0)
+            return obj_url_options[i].set(u, eq + 1, n - kl - 1);
+    return -EINVAL;             /* unknown option: a typo must not pass */
 }
 
 static int obj_parse_query(const char *q, struct obj_url *u)
@@ -162,8 +175,8 @@ static int obj_parse_http(const char *rest, struct obj_url *u)
         rc = obj_parse_query(tail + 1, u);
     else if (*tail)
         return -EINVAL;             /* a key prefix or fragment: not a bucket URL */
-    if (rc == 0 && u->virtual_host && !obj_chars_ok(u->bucket, blen, ".-"))
-        return -EINVAL;             /* not a DNS label */
+    if (rc == 0 && u->virtual_host && (!obj_chars_ok(u->bucket, blen, ".-") || u->host[0] == '['))
+        return -EINVAL;             /* "bucket.host" must be a DNS name */
     return rc ? rc : obj_default_region(u);
 }
 

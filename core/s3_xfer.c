@@ -66,9 +66,13 @@ static int s3_xfer_headers(struct s3_ctx *ctx, struct s3_xfer *x)
  * "http://host/bucket?q" or "http://bucket.host/?q", as botocore sends. */
 static int s3_xfer_url(struct s3_ctx *ctx, struct s3_xfer *x, const char *key, const char *query)
 {
-    if (!key)
-        return asprintf(&x->url, "%s%s?%s", ctx->endpoint, ctx->st->url.virtual_host ? "/" : "",
-                        query ? query : "") < 0 ? (x->url = NULL, -ENOMEM) : 0;
+    if (!key) {
+        if (asprintf(&x->url, "%s%s?%s", ctx->endpoint, ctx->st->url.virtual_host ? "/" : "",
+                     query ? query : "") >= 0)
+            return 0;
+        x->url = NULL;
+        return -ENOMEM;
+    }
     size_t klen = strlen(key), cap = klen * 3 + 1;
     char *enc = malloc(cap);
     if (!enc)
@@ -88,10 +92,7 @@ int s3_xfer_init(struct s3_ctx *ctx, struct s3_xfer *x, int op, const char *key,
     x->op = op;
     x->key = key ? key : "";
     x->slot = -1;
-    int rc = s3_xfer_url(ctx, x, op == S3_LIST ? NULL : key, query);
-    if (rc == 0)
-        rc = s3_xfer_headers(ctx, x);
-    return rc;
+    return s3_xfer_url(ctx, x, op == S3_LIST ? NULL : key, query);
 }
 
 void s3_xfer_fini(struct s3_xfer *x)
@@ -259,6 +260,10 @@ static int s3_set_auth(struct s3_ctx *ctx, CURL *e)
 int s3_xfer_start(struct s3_ctx *ctx, struct s3_xfer *x, CURL *e)
 {
     const struct obj_options *o = &ctx->st->opt;
+    /* Headers (and the body's hash) are made at the first attempt, so a
+     * batch hashes each body while earlier transfers are on the wire. */
+    if (!x->headers && s3_xfer_headers(ctx, x) != 0)
+        return -ENOMEM;
     s3_attempt_reset(x, e);
     int bad = curl_easy_setopt(e, CURLOPT_URL, x->url) ||
               curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") ||

@@ -100,6 +100,8 @@ void vfs_after_fork(void)
     struct volume *v = vfs_volume();
     if (v)
         volume_after_fork(v);
+    vfs_write_after_fork();
+    vfs_ns_after_fork();
 }
 
 void vfs_attr_to_stat(const struct meta_attr *a, struct stat *st)
@@ -158,8 +160,6 @@ int vfs_access(const char *vpath, int mode, int flags, int eaccess, char *host, 
     rc = vfs_resolve(vpath, flags, &a, NULL, host, hcap);
     if (rc != 0)
         return rc;
-    if (mode & W_OK)
-        return -EROFS;
     return vfs_check_access(&a, mode, eaccess);
 }
 
@@ -214,7 +214,7 @@ int vfs_statvfs(struct statvfs *st)
     st->f_ffree = st->f_favail = st->f_files - ms.inodes;
     st->f_fsid = (unsigned long)v->dev;
     st->f_namemax = META_NAME_MAX;
-    st->f_flag = ST_NOSUID | ST_NODEV | ST_RDONLY;
+    st->f_flag = ST_NOSUID | ST_NODEV;
     return 0;
 }
 

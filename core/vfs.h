@@ -60,7 +60,10 @@ int vfs_listxattr(const char *vpath, int flags, char *buf, size_t cap, char *hos
  * flags has it. The descriptor is either "native" (its bytes are the file's
  * bytes: a cache file or a memfd holding the content; reads need no
  * interception) or a placeholder memfd named "shimfs:<ino>" whose kernel
- * offset is the file position (so dup, fork and exec share it). */
+ * offset is the file position (so dup, fork and exec share it). Files
+ * opened for writing always get a placeholder. O_CREAT, O_EXCL, O_TRUNC
+ * and O_APPEND work; O_TMPFILE answers -EOPNOTSUPP (as the kernel does on
+ * file systems without it; programs fall back to a named temporary). */
 int vfs_open(const char *vpath, int flags, mode_t mode, struct vfs_file **out,
              char *host, size_t hcap);
 int vfs_file_fd(const struct vfs_file *f);
@@ -75,8 +78,10 @@ ssize_t vfs_pread(struct vfs_file *f, void *buf, size_t len, uint64_t off);
 int vfs_mmap_fd(struct vfs_file *f, int *fd);
 /* posix_fadvise / readahead hint: WILLNEED prefetches into the cache. */
 int vfs_fadvise(struct vfs_file *f, uint64_t off, uint64_t len, int advice);
-/* Drop the open file (the shim closes the kernel descriptor itself). */
-void vfs_release(struct vfs_file *f);
+/* Drop the open file (the shim closes the kernel descriptor itself).
+ * Commits buffered writes first; returns that commit's error (close(2)
+ * reports it) but releases the file whatever happens. */
+int vfs_release(struct vfs_file *f);
 /* Re-adopt an inherited placeholder (exec child): the memfd's name gives the
  * inode; flags are the descriptor's open flags. */
 int vfs_adopt(int fd, uint64_t ino, int flags, struct vfs_file **out);
@@ -98,6 +103,71 @@ int vfs_dir_next(struct vfs_dir *d, struct vfs_dirent *e);
 long vfs_dir_tell(struct vfs_dir *d);
 int vfs_dir_seek(struct vfs_dir *d, long pos);
 void vfs_dir_close(struct vfs_dir *d);
+
+/* ---- writes (close-to-open: data and size are committed at fsync and
+ * close; the error of a failed upload or commit is returned there) ---- */
+/* pwrite/write on an open file (O_APPEND: off is ignored, data goes to the
+ * end). Buffered in memory up to SHIMFS_BUFFER_SIZE, uploaded as new slices. */
+ssize_t vfs_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off);
+/* Upload buffered data and commit it (fsync, fdatasync, close). */
+int vfs_fsync(struct vfs_file *f);
+int vfs_ftruncate(struct vfs_file *f, uint64_t size);
+/* posix_fallocate: extends the size (mode 0 / FALLOC_FL_KEEP_SIZE only). */
+int vfs_fallocate(struct vfs_file *f, int mode, uint64_t off, uint64_t len);
+/* Current size as this descriptor sees it (lseek SEEK_END). */
+uint64_t vfs_file_size(struct vfs_file *f);
+/* The open flags the file was opened with (F_GETFL). */
+int vfs_file_flags(const struct vfs_file *f);
+/* A descriptor of this inode's node-wide lock file, for flock/fcntl locks
+ * (shared by every process on the node; opened once per open file). */
+int vfs_lock_fd(struct vfs_file *f);
+
+/* Namespace changes by path; 0 or -errno as the kernel answers. */
+int vfs_mkdir(const char *vpath, mode_t mode, char *host, size_t hcap);
+int vfs_rmdir(const char *vpath, char *host, size_t hcap);
+int vfs_unlink(const char *vpath, char *host, size_t hcap);
+int vfs_rename(const char *from, const char *to, unsigned flags);
+int vfs_link(const char *from, const char *to, int follow);
+int vfs_symlink(const char *target, const char *vpath, char *host, size_t hcap);
+int vfs_mknod(const char *vpath, mode_t mode, dev_t dev, char *host, size_t hcap);
+/* Attribute changes by path (flags: VFS_NOFOLLOW) or on an open file (f). */
+int vfs_chmod(const char *vpath, struct vfs_file *f, mode_t mode, int flags, char *host, size_t hcap);
+int vfs_chown(const char *vpath, struct vfs_file *f, uid_t uid, gid_t gid, int flags, char *host, size_t hcap);
+/* times[0] atime, times[1] mtime; NULL = now; UTIME_NOW / UTIME_OMIT honoured. */
+int vfs_utimens(const char *vpath, struct vfs_file *f, const struct timespec times[2], int flags,
+                char *host, size_t hcap);
+int vfs_truncate(const char *vpath, uint64_t size, char *host, size_t hcap);
+int vfs_setxattr(const char *vpath, struct vfs_file *f, const char *name, const void *val, size_t len,
+                 int xflags, int flags, char *host, size_t hcap);
+int vfs_removexattr(const char *vpath, struct vfs_file *f, const char *name, int flags,
+                    char *host, size_t hcap);
+/* xattr reads on an open file. */
+int vfs_fgetxattr(struct vfs_file *f, const char *name, void *buf, size_t cap);
+int vfs_flistxattr(struct vfs_file *f, char *buf, size_t cap);
+
+/* ---- the node cache, for warmup and stats ---- */
+struct vfs_block {
+    uint64_t id;            /* slice id */
+    uint32_t index, len;    /* block index in the slice, block length */
+    char key[160];          /* object key */
+};
+typedef int (*vfs_block_cb)(void *arg, const struct vfs_block *b);
+/* Every stored block an open regular file's content uses, each once. */
+int vfs_file_blocks(struct vfs_file *f, vfs_block_cb cb, void *arg);
+/* Bring a block into the node cache (GET, verify, publish): 1 if it was
+ * cached already, 0 if fetched now, or -errno. Blocks until it is in. */
+int vfs_warm_block(const struct vfs_block *b);
+int vfs_block_cached(const struct vfs_block *b);
+int vfs_evict_block(const struct vfs_block *b);
+/* Wait for this process's queued cache writes to reach the disk. */
+int vfs_cache_flush(void);
+struct vfs_stats {
+    uint64_t cache_hits, cache_misses, cache_bytes_hit, cache_used, cache_limit, cache_files,
+             cache_evictions, cache_corrupt;
+    uint64_t gets, get_bytes, get_ns_total, shared_waits, prefetched;
+    int cache_on;
+};
+int vfs_get_stats(struct vfs_stats *st);
 
 /* Fill a struct stat from attributes (dev, blksize, blocks included). */
 struct meta_attr;

@@ -24,19 +24,6 @@
 #define VFS_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
 #define VFS_MATERIALIZE_CHUNK (4u << 20)
 
-struct vfs_file {
-    int fd;
-    int flags;
-    int native;
-    struct meta_attr attr;
-    struct vfs_smap *smap;      /* regular files */
-    pthread_mutex_t lock;
-    int map_fd;                 /* whole content for mmap, made on demand */
-    uint64_t ra_next;           /* where a sequential reader reads next */
-    uint64_t ra_until;          /* prefetch issued up to here */
-    uint32_t ra_window;         /* blocks ahead; doubles while sequential */
-    char path[];
-};
 
 static int vfs_memfd(const char *kind, uint64_t ino, int flags)
 {
@@ -126,20 +113,25 @@ static int vfs_file_descriptor(struct vfs_smap *m, int flags, int *native)
     return fd;
 }
 
-static int vfs_open_flags_check(const struct meta_attr *a, int flags)
+static int vfs_open_flags_check(const struct meta_attr *a, int flags, int created)
 {
     int acc = flags & O_ACCMODE;
     if ((flags & O_DIRECTORY) && !S_ISDIR(a->mode))
         return -ENOTDIR;
-    if (S_ISDIR(a->mode) && acc != O_RDONLY)
+    if (S_ISDIR(a->mode) && (acc != O_RDONLY || (flags & O_TRUNC)))
         return -EISDIR;
-    if (acc != O_RDONLY || (flags & O_TRUNC))
-        return -EROFS;
     if (S_ISLNK(a->mode))
         return (flags & O_PATH) ? 0 : -ELOOP;
     if (flags & O_PATH)
         return 0;
-    return vfs_check_access(a, R_OK, 1);
+    if (!S_ISREG(a->mode) && !S_ISDIR(a->mode))
+        return -ENXIO; /* fifos and sockets have no peer on a network volume */
+    if (created)
+        return 0;      /* the creator may write whatever mode it asked for */
+    int want = acc == O_RDONLY ? R_OK : acc == O_WRONLY ? W_OK : R_OK | W_OK;
+    if (flags & O_TRUNC)
+        want |= W_OK;
+    return vfs_check_access(a, want, 1);
 }
 
 static struct vfs_file *vfs_file_new(const char *path, const struct meta_attr *a, int flags)
@@ -148,10 +140,13 @@ static struct vfs_file *vfs_file_new(const char *path, const struct meta_attr *a
     struct vfs_file *f = calloc(1, sizeof *f + plen + 1);
     if (!f)
         return NULL;
-    f->fd = f->map_fd = -1;
+    f->fd = f->map_fd = f->lock_fd = -1;
     f->flags = flags;
     f->attr = *a;
+    f->size = a->size;
+    f->mtime_ns = a->mtime_ns;
     pthread_mutex_init(&f->lock, NULL);
+    pthread_mutex_init(&f->wlock, NULL);
     memcpy(f->path, path, plen + 1);
     return f;
 }
@@ -162,31 +157,47 @@ static int vfs_file_attach(struct vfs_file *f)
         int rc = vfs_load_smap(&f->attr, &f->smap);
         if (rc < 0)
             return rc;
-        f->fd = vfs_file_descriptor(f->smap, f->flags, &f->native);
+        if (vfs_is_writer(f))
+            f->fd = vfs_memfd("shimfs", f->attr.ino, f->flags); /* never native: writes need us */
+        else
+            f->fd = vfs_file_descriptor(f->smap, f->flags, &f->native);
     } else {
         f->fd = vfs_memfd(S_ISDIR(f->attr.mode) ? "shimfs-dir" : "shimfs-path", f->attr.ino, f->flags);
     }
     return f->fd < 0 ? f->fd : 0;
 }
 
+/* O_TRUNC of an existing file with data: one setattr before the open. */
+static int vfs_open_truncate(struct meta_attr *a, int flags)
+{
+    if (!(flags & O_TRUNC) || !S_ISREG(a->mode) || (flags & O_ACCMODE) == O_RDONLY || a->size == 0)
+        return 0;
+    return vfs_set_size(a->ino, 0, a);
+}
+
 int vfs_open(const char *vpath, int flags, mode_t mode, struct vfs_file **out,
              char *host, size_t hcap)
 {
-    (void)mode;
     int rc = vfs_init();
     if (rc < 0)
         return rc;
+    if ((flags & O_TMPFILE) == O_TMPFILE)
+        return -EOPNOTSUPP;
     struct meta_attr a;
     char canon[VFS_HOST_MAX];
-    int follow = (flags & O_NOFOLLOW) ? VFS_NOFOLLOW : 0;
+    int follow = (flags & O_NOFOLLOW) ? VFS_NOFOLLOW : 0, created = 0;
     rc = vfs_resolve(vpath, follow, &a, canon, host, hcap);
-    if (rc == -ENOENT && (flags & O_CREAT))
-        return -EROFS;
+    if (rc == -ENOENT && (flags & O_CREAT)) {
+        rc = vfs_create_file(vpath, mode, flags & O_EXCL, &a, canon, host, hcap);
+        created = rc == 0;
+    } else if (rc == 0 && (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) {
+        rc = -EEXIST;
+    }
     if (rc != 0)
         return rc;
-    if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
-        return -EEXIST;
-    rc = vfs_open_flags_check(&a, flags);
+    rc = vfs_open_flags_check(&a, flags, created);
+    if (rc == 0 && !created)
+        rc = vfs_open_truncate(&a, flags);
     if (rc < 0)
         return rc;
     struct vfs_file *f = vfs_file_new(canon, &a, flags);
@@ -197,6 +208,7 @@ int vfs_open(const char *vpath, int flags, mode_t mode, struct vfs_file **out,
         vfs_release(f);
         return rc;
     }
+    vfs_open_ref(a.ino);
     *out = f;
     return 0;
 }
@@ -223,6 +235,7 @@ int vfs_adopt(int fd, uint64_t ino, int flags, struct vfs_file **out)
         }
     }
     f->fd = fd;
+    vfs_open_ref(a.ino);
     *out = f;
     return 0;
 }
@@ -231,6 +244,7 @@ int vfs_file_fd(const struct vfs_file *f) { return f->fd; }
 int vfs_file_native(const struct vfs_file *f) { return f->native; }
 int vfs_file_isdir(const struct vfs_file *f) { return S_ISDIR(f->attr.mode); }
 const char *vfs_file_path(const struct vfs_file *f) { return f->path; }
+int vfs_file_flags(const struct vfs_file *f) { return f->flags; }
 uint64_t vfs_file_ino(const struct vfs_file *f) { return f->attr.ino; }
 
 int vfs_fstat(struct vfs_file *f, struct stat *st)
@@ -241,8 +255,15 @@ int vfs_fstat(struct vfs_file *f, struct stat *st)
     if (mcache_getattr(f->attr.ino, &a) != 0)
         a = f->attr;
     vfs_attr_to_stat(&a, st);
-    if (f->smap && S_ISREG(a.mode) && a.size != f->smap->size)
+    if (vfs_is_writer(f)) {
+        /* this descriptor's own writes count before they are committed */
+        st->st_size = (off_t)vfs_file_size(f);
+        st->st_blocks = (st->st_size + 511) / 512;
+        st->st_mtim.tv_sec = f->mtime_ns / 1000000000;
+        st->st_mtim.tv_nsec = f->mtime_ns % 1000000000;
+    } else if (f->smap && S_ISREG(a.mode) && a.size != f->smap->size) {
         st->st_size = (off_t)f->smap->size; /* what this descriptor reads */
+    }
     return 0;
 }
 
@@ -278,8 +299,10 @@ ssize_t vfs_pread(struct vfs_file *f, void *buf, size_t len, uint64_t off)
 {
     if (S_ISDIR(f->attr.mode))
         return -EISDIR;
-    if (!f->smap || (f->flags & O_PATH))
+    if (!f->smap || (f->flags & O_PATH) || (f->flags & O_ACCMODE) == O_WRONLY)
         return -EBADF;
+    if (vfs_is_writer(f))
+        return vfs_pread_writer(f, buf, len, off);
     if (!f->native && off < f->smap->size)
         vfs_readahead(f, len, off);
     return vfs_read_data(f->smap, buf, len, off);
@@ -330,13 +353,44 @@ int vfs_fadvise(struct vfs_file *f, uint64_t off, uint64_t len, int advice)
     return 0;
 }
 
-void vfs_release(struct vfs_file *f)
+int vfs_lock_fd(struct vfs_file *f)
+{
+    struct volume *v = vfs_volume();
+    pthread_mutex_lock(&f->lock);
+    if (f->lock_fd < 0) {
+        char path[sizeof v->cfg.cache_dir + 128];
+        snprintf(path, sizeof path, "%s/locks", v->cfg.cache_dir);
+        (void)mkdir(v->cfg.cache_dir, 0700);
+        (void)mkdir(path, 0700);
+        snprintf(path, sizeof path, "%s/locks/%s-%llu", v->cfg.cache_dir, v->settings.uuid,
+                 (unsigned long long)f->attr.ino);
+        f->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (f->lock_fd < 0)
+            log_warn("vfs", "lock file %s: %s; locks on %s fail", path, strerror(errno), f->path);
+    }
+    int fd = f->lock_fd;
+    pthread_mutex_unlock(&f->lock);
+    return fd < 0 ? -ENOLCK : fd;
+}
+
+int vfs_release(struct vfs_file *f)
 {
     if (!f)
-        return;
+        return 0;
+    int rc = vfs_writer_close(f);
     if (f->map_fd >= 0)
         close(f->map_fd);
+    if (f->lock_fd >= 0)
+        close(f->lock_fd); /* as the kernel does: closing drops this process's locks */
+    if (f->fd >= 0 && vfs_open_unref(f->attr.ino)) {
+        int drc = meta_drop_orphan(vfs_volume()->meta, f->attr.ino);
+        if (drc < 0)
+            log_warn("vfs", "dropping unlinked inode %llu: %s (gc will find it)",
+                     (unsigned long long)f->attr.ino, strerror(-drc));
+    }
     vfs_smap_put(f->smap);
     pthread_mutex_destroy(&f->lock);
+    pthread_mutex_destroy(&f->wlock);
     free(f);
+    return rc;
 }

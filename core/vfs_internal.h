@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
 #include "layout.h"
 #include "meta.h"
 #include "vfs.h"
@@ -61,7 +63,51 @@ int vfs_resolve(const char *vpath, int flags, struct meta_attr *a, char *canon,
 int vfs_lookup_name(uint64_t dir, const char *name, size_t nlen, struct meta_attr *a);
 
 /* ---- open files (vfs_file.c) ---- */
+/* Dirty data of a file open for writing: pieces in file order of writes,
+ * each inside one chunk; newer pieces win where they overlap. */
+struct vfs_dirty {
+    uint64_t off;
+    uint32_t len, cap;
+    char *data;
+};
+
+struct vfs_file {
+    int fd;
+    int flags;
+    int native;
+    struct meta_attr attr;
+    struct vfs_smap *smap;      /* regular files: the committed block map */
+    pthread_mutex_t lock;
+    int map_fd;                 /* whole content for mmap, made on demand */
+    int lock_fd;                /* node-wide lock file, made on demand */
+    uint64_t ra_next;           /* where a sequential reader reads next */
+    uint64_t ra_until;          /* prefetch issued up to here */
+    uint32_t ra_window;         /* blocks ahead; doubles while sequential */
+    /* writers only */
+    pthread_mutex_t wlock;
+    struct vfs_dirty *dirty;
+    int ndirty, dirty_cap;
+    uint64_t dirty_bytes;
+    uint64_t size;              /* size as this descriptor sees it */
+    int werr;                   /* a failed background step, reported at fsync/close */
+    int64_t mtime_ns;           /* set by the last write */
+    char path[];
+};
+
 uint64_t vfs_file_ino(const struct vfs_file *f);
+
+/* ---- writes (vfs_write.c) and namespace (vfs_ns.c) ---- */
+int vfs_is_writer(const struct vfs_file *f);
+ssize_t vfs_pread_writer(struct vfs_file *f, void *buf, size_t len, uint64_t off);
+int vfs_writer_close(struct vfs_file *f);
+int vfs_set_size(uint64_t ino, uint64_t size, struct meta_attr *out);
+void vfs_write_after_fork(void);
+int vfs_create_file(const char *vpath, mode_t mode, int excl, struct meta_attr *out,
+                    char *canon, char *host, size_t hcap);
+void vfs_open_ref(uint64_t ino);
+int vfs_open_unref(uint64_t ino);
+void vfs_ns_after_fork(void);
+int64_t vfs_wall_now(void);
 
 /* ---- file data (vfs_read.c) ---- */
 int vfs_load_smap(const struct meta_attr *a, struct vfs_smap **out);

@@ -10,6 +10,8 @@
 #include "shim.h"
 
 #include <stdarg.h>
+#include <stdio.h>
+#include <sys/mman.h>
 
 #include "shim_fd.h"
 #include "shim_open.h"
@@ -80,10 +82,61 @@ static int shim_open_alias_flags(int flags)
     return (flags & O_NOFOLLOW) ? 0 : SHIM_RESOLVE_ALIAS;
 }
 
+/* A new open file description of an adopted placeholder's inode: a fresh
+ * memfd of the same kind, adopted by the engine (its own position). */
+static int shim_open_clone(struct shim_ofd *o, int flags)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s:%llu", o->isdir ? "shimfs-dir" : "shimfs",
+             (unsigned long long)o->adopt_ino);
+    int fd = memfd_create(name, MFD_ALLOW_SEALING | ((flags & O_CLOEXEC) ? MFD_CLOEXEC : 0));
+    if (fd < 0)
+        return -errno;
+    struct vfs_file *f;
+    int rc = (flags & O_ACCMODE) != O_RDONLY ? -EROFS
+             : shim_vfs_adopt(fd, o->adopt_ino, flags & ~O_CLOEXEC, &f);
+    struct shim_ofd *n = rc == 0 ? shim_ofd_new(f, fd, flags) : NULL;
+    if (rc == 0 && !n) {
+        shim_vfs_release(f);
+        rc = -ENOMEM;
+    }
+    if (rc == 0) {
+        n->adopt_ino = o->adopt_ino;
+        rc = shim_fd_install(fd, n);
+    }
+    if (rc < 0) {
+        REAL(close)(fd);
+        return rc;
+    }
+    return fd;
+}
+
+/* open("/dev/fd/N") of an inherited placeholder, whose volume path is
+ * unknown: a clone. 1 when handled (*ret), 0: resolve as usual. */
+static int shim_open_alias(const char *path, int flags, int *ret)
+{
+    int afd;
+    struct shim_ofd *o = (flags & O_NOFOLLOW) ? NULL : shim_resolve_alias_ofd(path, &afd);
+    if (!o)
+        return 0;
+    struct vfs_file *f;
+    int handled = 0;
+    if (!o->native && shim_ofd_file(o, afd, &f) == 0 && shim_vfs_file_path(f)[0] != '/') {
+        int fd = shim_open_clone(o, flags);
+        *ret = fd < 0 ? shim_fail(fd) : fd;
+        handled = 1;
+    }
+    shim_ofd_put(o);
+    return handled;
+}
+
 /* Shared body: resolve, then the volume, or the host through `host_call`. */
 #define SHIM_OPEN_BODY(dirfd, path, flags, mode, host_call)                        \
     do {                                                                           \
         struct shim_target t_;                                                     \
+        int a_;                                                                    \
+        if (SHIM_UNLIKELY(shim_fd_dir != NULL) && shim_open_alias(path, flags, &a_)) \
+            return a_;                                                             \
         int c_ = shim_resolve(dirfd, path, shim_open_alias_flags(flags), &t_);      \
         if (c_ == 0)                                                               \
             return shim_open_host_done(dirfd, path, flags, host_call);             \

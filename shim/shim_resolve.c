@@ -12,24 +12,32 @@
 #include "shim_resolve.h"
 #include "shim_vfs.h"
 
-/* "/proc/self/fd/N" of a volume descriptor: the file's own volume path. */
+struct shim_ofd *shim_resolve_alias_ofd(const char *path, int *fd)
+{
+    if (shim_bypass() || !shim_fd_dir || !path || path[0] != '/' ||
+        (path[1] != 'p' && path[1] != 'd'))
+        return NULL;
+    *fd = shim_path_fd_alias(path, shim_cfg.pid);
+    return *fd >= 0 ? shim_fd_get(*fd, 1) : NULL;
+}
+
+/* "/proc/self/fd/N" of a volume descriptor: the file's own volume path.
+ * An adopted descriptor knows no path: the host answers (open and stat
+ * check for that case first). */
 static int shim_resolve_alias(const char *path, struct shim_target *t)
 {
-    int fd = shim_path_fd_alias(path, shim_cfg.pid);
-    if (fd < 0)
-        return 0;
-    struct shim_ofd *o = shim_fd_get(fd, 1);
+    int fd;
+    struct shim_ofd *o = shim_resolve_alias_ofd(path, &fd);
     if (!o)
         return 0;
     struct vfs_file *f;
     int rc = shim_ofd_file(o, fd, &f);
     if (rc == 0) {
         const char *vp = shim_vfs_file_path(f);
+        rc = 0;
         if (vp[0] == '/' && strlen(vp) < sizeof t->vpath) {
             strcpy(t->vpath, vp);
             rc = 1;
-        } else {
-            rc = -EIO; /* an adopted descriptor has no path to reopen */
         }
     }
     shim_ofd_put(o);

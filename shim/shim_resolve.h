@@ -22,6 +22,10 @@ struct shim_target {
 /* 1 volume (t->vpath), 0 host, -errno (ENAMETOOLONG, ENOTDIR, EIO). */
 int shim_resolve(int dirfd, const char *path, int flags, struct shim_target *t);
 
+/* The volume descriptor that "/proc/self/fd/N", "/dev/fd/N" or
+ * "/dev/stdin" names, pinned (*fd set); NULL if none. */
+struct shim_ofd *shim_resolve_alias_ofd(const char *path, int *fd);
+
 /* After the host opened a directory: remember it if it is an ancestor of
  * the prefix. */
 void shim_resolve_track_dir(int dirfd, const char *path, int fd);

@@ -40,6 +40,12 @@ int shim_stat_path(int dirfd, const char *path, struct stat *st, int flags, int 
         path = ".";
     }
     int nofollow = flags & AT_SYMLINK_NOFOLLOW;
+    int afd;
+    struct shim_ofd *alias = nofollow ? NULL : shim_resolve_alias_ofd(path, &afd);
+    if (alias) { /* stat("/dev/stdin") is fstat(0), path known or not */
+        shim_ofd_put(alias);
+        return shim_stat_fd(afd, st, ret);
+    }
     struct shim_target t;
     int c = shim_resolve(dirfd, path, nofollow ? 0 : SHIM_RESOLVE_ALIAS, &t);
     if (c == 0)

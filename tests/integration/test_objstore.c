@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -598,6 +599,101 @@ START_TEST(signed_only_with_credentials)
 }
 END_TEST
 
+/* ---- TLS: verified by default, AWS_CA_BUNDLE, tls_verify=0 --------------- */
+
+/* A loopback HTTPS server (python's ssl + http.server) with a self-signed
+ * certificate for 127.0.0.1, answering 200 "hello" to any GET. */
+static const char tls_server_py[] =
+    "import ssl, sys, os\n"
+    "from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer\n"
+    "class H(BaseHTTPRequestHandler):\n"
+    "    protocol_version = 'HTTP/1.1'\n"
+    "    def log_message(self, *a): pass\n"
+    "    def do_GET(self):\n"
+    "        self.send_response(200); self.send_header('Content-Length', '5')\n"
+    "        self.end_headers(); self.wfile.write(b'hello')\n"
+    "d = sys.argv[1]\n"
+    "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+    "ctx.load_cert_chain(d + '/cert.pem', d + '/key.pem')\n"
+    "srv = ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
+    "srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\n"
+    "open(d + '/port.tmp', 'w').write(str(srv.server_address[1]))\n"
+    "os.rename(d + '/port.tmp', d + '/port')\n"
+    "import threading; threading.Timer(60, lambda: os._exit(3)).start()\n"
+    "srv.serve_forever()\n";
+
+struct tls_server {
+    char dir[64];
+    pid_t pid;
+    int port;
+};
+
+static void tls_start(struct tls_server *t)
+{
+    char cmd[512], path[128];
+    strcpy(t->dir, "/tmp/shimfs-objtls.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(t->dir));
+    snprintf(cmd, sizeof cmd, "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem -out %s/cert.pem 2>/dev/null",
+             t->dir, t->dir);
+    ck_assert_int_eq(system(cmd), 0);
+    t->pid = fork();
+    ck_assert_int_ge(t->pid, 0);
+    if (t->pid == 0) {
+        execl("/usr/bin/python3", "python3", "-c", tls_server_py, t->dir, (char *)NULL);
+        _exit(127);
+    }
+    snprintf(path, sizeof path, "%s/port", t->dir);
+    for (int i = 0; i < 100 && access(path, F_OK) != 0; i++)
+        usleep(50000);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fscanf(f, "%d", &t->port), 1);
+    fclose(f);
+}
+
+static void tls_stop(struct tls_server *t)
+{
+    char cmd[128];
+    kill(t->pid, SIGTERM);
+    waitpid(t->pid, NULL, 0);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static ssize_t tls_get(struct tls_server *t, const char *query, char *buf, size_t cap)
+{
+    char url[160];
+    struct obj_store *st;
+    struct obj_options o = { .max_retries = 2, .timeout_ms = 5000, .connect_timeout_ms = 2000 };
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/bucket%s", t->port, query);
+    ck_assert_int_eq(obj_open(url, &o, &st), 0);
+    ssize_t n = obj_get(st, "k", 0, 0, buf, cap);
+    obj_close(st);
+    return n;
+}
+
+START_TEST(tls_is_verified)
+{
+    struct tls_server t;
+    char buf[16], ca[128];
+    tls_start(&t);
+    unsetenv("AWS_CA_BUNDLE");
+    ck_assert_int_eq(tls_get(&t, "", buf, sizeof buf), -EIO);               /* self-signed */
+    snprintf(ca, sizeof ca, "%s/cert.pem", t.dir);
+    setenv("AWS_CA_BUNDLE", ca, 1);
+    ck_assert_int_eq(tls_get(&t, "", buf, sizeof buf), 5);                  /* trusted now */
+    ck_assert(memcmp(buf, "hello", 5) == 0);
+    setenv("AWS_CA_BUNDLE", "/nonexistent/ca.pem", 1);                      /* falls back */
+    ck_assert_int_eq(tls_get(&t, "", buf, sizeof buf), -EIO);
+    setenv("AWS_CA_BUNDLE", t.dir, 1);                                      /* a directory */
+    ck_assert_int_eq(tls_get(&t, "", buf, sizeof buf), -EIO);
+    unsetenv("AWS_CA_BUNDLE");
+    ck_assert_int_eq(tls_get(&t, "?tls_verify=0", buf, sizeof buf), 5);     /* opted out */
+    tls_stop(&t);
+}
+END_TEST
+
 /* ---- wiring ------------------------------------------------------------- */
 
 static void add_backend_tests(TCase *tc)
@@ -655,6 +751,7 @@ int main(void)
     tcase_add_test(net, silent_server_times_out);
     tcase_add_test(net, refused_connection_fails_fast);
     tcase_add_test(net, signed_only_with_credentials);
+    tcase_add_test(net, tls_is_verified);
     tcase_set_timeout(net, 30);
     suite_add_tcase(s, net);
 

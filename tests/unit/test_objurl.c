@@ -82,7 +82,8 @@ static const char *const bad_urls[] = {
     "http://h/b#frag", "http://h/b?style=sideways", "http://h/b?tls_verify=2",
     "http://h/b?tls_verify=", "http://h/b?unknown=1", "http://h/b?region=", "http://h/b?region",
     "http://h/b?region=eu%20west", "http://ho st/b", "http://h/bu cket", "http://h/b%20",
-    "http://h/Bad_Bucket?style=virtual", "http://[::1/b", "http://[::1]x/b",
+    "http://h/Bad_Bucket?style=virtual", "http://[::1]:9000/b?style=virtual", "http://[::1/b",
+    "http://[::1]x/b",
 };
 
 START_TEST(bad_urls_are_einval)

@@ -1,0 +1,546 @@
+/* vfs_ns.c - namespace changes by path: create, mkdir, unlink, rmdir,
+ * rename, link, symlink, mknod, and attribute changes (chmod, chown,
+ * utimens, truncate, xattrs), with the kernel's permission rules and errors.
+ *
+ * Each change is one PostgreSQL transaction (metadata-sql). Afterwards the
+ * caches forget exactly what changed, so this process sees its own change
+ * at once; other processes see it when their TTL runs out (close-to-open).
+ * A file unlinked while this process still has it open stays readable: it
+ * becomes an orphan, deleted when the last descriptor here closes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "vfs_internal.h"
+
+/* ---- inodes open in this process (for unlink-while-open) ---- */
+#define VFS_OPEN_BUCKETS 1024
+struct vfs_open_ino { struct vfs_open_ino *next; uint64_t ino; int count, orphan; };
+static struct {
+    pthread_mutex_t lock;
+    struct vfs_open_ino *b[VFS_OPEN_BUCKETS];
+} vo = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static struct vfs_open_ino **vfs_open_slot(uint64_t ino)
+{
+    struct vfs_open_ino **pp = &vo.b[(ino * 0x9E3779B97F4A7C15ULL) >> 54];
+    while (*pp && (*pp)->ino != ino)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+void vfs_open_ref(uint64_t ino)
+{
+    pthread_mutex_lock(&vo.lock);
+    struct vfs_open_ino **pp = vfs_open_slot(ino);
+    if (!*pp && (*pp = calloc(1, sizeof **pp)))
+        (*pp)->ino = ino;
+    if (*pp)
+        (*pp)->count++;
+    pthread_mutex_unlock(&vo.lock);
+}
+
+/* Returns 1 when this was the last descriptor of an orphaned inode. */
+int vfs_open_unref(uint64_t ino)
+{
+    int drop = 0;
+    pthread_mutex_lock(&vo.lock);
+    struct vfs_open_ino **pp = vfs_open_slot(ino), *o = *pp;
+    if (o && --o->count == 0) {
+        drop = o->orphan;
+        *pp = o->next;
+        free(o);
+    }
+    pthread_mutex_unlock(&vo.lock);
+    return drop;
+}
+
+static int vfs_open_mark_orphan(uint64_t ino)
+{
+    pthread_mutex_lock(&vo.lock);
+    struct vfs_open_ino *o = *vfs_open_slot(ino);
+    if (o)
+        o->orphan = 1;
+    pthread_mutex_unlock(&vo.lock);
+    return o != NULL;
+}
+
+static int vfs_is_open(uint64_t ino)
+{
+    pthread_mutex_lock(&vo.lock);
+    int open = *vfs_open_slot(ino) != NULL;
+    pthread_mutex_unlock(&vo.lock);
+    return open;
+}
+
+/* ---- helpers ---- */
+static mode_t vfs_umask(void)
+{
+    static int known;
+    static mode_t mask = 022;
+    if (!known) {
+        /* reading it through /proc does not change it (umask(2) would) */
+        FILE *fp = fopen("/proc/self/status", "re");
+        char line[128];
+        unsigned m;
+        while (fp && fgets(line, sizeof line, fp))
+            if (sscanf(line, "Umask: %o", &m) == 1) {
+                mask = (mode_t)m;
+                break;
+            }
+        if (fp)
+            fclose(fp);
+        known = 1;
+    }
+    return mask;
+}
+
+int64_t vfs_wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+struct vfs_parent {
+    struct meta_attr dir;
+    char name[META_NAME_MAX + 1];
+    size_t nlen;
+    char canon[VFS_HOST_MAX];   /* canonical path of the parent */
+};
+
+/* Split off the last component and resolve the directory holding it. */
+static int vfs_resolve_parent(const char *vpath, struct vfs_parent *p, char *host, size_t hcap)
+{
+    size_t len = strlen(vpath);
+    while (len > 1 && vpath[len - 1] == '/')
+        len--;
+    size_t start = len;
+    while (start > 0 && vpath[start - 1] != '/')
+        start--;
+    p->nlen = len - start;
+    if (p->nlen == 0)
+        return -EBUSY;        /* the volume root itself */
+    if (p->nlen > META_NAME_MAX)
+        return -ENAMETOOLONG;
+    memcpy(p->name, vpath + start, p->nlen);
+    p->name[p->nlen] = '\0';
+    char dir[VFS_HOST_MAX];
+    if (start >= sizeof dir)
+        return -ENAMETOOLONG;
+    memcpy(dir, vpath, start);
+    dir[start ? start : 0] = '\0';
+    if (start == 0)
+        strcpy(dir, "/");
+    int rc = vfs_resolve(dir, 0, &p->dir, p->canon, host, hcap);
+    if (rc == VFS_ESCAPED) {
+        size_t h = strlen(host);
+        if (h + 1 + p->nlen >= hcap)
+            return -ENAMETOOLONG;
+        snprintf(host + h, hcap - h, "%s%s", (h && host[h - 1] == '/') ? "" : "/", p->name);
+        return VFS_ESCAPED;
+    }
+    if (rc < 0)
+        return rc;
+    if (!S_ISDIR(p->dir.mode))
+        return -ENOTDIR;
+    return 0;
+}
+
+static int vfs_is_dot(const struct vfs_parent *p)
+{
+    return (p->nlen == 1 && p->name[0] == '.') || (p->nlen == 2 && p->name[0] == '.' && p->name[1] == '.');
+}
+
+/* Write + search permission on the directory, as every name change needs. */
+static int vfs_may_change(const struct meta_attr *dir)
+{
+    return vfs_check_access(dir, W_OK | X_OK, 1);
+}
+
+/* Sticky directories: only the owner of the entry or the directory (or
+ * root) may remove or rename it. */
+static int vfs_sticky_ok(const struct meta_attr *dir, const struct meta_attr *victim)
+{
+    uid_t uid = geteuid();
+    if (!(dir->mode & S_ISVTX) || uid == 0 || uid == dir->uid || uid == victim->uid)
+        return 0;
+    return -EPERM;
+}
+
+static void vfs_changed_dir(uint64_t dir)
+{
+    mcache_forget(dir);
+}
+
+static int vfs_new_inode(struct vfs_parent *p, mode_t mode, dev_t rdev, const char *target,
+                         int excl, struct meta_attr *out)
+{
+    struct meta_attr a = { 0 };
+    a.mode = mode;
+    a.uid = geteuid();
+    a.gid = (p->dir.mode & S_ISGID) ? p->dir.gid : getegid();
+    if (S_ISDIR(mode) && (p->dir.mode & S_ISGID))
+        a.mode |= S_ISGID;
+    a.rdev = rdev;
+    int rc = meta_create(vfs_volume()->meta, p->dir.ino, p->name, p->nlen, &a, target, excl);
+    if (rc == 0) {
+        mcache_put_entry(p->dir.ino, p->name, p->nlen, &a);
+        vfs_changed_dir(p->dir.ino);
+        *out = a;
+    }
+    return vfs_errno(rc);
+}
+
+/* open(O_CREAT) of a missing name: the new regular file, or -EEXIST. */
+int vfs_create_file(const char *vpath, mode_t mode, int excl, struct meta_attr *out,
+                    char *canon, char *host, size_t hcap)
+{
+    struct vfs_parent p;
+    int rc = vfs_resolve_parent(vpath, &p, host, hcap);
+    if (rc != 0)
+        return rc;
+    if (vfs_is_dot(&p))
+        return -EISDIR;
+    rc = vfs_may_change(&p.dir);
+    if (rc == 0)
+        rc = vfs_new_inode(&p, S_IFREG | (mode & 07777 & ~vfs_umask()), 0, NULL, excl, out);
+    if (rc == 0 && snprintf(canon, VFS_HOST_MAX, "%s%s%.255s", p.canon,
+                            strcmp(p.canon, "/") ? "/" : "", p.name) >= VFS_HOST_MAX)
+        rc = -ENAMETOOLONG;
+    return rc;
+}
+
+int vfs_mkdir(const char *vpath, mode_t mode, char *host, size_t hcap)
+{
+    int rc = vfs_init();
+    struct vfs_parent p;
+    if (rc == 0)
+        rc = vfs_resolve_parent(vpath, &p, host, hcap);
+    if (rc != 0)
+        return rc;
+    if (vfs_is_dot(&p))
+        return -EEXIST;
+    struct meta_attr a;
+    rc = vfs_may_change(&p.dir);
+    return rc ? rc : vfs_new_inode(&p, S_IFDIR | (mode & 07777 & ~vfs_umask()), 0, NULL, 1, &a);
+}
+
+int vfs_symlink(const char *target, const char *vpath, char *host, size_t hcap)
+{
+    int rc = vfs_init();
+    struct vfs_parent p;
+    if (rc == 0)
+        rc = vfs_resolve_parent(vpath, &p, host, hcap);
+    if (rc != 0)
+        return rc;
+    if (!*target)
+        return -ENOENT;
+    if (strlen(target) >= PATH_MAX)
+        return -ENAMETOOLONG;
+    struct meta_attr a;
+    rc = vfs_is_dot(&p) ? -EEXIST : vfs_may_change(&p.dir);
+    return rc ? rc : vfs_new_inode(&p, S_IFLNK | 0777, 0, target, 1, &a);
+}
+
+int vfs_mknod(const char *vpath, mode_t mode, dev_t dev, char *host, size_t hcap)
+{
+    int rc = vfs_init();
+    struct vfs_parent p;
+    if (rc == 0)
+        rc = vfs_resolve_parent(vpath, &p, host, hcap);
+    if (rc != 0)
+        return rc;
+    mode_t type = mode & S_IFMT;
+    if (type != 0 && type != S_IFREG && type != S_IFIFO && type != S_IFSOCK)
+        return -EPERM; /* device nodes on a shared network volume: refused */
+    struct meta_attr a;
+    rc = vfs_is_dot(&p) ? -EEXIST : vfs_may_change(&p.dir);
+    return rc ? rc : vfs_new_inode(&p, (type ? type : S_IFREG) | (mode & 07777 & ~vfs_umask()),
+                                   dev, NULL, 1, &a);
+}
+
+static int vfs_remove(const char *vpath, int dir, char *host, size_t hcap)
+{
+    int rc = vfs_init();
+    struct vfs_parent p;
+    if (rc == 0)
+        rc = vfs_resolve_parent(vpath, &p, host, hcap);
+    if (rc != 0)
+        return rc;
+    if (vfs_is_dot(&p))
+        return dir ? (p.nlen == 1 ? -EINVAL : -ENOTEMPTY) : -EISDIR;
+    struct meta_attr victim;
+    rc = vfs_may_change(&p.dir);
+    if (rc == 0)
+        rc = vfs_lookup_name(p.dir.ino, p.name, p.nlen, &victim);
+    if (rc == 0)
+        rc = vfs_sticky_ok(&p.dir, &victim);
+    if (rc != 0)
+        return rc;
+    struct meta_attr removed;
+    int keep = !dir && vfs_is_open(victim.ino);
+    rc = meta_unlink(vfs_volume()->meta, p.dir.ino, p.name, p.nlen, dir, keep, &removed);
+    mcache_put_negative(p.dir.ino, p.name, p.nlen);
+    vfs_changed_dir(p.dir.ino);
+    mcache_forget(victim.ino);
+    if (rc == 0 && keep && removed.nlink == 0)
+        vfs_open_mark_orphan(victim.ino);
+    return vfs_errno(rc);
+}
+
+int vfs_unlink(const char *vpath, char *host, size_t hcap) { return vfs_remove(vpath, 0, host, hcap); }
+int vfs_rmdir(const char *vpath, char *host, size_t hcap) { return vfs_remove(vpath, 1, host, hcap); }
+
+/* Both ends of rename/link must be in the volume: the shim answers EXDEV
+ * itself when one is not, so an escape here is EXDEV too. */
+static int vfs_parent_in_volume(const char *vpath, struct vfs_parent *p)
+{
+    char host[VFS_HOST_MAX];
+    int rc = vfs_resolve_parent(vpath, p, host, sizeof host);
+    return rc == VFS_ESCAPED ? -EXDEV : rc;
+}
+
+int vfs_rename(const char *from, const char *to, unsigned flags)
+{
+    int rc = vfs_init();
+    struct vfs_parent a, b;
+    if (rc == 0)
+        rc = vfs_parent_in_volume(from, &a);
+    if (rc == 0)
+        rc = vfs_parent_in_volume(to, &b);
+    if (rc != 0)
+        return rc;
+    if (vfs_is_dot(&a) || vfs_is_dot(&b))
+        return -EBUSY;
+    struct meta_attr src, dst;
+    rc = vfs_may_change(&a.dir);
+    if (rc == 0)
+        rc = vfs_may_change(&b.dir);
+    if (rc == 0)
+        rc = vfs_lookup_name(a.dir.ino, a.name, a.nlen, &src);
+    if (rc == 0)
+        rc = vfs_sticky_ok(&a.dir, &src);
+    int has_dst = rc == 0 && vfs_lookup_name(b.dir.ino, b.name, b.nlen, &dst) == 0;
+    if (rc == 0 && has_dst)
+        rc = vfs_sticky_ok(&b.dir, &dst);
+    if (rc != 0)
+        return rc;
+    rc = meta_rename(vfs_volume()->meta, a.dir.ino, a.name, a.nlen, b.dir.ino, b.name, b.nlen, flags);
+    mcache_put_negative(a.dir.ino, a.name, a.nlen);
+    mcache_put_negative(b.dir.ino, b.name, b.nlen); /* refetched on next use */
+    vfs_changed_dir(a.dir.ino);
+    vfs_changed_dir(b.dir.ino);
+    mcache_forget(src.ino);
+    if (has_dst)
+        mcache_forget(dst.ino);
+    return vfs_errno(rc);
+}
+
+int vfs_link(const char *from, const char *to, int follow)
+{
+    int rc = vfs_init();
+    if (rc < 0)
+        return rc;
+    char host[VFS_HOST_MAX];
+    struct meta_attr src, a;
+    rc = vfs_resolve(from, follow ? 0 : VFS_NOFOLLOW, &src, NULL, host, sizeof host);
+    if (rc == VFS_ESCAPED)
+        return -EXDEV;
+    struct vfs_parent p;
+    if (rc == 0)
+        rc = vfs_parent_in_volume(to, &p);
+    if (rc != 0)
+        return rc;
+    if (S_ISDIR(src.mode))
+        return -EPERM;
+    if (vfs_is_dot(&p))
+        return -EEXIST;
+    rc = vfs_may_change(&p.dir);
+    if (rc == 0)
+        rc = meta_link(vfs_volume()->meta, src.ino, p.dir.ino, p.name, p.nlen, &a);
+    if (rc == 0) {
+        mcache_put_entry(p.dir.ino, p.name, p.nlen, &a);
+        vfs_changed_dir(p.dir.ino);
+    }
+    return vfs_errno(rc);
+}
+
+/* ---- attributes ---- */
+static int vfs_target(const char *vpath, struct vfs_file *f, int flags, struct meta_attr *a,
+                      char *host, size_t hcap)
+{
+    int rc = vfs_init();
+    if (rc < 0)
+        return rc;
+    if (f) {
+        if (mcache_getattr(f->attr.ino, a) != 0)
+            *a = f->attr;
+        return 0;
+    }
+    return vfs_resolve(vpath, flags, a, NULL, host, hcap);
+}
+
+static int vfs_apply(struct meta_attr *a, unsigned fields, struct vfs_file *f)
+{
+    int rc = meta_setattr(vfs_volume()->meta, a->ino, fields | META_SET_CTIME_NOW, a);
+    if (rc == 0) {
+        mcache_put_attr(a);
+        if (f) {
+            pthread_mutex_lock(&f->wlock);
+            uint64_t size = f->size;
+            f->attr = *a;
+            f->attr.size = size > a->size ? size : a->size;
+            pthread_mutex_unlock(&f->wlock);
+        }
+    }
+    return vfs_errno(rc);
+}
+
+int vfs_chmod(const char *vpath, struct vfs_file *f, mode_t mode, int flags, char *host, size_t hcap)
+{
+    struct meta_attr a;
+    int rc = vfs_target(vpath, f, flags, &a, host, hcap);
+    if (rc != 0)
+        return rc;
+    uid_t uid = geteuid();
+    if (uid != 0 && uid != a.uid)
+        return -EPERM;
+    if (S_ISLNK(a.mode))
+        return -EOPNOTSUPP;
+    /* like the kernel: a non-member cannot set the group's setgid bit */
+    if (uid != 0 && (mode & S_ISGID) && a.gid != getegid() && !group_member((gid_t)a.gid))
+        mode &= ~(mode_t)S_ISGID;
+    a.mode = (a.mode & S_IFMT) | (mode & 07777);
+    return vfs_apply(&a, META_SET_MODE, f);
+}
+
+int vfs_chown(const char *vpath, struct vfs_file *f, uid_t uid, gid_t gid, int flags, char *host, size_t hcap)
+{
+    struct meta_attr a;
+    int rc = vfs_target(vpath, f, flags, &a, host, hcap);
+    if (rc != 0)
+        return rc;
+    uid_t me = geteuid();
+    unsigned fields = 0;
+    if (uid != (uid_t)-1 && uid != a.uid) {
+        if (me != 0)
+            return -EPERM;
+        a.uid = uid;
+        fields |= META_SET_UID;
+    }
+    if (gid != (gid_t)-1 && gid != a.gid) {
+        if (me != 0 && (me != a.uid || (gid != getegid() && !group_member(gid))))
+            return -EPERM;
+        a.gid = gid;
+        fields |= META_SET_GID;
+    }
+    if (fields && !S_ISDIR(a.mode) && me != 0) {
+        a.mode &= ~(mode_t)(S_ISUID | S_ISGID);
+        fields |= META_SET_MODE;
+    }
+    return vfs_apply(&a, fields, f);
+}
+
+static int64_t vfs_ts_ns(const struct timespec *t, int64_t now)
+{
+    return t->tv_nsec == UTIME_NOW ? now : (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+int vfs_utimens(const char *vpath, struct vfs_file *f, const struct timespec times[2], int flags,
+                char *host, size_t hcap)
+{
+    struct meta_attr a;
+    int rc = vfs_target(vpath, f, flags, &a, host, hcap);
+    if (rc != 0)
+        return rc;
+    int64_t now = vfs_wall_now();
+    int explicit = times && !(times[0].tv_nsec == UTIME_NOW && times[1].tv_nsec == UTIME_NOW);
+    uid_t me = geteuid();
+    if (me != 0 && me != a.uid) {
+        if (explicit)
+            return -EPERM;
+        if (vfs_check_access(&a, W_OK, 1) < 0)
+            return -EACCES;
+    }
+    unsigned fields = 0;
+    for (int i = 0; i < 2; i++) {
+        if (times && (times[i].tv_nsec == UTIME_OMIT))
+            continue;
+        if (times && times[i].tv_nsec != UTIME_NOW && (times[i].tv_nsec < 0 || times[i].tv_nsec > 999999999))
+            return -EINVAL;
+        int64_t ns = times ? vfs_ts_ns(&times[i], now) : now;
+        if (i == 0)
+            a.atime_ns = ns, fields |= META_SET_ATIME;
+        else
+            a.mtime_ns = ns, fields |= META_SET_MTIME;
+    }
+    return fields ? vfs_apply(&a, fields, f) : 0;
+}
+
+int vfs_truncate(const char *vpath, uint64_t size, char *host, size_t hcap)
+{
+    struct meta_attr a;
+    int rc = vfs_target(vpath, NULL, 0, &a, host, hcap);
+    if (rc != 0)
+        return rc;
+    if (S_ISDIR(a.mode))
+        return -EISDIR;
+    if (!S_ISREG(a.mode))
+        return -EINVAL;
+    rc = vfs_check_access(&a, W_OK, 1);
+    return rc ? rc : vfs_set_size(a.ino, size, NULL);
+}
+
+static int vfs_xattr_target(const char *vpath, struct vfs_file *f, int flags, struct meta_attr *a,
+                            char *host, size_t hcap)
+{
+    int rc = vfs_target(vpath, f, flags, a, host, hcap);
+    if (rc != 0)
+        return rc;
+    uid_t me = geteuid();
+    if (me != 0 && me != a->uid && vfs_check_access(a, W_OK, 1) < 0)
+        return -EACCES;
+    return 0;
+}
+
+int vfs_setxattr(const char *vpath, struct vfs_file *f, const char *name, const void *val, size_t len,
+                 int xflags, int flags, char *host, size_t hcap)
+{
+    struct meta_attr a;
+    int rc = vfs_xattr_target(vpath, f, flags, &a, host, hcap);
+    return rc ? rc : vfs_errno(meta_setxattr(vfs_volume()->meta, a.ino, name, val, len, xflags));
+}
+
+int vfs_removexattr(const char *vpath, struct vfs_file *f, const char *name, int flags,
+                    char *host, size_t hcap)
+{
+    struct meta_attr a;
+    int rc = vfs_xattr_target(vpath, f, flags, &a, host, hcap);
+    return rc ? rc : vfs_errno(meta_removexattr(vfs_volume()->meta, a.ino, name));
+}
+
+int vfs_fgetxattr(struct vfs_file *f, const char *name, void *buf, size_t cap)
+{
+    return vfs_errno(meta_getxattr(vfs_volume()->meta, f->attr.ino, name, buf, cap));
+}
+
+int vfs_flistxattr(struct vfs_file *f, char *buf, size_t cap)
+{
+    return vfs_errno(meta_listxattr(vfs_volume()->meta, f->attr.ino, buf, cap));
+}
+
+void vfs_ns_after_fork(void)
+{
+    /* the table is still true in the child (it inherited the descriptors) */
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    vo.lock = m;
+}

@@ -1,0 +1,313 @@
+/* vfs_write.c - the write path: buffered writes, slices, commit.
+ *
+ * Writes land in memory as dirty pieces (each inside one 64 MiB chunk; an
+ * append to the last piece extends it). fsync, close, a full buffer or a
+ * truncate uploads every piece as a new immutable slice and commits all of
+ * them to PostgreSQL in one transaction (meta_write): until that commit,
+ * other processes see the old file; after it, the new one (close-to-open).
+ * A failed upload or commit keeps the data in memory and reports the error
+ * at that write, fsync or close; nothing is dropped silently. Reads through
+ * a writer's descriptor see its own unflushed writes (overlay).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "log.h"
+#include "vfs_internal.h"
+
+#define VFS_ID_BATCH 64
+#define VFS_FLUSH_MAX (UINT64_C(64) << 20)
+
+static struct {
+    pthread_mutex_t lock;
+    uint64_t next, end;
+} vw_ids = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static int64_t vfs_wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Slice ids come from the database in batches, one round trip per 64. */
+static int vfs_new_slice_id(uint64_t *id)
+{
+    pthread_mutex_lock(&vw_ids.lock);
+    int rc = 0;
+    if (vw_ids.next == vw_ids.end) {
+        uint64_t first;
+        rc = meta_next_ids(vfs_volume()->meta, META_ID_SLICE, VFS_ID_BATCH, &first);
+        if (rc == 0) {
+            vw_ids.next = first;
+            vw_ids.end = first + VFS_ID_BATCH;
+        }
+    }
+    if (rc == 0)
+        *id = vw_ids.next++;
+    pthread_mutex_unlock(&vw_ids.lock);
+    return rc;
+}
+
+void vfs_write_after_fork(void)
+{
+    /* the parent keeps using its batch: the child must not reuse it */
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    vw_ids.lock = m;
+    vw_ids.next = vw_ids.end = 0;
+}
+
+int vfs_is_writer(const struct vfs_file *f)
+{
+    return (f->flags & O_ACCMODE) != O_RDONLY && S_ISREG(f->attr.mode);
+}
+
+static uint64_t vfs_flush_threshold(void)
+{
+    uint64_t half = vfs_volume()->cfg.buffer_size / 2;
+    return half < VFS_FLUSH_MAX ? (half ? half : 1) : VFS_FLUSH_MAX;
+}
+
+static int vfs_dirty_grow(struct vfs_dirty *d, uint32_t need)
+{
+    if (need <= d->cap)
+        return 0;
+    uint64_t cap = d->cap ? d->cap : 64 * 1024;
+    while (cap < need)
+        cap *= 2;
+    if (cap > LAYOUT_CHUNK_SIZE)
+        cap = LAYOUT_CHUNK_SIZE;
+    char *p = realloc(d->data, cap);
+    if (!p)
+        return -ENOMEM;
+    d->data = p;
+    d->cap = (uint32_t)cap;
+    return 0;
+}
+
+/* Add one piece that lies inside a single chunk. */
+static int vfs_dirty_add(struct vfs_file *f, uint64_t off, const char *buf, uint32_t len)
+{
+    struct vfs_dirty *last = f->ndirty ? &f->dirty[f->ndirty - 1] : NULL;
+    if (!last || last->off + last->len != off ||
+        layout_chunk_index(last->off) != layout_chunk_index(off)) {
+        if (f->ndirty == f->dirty_cap) {
+            int cap = f->dirty_cap ? 2 * f->dirty_cap : 8;
+            struct vfs_dirty *d = realloc(f->dirty, (size_t)cap * sizeof *d);
+            if (!d)
+                return -ENOMEM;
+            f->dirty = d;
+            f->dirty_cap = cap;
+        }
+        last = &f->dirty[f->ndirty++];
+        *last = (struct vfs_dirty){ .off = off };
+    }
+    int rc = vfs_dirty_grow(last, last->len + len);
+    if (rc < 0) {
+        if (last->len == 0)
+            f->ndirty--;
+        return rc;
+    }
+    memcpy(last->data + last->len, buf, len);
+    last->len += len;
+    f->dirty_bytes += len;
+    return 0;
+}
+
+static void vfs_dirty_clear(struct vfs_file *f)
+{
+    for (int i = 0; i < f->ndirty; i++)
+        free(f->dirty[i].data);
+    f->ndirty = 0;
+    f->dirty_bytes = 0;
+}
+
+/* After a commit the committed map changed: load the new one. */
+static int vfs_reload(struct vfs_file *f, const struct meta_attr *a)
+{
+    f->attr = *a;
+    mcache_put_attr(a);
+    struct vfs_smap *m = NULL;
+    int rc = vfs_load_smap(a, &m);
+    if (rc < 0)
+        return rc;
+    vfs_smap_put(f->smap);
+    f->smap = m;
+    return 0;
+}
+
+static int vfs_flush_locked(struct vfs_file *f)
+{
+    if (f->ndirty == 0)
+        return 0;
+    struct volume *v = vfs_volume();
+    struct meta_slice_rec *recs = calloc((size_t)f->ndirty, sizeof *recs);
+    if (!recs)
+        return -ENOMEM;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < f->ndirty; i++) {
+        const struct vfs_dirty *d = &f->dirty[i];
+        uint64_t id = 0;
+        rc = vfs_new_slice_id(&id);
+        if (rc == 0)
+            rc = volume_write_slice(v, id, d->data, d->len);
+        recs[i] = (struct meta_slice_rec){ layout_chunk_index(d->off),
+                                           { layout_chunk_offset(d->off), id, d->len, 0, d->len } };
+    }
+    struct meta_attr a;
+    if (rc == 0)
+        rc = meta_write(v->meta, f->attr.ino, recs, f->ndirty, f->size, 0, f->mtime_ns, &a);
+    free(recs);
+    if (rc < 0) {
+        log_error("vfs", "committing writes to %s (inode %llu) failed: %s; the data stays buffered",
+                  f->path, (unsigned long long)f->attr.ino, strerror(-vfs_errno(rc) == 0 ? EIO : -rc));
+        return vfs_errno(rc);
+    }
+    vfs_dirty_clear(f);
+    return vfs_reload(f, &a);
+}
+
+/* Split at chunk boundaries so every piece becomes a slice of one chunk. */
+static int vfs_buffer_write(struct vfs_file *f, const char *buf, size_t len, uint64_t off)
+{
+    while (len > 0) {
+        uint64_t room = LAYOUT_CHUNK_SIZE - layout_chunk_offset(off);
+        uint32_t take = (uint32_t)(len < room ? len : room);
+        int rc = vfs_dirty_add(f, off, buf, take);
+        if (rc < 0)
+            return rc;
+        buf += take;
+        off += take;
+        len -= take;
+    }
+    return 0;
+}
+
+ssize_t vfs_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off)
+{
+    if (!vfs_is_writer(f))
+        return S_ISDIR(f->attr.mode) ? -EISDIR : -EBADF;
+    pthread_mutex_lock(&f->wlock);
+    if (f->flags & O_APPEND)
+        off = f->size;
+    int rc = 0;
+    if (off + len < off || off + len > (UINT64_C(1) << 50))
+        rc = -EFBIG;
+    if (rc == 0)
+        rc = vfs_buffer_write(f, buf, len, off);
+    if (rc == 0) {
+        if (off + len > f->size)
+            f->size = off + len;
+        f->mtime_ns = vfs_wall_ns();
+        if (f->dirty_bytes >= vfs_flush_threshold())
+            rc = vfs_flush_locked(f);
+    }
+    pthread_mutex_unlock(&f->wlock);
+    return rc < 0 ? rc : (ssize_t)len;
+}
+
+ssize_t vfs_pread_writer(struct vfs_file *f, void *buf, size_t len, uint64_t off)
+{
+    pthread_mutex_lock(&f->wlock);
+    ssize_t rc = 0;
+    if (off < f->size) {
+        if (len > f->size - off)
+            len = (size_t)(f->size - off);
+        memset(buf, 0, len);
+        if (f->smap && off < f->smap->size)
+            rc = vfs_read_data(f->smap, buf, len, off);
+        for (int i = 0; rc >= 0 && i < f->ndirty; i++) {
+            const struct vfs_dirty *d = &f->dirty[i];
+            uint64_t a = d->off > off ? d->off : off;
+            uint64_t b = d->off + d->len < off + len ? d->off + d->len : off + len;
+            if (a < b)
+                memcpy((char *)buf + (a - off), d->data + (a - d->off), (size_t)(b - a));
+        }
+        if (rc >= 0)
+            rc = (ssize_t)len;
+    }
+    pthread_mutex_unlock(&f->wlock);
+    return rc;
+}
+
+int vfs_fsync(struct vfs_file *f)
+{
+    if (!vfs_is_writer(f))
+        return 0;
+    pthread_mutex_lock(&f->wlock);
+    int rc = vfs_flush_locked(f);
+    pthread_mutex_unlock(&f->wlock);
+    return rc;
+}
+
+/* Truncate or extend an inode, by inode; used by ftruncate and truncate. */
+int vfs_set_size(uint64_t ino, uint64_t size, struct meta_attr *out)
+{
+    struct meta_attr a = { .size = size, .mtime_ns = vfs_wall_ns() };
+    int rc = meta_setattr(vfs_volume()->meta, ino, META_SET_SIZE | META_SET_MTIME | META_SET_CTIME_NOW, &a);
+    if (rc == 0) {
+        mcache_put_attr(&a);
+        if (out)
+            *out = a;
+    }
+    return vfs_errno(rc);
+}
+
+int vfs_ftruncate(struct vfs_file *f, uint64_t size)
+{
+    if (!vfs_is_writer(f))
+        return S_ISDIR(f->attr.mode) ? -EISDIR : -EINVAL;
+    if (size > (UINT64_C(1) << 50))
+        return -EFBIG;
+    pthread_mutex_lock(&f->wlock);
+    struct meta_attr a;
+    int rc = vfs_flush_locked(f);
+    if (rc == 0)
+        rc = vfs_set_size(f->attr.ino, size, &a);
+    if (rc == 0) {
+        f->size = size;
+        rc = vfs_reload(f, &a);
+    }
+    pthread_mutex_unlock(&f->wlock);
+    return rc;
+}
+
+int vfs_fallocate(struct vfs_file *f, int mode, uint64_t off, uint64_t len)
+{
+    if (!vfs_is_writer(f))
+        return -EBADF;
+    if (mode & ~FALLOC_FL_KEEP_SIZE)
+        return -EOPNOTSUPP; /* holes and ranges need no reservation in an object store */
+    if (mode & FALLOC_FL_KEEP_SIZE)
+        return 0;
+    uint64_t end = off + len;
+    return end > vfs_file_size(f) ? vfs_ftruncate(f, end) : 0;
+}
+
+uint64_t vfs_file_size(struct vfs_file *f)
+{
+    if (!vfs_is_writer(f))
+        return f->smap ? f->smap->size : f->attr.size;
+    pthread_mutex_lock(&f->wlock);
+    uint64_t s = f->size;
+    pthread_mutex_unlock(&f->wlock);
+    return s;
+}
+
+/* Release-time commit; the caller frees the file whatever this returns. */
+int vfs_writer_close(struct vfs_file *f)
+{
+    if (!vfs_is_writer(f))
+        return 0;
+    pthread_mutex_lock(&f->wlock);
+    int rc = vfs_flush_locked(f);
+    vfs_dirty_clear(f);
+    free(f->dirty);
+    f->dirty = NULL;
+    pthread_mutex_unlock(&f->wlock);
+    return rc;
+}
