@@ -114,6 +114,20 @@ typedef int (*meta_chunk_cb)(void *arg, uint64_t chunk_index,
 int meta_read_chunks(struct meta *m, uint64_t ino, uint64_t first, uint64_t count,
                      meta_chunk_cb cb, void *arg);
 
+/* Every regular file of directory `dir` with its whole block map, so that
+ * opening the files of a listed directory costs no further round trip.
+ * cb is called once per (file, chunk) with the file's attributes and the
+ * chunk's slice records, oldest first; attributes and slices come from one
+ * statement, so they are the same row version. A file with no slices gets
+ * one call with n = 0 and chunk 0. Files arrive in name order (a file with
+ * several names in dir arrives once per name); non-files are skipped. One
+ * round trip for a directory of up to 16,384 entries, larger ones stream
+ * in keyset pages of that many (memory stays bounded). cb returns non-zero
+ * to stop (a negative value is returned). -ENOENT, -ENOTDIR. */
+typedef int (*meta_file_slices_cb)(void *arg, const struct meta_attr *a, uint64_t chunk,
+                                   const struct layout_slice *s, int n);
+int meta_read_dir_slices(struct meta *m, uint64_t dir, meta_file_slices_cb cb, void *arg);
+
 int meta_getxattr(struct meta *m, uint64_t ino, const char *name, void *buf, size_t cap);
 /* NUL-separated names, as listxattr(2). */
 int meta_listxattr(struct meta *m, uint64_t ino, char *buf, size_t cap);
@@ -145,6 +159,19 @@ int meta_drop_orphan(struct meta *m, uint64_t ino);
  * (-EINVAL), -ENOTEMPTY / -EISDIR / -ENOTDIR as the kernel answers. */
 int meta_rename(struct meta *m, uint64_t src_parent, const char *src, size_t slen,
                 uint64_t dst_parent, const char *dst, size_t dlen, unsigned flags);
+/* Extra meta_rename flag (above every RENAME_* bit): a replaced
+ * non-directory that loses its last link is kept as an orphan (nlink 0,
+ * as meta_unlink with keep_open) instead of deleted: it is still open
+ * somewhere. Drop it later with meta_drop_orphan, or let meta_session_reap
+ * do it. */
+#define META_RENAME_ORPHAN (1u << 30)
+/* meta_rename that also reports what the target name pointed at before:
+ * *replaced (if not NULL) gets that inode's attributes after the change
+ * (nlink decremented; 0 if it was deleted or orphaned), or ino 0 when no
+ * inode lost a name (no target, RENAME_EXCHANGE, or both names one inode). */
+int meta_rename2(struct meta *m, uint64_t src_parent, const char *src, size_t slen,
+                 uint64_t dst_parent, const char *dst, size_t dlen, unsigned flags,
+                 struct meta_attr *replaced);
 
 /* setattr: which fields of `a` to apply (bits below). Size changes truncate
  * (dropping or trimming slices beyond the new size) or extend with a hole.
@@ -178,6 +205,59 @@ int meta_list_slices(struct meta *m, meta_id_cb cb, void *arg);
 /* Register this process as a client session; returns its id. */
 int meta_session_open(struct meta *m, const char *host, int pid, uint64_t *sid);
 int meta_session_close(struct meta *m, uint64_t sid);
+/* Sessions prove they live by a heartbeat (the client's clock, like
+ * meta_session_open; run clients with synchronised clocks and choose
+ * stale_ns far above the skew). -ENOENT: the session was reaped. */
+int meta_session_heartbeat(struct meta *m, uint64_t sid);
+/* Record that session sid keeps orphan ino open (several sessions may).
+ * -ENOENT: no such orphan (or no such session). */
+int meta_orphan_own(struct meta *m, uint64_t ino, uint64_t sid);
+/* Delete the sessions whose heartbeat is older than stale_ns, and drop
+ * (slices to garbage) every orphan no live session owns that either had an
+ * owner (a reaped or closed session) or was orphaned more than stale_ns ago
+ * (the grace period covers an orphan made just before meta_orphan_own).
+ * One transaction. *reaped (if not NULL) = sessions deleted; returns the
+ * number of orphans dropped. */
+int meta_session_reap(struct meta *m, int64_t stale_ns, int *reaped);
+
+/* gc: slice ids released by unlink, truncate, rename and compaction that no
+ * slice record references now, ascending, each once, with the (latest) time
+ * it was released; streamed in pages (bounded memory). cb returns non-zero
+ * to stop (a negative value is returned). */
+typedef int (*meta_garbage_cb)(void *arg, uint64_t id, uint32_t size, int64_t since_ns);
+int meta_list_garbage(struct meta *m, meta_garbage_cb cb, void *arg);
+/* Forget garbage ids whose objects gc deleted. Ids some slice record
+ * references again are skipped (kept). Returns how many were forgotten. */
+int meta_forget_garbage(struct meta *m, const uint64_t *ids, int n);
+/* 1 if some slice record references id, else 0. */
+int meta_slice_referenced(struct meta *m, uint64_t id);
+
+/* fsck: consistency checks of the namespace and the slice records. Counts
+ * are exact; cb (may be NULL) gets one line per problem, at most the first
+ * META_FSCK_MAX_LINES over all checks. `orphans` counts orphans no existing
+ * session owns (meta_session_reap drops them; repair leaves them). With
+ * `repair`, after checking: dangling entries (missing inode, or parent not
+ * a directory) are deleted, inodes without a name are linked as
+ * "/lost+found/#<ino>" (made on demand), directories' parent columns and
+ * every nlink are recomputed, slice records of missing inodes go to
+ * garbage, and slice records past the file size are cut as a truncate to
+ * the same size would (the visible bytes do not change); each repair is
+ * its own transaction, safe beside running clients (a conflict reruns it).
+ * The report describes what was found before repairing. Returns the number
+ * of problems found. */
+#define META_FSCK_MAX_LINES 1000
+struct meta_fsck_report {
+    uint64_t dangling_entries;   /* entries whose inode or parent is missing */
+    uint64_t missing_parents;    /* inodes (not root, not orphan) with no entry */
+    uint64_t bad_nlink;          /* nlink != names (files), != 2 + subdirs (dirs) */
+    uint64_t orphans;            /* orphans no existing session owns */
+    uint64_t bad_dir_parent;     /* a directory's parent column != its entry's parent */
+    uint64_t slices_of_missing_inodes;
+    uint64_t bad_sizes;          /* slice records ending past the file size */
+};
+typedef void (*meta_fsck_cb)(void *arg, const char *problem);
+int meta_fsck(struct meta *m, int repair, struct meta_fsck_report *r, meta_fsck_cb cb,
+              void *arg);
 
 /* Run a batch of namespace changes in one transaction (import): calls fn,
  * whose meta_* calls on the same thread join that transaction; commits if

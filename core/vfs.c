@@ -77,6 +77,7 @@ int vfs_init(void)
             if (rc == 0) {
                 __atomic_store_n(&vg.vol, v, __ATOMIC_RELEASE);
                 vg.err = 0;
+                vfs_wb_recover_async();
             } else {
                 if (!vg.logged++)
                     log_error("vfs", "cannot open the volume (%s): %s; paths under %s fail with EIO",

@@ -159,6 +159,9 @@ int vfs_file_blocks(struct vfs_file *f, vfs_block_cb cb, void *arg);
 int vfs_warm_block(const struct vfs_block *b);
 int vfs_block_cached(const struct vfs_block *b);
 int vfs_evict_block(const struct vfs_block *b);
+/* Commit writeback journals left on this node by dead processes
+ * (`shimfs flush`); *committed gets how many. */
+int vfs_flush_journals(int *committed);
 /* Wait for this process's queued cache writes to reach the disk. */
 int vfs_cache_flush(void);
 struct vfs_stats {

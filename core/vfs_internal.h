@@ -90,6 +90,7 @@ struct vfs_file {
     uint64_t dirty_bytes;
     uint64_t size;              /* size as this descriptor sees it */
     int werr;                   /* a failed background step, reported at fsync/close */
+    int wb_stale;               /* writeback staged data: reload before reading */
     int64_t mtime_ns;           /* set by the last write */
     char path[];
 };
@@ -102,6 +103,13 @@ ssize_t vfs_pread_writer(struct vfs_file *f, void *buf, size_t len, uint64_t off
 int vfs_writer_close(struct vfs_file *f);
 int vfs_set_size(uint64_t ino, uint64_t size, struct meta_attr *out);
 void vfs_write_after_fork(void);
+int vfs_next_slice_id(uint64_t *id);
+/* writeback (vfs_writeback.c) */
+int vfs_wb_stage_locked(struct vfs_file *f);
+int vfs_wb_drain(void);
+int vfs_wb_recover(int *committed);
+void vfs_wb_recover_async(void);
+void vfs_wb_after_fork(void);
 int vfs_create_file(const char *vpath, mode_t mode, int excl, struct meta_attr *out,
                     char *canon, char *host, size_t hcap);
 void vfs_open_ref(uint64_t ino);
@@ -111,6 +119,8 @@ int64_t vfs_wall_now(void);
 
 /* ---- file data (vfs_read.c) ---- */
 int vfs_load_smap(const struct meta_attr *a, struct vfs_smap **out);
+/* Load and cache the block maps of every file in a directory (one query). */
+int vfs_load_dir_smaps(uint64_t dir);
 ssize_t vfs_read_data(struct vfs_smap *m, void *buf, size_t len, uint64_t off);
 /* Queue background fetches for the blocks under [off, off+len) (0: to EOF). */
 int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len);

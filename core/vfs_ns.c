@@ -271,6 +271,8 @@ int vfs_mknod(const char *vpath, mode_t mode, dev_t dev, char *host, size_t hcap
 static int vfs_remove(const char *vpath, int dir, char *host, size_t hcap)
 {
     int rc = vfs_init();
+    if (rc == 0)
+        rc = vfs_wb_drain();
     struct vfs_parent p;
     if (rc == 0)
         rc = vfs_resolve_parent(vpath, &p, host, hcap);
@@ -312,6 +314,8 @@ static int vfs_parent_in_volume(const char *vpath, struct vfs_parent *p)
 int vfs_rename(const char *from, const char *to, unsigned flags)
 {
     int rc = vfs_init();
+    if (rc == 0)
+        rc = vfs_wb_drain(); /* a rename must not publish a name before its data */
     struct vfs_parent a, b;
     if (rc == 0)
         rc = vfs_parent_in_volume(from, &a);
@@ -348,6 +352,8 @@ int vfs_rename(const char *from, const char *to, unsigned flags)
 int vfs_link(const char *from, const char *to, int follow)
 {
     int rc = vfs_init();
+    if (rc == 0)
+        rc = vfs_wb_drain();
     if (rc < 0)
         return rc;
     char host[VFS_HOST_MAX];
@@ -391,7 +397,10 @@ static int vfs_target(const char *vpath, struct vfs_file *f, int flags, struct m
 
 static int vfs_apply(struct meta_attr *a, unsigned fields, struct vfs_file *f)
 {
-    int rc = meta_setattr(vfs_volume()->meta, a->ino, fields | META_SET_CTIME_NOW, a);
+    int rc = vfs_wb_drain();
+    if (rc < 0)
+        return rc;
+    rc = meta_setattr(vfs_volume()->meta, a->ino, fields | META_SET_CTIME_NOW, a);
     if (rc == 0) {
         mcache_put_attr(a);
         if (f) {

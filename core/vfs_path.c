@@ -55,6 +55,9 @@ static int vfs_fill_dir(uint64_t dir)
             return rc;
         if (rc < VFS_LIST_PAGE) {
             mcache_dir_set_listed(dir, 1);
+            /* a process reading one file of a listed directory usually
+             * reads its neighbours: learn all their block maps now */
+            (void)vfs_load_dir_smaps(dir);
             return 1;
         }
     }

@@ -35,6 +35,51 @@ static int vfs_load_cb(void *arg, uint64_t chunk, const struct layout_slice *s, 
     return 0;
 }
 
+static struct vfs_smap *vfs_smap_new(const struct meta_attr *a)
+{
+    struct vfs_smap *m = calloc(1, sizeof *m);
+    if (m) {
+        m->refs = 1;
+        m->ino = a->ino;
+        m->size = a->size;
+        m->mtime_ns = a->mtime_ns;
+    }
+    return m;
+}
+
+/* Block maps of a whole directory's files in one round trip, so opening
+ * each of them afterwards costs none. */
+struct vfs_dirmaps { struct vfs_load l; };
+
+static void vfs_dirmaps_finish(struct vfs_dirmaps *d)
+{
+    if (d->l.m && !d->l.err)
+        mcache_put_smap(d->l.m);
+    vfs_smap_put(d->l.m);
+    d->l = (struct vfs_load){ NULL, 0, 0 };
+}
+
+static int vfs_dirmaps_cb(void *arg, const struct meta_attr *a, uint64_t chunk,
+                          const struct layout_slice *s, int n)
+{
+    struct vfs_dirmaps *d = arg;
+    if (!d->l.m || d->l.m->ino != a->ino) {
+        vfs_dirmaps_finish(d);
+        d->l.m = vfs_smap_new(a);
+        if (!d->l.m)
+            return -ENOMEM;
+    }
+    return n > 0 ? vfs_load_cb(&d->l, chunk, s, n) : 0;
+}
+
+int vfs_load_dir_smaps(uint64_t dir)
+{
+    struct vfs_dirmaps d = { { NULL, 0, 0 } };
+    int rc = meta_read_dir_slices(vfs_volume()->meta, dir, vfs_dirmaps_cb, &d);
+    vfs_dirmaps_finish(&d);
+    return rc < 0 ? vfs_errno(rc) : 0;
+}
+
 int vfs_load_smap(const struct meta_attr *a, struct vfs_smap **out)
 {
     struct vfs_smap *m = mcache_get_smap(a->ino, a->size, a->mtime_ns);
@@ -42,13 +87,9 @@ int vfs_load_smap(const struct meta_attr *a, struct vfs_smap **out)
         *out = m;
         return 0;
     }
-    m = calloc(1, sizeof *m);
+    m = vfs_smap_new(a);
     if (!m)
         return -ENOMEM;
-    m->refs = 1;
-    m->ino = a->ino;
-    m->size = a->size;
-    m->mtime_ns = a->mtime_ns;
     struct vfs_load l = { m, 0, 0 };
     uint64_t nchunks = (a->size + LAYOUT_CHUNK_SIZE - 1) / LAYOUT_CHUNK_SIZE;
     int rc = 0;

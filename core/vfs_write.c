@@ -35,7 +35,7 @@ static int64_t vfs_wall_ns(void)
 }
 
 /* Slice ids come from the database in batches, one round trip per 64. */
-static int vfs_new_slice_id(uint64_t *id)
+int vfs_next_slice_id(uint64_t *id)
 {
     pthread_mutex_lock(&vw_ids.lock);
     int rc = 0;
@@ -59,6 +59,7 @@ void vfs_write_after_fork(void)
     pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
     vw_ids.lock = m;
     vw_ids.next = vw_ids.end = 0;
+    vfs_wb_after_fork();
 }
 
 int vfs_is_writer(const struct vfs_file *f)
@@ -145,6 +146,11 @@ static int vfs_flush_locked(struct vfs_file *f)
     if (f->ndirty == 0)
         return 0;
     struct volume *v = vfs_volume();
+    if (v->cfg.writeback && vfs_wb_stage_locked(f) == 0) {
+        vfs_dirty_clear(f);
+        f->wb_stale = 1;
+        return 0;
+    }
     struct meta_slice_rec *recs = calloc((size_t)f->ndirty, sizeof *recs);
     if (!recs)
         return -ENOMEM;
@@ -152,7 +158,7 @@ static int vfs_flush_locked(struct vfs_file *f)
     for (int i = 0; rc == 0 && i < f->ndirty; i++) {
         const struct vfs_dirty *d = &f->dirty[i];
         uint64_t id = 0;
-        rc = vfs_new_slice_id(&id);
+        rc = vfs_next_slice_id(&id);
         if (rc == 0)
             rc = volume_write_slice(v, id, d->data, d->len);
         recs[i] = (struct meta_slice_rec){ layout_chunk_index(d->off),
@@ -210,11 +216,28 @@ ssize_t vfs_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off
     return rc < 0 ? rc : (ssize_t)len;
 }
 
+/* Writeback staged some of this file's data: it is readable again once the
+ * uploader committed it. */
+static int vfs_wb_catch_up(struct vfs_file *f)
+{
+    if (!f->wb_stale)
+        return 0;
+    int rc = vfs_wb_drain();
+    struct meta_attr a;
+    if (rc == 0)
+        rc = meta_getattr(vfs_volume()->meta, f->attr.ino, &a);
+    if (rc == 0)
+        rc = vfs_reload(f, &a);
+    if (rc == 0)
+        f->wb_stale = 0;
+    return vfs_errno(rc);
+}
+
 ssize_t vfs_pread_writer(struct vfs_file *f, void *buf, size_t len, uint64_t off)
 {
     pthread_mutex_lock(&f->wlock);
-    ssize_t rc = 0;
-    if (off < f->size) {
+    ssize_t rc = vfs_wb_catch_up(f);
+    if (rc == 0 && off < f->size) {
         if (len > f->size - off)
             len = (size_t)(f->size - off);
         memset(buf, 0, len);
@@ -248,7 +271,10 @@ int vfs_fsync(struct vfs_file *f)
 int vfs_set_size(uint64_t ino, uint64_t size, struct meta_attr *out)
 {
     struct meta_attr a = { .size = size, .mtime_ns = vfs_wall_ns() };
-    int rc = meta_setattr(vfs_volume()->meta, ino, META_SET_SIZE | META_SET_MTIME | META_SET_CTIME_NOW, &a);
+    int rc = vfs_wb_drain(); /* staged writes land first, then the size */
+    if (rc < 0)
+        return rc;
+    rc = meta_setattr(vfs_volume()->meta, ino, META_SET_SIZE | META_SET_MTIME | META_SET_CTIME_NOW, &a);
     if (rc == 0) {
         mcache_put_attr(&a);
         if (out)
@@ -266,6 +292,8 @@ int vfs_ftruncate(struct vfs_file *f, uint64_t size)
     pthread_mutex_lock(&f->wlock);
     struct meta_attr a;
     int rc = vfs_flush_locked(f);
+    if (rc == 0)
+        rc = vfs_wb_drain(); /* staged writes must land before the size changes */
     if (rc == 0)
         rc = vfs_set_size(f->attr.ino, size, &a);
     if (rc == 0) {

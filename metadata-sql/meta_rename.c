@@ -1,11 +1,13 @@
 /* meta_rename.c - rename(2) and renameat2(2) with RENAME_NOREPLACE and
- * RENAME_EXCHANGE.
+ * RENAME_EXCHANGE, plus META_RENAME_ORPHAN (a replaced file still open
+ * somewhere survives as an orphan) and the report of what was replaced.
  *
  * Promises: atomic (one transaction); the kernel's answers: -ENOENT,
  * -ENOTDIR, -EISDIR, -ENOTEMPTY, -EEXIST (NOREPLACE), -EINVAL (a directory
  * into its own subtree, bad flags); renaming a name onto another name of
  * the same inode does nothing. A replaced last link is deleted (slices to
- * gc). Parents get nlink, mtime and ctime updates, the moved inodes ctime.
+ * gc), or with META_RENAME_ORPHAN, if not a directory, kept as an orphan
+ * (nlink 0) exactly as meta_unlink with keep_open would. Parents get nlink, mtime and ctime updates, the moved inodes ctime.
  * Directory moves between parents serialize on one advisory lock, taken
  * after the row locks, so two crossing moves cannot build a cycle.
  */
@@ -19,6 +21,7 @@ struct meta_rename_args {
     const char *sname, *dname;
     size_t slen, dlen;
     unsigned flags;
+    struct meta_attr *replaced;
 };
 
 /* What the lock phase found: parents, source, target (NULL if none). */
@@ -130,22 +133,23 @@ static void meta_batch_ino(struct meta_batch *b, int stmt, uint64_t ino, int64_t
     meta_p_int(p, now);
 }
 
-/* The target D goes away: a directory (empty) or the last link entirely,
- * else one link less. */
+/* The target D goes away: a directory (empty) or the last link entirely
+ * (unless it must stay as an orphan), else one link less. */
 static void meta_rename_drop_target(struct meta_batch *b, const struct meta_attr *D, int ddir,
-                                    int64_t now)
+                                    int keep_open, int64_t now)
 {
-    if (ddir || D->nlink <= 1) {
+    if (ddir || (D->nlink <= 1 && !keep_open)) {
         struct meta_params *p = meta_batch_add(b, MS_DROP);
         meta_p_int(p, (int64_t)D->ino);
         meta_p_text(p, "true");
         meta_p_int(p, now);
         return;
     }
+    uint32_t nlink = D->nlink ? D->nlink - 1 : 0;
     struct meta_params *p = meta_batch_add(b, MS_NLINK_SET);
     meta_p_int(p, (int64_t)D->ino);
-    meta_p_int(p, D->nlink - 1);
-    meta_p_text(p, "false");
+    meta_p_int(p, nlink);
+    meta_p_text(p, nlink == 0 ? "true" : "false");   /* orphan */
     meta_p_int(p, now);
 }
 
@@ -170,7 +174,8 @@ static void meta_rename_plan(struct meta_batch *b, const struct meta_rename_args
         }
     } else {
         if (v->D) {
-            meta_rename_drop_target(b, v->D, v->ddir, now);
+            meta_rename_drop_target(b, v->D, v->ddir, (ra->flags & META_RENAME_ORPHAN) != 0,
+                                    now);
             meta_batch_entry(b, MS_ENTRY_DEL, ra->dp, ra->dname, ra->dlen);
             ddp -= v->ddir;
         }
@@ -193,32 +198,59 @@ static void meta_rename_plan(struct meta_batch *b, const struct meta_rename_args
     }
 }
 
+/* What the replaced inode looks like now: a name less, or gone. */
+static void meta_rename_replaced(struct meta_attr *out, const struct meta_attr *D, int ddir,
+                                 int64_t now)
+{
+    *out = *D;
+    out->nlink = ddir || D->nlink == 0 ? 0 : D->nlink - 1;
+    out->ctime_ns = now;
+}
+
 static int meta_rename_body(struct meta_conn *c, void *arg)
 {
     struct meta_rename_args *ra = arg;
     uint64_t inos[2] = { ra->sp, ra->dp };
     struct meta_ent e[2] = { { ra->sp, ra->sname, ra->slen }, { ra->dp, ra->dname, ra->dlen } };
     struct meta_lockset ls;
+    if (ra->replaced)
+        ra->replaced->ino = 0;      /* a rerun reports afresh */
     struct meta_rename_view v;
     int rc = meta_lock(c, inos, 2, e, 2, &ls);
     if (rc < 0 || (rc = meta_rename_check(c, ra, &ls, &v)) != 0)
         return rc > 0 ? 0 : rc;
     struct meta_batch b = { 0 };
-    meta_rename_plan(&b, ra, &v, meta_now_ns());
+    int64_t now = meta_now_ns();
+    meta_rename_plan(&b, ra, &v, now);
     rc = meta_run(c, b.q, b.n, 1);
     meta_q_clear(b.q, b.n);
+    if (rc == 0 && ra->replaced && v.D && !v.exchange)
+        meta_rename_replaced(ra->replaced, v.D, v.ddir, now);
+    return rc;
+}
+
+int meta_rename2(struct meta *m, uint64_t src_parent, const char *src, size_t slen,
+                 uint64_t dst_parent, const char *dst, size_t dlen, unsigned flags,
+                 struct meta_attr *replaced)
+{
+    int rc;
+    if (replaced)
+        replaced->ino = 0;
+    if ((rc = meta_check_name(src, slen)) < 0 || (rc = meta_check_name(dst, dlen)) < 0)
+        return rc;
+    if ((flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE | META_RENAME_ORPHAN)) ||
+        (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE))
+        return -EINVAL;
+    struct meta_rename_args ra = { src_parent, dst_parent, src, dst, slen, dlen, flags,
+                                   replaced };
+    rc = meta_tx(m, meta_rename_body, &ra);
+    if (rc < 0 && replaced)
+        replaced->ino = 0;
     return rc;
 }
 
 int meta_rename(struct meta *m, uint64_t src_parent, const char *src, size_t slen,
                 uint64_t dst_parent, const char *dst, size_t dlen, unsigned flags)
 {
-    int rc;
-    if ((rc = meta_check_name(src, slen)) < 0 || (rc = meta_check_name(dst, dlen)) < 0)
-        return rc;
-    if ((flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) ||
-        (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE))
-        return -EINVAL;
-    struct meta_rename_args ra = { src_parent, dst_parent, src, dst, slen, dlen, flags };
-    return meta_tx(m, meta_rename_body, &ra);
+    return meta_rename2(m, src_parent, src, slen, dst_parent, dst, dlen, flags, NULL);
 }

@@ -23,6 +23,45 @@
 
 #define TRUNC_BEYOND(t) "(" t "chunk > $2 OR (" t "chunk = $2 AND " t "pos >= $3))"
 
+/* ---- maintenance predicates: each problem fsck knows is defined once,
+ * and both its check and its repair use that definition. ---- */
+#define CHUNK_BYTES "67108864"      /* LAYOUT_CHUNK_SIZE (asserted in meta_fsck.c) */
+#define SLICE_START(x) "(" x ".chunk * " CHUNK_BYTES " + " x ".pos)"
+#define SLICE_END(x) "(" x ".chunk * " CHUNK_BYTES " + " x ".pos + " x ".len)"
+
+/* Slice records deleted by CTE `d` (RETURNING ino, chunk, seq, id, size)
+ * become garbage unless a record that stays still uses the same id. */
+#define GARBAGE_FROM_DK(now) \
+    "INSERT INTO garbage (id, size, released) " \
+    "SELECT DISTINCT d.id, d.size, " now "::bigint FROM d WHERE d.id <> 0 AND NOT EXISTS (" \
+    "SELECT 1 FROM slice s WHERE s.id = d.id AND (s.ino, s.chunk, s.seq) NOT IN " \
+    "(SELECT ino, chunk, seq FROM d))"
+
+/* An entry whose inode is missing, or whose parent is no directory. */
+#define DANGLING(e) \
+    "(NOT EXISTS (SELECT 1 FROM inode n WHERE n.ino = " e ".ino) OR NOT EXISTS " \
+    "(SELECT 1 FROM inode p WHERE p.ino = " e ".parent AND " IS_DIR("p.mode") "))"
+/* An inode nobody can reach by name and nobody keeps open as an orphan. */
+#define LOST(n) \
+    "(" n ".ino <> 1 AND NOT " n ".orphan AND NOT EXISTS (SELECT 1 FROM entry e WHERE e.ino = " n ".ino))"
+/* CTE w: every inode with the nlink its entries call for. */
+#define NLINK_WANT \
+    "w AS (SELECT n.ino, n.mode, n.nlink, n.orphan, CASE WHEN " IS_DIR("n.mode") \
+    " THEN 2 + coalesce(sd.k, 0) ELSE coalesce(en.k, 0) END AS want FROM inode n " \
+    "LEFT JOIN (SELECT ino, count(*) AS k FROM entry GROUP BY ino) en ON en.ino = n.ino " \
+    "LEFT JOIN (SELECT e.parent, count(*) AS k FROM entry e JOIN inode c ON c.ino = e.ino " \
+    "WHERE " IS_DIR("c.mode") " GROUP BY e.parent) sd ON sd.parent = n.ino) "
+/* Lost files (no entry, not orphans) are LOST's business, not this one's. */
+#define NLINK_BAD "w.nlink <> w.want AND (" IS_DIR("w.mode") " OR w.want > 0 OR w.orphan)"
+/* A directory (inode n) whose parent column no entry e of it agrees with. */
+#define DIR_PARENT_BAD \
+    "e.ino = n.ino AND " IS_DIR("n.mode") " AND n.ino <> 1 AND n.parent <> e.parent " \
+    "AND NOT EXISTS (SELECT 1 FROM entry a WHERE a.ino = n.ino AND a.parent = n.parent)"
+#define SLICE_MISSING(x) "NOT EXISTS (SELECT 1 FROM inode n WHERE n.ino = " x ".ino)"
+/* fsck checks answer (a, b, c, d, name, total): at most $1 rows, total
+ * is the exact count of problems (the window runs before the LIMIT). */
+#define FSCK_TOTAL "count(*) OVER ()"
+
 const struct meta_stmt meta_stmts[MS_COUNT] = {
     [MS_VERSION] = { "shimfs_version", "SELECT max(version) FROM schema_version" },
     [MS_SETTINGS] = { "shimfs_settings",
@@ -188,4 +227,134 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
         "INSERT INTO inode (ino, mode, uid, gid, nlink, size, atime, mtime, ctime, parent, rdev) "
         "VALUES (1, $1, $2, $3, 2, 0, $4, $4, $4, 1, 0)" },
     [MS_SETTING_PUT] = { "shimfs_setting_put", "INSERT INTO settings (name, value) VALUES ($1, $2)" },
+
+    /* Goes before MS_DIR_SLICES, for the rest of the batch's (implicit)
+     * transaction: its plan of many index probes costs enough to be
+     * JIT-compiled, which takes longer (about 15 ms) than running it, and a
+     * Memoize node there never hits (each inode comes once) but costs 20%. */
+    [MS_DIR_SLICES_PLAN] = { "shimfs_dir_slices_plan",
+        "SELECT set_config('jit', 'off', true), set_config('enable_memoize', 'off', true)" },
+    /* ---- a directory's files with their block maps: a keyset page of
+     * entries, each joined to its inode and its slices by index probes (the
+     * OFFSET 0 fences keep the planner from hashing whole tables when it
+     * overestimates a directory); slice rows follow their file, oldest
+     * first per chunk ---- */
+    [MS_DIR_SLICES] = { "shimfs_dir_slices",
+        "SELECT d.mode, x.name, x.ino, x.mode, x.uid, x.gid, x.nlink, x.fsize, x.atime, x.mtime, "
+        "x.ctime, x.parent, x.rdev, x.chunk, x.pos, x.id, x.ssize, x.off, x.len "
+        "FROM inode d LEFT JOIN LATERAL ("
+        "SELECT e.name, n.ino, n.mode, n.uid, n.gid, n.nlink, n.size AS fsize, n.atime, n.mtime, "
+        "n.ctime, n.parent, n.rdev, s.chunk, s.seq, s.pos, s.id, s.size AS ssize, s.off, s.len "
+        "FROM (SELECT name, ino FROM entry WHERE parent = d.ino AND name > $2 ORDER BY name LIMIT $3) e "
+        "LEFT JOIN LATERAL (SELECT * FROM inode i WHERE i.ino = e.ino OFFSET 0) n ON true "
+        "LEFT JOIN LATERAL (SELECT * FROM slice t WHERE t.ino = n.ino OFFSET 0) s ON true) x ON true "
+        "WHERE d.ino = $1 ORDER BY x.name, x.chunk, x.seq" },
+
+    /* ---- sessions and the orphans they keep open ---- */
+    [MS_SESSION_HEARTBEAT] = { "shimfs_session_heartbeat",
+        "UPDATE session SET heartbeat = $2 WHERE sid = $1" },
+    [MS_ORPHAN_OWN] = { "shimfs_orphan_own",
+        "WITH o AS (SELECT n.ino, t.sid FROM inode n, session t "
+        "WHERE n.ino = $1::bigint AND n.orphan AND t.sid = $2::bigint), "
+        "w AS (INSERT INTO orphan_owner (ino, sid) SELECT ino, sid FROM o ON CONFLICT DO NOTHING) "
+        "SELECT count(*) FROM o" },
+    /* Stale sessions go; orphans no live session owns go if someone owned
+     * them (a dead or closed session) or they are older than the cutoff $1;
+     * owner rows of gone sessions, gone inodes or revived orphans go too.
+     * Victims lock in ascending ino order before they are deleted. */
+    [MS_SESSION_REAP] = { "shimfs_session_reap",
+        "WITH s AS (DELETE FROM session WHERE heartbeat < $1::bigint RETURNING sid), "
+        "v AS (SELECT n.ino FROM inode n WHERE n.orphan "
+        "AND NOT EXISTS (SELECT 1 FROM orphan_owner w JOIN session t ON t.sid = w.sid "
+        "WHERE w.ino = n.ino AND t.heartbeat >= $1::bigint) "
+        "AND (n.ctime < $1::bigint OR EXISTS (SELECT 1 FROM orphan_owner w WHERE w.ino = n.ino)) "
+        "ORDER BY n.ino FOR UPDATE), "
+        "i AS (DELETE FROM inode n USING v WHERE n.ino = v.ino RETURNING n.ino), "
+        "d AS (DELETE FROM slice x USING i WHERE x.ino = i.ino "
+        "RETURNING x.ino, x.chunk, x.seq, x.id, x.size), "
+        "g AS (" GARBAGE_FROM_DK("$2") "), "
+        "xa AS (DELETE FROM xattr x USING i WHERE x.ino = i.ino), "
+        "sl AS (DELETE FROM symlink x USING i WHERE x.ino = i.ino), "
+        "o AS (DELETE FROM orphan_owner w WHERE w.sid IN (SELECT sid FROM s) "
+        "OR w.ino IN (SELECT ino FROM i) "
+        "OR NOT EXISTS (SELECT 1 FROM session t WHERE t.sid = w.sid) "
+        "OR NOT EXISTS (SELECT 1 FROM inode n WHERE n.ino = w.ino AND n.orphan)) "
+        "SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM i)" },
+
+    /* ---- gc ---- */
+    [MS_LIST_GARBAGE] = { "shimfs_list_garbage",
+        "SELECT g.id, max(g.size), max(g.released) FROM garbage g WHERE g.id > $1 "
+        "AND NOT EXISTS (SELECT 1 FROM slice s WHERE s.id = g.id) "
+        "GROUP BY g.id ORDER BY g.id LIMIT $2" },
+    [MS_FORGET_GARBAGE] = { "shimfs_forget_garbage",
+        "WITH d AS (DELETE FROM garbage g WHERE g.id = ANY ($1::bigint[]) "
+        "AND NOT EXISTS (SELECT 1 FROM slice s WHERE s.id = g.id) RETURNING g.id) "
+        "SELECT count(DISTINCT id) FROM d" },
+    [MS_SLICE_REFERENCED] = { "shimfs_slice_referenced",
+        "SELECT EXISTS (SELECT 1 FROM slice WHERE id = $1)" },
+    /* Repairs run at this level: a row changed after their snapshot is a
+     * serialization failure (rerun), never a count written from old data. */
+    [MS_TX_REPEATABLE] = { "shimfs_tx_repeatable",
+        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ" },
+
+    /* ---- fsck checks ---- */
+    [MS_FSCK_DANGLING] = { "shimfs_fsck_dangling",
+        "SELECT e.parent, e.ino, (SELECT count(*) FROM inode n WHERE n.ino = e.ino), "
+        "(SELECT min(p.mode) FROM inode p WHERE p.ino = e.parent), e.name, " FSCK_TOTAL " "
+        "FROM entry e WHERE " DANGLING("e") " ORDER BY e.parent, e.name LIMIT $1" },
+    [MS_FSCK_LOST] = { "shimfs_fsck_lost",
+        "SELECT n.ino, n.mode, n.nlink, n.size, NULL::bytea, " FSCK_TOTAL " "
+        "FROM inode n WHERE " LOST("n") " ORDER BY n.ino LIMIT $1" },
+    [MS_FSCK_DIR_PARENT] = { "shimfs_fsck_dir_parent",
+        "SELECT n.ino, n.parent, e.parent, 0, e.name, " FSCK_TOTAL " "
+        "FROM inode n, entry e WHERE " DIR_PARENT_BAD " ORDER BY n.ino, e.parent, e.name LIMIT $1" },
+    [MS_FSCK_NLINK] = { "shimfs_fsck_nlink",
+        "WITH " NLINK_WANT "SELECT w.ino, w.mode, w.nlink, w.want, NULL::bytea, " FSCK_TOTAL " "
+        "FROM w WHERE " NLINK_BAD " ORDER BY w.ino LIMIT $1" },
+    [MS_FSCK_ORPHANS] = { "shimfs_fsck_orphans",
+        "SELECT n.ino, n.size, n.ctime, 0, NULL::bytea, " FSCK_TOTAL " FROM inode n WHERE n.orphan "
+        "AND NOT EXISTS (SELECT 1 FROM orphan_owner w JOIN session t ON t.sid = w.sid "
+        "WHERE w.ino = n.ino) ORDER BY n.ino LIMIT $1" },
+    [MS_FSCK_SLICES_MISSING] = { "shimfs_fsck_slices_missing",
+        "SELECT x.ino, x.chunk, x.id, x.len, NULL::bytea, " FSCK_TOTAL " FROM slice x "
+        "WHERE " SLICE_MISSING("x") " ORDER BY x.ino, x.chunk, x.seq LIMIT $1" },
+    [MS_FSCK_SIZES] = { "shimfs_fsck_sizes",
+        "SELECT x.ino, " SLICE_END("x") ", n.size, x.id, NULL::bytea, " FSCK_TOTAL " "
+        "FROM slice x JOIN inode n ON n.ino = x.ino WHERE " SLICE_END("x") " > n.size "
+        "ORDER BY x.ino, x.chunk, x.seq LIMIT $1" },
+
+    /* ---- fsck repairs: each returns how many rows it fixed ---- */
+    [MS_FIX_DANGLING] = { "shimfs_fix_dangling",
+        "WITH d AS (DELETE FROM entry x WHERE " DANGLING("x") " RETURNING 1) SELECT count(*) FROM d" },
+    /* $1 is /lost+found, $2 now. */
+    [MS_FIX_LOST] = { "shimfs_fix_lost",
+        "WITH l AS (UPDATE inode n SET parent = CASE WHEN " IS_DIR("n.mode") " THEN $1::bigint "
+        "ELSE n.parent END, ctime = $2::bigint WHERE " LOST("n") " AND n.ino <> $1::bigint "
+        "RETURNING n.ino), "
+        "k AS (INSERT INTO entry (parent, name, ino) SELECT $1::bigint, "
+        "convert_to('#' || l.ino, 'UTF8'), l.ino FROM l ON CONFLICT DO NOTHING RETURNING ino), "
+        "p AS (UPDATE inode SET mtime = $2::bigint, ctime = $2::bigint "
+        "WHERE ino = $1::bigint AND EXISTS (SELECT 1 FROM k)) "
+        "SELECT count(*) FROM k" },
+    [MS_FIX_DIR_PARENT] = { "shimfs_fix_dir_parent",
+        "WITH u AS (UPDATE inode n SET parent = e.parent FROM entry e WHERE " DIR_PARENT_BAD " "
+        "RETURNING n.ino) SELECT count(*) FROM u" },
+    [MS_FIX_NLINK] = { "shimfs_fix_nlink",
+        "WITH " NLINK_WANT ", u AS (UPDATE inode n SET nlink = w.want, orphan = n.orphan AND w.want = 0 "
+        "FROM w WHERE n.ino = w.ino AND " NLINK_BAD " RETURNING n.ino) SELECT count(*) FROM u" },
+    [MS_FIX_SLICES_MISSING] = { "shimfs_fix_slices_missing",
+        "WITH d AS (DELETE FROM slice x WHERE " SLICE_MISSING("x") " "
+        "RETURNING x.ino, x.chunk, x.seq, x.id, x.size), "
+        "g AS (" GARBAGE_FROM_DK("$1") ") SELECT count(*) FROM d" },
+    /* Cut as a truncate to the current size would: records wholly past it
+     * go (garbage if unused), the one across it is shortened. */
+    [MS_FIX_SIZES] = { "shimfs_fix_sizes",
+        "WITH d AS (DELETE FROM slice x USING inode n WHERE x.ino = n.ino AND "
+        SLICE_END("x") " > n.size AND " SLICE_START("x") " >= n.size "
+        "RETURNING x.ino, x.chunk, x.seq, x.id, x.size), "
+        "t AS (UPDATE slice x SET len = n.size - " SLICE_START("x") " FROM inode n "
+        "WHERE x.ino = n.ino AND " SLICE_END("x") " > n.size AND " SLICE_START("x") " < n.size "
+        "RETURNING x.ino), "
+        "g AS (" GARBAGE_FROM_DK("$1") ") "
+        "SELECT (SELECT count(*) FROM d) + (SELECT count(*) FROM t)" },
 };

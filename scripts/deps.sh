@@ -33,6 +33,8 @@ coreutils
 findutils
 diffutils
 psmisc
+curl
+strace
 "
 
 deps_log() { printf 'deps: %s\n' "$*" >&2; }

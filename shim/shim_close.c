@@ -14,11 +14,33 @@
 
 #include "shim_fd.h"
 
+/* The engine (under the guard) touching a descriptor the table says is a
+ * volume file: its own descriptor of that number was replaced behind its
+ * back (a shell's `exec 3< file` dup2s onto whatever holds 3). It must not
+ * clobber the program's file: refuse, as for a closed descriptor. */
+static int shim_close_engine_collision(int fd)
+{
+    if (SHIM_LIKELY(!shim_bypass()) || !shim_fd_peek(fd))
+        return 0;
+    struct shim_ofd *o = shim_fd_get(fd, 1);
+    if (!o)
+        return 0;
+    shim_ofd_put(o);
+    static int warned;
+    shim_log_once(&warned, SHIM_LOG_WARN,
+                  "the engine's descriptor %d was replaced by the program; not touching it", fd);
+    return 1;
+}
+
 SHIM_EXPORT int close(int fd)
 {
-    if (shim_fd_peek(fd))
-        shim_fd_forget(fd);
-    return REAL(close)(fd);
+    if (SHIM_LIKELY(!shim_fd_peek(fd)))
+        return REAL(close)(fd);
+    if (shim_close_engine_collision(fd))
+        return shim_fail(-EBADF);
+    int rel = shim_fd_forget(fd);
+    int r = REAL(close)(fd);
+    return (r == 0 && rel < 0) ? shim_fail(rel) : r; /* close reports a failed commit */
 }
 
 SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags)
@@ -45,6 +67,8 @@ SHIM_EXPORT int dup(int oldfd)
 
 SHIM_EXPORT int dup2(int oldfd, int newfd)
 {
+    if (shim_close_engine_collision(newfd))
+        return shim_fail(-EBADF);
     int fd = REAL(dup2)(oldfd, newfd);
     if (fd >= 0 && oldfd != newfd)
         shim_fd_dup(oldfd, fd);
@@ -53,6 +77,8 @@ SHIM_EXPORT int dup2(int oldfd, int newfd)
 
 SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
+    if (shim_close_engine_collision(newfd))
+        return shim_fail(-EBADF);
     int fd = REAL(dup3)(oldfd, newfd, flags);
     if (fd >= 0)
         shim_fd_dup(oldfd, fd);

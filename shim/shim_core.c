@@ -35,13 +35,15 @@
     X(ssize_t, pread, (struct vfs_file *, void *, size_t, uint64_t)) \
     X(int, mmap_fd, (struct vfs_file *, int *)) \
     X(int, fadvise, (struct vfs_file *, uint64_t, uint64_t, int)) \
-    X(void, release, (struct vfs_file *)) \
+    X(int, release, (struct vfs_file *)) \
     X(int, adopt, (int, uint64_t, int, struct vfs_file **)) \
     X(int, dir_open, (struct vfs_file *, struct vfs_dir **)) \
     X(int, dir_next, (struct vfs_dir *, struct vfs_dirent *)) \
     X(long, dir_tell, (struct vfs_dir *)) \
     X(int, dir_seek, (struct vfs_dir *, long)) \
-    X(void, dir_close, (struct vfs_dir *))
+    X(void, dir_close, (struct vfs_dir *)) \
+    X(int, fgetxattr, (struct vfs_file *, const char *, void *, size_t)) \
+    X(int, flistxattr, (struct vfs_file *, char *, size_t))
 
 #define SHIM_VFS_FIELD(ret, name, params) ret (*name) params;
 static struct { SHIM_VFS_LIST(SHIM_VFS_FIELD) } shim_ops;
@@ -49,6 +51,8 @@ static struct { SHIM_VFS_LIST(SHIM_VFS_FIELD) } shim_ops;
 
 static pthread_mutex_t shim_core_lock = PTHREAD_MUTEX_INITIALIZER;
 static int shim_core_state;    /* 0 not tried, 1 ready, -errno failed */
+
+static int shim_core_start(void);
 
 static int shim_core_resolve(void *h)
 {
@@ -64,7 +68,39 @@ static int shim_core_resolve(void *h)
     return 0;
 }
 
+/* Occupy the free descriptors below SHIM_CORE_LOW_FDS while the engine
+ * starts, so its long-lived descriptors (database socket, cache
+ * directories) land above the numbers shells and programs pick by hand
+ * (`exec 3< file` would dup2 over them). Returns how many are held. */
+#define SHIM_CORE_LOW_FDS 10
+
+static int shim_core_hold_low_fds(int *held)
+{
+    int n = 0;
+    while (n < SHIM_CORE_LOW_FDS) {
+        int fd = REAL(open)("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            break;
+        if (fd >= SHIM_CORE_LOW_FDS) {
+            REAL(close)(fd);
+            break;
+        }
+        held[n++] = fd;
+    }
+    return n;
+}
+
 static int shim_core_open(void)
+{
+    int held[SHIM_CORE_LOW_FDS];
+    int nheld = shim_core_hold_low_fds(held);
+    int rc = shim_core_start();
+    for (int i = 0; i < nheld; i++)
+        REAL(close)(held[i]);
+    return rc;
+}
+
+static int shim_core_start(void)
 {
     void *h = dlopen(shim_cfg.core_lib, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
@@ -255,10 +291,12 @@ int shim_vfs_fadvise(struct vfs_file *f, uint64_t off, uint64_t len, int advice)
     return r;
 }
 
-void shim_vfs_release(struct vfs_file *f)
+int shim_vfs_release(struct vfs_file *f)
 {
+    int r = 0;
     if (f && shim_core_loaded())
-        SHIM_ENGINE(shim_ops.release(f));
+        SHIM_ENGINE(r = shim_ops.release(f));
+    return r;
 }
 
 int shim_vfs_adopt(int fd, uint64_t ino, int flags, struct vfs_file **out)
@@ -301,4 +339,18 @@ void shim_vfs_dir_close(struct vfs_dir *d)
 {
     if (d)
         SHIM_ENGINE(shim_ops.dir_close(d));
+}
+
+ssize_t shim_vfs_fgetxattr(struct vfs_file *f, const char *name, void *buf, size_t cap)
+{
+    int r;
+    SHIM_ENGINE(r = shim_ops.fgetxattr(f, name, buf, cap));
+    return r;
+}
+
+ssize_t shim_vfs_flistxattr(struct vfs_file *f, char *buf, size_t cap)
+{
+    int r;
+    SHIM_ENGINE(r = shim_ops.flistxattr(f, buf, cap));
+    return r;
 }

@@ -194,9 +194,7 @@ SHIM_EXPORT int fchdir(int fd)
     return rc < 0 ? shim_fail(rc) : 0;
 }
 
-/* The virtual cwd as an absolute path into out; 0, or 1 if not in the
- * volume (ask the kernel), -ERANGE. */
-static int shim_cwd_virtual(char *out, size_t cap, size_t *len)
+int shim_cwd_virtual(char *out, size_t cap, size_t *len)
 {
     if (shim_bypass() || __atomic_load_n(&shim_cwd_mode, __ATOMIC_ACQUIRE) != SHIM_CWD_VOLUME)
         return 1;

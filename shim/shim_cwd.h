@@ -21,6 +21,9 @@ int shim_cwd_resolve(const char *rel, char *vpath, size_t cap);
 /* The absolute host path of a relative host path (for ancestor tracking):
  * 0, or -errno when the host cwd is unknown. */
 int shim_cwd_host_abs(const char *rel, char *out, size_t cap);
+/* The virtual cwd as an absolute path into out (*len its length): 0, or 1
+ * when the cwd is not in the volume (ask the kernel), -ERANGE. */
+int shim_cwd_virtual(char *out, size_t cap, size_t *len);
 /* Enter a volume directory (chdir, fchdir): 0 or -errno. */
 int shim_cwd_enter(const char *vpath);
 

@@ -99,11 +99,11 @@ static struct shim_ofd *shim_ofd_alloc(int kind)
     return o;
 }
 
-static void shim_ofd_destroy(struct shim_ofd *o)
+static int shim_ofd_destroy(struct shim_ofd *o)
 {
     shim_vfs_dir_close(o->dir);
     o->dir = NULL;
-    shim_vfs_release(__atomic_load_n(&o->file, __ATOMIC_ACQUIRE));
+    int rc = shim_vfs_release(__atomic_load_n(&o->file, __ATOMIC_ACQUIRE));
     __atomic_store_n(&o->file, NULL, __ATOMIC_RELEASE);
     free(o->host);
     o->host = NULL;
@@ -111,6 +111,7 @@ static void shim_ofd_destroy(struct shim_ofd *o)
     o->next_free = shim_ofd_pool;
     shim_ofd_pool = o;
     pthread_mutex_unlock(&shim_ofd_pool_lock);
+    return rc;
 }
 
 struct shim_ofd *shim_ofd_ref(struct shim_ofd *o)
@@ -119,10 +120,11 @@ struct shim_ofd *shim_ofd_ref(struct shim_ofd *o)
     return o;
 }
 
-void shim_ofd_put(struct shim_ofd *o)
+int shim_ofd_put(struct shim_ofd *o)
 {
     if (o && __atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) == 0)
-        shim_ofd_destroy(o);
+        return shim_ofd_destroy(o);
+    return 0;
 }
 
 static void shim_ofd_identity(struct shim_ofd *o, int fd)
@@ -187,9 +189,12 @@ int shim_ofd_file(struct shim_ofd *o, int fd, struct vfs_file **f)
         rc = shim_vfs_adopt(fd, o->adopt_ino, o->flags, f);
         if (rc == 0)
             __atomic_store_n(&o->file, *f, __ATOMIC_RELEASE);
-        else
-            shim_log(SHIM_LOG_WARN, "cannot adopt inherited descriptor %d (inode %llu): %s", fd,
-                     (unsigned long long)o->adopt_ino, strerror(-rc));
+        else {
+            static int warned;
+            shim_log_once(&warned, SHIM_LOG_WARN,
+                          "cannot adopt inherited descriptor %d (inode %llu): %s", fd,
+                          (unsigned long long)o->adopt_ino, strerror(-rc));
+        }
     }
     pthread_mutex_unlock(&o->lock);
     return rc < 0 ? -EIO : 0;
@@ -261,13 +266,12 @@ int shim_fd_install(int fd, struct shim_ofd *o)
     return 0;
 }
 
-void shim_fd_forget(int fd)
+int shim_fd_forget(int fd)
 {
     if (shim_in_vfork_child())
-        return;
+        return 0;
     struct shim_ofd **slot = shim_fd_slot(fd, 0);
-    if (slot)
-        shim_ofd_put(__atomic_exchange_n(slot, NULL, __ATOMIC_ACQ_REL));
+    return slot ? shim_ofd_put(__atomic_exchange_n(slot, NULL, __ATOMIC_ACQ_REL)) : 0;
 }
 
 void shim_fd_forget_range(unsigned lo, unsigned hi)

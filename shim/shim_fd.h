@@ -66,7 +66,9 @@ static inline struct shim_ofd *shim_fd_peek(int fd)
 struct shim_ofd *shim_fd_get(int fd, int verify);
 /* Pinned lookup of any entry (volume or ancestor). */
 struct shim_ofd *shim_fd_get_any(int fd);
-void shim_ofd_put(struct shim_ofd *o);
+/* Drop a reference; the last one releases the volume file and returns
+ * what the release returned (a write commit error). */
+int shim_ofd_put(struct shim_ofd *o);
 struct shim_ofd *shim_ofd_ref(struct shim_ofd *o);
 
 /* New ofd (one reference) for an open volume file on descriptor fd. */
@@ -81,8 +83,9 @@ int shim_ofd_file(struct shim_ofd *o, int fd, struct vfs_file **f);
 /* Put o in slot fd, consuming one reference of o; a stale entry there is
  * dropped. -EMFILE if fd is beyond the table. */
 int shim_fd_install(int fd, struct shim_ofd *o);
-/* Drop slot fd (after or before the kernel close). */
-void shim_fd_forget(int fd);
+/* Drop slot fd (before the kernel close); the release error if this was
+ * the last reference. */
+int shim_fd_forget(int fd);
 /* Drop slots [lo, hi]. */
 void shim_fd_forget_range(unsigned lo, unsigned hi);
 /* A descriptor the kernel just handed out cannot have a live entry. */

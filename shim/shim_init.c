@@ -18,6 +18,7 @@
 #include "shim_fd.h"
 #include "shim_path.h"
 #include "shim_reg.h"
+#include "shim_stdio.h"
 #include "shim_vfs.h"
 
 #define SHIM_DEFAULT_PREFIX "/mnt/shimfs"
@@ -117,6 +118,7 @@ static void shim_init_run(void)
     if (shim_cfg.enabled) {
         shim_cwd_init();
         shim_fd_scan_inherited();
+        shim_stdio_adopt_stdin();
     }
     pthread_atfork(NULL, NULL, shim_atfork_child);
     shim_guard--;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shim_cwd.h"
 #include "shim_fd.h"
 #include "shim_path.h"
 #include "shim_resolve.h"
@@ -32,10 +33,30 @@ static ssize_t shim_link_copy(const char *src, size_t n, char *buf, size_t len)
     return (ssize_t)n;
 }
 
+/* readlink("/proc/self/cwd") in a volume directory: the virtual path,
+ * not the marker directory. 0 if not that case. */
+static int shim_link_proc_cwd(const char *path, char *buf, size_t len, ssize_t *ret)
+{
+    char self[64], full[SHIM_PATH_MAX];
+    size_t n;
+    snprintf(self, sizeof self, "/proc/%d/cwd", (int)shim_cfg.pid);
+    if (strcmp(path, "/proc/self/cwd") != 0 && strcmp(path, "/proc/thread-self/cwd") != 0 &&
+        strcmp(path, self) != 0)
+        return 0;
+    if (shim_cwd_virtual(full, sizeof full, &n) != 0)
+        return 0;
+    *ret = shim_link_copy(full, n, buf, len);
+    return 1;
+}
+
 /* readlink of /proc/self/fd/N for a volume descriptor; 0 if not one. */
 static int shim_link_alias(const char *path, char *buf, size_t len, ssize_t *ret)
 {
-    if (!shim_fd_dir || path[0] != '/' || (path[1] != 'p' && path[1] != 'd'))
+    if (path[0] != '/' || (path[1] != 'p' && path[1] != 'd'))
+        return 0;
+    if (path[1] == 'p' && shim_link_proc_cwd(path, buf, len, ret))
+        return 1;
+    if (!shim_fd_dir)
         return 0;
     int fd = shim_path_fd_alias(path, shim_cfg.pid);
     struct shim_ofd *o = fd >= 0 ? shim_fd_get(fd, 1) : NULL;
@@ -44,9 +65,12 @@ static int shim_link_alias(const char *path, char *buf, size_t len, ssize_t *ret
     struct vfs_file *f;
     char full[SHIM_PATH_MAX];
     int rc = shim_ofd_file(o, fd, &f);
+    if (rc == 0 && shim_vfs_file_path(f)[0] != '/') {
+        shim_ofd_put(o); /* adopted across exec: only the kernel's name is known */
+        return 0;
+    }
     if (rc == 0)
-        rc = shim_vfs_file_path(f)[0] == '/' ? shim_link_full(shim_vfs_file_path(f), full, sizeof full)
-                                             : -EIO;
+        rc = shim_link_full(shim_vfs_file_path(f), full, sizeof full);
     shim_ofd_put(o);
     *ret = rc < 0 ? shim_fail(rc) : shim_link_copy(full, (size_t)rc, buf, len);
     return 1;

@@ -22,12 +22,12 @@ static void shim_ns_parent(const char *vpath, char *out, size_t cap)
         *slash = '\0';
 }
 
-static int shim_ns_parent_ok(const char *vpath, struct shim_ns *ns)
+int shim_ns_parent_check(const char *vpath)
 {
-    char parent[SHIM_PATH_MAX];
+    char parent[SHIM_PATH_MAX], host[VFS_HOST_MAX];
     struct stat st;
     shim_ns_parent(vpath, parent, sizeof parent);
-    int rc = shim_vfs_stat(parent, 0, &st, ns->host, sizeof ns->host);
+    int rc = shim_vfs_stat(parent, 0, &st, host, sizeof host);
     if (rc == VFS_ESCAPED)
         return -EXDEV; /* the parent is on the host, the name in the volume */
     if (rc < 0)
@@ -55,13 +55,15 @@ int shim_ns_check(int dirfd, const char *path, int want, int nofollow, struct sh
         return rc < 0 ? rc : -EROFS;
     if (rc == 0)
         return want == SHIM_NS_CREATE ? -EEXIST : -EROFS;
-    return rc == -ENOENT ? shim_ns_parent_ok(t.vpath, ns) : rc;
+    return rc == -ENOENT ? shim_ns_parent_check(t.vpath) : rc;
 }
 
 int shim_ns_fd(int fd, int badf)
 {
     struct shim_ofd *p = shim_fd_peek(fd);
-    if (SHIM_LIKELY(!p) || p->kind != SHIM_OFD_VOLUME || shim_bypass())
+    /* checked under the guard too: the engine's stale descriptor number
+     * may now be the program's volume file (see shim_close.c) */
+    if (SHIM_LIKELY(!p) || p->kind != SHIM_OFD_VOLUME)
         return 0;
     struct shim_ofd *o = shim_fd_get(fd, 1);
     if (!o)

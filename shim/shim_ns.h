@@ -25,6 +25,9 @@ struct shim_ns {
 /* 0: the host handles it, call libc with (ns->dirfd, ns->path); -errno:
  * the volume's answer. nofollow: do not follow a final symlink. */
 int shim_ns_check(int dirfd, const char *path, int want, int nofollow, struct shim_ns *ns);
+/* A name to create at vpath, which does not exist: the parent's answer
+ * (-ENOENT, -ENOTDIR, -EXDEV when it is on the host) or -EROFS. */
+int shim_ns_parent_check(const char *vpath);
 /* A descriptor call that would modify: -EROFS (or -EBADF when badf) for a
  * volume descriptor, 0 otherwise. */
 int shim_ns_fd(int fd, int badf);

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 
 #include "shim_fd.h"
+#include "shim_ns.h"
 #include "shim_open.h"
 #include "shim_resolve.h"
 #include "shim_vfs.h"
@@ -41,11 +42,37 @@ int shim_open_host_done(int dirfd, const char *path, int flags, int fd)
     return fd;
 }
 
+/* Opens that would write answer as a read-only file system would, until the
+ * shim's write path exists: EEXIST, EISDIR, ENOENT where the kernel checks
+ * those first, else EROFS. 0: a plain read open; VFS_ESCAPED: host. */
+static int shim_open_write_gate(const char *vpath, int flags, char *host, size_t hcap)
+{
+    int acc = flags & O_ACCMODE;
+    int tmpfile = (flags & O_TMPFILE) == O_TMPFILE;
+    if (acc == O_RDONLY && !(flags & (O_TRUNC | O_CREAT)) && !tmpfile)
+        return 0;
+    struct stat st;
+    int rc = shim_vfs_stat(vpath, (flags & O_NOFOLLOW) ? VFS_NOFOLLOW : 0, &st, host, hcap);
+    if (rc == VFS_ESCAPED || (rc < 0 && rc != -ENOENT))
+        return rc;
+    if (rc == -ENOENT)
+        return (flags & O_CREAT) ? shim_ns_parent_check(vpath) : -ENOENT;
+    if (tmpfile)
+        return S_ISDIR(st.st_mode) ? -EROFS : -ENOTDIR;
+    if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+        return -EEXIST;
+    if (S_ISDIR(st.st_mode) && (acc != O_RDONLY || (flags & O_TRUNC)))
+        return -EISDIR;
+    return (acc == O_RDONLY && !(flags & O_TRUNC)) ? 0 : -EROFS;
+}
+
 int shim_open_file(const char *vpath, int flags, mode_t mode, struct vfs_file **out)
 {
     char host[VFS_HOST_MAX];
     struct vfs_file *f;
-    int rc = shim_vfs_open(vpath, flags, mode, &f, host, sizeof host);
+    int rc = shim_open_write_gate(vpath, flags, host, sizeof host);
+    if (rc == 0)
+        rc = shim_vfs_open(vpath, flags & ~O_CREAT, mode, &f, host, sizeof host);
     if (rc == VFS_ESCAPED) {
         int fd = REAL(openat)(AT_FDCWD, host, flags, mode);
         if (fd < 0)

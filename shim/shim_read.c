@@ -68,6 +68,8 @@ ssize_t shim_read_fd(int fd, const struct iovec *iov, int cnt, off_t off)
 {
     struct shim_ofd *o;
     struct vfs_file *f;
+    if (cnt < 0 || cnt > IOV_MAX)
+        return -EINVAL;
     ssize_t rc = shim_read_open(fd, &o, &f);
     if (rc != 0)
         return rc;

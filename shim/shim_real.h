@@ -233,7 +233,8 @@ typedef int (*shim_compar64_fn)(const struct dirent64 **, const struct dirent64 
     X(int, removexattr, (const char *, const char *)) \
     X(int, lremovexattr, (const char *, const char *)) \
     X(int, fremovexattr, (int, const char *)) \
-    X(void, __chk_fail, (void))
+    X(void, __chk_fail, (void)) \
+    X(long, syscall, (long, ...))
 
 #define SHIM_REAL_DECLARE(ret, name, params) extern ret (*shim_real_##name) params;
 SHIM_REAL_LIST(SHIM_REAL_DECLARE)

@@ -324,6 +324,28 @@ static FILE *shim_freopen_any(const char *path, const char *mode, FILE *fp,
     return shim_freopen_plain(fp, mode, fd, f, real);
 }
 
+/* An exec'ed program whose standard input is an inherited placeholder
+ * (`md5sum < big-file`): glibc's stdin reads fd 0 with its internal read
+ * and would see the empty memfd, so stdin becomes a cookie stream on fd 0.
+ * glibc documents stdin as an ordinary variable programs may assign. */
+void shim_stdio_adopt_stdin(void)
+{
+    struct shim_ofd *p = shim_fd_peek(0);
+    if (!p || p->kind != SHIM_OFD_VOLUME || p->native || p->isdir)
+        return;
+    struct shim_stream *s = malloc(sizeof *s);
+    if (!s)
+        return;
+    s->fd = 0;
+    s->cookie = 1;
+    FILE *fp = fopencookie(s, "r", shim_cookie_io);
+    if (!fp || shim_reg_put(&shim_file_reg, fp, s) < 0) {
+        free(s); /* fp (if any) stays unused: closing it would close fd 0 */
+        return;
+    }
+    stdin = fp;
+}
+
 SHIM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
 {
     return shim_freopen_any(path, mode, fp, REAL(freopen));

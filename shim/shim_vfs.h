@@ -40,7 +40,8 @@ int shim_vfs_fstat(struct vfs_file *f, struct stat *st);
 ssize_t shim_vfs_pread(struct vfs_file *f, void *buf, size_t len, uint64_t off);
 int shim_vfs_mmap_fd(struct vfs_file *f, int *fd);
 int shim_vfs_fadvise(struct vfs_file *f, uint64_t off, uint64_t len, int advice);
-void shim_vfs_release(struct vfs_file *f);
+/* Returns the commit error of buffered writes (close reports it). */
+int shim_vfs_release(struct vfs_file *f);
 int shim_vfs_adopt(int fd, uint64_t ino, int flags, struct vfs_file **out);
 
 int shim_vfs_dir_open(struct vfs_file *f, struct vfs_dir **out);
@@ -48,5 +49,8 @@ int shim_vfs_dir_next(struct vfs_dir *d, struct vfs_dirent *e);
 long shim_vfs_dir_tell(struct vfs_dir *d);
 int shim_vfs_dir_seek(struct vfs_dir *d, long pos);
 void shim_vfs_dir_close(struct vfs_dir *d);
+
+ssize_t shim_vfs_fgetxattr(struct vfs_file *f, const char *name, void *buf, size_t cap);
+ssize_t shim_vfs_flistxattr(struct vfs_file *f, char *buf, size_t cap);
 
 #endif

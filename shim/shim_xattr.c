@@ -11,8 +11,9 @@
 #include "shim_resolve.h"
 #include "shim_vfs.h"
 
-/* The volume path of a descriptor's file; 1 found, 0 not ours, -errno. */
-static int shim_xattr_fd_path(int fd, char *vpath, size_t cap)
+/* A descriptor call on a volume file: 1 when handled (*ret), 0: libc.
+ * list != 0: flistxattr, else fgetxattr. */
+static int shim_xattr_fd(int fd, int list, const char *name, void *buf, size_t size, ssize_t *ret)
 {
     if (SHIM_LIKELY(!shim_fd_peek(fd)) || shim_bypass())
         return 0;
@@ -20,29 +21,26 @@ static int shim_xattr_fd_path(int fd, char *vpath, size_t cap)
     if (!o)
         return 0;
     struct vfs_file *f;
-    int rc = shim_ofd_file(o, fd, &f);
-    if (rc == 0) {
-        const char *p = shim_vfs_file_path(f);
-        rc = p[0] != '/' ? -EIO : snprintf(vpath, cap, "%s", p) >= (int)cap ? -ENAMETOOLONG : 1;
-    }
+    ssize_t rc = shim_ofd_file(o, fd, &f);
+    if (rc == 0)
+        rc = list ? shim_vfs_flistxattr(f, buf, size) : shim_vfs_fgetxattr(f, name, buf, size);
     shim_ofd_put(o);
-    return rc;
+    *ret = rc < 0 ? shim_fail((int)rc) : rc;
+    return 1;
 }
 
-/* Resolve (fd < 0: path) to a volume path; 1 volume, 0 host, -errno. */
-static int shim_xattr_target(int fd, const char *path, int nofollow, struct shim_target *t)
+/* Resolve a path to a volume path; 1 volume, 0 host, -errno. */
+static int shim_xattr_target(const char *path, int nofollow, struct shim_target *t)
 {
-    if (fd >= 0)
-        return shim_xattr_fd_path(fd, t->vpath, sizeof t->vpath);
     return shim_resolve(AT_FDCWD, path, nofollow ? 0 : SHIM_RESOLVE_ALIAS, t);
 }
 
 /* getxattr family: 1 when handled (*ret), 0: ask libc. */
-static int shim_xattr_get(int fd, const char *path, int nofollow, const char *name, void *buf,
+static int shim_xattr_get(const char *path, int nofollow, const char *name, void *buf,
                           size_t size, ssize_t *ret)
 {
     struct shim_target t;
-    int c = shim_xattr_target(fd, path, nofollow, &t);
+    int c = shim_xattr_target(path, nofollow, &t);
     if (c == 0)
         return 0;
     if (c < 0) {
@@ -60,11 +58,11 @@ static int shim_xattr_get(int fd, const char *path, int nofollow, const char *na
     return 1;
 }
 
-static int shim_xattr_list(int fd, const char *path, int nofollow, char *buf, size_t size,
+static int shim_xattr_list(const char *path, int nofollow, char *buf, size_t size,
                            ssize_t *ret)
 {
     struct shim_target t;
-    int c = shim_xattr_target(fd, path, nofollow, &t);
+    int c = shim_xattr_target(path, nofollow, &t);
     if (c == 0)
         return 0;
     if (c < 0) {
@@ -85,21 +83,21 @@ static int shim_xattr_list(int fd, const char *path, int nofollow, char *buf, si
 SHIM_EXPORT ssize_t getxattr(const char *path, const char *name, void *buf, size_t size)
 {
     ssize_t r;
-    return shim_xattr_get(-1, path, 0, name, buf, size, &r) ? r
+    return shim_xattr_get(path, 0, name, buf, size, &r) ? r
                                                             : REAL(getxattr)(path, name, buf, size);
 }
 
 SHIM_EXPORT ssize_t lgetxattr(const char *path, const char *name, void *buf, size_t size)
 {
     ssize_t r;
-    return shim_xattr_get(-1, path, 1, name, buf, size, &r) ? r
+    return shim_xattr_get(path, 1, name, buf, size, &r) ? r
                                                             : REAL(lgetxattr)(path, name, buf, size);
 }
 
 SHIM_EXPORT ssize_t fgetxattr(int fd, const char *name, void *buf, size_t size)
 {
     ssize_t r;
-    if (fd >= 0 && shim_xattr_get(fd, NULL, 0, name, buf, size, &r))
+    if (shim_xattr_fd(fd, 0, name, buf, size, &r))
         return r;
     return REAL(fgetxattr)(fd, name, buf, size);
 }
@@ -107,19 +105,19 @@ SHIM_EXPORT ssize_t fgetxattr(int fd, const char *name, void *buf, size_t size)
 SHIM_EXPORT ssize_t listxattr(const char *path, char *buf, size_t size)
 {
     ssize_t r;
-    return shim_xattr_list(-1, path, 0, buf, size, &r) ? r : REAL(listxattr)(path, buf, size);
+    return shim_xattr_list(path, 0, buf, size, &r) ? r : REAL(listxattr)(path, buf, size);
 }
 
 SHIM_EXPORT ssize_t llistxattr(const char *path, char *buf, size_t size)
 {
     ssize_t r;
-    return shim_xattr_list(-1, path, 1, buf, size, &r) ? r : REAL(llistxattr)(path, buf, size);
+    return shim_xattr_list(path, 1, buf, size, &r) ? r : REAL(llistxattr)(path, buf, size);
 }
 
 SHIM_EXPORT ssize_t flistxattr(int fd, char *buf, size_t size)
 {
     ssize_t r;
-    if (fd >= 0 && shim_xattr_list(fd, NULL, 0, buf, size, &r))
+    if (shim_xattr_fd(fd, 1, NULL, buf, size, &r))
         return r;
     return REAL(flistxattr)(fd, buf, size);
 }

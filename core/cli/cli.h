@@ -39,6 +39,27 @@ int cli_cmd_stat(int argc, char **argv);
 int cli_cmd_cat(int argc, char **argv);
 int cli_cmd_status(int argc, char **argv);
 int cli_cmd_version(int argc, char **argv);
+int cli_cmd_warmup(int argc, char **argv);
+int cli_cmd_stats(int argc, char **argv);
+int cli_cmd_gc(int argc, char **argv);
+int cli_cmd_fsck(int argc, char **argv);
+int cli_cmd_flush(int argc, char **argv);
+
+/* ---- inventory for gc and fsck (cli_inventory.c) ---- */
+struct cli_ref { uint64_t id; uint32_t size; };          /* a referenced slice */
+struct cli_obj { uint64_t id; uint32_t index, len; uint64_t bytes; }; /* a stored block */
+struct cli_inventory {
+    const char *uuid;
+    struct cli_ref *refs;      /* ascending id */
+    size_t nrefs, refs_cap;
+    struct cli_obj *objs;      /* ascending (id, index) */
+    size_t nobjs, objs_cap;
+    uint64_t foreign;          /* keys under chunks/ that are not block keys */
+};
+int cli_inventory_load(struct volume *v, struct cli_inventory *inv);
+const struct cli_ref *cli_inventory_ref(const struct cli_inventory *inv, uint64_t id);
+int cli_inventory_has(const struct cli_inventory *inv, uint64_t id, uint32_t index, uint32_t len);
+void cli_inventory_free(struct cli_inventory *inv);
 
 /* ---- messages (cli_util.c) ---- */
 /* "shimfs CMD: what: why" on stderr. Returns CLI_FAIL. */

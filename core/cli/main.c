@@ -16,6 +16,11 @@ static const struct cli_command cli_commands[] = {
     { "stat",    cli_cmd_stat,    "show a volume file's attributes" },
     { "cat",     cli_cmd_cat,     "write volume files to standard output" },
     { "status",  cli_cmd_status,  "show the volume's settings and usage" },
+    { "warmup",  cli_cmd_warmup,  "bring volume files into this node's cache before a job" },
+    { "stats",   cli_cmd_stats,   "show this node's cache counters" },
+    { "gc",      cli_cmd_gc,      "find (and with --delete remove) objects nothing references" },
+    { "fsck",    cli_cmd_fsck,    "check metadata consistency and missing objects (--repair)" },
+    { "flush",   cli_cmd_flush,   "commit writeback data left by processes that were killed" },
     { "version", cli_cmd_version, "show the version" },
 };
 #define CLI_NCOMMANDS (sizeof cli_commands / sizeof cli_commands[0])

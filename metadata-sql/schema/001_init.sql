@@ -84,8 +84,19 @@ CREATE TABLE session (
     host      text NOT NULL,
     pid       int NOT NULL,
     started   bigint NOT NULL,
-    heartbeat bigint NOT NULL
+    heartbeat bigint NOT NULL         -- client clock (ns); reap compares with it
 );
+
+-- Which sessions keep an orphan open. Several may (one file open on several
+-- nodes). No foreign keys on purpose: unlink and rename stay free of
+-- trigger work, and rows whose inode or session went are swept by reap
+-- (inode ids are never reused, so a leftover row cannot mislead).
+CREATE TABLE orphan_owner (
+    ino bigint NOT NULL,
+    sid bigint NOT NULL,
+    PRIMARY KEY (ino, sid)
+);
+CREATE INDEX orphan_owner_by_sid ON orphan_owner (sid);
 
 -- Slices no file references any more, for gc to delete from the store.
 CREATE TABLE garbage (

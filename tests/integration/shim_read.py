@@ -42,6 +42,14 @@ def rel_walk(root):
     return sorted(out)
 
 
+def followed(test):
+    """DirEntry.is_dir()/is_file() follow symlinks: a loop raises ELOOP."""
+    try:
+        return test()
+    except OSError as e:
+        return os.strerror(e.errno)
+
+
 def scandir_view(root):
     """Every entry's name, type flags and attributes, directory by directory."""
     out = []
@@ -49,15 +57,15 @@ def scandir_view(root):
         for e in os.scandir(d):
             st = e.stat(follow_symlinks=False)
             size = None if stat.S_ISDIR(st.st_mode) else st.st_size
-            out.append((os.path.relpath(e.path, root), e.is_dir(), e.is_file(), e.is_symlink(),
-                        stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), size, st.st_mtime_ns,
-                        st.st_uid, st.st_gid))
+            out.append((os.path.relpath(e.path, root), followed(e.is_dir), followed(e.is_file),
+                        e.is_symlink(), stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), size,
+                        st.st_mtime_ns, st.st_uid, st.st_gid))
     return sorted(out)
 
 
 def regular_files(root):
     return sorted(str(p.relative_to(root)) for p in pathlib.Path(root).rglob("*")
-                  if p.is_file() and not p.is_symlink())
+                  if not p.is_symlink() and p.is_file())
 
 
 def check_reads(vroot, lroot, files):
@@ -154,6 +162,25 @@ def check_fork_offsets(vroot, lroot, files):
            (len(first), status, len(rest)))
 
 
+def check_ancestor_dirfd(vroot, lroot, files):
+    """openat() below a host directory that contains the prefix (find and
+    fts walk this way) reaches the volume."""
+    prefix = os.path.dirname(vroot)
+    above = os.path.dirname(prefix)
+    fd = os.open(above, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        rel = os.path.relpath(vroot, above)
+        got = [os.stat(os.path.join(rel, f), dir_fd=fd).st_size for f in files]
+        want = [os.path.getsize(os.path.join(lroot, f)) for f in files]
+        dfd = os.open(rel, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        names = sorted(os.listdir(dfd))
+        os.close(dfd)
+    finally:
+        os.close(fd)
+    report(got == want and names == sorted(os.listdir(lroot)),
+           f"stat and open through a descriptor of {above}, above the prefix", (got, want))
+
+
 def compare(vroot, lroot):
     walk_v, walk_l = rel_walk(vroot), rel_walk(lroot)
     report(walk_v == walk_l, "os.walk names", (walk_v, walk_l))
@@ -170,6 +197,7 @@ def compare(vroot, lroot):
     check_copytree(vroot, lroot)
     check_getdents(vroot, lroot)
     check_fork_offsets(vroot, lroot, files)
+    check_ancestor_dirfd(vroot, lroot, files)
 
 
 def loaded():

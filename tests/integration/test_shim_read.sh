@@ -18,6 +18,7 @@ need_services
 
 CLI=$SHIMFS_CLI
 THREADS_TOOL=$SHIMFS_BUILD/tools/shim_threads
+CALLS_TOOL=$SHIMFS_BUILD/tools/shim_calls
 PY=/usr/bin/python3
 MiB=$((1024 * 1024))
 SRC=$TEST_SCRATCH/src
@@ -25,7 +26,9 @@ PREFIX=/mnt/shimfs-test-$$          # need not exist on the host
 VOL=$PREFIX/tree
 ERR=$TEST_SCRATCH/stderr
 
-[ -x "$THREADS_TOOL" ] || { fail "missing $THREADS_TOOL (make integration builds it)"; exit 1; }
+for tool in "$THREADS_TOOL" "$CALLS_TOOL"; do
+    [ -x "$tool" ] || { fail "missing $tool (make integration builds it)"; exit 1; }
+done
 [ ! -e "$PREFIX" ] || { fail "$PREFIX exists on the host"; exit 1; }
 
 make_tree() {
@@ -81,9 +84,10 @@ same() {
 }
 
 # ls output with what may differ for directories blanked: their link count
-# and size belong to the file system; so do the "total" block counts.
+# and size belong to the file system; so do the "total" block counts and
+# the column widths that follow from them.
 ls_norm() {
-    "$@" | awk '/^total / { next } /^d/ { $2 = "N"; $5 = "S" } { print }'
+    "$@" | awk '/^total / { next } /^d/ { $2 = "N"; $5 = "S" } { $1 = $1; print }'
 }
 
 # A shell function cannot be exec'ed by env: run ls_norm through bash.
@@ -110,6 +114,11 @@ same "find -size" bash -c 'find {} -size +4M | sort; find {} -type f -size -2k |
 same "find -newer" bash -c 'find {} -newer {}/reference | sort'
 same "find -name" bash -c "find {} -name '*cødé*' -o -name 't1?.txt' | sort"
 same "du -ab --apparent-size of files" bash -c 'cd {} && du -ab --apparent-size "$@"' _ "${FILES[@]}"
+# du -s counts directories too, whose sizes are each file system's own:
+# the volume's total must be the local files' total plus its directories'.
+DU_FILES=$(cd "$SRC" && find . ! -type d -printf '%s\n' | awk '{ s += $1 } END { print s }')
+DU_VDIRS=$(shim find "$VOL" -type d -printf '%s\n' | awk '{ s += $1 } END { print s }')
+assert_eq "$((DU_FILES + DU_VDIRS))" "$(shim du -sb --apparent-size "$VOL" | cut -f1)" "du -s --apparent-size"
 same "cat of every file" bash -c 'cd {} && cat "$@" | md5sum' _ "${FILES[@]}"
 same "md5sum" bash -c 'cd {} && md5sum "$@"' _ "${FILES[@]}"
 same "sha256sum" bash -c 'cd {} && sha256sum "$@"' _ "${FILES[@]}"
@@ -117,7 +126,7 @@ same "head -c" bash -c 'for f in four-mib four-mib-plus-1 seventy-mib; do head -
 same "tail -c and tail -n" bash -c 'for f in four-mib-plus-1 seventy-mib dir/sub/deeper/text; do tail -c 100000 {}/$f | md5sum; done; tail -n 3 {}/dir/sub/deeper/text'
 same "wc" bash -c 'cd {} && wc "$@"' _ "${FILES[@]}"
 same "grep -r" bash -c 'grep -r needle {} | sort'
-same "grep -rl follows nothing it should not" bash -c 'grep -rl utf {} | sort'
+same "grep -rl" bash -c 'grep -rl utf {} | sort'
 same "tar -c | tar -tv" bash -c 'tar -C {} -cf - . | tar -tvf - --full-time | sort -k6'
 same "readlink and realpath" bash -c 'readlink {}/rel-link {}/abs-link; realpath {}/dir/sub/up-link {}/rel-link'
 
@@ -135,6 +144,26 @@ while IFS= read -r line; do
     esac
 done <<< "$PYOUT"
 
+# ---- every interposed family, call by call (tests/tools/shim_calls.c) ----
+same "stdio, dir streams, nftw, realpath, stat family, *at, cwd, dup, lseek, preadv, sendfile, mmap, errors" \
+    "$CALLS_TOOL" {}
+CALLS_LINES=$(wc -l < "$TEST_SCRATCH/l.out")
+[ "$CALLS_LINES" -ge 60 ] && pass "shim_calls reported $CALLS_LINES calls" || fail "shim_calls reported only $CALLS_LINES lines"
+
+# ---- Node.js: libuv stats with a raw syscall(statx) and reads on its pool ----
+if command -v node > /dev/null; then
+    same "node fs: readdir, stat, lstat, readFileSync, promises" node -e '
+const fs = require("fs"), crypto = require("crypto"), root = process.argv[1];
+const md5 = (b) => crypto.createHash("md5").update(b).digest("hex");
+console.log(fs.readdirSync(root).sort().join(","));
+for (const f of ["one-byte", "four-mib-plus-1", "dir/sub/t1.txt"]) {
+  const st = fs.statSync(root + "/" + f);
+  console.log(f, st.size, st.mode, st.mtimeMs, md5(fs.readFileSync(root + "/" + f)));
+}
+console.log(fs.lstatSync(root + "/rel-link").isSymbolicLink(), fs.readlinkSync(root + "/rel-link"));
+fs.promises.readFile(root + "/seventy-mib").then((b) => console.log("async", b.length, md5(b)));' {}
+fi
+
 # ---- 16 threads reading every file at once ----
 THREADS_FILES=(four-mib four-mib-plus-1 seventy-mib one-byte empty dir/rand-1000003 dir/sub/deeper/text)
 same "16 threads x 2 rounds read identical bytes" "$THREADS_TOOL" -t 16 -r 2 {} "${THREADS_FILES[@]}"
@@ -144,6 +173,11 @@ same "bash -c 'cat < file' (an inherited descriptor)" bash -c 'cat < {}/four-mib
 same "a shared position across exec: dd then cat" bash -c '{ dd bs=1000 count=3 of=/dev/null 2>/dev/null; cat; } < {}/four-mib-plus-1 | md5sum'
 same "an inherited descriptor on fd 3" bash -c 'exec 3< {}/seventy-mib; tail -c 1000 /dev/fd/3 | md5sum; cat <&3 | md5sum'
 same "fstat of an inherited descriptor" bash -c 'stat -L -c "%s %F" /dev/stdin < {}/four-mib-plus-1'
+same "stdio on an inherited stdin (md5sum, sed, head then md5sum)" \
+    bash -c 'md5sum < {}/seventy-mib; sed -n 3p < {}/four-mib-plus-1 | md5sum; { head -c 1000 > /dev/null; md5sum; } < {}/four-mib-plus-1'
+same "python subprocess: a volume descriptor as a child's stdin" \
+    "$PY" -c "import os, subprocess; fd = os.open('{}/four-mib-plus-1', os.O_RDONLY); os.read(fd, 10)
+print(subprocess.run(['md5sum'], stdin=fd, capture_output=True, text=True).stdout, os.read(fd, 5).hex())"
 
 # ---- a working directory inside the volume ----
 same "cd into the volume, ls, cat relative" bash -c 'cd {}/dir && ls && cat sub/t5.txt && cd sub && cat t6.txt ../../one-byte && pwd && /bin/pwd'
@@ -206,6 +240,17 @@ try:
 except OSError as e:
     print(e.strerror)" 2>&1)" "write(2) on a read-only volume descriptor: EBADF"
 check "the volume is unchanged after the write attempts" shim diff -r --no-dereference "$VOL" "$SRC"
+
+# ---- an engine that cannot load: volume paths fail with EIO, the host works ----
+NOENGINE=$(cd "$TEST_SCRATCH" && SHIMFS_CORE_LIB=/nonexistent/libshimfs-core.so \
+    env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
+    bash -c "cat '$VOL/one-byte'; echo rc=\$?; cat '$HOSTFILE'" 2>&1)
+if [[ $NOENGINE == *"Input/output error"*"rc=1"*"on the host"* ]] &&
+   [ "$(grep -c 'cannot load the engine' <<< "$NOENGINE")" = 1 ]; then
+    pass "no engine: EIO on the volume, one log line, the host unaffected"
+else
+    fail "no engine: $NOENGINE"
+fi
 
 # ---- no engine where the prefix is never touched ----
 PYOUT=$(shim "$PY" "$TEST_ROOT/tests/integration/shim_read.py" maps - 2>&1; \

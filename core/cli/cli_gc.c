@@ -1,0 +1,276 @@
+/* cli_gc.c - `shimfs gc`: objects in the bucket that nothing references.
+ *
+ * Two kinds, both older than --grace (default one hour) before they may go:
+ *  - released: slices of deleted, truncated or compacted files, listed in
+ *    the garbage table with the time they were released;
+ *  - leaked: blocks uploaded by a writer that died before its commit. They
+ *    carry no timestamp, so gc leaves a marker object holding the slice-id
+ *    counter and the time of each run: a leaked id below the marker of a
+ *    run at least --grace ago belongs to a writer that had all that time to
+ *    commit, and is safe to delete.
+ * A dry run (the default) only reports; --delete removes, in parallel
+ * batches, then forgets the released ids whose objects are gone.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "layout.h"
+#include "objstore.h"
+
+#define CLI_GC_BATCH 256
+
+static const char cli_gc_usage[] =
+    "usage: shimfs gc [--delete] [--grace SECONDS] [--meta URL]\n"
+    "\n"
+    "Find objects nothing references: slices released by unlink, truncate or\n"
+    "compaction, and blocks left by writers that died before committing.\n"
+    "Without --delete only reports what it would remove.\n"
+    "\n"
+    "  --delete         remove what is older than the grace period\n"
+    "  --grace SECONDS  minimum age before removal (default 3600)\n"
+    "  --meta URL       database (libpq URL or conninfo); default SHIMFS_META\n"
+    "  -h, --help       this help\n";
+
+struct cli_gc_garbage { uint64_t id; int64_t since; };
+
+struct cli_gc {
+    struct volume *v;
+    struct cli_inventory inv;
+    struct cli_gc_garbage *garbage;
+    size_t ngarbage, gcap;
+    int64_t now, grace_ns;
+    uint64_t marker_id;        /* 0: no marker old enough */
+    uint64_t n_ref, n_released, n_leaked, n_pending, b_released, b_leaked, b_pending;
+    struct obj_request *del;
+    char (*keys)[LAYOUT_KEY_MAX];
+    size_t ndel, delcap;
+};
+
+static int64_t cli_gc_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int cli_gc_garbage_cb(void *arg, uint64_t id, uint32_t size, int64_t since)
+{
+    struct cli_gc *g = arg;
+    (void)size;
+    if (g->ngarbage == g->gcap) {
+        size_t c = g->gcap ? 2 * g->gcap : 1024;
+        void *p = realloc(g->garbage, c * sizeof *g->garbage);
+        if (!p)
+            return -ENOMEM;
+        g->garbage = p;
+        g->gcap = c;
+    }
+    g->garbage[g->ngarbage++] = (struct cli_gc_garbage){ id, since };
+    return 0;
+}
+
+static int cli_gc_cmp(const void *a, const void *b)
+{
+    const struct cli_gc_garbage *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static const struct cli_gc_garbage *cli_gc_released(const struct cli_gc *g, uint64_t id)
+{
+    struct cli_gc_garbage k = { id, 0 };
+    return bsearch(&k, g->garbage, g->ngarbage, sizeof k, cli_gc_cmp);
+}
+
+static void cli_gc_marker_key(const struct cli_gc *g, char *key, size_t cap)
+{
+    snprintf(key, cap, "%s/gc-marker", g->v->settings.uuid);
+}
+
+/* The previous run's marker, if it is older than the grace period. */
+static void cli_gc_read_marker(struct cli_gc *g)
+{
+    char key[128], buf[128];
+    cli_gc_marker_key(g, key, sizeof key);
+    ssize_t n = obj_get(g->v->store, key, 0, 0, buf, sizeof buf - 1);
+    unsigned long long id;
+    long long when;
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    if (sscanf(buf, "%llu %lld", &id, &when) == 2 && g->now - when >= g->grace_ns)
+        g->marker_id = id;
+}
+
+static int cli_gc_write_marker(struct cli_gc *g)
+{
+    uint64_t next;
+    int rc = meta_next_ids(g->v->meta, META_ID_SLICE, 1, &next);
+    if (rc < 0)
+        return rc;
+    char key[128], buf[128];
+    cli_gc_marker_key(g, key, sizeof key);
+    int n = snprintf(buf, sizeof buf, "%" PRIu64 " %" PRId64 "\n", next, g->now);
+    return obj_put(g->v->store, key, buf, (size_t)n);
+}
+
+static int cli_gc_queue(struct cli_gc *g, const struct cli_obj *o)
+{
+    if (g->ndel == g->delcap) {
+        size_t c = g->delcap ? 2 * g->delcap : 1024;
+        void *d = realloc(g->del, c * sizeof *g->del), *k = d ? realloc(g->keys, c * LAYOUT_KEY_MAX) : NULL;
+        if (d)
+            g->del = d;
+        if (!d || !k)
+            return -ENOMEM;
+        g->keys = k;
+        g->delcap = c;
+    }
+    layout_block_key(g->keys[g->ndel], LAYOUT_KEY_MAX, g->v->settings.uuid, o->id, o->index, o->len);
+    g->del[g->ndel] = (struct obj_request){ .op = OBJ_DELETE };
+    g->ndel++;
+    return 0;
+}
+
+/* Sort every object into referenced / released / leaked / too young. */
+static int cli_gc_classify(struct cli_gc *g)
+{
+    for (size_t i = 0; i < g->inv.nobjs; i++) {
+        const struct cli_obj *o = &g->inv.objs[i];
+        const struct cli_gc_garbage *rel;
+        int deletable;
+        if (cli_inventory_ref(&g->inv, o->id)) {
+            g->n_ref++;
+            continue;
+        }
+        if ((rel = cli_gc_released(g, o->id))) {
+            deletable = g->now - rel->since >= g->grace_ns;
+            if (deletable)
+                g->n_released++, g->b_released += o->bytes;
+        } else {
+            deletable = g->marker_id && o->id < g->marker_id;
+            if (deletable)
+                g->n_leaked++, g->b_leaked += o->bytes;
+        }
+        if (!deletable) {
+            g->n_pending++, g->b_pending += o->bytes;
+            continue;
+        }
+        int rc = cli_gc_queue(g, o);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int cli_gc_delete(struct cli_gc *g)
+{
+    for (size_t i = 0; i < g->ndel; i++)
+        g->del[i].key = g->keys[i];
+    for (size_t at = 0; at < g->ndel; at += CLI_GC_BATCH) {
+        size_t n = g->ndel - at < CLI_GC_BATCH ? g->ndel - at : CLI_GC_BATCH;
+        int rc = obj_batch(g->v->store, g->del + at, (int)n);
+        if (rc < 0)
+            return rc;
+    }
+    /* forget released ids: their objects are gone now (or never existed) */
+    uint64_t *ids = malloc((g->ngarbage ? g->ngarbage : 1) * sizeof *ids);
+    if (!ids)
+        return -ENOMEM;
+    int n = 0;
+    for (size_t i = 0; i < g->ngarbage; i++)
+        if (g->now - g->garbage[i].since >= g->grace_ns)
+            ids[n++] = g->garbage[i].id;
+    int rc = n ? meta_forget_garbage(g->v->meta, ids, n) : 0;
+    free(ids);
+    return rc < 0 ? rc : 0;
+}
+
+static void cli_gc_report(const struct cli_gc *g, int deleted)
+{
+    char a[32], b[32], c[32];
+    printf("objects: %zu (%" PRIu64 " referenced), foreign keys: %" PRIu64 "\n", g->inv.nobjs,
+           g->n_ref, g->inv.foreign);
+    printf("released slices past the grace period: %" PRIu64 " objects, %s\n", g->n_released,
+           layout_format_size(g->b_released, a, sizeof a));
+    printf("leaked by writers that never committed: %" PRIu64 " objects, %s%s\n", g->n_leaked,
+           layout_format_size(g->b_leaked, b, sizeof b),
+           g->marker_id ? "" : " (leaked blocks are judged from the second run on)");
+    printf("unreferenced but younger than the grace period: %" PRIu64 " objects, %s\n", g->n_pending,
+           layout_format_size(g->b_pending, c, sizeof c));
+    printf(deleted ? "deleted %zu objects\n" : "would delete %zu objects (run with --delete)\n", g->ndel);
+}
+
+static int cli_gc_parse(int argc, char **argv, int *del, int64_t *grace, int *code)
+{
+    static const struct option opts[] = {
+        { "delete", no_argument, NULL, 'd' },
+        { "grace", required_argument, NULL, 'g' },
+        { "meta", required_argument, NULL, CLI_OPT_META },
+        { "help", no_argument, NULL, 'h' },
+        { 0, 0, 0, 0 },
+    };
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        int r = cli_common_option(c, "gc", cli_gc_usage, argv, code);
+        if (r < 0)
+            return -1;
+        if (r > 0)
+            continue;
+        if (c == 'd') {
+            *del = 1;
+        } else if (c == 'g') {
+            char *end;
+            double s = strtod(optarg, &end);
+            if (*end || s < 0) {
+                *code = cli_usage_error("gc", "--grace takes a number of seconds, not '%s'", optarg);
+                return -1;
+            }
+            *grace = (int64_t)(s * 1e9);
+        }
+    }
+    if (optind < argc) {
+        *code = cli_usage_error("gc", "unexpected argument '%s'", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_cmd_gc(int argc, char **argv)
+{
+    struct cli_gc g = { .grace_ns = 3600LL * 1000000000LL };
+    int del = 0, code = CLI_OK;
+    if (cli_gc_parse(argc, argv, &del, &g.grace_ns, &code) < 0)
+        return code;
+    if (cli_open_volume("gc", &g.v) != 0)
+        return CLI_FAIL;
+    g.now = cli_gc_now();
+    int rc = meta_list_garbage(g.v->meta, cli_gc_garbage_cb, &g);
+    if (rc == 0)
+        rc = cli_inventory_load(g.v, &g.inv);
+    if (rc == 0) {
+        qsort(g.garbage, g.ngarbage, sizeof *g.garbage, cli_gc_cmp);
+        cli_gc_read_marker(&g);
+        rc = cli_gc_classify(&g);
+    }
+    if (rc == 0 && del)
+        rc = cli_gc_delete(&g);
+    if (rc == 0)
+        rc = cli_gc_write_marker(&g);
+    if (rc == 0)
+        cli_gc_report(&g, del);
+    else
+        code = cli_fail("gc", obj_describe(g.v->store), "%s", strerror(-rc));
+    cli_inventory_free(&g.inv);
+    free(g.garbage);
+    free(g.del);
+    free(g.keys);
+    volume_close(g.v);
+    return code;
+}

@@ -1,0 +1,152 @@
+/* meta_dirslices.c - a directory's regular files with their whole block
+ * maps, so a process that lists a directory can open every file in it
+ * without another round trip (design.md 4b).
+ *
+ * Promises: one statement per page of META_DIRSLICES_PAGE entries, so one
+ * round trip for any ordinary directory (JIT and Memoize are turned off
+ * for it: the plan is thousands of index probes, cheaper to run than to
+ * compile, and never probes one inode twice);
+ * attributes and slices of a file
+ * come from that one statement (the same row version). Pages are keyset
+ * pages over the entry key, like readdir, so memory stays bounded however
+ * large the directory. Callbacks run after the connection went back to the
+ * pool, so they may call meta_* themselves. Inside meta_txn the planner
+ * settings stay off until that transaction ends (harmless).
+ */
+#include "meta_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define META_DIRSLICES_PAGE 16384
+
+/* Columns of MS_DIR_SLICES. */
+enum { DS_DIRMODE, DS_NAME, DS_ATTR, DS_CHUNK = DS_ATTR + META_NCOLS, DS_POS, DS_ID, DS_SIZE,
+       DS_OFF, DS_LEN };
+
+static int meta_ds_same_name(const PGresult *r, int a, int b)
+{
+    size_t la, lb;
+    const char *na = meta_r_bytes(r, a, DS_NAME, &la), *nb = meta_r_bytes(r, b, DS_NAME, &lb);
+    return la == lb && memcmp(na, nb, la) == 0;
+}
+
+static void meta_ds_slice(const PGresult *r, int row, struct layout_slice *s)
+{
+    *s = (struct layout_slice){
+        .pos = (uint32_t)meta_r_int(r, row, DS_POS),
+        .id = (uint64_t)meta_r_int(r, row, DS_ID),
+        .size = (uint32_t)meta_r_int(r, row, DS_SIZE),
+        .off = (uint32_t)meta_r_int(r, row, DS_OFF),
+        .len = (uint32_t)meta_r_int(r, row, DS_LEN),
+    };
+}
+
+/* Delivers rows [from, to), one entry's rows, a call per chunk. */
+static int meta_ds_entry(const PGresult *r, int from, int to, struct layout_slice *s,
+                         meta_file_slices_cb cb, void *arg)
+{
+    if (meta_r_isnull(r, from, DS_ATTR))
+        return 0;        /* dangling entry: fsck's business */
+    struct meta_attr a;
+    meta_r_attr(r, from, DS_ATTR, &a);
+    if ((a.mode & META_S_IFMT) != META_S_IFREG)
+        return 0;
+    if (meta_r_isnull(r, from, DS_CHUNK))
+        return cb(arg, &a, 0, s, 0);
+    for (int i = from, j; i < to; i = j) {
+        int64_t chunk = meta_r_int(r, i, DS_CHUNK);
+        for (j = i; j < to && meta_r_int(r, j, DS_CHUNK) == chunk; j++)
+            meta_ds_slice(r, j, &s[j - i]);
+        int rc = cb(arg, &a, (uint64_t)chunk, s, j - i);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* MS_DIR_SLICES after MS_DIR_SLICES_PLAN in one round trip; like meta_read, a
+ * connection found broken is replaced and the read tried once more. */
+static int meta_ds_query(struct meta *m, const struct meta_params *p, PGresult **res)
+{
+    int rc = 0;
+    *res = NULL;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        struct meta_conn *c;
+        if ((rc = meta_conn_get(m, &c)) < 0)
+            return rc;
+        int owned = meta_conn_owned(m) == c;
+        struct meta_q q[2] = { { .stmt = MS_DIR_SLICES_PLAN }, { .stmt = MS_DIR_SLICES, .p = p } };
+        rc = meta_run(c, q, 2, 0);
+        int broken = rc < 0 && meta_conn_broken(c);
+        meta_conn_put(c);
+        PQclear(q[0].res);
+        *res = q[1].res;
+        if (!broken || owned)
+            break;
+        meta_pool_drop_idle(m);
+    }
+    return rc;
+}
+
+/* One page: entries of dir after `after`. Sets *names to the number of
+ * entries seen and copies the last name into last/llen. */
+static int meta_ds_page(struct meta *m, uint64_t dir, char *last, size_t *llen, int *names,
+                        meta_file_slices_cb cb, void *arg)
+{
+    struct meta_params p;
+    meta_p_init(&p);
+    meta_p_int(&p, (int64_t)dir);
+    meta_p_bytes(&p, last, *llen);
+    meta_p_int(&p, META_DIRSLICES_PAGE);
+    PGresult *r;
+    int rc = meta_ds_query(m, &p, &r);
+    if (rc < 0)
+        return rc;
+    int n = PQntuples(r);
+    *names = 0;
+    if (n == 0 || !meta_is_dir((uint32_t)meta_r_int(r, 0, DS_DIRMODE))) {
+        PQclear(r);
+        return n == 0 ? -ENOENT : -ENOTDIR;
+    }
+    struct layout_slice *s = malloc((size_t)n * sizeof *s);
+    if (!s) {
+        PQclear(r);
+        return -ENOMEM;
+    }
+    for (int i = 0, j; i < n && rc == 0 && !meta_r_isnull(r, i, DS_NAME); i = j) {
+        for (j = i + 1; j < n && meta_ds_same_name(r, i, j); j++)
+            ;
+        (*names)++;
+        size_t len;
+        const char *name = meta_r_bytes(r, i, DS_NAME, &len);
+        if (len > META_NAME_MAX) {
+            rc = -EIO;      /* no name this long was ever accepted */
+            break;
+        }
+        memcpy(last, name, len);
+        *llen = len;
+        rc = meta_ds_entry(r, i, j, s, cb, arg);
+    }
+    free(s);
+    PQclear(r);
+    return rc;
+}
+
+int meta_read_dir_slices(struct meta *m, uint64_t dir, meta_file_slices_cb cb, void *arg)
+{
+    char last[META_NAME_MAX + 1];
+    size_t llen = 0;
+    /* Every full page moves `last` forward through a finite directory;
+     * the bound only guards against a server that never says "done". */
+    for (long page = 0; page < (1L << 40) / META_DIRSLICES_PAGE; page++) {
+        int names;
+        int rc = meta_ds_page(m, dir, last, &llen, &names, cb, arg);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
+        if (names < META_DIRSLICES_PAGE)
+            return 0;
+    }
+    return -EIO;
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# tests/integration/test_prefetch.sh — reads ahead of a sequential reader
+# and posix_fadvise(WILLNEED) on an S3 volume holding one 64 MiB file
+# (16 blocks of 4 MiB, random bytes so nothing compresses away):
+#  - a cold sequential read under the shim (cat, and dd with 64 KiB reads)
+#    returns exactly the file's bytes with SHIMFS_PREFETCH=0 and =16, each
+#    time into an empty cache, and leaves the whole file cached;
+#  - os.posix_fadvise(WILLNEED) over the whole file from a Python process
+#    under the shim, which reads nothing itself, fills the cache: `shimfs
+#    warmup --check` goes from 0% to 100% while that process waits (bounded
+#    at 60 s).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+need_services
+
+CLI=$SHIMFS_CLI
+PY=/usr/bin/python3
+PREFIX=/mnt/shimfs-prefetch-$$          # need not exist on the host
+SRC=$TEST_SCRATCH/src
+OUT=$TEST_SCRATCH/stdout
+VFILE=/big/d0000/f0000000.bin
+LFILE=$SRC/d0000/f0000000.bin
+
+[ ! -e "$PREFIX" ] || { fail "$PREFIX exists on the host"; exit 1; }
+
+META=$(test_db)
+BUCKET=$(test_bucket)
+export SHIMFS_META=$META
+"$CLI" format prefetch --bucket "$BUCKET" > /dev/null
+"$TEST_ROOT/scripts/gen-dataset.sh" "$SRC" 1 1 64M 11
+"$CLI" import "$SRC" /big > /dev/null
+
+# Run under the shim with a given cache directory and prefetch window.
+shim() {
+    local cache=$1 window=$2; shift 2
+    env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_LOG=error \
+        SHIMFS_CACHE_DIR="$cache" SHIMFS_PREFETCH="$window" "$@"
+}
+
+cached_line() { SHIMFS_CACHE_DIR=$1 "$CLI" warmup --check "$VFILE"; }
+
+for window in 0 16; do
+    cache=$TEST_SCRATCH/cache-cat-$window
+    check "cold cat with SHIMFS_PREFETCH=$window" shim "$cache" "$window" \
+        sh -c 'cat "$1" > "$2"' sh "$PREFIX$VFILE" "$TEST_SCRATCH/cat.out"
+    assert_files_equal "$LFILE" "$TEST_SCRATCH/cat.out" "cold cat bytes, SHIMFS_PREFETCH=$window"
+    assert_eq "1 of 1 files fully cached, 64.0 of 64.0 MiB cached (100.0%)" \
+        "$(cached_line "$cache")" "a cold read leaves the file cached, SHIMFS_PREFETCH=$window"
+
+    cache=$TEST_SCRATCH/cache-dd-$window
+    check "cold dd bs=64k with SHIMFS_PREFETCH=$window" shim "$cache" "$window" \
+        sh -c 'dd if="$1" of="$2" bs=64k status=none' sh "$PREFIX$VFILE" "$TEST_SCRATCH/dd.out"
+    assert_files_equal "$LFILE" "$TEST_SCRATCH/dd.out" "cold dd bytes, SHIMFS_PREFETCH=$window"
+done
+
+# posix_fadvise(WILLNEED): the hint alone fills the cache. The Python
+# process holds the file open (its prefetch threads live in it) until the
+# cache is full or 60 s passed; a flag file tells it to go.
+cache=$TEST_SCRATCH/cache-fadvise
+FLAG=$TEST_SCRATCH/fadvise.done
+rm -f "$FLAG"
+assert_eq "0 of 1 files fully cached, 0.0 of 64.0 MiB cached (0.0%)" "$(cached_line "$cache")" \
+    "the fadvise cache starts empty"
+shim "$cache" 8 "$PY" - "$PREFIX$VFILE" "$FLAG" > "$OUT" 2>&1 <<'EOF' &
+import os, sys, time
+path, flag = sys.argv[1:3]
+fd = os.open(path, os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+print("advised", flush=True)
+deadline = time.monotonic() + 60
+while not os.path.exists(flag) and time.monotonic() < deadline:
+    time.sleep(0.1)
+os.close(fd)
+EOF
+pypid=$!
+on_exit "kill $pypid 2>/dev/null"
+full=0
+for _ in $(seq 1 120); do
+    if [ "$(cached_line "$cache")" = "1 of 1 files fully cached, 64.0 of 64.0 MiB cached (100.0%)" ]; then
+        full=1
+        break
+    fi
+    sleep 0.5
+done
+touch "$FLAG"
+wait "$pypid" || fail "the fadvise process failed: $(cat "$OUT")"
+assert_eq "advised" "$(cat "$OUT")" "posix_fadvise(WILLNEED) succeeded under the shim"
+assert_eq 1 "$full" "posix_fadvise(WILLNEED) alone filled the cache ($(cached_line "$cache"))"
+check "the prefetched blocks read back right" \
+    shim "$cache" 0 sh -c 'cmp "$1" "$2"' sh "$PREFIX$VFILE" "$LFILE"

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# tests/integration/test_warmup.sh — `shimfs warmup` and `shimfs stats` on
+# an S3 volume: a tree of small files (one block each, under the 4 MiB
+# block size) and a 10 MiB file (three blocks) is imported, and a 96 MiB
+# file beside it; then
+#  - `warmup --check` of a cold cache says 0% and fetches nothing;
+#  - `warmup` warms it (summary line, exit 0), `--check` says 100%, and a
+#    second `warmup` fetches nothing; 50 threads warming the 96 MiB file
+#    (more than the cache's write queue holds at once) leave all of it on
+#    disk;
+#  - reading the whole tree under the shim afterwards makes no GET: the
+#    node's cache-miss counter (`shimfs stats --json`) does not move and,
+#    under strace, no process connects to the S3 server (while they do
+#    connect to PostgreSQL, so the trace is known to see connects);
+#  - `--evict` then `--check` says 0%;
+#  - a missing path fails with exactly one line and exit 1; usage errors
+#    exit 2; a block missing from the bucket is counted, named, exit 1.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+need_services
+
+CLI=$SHIMFS_CLI
+PY=/usr/bin/python3
+PREFIX=/mnt/shimfs-warmup-$$          # need not exist on the host
+SRC=$TEST_SCRATCH/src
+OUT=$TEST_SCRATCH/stdout
+ERR=$TEST_SCRATCH/stderr
+export SHIMFS_CACHE_DIR=$TEST_SCRATCH/cache
+NFILES=61                              # 60 small files and the 10 MiB one
+
+command -v strace >/dev/null || { fail "strace is missing (scripts/deps.sh installs it)"; exit 1; }
+[ ! -e "$PREFIX" ] || { fail "$PREFIX exists on the host"; exit 1; }
+
+META=$(test_db)
+BUCKET=$(test_bucket)
+export SHIMFS_META=$META
+"$CLI" format warmup --bucket "$BUCKET" > /dev/null
+"$TEST_ROOT/scripts/gen-dataset.sh" "$SRC/small" 60 3 128K
+"$TEST_ROOT/scripts/gen-dataset.sh" "$SRC/big" 1 1 10M 7
+"$CLI" import "$SRC" /tree > /dev/null
+"$TEST_ROOT/scripts/gen-dataset.sh" "$TEST_SCRATCH/huge" 1 1 96M 9
+"$CLI" import "$TEST_SCRATCH/huge" /huge > /dev/null
+
+S3_PORT=${SHIMFS_TEST_S3_ENDPOINT##*:}
+PG_PORT=$SHIMFS_TEST_PG_PORT
+
+# One field of `shimfs stats --json`'s cache object.
+cache_counter() {
+    "$CLI" stats --json | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["cache"][sys.argv[1]])' "$1"
+}
+
+warm() { "$CLI" warmup "$@" > "$OUT" 2> "$ERR"; }
+
+expect_line() {
+    local what=$1 pattern=$2
+    if grep -Eq -- "$pattern" "$OUT"; then
+        pass "$what"
+    else
+        fail "$what: want /$pattern/, got '$(cat "$OUT")' (stderr '$(cat "$ERR")')"
+    fi
+}
+
+# --- cold: --check reports and fetches nothing ---
+check "check of a cold cache" warm --check /tree
+expect_line "cold check says 0%" "^0 of $NFILES files fully cached, 0\\.0 of 17\\.5 MiB cached \\(0\\.0%\\)$"
+assert_eq 0 "$(cache_counter files)" "check put nothing in the cache"
+
+# --- warm it ---
+check "warmup of the tree" warm --threads 8 /tree
+expect_line "warmup summary" "^warmed $NFILES files, 17\\.5 MiB \\(17\\.5 MiB fetched, 0\\.0 MiB already cached\\) in [0-9.]+ s \\([0-9.]+ MiB/s\\)$"
+assert_eq "" "$(cat "$ERR")" "warmup wrote nothing on stderr"
+check "check after warmup" warm --check /tree
+expect_line "check says 100%" "^$NFILES of $NFILES files fully cached, 17\\.5 of 17\\.5 MiB cached \\(100\\.0%\\)$"
+check "second warmup" warm /tree
+expect_line "second warmup fetches nothing" "\\(0\\.0 MiB fetched, 17\\.5 MiB already cached\\)"
+check "warmup of one file" warm /tree/big/d0000/f0000000.bin
+expect_line "one file, already cached" "^warmed 1 files, 10\\.0 MiB \\(0\\.0 MiB fetched, 10\\.0 MiB already cached\\)"
+
+# 96 MiB fetched by 50 threads at once is more than the cache's write
+# queue holds: every block must still be on disk when warmup returns.
+check "warmup of a 96 MiB file with 50 threads" warm --threads 50 /huge
+expect_line "96 MiB fetched" "^warmed 1 files, 96\\.0 MiB \\(96\\.0 MiB fetched, 0\\.0 MiB already cached\\)"
+check "check of the 96 MiB file" warm --check /huge
+expect_line "all of the 96 MiB file is cached" "^1 of 1 files fully cached, 96\\.0 of 96\\.0 MiB cached \\(100\\.0%\\)$"
+
+# --- reading under the shim makes no GET ---
+misses0=$(cache_counter misses)
+hits0=$(cache_counter hits)
+TRACE=$TEST_SCRATCH/connects
+(cd / && env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_LOG=error \
+    strace -f -qq --seccomp-bpf -e trace=connect -o "$TRACE" \
+    sh -c 'find "$1/tree" -type f | LC_ALL=C sort | xargs cat' sh "$PREFIX") \
+    | md5sum > "$TEST_SCRATCH/shim.md5"
+(cd "$SRC" && find . -type f | LC_ALL=C sort | xargs cat) | md5sum > "$TEST_SCRATCH/local.md5"
+assert_files_equal "$TEST_SCRATCH/local.md5" "$TEST_SCRATCH/shim.md5" "the tree reads back right under the shim"
+assert_eq "$misses0" "$(cache_counter misses)" "no cache miss while reading the warm tree"
+hits1=$(cache_counter hits)
+if [ "$hits1" -gt "$hits0" ]; then pass "the read was served by the cache ($((hits1 - hits0)) hits)"
+else fail "the read made no cache hit ($hits0 -> $hits1)"; fi
+if grep -q "htons($PG_PORT)" "$TRACE"; then pass "strace saw the PostgreSQL connects"
+else fail "strace saw no PostgreSQL connect: $(head -c 400 "$TRACE")"; fi
+if grep -q "htons($S3_PORT)" "$TRACE"; then fail "a process connected to S3 while reading a warm tree"
+else pass "no connect to the S3 server while reading the warm tree"; fi
+
+# --- stats ---
+check "stats" sh -c "'$CLI' stats > /dev/null"
+"$CLI" stats > "$OUT"
+expect_line "stats shows the cache directory" "^node cache: +$SHIMFS_CACHE_DIR$"
+expect_line "stats shows hits" "^  hits: +[1-9][0-9]* "
+check "stats --json is one JSON object" sh -c "'$CLI' stats --json | '$PY' -c 'import json,sys; d=json.load(sys.stdin); assert d[\"cache\"][\"enabled\"] and d[\"cache\"][\"used_bytes\"] >= 17*2**20'"
+
+# --- evict ---
+check "evict the tree" warm --evict /tree
+expect_line "evict summary" "^evicted 17\\.5 MiB of $NFILES files"
+check "check after evict" warm --check /tree
+expect_line "check after evict says 0%" "^0 of $NFILES files fully cached, 0\\.0 of 17\\.5 MiB cached \\(0\\.0%\\)$"
+
+# --- errors ---
+rc=0; warm /tree/no-such-file || rc=$?
+assert_eq 1 "$rc" "a missing path exits 1"
+assert_eq 1 "$(wc -l < "$ERR")" "a missing path is one line"
+expect_err() {
+    if grep -Eq -- "$2" "$ERR"; then pass "$1"; else fail "$1: stderr '$(cat "$ERR")'"; fi
+}
+expect_err "the line names the path" "^shimfs warmup: /tree/no-such-file: No such file or directory$"
+rc=0; warm /tree/no-such-file /tree/small/d0001 || rc=$?
+assert_eq 1 "$rc" "a missing path among good ones exits 1"
+expect_line "the good path is still warmed" "^warmed 20 files"
+rc=0; warm --threads 0 /tree || rc=$?
+assert_eq 2 "$rc" "a bad --threads is a usage error"
+rc=0; warm --check --evict /tree || rc=$?
+assert_eq 2 "$rc" "--check with --evict is a usage error"
+rc=0; warm || rc=$?
+assert_eq 2 "$rc" "no PATH is a usage error"
+
+# A block gone from the bucket: counted, reported at the end, exit 1.
+warm --evict /tree
+"$PY" - "$SHIMFS_TEST_S3_ENDPOINT" "${BUCKET##*/}" <<'EOF'
+import os, sys
+import botocore.config, botocore.session
+endpoint, bucket = sys.argv[1:3]
+c = botocore.session.get_session().create_client(
+    "s3", endpoint_url=endpoint, region_name=os.environ.get("AWS_REGION", "us-east-1"),
+    config=botocore.config.Config(s3={"addressing_style": "path"}))
+keys = sorted(o["Key"] for o in c.list_objects_v2(Bucket=bucket).get("Contents", [])
+              if "/chunks/" in o["Key"])
+c.delete_object(Bucket=bucket, Key=keys[0])
+EOF
+rc=0; warm /tree || rc=$?
+assert_eq 1 "$rc" "a block missing from the bucket makes warmup exit 1"
+expect_err "the failure is one line naming the count" "^shimfs warmup: /tree/.*: 1 block failed; first .*/chunks/.*: "
+assert_eq 1 "$(wc -l < "$ERR")" "one line for the failed block"
+expect_line "the other files are still warmed" "^warmed $NFILES files"
