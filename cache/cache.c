@@ -62,6 +62,7 @@ int cache_open(const struct cache_config *cfg, struct cache **out)
     c->free_ratio = isfinite(cfg->free_space_ratio) && cfg->free_space_ratio > 0
                   ? fmin(cfg->free_space_ratio, 0.99) : 0;
     c->verify_every_read = cfg->verify_every_read;
+    c->trust_after_fill = cfg->trust_after_fill;
     c->use_uring = cfg->use_uring;
     c->pid = getpid();
     c->dir_fd = c->blocks_fd = c->tmp_fd = c->sums_fd = c->lock_fd = -1;

@@ -33,6 +33,8 @@ struct cache_config {
     uint64_t size_limit;     /* bytes; 0: no limit but the free-space floor */
     double free_space_ratio;
     int verify_every_read;   /* 1: checksum on every cache_read */
+    int trust_after_fill;    /* 1: verify only when a block enters the cache,
+                                not again on first use in each process */
     int use_uring;           /* 0: never try io_uring */
 };
 

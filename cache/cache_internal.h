@@ -81,6 +81,7 @@ struct cache {
     uint64_t limit;              /* 0: no size limit, only the free-space floor */
     double free_ratio;
     int verify_every_read;
+    int trust_after_fill;
     int use_uring;
     pid_t pid;                   /* process that owns the threads and rings below */
 

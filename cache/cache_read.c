@@ -99,11 +99,20 @@ ssize_t cache_read_check_short(const char *key, ssize_t n, size_t len, uint64_t 
     return n;
 }
 
+/* Whether this process must verify a block before using it. With
+ * trust_after_fill a block verified when it entered the cache is used as
+ * is (first use only refreshes its LRU time). */
+static int cache_seen_policy(struct cache *c, uint64_t kh)
+{
+    int seen = cache_seen_get(c, kh);
+    return seen == SEEN_NO && c->trust_after_fill ? SEEN_STALE : seen;
+}
+
 /* Read through an open cache file, verifying on first use. */
 ssize_t cache_read_fd(struct cache *c, int fd, const char *key, uint64_t kh,
                       void *buf, size_t len, uint64_t off)
 {
-    int seen = c->verify_every_read ? SEEN_NO : cache_seen_get(c, kh);
+    int seen = c->verify_every_read ? SEEN_NO : cache_seen_policy(c, kh);
     struct stat st;
     ssize_t n;
     if (seen == SEEN_NO) {
@@ -161,7 +170,7 @@ int cache_open_block(struct cache *c, const char *key, int flags, uint32_t *len)
     ssize_t r = fstat(fd, &st) < 0 ? -errno : 0;
     if (r == 0 && (!size_matches_key(key, &st) || (uint64_t)st.st_size > UINT32_MAX))
         r = -EBADMSG;
-    int seen = r == 0 && !c->verify_every_read ? cache_seen_get(c, kh) : SEEN_NO;
+    int seen = r == 0 && !c->verify_every_read ? cache_seen_policy(c, kh) : SEEN_NO;
     if (r == 0 && seen == SEEN_NO) {
         r = cache_verify_read(c, fd, key, &st, NULL, 0, 0);
         if (r == 0)

@@ -104,6 +104,21 @@ static void config_int(const char *name, int *out, int lo, int hi)
         *out = (int)n;
 }
 
+/* When cached blocks are checked: a name or the number. */
+static void config_verify(int *out)
+{
+    static const char *const names[] = { "entry", "first-use", "always" };
+    const char *v = config_env("SHIMFS_CACHE_VERIFY");
+    if (!v)
+        return;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(v, names[i]) == 0 || (v[0] == '0' + i && !v[1])) {
+            *out = i;
+            return;
+        }
+    log_warn("config", "SHIMFS_CACHE_VERIFY=%s must be entry, first-use or always; using first-use", v);
+}
+
 void config_load(struct shimfs_config *c)
 {
     memset(c, 0, sizeof *c);
@@ -143,7 +158,8 @@ void config_load(struct shimfs_config *c)
     config_int("SHIMFS_WRITEBACK", &c->writeback, 0, 1);
     c->uring = 1;
     config_int("SHIMFS_IO_URING", &c->uring, 0, 1);
-    config_int("SHIMFS_CACHE_VERIFY", &c->cache_verify, 0, 1);
+    c->cache_verify = CONFIG_VERIFY_FIRST_USE;
+    config_verify(&c->cache_verify);
     c->threads = 16;
     config_int("SHIMFS_THREADS", &c->threads, 1, 256);
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+enum { CONFIG_VERIFY_ENTRY = 0, CONFIG_VERIFY_FIRST_USE = 1, CONFIG_VERIFY_ALWAYS = 2 };
+
 struct shimfs_config {
     char meta[4096];          /* SHIMFS_META (libpq URL/conninfo); "" = PG* vars */
     char prefix[4096];        /* SHIMFS_PREFIX, normalised, no trailing '/' */
@@ -17,7 +19,7 @@ struct shimfs_config {
     char cache_dir[4096];     /* SHIMFS_CACHE_DIR, default /var/tmp/shimfs-cache */
     uint64_t cache_size;      /* SHIMFS_CACHE_SIZE, default 100G */
     double free_space_ratio;  /* SHIMFS_FREE_SPACE_RATIO, default 0.1 */
-    int cache_verify;         /* SHIMFS_CACHE_VERIFY: 0 fill (on entry + first use in a process), 1 every read */
+    int cache_verify;         /* SHIMFS_CACHE_VERIFY: entry (0), first-use (1, default), always (2) */
     uint64_t buffer_size;     /* SHIMFS_BUFFER_SIZE, default 300M: memory for blocks in flight */
     int prefetch;             /* SHIMFS_PREFETCH blocks, default 8 */
     int64_t attr_ttl_ns;      /* SHIMFS_ATTR_TTL (seconds, float), default 1 */

@@ -151,9 +151,26 @@ static struct vfs_file *vfs_file_new(const char *path, const struct meta_attr *a
     return f;
 }
 
+/* Opening files of one directory one after another (cat *, a DataLoader
+ * worker): from the second block map missing in a directory, load every
+ * file's map of that directory in one query. */
+static void vfs_prefill_maps(const struct vfs_file *f)
+{
+    if (!f->parent)
+        return;
+    struct vfs_smap *m = mcache_get_smap(f->attr.ino, f->attr.size, f->attr.mtime_ns);
+    if (m) {
+        vfs_smap_put(m);
+        return;
+    }
+    if (mcache_dir_note_smap_miss(f->parent) == 2)
+        (void)vfs_load_dir_smaps(f->parent);
+}
+
 static int vfs_file_attach(struct vfs_file *f)
 {
     if (S_ISREG(f->attr.mode) && !(f->flags & O_PATH)) {
+        vfs_prefill_maps(f);
         int rc = vfs_load_smap(&f->attr, &f->smap);
         if (rc < 0)
             return rc;
@@ -186,7 +203,8 @@ int vfs_open(const char *vpath, int flags, mode_t mode, struct vfs_file **out,
     struct meta_attr a;
     char canon[VFS_HOST_MAX];
     int follow = (flags & O_NOFOLLOW) ? VFS_NOFOLLOW : 0, created = 0;
-    rc = vfs_resolve(vpath, follow, &a, canon, host, hcap);
+    uint64_t parent = 0;
+    rc = vfs_resolve_at(vpath, follow, &a, canon, &parent, host, hcap);
     if (rc == -ENOENT && (flags & O_CREAT)) {
         rc = vfs_create_file(vpath, mode, flags & O_EXCL, &a, canon, host, hcap);
         created = rc == 0;
@@ -203,6 +221,7 @@ int vfs_open(const char *vpath, int flags, mode_t mode, struct vfs_file **out,
     struct vfs_file *f = vfs_file_new(canon, &a, flags);
     if (!f)
         return -ENOMEM;
+    f->parent = parent;
     rc = vfs_file_attach(f);
     if (rc < 0) {
         vfs_release(f);

@@ -48,6 +48,8 @@ void mcache_put_attr(const struct meta_attr *a);
 int mcache_dir_listed(uint64_t dir);
 void mcache_dir_set_listed(uint64_t dir, int complete);
 int mcache_dir_note_miss(uint64_t dir);
+/* Counts opens of files in dir whose block map was not cached. */
+int mcache_dir_note_smap_miss(uint64_t dir);
 /* Slice map cached for ino if it matches (size, mtime); takes a ref. */
 struct vfs_smap *mcache_get_smap(uint64_t ino, uint64_t size, int64_t mtime_ns);
 void mcache_put_smap(struct vfs_smap *m);
@@ -59,6 +61,10 @@ void mcache_reset(void);
  * the canonical volume path is written there (VFS_HOST_MAX bytes). */
 int vfs_resolve(const char *vpath, int flags, struct meta_attr *a, char *canon,
                 char *host, size_t hcap);
+/* The same, also giving the inode of the directory holding the final
+ * object (0 for the root). */
+int vfs_resolve_at(const char *vpath, int flags, struct meta_attr *a, char *canon,
+                   uint64_t *parent, char *host, size_t hcap);
 /* Lookup of one name in a directory through the caches (filling them). */
 int vfs_lookup_name(uint64_t dir, const char *name, size_t nlen, struct meta_attr *a);
 
@@ -91,6 +97,7 @@ struct vfs_file {
     uint64_t size;              /* size as this descriptor sees it */
     int werr;                   /* a failed background step, reported at fsync/close */
     int wb_stale;               /* writeback staged data: reload before reading */
+    uint64_t parent;            /* directory it was opened in (0: unknown) */
     int64_t mtime_ns;           /* set by the last write */
     char path[];
 };

@@ -24,6 +24,7 @@ struct mc_inode {
     int64_t attr_exp;       /* 0: attributes unknown (node holds dir state only) */
     int64_t listed_exp;     /* directory fully listed until */
     int misses;
+    int smap_misses;
     struct vfs_smap *smap;
 };
 
@@ -301,6 +302,15 @@ int mcache_dir_note_miss(uint64_t dir)
     pthread_mutex_lock(&mc.lock);
     struct mc_inode *n = mc_find_inode(dir, 1);
     int misses = n ? ++n->misses : 0;
+    pthread_mutex_unlock(&mc.lock);
+    return misses;
+}
+
+int mcache_dir_note_smap_miss(uint64_t dir)
+{
+    pthread_mutex_lock(&mc.lock);
+    struct mc_inode *n = mc_find_inode(dir, 1);
+    int misses = n ? ++n->smap_misses : 0;
     pthread_mutex_unlock(&mc.lock);
     return misses;
 }

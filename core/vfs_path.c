@@ -327,8 +327,8 @@ static int vfs_walk_all(struct vfs_walk *w, int flags, char *host, size_t hcap)
     return 0;
 }
 
-int vfs_resolve(const char *vpath, int flags, struct meta_attr *a, char *canon,
-                char *host, size_t hcap)
+int vfs_resolve_at(const char *vpath, int flags, struct meta_attr *a, char *canon,
+                   uint64_t *parent, char *host, size_t hcap)
 {
     size_t len = strlen(vpath);
     if (len >= PATH_MAX)
@@ -347,9 +347,17 @@ int vfs_resolve(const char *vpath, int flags, struct meta_attr *a, char *canon,
         rc = vfs_walk_all(w, flags, host, hcap);
     if (rc == 0) {
         *a = w->stack[w->depth];
+        if (parent)
+            *parent = w->depth > 0 ? w->stack[w->depth - 1].ino : 0;
         if (canon)
             rc = vfs_canon(w, canon, VFS_HOST_MAX);
     }
     free(w);
     return rc;
+}
+
+int vfs_resolve(const char *vpath, int flags, struct meta_attr *a, char *canon,
+                char *host, size_t hcap)
+{
+    return vfs_resolve_at(vpath, flags, a, canon, NULL, host, hcap);
 }

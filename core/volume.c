@@ -36,7 +36,8 @@ static void volume_open_cache(struct volume *v)
         .dir = v->cfg.cache_dir,
         .size_limit = v->cfg.cache_size,
         .free_space_ratio = v->cfg.free_space_ratio,
-        .verify_every_read = v->cfg.cache_verify,
+        .verify_every_read = v->cfg.cache_verify == CONFIG_VERIFY_ALWAYS,
+        .trust_after_fill = v->cfg.cache_verify == CONFIG_VERIFY_ENTRY,
         .use_uring = v->cfg.uring,
     };
     int rc = cache_open(&cc, &v->cache);
@@ -180,9 +181,9 @@ int volume_write_slice(struct volume *v, uint64_t id, const void *data, uint32_t
         }
         u.reqs[u.n] = (struct obj_request){ .op = OBJ_PUT, .key = u.keys[i], .buf = enc };
         u.n++;
-        rc = volume_block_key(v, id, i, blen, u.keys[i], LAYOUT_KEY_MAX);
-        long n = rc < 0 ? rc : codec_encode(v->settings.compress_algo, v->settings.compress_level,
-                                            src, blen, enc, cap);
+        int klen = volume_block_key(v, id, i, blen, u.keys[i], LAYOUT_KEY_MAX);
+        long n = klen < 0 ? klen : codec_encode(v->settings.compress_algo, v->settings.compress_level,
+                                                src, blen, enc, cap);
         if (n < 0)
             rc = (int)n;
         else

@@ -91,10 +91,8 @@ struct cli_warm {
     struct cli_progress progress;
 };
 
-/* ---- what each mode does to one block ----
- * 0: the block is as the mode wants it (cached; for evict, gone),
- * 1: it is not cached (check), or -errno. */
-/* vfs_warm_block hands the block to the cache's write queue (64 MiB per
+/* ---- fetching ----
+ * vfs_warm_block hands the block to the cache's write queue (64 MiB per
  * process), which drops a put when it is full, since a reader must never
  * wait for the cache; and 50 GETs of 4 MiB landing together overflow it.
  * Warmup exists to wait: at most CLI_WARM_UNLANDED bytes are fetched and
@@ -106,7 +104,7 @@ static void cli_warm_budget(struct cli_warm *w, int64_t delta)
     pthread_mutex_lock(&w->blk_lock);
     while (delta > 0 && w->unlanded > 0 && w->unlanded + (uint64_t)delta > CLI_WARM_UNLANDED)
         pthread_cond_wait(&w->blk_room, &w->blk_lock);
-    w->unlanded += (uint64_t)delta;
+    w->unlanded += (uint64_t)delta;     /* modular: a negative delta subtracts */
     if (delta < 0)
         pthread_cond_broadcast(&w->blk_room);
     pthread_mutex_unlock(&w->blk_lock);
@@ -120,6 +118,7 @@ static int cli_warm_landed(const struct vfs_block *b)
     return vfs_block_cached(b) > 0;
 }
 
+/* 1 already cached, 0 fetched and on disk, -ENOSPC dropped, or -errno. */
 static int cli_warm_fetch_once(const struct vfs_block *b)
 {
     int rc = vfs_warm_block(b);
@@ -127,20 +126,21 @@ static int cli_warm_fetch_once(const struct vfs_block *b)
     return rc == 0 && !cli_warm_landed(b) ? -ENOSPC : rc;
 }
 
+/* ---- what each mode does to one block ----
+ * 0: the block is as the mode wants it (cached; for evict, gone),
+ * 1: it is not cached (check), or -errno. */
 static int cli_warm_fetch(struct cli_warm *w, const struct vfs_block *b)
 {
-    int rc = -ENOSPC;
+    int rc = vfs_block_cached(b) > 0 ? 1 : -ENOSPC;
 
-    if (vfs_block_cached(b) > 0) {
-        atomic_fetch_add(&w->cached, b->len);
-        return 0;
+    if (rc == -ENOSPC) {
+        cli_warm_budget(w, b->len);
+        for (int attempt = 0; rc == -ENOSPC && attempt < CLI_WARM_ATTEMPTS; attempt++)
+            rc = cli_warm_fetch_once(b);
+        cli_warm_budget(w, -(int64_t)b->len);
     }
-    cli_warm_budget(w, b->len);
-    for (int attempt = 0; rc == -ENOSPC && attempt < CLI_WARM_ATTEMPTS; attempt++)
-        rc = cli_warm_fetch_once(b);
-    cli_warm_budget(w, -(int64_t)b->len);
     if (rc >= 0)
-        atomic_fetch_add(&w->fetched, b->len);
+        atomic_fetch_add(rc == 1 ? &w->cached : &w->fetched, b->len);
     return rc < 0 ? rc : 0;     /* -ENOSPC: fetched, but the cache would not keep it */
 }
 
