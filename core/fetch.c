@@ -10,10 +10,13 @@
 #include "fetch.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "layout.h"
@@ -99,6 +102,59 @@ static void fetch_lead(struct volume *v, struct flight *f)
     pthread_mutex_unlock(&fs.lock);
 }
 
+/* The cache block a thread read last stays open: a sequential reader of a
+ * large file reads each 4 MiB block in many small pieces, and reopening
+ * (and re-checking) the cache file for every piece cost more than the
+ * copy. One descriptor per thread, closed when the thread ends. */
+struct fetch_open { int fd; dev_t dev; ino_t ino; char key[LAYOUT_KEY_MAX]; };
+static pthread_key_t fetch_open_key;
+static pthread_once_t fetch_open_once = PTHREAD_ONCE_INIT;
+
+static void fetch_open_free(void *p)
+{
+    struct fetch_open *o = p;
+    if (o->fd >= 0)
+        close(o->fd);
+    free(o);
+}
+
+static void fetch_open_make(void) { (void)pthread_key_create(&fetch_open_key, fetch_open_free); }
+
+static ssize_t fetch_from_cache(struct volume *v, const char *key, void *buf, size_t len, uint32_t off)
+{
+    pthread_once(&fetch_open_once, fetch_open_make);
+    struct fetch_open *o = pthread_getspecific(fetch_open_key);
+    if (!o) {
+        o = calloc(1, sizeof *o);
+        if (!o)
+            return cache_read(v->cache, key, buf, len, off);
+        o->fd = -1;
+        (void)pthread_setspecific(fetch_open_key, o);
+    }
+    struct stat st;
+    /* the host program may have closed our descriptor and reused its number:
+     * trust it only while it is still the same file */
+    if (o->fd >= 0 && (fstat(o->fd, &st) < 0 || st.st_ino != o->ino || st.st_dev != o->dev))
+        o->fd = -1;
+    if (o->fd < 0 || strcmp(o->key, key) != 0) {
+        uint32_t blen;
+        int fd = cache_open_block(v->cache, key, O_CLOEXEC, &blen);
+        if (fd < 0 || fstat(fd, &st) < 0) {
+            if (fd >= 0)
+                close(fd);
+            return fd < 0 ? fd : -EIO;
+        }
+        if (o->fd >= 0)
+            close(o->fd);
+        o->fd = fd;
+        o->dev = st.st_dev;
+        o->ino = st.st_ino;
+        strcpy(o->key, key);
+    }
+    ssize_t n = pread(o->fd, buf, len, off);
+    return n < 0 ? -errno : n;
+}
+
 ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen,
                     void *buf, size_t len, uint32_t off)
 {
@@ -110,7 +166,7 @@ ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen
     int rc = volume_block_key(v, id, index, blen, key, sizeof key);
     if (rc < 0)
         return rc;
-    if (v->cache && len > 0 && cache_read(v->cache, key, buf, len, off) == (ssize_t)len)
+    if (v->cache && len > 0 && fetch_from_cache(v, key, buf, len, off) == (ssize_t)len)
         return (ssize_t)len;
     pthread_mutex_lock(&fs.lock);
     struct flight *f = fetch_find(key);

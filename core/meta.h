@@ -129,6 +129,9 @@ typedef int (*meta_file_slices_cb)(void *arg, const struct meta_attr *a, uint64_
 int meta_read_dir_slices(struct meta *m, uint64_t dir, meta_file_slices_cb cb, void *arg);
 
 int meta_getxattr(struct meta *m, uint64_t ino, const char *name, void *buf, size_t cap);
+/* 1 if any inode of the volume has an extended attribute, else 0: most
+ * datasets have none, and then every getxattr can answer without a query. */
+int meta_xattr_any(struct meta *m);
 /* NUL-separated names, as listxattr(2). */
 int meta_listxattr(struct meta *m, uint64_t ino, char *buf, size_t cap);
 

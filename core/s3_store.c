@@ -11,6 +11,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,16 @@ static pthread_once_t s3_global_once = PTHREAD_ONCE_INIT;
 static CURLcode s3_global_rc;
 
 static void s3_global_init(void) { s3_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+/* libcrypto must outlive the host program's exit handlers: under the shim,
+ * close(2) of a volume file commits (uploads) from a program's atexit
+ * handler (coreutils' close_stdout), which would otherwise run after
+ * libcrypto's own atexit cleanup and crash in it. The first initialisation
+ * decides, and libpq's connection would come first: so at load time. */
+__attribute__((constructor)) static void s3_crypto_keep(void)
+{
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
+}
 
 static struct s3_ctx *s3_ctx_of(struct obj_store *st) { return st->priv; }
 

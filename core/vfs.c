@@ -221,6 +221,33 @@ int vfs_statvfs(struct statvfs *st)
     return 0;
 }
 
+/* Whether the volume has any xattr, asked at most once per attribute TTL:
+ * `ls -l` asks two attributes of every file, and most datasets have none. */
+static int64_t vfs_xattr_until;
+static int vfs_xattr_known;
+
+static int vfs_xattrs_exist(void)
+{
+    int64_t *until = &vfs_xattr_until;
+    int *known = &vfs_xattr_known;
+    int64_t now = vfs_now_ns();
+    if (__atomic_load_n(until, __ATOMIC_ACQUIRE) > now)
+        return __atomic_load_n(known, __ATOMIC_RELAXED);
+    int rc = meta_xattr_any(vfs_volume()->meta);
+    if (rc < 0)
+        return 1; /* unknown: ask the real question */
+    struct volume *v = vfs_volume();
+    __atomic_store_n(known, rc, __ATOMIC_RELAXED);
+    __atomic_store_n(until, v->cfg.read_only ? INT64_MAX : now + v->cfg.attr_ttl_ns, __ATOMIC_RELEASE);
+    return rc;
+}
+
+/* This process set an xattr: the volume has one now. */
+void vfs_xattrs_changed(void)
+{
+    __atomic_store_n(&vfs_xattr_known, 1, __ATOMIC_RELAXED);
+}
+
 int vfs_getxattr(const char *vpath, int flags, const char *name, void *buf, size_t cap,
                  char *host, size_t hcap)
 {
@@ -231,6 +258,8 @@ int vfs_getxattr(const char *vpath, int flags, const char *name, void *buf, size
     rc = vfs_resolve(vpath, flags, &a, NULL, host, hcap);
     if (rc != 0)
         return rc;
+    if (!vfs_xattrs_exist())
+        return -ENODATA;
     return vfs_errno(meta_getxattr(vfs_volume()->meta, a.ino, name, buf, cap));
 }
 
@@ -243,5 +272,7 @@ int vfs_listxattr(const char *vpath, int flags, char *buf, size_t cap, char *hos
     rc = vfs_resolve(vpath, flags, &a, NULL, host, hcap);
     if (rc != 0)
         return rc;
+    if (!vfs_xattrs_exist())
+        return 0;
     return vfs_errno(meta_listxattr(vfs_volume()->meta, a.ino, buf, cap));
 }

@@ -526,7 +526,11 @@ int vfs_setxattr(const char *vpath, struct vfs_file *f, const char *name, const 
 {
     struct meta_attr a;
     int rc = vfs_xattr_target(vpath, f, flags, &a, host, hcap);
-    return rc ? rc : vfs_errno(meta_setxattr(vfs_volume()->meta, a.ino, name, val, len, xflags));
+    if (rc == 0)
+        rc = vfs_errno(meta_setxattr(vfs_volume()->meta, a.ino, name, val, len, xflags));
+    if (rc == 0)
+        vfs_xattrs_changed();
+    return rc;
 }
 
 int vfs_removexattr(const char *vpath, struct vfs_file *f, const char *name, int flags,

@@ -45,8 +45,16 @@ static int vfs_chunk_blocks(const struct vfs_chunk *c, vfs_block_cb cb, void *ar
 
 int vfs_file_blocks(struct vfs_file *f, vfs_block_cb cb, void *arg)
 {
-    if (!f->smap)
-        return S_ISDIR(f->attr.mode) ? -EISDIR : 0;
+    if (S_ISDIR(f->attr.mode))
+        return -EISDIR;
+    if (!S_ISREG(f->attr.mode))
+        return 0;
+    /* an O_PATH open (what warmup uses) does not load the map: do it now */
+    if (!f->smap) {
+        int rc = vfs_load_smap(&f->attr, &f->smap);
+        if (rc < 0)
+            return rc;
+    }
     int rc = 0;
     for (int i = 0; rc == 0 && i < f->smap->nchunks; i++)
         rc = vfs_chunk_blocks(&f->smap->chunks[i], cb, arg);

@@ -94,6 +94,8 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
     [MS_GETXATTR] = { "shimfs_getxattr",
         "SELECT x.value FROM inode n LEFT JOIN xattr x ON x.ino = n.ino AND x.name = $2 "
         "WHERE n.ino = $1" },
+    [MS_XATTR_ANY] = { "shimfs_xattr_any",
+        "SELECT EXISTS (SELECT 1 FROM xattr)" },
     [MS_LISTXATTR] = { "shimfs_listxattr",
         "SELECT x.name FROM inode n LEFT JOIN xattr x ON x.ino = n.ino WHERE n.ino = $1 "
         "ORDER BY x.name" },

@@ -136,3 +136,17 @@ int meta_removexattr(struct meta *m, uint64_t ino, const char *name)
     meta_p_int(&p, meta_now_ns());
     return meta_xattr_change(m, MS_XATTR_REMOVE, &p, -ENODATA);
 }
+
+int meta_xattr_any(struct meta *m)
+{
+    struct meta_params p;
+    meta_p_init(&p);
+    PGresult *r;
+    int rc = meta_read(m, MS_XATTR_ANY, &p, &r);
+    if (rc < 0)
+        return rc;
+    /* binary results: a bool is one byte */
+    rc = PQntuples(r) == 1 && !meta_r_isnull(r, 0, 0) && PQgetvalue(r, 0, 0)[0] == 1;
+    PQclear(r);
+    return rc;
+}
