@@ -28,6 +28,7 @@
 
 struct flight {
     struct flight *next;
+    struct flight *recent_next;  /* landed flights kept for late readers */
     char key[LAYOUT_KEY_MAX];
     int done, rc, refs;
     uint32_t blen;
@@ -41,6 +42,8 @@ static struct {
     pthread_cond_t cond;       /* flights landing, jobs arriving, pool idle */
     struct flight *flights;
     uint64_t inflight_bytes;
+    struct flight *recent_head, *recent_tail;
+    uint64_t recent_bytes;
     struct fetch_job ring[FETCH_RING];
     unsigned head, tail, busy;
     int workers, failures;
@@ -80,6 +83,33 @@ static void fetch_drop_locked(struct flight *f)
     }
 }
 
+/* A landed block stays reachable for a while (FETCH_RECENT bytes, oldest
+ * dropped first): the cache publishes it asynchronously, and a reader that
+ * comes between the landing and the publication would otherwise GET it a
+ * second time, which is what prefetched blocks were for. */
+#define FETCH_RECENT (UINT64_C(64) << 20)
+
+static void fetch_keep_recent_locked(struct flight *f)
+{
+    f->refs++;
+    f->recent_next = NULL;
+    if (fs.recent_tail)
+        fs.recent_tail->recent_next = f;
+    else
+        fs.recent_head = f;
+    fs.recent_tail = f;
+    fs.recent_bytes += f->blen;
+    while (fs.recent_bytes > FETCH_RECENT && fs.recent_head) {
+        struct flight *old = fs.recent_head;
+        fs.recent_head = old->recent_next;
+        if (!fs.recent_head)
+            fs.recent_tail = NULL;
+        fs.recent_bytes -= old->blen;
+        fetch_unlink(old);
+        fetch_drop_locked(old);
+    }
+}
+
 /* Lead a flight: GET, decode, publish to the cache, wake the waiters. */
 static void fetch_lead(struct volume *v, struct flight *f)
 {
@@ -93,11 +123,13 @@ static void fetch_lead(struct volume *v, struct flight *f)
     f->rc = rc;
     fs.st.gets++;
     fs.st.get_ns_total += (uint64_t)dt;
-    if (rc == 0)
+    if (rc == 0) {
         fs.st.get_bytes += f->blen;
-    else
+        fetch_keep_recent_locked(f);
+    } else {
         fs.st.failures++;
-    fetch_unlink(f);
+        fetch_unlink(f);
+    }
     pthread_cond_broadcast(&fs.cond);
     pthread_mutex_unlock(&fs.lock);
 }
@@ -282,6 +314,8 @@ void fetch_after_fork(void)
     fs.cond = c;
     fs.flights = NULL;
     fs.inflight_bytes = 0;
+    fs.recent_head = fs.recent_tail = NULL;
+    fs.recent_bytes = 0;
     fs.head = fs.tail = fs.busy = 0;
     fs.workers = 0;
 }

@@ -103,6 +103,8 @@ void vfs_after_fork(void)
         volume_after_fork(v);
     vfs_write_after_fork();
     vfs_ns_after_fork();
+    mcache_after_fork();
+    vfs_read_after_fork();
 }
 
 void vfs_attr_to_stat(const struct meta_attr *a, struct stat *st)

@@ -86,7 +86,7 @@ static int vfs_sealed_copy(struct vfs_smap *m, const char *kind, int flags)
 
 /* The best descriptor for a regular file: the cache file, a filled memfd,
  * or a placeholder. Sets *native. */
-static int vfs_file_descriptor(struct vfs_smap *m, int flags, int *native)
+static int vfs_file_descriptor(struct vfs_smap *m, uint64_t parent, int flags, int *native)
 {
     struct volume *v = vfs_volume();
     char key[LAYOUT_KEY_MAX];
@@ -95,6 +95,7 @@ static int vfs_file_descriptor(struct vfs_smap *m, int flags, int *native)
     *native = 1;
     if (v->cache && vfs_single_block_key(m, key, sizeof key, &blen, &id) == 0) {
         int fd = cache_open_block(v->cache, key, flags & O_CLOEXEC, &blen);
+        vfs_dir_readahead(parent, m->ino, fd < 0); /* cold: the next files will be wanted too */
         if (fd >= 0)
             return fd;
     }
@@ -177,7 +178,7 @@ static int vfs_file_attach(struct vfs_file *f)
         if (vfs_is_writer(f))
             f->fd = vfs_memfd("shimfs", f->attr.ino, f->flags); /* never native: writes need us */
         else
-            f->fd = vfs_file_descriptor(f->smap, f->flags, &f->native);
+            f->fd = vfs_file_descriptor(f->smap, f->parent, f->flags, &f->native);
     } else {
         f->fd = vfs_memfd(S_ISDIR(f->attr.mode) ? "shimfs-dir" : "shimfs-path", f->attr.ino, f->flags);
     }

@@ -57,6 +57,8 @@ struct vfs_smap *mcache_get_smap(uint64_t ino, uint64_t size, int64_t mtime_ns);
 void mcache_put_smap(struct vfs_smap *m);
 void mcache_forget(uint64_t ino);
 void mcache_reset(void);
+void mcache_after_fork(void);
+void vfs_read_after_fork(void);
 
 /* ---- path walk (vfs_path.c) ---- */
 /* Resolve a volume path. On 0, *a is the final object; with canon != NULL
@@ -130,6 +132,8 @@ int64_t vfs_wall_now(void);
 int vfs_load_smap(const struct meta_attr *a, struct vfs_smap **out);
 /* Load and cache the block maps of every file in a directory (one query). */
 int vfs_load_dir_smaps(uint64_t dir);
+/* Background fetch of the files after ino in dir (cold sequential reads). */
+void vfs_dir_readahead(uint64_t dir, uint64_t ino, int missed);
 ssize_t vfs_read_data(struct vfs_smap *m, void *buf, size_t len, uint64_t off);
 /* Queue background fetches for the blocks under [off, off+len) (0: to EOF). */
 int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len);

@@ -372,3 +372,9 @@ void vfs_smap_put(struct vfs_smap *m)
     free(m->chunks);
     free(m);
 }
+
+void mcache_after_fork(void)
+{
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    mc.lock = m; /* a parent thread may have held it at fork */
+}

@@ -291,7 +291,8 @@ static int vfs_remove(const char *vpath, int dir, char *host, size_t hcap)
     struct meta_attr removed;
     int keep = !dir && vfs_is_open(victim.ino);
     rc = meta_unlink(vfs_volume()->meta, p.dir.ino, p.name, p.nlen, dir, keep, &removed);
-    mcache_put_negative(p.dir.ino, p.name, p.nlen);
+    if (rc == 0) /* a failed unlink (ENOTEMPTY ...) left the name there */
+        mcache_put_negative(p.dir.ino, p.name, p.nlen);
     vfs_changed_dir(p.dir.ino);
     mcache_forget(victim.ino);
     if (rc == 0 && keep && removed.nlink == 0)
@@ -339,8 +340,14 @@ int vfs_rename(const char *from, const char *to, unsigned flags)
     if (rc != 0)
         return rc;
     rc = meta_rename(vfs_volume()->meta, a.dir.ino, a.name, a.nlen, b.dir.ino, b.name, b.nlen, flags);
-    mcache_put_negative(a.dir.ino, a.name, a.nlen);
-    mcache_put_negative(b.dir.ino, b.name, b.nlen); /* refetched on next use */
+    /* the names now point where the rename put them (a failed rename
+     * changed nothing); the inodes' attributes are refetched on next use */
+    if (rc == 0 && (flags & RENAME_EXCHANGE))
+        mcache_put_entry(a.dir.ino, a.name, a.nlen, &dst);
+    else if (rc == 0)
+        mcache_put_negative(a.dir.ino, a.name, a.nlen);
+    if (rc == 0)
+        mcache_put_entry(b.dir.ino, b.name, b.nlen, &src);
     vfs_changed_dir(a.dir.ino);
     vfs_changed_dir(b.dir.ino);
     mcache_forget(src.ino);

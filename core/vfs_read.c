@@ -48,13 +48,49 @@ static struct vfs_smap *vfs_smap_new(const struct meta_attr *a)
 }
 
 /* Block maps of a whole directory's files in one round trip, so opening
- * each of them afterwards costs none. */
-struct vfs_dirmaps { struct vfs_load l; };
+ * each of them afterwards costs none. The maps are also kept in name order
+ * per directory (a few recent directories), for directory read-ahead. */
+#define VFS_DIRSEQ_SLOTS 64
+
+struct vfs_dirseq {
+    uint64_t dir;
+    int n, cap;
+    struct vfs_smap **maps;   /* name order, one ref each */
+    int ahead;                /* files up to here were queued for prefetch */
+    int last;                 /* where the reader was last (search starts here) */
+    int cold;                 /* a file of this directory missed the cache */
+};
+
+static struct {
+    pthread_mutex_t lock;
+    struct vfs_dirseq slot[VFS_DIRSEQ_SLOTS];
+} vds = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void vfs_dirseq_clear(struct vfs_dirseq *d)
+{
+    for (int i = 0; i < d->n; i++)
+        vfs_smap_put(d->maps[i]);
+    free(d->maps);
+    *d = (struct vfs_dirseq){ 0 };
+}
+
+struct vfs_dirmaps { struct vfs_load l; struct vfs_dirseq seq; };
 
 static void vfs_dirmaps_finish(struct vfs_dirmaps *d)
 {
-    if (d->l.m && !d->l.err)
+    if (d->l.m && !d->l.err) {
         mcache_put_smap(d->l.m);
+        if (d->seq.n == d->seq.cap) {
+            int cap = d->seq.cap ? 2 * d->seq.cap : 64;
+            struct vfs_smap **p = realloc(d->seq.maps, (size_t)cap * sizeof *p);
+            if (p) {
+                d->seq.maps = p;
+                d->seq.cap = cap;
+            }
+        }
+        if (d->seq.n < d->seq.cap)
+            d->seq.maps[d->seq.n++] = vfs_smap_get(d->l.m);
+    }
     vfs_smap_put(d->l.m);
     d->l = (struct vfs_load){ NULL, 0, 0 };
 }
@@ -74,10 +110,65 @@ static int vfs_dirmaps_cb(void *arg, const struct meta_attr *a, uint64_t chunk,
 
 int vfs_load_dir_smaps(uint64_t dir)
 {
-    struct vfs_dirmaps d = { { NULL, 0, 0 } };
+    struct vfs_dirmaps d = { { NULL, 0, 0 }, { 0 } };
     int rc = meta_read_dir_slices(vfs_volume()->meta, dir, vfs_dirmaps_cb, &d);
     vfs_dirmaps_finish(&d);
-    return rc < 0 ? vfs_errno(rc) : 0;
+    if (rc < 0) {
+        vfs_dirseq_clear(&d.seq);
+        return vfs_errno(rc);
+    }
+    d.seq.dir = dir;
+    pthread_mutex_lock(&vds.lock);
+    struct vfs_dirseq *slot = &vds.slot[(dir * 0x9E3779B97F4A7C15ULL) >> 58];
+    vfs_dirseq_clear(slot);
+    *slot = d.seq;
+    pthread_mutex_unlock(&vds.lock);
+    return 0;
+}
+
+/* Files of dir are being opened: once one missed the cache, keep the files
+ * that follow it in the directory fetching in the background, the window
+ * refilled whenever the reader has used half of it, the way a sequential
+ * reader of a big file gets read-ahead. Training readers and
+ * `find | xargs cat` walk a directory's files; fetching them one GET at a
+ * time is what made a cold epoch slow. A directory that never missed costs
+ * nothing here. Bounded by the window (files) and the memory budget. */
+void vfs_dir_readahead(uint64_t dir, uint64_t ino, int missed)
+{
+    struct volume *v = vfs_volume();
+    int window = 4 * v->cfg.prefetch;
+    if (window <= 0 || !dir)
+        return;
+    struct vfs_smap *todo[256];
+    int n = 0;
+    pthread_mutex_lock(&vds.lock);
+    struct vfs_dirseq *d = &vds.slot[(dir * 0x9E3779B97F4A7C15ULL) >> 58];
+    if (d->dir == dir && d->n > 0 && (missed || d->cold)) {
+        int i = d->last < d->n ? d->last : 0, tries = 0;
+        while (d->maps[i]->ino != ino && ++tries < d->n)
+            i = (i + 1) % d->n;
+        if (d->maps[i]->ino == ino) {
+            d->last = i;
+            d->cold = 1;
+            if (missed || d->ahead - i <= window / 2) {
+                int from = i + 1 > d->ahead ? i + 1 : d->ahead;
+                int to = i + 1 + window < d->n ? i + 1 + window : d->n;
+                for (int k = from; k < to && n < 256; k++)
+                    todo[n++] = vfs_smap_get(d->maps[k]);
+                if (to > d->ahead)
+                    d->ahead = to;
+            }
+        }
+    }
+    pthread_mutex_unlock(&vds.lock);
+    int queued = 0;
+    for (int k = 0; k < n; k++) {
+        queued += vfs_prefetch_range(todo[k], 0, 0);
+        vfs_smap_put(todo[k]);
+    }
+    if (n)
+        log_debug("vfs", "directory read-ahead in %llu after inode %llu: %d files, %d blocks queued",
+                  (unsigned long long)dir, (unsigned long long)ino, n, queued);
 }
 
 int vfs_load_smap(const struct meta_attr *a, struct vfs_smap **out)
@@ -238,4 +329,10 @@ int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len)
         pos += take;
     }
     return queued;
+}
+
+void vfs_read_after_fork(void)
+{
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    vds.lock = m; /* a parent thread may have held it at fork */
 }
