@@ -74,11 +74,38 @@ static void fetch_unlink(struct flight *f)
         }
 }
 
+/* Block buffers are recycled (a few): a fresh malloc of a block is an mmap
+ * whose pages are faulted in and zeroed on every use. */
+#define FETCH_SPARE 16
+static struct { void *p[FETCH_SPARE]; uint32_t cap[FETCH_SPARE]; int n; } spare;
+
+static void *fetch_buf_get_locked(uint32_t len)
+{
+    for (int i = 0; i < spare.n; i++)
+        if (spare.cap[i] >= len) {
+            void *p = spare.p[i];
+            spare.p[i] = spare.p[--spare.n];
+            spare.cap[i] = spare.cap[spare.n];
+            return p;
+        }
+    return NULL;
+}
+
+static void fetch_buf_put_locked(void *p, uint32_t cap)
+{
+    if (spare.n < FETCH_SPARE) {
+        spare.p[spare.n] = p;
+        spare.cap[spare.n++] = cap;
+    } else {
+        free(p);
+    }
+}
+
 static void fetch_drop_locked(struct flight *f)
 {
     if (--f->refs == 0) {
         fs.inflight_bytes -= f->blen;
-        free(f->raw);
+        fetch_buf_put_locked(f->raw, f->blen ? f->blen : 1);
         free(f);
     }
 }
@@ -216,7 +243,9 @@ ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen
         strcpy(f->key, key);
         f->blen = blen;
         f->refs = 1;
-        f->raw = malloc(blen ? blen : 1);
+        f->raw = fetch_buf_get_locked(blen ? blen : 1);
+        if (!f->raw)
+            f->raw = malloc(blen ? blen : 1);
         f->next = fs.flights;
         fs.flights = f;
         fs.inflight_bytes += blen;
@@ -316,6 +345,7 @@ void fetch_after_fork(void)
     fs.inflight_bytes = 0;
     fs.recent_head = fs.recent_tail = NULL;
     fs.recent_bytes = 0;
+    spare.n = 0; /* the parent's spares may be in use by its threads' flights: leave them */
     fs.head = fs.tail = fs.busy = 0;
     fs.workers = 0;
 }

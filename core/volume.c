@@ -9,6 +9,7 @@
 #include "volume.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,10 +106,44 @@ int volume_block_key(const struct volume *v, uint64_t id, uint32_t index,
     return layout_block_key(buf, cap, v->settings.uuid, id, index, len);
 }
 
+/* The encoded object is only a way station: one buffer per thread, kept
+ * (a fresh 4 MiB malloc is an mmap whose pages are faulted in and zeroed
+ * every time, which cost more than the decode). Freed at thread exit. */
+struct volume_scratch { void *p; size_t cap; };
+static pthread_key_t volume_scratch_key;
+static pthread_once_t volume_scratch_once = PTHREAD_ONCE_INIT;
+
+static void volume_scratch_free(void *p)
+{
+    struct volume_scratch *s = p;
+    free(s->p);
+    free(s);
+}
+
+static void volume_scratch_make(void) { (void)pthread_key_create(&volume_scratch_key, volume_scratch_free); }
+
+static void *volume_scratch(size_t cap)
+{
+    pthread_once(&volume_scratch_once, volume_scratch_make);
+    struct volume_scratch *s = pthread_getspecific(volume_scratch_key);
+    if (!s && (s = calloc(1, sizeof *s)))
+        (void)pthread_setspecific(volume_scratch_key, s);
+    if (!s)
+        return NULL;
+    if (s->cap < cap) {
+        void *p = realloc(s->p, cap);
+        if (!p)
+            return NULL;
+        s->p = p;
+        s->cap = cap;
+    }
+    return s->p;
+}
+
 int volume_fetch_block(struct volume *v, const char *key, uint32_t blen, void *raw)
 {
     size_t cap = codec_bound(blen);
-    void *enc = malloc(cap);
+    void *enc = volume_scratch(cap);
     if (!enc)
         return -ENOMEM;
     int rc = -EIO;
@@ -127,7 +162,6 @@ int volume_fetch_block(struct volume *v, const char *key, uint32_t blen, void *r
                  attempt ? "; giving up with EIO" : "; fetching it again");
         rc = -EIO;
     }
-    free(enc);
     return rc;
 }
 
