@@ -128,13 +128,17 @@ void vfs_attr_to_stat(const struct meta_attr *a, struct stat *st)
     st->st_ctim.tv_sec = a->ctime_ns / 1000000000; st->st_ctim.tv_nsec = a->ctime_ns % 1000000000;
 }
 
-int vfs_stat(const char *vpath, int flags, struct stat *st, char *host, size_t hcap)
+/* The prologue of every path call: the volume open, then the walk. */
+static int vfs_lookup_path(const char *vpath, int flags, struct meta_attr *a, char *host, size_t hcap)
 {
     int rc = vfs_init();
-    if (rc < 0)
-        return rc;
+    return rc < 0 ? rc : vfs_resolve(vpath, flags, a, NULL, host, hcap);
+}
+
+int vfs_stat(const char *vpath, int flags, struct stat *st, char *host, size_t hcap)
+{
     struct meta_attr a;
-    rc = vfs_resolve(vpath, flags, &a, NULL, host, hcap);
+    int rc = vfs_lookup_path(vpath, flags, &a, host, hcap);
     if (rc == 0)
         vfs_attr_to_stat(&a, st);
     return rc;
@@ -158,11 +162,8 @@ int vfs_check_access(const struct meta_attr *a, int mode, int eaccess)
 
 int vfs_access(const char *vpath, int mode, int flags, int eaccess, char *host, size_t hcap)
 {
-    int rc = vfs_init();
-    if (rc < 0)
-        return rc;
     struct meta_attr a;
-    rc = vfs_resolve(vpath, flags, &a, NULL, host, hcap);
+    int rc = vfs_lookup_path(vpath, flags, &a, host, hcap);
     if (rc != 0)
         return rc;
     return vfs_check_access(&a, mode, eaccess);
@@ -170,11 +171,8 @@ int vfs_access(const char *vpath, int mode, int flags, int eaccess, char *host, 
 
 int vfs_readlink(const char *vpath, char *buf, size_t cap, char *host, size_t hcap)
 {
-    int rc = vfs_init();
-    if (rc < 0)
-        return rc;
     struct meta_attr a;
-    rc = vfs_resolve(vpath, VFS_NOFOLLOW, &a, NULL, host, hcap);
+    int rc = vfs_lookup_path(vpath, VFS_NOFOLLOW, &a, host, hcap);
     if (rc != 0)
         return rc;
     if (!S_ISLNK(a.mode))
@@ -253,11 +251,8 @@ void vfs_xattrs_changed(void)
 int vfs_getxattr(const char *vpath, int flags, const char *name, void *buf, size_t cap,
                  char *host, size_t hcap)
 {
-    int rc = vfs_init();
-    if (rc < 0)
-        return rc;
     struct meta_attr a;
-    rc = vfs_resolve(vpath, flags, &a, NULL, host, hcap);
+    int rc = vfs_lookup_path(vpath, flags, &a, host, hcap);
     if (rc != 0)
         return rc;
     if (!vfs_xattrs_exist())
@@ -267,11 +262,8 @@ int vfs_getxattr(const char *vpath, int flags, const char *name, void *buf, size
 
 int vfs_listxattr(const char *vpath, int flags, char *buf, size_t cap, char *host, size_t hcap)
 {
-    int rc = vfs_init();
-    if (rc < 0)
-        return rc;
     struct meta_attr a;
-    rc = vfs_resolve(vpath, flags, &a, NULL, host, hcap);
+    int rc = vfs_lookup_path(vpath, flags, &a, host, hcap);
     if (rc != 0)
         return rc;
     if (!vfs_xattrs_exist())

@@ -155,6 +155,13 @@ static int vfs_resolve_parent(const char *vpath, struct vfs_parent *p, char *hos
     return 0;
 }
 
+/* The prologue of every change by path: the volume open, then the parent. */
+static int vfs_open_parent(const char *vpath, struct vfs_parent *p, char *host, size_t hcap)
+{
+    int rc = vfs_init();
+    return rc < 0 ? rc : vfs_resolve_parent(vpath, p, host, hcap);
+}
+
 static int vfs_is_dot(const struct vfs_parent *p)
 {
     return (p->nlen == 1 && p->name[0] == '.') || (p->nlen == 2 && p->name[0] == '.' && p->name[1] == '.');
@@ -221,10 +228,8 @@ int vfs_create_file(const char *vpath, mode_t mode, int excl, struct meta_attr *
 
 int vfs_mkdir(const char *vpath, mode_t mode, char *host, size_t hcap)
 {
-    int rc = vfs_init();
     struct vfs_parent p;
-    if (rc == 0)
-        rc = vfs_resolve_parent(vpath, &p, host, hcap);
+    int rc = vfs_open_parent(vpath, &p, host, hcap);
     if (rc != 0)
         return rc;
     if (vfs_is_dot(&p))
@@ -236,10 +241,8 @@ int vfs_mkdir(const char *vpath, mode_t mode, char *host, size_t hcap)
 
 int vfs_symlink(const char *target, const char *vpath, char *host, size_t hcap)
 {
-    int rc = vfs_init();
     struct vfs_parent p;
-    if (rc == 0)
-        rc = vfs_resolve_parent(vpath, &p, host, hcap);
+    int rc = vfs_open_parent(vpath, &p, host, hcap);
     if (rc != 0)
         return rc;
     if (!*target)
@@ -253,10 +256,8 @@ int vfs_symlink(const char *target, const char *vpath, char *host, size_t hcap)
 
 int vfs_mknod(const char *vpath, mode_t mode, dev_t dev, char *host, size_t hcap)
 {
-    int rc = vfs_init();
     struct vfs_parent p;
-    if (rc == 0)
-        rc = vfs_resolve_parent(vpath, &p, host, hcap);
+    int rc = vfs_open_parent(vpath, &p, host, hcap);
     if (rc != 0)
         return rc;
     mode_t type = mode & S_IFMT;
