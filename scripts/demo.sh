@@ -70,4 +70,21 @@ print(f"python3 read {n} files, {size/2**20:.1f} MiB in {time.time()-t:.2f} s, s
 print("labels:", open(os.path.join(root, "classes")).read().split()[:3], "...")
 PY
 
+say "through the shim: a training step writes a checkpoint (temp file, fsync, rename) and another process reads it"
+$RUN python3 - "$PREFIX" <<'PY'
+import os, sys, hashlib
+root = sys.argv[1]
+os.makedirs(os.path.join(root, "checkpoints"), exist_ok=True)
+blob = hashlib.sha256(b"epoch-1").digest() * 40000
+tmp = os.path.join(root, "checkpoints", "ckpt.pt.tmp")
+with open(tmp, "wb") as f:
+    f.write(blob)
+    f.flush()
+    os.fsync(f.fileno())
+os.replace(tmp, os.path.join(root, "checkpoints", "ckpt.pt"))
+print("wrote", len(blob), "bytes, sha256", hashlib.sha256(blob).hexdigest()[:16])
+PY
+$RUN python3 -c "import hashlib,sys; d=open(sys.argv[1],'rb').read(); print('read ', len(d), 'bytes, sha256', hashlib.sha256(d).hexdigest()[:16])" "$PREFIX/checkpoints/ckpt.pt"
+$RUN ls -l "$PREFIX/checkpoints"
+
 say "done: the volume lives in PostgreSQL ($DEMO/pg) and $DEMO/bucket"
