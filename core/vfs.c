@@ -38,6 +38,12 @@ int64_t vfs_now_ns(void)
 
 struct volume *vfs_volume(void) { return __atomic_load_n(&vg.vol, __ATOMIC_ACQUIRE); }
 
+int vfs_writable(void)
+{
+    struct volume *v = vfs_volume();
+    return v && v->cfg.read_only ? -EROFS : 0;
+}
+
 int vfs_errno(int rc)
 {
     switch (rc) {
@@ -166,6 +172,8 @@ int vfs_access(const char *vpath, int mode, int flags, int eaccess, char *host, 
     int rc = vfs_lookup_path(vpath, flags, &a, host, hcap);
     if (rc != 0)
         return rc;
+    if ((mode & W_OK) && vfs_writable() < 0)
+        return -EROFS;
     return vfs_check_access(&a, mode, eaccess);
 }
 
@@ -217,7 +225,7 @@ int vfs_statvfs(struct statvfs *st)
     st->f_ffree = st->f_favail = st->f_files - ms.inodes;
     st->f_fsid = (unsigned long)v->dev;
     st->f_namemax = META_NAME_MAX;
-    st->f_flag = ST_NOSUID | ST_NODEV;
+    st->f_flag = ST_NOSUID | ST_NODEV | (v->cfg.read_only ? ST_RDONLY : 0);
     return 0;
 }
 

@@ -185,6 +185,16 @@ static int vfs_file_attach(struct vfs_file *f)
     return f->fd < 0 ? f->fd : 0;
 }
 
+/* A writer starts from the committed state, not from a cached one: an
+ * O_APPEND open must append after what others committed a moment ago. */
+static int vfs_fresh_attr(struct meta_attr *a)
+{
+    int rc = meta_getattr(vfs_volume()->meta, a->ino, a);
+    if (rc == 0)
+        mcache_put_attr(a);
+    return vfs_errno(rc);
+}
+
 /* O_TRUNC of an existing file with data: one setattr before the open. */
 static int vfs_open_truncate(struct meta_attr *a, int flags)
 {
@@ -207,14 +217,19 @@ int vfs_open(const char *vpath, int flags, mode_t mode, struct vfs_file **out,
     uint64_t parent = 0;
     rc = vfs_resolve_at(vpath, follow, &a, canon, &parent, host, hcap);
     if (rc == -ENOENT && (flags & O_CREAT)) {
-        rc = vfs_create_file(vpath, mode, flags & O_EXCL, &a, canon, host, hcap);
+        rc = vfs_create_file(vpath, mode, flags & O_EXCL, &a, canon, host, hcap); /* EROFS if read-only */
         created = rc == 0;
     } else if (rc == 0 && (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) {
         rc = -EEXIST;
     }
     if (rc != 0)
         return rc;
-    rc = vfs_open_flags_check(&a, flags, created);
+    if (rc == 0 && !created && (flags & O_ACCMODE) != O_RDONLY)
+        rc = vfs_fresh_attr(&a);
+    if (rc == 0 && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
+        rc = vfs_writable();
+    if (rc == 0)
+        rc = vfs_open_flags_check(&a, flags, created);
     if (rc == 0 && !created)
         rc = vfs_open_truncate(&a, flags);
     if (rc < 0)

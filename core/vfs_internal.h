@@ -20,6 +20,8 @@ int64_t vfs_now_ns(void);
 /* Map an engine error to what a program should see: infrastructure
  * failures (unreachable, auth, schema) become EIO; namespace answers pass. */
 int vfs_errno(int rc);
+/* -EROFS when this process mounts the volume read-only (SHIMFS_READ_ONLY=1). */
+int vfs_writable(void);
 /* An xattr was set by this process (the "volume has none" shortcut ends). */
 void vfs_xattrs_changed(void);
 /* Permission check as access(2) does it (R_OK|W_OK|X_OK), 0 or -EACCES. */

@@ -192,6 +192,9 @@ static int vfs_new_inode(struct vfs_parent *p, mode_t mode, dev_t rdev, const ch
                          int excl, struct meta_attr *out)
 {
     struct meta_attr a = { 0 };
+    /* like the kernel, an existing name is EEXIST even on a read-only mount */
+    if (vfs_writable() < 0)
+        return excl && vfs_lookup_name(p->dir.ino, p->name, p->nlen, &a) == 0 ? -EEXIST : -EROFS;
     a.mode = mode;
     a.uid = geteuid();
     a.gid = (p->dir.mode & S_ISGID) ? p->dir.gid : getegid();
@@ -213,6 +216,8 @@ int vfs_create_file(const char *vpath, mode_t mode, int excl, struct meta_attr *
 {
     struct vfs_parent p;
     int rc = vfs_resolve_parent(vpath, &p, host, hcap);
+    if (rc == 0)
+        rc = vfs_writable();
     if (rc != 0)
         return rc;
     if (vfs_is_dot(&p))
@@ -277,6 +282,8 @@ static int vfs_remove(const char *vpath, int dir, char *host, size_t hcap)
     struct vfs_parent p;
     if (rc == 0)
         rc = vfs_resolve_parent(vpath, &p, host, hcap);
+    if (rc == 0)
+        rc = vfs_writable();
     if (rc != 0)
         return rc;
     if (vfs_is_dot(&p))
@@ -310,7 +317,7 @@ static int vfs_parent_in_volume(const char *vpath, struct vfs_parent *p)
 {
     char host[VFS_HOST_MAX];
     int rc = vfs_resolve_parent(vpath, p, host, sizeof host);
-    return rc == VFS_ESCAPED ? -EXDEV : rc;
+    return rc == VFS_ESCAPED ? -EXDEV : rc == 0 ? vfs_writable() : rc;
 }
 
 int vfs_rename(const char *from, const char *to, unsigned flags)
@@ -398,9 +405,10 @@ static int vfs_target(const char *vpath, struct vfs_file *f, int flags, struct m
     if (f) {
         if (mcache_getattr(f->attr.ino, a) != 0)
             *a = f->attr;
-        return 0;
+        return vfs_writable();
     }
-    return vfs_resolve(vpath, flags, a, NULL, host, hcap);
+    rc = vfs_resolve(vpath, flags, a, NULL, host, hcap);
+    return rc == 0 ? vfs_writable() : rc;
 }
 
 static int vfs_apply(struct meta_attr *a, unsigned fields, struct vfs_file *f)

@@ -49,6 +49,18 @@ static void volume_open_cache(struct volume *v)
     }
 }
 
+/* The cache writes blocks in the background; at a normal exit, let the
+ * queue land (bounded by its size: 64 MiB) so what this process fetched
+ * serves the next one. One volume per process is the common case. */
+static struct volume *volume_last;
+
+static void volume_exit_flush(void)
+{
+    struct volume *v = __atomic_load_n(&volume_last, __ATOMIC_ACQUIRE);
+    if (v && v->cache)
+        (void)cache_flush(v->cache);
+}
+
 int volume_open(const struct shimfs_config *cfg, struct volume **out)
 {
     struct volume *v = calloc(1, sizeof *v);
@@ -70,6 +82,8 @@ int volume_open(const struct shimfs_config *cfg, struct volume **out)
     }
     v->dev = volume_dev_of(v->settings.uuid);
     volume_open_cache(v);
+    if (v->cache && !__atomic_exchange_n(&volume_last, v, __ATOMIC_ACQ_REL))
+        atexit(volume_exit_flush);
     *out = v;
     return 0;
 }
@@ -78,6 +92,7 @@ void volume_close(struct volume *v)
 {
     if (!v)
         return;
+    __atomic_compare_exchange_n(&volume_last, &v, NULL, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
     if (v->cache)
         cache_close(v->cache);
     if (v->store)
