@@ -33,6 +33,7 @@
 # Knobs: BENCH_RUNS, BENCH_PASS_RUNS, BENCH_FILES (5000), BENCH_DIRS (50),
 # BENCH_SIZE (128K), BENCH_BIG (512M), BENCH_THREADS (warmup, 50),
 # BENCH_TIMEOUT, SHIMFS_BUILD (build/).
+# shellcheck disable=SC2016 # bash -c '...' "$1": expanded by the inner shell
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -136,6 +137,8 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int(
 # Prefix of a command run under the shim (the cache is SHIMFS_CACHE_DIR).
 SHIM=(env LD_PRELOAD="$PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_LOG="${SHIMFS_LOG:-error}")
 fresh_cache() { rm -rf "$CACHE"; mkdir -p "$CACHE"; }
+# The commands as specified (the generated names are plain).
+# shellcheck disable=SC2038
 read_tree() { find "$1" -type f | xargs cat > /dev/null; }
 read_file() { cat "$1" > /dev/null; }
 export -f read_tree read_file

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "shim_fd.h"
+#include "shim_sync.h"
 
 struct shim_adopt_kind {
     const char *tag;     /* memfd name before ":<ino>" */
@@ -31,7 +32,21 @@ static const struct shim_adopt_kind shim_adopt_kinds[] = {
     { "/memfd:shimfs-data:", 1, 0 },
 };
 
-static void shim_adopt_one(int fd, const char *link)
+/* An unsealed "shimfs:" placeholder was open for writing (the engine
+ * seals readers' placeholders): adopt it as a writer, with the access
+ * mode and O_APPEND the kernel file carries, and commit it at exit. */
+static void shim_adopt_writer(struct shim_ofd *o, int fd, int seals)
+{
+    if (o->native || o->isdir || (seals & F_SEAL_WRITE))
+        return;
+    int fl = REAL(fcntl)(fd, F_GETFL);
+    if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
+        return;
+    o->flags = fl & (O_ACCMODE | O_APPEND);
+    shim_sync_exit_commit();
+}
+
+static void shim_adopt_one(int fd, const char *link, int seals)
 {
     for (size_t k = 0; k < sizeof shim_adopt_kinds / sizeof shim_adopt_kinds[0]; k++) {
         const struct shim_adopt_kind *kind = &shim_adopt_kinds[k];
@@ -43,6 +58,8 @@ static void shim_adopt_one(int fd, const char *link)
         if (end == link + n || strcmp(end, " (deleted)") != 0)
             return;
         struct shim_ofd *o = shim_ofd_new_adopt(fd, ino, kind->native, kind->isdir);
+        if (o && kind == &shim_adopt_kinds[0])
+            shim_adopt_writer(o, fd, seals);
         if (o)
             shim_fd_install(fd, o);
         return;
@@ -54,7 +71,8 @@ static void shim_adopt_one(int fd, const char *link)
  * memfds. */
 static void shim_adopt_probe(int fd)
 {
-    if (REAL(fcntl)(fd, F_GET_SEALS) < 0)
+    int seals = REAL(fcntl)(fd, F_GET_SEALS);
+    if (seals < 0)
         return;
     char proc[40], link[128];
     memcpy(proc, "/proc/self/fd/", 14);
@@ -68,7 +86,7 @@ static void shim_adopt_probe(int fd)
     if (len <= 0)
         return;
     link[len] = '\0';
-    shim_adopt_one(fd, link);
+    shim_adopt_one(fd, link, seals);
 }
 
 /* Which descriptors are open: one poll() per 1024 numbers (POLLNVAL marks

@@ -1,5 +1,5 @@
 /* shim_close.c - descriptor lifetime: close, close_range, closefrom, dup,
- * dup2, dup3 and fcntl (F_DUPFD*, F_GETFL).
+ * dup2, dup3 and fcntl (F_DUPFD*, F_GETFL; record locks go to shim_lock.c).
  *
  * The table follows the kernel: a dup shares the open file (one refcount),
  * the last close releases the volume file. Entries are dropped before the
@@ -13,6 +13,8 @@
 #include <limits.h>
 
 #include "shim_fd.h"
+#include "shim_lock.h"
+#include "shim_settle.h"
 
 /* The engine (under the guard) touching a descriptor the table says is a
  * volume file: its own descriptor of that number was replaced behind its
@@ -38,7 +40,10 @@ SHIM_EXPORT int close(int fd)
         return REAL(close)(fd);
     if (shim_close_engine_collision(fd))
         return shim_fail(-EBADF);
+    int set = shim_settle(fd); /* stdio bytes that went around the shim */
     int rel = shim_fd_forget(fd);
+    if (rel == 0)
+        rel = set;
     int r = REAL(close)(fd);
     return (r == 0 && rel < 0) ? shim_fail(rel) : r; /* close reports a failed commit */
 }
@@ -69,6 +74,8 @@ SHIM_EXPORT int dup2(int oldfd, int newfd)
 {
     if (shim_close_engine_collision(newfd))
         return shim_fail(-EBADF);
+    if (oldfd != newfd)
+        shim_settle(newfd); /* before the kernel closes it */
     int fd = REAL(dup2)(oldfd, newfd);
     if (fd >= 0 && oldfd != newfd)
         shim_fd_dup(oldfd, fd);
@@ -79,6 +86,8 @@ SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
     if (shim_close_engine_collision(newfd))
         return shim_fail(-EBADF);
+    if (oldfd != newfd)
+        shim_settle(newfd); /* before the kernel closes it */
     int fd = REAL(dup3)(oldfd, newfd, flags);
     if (fd >= 0)
         shim_fd_dup(oldfd, fd);
@@ -99,7 +108,10 @@ static int shim_fcntl_getfl(int fd, int kflags)
 
 static int shim_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
-    int r = real(fd, cmd, arg);
+    int r;
+    if (SHIM_UNLIKELY(shim_lock_fcntl(fd, cmd, arg, &r)))
+        return r; /* a record lock on a volume file: its node lock file */
+    r = real(fd, cmd, arg);
     if (r < 0 || shim_bypass())
         return r;
     switch (cmd) {

@@ -43,7 +43,33 @@
     X(int, dir_seek, (struct vfs_dir *, long)) \
     X(void, dir_close, (struct vfs_dir *)) \
     X(int, fgetxattr, (struct vfs_file *, const char *, void *, size_t)) \
-    X(int, flistxattr, (struct vfs_file *, char *, size_t))
+    X(int, flistxattr, (struct vfs_file *, char *, size_t)) \
+    SHIM_VFS_WRITE_LIST(X)
+
+/* The write path (shim_write.c, shim_sync.c, shim_lock.c, the namespace
+ * and attribute families). */
+#define SHIM_VFS_WRITE_LIST(X) \
+    X(ssize_t, pwrite, (struct vfs_file *, const void *, size_t, uint64_t)) \
+    X(int, fsync, (struct vfs_file *)) \
+    X(int, ftruncate, (struct vfs_file *, uint64_t)) \
+    X(int, fallocate, (struct vfs_file *, int, uint64_t, uint64_t)) \
+    X(uint64_t, file_size, (struct vfs_file *)) \
+    X(int, file_flags, (const struct vfs_file *)) \
+    X(int, lock_fd, (struct vfs_file *)) \
+    X(int, mkdir, (const char *, mode_t, char *, size_t)) \
+    X(int, rmdir, (const char *, char *, size_t)) \
+    X(int, unlink, (const char *, char *, size_t)) \
+    X(int, rename, (const char *, const char *, unsigned)) \
+    X(int, link, (const char *, const char *, int)) \
+    X(int, symlink, (const char *, const char *, char *, size_t)) \
+    X(int, mknod, (const char *, mode_t, dev_t, char *, size_t)) \
+    X(int, chmod, (const char *, struct vfs_file *, mode_t, int, char *, size_t)) \
+    X(int, chown, (const char *, struct vfs_file *, uid_t, gid_t, int, char *, size_t)) \
+    X(int, utimens, (const char *, struct vfs_file *, const struct timespec *, int, char *, size_t)) \
+    X(int, truncate, (const char *, uint64_t, char *, size_t)) \
+    X(int, setxattr, (const char *, struct vfs_file *, const char *, const void *, size_t, int, int, \
+                      char *, size_t)) \
+    X(int, removexattr, (const char *, struct vfs_file *, const char *, int, char *, size_t))
 
 #define SHIM_VFS_FIELD(ret, name, params) ret (*name) params;
 static struct { SHIM_VFS_LIST(SHIM_VFS_FIELD) } shim_ops;
@@ -353,4 +379,137 @@ ssize_t shim_vfs_flistxattr(struct vfs_file *f, char *buf, size_t cap)
     int r;
     SHIM_ENGINE(r = shim_ops.flistxattr(f, buf, cap));
     return r;
+}
+
+/* ---- the write path ---- */
+ssize_t shim_vfs_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off)
+{
+    ssize_t r;
+    SHIM_ENGINE(r = shim_ops.pwrite(f, buf, len, off));
+    return r;
+}
+
+int shim_vfs_fsync(struct vfs_file *f)
+{
+    int r;
+    SHIM_ENGINE(r = shim_ops.fsync(f));
+    return r;
+}
+
+int shim_vfs_ftruncate(struct vfs_file *f, uint64_t size)
+{
+    int r;
+    SHIM_ENGINE(r = shim_ops.ftruncate(f, size));
+    return r;
+}
+
+int shim_vfs_fallocate(struct vfs_file *f, int mode, uint64_t off, uint64_t len)
+{
+    int r;
+    SHIM_ENGINE(r = shim_ops.fallocate(f, mode, off, len));
+    return r;
+}
+
+uint64_t shim_vfs_file_size(struct vfs_file *f)
+{
+    uint64_t r;
+    SHIM_ENGINE(r = shim_ops.file_size(f));
+    return r;
+}
+
+int shim_vfs_file_flags(const struct vfs_file *f) { return shim_ops.file_flags(f); }
+
+int shim_vfs_lock_fd(struct vfs_file *f)
+{
+    int r;
+    SHIM_ENGINE(r = shim_ops.lock_fd(f));
+    return r;
+}
+
+/* Path calls (or attribute calls on an open file, host NULL): the
+ * engine may not be loaded yet. */
+#define SHIM_VFS_PATH_CALL(call)          \
+    do {                                  \
+        SHIM_LOAD_OR_FAIL();              \
+        int r_;                           \
+        if (host)                         \
+            host[0] = '\0';               \
+        SHIM_ENGINE(r_ = (call));         \
+        return r_;                        \
+    } while (0)
+
+int shim_vfs_mkdir(const char *vp, mode_t mode, char *host, size_t hcap)
+{
+    SHIM_VFS_PATH_CALL(shim_ops.mkdir(vp, mode, host, hcap));
+}
+
+int shim_vfs_rmdir(const char *vp, char *host, size_t hcap)
+{
+    SHIM_VFS_PATH_CALL(shim_ops.rmdir(vp, host, hcap));
+}
+
+int shim_vfs_unlink(const char *vp, char *host, size_t hcap)
+{
+    SHIM_VFS_PATH_CALL(shim_ops.unlink(vp, host, hcap));
+}
+
+int shim_vfs_rename(const char *from, const char *to, unsigned flags)
+{
+    SHIM_LOAD_OR_FAIL();
+    int r;
+    SHIM_ENGINE(r = shim_ops.rename(from, to, flags));
+    return r;
+}
+
+int shim_vfs_link(const char *from, const char *to, int follow)
+{
+    SHIM_LOAD_OR_FAIL();
+    int r;
+    SHIM_ENGINE(r = shim_ops.link(from, to, follow));
+    return r;
+}
+
+int shim_vfs_symlink(const char *target, const char *vp, char *host, size_t hcap)
+{
+    SHIM_VFS_PATH_CALL(shim_ops.symlink(target, vp, host, hcap));
+}
+
+int shim_vfs_mknod(const char *vp, mode_t mode, dev_t dev, char *host, size_t hcap)
+{
+    SHIM_VFS_PATH_CALL(shim_ops.mknod(vp, mode, dev, host, hcap));
+}
+
+int shim_vfs_chmod(const char *vp, struct vfs_file *f, mode_t mode, int flags, char *host,
+                   size_t hcap)
+{
+    SHIM_VFS_PATH_CALL(shim_ops.chmod(vp, f, mode, flags, host, hcap));
+}
+
+int shim_vfs_chown(const char *vp, struct vfs_file *f, uid_t uid, gid_t gid, int flags,
+                   char *host, size_t hcap)
+{
+    SHIM_VFS_PATH_CALL(shim_ops.chown(vp, f, uid, gid, flags, host, hcap));
+}
+
+int shim_vfs_utimens(const char *vp, struct vfs_file *f, const struct timespec times[2],
+                     int flags, char *host, size_t hcap)
+{
+    SHIM_VFS_PATH_CALL(shim_ops.utimens(vp, f, times, flags, host, hcap));
+}
+
+int shim_vfs_truncate(const char *vp, uint64_t size, char *host, size_t hcap)
+{
+    SHIM_VFS_PATH_CALL(shim_ops.truncate(vp, size, host, hcap));
+}
+
+int shim_vfs_setxattr(const char *vp, struct vfs_file *f, const char *name, const void *val,
+                      size_t len, int xflags, int flags, char *host, size_t hcap)
+{
+    SHIM_VFS_PATH_CALL(shim_ops.setxattr(vp, f, name, val, len, xflags, flags, host, hcap));
+}
+
+int shim_vfs_removexattr(const char *vp, struct vfs_file *f, const char *name, int flags,
+                         char *host, size_t hcap)
+{
+    SHIM_VFS_PATH_CALL(shim_ops.removexattr(vp, f, name, flags, host, hcap));
 }

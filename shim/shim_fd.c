@@ -93,6 +93,8 @@ static struct shim_ofd *shim_ofd_alloc(int kind)
     o->dir = NULL;
     o->dir_base = o->dir_kpos = 0;
     o->host = NULL;
+    o->wsize = 0;
+    o->wmtime = 0;
     o->next_free = NULL;
     /* refs last: a racing pin of a recycled ofd fails until it is whole */
     __atomic_store_n(&o->refs, 1, __ATOMIC_RELEASE);

@@ -39,6 +39,8 @@ struct shim_ofd {
     long dir_base;             /* dir position of the first entry */
     long dir_kpos;             /* kernel offset matching dir's position */
     char *host;                /* ancestor entries: the host directory */
+    off_t wsize;               /* writers: the memfd's size and mtime when bytes written */
+    int64_t wmtime;            /* behind the shim's back were last taken (shim_settle) */
     struct shim_ofd *next_free;
 };
 

@@ -24,10 +24,11 @@ static int shim_mmap_volume(void *addr, size_t len, int prot, int flags, int fd,
         return 0;
     int shared = (flags & MAP_TYPE) == MAP_SHARED || (flags & MAP_TYPE) == MAP_SHARED_VALIDATE;
     int rc = 0;
+    int writer = (o->flags & O_ACCMODE) != O_RDONLY;
     if ((o->flags & O_PATH))
         rc = -EBADF;
     else if (shared && (prot & PROT_WRITE))
-        rc = -EACCES;
+        rc = writer ? -ENODEV : -EACCES; /* no shared writable maps of volume files */
     else if (o->isdir)
         rc = -ENODEV;
     else if (o->native) {
@@ -38,6 +39,8 @@ static int shim_mmap_volume(void *addr, size_t len, int prot, int flags, int fd,
     int mfd = -1;
     if (rc == 0)
         rc = shim_ofd_file(o, fd, &f);
+    if (rc == 0 && writer)
+        rc = shim_vfs_fsync(f); /* the copy mapped is made of committed data */
     if (rc == 0)
         rc = shim_vfs_mmap_fd(f, &mfd);
     shim_ofd_put(o);

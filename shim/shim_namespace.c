@@ -1,217 +1,241 @@
 /* shim_namespace.c - namespace changes: mkdir, mkdirat, rmdir, unlink,
  * unlinkat, rename, renameat, renameat2, link, linkat, symlink, symlinkat,
- * mknod, mknodat, __xmknod, __xmknodat, mkfifo, mkfifoat, and the temporary
- * file makers (mkstemp family, mkdtemp), whose glibc versions open through
- * internal calls. On the volume: EEXIST/ENOENT/ENOTDIR where the kernel
- * checks those first, else EROFS, until the write path fills them in.
+ * mknod, mknodat, __xmknod, __xmknodat, mkfifo, mkfifoat.
+ *
+ * A volume path goes to the engine (one PostgreSQL transaction per change,
+ * the kernel's errors); a host path to libc. rename and link need both
+ * names on the same side: one in the volume and one on the host is EXDEV,
+ * as between two mounts, so mv and rsync fall back to copy and delete.
  */
 #include "shim.h"
 
-#include <stdlib.h>
-#include <string.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "shim_ns.h"
-
-#define SHIM_NS_GATE(var, dirfd, path, want, nofollow)                   \
-    struct shim_ns var;                                                  \
-    do {                                                                 \
-        int g_ = shim_ns_check(dirfd, path, want, nofollow, &var);       \
-        if (g_ < 0)                                                      \
-            return shim_fail(g_);                                        \
-    } while (0)
-
-SHIM_EXPORT int mkdir(const char *path, mode_t mode)
-{
-    SHIM_NS_GATE(ns, AT_FDCWD, path, SHIM_NS_CREATE, 1);
-    return REAL(mkdir)(ns.path, mode);
-}
+#include "shim_vfs.h"
 
 SHIM_EXPORT int mkdirat(int dirfd, const char *path, mode_t mode)
 {
-    SHIM_NS_GATE(ns, dirfd, path, SHIM_NS_CREATE, 1);
-    return REAL(mkdirat)(ns.dirfd, ns.path, mode);
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, dirfd, path, 0, shim_vfs_mkdir(ns.t.vpath, mode, ns.host, sizeof ns.host),
+                 REAL(mkdirat)(ns.dirfd, ns.path, mode));
+}
+
+SHIM_EXPORT int mkdir(const char *path, mode_t mode)
+{
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, AT_FDCWD, path, 0, shim_vfs_mkdir(ns.t.vpath, mode, ns.host, sizeof ns.host),
+                 REAL(mkdir)(ns.path, mode));
 }
 
 SHIM_EXPORT int rmdir(const char *path)
 {
-    SHIM_NS_GATE(ns, AT_FDCWD, path, SHIM_NS_EXISTING, 1);
-    return REAL(rmdir)(ns.path);
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, AT_FDCWD, path, 0, shim_vfs_rmdir(ns.t.vpath, ns.host, sizeof ns.host),
+                 REAL(rmdir)(ns.path));
 }
 
 SHIM_EXPORT int unlink(const char *path)
 {
-    SHIM_NS_GATE(ns, AT_FDCWD, path, SHIM_NS_EXISTING, 1);
-    return REAL(unlink)(ns.path);
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, AT_FDCWD, path, 0, shim_vfs_unlink(ns.t.vpath, ns.host, sizeof ns.host),
+                 REAL(unlink)(ns.path));
+}
+
+static int shim_unlinkat_vfs(struct shim_ns *ns, int flags)
+{
+    if (flags & ~AT_REMOVEDIR)
+        return -EINVAL;
+    return (flags & AT_REMOVEDIR) ? shim_vfs_rmdir(ns->t.vpath, ns->host, sizeof ns->host)
+                                  : shim_vfs_unlink(ns->t.vpath, ns->host, sizeof ns->host);
 }
 
 SHIM_EXPORT int unlinkat(int dirfd, const char *path, int flags)
 {
-    SHIM_NS_GATE(ns, dirfd, path, SHIM_NS_EXISTING, 1);
-    return REAL(unlinkat)(ns.dirfd, ns.path, flags);
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, dirfd, path, 0, shim_unlinkat_vfs(&ns, flags),
+                 REAL(unlinkat)(ns.dirfd, ns.path, flags));
+}
+
+/* ---- two names: rename and link ---- */
+struct shim_pair {
+    struct shim_ns from, to;
+};
+
+/* Both names resolved: 1 both in the volume, 0 both on the host, -errno
+ * (EXDEV when they are on different sides). */
+static int shim_pair_resolve(struct shim_pair *p, int olddirfd, const char *oldpath,
+                             int newdirfd, const char *newpath, int alias)
+{
+    int a = shim_ns_resolve(olddirfd, oldpath, alias, &p->from);
+    if (a < 0)
+        return a;
+    int b = shim_ns_resolve(newdirfd, newpath, 0, &p->to);
+    if (b < 0)
+        return b;
+    return a == b ? a : -EXDEV;
+}
+
+static int shim_rename_any(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+                           unsigned flags, int *ret)
+{
+    struct shim_pair p;
+    int c = shim_pair_resolve(&p, olddirfd, oldpath, newdirfd, newpath, 0);
+    if (c == 0)
+        return 0;
+    if (c > 0)
+        c = (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+                ? -EINVAL
+                : shim_vfs_rename(p.from.t.vpath, p.to.t.vpath, flags);
+    *ret = c < 0 ? shim_fail(c) : 0;
+    return 1;
 }
 
 SHIM_EXPORT int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
                           unsigned flags)
 {
-    SHIM_NS_GATE(from, olddirfd, oldpath, SHIM_NS_EXISTING, 1);
-    SHIM_NS_GATE(to, newdirfd, newpath, SHIM_NS_PARENT, 1);
-    return REAL(renameat2)(from.dirfd, from.path, to.dirfd, to.path, flags);
+    int r;
+    if (shim_rename_any(olddirfd, oldpath, newdirfd, newpath, flags, &r))
+        return r;
+    return REAL(renameat2)(olddirfd, oldpath, newdirfd, newpath, flags);
 }
 
 SHIM_EXPORT int renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
 {
-    SHIM_NS_GATE(from, olddirfd, oldpath, SHIM_NS_EXISTING, 1);
-    SHIM_NS_GATE(to, newdirfd, newpath, SHIM_NS_PARENT, 1);
-    return REAL(renameat)(from.dirfd, from.path, to.dirfd, to.path);
+    int r;
+    if (shim_rename_any(olddirfd, oldpath, newdirfd, newpath, 0, &r))
+        return r;
+    return REAL(renameat)(olddirfd, oldpath, newdirfd, newpath);
 }
 
 SHIM_EXPORT int rename(const char *oldpath, const char *newpath)
 {
-    SHIM_NS_GATE(from, AT_FDCWD, oldpath, SHIM_NS_EXISTING, 1);
-    SHIM_NS_GATE(to, AT_FDCWD, newpath, SHIM_NS_PARENT, 1);
-    return REAL(rename)(from.path, to.path);
+    int r;
+    if (shim_rename_any(AT_FDCWD, oldpath, AT_FDCWD, newpath, 0, &r))
+        return r;
+    return REAL(rename)(oldpath, newpath);
+}
+
+/* linkat(fd, "", ..., AT_EMPTY_PATH) of a volume descriptor: its path. */
+static int shim_link_empty(int olddirfd, struct shim_ns *from)
+{
+    struct shim_ofd *o;
+    struct vfs_file *f;
+    int c = shim_ns_fd(olddirfd, &o, &f);
+    if (c <= 0)
+        return c;
+    const char *vp = shim_vfs_file_path(f);
+    c = vp[0] != '/' ? -ENOENT /* adopted across exec: no path known */
+        : snprintf(from->t.vpath, sizeof from->t.vpath, "%s", vp) >= (int)sizeof from->t.vpath
+            ? -ENAMETOOLONG : 1;
+    shim_ofd_put(o);
+    return c;
+}
+
+static int shim_link_any(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+                         int flags, int *ret)
+{
+    struct shim_pair p;
+    int c;
+    if ((flags & AT_EMPTY_PATH) && shim_str_is_empty(oldpath)) {
+        c = shim_link_empty(olddirfd, &p.from);
+        int b = c < 0 ? c : shim_ns_resolve(newdirfd, newpath, 0, &p.to);
+        c = c < 0 ? c : b < 0 ? b : c == b ? c : -EXDEV;
+    } else {
+        c = shim_pair_resolve(&p, olddirfd, oldpath, newdirfd, newpath,
+                              (flags & AT_SYMLINK_FOLLOW) != 0);
+    }
+    if (c == 0)
+        return 0;
+    if (c > 0)
+        c = (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH))
+                ? -EINVAL
+                : shim_vfs_link(p.from.t.vpath, p.to.t.vpath, (flags & AT_SYMLINK_FOLLOW) != 0);
+    *ret = c < 0 ? shim_fail(c) : 0;
+    return 1;
 }
 
 SHIM_EXPORT int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
                        int flags)
 {
-    SHIM_NS_GATE(from, olddirfd, oldpath, SHIM_NS_EXISTING, !(flags & AT_SYMLINK_FOLLOW));
-    SHIM_NS_GATE(to, newdirfd, newpath, SHIM_NS_CREATE, 1);
-    return REAL(linkat)(from.dirfd, from.path, to.dirfd, to.path, flags);
+    int r;
+    if (shim_link_any(olddirfd, oldpath, newdirfd, newpath, flags, &r))
+        return r;
+    return REAL(linkat)(olddirfd, oldpath, newdirfd, newpath, flags);
 }
 
 SHIM_EXPORT int link(const char *oldpath, const char *newpath)
 {
-    SHIM_NS_GATE(from, AT_FDCWD, oldpath, SHIM_NS_EXISTING, 1);
-    SHIM_NS_GATE(to, AT_FDCWD, newpath, SHIM_NS_CREATE, 1);
-    return REAL(link)(from.path, to.path);
+    int r;
+    if (shim_link_any(AT_FDCWD, oldpath, AT_FDCWD, newpath, 0, &r))
+        return r;
+    return REAL(link)(oldpath, newpath);
+}
+
+/* ---- new names of other kinds ---- */
+static int shim_symlink_vfs(const char *target, struct shim_ns *ns)
+{
+    if (shim_str_is_null(target))
+        return -EFAULT;
+    return shim_vfs_symlink(target, ns->t.vpath, ns->host, sizeof ns->host);
 }
 
 SHIM_EXPORT int symlinkat(const char *target, int dirfd, const char *linkpath)
 {
-    SHIM_NS_GATE(ns, dirfd, linkpath, SHIM_NS_CREATE, 1);
-    return REAL(symlinkat)(target, ns.dirfd, ns.path);
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, dirfd, linkpath, 0, shim_symlink_vfs(target, &ns),
+                 REAL(symlinkat)(target, ns.dirfd, ns.path));
 }
 
 SHIM_EXPORT int symlink(const char *target, const char *linkpath)
 {
-    SHIM_NS_GATE(ns, AT_FDCWD, linkpath, SHIM_NS_CREATE, 1);
-    return REAL(symlink)(target, ns.path);
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, AT_FDCWD, linkpath, 0, shim_symlink_vfs(target, &ns),
+                 REAL(symlink)(target, ns.path));
+}
+
+#define SHIM_MKNOD_VFS(ns, mode, dev) \
+    shim_vfs_mknod((ns).t.vpath, mode, dev, (ns).host, sizeof (ns).host)
+
+SHIM_EXPORT int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
+{
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, dirfd, path, 0, SHIM_MKNOD_VFS(ns, mode, dev),
+                 REAL(mknodat)(ns.dirfd, ns.path, mode, dev));
 }
 
 SHIM_EXPORT int mknod(const char *path, mode_t mode, dev_t dev)
 {
-    SHIM_NS_GATE(ns, AT_FDCWD, path, SHIM_NS_CREATE, 1);
-    return REAL(mknod)(ns.path, mode, dev);
-}
-
-SHIM_EXPORT int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
-{
-    SHIM_NS_GATE(ns, dirfd, path, SHIM_NS_CREATE, 1);
-    return REAL(mknodat)(ns.dirfd, ns.path, mode, dev);
-}
-
-SHIM_EXPORT int __xmknod(int ver, const char *path, mode_t mode, dev_t *dev)
-{
-    SHIM_NS_GATE(ns, AT_FDCWD, path, SHIM_NS_CREATE, 1);
-    return REAL(__xmknod)(ver, ns.path, mode, dev);
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, AT_FDCWD, path, 0, SHIM_MKNOD_VFS(ns, mode, dev),
+                 REAL(mknod)(ns.path, mode, dev));
 }
 
 SHIM_EXPORT int __xmknodat(int ver, int dirfd, const char *path, mode_t mode, dev_t *dev)
 {
-    SHIM_NS_GATE(ns, dirfd, path, SHIM_NS_CREATE, 1);
-    return REAL(__xmknodat)(ver, ns.dirfd, ns.path, mode, dev);
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, dirfd, path, 0, dev ? SHIM_MKNOD_VFS(ns, mode, *dev) : -EFAULT,
+                 REAL(__xmknodat)(ver, ns.dirfd, ns.path, mode, dev));
 }
 
-SHIM_EXPORT int mkfifo(const char *path, mode_t mode)
+SHIM_EXPORT int __xmknod(int ver, const char *path, mode_t mode, dev_t *dev)
 {
-    SHIM_NS_GATE(ns, AT_FDCWD, path, SHIM_NS_CREATE, 1);
-    return REAL(mkfifo)(ns.path, mode);
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, AT_FDCWD, path, 0, dev ? SHIM_MKNOD_VFS(ns, mode, *dev) : -EFAULT,
+                 REAL(__xmknod)(ver, ns.path, mode, dev));
 }
 
 SHIM_EXPORT int mkfifoat(int dirfd, const char *path, mode_t mode)
 {
-    SHIM_NS_GATE(ns, dirfd, path, SHIM_NS_CREATE, 1);
-    return REAL(mkfifoat)(ns.dirfd, ns.path, mode);
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, dirfd, path, 0, SHIM_MKNOD_VFS(ns, S_IFIFO | (mode & 07777), 0),
+                 REAL(mkfifoat)(ns.dirfd, ns.path, mode));
 }
 
-/* A temporary-name template in the volume: EINVAL for a bad template (as
- * glibc), else the parent's answer (EROFS when it exists). 0: host. The
- * escaped case is rare enough to let libc try the original name. */
-static int shim_ns_template(char *tmpl, int suffixlen)
+SHIM_EXPORT int mkfifo(const char *path, mode_t mode)
 {
     struct shim_ns ns;
-    size_t n = tmpl ? strlen(tmpl) : 0;
-    if (suffixlen < 0 || n < 6 + (size_t)suffixlen ||
-        strncmp(tmpl + n - suffixlen - 6, "XXXXXX", 6) != 0) {
-        return shim_ns_check(AT_FDCWD, tmpl, SHIM_NS_PARENT, 1, &ns) < 0 ? -EINVAL : 0;
-    }
-    int rc = shim_ns_check(AT_FDCWD, tmpl, SHIM_NS_PARENT, 1, &ns);
-    return rc < 0 ? rc : 0;
-}
-
-#define SHIM_TMPL_GATE(tmpl, suffixlen)                   \
-    do {                                                  \
-        int g_ = shim_ns_template(tmpl, suffixlen);       \
-        if (g_ < 0)                                       \
-            return shim_fail(g_);                         \
-    } while (0)
-
-SHIM_EXPORT int mkstemp(char *tmpl)
-{
-    SHIM_TMPL_GATE(tmpl, 0);
-    return REAL(mkstemp)(tmpl);
-}
-
-SHIM_EXPORT int mkstemp64(char *tmpl)
-{
-    SHIM_TMPL_GATE(tmpl, 0);
-    return REAL(mkstemp64)(tmpl);
-}
-
-SHIM_EXPORT int mkostemp(char *tmpl, int flags)
-{
-    SHIM_TMPL_GATE(tmpl, 0);
-    return REAL(mkostemp)(tmpl, flags);
-}
-
-SHIM_EXPORT int mkostemp64(char *tmpl, int flags)
-{
-    SHIM_TMPL_GATE(tmpl, 0);
-    return REAL(mkostemp64)(tmpl, flags);
-}
-
-SHIM_EXPORT int mkstemps(char *tmpl, int suffixlen)
-{
-    SHIM_TMPL_GATE(tmpl, suffixlen);
-    return REAL(mkstemps)(tmpl, suffixlen);
-}
-
-SHIM_EXPORT int mkstemps64(char *tmpl, int suffixlen)
-{
-    SHIM_TMPL_GATE(tmpl, suffixlen);
-    return REAL(mkstemps64)(tmpl, suffixlen);
-}
-
-SHIM_EXPORT int mkostemps(char *tmpl, int suffixlen, int flags)
-{
-    SHIM_TMPL_GATE(tmpl, suffixlen);
-    return REAL(mkostemps)(tmpl, suffixlen, flags);
-}
-
-SHIM_EXPORT int mkostemps64(char *tmpl, int suffixlen, int flags)
-{
-    SHIM_TMPL_GATE(tmpl, suffixlen);
-    return REAL(mkostemps64)(tmpl, suffixlen, flags);
-}
-
-SHIM_EXPORT char *mkdtemp(char *tmpl)
-{
-    int g = shim_ns_template(tmpl, 0);
-    if (g < 0) {
-        errno = -g;
-        return NULL;
-    }
-    return REAL(mkdtemp)(tmpl);
+    SHIM_NS_CALL(ns, AT_FDCWD, path, 0, SHIM_MKNOD_VFS(ns, S_IFIFO | (mode & 07777), 0),
+                 REAL(mkfifo)(ns.path, mode));
 }

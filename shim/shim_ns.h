@@ -1,35 +1,74 @@
-/* shim_ns.h - the shared gate of every call that would modify the volume
- * (namespace changes, attribute changes, data writes). Until the write path
- * exists these answer exactly what a read-only file system answers -
- * ENOENT/ENOTDIR/EEXIST where the kernel checks those first, then EROFS -
- * and never pretend to succeed. The write-path work replaces the EROFS
- * answers family by family (shim_namespace.c, shim_setattr.c, shim_write.c).
+/* shim_ns.h - what every modifying call shares (namespace changes,
+ * attribute changes, data writes): where a path points, the volume
+ * descriptor behind a number, and the edge back to libc.
+ *
+ * A path call resolves once: host paths go to libc untouched; volume paths
+ * go to the engine, which may answer VFS_ESCAPED (a symlink or ".." left
+ * the volume) with the host path to continue with, which libc then gets.
  */
 #ifndef SHIM_NS_H
 #define SHIM_NS_H
 
+#include "shim.h"
+#include "shim_fd.h"
+#include "shim_resolve.h"
 #include "vfs.h"
 
-enum shim_ns_want {
-    SHIM_NS_EXISTING = 0,   /* the object must exist (chmod, unlink ...) */
-    SHIM_NS_CREATE = 1,     /* the object must not exist; its parent must (mkdir ...) */
-    SHIM_NS_PARENT = 2,     /* only the parent must exist (rename target) */
-};
-
 struct shim_ns {
-    int dirfd;                 /* for the host call */
-    const char *path;          /* for the host call (original or escaped) */
-    char host[VFS_HOST_MAX];
+    int dirfd;                 /* the host call's directory and path */
+    const char *path;
+    struct shim_target t;      /* t.vpath: the volume path (after a 1 from resolve) */
+    char host[VFS_HOST_MAX];   /* where an escaped volume path continues */
 };
 
-/* 0: the host handles it, call libc with (ns->dirfd, ns->path); -errno:
- * the volume's answer. nofollow: do not follow a final symlink. */
-int shim_ns_check(int dirfd, const char *path, int want, int nofollow, struct shim_ns *ns);
-/* A name to create at vpath, which does not exist: the parent's answer
- * (-ENOENT, -ENOTDIR, -EXDEV when it is on the host) or -EROFS. */
-int shim_ns_parent_check(const char *vpath);
-/* A descriptor call that would modify: -EROFS (or -EBADF when badf) for a
- * volume descriptor, 0 otherwise. */
-int shim_ns_fd(int fd, int badf);
+/* 1: the volume (ns->t.vpath), 0: the host (call libc with ns->dirfd,
+ * ns->path), -errno. alias: follow /proc/self/fd/N of volume descriptors. */
+int shim_ns_resolve(int dirfd, const char *path, int alias, struct shim_ns *ns);
+
+/* The engine answered VFS_ESCAPED: aim the host call at ns->host. */
+static inline void shim_ns_escape(struct shim_ns *ns)
+{
+    ns->dirfd = AT_FDCWD;
+    ns->path = ns->host;
+}
+
+/* A path call in one statement: resolve, run vfs_expr (which may use
+ * ns.t.vpath and ns.host) on the volume, else host_expr (with ns.dirfd and
+ * ns.path). vfs_expr returns 0, -errno or VFS_ESCAPED. */
+#define SHIM_NS_CALL(ns, dirfd, path, alias, vfs_expr, host_expr)   \
+    do {                                                            \
+        int c_ = shim_ns_resolve(dirfd, path, alias, &(ns));        \
+        if (c_ > 0) {                                               \
+            c_ = (vfs_expr);                                        \
+            if (c_ != VFS_ESCAPED)                                  \
+                return c_ < 0 ? shim_fail(c_) : 0;                  \
+            shim_ns_escape(&(ns));                                  \
+        } else if (c_ < 0) {                                        \
+            return shim_fail(c_);                                   \
+        }                                                           \
+        return host_expr;                                           \
+    } while (0)
+
+/* A volume descriptor for a modifying call, pinned: 1 (*o, *f; put *o
+ * when done), 0 when fd is not a volume file (libc answers), -errno. Under
+ * the recursion guard a verified volume descriptor answers -EBADF: the
+ * engine's own descriptor of that number was closed and reused by the
+ * program, and the program's file must not be touched. */
+int shim_ns_fd(int fd, struct shim_ofd **o, struct vfs_file **f);
+
+/* Cheap pre-test for shim_ns_fd: one load for descriptors the table does
+ * not know. */
+static inline int shim_ns_fd_candidate(int fd)
+{
+    struct shim_ofd *p = shim_fd_peek(fd);
+    return SHIM_UNLIKELY(p != NULL) && p->kind == SHIM_OFD_VOLUME;
+}
+
+/* The access mode a data write needs: -EBADF unless opened for writing,
+ * -EISDIR never (directories are never open for writing). */
+static inline int shim_ns_writable(const struct shim_ofd *o)
+{
+    return ((o->flags & O_ACCMODE) == O_RDONLY || (o->flags & O_PATH)) ? -EBADF : 0;
+}
 
 #endif

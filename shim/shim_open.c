@@ -14,9 +14,9 @@
 #include <sys/mman.h>
 
 #include "shim_fd.h"
-#include "shim_ns.h"
 #include "shim_open.h"
 #include "shim_resolve.h"
+#include "shim_sync.h"
 #include "shim_vfs.h"
 
 /* The mode argument exists only with O_CREAT or O_TMPFILE. */
@@ -42,37 +42,11 @@ int shim_open_host_done(int dirfd, const char *path, int flags, int fd)
     return fd;
 }
 
-/* Opens that would write answer as a read-only file system would, until the
- * shim's write path exists: EEXIST, EISDIR, ENOENT where the kernel checks
- * those first, else EROFS. 0: a plain read open; VFS_ESCAPED: host. */
-static int shim_open_write_gate(const char *vpath, int flags, char *host, size_t hcap)
-{
-    int acc = flags & O_ACCMODE;
-    int tmpfile = (flags & O_TMPFILE) == O_TMPFILE;
-    if (acc == O_RDONLY && !(flags & (O_TRUNC | O_CREAT)) && !tmpfile)
-        return 0;
-    struct stat st;
-    int rc = shim_vfs_stat(vpath, (flags & O_NOFOLLOW) ? VFS_NOFOLLOW : 0, &st, host, hcap);
-    if (rc == VFS_ESCAPED || (rc < 0 && rc != -ENOENT))
-        return rc;
-    if (rc == -ENOENT)
-        return (flags & O_CREAT) ? shim_ns_parent_check(vpath) : -ENOENT;
-    if (tmpfile)
-        return S_ISDIR(st.st_mode) ? -EROFS : -ENOTDIR;
-    if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
-        return -EEXIST;
-    if (S_ISDIR(st.st_mode) && (acc != O_RDONLY || (flags & O_TRUNC)))
-        return -EISDIR;
-    return (acc == O_RDONLY && !(flags & O_TRUNC)) ? 0 : -EROFS;
-}
-
 int shim_open_file(const char *vpath, int flags, mode_t mode, struct vfs_file **out)
 {
     char host[VFS_HOST_MAX];
     struct vfs_file *f;
-    int rc = shim_open_write_gate(vpath, flags, host, sizeof host);
-    if (rc == 0)
-        rc = shim_vfs_open(vpath, flags & ~O_CREAT, mode, &f, host, sizeof host);
+    int rc = shim_vfs_open(vpath, flags, mode, &f, host, sizeof host);
     if (rc == VFS_ESCAPED) {
         int fd = REAL(openat)(AT_FDCWD, host, flags, mode);
         if (fd < 0)
@@ -82,6 +56,8 @@ int shim_open_file(const char *vpath, int flags, mode_t mode, struct vfs_file **
     if (rc < 0)
         return rc;
     int fd = shim_vfs_file_fd(f);
+    if ((flags & O_APPEND) && (flags & O_ACCMODE) != O_RDONLY)
+        REAL(fcntl)(fd, F_SETFL, O_APPEND); /* F_GETFL and exec children see it */
     struct shim_ofd *o = shim_ofd_new(f, fd, flags);
     if (!o) {
         REAL(close)(fd);
@@ -93,6 +69,8 @@ int shim_open_file(const char *vpath, int flags, mode_t mode, struct vfs_file **
         REAL(close)(fd);
         return rc;
     }
+    if ((flags & O_ACCMODE) != O_RDONLY)
+        shim_sync_exit_commit(); /* a writer never closed still commits at exit() */
     if (out)
         *out = f;
     return fd;
@@ -120,8 +98,13 @@ static int shim_open_clone(struct shim_ofd *o, int flags)
     if (fd < 0)
         return -errno;
     struct vfs_file *f;
-    int rc = (flags & O_ACCMODE) != O_RDONLY ? -EROFS
-             : shim_vfs_adopt(fd, o->adopt_ino, flags & ~O_CLOEXEC, &f);
+    int writer = (flags & O_ACCMODE) != O_RDONLY;
+    int rc = shim_vfs_adopt(fd, o->adopt_ino, flags & ~(O_CLOEXEC | O_CREAT | O_EXCL | O_TRUNC), &f);
+    /* `echo x > /dev/stderr` in a child whose stderr is a volume file */
+    if (rc == 0 && writer && (flags & O_TRUNC) && (rc = shim_vfs_ftruncate(f, 0)) < 0)
+        shim_vfs_release(f);
+    if (rc == 0 && writer && (flags & O_APPEND))
+        REAL(fcntl)(fd, F_SETFL, O_APPEND);
     struct shim_ofd *n = rc == 0 ? shim_ofd_new(f, fd, flags) : NULL;
     if (rc == 0 && !n) {
         shim_vfs_release(f);
@@ -135,6 +118,8 @@ static int shim_open_clone(struct shim_ofd *o, int flags)
         REAL(close)(fd);
         return rc;
     }
+    if (writer)
+        shim_sync_exit_commit();
     return fd;
 }
 

@@ -233,6 +233,17 @@ typedef int (*shim_compar64_fn)(const struct dirent64 **, const struct dirent64 
     X(int, removexattr, (const char *, const char *)) \
     X(int, lremovexattr, (const char *, const char *)) \
     X(int, fremovexattr, (int, const char *)) \
+    X(int, fsync, (int)) \
+    X(int, fdatasync, (int)) \
+    X(int, syncfs, (int)) \
+    X(int, sync_file_range, (int, off64_t, off64_t, unsigned)) \
+    X(int, fallocate, (int, int, off_t, off_t)) \
+    X(int, fallocate64, (int, int, off64_t, off64_t)) \
+    X(int, posix_fallocate, (int, off_t, off_t)) \
+    X(int, posix_fallocate64, (int, off64_t, off64_t)) \
+    X(int, flock, (int, int)) \
+    X(int, lockf, (int, int, off_t)) \
+    X(int, lockf64, (int, int, off64_t)) \
     X(void, __chk_fail, (void)) \
     X(long, syscall, (long, ...))
 

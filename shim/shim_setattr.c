@@ -1,195 +1,228 @@
 /* shim_setattr.c - attribute changes: chmod, fchmod, fchmodat, lchmod,
- * chown, lchown, fchown, fchownat, truncate(64), ftruncate(64), utimensat,
- * futimens, utimes, lutimes, futimes, futimesat, utime, and the setxattr /
- * removexattr families. On the volume: ENOENT for a missing object, else
- * EROFS, until the write path fills them in.
+ * chown, lchown, fchown, fchownat, utimensat, futimens, utimes, lutimes,
+ * futimes, futimesat, utime. (Sizes are in shim_sync.c, extended
+ * attributes in shim_xattr_set.c.)
+ *
+ * By path or on an open volume file, the engine applies the kernel's
+ * permission rules and commits the change at once. Times set on a file
+ * open for writing commit its buffered data first, so the data's own
+ * modification time (stamped at the commit) cannot overwrite the times the
+ * program set (cp -p and tar set them before close).
  */
 #include "shim.h"
 
 #include <sys/time.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 #include <utime.h>
 
 #include "shim_ns.h"
+#include "shim_vfs.h"
 
-/* Path call: volume answer, or libc with (ns_.dirfd, ns_.path). */
-#define SHIM_SETATTR_GATE(dirfd, path, nofollow)                                         \
-    struct shim_ns ns_;                                                                  \
-    do {                                                                                 \
-        int g_ = shim_ns_check(dirfd, path, SHIM_NS_EXISTING, nofollow, &ns_);           \
-        if (g_ < 0)                                                                      \
-            return shim_fail(g_);                                                        \
+/* Descriptor call: body with (o, f) on a volume descriptor, else libc. */
+#define SHIM_SETATTR_FD(fd, o, f, body, pass_call)               \
+    do {                                                         \
+        struct shim_ofd *o;                                      \
+        struct vfs_file *f;                                      \
+        int c_ = shim_ns_fd(fd, &o, &f);                         \
+        if (c_ == 0)                                             \
+            return pass_call;                                    \
+        if (c_ < 0)                                              \
+            return shim_fail(c_);                                \
+        c_ = (o->flags & O_PATH) ? -EBADF : (body);              \
+        shim_ofd_put(o);                                         \
+        return c_ < 0 ? shim_fail(c_) : 0;                       \
     } while (0)
 
-#define SHIM_SETATTR_FD_GATE(fd)            \
-    do {                                    \
-        int g_ = shim_ns_fd(fd, 0);         \
-        if (g_ < 0)                         \
-            return shim_fail(g_);           \
-    } while (0)
+#define SHIM_NOFOLLOW(flags) (((flags) & AT_SYMLINK_NOFOLLOW) ? VFS_NOFOLLOW : 0)
+
+/* ---- mode ---- */
+#define SHIM_CHMOD_VFS(ns, mode, vflags) \
+    shim_vfs_chmod((ns).t.vpath, NULL, mode, vflags, (ns).host, sizeof (ns).host)
 
 SHIM_EXPORT int chmod(const char *path, mode_t mode)
 {
-    SHIM_SETATTR_GATE(AT_FDCWD, path, 0);
-    return REAL(chmod)(ns_.path, mode);
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, AT_FDCWD, path, 1, SHIM_CHMOD_VFS(ns, mode, 0), REAL(chmod)(ns.path, mode));
 }
 
 SHIM_EXPORT int lchmod(const char *path, mode_t mode)
 {
-    SHIM_SETATTR_GATE(AT_FDCWD, path, 1);
-    return REAL(lchmod)(ns_.path, mode);
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, AT_FDCWD, path, 0, SHIM_CHMOD_VFS(ns, mode, VFS_NOFOLLOW),
+                 REAL(lchmod)(ns.path, mode));
 }
 
 SHIM_EXPORT int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
 {
-    SHIM_SETATTR_GATE(dirfd, path, flags & AT_SYMLINK_NOFOLLOW);
-    return REAL(fchmodat)(ns_.dirfd, ns_.path, mode, flags);
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW),
+                 (flags & ~AT_SYMLINK_NOFOLLOW) ? -EINVAL
+                                                : SHIM_CHMOD_VFS(ns, mode, SHIM_NOFOLLOW(flags)),
+                 REAL(fchmodat)(ns.dirfd, ns.path, mode, flags));
 }
 
 SHIM_EXPORT int fchmod(int fd, mode_t mode)
 {
-    SHIM_SETATTR_FD_GATE(fd);
-    return REAL(fchmod)(fd, mode);
+    if (SHIM_LIKELY(!shim_ns_fd_candidate(fd)))
+        return REAL(fchmod)(fd, mode);
+    SHIM_SETATTR_FD(fd, o, f, shim_vfs_chmod(NULL, f, mode, 0, NULL, 0), REAL(fchmod)(fd, mode));
 }
+
+/* ---- owner ---- */
+#define SHIM_CHOWN_VFS(ns, uid, gid, vflags) \
+    shim_vfs_chown((ns).t.vpath, NULL, uid, gid, vflags, (ns).host, sizeof (ns).host)
 
 SHIM_EXPORT int chown(const char *path, uid_t uid, gid_t gid)
 {
-    SHIM_SETATTR_GATE(AT_FDCWD, path, 0);
-    return REAL(chown)(ns_.path, uid, gid);
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, AT_FDCWD, path, 1, SHIM_CHOWN_VFS(ns, uid, gid, 0),
+                 REAL(chown)(ns.path, uid, gid));
 }
 
 SHIM_EXPORT int lchown(const char *path, uid_t uid, gid_t gid)
 {
-    SHIM_SETATTR_GATE(AT_FDCWD, path, 1);
-    return REAL(lchown)(ns_.path, uid, gid);
-}
-
-SHIM_EXPORT int fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
-{
-    if (shim_str_is_empty(path) && (flags & AT_EMPTY_PATH) && dirfd != AT_FDCWD) {
-        SHIM_SETATTR_FD_GATE(dirfd);
-        return REAL(fchownat)(dirfd, path, uid, gid, flags);
-    }
-    SHIM_SETATTR_GATE(dirfd, path, flags & AT_SYMLINK_NOFOLLOW);
-    return REAL(fchownat)(ns_.dirfd, ns_.path, uid, gid, flags);
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, AT_FDCWD, path, 0, SHIM_CHOWN_VFS(ns, uid, gid, VFS_NOFOLLOW),
+                 REAL(lchown)(ns.path, uid, gid));
 }
 
 SHIM_EXPORT int fchown(int fd, uid_t uid, gid_t gid)
 {
-    SHIM_SETATTR_FD_GATE(fd);
-    return REAL(fchown)(fd, uid, gid);
+    if (SHIM_LIKELY(!shim_ns_fd_candidate(fd)))
+        return REAL(fchown)(fd, uid, gid);
+    SHIM_SETATTR_FD(fd, o, f, shim_vfs_chown(NULL, f, uid, gid, 0, NULL, 0),
+                    REAL(fchown)(fd, uid, gid));
 }
 
-SHIM_EXPORT int truncate(const char *path, off_t len)
+SHIM_EXPORT int fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
 {
-    SHIM_SETATTR_GATE(AT_FDCWD, path, 0);
-    return REAL(truncate)(ns_.path, len);
+    if (shim_str_is_empty(path) && (flags & AT_EMPTY_PATH)) {
+        if (SHIM_LIKELY(!shim_ns_fd_candidate(dirfd)))
+            return REAL(fchownat)(dirfd, path, uid, gid, flags);
+        SHIM_SETATTR_FD(dirfd, o, f, shim_vfs_chown(NULL, f, uid, gid, 0, NULL, 0),
+                        REAL(fchownat)(dirfd, path, uid, gid, flags));
+    }
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW),
+                 (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+                     ? -EINVAL
+                     : SHIM_CHOWN_VFS(ns, uid, gid, SHIM_NOFOLLOW(flags)),
+                 REAL(fchownat)(ns.dirfd, ns.path, uid, gid, flags));
 }
 
-SHIM_EXPORT int truncate64(const char *path, off64_t len)
+/* ---- times ---- */
+/* timeval pair to timespec pair (NULL stays NULL: now). */
+static int shim_tv_to_ts(const struct timeval tv[2], struct timespec ts[2],
+                         const struct timespec **out)
 {
-    SHIM_SETATTR_GATE(AT_FDCWD, path, 0);
-    return REAL(truncate64)(ns_.path, len);
+    if (!tv) {
+        *out = NULL;
+        return 0;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (tv[i].tv_usec < 0 || tv[i].tv_usec >= 1000000)
+            return -EINVAL;
+        ts[i].tv_sec = tv[i].tv_sec;
+        ts[i].tv_nsec = tv[i].tv_usec * 1000;
+    }
+    *out = ts;
+    return 0;
 }
 
-SHIM_EXPORT int ftruncate(int fd, off_t len)
+/* Times on an open file: its buffered data first (see the top). */
+static int shim_futimens_vfs(struct shim_ofd *o, struct vfs_file *f, const struct timespec *ts)
 {
-    SHIM_SETATTR_FD_GATE(fd);
-    return REAL(ftruncate)(fd, len);
+    int rc = shim_ns_writable(o) == 0 && !o->isdir ? shim_vfs_fsync(f) : 0;
+    return rc < 0 ? rc : shim_vfs_utimens(NULL, f, ts, 0, NULL, 0);
 }
 
-SHIM_EXPORT int ftruncate64(int fd, off64_t len)
+#define SHIM_UTIMENS_VFS(ns, ts, vflags) \
+    shim_vfs_utimens((ns).t.vpath, NULL, ts, vflags, (ns).host, sizeof (ns).host)
+
+SHIM_EXPORT int futimens(int fd, const struct timespec times[2])
 {
-    SHIM_SETATTR_FD_GATE(fd);
-    return REAL(ftruncate64)(fd, len);
+    if (SHIM_LIKELY(!shim_ns_fd_candidate(fd)))
+        return REAL(futimens)(fd, times);
+    SHIM_SETATTR_FD(fd, o, f, shim_futimens_vfs(o, f, times), REAL(futimens)(fd, times));
 }
 
 SHIM_EXPORT int utimensat(int dirfd, const char *path, const struct timespec times[2], int flags)
 {
     /* a NULL path is Linux's futimens */
     if (shim_str_is_null(path) || (shim_str_is_empty(path) && (flags & AT_EMPTY_PATH))) {
-        SHIM_SETATTR_FD_GATE(dirfd);
-        return REAL(utimensat)(dirfd, path, times, flags);
+        if (SHIM_LIKELY(!shim_ns_fd_candidate(dirfd)))
+            return REAL(utimensat)(dirfd, path, times, flags);
+        SHIM_SETATTR_FD(dirfd, o, f, shim_futimens_vfs(o, f, times),
+                        REAL(utimensat)(dirfd, path, times, flags));
     }
-    SHIM_SETATTR_GATE(dirfd, path, flags & AT_SYMLINK_NOFOLLOW);
-    return REAL(utimensat)(ns_.dirfd, ns_.path, times, flags);
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW),
+                 (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+                     ? -EINVAL
+                     : SHIM_UTIMENS_VFS(ns, times, SHIM_NOFOLLOW(flags)),
+                 REAL(utimensat)(ns.dirfd, ns.path, times, flags));
 }
 
-SHIM_EXPORT int futimens(int fd, const struct timespec times[2])
+static int shim_utimes_vfs(struct shim_ns *ns, const struct timeval tv[2], int vflags)
 {
-    SHIM_SETATTR_FD_GATE(fd);
-    return REAL(futimens)(fd, times);
+    struct timespec ts[2];
+    const struct timespec *tp;
+    int rc = shim_tv_to_ts(tv, ts, &tp);
+    return rc < 0 ? rc : SHIM_UTIMENS_VFS(*ns, tp, vflags);
 }
 
 SHIM_EXPORT int utimes(const char *path, const struct timeval tv[2])
 {
-    SHIM_SETATTR_GATE(AT_FDCWD, path, 0);
-    return REAL(utimes)(ns_.path, tv);
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, AT_FDCWD, path, 1, shim_utimes_vfs(&ns, tv, 0), REAL(utimes)(ns.path, tv));
 }
 
 SHIM_EXPORT int lutimes(const char *path, const struct timeval tv[2])
 {
-    SHIM_SETATTR_GATE(AT_FDCWD, path, 1);
-    return REAL(lutimes)(ns_.path, tv);
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, AT_FDCWD, path, 0, shim_utimes_vfs(&ns, tv, VFS_NOFOLLOW),
+                 REAL(lutimes)(ns.path, tv));
+}
+
+static int shim_futimes_vfs(struct shim_ofd *o, struct vfs_file *f, const struct timeval tv[2])
+{
+    struct timespec ts[2];
+    const struct timespec *tp;
+    int rc = shim_tv_to_ts(tv, ts, &tp);
+    return rc < 0 ? rc : shim_futimens_vfs(o, f, tp);
 }
 
 SHIM_EXPORT int futimes(int fd, const struct timeval tv[2])
 {
-    SHIM_SETATTR_FD_GATE(fd);
-    return REAL(futimes)(fd, tv);
+    if (SHIM_LIKELY(!shim_ns_fd_candidate(fd)))
+        return REAL(futimes)(fd, tv);
+    SHIM_SETATTR_FD(fd, o, f, shim_futimes_vfs(o, f, tv), REAL(futimes)(fd, tv));
 }
 
 SHIM_EXPORT int futimesat(int dirfd, const char *path, const struct timeval tv[2])
 {
     if (shim_str_is_null(path)) {
-        SHIM_SETATTR_FD_GATE(dirfd);
-        return REAL(futimesat)(dirfd, path, tv);
+        if (SHIM_LIKELY(!shim_ns_fd_candidate(dirfd)))
+            return REAL(futimesat)(dirfd, path, tv);
+        SHIM_SETATTR_FD(dirfd, o, f, shim_futimes_vfs(o, f, tv), REAL(futimesat)(dirfd, path, tv));
     }
-    SHIM_SETATTR_GATE(dirfd, path, 0);
-    return REAL(futimesat)(ns_.dirfd, ns_.path, tv);
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, dirfd, path, 1, shim_utimes_vfs(&ns, tv, 0),
+                 REAL(futimesat)(ns.dirfd, ns.path, tv));
+}
+
+static int shim_utime_vfs(struct shim_ns *ns, const struct utimbuf *times)
+{
+    struct timespec ts[2];
+    if (times) {
+        ts[0] = (struct timespec){ .tv_sec = times->actime };
+        ts[1] = (struct timespec){ .tv_sec = times->modtime };
+    }
+    return SHIM_UTIMENS_VFS(*ns, times ? ts : NULL, 0);
 }
 
 SHIM_EXPORT int utime(const char *path, const struct utimbuf *times)
 {
-    SHIM_SETATTR_GATE(AT_FDCWD, path, 0);
-    return REAL(utime)(ns_.path, times);
-}
-
-SHIM_EXPORT int setxattr(const char *path, const char *name, const void *value, size_t size,
-                         int flags)
-{
-    SHIM_SETATTR_GATE(AT_FDCWD, path, 0);
-    return REAL(setxattr)(ns_.path, name, value, size, flags);
-}
-
-SHIM_EXPORT int lsetxattr(const char *path, const char *name, const void *value, size_t size,
-                          int flags)
-{
-    SHIM_SETATTR_GATE(AT_FDCWD, path, 1);
-    return REAL(lsetxattr)(ns_.path, name, value, size, flags);
-}
-
-SHIM_EXPORT int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)
-{
-    SHIM_SETATTR_FD_GATE(fd);
-    return REAL(fsetxattr)(fd, name, value, size, flags);
-}
-
-SHIM_EXPORT int removexattr(const char *path, const char *name)
-{
-    SHIM_SETATTR_GATE(AT_FDCWD, path, 0);
-    return REAL(removexattr)(ns_.path, name);
-}
-
-SHIM_EXPORT int lremovexattr(const char *path, const char *name)
-{
-    SHIM_SETATTR_GATE(AT_FDCWD, path, 1);
-    return REAL(lremovexattr)(ns_.path, name);
-}
-
-SHIM_EXPORT int fremovexattr(int fd, const char *name)
-{
-    SHIM_SETATTR_FD_GATE(fd);
-    return REAL(fremovexattr)(fd, name);
+    struct shim_ns ns;
+    SHIM_NS_CALL(ns, AT_FDCWD, path, 1, shim_utime_vfs(&ns, times), REAL(utime)(ns.path, times));
 }

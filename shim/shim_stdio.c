@@ -21,7 +21,9 @@
 #include "shim_read.h"
 #include "shim_reg.h"
 #include "shim_resolve.h"
+#include "shim_settle.h"
 #include "shim_vfs.h"
+#include "shim_write.h"
 
 struct shim_stream {
     int fd;
@@ -59,13 +61,24 @@ static ssize_t shim_cookie_read(void *c, char *buf, size_t n)
     return r < 0 ? shim_fail((int)r) : r;
 }
 
+/* glibc treats a short count as an error: write all of it. */
 static ssize_t shim_cookie_write(void *c, const char *buf, size_t n)
 {
-    (void)c;
-    (void)buf;
-    (void)n;
-    errno = EBADF; /* read-only volume stream: never pretend to write */
-    return -1;
+    struct shim_stream *s = c;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = shim_write_buf(s->fd, buf + done, n - done, -1);
+        if (r == SHIM_WRITE_PASS)
+            r = REAL(write)(s->fd, buf + done, n - done);
+        else if (r < 0)
+            r = shim_fail((int)r);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return done > 0 ? (ssize_t)done : -1;
+        done += (size_t)r;
+    }
+    return (ssize_t)done;
 }
 
 static int shim_cookie_seek(void *c, off64_t *pos, int whence)
@@ -201,6 +214,22 @@ SHIM_EXPORT int fileno_unlocked(FILE *fp)
     return s ? s->fd : REAL(fileno_unlocked)(fp);
 }
 
+/* A glibc FILE of ours on a volume writer (an inherited stdout, a shell's
+ * redirected stream): its bytes went to the memfd through glibc's internal
+ * write, and glibc closes it with its internal close. Flush, take the
+ * bytes, commit, and report the commit as fclose's. */
+static int shim_fclose_writer(FILE *fp)
+{
+    int fd = REAL(fileno)(fp);
+    struct shim_ofd *p = fd >= 0 && !shim_bypass() ? shim_fd_peek(fd) : NULL;
+    if (SHIM_LIKELY(!p) || p->kind != SHIM_OFD_VOLUME || (p->flags & O_ACCMODE) == O_RDONLY)
+        return 0;
+    fflush(fp);
+    int rc = shim_settle(fd);
+    int rel = shim_fd_forget(fd);
+    return rc < 0 ? rc : rel;
+}
+
 SHIM_EXPORT int fclose(FILE *fp)
 {
     struct shim_stream *s = SHIM_LIKELY(shim_reg_empty(&shim_file_reg))
@@ -210,7 +239,13 @@ SHIM_EXPORT int fclose(FILE *fp)
         shim_fd_forget(s->fd); /* glibc closes it with its internal close */
         free(s);
     }
-    return REAL(fclose)(fp); /* a cookie stream's close callback frees s */
+    int commit = s ? 0 : shim_fclose_writer(fp);
+    int r = REAL(fclose)(fp); /* a cookie stream's close callback frees s */
+    if (r == 0 && commit < 0) {
+        errno = -commit;
+        return EOF;
+    }
+    return r;
 }
 
 /* A descriptor holding the bytes of the volume file open on fd: fd itself

@@ -53,4 +53,35 @@ void shim_vfs_dir_close(struct vfs_dir *d);
 ssize_t shim_vfs_fgetxattr(struct vfs_file *f, const char *name, void *buf, size_t cap);
 ssize_t shim_vfs_flistxattr(struct vfs_file *f, char *buf, size_t cap);
 
+/* ---- the write path (close-to-open: data is committed at fsync and at
+ * the last close; their errors come back there) ---- */
+ssize_t shim_vfs_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off);
+int shim_vfs_fsync(struct vfs_file *f);
+int shim_vfs_ftruncate(struct vfs_file *f, uint64_t size);
+int shim_vfs_fallocate(struct vfs_file *f, int mode, uint64_t off, uint64_t len);
+uint64_t shim_vfs_file_size(struct vfs_file *f);
+int shim_vfs_file_flags(const struct vfs_file *f);
+int shim_vfs_lock_fd(struct vfs_file *f);
+/* Path calls answer VFS_ESCAPED with the host path in host, as the
+ * lookups do; rename and link answer -EXDEV for an escape. */
+int shim_vfs_mkdir(const char *vp, mode_t mode, char *host, size_t hcap);
+int shim_vfs_rmdir(const char *vp, char *host, size_t hcap);
+int shim_vfs_unlink(const char *vp, char *host, size_t hcap);
+int shim_vfs_rename(const char *from, const char *to, unsigned flags);
+int shim_vfs_link(const char *from, const char *to, int follow);
+int shim_vfs_symlink(const char *target, const char *vp, char *host, size_t hcap);
+int shim_vfs_mknod(const char *vp, mode_t mode, dev_t dev, char *host, size_t hcap);
+/* Attribute changes by path (f NULL) or on an open file (vp NULL). */
+int shim_vfs_chmod(const char *vp, struct vfs_file *f, mode_t mode, int flags, char *host,
+                   size_t hcap);
+int shim_vfs_chown(const char *vp, struct vfs_file *f, uid_t uid, gid_t gid, int flags,
+                   char *host, size_t hcap);
+int shim_vfs_utimens(const char *vp, struct vfs_file *f, const struct timespec times[2],
+                     int flags, char *host, size_t hcap);
+int shim_vfs_truncate(const char *vp, uint64_t size, char *host, size_t hcap);
+int shim_vfs_setxattr(const char *vp, struct vfs_file *f, const char *name, const void *val,
+                      size_t len, int xflags, int flags, char *host, size_t hcap);
+int shim_vfs_removexattr(const char *vp, struct vfs_file *f, const char *name, int flags,
+                         char *host, size_t hcap);
+
 #endif

@@ -1,67 +1,206 @@
-/* shim_write.c - data writes on descriptors: write, pwrite, writev,
- * pwritev, pwritev2 (and 64-bit twins). A volume descriptor answers EBADF,
- * as a descriptor open read-only does (the memfd behind it would accept the
- * bytes). Everything else costs one table load. The write path replaces
- * these answers when it lands.
+/* shim_write.c - data writes on volume descriptors: write, pwrite,
+ * pwrite64, writev, pwritev, pwritev64, pwritev2, pwritev64v2.
+ *
+ * A file open for writing is a placeholder memfd whose kernel offset is
+ * the file position (dup, fork and exec share it as the kernel would): a
+ * write is lseek(fd, 0, SEEK_CUR) -> vfs_pwrite -> lseek(fd, pos + n). The
+ * engine buffers the bytes and commits them at fsync and close
+ * (close-to-open), so the promise here is only POSIX's: the bytes are in
+ * the file as this descriptor sees it. A volume descriptor not open for
+ * writing answers EBADF (the memfd behind it would take the bytes).
+ * Everything else costs one table load.
  */
 #include "shim.h"
 
+#include <limits.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "shim_ns.h"
+#include "shim_settle.h"
+#include "shim_sync.h"
+#include "shim_vfs.h"
+#include "shim_write.h"
 
-#define SHIM_WRITE_GATE(fd)                 \
-    do {                                    \
-        int g_ = shim_ns_fd(fd, 1);         \
-        if (SHIM_UNLIKELY(g_ < 0))          \
-            return shim_fail(g_);           \
+#define SHIM_RWF_KNOWN (RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND)
+
+static ssize_t shim_pwrite_iov(struct vfs_file *f, const struct iovec *iov, int cnt,
+                               uint64_t off)
+{
+    ssize_t done = 0;
+    for (int i = 0; i < cnt; i++) {
+        if (iov[i].iov_len == 0)
+            continue;
+        ssize_t r = shim_vfs_pwrite(f, iov[i].iov_base, iov[i].iov_len, off + (uint64_t)done);
+        if (r < 0)
+            return done > 0 ? done : r;
+        done += r;
+        if ((size_t)r < iov[i].iov_len)
+            break;
+    }
+    return done;
+}
+
+static int shim_iov_check(const struct iovec *iov, int cnt)
+{
+    if (cnt < 0 || cnt > IOV_MAX)
+        return -EINVAL;
+    size_t total = 0;
+    for (int i = 0; i < cnt; i++) {
+        if (iov[i].iov_len > (size_t)SSIZE_MAX - total)
+            return -EINVAL;
+        total += iov[i].iov_len;
+    }
+    return 0;
+}
+
+/* At the file position (or the end, for appends), then move it past the
+ * bytes. The ofd lock makes write-and-advance atomic in this process;
+ * bytes that arrived behind the shim's back go first, in order. */
+static ssize_t shim_write_at_pos(struct shim_ofd *o, int fd, struct vfs_file *f,
+                                 const struct iovec *iov, int cnt, int append)
+{
+    pthread_mutex_lock(&o->lock);
+    ssize_t rc = shim_settle_locked(o, fd, f);
+    if (rc < 0) {
+        pthread_mutex_unlock(&o->lock);
+        return rc;
+    }
+    off_t pos = append ? (off_t)shim_vfs_file_size(f) : REAL(lseek)(fd, 0, SEEK_CUR);
+    if (pos < 0) {
+        rc = -errno;
+    } else {
+        rc = shim_pwrite_iov(f, iov, cnt, (uint64_t)pos);
+        if (rc > 0) {
+            off_t end = append ? (off_t)shim_vfs_file_size(f) : pos + rc;
+            if (REAL(lseek)(fd, end, SEEK_SET) < 0)
+                rc = -errno;
+        }
+    }
+    pthread_mutex_unlock(&o->lock);
+    return rc;
+}
+
+ssize_t shim_write_fd(int fd, const struct iovec *iov, int cnt, off_t off, int rwf)
+{
+    struct shim_ofd *o;
+    struct vfs_file *f;
+    ssize_t rc = shim_ns_fd(fd, &o, &f);
+    if (rc == 0)
+        return SHIM_WRITE_PASS;
+    if (rc < 0)
+        return rc;
+    rc = shim_ns_writable(o);
+    if (rc == 0 && (rwf & ~SHIM_RWF_KNOWN))
+        rc = -EOPNOTSUPP;
+    if (rc == 0)
+        rc = shim_iov_check(iov, cnt);
+    if (rc == 0) {
+        /* O_APPEND writes go to the end even with an offset, as Linux's */
+        int append = (o->flags & O_APPEND) || (rwf & RWF_APPEND);
+        if (off < 0 || append)
+            rc = shim_write_at_pos(o, fd, f, iov, cnt, append);
+        else
+            rc = shim_pwrite_iov(f, iov, cnt, (uint64_t)off);
+    }
+    if (rc > 0)
+        shim_sync_exit_commit();
+    /* O_SYNC, O_DSYNC, RWF_SYNC: durable (committed) before returning */
+    if (rc > 0 && ((o->flags & O_DSYNC) || (rwf & (RWF_DSYNC | RWF_SYNC)))) {
+        int s = shim_vfs_fsync(f);
+        if (s < 0)
+            rc = s;
+    }
+    shim_ofd_put(o);
+    return rc;
+}
+
+ssize_t shim_write_buf(int fd, const void *buf, size_t n, off_t off)
+{
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = n };
+    return shim_write_fd(fd, &iov, 1, off, 0);
+}
+
+/* The edge: SHIM_WRITE_PASS -> libc, -errno -> errno. */
+#define SHIM_WRITE_EDGE(expr, pass_call)             \
+    do {                                             \
+        ssize_t r_ = (expr);                         \
+        if (r_ == SHIM_WRITE_PASS)                   \
+            return pass_call;                        \
+        return r_ < 0 ? shim_fail((int)r_) : r_;     \
     } while (0)
 
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-    SHIM_WRITE_GATE(fd);
-    return REAL(write)(fd, buf, n);
+    if (SHIM_LIKELY(!shim_ns_fd_candidate(fd)))
+        return REAL(write)(fd, buf, n);
+    SHIM_WRITE_EDGE(shim_write_buf(fd, buf, n, -1), REAL(write)(fd, buf, n));
+}
+
+static ssize_t shim_pwrite_common(int fd, const void *buf, size_t n, off_t off)
+{
+    if (off < 0)
+        return shim_ns_fd_candidate(fd) ? -EINVAL : SHIM_WRITE_PASS;
+    return shim_write_buf(fd, buf, n, off);
 }
 
 SHIM_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-    SHIM_WRITE_GATE(fd);
-    return REAL(pwrite)(fd, buf, n, off);
+    if (SHIM_LIKELY(!shim_ns_fd_candidate(fd)))
+        return REAL(pwrite)(fd, buf, n, off);
+    SHIM_WRITE_EDGE(shim_pwrite_common(fd, buf, n, off), REAL(pwrite)(fd, buf, n, off));
 }
 
 SHIM_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
 {
-    SHIM_WRITE_GATE(fd);
-    return REAL(pwrite64)(fd, buf, n, off);
+    if (SHIM_LIKELY(!shim_ns_fd_candidate(fd)))
+        return REAL(pwrite64)(fd, buf, n, off);
+    SHIM_WRITE_EDGE(shim_pwrite_common(fd, buf, n, off), REAL(pwrite64)(fd, buf, n, off));
 }
 
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
-    SHIM_WRITE_GATE(fd);
-    return REAL(writev)(fd, iov, cnt);
+    if (SHIM_LIKELY(!shim_ns_fd_candidate(fd)))
+        return REAL(writev)(fd, iov, cnt);
+    SHIM_WRITE_EDGE(shim_write_fd(fd, iov, cnt, -1, 0), REAL(writev)(fd, iov, cnt));
+}
+
+/* any: pwritev2's offset -1 means the file position. */
+static ssize_t shim_pwritev_common(int fd, const struct iovec *iov, int cnt, off_t off, int any,
+                                   int rwf)
+{
+    if (off < 0 && !(any && off == -1))
+        return -EINVAL;
+    return shim_write_fd(fd, iov, cnt, off, rwf);
 }
 
 SHIM_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-    SHIM_WRITE_GATE(fd);
-    return REAL(pwritev)(fd, iov, cnt, off);
+    if (SHIM_LIKELY(!shim_ns_fd_candidate(fd)))
+        return REAL(pwritev)(fd, iov, cnt, off);
+    SHIM_WRITE_EDGE(shim_pwritev_common(fd, iov, cnt, off, 0, 0), REAL(pwritev)(fd, iov, cnt, off));
 }
 
 SHIM_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off64_t off)
 {
-    SHIM_WRITE_GATE(fd);
-    return REAL(pwritev64)(fd, iov, cnt, off);
+    if (SHIM_LIKELY(!shim_ns_fd_candidate(fd)))
+        return REAL(pwritev64)(fd, iov, cnt, off);
+    SHIM_WRITE_EDGE(shim_pwritev_common(fd, iov, cnt, off, 0, 0),
+                    REAL(pwritev64)(fd, iov, cnt, off));
 }
 
 SHIM_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
 {
-    SHIM_WRITE_GATE(fd);
-    return REAL(pwritev2)(fd, iov, cnt, off, flags);
+    if (SHIM_LIKELY(!shim_ns_fd_candidate(fd)))
+        return REAL(pwritev2)(fd, iov, cnt, off, flags);
+    SHIM_WRITE_EDGE(shim_pwritev_common(fd, iov, cnt, off, 1, flags),
+                    REAL(pwritev2)(fd, iov, cnt, off, flags));
 }
 
 SHIM_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off64_t off, int flags)
 {
-    SHIM_WRITE_GATE(fd);
-    return REAL(pwritev64v2)(fd, iov, cnt, off, flags);
+    if (SHIM_LIKELY(!shim_ns_fd_candidate(fd)))
+        return REAL(pwritev64v2)(fd, iov, cnt, off, flags);
+    SHIM_WRITE_EDGE(shim_pwritev_common(fd, iov, cnt, off, 1, flags),
+                    REAL(pwritev64v2)(fd, iov, cnt, off, flags));
 }

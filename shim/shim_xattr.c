@@ -1,6 +1,6 @@
 /* shim_xattr.c - reading extended attributes: getxattr, lgetxattr,
  * fgetxattr, listxattr, llistxattr, flistxattr. (Setting and removing are
- * in shim_setattr.c.) ls -l and cp --preserve ask for these on every file;
+ * in shim_xattr_set.c.) ls -l and cp --preserve ask for these on every file;
  * the engine answers from the volume's xattr table.
  */
 #include "shim.h"

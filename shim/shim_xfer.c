@@ -4,7 +4,8 @@
  * source is emulated: shim reads, real writes, with the same offset rules
  * (an explicit offset pointer is updated, otherwise the file position
  * advances). A native source copies in the kernel. A volume destination
- * answers EBADF, as a read-only descriptor does.
+ * is written through the shim's write path (the kernel would copy into the
+ * placeholder memfd), from either kind of source.
  */
 #include "shim.h"
 
@@ -13,10 +14,11 @@
 
 #include "shim_fd.h"
 #include "shim_read.h"
+#include "shim_write.h"
 
 #define SHIM_XFER_CHUNK (1u << 20)
 
-enum { SHIM_XFER_PASS = 0, SHIM_XFER_EMULATE = 1, SHIM_XFER_REFUSE = 2 };
+enum { SHIM_XFER_PASS = 0, SHIM_XFER_EMULATE = 1 };
 
 static int shim_xfer_kind(int in, int out)
 {
@@ -26,8 +28,29 @@ static int shim_xfer_kind(int in, int out)
     if (SHIM_LIKELY(!po && !pi))
         return SHIM_XFER_PASS;
     if (po && po->kind == SHIM_OFD_VOLUME)
-        return SHIM_XFER_REFUSE;
+        return SHIM_XFER_EMULATE; /* the kernel would copy into the memfd */
     return pi && pi->kind == SHIM_OFD_VOLUME && !pi->native ? SHIM_XFER_EMULATE : SHIM_XFER_PASS;
+}
+
+/* One write to out: through the shim's write path for a volume file. */
+static ssize_t shim_xfer_write1(int out, const char *buf, size_t n, off_t off)
+{
+    ssize_t w = shim_write_buf(out, buf, n, off);
+    if (w == SHIM_WRITE_PASS)
+        return off >= 0 ? REAL(pwrite)(out, buf, n, off) : REAL(write)(out, buf, n);
+    return w < 0 ? shim_fail((int)w) : w;
+}
+
+/* One read from in at pos: the shim's for a placeholder, else the kernel's. */
+static ssize_t shim_xfer_read1(int in, char *buf, size_t n, off_t pos)
+{
+    ssize_t r = shim_read_buf(in, buf, n, pos);
+    if (r == SHIM_READ_PASS) {
+        r = REAL(pread)(in, buf, n, pos);
+        if (r < 0)
+            r = -errno;
+    }
+    return r;
 }
 
 /* Write all of buf to out (at *outoff when given); bytes written or -errno
@@ -36,8 +59,8 @@ static ssize_t shim_xfer_write(int out, const char *buf, size_t n, off64_t *outo
 {
     size_t done = 0;
     for (int spins = 0; done < n && spins < 1 << 20; spins++) {
-        ssize_t w = outoff ? REAL(pwrite)(out, buf + done, n - done, *outoff + (off_t)done)
-                           : REAL(write)(out, buf + done, n - done);
+        off_t at = outoff ? *outoff + (off_t)done : -1;
+        ssize_t w = shim_xfer_write1(out, buf + done, n - done, at);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -61,9 +84,9 @@ static ssize_t shim_xfer_emulate(int in, off64_t *inoff, int out, off64_t *outof
     ssize_t total = 0, err = 0;
     while ((size_t)total < count) {
         size_t want = count - (size_t)total < cap ? count - (size_t)total : cap;
-        ssize_t n = shim_read_buf(in, buf, want, pos);
+        ssize_t n = shim_xfer_read1(in, buf, want, pos);
         if (n <= 0) {
-            err = n == SHIM_READ_PASS ? -EBADF : n;
+            err = n;
             break;
         }
         ssize_t w = shim_xfer_write(out, buf, (size_t)n, outoff);
@@ -91,8 +114,6 @@ SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
     int kind = shim_xfer_kind(in, out);
     if (kind == SHIM_XFER_PASS)
         return REAL(sendfile)(out, in, off, count);
-    if (kind == SHIM_XFER_REFUSE)
-        return shim_fail(-EBADF);
     ssize_t r = shim_xfer_emulate(in, off, out, NULL, count);
     return r < 0 ? shim_fail((int)r) : r;
 }
@@ -102,8 +123,6 @@ SHIM_EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t count)
     int kind = shim_xfer_kind(in, out);
     if (kind == SHIM_XFER_PASS)
         return REAL(sendfile64)(out, in, off, count);
-    if (kind == SHIM_XFER_REFUSE)
-        return shim_fail(-EBADF);
     ssize_t r = shim_xfer_emulate(in, off, out, NULL, count);
     return r < 0 ? shim_fail((int)r) : r;
 }
@@ -116,8 +135,6 @@ SHIM_EXPORT ssize_t copy_file_range(int in, off64_t *inoff, int out, off64_t *ou
         return REAL(copy_file_range)(in, inoff, out, outoff, len, flags);
     if (flags != 0)
         return shim_fail(-EINVAL);
-    if (kind == SHIM_XFER_REFUSE)
-        return shim_fail(-EBADF);
     ssize_t r = shim_xfer_emulate(in, inoff, out, outoff, len);
     return r < 0 ? shim_fail((int)r) : r;
 }
