@@ -92,7 +92,8 @@ void volume_close(struct volume *v)
 {
     if (!v)
         return;
-    __atomic_compare_exchange_n(&volume_last, &v, NULL, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    struct volume *expect = v; /* a failed exchange writes into it: not into v */
+    __atomic_compare_exchange_n(&volume_last, &expect, NULL, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
     if (v->cache)
         cache_close(v->cache);
     if (v->store)
