@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "codec.h"
@@ -214,6 +215,58 @@ static void volume_upload_free(struct volume_upload *u)
     free(u->keys);
 }
 
+/* Encoding one block of a slice (the unit of the parallel encode). */
+struct volume_enc_job {
+    struct volume *v;
+    const char *data;
+    uint32_t len, bs;
+    struct volume_upload *u;
+    uint32_t next;          /* next block to take (atomic) */
+    int rc;
+};
+
+static void *volume_enc_worker(void *arg)
+{
+    struct volume_enc_job *j = arg;
+    for (;;) {
+        uint32_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+        if (i >= (uint32_t)j->u->n)
+            return NULL;
+        uint32_t blen = layout_block_len(j->len, j->bs, i);
+        struct obj_request *r = &j->u->reqs[i];
+        long n = codec_encode(j->v->settings.compress_algo, j->v->settings.compress_level,
+                              j->data + (size_t)i * j->bs, blen, r->buf, codec_bound(blen));
+        if (n < 0)
+            __atomic_store_n(&j->rc, (int)n, __ATOMIC_RELAXED);
+        else
+            r->len = (size_t)n;
+    }
+}
+
+/* Compressing 16 blocks one after another held the writer for ~0.15 s per
+ * 64 MiB before the first byte went out: encode on every core instead. */
+static int volume_encode_all(struct volume *v, const void *data, uint32_t len, struct volume_upload *u)
+{
+    struct volume_enc_job j = { v, data, len, v->settings.block_size, u, 0, 0 };
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int helpers = u->n > 1 ? (int)(cores > 1 ? cores - 1 : 0) : 0;
+    pthread_t t[8];
+    int started = 0;
+    for (; started < helpers && started < 8; started++)
+        if (pthread_create(&t[started], NULL, volume_enc_worker, &j) != 0)
+            break;
+    volume_enc_worker(&j);
+    for (int i = 0; i < started; i++)
+        pthread_join(t[i], NULL);
+    return j.rc;
+}
+
+/* Blocks a writer uploads are also offered to the node cache, so the
+ * node reads back what it wrote without a GET; for large slices that copy
+ * cost a quarter of the writer's CPU, and a big checkpoint is mostly read
+ * elsewhere after a failure, so only slices up to this size are cached. */
+#define VOLUME_CACHE_WRITES_MAX (UINT32_C(16) << 20)
+
 int volume_write_slice(struct volume *v, uint64_t id, const void *data, uint32_t len)
 {
     uint32_t bs = v->settings.block_size;
@@ -222,26 +275,21 @@ int volume_write_slice(struct volume *v, uint64_t id, const void *data, uint32_t
     int rc = (u.reqs && u.keys) ? 0 : -ENOMEM;
     for (uint32_t i = 0; rc == 0 && i < nb; i++) {
         uint32_t blen = layout_block_len(len, bs, i);
-        const char *src = (const char *)data + (size_t)i * bs;
-        size_t cap = codec_bound(blen);
-        void *enc = malloc(cap);
+        void *enc = malloc(codec_bound(blen));
         if (!enc) {
             rc = -ENOMEM;
             break;
         }
-        u.reqs[u.n] = (struct obj_request){ .op = OBJ_PUT, .key = u.keys[i], .buf = enc };
-        u.n++;
+        u.reqs[u.n++] = (struct obj_request){ .op = OBJ_PUT, .key = u.keys[i], .buf = enc };
         int klen = volume_block_key(v, id, i, blen, u.keys[i], LAYOUT_KEY_MAX);
-        long n = klen < 0 ? klen : codec_encode(v->settings.compress_algo, v->settings.compress_level,
-                                                src, blen, enc, cap);
-        if (n < 0)
-            rc = (int)n;
-        else
-            u.reqs[i].len = (size_t)n;
+        if (klen < 0)
+            rc = klen;
     }
     if (rc == 0 && u.n > 0)
+        rc = volume_encode_all(v, data, len, &u);
+    if (rc == 0 && u.n > 0)
         rc = obj_batch(v->store, u.reqs, u.n);
-    if (rc == 0 && v->cache)
+    if (rc == 0 && v->cache && len <= VOLUME_CACHE_WRITES_MAX)
         for (uint32_t i = 0; i < nb; i++)
             (void)cache_put(v->cache, u.keys[i], (const char *)data + (size_t)i * bs,
                             layout_block_len(len, bs, i));
