@@ -105,6 +105,8 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(TOOL_BIN)
 	@scripts/bench.sh
+	@scripts/bench-import.sh
+	@scripts/bench-write.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/shimfs
