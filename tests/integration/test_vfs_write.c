@@ -46,6 +46,14 @@ static void setup(void)
     format_volume();
 }
 
+static void teardown(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
+    if (system(cmd) != 0)
+        fprintf(stderr, "test_vfs_write: could not remove %s\n", scratch);
+}
+
 static void fill(char *p, size_t n, unsigned seed)
 {
     for (size_t i = 0; i < n; i++)
@@ -255,7 +263,7 @@ int main(void)
     Suite *s = suite_create("vfs_write");
     TCase *tc = tcase_create("write");
     tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_write_commit_read);
     tcase_add_test(tc, test_holes_append_truncate);
     tcase_add_test(tc, test_namespace);
