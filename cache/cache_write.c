@@ -4,10 +4,10 @@
  * For each block of a batch: skip it if already cached; reserve its space
  * (cache_space.c); open an O_TMPFILE in tmp/ (a unique named temp where
  * the file system has no O_TMPFILE); store the checksum (cache_sum.c); then
- * the whole batch goes to io_uring as one submission of linked pairs
- * "write the block, then read it back into the same buffer" (pwrite/pread
- * when the ring is refused); the read-back must hash to the checksum
- * computed from the caller's bytes before the file is linked into blocks/.
+ * the whole batch goes to io_uring as one submission of writes (pwrite when
+ * the ring is refused); with verify_every_read each write is linked to a
+ * read-back that must hash to the checksum computed from the caller's
+ * bytes before the file is linked into blocks/.
  * linkat never replaces: when two processes put the same block, the second
  * link fails with EEXIST, which is success (the block is there, once).
  * Failures (disk full, read-only, permissions) are counted and logged once
@@ -69,13 +69,19 @@ static void write_ring(struct cache *c, struct io_uring *ring, struct cache_item
             continue;
         if (io_uring_sq_space_left(ring) < 2)
             break;             /* cannot happen: 2 * CACHE_BATCH_ITEMS <= ring size */
-        struct io_uring_sqe *w = io_uring_get_sqe(ring), *r = io_uring_get_sqe(ring);
+        struct io_uring_sqe *w = io_uring_get_sqe(ring);
         io_uring_prep_write(w, it[i]->fd, it[i]->data, (unsigned)it[i]->len, 0);
-        w->flags |= IOSQE_IO_LINK;
         io_uring_sqe_set_data64(w, (uint64_t)i << 1);
+        queued++;
+        if (!c->verify_every_read) {
+            it[i]->res_r = (ssize_t)it[i]->len; /* no read-back: see write_check */
+            continue;
+        }
+        w->flags |= IOSQE_IO_LINK;
+        struct io_uring_sqe *r = io_uring_get_sqe(ring);
         io_uring_prep_read(r, it[i]->fd, it[i]->data, (unsigned)it[i]->len, 0);
         io_uring_sqe_set_data64(r, (uint64_t)i << 1 | 1);
-        queued += 2;
+        queued++;
     }
     int s = -EINTR;
     for (int t = 0; t < 100 && (s == -EINTR || s == -EAGAIN || s == -EBUSY); t++)
@@ -113,6 +119,16 @@ static void write_check(struct cache *c, struct cache_item *it)
     if (it->res_w != (ssize_t)it->len) {
         it->state = ITEM_FAILED;
         cache_put_failed(c, it->key, it->res_w < 0 ? (int)-it->res_w : EIO);
+        return;
+    }
+    /* The bytes were verified before they were queued (decoded against the
+     * object's checksum) and their checksum is stored with the file; reading
+     * them back from the page cache checked only the copy, and halved the
+     * writer's throughput. With verify_every_read (SHIMFS_CACHE_VERIFY=always)
+     * the read-back stays; otherwise the first use in every process checks
+     * the file against the stored checksum. */
+    if (!c->verify_every_read) {
+        it->state = ITEM_WRITTEN;
         return;
     }
     if (it->res_r != (ssize_t)it->len)
