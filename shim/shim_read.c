@@ -24,14 +24,18 @@ static inline int shim_read_candidate(int fd)
            !shim_bypass();
 }
 
-static ssize_t shim_pread_iov(struct vfs_file *f, const struct iovec *iov, int cnt,
-                              uint64_t off)
+/* Walk an iovec through the engine, one buffer after another, stopping at
+ * the first short transfer; reads and writes share it. */
+ssize_t shim_iov_xfer(struct vfs_file *f, const struct iovec *iov, int cnt, uint64_t off,
+                      int write)
 {
     ssize_t done = 0;
     for (int i = 0; i < cnt; i++) {
         if (iov[i].iov_len == 0)
             continue;
-        ssize_t r = shim_vfs_pread(f, iov[i].iov_base, iov[i].iov_len, off + (uint64_t)done);
+        uint64_t at = off + (uint64_t)done;
+        ssize_t r = write ? shim_vfs_pwrite(f, iov[i].iov_base, iov[i].iov_len, at)
+                          : shim_vfs_pread(f, iov[i].iov_base, iov[i].iov_len, at);
         if (r < 0)
             return done > 0 ? done : r;
         done += r;
@@ -74,7 +78,7 @@ ssize_t shim_read_fd(int fd, const struct iovec *iov, int cnt, off_t off)
     if (rc != 0)
         return rc;
     if (off >= 0) {
-        rc = shim_pread_iov(f, iov, cnt, (uint64_t)off);
+        rc = shim_iov_xfer(f, iov, cnt, (uint64_t)off, 0);
     } else {
         /* the ofd lock makes read-and-advance atomic for this process */
         pthread_mutex_lock(&o->lock);
@@ -82,7 +86,7 @@ ssize_t shim_read_fd(int fd, const struct iovec *iov, int cnt, off_t off)
         if (pos < 0) {
             rc = -errno;
         } else {
-            rc = shim_pread_iov(f, iov, cnt, (uint64_t)pos);
+            rc = shim_iov_xfer(f, iov, cnt, (uint64_t)pos, 0);
             if (rc > 0 && REAL(lseek)(fd, pos + rc, SEEK_SET) < 0)
                 rc = -errno;
         }

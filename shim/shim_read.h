@@ -17,5 +17,10 @@ ssize_t shim_read_buf(int fd, void *buf, size_t n, off_t off);
 /* lseek of SEEK_END/SEEK_DATA/SEEK_HOLE against the volume size; the new
  * offset, -errno, or SHIM_READ_PASS (the kernel answers the rest). */
 off_t shim_read_lseek(int fd, off_t off, int whence);
+/* Transfer an iovec at off through the engine (write != 0: pwrite), one
+ * buffer after another; bytes moved or -errno. */
+struct vfs_file;
+ssize_t shim_iov_xfer(struct vfs_file *f, const struct iovec *iov, int cnt, uint64_t off,
+                      int write);
 
 #endif

@@ -18,20 +18,10 @@
 #include "shim_ns.h"
 #include "shim_vfs.h"
 
-/* Descriptor call: body with (o, f) on a volume descriptor, else libc. */
-#define SHIM_SETATTR_FD(fd, o, f, body, pass_call)               \
-    do {                                                         \
-        struct shim_ofd *o;                                      \
-        struct vfs_file *f;                                      \
-        int c_ = shim_ns_fd(fd, &o, &f);                         \
-        if (c_ == 0)                                             \
-            return pass_call;                                    \
-        if (c_ < 0)                                              \
-            return shim_fail(c_);                                \
-        c_ = (o->flags & O_PATH) ? -EBADF : (body);              \
-        shim_ofd_put(o);                                         \
-        return c_ < 0 ? shim_fail(c_) : 0;                       \
-    } while (0)
+/* Descriptor call: body with (o, f) on a volume descriptor, else libc;
+ * an O_PATH descriptor changes nothing (EBADF, as the kernel answers). */
+#define SHIM_SETATTR_FD(fd, o, f, body, pass_call) \
+    SHIM_NS_FD_CALL(fd, o, f, (o->flags & O_PATH) ? -EBADF : (body), pass_call)
 
 #define SHIM_NOFOLLOW(flags) (((flags) & AT_SYMLINK_NOFOLLOW) ? VFS_NOFOLLOW : 0)
 

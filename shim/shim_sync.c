@@ -22,19 +22,7 @@
 #include "shim_vfs.h"
 
 /* Run body with (o, f) for a volume descriptor, or return pass_call. */
-#define SHIM_SYNC_FD(fd, o, f, body, pass_call)                  \
-    do {                                                         \
-        struct shim_ofd *o;                                      \
-        struct vfs_file *f;                                      \
-        int c_ = shim_ns_fd(fd, &o, &f);                         \
-        if (c_ == 0)                                             \
-            return pass_call;                                    \
-        if (c_ < 0)                                              \
-            return shim_fail(c_);                                \
-        int r_ = (body);                                         \
-        shim_ofd_put(o);                                         \
-        return r_ < 0 ? shim_fail(r_) : 0;                       \
-    } while (0)
+#define SHIM_SYNC_FD(fd, o, f, body, pass_call) SHIM_NS_FD_CALL(fd, o, f, body, pass_call)
 
 static int shim_sync_file(struct shim_ofd *o, struct vfs_file *f)
 {

@@ -17,29 +17,13 @@
 #include <unistd.h>
 
 #include "shim_ns.h"
+#include "shim_read.h"
 #include "shim_settle.h"
 #include "shim_sync.h"
 #include "shim_vfs.h"
 #include "shim_write.h"
 
 #define SHIM_RWF_KNOWN (RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND)
-
-static ssize_t shim_pwrite_iov(struct vfs_file *f, const struct iovec *iov, int cnt,
-                               uint64_t off)
-{
-    ssize_t done = 0;
-    for (int i = 0; i < cnt; i++) {
-        if (iov[i].iov_len == 0)
-            continue;
-        ssize_t r = shim_vfs_pwrite(f, iov[i].iov_base, iov[i].iov_len, off + (uint64_t)done);
-        if (r < 0)
-            return done > 0 ? done : r;
-        done += r;
-        if ((size_t)r < iov[i].iov_len)
-            break;
-    }
-    return done;
-}
 
 static int shim_iov_check(const struct iovec *iov, int cnt)
 {
@@ -70,7 +54,7 @@ static ssize_t shim_write_at_pos(struct shim_ofd *o, int fd, struct vfs_file *f,
     if (pos < 0) {
         rc = -errno;
     } else {
-        rc = shim_pwrite_iov(f, iov, cnt, (uint64_t)pos);
+        rc = shim_iov_xfer(f, iov, cnt, (uint64_t)pos, 1);
         if (rc > 0) {
             off_t end = append ? (off_t)shim_vfs_file_size(f) : pos + rc;
             if (REAL(lseek)(fd, end, SEEK_SET) < 0)
@@ -101,7 +85,7 @@ ssize_t shim_write_fd(int fd, const struct iovec *iov, int cnt, off_t off, int r
         if (off < 0 || append)
             rc = shim_write_at_pos(o, fd, f, iov, cnt, append);
         else
-            rc = shim_pwrite_iov(f, iov, cnt, (uint64_t)off);
+            rc = shim_iov_xfer(f, iov, cnt, (uint64_t)off, 1);
     }
     if (rc > 0)
         shim_sync_exit_commit();
