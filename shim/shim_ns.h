@@ -56,21 +56,6 @@ static inline void shim_ns_escape(struct shim_ns *ns)
  * program, and the program's file must not be touched. */
 int shim_ns_fd(int fd, struct shim_ofd **o, struct vfs_file **f);
 
-/* A call on a descriptor: on a volume descriptor, run body (0 or -errno)
- * with (o, f) held and answer 0 or -1/errno; else return pass_call. */
-#define SHIM_NS_FD_CALL(fd, o, f, body, pass_call)               \
-    do {                                                         \
-        struct shim_ofd *o;                                      \
-        struct vfs_file *f;                                      \
-        int c_ = shim_ns_fd(fd, &o, &f);                         \
-        if (c_ == 0)                                             \
-            return pass_call;                                    \
-        if (c_ < 0)                                              \
-            return shim_fail(c_);                                \
-        c_ = (body);                                             \
-        shim_ofd_put(o);                                         \
-        return c_ < 0 ? shim_fail(c_) : 0;                       \
-    } while (0)
 
 /* Cheap pre-test for shim_ns_fd: one load for descriptors the table does
  * not know. */
@@ -86,5 +71,23 @@ static inline int shim_ns_writable(const struct shim_ofd *o)
 {
     return ((o->flags & O_ACCMODE) == O_RDONLY || (o->flags & O_PATH)) ? -EBADF : 0;
 }
+
+/* A call on a descriptor: on a volume descriptor, run body (0 or -errno)
+ * with (o, f) held and answer 0 or -1/errno; else return pass_call. */
+#define SHIM_NS_FD_CALL(fd, o, f, body, pass_call)               \
+    do {                                                         \
+        if (SHIM_LIKELY(!shim_ns_fd_candidate(fd)))              \
+            return pass_call; /* a host descriptor: one load */  \
+        struct shim_ofd *o;                                      \
+        struct vfs_file *f;                                      \
+        int c_ = shim_ns_fd(fd, &o, &f);                         \
+        if (c_ == 0)                                             \
+            return pass_call;                                    \
+        if (c_ < 0)                                              \
+            return shim_fail(c_);                                \
+        c_ = (body);                                             \
+        shim_ofd_put(o);                                         \
+        return c_ < 0 ? shim_fail(c_) : 0;                       \
+    } while (0)
 
 #endif

@@ -20,22 +20,10 @@ static int shim_xset_acl(const char *name)
     return name && strncmp(name, "system.posix_acl_", 17) == 0 ? -EOPNOTSUPP : 0;
 }
 
-/* Descriptor call: body with f on a volume descriptor, else libc. */
-#define SHIM_XSET_FD(fd, f, body, pass_call)                     \
-    do {                                                         \
-        if (SHIM_LIKELY(!shim_ns_fd_candidate(fd)))              \
-            return pass_call;                                    \
-        struct shim_ofd *o_;                                     \
-        struct vfs_file *f;                                      \
-        int c_ = shim_ns_fd(fd, &o_, &f);                        \
-        if (c_ == 0)                                             \
-            return pass_call;                                    \
-        if (c_ < 0)                                              \
-            return shim_fail(c_);                                \
-        c_ = (o_->flags & O_PATH) ? -EBADF : (body);             \
-        shim_ofd_put(o_);                                        \
-        return c_ < 0 ? shim_fail(c_) : 0;                       \
-    } while (0)
+/* Descriptor call: body with f on a volume descriptor, else libc; an
+ * O_PATH descriptor changes nothing (EBADF). */
+#define SHIM_XSET_FD(fd, f, body, pass_call) \
+    SHIM_NS_FD_CALL(fd, o_, f, (o_->flags & O_PATH) ? -EBADF : (body), pass_call)
 
 #define SHIM_SETX_VFS(ns, name, value, size, xflags, vflags)                            \
     (shim_xset_acl(name) ?: shim_vfs_setxattr((ns).t.vpath, NULL, name, value, size, xflags, \
