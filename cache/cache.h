@@ -66,6 +66,20 @@ int cache_contains(struct cache *c, const char *key);
  * A full queue, disk or cache drops the put (counted, still 0); -EINVAL for
  * a bad key or a length other than the one the key ends with. */
 int cache_put(struct cache *c, const char *key, const void *data, size_t len);
+/* --- puts without a copy (the fetch path) ---
+ * cache_put_ref is cache_put that keeps `data` instead of copying it and
+ * takes `sum`, its XXH3-64 already verified by the caller (the codec's raw
+ * checksum), instead of hashing it again. release(arg) runs exactly once,
+ * on any thread, when the cache is done with the bytes (written, dropped or
+ * refused); until then they must not change. CACHE_PUT_WAIT: wait for room
+ * in the queue rather than drop the put (warmup, which exists to wait).
+ * cache_put_wait: wait until no put of key by this process is queued or
+ * being written. */
+#define CACHE_PUT_WAIT 1
+int cache_put_ref(struct cache *c, const char *key, const void *data, size_t len, uint64_t sum,
+                  int flags, void (*release)(void *arg), void *arg);
+void cache_put_wait(struct cache *c, const char *key);
+
 /* Wait until queued puts of this process are on disk (tests, warmup). */
 int cache_flush(struct cache *c);
 /* Remove one block (warmup --evict). */

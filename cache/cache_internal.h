@@ -59,11 +59,13 @@ struct cache_ring {
     pid_t pid;                   /* process that made it */
 };
 
-/* One queued put: the key and the bytes live in the same allocation. */
+/* One queued put: the key and (for cache_put) the bytes live in the same
+ * allocation; a cache_put_ref item points at the caller's bytes instead. */
 struct cache_item {
     struct cache_item *next;
     size_t len;
-    uint64_t sum;                /* XXH3 of data, computed by the writer */
+    uint64_t sum;                /* XXH3 of data: the caller's, or the writer's */
+    int have_sum;                /* sum came with the put (already verified) */
     uint64_t cost;               /* accounted bytes */
     int fd;                      /* temp file while being written */
     int state;                   /* enum cache_item_state */
@@ -72,7 +74,10 @@ struct cache_item {
     ino_t ino;
     char tmpname[32];            /* named temp (no O_TMPFILE) */
     char *key;
-    unsigned char data[];
+    unsigned char *data;         /* own[], or the caller's (never written then) */
+    void (*release)(void *arg);  /* cache_put_ref: gives the caller's bytes back */
+    void *release_arg;
+    unsigned char own[];
 };
 enum cache_item_state { ITEM_TODO, ITEM_SKIP, ITEM_WRITTEN, ITEM_FAILED };
 

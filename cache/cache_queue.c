@@ -3,7 +3,10 @@
  * Promises: cache_put never blocks on disk. It copies the block into the
  * queue (at most CACHE_QUEUE_ITEMS entries / CACHE_QUEUE_BYTES) and returns;
  * when the queue is full the put is dropped and counted, since a reader must
- * not wait for a cache. One writer thread per process, started on the first
+ * not wait for a cache. cache_put_ref queues the caller's bytes themselves
+ * (same bounds) and hands them back through its release callback, exactly
+ * once, never with the queue lock held; with CACHE_PUT_WAIT it waits for
+ * room instead of dropping. One writer thread per process, started on the first
  * put with every signal blocked (signals stay the host program's business),
  * takes batches off the queue and hands them to cache_write.c.
  * cache_flush waits until every put queued by this process is on disk or
@@ -55,6 +58,14 @@ static struct cache_item *queue_take(struct cache *c, int *count, size_t *bytes)
     return first;
 }
 
+/* Give an item's bytes back (cache_put_ref) and free it; without qmu. */
+static void queue_item_free(struct cache_item *it)
+{
+    if (it->release)
+        it->release(it->release_arg);
+    free(it);
+}
+
 static void *queue_writer(void *arg)
 {
     struct cache *c = arg;
@@ -76,6 +87,9 @@ static void *queue_writer(void *arg)
         for (struct cache_item *it = c->inflight; it; it = it->next)
             batch[i++] = it;
         cache_write_batch(c, batch, n);
+        for (i = 0; i < n; i++)
+            if (batch[i]->release)   /* the bytes are on disk: the caller's again */
+                batch[i]->release(batch[i]->release_arg), batch[i]->release = NULL;
         pthread_mutex_lock(&c->qmu);
         c->inflight = NULL;
         for (i = 0; i < n; i++)
@@ -113,14 +127,24 @@ static int queue_has(struct cache *c, const char *key)
     return 0;
 }
 
-/* Reserve a queue slot for len bytes: 1 taken, 0 duplicate, -ENOSPC full. */
-static int queue_claim(struct cache *c, const char *key, size_t len)
+static int queue_full(struct cache *c, size_t len)
+{
+    return c->qitems >= CACHE_QUEUE_ITEMS || c->qbytes + len > CACHE_QUEUE_BYTES;
+}
+
+/* Reserve a queue slot for len bytes: 1 taken, 0 duplicate, -ENOSPC full.
+ * wait: a full queue is waited out (the writer drains it) unless it holds
+ * nothing of ours to drain or is stopping. */
+static int queue_claim(struct cache *c, const char *key, size_t len, int wait)
 {
     int r = 1;
     pthread_mutex_lock(&c->qmu);
+    while (wait && queue_full(c, len) && c->qitems > 0 && c->writer_started && !c->stop &&
+           !queue_has(c, key))
+        pthread_cond_wait(&c->qdone, &c->qmu);
     if (queue_has(c, key))
         r = 0;
-    else if (c->qitems >= CACHE_QUEUE_ITEMS || c->qbytes + len > CACHE_QUEUE_BYTES)
+    else if (queue_full(c, len))
         r = -ENOSPC;
     else {
         c->qitems++;
@@ -139,45 +163,63 @@ static void queue_unclaim(struct cache *c, size_t len)
     pthread_mutex_unlock(&c->qmu);
 }
 
-int cache_put(struct cache *c, const char *key, const void *data, size_t len)
+/* Queue one put; data is copied unless release is set (cache_put_ref).
+ * The item's bytes go back to the caller (release) on every path. */
+static int queue_put(struct cache *c, const char *key, const void *data, size_t len,
+                     const uint64_t *sum, int flags, void (*release)(void *), void *arg)
 {
+    int r = -EINVAL;
     if (!c || cache_key_check(key) < 0 || (!data && len))
-        return -EINVAL;
+        goto give_back;
     uint64_t klen = cache_key_len(key);
     if (klen && klen != len)
-        return -EINVAL;        /* would read back as corrupt: the key names the length */
+        goto give_back;        /* would read back as corrupt: the key names the length */
+    r = 0;
     if (c->pid != getpid())
         cache_after_fork(c);
     if (c->blocks_fd < 0) {
         cache_put_failed(c, key, c->dir_err ? c->dir_err : EROFS);
-        return 0;
+        goto give_back;
     }
-    int r = len > CACHE_QUEUE_BYTES ? -ENOSPC : queue_claim(c, key, len);
-    if (r <= 0) {
-        if (r < 0)
+    int q = len > CACHE_QUEUE_BYTES ? -ENOSPC : queue_claim(c, key, len, flags & CACHE_PUT_WAIT);
+    if (q <= 0) {
+        if (q < 0)
             cache_count(c, CTR_DROPPED, 1);
-        return 0;
+        goto give_back;
     }
     size_t ksize = strlen(key) + 1;
-    struct cache_item *it = malloc(sizeof *it + len + ksize);
+    struct cache_item *it = malloc(sizeof *it + (release ? 0 : len) + ksize);
     if (!it) {
         queue_unclaim(c, len);
         cache_count(c, CTR_DROPPED, 1);
-        return 0;
+        goto give_back;
     }
     memset(it, 0, sizeof *it);
     it->len = len;
     it->fd = -1;
-    it->key = (char *)it->data + len;
-    memcpy(it->data, data, len);
+    if (sum) {
+        it->sum = *sum;
+        it->have_sum = 1;
+    }
+    if (release) {
+        it->data = (unsigned char *)data; /* only read: see cache_put_ref */
+        it->release = release;
+        it->release_arg = arg;
+        it->key = (char *)it->own;
+    } else {
+        it->data = it->own;
+        memcpy(it->data, data, len);
+        it->key = (char *)it->own + len;
+    }
     memcpy(it->key, key, ksize);
     pthread_mutex_lock(&c->qmu);
     if (!c->writer_started && queue_start(c) < 0) {
         pthread_mutex_unlock(&c->qmu);
+        it->release = NULL;
         free(it);
         queue_unclaim(c, len);
         cache_put_failed(c, key, EAGAIN);
-        return 0;
+        goto give_back;
     }
     if (c->qtail)
         c->qtail->next = it;
@@ -187,6 +229,39 @@ int cache_put(struct cache *c, const char *key, const void *data, size_t len)
     pthread_cond_signal(&c->qcv);
     pthread_mutex_unlock(&c->qmu);
     return 0;
+give_back:
+    if (release)
+        release(arg);
+    return r;
+}
+
+int cache_put(struct cache *c, const char *key, const void *data, size_t len)
+{
+    return queue_put(c, key, data, len, NULL, 0, NULL, NULL);
+}
+
+/* With SHIMFS_CACHE_VERIFY=always the writer reads each block back into
+ * its buffer: never into the caller's bytes, so such puts are copies. */
+int cache_put_ref(struct cache *c, const char *key, const void *data, size_t len, uint64_t sum,
+                  int flags, void (*release)(void *arg), void *arg)
+{
+    if (!release || (c && c->verify_every_read)) {
+        int r = queue_put(c, key, data, len, &sum, flags, NULL, NULL);
+        if (release)
+            release(arg);
+        return r;
+    }
+    return queue_put(c, key, data, len, &sum, flags, release, arg);
+}
+
+void cache_put_wait(struct cache *c, const char *key)
+{
+    if (!c || c->pid != getpid())
+        return;                /* a fork child has no puts in flight */
+    pthread_mutex_lock(&c->qmu);
+    while (c->writer_started && queue_has(c, key))
+        pthread_cond_wait(&c->qdone, &c->qmu);
+    pthread_mutex_unlock(&c->qmu);
 }
 
 int cache_flush(struct cache *c)
@@ -220,7 +295,8 @@ void cache_queue_cancel(struct cache *c, const char *key)
         break;
     }
     pthread_mutex_unlock(&c->qmu);
-    free(found);
+    if (found)
+        queue_item_free(found);
 }
 
 /* Drain the queue and stop the writer (cache_close). */
@@ -249,6 +325,8 @@ static void queue_close_inherited(struct cache_item *it)
         close(it->fd);
 }
 
+/* The parent's items: their bytes (cache_put_ref) are the parent's too, so
+ * no release runs here. */
 static void queue_free_list(struct cache_item *it)
 {
     while (it) {

@@ -217,7 +217,8 @@ static uint64_t write_plan(struct cache *c, struct cache_item **it, int n)
             continue;
         }
         it[i]->state = ITEM_TODO;
-        it[i]->sum = cache_sum(it[i]->data, it[i]->len);
+        if (!it[i]->have_sum)  /* cache_put_ref brings the codec's verified XXH3 */
+            it[i]->sum = cache_sum(it[i]->data, it[i]->len);
         it[i]->cost = cache_cost(c, it[i]->len);
         total += it[i]->cost;
     }

@@ -175,21 +175,34 @@ static int codec_read_header(const unsigned char *in, size_t in_len, struct code
     return 0;
 }
 
-long codec_decode(const void *in, size_t in_len, void *raw, size_t expect_len)
+int codec_algo_of(const void *in, size_t in_len)
+{
+    const unsigned char *p = in;
+    if (in_len < CODEC_HEADER_SIZE || memcmp(p, codec_magic, 4) != 0 || p[4] != 1)
+        return -EIO;
+    return p[5];
+}
+
+long codec_decode_sum(const void *in, size_t in_len, void *raw, size_t expect_len, uint64_t *sum)
 {
     const unsigned char *p = in;
     struct codec_header h;
     if (codec_read_header(p, in_len, &h) < 0 || h.raw_len != expect_len)
         return -EIO;
+    const unsigned char *payload = p + CODEC_HEADER_SIZE;
     if (h.algo == CODEC_NONE) {
         if (h.payload_len != h.raw_len)
             return -EIO;
-        memcpy(raw, p + CODEC_HEADER_SIZE, h.raw_len);
+        if ((const unsigned char *)raw != payload) /* in place: the bytes are already there */
+            memcpy(raw, payload, h.raw_len);
     } else if (h.algo == CODEC_ZSTD) {
+        const unsigned char *r = raw;
+        if (r < payload + h.payload_len && payload < r + expect_len)
+            return -EINVAL;    /* zstd cannot decode over its own input */
         ZSTD_DCtx *dctx = codec_dctx();
         if (!dctx)
             return -ENOMEM;
-        size_t n = ZSTD_decompressDCtx(dctx, raw, expect_len, p + CODEC_HEADER_SIZE, h.payload_len);
+        size_t n = ZSTD_decompressDCtx(dctx, raw, expect_len, payload, h.payload_len);
         if (ZSTD_isError(n) || n != h.raw_len)
             return -EIO;
     } else {
@@ -197,5 +210,12 @@ long codec_decode(const void *in, size_t in_len, void *raw, size_t expect_len)
     }
     if (XXH3_64bits(raw, h.raw_len) != h.raw_sum)
         return -EIO;
+    if (sum)
+        *sum = h.raw_sum;
     return (long)h.raw_len;
+}
+
+long codec_decode(const void *in, size_t in_len, void *raw, size_t expect_len)
+{
+    return codec_decode_sum(in, in_len, raw, expect_len, NULL);
 }

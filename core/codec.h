@@ -31,6 +31,14 @@ long codec_encode(int algo, int level, const void *raw, size_t raw_len,
  * (the caller knows it); a mismatch is corruption. Returns raw length or
  * -EIO (corrupt, truncated, wrong length), -ENOMEM. */
 long codec_decode(const void *in, size_t in_len, void *raw, size_t expect_len);
+/* codec_decode that also reports the raw bytes' XXH3-64 (verified against
+ * the header) in *sum (NULL: not wanted). A block stored as is decodes in
+ * place, without a copy, when raw == in + CODEC_HEADER_SIZE; a compressed
+ * payload must not overlap raw (-EINVAL). */
+long codec_decode_sum(const void *in, size_t in_len, void *raw, size_t expect_len, uint64_t *sum);
+/* The algo byte of an encoded block, from its header alone (not verified:
+ * only to choose where to decode), or -EIO. */
+int codec_algo_of(const void *in, size_t in_len);
 
 uint64_t codec_checksum(const void *p, size_t n);
 

@@ -6,6 +6,10 @@
  * pool of threads that land blocks in the node cache; when the ring or the
  * memory budget (SHIMFS_BUFFER_SIZE) is full the hint is dropped rather than
  * blocking the reader that gave it.
+ * A landed block is handed to the node cache without a copy (cache_put_ref):
+ * the cache holds a reference on the flight until the block is on disk, and
+ * the flight's bytes are never written after it landed, so readers copy
+ * from them without the lock.
  */
 #include "fetch.h"
 
@@ -19,6 +23,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "codec.h"
 #include "layout.h"
 #include "log.h"
 #include "volume.h"
@@ -32,7 +37,10 @@ struct flight {
     char key[LAYOUT_KEY_MAX];
     int done, rc, refs;
     uint32_t blen;
-    void *raw;
+    void *buf;                   /* owned, cap bytes: the object lands here */
+    size_t cap;
+    const void *raw;             /* the block's verified bytes, inside buf */
+    uint64_t sum;                /* their XXH3-64 (the codec's, verified) */
 };
 
 struct fetch_job { struct volume *v; uint64_t id; uint32_t index, blen; };
@@ -77,13 +85,14 @@ static void fetch_unlink(struct flight *f)
 /* Block buffers are recycled (a few): a fresh malloc of a block is an mmap
  * whose pages are faulted in and zeroed on every use. */
 #define FETCH_SPARE 16
-static struct { void *p[FETCH_SPARE]; uint32_t cap[FETCH_SPARE]; int n; } spare;
+static struct { void *p[FETCH_SPARE]; size_t cap[FETCH_SPARE]; int n; } spare;
 
-static void *fetch_buf_get_locked(uint32_t len)
+static void *fetch_buf_get_locked(size_t len, size_t *cap)
 {
     for (int i = 0; i < spare.n; i++)
         if (spare.cap[i] >= len) {
             void *p = spare.p[i];
+            *cap = spare.cap[i];
             spare.p[i] = spare.p[--spare.n];
             spare.cap[i] = spare.cap[spare.n];
             return p;
@@ -91,7 +100,7 @@ static void *fetch_buf_get_locked(uint32_t len)
     return NULL;
 }
 
-static void fetch_buf_put_locked(void *p, uint32_t cap)
+static void fetch_buf_put_locked(void *p, size_t cap)
 {
     if (spare.n < FETCH_SPARE) {
         spare.p[spare.n] = p;
@@ -105,9 +114,30 @@ static void fetch_drop_locked(struct flight *f)
 {
     if (--f->refs == 0) {
         fs.inflight_bytes -= f->blen;
-        fetch_buf_put_locked(f->raw, f->blen ? f->blen : 1);
+        if (f->buf)
+            fetch_buf_put_locked(f->buf, f->cap);
         free(f);
     }
+}
+
+static void fetch_drop(struct flight *f)
+{
+    pthread_mutex_lock(&fs.lock);
+    fetch_drop_locked(f);
+    pthread_mutex_unlock(&fs.lock);
+}
+
+/* cache_put_ref's release: the cache is done with the flight's bytes. */
+static void fetch_cache_done(void *arg) { fetch_drop(arg); }
+
+/* Offer a landed flight's bytes to the cache; the cache holds a reference
+ * until they are written (or the put is dropped). Without fs.lock. */
+static void fetch_offer(struct volume *v, struct flight *f, int flags)
+{
+    pthread_mutex_lock(&fs.lock);
+    f->refs++;
+    pthread_mutex_unlock(&fs.lock);
+    (void)cache_put_ref(v->cache, f->key, f->raw, f->blen, f->sum, flags, fetch_cache_done, f);
 }
 
 /* A landed block stays reachable for a while (FETCH_RECENT bytes, oldest
@@ -138,13 +168,14 @@ static void fetch_keep_recent_locked(struct flight *f)
 }
 
 /* Lead a flight: GET, decode, publish to the cache, wake the waiters. */
-static void fetch_lead(struct volume *v, struct flight *f)
+static void fetch_lead(struct volume *v, struct flight *f, int put_flags)
 {
     int64_t t0 = fetch_now();
-    int rc = f->raw ? volume_fetch_block(v, f->key, f->blen, f->raw) : -ENOMEM;
+    int rc = f->buf ? volume_fetch_into(v, f->key, f->blen, f->buf, f->cap, &f->raw, &f->sum)
+                    : -ENOMEM;
     int64_t dt = fetch_now() - t0;
     if (rc == 0 && v->cache)
-        (void)cache_put(v->cache, f->key, f->raw, f->blen);
+        fetch_offer(v, f, put_flags);
     pthread_mutex_lock(&fs.lock);
     f->done = 1;
     f->rc = rc;
@@ -214,6 +245,45 @@ static ssize_t fetch_from_cache(struct volume *v, const char *key, void *buf, si
     return n < 0 ? -errno : n;
 }
 
+/* The landed flight of key, joined or led (one GET per block however many
+ * threads want it). Returns it with a reference the caller drops
+ * (fetch_drop), or NULL with *rc set. */
+static struct flight *fetch_flight(struct volume *v, const char *key, uint32_t blen,
+                                   int put_flags, int *rc)
+{
+    pthread_mutex_lock(&fs.lock);
+    struct flight *f = fetch_find(key);
+    if (f) {
+        f->refs++;
+        fs.st.shared_waits++;
+        while (!f->done)
+            pthread_cond_wait(&fs.cond, &fs.lock);
+    } else {
+        f = calloc(1, sizeof *f);
+        if (!f) {
+            pthread_mutex_unlock(&fs.lock);
+            *rc = -ENOMEM;
+            return NULL;
+        }
+        strcpy(f->key, key);
+        f->blen = blen;
+        f->refs = 1;
+        size_t need = codec_bound(blen);
+        f->buf = fetch_buf_get_locked(need, &f->cap);
+        if (!f->buf && (f->buf = malloc(need)))
+            f->cap = need;
+        f->next = fs.flights;
+        fs.flights = f;
+        fs.inflight_bytes += blen;
+        pthread_mutex_unlock(&fs.lock);
+        fetch_lead(v, f, put_flags);
+        pthread_mutex_lock(&fs.lock);
+    }
+    *rc = f->rc;
+    pthread_mutex_unlock(&fs.lock);
+    return f;
+}
+
 ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen,
                     void *buf, size_t len, uint32_t off)
 {
@@ -227,38 +297,38 @@ ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen
         return rc;
     if (v->cache && len > 0 && fetch_from_cache(v, key, buf, len, off) == (ssize_t)len)
         return (ssize_t)len;
-    pthread_mutex_lock(&fs.lock);
-    struct flight *f = fetch_find(key);
-    if (f) {
-        f->refs++;
-        fs.st.shared_waits++;
-        while (!f->done)
-            pthread_cond_wait(&fs.cond, &fs.lock);
-    } else {
-        f = calloc(1, sizeof *f);
-        if (!f) {
-            pthread_mutex_unlock(&fs.lock);
-            return -ENOMEM;
-        }
-        strcpy(f->key, key);
-        f->blen = blen;
-        f->refs = 1;
-        f->raw = fetch_buf_get_locked(blen ? blen : 1);
-        if (!f->raw)
-            f->raw = malloc(blen ? blen : 1);
-        f->next = fs.flights;
-        fs.flights = f;
-        fs.inflight_bytes += blen;
-        pthread_mutex_unlock(&fs.lock);
-        fetch_lead(v, f);
-        pthread_mutex_lock(&fs.lock);
-    }
-    rc = f->rc;
+    struct flight *f = fetch_flight(v, key, blen, 0, &rc);
+    if (!f)
+        return rc;
     if (rc == 0 && len > 0)
-        memcpy(buf, (char *)f->raw + off, len);
-    fetch_drop_locked(f);
-    pthread_mutex_unlock(&fs.lock);
+        memcpy(buf, (const char *)f->raw + off, len); /* landed bytes never change */
+    fetch_drop(f);
     return rc < 0 ? rc : (ssize_t)len;
+}
+
+int fetch_warm(struct volume *v, uint64_t id, uint32_t index, uint32_t blen)
+{
+    char key[LAYOUT_KEY_MAX];
+    int rc = volume_block_key(v, id, index, blen, key, sizeof key);
+    if (rc < 0)
+        return rc;
+    if (!v->cache)
+        return -ENOSPC;
+    if (cache_contains(v->cache, key))
+        return 1;
+    struct flight *f = fetch_flight(v, key, blen, CACHE_PUT_WAIT, &rc);
+    if (!f)
+        return rc;
+    /* A flight that landed earlier (a reader's, or one whose put the cache
+     * dropped) is offered again from memory rather than fetched again; a
+     * put already queued makes this one a no-op. */
+    if (rc == 0 && !cache_contains(v->cache, key))
+        fetch_offer(v, f, CACHE_PUT_WAIT);
+    fetch_drop(f);
+    if (rc < 0)
+        return rc;
+    cache_put_wait(v->cache, key);
+    return cache_contains(v->cache, key) ? 0 : -ENOSPC;
 }
 
 static void *fetch_worker(void *arg)

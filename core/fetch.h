@@ -17,6 +17,11 @@ struct volume;
  * Returns bytes copied or -errno. */
 ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen,
                     void *buf, size_t len, uint32_t off);
+/* Bring block (id, index) into the node cache and wait until it is on disk
+ * (warmup): 0 written, 1 it was already cached, -ENOSPC the cache would not
+ * keep it (full, or no cache), or -errno. One GET at most, shared like
+ * fetch_block's; the put waits for room in the cache's queue. */
+int fetch_warm(struct volume *v, uint64_t id, uint32_t index, uint32_t blen);
 /* Queue a block to be brought into the node cache in the background.
  * Never blocks: when the queue or the memory budget is full the hint is
  * dropped (the later read fetches it itself). Returns 1 if queued. */

@@ -72,10 +72,7 @@ int vfs_warm_block(const struct vfs_block *b)
     struct volume *v = vfs_volume();
     if (!v || !v->cache)
         return -ENOSPC; /* no cache to warm */
-    if (cache_contains(v->cache, b->key))
-        return 1;
-    ssize_t n = fetch_block(v, b->id, b->index, b->len, NULL, 0, 0);
-    return n < 0 ? (int)n : 0;
+    return fetch_warm(v, b->id, b->index, b->len);
 }
 
 int vfs_evict_block(const struct vfs_block *b)

@@ -182,6 +182,52 @@ int volume_fetch_block(struct volume *v, const char *key, uint32_t blen, void *r
     return rc;
 }
 
+/* Decode the object held in buf[0, n) within buf. Stored as is: verified
+ * where it lies. Compressed: the payload (smaller than the block when
+ * compression paid, which is when it is used) moves to this thread's
+ * scratch and decompresses back into buf. */
+static long volume_decode_in(void *buf, size_t n, uint32_t blen, const void **raw, uint64_t *sum)
+{
+    if (codec_algo_of(buf, n) == CODEC_NONE) {
+        *raw = (char *)buf + CODEC_HEADER_SIZE;
+        return codec_decode_sum(buf, n, (char *)buf + CODEC_HEADER_SIZE, blen, sum);
+    }
+    void *enc = volume_scratch(n);
+    if (!enc)
+        return -ENOMEM;
+    memcpy(enc, buf, n);
+    *raw = buf;
+    return codec_decode_sum(enc, n, buf, blen, sum);
+}
+
+int volume_fetch_into(struct volume *v, const char *key, uint32_t blen, void *buf, size_t cap,
+                      const void **raw, uint64_t *sum)
+{
+    if (cap < codec_bound(blen))
+        return -EINVAL;
+    int rc = -EIO;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        ssize_t n = obj_get(v->store, key, 0, 0, buf, cap);
+        if (n < 0) {
+            rc = (int)n;
+            break; /* the store already retried and logged */
+        }
+        long d = volume_decode_in(buf, (size_t)n, blen, raw, sum);
+        if (d == (long)blen) {
+            rc = 0;
+            break;
+        }
+        if (d == -ENOMEM) {
+            rc = -ENOMEM;
+            break;
+        }
+        log_warn("volume", "block %s is corrupt or truncated (%zd bytes fetched)%s", key, n,
+                 attempt ? "; giving up with EIO" : "; fetching it again");
+        rc = -EIO;
+    }
+    return rc;
+}
+
 int volume_write_block(struct volume *v, uint64_t id, uint32_t index,
                        const void *data, uint32_t len)
 {

@@ -41,6 +41,12 @@ int volume_block_key(const struct volume *v, uint64_t id, uint32_t index,
  * verified. A corrupt object is fetched once more, then -EIO with a log
  * line. No cache involved: readers go through fetch_block (fetch.h). */
 int volume_fetch_block(struct volume *v, const char *key, uint32_t blen, void *raw);
+/* The same with no copy of the bytes: the object is received into buf
+ * (cap >= codec_bound(blen)) and decoded there, so *raw points inside buf
+ * (a block stored uncompressed is used where it landed). *sum: the raw
+ * bytes' XXH3-64, verified, which is also the cache's checksum. */
+int volume_fetch_into(struct volume *v, const char *key, uint32_t blen, void *buf, size_t cap,
+                      const void **raw, uint64_t *sum);
 /* Encode (codec) and upload one block of a slice; also offers it to the
  * cache so a writer's node reads it back locally. */
 int volume_write_block(struct volume *v, uint64_t id, uint32_t index,

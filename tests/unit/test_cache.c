@@ -1,6 +1,7 @@
 /* test_cache.c - the node cache on a real temporary directory (cache/):
  * put/read/ranges, the file as the block, checksums and corruption, atomic
- * publication, read_many, removal, queue accounting, io_uring vs pwrite,
+ * publication, read_many, removal, queue accounting, puts without a copy
+ * (cache_put_ref), io_uring vs pwrite,
  * sidecar checksums (ramfs has no user xattrs) and named temps. */
 #include <check.h>
 #include <errno.h>
@@ -488,6 +489,91 @@ START_TEST(test_queue_accounting)
 }
 END_TEST
 
+/* cache_put_ref: the cache keeps the caller's bytes (no copy), hands them
+ * back exactly once whatever happens to the put, stores the given checksum,
+ * and CACHE_PUT_WAIT waits for room instead of dropping. */
+struct ref_count { int released; };
+
+static void ref_release(void *arg)
+{
+    __atomic_fetch_add(&((struct ref_count *)arg)->released, 1, __ATOMIC_SEQ_CST);
+}
+
+START_TEST(test_put_ref)
+{
+    char *dir = tmpdir(), key[256];
+    struct cache *c = copen(dir, 1ull << 32, 0, 1);
+    enum { N = 40, LEN = 2 << 20 };          /* 80 MiB: more than the queue holds */
+    unsigned char *d[N];
+    struct ref_count rc[N];
+    for (int i = 0; i < N; i++) {
+        d[i] = pattern(LEN, (unsigned)i);
+        rc[i].released = 0;
+        mkkey(key, sizeof key, i, LEN);
+        ck_assert_int_eq(cache_put_ref(c, key, d[i], LEN, XXH3_64bits(d[i], LEN), CACHE_PUT_WAIT,
+                                       ref_release, &rc[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        mkkey(key, sizeof key, i, LEN);
+        cache_put_wait(c, key);
+        ck_assert_int_eq(rc[i].released, 1);  /* back once the block is on disk */
+        ck_assert_int_eq(cache_contains(c, key), 1);
+        ck_assert_int_eq(check_block(c, i, LEN), 1);
+    }
+    struct cache_stats st;
+    cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.puts, N);            /* waited for room: nothing dropped */
+    ck_assert_uint_eq(st.dropped, 0);
+
+    /* refused and duplicate puts give the bytes back at once */
+    struct ref_count bad = { 0 }, dup = { 0 };
+    mkkey(key, sizeof key, 1, LEN);
+    ck_assert_int_eq(cache_put_ref(c, key, d[1], LEN - 1, 0, 0, ref_release, &bad), -EINVAL);
+    ck_assert_int_eq(bad.released, 1);
+    ck_assert_int_eq(cache_put_ref(c, key, d[1], LEN, XXH3_64bits(d[1], LEN), 0, ref_release, &dup), 0);
+    cache_flush(c);
+    ck_assert_int_eq(dup.released, 1);
+
+    /* the stored checksum is the one given: a wrong one reads back as corrupt */
+    struct ref_count wrong = { 0 };
+    mkkey(key, sizeof key, 100, LEN);
+    ck_assert_int_eq(cache_put_ref(c, key, d[0], LEN, XXH3_64bits(d[0], LEN) ^ 1, 0, ref_release,
+                                   &wrong), 0);
+    cache_put_wait(c, key);
+    ck_assert_int_eq(wrong.released, 1);
+    unsigned char *got = malloc(LEN);
+    ck_assert_int_eq(cache_read(c, key, got, LEN, 0), -ENOENT);
+    free(got);
+    for (int i = 0; i < N; i++)
+        free(d[i]);
+    cache_close(c);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/* With SHIMFS_CACHE_VERIFY=always the writer reads back into its buffer:
+ * a ref put is copied, and the caller's bytes come back at once. */
+START_TEST(test_put_ref_verify_always)
+{
+    char *dir = tmpdir(), key[256];
+    struct cache *c = copen(dir, 1ull << 32, 1, 1);
+    enum { LEN = 300000 };
+    unsigned char *d = pattern(LEN, 7);
+    struct ref_count rc = { 0 };
+    mkkey(key, sizeof key, 7, LEN);
+    ck_assert_int_eq(cache_put_ref(c, key, d, LEN, XXH3_64bits(d, LEN), 0, ref_release, &rc), 0);
+    ck_assert_int_eq(rc.released, 1);
+    memset(d, 0, LEN);                        /* ours again: the cache copied them */
+    cache_put_wait(c, key);
+    ck_assert_int_eq(check_block(c, 7, LEN), 1);
+    free(d);
+    cache_close(c);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 /* Puts a fixed scenario; returns a digest of what reads return. */
 static uint64_t scenario(const char *dir, int uring)
 {
@@ -648,6 +734,8 @@ static Suite *cache_suite(void)
     tcase_add_test(t, test_read_many);
     tcase_add_test(t, test_remove_and_duplicates);
     tcase_add_test(t, test_queue_accounting);
+    tcase_add_test(t, test_put_ref);
+    tcase_add_test(t, test_put_ref_verify_always);
     tcase_add_test(t, test_uring_and_pwrite_agree);
     tcase_add_test(t, test_named_temps);
     tcase_add_test(t, test_sidecar_checksums);

@@ -67,6 +67,37 @@ START_TEST(test_corruption)
 }
 END_TEST
 
+/* codec_decode_sum: a stored block decodes where it lies (no copy) and
+ * reports the verified raw checksum; damage is still caught in place; a
+ * compressed payload never decodes over itself. */
+START_TEST(test_decode_in_place)
+{
+    const size_t n = 200000;
+    unsigned char *raw = make_data(n, 0);
+    size_t cap = codec_bound(n);
+    unsigned char *enc = malloc(cap);
+    long e = codec_encode(CODEC_ZSTD, 1, raw, n, enc, cap);   /* incompressible: stored */
+    ck_assert_int_eq(codec_algo_of(enc, (size_t)e), CODEC_NONE);
+    uint64_t sum = 0;
+    ck_assert_int_eq(codec_decode_sum(enc, (size_t)e, enc + CODEC_HEADER_SIZE, n, &sum), (long)n);
+    ck_assert(memcmp(enc + CODEC_HEADER_SIZE, raw, n) == 0);
+    ck_assert_uint_eq(sum, codec_checksum(raw, n));
+    enc[CODEC_HEADER_SIZE + n / 2] ^= 4;
+    ck_assert_int_eq(codec_decode_sum(enc, (size_t)e, enc + CODEC_HEADER_SIZE, n, &sum), -EIO);
+    free(raw);
+
+    raw = make_data(n, 1);
+    e = codec_encode(CODEC_ZSTD, 1, raw, n, enc, cap);
+    ck_assert_int_eq(codec_algo_of(enc, (size_t)e), CODEC_ZSTD);
+    ck_assert_int_eq(codec_decode_sum(enc, (size_t)e, enc, n, &sum), -EINVAL);
+    unsigned char *dec = malloc(n);
+    ck_assert_int_eq(codec_decode_sum(enc, (size_t)e, dec, n, &sum), (long)n);
+    ck_assert_uint_eq(sum, codec_checksum(raw, n));
+    ck_assert_int_eq(codec_algo_of(enc, 10), -EIO);
+    free(raw); free(enc); free(dec);
+}
+END_TEST
+
 START_TEST(test_stored_corruption)
 {
     const size_t n = 4096;
@@ -105,6 +136,7 @@ int main(void)
     tcase_add_test(tc, test_roundtrips);
     tcase_add_test(tc, test_corruption);
     tcase_add_test(tc, test_stored_corruption);
+    tcase_add_test(tc, test_decode_in_place);
     tcase_add_test(tc, test_parse);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
