@@ -59,6 +59,11 @@ int cache_read_many(struct cache *c, struct cache_io *io, int n);
 /* Open a cached block read-only (flags may add O_CLOEXEC); returns the fd,
  * verified, or -ENOENT. The caller owns the descriptor. */
 int cache_open_block(struct cache *c, const char *key, int flags, uint32_t *len);
+/* Verify a cached block now if this process has not yet (its first-use
+ * check, done ahead of the reader by a background thread), without
+ * counting a hit. 0: verified or nothing to do; -ENOENT: not cached;
+ * -EBADMSG: it was corrupt and has been dropped. */
+int cache_check_block(struct cache *c, const char *key);
 /* Is the block present (no verification, no I/O beyond a stat)? */
 int cache_contains(struct cache *c, const char *key);
 /* Store a verified block. Asynchronous: returns once the data is copied or

@@ -189,6 +189,28 @@ int cache_open_block(struct cache *c, const char *key, int flags, uint32_t *len)
     return fd;
 }
 
+int cache_check_block(struct cache *c, const char *key)
+{
+    if (!c || c->verify_every_read)
+        return 0; /* nothing to do ahead: every read checks */
+    uint64_t kh = cache_key_hash(key);
+    if (cache_seen_policy(c, kh) != SEEN_NO)
+        return 0;
+    int fd = cache_open_key(c, key, O_CLOEXEC);
+    if (fd < 0)
+        return -ENOENT;
+    struct stat st;
+    int r = fstat(fd, &st) < 0 ? -errno : 0;
+    if (r == 0)
+        r = (int)cache_verify_read(c, fd, key, &st, NULL, 0, 0);
+    if (r == 0)
+        cache_seen_set(c, kh);
+    else if (r == -EBADMSG || r == -EIO)
+        cache_drop_corrupt(c, key, kh, fd);
+    close(fd);
+    return r;
+}
+
 int cache_contains(struct cache *c, const char *key)
 {
     struct stat st;

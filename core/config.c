@@ -155,6 +155,8 @@ void config_load(struct shimfs_config *c)
     config_seconds("SHIMFS_ENTRY_TTL", &c->entry_ttl_ns);
     config_seconds("SHIMFS_NEGATIVE_TTL", &c->negative_ttl_ns);
     config_int("SHIMFS_READ_ONLY", &c->read_only, 0, 1);
+    c->node_meta = 1;
+    config_int("SHIMFS_NODE_META", &c->node_meta, 0, 1);
     config_int("SHIMFS_WRITEBACK", &c->writeback, 0, 1);
     c->uring = 1;
     config_int("SHIMFS_IO_URING", &c->uring, 0, 1);

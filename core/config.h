@@ -26,6 +26,7 @@ struct shimfs_config {
     int64_t entry_ttl_ns;     /* SHIMFS_ENTRY_TTL, default 1 */
     int64_t negative_ttl_ns;  /* SHIMFS_NEGATIVE_TTL, default 1 */
     int read_only;            /* SHIMFS_READ_ONLY=1: a read-only dataset, caches never expire */
+    int node_meta;            /* SHIMFS_NODE_META=0: no metadata shared between the node's processes */
     int writeback;            /* SHIMFS_WRITEBACK=1 */
     int uring;                /* SHIMFS_IO_URING=0 disables io_uring */
     int threads;              /* SHIMFS_THREADS: parallel transfers, default 16 */

@@ -128,6 +128,20 @@ typedef int (*meta_file_slices_cb)(void *arg, const struct meta_attr *a, uint64_
                                    const struct layout_slice *s, int n);
 int meta_read_dir_slices(struct meta *m, uint64_t dir, meta_file_slices_cb cb, void *arg);
 
+/* A whole directory in one round trip when it has at most `limit` entries
+ * (up to 16,384): ecb gets every entry with its attributes, in name order,
+ * and cb each regular file's chunks right after its entry (as
+ * meta_read_dir_slices). Returns the number of entries; `limit` of them
+ * means there may be more (the listing is then not complete). -ENOENT,
+ * -ENOTDIR; -ECANCELED when a callback stopped it. */
+int meta_read_dir_all(struct meta *m, uint64_t dir, int limit, meta_dirent_cb ecb,
+                      meta_file_slices_cb cb, void *arg);
+
+/* Called after every transaction that changed the volume committed (from
+ * the thread that ran it): the node's shared metadata snapshots are
+ * invalidated there. NULL removes it. */
+void meta_set_commit_hook(struct meta *m, void (*fn)(void *arg), void *arg);
+
 int meta_getxattr(struct meta *m, uint64_t ino, const char *name, void *buf, size_t cap);
 /* 1 if any inode of the volume has an extended attribute, else 0: most
  * datasets have none, and then every getxattr can answer without a query. */

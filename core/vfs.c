@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "nodemeta.h"
 #include "vfs_internal.h"
 
 #define VFS_RETRY_NS (2LL * 1000000000LL)
@@ -81,6 +82,7 @@ int vfs_init(void)
             struct volume *v = NULL;
             rc = volume_open(&cfg, &v);
             if (rc == 0) {
+                __atomic_store_n(&v->committed, mcache_own_commit, __ATOMIC_RELEASE);
                 __atomic_store_n(&vg.vol, v, __ATOMIC_RELEASE);
                 vg.err = 0;
                 vfs_wb_recover_async();
@@ -111,6 +113,7 @@ void vfs_after_fork(void)
     vfs_ns_after_fork();
     mcache_after_fork();
     vfs_read_after_fork();
+    vfs_verify_after_fork();
 }
 
 void vfs_attr_to_stat(const struct meta_attr *a, struct stat *st)
@@ -204,6 +207,36 @@ int vfs_realpath(const char *vpath, char *out, size_t cap, char *host, size_t hc
     return 0;
 }
 
+/* Usage figures (df, and every find's fstatfs) are counts over the whole
+ * volume: asked at most once a minute per node, shared through the node's
+ * metadata folder and kept by the process, so a find or a cp does not pay
+ * a connection and a table scan for a number nobody reads closely. */
+#define VFS_STATS_AGE (60LL * 1000000000LL)
+
+static int vfs_volume_stats(struct volume *v, struct meta_stats *ms)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static struct meta_stats kept;
+    static int64_t kept_at;
+    int64_t now = vfs_now_ns();
+    pthread_mutex_lock(&lock);
+    int rc = 0;
+    struct nodemeta_stamp st = v->node ? nodemeta_stamp(v->node) : (struct nodemeta_stamp){ 0, 0 };
+    if (kept_at && now - kept_at < VFS_STATS_AGE) {
+        *ms = kept;
+    } else if (v->node && nodemeta_load_blob(v->node, "statvfs", VFS_STATS_AGE, 0, ms, sizeof *ms) == 0) {
+        kept = *ms;
+        kept_at = now;
+    } else if ((rc = meta_stats(v->meta, ms)) == 0) {
+        kept = *ms;
+        kept_at = now;
+        if (v->node)
+            (void)nodemeta_save_blob(v->node, "statvfs", st, ms, sizeof *ms);
+    }
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
 int vfs_statvfs(struct statvfs *st)
 {
     int rc = vfs_init();
@@ -211,7 +244,7 @@ int vfs_statvfs(struct statvfs *st)
         return rc;
     struct volume *v = vfs_volume();
     struct meta_stats ms = { 0 };
-    rc = meta_stats(v->meta, &ms);
+    rc = vfs_volume_stats(v, &ms);
     if (rc < 0)
         return vfs_errno(rc);
     /* Object stores have no capacity: report 1 PiB, like other S3 file systems. */
@@ -241,10 +274,22 @@ static int vfs_xattrs_exist(void)
     int64_t now = vfs_now_ns();
     if (__atomic_load_n(until, __ATOMIC_ACQUIRE) > now)
         return __atomic_load_n(known, __ATOMIC_RELAXED);
-    int rc = meta_xattr_any(vfs_volume()->meta);
+    struct volume *v = vfs_volume();
+    int32_t shared;
+    int64_t max_age = v->cfg.read_only ? -1 : v->cfg.attr_ttl_ns;
+    if (v->node && nodemeta_load_blob(v->node, "xattr-any", max_age, 1, &shared, sizeof shared) == 0) {
+        __atomic_store_n(known, (int)shared, __ATOMIC_RELAXED);
+        __atomic_store_n(until, v->cfg.read_only ? INT64_MAX : now + v->cfg.attr_ttl_ns / 2,
+                         __ATOMIC_RELEASE);
+        return (int)shared;
+    }
+    struct nodemeta_stamp st = v->node ? nodemeta_stamp(v->node) : (struct nodemeta_stamp){ 0, 0 };
+    int rc = meta_xattr_any(v->meta);
     if (rc < 0)
         return 1; /* unknown: ask the real question */
-    struct volume *v = vfs_volume();
+    shared = rc;
+    if (v->node)
+        (void)nodemeta_save_blob(v->node, "xattr-any", st, &shared, sizeof shared);
     __atomic_store_n(known, rc, __ATOMIC_RELAXED);
     __atomic_store_n(until, v->cfg.read_only ? INT64_MAX : now + v->cfg.attr_ttl_ns, __ATOMIC_RELEASE);
     return rc;

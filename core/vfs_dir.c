@@ -2,6 +2,9 @@
  * order, fetched a page at a time with readdir-plus and keyset pagination,
  * so a directory of millions of entries streams in bounded memory and
  * every entry's attributes land in the cache for the lstat that follows.
+ * Where metadata is shared with the node, the first page is the whole
+ * directory with its block maps (vfs_snap.c): the files a lister opens next
+ * need no round trip, in this process or its neighbours.
  *
  * Positions are ordinals (0 ".", 1 "..", 2 the first entry ...). Seeking
  * backwards restarts the scan and skips forward: rare (seekdir to a telldir
@@ -20,7 +23,7 @@
 struct vfs_dir {
     uint64_t ino, parent;
     long pos;                  /* ordinal of the next entry to deliver */
-    int page_n, page_i, eof;
+    int page_n, page_i, eof, more;
     size_t last_len;
     char last[META_NAME_MAX + 1];
     struct vfs_dirent *page;
@@ -60,9 +63,9 @@ int vfs_dir_open(struct vfs_file *f, struct vfs_dir **out)
     return 0;
 }
 
-static int vfs_dir_page_cb(void *arg, const char *name, size_t nlen, const struct meta_attr *a)
+static void vfs_dir_page_add(struct vfs_dir *d, const char *name, size_t nlen,
+                             const struct meta_attr *a)
 {
-    struct vfs_dir *d = arg;
     struct vfs_dirent *e = &d->page[d->page_n++];
     e->ino = a->ino;
     e->type = vfs_dtype(a->mode);
@@ -71,7 +74,39 @@ static int vfs_dir_page_cb(void *arg, const char *name, size_t nlen, const struc
     e->name[nlen] = '\0';
     memcpy(d->last, name, nlen);
     d->last_len = nlen;
+}
+
+static int vfs_dir_page_cb(void *arg, const char *name, size_t nlen, const struct meta_attr *a)
+{
+    struct vfs_dir *d = arg;
+    vfs_dir_page_add(d, name, nlen, a);
     mcache_put_entry(d->ino, name, nlen, a);
+    return 0;
+}
+
+/* Whole-directory fills put entries in the caches themselves. */
+static int vfs_dir_snap_cb(void *arg, const char *name, size_t nlen, const struct meta_attr *a)
+{
+    struct vfs_dir *d = arg;
+    if (d->page_n < VFS_DIR_PAGE)
+        vfs_dir_page_add(d, name, nlen, a);
+    else
+        d->more = 1;
+    return 0;
+}
+
+/* The first page of a process that shares metadata with its node: the
+ * whole directory (entries, attributes, block maps) from the node's
+ * snapshot or one query; what does not fit the page follows by readdir
+ * pages after the page's last name. */
+static int vfs_dir_fill_whole(struct vfs_dir *d)
+{
+    d->more = 0;
+    int rc = vfs_snap_fill(d->ino, VFS_SNAP_MAX, vfs_dir_snap_cb, d);
+    if (rc < 0)
+        return vfs_errno(rc);
+    if (rc == 1 && !d->more)
+        d->eof = 1;
     return 0;
 }
 
@@ -79,6 +114,8 @@ static int vfs_dir_fill(struct vfs_dir *d)
 {
     int first = d->pos == 2 && d->last_len == 0;
     d->page_n = d->page_i = 0;
+    if (first && vfs_snap_shared())
+        return vfs_dir_fill_whole(d);
     int rc = meta_readdir(vfs_volume()->meta, d->ino, first ? NULL : d->last, d->last_len,
                           VFS_DIR_PAGE, vfs_dir_page_cb, d);
     if (rc < 0)

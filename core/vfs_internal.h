@@ -47,6 +47,14 @@ void mcache_put_entry(uint64_t parent, const char *name, size_t nlen, const stru
 void mcache_put_negative(uint64_t parent, const char *name, size_t nlen);
 int mcache_getattr(uint64_t ino, struct meta_attr *a);
 void mcache_put_attr(const struct meta_attr *a);
+/* The same with the time (vfs_now_ns clock) the answer was read from the
+ * database, which may be earlier than now (node snapshots): TTLs count from
+ * there. */
+void mcache_put_entry_at(uint64_t parent, const char *name, size_t nlen, const struct meta_attr *a,
+                         int64_t at);
+void mcache_put_attr_at(const struct meta_attr *a, int64_t at);
+int mcache_getattr_at(uint64_t ino, struct meta_attr *a, int64_t *at);
+void mcache_dir_set_listed_at(uint64_t dir, int complete, int64_t at);
 /* Directory fill state: listed (complete and fresh) answers misses as
  * ENOENT; `misses` counts lookups that missed in an unlisted directory. */
 int mcache_dir_listed(uint64_t dir);
@@ -59,8 +67,23 @@ struct vfs_smap *mcache_get_smap(uint64_t ino, uint64_t size, int64_t mtime_ns);
 void mcache_put_smap(struct vfs_smap *m);
 void mcache_forget(uint64_t ino);
 void mcache_reset(void);
+/* This process committed a change (the node generation was `before`). */
+void mcache_own_commit(uint64_t before);
 void mcache_after_fork(void);
 void vfs_read_after_fork(void);
+
+/* ---- whole directories (vfs_snap.c) ---- */
+#define VFS_SNAP_FIRST 1024      /* entries fetched on a first miss */
+#define VFS_SNAP_MAX 16384       /* a directory listed whole at most */
+/* Entries, attributes and block maps of dir into the caches, from the
+ * node's snapshot or one query of at most `limit` entries (shared with the
+ * node when complete); ecb (optional) sees every entry in name order.
+ * 1: complete (the directory is listed), 0: `limit` reached, or -errno. */
+int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg);
+/* The node's snapshot only (no query): 1 when one was used. */
+int vfs_snap_load(uint64_t dir);
+/* Whether this process shares metadata with the node. */
+int vfs_snap_shared(void);
 
 /* ---- path walk (vfs_path.c) ---- */
 /* Resolve a volume path. On 0, *a is the final object; with canon != NULL
@@ -134,8 +157,20 @@ int64_t vfs_wall_now(void);
 int vfs_load_smap(const struct meta_attr *a, struct vfs_smap **out);
 /* Load and cache the block maps of every file in a directory (one query). */
 int vfs_load_dir_smaps(uint64_t dir);
+/* The same from maps delivered some other way (a whole-directory query or
+ * a node snapshot): add them in name order, then install (ok) or drop. */
+struct vfs_dirmaps;
+struct vfs_dirmaps *vfs_dirmaps_new(void);
+int vfs_dirmaps_add(struct vfs_dirmaps *d, const struct meta_attr *a, uint64_t chunk,
+                    const struct layout_slice *s, int n);
+void vfs_dirmaps_install(struct vfs_dirmaps *d, uint64_t dir, int ok);
 /* Background fetch of the files after ino in dir (cold sequential reads). */
 void vfs_dir_readahead(uint64_t dir, uint64_t ino, int missed);
+/* verify-ahead (vfs_verify.c): first-use checks of the files about to be
+ * opened, off the reader's path. */
+int vfs_verify_wanted(void);
+void vfs_verify_ahead(struct vfs_smap *const *maps, int n);
+void vfs_verify_after_fork(void);
 ssize_t vfs_read_data(struct vfs_smap *m, void *buf, size_t len, uint64_t off);
 /* Queue background fetches for the blocks under [off, off+len) (0: to EOF). */
 int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len);

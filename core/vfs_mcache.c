@@ -3,7 +3,9 @@
  * state, and slice maps.
  *
  * Promises: every answer is younger than its TTL (SHIMFS_ATTR_TTL,
- * SHIMFS_ENTRY_TTL, SHIMFS_NEGATIVE_TTL; no expiry with SHIMFS_READ_ONLY=1);
+ * SHIMFS_ENTRY_TTL, SHIMFS_NEGATIVE_TTL; no expiry with SHIMFS_READ_ONLY=1)
+ * and, where metadata is shared with the node, older than no commit made by
+ * another process of the node (the caches are dropped when one is seen);
  * memory is bounded (past MCACHE_MAX_ITEMS everything is dropped at once,
  * which is cheaper and simpler than an LRU and only costs refills). One
  * mutex: every critical section is a hash probe and a copy.
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nodemeta.h"
 #include "vfs_internal.h"
 
 #define MCACHE_MAX_ITEMS (1u << 21)
@@ -22,6 +25,7 @@ struct mc_inode {
     uint64_t ino;
     struct meta_attr attr;
     int64_t attr_exp;       /* 0: attributes unknown (node holds dir state only) */
+    int64_t attr_at;        /* when they were read from the database (monotonic) */
     int64_t listed_exp;     /* directory fully listed until */
     int misses;
     int smap_misses;
@@ -41,6 +45,8 @@ static struct {
     struct mc_inode **inodes;
     struct mc_entry **entries;
     size_t ncap, ecap, count;
+    uint64_t seen_gen;      /* the node's change generation the caches match */
+    int seen_valid;
 } mc = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static uint64_t mc_hash(uint64_t x)
@@ -92,6 +98,36 @@ static void mc_clear_locked(void)
     mc.inodes = NULL;
     mc.entries = NULL;
     mc.ncap = mc.ecap = mc.count = 0;
+}
+
+/* Another process of the node committed a change since the caches were
+ * filled (the shared generation moved, and not by this process): forget
+ * everything, so a name created, removed or rewritten there is seen at once
+ * here, as a FUSE mount's processes would. This process's own commits
+ * update the caches themselves (mcache_own_commit). One load when nothing
+ * changed. */
+static void mc_sync_gen_locked(void)
+{
+    struct volume *v = vfs_volume();
+    if (!v || !v->node)
+        return;
+    uint64_t g = nodemeta_gen(v->node);
+    if (mc.seen_valid && g == mc.seen_gen)
+        return;
+    if (mc.seen_valid)
+        mc_clear_locked();
+    mc.seen_gen = g;
+    mc.seen_valid = 1;
+}
+
+void mcache_own_commit(uint64_t before)
+{
+    pthread_mutex_lock(&mc.lock);
+    if (mc.seen_valid && before != mc.seen_gen)
+        mc_clear_locked();  /* someone else's commit came in between */
+    mc.seen_gen = before + 1;
+    mc.seen_valid = 1;
+    pthread_mutex_unlock(&mc.lock);
 }
 
 /* Double both tables when chains get long; a failed allocation just
@@ -182,6 +218,7 @@ int mcache_lookup(uint64_t parent, const char *name, size_t nlen, struct meta_at
     int rc = MC_MISS;
     int64_t now = vfs_now_ns();
     pthread_mutex_lock(&mc.lock);
+    mc_sync_gen_locked();
     struct mc_entry **pp = mc_find_entry(parent, name, nlen);
     struct mc_entry *e = pp ? *pp : NULL;
     if (e && e->exp > now) {
@@ -227,22 +264,38 @@ static void mc_put_entry_locked(uint64_t parent, const char *name, size_t nlen, 
     mc.count++;
 }
 
-static void mc_put_attr_locked(const struct meta_attr *a, int64_t exp)
+static void mc_put_attr_locked(const struct meta_attr *a, int64_t exp, int64_t at)
 {
     struct mc_inode *n = mc_find_inode(a->ino, 1);
     if (!n)
         return;
     n->attr = *a;
     n->attr_exp = exp;
+    n->attr_at = at;
+}
+
+/* Expiry of an answer read from the database at `at` (monotonic). */
+static int64_t mc_expiry_at(int which, int64_t at)
+{
+    struct volume *v = vfs_volume();
+    if (v && v->cfg.read_only)
+        return MCACHE_NO_EXPIRY;
+    return at + mc_ttl(which);
+}
+
+void mcache_put_entry_at(uint64_t parent, const char *name, size_t nlen, const struct meta_attr *a,
+                         int64_t at)
+{
+    int64_t eexp = mc_expiry_at(1, at), aexp = mc_expiry_at(0, at);
+    pthread_mutex_lock(&mc.lock);
+    mc_put_entry_locked(parent, name, nlen, a->ino, eexp);
+    mc_put_attr_locked(a, aexp, at);
+    pthread_mutex_unlock(&mc.lock);
 }
 
 void mcache_put_entry(uint64_t parent, const char *name, size_t nlen, const struct meta_attr *a)
 {
-    int64_t eexp = mc_expiry(mc_ttl(1)), aexp = mc_expiry(mc_ttl(0));
-    pthread_mutex_lock(&mc.lock);
-    mc_put_entry_locked(parent, name, nlen, a->ino, eexp);
-    mc_put_attr_locked(a, aexp);
-    pthread_mutex_unlock(&mc.lock);
+    mcache_put_entry_at(parent, name, nlen, a, vfs_now_ns());
 }
 
 void mcache_put_negative(uint64_t parent, const char *name, size_t nlen)
@@ -258,6 +311,7 @@ int mcache_getattr(uint64_t ino, struct meta_attr *a)
     int rc = MC_MISS;
     int64_t now = vfs_now_ns();
     pthread_mutex_lock(&mc.lock);
+    mc_sync_gen_locked();
     struct mc_inode *n = mc_find_inode(ino, 0);
     if (n && n->attr_exp > now) {
         *a = n->attr;
@@ -267,18 +321,40 @@ int mcache_getattr(uint64_t ino, struct meta_attr *a)
     return rc;
 }
 
+void mcache_put_attr_at(const struct meta_attr *a, int64_t at)
+{
+    int64_t exp = mc_expiry_at(0, at);
+    pthread_mutex_lock(&mc.lock);
+    mc_put_attr_locked(a, exp, at);
+    pthread_mutex_unlock(&mc.lock);
+}
+
 void mcache_put_attr(const struct meta_attr *a)
 {
-    int64_t exp = mc_expiry(mc_ttl(0));
+    mcache_put_attr_at(a, vfs_now_ns());
+}
+
+int mcache_getattr_at(uint64_t ino, struct meta_attr *a, int64_t *at)
+{
+    int rc = MC_MISS;
+    int64_t now = vfs_now_ns();
     pthread_mutex_lock(&mc.lock);
-    mc_put_attr_locked(a, exp);
+    mc_sync_gen_locked();
+    struct mc_inode *n = mc_find_inode(ino, 0);
+    if (n && n->attr_exp > now) {
+        *a = n->attr;
+        *at = n->attr_at;
+        rc = 0;
+    }
     pthread_mutex_unlock(&mc.lock);
+    return rc;
 }
 
 int mcache_dir_listed(uint64_t dir)
 {
     int64_t now = vfs_now_ns();
     pthread_mutex_lock(&mc.lock);
+    mc_sync_gen_locked();
     struct mc_inode *n = mc_find_inode(dir, 0);
     int listed = n && n->listed_exp > now;
     pthread_mutex_unlock(&mc.lock);
@@ -287,7 +363,12 @@ int mcache_dir_listed(uint64_t dir)
 
 void mcache_dir_set_listed(uint64_t dir, int complete)
 {
-    int64_t exp = complete ? mc_expiry(mc_ttl(1)) : 0;
+    mcache_dir_set_listed_at(dir, complete, vfs_now_ns());
+}
+
+void mcache_dir_set_listed_at(uint64_t dir, int complete, int64_t at)
+{
+    int64_t exp = complete ? mc_expiry_at(1, at) : 0;
     pthread_mutex_lock(&mc.lock);
     struct mc_inode *n = mc_find_inode(dir, 1);
     if (n) {

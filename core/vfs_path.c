@@ -6,7 +6,8 @@
  * Round trips: a miss inside a directory first costs one meta_walk for all
  * the remaining components; a second miss in the same directory lists it
  * whole with readdir-plus (so a process reading a directory's files pays
- * one query per directory, not one per file). Leaving the volume (".."
+ * one query per directory, not one per file), and the node's snapshot of a
+ * directory (vfs_snap.c) answers before any of that. Leaving the volume (".."
  * above its root or an absolute symlink elsewhere) hands the rest of the
  * path back to the host as VFS_ESCAPED.
  */
@@ -24,45 +25,16 @@
 #define VFS_MAX_LINKS 40
 #define VFS_MAX_DEPTH 1024
 #define VFS_MAX_WALK 64
-#define VFS_LIST_PAGE 1000
-#define VFS_LIST_MAX_PAGES 20   /* bigger directories are looked up by name */
 
-struct vfs_fill {
-    uint64_t dir;
-    size_t last_len;
-    char last[META_NAME_MAX + 1];
-};
-
-static int vfs_fill_cb(void *arg, const char *name, size_t nlen, const struct meta_attr *a)
-{
-    struct vfs_fill *f = arg;
-    mcache_put_entry(f->dir, name, nlen, a);
-    memcpy(f->last, name, nlen);
-    f->last_len = nlen;
-    return 0;
-}
-
-/* List a whole directory into the caches (readdir-plus, keyset pages).
- * Returns 1 when complete, 0 when too big to keep whole, or -errno. */
+/* List a whole directory into the caches with its block maps (one query,
+ * or none when the node has it). Returns 1 when complete, 0 when too big
+ * to keep whole (it is then looked up by name), or -errno. */
 static int vfs_fill_dir(uint64_t dir)
 {
-    struct volume *v = vfs_volume();
-    struct vfs_fill f = { .dir = dir };
-    for (int page = 0; page < VFS_LIST_MAX_PAGES; page++) {
-        int rc = meta_readdir(v->meta, dir, page ? f.last : NULL, f.last_len,
-                              VFS_LIST_PAGE, vfs_fill_cb, &f);
-        if (rc < 0)
-            return rc;
-        if (rc < VFS_LIST_PAGE) {
-            mcache_dir_set_listed(dir, 1);
-            /* a process reading one file of a listed directory usually
-             * reads its neighbours: learn all their block maps now */
-            (void)vfs_load_dir_smaps(dir);
-            return 1;
-        }
-    }
-    mcache_dir_set_listed(dir, 0);
-    return 0;
+    int rc = vfs_snap_fill(dir, VFS_SNAP_MAX, NULL, NULL);
+    if (rc == 0)
+        mcache_dir_set_listed(dir, 0);
+    return rc;
 }
 
 /* One round trip for the rest of a path: caches every component found and
@@ -107,13 +79,21 @@ int vfs_lookup_name(uint64_t dir, const char *name, size_t nlen, struct meta_att
     return vfs_errno(rc);
 }
 
+/* Every process starts its walks here: the root comes from the node's
+ * snapshot when there is one; a process that had to ask leaves one for
+ * the next (when the root is small enough to list in one query). */
 static int vfs_get_root(struct meta_attr *a)
 {
     if (mcache_getattr(META_ROOT_INO, a) == 0)
         return 0;
+    if (vfs_snap_load(META_ROOT_INO) && mcache_getattr(META_ROOT_INO, a) == 0)
+        return 0;
     int rc = meta_getattr(vfs_volume()->meta, META_ROOT_INO, a);
-    if (rc == 0)
+    if (rc == 0) {
         mcache_put_attr(a);
+        if (vfs_snap_shared() && !mcache_dir_listed(META_ROOT_INO))
+            (void)vfs_snap_fill(META_ROOT_INO, VFS_SNAP_FIRST, NULL, NULL);
+    }
     return vfs_errno(rc);
 }
 
@@ -242,6 +222,11 @@ static int vfs_step(struct vfs_walk *w, const char *name, size_t nlen, struct me
     int rc = mcache_lookup(dir->ino, name, nlen, a);
     if (rc != MC_MISS)
         return rc;
+    if (!mcache_dir_listed(dir->ino) && vfs_snap_load(dir->ino)) {
+        rc = mcache_lookup(dir->ino, name, nlen, a);
+        if (rc != MC_MISS)
+            return rc;
+    }
     if (!mcache_dir_listed(dir->ino) && mcache_dir_note_miss(dir->ino) < 2) {
         const char *names[VFS_MAX_WALK];
         size_t lens[VFS_MAX_WALK];

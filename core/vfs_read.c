@@ -57,6 +57,7 @@ struct vfs_dirseq {
     int n, cap;
     struct vfs_smap **maps;   /* name order, one ref each */
     int ahead;                /* files up to here were queued for prefetch */
+    int vahead;               /* files up to here were queued for verify-ahead */
     int last;                 /* where the reader was last (search starts here) */
     int cold;                 /* a file of this directory missed the cache */
 };
@@ -108,22 +109,71 @@ static int vfs_dirmaps_cb(void *arg, const struct meta_attr *a, uint64_t chunk,
     return n > 0 ? vfs_load_cb(&d->l, chunk, s, n) : 0;
 }
 
-int vfs_load_dir_smaps(uint64_t dir)
+struct vfs_dirmaps *vfs_dirmaps_new(void)
 {
-    struct vfs_dirmaps d = { { NULL, 0, 0 }, { 0 } };
-    int rc = meta_read_dir_slices(vfs_volume()->meta, dir, vfs_dirmaps_cb, &d);
-    vfs_dirmaps_finish(&d);
-    if (rc < 0) {
-        vfs_dirseq_clear(&d.seq);
-        return vfs_errno(rc);
+    return calloc(1, sizeof(struct vfs_dirmaps));
+}
+
+int vfs_dirmaps_add(struct vfs_dirmaps *d, const struct meta_attr *a, uint64_t chunk,
+                    const struct layout_slice *s, int n)
+{
+    return vfs_dirmaps_cb(d, a, chunk, s, n);
+}
+
+void vfs_dirmaps_install(struct vfs_dirmaps *d, uint64_t dir, int ok)
+{
+    if (!d)
+        return;
+    vfs_dirmaps_finish(d);
+    if (!ok) {
+        vfs_dirseq_clear(&d->seq);
+        free(d);
+        return;
     }
-    d.seq.dir = dir;
+    d->seq.dir = dir;
     pthread_mutex_lock(&vds.lock);
     struct vfs_dirseq *slot = &vds.slot[(dir * 0x9E3779B97F4A7C15ULL) >> 58];
     vfs_dirseq_clear(slot);
-    *slot = d.seq;
+    *slot = d->seq;
     pthread_mutex_unlock(&vds.lock);
-    return 0;
+    free(d);
+}
+
+int vfs_load_dir_smaps(uint64_t dir)
+{
+    struct vfs_dirmaps *d = vfs_dirmaps_new();
+    if (!d)
+        return -ENOMEM;
+    int rc = meta_read_dir_slices(vfs_volume()->meta, dir, vfs_dirmaps_cb, d);
+    vfs_dirmaps_install(d, dir, rc >= 0);
+    return rc < 0 ? vfs_errno(rc) : 0;
+}
+
+/* The position of ino in a directory's name-ordered maps (searching from
+ * where the reader was last), or -1. */
+static int vfs_dirseq_find(struct vfs_dirseq *d, uint64_t ino)
+{
+    int i = d->last < d->n ? d->last : 0, tries = 0;
+    while (d->maps[i]->ino != ino && ++tries < d->n)
+        i = (i + 1) % d->n;
+    return d->maps[i]->ino == ino ? i : -1;
+}
+
+/* Take refs on the maps of the files after i, up to window of them past
+ * *ahead (which advances), once the reader has used half of the window. */
+static int vfs_dirseq_next(struct vfs_dirseq *d, int i, int window, int force, int *ahead,
+                           struct vfs_smap **todo, int cap)
+{
+    int n = 0;
+    if (!force && *ahead - i > window / 2)
+        return 0;
+    int from = i + 1 > *ahead ? i + 1 : *ahead;
+    int to = i + 1 + window < d->n ? i + 1 + window : d->n;
+    for (int k = from; k < to && n < cap; k++)
+        todo[n++] = vfs_smap_get(d->maps[k]);
+    if (from + n > *ahead)
+        *ahead = from + n;
+    return n;
 }
 
 /* Files of dir are being opened: once one missed the cache, keep the files
@@ -131,8 +181,9 @@ int vfs_load_dir_smaps(uint64_t dir)
  * refilled whenever the reader has used half of it, the way a sequential
  * reader of a big file gets read-ahead. Training readers and
  * `find | xargs cat` walk a directory's files; fetching them one GET at a
- * time is what made a cold epoch slow. A directory that never missed costs
- * nothing here. Bounded by the window (files) and the memory budget. */
+ * time is what made a cold epoch slow. While the directory stays warm, the
+ * files ahead get their first-use check instead (vfs_verify.c). Bounded by
+ * the window (files) and the memory budget. */
 void vfs_dir_readahead(uint64_t dir, uint64_t ino, int missed)
 {
     struct volume *v = vfs_volume();
@@ -140,27 +191,26 @@ void vfs_dir_readahead(uint64_t dir, uint64_t ino, int missed)
     if (window <= 0 || !dir)
         return;
     struct vfs_smap *todo[256];
-    int n = 0;
+    int n = 0, fetch = 0;
     pthread_mutex_lock(&vds.lock);
     struct vfs_dirseq *d = &vds.slot[(dir * 0x9E3779B97F4A7C15ULL) >> 58];
-    if (d->dir == dir && d->n > 0 && (missed || d->cold)) {
-        int i = d->last < d->n ? d->last : 0, tries = 0;
-        while (d->maps[i]->ino != ino && ++tries < d->n)
-            i = (i + 1) % d->n;
-        if (d->maps[i]->ino == ino) {
-            d->last = i;
-            d->cold = 1;
-            if (missed || d->ahead - i <= window / 2) {
-                int from = i + 1 > d->ahead ? i + 1 : d->ahead;
-                int to = i + 1 + window < d->n ? i + 1 + window : d->n;
-                for (int k = from; k < to && n < 256; k++)
-                    todo[n++] = vfs_smap_get(d->maps[k]);
-                if (to > d->ahead)
-                    d->ahead = to;
-            }
+    int i = d->dir == dir && d->n > 0 ? vfs_dirseq_find(d, ino) : -1;
+    if (i >= 0) {
+        d->last = i;
+        if (missed || d->cold) {
+            d->cold = fetch = 1;
+            n = vfs_dirseq_next(d, i, window, missed, &d->ahead, todo, 256);
+        } else if (vfs_verify_wanted()) {
+            n = vfs_dirseq_next(d, i, window, 0, &d->vahead, todo, 256);
         }
     }
     pthread_mutex_unlock(&vds.lock);
+    if (!fetch) {
+        vfs_verify_ahead(todo, n);
+        for (int k = 0; k < n; k++)
+            vfs_smap_put(todo[k]);
+        return;
+    }
     int queued = 0;
     for (int k = 0; k < n; k++) {
         queued += vfs_prefetch_range(todo[k], 0, 0);

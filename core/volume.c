@@ -20,6 +20,7 @@
 #include "fetch.h"
 #include "layout.h"
 #include "log.h"
+#include "nodemeta.h"
 #include "objstore.h"
 
 static uint64_t volume_dev_of(const char *uuid)
@@ -50,6 +51,35 @@ static void volume_open_cache(struct volume *v)
     }
 }
 
+static void volume_committed(void *arg)
+{
+    struct volume *v = arg;
+    uint64_t before = nodemeta_bump(v->node);
+    void (*fn)(uint64_t) = __atomic_load_n(&v->committed, __ATOMIC_ACQUIRE);
+    if (fn)
+        fn(before);
+}
+
+/* The settings: from the node's copy while it is younger than the attribute
+ * TTL (no connection at all for a process whose metadata the node has),
+ * else from the database, then shared with the node. Without a cache
+ * folder nothing is shared. */
+static int volume_load_settings(struct volume *v)
+{
+    const struct shimfs_config *c = &v->cfg;
+    if (c->cache_dir[0] && c->cache_size > 0 && c->node_meta &&
+        nodemeta_open(c->cache_dir, c->meta, &v->node) == 0)
+        meta_set_commit_hook(v->meta, volume_committed, v);
+    int64_t max_age = c->read_only ? -1 : c->attr_ttl_ns;
+    if (v->node && nodemeta_load_settings(v->node, max_age, &v->settings) == 0)
+        return 0;
+    struct nodemeta_stamp st = v->node ? nodemeta_stamp(v->node) : (struct nodemeta_stamp){ 0, 0 };
+    int rc = meta_load_settings(v->meta, &v->settings);
+    if (rc == 0 && v->node)
+        (void)nodemeta_save_settings(v->node, st, &v->settings);
+    return rc;
+}
+
 /* The cache writes blocks in the background; at a normal exit, let the
  * queue land (bounded by its size: 64 MiB) so what this process fetched
  * serves the next one. One volume per process is the common case. */
@@ -70,7 +100,7 @@ int volume_open(const struct shimfs_config *cfg, struct volume **out)
     v->cfg = *cfg;
     int rc = meta_open(cfg->meta, &v->meta);
     if (rc == 0)
-        rc = meta_load_settings(v->meta, &v->settings);
+        rc = volume_load_settings(v);
     if (rc == 0) {
         rc = obj_open(v->settings.bucket, NULL, &v->store);
         if (rc < 0)
@@ -101,6 +131,7 @@ void volume_close(struct volume *v)
         obj_close(v->store);
     if (v->meta)
         meta_close(v->meta);
+    nodemeta_close(v->node);
     free(v);
 }
 

@@ -25,6 +25,10 @@ struct volume {
     struct obj_store *store;
     struct cache *cache;     /* NULL when the cache is disabled or unusable */
     uint64_t dev;            /* st_dev reported for volume files */
+    struct nodemeta *node;   /* metadata shared on this node; NULL without a cache */
+    /* Called after each of this process's commits with the node generation
+     * before its bump (the vfs keeps its caches, which it updated itself). */
+    void (*committed)(uint64_t before);
 };
 
 /* Open the volume described by cfg (meta from cfg->meta). Errors: those of

@@ -10,6 +10,8 @@
 #include "meta_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,10 +107,36 @@ static PGconn *meta_connect_params(const char *conninfo)
     return PQconnectdbParams(keys, vals, 1);
 }
 
+/* Shells dup2 onto small numbers (`exec 3> file`), which silently closes
+ * whatever held them: the connection's socket must not sit there. Fill the
+ * free numbers below META_FD_FLOOR with /dev/null while connecting (a
+ * program thread opening meanwhile just gets a higher number). */
+#define META_FD_FLOOR 10
+
+static int meta_fd_hold_low(int *held)
+{
+    int n = 0;
+    while (n < META_FD_FLOOR) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            break;
+        if (fd >= META_FD_FLOOR) {
+            close(fd);
+            break;
+        }
+        held[n++] = fd;
+    }
+    return n;
+}
+
 int meta_conn_connect(struct meta_conn *c)
 {
     meta_conn_drop(c);
+    int held[META_FD_FLOOR];
+    int nheld = meta_fd_hold_low(held);
     PGconn *pg = meta_connect_params(c->m->conninfo);
+    while (nheld > 0)
+        close(held[--nheld]);
     if (!pg) {
         log_error(META_LOG, "cannot connect to %s: out of memory", c->m->describe);
         return -ENOMEM;

@@ -43,14 +43,21 @@ static void meta_ds_slice(const PGresult *r, int row, struct layout_slice *s)
     };
 }
 
+/* Who gets the rows: ecb (optional) every entry, cb every file's chunks. */
+struct meta_ds_cbs { meta_dirent_cb ecb; meta_file_slices_cb cb; void *arg; };
+
 /* Delivers rows [from, to), one entry's rows, a call per chunk. */
 static int meta_ds_entry(const PGresult *r, int from, int to, struct layout_slice *s,
-                         meta_file_slices_cb cb, void *arg)
+                         const char *name, size_t nlen, const struct meta_ds_cbs *cbs)
 {
     if (meta_r_isnull(r, from, DS_ATTR))
         return 0;        /* dangling entry: fsck's business */
     struct meta_attr a;
     meta_r_attr(r, from, DS_ATTR, &a);
+    meta_file_slices_cb cb = cbs->cb;
+    void *arg = cbs->arg;
+    if (cbs->ecb && cbs->ecb(arg, name, nlen, &a))
+        return 1;
     if ((a.mode & META_S_IFMT) != META_S_IFREG)
         return 0;
     if (meta_r_isnull(r, from, DS_CHUNK))
@@ -92,14 +99,14 @@ static int meta_ds_query(struct meta *m, const struct meta_params *p, PGresult *
 
 /* One page: entries of dir after `after`. Sets *names to the number of
  * entries seen and copies the last name into last/llen. */
-static int meta_ds_page(struct meta *m, uint64_t dir, char *last, size_t *llen, int *names,
-                        meta_file_slices_cb cb, void *arg)
+static int meta_ds_page(struct meta *m, uint64_t dir, int limit, char *last, size_t *llen,
+                        int *names, const struct meta_ds_cbs *cbs)
 {
     struct meta_params p;
     meta_p_init(&p);
     meta_p_int(&p, (int64_t)dir);
     meta_p_bytes(&p, last, *llen);
-    meta_p_int(&p, META_DIRSLICES_PAGE);
+    meta_p_int(&p, limit);
     PGresult *r;
     int rc = meta_ds_query(m, &p, &r);
     if (rc < 0)
@@ -127,7 +134,7 @@ static int meta_ds_page(struct meta *m, uint64_t dir, char *last, size_t *llen, 
         }
         memcpy(last, name, len);
         *llen = len;
-        rc = meta_ds_entry(r, i, j, s, cb, arg);
+        rc = meta_ds_entry(r, i, j, s, name, len, cbs);
     }
     free(s);
     PQclear(r);
@@ -140,13 +147,27 @@ int meta_read_dir_slices(struct meta *m, uint64_t dir, meta_file_slices_cb cb, v
     size_t llen = 0;
     /* Every full page moves `last` forward through a finite directory;
      * the bound only guards against a server that never says "done". */
+    struct meta_ds_cbs cbs = { NULL, cb, arg };
     for (long page = 0; page < (1L << 40) / META_DIRSLICES_PAGE; page++) {
         int names;
-        int rc = meta_ds_page(m, dir, last, &llen, &names, cb, arg);
+        int rc = meta_ds_page(m, dir, META_DIRSLICES_PAGE, last, &llen, &names, &cbs);
         if (rc != 0)
             return rc < 0 ? rc : 0;
         if (names < META_DIRSLICES_PAGE)
             return 0;
     }
     return -EIO;
+}
+
+int meta_read_dir_all(struct meta *m, uint64_t dir, int limit, meta_dirent_cb ecb,
+                      meta_file_slices_cb cb, void *arg)
+{
+    char last[META_NAME_MAX + 1];
+    size_t llen = 0;
+    int names = 0;
+    struct meta_ds_cbs cbs = { ecb, cb, arg };
+    if (limit <= 0 || limit > META_DIRSLICES_PAGE)
+        limit = META_DIRSLICES_PAGE;
+    int rc = meta_ds_page(m, dir, limit, last, &llen, &names, &cbs);
+    return rc < 0 ? rc : rc > 0 ? -ECANCELED : names;
 }

@@ -82,7 +82,13 @@ struct meta {
     pthread_cond_t cv;
     int nconns;
     struct meta_conn conns[META_MAX_CONNS];
+    void (*commit_hook)(void *arg);   /* meta_set_commit_hook */
+    void *commit_arg;
 };
+
+/* A change committed outside meta_tx's notice (meta_change1 callers whose
+ * change is visible): run the commit hook. */
+void meta_notify_commit(struct meta *m);
 
 /* ---- parameters (meta_params.c) ---- */
 #define META_MAXP 16

@@ -41,7 +41,7 @@ static int meta_tx_end(struct meta_conn *c, int rc)
 /* Runs fn (a body or the caller's batch) as one transaction, reruns it on
  * serialization failures. */
 static int meta_tx_loop(struct meta_conn *c, int state, int (*fn)(struct meta_conn *, void *),
-                        void *arg, const char *what)
+                        void *arg, const char *what, int notify)
 {
     int rc = 0;
     for (int attempt = 0; attempt < META_TX_ATTEMPTS; attempt++) {
@@ -56,6 +56,8 @@ static int meta_tx_loop(struct meta_conn *c, int state, int (*fn)(struct meta_co
         rc = meta_tx_end(c, rc);
         c->tx = META_TX_NONE;
         c->begin_pending = 0;
+        if (rc == 0 && notify)
+            meta_notify_commit(c->m);
         if (rc == 0 || !c->retry)
             return rc;
     }
@@ -65,7 +67,9 @@ static int meta_tx_loop(struct meta_conn *c, int state, int (*fn)(struct meta_co
     return -EIO;
 }
 
-int meta_tx(struct meta *m, meta_tx_body body, void *arg)
+/* notify: the change is visible in the namespace (the commit hook runs);
+ * session and garbage bookkeeping is not. */
+static int meta_tx_run(struct meta *m, meta_tx_body body, void *arg, int notify)
 {
     struct meta_conn *c;
     int rc = meta_conn_get(m, &c);
@@ -73,9 +77,14 @@ int meta_tx(struct meta *m, meta_tx_body body, void *arg)
         return rc;
     if (c->tx == META_TX_OUTER)
         return body(c, arg);     /* joins meta_txn; its caller reruns if needed */
-    rc = meta_tx_loop(c, META_TX_OWN, body, arg, "transaction");
+    rc = meta_tx_loop(c, META_TX_OWN, body, arg, "transaction", notify);
     meta_conn_put(c);
     return rc;
+}
+
+int meta_tx(struct meta *m, meta_tx_body body, void *arg)
+{
+    return meta_tx_run(m, body, arg, 1);
 }
 
 struct meta_change1 { int stmt; const struct meta_params *p; PGresult *res; };
@@ -94,7 +103,7 @@ static int meta_change1_body(struct meta_conn *c, void *arg)
 int meta_change1(struct meta *m, int stmt, const struct meta_params *p, PGresult **res)
 {
     struct meta_change1 ch = { stmt, p, NULL };
-    int rc = meta_tx(m, meta_change1_body, &ch);
+    int rc = meta_tx_run(m, meta_change1_body, &ch, 0); /* sessions, orphans, xattrs, gc */
     if (rc < 0) {
         PQclear(ch.res);
         ch.res = NULL;
@@ -122,10 +131,22 @@ int meta_txn(struct meta *m, int (*fn)(struct meta *m, void *arg), void *arg)
         return rc;
     meta_conn_set_owned(m, c);
     struct meta_txn_call call = { m, fn, arg };
-    rc = meta_tx_loop(c, META_TX_OUTER, meta_txn_body, &call, "meta_txn");
+    rc = meta_tx_loop(c, META_TX_OUTER, meta_txn_body, &call, "meta_txn", 1);
     meta_conn_set_owned(m, NULL);
     meta_conn_put(c);
     return rc;
+}
+
+void meta_notify_commit(struct meta *m)
+{
+    if (m->commit_hook)
+        m->commit_hook(m->commit_arg);
+}
+
+void meta_set_commit_hook(struct meta *m, void (*fn)(void *arg), void *arg)
+{
+    m->commit_hook = fn;
+    m->commit_arg = arg;
 }
 
 int64_t meta_now_ns(void)

@@ -91,6 +91,7 @@ static int meta_xattr_change(struct meta *m, int stmt, struct meta_params *p, in
     int rc = meta_change1(m, stmt, p, &r);
     if (rc < 0)
         return rc;
+    meta_notify_commit(m); /* whether the volume has xattrs is shared on the node */
     if (meta_r_int(r, 0, 0) == 0)
         rc = -ENOENT;
     else if (meta_r_int(r, 0, 1) == 0)

@@ -87,7 +87,9 @@ expect_line "all of the 96 MiB file is cached" "^1 of 1 files fully cached, 96\\
 misses0=$(cache_counter misses)
 hits0=$(cache_counter hits)
 TRACE=$TEST_SCRATCH/connects
-(cd / && env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_LOG=error \
+# (SHIMFS_NODE_META=0: every process asks PostgreSQL itself, so the trace
+# must show connects; test_node_meta covers the shared case)
+(cd / && env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_LOG=error SHIMFS_NODE_META=0 \
     strace -f -qq --seccomp-bpf -e trace=connect -o "$TRACE" \
     sh -c 'find "$1/tree" -type f | LC_ALL=C sort | xargs cat' sh "$PREFIX") \
     | md5sum > "$TEST_SCRATCH/shim.md5"

@@ -1,0 +1,430 @@
+/* nodemeta.c - the node's shared metadata files (see nodemeta.h): a
+ * generation counter in a shared mapping, the settings, and one snapshot
+ * file per directory, each written aside and renamed into place.
+ *
+ * File layout (native byte order and structure layout: a file written by
+ * another build or machine fails the layout check and is ignored):
+ *   header  { magic, version, sizeof attr, sizeof slice, kind, payload
+ *             length, checksum of what follows the header, ... }
+ *   payload records, 8-byte aligned: entry { tag, name length, attr, name }
+ *           and chunk { tag, count, chunk index, slices }.
+ */
+#include "nodemeta.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+#define NM_MAGIC 0x314d4e53u     /* "SNM1" */
+#define NM_VERSION 1
+#define NM_MAX_FILE (64u << 20)
+#define NM_KIND_BLOB 1
+#define NM_KIND_DIR 2
+#define NM_TAG_ENTRY 0x45u
+#define NM_TAG_CHUNK 0x43u
+
+struct nodemeta {
+    int dirfd;
+    uint64_t *gen;              /* shared mapping of the "gen" file */
+};
+
+struct nm_header {
+    uint32_t magic, version;
+    uint32_t attr_size, slice_size, settings_size;
+    uint32_t kind;
+    uint64_t payload_len;
+    uint64_t sum;               /* XXH3 of the payload */
+    uint64_t gen;
+    int64_t fetched_ns;
+    uint64_t dir;
+    uint32_t has_dir_attr, pad;
+    int64_t dir_attr_ns;
+    struct meta_attr dir_attr;
+};
+
+struct nm_entry { uint32_t tag, nlen; struct meta_attr a; };
+struct nm_chunk { uint32_t tag, n; uint64_t index; };
+
+int64_t nodemeta_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The folder name: a hash of the connection string (with the libpq
+ * environment when the string is empty), so no part of it is stored. */
+static void nm_key(const char *conninfo, char *out, size_t cap)
+{
+    static const char *const env[] = { "PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER",
+                                       "PGSERVICE" };
+    XXH3_state_t *st = XXH3_createState();
+    XXH128_hash_t h = { 0, 0 };
+    if (st && XXH3_128bits_reset(st) == XXH_OK) {
+        XXH3_128bits_update(st, conninfo, strlen(conninfo) + 1);
+        for (size_t i = 0; !*conninfo && i < sizeof env / sizeof env[0]; i++) {
+            const char *v = getenv(env[i]);
+            XXH3_128bits_update(st, v ? v : "", v ? strlen(v) + 1 : 1);
+        }
+        h = XXH3_128bits_digest(st);
+    }
+    XXH3_freeState(st);
+    snprintf(out, cap, "%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
+}
+
+static int nm_mkdir(const char *path)
+{
+    return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -errno;
+}
+
+static int nm_map_gen(struct nodemeta *nm)
+{
+    int fd = openat(nm->dirfd, "gen", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    int rc = fstat(fd, &st) < 0 ? -errno : 0;
+    if (rc == 0 && st.st_size < 4096 && ftruncate(fd, 4096) < 0)
+        rc = -errno;
+    void *p = rc == 0 ? mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+    if (rc == 0 && p == MAP_FAILED)
+        rc = -errno;
+    close(fd);
+    if (rc == 0)
+        nm->gen = p;
+    return rc;
+}
+
+int nodemeta_open(const char *cache_dir, const char *conninfo, struct nodemeta **out)
+{
+    char path[4096 + 64], key[40];
+    nm_key(conninfo ? conninfo : "", key, sizeof key);
+    int n = snprintf(path, sizeof path, "%s/meta", cache_dir);
+    if (n < 0 || (size_t)n >= sizeof path - 40)
+        return -ENAMETOOLONG;
+    int rc = nm_mkdir(cache_dir);
+    if (rc == 0)
+        rc = nm_mkdir(path);
+    snprintf(path + n, sizeof path - (size_t)n, "/%s", key);
+    if (rc == 0)
+        rc = nm_mkdir(path);
+    if (rc < 0)
+        return rc;
+    struct nodemeta *nm = calloc(1, sizeof *nm);
+    if (!nm)
+        return -ENOMEM;
+    nm->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    rc = nm->dirfd < 0 ? -errno : nm_map_gen(nm);
+    if (rc < 0) {
+        nodemeta_close(nm);
+        return rc;
+    }
+    *out = nm;
+    return 0;
+}
+
+void nodemeta_close(struct nodemeta *nm)
+{
+    if (!nm)
+        return;
+    if (nm->gen)
+        munmap(nm->gen, 4096);
+    if (nm->dirfd >= 0)
+        close(nm->dirfd);
+    free(nm);
+}
+
+uint64_t nodemeta_gen(const struct nodemeta *nm)
+{
+    return __atomic_load_n(nm->gen, __ATOMIC_ACQUIRE);
+}
+
+uint64_t nodemeta_bump(struct nodemeta *nm)
+{
+    return __atomic_fetch_add(nm->gen, 1, __ATOMIC_ACQ_REL);
+}
+
+/* ---- files ---- */
+
+static int nm_write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? -errno : -EIO;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Header + payload under name, atomically replacing what was there. */
+static int nm_publish(struct nodemeta *nm, const char *name, struct nm_header *h,
+                      const void *payload, size_t len)
+{
+    char tmp[96];
+    static unsigned seq;
+    snprintf(tmp, sizeof tmp, ".tmp-%ld-%u", (long)getpid(), __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+    h->magic = NM_MAGIC;
+    h->version = NM_VERSION;
+    h->attr_size = sizeof(struct meta_attr);
+    h->slice_size = sizeof(struct layout_slice);
+    h->settings_size = sizeof(struct meta_settings);
+    h->payload_len = len;
+    h->sum = XXH3_64bits(payload, len);
+    int fd = openat(nm->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+    int rc = nm_write_all(fd, h, sizeof *h);
+    if (rc == 0)
+        rc = nm_write_all(fd, payload, len);
+    close(fd);
+    if (rc == 0 && renameat(nm->dirfd, tmp, nm->dirfd, name) < 0)
+        rc = -errno;
+    if (rc < 0)
+        unlinkat(nm->dirfd, tmp, 0);
+    return rc;
+}
+
+/* The whole file, checked: header layout, kind, size, checksum, generation
+ * and age. *buf holds header + payload. */
+static int nm_load(struct nodemeta *nm, const char *name, uint32_t kind, int64_t max_age_ns,
+                   int check_gen, char **buf, struct nm_header *h)
+{
+    uint64_t gen = nodemeta_gen(nm); /* before the read: a newer file is fine, an older one is not */
+    int fd = openat(nm->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -ENOENT;
+    struct stat st;
+    int rc = fstat(fd, &st) < 0 ? -errno : 0;
+    if (rc == 0 && ((size_t)st.st_size < sizeof *h || (uint64_t)st.st_size > NM_MAX_FILE))
+        rc = -ESTALE;
+    char *p = rc == 0 ? malloc((size_t)st.st_size) : NULL;
+    if (rc == 0 && !p)
+        rc = -ENOMEM;
+    if (rc == 0 && pread(fd, p, (size_t)st.st_size, 0) != st.st_size)
+        rc = -ESTALE;
+    close(fd);
+    if (rc == 0) {
+        memcpy(h, p, sizeof *h);
+        int64_t age = nodemeta_now() - h->fetched_ns;
+        if (h->magic != NM_MAGIC || h->version != NM_VERSION || h->kind != kind ||
+            h->attr_size != sizeof(struct meta_attr) || h->slice_size != sizeof(struct layout_slice) ||
+            h->settings_size != sizeof(struct meta_settings) ||
+            h->payload_len != (uint64_t)st.st_size - sizeof *h ||
+            XXH3_64bits(p + sizeof *h, (size_t)h->payload_len) != h->sum)
+            rc = -ESTALE;
+        else if ((check_gen && h->gen != gen) || (max_age_ns >= 0 && (age > max_age_ns || age < -max_age_ns)))
+            rc = -ESTALE;
+    }
+    if (rc < 0) {
+        free(p);
+        return rc;
+    }
+    *buf = p;
+    return 0;
+}
+
+struct nodemeta_stamp nodemeta_stamp(const struct nodemeta *nm)
+{
+    struct nodemeta_stamp st = { nodemeta_gen(nm), nodemeta_now() };
+    return st;
+}
+
+int nodemeta_save_blob(struct nodemeta *nm, const char *name, struct nodemeta_stamp st,
+                       const void *data, size_t len)
+{
+    struct nm_header h;
+    memset(&h, 0, sizeof h);
+    h.kind = NM_KIND_BLOB;
+    h.gen = st.gen;
+    h.fetched_ns = st.wall;
+    return nm_publish(nm, name, &h, data, len);
+}
+
+int nodemeta_load_blob(struct nodemeta *nm, const char *name, int64_t max_age_ns, int check_gen,
+                       void *data, size_t len)
+{
+    char *p;
+    struct nm_header h;
+    int rc = nm_load(nm, name, NM_KIND_BLOB, max_age_ns, check_gen, &p, &h);
+    if (rc == 0 && h.payload_len != len)
+        rc = -ESTALE;
+    if (rc == 0)
+        memcpy(data, p + sizeof h, len);
+    free(rc == 0 ? p : NULL);
+    return rc;
+}
+
+int nodemeta_save_settings(struct nodemeta *nm, struct nodemeta_stamp st,
+                           const struct meta_settings *s)
+{
+    return nodemeta_save_blob(nm, "settings", st, s, sizeof *s);
+}
+
+int nodemeta_load_settings(struct nodemeta *nm, int64_t max_age_ns, struct meta_settings *s)
+{
+    /* a local commit never reformats the volume: any generation will do */
+    return nodemeta_load_blob(nm, "settings", max_age_ns, 0, s, sizeof *s);
+}
+
+/* ---- directory snapshots ---- */
+
+static void nm_put(struct nodemeta_buf *b, const void *src, size_t n)
+{
+    size_t padded = (n + 7) & ~(size_t)7;
+    if (b->err)
+        return;
+    if (b->len + padded > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16384;
+        while (cap < b->len + padded)
+            cap *= 2;
+        char *p = cap <= NM_MAX_FILE ? realloc(b->p, cap) : NULL;
+        if (!p) {
+            b->err = -ENOMEM;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, src, n);
+    memset(b->p + b->len + n, 0, padded - n);
+    b->len += padded;
+}
+
+void nodemeta_dir_begin(struct nodemeta_buf *b, uint64_t dir, uint64_t gen, int64_t fetched_ns,
+                        const struct meta_attr *dir_attr, int64_t dir_attr_ns)
+{
+    struct nm_header h;
+    memset(&h, 0, sizeof h);
+    h.kind = NM_KIND_DIR;
+    h.gen = gen;
+    h.fetched_ns = fetched_ns;
+    h.dir = dir;
+    if (dir_attr) {
+        h.has_dir_attr = 1;
+        h.dir_attr = *dir_attr;
+        h.dir_attr_ns = dir_attr_ns;
+    }
+    *b = (struct nodemeta_buf){ 0 };
+    nm_put(b, &h, sizeof h);
+}
+
+void nodemeta_dir_entry(struct nodemeta_buf *b, const char *name, size_t nlen,
+                        const struct meta_attr *a)
+{
+    struct nm_entry e;
+    memset(&e, 0, sizeof e);
+    e.tag = NM_TAG_ENTRY;
+    e.nlen = (uint32_t)nlen;
+    e.a = *a;
+    nm_put(b, &e, sizeof e);
+    nm_put(b, name, nlen);
+}
+
+void nodemeta_dir_chunk(struct nodemeta_buf *b, uint64_t chunk, const struct layout_slice *s, int n)
+{
+    struct nm_chunk c = { NM_TAG_CHUNK, (uint32_t)n, chunk };
+    nm_put(b, &c, sizeof c);
+    nm_put(b, s, (size_t)n * sizeof *s);
+}
+
+int nodemeta_dir_commit(struct nodemeta *nm, struct nodemeta_buf *b)
+{
+    if (b->err)
+        return b->err;
+    struct nm_header h;
+    memcpy(&h, b->p, sizeof h);
+    char name[32];
+    snprintf(name, sizeof name, "d%llx", (unsigned long long)h.dir);
+    int rc = nm_publish(nm, name, &h, b->p + sizeof h, b->len - sizeof h);
+    return rc;
+}
+
+void nodemeta_buf_free(struct nodemeta_buf *b)
+{
+    free(b->p);
+    *b = (struct nodemeta_buf){ 0 };
+}
+
+int nodemeta_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns, struct nodemeta_snap *s)
+{
+    char name[32];
+    struct nm_header h;
+    snprintf(name, sizeof name, "d%llx", (unsigned long long)dir);
+    memset(s, 0, sizeof *s);
+    int rc = nm_load(nm, name, NM_KIND_DIR, max_age_ns, 1, &s->p, &h);
+    if (rc < 0)
+        return rc;
+    if (h.dir != dir) {
+        nodemeta_snap_free(s);
+        return -ESTALE;
+    }
+    s->len = sizeof h + (size_t)h.payload_len;
+    s->pos = sizeof h;
+    s->dir = dir;
+    s->fetched_ns = h.fetched_ns;
+    s->has_dir_attr = (int)h.has_dir_attr;
+    s->dir_attr = h.dir_attr;
+    s->dir_attr_ns = h.dir_attr_ns;
+    return 0;
+}
+
+int nodemeta_snap_next(struct nodemeta_snap *s, const char **name, size_t *nlen,
+                       struct meta_attr *a, uint64_t *chunk, const struct layout_slice **slices,
+                       int *n)
+{
+    if (s->pos >= s->len)
+        return 0;
+    if (s->len - s->pos < sizeof(uint32_t) * 2)
+        return -EBADMSG;
+    uint32_t tag;
+    memcpy(&tag, s->p + s->pos, sizeof tag);
+    if (tag == NM_TAG_ENTRY) {
+        struct nm_entry e;
+        if (s->len - s->pos < sizeof e)
+            return -EBADMSG;
+        memcpy(&e, s->p + s->pos, sizeof e);
+        size_t padded = ((size_t)e.nlen + 7) & ~(size_t)7;
+        if (e.nlen == 0 || e.nlen > META_NAME_MAX || s->len - s->pos - sizeof e < padded)
+            return -EBADMSG;
+        *name = s->p + s->pos + sizeof e;
+        *nlen = e.nlen;
+        *a = e.a;
+        s->pos += sizeof e + padded;
+        return 1;
+    }
+    if (tag == NM_TAG_CHUNK) {
+        struct nm_chunk c;
+        if (s->len - s->pos < sizeof c)
+            return -EBADMSG;
+        memcpy(&c, s->p + s->pos, sizeof c);
+        size_t bytes = (size_t)c.n * sizeof(struct layout_slice);
+        if (c.n > (1u << 20) || s->len - s->pos - sizeof c < bytes)
+            return -EBADMSG;
+        *chunk = c.index;
+        *slices = (const struct layout_slice *)(const void *)(s->p + s->pos + sizeof c);
+        *n = (int)c.n;
+        s->pos += sizeof c + bytes;
+        return 2;
+    }
+    return -EBADMSG;
+}
+
+void nodemeta_snap_free(struct nodemeta_snap *s)
+{
+    free(s->p);
+    s->p = NULL;
+}

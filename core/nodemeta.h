@@ -1,0 +1,104 @@
+/* nodemeta.h - metadata shared by the processes of one node: the volume's
+ * settings and whole-directory snapshots (entries, attributes and block
+ * maps), kept as small files under $SHIMFS_CACHE_DIR/meta/<volume key>/.
+ *
+ * Why: a process that starts, opens a few files of a dataset and exits
+ * (`find | xargs cat`, `find -exec`, DataLoader workers) paid a PostgreSQL
+ * connection and a few round trips for metadata that another process on
+ * the node fetched a moment earlier. A FUSE mount shares such answers
+ * through the kernel's caches for the attribute TTL; this is the same
+ * sharing for processes that each carry their own engine.
+ *
+ * Promises:
+ *  - A snapshot is used only while it is younger than the caller's TTL and
+ *    no process of this node committed a change to the volume since it was
+ *    taken (a generation counter in a shared mapping, bumped after every
+ *    commit): close-to-open holds between processes of a node, and across
+ *    nodes answers are at most one TTL old, as with the in-process caches.
+ *  - Files are written aside and renamed into place, carry a checksum and
+ *    the layout of the structures they hold; anything damaged, truncated,
+ *    foreign or from another build is ignored (and the caller asks the
+ *    database), never trusted.
+ *  - The key of a volume is a hash of its connection string: nothing of the
+ *    string (password included) is stored.
+ */
+#ifndef SHIMFS_NODEMETA_H
+#define SHIMFS_NODEMETA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layout.h"
+#include "meta.h"
+
+struct nodemeta;
+
+/* Open (creating 0700 as needed) the node's folder for the volume reached
+ * with conninfo. -errno when the cache folder is unusable. */
+int nodemeta_open(const char *cache_dir, const char *conninfo, struct nodemeta **out);
+void nodemeta_close(struct nodemeta *nm);
+
+/* The node's change generation, and its bump after a local commit (which
+ * returns the generation before it). */
+uint64_t nodemeta_gen(const struct nodemeta *nm);
+uint64_t nodemeta_bump(struct nodemeta *nm);
+
+/* Wall clock in ns (CLOCK_REALTIME): snapshot times are shared between
+ * processes, so they are wall times. */
+int64_t nodemeta_now(void);
+
+/* When a question was asked: the generation and wall time read before it
+ * (an answer is as old as its question). */
+struct nodemeta_stamp { uint64_t gen; int64_t wall; };
+struct nodemeta_stamp nodemeta_stamp(const struct nodemeta *nm);
+
+/* Settings: saved by processes that read them from the database; loaded
+ * when younger than max_age_ns (< 0: any age). 0 or -ENOENT/-ESTALE. */
+int nodemeta_save_settings(struct nodemeta *nm, struct nodemeta_stamp st,
+                           const struct meta_settings *s);
+int nodemeta_load_settings(struct nodemeta *nm, int64_t max_age_ns, struct meta_settings *s);
+
+/* Any other small answer the node's processes share (statvfs figures,
+ * whether the volume has xattrs): name is a plain file name; check_gen:
+ * invalid after a local commit. */
+int nodemeta_save_blob(struct nodemeta *nm, const char *name, struct nodemeta_stamp st,
+                       const void *data, size_t len);
+int nodemeta_load_blob(struct nodemeta *nm, const char *name, int64_t max_age_ns, int check_gen,
+                       void *data, size_t len);
+
+/* ---- directory snapshots ---- */
+/* Building one: begin with the generation and wall time read BEFORE the
+ * query, then the entries in name order, each regular file followed by
+ * its chunks; commit writes it for the node. */
+struct nodemeta_buf { char *p; size_t len, cap; int err; };
+void nodemeta_dir_begin(struct nodemeta_buf *b, uint64_t dir, uint64_t gen, int64_t fetched_ns,
+                        const struct meta_attr *dir_attr, int64_t dir_attr_ns);
+void nodemeta_dir_entry(struct nodemeta_buf *b, const char *name, size_t nlen,
+                        const struct meta_attr *a);
+void nodemeta_dir_chunk(struct nodemeta_buf *b, uint64_t chunk, const struct layout_slice *s,
+                        int n);
+int nodemeta_dir_commit(struct nodemeta *nm, struct nodemeta_buf *b);
+void nodemeta_buf_free(struct nodemeta_buf *b);
+
+/* Reading one: the snapshot of dir when it is valid for the generation now
+ * and younger than max_age_ns (< 0: any age). */
+struct nodemeta_snap {
+    char *p;
+    size_t len, pos;
+    uint64_t dir;
+    int64_t fetched_ns;
+    int has_dir_attr;
+    struct meta_attr dir_attr;
+    int64_t dir_attr_ns;
+};
+int nodemeta_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns,
+                      struct nodemeta_snap *s);
+/* Next record: 1 entry (*name, *nlen, *a), 2 chunk of the last entry
+ * (*chunk, *slices, *n; slices point into the snapshot), 0 at the end,
+ * -EBADMSG if malformed. */
+int nodemeta_snap_next(struct nodemeta_snap *s, const char **name, size_t *nlen,
+                       struct meta_attr *a, uint64_t *chunk, const struct layout_slice **slices,
+                       int *n);
+void nodemeta_snap_free(struct nodemeta_snap *s);
+
+#endif

@@ -1,0 +1,173 @@
+/* vfs_snap.c - whole directories at once: entries, attributes and the
+ * block maps of its files, from the node's snapshot (nodemeta.h) when one
+ * is valid, else from one query, which is then shared with the node.
+ *
+ * A process that lists or opens the files of a directory needs all of it
+ * soon; one round trip (or none, when a neighbour process just fetched the
+ * same directory) replaces a walk, a readdir page and a block-map query.
+ * TTLs count from when the database answered, not from when this process
+ * read the snapshot, so sharing never makes an answer older than one TTL.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "log.h"
+#include "nodemeta.h"
+#include "vfs_internal.h"
+
+struct vfs_snap_fill {
+    uint64_t dir;
+    int64_t at;                 /* when the answer was made (vfs_now_ns clock) */
+    struct vfs_dirmaps *maps;
+    struct nodemeta_buf buf;
+    int save;
+    meta_dirent_cb ecb;
+    void *arg;
+    struct meta_attr last;      /* the entry the next chunks belong to */
+};
+
+static int64_t vfs_snap_max_age(void)
+{
+    const struct shimfs_config *c = &vfs_volume()->cfg;
+    if (c->read_only)
+        return -1;
+    return c->attr_ttl_ns < c->entry_ttl_ns ? c->attr_ttl_ns : c->entry_ttl_ns;
+}
+
+/* A wall-clock time as a vfs_now_ns time (never in the future). */
+static int64_t vfs_snap_mono(int64_t wall)
+{
+    int64_t age = nodemeta_now() - wall;
+    return vfs_now_ns() - (age > 0 ? age : 0);
+}
+
+static int vfs_snap_entry(struct vfs_snap_fill *f, const char *name, size_t nlen,
+                          const struct meta_attr *a)
+{
+    mcache_put_entry_at(f->dir, name, nlen, a, f->at);
+    if (f->save)
+        nodemeta_dir_entry(&f->buf, name, nlen, a);
+    if (f->ecb)
+        (void)f->ecb(f->arg, name, nlen, a);
+    f->last = *a;
+    return 0;
+}
+
+static int vfs_snap_entry_cb(void *arg, const char *name, size_t nlen, const struct meta_attr *a)
+{
+    return vfs_snap_entry(arg, name, nlen, a);
+}
+
+static int vfs_snap_chunk_cb(void *arg, const struct meta_attr *a, uint64_t chunk,
+                             const struct layout_slice *s, int n)
+{
+    struct vfs_snap_fill *f = arg;
+    if (f->save)
+        nodemeta_dir_chunk(&f->buf, chunk, s, n);
+    return vfs_dirmaps_add(f->maps, a, chunk, s, n);
+}
+
+/* Walk a snapshot's records from s->pos; deliver == 0 only checks that
+ * they parse (nothing reaches the caches from a malformed file). */
+static int vfs_snap_replay(struct nodemeta_snap *s, struct vfs_snap_fill *f, int deliver)
+{
+    const char *name;
+    size_t nlen;
+    struct meta_attr a;
+    uint64_t chunk;
+    const struct layout_slice *sl;
+    int n, k, entries = 0;
+    while ((k = nodemeta_snap_next(s, &name, &nlen, &a, &chunk, &sl, &n)) > 0) {
+        if (k == 1)
+            entries++;
+        else if (entries == 0)
+            return -EBADMSG;  /* a block map before any entry */
+        if (!deliver)
+            continue;
+        int rc = k == 1 ? vfs_snap_entry(f, name, nlen, &a)
+                        : vfs_dirmaps_add(f->maps, &f->last, chunk, sl, n);
+        if (rc < 0)
+            return rc;
+    }
+    return k;
+}
+
+/* The node's snapshot of dir into the caches: 1 when used, 0 when there is
+ * none valid. */
+static int vfs_snap_from_node(uint64_t dir, meta_dirent_cb ecb, void *arg)
+{
+    struct volume *v = vfs_volume();
+    struct nodemeta_snap s;
+    if (!v->node || nodemeta_dir_load(v->node, dir, vfs_snap_max_age(), &s) < 0)
+        return 0;
+    struct vfs_snap_fill f = { .dir = dir, .at = vfs_snap_mono(s.fetched_ns), .ecb = ecb, .arg = arg };
+    size_t start = s.pos;
+    int rc = vfs_snap_replay(&s, &f, 0);
+
+    if (rc == 0 && !(f.maps = vfs_dirmaps_new()))
+        rc = -ENOMEM;
+    if (rc == 0) {
+        s.pos = start;
+        if (s.has_dir_attr)
+            mcache_put_attr_at(&s.dir_attr, vfs_snap_mono(s.dir_attr_ns));
+        rc = vfs_snap_replay(&s, &f, 1);
+        if (rc == 0)
+            mcache_dir_set_listed_at(dir, 1, f.at);
+        vfs_dirmaps_install(f.maps, dir, rc == 0);
+    }
+    nodemeta_snap_free(&s);
+    if (rc < 0)
+        log_debug("vfs", "node snapshot of directory %llu unusable: %s", (unsigned long long)dir,
+                  strerror(-rc));
+    return rc == 0;
+}
+
+int vfs_snap_load(uint64_t dir)
+{
+    return vfs_snap_from_node(dir, NULL, NULL);
+}
+
+/* One query for the directory (and its share for the node when complete). */
+static int vfs_snap_query(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
+{
+    struct volume *v = vfs_volume();
+    struct vfs_snap_fill f = { .dir = dir, .ecb = ecb, .arg = arg, .save = v->node != NULL };
+    if (!(f.maps = vfs_dirmaps_new()))
+        return -ENOMEM;
+    if (f.save) {
+        uint64_t gen = nodemeta_gen(v->node);  /* both before the question */
+        int64_t wall = nodemeta_now(), dat = 0;
+        struct meta_attr da;
+        int have = mcache_getattr_at(dir, &da, &dat) == 0;
+        f.at = vfs_now_ns();
+        nodemeta_dir_begin(&f.buf, dir, gen, wall, have ? &da : NULL, wall - (f.at - dat));
+    } else {
+        f.at = vfs_now_ns();
+    }
+    int rc = meta_read_dir_all(v->meta, dir, limit, vfs_snap_entry_cb, vfs_snap_chunk_cb, &f);
+    int complete = rc >= 0 && rc < limit;
+    if (complete)
+        mcache_dir_set_listed_at(dir, 1, f.at);
+    vfs_dirmaps_install(f.maps, dir, rc >= 0);
+    if (complete && f.save) {
+        int src = nodemeta_dir_commit(v->node, &f.buf);
+        if (src < 0)
+            log_debug("vfs", "sharing directory %llu with the node: %s", (unsigned long long)dir,
+                      strerror(-src));
+    }
+    nodemeta_buf_free(&f.buf);
+    return rc < 0 ? vfs_errno(rc) : complete;
+}
+
+int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
+{
+    if (vfs_snap_from_node(dir, ecb, arg))
+        return 1;
+    return vfs_snap_query(dir, limit, ecb, arg);
+}
+
+int vfs_snap_shared(void)
+{
+    struct volume *v = vfs_volume();
+    return v && v->node;
+}

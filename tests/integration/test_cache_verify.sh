@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# tests/integration/test_cache_verify.sh — first-use verification of cached
+# blocks under the shim, with verify-ahead (a background thread checking the
+# files a directory reader opens next):
+#  - a warm tree whose every cache file then had one byte flipped (size and
+#    stored checksum untouched) reads back byte-identical through
+#    `find | xargs cat` (and through python's sequential open/read), the
+#    node's corrupt counter counts each dropped block, and the blocks are
+#    fetched again (cache misses) and cached right;
+#  - a second pass reads the repaired cache with no further drop.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+need_services
+
+CLI=$SHIMFS_CLI
+PY=/usr/bin/python3
+PREFIX=/mnt/shimfs-verify-$$          # need not exist on the host
+SRC=$TEST_SCRATCH/src
+export SHIMFS_CACHE_DIR=$TEST_SCRATCH/cache
+NFILES=60
+[ ! -e "$PREFIX" ] || { fail "$PREFIX exists on the host"; exit 1; }
+
+META=$(test_db)
+BUCKET=$(test_bucket)
+export SHIMFS_META=$META
+"$CLI" format verify --bucket "$BUCKET" > /dev/null
+"$TEST_ROOT/scripts/gen-dataset.sh" "$SRC/data" "$NFILES" 2 24K 5
+"$CLI" import "$SRC" /v > /dev/null
+
+counter() {
+    "$CLI" stats --json | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["cache"][sys.argv[1]])' "$1"
+}
+shim_md5() {
+    (cd / && env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_LOG=error "$@") | md5sum
+}
+read_all() { shim_md5 sh -c 'find "$1/v/data" -type f | LC_ALL=C sort | xargs cat' sh "$PREFIX"; }
+local_md5=$( (cd "$SRC/data" && find . -type f | LC_ALL=C sort | xargs cat) | md5sum)
+
+assert_eq "$local_md5" "$(read_all)" "the cold read is right"
+check "warmup leaves every block cached" "$CLI" warmup /v
+ncached=$(find "$SHIMFS_CACHE_DIR/blocks" -type f -name '*_24576' | wc -l)
+assert_eq "$NFILES" "$ncached" "one cache file per file"
+
+# Flip one byte in the middle of every cache file: same size, same xattr.
+flip_all() {
+    "$PY" - "$SHIMFS_CACHE_DIR/blocks" <<'EOF'
+import os, sys
+n = 0
+for root, _, files in os.walk(sys.argv[1]):
+    for f in files:
+        if not f.endswith("_24576"):
+            continue
+        p = os.path.join(root, f)
+        with open(p, "r+b") as fh:
+            fh.seek(12345)
+            b = fh.read(1)
+            fh.seek(12345)
+            fh.write(bytes([b[0] ^ 0x5A]))
+        n += 1
+print(n)
+EOF
+}
+assert_eq "$NFILES" "$(flip_all)" "every cache file damaged"
+corrupt0=$(counter corrupt)
+misses0=$(counter misses)
+assert_eq "$local_md5" "$(read_all)" "find | xargs cat reads right bytes from a damaged cache"
+corrupt1=$(counter corrupt)
+assert_eq "$NFILES" "$((corrupt1 - corrupt0))" "each damaged block was dropped once"
+misses1=$(counter misses)
+if [ "$((misses1 - misses0))" -ge "$NFILES" ]; then pass "the dropped blocks were fetched again ($((misses1 - misses0)) misses)"
+else fail "only $((misses1 - misses0)) misses after dropping $NFILES blocks"; fi
+assert_eq "$local_md5" "$(read_all)" "the repaired cache reads right"
+assert_eq "$corrupt1" "$(counter corrupt)" "nothing else was dropped on the second pass"
+
+assert_eq "$NFILES" "$(flip_all)" "every cache file damaged again"
+got=$(shim_md5 "$PY" -c '
+import os, sys
+root = sys.argv[1]
+for d in sorted(os.listdir(root)):
+    for f in sorted(os.listdir(os.path.join(root, d))):
+        with open(os.path.join(root, d, f), "rb") as fh:
+            sys.stdout.buffer.write(fh.read())
+' "$PREFIX/v/data")
+assert_eq "$local_md5" "$got" "python reads right bytes from a damaged cache"
+assert_eq "$NFILES" "$(( $(counter corrupt) - corrupt1 ))" "python's read dropped each damaged block once"

@@ -1,0 +1,249 @@
+/* test_nodemeta.c - the node's shared metadata files (core/nodemeta.c):
+ * a directory snapshot round-trips exactly (entries, attributes, block
+ * maps, the directory's own attributes); a snapshot taken before a local
+ * commit (generation bump), an old one, a damaged or truncated one, one
+ * of another directory and one of another volume key are all refused;
+ * settings and blobs round-trip and age out; the folder name does not
+ * contain the connection string. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "nodemeta.h"
+
+#define CONN "postgresql://u:secret-pw@127.0.0.1:5432/db"
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st; (void)flag; (void)f;
+    remove(p);
+    return 0;
+}
+
+static char *tmpdir(void)
+{
+    char *d = strdup("/tmp/shimfs-tnodemeta-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(d));
+    return d;
+}
+
+static struct meta_attr attr(uint64_t ino, uint32_t mode, uint64_t size)
+{
+    struct meta_attr a = { .ino = ino, .mode = mode, .uid = 1000, .gid = 100, .nlink = 1,
+                           .size = size, .atime_ns = 1, .mtime_ns = 2000000007, .ctime_ns = 3,
+                           .parent = 0, .rdev = 0 };
+    return a;
+}
+
+/* A directory of three entries: a file with two chunks, a subdirectory, a
+ * file with no data. */
+static void build(struct nodemeta *nm, uint64_t gen, int64_t when, struct nodemeta_buf *b)
+{
+    struct meta_attr d = attr(7, 040755, 0);
+    nodemeta_dir_begin(b, 7, gen, when, &d, when - 5);
+    struct meta_attr f1 = attr(10, 0100644, 70u << 20);
+    nodemeta_dir_entry(b, "alpha.bin", 9, &f1);
+    struct layout_slice s0[2] = { { 0, 101, 4096, 0, 4096 }, { 100, 102, 8192, 4, 50 } };
+    nodemeta_dir_chunk(b, 0, s0, 2);
+    struct layout_slice s1[1] = { { 0, 103, 1 << 20, 0, 1 << 20 } };
+    nodemeta_dir_chunk(b, 1, s1, 1);
+    struct meta_attr sub = attr(11, 040700, 0);
+    nodemeta_dir_entry(b, "sub", 3, &sub);
+    struct meta_attr f2 = attr(12, 0100600, 0);
+    nodemeta_dir_entry(b, "z", 1, &f2);
+    nodemeta_dir_chunk(b, 0, NULL, 0);
+    (void)nm;
+}
+
+START_TEST(test_dir_round_trip)
+{
+    char *dir = tmpdir();
+    struct nodemeta *nm;
+    ck_assert_int_eq(nodemeta_open(dir, CONN, &nm), 0);
+    struct nodemeta_buf b;
+    build(nm, nodemeta_gen(nm), nodemeta_now(), &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b), 0);
+    nodemeta_buf_free(&b);
+
+    struct nodemeta_snap s;
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, 10LL * 1000000000, &s), 0);
+    ck_assert(s.has_dir_attr);
+    ck_assert_uint_eq(s.dir_attr.ino, 7);
+    ck_assert_uint_eq(s.dir_attr.mode, 040755);
+    const char *name;
+    size_t nlen;
+    struct meta_attr a;
+    uint64_t chunk;
+    const struct layout_slice *sl;
+    int n;
+    ck_assert_int_eq(nodemeta_snap_next(&s, &name, &nlen, &a, &chunk, &sl, &n), 1);
+    ck_assert_uint_eq(nlen, 9);
+    ck_assert(memcmp(name, "alpha.bin", 9) == 0);
+    ck_assert_uint_eq(a.size, 70u << 20);
+    ck_assert_int_eq(a.mtime_ns, 2000000007);
+    ck_assert_int_eq(nodemeta_snap_next(&s, &name, &nlen, &a, &chunk, &sl, &n), 2);
+    ck_assert_uint_eq(chunk, 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_uint_eq(sl[1].id, 102);
+    ck_assert_uint_eq(sl[1].pos, 100);
+    ck_assert_uint_eq(sl[1].len, 50);
+    ck_assert_int_eq(nodemeta_snap_next(&s, &name, &nlen, &a, &chunk, &sl, &n), 2);
+    ck_assert_uint_eq(chunk, 1);
+    ck_assert_int_eq(n, 1);
+    ck_assert_uint_eq(sl[0].size, 1 << 20);
+    ck_assert_int_eq(nodemeta_snap_next(&s, &name, &nlen, &a, &chunk, &sl, &n), 1);
+    ck_assert(nlen == 3 && memcmp(name, "sub", 3) == 0);
+    ck_assert_uint_eq(a.mode, 040700);
+    ck_assert_int_eq(nodemeta_snap_next(&s, &name, &nlen, &a, &chunk, &sl, &n), 1);
+    ck_assert(nlen == 1 && name[0] == 'z');
+    ck_assert_int_eq(nodemeta_snap_next(&s, &name, &nlen, &a, &chunk, &sl, &n), 2);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(nodemeta_snap_next(&s, &name, &nlen, &a, &chunk, &sl, &n), 0);
+    nodemeta_snap_free(&s);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 8, -1, &s), -ENOENT);
+    nodemeta_close(nm);
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_dir_refused)
+{
+    char *dir = tmpdir();
+    struct nodemeta *nm, *other;
+    ck_assert_int_eq(nodemeta_open(dir, CONN, &nm), 0);
+    struct nodemeta_buf b;
+    struct nodemeta_snap s;
+
+    /* taken 3 s ago: fine for a 10 s TTL, too old for 1 s; any age for -1 */
+    build(nm, nodemeta_gen(nm), nodemeta_now() - 3000000000LL, &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b), 0);
+    nodemeta_buf_free(&b);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, 1000000000LL, &s), -ESTALE);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, 10000000000LL, &s), 0);
+    nodemeta_snap_free(&s);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), 0);
+    nodemeta_snap_free(&s);
+
+    /* a commit on the node (through another handle: another process) */
+    ck_assert_int_eq(nodemeta_open(dir, CONN, &other), 0);
+    nodemeta_bump(other);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), -ESTALE);
+    build(nm, nodemeta_gen(nm), nodemeta_now(), &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b), 0);
+    nodemeta_buf_free(&b);
+    ck_assert_int_eq(nodemeta_dir_load(other, 7, -1, &s), 0);
+    nodemeta_snap_free(&s);
+    nodemeta_close(other);
+
+    /* another volume (connection string) has its own folder */
+    ck_assert_int_eq(nodemeta_open(dir, "postgresql://u@127.0.0.1/otherdb", &other), 0);
+    ck_assert_int_eq(nodemeta_dir_load(other, 7, -1, &s), -ENOENT);
+    nodemeta_close(other);
+
+    /* damaged: one byte of the payload flipped, then a truncation */
+    char path[512];
+    DIR *md = NULL;
+    snprintf(path, sizeof path, "%s/meta", dir);
+    md = opendir(path);
+    ck_assert_ptr_nonnull(md);
+    struct dirent *e;
+    int found = 0;
+    while (!found && (e = readdir(md))) {
+        snprintf(path, sizeof path, "%s/meta/%s/d7", dir, e->d_name);
+        found = e->d_name[0] != '.' && access(path, F_OK) == 0;
+    }
+    closedir(md);
+    ck_assert(found);
+    ck_assert(strstr(path, "secret") == NULL);
+    int fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    struct stat st;
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    char c;
+    ck_assert_int_eq(pread(fd, &c, 1, st.st_size - 20), 1);
+    c ^= 0x10;
+    ck_assert_int_eq(pwrite(fd, &c, 1, st.st_size - 20), 1);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), -ESTALE);
+    c ^= 0x10;
+    ck_assert_int_eq(pwrite(fd, &c, 1, st.st_size - 20), 1);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), 0);
+    nodemeta_snap_free(&s);
+    ck_assert_int_eq(ftruncate(fd, st.st_size - 8), 0);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), -ESTALE);
+    ck_assert_int_eq(ftruncate(fd, 10), 0);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), -ESTALE);
+    close(fd);
+
+    /* a file renamed to another directory's name is refused */
+    build(nm, nodemeta_gen(nm), nodemeta_now(), &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b), 0);
+    nodemeta_buf_free(&b);
+    char to[512];
+    snprintf(to, sizeof to, "%.*s/d9", (int)(strrchr(path, '/') - path), path);
+    ck_assert_int_eq(rename(path, to), 0);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 9, -1, &s), -ESTALE);
+    nodemeta_close(nm);
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_settings_and_blobs)
+{
+    char *dir = tmpdir();
+    struct nodemeta *nm;
+    ck_assert_int_eq(nodemeta_open(dir, CONN, &nm), 0);
+    struct meta_settings s = { .block_size = 4 << 20, .compress_algo = 1, .compress_level = 3 };
+    snprintf(s.uuid, sizeof s.uuid, "0b5e7d1a-1111-4222-8333-444455556666");
+    snprintf(s.bucket, sizeof s.bucket, "http://127.0.0.1:9/b");
+    struct meta_settings got;
+    ck_assert_int_eq(nodemeta_load_settings(nm, -1, &got), -ENOENT);
+    ck_assert_int_eq(nodemeta_save_settings(nm, nodemeta_stamp(nm), &s), 0);
+    nodemeta_bump(nm); /* a commit does not invalidate the settings */
+    ck_assert_int_eq(nodemeta_load_settings(nm, 1000000000LL, &got), 0);
+    ck_assert_str_eq(got.uuid, s.uuid);
+    ck_assert_str_eq(got.bucket, s.bucket);
+    ck_assert_uint_eq(got.block_size, 4 << 20);
+    usleep(30000);
+    ck_assert_int_eq(nodemeta_load_settings(nm, 10000000LL, &got), -ESTALE); /* 10 ms */
+
+    uint64_t v[3] = { 1, 2, 3 }, w[3] = { 0 };
+    struct nodemeta_stamp before = nodemeta_stamp(nm);
+    nodemeta_bump(nm); /* a commit while the question was out: the answer is stale at once */
+    ck_assert_int_eq(nodemeta_save_blob(nm, "statvfs", before, v, sizeof v), 0);
+    ck_assert_int_eq(nodemeta_load_blob(nm, "statvfs", -1, 1, w, sizeof w), -ESTALE);
+    ck_assert_int_eq(nodemeta_save_blob(nm, "statvfs", nodemeta_stamp(nm), v, sizeof v), 0);
+    ck_assert_int_eq(nodemeta_load_blob(nm, "statvfs", -1, 1, w, sizeof w), 0);
+    ck_assert_uint_eq(w[2], 3);
+    ck_assert_int_eq(nodemeta_load_blob(nm, "statvfs", -1, 1, w, 2 * sizeof w[0]), -ESTALE);
+    nodemeta_bump(nm);
+    ck_assert_int_eq(nodemeta_load_blob(nm, "statvfs", -1, 1, w, sizeof w), -ESTALE);
+    ck_assert_int_eq(nodemeta_load_blob(nm, "statvfs", -1, 0, w, sizeof w), 0);
+    nodemeta_close(nm);
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("nodemeta");
+    TCase *t = tcase_create("nodemeta");
+    tcase_add_test(t, test_dir_round_trip);
+    tcase_add_test(t, test_dir_refused);
+    tcase_add_test(t, test_settings_and_blobs);
+    suite_add_tcase(s, t);
+    SRunner *r = srunner_create(s);
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
