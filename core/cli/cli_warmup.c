@@ -30,7 +30,7 @@
 #define CLI_WARM_QUEUE_PER_THREAD 4
 #define CLI_WARM_PATH_MAX 4096
 #define CLI_WARM_ATTEMPTS 3          /* GETs of a block the cache dropped */
-#define CLI_WARM_UNLANDED (32u << 20) /* half the cache's put queue */
+#define CLI_WARM_UNLANDED (128u << 20) /* blocks fetched, not yet on disk */
 
 static const char cli_warm_usage[] =
     "usage: shimfs warmup [--threads N] [--check | --evict] [--meta URL] PATH...\n"
@@ -93,12 +93,13 @@ struct cli_warm {
 
 /* ---- fetching ----
  * vfs_warm_block hands the block to the cache's write queue (64 MiB per
- * process), which drops a put when it is full, since a reader must never
- * wait for the cache; and 50 GETs of 4 MiB landing together overflow it.
- * Warmup exists to wait: at most CLI_WARM_UNLANDED bytes are fetched and
- * not yet seen on disk at a time, a fetched block counts only once it is
- * on disk (waiting for the queue to drain if need be), and one the queue
- * dropped anyway is fetched again, a bounded number of times. */
+ * process) without a copy, waiting for room there rather than being dropped
+ * as a reader's put would be, and returns once that block is on disk.
+ * Memory is bounded here: at most CLI_WARM_UNLANDED bytes are fetched and
+ * not yet on disk at a time (32 blocks of 4 MiB: with 32 MiB, only 8 of 50
+ * threads could fetch big blocks at once, and the big file went at a sixth
+ * of the server's parallelism). A block the cache would not keep (full
+ * disk) is offered again, a bounded number of times. */
 static void cli_warm_budget(struct cli_warm *w, int64_t delta)
 {
     pthread_mutex_lock(&w->blk_lock);
