@@ -148,7 +148,7 @@ void config_load(struct shimfs_config *c)
     }
     c->buffer_size = UINT64_C(300) << 20;
     config_size("SHIMFS_BUFFER_SIZE", &c->buffer_size);
-    c->prefetch = 8;
+    c->prefetch = 32;
     config_int("SHIMFS_PREFETCH", &c->prefetch, 0, 1024);
     c->attr_ttl_ns = c->entry_ttl_ns = c->negative_ttl_ns = 1000000000;
     config_seconds("SHIMFS_ATTR_TTL", &c->attr_ttl_ns);

@@ -21,7 +21,7 @@ struct shimfs_config {
     double free_space_ratio;  /* SHIMFS_FREE_SPACE_RATIO, default 0.1 */
     int cache_verify;         /* SHIMFS_CACHE_VERIFY: entry (0), first-use (1, default), always (2) */
     uint64_t buffer_size;     /* SHIMFS_BUFFER_SIZE, default 300M: memory for blocks in flight */
-    int prefetch;             /* SHIMFS_PREFETCH blocks, default 8 */
+    int prefetch;             /* SHIMFS_PREFETCH blocks, default 32 */
     int64_t attr_ttl_ns;      /* SHIMFS_ATTR_TTL (seconds, float), default 1 */
     int64_t entry_ttl_ns;     /* SHIMFS_ENTRY_TTL, default 1 */
     int64_t negative_ttl_ns;  /* SHIMFS_NEGATIVE_TTL, default 1 */

@@ -56,7 +56,7 @@ START_TEST(test_bad_values_keep_defaults)
     ck_assert_str_eq(c.prefix, "/mnt/shimfs");
     ck_assert_uint_eq(c.cache_size, UINT64_C(100) << 30);
     ck_assert_int_eq(c.attr_ttl_ns, 1000000000);
-    ck_assert_int_eq(c.prefetch, 8);
+    ck_assert_int_eq(c.prefetch, 32);
 }
 END_TEST
 
