@@ -20,7 +20,14 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -fPIC -D_GNU_SOURCE -pthread \
            -Icore -Imetadata-sql -Icache -Ishim
 LDFLAGS ?=
 
-CORE_SRC  := $(wildcard core/*.c) $(wildcard metadata-sql/*.c) $(wildcard cache/*.c)
+# The engine is three shared libraries: libshimfs-core.so, and the two
+# network backends it loads on first use (core/backend_lazy.h):
+# libshimfs-pg.so (metadata-sql/, libpq) and libshimfs-s3.so (core/s3_*,
+# libcurl). The static library, for tests and tools, holds all of it.
+PG_SRC    := $(wildcard metadata-sql/*.c)
+S3_SRC    := $(wildcard core/s3_*.c)
+CORE_SRC  := $(filter-out $(S3_SRC) core/backend_lazy.c core/backend_static.c,$(wildcard core/*.c)) \
+             $(wildcard cache/*.c)
 CLI_SRC   := $(wildcard core/cli/*.c)
 SHIM_SRC  := $(wildcard shim/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
@@ -31,7 +38,11 @@ TOOL_SRC  := $(wildcard tests/tools/*.c)
 # compiled into the engine as a generated C file.
 SCHEMA_SQL := $(sort $(wildcard metadata-sql/schema/*.sql))
 SCHEMA_C   := $(BUILD)/gen/meta_schema.c
-CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/meta_schema.o
+CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+PG_OBJ    := $(PG_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/meta_schema.o
+S3_OBJ    := $(S3_SRC:%.c=$(BUILD)/obj/%.o)
+CORE_SO_OBJ := $(CORE_OBJ) $(BUILD)/obj/core/backend_lazy.o $(BUILD)/obj/gen/meta_lazy.o
+CORE_A_OBJ  := $(CORE_OBJ) $(BUILD)/obj/core/backend_static.o $(PG_OBJ) $(S3_OBJ)
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 SHIM_OBJ  := $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -39,7 +50,8 @@ ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/itests/%)
 TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 .PHONY: all deps check unit integration demo bench install clean services-start services-stop
-all: $(BUILD)/libshimfs.so $(BUILD)/libshimfs-core.so $(BUILD)/shimfs $(BUILD)/libshimfs-core.a
+ENGINE_SO := $(BUILD)/libshimfs-core.so $(BUILD)/libshimfs-pg.so $(BUILD)/libshimfs-s3.so
+all: $(BUILD)/libshimfs.so $(ENGINE_SO) $(BUILD)/shimfs $(BUILD)/libshimfs-core.a
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -53,6 +65,14 @@ $(BUILD)/obj/gen/meta_schema.o: $(SCHEMA_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+$(BUILD)/gen/meta_lazy.c: core/meta.h scripts/gen-meta-lazy.py
+	@mkdir -p $(dir $@)
+	python3 scripts/gen-meta-lazy.py core/meta.h $@
+
+$(BUILD)/obj/gen/meta_lazy.o: $(BUILD)/gen/meta_lazy.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
 # The shim is hidden by default; only interposed symbols are exported.
 $(BUILD)/obj/shim/%.o: shim/%.c
 	@mkdir -p $(dir $@)
@@ -62,10 +82,25 @@ $(BUILD)/libshimfs.so: $(SHIM_OBJ)
 	$(CC) -shared -o $@ $^ $(LDFLAGS) -ldl -pthread
 
 # -Bsymbolic: the engine's own calls never bind to a host program's symbols.
-$(BUILD)/libshimfs-core.so: $(CORE_OBJ)
-	$(CC) -shared -Wl,-Bsymbolic -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lm -pthread
+# --no-undefined: a meta_* or s3 call missing from the lazy forwarders fails
+# the build, not a program at run time.
+CORE_LIBS := $(shell pkg-config --libs liburing libzstd libxxhash 2>/dev/null)
+PG_LIBS   := $(shell pkg-config --libs libpq 2>/dev/null)
+S3_LIBS   := $(shell pkg-config --libs libcurl expat libcrypto 2>/dev/null)
+$(BUILD)/libshimfs-core.so: $(CORE_SO_OBJ)
+	$(CC) -shared -Wl,-Bsymbolic -Wl,--no-undefined -Wl,-soname,libshimfs-core.so -o $@ $^ \
+	    $(LDFLAGS) $(CORE_LIBS) -ldl -lm -pthread
 
-$(BUILD)/libshimfs-core.a: $(CORE_OBJ)
+# The backends find the engine (log, retry, objstore helpers) beside them.
+$(BUILD)/libshimfs-pg.so: $(PG_OBJ) $(BUILD)/libshimfs-core.so
+	$(CC) -shared -Wl,-Bsymbolic -Wl,--no-undefined -o $@ $(PG_OBJ) -L$(BUILD) -lshimfs-core \
+	    -Wl,-rpath,'$$ORIGIN' $(LDFLAGS) $(PG_LIBS) -pthread
+
+$(BUILD)/libshimfs-s3.so: $(S3_OBJ) $(BUILD)/libshimfs-core.so
+	$(CC) -shared -Wl,-Bsymbolic -Wl,--no-undefined -o $@ $(S3_OBJ) -L$(BUILD) -lshimfs-core \
+	    -Wl,-rpath,'$$ORIGIN' $(LDFLAGS) $(S3_LIBS) -lm -pthread
+
+$(BUILD)/libshimfs-core.a: $(CORE_A_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -113,7 +148,7 @@ install: all
 	install -m 0755 $(BUILD)/shimfs $(DESTDIR)$(PREFIX)/bin/shimfs
 	install -m 0755 scripts/shimfs-run $(DESTDIR)$(PREFIX)/bin/shimfs-run
 	install -m 0755 $(BUILD)/libshimfs.so $(DESTDIR)$(PREFIX)/lib/shimfs/libshimfs.so
-	install -m 0755 $(BUILD)/libshimfs-core.so $(DESTDIR)$(PREFIX)/lib/shimfs/libshimfs-core.so
+	install -m 0755 $(ENGINE_SO) $(DESTDIR)$(PREFIX)/lib/shimfs/
 
 clean:
 	rm -rf $(BUILD)

@@ -6,6 +6,7 @@
  * misread (NULL buffers, a range larger than the buffer, empty keys) are
  * refused with -EINVAL before any backend sees them.
  */
+#include "backend_lazy.h"
 #include "s3_internal.h"
 #include "log.h"
 
@@ -55,7 +56,7 @@ int obj_open(const char *url, const struct obj_options *opts, struct obj_store *
     }
     obj_fill_options(opts, &st->opt);
     obj_url_describe(&st->url, st->desc, sizeof st->desc);
-    st->be = st->url.scheme == OBJ_FILE ? &obj_file_backend : &s3_backend;
+    st->be = st->url.scheme == OBJ_FILE ? &obj_file_backend : obj_s3_backend();
     rc = st->be->open(st);
     if (rc) {
         free(st);

@@ -60,17 +60,20 @@ static void volume_committed(void *arg)
         fn(before);
 }
 
-/* The settings: from the node's copy while it is younger than the attribute
- * TTL (no connection at all for a process whose metadata the node has),
- * else from the database, then shared with the node. Without a cache
- * folder nothing is shared. */
+/* The settings: from the node's copy (no connection at all for a process
+ * whose metadata the node has), else from the database, then shared with
+ * the node. They change only when the volume is formatted again, so the
+ * copy serves for VOLUME_SETTINGS_AGE, the way a mount keeps what it read
+ * at mount time. Without a cache folder nothing is shared. */
+#define VOLUME_SETTINGS_AGE (600LL * 1000000000LL)
+
 static int volume_load_settings(struct volume *v)
 {
     const struct shimfs_config *c = &v->cfg;
     if (c->cache_dir[0] && c->cache_size > 0 && c->node_meta &&
         nodemeta_open(c->cache_dir, c->meta, &v->node) == 0)
         meta_set_commit_hook(v->meta, volume_committed, v);
-    int64_t max_age = c->read_only ? -1 : c->attr_ttl_ns;
+    int64_t max_age = c->read_only ? -1 : VOLUME_SETTINGS_AGE;
     if (v->node && nodemeta_load_settings(v->node, max_age, &v->settings) == 0)
         return 0;
     struct nodemeta_stamp st = v->node ? nodemeta_stamp(v->node) : (struct nodemeta_stamp){ 0, 0 };

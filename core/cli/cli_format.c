@@ -13,10 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "codec.h"
+#include "config.h"
 #include "layout.h"
+#include "nodemeta.h"
 #include "objstore.h"
 
 static const char cli_format_usage[] =
@@ -237,6 +240,24 @@ static int cli_format_exists(struct meta *m, const char *name)
                     name, meta_describe(m));
 }
 
+/* Processes of this node keep the volume's settings and directories in
+ * the cache folder (core/nodemeta.h): after a format they must see the new
+ * volume at once, not the wiped one. Only where that folder exists. */
+static void cli_format_tell_node(const struct meta_settings *s)
+{
+    struct shimfs_config cfg;
+    char path[sizeof cfg.cache_dir + 8];
+    struct nodemeta *nm;
+    const char *url = getenv("SHIMFS_META");
+    config_load(&cfg);
+    snprintf(path, sizeof path, "%s/meta", cfg.cache_dir);
+    if (!cfg.cache_dir[0] || access(path, F_OK) != 0 || nodemeta_open(cfg.cache_dir, url ? url : "", &nm) < 0)
+        return;
+    nodemeta_bump(nm);
+    (void)nodemeta_save_settings(nm, nodemeta_stamp(nm), s);
+    nodemeta_close(nm);
+}
+
 static int cli_format_run(const struct cli_format_args *a, struct meta *m)
 {
     struct meta_settings s, old;
@@ -275,6 +296,7 @@ static int cli_format_run(const struct cli_format_args *a, struct meta *m)
         return cli_format_exists(m, a->name);
     if (rc < 0)
         return cli_meta_fail("format", meta_describe(m), rc);
+    cli_format_tell_node(&s);
     cli_format_summary(&s, m);
     if (a->force && old.uuid[0] && strcmp(old.uuid, s.uuid) != 0)
         printf("note: objects of the wiped volume %s stay in the bucket under %s/ "

@@ -14,6 +14,8 @@
 #  - an old snapshot (past SHIMFS_ATTR_TTL) is not used: the reader asks
 #    the database again;
 #  - a damaged snapshot file is ignored: right bytes, and a connect;
+#  - such a reader loads neither libpq nor libcurl; without libshimfs-pg.so
+#    beside the engine a read fails with EIO and one line naming it;
 #  - nothing of the connection string (the password) is in the meta folder.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -59,6 +61,15 @@ check "the settings were shared" test -s "$(find "$SHIMFS_CACHE_DIR/meta" -name 
 got=$(cd / && traced sh -c 'cd "$1/t/data" && find . -type f | LC_ALL=C sort | xargs cat' sh "$PREFIX" | md5sum)
 assert_eq "$local_md5" "$got" "the tree reads back right from the node's metadata"
 assert_eq 0 "$(pg_connects)" "reading every file after a listing made no PostgreSQL connection"
+
+# ... nor loads libpq or libcurl at all (they are loaded on first use)
+maps=$(shim /usr/bin/python3 -c '
+import sys
+open(sys.argv[1], "rb").read()
+m = open("/proc/self/maps").read()
+print("core" if "libshimfs-core.so" in m else "no-core", "pq" if "libpq" in m else "no-pq",
+      "curl" if "libcurl" in m else "no-curl")' "$PREFIX/t/data/d0001/f0000001.bin")
+assert_eq "core no-pq no-curl" "$maps" "a process served by the node loads neither libpq nor libcurl"
 
 got=$(cd / && SHIMFS_NODE_META=0 traced sh -c 'cd "$1/t/data" && find . -type f | LC_ALL=C sort | xargs cat' sh "$PREFIX" | md5sum)
 assert_eq "$local_md5" "$got" "the tree reads back right with SHIMFS_NODE_META=0"
@@ -112,6 +123,20 @@ traced cat "$PREFIX/t/data/d0000/f0000000.bin" > "$TEST_SCRATCH/f0"
 check "the file reads right with every snapshot damaged" cmp -s "$TEST_SCRATCH/f0" "$SRC/data/d0000/f0000000.bin"
 if [ "$(pg_connects)" -ge 1 ]; then pass "damaged snapshots were not trusted"
 else fail "a damaged snapshot was used"; fi
+
+# --- the metadata library missing: EIO and one line, not a crash ---
+LIBS=$TEST_SCRATCH/libs
+mkdir -p "$LIBS"
+cp "$SHIMFS_BUILD/libshimfs.so" "$SHIMFS_BUILD/libshimfs-core.so" "$LIBS/"
+set +e
+env LD_PRELOAD="$LIBS/libshimfs.so" SHIMFS_PREFIX="$PREFIX" SHIMFS_NODE_META=0 \
+    cat "$PREFIX/t/data/d0000/f0000000.bin" > /dev/null 2> "$TEST_SCRATCH/nolib.err"
+rc=$?
+set -e
+assert_eq 1 "$rc" "cat fails when libshimfs-pg.so is missing"
+check "the error names the missing library" grep -q "cannot load the metadata engine (PostgreSQL) ($LIBS/libshimfs-pg.so)" "$TEST_SCRATCH/nolib.err"
+assert_eq 1 "$(grep -c 'cannot load' "$TEST_SCRATCH/nolib.err")" "one line about it"
+check "the program saw EIO" grep -q "Input/output error" "$TEST_SCRATCH/nolib.err"
 
 # --- no secret on disk ---
 if grep -rqa -- "shimfs-test" "$SHIMFS_CACHE_DIR/meta"; then fail "the password is in the meta folder"
