@@ -59,11 +59,17 @@ int cache_read_many(struct cache *c, struct cache_io *io, int n);
 /* Open a cached block read-only (flags may add O_CLOEXEC); returns the fd,
  * verified, or -ENOENT. The caller owns the descriptor. */
 int cache_open_block(struct cache *c, const char *key, int flags, uint32_t *len);
-/* Verify a cached block now if this process has not yet (its first-use
- * check, done ahead of the reader by a background thread), without
- * counting a hit. 0: verified or nothing to do; -ENOENT: not cached;
- * -EBADMSG: it was corrupt and has been dropped. */
-int cache_check_block(struct cache *c, const char *key);
+/* The same, leaving this process's first-use check to the caller when it
+ * is due (*unchecked = 1): the caller checks the bytes where the program's
+ * first read put them (cache_check_fd) before the program may use them. */
+int cache_open_block_unchecked(struct cache *c, const char *key, int flags, uint32_t *len,
+                               int *unchecked);
+/* First-use check of a block opened unchecked: against buf when it holds
+ * the whole file read from off 0, else by reading the file. 0 (the block
+ * is now checked for this process), -EBADMSG (corrupt: dropped from the
+ * cache, fetch it again), or another -errno. */
+int cache_check_fd(struct cache *c, int fd, const char *key, const void *buf, size_t n,
+                   uint64_t off);
 /* Is the block present (no verification, no I/O beyond a stat)? */
 int cache_contains(struct cache *c, const char *key);
 /* Store a verified block. Asynchronous: returns once the data is copied or

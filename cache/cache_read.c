@@ -157,6 +157,47 @@ ssize_t cache_read(struct cache *c, const char *key, void *buf, size_t len, uint
     return cache_read_done(c, key, kh, fd, cache_read_fd(c, fd, key, kh, buf, len, off));
 }
 
+int cache_open_block_unchecked(struct cache *c, const char *key, int flags, uint32_t *len,
+                               int *unchecked)
+{
+    *unchecked = 0;
+    if (!c || c->verify_every_read)
+        return cache_open_block(c, key, flags, len);
+    uint64_t kh = cache_key_hash(key);
+    if (cache_seen_policy(c, kh) != SEEN_NO)
+        return cache_open_block(c, key, flags, len); /* checked before: touch, count */
+    int fd = cache_open_key(c, key, flags & O_CLOEXEC);
+    if (fd < 0) {
+        cache_count(c, CTR_MISSES, 1);
+        return -ENOENT;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !size_matches_key(key, &st) || (uint64_t)st.st_size > UINT32_MAX) {
+        cache_read_done(c, key, kh, fd, -EBADMSG);
+        return -ENOENT;
+    }
+    cache_count(c, CTR_HITS, 1);
+    if (len)
+        *len = (uint32_t)st.st_size;
+    *unchecked = 1;
+    return fd;
+}
+
+int cache_check_fd(struct cache *c, int fd, const char *key, const void *buf, size_t n,
+                   uint64_t off)
+{
+    uint64_t kh = cache_key_hash(key);
+    struct stat st;
+    int r = fstat(fd, &st) < 0 ? -errno : 0;
+    if (r == 0)
+        r = cache_verify_after(c, fd, key, &st, buf, buf ? (ssize_t)n : 0, off);
+    if (r == 0)
+        cache_seen_set(c, kh);
+    else if (r == -EBADMSG || r == -EIO)
+        cache_drop_corrupt(c, key, kh, fd);
+    return r == -EIO ? -EBADMSG : r;
+}
+
 int cache_open_block(struct cache *c, const char *key, int flags, uint32_t *len)
 {
     int fd = cache_open_key(c, key, flags & O_CLOEXEC);
@@ -187,28 +228,6 @@ int cache_open_block(struct cache *c, const char *key, int flags, uint32_t *len)
     if (len)
         *len = (uint32_t)st.st_size;
     return fd;
-}
-
-int cache_check_block(struct cache *c, const char *key)
-{
-    if (!c || c->verify_every_read)
-        return 0; /* nothing to do ahead: every read checks */
-    uint64_t kh = cache_key_hash(key);
-    if (cache_seen_policy(c, kh) != SEEN_NO)
-        return 0;
-    int fd = cache_open_key(c, key, O_CLOEXEC);
-    if (fd < 0)
-        return -ENOENT;
-    struct stat st;
-    int r = fstat(fd, &st) < 0 ? -errno : 0;
-    if (r == 0)
-        r = (int)cache_verify_read(c, fd, key, &st, NULL, 0, 0);
-    if (r == 0)
-        cache_seen_set(c, kh);
-    else if (r == -EBADMSG || r == -EIO)
-        cache_drop_corrupt(c, key, kh, fd);
-    close(fd);
-    return r;
 }
 
 int cache_contains(struct cache *c, const char *key)

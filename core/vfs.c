@@ -113,7 +113,6 @@ void vfs_after_fork(void)
     vfs_ns_after_fork();
     mcache_after_fork();
     vfs_read_after_fork();
-    vfs_verify_after_fork();
 }
 
 void vfs_attr_to_stat(const struct meta_attr *a, struct stat *st)

@@ -68,6 +68,14 @@ int vfs_open(const char *vpath, int flags, mode_t mode, struct vfs_file **out,
              char *host, size_t hcap);
 int vfs_file_fd(const struct vfs_file *f);
 int vfs_file_native(const struct vfs_file *f);
+/* A native descriptor (a cache file) this process has not checked yet: the
+ * shim calls vfs_file_check before the program may use its bytes, with
+ * what the program's first read put in its buffer (buf, n at off; NULL to
+ * have the file read). 0: checked; 1: the cache file was corrupt, *newfd is
+ * a descriptor holding the right bytes that must take the program's
+ * descriptor's place (the bytes read must be read again); -errno. */
+int vfs_file_unchecked(const struct vfs_file *f);
+int vfs_file_check(struct vfs_file *f, const void *buf, size_t n, uint64_t off, int *newfd);
 int vfs_file_isdir(const struct vfs_file *f);
 /* The volume path the file was opened by (for *at() calls and fchdir). */
 const char *vfs_file_path(const struct vfs_file *f);

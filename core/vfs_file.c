@@ -85,17 +85,24 @@ static int vfs_sealed_copy(struct vfs_smap *m, const char *kind, int flags)
 }
 
 /* The best descriptor for a regular file: the cache file, a filled memfd,
- * or a placeholder. Sets *native. */
-static int vfs_file_descriptor(struct vfs_smap *m, uint64_t parent, int flags, int *native)
+ * or a placeholder. Sets f->native; a cache file this process has not yet
+ * checked is handed out with f->unchecked set: its check waits for the
+ * program's first read, which it hashes where the bytes landed, so a warm
+ * file is read from memory once, not twice (vfs_file_check). */
+static int vfs_file_descriptor(struct vfs_file *f)
 {
     struct volume *v = vfs_volume();
-    char key[LAYOUT_KEY_MAX];
+    struct vfs_smap *m = f->smap;
+    int flags = f->flags;
     uint32_t blen;
     uint64_t id;
-    *native = 1;
-    if (v->cache && vfs_single_block_key(m, key, sizeof key, &blen, &id) == 0) {
-        int fd = cache_open_block(v->cache, key, flags & O_CLOEXEC, &blen);
-        vfs_dir_readahead(parent, m->ino, fd < 0); /* cold: the next files will be wanted too */
+    f->native = 1;
+    if (v->cache && vfs_single_block_key(m, f->ckey, sizeof f->ckey, &blen, &id) == 0) {
+        int fd = v->cfg.cache_verify == CONFIG_VERIFY_FIRST_USE
+                     ? cache_open_block_unchecked(v->cache, f->ckey, flags & O_CLOEXEC, &blen,
+                                                  &f->unchecked)
+                     : cache_open_block(v->cache, f->ckey, flags & O_CLOEXEC, &blen);
+        vfs_dir_readahead(f->parent, m->ino, fd < 0); /* cold: the next files will be wanted too */
         if (fd >= 0)
             return fd;
     }
@@ -104,7 +111,7 @@ static int vfs_file_descriptor(struct vfs_smap *m, uint64_t parent, int flags, i
         if (fd >= 0 || fd == -EIO)
             return fd;
     }
-    *native = 0;
+    f->native = 0;
     int fd = vfs_memfd("shimfs", m->ino, flags);
     if (fd >= 0 && fcntl(fd, F_ADD_SEALS, VFS_SEALS) < 0) {
         int e = -errno;
@@ -178,7 +185,7 @@ static int vfs_file_attach(struct vfs_file *f)
         if (vfs_is_writer(f))
             f->fd = vfs_memfd("shimfs", f->attr.ino, f->flags); /* never native: writes need us */
         else
-            f->fd = vfs_file_descriptor(f->smap, f->parent, f->flags, &f->native);
+            f->fd = vfs_file_descriptor(f);
     } else {
         f->fd = vfs_memfd(S_ISDIR(f->attr.mode) ? "shimfs-dir" : "shimfs-path", f->attr.ino, f->flags);
     }
@@ -276,6 +283,31 @@ int vfs_adopt(int fd, uint64_t ino, int flags, struct vfs_file **out)
 }
 
 int vfs_file_fd(const struct vfs_file *f) { return f->fd; }
+int vfs_file_unchecked(const struct vfs_file *f) { return __atomic_load_n(&f->unchecked, __ATOMIC_ACQUIRE); }
+
+int vfs_file_check(struct vfs_file *f, const void *buf, size_t n, uint64_t off, int *newfd)
+{
+    struct volume *v = vfs_volume();
+    *newfd = -1;
+    if (!vfs_file_unchecked(f))
+        return 0;
+    pthread_mutex_lock(&f->lock);
+    int rc = 0;
+    if (f->unchecked) {
+        rc = cache_check_fd(v->cache, f->fd, f->ckey, buf, n, off);
+        if (rc == -EBADMSG) {
+            /* dropped from the cache: the right bytes come from the store,
+             * in a descriptor that replaces the program's */
+            int fd = vfs_sealed_copy(f->smap, "shimfs-data", f->flags);
+            rc = fd < 0 ? fd : 1;
+            *newfd = fd;
+        }
+        if (rc >= 0)
+            __atomic_store_n(&f->unchecked, 0, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return rc == -EBADMSG ? -EIO : rc;
+}
 int vfs_file_native(const struct vfs_file *f) { return f->native; }
 int vfs_file_isdir(const struct vfs_file *f) { return S_ISDIR(f->attr.mode); }
 const char *vfs_file_path(const struct vfs_file *f) { return f->path; }

@@ -113,6 +113,8 @@ struct vfs_file {
     struct meta_attr attr;
     struct vfs_smap *smap;      /* regular files: the committed block map */
     pthread_mutex_t lock;
+    int unchecked;              /* native cache file not yet checked by this process */
+    char ckey[LAYOUT_KEY_MAX];  /* its block key (while unchecked) */
     int map_fd;                 /* whole content for mmap, made on demand */
     int lock_fd;                /* node-wide lock file, made on demand */
     uint64_t ra_next;           /* where a sequential reader reads next */
@@ -166,11 +168,6 @@ int vfs_dirmaps_add(struct vfs_dirmaps *d, const struct meta_attr *a, uint64_t c
 void vfs_dirmaps_install(struct vfs_dirmaps *d, uint64_t dir, int ok);
 /* Background fetch of the files after ino in dir (cold sequential reads). */
 void vfs_dir_readahead(uint64_t dir, uint64_t ino, int missed);
-/* verify-ahead (vfs_verify.c): first-use checks of the files about to be
- * opened, off the reader's path. */
-int vfs_verify_wanted(void);
-void vfs_verify_ahead(struct vfs_smap *const *maps, int n);
-void vfs_verify_after_fork(void);
 ssize_t vfs_read_data(struct vfs_smap *m, void *buf, size_t len, uint64_t off);
 /* Queue background fetches for the blocks under [off, off+len) (0: to EOF). */
 int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len);

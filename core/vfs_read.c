@@ -57,7 +57,6 @@ struct vfs_dirseq {
     int n, cap;
     struct vfs_smap **maps;   /* name order, one ref each */
     int ahead;                /* files up to here were queued for prefetch */
-    int vahead;               /* files up to here were queued for verify-ahead */
     int last;                 /* where the reader was last (search starts here) */
     int cold;                 /* a file of this directory missed the cache */
 };
@@ -160,7 +159,8 @@ static int vfs_dirseq_find(struct vfs_dirseq *d, uint64_t ino)
 }
 
 /* Take refs on the maps of the files after i, up to window of them past
- * *ahead (which advances), once the reader has used half of the window. */
+ * *ahead (which advances), once the reader has used half of the window
+ * (or at once when force). */
 static int vfs_dirseq_next(struct vfs_dirseq *d, int i, int window, int force, int *ahead,
                            struct vfs_smap **todo, int cap)
 {
@@ -181,9 +181,8 @@ static int vfs_dirseq_next(struct vfs_dirseq *d, int i, int window, int force, i
  * refilled whenever the reader has used half of it, the way a sequential
  * reader of a big file gets read-ahead. Training readers and
  * `find | xargs cat` walk a directory's files; fetching them one GET at a
- * time is what made a cold epoch slow. While the directory stays warm, the
- * files ahead get their first-use check instead (vfs_verify.c). Bounded by
- * the window (files) and the memory budget. */
+ * time is what made a cold epoch slow. A directory that never missed costs
+ * nothing here. Bounded by the window (files) and the memory budget. */
 void vfs_dir_readahead(uint64_t dir, uint64_t ino, int missed)
 {
     struct volume *v = vfs_volume();
@@ -191,26 +190,16 @@ void vfs_dir_readahead(uint64_t dir, uint64_t ino, int missed)
     if (window <= 0 || !dir)
         return;
     struct vfs_smap *todo[256];
-    int n = 0, fetch = 0;
+    int n = 0;
     pthread_mutex_lock(&vds.lock);
     struct vfs_dirseq *d = &vds.slot[(dir * 0x9E3779B97F4A7C15ULL) >> 58];
-    int i = d->dir == dir && d->n > 0 ? vfs_dirseq_find(d, ino) : -1;
+    int i = d->dir == dir && d->n > 0 && (missed || d->cold) ? vfs_dirseq_find(d, ino) : -1;
     if (i >= 0) {
         d->last = i;
-        if (missed || d->cold) {
-            d->cold = fetch = 1;
-            n = vfs_dirseq_next(d, i, window, missed, &d->ahead, todo, 256);
-        } else if (vfs_verify_wanted()) {
-            n = vfs_dirseq_next(d, i, window, 0, &d->vahead, todo, 256);
-        }
+        d->cold = 1;
+        n = vfs_dirseq_next(d, i, window, missed, &d->ahead, todo, 256);
     }
     pthread_mutex_unlock(&vds.lock);
-    if (!fetch) {
-        vfs_verify_ahead(todo, n);
-        for (int k = 0; k < n; k++)
-            vfs_smap_put(todo[k]);
-        return;
-    }
     int queued = 0;
     for (int k = 0; k < n; k++) {
         queued += vfs_prefetch_range(todo[k], 0, 0);

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <limits.h>
 
+#include "shim_check.h"
 #include "shim_fd.h"
 #include "shim_lock.h"
 #include "shim_settle.h"
@@ -62,8 +63,19 @@ SHIM_EXPORT void closefrom(int lowfd)
     REAL(closefrom)(lowfd);
 }
 
+/* A duplicate of an unchecked cache file could reach a program the shim
+ * does not see (a shell's `cat < file` dup2s it onto 0, then execs):
+ * check it first. One load for other descriptors. */
+static int shim_dup_check(int oldfd)
+{
+    int rc = shim_check_fd(oldfd);
+    return rc < 0 ? shim_fail(rc) : 0;
+}
+
 SHIM_EXPORT int dup(int oldfd)
 {
+    if (shim_dup_check(oldfd) < 0)
+        return -1;
     int fd = REAL(dup)(oldfd);
     if (fd >= 0)
         shim_fd_dup(oldfd, fd);
@@ -74,6 +86,8 @@ SHIM_EXPORT int dup2(int oldfd, int newfd)
 {
     if (shim_close_engine_collision(newfd))
         return shim_fail(-EBADF);
+    if (shim_dup_check(oldfd) < 0)
+        return -1;
     if (oldfd != newfd)
         shim_settle(newfd); /* before the kernel closes it */
     int fd = REAL(dup2)(oldfd, newfd);
@@ -86,6 +100,8 @@ SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
     if (shim_close_engine_collision(newfd))
         return shim_fail(-EBADF);
+    if (shim_dup_check(oldfd) < 0)
+        return -1;
     if (oldfd != newfd)
         shim_settle(newfd); /* before the kernel closes it */
     int fd = REAL(dup3)(oldfd, newfd, flags);
@@ -111,6 +127,9 @@ static int shim_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
     int r;
     if (SHIM_UNLIKELY(shim_lock_fcntl(fd, cmd, arg, &r)))
         return r; /* a record lock on a volume file: its node lock file */
+    /* a duplicate, or a descriptor made inheritable, could reach an exec */
+    if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC || cmd == F_SETFD) && shim_dup_check(fd) < 0)
+        return -1;
     r = real(fd, cmd, arg);
     if (r < 0 || shim_bypass())
         return r;

@@ -29,6 +29,8 @@
     X(int, open, (const char *, int, mode_t, struct vfs_file **, char *, size_t)) \
     X(int, file_fd, (const struct vfs_file *)) \
     X(int, file_native, (const struct vfs_file *)) \
+    X(int, file_unchecked, (const struct vfs_file *)) \
+    X(int, file_check, (struct vfs_file *, const void *, size_t, uint64_t, int *)) \
     X(int, file_isdir, (const struct vfs_file *)) \
     X(const char *, file_path, (const struct vfs_file *)) \
     X(int, fstat, (struct vfs_file *, struct stat *)) \
@@ -287,6 +289,14 @@ int shim_vfs_open(const char *vp, int flags, mode_t mode, struct vfs_file **out,
 int shim_vfs_file_fd(const struct vfs_file *f) { return shim_ops.file_fd(f); }
 int shim_vfs_file_native(const struct vfs_file *f) { return shim_ops.file_native(f); }
 int shim_vfs_file_isdir(const struct vfs_file *f) { return shim_ops.file_isdir(f); }
+int shim_vfs_file_unchecked(const struct vfs_file *f) { return shim_ops.file_unchecked(f); }
+
+int shim_vfs_file_check(struct vfs_file *f, const void *buf, size_t n, uint64_t off, int *newfd)
+{
+    int r;
+    SHIM_ENGINE(r = shim_ops.file_check(f, buf, n, off, newfd));
+    return r;
+}
 const char *shim_vfs_file_path(const struct vfs_file *f) { return shim_ops.file_path(f); }
 
 int shim_vfs_fstat(struct vfs_file *f, struct stat *st)

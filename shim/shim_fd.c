@@ -87,7 +87,7 @@ static struct shim_ofd *shim_ofd_alloc(int kind)
     __atomic_store_n(&o->file, NULL, __ATOMIC_RELAXED);
     o->adopt_ino = 0;
     o->flags = O_RDONLY;
-    o->native = o->isdir = 0;
+    o->native = o->isdir = o->unchecked = 0;
     o->dev = 0;
     o->ino = 0;
     o->dir = NULL;
@@ -145,10 +145,16 @@ struct shim_ofd *shim_ofd_new(struct vfs_file *f, int fd, int flags)
         return NULL;
     o->flags = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
     o->native = shim_vfs_file_native(f);
+    o->unchecked = o->native && shim_vfs_file_unchecked(f);
     o->isdir = shim_vfs_file_isdir(f);
     shim_ofd_identity(o, fd);
     __atomic_store_n(&o->file, f, __ATOMIC_RELEASE);
     return o;
+}
+
+void shim_ofd_reidentify(struct shim_ofd *o, int fd)
+{
+    shim_ofd_identity(o, fd);
 }
 
 struct shim_ofd *shim_ofd_new_adopt(int fd, uint64_t ino, int native, int isdir)

@@ -31,6 +31,7 @@ struct shim_ofd {
     uint64_t adopt_ino;
     int flags;                 /* the volume open flags (F_GETFL) */
     int native;                /* the kernel descriptor holds the bytes */
+    int unchecked;             /* native, first-use check still due (shim_check.c) */
     int isdir;
     dev_t dev;                 /* identity of the kernel file at open */
     ino_t ino;
@@ -75,6 +76,8 @@ struct shim_ofd *shim_ofd_ref(struct shim_ofd *o);
 
 /* New ofd (one reference) for an open volume file on descriptor fd. */
 struct shim_ofd *shim_ofd_new(struct vfs_file *f, int fd, int flags);
+/* Record the kernel file now behind fd as o's (after it was replaced). */
+void shim_ofd_reidentify(struct shim_ofd *o, int fd);
 /* Inherited placeholder waiting for vfs_adopt. */
 struct shim_ofd *shim_ofd_new_adopt(int fd, uint64_t ino, int native, int isdir);
 struct shim_ofd *shim_ofd_new_ancestor(const char *host);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "shim_cwd.h"
+#include "shim_check.h"
 #include "shim_fd.h"
 #include "shim_path.h"
 #include "shim_reg.h"
@@ -120,7 +121,7 @@ static void shim_init_run(void)
         shim_fd_scan_inherited();
         shim_stdio_adopt_stdin();
     }
-    pthread_atfork(NULL, NULL, shim_atfork_child);
+    pthread_atfork(shim_check_before_fork, NULL, shim_atfork_child);
     shim_guard--;
     __atomic_store_n(&shim_ready, 1, __ATOMIC_RELEASE);
 }

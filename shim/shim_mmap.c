@@ -12,6 +12,7 @@
 
 #include <sys/mman.h>
 
+#include "shim_check.h"
 #include "shim_fd.h"
 #include "shim_vfs.h"
 
@@ -33,7 +34,12 @@ static int shim_mmap_volume(void *addr, size_t len, int prot, int flags, int fd,
         rc = -ENODEV;
     else if (o->native) {
         shim_ofd_put(o);
-        return 0;
+        rc = shim_check_fd(fd); /* the map shows the bytes: check them first */
+        if (rc == 0)
+            return 0;
+        errno = -rc;
+        *ret = MAP_FAILED;
+        return 1;
     }
     struct vfs_file *f;
     int mfd = -1;

@@ -4,14 +4,16 @@
  * A placeholder is an empty memfd whose kernel offset IS the file position
  * (so dup, fork and exec children share it as the kernel would): a read is
  * lseek(fd, 0, SEEK_CUR) -> vfs_pread -> lseek(fd, pos + n, SEEK_SET).
- * Native descriptors hold the bytes and everything goes to libc; so does
- * any descriptor the table does not know, after one load.
+ * Native descriptors hold the bytes and everything goes to libc (but the
+ * first read of a cache file this process has not checked: shim_check.c);
+ * so does any descriptor the table does not know, after one load.
  */
 #include "shim.h"
 
 #include <string.h>
 #include <unistd.h>
 
+#include "shim_check.h"
 #include "shim_fd.h"
 #include "shim_read.h"
 #include "shim_vfs.h"
@@ -20,8 +22,8 @@
 static inline int shim_read_candidate(int fd)
 {
     struct shim_ofd *p = shim_fd_peek(fd);
-    return SHIM_UNLIKELY(p != NULL) && p->kind == SHIM_OFD_VOLUME && !p->native &&
-           !shim_bypass();
+    return SHIM_UNLIKELY(p != NULL) && p->kind == SHIM_OFD_VOLUME &&
+           (!p->native || __atomic_load_n(&p->unchecked, __ATOMIC_RELAXED)) && !shim_bypass();
 }
 
 /* Walk an iovec through the engine, one buffer after another, stopping at
@@ -45,13 +47,21 @@ ssize_t shim_iov_xfer(struct vfs_file *f, const struct iovec *iov, int cnt, uint
     return done;
 }
 
-/* Pin a placeholder and its file; SHIM_READ_PASS when it is not one. */
+#define SHIM_READ_UNCHECKED (-100001)
+
+/* Pin a placeholder and its file; SHIM_READ_PASS when it is not one,
+ * SHIM_READ_UNCHECKED (pinned in *po) for a native descriptor whose
+ * first-use check is due. */
 static ssize_t shim_read_open(int fd, struct shim_ofd **po, struct vfs_file **f)
 {
     struct shim_ofd *o = shim_fd_get(fd, 1);
     if (!o)
         return SHIM_READ_PASS;
     if (o->native) {
+        if (__atomic_load_n(&o->unchecked, __ATOMIC_ACQUIRE)) {
+            *po = o;
+            return SHIM_READ_UNCHECKED;
+        }
         shim_ofd_put(o);
         return SHIM_READ_PASS;
     }
@@ -70,11 +80,16 @@ static ssize_t shim_read_open(int fd, struct shim_ofd **po, struct vfs_file **f)
 
 ssize_t shim_read_fd(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-    struct shim_ofd *o;
+    struct shim_ofd *o = NULL;
     struct vfs_file *f;
     if (cnt < 0 || cnt > IOV_MAX)
         return -EINVAL;
     ssize_t rc = shim_read_open(fd, &o, &f);
+    if (rc == SHIM_READ_UNCHECKED) {
+        rc = shim_check_read(fd, o, iov, cnt, off);
+        shim_ofd_put(o);
+        return rc;
+    }
     if (rc != 0)
         return rc;
     if (off >= 0) {

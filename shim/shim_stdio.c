@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shim_check.h"
 #include "shim_fd.h"
 #include "shim_open.h"
 #include "shim_read.h"
@@ -119,6 +120,13 @@ static FILE *shim_stdio_wrap(int fd, const char *mode)
         return NULL;
     }
     s->fd = fd;
+    int rc = p && p->native ? shim_check_fd(fd) : 0; /* glibc reads a native FILE itself */
+    if (rc < 0) {
+        close(fd);
+        free(s);
+        errno = -rc;
+        return NULL;
+    }
     s->cookie = !(p && p->native);
     FILE *fp = s->cookie ? fopencookie(s, mode, shim_cookie_io) : REAL(fdopen)(fd, mode);
     if (!fp || shim_reg_put(&shim_file_reg, fp, s) < 0) {
@@ -254,8 +262,10 @@ static int shim_freopen_bytes(int fd, struct vfs_file *f, int *owned)
 {
     struct shim_ofd *p = shim_fd_peek(fd);
     *owned = 0;
-    if (!f || (p && p->native))
-        return fd;
+    if (!f || (p && p->native)) {
+        int rc = shim_check_fd(fd);
+        return rc < 0 ? rc : fd;
+    }
     int mfd;
     int rc = shim_vfs_mmap_fd(f, &mfd);
     if (rc < 0)

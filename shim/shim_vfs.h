@@ -35,6 +35,8 @@ int shim_vfs_open(const char *vp, int flags, mode_t mode, struct vfs_file **out,
 int shim_vfs_file_fd(const struct vfs_file *f);
 int shim_vfs_file_native(const struct vfs_file *f);
 int shim_vfs_file_isdir(const struct vfs_file *f);
+int shim_vfs_file_unchecked(const struct vfs_file *f);
+int shim_vfs_file_check(struct vfs_file *f, const void *buf, size_t n, uint64_t off, int *newfd);
 const char *shim_vfs_file_path(const struct vfs_file *f);
 int shim_vfs_fstat(struct vfs_file *f, struct stat *st);
 ssize_t shim_vfs_pread(struct vfs_file *f, void *buf, size_t len, uint64_t off);

@@ -29,7 +29,10 @@ static int shim_xfer_kind(int in, int out)
         return SHIM_XFER_PASS;
     if (po && po->kind == SHIM_OFD_VOLUME)
         return SHIM_XFER_EMULATE; /* the kernel would copy into the memfd */
-    return pi && pi->kind == SHIM_OFD_VOLUME && !pi->native ? SHIM_XFER_EMULATE : SHIM_XFER_PASS;
+    /* an unchecked cache file goes through the shim's read once (checked) */
+    return pi && pi->kind == SHIM_OFD_VOLUME &&
+           (!pi->native || __atomic_load_n(&pi->unchecked, __ATOMIC_ACQUIRE))
+               ? SHIM_XFER_EMULATE : SHIM_XFER_PASS;
 }
 
 /* One write to out: through the shim's write path for a volume file. */

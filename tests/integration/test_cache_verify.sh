@@ -7,7 +7,12 @@
 #    `find | xargs cat` (and through python's sequential open/read), the
 #    node's corrupt counter counts each dropped block, and the blocks are
 #    fetched again (cache misses) and cached right;
-#  - a second pass reads the repaired cache with no further drop.
+#  - a second pass reads the repaired cache with no further drop;
+#  - the check also comes first where the bytes could reach a program
+#    without a read through the shim, or with a partial first read: mmap,
+#    a shell's `cat < file` (dup2 then exec), cp (copy_file_range or
+#    sendfile), stdio (sed), a partial read (head -c), a read at an offset
+#    (dd skip=); each gives the right bytes from a damaged cache file.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_services
@@ -83,3 +88,26 @@ for d in sorted(os.listdir(root)):
 ' "$PREFIX/v/data")
 assert_eq "$local_md5" "$got" "python reads right bytes from a damaged cache"
 assert_eq "$NFILES" "$(( $(counter corrupt) - corrupt1 ))" "python's read dropped each damaged block once"
+
+assert_eq "$NFILES" "$(flip_all)" "every cache file damaged once more"
+corrupt2=$(counter corrupt)
+shim() { (cd / && env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_LOG=error "$@"); }
+V=$PREFIX/v/data/d0000 L=$SRC/data/d0000
+names=($(cd "$L" && ls | LC_ALL=C sort | head -6))
+got=$(shim "$PY" -c '
+import mmap, sys
+with open(sys.argv[1], "rb") as f:
+    m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+    sys.stdout.buffer.write(m[:])' "$V/${names[0]}" | md5sum)
+assert_eq "$(md5sum < "$L/${names[0]}")" "$got" "mmap of a damaged cache file gives the right bytes"
+got=$(shim bash -c 'cat < "$1"' sh "$V/${names[1]}" | md5sum)
+assert_eq "$(md5sum < "$L/${names[1]}")" "$got" "cat < file (dup2, exec) gives the right bytes"
+shim cp "$V/${names[2]}" "$TEST_SCRATCH/copied"
+assert_eq "$(md5sum < "$L/${names[2]}")" "$(md5sum < "$TEST_SCRATCH/copied")" "cp out of the volume gives the right bytes"
+got=$(shim sed -n p "$V/${names[3]}" | md5sum)
+assert_eq "$(sed -n p "$L/${names[3]}" | md5sum)" "$got" "sed (stdio) gives the right bytes"
+got=$(shim head -c 1000 "$V/${names[4]}" | md5sum)
+assert_eq "$(head -c 1000 "$L/${names[4]}" | md5sum)" "$got" "a partial first read gives the right bytes"
+got=$(shim dd if="$V/${names[5]}" bs=4096 skip=3 count=2 status=none | md5sum)
+assert_eq "$(dd if="$L/${names[5]}" bs=4096 skip=3 count=2 status=none | md5sum)" "$got" "a read at an offset gives the right bytes"
+assert_eq 6 "$(( $(counter corrupt) - corrupt2 ))" "each of the six damaged blocks was dropped"
