@@ -10,6 +10,9 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#endif
 
 #include "cache_internal.h"
 
@@ -21,10 +24,19 @@
 
 _Static_assert(sizeof(XXH3_state_t) <= CACHE_XXH_STATE, "CACHE_XXH_STATE too small");
 
+/* Two CPUID and one XGETBV, on first use: not __builtin_cpu_supports,
+ * whose libgcc constructor runs some twenty CPUID at load, each one a trap
+ * to the hypervisor on a virtual machine (measurable in every process). */
 int cache_xxh_avx2_ok(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2");
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || !(c & bit_AVX))
+        return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 6) != 6)
+        return 0; /* the OS does not save the YMM registers */
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_AVX2);
 }
 
 uint64_t cache_xxh_avx2(const void *p, size_t n)

@@ -137,6 +137,18 @@ int meta_read_dir_slices(struct meta *m, uint64_t dir, meta_file_slices_cb cb, v
 int meta_read_dir_all(struct meta *m, uint64_t dir, int limit, meta_dirent_cb ecb,
                       meta_file_slices_cb cb, void *arg);
 
+/* Several whole directories in one round trip (at most META_DIRS_BATCH):
+ * for each dirs[i] in order, begin(arg, i), its entries and files' chunks
+ * as meta_read_dir_all, then end(arg, i, what meta_read_dir_all would have
+ * returned for it). Returns 0, or -errno when the round trip failed (no
+ * callback ran then). */
+#define META_DIRS_BATCH 63
+typedef void (*meta_dir_begin_cb)(void *arg, int i);
+typedef void (*meta_dir_end_cb)(void *arg, int i, int rc);
+int meta_read_dirs_all(struct meta *m, const uint64_t *dirs, int n, int limit,
+                       meta_dir_begin_cb begin, meta_dirent_cb ecb, meta_file_slices_cb cb,
+                       meta_dir_end_cb end, void *arg);
+
 /* Called after every transaction that changed the volume committed (from
  * the thread that ran it): the node's shared metadata snapshots are
  * invalidated there. NULL removes it. */

@@ -84,6 +84,10 @@ int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg);
 int vfs_snap_load(uint64_t dir);
 /* Whether this process shares metadata with the node. */
 int vfs_snap_shared(void);
+/* A directory of parent is being listed: the first time, parent's other
+ * subdirectories (from its whole listing) are filled too, one round trip
+ * for up to META_DIRS_BATCH of them (find, du, ls -R walk them all). */
+void vfs_snap_descend(uint64_t parent);
 
 /* ---- path walk (vfs_path.c) ---- */
 /* Resolve a volume path. On 0, *a is the final object; with canon != NULL

@@ -9,7 +9,9 @@
  * read the snapshot, so sharing never makes an answer older than one TTL.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "nodemeta.h"
@@ -24,7 +26,18 @@ struct vfs_snap_fill {
     meta_dirent_cb ecb;
     void *arg;
     struct meta_attr last;      /* the entry the next chunks belong to */
+    uint64_t *subdirs;          /* its subdirectories, in name order */
+    int nsub, capsub;
 };
+
+/* The subdirectories of directories this process listed whole (a few
+ * recent ones): when it descends into one of them, as find, du, ls -R and
+ * a DataLoader's folder scan do, their siblings are fetched together. */
+#define VFS_SNAP_SLOTS 16
+static struct {
+    pthread_mutex_t lock;
+    struct { uint64_t dir; int n, done; uint64_t *sub; } slot[VFS_SNAP_SLOTS];
+} vsub = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static int64_t vfs_snap_max_age(void)
 {
@@ -50,7 +63,37 @@ static int vfs_snap_entry(struct vfs_snap_fill *f, const char *name, size_t nlen
     if (f->ecb)
         (void)f->ecb(f->arg, name, nlen, a);
     f->last = *a;
+    if ((a->mode & S_IFMT) == S_IFDIR) {
+        if (f->nsub == f->capsub) {
+            int cap = f->capsub ? 2 * f->capsub : 16;
+            uint64_t *p = realloc(f->subdirs, (size_t)cap * sizeof *p);
+            if (!p)
+                return 0; /* only a hint is lost */
+            f->subdirs = p;
+            f->capsub = cap;
+        }
+        f->subdirs[f->nsub++] = a->ino;
+    }
     return 0;
+}
+
+/* Remember dir's subdirectories (taking f's list). */
+static void vfs_snap_keep_subdirs(struct vfs_snap_fill *f)
+{
+    if (f->nsub < 2) {
+        free(f->subdirs);
+        f->subdirs = NULL;
+        return;
+    }
+    pthread_mutex_lock(&vsub.lock);
+    int k = (int)((f->dir * 0x9E3779B97F4A7C15ULL) >> 60) % VFS_SNAP_SLOTS;
+    free(vsub.slot[k].sub);
+    vsub.slot[k].dir = f->dir;
+    vsub.slot[k].n = f->nsub;
+    vsub.slot[k].done = 0;
+    vsub.slot[k].sub = f->subdirs;
+    pthread_mutex_unlock(&vsub.lock);
+    f->subdirs = NULL;
 }
 
 static int vfs_snap_entry_cb(void *arg, const char *name, size_t nlen, const struct meta_attr *a)
@@ -115,6 +158,9 @@ static int vfs_snap_from_node(uint64_t dir, meta_dirent_cb ecb, void *arg)
             mcache_dir_set_listed_at(dir, 1, f.at);
         vfs_dirmaps_install(f.maps, dir, rc == 0);
     }
+    if (rc == 0)
+        vfs_snap_keep_subdirs(&f);
+    free(f.subdirs);
     nodemeta_snap_free(&s);
     if (rc < 0)
         log_debug("vfs", "node snapshot of directory %llu unusable: %s", (unsigned long long)dir,
@@ -127,36 +173,142 @@ int vfs_snap_load(uint64_t dir)
     return vfs_snap_from_node(dir, NULL, NULL);
 }
 
-/* One query for the directory (and its share for the node when complete). */
-static int vfs_snap_query(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
+/* Before a directory's question: the fill's state, the node's generation
+ * and the time (both read before the question). */
+static int vfs_snap_begin(struct vfs_snap_fill *f, uint64_t dir, meta_dirent_cb ecb, void *arg)
 {
     struct volume *v = vfs_volume();
-    struct vfs_snap_fill f = { .dir = dir, .ecb = ecb, .arg = arg, .save = v->node != NULL };
-    if (!(f.maps = vfs_dirmaps_new()))
+    *f = (struct vfs_snap_fill){ .dir = dir, .ecb = ecb, .arg = arg, .save = v->node != NULL };
+    if (!(f->maps = vfs_dirmaps_new()))
         return -ENOMEM;
-    if (f.save) {
-        uint64_t gen = nodemeta_gen(v->node);  /* both before the question */
+    if (f->save) {
+        uint64_t gen = nodemeta_gen(v->node);
         int64_t wall = nodemeta_now(), dat = 0;
         struct meta_attr da;
         int have = mcache_getattr_at(dir, &da, &dat) == 0;
-        f.at = vfs_now_ns();
-        nodemeta_dir_begin(&f.buf, dir, gen, wall, have ? &da : NULL, wall - (f.at - dat));
+        f->at = vfs_now_ns();
+        nodemeta_dir_begin(&f->buf, dir, gen, wall, have ? &da : NULL, wall - (f->at - dat));
     } else {
-        f.at = vfs_now_ns();
+        f->at = vfs_now_ns();
     }
-    int rc = meta_read_dir_all(v->meta, dir, limit, vfs_snap_entry_cb, vfs_snap_chunk_cb, &f);
+    return 0;
+}
+
+/* After its answer (rc: entries or -errno): caches, node share. Returns 1
+ * when the directory was complete, 0 when limit was reached, or -errno. */
+static int vfs_snap_finish(struct vfs_snap_fill *f, int rc, int limit)
+{
+    struct volume *v = vfs_volume();
     int complete = rc >= 0 && rc < limit;
     if (complete)
-        mcache_dir_set_listed_at(dir, 1, f.at);
-    vfs_dirmaps_install(f.maps, dir, rc >= 0);
-    if (complete && f.save) {
-        int src = nodemeta_dir_commit(v->node, &f.buf);
+        mcache_dir_set_listed_at(f->dir, 1, f->at);
+    vfs_dirmaps_install(f->maps, f->dir, rc >= 0);
+    f->maps = NULL;
+    if (complete && f->save) {
+        int src = nodemeta_dir_commit(v->node, &f->buf);
         if (src < 0)
-            log_debug("vfs", "sharing directory %llu with the node: %s", (unsigned long long)dir,
+            log_debug("vfs", "sharing directory %llu with the node: %s", (unsigned long long)f->dir,
                       strerror(-src));
     }
-    nodemeta_buf_free(&f.buf);
+    nodemeta_buf_free(&f->buf);
+    if (complete)
+        vfs_snap_keep_subdirs(f);
+    free(f->subdirs);
+    f->subdirs = NULL;
     return rc < 0 ? vfs_errno(rc) : complete;
+}
+
+/* One query for the directory (and its share for the node when complete). */
+static int vfs_snap_query(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
+{
+    struct vfs_snap_fill f;
+    int rc = vfs_snap_begin(&f, dir, ecb, arg);
+    if (rc < 0)
+        return rc;
+    rc = meta_read_dir_all(vfs_volume()->meta, dir, limit, vfs_snap_entry_cb, vfs_snap_chunk_cb, &f);
+    return vfs_snap_finish(&f, rc, limit);
+}
+
+/* ---- siblings in one round trip ---- */
+
+struct vfs_snap_batch { struct vfs_snap_fill *fills; struct vfs_snap_fill *cur; };
+
+static void vfs_snap_batch_begin(void *arg, int i)
+{
+    struct vfs_snap_batch *b = arg;
+    b->cur = &b->fills[i];
+}
+
+static void vfs_snap_batch_end(void *arg, int i, int rc)
+{
+    struct vfs_snap_batch *b = arg;
+    (void)vfs_snap_finish(&b->fills[i], rc, VFS_SNAP_FIRST);
+}
+
+static int vfs_snap_batch_entry(void *arg, const char *name, size_t nlen, const struct meta_attr *a)
+{
+    struct vfs_snap_batch *b = arg;
+    return vfs_snap_entry(b->cur, name, nlen, a);
+}
+
+static int vfs_snap_batch_chunk(void *arg, const struct meta_attr *a, uint64_t chunk,
+                                const struct layout_slice *s, int n)
+{
+    struct vfs_snap_batch *b = arg;
+    return vfs_snap_chunk_cb(b->cur, a, chunk, s, n);
+}
+
+/* Fill dirs[0..n) (n <= META_DIRS_BATCH) with one round trip. */
+static void vfs_snap_query_batch(const uint64_t *dirs, int n)
+{
+    struct vfs_snap_fill fills[META_DIRS_BATCH];
+    int k = 0;
+    for (; k < n; k++)
+        if (vfs_snap_begin(&fills[k], dirs[k], NULL, NULL) < 0)
+            break;
+    struct vfs_snap_batch b = { fills, NULL };
+    int rc = meta_read_dirs_all(vfs_volume()->meta, dirs, k, VFS_SNAP_FIRST, vfs_snap_batch_begin,
+                                vfs_snap_batch_entry, vfs_snap_batch_chunk, vfs_snap_batch_end, &b);
+    if (rc < 0)   /* no callback ran: release what begin made */
+        for (int i = 0; i < k; i++)
+            (void)vfs_snap_finish(&fills[i], rc, VFS_SNAP_FIRST);
+}
+
+void vfs_snap_descend(uint64_t parent)
+{
+    uint64_t todo[META_DIRS_BATCH];
+    uint64_t *sub = NULL;
+    int n = 0;
+    if (!parent || !vfs_snap_shared())
+        return;
+    pthread_mutex_lock(&vsub.lock);
+    int k = (int)((parent * 0x9E3779B97F4A7C15ULL) >> 60) % VFS_SNAP_SLOTS;
+    if (vsub.slot[k].dir == parent && !vsub.slot[k].done) {
+        vsub.slot[k].done = 1;
+        n = vsub.slot[k].n;
+        sub = malloc((size_t)n * sizeof *sub);
+        if (sub)
+            memcpy(sub, vsub.slot[k].sub, (size_t)n * sizeof *sub);
+    }
+    pthread_mutex_unlock(&vsub.lock);
+    if (!sub)
+        return;
+    int m = 0, batches = 0;
+    for (int i = 0; i < n; i++) {
+        if (mcache_dir_listed(sub[i]) || vfs_snap_from_node(sub[i], NULL, NULL))
+            continue;
+        todo[m++] = sub[i];
+        if (m == META_DIRS_BATCH || i == n - 1) {
+            vfs_snap_query_batch(todo, m);
+            batches++;
+            m = 0;
+        }
+    }
+    if (m)
+        vfs_snap_query_batch(todo, m), batches++;
+    log_debug("vfs", "descending into directory %llu: %d subdirectories, %d round trips",
+              (unsigned long long)parent, n, batches);
+    free(sub);
 }
 
 int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)

@@ -73,23 +73,27 @@ static int meta_ds_entry(const PGresult *r, int from, int to, struct layout_slic
     return 0;
 }
 
-/* MS_DIR_SLICES after MS_DIR_SLICES_PLAN in one round trip; like meta_read, a
- * connection found broken is replaced and the read tried once more. */
-static int meta_ds_query(struct meta *m, const struct meta_params *p, PGresult **res)
+/* MS_DIR_SLICES (n of them, one per parameter set) after
+ * MS_DIR_SLICES_PLAN in one round trip; like meta_read, a connection found
+ * broken is replaced and the read tried once more. res[0..n) on success. */
+static int meta_ds_query(struct meta *m, const struct meta_params *p, int n, PGresult **res)
 {
     int rc = 0;
-    *res = NULL;
+    struct meta_q q[META_DIRS_BATCH + 1];
     for (int attempt = 0; attempt < 2; attempt++) {
         struct meta_conn *c;
         if ((rc = meta_conn_get(m, &c)) < 0)
             return rc;
         int owned = meta_conn_owned(m) == c;
-        struct meta_q q[2] = { { .stmt = MS_DIR_SLICES_PLAN }, { .stmt = MS_DIR_SLICES, .p = p } };
-        rc = meta_run(c, q, 2, 0);
+        q[0] = (struct meta_q){ .stmt = MS_DIR_SLICES_PLAN };
+        for (int i = 0; i < n; i++)
+            q[i + 1] = (struct meta_q){ .stmt = MS_DIR_SLICES, .p = &p[i] };
+        rc = meta_run(c, q, n + 1, 0);
         int broken = rc < 0 && meta_conn_broken(c);
         meta_conn_put(c);
         PQclear(q[0].res);
-        *res = q[1].res;
+        for (int i = 0; i < n; i++)
+            res[i] = q[i + 1].res;
         if (!broken || owned)
             break;
         meta_pool_drop_idle(m);
@@ -97,20 +101,21 @@ static int meta_ds_query(struct meta *m, const struct meta_params *p, PGresult *
     return rc;
 }
 
-/* One page: entries of dir after `after`. Sets *names to the number of
- * entries seen and copies the last name into last/llen. */
-static int meta_ds_page(struct meta *m, uint64_t dir, int limit, char *last, size_t *llen,
-                        int *names, const struct meta_ds_cbs *cbs)
+static void meta_ds_params(struct meta_params *p, uint64_t dir, const char *last, size_t llen,
+                           int limit)
 {
-    struct meta_params p;
-    meta_p_init(&p);
-    meta_p_int(&p, (int64_t)dir);
-    meta_p_bytes(&p, last, *llen);
-    meta_p_int(&p, limit);
-    PGresult *r;
-    int rc = meta_ds_query(m, &p, &r);
-    if (rc < 0)
-        return rc;
+    meta_p_init(p);
+    meta_p_int(p, (int64_t)dir);
+    meta_p_bytes(p, last, llen);
+    meta_p_int(p, limit);
+}
+
+/* One page's answer (cleared here): sets *names to the number of entries
+ * seen and copies the last name into last/llen. */
+static int meta_ds_result(PGresult *r, char *last, size_t *llen, int *names,
+                          const struct meta_ds_cbs *cbs)
+{
+    int rc = 0;
     int n = PQntuples(r);
     *names = 0;
     if (n == 0 || !meta_is_dir((uint32_t)meta_r_int(r, 0, DS_DIRMODE))) {
@@ -139,6 +144,17 @@ static int meta_ds_page(struct meta *m, uint64_t dir, int limit, char *last, siz
     free(s);
     PQclear(r);
     return rc;
+}
+
+/* One page: entries of dir after `after`. */
+static int meta_ds_page(struct meta *m, uint64_t dir, int limit, char *last, size_t *llen,
+                        int *names, const struct meta_ds_cbs *cbs)
+{
+    struct meta_params p;
+    meta_ds_params(&p, dir, last, *llen, limit);
+    PGresult *r;
+    int rc = meta_ds_query(m, &p, 1, &r);
+    return rc < 0 ? rc : meta_ds_result(r, last, llen, names, cbs);
 }
 
 int meta_read_dir_slices(struct meta *m, uint64_t dir, meta_file_slices_cb cb, void *arg)
@@ -170,4 +186,33 @@ int meta_read_dir_all(struct meta *m, uint64_t dir, int limit, meta_dirent_cb ec
         limit = META_DIRSLICES_PAGE;
     int rc = meta_ds_page(m, dir, limit, last, &llen, &names, &cbs);
     return rc < 0 ? rc : rc > 0 ? -ECANCELED : names;
+}
+
+int meta_read_dirs_all(struct meta *m, const uint64_t *dirs, int n, int limit,
+                       meta_dir_begin_cb begin, meta_dirent_cb ecb, meta_file_slices_cb cb,
+                       meta_dir_end_cb end, void *arg)
+{
+    struct meta_params p[META_DIRS_BATCH];
+    PGresult *res[META_DIRS_BATCH];
+    if (n <= 0)
+        return 0;
+    if (n > META_DIRS_BATCH)
+        return -E2BIG;
+    if (limit <= 0 || limit > META_DIRSLICES_PAGE)
+        limit = META_DIRSLICES_PAGE;
+    for (int i = 0; i < n; i++)
+        meta_ds_params(&p[i], dirs[i], "", 0, limit);
+    int rc = meta_ds_query(m, p, n, res);
+    if (rc < 0)
+        return rc;
+    struct meta_ds_cbs cbs = { ecb, cb, arg };
+    for (int i = 0; i < n; i++) {
+        char last[META_NAME_MAX + 1];
+        size_t llen = 0;
+        int names = 0;
+        begin(arg, i);
+        int r = meta_ds_result(res[i], last, &llen, &names, &cbs);
+        end(arg, i, r < 0 ? r : r > 0 ? -ECANCELED : names);
+    }
+    return 0;
 }

@@ -15,7 +15,7 @@
 
 #include "log.h"
 
-#define META_MAX_BATCH 16
+#define META_MAX_BATCH 64   /* meta_read_dirs_all sends 1 + META_DIRS_BATCH */
 
 enum meta_item_kind { MI_BEGIN, MI_PREPARE, MI_EXEC, MI_COMMIT, MI_ROLLBACK };
 static const char *const meta_cmd_names[] = { "BEGIN", "PREPARE", "EXECUTE", "COMMIT", "ROLLBACK" };

@@ -7,6 +7,8 @@
 #    PostgreSQL connection at all (strace), and read the right bytes;
 #  - the same read with SHIMFS_NODE_META=0 does connect (so the trace sees
 #    connects);
+#  - find on a node with nothing shared fetches a folder's 4 subfolders in
+#    one round trip (debug log);
 #  - close-to-open on the node: after another process of the node rewrites
 #    a file (and creates and removes names), a reader with a long TTL sees
 #    the new content and names at once, not the snapshot's, and so does a
@@ -75,6 +77,13 @@ got=$(cd / && SHIMFS_NODE_META=0 traced sh -c 'cd "$1/t/data" && find . -type f 
 assert_eq "$local_md5" "$got" "the tree reads back right with SHIMFS_NODE_META=0"
 if [ "$(pg_connects)" -ge 1 ]; then pass "with SHIMFS_NODE_META=0 the reader connects (the trace sees connects)"
 else fail "with SHIMFS_NODE_META=0 strace saw no PostgreSQL connect: $(head -c 300 "$TRACE")"; fi
+
+# --- a walk fetches a folder's subfolders together ---
+(cd / && env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_LOG=debug \
+    SHIMFS_CACHE_DIR="$TEST_SCRATCH/cache-walk" find "$PREFIX/t" -type f 2> "$TEST_SCRATCH/walk.log" | wc -l) > "$TEST_SCRATCH/walk.count"
+assert_eq 40 "$(cat "$TEST_SCRATCH/walk.count")" "find lists every file of a fresh node"
+check "find fetched the 4 subfolders of data in one round trip" \
+    grep -q "descending into directory [0-9]*: 4 subdirectories, 1 round trips" "$TEST_SCRATCH/walk.log"
 
 # --- close-to-open between processes of the node ---
 shim ls -lR "$PREFIX/t" > /dev/null       # fresh snapshots
