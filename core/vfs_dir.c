@@ -102,8 +102,6 @@ static int vfs_dir_snap_cb(void *arg, const char *name, size_t nlen, const struc
 static int vfs_dir_fill_whole(struct vfs_dir *d)
 {
     d->more = 0;
-    if (d->parent != d->ino && !mcache_dir_listed(d->ino))
-        vfs_snap_descend(d->parent);
     int rc = vfs_snap_fill(d->ino, VFS_SNAP_MAX, vfs_dir_snap_cb, d);
     if (rc < 0)
         return vfs_errno(rc);

@@ -3,11 +3,13 @@
  * search permission on every directory, ENOTDIR / ENOENT / ELOOP /
  * ENAMETOOLONG / EACCES as the kernel answers them.
  *
- * Round trips: a miss inside a directory first costs one meta_walk for all
- * the remaining components; a second miss in the same directory lists it
- * whole with readdir-plus (so a process reading a directory's files pays
- * one query per directory, not one per file), and the node's snapshot of a
- * directory (vfs_snap.c) answers before any of that. Leaving the volume (".."
+ * Round trips: the node's snapshot of a directory (vfs_snap.c) answers
+ * first; where metadata is shared with the node, a first miss lists a
+ * folder of up to VFS_SNAP_FIRST entries whole (with its siblings when it
+ * is a subfolder of one listed whole); otherwise, or for a bigger folder,
+ * a first miss costs one meta_walk for all the remaining components and a
+ * second miss lists the folder whole (so a process reading a directory's
+ * files pays one query per directory, not one per file). Leaving the volume (".."
  * above its root or an absolute symlink elsewhere) hands the rest of the
  * path back to the host as VFS_ESCAPED.
  */
@@ -228,6 +230,16 @@ static int vfs_step(struct vfs_walk *w, const char *name, size_t nlen, struct me
             return rc;
     }
     if (!mcache_dir_listed(dir->ino) && mcache_dir_note_miss(dir->ino) < 2) {
+        /* shared with the node: a small folder is worth listing whole at
+         * once (this process's next lookups, and its neighbours') */
+        if (vfs_snap_shared()) {
+            rc = vfs_snap_fill(dir->ino, VFS_SNAP_FIRST, NULL, NULL);
+            if (rc < 0)
+                return vfs_errno(rc);
+            rc = mcache_lookup(dir->ino, name, nlen, a);
+            if (rc != MC_MISS)
+                return rc;
+        }
         const char *names[VFS_MAX_WALK];
         size_t lens[VFS_MAX_WALK];
         int n = vfs_gather(w, name, nlen, names, lens);

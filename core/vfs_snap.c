@@ -315,6 +315,14 @@ int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
 {
     if (vfs_snap_from_node(dir, ecb, arg))
         return 1;
+    /* entering a subfolder of a folder listed whole: its siblings come too */
+    struct meta_attr da;
+    int64_t at;
+    if (vfs_snap_shared() && mcache_getattr_at(dir, &da, &at) == 0 && da.parent && da.parent != dir) {
+        vfs_snap_descend(da.parent);
+        if (mcache_dir_listed(dir) && (!ecb || vfs_snap_from_node(dir, ecb, arg)))
+            return 1;
+    }
     return vfs_snap_query(dir, limit, ecb, arg);
 }
 
