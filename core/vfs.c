@@ -112,6 +112,7 @@ void vfs_after_fork(void)
     vfs_write_after_fork();
     vfs_ns_after_fork();
     mcache_after_fork();
+    vfs_snap_after_fork();
     vfs_read_after_fork();
 }
 

@@ -88,6 +88,7 @@ int vfs_snap_shared(void);
  * subdirectories (from its whole listing) are filled too, one round trip
  * for up to META_DIRS_BATCH of them (find, du, ls -R walk them all). */
 void vfs_snap_descend(uint64_t parent);
+void vfs_snap_after_fork(void);
 
 /* ---- path walk (vfs_path.c) ---- */
 /* Resolve a volume path. On 0, *a is the final object; with canon != NULL

@@ -326,6 +326,12 @@ int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
     return vfs_snap_query(dir, limit, ecb, arg);
 }
 
+void vfs_snap_after_fork(void)
+{
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    vsub.lock = m; /* a parent thread may have held it at fork */
+}
+
 int vfs_snap_shared(void)
 {
     struct volume *v = vfs_volume();
