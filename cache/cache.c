@@ -81,6 +81,7 @@ void cache_after_fork(struct cache *c)
         return;
     c->pid = getpid();
     cache_queue_after_fork(c);
+    cache_piece_after_fork();
     cache_ring_forget(&c->wring);
     cache_ring_forget(&c->rring);
     pthread_mutex_init(&c->rring.mu, NULL);

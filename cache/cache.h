@@ -64,6 +64,12 @@ int cache_open_block(struct cache *c, const char *key, int flags, uint32_t *len)
  * first read put them (cache_check_fd) before the program may use them. */
 int cache_open_block_unchecked(struct cache *c, const char *key, int flags, uint32_t *len,
                                int *unchecked);
+/* A read of a block opened unchecked, checked as this process's policy
+ * wants (a read starting on a 128 KiB boundary is checked in buf). Bytes,
+ * -EBADMSG (corrupt: dropped from the cache; close fd, fetch it again),
+ * or another -errno. */
+ssize_t cache_read_at(struct cache *c, int fd, const char *key, void *buf, size_t len,
+                      uint64_t off);
 /* First-use check of a block opened unchecked: against buf when it holds
  * the whole file read from off 0, else by reading the file. 0 (the block
  * is now checked for this process), -EBADMSG (corrupt: dropped from the

@@ -24,6 +24,10 @@
 
 #define CACHE_MOD            "cache"
 #define CACHE_XATTR          "user.shimfs.xxh3"
+#define CACHE_XATTR_PIECES   "user.shimfs.xxh3p"   /* cache_piece.c */
+#define CACHE_PIECE          (128u << 10)
+#define CACHE_PIECES_MAX     128                   /* 16 MiB blocks */
+#define CACHE_PIECE_NO       (-100000)
 #define CACHE_KEY_MAX        512
 #define CACHE_PAGE           4096u          /* accounting unit: one fs block */
 #define CACHE_QUEUE_BYTES    (64u << 20)    /* put queue bounds: bytes ... */
@@ -132,6 +136,15 @@ uint64_t cache_cost(const struct cache *c, uint64_t size);
 /* cache_sum.c */
 uint64_t cache_sum(const void *p, size_t n);
 int cache_sum_store(struct cache *c, int fd, const char *key, uint64_t sum);
+/* cache_piece.c: the sums of a block's 128 KiB pieces (written with it),
+ * and a first-use read checked piece by piece in the caller's buffer
+ * (CACHE_PIECE_NO: not possible here, take the whole-block path). */
+void cache_piece_sums_store(int fd, const void *data, size_t len, uint64_t sum);
+/* cache_sum.c: the sums of data's pieces into sums[], and the whole sum. */
+uint64_t cache_sum_pieces(const void *p, size_t len, size_t piece, uint64_t *sums);
+ssize_t cache_piece_read(struct cache *c, int fd, uint64_t kh, const struct stat *st, void *buf,
+                         size_t len, uint64_t off);
+void cache_piece_after_fork(void);
 int cache_sum_load(struct cache *c, int fd, const char *key, uint64_t *sum);
 int cache_sum_file(int fd, uint64_t size, uint64_t *sum);
 void cache_sum_unlink(struct cache *c, const char *key);

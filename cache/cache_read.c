@@ -116,7 +116,14 @@ ssize_t cache_read_fd(struct cache *c, int fd, const char *key, uint64_t kh,
     struct stat st;
     ssize_t n;
     if (seen == SEEN_NO) {
-        n = fstat(fd, &st) < 0 ? -errno : cache_verify_read(c, fd, key, &st, buf, len, off);
+        if (fstat(fd, &st) < 0)
+            return -errno;
+        if (buf && !c->verify_every_read && size_matches_key(key, &st)) {
+            n = cache_piece_read(c, fd, kh, &st, buf, len, off); /* checked where it lands */
+            if (n != CACHE_PIECE_NO)
+                return n;
+        }
+        n = cache_verify_read(c, fd, key, &st, buf, len, off);
         if (n >= 0)
             cache_seen_set(c, kh);
         return n;
@@ -196,6 +203,16 @@ int cache_check_fd(struct cache *c, int fd, const char *key, const void *buf, si
     else if (r == -EBADMSG || r == -EIO)
         cache_drop_corrupt(c, key, kh, fd);
     return r == -EIO ? -EBADMSG : r;
+}
+
+ssize_t cache_read_at(struct cache *c, int fd, const char *key, void *buf, size_t len,
+                      uint64_t off)
+{
+    uint64_t kh = cache_key_hash(key);
+    ssize_t n = cache_read_fd(c, fd, key, kh, buf, len, off);
+    if (n == -EBADMSG || n == -EIO)
+        cache_drop_corrupt(c, key, kh, fd);
+    return n;
 }
 
 int cache_open_block(struct cache *c, const char *key, int flags, uint32_t *len)

@@ -206,6 +206,26 @@ static unsigned char *sum_buffer(void)
     return buf;
 }
 
+uint64_t cache_sum_pieces(const void *p, size_t len, size_t piece, uint64_t *sums)
+{
+    union { XXH3_state_t lib; unsigned char avx2[CACHE_XXH_STATE]; } __attribute__((aligned(64))) st;
+    int avx2 = sum_avx2();
+    if (avx2)
+        cache_xxh_avx2_reset(&st);
+    else
+        XXH3_64bits_reset(&st.lib);
+    for (size_t at = 0, i = 0; at < len; at += piece, i++) {
+        size_t n = len - at < piece ? len - at : piece;
+        const char *q = (const char *)p + at;
+        sums[i] = cache_sum(q, n);  /* the piece is in the CPU cache for the next line */
+        if (avx2)
+            cache_xxh_avx2_update(&st, q, n);
+        else
+            XXH3_64bits_update(&st.lib, q, n);
+    }
+    return avx2 ? cache_xxh_avx2_digest(&st) : XXH3_64bits_digest(&st.lib);
+}
+
 /* Checksum of a whole file read through a bounded buffer (pread, not mmap:
  * a file truncated behind our back must give a mismatch, not SIGBUS in the
  * host program; and mapping measured slower, its munmap costs a TLB

@@ -56,7 +56,10 @@ static int write_prepare(struct cache *c, struct cache_item *it)
         it->dev = st.st_dev;
         it->ino = st.st_ino;
     }
-    return cache_sum_store(c, fd, it->key, it->sum);
+    int r = cache_sum_store(c, fd, it->key, it->sum);
+    if (r == 0 && c->xattr_mode > 0)
+        cache_piece_sums_store(fd, it->data, it->len, it->sum);
+    return r;
 }
 
 /* Linked write + read-back pairs, one submission. Items the ring did not

@@ -196,7 +196,7 @@ static void fetch_lead(struct volume *v, struct flight *f, int put_flags)
  * large file reads each 4 MiB block in many small pieces, and reopening
  * (and re-checking) the cache file for every piece cost more than the
  * copy. One descriptor per thread, closed when the thread ends. */
-struct fetch_open { int fd; dev_t dev; ino_t ino; char key[LAYOUT_KEY_MAX]; };
+struct fetch_open { int fd, unchecked; dev_t dev; ino_t ino; char key[LAYOUT_KEY_MAX]; };
 static pthread_key_t fetch_open_key;
 static pthread_once_t fetch_open_once = PTHREAD_ONCE_INIT;
 
@@ -228,7 +228,10 @@ static ssize_t fetch_from_cache(struct volume *v, const char *key, void *buf, si
         o->fd = -1;
     if (o->fd < 0 || strcmp(o->key, key) != 0) {
         uint32_t blen;
-        int fd = cache_open_block(v->cache, key, O_CLOEXEC, &blen);
+        int unchecked = 0;
+        /* this process's first use is checked on the reads themselves, in
+         * the caller's buffer, instead of reading the block once more */
+        int fd = cache_open_block_unchecked(v->cache, key, O_CLOEXEC, &blen, &unchecked);
         if (fd < 0 || fstat(fd, &st) < 0) {
             if (fd >= 0)
                 close(fd);
@@ -237,9 +240,18 @@ static ssize_t fetch_from_cache(struct volume *v, const char *key, void *buf, si
         if (o->fd >= 0)
             close(o->fd);
         o->fd = fd;
+        o->unchecked = unchecked;
         o->dev = st.st_dev;
         o->ino = st.st_ino;
         strcpy(o->key, key);
+    }
+    if (o->unchecked) {
+        ssize_t n = cache_read_at(v->cache, o->fd, key, buf, len, off);
+        if (n < 0) {            /* a corrupt file was dropped: fetch it again */
+            close(o->fd);
+            o->fd = -1;
+        }
+        return n;
     }
     ssize_t n = pread(o->fd, buf, len, off);
     return n < 0 ? -errno : n;

@@ -12,7 +12,11 @@
 #    without a read through the shim, or with a partial first read: mmap,
 #    a shell's `cat < file` (dup2 then exec), cp (copy_file_range or
 #    sendfile), stdio (sed), a partial read (head -c), a read at an offset
-#    (dd skip=); each gives the right bytes from a damaged cache file.
+#    (dd skip=); each gives the right bytes from a damaged cache file;
+#  - a 10 MiB file (4 MiB blocks, checked 128 KiB piece by piece in the
+#    reader's buffer): a byte flipped inside one piece of a cached block is
+#    caught, by a sequential cat and by an unaligned dd, and the file reads
+#    right.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_services
@@ -30,6 +34,7 @@ BUCKET=$(test_bucket)
 export SHIMFS_META=$META
 "$CLI" format verify --bucket "$BUCKET" > /dev/null
 "$TEST_ROOT/scripts/gen-dataset.sh" "$SRC/data" "$NFILES" 2 24K 5
+"$TEST_ROOT/scripts/gen-dataset.sh" "$SRC/big" 1 1 10M 6
 "$CLI" import "$SRC" /v > /dev/null
 
 counter() {
@@ -111,3 +116,32 @@ assert_eq "$(head -c 1000 "$L/${names[4]}" | md5sum)" "$got" "a partial first re
 got=$(shim dd if="$V/${names[5]}" bs=4096 skip=3 count=2 status=none | md5sum)
 assert_eq "$(dd if="$L/${names[5]}" bs=4096 skip=3 count=2 status=none | md5sum)" "$got" "a read at an offset gives the right bytes"
 assert_eq 6 "$(( $(counter corrupt) - corrupt2 ))" "each of the six damaged blocks was dropped"
+
+# --- a big file: blocks checked piece by piece where the reader's buffer is ---
+BIGV=$PREFIX/v/big/d0000/f0000000.bin BIGL=$SRC/big/d0000/f0000000.bin
+assert_eq "$(md5sum < "$BIGL")" "$(shim cat "$BIGV" | md5sum)" "the 10 MiB file reads right (cold)"
+flip_big() {
+    "$PY" - "$SHIMFS_CACHE_DIR/blocks" <<'EOF'
+import os, sys
+n = 0
+for root, _, files in os.walk(sys.argv[1]):
+    for f in files:
+        if f.endswith("_4194304"):
+            p = os.path.join(root, f)
+            with open(p, "r+b") as fh:
+                fh.seek(1234567)          # inside the 10th 128 KiB piece
+                b = fh.read(1)
+                fh.seek(1234567)
+                fh.write(bytes([b[0] ^ 0x01]))
+            n += 1
+print(n)
+EOF
+}
+assert_eq 2 "$(flip_big)" "both 4 MiB cache files of the big file damaged"
+c0=$(counter corrupt)
+assert_eq "$(md5sum < "$BIGL")" "$(shim cat "$BIGV" | md5sum)" "cat of the big file gives the right bytes from damaged blocks"
+assert_eq 2 "$(( $(counter corrupt) - c0 ))" "both damaged blocks were dropped"
+assert_eq 2 "$(flip_big)" "both 4 MiB cache files damaged again"
+c0=$(counter corrupt)
+got=$(shim dd if="$BIGV" bs=1000 skip=1234 count=7 status=none | md5sum)
+assert_eq "$(dd if="$BIGL" bs=1000 skip=1234 count=7 status=none | md5sum)" "$got" "an unaligned read of a damaged block gives the right bytes"

@@ -317,6 +317,53 @@ START_TEST(test_corrupt_detected)
 }
 END_TEST
 
+/* A big block is checked 128 KiB piece by piece in the reader's buffer:
+ * its pieces' sums are stored with it; a fresh process reads a good piece
+ * of a damaged block, and the damaged piece is caught (and the file
+ * dropped); an unaligned first read checks the block whole; and the sums
+ * are not stored when the bytes do not match the block's checksum. */
+START_TEST(test_piece_checks)
+{
+    enum { BIG = 4u << 20, PIECE = 128u << 10 };
+    char *dir = tmpdir(), key[256], path[512], sums[1024];
+    struct cache *c = copen(dir, 1ull << 30, 0, 1);
+    put_block(c, 7, BIG);
+    put_block(c, 8, BIG);
+    cache_flush(c);
+    mkkey(key, sizeof key, 7, BIG);
+    bpath(path, sizeof path, dir, key);
+    ck_assert_int_eq(getxattr(path, "user.shimfs.xxh3p", sums, sizeof sums), 32 * 8);
+    unsigned char *want = pattern(BIG, 7), *buf = malloc(BIG);
+    flip_byte(path, 10 * PIECE + 77);
+    struct cache *c2 = copen(dir, 1ull << 30, 0, 1);
+    ck_assert_int_eq(cache_read(c2, key, buf, PIECE, 3 * PIECE), PIECE); /* a good piece */
+    ck_assert(memcmp(buf, want + 3 * PIECE, PIECE) == 0);
+    ck_assert_int_eq(cache_read(c2, key, buf, 2 * PIECE, 10 * PIECE), -ENOENT);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    /* unaligned: the whole block is checked (here: good) */
+    mkkey(key, sizeof key, 8, BIG);
+    unsigned char *want8 = pattern(BIG, 8);
+    ck_assert_int_eq(cache_read(c2, key, buf, 1000, PIECE + 5), 1000);
+    ck_assert(memcmp(buf, want8 + PIECE + 5, 1000) == 0);
+    /* a put whose bytes do not match its checksum gets no piece sums */
+    struct cache_stats st;
+    mkkey(key, sizeof key, 9, BIG);
+    ck_assert_int_eq(cache_put_ref(c, key, want, BIG, 12345, 0, NULL, NULL), 0);
+    cache_put_wait(c, key);
+    bpath(path, sizeof path, dir, key);
+    ck_assert_int_eq(getxattr(path, "user.shimfs.xxh3p", sums, sizeof sums), -1);
+    cache_get_stats(c2, &st);
+    ck_assert_uint_eq(st.corrupt, 1);
+    free(want);
+    free(want8);
+    free(buf);
+    cache_close(c2);
+    cache_close(c);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 /* A reader process never sees part of a block while 4 MiB blocks land. */
 START_TEST(test_atomic_publish)
 {
@@ -730,6 +777,7 @@ static Suite *cache_suite(void)
     tcase_add_test(t, test_bad_keys);
     tcase_add_test(t, test_file_is_the_block);
     tcase_add_test(t, test_corrupt_detected);
+    tcase_add_test(t, test_piece_checks);
     tcase_add_test(t, test_atomic_publish);
     tcase_add_test(t, test_read_many);
     tcase_add_test(t, test_remove_and_duplicates);
