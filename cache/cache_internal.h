@@ -21,6 +21,7 @@
 #include <liburing.h>
 
 #include "cache.h"
+#include "io.h"
 
 #define CACHE_MOD            "cache"
 #define CACHE_XATTR          "user.shimfs.xxh3"
@@ -129,8 +130,6 @@ uint64_t cache_key_len(const char *key);
 uint64_t cache_key_hash(const char *key);
 int cache_mkdirs(int dirfd, const char *rel);
 int cache_mkdir_p(const char *path);
-ssize_t cache_pread_full(int fd, void *buf, size_t len, uint64_t off);
-ssize_t cache_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 uint64_t cache_cost(const struct cache *c, uint64_t size);
 
 /* cache_sum.c */

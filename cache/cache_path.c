@@ -94,38 +94,6 @@ int cache_mkdir_p(const char *path)
     return 0;
 }
 
-ssize_t cache_pread_full(int fd, void *buf, size_t len, uint64_t off)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t r = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -errno;
-        if (r == 0)
-            break;
-        done += (size_t)r;
-    }
-    return (ssize_t)done;
-}
-
-ssize_t cache_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t r = pwrite(fd, (const char *)buf + done, len - done, (off_t)(off + done));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -errno;
-        if (r == 0)
-            return -EIO;
-        done += (size_t)r;
-    }
-    return (ssize_t)done;
-}
-
 /* Bytes a block of `size` is accounted for: what it takes on disk (whole
  * fs blocks), plus its sidecar where checksums cannot live in an xattr. */
 uint64_t cache_cost(const struct cache *c, uint64_t size)

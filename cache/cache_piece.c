@@ -82,7 +82,7 @@ ssize_t cache_piece_read(struct cache *c, int fd, uint64_t kh, const struct stat
     ssize_t got = fgetxattr(fd, CACHE_XATTR_PIECES, sums, sizeof sums);
     if (got != (ssize_t)(n * sizeof sums[0]))
         return CACHE_PIECE_NO;
-    ssize_t r = cache_pread_full(fd, buf, (size_t)(end - off), off);
+    ssize_t r = io_pread_full(fd, buf, (size_t)(end - off), off);
     if (r < 0)
         return r;
     if ((uint64_t)r != end - off)

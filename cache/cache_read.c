@@ -75,7 +75,7 @@ ssize_t cache_verify_read(struct cache *c, int fd, const char *key, const struct
     ssize_t n = 0;
     if (buf && off == 0 && len > (size_t)st->st_size)
         len = (size_t)st->st_size;       /* one read that is the whole file */
-    if (buf && (n = cache_pread_full(fd, buf, len, off)) < 0)
+    if (buf && (n = io_pread_full(fd, buf, len, off)) < 0)
         return n;
     int r = cache_verify_after(c, fd, key, st, buf, n, off);
     return r < 0 ? r : n;
@@ -128,7 +128,7 @@ ssize_t cache_read_fd(struct cache *c, int fd, const char *key, uint64_t kh,
             cache_seen_set(c, kh);
         return n;
     }
-    n = cache_read_check_short(key, cache_pread_full(fd, buf, len, off), len, off);
+    n = cache_read_check_short(key, io_pread_full(fd, buf, len, off), len, off);
     if (n >= 0 && seen == SEEN_STALE) {
         if (fstat(fd, &st) == 0)
             cache_touch(fd, &st);

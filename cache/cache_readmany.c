@@ -100,7 +100,7 @@ static void many_chunk(struct cache *c, struct cache_io *io, int n)
             continue;
         }
         if (e[i].plain != 3)       /* not (or not surely) done by the ring */
-            io[i].result = cache_pread_full(e[i].fd, io[i].buf, io[i].len, io[i].off);
+            io[i].result = io_pread_full(e[i].fd, io[i].buf, io[i].len, io[i].off);
         io[i].result = many_check(c, &io[i], &e[i]);
         io[i].result = cache_read_done(c, io[i].key, e[i].kh, e[i].fd, io[i].result);
     }

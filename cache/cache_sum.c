@@ -99,7 +99,7 @@ static int sum_store_sidecar(struct cache *c, const char *key, uint64_t sum)
     int fd = openat(c->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
-    r = (int)cache_pwrite_full(fd, txt, (size_t)n, 0);
+    r = (int)io_pwrite_full(fd, txt, (size_t)n, 0);
     close(fd);
     if (r >= 0 && renameat(c->tmp_fd, tmp, c->sums_fd, key) < 0) {
         r = -errno;
@@ -135,7 +135,7 @@ static int sum_load_sidecar(struct cache *c, const char *key, uint64_t *sum)
     int fd = openat(c->sums_fd, key, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -ENODATA;
-    ssize_t n = cache_pread_full(fd, txt, sizeof txt - 1, 0);
+    ssize_t n = io_pread_full(fd, txt, sizeof txt - 1, 0);
     close(fd);
     if (n != 17 || txt[16] != '\n')
         return -ENODATA;
@@ -245,7 +245,7 @@ int cache_sum_file(int fd, uint64_t size, uint64_t *sum)
     uint64_t off = 0;
     int r = 0;
     for (;;) {
-        ssize_t n = cache_pread_full(fd, buf, cap, off);
+        ssize_t n = io_pread_full(fd, buf, cap, off);
         if (n < 0) {
             r = (int)n;
             break;

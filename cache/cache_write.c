@@ -116,7 +116,7 @@ static void write_ring(struct cache *c, struct io_uring *ring, struct cache_item
 static void write_check(struct cache *c, struct cache_item *it)
 {
     if (it->res_w != (ssize_t)it->len) {
-        it->res_w = cache_pwrite_full(it->fd, it->data, it->len, 0);
+        it->res_w = io_pwrite_full(it->fd, it->data, it->len, 0);
         it->res_r = -1;
     }
     if (it->res_w != (ssize_t)it->len) {
@@ -135,7 +135,7 @@ static void write_check(struct cache *c, struct cache_item *it)
         return;
     }
     if (it->res_r != (ssize_t)it->len)
-        it->res_r = cache_pread_full(it->fd, it->data, it->len, 0);
+        it->res_r = io_pread_full(it->fd, it->data, it->len, 0);
     if (it->res_r != (ssize_t)it->len || cache_sum(it->data, it->len) != it->sum) {
         it->state = ITEM_FAILED;
         cache_count(c, CTR_CORRUPT, 1);

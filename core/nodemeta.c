@@ -10,6 +10,7 @@
  *           and chunk { tag, count, chunk index, slices }.
  */
 #include "nodemeta.h"
+#include "io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -155,21 +156,6 @@ uint64_t nodemeta_bump(struct nodemeta *nm)
 
 /* ---- files ---- */
 
-static int nm_write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return w < 0 ? -errno : -EIO;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Header + payload under name, atomically replacing what was there. */
 static int nm_publish(struct nodemeta *nm, const char *name, struct nm_header *h,
                       const void *payload, size_t len)
@@ -187,9 +173,9 @@ static int nm_publish(struct nodemeta *nm, const char *name, struct nm_header *h
     int fd = openat(nm->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return -errno;
-    int rc = nm_write_all(fd, h, sizeof *h);
+    int rc = io_write_all(fd, h, sizeof *h);
     if (rc == 0)
-        rc = nm_write_all(fd, payload, len);
+        rc = io_write_all(fd, payload, len);
     close(fd);
     if (rc == 0 && renameat(nm->dirfd, tmp, nm->dirfd, name) < 0)
         rc = -errno;
@@ -214,7 +200,7 @@ static int nm_load(struct nodemeta *nm, const char *name, uint32_t kind, int64_t
     char *p = rc == 0 ? malloc((size_t)st.st_size) : NULL;
     if (rc == 0 && !p)
         rc = -ENOMEM;
-    if (rc == 0 && pread(fd, p, (size_t)st.st_size, 0) != st.st_size)
+    if (rc == 0 && io_pread_full(fd, p, (size_t)st.st_size, 0) != st.st_size)
         rc = -ESTALE;
     close(fd);
     if (rc == 0) {

@@ -11,6 +11,7 @@
  */
 #include "s3_internal.h"
 #include "log.h"
+#include "io.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -83,22 +84,6 @@ static int obj_file_missing(int err)
     return err == ENOENT || err == ENOTDIR || err == EISDIR;
 }
 
-static ssize_t obj_file_pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-    size_t got = 0;
-    while (got < len) {
-        ssize_t r = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -errno;
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
-}
-
 static ssize_t obj_file_get(struct obj_store *st, const char *key, uint64_t off,
                             size_t len, void *buf, size_t cap)
 {
@@ -118,23 +103,9 @@ static ssize_t obj_file_get(struct obj_store *st, const char *key, uint64_t off,
     else if (len == 0 && (uint64_t)sb.st_size > off && (uint64_t)sb.st_size - off > cap)
         got = -EOVERFLOW;       /* "whole object" does not fit the buffer */
     else
-        got = obj_file_pread_all(fd, buf, len ? len : cap, off);
+        got = io_pread_full(fd, buf, len ? len : cap, off);
     close(fd);
     return got;
-}
-
-static int obj_file_write_all(int fd, const void *data, size_t len)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, (const char *)data + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -errno;
-        done += (size_t)w;
-    }
-    return 0;
 }
 
 /* mkdir -p of every directory above the object in path (inside root). */
@@ -165,7 +136,7 @@ static int obj_file_write_tmp(char *tmp, const void *data, size_t len)
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    int rc = obj_file_write_all(fd, data, len);
+    int rc = io_write_all(fd, data, len);
     if (rc == 0 && fchmod(fd, 0644) != 0)
         rc = -errno;
     if (rc == 0 && fsync(fd) != 0)

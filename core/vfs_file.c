@@ -19,6 +19,7 @@
 
 #include "cache.h"
 #include "log.h"
+#include "io.h"
 #include "vfs_internal.h"
 
 #define VFS_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
@@ -31,21 +32,6 @@ static int vfs_memfd(const char *kind, uint64_t ino, int flags)
     snprintf(name, sizeof name, "%s:%llu", kind, (unsigned long long)ino);
     int fd = memfd_create(name, MFD_ALLOW_SEALING | ((flags & O_CLOEXEC) ? MFD_CLOEXEC : 0));
     return fd < 0 ? -errno : fd;
-}
-
-static int vfs_write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 /* Copy the whole file into fd (a memfd or a temporary cache file). */
@@ -62,7 +48,7 @@ static int vfs_fill_fd(struct vfs_smap *m, int fd)
             rc = n < 0 ? (int)n : -EIO;
             break;
         }
-        rc = vfs_write_all(fd, buf, (size_t)n);
+        rc = io_write_all(fd, buf, (size_t)n);
         off += (uint64_t)n;
     }
     free(buf);

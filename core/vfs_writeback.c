@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "io.h"
 #include "vfs_internal.h"
 
 #define WB_MAGIC "SHMFSWB1"
@@ -191,31 +192,16 @@ static int wb_enqueue(int fd, const char *path)
     return ok ? 0 : -EAGAIN;
 }
 
-static int wb_write_all(int fd, const void *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p = (const char *)p + w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int wb_write_journal(int fd, const struct vfs_file *f)
 {
     struct wb_header h = { WB_MAGIC, f->attr.ino, f->size, f->mtime_ns, (uint32_t)f->ndirty, 0 };
-    int rc = wb_write_all(fd, &h, sizeof h);
+    int rc = io_write_all(fd, &h, sizeof h);
     for (int i = 0; rc == 0 && i < f->ndirty; i++) {
         struct wb_piece p = { f->dirty[i].off, f->dirty[i].len, 0 };
-        rc = wb_write_all(fd, &p, sizeof p);
+        rc = io_write_all(fd, &p, sizeof p);
     }
     for (int i = 0; rc == 0 && i < f->ndirty; i++)
-        rc = wb_write_all(fd, f->dirty[i].data, f->dirty[i].len);
+        rc = io_write_all(fd, f->dirty[i].data, f->dirty[i].len);
     if (rc == 0 && fdatasync(fd) < 0)
         rc = -errno;
     return rc;

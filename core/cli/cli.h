@@ -110,8 +110,6 @@ const char *cli_format_time(int64_t ns, int with_ns, char *buf, size_t cap);
 int cli_random_bytes(void *buf, size_t n);
 /* RFC 4122 version 4 uuid text (36 chars + NUL). 0 or -errno. */
 int cli_uuid_v4(char out[37]);
-/* write(2) everything, retrying on EINTR and short writes. 0 or -errno. */
-int cli_write_all(int fd, const void *buf, size_t len);
 /* "drwxr-xr-x" (11 bytes with NUL). */
 const char *cli_mode_string(unsigned mode, char out[11]);
 /* Join a volume directory path and a name ("/" + "a" -> "/a"). */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "io.h"
 #include "vfs.h"
 
 #define CLI_CAT_BUF (4u << 20)
@@ -36,7 +37,7 @@ static int cli_cat_copy(struct vfs_file *f, const char *arg, char *buf)
                             (unsigned long long)off, strerror((int)-n));
         if (n == 0)
             return CLI_OK;
-        int rc = cli_write_all(STDOUT_FILENO, buf, (size_t)n);
+        int rc = io_write_all(STDOUT_FILENO, buf, (size_t)n);
         if (rc < 0)
             return cli_fail("cat", "standard output", "%s", strerror(-rc));
         off += (uint64_t)n;

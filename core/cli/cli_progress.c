@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "io.h"
 
 #define CLI_PROGRESS_PERIOD_NS 100000000L   /* 10 redraws a second at most */
 
@@ -77,7 +78,7 @@ static void cli_progress_draw(struct cli_progress *p)
         b[bar] = '\0';
         snprintf(line, sizeof line, "\r[%s]%s\033[K", b, text);
     }
-    if (cli_write_all(STDERR_FILENO, line, strlen(line)) < 0)
+    if (io_write_all(STDERR_FILENO, line, strlen(line)) < 0)
         p->tty = 0;
 }
 
@@ -128,7 +129,7 @@ void cli_progress_stop(struct cli_progress *p)
         pthread_mutex_unlock(&p->lock);
         pthread_join(p->thread, NULL);
         if (p->tty)
-            cli_write_all(STDERR_FILENO, "\r\033[K", 4);
+            io_write_all(STDERR_FILENO, "\r\033[K", 4);
     }
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->wake);

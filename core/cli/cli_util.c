@@ -247,22 +247,6 @@ const char *cli_format_time(int64_t ns, int with_ns, char *buf, size_t cap)
     return buf;
 }
 
-int cli_write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 const char *cli_mode_string(unsigned mode, char out[11])
 {
     static const struct { unsigned bits; char c; } types[] = {
