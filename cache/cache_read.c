@@ -164,32 +164,6 @@ ssize_t cache_read(struct cache *c, const char *key, void *buf, size_t len, uint
     return cache_read_done(c, key, kh, fd, cache_read_fd(c, fd, key, kh, buf, len, off));
 }
 
-int cache_open_block_unchecked(struct cache *c, const char *key, int flags, uint32_t *len,
-                               int *unchecked)
-{
-    *unchecked = 0;
-    if (!c || c->verify_every_read)
-        return cache_open_block(c, key, flags, len);
-    uint64_t kh = cache_key_hash(key);
-    if (cache_seen_policy(c, kh) != SEEN_NO)
-        return cache_open_block(c, key, flags, len); /* checked before: touch, count */
-    int fd = cache_open_key(c, key, flags & O_CLOEXEC);
-    if (fd < 0) {
-        cache_count(c, CTR_MISSES, 1);
-        return -ENOENT;
-    }
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !size_matches_key(key, &st) || (uint64_t)st.st_size > UINT32_MAX) {
-        cache_read_done(c, key, kh, fd, -EBADMSG);
-        return -ENOENT;
-    }
-    cache_count(c, CTR_HITS, 1);
-    if (len)
-        *len = (uint32_t)st.st_size;
-    *unchecked = 1;
-    return fd;
-}
-
 int cache_check_fd(struct cache *c, int fd, const char *key, const void *buf, size_t n,
                    uint64_t off)
 {
@@ -215,7 +189,10 @@ ssize_t cache_read_at(struct cache *c, int fd, const char *key, void *buf, size_
     return n;
 }
 
-int cache_open_block(struct cache *c, const char *key, int flags, uint32_t *len)
+/* Open a cached block; with unchecked == NULL this process's first-use
+ * check is done here, else it is left to the caller (*unchecked = 1). */
+static int cache_open_block_as(struct cache *c, const char *key, int flags, uint32_t *len,
+                               int *unchecked)
 {
     int fd = cache_open_key(c, key, flags & O_CLOEXEC);
     if (fd < 0) {
@@ -229,7 +206,9 @@ int cache_open_block(struct cache *c, const char *key, int flags, uint32_t *len)
     if (r == 0 && (!size_matches_key(key, &st) || (uint64_t)st.st_size > UINT32_MAX))
         r = -EBADMSG;
     int seen = r == 0 && !c->verify_every_read ? cache_seen_policy(c, kh) : SEEN_NO;
-    if (r == 0 && seen == SEEN_NO) {
+    if (r == 0 && seen == SEEN_NO && unchecked && !c->verify_every_read) {
+        *unchecked = 1;
+    } else if (r == 0 && seen == SEEN_NO) {
         r = cache_verify_read(c, fd, key, &st, NULL, 0, 0);
         if (r == 0)
             cache_seen_set(c, kh);
@@ -245,6 +224,18 @@ int cache_open_block(struct cache *c, const char *key, int flags, uint32_t *len)
     if (len)
         *len = (uint32_t)st.st_size;
     return fd;
+}
+
+int cache_open_block(struct cache *c, const char *key, int flags, uint32_t *len)
+{
+    return cache_open_block_as(c, key, flags, len, NULL);
+}
+
+int cache_open_block_unchecked(struct cache *c, const char *key, int flags, uint32_t *len,
+                               int *unchecked)
+{
+    *unchecked = 0;
+    return cache_open_block_as(c, key, flags, len, unchecked);
 }
 
 int cache_contains(struct cache *c, const char *key)

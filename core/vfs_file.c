@@ -84,10 +84,9 @@ static int vfs_file_descriptor(struct vfs_file *f)
     uint64_t id;
     f->native = 1;
     if (v->cache && vfs_single_block_key(m, f->ckey, sizeof f->ckey, &blen, &id) == 0) {
-        int fd = v->cfg.cache_verify == CONFIG_VERIFY_FIRST_USE
-                     ? cache_open_block_unchecked(v->cache, f->ckey, flags & O_CLOEXEC, &blen,
-                                                  &f->unchecked)
-                     : cache_open_block(v->cache, f->ckey, flags & O_CLOEXEC, &blen);
+        /* the cache knows its policy: only a due first-use check is left to us */
+        int fd = cache_open_block_unchecked(v->cache, f->ckey, flags & O_CLOEXEC, &blen,
+                                            &f->unchecked);
         vfs_dir_readahead(f->parent, m->ino, fd < 0); /* cold: the next files will be wanted too */
         if (fd >= 0)
             return fd;

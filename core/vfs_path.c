@@ -224,14 +224,9 @@ static int vfs_step(struct vfs_walk *w, const char *name, size_t nlen, struct me
     int rc = mcache_lookup(dir->ino, name, nlen, a);
     if (rc != MC_MISS)
         return rc;
-    if (!mcache_dir_listed(dir->ino) && vfs_snap_load(dir->ino)) {
-        rc = mcache_lookup(dir->ino, name, nlen, a);
-        if (rc != MC_MISS)
-            return rc;
-    }
     if (!mcache_dir_listed(dir->ino) && mcache_dir_note_miss(dir->ino) < 2) {
-        /* shared with the node: a small folder is worth listing whole at
-         * once (this process's next lookups, and its neighbours') */
+        /* shared with the node: its snapshot, or else a small folder listed
+         * whole at once (this process's next lookups, and its neighbours') */
         if (vfs_snap_shared()) {
             rc = vfs_snap_fill(dir->ino, VFS_SNAP_FIRST, NULL, NULL);
             if (rc < 0)

@@ -70,9 +70,14 @@ static void volume_committed(void *arg)
 static int volume_load_settings(struct volume *v)
 {
     const struct shimfs_config *c = &v->cfg;
-    if (c->cache_dir[0] && c->cache_size > 0 && c->node_meta &&
-        nodemeta_open(c->cache_dir, c->meta, &v->node) == 0)
-        meta_set_commit_hook(v->meta, volume_committed, v);
+    if (c->cache_dir[0] && c->cache_size > 0 && c->node_meta) {
+        int rc = nodemeta_open(c->cache_dir, c->meta, &v->node);
+        if (rc == 0)
+            meta_set_commit_hook(v->meta, volume_committed, v);
+        else
+            log_warn("volume", "%s/meta unusable (%s): metadata is not shared with the node's "
+                     "other processes", c->cache_dir, strerror(-rc));
+    }
     int64_t max_age = c->read_only ? -1 : VOLUME_SETTINGS_AGE;
     if (v->node && nodemeta_load_settings(v->node, max_age, &v->settings) == 0)
         return 0;

@@ -82,7 +82,8 @@ SHIM_EXPORT int dup(int oldfd)
     return fd;
 }
 
-SHIM_EXPORT int dup2(int oldfd, int newfd)
+/* What dup2 and dup3 do before the kernel's: -1 (errno set) to refuse. */
+static int shim_dup_onto(int oldfd, int newfd)
 {
     if (shim_close_engine_collision(newfd))
         return shim_fail(-EBADF);
@@ -90,6 +91,13 @@ SHIM_EXPORT int dup2(int oldfd, int newfd)
         return -1;
     if (oldfd != newfd)
         shim_settle(newfd); /* before the kernel closes it */
+    return 0;
+}
+
+SHIM_EXPORT int dup2(int oldfd, int newfd)
+{
+    if (shim_dup_onto(oldfd, newfd) < 0)
+        return -1;
     int fd = REAL(dup2)(oldfd, newfd);
     if (fd >= 0 && oldfd != newfd)
         shim_fd_dup(oldfd, fd);
@@ -98,12 +106,8 @@ SHIM_EXPORT int dup2(int oldfd, int newfd)
 
 SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-    if (shim_close_engine_collision(newfd))
-        return shim_fail(-EBADF);
-    if (shim_dup_check(oldfd) < 0)
+    if (shim_dup_onto(oldfd, newfd) < 0)
         return -1;
-    if (oldfd != newfd)
-        shim_settle(newfd); /* before the kernel closes it */
     int fd = REAL(dup3)(oldfd, newfd, flags);
     if (fd >= 0)
         shim_fd_dup(oldfd, fd);

@@ -51,25 +51,26 @@ check "warmup leaves every block cached" "$CLI" warmup /v
 ncached=$(find "$SHIMFS_CACHE_DIR/blocks" -type f -name '*_24576' | wc -l)
 assert_eq "$NFILES" "$ncached" "one cache file per file"
 
-# Flip one byte in the middle of every cache file: same size, same xattr.
-flip_all() {
-    "$PY" - "$SHIMFS_CACHE_DIR/blocks" <<'EOF'
+# Flip one byte at OFFSET in every cache file whose name ends with SUFFIX
+# (size and stored checksum untouched); prints how many.
+flip_files() {
+    "$PY" - "$SHIMFS_CACHE_DIR/blocks" "$1" "$2" <<'EOF'
 import os, sys
+top, suffix, at = sys.argv[1], sys.argv[2], int(sys.argv[3])
 n = 0
-for root, _, files in os.walk(sys.argv[1]):
+for root, _, files in os.walk(top):
     for f in files:
-        if not f.endswith("_24576"):
-            continue
-        p = os.path.join(root, f)
-        with open(p, "r+b") as fh:
-            fh.seek(12345)
-            b = fh.read(1)
-            fh.seek(12345)
-            fh.write(bytes([b[0] ^ 0x5A]))
-        n += 1
+        if f.endswith(suffix):
+            with open(os.path.join(root, f), "r+b") as fh:
+                fh.seek(at)
+                b = fh.read(1)
+                fh.seek(at)
+                fh.write(bytes([b[0] ^ 0x5A]))
+            n += 1
 print(n)
 EOF
 }
+flip_all() { flip_files _24576 12345; }
 assert_eq "$NFILES" "$(flip_all)" "every cache file damaged"
 corrupt0=$(counter corrupt)
 misses0=$(counter misses)
@@ -120,23 +121,7 @@ assert_eq 6 "$(( $(counter corrupt) - corrupt2 ))" "each of the six damaged bloc
 # --- a big file: blocks checked piece by piece where the reader's buffer is ---
 BIGV=$PREFIX/v/big/d0000/f0000000.bin BIGL=$SRC/big/d0000/f0000000.bin
 assert_eq "$(md5sum < "$BIGL")" "$(shim cat "$BIGV" | md5sum)" "the 10 MiB file reads right (cold)"
-flip_big() {
-    "$PY" - "$SHIMFS_CACHE_DIR/blocks" <<'EOF'
-import os, sys
-n = 0
-for root, _, files in os.walk(sys.argv[1]):
-    for f in files:
-        if f.endswith("_4194304"):
-            p = os.path.join(root, f)
-            with open(p, "r+b") as fh:
-                fh.seek(1234567)          # inside the 10th 128 KiB piece
-                b = fh.read(1)
-                fh.seek(1234567)
-                fh.write(bytes([b[0] ^ 0x01]))
-            n += 1
-print(n)
-EOF
-}
+flip_big() { flip_files _4194304 1234567; }   # inside the 10th 128 KiB piece
 assert_eq 2 "$(flip_big)" "both 4 MiB cache files of the big file damaged"
 c0=$(counter corrupt)
 assert_eq "$(md5sum < "$BIGL")" "$(shim cat "$BIGV" | md5sum)" "cat of the big file gives the right bytes from damaged blocks"
