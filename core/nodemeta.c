@@ -360,7 +360,6 @@ int nodemeta_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns, str
     }
     s->len = sizeof h + (size_t)h.payload_len;
     s->pos = sizeof h;
-    s->dir = dir;
     s->fetched_ns = h.fetched_ns;
     s->has_dir_attr = (int)h.has_dir_attr;
     s->dir_attr = h.dir_attr;

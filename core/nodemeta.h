@@ -85,7 +85,6 @@ void nodemeta_buf_free(struct nodemeta_buf *b);
 struct nodemeta_snap {
     char *p;
     size_t len, pos;
-    uint64_t dir;
     int64_t fetched_ns;
     int has_dir_attr;
     struct meta_attr dir_attr;
