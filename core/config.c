@@ -164,4 +164,10 @@ void config_load(struct shimfs_config *c)
     config_verify(&c->cache_verify);
     c->threads = 16;
     config_int("SHIMFS_THREADS", &c->threads, 1, 256);
+    const char *agent = config_env("SHIMFS_AGENT");
+    config_copy(c->agent, sizeof c->agent, agent ? agent : "");
+    c->agent_poll_ns = 200000000;
+    config_seconds("SHIMFS_AGENT_POLL", &c->agent_poll_ns);
+    c->agent_idle_ns = 300000000000LL;
+    config_seconds("SHIMFS_AGENT_IDLE", &c->agent_idle_ns);
 }

@@ -30,6 +30,10 @@ struct shimfs_config {
     int writeback;            /* SHIMFS_WRITEBACK=1 */
     int uring;                /* SHIMFS_IO_URING=0 disables io_uring */
     int threads;              /* SHIMFS_THREADS: parallel transfers, default 16 */
+    char agent[4096];         /* SHIMFS_AGENT: the shimfs binary for the node agent; "" = look
+                                 beside the library; "0" = no agent */
+    int64_t agent_poll_ns;    /* SHIMFS_AGENT_POLL (seconds), default 0.2 */
+    int64_t agent_idle_ns;    /* SHIMFS_AGENT_IDLE (seconds), default 300 */
 };
 
 /* Fill *c from the environment (getenv only: safe early in a process). */

@@ -133,21 +133,23 @@ int meta_read_dir_slices(struct meta *m, uint64_t dir, meta_file_slices_cb cb, v
  * and cb each regular file's chunks right after its entry (as
  * meta_read_dir_slices). Returns the number of entries; `limit` of them
  * means there may be more (the listing is then not complete). -ENOENT,
- * -ENOTDIR; -ECANCELED when a callback stopped it. */
+ * -ENOTDIR; -ECANCELED when a callback stopped it. *token (if not NULL):
+ * the change token (meta_change_token) taken just before the answer, or 0. */
 int meta_read_dir_all(struct meta *m, uint64_t dir, int limit, meta_dirent_cb ecb,
-                      meta_file_slices_cb cb, void *arg);
+                      meta_file_slices_cb cb, void *arg, uint64_t *token);
 
 /* Several whole directories in one round trip (at most META_DIRS_BATCH):
  * for each dirs[i] in order, begin(arg, i), its entries and files' chunks
  * as meta_read_dir_all, then end(arg, i, what meta_read_dir_all would have
  * returned for it). Returns 0, or -errno when the round trip failed (no
- * callback ran then). */
+ * callback ran then). *token: as for meta_read_dir_all, set before any
+ * callback runs. */
 #define META_DIRS_BATCH 63
 typedef void (*meta_dir_begin_cb)(void *arg, int i);
 typedef void (*meta_dir_end_cb)(void *arg, int i, int rc);
 int meta_read_dirs_all(struct meta *m, const uint64_t *dirs, int n, int limit,
                        meta_dir_begin_cb begin, meta_dirent_cb ecb, meta_file_slices_cb cb,
-                       meta_dir_end_cb end, void *arg);
+                       meta_dir_end_cb end, void *arg, uint64_t *token);
 
 /* Called after every transaction that changed the volume committed (from
  * the thread that ran it): the node's shared metadata snapshots are
@@ -158,6 +160,12 @@ int meta_getxattr(struct meta *m, uint64_t ino, const char *name, void *buf, siz
 /* 1 if any inode of the volume has an extended attribute, else 0: most
  * datasets have none, and then every getxattr can answer without a query. */
 int meta_xattr_any(struct meta *m);
+
+/* The digest of a token that differs from an earlier one whenever any
+ * transaction committed in between (and may differ when none did: it is
+ * cluster-wide); never 0. The node agent polls it; directory answers carry
+ * the one their question saw. */
+int meta_change_token(struct meta *m, uint64_t *digest);
 /* NUL-separated names, as listxattr(2). */
 int meta_listxattr(struct meta *m, uint64_t ino, char *buf, size_t cap);
 

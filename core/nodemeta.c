@@ -1,6 +1,7 @@
 /* nodemeta.c - the node's shared metadata files (see nodemeta.h): a
- * generation counter in a shared mapping, the settings, and one snapshot
- * file per directory, each written aside and renamed into place.
+ * shared page (the generation counter and the node agent's words), the
+ * settings, and one snapshot file per directory, each written aside and
+ * renamed into place.
  *
  * File layout (native byte order and structure layout: a file written by
  * another build or machine fails the layout check and is ignored):
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,16 +28,35 @@
 #include <xxhash.h>
 
 #define NM_MAGIC 0x314d4e53u     /* "SNM1" */
-#define NM_VERSION 1
+#define NM_VERSION 2
 #define NM_MAX_FILE (64u << 20)
 #define NM_KIND_BLOB 1
 #define NM_KIND_DIR 2
 #define NM_TAG_ENTRY 0x45u
 #define NM_TAG_CHUNK 0x43u
 
+/* The shared page (the "gen" file, mapped by every process of the node).
+ * The generation stays at offset 0, where builds before the agent keep it;
+ * what processes write often sits on another cache line than what the
+ * agent writes on every poll. */
+struct nm_page {
+    uint64_t gen;               /* bumped after each local commit, and by the agent */
+    char pad0[56];
+    uint64_t token;             /* the change token of the agent's last poll */
+    int64_t verified_ns;        /* wall start of that poll */
+    int64_t agent_pid;
+    char pad1[40];
+    int64_t used_ns;            /* a process last looked at the node's snapshots */
+    int64_t spawn_ns;           /* a process last started an agent */
+    char pad2[48];
+};
+_Static_assert(sizeof(struct nm_page) <= 4096, "nm_page is one page");
+
 struct nodemeta {
     int dirfd;
-    uint64_t *gen;              /* shared mapping of the "gen" file */
+    struct nm_page *page;       /* shared mapping of the "gen" file */
+    dev_t gen_dev;              /* which "gen" file: the agent leaves when it is replaced */
+    ino_t gen_ino;
 };
 
 struct nm_header {
@@ -45,6 +66,7 @@ struct nm_header {
     uint64_t payload_len;
     uint64_t sum;               /* XXH3 of the payload */
     uint64_t gen;
+    uint64_t token;             /* the database's change token at the question (0: unknown) */
     int64_t fetched_ns;
     uint64_t dir;
     uint32_t has_dir_attr, pad;
@@ -100,8 +122,11 @@ static int nm_map_gen(struct nodemeta *nm)
     if (rc == 0 && p == MAP_FAILED)
         rc = -errno;
     close(fd);
-    if (rc == 0)
-        nm->gen = p;
+    if (rc == 0) {
+        nm->page = p;
+        nm->gen_dev = st.st_dev;
+        nm->gen_ino = st.st_ino;
+    }
     return rc;
 }
 
@@ -137,8 +162,8 @@ void nodemeta_close(struct nodemeta *nm)
 {
     if (!nm)
         return;
-    if (nm->gen)
-        munmap(nm->gen, 4096);
+    if (nm->page)
+        munmap(nm->page, 4096);
     if (nm->dirfd >= 0)
         close(nm->dirfd);
     free(nm);
@@ -146,12 +171,78 @@ void nodemeta_close(struct nodemeta *nm)
 
 uint64_t nodemeta_gen(const struct nodemeta *nm)
 {
-    return __atomic_load_n(nm->gen, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&nm->page->gen, __ATOMIC_ACQUIRE);
 }
 
 uint64_t nodemeta_bump(struct nodemeta *nm)
 {
-    return __atomic_fetch_add(nm->gen, 1, __ATOMIC_ACQ_REL);
+    return __atomic_fetch_add(&nm->page->gen, 1, __ATOMIC_ACQ_REL);
+}
+
+/* ---- the node agent's words ---- */
+
+int64_t nodemeta_verified(const struct nodemeta *nm)
+{
+    return __atomic_load_n(&nm->page->verified_ns, __ATOMIC_ACQUIRE);
+}
+
+void nodemeta_set_verified(struct nodemeta *nm, int64_t wall, int64_t pid, uint64_t token)
+{
+    __atomic_store_n(&nm->page->agent_pid, pid, __ATOMIC_RELAXED);
+    __atomic_store_n(&nm->page->token, token, __ATOMIC_RELAXED);
+    /* release: whoever sees this time sees this token or a later one */
+    __atomic_store_n(&nm->page->verified_ns, wall, __ATOMIC_RELEASE);
+}
+
+uint64_t nodemeta_agent_token(const struct nodemeta *nm)
+{
+    return __atomic_load_n(&nm->page->token, __ATOMIC_RELAXED);
+}
+
+int64_t nodemeta_agent_pid(const struct nodemeta *nm)
+{
+    return __atomic_load_n(&nm->page->agent_pid, __ATOMIC_RELAXED);
+}
+
+void nodemeta_touch(struct nodemeta *nm, int64_t now)
+{
+    /* at most one store a second per process: the line is shared */
+    if (now - __atomic_load_n(&nm->page->used_ns, __ATOMIC_RELAXED) > 1000000000LL)
+        __atomic_store_n(&nm->page->used_ns, now, __ATOMIC_RELAXED);
+}
+
+int64_t nodemeta_used(const struct nodemeta *nm)
+{
+    return __atomic_load_n(&nm->page->used_ns, __ATOMIC_RELAXED);
+}
+
+int nodemeta_claim_spawn(struct nodemeta *nm, int64_t now, int64_t every_ns)
+{
+    int64_t last = __atomic_load_n(&nm->page->spawn_ns, __ATOMIC_RELAXED);
+    if (now - last < every_ns && now - last > -every_ns)
+        return 0;
+    return __atomic_compare_exchange_n(&nm->page->spawn_ns, &last, now, 0, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_RELAXED);
+}
+
+int nodemeta_replaced(const struct nodemeta *nm)
+{
+    struct stat st;
+    return fstatat(nm->dirfd, "gen", &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != nm->gen_dev ||
+           st.st_ino != nm->gen_ino;
+}
+
+int nodemeta_agent_lock(struct nodemeta *nm)
+{
+    int fd = openat(nm->dirfd, "agent.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
 }
 
 /* ---- files ---- */
@@ -184,12 +275,29 @@ static int nm_publish(struct nodemeta *nm, const char *name, struct nm_header *h
     return rc;
 }
 
+/* An answer whose change token the agent's poll at verified saw again
+ * (nothing committed anywhere between the question and that poll; nothing
+ * on this node since, or the generation would have moved) is as fresh as
+ * that poll: its times move up to it, and the caller's TTL counts from
+ * there. */
+static void nm_vouched(struct nm_header *h, int64_t verified)
+{
+    if (verified > h->fetched_ns)
+        h->fetched_ns = verified;
+    if (h->has_dir_attr && verified > h->dir_attr_ns)
+        h->dir_attr_ns = verified;
+}
+
 /* The whole file, checked: header layout, kind, size, checksum, generation
  * and age. *buf holds header + payload. */
 static int nm_load(struct nodemeta *nm, const char *name, uint32_t kind, int64_t max_age_ns,
                    int check_gen, char **buf, struct nm_header *h)
 {
-    uint64_t gen = nodemeta_gen(nm); /* before the read: a newer file is fine, an older one is not */
+    /* The agent's time before its token (see nodemeta_set_verified), all
+     * before the read: a newer file is fine, an older one is not. */
+    int64_t verified = check_gen ? nodemeta_verified(nm) : 0;
+    uint64_t token = __atomic_load_n(&nm->page->token, __ATOMIC_ACQUIRE);
+    uint64_t gen = nodemeta_gen(nm);
     int fd = openat(nm->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return -ENOENT;
@@ -205,6 +313,8 @@ static int nm_load(struct nodemeta *nm, const char *name, uint32_t kind, int64_t
     close(fd);
     if (rc == 0) {
         memcpy(h, p, sizeof *h);
+        if (check_gen && h->gen == gen && h->token && h->token == token)
+            nm_vouched(h, verified);
         int64_t age = nodemeta_now() - h->fetched_ns;
         if (h->magic != NM_MAGIC || h->version != NM_VERSION || h->kind != kind ||
             h->attr_size != sizeof(struct meta_attr) || h->slice_size != sizeof(struct layout_slice) ||
@@ -290,14 +400,14 @@ static void nm_put(struct nodemeta_buf *b, const void *src, size_t n)
     b->len += padded;
 }
 
-void nodemeta_dir_begin(struct nodemeta_buf *b, uint64_t dir, uint64_t gen, int64_t fetched_ns,
+void nodemeta_dir_begin(struct nodemeta_buf *b, uint64_t dir, struct nodemeta_stamp st,
                         const struct meta_attr *dir_attr, int64_t dir_attr_ns)
 {
     struct nm_header h;
     memset(&h, 0, sizeof h);
     h.kind = NM_KIND_DIR;
-    h.gen = gen;
-    h.fetched_ns = fetched_ns;
+    h.gen = st.gen;
+    h.fetched_ns = st.wall;
     h.dir = dir;
     if (dir_attr) {
         h.has_dir_attr = 1;
@@ -327,12 +437,13 @@ void nodemeta_dir_chunk(struct nodemeta_buf *b, uint64_t chunk, const struct lay
     nm_put(b, s, (size_t)n * sizeof *s);
 }
 
-int nodemeta_dir_commit(struct nodemeta *nm, struct nodemeta_buf *b)
+int nodemeta_dir_commit(struct nodemeta *nm, struct nodemeta_buf *b, uint64_t token)
 {
     if (b->err)
         return b->err;
     struct nm_header h;
     memcpy(&h, b->p, sizeof h);
+    h.token = token;
     char name[32];
     snprintf(name, sizeof name, "d%llx", (unsigned long long)h.dir);
     int rc = nm_publish(nm, name, &h, b->p + sizeof h, b->len - sizeof h);
@@ -351,6 +462,7 @@ int nodemeta_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns, str
     struct nm_header h;
     snprintf(name, sizeof name, "d%llx", (unsigned long long)dir);
     memset(s, 0, sizeof *s);
+    nodemeta_touch(nm, nodemeta_now()); /* keeps the agent serving the node */
     int rc = nm_load(nm, name, NM_KIND_DIR, max_age_ns, 1, &s->p, &h);
     if (rc < 0)
         return rc;

@@ -15,6 +15,13 @@
  *    taken (a generation counter in a shared mapping, bumped after every
  *    commit): close-to-open holds between processes of a node, and across
  *    nodes answers are at most one TTL old, as with the in-process caches.
+ *  - The node agent (core/agent.c), when one runs, publishes the database's
+ *    change token and the time of each poll; a snapshot taken with the same
+ *    token (nothing committed anywhere since its question) and the current
+ *    generation is as fresh as that poll (its age counts from there).
+ *    Without a live agent the stamp ages and the TTL rule above is all that
+ *    is left. A commit elsewhere never empties a process's own caches: it
+ *    only stops extending the snapshots taken before it.
  *  - Files are written aside and renamed into place, carry a checksum and
  *    the layout of the structures they hold; anything damaged, truncated,
  *    foreign or from another build is ignored (and the caller asks the
@@ -43,6 +50,24 @@ void nodemeta_close(struct nodemeta *nm);
 uint64_t nodemeta_gen(const struct nodemeta *nm);
 uint64_t nodemeta_bump(struct nodemeta *nm);
 
+/* The node agent's words in the shared page. set_verified: the wall start
+ * of its last poll (0: none) with the token that poll read (stored first).
+ * touch/used: when a process last used the node's snapshots (the agent
+ * leaves when nobody has for a while). claim_spawn: 1 for the one process
+ * that may start an agent now (at most one start per every_ns). replaced:
+ * 1 once the folder's "gen" file is no longer the one mapped (the cache
+ * folder was wiped). agent_lock: the lock an agent holds for its life (an
+ * fd, or -EBUSY when another agent has it). */
+int64_t nodemeta_verified(const struct nodemeta *nm);
+void nodemeta_set_verified(struct nodemeta *nm, int64_t wall, int64_t pid, uint64_t token);
+uint64_t nodemeta_agent_token(const struct nodemeta *nm);
+int64_t nodemeta_agent_pid(const struct nodemeta *nm);
+void nodemeta_touch(struct nodemeta *nm, int64_t now);
+int64_t nodemeta_used(const struct nodemeta *nm);
+int nodemeta_claim_spawn(struct nodemeta *nm, int64_t now, int64_t every_ns);
+int nodemeta_replaced(const struct nodemeta *nm);
+int nodemeta_agent_lock(struct nodemeta *nm);
+
 /* Wall clock in ns (CLOCK_REALTIME): snapshot times are shared between
  * processes, so they are wall times. */
 int64_t nodemeta_now(void);
@@ -67,17 +92,18 @@ int nodemeta_load_blob(struct nodemeta *nm, const char *name, int64_t max_age_ns
                        void *data, size_t len);
 
 /* ---- directory snapshots ---- */
-/* Building one: begin with the generation and wall time read BEFORE the
- * query, then the entries in name order, each regular file followed by
- * its chunks; commit writes it for the node. */
+/* Building one: begin with the stamp taken BEFORE the query, then the
+ * entries in name order, each regular file followed by its chunks; commit
+ * writes it for the node with the change token that came with the answer
+ * (0: unknown, never vouched for by the agent). */
 struct nodemeta_buf { char *p; size_t len, cap; int err; };
-void nodemeta_dir_begin(struct nodemeta_buf *b, uint64_t dir, uint64_t gen, int64_t fetched_ns,
+void nodemeta_dir_begin(struct nodemeta_buf *b, uint64_t dir, struct nodemeta_stamp st,
                         const struct meta_attr *dir_attr, int64_t dir_attr_ns);
 void nodemeta_dir_entry(struct nodemeta_buf *b, const char *name, size_t nlen,
                         const struct meta_attr *a);
 void nodemeta_dir_chunk(struct nodemeta_buf *b, uint64_t chunk, const struct layout_slice *s,
                         int n);
-int nodemeta_dir_commit(struct nodemeta *nm, struct nodemeta_buf *b);
+int nodemeta_dir_commit(struct nodemeta *nm, struct nodemeta_buf *b, uint64_t token);
 void nodemeta_buf_free(struct nodemeta_buf *b);
 
 /* Reading one: the snapshot of dir when it is valid for the generation now

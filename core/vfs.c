@@ -221,7 +221,7 @@ static int vfs_volume_stats(struct volume *v, struct meta_stats *ms)
     int64_t now = vfs_now_ns();
     pthread_mutex_lock(&lock);
     int rc = 0;
-    struct nodemeta_stamp st = v->node ? nodemeta_stamp(v->node) : (struct nodemeta_stamp){ 0, 0 };
+    struct nodemeta_stamp st = v->node ? nodemeta_stamp(v->node) : (struct nodemeta_stamp){ 0 };
     if (kept_at && now - kept_at < VFS_STATS_AGE) {
         *ms = kept;
     } else if (v->node && nodemeta_load_blob(v->node, "statvfs", VFS_STATS_AGE, 0, ms, sizeof *ms) == 0) {
@@ -283,7 +283,7 @@ static int vfs_xattrs_exist(void)
                          __ATOMIC_RELEASE);
         return (int)shared;
     }
-    struct nodemeta_stamp st = v->node ? nodemeta_stamp(v->node) : (struct nodemeta_stamp){ 0, 0 };
+    struct nodemeta_stamp st = v->node ? nodemeta_stamp(v->node) : (struct nodemeta_stamp){ 0 };
     int rc = meta_xattr_any(v->meta);
     if (rc < 0)
         return 1; /* unknown: ask the real question */

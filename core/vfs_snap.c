@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "agent.h"
 #include "log.h"
 #include "nodemeta.h"
 #include "vfs_internal.h"
@@ -23,6 +24,7 @@ struct vfs_snap_fill {
     struct vfs_dirmaps *maps;
     struct nodemeta_buf buf;
     int save;
+    uint64_t token;             /* the database's change token of the answer */
     meta_dirent_cb ecb;
     void *arg;
     struct meta_attr last;      /* the entry the next chunks belong to */
@@ -182,12 +184,12 @@ static int vfs_snap_begin(struct vfs_snap_fill *f, uint64_t dir, meta_dirent_cb 
     if (!(f->maps = vfs_dirmaps_new()))
         return -ENOMEM;
     if (f->save) {
-        uint64_t gen = nodemeta_gen(v->node);
-        int64_t wall = nodemeta_now(), dat = 0;
+        struct nodemeta_stamp st = nodemeta_stamp(v->node);
+        int64_t dat = 0;
         struct meta_attr da;
         int have = mcache_getattr_at(dir, &da, &dat) == 0;
         f->at = vfs_now_ns();
-        nodemeta_dir_begin(&f->buf, dir, gen, wall, have ? &da : NULL, wall - (f->at - dat));
+        nodemeta_dir_begin(&f->buf, dir, st, have ? &da : NULL, st.wall - (f->at - dat));
     } else {
         f->at = vfs_now_ns();
     }
@@ -205,7 +207,10 @@ static int vfs_snap_finish(struct vfs_snap_fill *f, int rc, int limit)
     vfs_dirmaps_install(f->maps, f->dir, rc >= 0);
     f->maps = NULL;
     if (complete && f->save) {
-        int src = nodemeta_dir_commit(v->node, &f->buf);
+        /* the database answered what the node could not: an agent would
+         * have, for this process and the next ones */
+        agent_ensure(&v->cfg, v->node);
+        int src = nodemeta_dir_commit(v->node, &f->buf, f->token);
         if (src < 0)
             log_debug("vfs", "sharing directory %llu with the node: %s", (unsigned long long)f->dir,
                       strerror(-src));
@@ -225,18 +230,20 @@ static int vfs_snap_query(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg
     int rc = vfs_snap_begin(&f, dir, ecb, arg);
     if (rc < 0)
         return rc;
-    rc = meta_read_dir_all(vfs_volume()->meta, dir, limit, vfs_snap_entry_cb, vfs_snap_chunk_cb, &f);
+    rc = meta_read_dir_all(vfs_volume()->meta, dir, limit, vfs_snap_entry_cb, vfs_snap_chunk_cb, &f,
+                           &f.token);
     return vfs_snap_finish(&f, rc, limit);
 }
 
 /* ---- siblings in one round trip ---- */
 
-struct vfs_snap_batch { struct vfs_snap_fill *fills; struct vfs_snap_fill *cur; };
+struct vfs_snap_batch { struct vfs_snap_fill *fills; struct vfs_snap_fill *cur; uint64_t token; };
 
 static void vfs_snap_batch_begin(void *arg, int i)
 {
     struct vfs_snap_batch *b = arg;
     b->cur = &b->fills[i];
+    b->cur->token = b->token; /* one round trip, one token */
 }
 
 static void vfs_snap_batch_end(void *arg, int i, int rc)
@@ -266,9 +273,10 @@ static void vfs_snap_query_batch(const uint64_t *dirs, int n)
     for (; k < n; k++)
         if (vfs_snap_begin(&fills[k], dirs[k], NULL, NULL) < 0)
             break;
-    struct vfs_snap_batch b = { fills, NULL };
+    struct vfs_snap_batch b = { fills, NULL, 0 };
     int rc = meta_read_dirs_all(vfs_volume()->meta, dirs, k, VFS_SNAP_FIRST, vfs_snap_batch_begin,
-                                vfs_snap_batch_entry, vfs_snap_batch_chunk, vfs_snap_batch_end, &b);
+                                vfs_snap_batch_entry, vfs_snap_batch_chunk, vfs_snap_batch_end, &b,
+                                &b.token);
     if (rc < 0)   /* no callback ran: release what begin made */
         for (int i = 0; i < k; i++)
             (void)vfs_snap_finish(&fills[i], rc, VFS_SNAP_FIRST);

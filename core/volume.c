@@ -81,7 +81,7 @@ static int volume_load_settings(struct volume *v)
     int64_t max_age = c->read_only ? -1 : VOLUME_SETTINGS_AGE;
     if (v->node && nodemeta_load_settings(v->node, max_age, &v->settings) == 0)
         return 0;
-    struct nodemeta_stamp st = v->node ? nodemeta_stamp(v->node) : (struct nodemeta_stamp){ 0, 0 };
+    struct nodemeta_stamp st = v->node ? nodemeta_stamp(v->node) : (struct nodemeta_stamp){ 0 };
     int rc = meta_load_settings(v->meta, &v->settings);
     if (rc == 0 && v->node)
         (void)nodemeta_save_settings(v->node, st, &v->settings);

@@ -76,7 +76,16 @@ static int meta_ds_entry(const PGresult *r, int from, int to, struct layout_slic
 /* MS_DIR_SLICES (n of them, one per parameter set) after
  * MS_DIR_SLICES_PLAN in one round trip; like meta_read, a connection found
  * broken is replaced and the read tried once more. res[0..n) on success. */
-static int meta_ds_query(struct meta *m, const struct meta_params *p, int n, PGresult **res)
+/* The change token the first statement of the round trip returned. */
+static uint64_t meta_ds_token(const PGresult *r)
+{
+    if (!r || PQntuples(r) != 1 || PQnfields(r) < 3 || PQgetisnull(r, 0, 2))
+        return 0;
+    return meta_token_digest(PQgetvalue(r, 0, 2), (size_t)PQgetlength(r, 0, 2));
+}
+
+static int meta_ds_query(struct meta *m, const struct meta_params *p, int n, PGresult **res,
+                         uint64_t *token)
 {
     int rc = 0;
     struct meta_q q[META_DIRS_BATCH + 1];
@@ -91,6 +100,8 @@ static int meta_ds_query(struct meta *m, const struct meta_params *p, int n, PGr
         rc = meta_run(c, q, n + 1, 0);
         int broken = rc < 0 && meta_conn_broken(c);
         meta_conn_put(c);
+        if (token)
+            *token = rc < 0 ? 0 : meta_ds_token(q[0].res);
         PQclear(q[0].res);
         for (int i = 0; i < n; i++)
             res[i] = q[i + 1].res;
@@ -148,12 +159,12 @@ static int meta_ds_result(PGresult *r, char *last, size_t *llen, int *names,
 
 /* One page: entries of dir after `after`. */
 static int meta_ds_page(struct meta *m, uint64_t dir, int limit, char *last, size_t *llen,
-                        int *names, const struct meta_ds_cbs *cbs)
+                        int *names, const struct meta_ds_cbs *cbs, uint64_t *token)
 {
     struct meta_params p;
     meta_ds_params(&p, dir, last, *llen, limit);
     PGresult *r;
-    int rc = meta_ds_query(m, &p, 1, &r);
+    int rc = meta_ds_query(m, &p, 1, &r, token);
     return rc < 0 ? rc : meta_ds_result(r, last, llen, names, cbs);
 }
 
@@ -166,7 +177,7 @@ int meta_read_dir_slices(struct meta *m, uint64_t dir, meta_file_slices_cb cb, v
     struct meta_ds_cbs cbs = { NULL, cb, arg };
     for (long page = 0; page < (1L << 40) / META_DIRSLICES_PAGE; page++) {
         int names;
-        int rc = meta_ds_page(m, dir, META_DIRSLICES_PAGE, last, &llen, &names, &cbs);
+        int rc = meta_ds_page(m, dir, META_DIRSLICES_PAGE, last, &llen, &names, &cbs, NULL);
         if (rc != 0)
             return rc < 0 ? rc : 0;
         if (names < META_DIRSLICES_PAGE)
@@ -176,7 +187,7 @@ int meta_read_dir_slices(struct meta *m, uint64_t dir, meta_file_slices_cb cb, v
 }
 
 int meta_read_dir_all(struct meta *m, uint64_t dir, int limit, meta_dirent_cb ecb,
-                      meta_file_slices_cb cb, void *arg)
+                      meta_file_slices_cb cb, void *arg, uint64_t *token)
 {
     char last[META_NAME_MAX + 1];
     size_t llen = 0;
@@ -184,13 +195,13 @@ int meta_read_dir_all(struct meta *m, uint64_t dir, int limit, meta_dirent_cb ec
     struct meta_ds_cbs cbs = { ecb, cb, arg };
     if (limit <= 0 || limit > META_DIRSLICES_PAGE)
         limit = META_DIRSLICES_PAGE;
-    int rc = meta_ds_page(m, dir, limit, last, &llen, &names, &cbs);
+    int rc = meta_ds_page(m, dir, limit, last, &llen, &names, &cbs, token);
     return rc < 0 ? rc : rc > 0 ? -ECANCELED : names;
 }
 
 int meta_read_dirs_all(struct meta *m, const uint64_t *dirs, int n, int limit,
                        meta_dir_begin_cb begin, meta_dirent_cb ecb, meta_file_slices_cb cb,
-                       meta_dir_end_cb end, void *arg)
+                       meta_dir_end_cb end, void *arg, uint64_t *token)
 {
     struct meta_params p[META_DIRS_BATCH];
     PGresult *res[META_DIRS_BATCH];
@@ -202,7 +213,7 @@ int meta_read_dirs_all(struct meta *m, const uint64_t *dirs, int n, int limit,
         limit = META_DIRSLICES_PAGE;
     for (int i = 0; i < n; i++)
         meta_ds_params(&p[i], dirs[i], "", 0, limit);
-    int rc = meta_ds_query(m, p, n, res);
+    int rc = meta_ds_query(m, p, n, res, token);
     if (rc < 0)
         return rc;
     struct meta_ds_cbs cbs = { ecb, cb, arg };

@@ -42,6 +42,7 @@ enum meta_stmt_id {
     MS_FSCK_SLICES_MISSING, MS_FSCK_SIZES,
     MS_FIX_DANGLING, MS_FIX_LOST, MS_FIX_DIR_PARENT, MS_FIX_NLINK, MS_FIX_SLICES_MISSING,
     MS_FIX_SIZES,
+    MS_CHANGE_TOKEN,
     MS_COUNT
 };
 
@@ -173,6 +174,9 @@ typedef int (*meta_tx_body)(struct meta_conn *c, void *arg);
 /* Run body as one transaction (or inside the caller's meta_txn), retrying
  * serialization failures and deadlocks up to META_TX_ATTEMPTS times. */
 int meta_tx(struct meta *m, meta_tx_body body, void *arg);
+/* The 64-bit digest of a change token's text (meta_watch.c); never 0. */
+uint64_t meta_token_digest(const char *p, size_t n);
+
 /* A change that is one statement: run as its own (implicit) transaction,
  * rerun on conflicts; joins meta_txn when inside one. */
 int meta_change1(struct meta *m, int stmt, const struct meta_params *p, PGresult **res);

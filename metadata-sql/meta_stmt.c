@@ -235,7 +235,8 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
      * JIT-compiled, which takes longer (about 15 ms) than running it, and a
      * Memoize node there never hits (each inode comes once) but costs 20%. */
     [MS_DIR_SLICES_PLAN] = { "shimfs_dir_slices_plan",
-        "SELECT set_config('jit', 'off', true), set_config('enable_memoize', 'off', true)" },
+        "SELECT set_config('jit', 'off', true), set_config('enable_memoize', 'off', true), "
+        "pg_current_snapshot()::text" },  /* the answer's change token (meta_watch.c) */
     /* ---- a directory's files with their block maps: a keyset page of
      * entries, each joined to its inode and its slices by index probes (the
      * OFFSET 0 fences keep the planner from hashing whole tables when it
@@ -359,4 +360,8 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
         "RETURNING x.ino), "
         "g AS (" GARBAGE_FROM_DK("$1") ") "
         "SELECT (SELECT count(*) FROM d) + (SELECT count(*) FROM t)" },
+
+    /* ---- the node agent's watch (meta_watch.c): the set of committed
+     * transactions, as a cluster-wide snapshot (xmin:xmax:in-progress) ---- */
+    [MS_CHANGE_TOKEN] = { "shimfs_change_token", "SELECT pg_current_snapshot()::text" },
 };

@@ -41,8 +41,23 @@ EOF
     mv "$tmp" "$SVC_ENV"
 }
 
+# Node agents (`shimfs agent`, started by the library) serving volumes of
+# these services: stopped first, or each would wait a minute for the
+# database it polls before leaving by itself.
+svc_stop_agents() {
+    local port pid
+    port=$(sed -n "s/^export SHIMFS_TEST_PG_PORT='\([0-9]*\)'$/\1/p" "$SVC_ENV" 2>/dev/null)
+    [ -n "$port" ] || return 0
+    for pid in $(pgrep -f 'shimfs agent' || true); do
+        if tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -q "^SHIMFS_META=.*:$port/"; then
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    done
+}
+
 svc_stop() {
     local rc=0
+    svc_stop_agents
     rm -f "$SVC_ENV"
     [ -d "$SVC_DIR" ] || return 0
     "$SVC_SCRIPTS/s3.sh" stop "$SVC_DIR/s3" || rc=1

@@ -32,6 +32,7 @@ struct cli_command {
     const char *summary;
 };
 
+int cli_cmd_agent(int argc, char **argv);
 int cli_cmd_format(int argc, char **argv);
 int cli_cmd_import(int argc, char **argv);
 int cli_cmd_ls(int argc, char **argv);

@@ -34,6 +34,9 @@ fi
 
 rm -rf "$TEST_SCRATCH"
 mkdir -p "$TEST_SCRATCH"
+# A node agent a test's processes start leaves soon after the test (its
+# scratch cache folder outlives it); test_agent sets its own.
+export SHIMFS_AGENT_IDLE=${SHIMFS_AGENT_IDLE:-3}
 
 pass() {
     TEST_PASSED=$((TEST_PASSED + 1))

@@ -27,6 +27,7 @@ CLI=$SHIMFS_CLI
 PREFIX=/mnt/shimfs-nodemeta-$$          # need not exist on the host
 SRC=$TEST_SCRATCH/src
 export SHIMFS_CACHE_DIR=$TEST_SCRATCH/cache
+export SHIMFS_AGENT=0    # snapshots and their TTL alone; test_agent has the agent
 PG_PORT=$SHIMFS_TEST_PG_PORT
 
 command -v strace >/dev/null || { fail "strace is missing (scripts/deps.sh installs it)"; exit 1; }

@@ -4,7 +4,10 @@
  * commit (generation bump), an old one, a damaged or truncated one, one
  * of another directory and one of another volume key are all refused;
  * settings and blobs round-trip and age out; the folder name does not
- * contain the connection string. */
+ * contain the connection string. The node agent's words: a poll that read
+ * a snapshot's change token again makes it (of the current generation) as
+ * fresh as the poll, and nothing else does; one spawn claim per period; one
+ * agent holds the lock; a wiped folder is noticed. */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -19,6 +22,7 @@
 #include "nodemeta.h"
 
 #define CONN "postgresql://u:secret-pw@127.0.0.1:5432/db"
+#define TOKEN 0x5eedULL
 
 static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
@@ -47,7 +51,8 @@ static struct meta_attr attr(uint64_t ino, uint32_t mode, uint64_t size)
 static void build(struct nodemeta *nm, uint64_t gen, int64_t when, struct nodemeta_buf *b)
 {
     struct meta_attr d = attr(7, 040755, 0);
-    nodemeta_dir_begin(b, 7, gen, when, &d, when - 5);
+    struct nodemeta_stamp st = { gen, when };
+    nodemeta_dir_begin(b, 7, st, &d, when - 5);
     struct meta_attr f1 = attr(10, 0100644, 70u << 20);
     nodemeta_dir_entry(b, "alpha.bin", 9, &f1);
     struct layout_slice s0[2] = { { 0, 101, 4096, 0, 4096 }, { 100, 102, 8192, 4, 50 } };
@@ -69,7 +74,7 @@ START_TEST(test_dir_round_trip)
     ck_assert_int_eq(nodemeta_open(dir, CONN, &nm), 0);
     struct nodemeta_buf b;
     build(nm, nodemeta_gen(nm), nodemeta_now(), &b);
-    ck_assert_int_eq(nodemeta_dir_commit(nm, &b), 0);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
     nodemeta_buf_free(&b);
 
     struct nodemeta_snap s;
@@ -124,7 +129,7 @@ START_TEST(test_dir_refused)
 
     /* taken 3 s ago: fine for a 10 s TTL, too old for 1 s; any age for -1 */
     build(nm, nodemeta_gen(nm), nodemeta_now() - 3000000000LL, &b);
-    ck_assert_int_eq(nodemeta_dir_commit(nm, &b), 0);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
     nodemeta_buf_free(&b);
     ck_assert_int_eq(nodemeta_dir_load(nm, 7, 1000000000LL, &s), -ESTALE);
     ck_assert_int_eq(nodemeta_dir_load(nm, 7, 10000000000LL, &s), 0);
@@ -137,7 +142,7 @@ START_TEST(test_dir_refused)
     nodemeta_bump(other);
     ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), -ESTALE);
     build(nm, nodemeta_gen(nm), nodemeta_now(), &b);
-    ck_assert_int_eq(nodemeta_dir_commit(nm, &b), 0);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
     nodemeta_buf_free(&b);
     ck_assert_int_eq(nodemeta_dir_load(other, 7, -1, &s), 0);
     nodemeta_snap_free(&s);
@@ -184,13 +189,100 @@ START_TEST(test_dir_refused)
 
     /* a file renamed to another directory's name is refused */
     build(nm, nodemeta_gen(nm), nodemeta_now(), &b);
-    ck_assert_int_eq(nodemeta_dir_commit(nm, &b), 0);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
     nodemeta_buf_free(&b);
     char to[512];
     snprintf(to, sizeof to, "%.*s/d9", (int)(strrchr(path, '/') - path), path);
     ck_assert_int_eq(rename(path, to), 0);
     ck_assert_int_eq(nodemeta_dir_load(nm, 9, -1, &s), -ESTALE);
     nodemeta_close(nm);
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_agent_vouches)
+{
+    char *dir = tmpdir();
+    struct nodemeta *nm, *agent;
+    ck_assert_int_eq(nodemeta_open(dir, CONN, &nm), 0);
+    ck_assert_int_eq(nodemeta_open(dir, CONN, &agent), 0);
+    const int64_t sec = 1000000000LL;
+    struct nodemeta_buf b;
+    struct nodemeta_snap s;
+
+    /* 3 s old: refused for a 1 s TTL, until a poll since saw its token */
+    int64_t taken = nodemeta_now() - 3 * sec;
+    build(nm, nodemeta_gen(nm), taken, &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
+    nodemeta_buf_free(&b);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
+    int64_t polled = nodemeta_now() - sec / 10;
+    nodemeta_set_verified(agent, polled, 42, TOKEN + 1); /* something committed since */
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
+    nodemeta_set_verified(agent, polled, 42, TOKEN);
+    ck_assert_int_eq(nodemeta_agent_pid(nm), 42);
+    ck_assert_uint_eq(nodemeta_agent_token(nm), TOKEN);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), 0);
+    ck_assert_int_eq(s.fetched_ns, polled);
+    ck_assert_int_eq(s.dir_attr_ns, polled);
+    nodemeta_snap_free(&s);
+    /* the poll is itself older than the TTL: nothing to extend */
+    nodemeta_set_verified(agent, nodemeta_now() - 2 * sec, 42, TOKEN);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
+    /* an answer that came without a token is never vouched for */
+    build(nm, nodemeta_gen(nm), taken, &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, 0), 0);
+    nodemeta_buf_free(&b);
+    nodemeta_set_verified(agent, nodemeta_now(), 42, 0);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
+
+    /* a local commit: refused whatever the agent says; a TTL-young
+     * snapshot of the same token is served with its own time */
+    build(nm, nodemeta_gen(nm), nodemeta_now() - 3 * sec, &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
+    nodemeta_buf_free(&b);
+    nodemeta_set_verified(agent, nodemeta_now(), 42, TOKEN);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), 0);
+    nodemeta_snap_free(&s);
+    nodemeta_bump(agent);
+    nodemeta_set_verified(agent, nodemeta_now(), 42, TOKEN);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
+    int64_t young = nodemeta_now() - sec / 2;
+    build(nm, nodemeta_gen(nm), young, &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
+    nodemeta_buf_free(&b);
+    nodemeta_set_verified(agent, young - sec, 42, TOKEN); /* a poll before the question */
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), 0);
+    ck_assert_int_eq(s.fetched_ns, young);
+    nodemeta_snap_free(&s);
+
+    /* a load counts as a use; one spawn claim per period */
+    ck_assert(nodemeta_now() - nodemeta_used(agent) < 5 * sec);
+    int64_t now = nodemeta_now();
+    ck_assert_int_eq(nodemeta_claim_spawn(nm, now, 10 * sec), 1);
+    ck_assert_int_eq(nodemeta_claim_spawn(agent, now + sec, 10 * sec), 0);
+    ck_assert_int_eq(nodemeta_claim_spawn(agent, now + 11 * sec, 10 * sec), 1);
+
+    /* one agent holds the lock at a time */
+    int fd = nodemeta_agent_lock(agent);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(nodemeta_agent_lock(nm), -EBUSY);
+    close(fd);
+    fd = nodemeta_agent_lock(nm);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+
+    /* the folder wiped and made again: the old mapping knows */
+    ck_assert_int_eq(nodemeta_replaced(agent), 0);
+    nodemeta_close(nm);
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    ck_assert_int_eq(nodemeta_replaced(agent), 1);
+    ck_assert_int_eq(nodemeta_open(dir, CONN, &nm), 0);
+    ck_assert_int_eq(nodemeta_replaced(agent), 1);
+    ck_assert_int_eq(nodemeta_replaced(nm), 0);
+    nodemeta_close(nm);
+    nodemeta_close(agent);
     nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     free(dir);
 }
@@ -240,6 +332,7 @@ int main(void)
     tcase_add_test(t, test_dir_round_trip);
     tcase_add_test(t, test_dir_refused);
     tcase_add_test(t, test_settings_and_blobs);
+    tcase_add_test(t, test_agent_vouches);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

@@ -1,0 +1,47 @@
+/* meta_watch.c - a token that moves whenever a transaction commits, for
+ * the node agent (core/agent.c) that tells a node's processes their shared
+ * snapshots are still current without each of them connecting.
+ *
+ * Why pg_current_snapshot(): it names exactly the transactions a new query
+ * would see (xmin, xmax and those in progress), so two equal tokens mean
+ * no transaction committed between the two questions, and a commit always
+ * changes it. It costs no schema change, no row every writer must update
+ * (a hot spot) and no NOTIFY (a lock that serializes every commit of the
+ * cluster). Its price: it is cluster-wide, so commits in other databases
+ * of the same server move it too; then the node re-reads what it would
+ * have re-read without an agent, never less.
+ *
+ * The same token comes with every directory answer (meta_dirslices.c asks
+ * for it first in the same round trip): a snapshot whose token equals the
+ * agent's latest is exactly as current as that poll.
+ *
+ * Promises: a read-only statement, no transaction id taken, so polling
+ * never moves the token itself; a digest is never 0 (0 means "unknown").
+ */
+#include "meta_int.h"
+
+#include <errno.h>
+
+uint64_t meta_token_digest(const char *p, size_t n)
+{
+    /* FNV-1a: tokens are short and not chosen by an adversary */
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;
+    return h ? h : 1;
+}
+
+int meta_change_token(struct meta *m, uint64_t *digest)
+{
+    struct meta_params p;
+    meta_p_init(&p);
+    PGresult *r;
+    int rc = meta_read(m, MS_CHANGE_TOKEN, &p, &r);
+    if (rc < 0)
+        return rc;
+    rc = PQntuples(r) == 1 && !meta_r_isnull(r, 0, 0) ? 0 : -EIO;
+    if (rc == 0)
+        *digest = meta_token_digest(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+    PQclear(r);
+    return rc;
+}
