@@ -141,7 +141,7 @@ int cache_sum_store(struct cache *c, int fd, const char *key, uint64_t sum);
 void cache_piece_sums_store(int fd, const void *data, size_t len, uint64_t sum);
 /* cache_sum.c: the sums of data's pieces into sums[], and the whole sum. */
 uint64_t cache_sum_pieces(const void *p, size_t len, size_t piece, uint64_t *sums);
-ssize_t cache_piece_read(struct cache *c, int fd, uint64_t kh, const struct stat *st, void *buf,
+ssize_t cache_piece_read(struct cache *c, int fd, uint64_t kh, uint64_t size, void *buf,
                          size_t len, uint64_t off);
 void cache_piece_after_fork(void);
 int cache_sum_load(struct cache *c, int fd, const char *key, uint64_t *sum);
@@ -156,6 +156,9 @@ uint64_t cache_xxh_avx2(const void *p, size_t n);
 void cache_xxh_avx2_reset(void *st);
 void cache_xxh_avx2_update(void *st, const void *p, size_t n);
 uint64_t cache_xxh_avx2_digest(const void *st);
+/* cache_xxh512.c: the one-shot XXH3 built for AVX-512 */
+int cache_xxh_avx512_ok(void);
+uint64_t cache_xxh_avx512(const void *p, size_t n);
 
 /* cache_seen.c */
 enum { SEEN_NO, SEEN_FRESH, SEEN_STALE };

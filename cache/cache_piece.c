@@ -27,10 +27,56 @@
 #define PIECE_SLOTS 64
 #define PIECE_WORDS (CACHE_PIECES_MAX / 64)
 
+/* Per block (lossy, by key hash): which pieces this process checked, and
+ * the pieces' sums once read (a key's bytes never change, so neither do
+ * its sums: a sequential reader reads the xattr once per block, not once
+ * per 128 KiB read). */
 static struct {
     pthread_mutex_t lock;
-    struct { uint64_t kh; uint64_t bits[PIECE_WORDS]; } slot[PIECE_SLOTS];
+    struct {
+        uint64_t kh;
+        uint64_t bits[PIECE_WORDS];
+        uint32_t nsums;
+        uint64_t sums[CACHE_PIECES_MAX];
+    } slot[PIECE_SLOTS];
 } pieces = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* The slot of kh, taken over (emptied) if it held another block. Locked. */
+static int piece_slot_locked(uint64_t kh)
+{
+    int k = (int)(kh % PIECE_SLOTS);
+    if (pieces.slot[k].kh != kh) {
+        pieces.slot[k].kh = kh;
+        memset(pieces.slot[k].bits, 0, sizeof pieces.slot[k].bits);
+        pieces.slot[k].nsums = 0;
+    }
+    return k;
+}
+
+/* Sums of pieces [first, last) of a block of n pieces into out: from the
+ * table, else from the file's xattr (then kept). 0, or -1 when the file has
+ * none of the right size. */
+static int piece_sums(int fd, uint64_t kh, size_t n, size_t first, size_t last, uint64_t *out)
+{
+    pthread_mutex_lock(&pieces.lock);
+    int k = (int)(kh % PIECE_SLOTS);
+    int have = pieces.slot[k].kh == kh && pieces.slot[k].nsums == n;
+    if (have)
+        memcpy(out, &pieces.slot[k].sums[first], (last - first) * sizeof *out);
+    pthread_mutex_unlock(&pieces.lock);
+    if (have)
+        return 0;
+    uint64_t sums[CACHE_PIECES_MAX];
+    if (fgetxattr(fd, CACHE_XATTR_PIECES, sums, sizeof sums) != (ssize_t)(n * sizeof sums[0]))
+        return -1;
+    pthread_mutex_lock(&pieces.lock);
+    k = piece_slot_locked(kh);
+    memcpy(pieces.slot[k].sums, sums, n * sizeof sums[0]);
+    pieces.slot[k].nsums = (uint32_t)n;
+    pthread_mutex_unlock(&pieces.lock);
+    memcpy(out, &sums[first], (last - first) * sizeof *out);
+    return 0;
+}
 
 void cache_piece_sums_store(int fd, const void *data, size_t len, uint64_t sum)
 {
@@ -54,11 +100,7 @@ void cache_piece_sums_store(int fd, const void *data, size_t len, uint64_t sum)
 static int piece_mark(uint64_t kh, size_t first, size_t last, size_t n)
 {
     pthread_mutex_lock(&pieces.lock);
-    int k = (int)(kh % PIECE_SLOTS);
-    if (pieces.slot[k].kh != kh) {
-        pieces.slot[k].kh = kh;
-        memset(pieces.slot[k].bits, 0, sizeof pieces.slot[k].bits);
-    }
+    int k = piece_slot_locked(kh);
     for (size_t i = first; i < last; i++)
         pieces.slot[k].bits[i / 64] |= 1ULL << (i % 64);
     int all = 1;
@@ -68,30 +110,28 @@ static int piece_mark(uint64_t kh, size_t first, size_t last, size_t n)
     return all;
 }
 
-ssize_t cache_piece_read(struct cache *c, int fd, uint64_t kh, const struct stat *st, void *buf,
+ssize_t cache_piece_read(struct cache *c, int fd, uint64_t kh, uint64_t size, void *buf,
                          size_t len, uint64_t off)
 {
-    uint64_t size = (uint64_t)st->st_size;
     size_t n = (size_t)((size + CACHE_PIECE - 1) / CACHE_PIECE);
     if (size <= CACHE_PIECE || n > CACHE_PIECES_MAX || off % CACHE_PIECE || off >= size)
         return CACHE_PIECE_NO;
     uint64_t end = off + len < size ? off + len : size;
     if (end % CACHE_PIECE && end != size)
         return CACHE_PIECE_NO;       /* would end inside a piece */
+    size_t first = (size_t)(off / CACHE_PIECE), last = (size_t)((end + CACHE_PIECE - 1) / CACHE_PIECE);
     uint64_t sums[CACHE_PIECES_MAX];
-    ssize_t got = fgetxattr(fd, CACHE_XATTR_PIECES, sums, sizeof sums);
-    if (got != (ssize_t)(n * sizeof sums[0]))
+    if (piece_sums(fd, kh, n, first, last, sums) < 0)
         return CACHE_PIECE_NO;
     ssize_t r = io_pread_full(fd, buf, (size_t)(end - off), off);
     if (r < 0)
         return r;
     if ((uint64_t)r != end - off)
         return -EBADMSG;             /* the file is shorter than its key says */
-    size_t first = (size_t)(off / CACHE_PIECE), last = (size_t)((end + CACHE_PIECE - 1) / CACHE_PIECE);
     for (size_t i = first; i < last; i++) {
         size_t at = (i - first) * CACHE_PIECE;
         size_t plen = (size_t)(end - off) - at < CACHE_PIECE ? (size_t)(end - off) - at : CACHE_PIECE;
-        if (cache_sum((const char *)buf + at, plen) != sums[i])
+        if (cache_sum((const char *)buf + at, plen) != sums[i - first])
             return -EBADMSG;
     }
     if (piece_mark(kh, first, last, n))

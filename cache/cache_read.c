@@ -116,13 +116,16 @@ ssize_t cache_read_fd(struct cache *c, int fd, const char *key, uint64_t kh,
     struct stat st;
     ssize_t n;
     if (seen == SEEN_NO) {
-        if (fstat(fd, &st) < 0)
-            return -errno;
-        if (buf && !c->verify_every_read && size_matches_key(key, &st)) {
-            n = cache_piece_read(c, fd, kh, &st, buf, len, off); /* checked where it lands */
+        /* checked where it lands; the size is the key's (a shorter file
+         * reads short and is refused, bytes past the key are never read) */
+        uint64_t klen = cache_key_len(key);
+        if (buf && !c->verify_every_read && klen) {
+            n = cache_piece_read(c, fd, kh, klen, buf, len, off);
             if (n != CACHE_PIECE_NO)
                 return n;
         }
+        if (fstat(fd, &st) < 0)
+            return -errno;
         n = cache_verify_read(c, fd, key, &st, buf, len, off);
         if (n >= 0)
             cache_seen_set(c, kh);

@@ -1,9 +1,9 @@
 /* cache_sum.c - where a cache file's checksum lives, and how it is checked.
  *
  * The checksum is XXH3-64 (seed 0) of the file's content - the same function
- * as codec_checksum, computed with AVX2 where the CPU has it (cache_xxh.c) -
- * stored beside the content so the file itself stays
- * exactly the block's bytes:
+ * as codec_checksum, computed with AVX-512 or AVX2 where the CPU has them
+ * (cache_xxh512.c, cache_xxh.c) - stored beside the content so the file
+ * itself stays exactly the block's bytes:
  *  - in the xattr "user.shimfs.xxh3" (8 bytes, little endian) when the file
  *    system takes user xattrs: no extra file or inode, one fgetxattr on the
  *    descriptor already open (0.7 us measured; ext4 keeps it in the inode);
@@ -45,8 +45,18 @@ static int sum_avx2(void)
     return v > 0;
 }
 
+/* 1: the AVX-512 build of cache_xxh512.c, -1: not usable, 0: not decided. */
+static int sum_512;
+
 uint64_t cache_sum(const void *p, size_t n)
 {
+    int v = __atomic_load_n(&sum_512, __ATOMIC_RELAXED);
+    if (!v) {
+        v = cache_xxh_avx512_ok() ? 1 : -1;
+        __atomic_store_n(&sum_512, v, __ATOMIC_RELAXED);
+    }
+    if (v > 0)
+        return cache_xxh_avx512(p, n);
     return sum_avx2() ? cache_xxh_avx2(p, n) : XXH3_64bits(p, n);
 }
 

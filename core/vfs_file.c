@@ -338,7 +338,9 @@ static void vfs_readahead(struct vfs_file *f, size_t len, uint64_t off)
         f->ra_until = off;
     }
     f->ra_next = off + len;
-    uint64_t want = off + len + f->ra_window * bs;
+    /* to the end of a block: the reads inside it queue nothing more (a
+     * 128 KiB reader asked for the same block 32 times) */
+    uint64_t want = (off + len + f->ra_window * bs + bs - 1) / bs * bs;
     uint64_t from = f->ra_until > off + bs ? f->ra_until : off + bs;
     if (want > from)
         f->ra_until = want;

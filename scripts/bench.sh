@@ -19,7 +19,8 @@
 #                file's blocks separately; and, for reference, the same
 #                GETs written to local files (what filling a disk costs)
 #  (f) 512 MiB:  cat big > /dev/null: native, cold shim (one reader: this
-#                measures prefetch overlap), warm shim
+#                measures prefetch overlap), warm shim, and warm with
+#                SHIMFS_CACHE_VERIFY=entry (what the first-use check costs)
 # then a correctness pass (ls -lR and md5sum of the 5,000-file tree through
 # the shim in fresh processes, against local disk), and the pass-through
 # overhead for programs outside the prefix (tar -cf /dev/null /usr/include
@@ -167,7 +168,7 @@ CEILING=(curl -sS --no-progress-meter --fail -Z --parallel-max 50 --parallel-imm
 read_tree "$SMALL"
 read_file "$BIGDIR/$BIGREL"
 
-declare -a nat=() cold=() warm=() wup=() ceil_s=() ceil_b=() disk_s=() disk_b=() bnat=() bcold=() bwarm=()
+declare -a nat=() cold=() warm=() wup=() ceil_s=() ceil_b=() disk_s=() disk_b=() bnat=() bcold=() bwarm=() bentry=()
 declare -a cold_misses=() warm_misses=() wup_lines=()
 counter() { "$CLI" stats --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["cache"][sys.argv[1]])' "$1"; }
 for run in $(seq 1 "$RUNS"); do
@@ -186,6 +187,8 @@ for run in $(seq 1 "$RUNS"); do
     fresh_cache
     bcold+=("$(secs "${SHIM[@]}" bash -c 'read_file "$1"' _ "$PREFIX/big/$BIGREL")")
     bwarm+=("$(secs "${SHIM[@]}" bash -c 'read_file "$1"' _ "$PREFIX/big/$BIGREL")")
+    # what the default first-use check costs: the same with checks on entry only
+    bentry+=("$(secs "${SHIM[@]}" SHIMFS_CACHE_VERIFY=entry bash -c 'read_file "$1"' _ "$PREFIX/big/$BIGREL")")
 
     fresh_cache
     wup+=("$(secs "$CLI" warmup --threads "$THREADS" /small /big)")
@@ -242,6 +245,7 @@ awk -v runs="$RUNS" -v pruns="$PASS_RUNS" -v files="$FILES" -v sm="$small_mib" -
     -v wup="$(m "${wup[@]}")" -v cs="$(m "${ceil_s[@]}")" -v cb="$(m "${ceil_b[@]}")" \
     -v ds="$(m "${disk_s[@]}")" -v db="$(m "${disk_b[@]}")" \
     -v bnat="$(m "${bnat[@]}")" -v bcold="$(m "${bcold[@]}")" -v bwarm="$(m "${bwarm[@]}")" \
+    -v bentry="$(m "${bentry[@]}")" \
     -v toff="$(m "${tar_off[@]}")" -v ton="$(m "${tar_on[@]}")" \
     -v soff="$(m "${st_off[@]}")" -v son="$(m "${st_on[@]}")" 'BEGIN {
     printf "shimfs read benchmark: medians of %d runs (pass-through tar: %d), s3rver and PostgreSQL on 127.0.0.1\n", runs, pruns
@@ -258,6 +262,7 @@ awk -v runs="$RUNS" -v pruns="$PASS_RUNS" -v files="$FILES" -v sm="$small_mib" -
     row(sprintf("(f) %.0f MiB file, native cat (page cache warm)", bm), bnat, bm)
     row(sprintf("(f) %.0f MiB file, shim, cold cache (one reader)", bm), bcold, bm)
     row(sprintf("(f) %.0f MiB file, shim, warm cache", bm), bwarm, bm)
+    row("(f) same, SHIMFS_CACHE_VERIFY=entry (no first-use check)", bentry, bm)
     row("pass-through: tar -cf /dev/null /usr/include", toff, 0)
     row("pass-through: same under LD_PRELOAD", ton, 0)
     row("pass-through: find /usr -type f | xargs stat", soff, 0)
@@ -272,6 +277,7 @@ awk -v runs="$RUNS" -v pruns="$PASS_RUNS" -v files="$FILES" -v sm="$small_mib" -
     le("pass-through find|stat: with / without LD_PRELOAD", son / soff, 1.02)
     printf "\nfor information: cold small epoch is %.1fx native; warm %.0f MiB read is %.2fx native time;\n", cold / nat, bm, bwarm / bnat
     printf "warmup / the same GETs written to local files: %.3f\n", (ds + db) / wup
+    printf "warm %.0f MiB with checks on entry only / native throughput: %.3f (the first-use check costs %.0f%% of the warm read)\n", bm, bnat / bentry, (bwarm / bentry - 1) * 100
 }
 function row(name, s, mib) {
     if (mib > 0) printf "%-58s %9.3f %9.1f\n", name, s, mib / s
@@ -303,7 +309,7 @@ all runs (s):
   warmup [${wup[*]}]
   ceiling small [${ceil_s[*]}] big [${ceil_b[*]}]
   GETs to local files: small [${disk_s[*]}] big [${disk_b[*]}]
-  big file native [${bnat[*]}] cold [${bcold[*]}] warm [${bwarm[*]}]
+  big file native [${bnat[*]}] cold [${bcold[*]}] warm [${bwarm[*]}] warm, verify=entry [${bentry[*]}]
   tar off [${tar_off[*]}]
   tar on [${tar_on[*]}]
   find|stat off [${st_off[*]}] on [${st_on[*]}]

@@ -740,8 +740,8 @@ START_TEST(test_sidecar_checksums)
 }
 END_TEST
 
-/* The cache's XXH3 (AVX2 where available, streamed for files) is the
- * codec's checksum, bit for bit. */
+/* The cache's XXH3 (AVX-512 or AVX2 where available, streamed for files)
+ * is the codec's checksum, bit for bit. */
 START_TEST(test_checksum_paths)
 {
     size_t sizes[] = { 0, 1, 16, 63, 64, 240, 241, 1000, 1024, 131072, 262143, 262144,
@@ -752,6 +752,11 @@ START_TEST(test_checksum_paths)
         uint64_t want = codec_checksum(p, sizes[i]), got = 0;
         ck_assert_uint_eq(XXH3_64bits(p, sizes[i]), want);
         ck_assert_uint_eq(cache_sum(p, sizes[i]), want);
+        /* each vector build where this CPU has it (cache_sum picks one) */
+        if (cache_xxh_avx512_ok())
+            ck_assert_uint_eq(cache_xxh_avx512(p, sizes[i]), want);
+        if (cache_xxh_avx2_ok())
+            ck_assert_uint_eq(cache_xxh_avx2(p, sizes[i]), want);
         int fd = mkstemp(path);
         ck_assert_int_eq(write(fd, p, sizes[i]), (ssize_t)sizes[i]);
         ck_assert_int_eq(cache_sum_file(fd, sizes[i], &got), 0);
