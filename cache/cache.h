@@ -90,6 +90,9 @@ int cache_put(struct cache *c, const char *key, const void *data, size_t len);
  * on any thread, when the cache is done with the bytes (written, dropped or
  * refused); until then they must not change. CACHE_PUT_WAIT: wait for room
  * in the queue rather than drop the put (warmup, which exists to wait).
+ * Both return 0 when queued (or already queued), -ENOSPC when dropped
+ * because the queue was full (counted), -EINVAL for a bad key or length;
+ * a cache that cannot write logs once and returns 0 (reads go to S3).
  * cache_put_wait: wait until no put of key by this process is queued or
  * being written. */
 #define CACHE_PUT_WAIT 1

@@ -183,8 +183,10 @@ static int queue_put(struct cache *c, const char *key, const void *data, size_t 
     }
     int q = len > CACHE_QUEUE_BYTES ? -ENOSPC : queue_claim(c, key, len, flags & CACHE_PUT_WAIT);
     if (q <= 0) {
-        if (q < 0)
+        if (q < 0) {
             cache_count(c, CTR_DROPPED, 1);
+            r = -ENOSPC;
+        }
         goto give_back;
     }
     size_t ksize = strlen(key) + 1;

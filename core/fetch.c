@@ -36,6 +36,7 @@ struct flight {
     struct flight *recent_next;  /* landed flights kept for late readers */
     char key[LAYOUT_KEY_MAX];
     int done, rc, refs;
+    int dropped;                 /* 1: the cache's queue was full for it; 2: handed to the pool */
     uint32_t blen;
     void *buf;                   /* owned, cap bytes: the object lands here */
     size_t cap;
@@ -43,7 +44,8 @@ struct flight {
     uint64_t sum;                /* their XXH3-64 (the codec's, verified) */
 };
 
-struct fetch_job { struct volume *v; uint64_t id; uint32_t index, blen; };
+/* A block to prefetch, or (offer) a landed one to hand to the cache. */
+struct fetch_job { struct volume *v; uint64_t id; uint32_t index, blen; int offer; };
 
 static struct {
     pthread_mutex_t lock;
@@ -55,6 +57,7 @@ static struct {
     struct fetch_job ring[FETCH_RING];
     unsigned head, tail, busy;
     int workers, failures;
+    int offering;              /* landed blocks waiting for room in the cache's queue */
     struct fetch_stats st;
 } fs = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
@@ -132,12 +135,12 @@ static void fetch_cache_done(void *arg) { fetch_drop(arg); }
 
 /* Offer a landed flight's bytes to the cache; the cache holds a reference
  * until they are written (or the put is dropped). Without fs.lock. */
-static void fetch_offer(struct volume *v, struct flight *f, int flags)
+static int fetch_offer(struct volume *v, struct flight *f, int flags)
 {
     pthread_mutex_lock(&fs.lock);
     f->refs++;
     pthread_mutex_unlock(&fs.lock);
-    (void)cache_put_ref(v->cache, f->key, f->raw, f->blen, f->sum, flags, fetch_cache_done, f);
+    return cache_put_ref(v->cache, f->key, f->raw, f->blen, f->sum, flags, fetch_cache_done, f);
 }
 
 /* A landed block stays reachable for a while (FETCH_RECENT bytes, oldest
@@ -188,10 +191,36 @@ static void fetch_lead(struct volume *v, struct flight *f, int put_flags)
         fs.st.failures++;
         fetch_unlink(f);
     }
+    if (rc == 0 && v->cache)
+        fs.offering++;
     pthread_cond_broadcast(&fs.cond);
     pthread_mutex_unlock(&fs.lock);
-    if (rc == 0 && v->cache)
-        fetch_offer(v, f, put_flags); /* the leader's reference keeps f alive */
+    if (rc == 0 && v->cache) {
+        /* the leader's reference keeps f alive */
+        int full = fetch_offer(v, f, put_flags) == -ENOSPC;
+        pthread_mutex_lock(&fs.lock);
+        if (full && !f->dropped)
+            f->dropped = 1;   /* a reader's: fetch_block hands it to the pool */
+        fs.offering--;
+        pthread_cond_broadcast(&fs.cond);
+        pthread_mutex_unlock(&fs.lock);
+    }
+}
+
+/* At exit, before the volume's cache flush (registered earlier, so run
+ * later): blocks that landed and wait for room in the cache's queue are
+ * queued first, or a reader that got every byte would leave its last
+ * prefetched blocks out of the cache. GETs still in flight are not waited
+ * for. Bounded: the queue drains at disk speed; 10 s at most. */
+static void fetch_exit_settle(void)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&fs.lock);
+    while (fs.offering > 0 && pthread_cond_timedwait(&fs.cond, &fs.lock, &until) == 0)
+        ;
+    pthread_mutex_unlock(&fs.lock);
 }
 
 /* The cache block a thread read last stays open: a sequential reader of a
@@ -298,6 +327,48 @@ static struct flight *fetch_flight(struct volume *v, const char *key, uint32_t b
     return f;
 }
 
+static void fetch_grow_pool_locked(struct volume *v);
+
+/* A reader's landed block the cache's full queue refused: a pool thread
+ * offers it again, waiting for room (the reader goes on). Counted as being
+ * offered, so the exit waits for it. */
+static void fetch_handoff(struct volume *v, struct flight *f, uint64_t id, uint32_t index,
+                          uint32_t blen)
+{
+    pthread_mutex_lock(&fs.lock);
+    if (f->dropped == 1 && fs.head - fs.tail < FETCH_RING) {
+        f->dropped = 2;
+        fs.ring[fs.head++ % FETCH_RING] = (struct fetch_job){ v, id, index, blen, 1 };
+        fs.offering++;
+        fetch_grow_pool_locked(v);
+        pthread_cond_broadcast(&fs.cond);
+    }
+    pthread_mutex_unlock(&fs.lock);
+}
+
+/* The pool's side of fetch_handoff: offer the landed flight again if it is
+ * still kept (fetch_keep_recent) and not cached meanwhile. */
+static void fetch_reoffer(const struct fetch_job *j)
+{
+    char key[LAYOUT_KEY_MAX];
+    struct flight *f = NULL;
+    pthread_mutex_lock(&fs.lock);
+    if (volume_block_key(j->v, j->id, j->index, j->blen, key, sizeof key) >= 0 &&
+        (f = fetch_find(key)) && f->done && f->rc == 0)
+        f->refs++;
+    else
+        f = NULL;
+    pthread_mutex_unlock(&fs.lock);
+    if (f && !cache_contains(j->v->cache, key))
+        (void)fetch_offer(j->v, f, CACHE_PUT_WAIT);
+    pthread_mutex_lock(&fs.lock);
+    if (f)
+        fetch_drop_locked(f);
+    fs.offering--;
+    pthread_cond_broadcast(&fs.cond);
+    pthread_mutex_unlock(&fs.lock);
+}
+
 ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen,
                     void *buf, size_t len, uint32_t off)
 {
@@ -319,6 +390,7 @@ ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen
     struct flight *f = fetch_flight(v, key, blen, buf ? 0 : CACHE_PUT_WAIT, &rc);
     if (!f)
         return rc;
+    fetch_handoff(v, f, id, index, blen);
     if (rc == 0 && len > 0)
         memcpy(buf, (const char *)f->raw + off, len); /* landed bytes never change */
     fetch_drop(f);
@@ -360,7 +432,11 @@ static void *fetch_worker(void *arg)
         struct fetch_job j = fs.ring[fs.tail++ % FETCH_RING];
         fs.busy++;
         pthread_mutex_unlock(&fs.lock);
-        ssize_t n = fetch_block(j.v, j.id, j.index, j.blen, NULL, 0, 0);
+        ssize_t n = 0;
+        if (j.offer)
+            fetch_reoffer(&j);
+        else
+            n = fetch_block(j.v, j.id, j.index, j.blen, NULL, 0, 0);
         pthread_mutex_lock(&fs.lock);
         if (n < 0)
             fs.failures++;
@@ -372,6 +448,9 @@ static void *fetch_worker(void *arg)
 
 static void fetch_grow_pool_locked(struct volume *v)
 {
+    static int settle_registered; /* kept across fork: the child inherits the handler */
+    if (!settle_registered && atexit(fetch_exit_settle) == 0)
+        settle_registered = 1;
     int want = v->cfg.threads < FETCH_MAX_WORKERS ? v->cfg.threads : FETCH_MAX_WORKERS;
     unsigned queued = fs.head - fs.tail;
     while (fs.workers < want && (unsigned)fs.workers < queued + fs.busy) {
@@ -399,7 +478,7 @@ int fetch_prefetch(struct volume *v, uint64_t id, uint32_t index, uint32_t blen)
     int queued = 0;
     if (fs.head - fs.tail < FETCH_RING && fs.inflight_bytes + blen <= v->cfg.buffer_size &&
         !fetch_find(key)) {
-        fs.ring[fs.head++ % FETCH_RING] = (struct fetch_job){ v, id, index, blen };
+        fs.ring[fs.head++ % FETCH_RING] = (struct fetch_job){ v, id, index, blen, 0 };
         fs.st.prefetch_queued++;
         fetch_grow_pool_locked(v);
         pthread_cond_broadcast(&fs.cond);
@@ -437,6 +516,7 @@ void fetch_after_fork(void)
     spare.n = 0; /* the parent's spares may be in use by its threads' flights: leave them */
     fs.head = fs.tail = fs.busy = 0;
     fs.workers = 0;
+    fs.offering = 0;
 }
 
 void fetch_get_stats(struct fetch_stats *st)
