@@ -134,7 +134,10 @@ int meta_read_dir_slices(struct meta *m, uint64_t dir, meta_file_slices_cb cb, v
  * meta_read_dir_slices). Returns the number of entries; `limit` of them
  * means there may be more (the listing is then not complete). -ENOENT,
  * -ENOTDIR; -ECANCELED when a callback stopped it. *token (if not NULL):
- * the change token (meta_change_token) taken just before the answer, or 0. */
+ * the change token (meta_change_token) taken just before the answer; 0
+ * when unknown, and when the answer was read inside the caller's open
+ * transaction (meta_txn): it may then show changes not committed yet, and
+ * must not be shared beyond the caller. */
 int meta_read_dir_all(struct meta *m, uint64_t dir, int limit, meta_dirent_cb ecb,
                       meta_file_slices_cb cb, void *arg, uint64_t *token);
 

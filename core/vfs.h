@@ -29,6 +29,7 @@
 
 #define VFS_ESCAPED 1          /* positive: continue on the host with `host` */
 #define VFS_NOFOLLOW 0x1       /* do not follow a final symlink */
+#define VFS_FRESH 0x2          /* ask the database for the final name, not the caches */
 #define VFS_HOST_MAX 4096
 
 struct vfs_file;

@@ -177,16 +177,6 @@ static int vfs_file_attach(struct vfs_file *f)
     return f->fd < 0 ? f->fd : 0;
 }
 
-/* A writer starts from the committed state, not from a cached one: an
- * O_APPEND open must append after what others committed a moment ago. */
-static int vfs_fresh_attr(struct meta_attr *a)
-{
-    int rc = meta_getattr(vfs_volume()->meta, a->ino, a);
-    if (rc == 0)
-        mcache_put_attr(a);
-    return vfs_errno(rc);
-}
-
 /* O_TRUNC of an existing file with data: one setattr before the open. */
 static int vfs_open_truncate(struct meta_attr *a, int flags)
 {
@@ -206,6 +196,9 @@ int vfs_open(const char *vpath, int flags, mode_t mode, struct vfs_file **out,
     struct meta_attr a;
     char canon[VFS_HOST_MAX];
     int follow = (flags & O_NOFOLLOW) ? VFS_NOFOLLOW : 0, created = 0;
+    int changes = (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC));
+    if (changes)
+        follow |= VFS_FRESH;
     uint64_t parent = 0;
     rc = vfs_resolve_at(vpath, follow, &a, canon, &parent, host, hcap);
     if (rc == -ENOENT && (flags & O_CREAT)) {
@@ -216,8 +209,11 @@ int vfs_open(const char *vpath, int flags, mode_t mode, struct vfs_file **out,
     }
     if (rc != 0)
         return rc;
-    if (rc == 0 && !created && (flags & O_ACCMODE) != O_RDONLY)
-        rc = vfs_fresh_attr(&a);
+    /* a writer starts from the committed state, not from a cached one (an
+     * O_APPEND open appends after what others committed a moment ago): its
+     * final lookup, attributes included, came from the database
+     * (VFS_FRESH); "." and ".." (no final lookup) are directories, refused
+     * below */
     if (rc == 0 && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
         rc = vfs_writable();
     if (rc == 0)

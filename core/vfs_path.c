@@ -81,6 +81,21 @@ int vfs_lookup_name(uint64_t dir, const char *name, size_t nlen, struct meta_att
     return vfs_errno(rc);
 }
 
+/* The final name of an open that may change its file (write, truncate,
+ * create), asked of the database: a cached or node-shared answer may be a
+ * TTL old, and truncating the inode a stale name pointed to would damage
+ * whatever that inode is called now (a checkpoint renamed over its temp
+ * name by a writer killed before it could tell its node). */
+static int vfs_lookup_fresh(uint64_t dir, const char *name, size_t nlen, struct meta_attr *a)
+{
+    int rc = meta_lookup(vfs_volume()->meta, dir, name, nlen, a);
+    if (rc == 0)
+        mcache_put_entry(dir, name, nlen, a);
+    else if (rc == -ENOENT)
+        mcache_put_negative(dir, name, nlen);
+    return vfs_errno(rc);
+}
+
 /* Every process starts its walks here: the root comes from the node's
  * snapshot when there is one; a process that had to ask leaves one for
  * the next (when the root is small enough to list in one query). */
@@ -298,7 +313,8 @@ static int vfs_walk_all(struct vfs_walk *w, int flags, char *host, size_t hcap)
         int rc = vfs_check_access(dir, X_OK, 1);
         struct meta_attr a;
         if (rc == 0)
-            rc = vfs_step(w, name, nlen, &a);
+            rc = (flags & VFS_FRESH) && vfs_at_end(w) ? vfs_lookup_fresh(dir->ino, name, nlen, &a)
+                                                      : vfs_step(w, name, nlen, &a);
         if (rc < 0)
             return rc;
         int last = vfs_at_end(w);

@@ -206,7 +206,10 @@ static int vfs_snap_finish(struct vfs_snap_fill *f, int rc, int limit)
         mcache_dir_set_listed_at(f->dir, 1, f->at);
     vfs_dirmaps_install(f->maps, f->dir, rc >= 0);
     f->maps = NULL;
-    if (complete && f->save) {
+    /* only an answer of committed state (it has a change token) is shared:
+     * one read inside this process's own transaction may show changes that
+     * are never committed if the process dies first */
+    if (complete && f->save && f->token) {
         /* the database answered what the node could not: an agent would
          * have, for this process and the next ones */
         agent_ensure(&v->cfg, v->node);

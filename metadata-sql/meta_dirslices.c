@@ -100,8 +100,11 @@ static int meta_ds_query(struct meta *m, const struct meta_params *p, int n, PGr
         rc = meta_run(c, q, n + 1, 0);
         int broken = rc < 0 && meta_conn_broken(c);
         meta_conn_put(c);
+        /* inside the caller's transaction the answer may hold changes not
+         * committed yet (and never to be, if it aborts): no token, so no
+         * one shares or vouches for it */
         if (token)
-            *token = rc < 0 ? 0 : meta_ds_token(q[0].res);
+            *token = rc < 0 || owned ? 0 : meta_ds_token(q[0].res);
         PQclear(q[0].res);
         for (int i = 0; i < n; i++)
             res[i] = q[i + 1].res;
