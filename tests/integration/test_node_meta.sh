@@ -18,6 +18,8 @@
 #  - a damaged snapshot file is ignored: right bytes, and a connect;
 #  - such a reader loads neither libpq nor libcurl; without libshimfs-pg.so
 #    beside the engine a read fails with EIO and one line naming it;
+#  - an O_TRUNC open of a name another node renamed away (node A's snapshot
+#    still has it, within its TTL) does not truncate the renamed file;
 #  - nothing of the connection string (the password) is in the meta folder.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -147,6 +149,22 @@ assert_eq 1 "$rc" "cat fails when libshimfs-pg.so is missing"
 check "the error names the missing library" grep -q "cannot load the metadata engine (PostgreSQL) ($LIBS/libshimfs-pg.so)" "$TEST_SCRATCH/nolib.err"
 assert_eq 1 "$(grep -c 'cannot load' "$TEST_SCRATCH/nolib.err")" "one line about it"
 check "the program saw EIO" grep -q "Input/output error" "$TEST_SCRATCH/nolib.err"
+
+# --- a writer's open never goes through a stale name ---
+# Node A lists a folder while ckpt.tmp exists; node B (another cache
+# folder, as a writer killed before it could tell its node) renames
+# ckpt.tmp over ckpt. Within A's TTL its snapshot still says ckpt.tmp is
+# that inode: a read may see the old name, but an O_TRUNC open of ckpt.tmp
+# must not truncate what is now ckpt.
+D=t/stale
+shim sh -c 'mkdir "$1" && echo one > "$1/ckpt" && echo two > "$1/ckpt.tmp"' sh "$PREFIX/$D"
+shim ls "$PREFIX/$D" > /dev/null                           # A's snapshot: ckpt.tmp exists
+SHIMFS_CACHE_DIR=$TEST_SCRATCH/node-b shim mv "$PREFIX/$D/ckpt.tmp" "$PREFIX/$D/ckpt"
+shim sh -c 'echo three > "$1/ckpt.tmp"' sh "$PREFIX/$D"   # O_WRONLY|O_CREAT|O_TRUNC on node A
+assert_eq "two" "$(SHIMFS_CACHE_DIR=$TEST_SCRATCH/node-c shim cat "$PREFIX/$D/ckpt")" \
+    "a truncating open through a name renamed away on another node left the renamed file alone"
+assert_eq "three" "$(SHIMFS_CACHE_DIR=$TEST_SCRATCH/node-c shim cat "$PREFIX/$D/ckpt.tmp")" \
+    "...and created the name afresh"
 
 # --- no secret on disk ---
 if grep -rqa -- "shimfs-test" "$SHIMFS_CACHE_DIR/meta"; then fail "the password is in the meta folder"
