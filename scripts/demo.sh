@@ -11,7 +11,14 @@ DEMO=$ROOT/.scratch/demo
 PREFIX=/mnt/shimfs-demo
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-cleanup() { scripts/pg.sh stop "$DEMO/pg" >/dev/null 2>&1 || true; }
+# The node agent the demo's processes started goes first (it would wait a
+# minute for the stopped database before leaving by itself).
+cleanup() {
+    local pid
+    pid=$(build/shimfs agent --status 2>/dev/null | sed -n 's/.*(pid \([0-9]*\)).*/\1/p')
+    [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
+    scripts/pg.sh stop "$DEMO/pg" >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 
 rm -rf "$DEMO"
