@@ -66,13 +66,14 @@ static int cli_agent_detach(const struct shimfs_config *cfg)
     if (pid > 0)
         _exit(0);
     setsid();
-    if (chdir("/") < 0) {
-        /* nothing pins: "/" always exists */
-    }
+    /* the log first: a relative SHIMFS_CACHE_DIR names a folder from here */
     if (strcmp(getenv("SHIMFS_LOG") ? getenv("SHIMFS_LOG") : "", "error,file=/dev/null") == 0) {
         char spec[4096 + 64];
         snprintf(spec, sizeof spec, "info,file=%s/agent.log", cfg->cache_dir);
         log_configure(spec);
+    }
+    if (chdir("/") < 0) {
+        /* nothing pins: "/" always exists */
     }
     return 0;
 }
