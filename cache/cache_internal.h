@@ -151,14 +151,15 @@ void cache_sum_probe(struct cache *c);
 
 /* cache_xxh.c: XXH3 built for AVX2 (state: CACHE_XXH_STATE bytes, 64-aligned) */
 #define CACHE_XXH_STATE 640
-int cache_xxh_avx2_ok(void);
 uint64_t cache_xxh_avx2(const void *p, size_t n);
 void cache_xxh_avx2_reset(void *st);
 void cache_xxh_avx2_update(void *st, const void *p, size_t n);
 uint64_t cache_xxh_avx2_digest(const void *st);
 /* cache_xxh512.c: the one-shot XXH3 built for AVX-512 */
-int cache_xxh_avx512_ok(void);
 uint64_t cache_xxh_avx512(const void *p, size_t n);
+/* cache_cpu.c: the best of them this CPU and OS run (asked once) */
+enum { CACHE_VEC_NONE, CACHE_VEC_AVX2, CACHE_VEC_AVX512 };
+int cache_cpu_vec(void);
 
 /* cache_seen.c */
 enum { SEEN_NO, SEEN_FRESH, SEEN_STALE };

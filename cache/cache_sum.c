@@ -32,32 +32,18 @@
 
 #define CACHE_SUM_CHUNK (256u << 10)
 
-/* 1: the AVX2 build of cache_xxh.c, -1: libxxhash, 0: not decided yet. */
-static int sum_vec;
-
 static int sum_avx2(void)
 {
-    int v = __atomic_load_n(&sum_vec, __ATOMIC_RELAXED);
-    if (!v) {
-        v = cache_xxh_avx2_ok() ? 1 : -1;
-        __atomic_store_n(&sum_vec, v, __ATOMIC_RELAXED);
-    }
-    return v > 0;
+    return cache_cpu_vec() >= CACHE_VEC_AVX2;
 }
-
-/* 1: the AVX-512 build of cache_xxh512.c, -1: not usable, 0: not decided. */
-static int sum_512;
 
 uint64_t cache_sum(const void *p, size_t n)
 {
-    int v = __atomic_load_n(&sum_512, __ATOMIC_RELAXED);
-    if (!v) {
-        v = cache_xxh_avx512_ok() ? 1 : -1;
-        __atomic_store_n(&sum_512, v, __ATOMIC_RELAXED);
+    switch (cache_cpu_vec()) {
+    case CACHE_VEC_AVX512: return cache_xxh_avx512(p, n);
+    case CACHE_VEC_AVX2: return cache_xxh_avx2(p, n);
+    default: return XXH3_64bits(p, n);
     }
-    if (v > 0)
-        return cache_xxh_avx512(p, n);
-    return sum_avx2() ? cache_xxh_avx2(p, n) : XXH3_64bits(p, n);
 }
 
 static void sum_le(uint64_t v, unsigned char b[8])

@@ -1,5 +1,5 @@
 /* cache_xxh.c - XXH3-64 compiled for AVX2, used by cache_sum.c when the
- * CPU has it.
+ * CPU has it (cache_cpu.c).
  *
  * Debian's libxxhash is built for baseline x86-64 (SSE2): 7.2 us per
  * 128 KiB on the reference machine, 3.3 us with AVX2 (269 vs 154 us per
@@ -10,9 +10,6 @@
  */
 #include <stddef.h>
 #include <stdint.h>
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <cpuid.h>
-#endif
 
 #include "cache_internal.h"
 
@@ -23,21 +20,6 @@
 #include <xxhash.h>
 
 _Static_assert(sizeof(XXH3_state_t) <= CACHE_XXH_STATE, "CACHE_XXH_STATE too small");
-
-/* Two CPUID and one XGETBV, on first use: not __builtin_cpu_supports,
- * whose libgcc constructor runs some twenty CPUID at load, each one a trap
- * to the hypervisor on a virtual machine (measurable in every process). */
-int cache_xxh_avx2_ok(void)
-{
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || !(c & bit_AVX))
-        return 0;
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    if ((lo & 6) != 6)
-        return 0; /* the OS does not save the YMM registers */
-    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_AVX2);
-}
 
 uint64_t cache_xxh_avx2(const void *p, size_t n)
 {
@@ -61,7 +43,6 @@ uint64_t cache_xxh_avx2_digest(const void *st)
 
 #else
 
-int cache_xxh_avx2_ok(void) { return 0; }
 uint64_t cache_xxh_avx2(const void *p, size_t n) { (void)p; (void)n; return 0; }
 void cache_xxh_avx2_reset(void *st) { (void)st; }
 void cache_xxh_avx2_update(void *st, const void *p, size_t n) { (void)st; (void)p; (void)n; }

@@ -1,5 +1,6 @@
 /* cache_xxh512.c - XXH3-64 compiled for AVX-512, for the one-shot sums of
- * cache_sum (the first-use check of every piece a reader gets).
+ * cache_sum (the first-use check of every piece a reader gets), when the
+ * CPU has it (cache_cpu.c).
  *
  * Why: that check is the whole difference between a warm read through the
  * shim and a native one (the hash runs on each 128 KiB the program reads,
@@ -10,9 +11,6 @@
  */
 #include <stddef.h>
 #include <stdint.h>
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <cpuid.h>
-#endif
 
 #include "cache_internal.h"
 
@@ -22,20 +20,6 @@
 #define XXH_VECTOR XXH_AVX512
 #include <xxhash.h>
 
-/* On first use, like cache_xxh_avx2_ok: the CPU has AVX-512F and BW and
- * the OS saves the opmask and ZMM registers (XCR0 bits 1, 2, 5, 6, 7). */
-int cache_xxh_avx512_ok(void)
-{
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE))
-        return 0;
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    if ((lo & 0xe6) != 0xe6)
-        return 0;
-    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_AVX512F) && (b & bit_AVX512BW);
-}
-
 uint64_t cache_xxh_avx512(const void *p, size_t n)
 {
     return XXH3_64bits(p, n);
@@ -43,7 +27,6 @@ uint64_t cache_xxh_avx512(const void *p, size_t n)
 
 #else
 
-int cache_xxh_avx512_ok(void) { return 0; }
 uint64_t cache_xxh_avx512(const void *p, size_t n) { (void)p; (void)n; return 0; }
 
 #endif

@@ -12,7 +12,6 @@
  */
 #include "agent.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -27,6 +26,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "libdir.h"
 #include "log.h"
 #include "meta.h"
 #include "nodemeta.h"
@@ -55,12 +55,12 @@ static int agent_binary(const struct shimfs_config *cfg, char *out, size_t cap)
         return access(out, X_OK) == 0 ? 0 : -errno;
     }
     static const char *const rel[] = { "shimfs", "../../bin/shimfs" };
-    Dl_info info;
-    if (!dladdr((void *)agent_binary, &info) || !info.dli_fname || !strrchr(info.dli_fname, '/'))
+    char dir[4096];
+    libdir_get(dir, sizeof dir);
+    if (!dir[0])
         return -ENOENT;
-    int dlen = (int)(strrchr(info.dli_fname, '/') - info.dli_fname);
     for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-        int n = snprintf(out, cap, "%.*s/%s", dlen, info.dli_fname, rel[i]);
+        int n = snprintf(out, cap, "%s%s", dir, rel[i]);
         if (n > 0 && (size_t)n < cap && access(out, X_OK) == 0)
             return 0;
     }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "libdir.h"
 #include "log.h"
 #include "s3_internal.h"
 
@@ -28,18 +29,6 @@ static struct {
     int state[BACKEND_COUNT];   /* 0 not tried, 1 loaded, -1 failed */
     int logged[BACKEND_COUNT];
 } bl = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-/* The directory this library was loaded from ("" if unknown). */
-static void backend_dir(char *out, size_t cap)
-{
-    Dl_info info;
-    out[0] = '\0';
-    if (dladdr((void *)backend_dir, &info) && info.dli_fname) {
-        const char *slash = strrchr(info.dli_fname, '/');
-        if (slash)
-            snprintf(out, cap, "%.*s/", (int)(slash - info.dli_fname), info.dli_fname);
-    }
-}
 
 void *backend_lazy_sym(void *lib, const char *name)
 {
@@ -54,7 +43,7 @@ int backend_lazy_get(int which, int (*bind)(void *lib))
     pthread_mutex_lock(&bl.lock);
     if (!bl.state[which]) {
         char path[4096 + 64];
-        backend_dir(path, sizeof path - 64);
+        libdir_get(path, sizeof path - 64);
         size_t n = strlen(path);
         snprintf(path + n, sizeof path - n, "%s", backend_file[which]);
         void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);

@@ -36,7 +36,6 @@ struct flight {
     struct flight *recent_next;  /* landed flights kept for late readers */
     char key[LAYOUT_KEY_MAX];
     int done, rc, refs;
-    int dropped;                 /* 1: the cache's queue was full for it; 2: handed to the pool */
     uint32_t blen;
     void *buf;                   /* owned, cap bytes: the object lands here */
     size_t cap;
@@ -44,8 +43,9 @@ struct flight {
     uint64_t sum;                /* their XXH3-64 (the codec's, verified) */
 };
 
-/* A block to prefetch, or (offer) a landed one to hand to the cache. */
-struct fetch_job { struct volume *v; uint64_t id; uint32_t index, blen; int offer; };
+/* A block to prefetch, or (offer, holding a reference) a landed flight to
+ * hand to the cache, waiting for room in its queue. */
+struct fetch_job { struct volume *v; uint64_t id; uint32_t index, blen; struct flight *offer; };
 
 static struct {
     pthread_mutex_t lock;
@@ -170,6 +170,31 @@ static void fetch_keep_recent_locked(struct flight *f)
     }
 }
 
+static void fetch_grow_pool_locked(struct volume *v);
+
+/* Queue f (a new reference) for a pool thread to offer; 1 if queued. */
+static int fetch_handoff_locked(struct volume *v, struct flight *f)
+{
+    if (fs.head - fs.tail >= FETCH_RING)
+        return 0;
+    f->refs++;
+    fs.ring[fs.head++ % FETCH_RING] = (struct fetch_job){ .v = v, .offer = f };
+    fetch_grow_pool_locked(v);
+    return 1;
+}
+
+/* The pool's side of fetch_handoff_locked. */
+static void fetch_reoffer(const struct fetch_job *j)
+{
+    if (!cache_contains(j->v->cache, j->offer->key))
+        (void)fetch_offer(j->v, j->offer, CACHE_PUT_WAIT);
+    pthread_mutex_lock(&fs.lock);
+    fetch_drop_locked(j->offer);
+    fs.offering--;
+    pthread_cond_broadcast(&fs.cond);
+    pthread_mutex_unlock(&fs.lock);
+}
+
 /* Lead a flight: GET, decode, wake the waiters, publish to the cache.
  * Waiters go first: a put that waits for room in the cache's queue
  * (put_flags) must not hold up a reader of the landed bytes. */
@@ -196,12 +221,13 @@ static void fetch_lead(struct volume *v, struct flight *f, int put_flags)
     pthread_cond_broadcast(&fs.cond);
     pthread_mutex_unlock(&fs.lock);
     if (rc == 0 && v->cache) {
-        /* the leader's reference keeps f alive */
-        int full = fetch_offer(v, f, put_flags) == -ENOSPC;
+        /* the leader's reference keeps f alive; a reader's put the full
+         * queue refused goes to a pool thread that waits for room (the
+         * reader goes on), still counted as being offered */
+        int full = fetch_offer(v, f, put_flags) == -ENOSPC && !(put_flags & CACHE_PUT_WAIT);
         pthread_mutex_lock(&fs.lock);
-        if (full && !f->dropped)
-            f->dropped = 1;   /* a reader's: fetch_block hands it to the pool */
-        fs.offering--;
+        if (!full || !fetch_handoff_locked(v, f))
+            fs.offering--;
         pthread_cond_broadcast(&fs.cond);
         pthread_mutex_unlock(&fs.lock);
     }
@@ -327,48 +353,6 @@ static struct flight *fetch_flight(struct volume *v, const char *key, uint32_t b
     return f;
 }
 
-static void fetch_grow_pool_locked(struct volume *v);
-
-/* A reader's landed block the cache's full queue refused: a pool thread
- * offers it again, waiting for room (the reader goes on). Counted as being
- * offered, so the exit waits for it. */
-static void fetch_handoff(struct volume *v, struct flight *f, uint64_t id, uint32_t index,
-                          uint32_t blen)
-{
-    pthread_mutex_lock(&fs.lock);
-    if (f->dropped == 1 && fs.head - fs.tail < FETCH_RING) {
-        f->dropped = 2;
-        fs.ring[fs.head++ % FETCH_RING] = (struct fetch_job){ v, id, index, blen, 1 };
-        fs.offering++;
-        fetch_grow_pool_locked(v);
-        pthread_cond_broadcast(&fs.cond);
-    }
-    pthread_mutex_unlock(&fs.lock);
-}
-
-/* The pool's side of fetch_handoff: offer the landed flight again if it is
- * still kept (fetch_keep_recent) and not cached meanwhile. */
-static void fetch_reoffer(const struct fetch_job *j)
-{
-    char key[LAYOUT_KEY_MAX];
-    struct flight *f = NULL;
-    pthread_mutex_lock(&fs.lock);
-    if (volume_block_key(j->v, j->id, j->index, j->blen, key, sizeof key) >= 0 &&
-        (f = fetch_find(key)) && f->done && f->rc == 0)
-        f->refs++;
-    else
-        f = NULL;
-    pthread_mutex_unlock(&fs.lock);
-    if (f && !cache_contains(j->v->cache, key))
-        (void)fetch_offer(j->v, f, CACHE_PUT_WAIT);
-    pthread_mutex_lock(&fs.lock);
-    if (f)
-        fetch_drop_locked(f);
-    fs.offering--;
-    pthread_cond_broadcast(&fs.cond);
-    pthread_mutex_unlock(&fs.lock);
-}
-
 ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen,
                     void *buf, size_t len, uint32_t off)
 {
@@ -390,7 +374,6 @@ ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen
     struct flight *f = fetch_flight(v, key, blen, buf ? 0 : CACHE_PUT_WAIT, &rc);
     if (!f)
         return rc;
-    fetch_handoff(v, f, id, index, blen);
     if (rc == 0 && len > 0)
         memcpy(buf, (const char *)f->raw + off, len); /* landed bytes never change */
     fetch_drop(f);
@@ -414,7 +397,7 @@ int fetch_warm(struct volume *v, uint64_t id, uint32_t index, uint32_t blen)
      * dropped) is offered again from memory rather than fetched again; a
      * put already queued makes this one a no-op. */
     if (rc == 0 && !cache_contains(v->cache, key))
-        fetch_offer(v, f, CACHE_PUT_WAIT);
+        (void)fetch_offer(v, f, CACHE_PUT_WAIT);
     fetch_drop(f);
     if (rc < 0)
         return rc;
@@ -478,7 +461,7 @@ int fetch_prefetch(struct volume *v, uint64_t id, uint32_t index, uint32_t blen)
     int queued = 0;
     if (fs.head - fs.tail < FETCH_RING && fs.inflight_bytes + blen <= v->cfg.buffer_size &&
         !fetch_find(key)) {
-        fs.ring[fs.head++ % FETCH_RING] = (struct fetch_job){ v, id, index, blen, 0 };
+        fs.ring[fs.head++ % FETCH_RING] = (struct fetch_job){ v, id, index, blen, NULL };
         fs.st.prefetch_queued++;
         fetch_grow_pool_locked(v);
         pthread_cond_broadcast(&fs.cond);

@@ -60,6 +60,22 @@ static int vfs_walk_rest(uint64_t dir, const char *const *names, const size_t *l
     return 0;
 }
 
+/* One name asked of the database, the answer kept. Also the final name of
+ * an open that may change its file (write, truncate, create), whatever the
+ * caches hold: a cached or node-shared answer may be a TTL old, and
+ * truncating the inode a stale name pointed to would damage whatever that
+ * inode is called now (a checkpoint renamed over its temp name by a writer
+ * killed before it could tell its node). */
+static int vfs_lookup_fresh(uint64_t dir, const char *name, size_t nlen, struct meta_attr *a)
+{
+    int rc = meta_lookup(vfs_volume()->meta, dir, name, nlen, a);
+    if (rc == 0)
+        mcache_put_entry(dir, name, nlen, a);
+    else if (rc == -ENOENT)
+        mcache_put_negative(dir, name, nlen);
+    return vfs_errno(rc);
+}
+
 int vfs_lookup_name(uint64_t dir, const char *name, size_t nlen, struct meta_attr *a)
 {
     int rc = mcache_lookup(dir, name, nlen, a);
@@ -73,27 +89,7 @@ int vfs_lookup_name(uint64_t dir, const char *name, size_t nlen, struct meta_att
         if (rc != MC_MISS)
             return rc;
     }
-    rc = meta_lookup(vfs_volume()->meta, dir, name, nlen, a);
-    if (rc == 0)
-        mcache_put_entry(dir, name, nlen, a);
-    else if (rc == -ENOENT)
-        mcache_put_negative(dir, name, nlen);
-    return vfs_errno(rc);
-}
-
-/* The final name of an open that may change its file (write, truncate,
- * create), asked of the database: a cached or node-shared answer may be a
- * TTL old, and truncating the inode a stale name pointed to would damage
- * whatever that inode is called now (a checkpoint renamed over its temp
- * name by a writer killed before it could tell its node). */
-static int vfs_lookup_fresh(uint64_t dir, const char *name, size_t nlen, struct meta_attr *a)
-{
-    int rc = meta_lookup(vfs_volume()->meta, dir, name, nlen, a);
-    if (rc == 0)
-        mcache_put_entry(dir, name, nlen, a);
-    else if (rc == -ENOENT)
-        mcache_put_negative(dir, name, nlen);
-    return vfs_errno(rc);
+    return vfs_lookup_fresh(dir, name, nlen, a);
 }
 
 /* Every process starts its walks here: the root comes from the node's

@@ -76,14 +76,6 @@ static int meta_ds_entry(const PGresult *r, int from, int to, struct layout_slic
 /* MS_DIR_SLICES (n of them, one per parameter set) after
  * MS_DIR_SLICES_PLAN in one round trip; like meta_read, a connection found
  * broken is replaced and the read tried once more. res[0..n) on success. */
-/* The change token the first statement of the round trip returned. */
-static uint64_t meta_ds_token(const PGresult *r)
-{
-    if (!r || PQntuples(r) != 1 || PQnfields(r) < 3 || PQgetisnull(r, 0, 2))
-        return 0;
-    return meta_token_digest(PQgetvalue(r, 0, 2), (size_t)PQgetlength(r, 0, 2));
-}
-
 static int meta_ds_query(struct meta *m, const struct meta_params *p, int n, PGresult **res,
                          uint64_t *token)
 {
@@ -104,7 +96,7 @@ static int meta_ds_query(struct meta *m, const struct meta_params *p, int n, PGr
          * committed yet (and never to be, if it aborts): no token, so no
          * one shares or vouches for it */
         if (token)
-            *token = rc < 0 || owned ? 0 : meta_ds_token(q[0].res);
+            *token = rc < 0 || owned ? 0 : meta_token_of(q[0].res, 2);
         PQclear(q[0].res);
         for (int i = 0; i < n; i++)
             res[i] = q[i + 1].res;

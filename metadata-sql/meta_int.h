@@ -174,8 +174,9 @@ typedef int (*meta_tx_body)(struct meta_conn *c, void *arg);
 /* Run body as one transaction (or inside the caller's meta_txn), retrying
  * serialization failures and deadlocks up to META_TX_ATTEMPTS times. */
 int meta_tx(struct meta *m, meta_tx_body body, void *arg);
-/* The 64-bit digest of a change token's text (meta_watch.c); never 0. */
-uint64_t meta_token_digest(const char *p, size_t n);
+/* The 64-bit digest of the change token in column col of a one-row result
+ * (meta_watch.c); 0 when there is none, never 0 otherwise. */
+uint64_t meta_token_of(const PGresult *r, int col);
 
 /* A change that is one statement: run as its own (implicit) transaction,
  * rerun on conflicts; joins meta_txn when inside one. */

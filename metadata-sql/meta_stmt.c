@@ -21,6 +21,9 @@
     "SELECT DISTINCT d.id, d.size, " now "::bigint FROM d " \
     "WHERE d.id <> 0 AND NOT EXISTS (SELECT 1 FROM slice s WHERE s.id = d.id AND " keep ")"
 
+/* The change token (meta_watch.c): the set of committed transactions. */
+#define CHANGE_TOKEN "pg_current_snapshot()::text"
+
 #define TRUNC_BEYOND(t) "(" t "chunk > $2 OR (" t "chunk = $2 AND " t "pos >= $3))"
 
 /* ---- maintenance predicates: each problem fsck knows is defined once,
@@ -236,7 +239,7 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
      * Memoize node there never hits (each inode comes once) but costs 20%. */
     [MS_DIR_SLICES_PLAN] = { "shimfs_dir_slices_plan",
         "SELECT set_config('jit', 'off', true), set_config('enable_memoize', 'off', true), "
-        "pg_current_snapshot()::text" },  /* the answer's change token (meta_watch.c) */
+        CHANGE_TOKEN },  /* the answer's change token, asked before it */
     /* ---- a directory's files with their block maps: a keyset page of
      * entries, each joined to its inode and its slices by index probes (the
      * OFFSET 0 fences keep the planner from hashing whole tables when it
@@ -363,5 +366,5 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
 
     /* ---- the node agent's watch (meta_watch.c): the set of committed
      * transactions, as a cluster-wide snapshot (xmin:xmax:in-progress) ---- */
-    [MS_CHANGE_TOKEN] = { "shimfs_change_token", "SELECT pg_current_snapshot()::text" },
+    [MS_CHANGE_TOKEN] = { "shimfs_change_token", "SELECT " CHANGE_TOKEN },
 };

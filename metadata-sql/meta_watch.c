@@ -22,11 +22,14 @@
 
 #include <errno.h>
 
-uint64_t meta_token_digest(const char *p, size_t n)
+uint64_t meta_token_of(const PGresult *r, int col)
 {
-    /* FNV-1a: tokens are short and not chosen by an adversary */
+    if (!r || PQntuples(r) != 1 || PQnfields(r) <= col || PQgetisnull(r, 0, col))
+        return 0;
+    /* FNV-1a of the text: tokens are short and not chosen by an adversary */
+    const char *p = PQgetvalue(r, 0, col);
     uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++)
+    for (int i = 0, n = PQgetlength(r, 0, col); i < n; i++)
         h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;
     return h ? h : 1;
 }
@@ -39,9 +42,7 @@ int meta_change_token(struct meta *m, uint64_t *digest)
     int rc = meta_read(m, MS_CHANGE_TOKEN, &p, &r);
     if (rc < 0)
         return rc;
-    rc = PQntuples(r) == 1 && !meta_r_isnull(r, 0, 0) ? 0 : -EIO;
-    if (rc == 0)
-        *digest = meta_token_digest(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+    *digest = meta_token_of(r, 0);
     PQclear(r);
-    return rc;
+    return *digest ? 0 : -EIO;
 }

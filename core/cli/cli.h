@@ -84,7 +84,10 @@ enum { CLI_OPT_META = 0x1000 };
 int cli_common_option(int c, const char *cmd, const char *usage, char **argv,
                       int *exit_code);
 void cli_set_meta(const char *url);
-/* Hide library log lines unless the user asked for them. */
+/* Hide library log lines unless the user asked for them: SHIMFS_LOG, when
+ * the user set none, becomes CLI_LOG_QUIET (the CLI's own line says what
+ * failed; the engine's go nowhere). */
+#define CLI_LOG_QUIET "error,file=/dev/null"
 void cli_log_setup(int verbose);
 
 /* Open the volume named by the environment (SHIMFS_META); reports the

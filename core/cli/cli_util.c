@@ -92,7 +92,7 @@ void cli_log_setup(int verbose)
     /* The CLI's own line says what failed; the engine's lines are detail
      * for whoever asks (-v or SHIMFS_LOG), not a second error report. */
     if (!getenv("SHIMFS_LOG"))
-        setenv("SHIMFS_LOG", verbose ? "info" : "error,file=/dev/null", 1);
+        setenv("SHIMFS_LOG", verbose ? "info" : CLI_LOG_QUIET, 1);
     log_configure(getenv("SHIMFS_LOG"));
 }
 
