@@ -96,6 +96,12 @@ int cache_put(struct cache *c, const char *key, const void *data, size_t len);
  * cache_put_wait: wait until no put of key by this process is queued or
  * being written. */
 #define CACHE_PUT_WAIT 1
+/* CACHE_PUT_DIRECT: write the block around the page cache (O_DIRECT) when
+ * the file system allows it and the bytes are aligned for it (the fetch
+ * path's are); otherwise an ordinary write. For bulk fills (warmup): no
+ * copy into the page cache, and the node's page cache is not flushed out
+ * by a dataset larger than memory. */
+#define CACHE_PUT_DIRECT 2
 int cache_put_ref(struct cache *c, const char *key, const void *data, size_t len, uint64_t sum,
                   int flags, void (*release)(void *arg), void *arg);
 void cache_put_wait(struct cache *c, const char *key);

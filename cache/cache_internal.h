@@ -74,6 +74,8 @@ struct cache_item {
     uint64_t cost;               /* accounted bytes */
     int fd;                      /* temp file while being written */
     int state;                   /* enum cache_item_state */
+    int direct;                  /* CACHE_PUT_DIRECT asked; fd is O_DIRECT
+                                    once write_prepare agreed (2) */
     ssize_t res_w, res_r;        /* write and read-back results */
     dev_t dev;                   /* the temp file, to recognise fd after fork */
     ino_t ino;
@@ -100,6 +102,8 @@ struct cache {
     int xattr_mode;              /* 1 xattrs, 0 unknown, -1 sidecar files */
     int tmpfile_mode;            /* 1 O_TMPFILE, 0 unknown, -1 named temps */
     int link_mode;               /* 1 AT_EMPTY_PATH, 0 /proc/self/fd */
+    int direct_mode;             /* 1 O_DIRECT temps work, 0 unknown, -1 not */
+    unsigned dio_mem, dio_off;   /* O_DIRECT alignment of buffers, of lengths */
     int no_noatime;              /* O_NOATIME refused (files of another user) */
     int log_put, log_uring, log_space, log_dir;   /* log_once flags, per process */
     int64_t space_backoff;       /* no reservation before (monotonic s) */

@@ -203,6 +203,7 @@ static int queue_put(struct cache *c, const char *key, const void *data, size_t 
         it->sum = *sum;
         it->have_sum = 1;
     }
+    it->direct = (flags & CACHE_PUT_DIRECT) ? 1 : 0;
     if (release) {
         it->data = (unsigned char *)data; /* only read: see cache_put_ref */
         it->release = release;

@@ -37,7 +37,8 @@ struct flight {
     char key[LAYOUT_KEY_MAX];
     int done, rc, refs;
     uint32_t blen;
-    void *buf;                   /* owned, cap bytes: the object lands here */
+    void *buf;                   /* owned, cap bytes: the object lands at
+                                    buf + FETCH_LAND (see fetch_buf_new) */
     size_t cap;
     const void *raw;             /* the block's verified bytes, inside buf */
     uint64_t sum;                /* their XXH3-64 (the codec's, verified) */
@@ -90,10 +91,24 @@ static void fetch_unlink(struct flight *f)
 #define FETCH_SPARE 16
 static struct { void *p[FETCH_SPARE]; size_t cap[FETCH_SPARE]; int n; } spare;
 
+/* The object lands FETCH_LAND bytes into its buffer, so that the block's
+ * bytes, which follow the codec's header (volume_fetch_into), start on a
+ * page: the cache can then write them to disk directly (CACHE_PUT_DIRECT). */
+#define FETCH_LAND (4096 - CODEC_HEADER_SIZE)
+
+static void *fetch_buf_new(size_t len, size_t *cap)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 4096, len + FETCH_LAND) != 0)
+        return NULL;
+    *cap = len + FETCH_LAND;
+    return p;
+}
+
 static void *fetch_buf_get_locked(size_t len, size_t *cap)
 {
     for (int i = 0; i < spare.n; i++)
-        if (spare.cap[i] >= len) {
+        if (spare.cap[i] >= len + FETCH_LAND) {
             void *p = spare.p[i];
             *cap = spare.cap[i];
             spare.p[i] = spare.p[--spare.n];
@@ -201,7 +216,8 @@ static void fetch_reoffer(const struct fetch_job *j)
 static void fetch_lead(struct volume *v, struct flight *f, int put_flags)
 {
     int64_t t0 = fetch_now();
-    int rc = f->buf ? volume_fetch_into(v, f->key, f->blen, f->buf, f->cap, &f->raw, &f->sum)
+    int rc = f->buf ? volume_fetch_into(v, f->key, f->blen, (char *)f->buf + FETCH_LAND,
+                                        f->cap - FETCH_LAND, &f->raw, &f->sum)
                     : -ENOMEM;
     int64_t dt = fetch_now() - t0;
     pthread_mutex_lock(&fs.lock);
@@ -339,8 +355,8 @@ static struct flight *fetch_flight(struct volume *v, const char *key, uint32_t b
         f->refs = 1;
         size_t need = codec_bound(blen);
         f->buf = fetch_buf_get_locked(need, &f->cap);
-        if (!f->buf && (f->buf = malloc(need)))
-            f->cap = need;
+        if (!f->buf)
+            f->buf = fetch_buf_new(need, &f->cap);
         f->next = fs.flights;
         fs.flights = f;
         fs.inflight_bytes += blen;
@@ -380,8 +396,9 @@ ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen
     return rc < 0 ? rc : (ssize_t)len;
 }
 
-int fetch_warm(struct volume *v, uint64_t id, uint32_t index, uint32_t blen)
+int fetch_warm(struct volume *v, uint64_t id, uint32_t index, uint32_t blen, int page_cache)
 {
+    int put = CACHE_PUT_WAIT | (page_cache ? 0 : CACHE_PUT_DIRECT);
     char key[LAYOUT_KEY_MAX];
     int rc = volume_block_key(v, id, index, blen, key, sizeof key);
     if (rc < 0)
@@ -390,14 +407,14 @@ int fetch_warm(struct volume *v, uint64_t id, uint32_t index, uint32_t blen)
         return -ENOSPC;
     if (cache_contains(v->cache, key))
         return 1;
-    struct flight *f = fetch_flight(v, key, blen, CACHE_PUT_WAIT, &rc);
+    struct flight *f = fetch_flight(v, key, blen, put, &rc);
     if (!f)
         return rc;
     /* A flight that landed earlier (a reader's, or one whose put the cache
      * dropped) is offered again from memory rather than fetched again; a
      * put already queued makes this one a no-op. */
     if (rc == 0 && !cache_contains(v->cache, key))
-        (void)fetch_offer(v, f, CACHE_PUT_WAIT);
+        (void)fetch_offer(v, f, put);
     fetch_drop(f);
     if (rc < 0)
         return rc;

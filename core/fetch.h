@@ -20,8 +20,11 @@ ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen
 /* Bring block (id, index) into the node cache and wait until it is on disk
  * (warmup): 0 written, 1 it was already cached, -ENOSPC the cache would not
  * keep it (full, or no cache), or -errno. One GET at most, shared like
- * fetch_block's; the put waits for room in the cache's queue. */
-int fetch_warm(struct volume *v, uint64_t id, uint32_t index, uint32_t blen);
+ * fetch_block's; the put waits for room in the cache's queue. With
+ * page_cache 0 the cache file is written around the page cache where the
+ * disk allows it (CACHE_PUT_DIRECT): a bulk fill then costs no copy and
+ * does not push the node's page cache out. */
+int fetch_warm(struct volume *v, uint64_t id, uint32_t index, uint32_t blen, int page_cache);
 /* Queue a block to be brought into the node cache in the background.
  * Never blocks: when the queue or the memory budget is full the hint is
  * dropped (the later read fetches it itself). Returns 1 if queued. */

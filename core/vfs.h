@@ -164,8 +164,9 @@ typedef int (*vfs_block_cb)(void *arg, const struct vfs_block *b);
 /* Every stored block an open regular file's content uses, each once. */
 int vfs_file_blocks(struct vfs_file *f, vfs_block_cb cb, void *arg);
 /* Bring a block into the node cache (GET, verify, publish): 1 if it was
- * cached already, 0 if fetched now, or -errno. Blocks until it is in. */
-int vfs_warm_block(const struct vfs_block *b);
+ * cached already, 0 if fetched now, or -errno. Blocks until it is in.
+ * page_cache 0: written to disk directly where it can be (fetch_warm). */
+int vfs_warm_block(const struct vfs_block *b, int page_cache);
 int vfs_block_cached(const struct vfs_block *b);
 int vfs_evict_block(const struct vfs_block *b);
 /* Commit writeback journals left on this node by dead processes

@@ -67,12 +67,12 @@ int vfs_block_cached(const struct vfs_block *b)
     return v && v->cache ? cache_contains(v->cache, b->key) : 0;
 }
 
-int vfs_warm_block(const struct vfs_block *b)
+int vfs_warm_block(const struct vfs_block *b, int page_cache)
 {
     struct volume *v = vfs_volume();
     if (!v || !v->cache)
         return -ENOSPC; /* no cache to warm */
-    return fetch_warm(v, b->id, b->index, b->len);
+    return fetch_warm(v, b->id, b->index, b->len, page_cache);
 }
 
 int vfs_evict_block(const struct vfs_block *b)

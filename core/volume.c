@@ -224,7 +224,8 @@ int volume_fetch_block(struct volume *v, const char *key, uint32_t blen, void *r
 /* Decode the object held in buf[0, n) within buf. Stored as is: verified
  * where it lies. Compressed: the payload (smaller than the block when
  * compression paid, which is when it is used) moves to this thread's
- * scratch and decompresses back into buf. */
+ * scratch and decompresses back into buf, at the same place a stored
+ * block's bytes are (after the header). */
 static long volume_decode_in(void *buf, size_t n, uint32_t blen, const void **raw, uint64_t *sum)
 {
     if (codec_algo_of(buf, n) == CODEC_NONE) {
@@ -235,8 +236,8 @@ static long volume_decode_in(void *buf, size_t n, uint32_t blen, const void **ra
     if (!enc)
         return -ENOMEM;
     memcpy(enc, buf, n);
-    *raw = buf;
-    return codec_decode_sum(enc, n, buf, blen, sum);
+    *raw = (char *)buf + CODEC_HEADER_SIZE; /* where a stored block's bytes are too */
+    return codec_decode_sum(enc, n, (char *)buf + CODEC_HEADER_SIZE, blen, sum);
 }
 
 int volume_fetch_into(struct volume *v, const char *key, uint32_t blen, void *buf, size_t cap,

@@ -46,8 +46,9 @@ int volume_block_key(const struct volume *v, uint64_t id, uint32_t index,
  * line. No cache involved: readers go through fetch_block (fetch.h). */
 int volume_fetch_block(struct volume *v, const char *key, uint32_t blen, void *raw);
 /* The same with no copy of the bytes: the object is received into buf
- * (cap >= codec_bound(blen)) and decoded there, so *raw points inside buf
- * (a block stored uncompressed is used where it landed). *sum: the raw
+ * (cap >= codec_bound(blen)) and decoded there: *raw is always
+ * buf + CODEC_HEADER_SIZE (a block stored uncompressed is used where it
+ * landed), so a caller can place the bytes on an aligned address. *sum: the raw
  * bytes' XXH3-64, verified, which is also the cache's checksum. */
 int volume_fetch_into(struct volume *v, const char *key, uint32_t blen, void *buf, size_t cap,
                       const void **raw, uint64_t *sum);

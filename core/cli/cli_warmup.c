@@ -1,4 +1,4 @@
-/* cli_warmup.c - `shimfs warmup [--threads N] [--check|--evict] PATH...`:
+/* cli_warmup.c - `shimfs warmup [--threads N] [--page-cache] [--check|--evict] PATH...`:
  * fill the node cache with a tree's blocks before a job, tell how much of
  * it is cached, or drop it again.
  *
@@ -33,13 +33,17 @@
 #define CLI_WARM_UNLANDED (128u << 20) /* blocks fetched, not yet on disk */
 
 static const char cli_warm_usage[] =
-    "usage: shimfs warmup [--threads N] [--check | --evict] [--meta URL] PATH...\n"
+    "usage: shimfs warmup [--threads N] [--page-cache] [--check | --evict] [--meta URL] PATH...\n"
     "\n"
     "Bring the blocks of volume files and directory trees (recursively) into\n"
     "this node's cache, so that a job reads them at local-disk speed. Listing\n"
     "the directories warms the metadata too. Blocks already cached are skipped.\n"
     "\n"
     "  --threads N  blocks fetched in parallel (default 50, at most 256)\n"
+    "  --page-cache also keep what is warmed in memory (the page cache); by\n"
+    "               default blocks are written to the cache disk directly, so\n"
+    "               a dataset larger than memory does not push out the node's\n"
+    "               page cache, and the copy into it is saved\n"
     "  --check      only report how much of the tree is cached\n"
     "  --evict      drop the tree's blocks from the cache\n"
     "  --meta URL   database (libpq URL or conninfo); default SHIMFS_META\n"
@@ -66,6 +70,7 @@ struct cli_warm_task {
 
 struct cli_warm {
     int mode, threads;
+    int page_cache;             /* --page-cache: write through the page cache */
     int counting;               /* the bar's pre-walk: totals only, quiet */
     uint64_t count_files, count_bytes;
 
@@ -120,9 +125,9 @@ static int cli_warm_landed(const struct vfs_block *b)
 }
 
 /* 1 already cached, 0 fetched and on disk, -ENOSPC dropped, or -errno. */
-static int cli_warm_fetch_once(const struct vfs_block *b)
+static int cli_warm_fetch_once(const struct cli_warm *w, const struct vfs_block *b)
 {
-    int rc = vfs_warm_block(b);
+    int rc = vfs_warm_block(b, w->page_cache);
 
     return rc == 0 && !cli_warm_landed(b) ? -ENOSPC : rc;
 }
@@ -137,7 +142,7 @@ static int cli_warm_fetch(struct cli_warm *w, const struct vfs_block *b)
     if (rc == -ENOSPC) {
         cli_warm_budget(w, b->len);
         for (int attempt = 0; rc == -ENOSPC && attempt < CLI_WARM_ATTEMPTS; attempt++)
-            rc = cli_warm_fetch_once(b);
+            rc = cli_warm_fetch_once(w, b);
         cli_warm_budget(w, -(int64_t)b->len);
     }
     if (rc >= 0)
@@ -564,6 +569,7 @@ static int cli_warm_parse(int argc, char **argv, struct cli_warm *w, int *code)
     static const struct option opts[] = {
         { "threads", required_argument, NULL, 't' },
         { "check", no_argument, NULL, 'c' },
+        { "page-cache", no_argument, NULL, 'p' },
         { "evict", no_argument, NULL, 'e' },
         { "meta", required_argument, NULL, CLI_OPT_META },
         { "help", no_argument, NULL, 'h' },
@@ -587,6 +593,8 @@ static int cli_warm_parse(int argc, char **argv, struct cli_warm *w, int *code)
                 return -1;
             }
             w->threads = (int)n;
+        } else if (c == 'p') {
+            w->page_cache = 1;
         } else {
             int mode = c == 'c' ? CLI_WARM_CHECK : CLI_WARM_EVICT;
             if (w->mode != CLI_WARM_FETCH && w->mode != mode) {

@@ -7,7 +7,7 @@
 #  - `warmup` warms it (summary line, exit 0), `--check` says 100%, and a
 #    second `warmup` fetches nothing; 50 threads warming the 96 MiB file
 #    (more than the cache's write queue holds at once) leave all of it on
-#    disk;
+#    disk, written around the page cache (with --page-cache, through it);
 #  - reading the whole tree under the shim afterwards makes no GET: the
 #    node's cache-miss counter (`shimfs stats --json`) does not move and,
 #    under strace, no process connects to the S3 server (while they do
@@ -82,6 +82,26 @@ check "warmup of a 96 MiB file with 50 threads" warm --threads 50 /huge
 expect_line "96 MiB fetched" "^warmed 1 files, 96\\.0 MiB \\(96\\.0 MiB fetched, 0\\.0 MiB already cached\\)"
 check "check of the 96 MiB file" warm --check /huge
 expect_line "all of the 96 MiB file is cached" "^1 of 1 files fully cached, 96\\.0 of 96\\.0 MiB cached \\(100\\.0%\\)$"
+
+# By default warmup writes around the page cache (O_DIRECT where the cache
+# disk takes it): none of the 96 MiB is in memory afterwards; with
+# --page-cache all of it is. (fincore: pages of each file in the page cache.)
+resident_4m() {
+    find "$SHIMFS_CACHE_DIR/blocks" -type f -size 4096k -print0 |
+        xargs -0 -r fincore --bytes --noheadings --output RES | awk '{ s += $1 } END { print s + 0 }'
+}
+cache_fs=$(stat -f -c %T "$SHIMFS_CACHE_DIR")
+if [ "$cache_fs" = tmpfs ] || [ "$cache_fs" = ramfs ]; then
+    printf 'skip %s\n' "warmup and the page cache: the cache is on $cache_fs"
+else
+    assert_eq 0 "$(resident_4m)" "warmup left none of the 96 MiB file in the page cache"
+    check "evict the 96 MiB file" warm --evict /huge
+    check "warmup --page-cache of the 96 MiB file" warm --threads 50 --page-cache /huge
+    expect_line "96 MiB fetched again" "^warmed 1 files, 96\\.0 MiB \\(96\\.0 MiB fetched"
+    res=$(resident_4m)
+    if [ "$res" -ge $((90 << 20)) ]; then pass "--page-cache kept the 96 MiB file in memory ($res bytes)"
+    else fail "--page-cache: only $res bytes of 96 MiB in the page cache"; fi
+fi
 
 # --- reading under the shim makes no GET ---
 misses0=$(cache_counter misses)

@@ -1,7 +1,7 @@
 /* test_cache.c - the node cache on a real temporary directory (cache/):
  * put/read/ranges, the file as the block, checksums and corruption, atomic
  * publication, read_many, removal, queue accounting, puts without a copy
- * (cache_put_ref), io_uring vs pwrite,
+ * (cache_put_ref), direct puts (CACHE_PUT_DIRECT), io_uring vs pwrite,
  * sidecar checksums (ramfs has no user xattrs) and named temps. */
 #include <check.h>
 #include <errno.h>
@@ -14,7 +14,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -669,6 +672,83 @@ static uint64_t scenario(const char *dir, int uring)
     return r;
 }
 
+/* Pages of a cache file that are in the page cache (mincore on a map). */
+static long resident_pages(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    struct stat st;
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), n = ((size_t)st.st_size + pg - 1) / pg;
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    ck_assert_ptr_ne(m, MAP_FAILED);
+    unsigned char *vec = malloc(n);
+    ck_assert_int_eq(mincore(m, (size_t)st.st_size, vec), 0);
+    long in = 0;
+    for (size_t i = 0; i < n; i++)
+        in += vec[i] & 1;
+    free(vec);
+    munmap(m, (size_t)st.st_size);
+    close(fd);
+    return in;
+}
+
+/* One CACHE_PUT_DIRECT put of len bytes at buf + shift (a page-aligned
+ * buffer); returns the published file's resident pages before any read. */
+static long put_direct(struct cache *c, const char *dir, int id, size_t len, size_t shift)
+{
+    char key[256], path[512];
+    unsigned char *buf = NULL, *want = pattern(len, (unsigned)id);
+    ck_assert_int_eq(posix_memalign((void **)&buf, 4096, len + shift), 0);
+    memcpy(buf + shift, want, len);
+    struct ref_count rc = { 0 };
+    mkkey(key, sizeof key, id, len);
+    ck_assert_int_eq(cache_put_ref(c, key, buf + shift, len, XXH3_64bits(want, len),
+                                   CACHE_PUT_WAIT | CACHE_PUT_DIRECT, ref_release, &rc), 0);
+    cache_put_wait(c, key);
+    ck_assert_int_eq(rc.released, 1);
+    bpath(path, sizeof path, dir, key);
+    long in = resident_pages(path);
+    ck_assert_int_eq(check_block(c, id, len), 1);   /* the bytes, checked */
+    free(buf);
+    free(want);
+    return in;
+}
+
+/* CACHE_PUT_DIRECT (warmup): aligned blocks go to disk around the page
+ * cache; a misaligned buffer or a short length is written normally; a file
+ * system without O_DIRECT (ramfs) writes normally too. Same bytes always. */
+START_TEST(test_put_direct)
+{
+    char *dir = tmpdir();
+    struct statfs sf;
+    ck_assert_int_eq(statfs(dir, &sf), 0);
+    struct cache *c = copen(dir, 1ull << 32, 0, 1);
+    long in = put_direct(c, dir, 1, 4u << 20, 0);
+    if (c->direct_mode > 0 && sf.f_type != TMPFS_MAGIC) {
+        ck_assert_int_eq(in, 0);                        /* not in the page cache */
+        ck_assert_int_eq(put_direct(c, dir, 2, 4u << 20, 32), 1024);  /* misaligned */
+        ck_assert_int_eq(put_direct(c, dir, 3, 70000, 0), 18);         /* short tail */
+        ck_assert_int_eq(put_direct(c, dir, 4, 131072, 0), 0);
+    } else {
+        printf("SKIP test_put_direct residency: %s has no O_DIRECT\n", dir);
+    }
+    cache_close(c);
+    rm_rf(dir);
+
+    private_mounts();
+    if (mount("ramfs", dir, "ramfs", 0, NULL) == 0) {
+        c = copen(dir, 1ull << 30, 0, 1);
+        put_direct(c, dir, 5, 1u << 20, 0);
+        ck_assert_int_eq(c->direct_mode, -1);           /* probed, refused, fell back */
+        cache_close(c);
+        ck_assert_int_eq(umount2(dir, MNT_DETACH), 0);
+    }
+    rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_uring_and_pwrite_agree)
 {
     char *a = tmpdir(), *b = tmpdir(), cmd[512];
@@ -796,6 +876,7 @@ static Suite *cache_suite(void)
     tcase_add_test(t, test_uring_and_pwrite_agree);
     tcase_add_test(t, test_named_temps);
     tcase_add_test(t, test_sidecar_checksums);
+    tcase_add_test(t, test_put_direct);
     suite_add_tcase(s, t);
     return s;
 }
