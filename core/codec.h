@@ -4,9 +4,11 @@
  *   magic "SHMB" | u8 version(1) | u8 algo | u16 reserved(0)
  *   u32 raw_len | u32 payload_len | u64 xxh3_64(raw bytes)
  *   | u64 xxh3_64(payload, seed = xxh3_64(header bytes 0..23))
- * all little endian. algo 0 = stored as is, 1 = zstd. The raw checksum is
- * verified on every decode, so a corrupt or truncated object can never come
- * back as wrong bytes: decode answers -EIO instead.
+ * all little endian. algo 0 = stored as is, 1 = zstd. Every decode verifies
+ * the frame checksum (header and payload) and, for a compressed block, the
+ * raw checksum of what decompressed (a stored block's raw bytes are the
+ * payload the frame checksum covered), so a corrupt or truncated object can
+ * never come back as wrong bytes: decode answers -EIO instead.
  */
 #ifndef SHIMFS_CODEC_H
 #define SHIMFS_CODEC_H

@@ -31,10 +31,10 @@
 # read wrong bytes; a missed target is reported, not an error.
 # Emptied caches (and the disk floor's files) are moved aside, not
 # deleted, until the end: on ext4 without a journal (this machine's disk) a
-# file created within 5-35 s of thousands of deletions first skips every
+# file created within 1 to 6 minutes of thousands of deletions skips every
 # recently freed inode, and deleting the last run's cache right before a
 # measurement cost its fills 0.9 CPU-s, the bench's doing, not shimfs's.
-# They are deleted at the start (then synced) and at the end; that needs
+# They are deleted at the end (an interrupted run's, at the start); that needs
 # about 2.3 GiB of disk a run (BENCH_KEEP_FREE_GB, 20: below that much
 # free space they are deleted at once).
 # Bounded: every command runs under `timeout` (BENCH_TIMEOUT, 300 s); the
