@@ -102,10 +102,18 @@ static void fetch_unlink(struct flight *f)
         }
 }
 
-/* Block buffers are recycled (a few): a fresh malloc of a block is an mmap
- * whose pages are faulted in and zeroed on every use. */
-#define FETCH_SPARE 16
-static struct { void *p[FETCH_SPARE]; size_t cap[FETCH_SPARE]; int n; } spare;
+/* Block buffers are recycled: a fresh one is memory whose pages are
+ * faulted in and zeroed as the object lands (and on a VM each page may
+ * cost the host a fault too). With 16 spares, warmup of 1.1 GiB took 155k
+ * page faults, 90% of them in copying GET bodies into fresh buffers, and
+ * a cold 512 MiB read 56k. Spares are kept up to FETCH_SPARE_BYTES, the
+ * best fitting one is reused, and all are freed when the pool has been
+ * idle for FETCH_SPARE_IDLE seconds, so a host process that read once does
+ * not keep them. */
+#define FETCH_SPARE 512
+#define FETCH_SPARE_BYTES (UINT64_C(64) << 20)
+#define FETCH_SPARE_IDLE 5
+static struct { void *p[FETCH_SPARE]; size_t cap[FETCH_SPARE]; int n; uint64_t bytes; } spare;
 
 /* The object lands FETCH_LAND bytes into its buffer, so that the block's
  * bytes, which follow the codec's header (volume_fetch_into), start on a
@@ -123,22 +131,43 @@ static void *fetch_buf_new(size_t len, size_t *cap)
 
 static void *fetch_buf_get_locked(size_t len, size_t *cap)
 {
+    int best = -1;
     for (int i = 0; i < spare.n; i++)
-        if (spare.cap[i] >= len + FETCH_LAND) {
-            void *p = spare.p[i];
-            *cap = spare.cap[i];
+        if (spare.cap[i] >= len + FETCH_LAND && (best < 0 || spare.cap[i] < spare.cap[best]))
+            best = i;
+    if (best < 0) {
+        /* none fits (small blocks' buffers, and now big blocks): make room
+         * for this size to be kept when it comes back, or every big block
+         * after a run of small ones gets a fresh buffer */
+        for (int i = spare.n - 1; i >= 0 && spare.bytes + len + FETCH_LAND > FETCH_SPARE_BYTES; i--) {
+            spare.bytes -= spare.cap[i];
+            free(spare.p[i]);
             spare.p[i] = spare.p[--spare.n];
             spare.cap[i] = spare.cap[spare.n];
-            return p;
         }
-    return NULL;
+        return NULL;
+    }
+    void *p = spare.p[best];
+    *cap = spare.cap[best];
+    spare.bytes -= *cap;
+    spare.p[best] = spare.p[--spare.n];
+    spare.cap[best] = spare.cap[spare.n];
+    return p;
+}
+
+static void fetch_spares_free_locked(void)
+{
+    while (spare.n > 0)
+        free(spare.p[--spare.n]);
+    spare.bytes = 0;
 }
 
 static void fetch_buf_put_locked(void *p, size_t cap)
 {
-    if (spare.n < FETCH_SPARE) {
+    if (spare.n < FETCH_SPARE && spare.bytes + cap <= FETCH_SPARE_BYTES) {
         spare.p[spare.n] = p;
         spare.cap[spare.n++] = cap;
+        spare.bytes += cap;
     } else {
         free(p);
     }
@@ -228,8 +257,10 @@ static void fetch_reoffer(const struct fetch_job *j)
 
 /* Lead a flight: GET, decode, wake the waiters, publish to the cache.
  * Waiters go first: a put that waits for room in the cache's queue
- * (put_flags) must not hold up a reader of the landed bytes. */
-static void fetch_lead(struct volume *v, struct flight *f, int put_flags)
+ * (put_flags) must not hold up a reader of the landed bytes. A landed
+ * flight stays findable for late readers (recent) unless keep is 0
+ * (warmup: no reader in the process, and its buffer is better reused). */
+static void fetch_lead(struct volume *v, struct flight *f, int put_flags, int keep)
 {
     int64_t t0 = fetch_now();
     int rc = f->buf ? volume_fetch_into(v, f->key, f->blen, (char *)f->buf + FETCH_LAND,
@@ -243,7 +274,10 @@ static void fetch_lead(struct volume *v, struct flight *f, int put_flags)
     fs.st.get_ns_total += (uint64_t)dt;
     if (rc == 0) {
         fs.st.get_bytes += f->blen;
-        fetch_keep_recent_locked(f);
+        if (keep)
+            fetch_keep_recent_locked(f);
+        else
+            fetch_unlink(f);
     } else {
         fs.st.failures++;
         fetch_unlink(f);
@@ -347,10 +381,10 @@ static ssize_t fetch_from_cache(struct volume *v, const char *key, void *buf, si
 }
 
 /* The landed flight of key, joined or led (one GET per block however many
- * threads want it). Returns it with a reference the caller drops
- * (fetch_drop), or NULL with *rc set. */
+ * threads want it; keep: see fetch_lead). Returns it with a reference the
+ * caller drops (fetch_drop), or NULL with *rc set. */
 static struct flight *fetch_flight(struct volume *v, const char *key, uint32_t blen,
-                                   int put_flags, int *rc)
+                                   int put_flags, int keep, int *rc)
 {
     pthread_mutex_lock(&fs.lock);
     struct flight *f = fetch_find(key);
@@ -378,7 +412,7 @@ static struct flight *fetch_flight(struct volume *v, const char *key, uint32_t b
         *fetch_bucket(f->hash) = f;
         fs.inflight_bytes += blen;
         pthread_mutex_unlock(&fs.lock);
-        fetch_lead(v, f, put_flags);
+        fetch_lead(v, f, put_flags, keep);
         pthread_mutex_lock(&fs.lock);
     }
     *rc = f->rc;
@@ -404,7 +438,7 @@ ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen
      * is held back when the disk is slower than the network, and a 512 MiB
      * cold read left 1 to 13 of its 128 blocks uncached when puts that met
      * a full queue were dropped. A reader's own fetch never waits. */
-    struct flight *f = fetch_flight(v, key, blen, buf ? 0 : CACHE_PUT_WAIT, &rc);
+    struct flight *f = fetch_flight(v, key, blen, buf ? 0 : CACHE_PUT_WAIT, 1, &rc);
     if (!f)
         return rc;
     if (rc == 0 && len > 0)
@@ -424,7 +458,7 @@ int fetch_warm(struct volume *v, uint64_t id, uint32_t index, uint32_t blen, int
         return -ENOSPC;
     if (cache_contains(v->cache, key))
         return 1;
-    struct flight *f = fetch_flight(v, key, blen, put, &rc);
+    struct flight *f = fetch_flight(v, key, blen, put, 0, &rc);
     if (!f)
         return rc;
     /* A flight that landed earlier (a reader's, or one whose put the cache
@@ -444,8 +478,14 @@ static void *fetch_worker(void *arg)
     (void)arg;
     pthread_mutex_lock(&fs.lock);
     for (;;) {
-        while (fs.head == fs.tail)
-            pthread_cond_wait(&fs.cond, &fs.lock);
+        while (fs.head == fs.tail) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += FETCH_SPARE_IDLE;
+            if (pthread_cond_timedwait(&fs.cond, &fs.lock, &until) == ETIMEDOUT &&
+                fs.head == fs.tail && fs.busy == 0)
+                fetch_spares_free_locked();
+        }
         struct fetch_job j = fs.ring[fs.tail++ % FETCH_RING];
         fs.busy++;
         pthread_mutex_unlock(&fs.lock);
@@ -531,6 +571,7 @@ void fetch_after_fork(void)
     fs.recent_head = fs.recent_tail = NULL;
     fs.recent_bytes = 0;
     spare.n = 0; /* the parent's spares may be in use by its threads' flights: leave them */
+    spare.bytes = 0;
     fs.head = fs.tail = fs.busy = 0;
     fs.workers = 0;
     fs.offering = 0;
