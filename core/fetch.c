@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -107,9 +108,11 @@ static void fetch_unlink(struct flight *f)
  * cost the host a fault too). With 16 spares, warmup of 1.1 GiB took 155k
  * page faults, 90% of them in copying GET bodies into fresh buffers, and
  * a cold 512 MiB read 56k. Spares are kept up to FETCH_SPARE_BYTES, the
- * best fitting one is reused, and all are freed when the pool has been
- * idle for FETCH_SPARE_IDLE seconds, so a host process that read once does
- * not keep them. */
+ * best fitting one is reused, and when the pool has been idle for
+ * FETCH_SPARE_IDLE seconds they, and the landed blocks kept for late
+ * readers, are given back to the system (buffers are mappings of their
+ * own, so giving back really lowers the process's memory): a host process
+ * that read once and then computes for hours does not keep 128 MiB. */
 #define FETCH_SPARE 512
 #define FETCH_SPARE_BYTES (UINT64_C(64) << 20)
 #define FETCH_SPARE_IDLE 5
@@ -122,12 +125,15 @@ static struct { void *p[FETCH_SPARE]; size_t cap[FETCH_SPARE]; int n; uint64_t b
 
 static void *fetch_buf_new(size_t len, size_t *cap)
 {
-    void *p = NULL;
-    if (posix_memalign(&p, 4096, len + FETCH_LAND) != 0)
+    size_t n = (len + FETCH_LAND + 4095) & ~(size_t)4095;
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
         return NULL;
-    *cap = len + FETCH_LAND;
+    *cap = n;
     return p;
 }
+
+static void fetch_buf_free(void *p, size_t cap) { munmap(p, cap); }
 
 static void *fetch_buf_get_locked(size_t len, size_t *cap)
 {
@@ -141,7 +147,7 @@ static void *fetch_buf_get_locked(size_t len, size_t *cap)
          * after a run of small ones gets a fresh buffer */
         for (int i = spare.n - 1; i >= 0 && spare.bytes + len + FETCH_LAND > FETCH_SPARE_BYTES; i--) {
             spare.bytes -= spare.cap[i];
-            free(spare.p[i]);
+            fetch_buf_free(spare.p[i], spare.cap[i]);
             spare.p[i] = spare.p[--spare.n];
             spare.cap[i] = spare.cap[spare.n];
         }
@@ -157,8 +163,10 @@ static void *fetch_buf_get_locked(size_t len, size_t *cap)
 
 static void fetch_spares_free_locked(void)
 {
-    while (spare.n > 0)
-        free(spare.p[--spare.n]);
+    while (spare.n > 0) {
+        spare.n--;
+        fetch_buf_free(spare.p[spare.n], spare.cap[spare.n]);
+    }
     spare.bytes = 0;
 }
 
@@ -169,7 +177,7 @@ static void fetch_buf_put_locked(void *p, size_t cap)
         spare.cap[spare.n++] = cap;
         spare.bytes += cap;
     } else {
-        free(p);
+        fetch_buf_free(p, cap);
     }
 }
 
@@ -228,6 +236,22 @@ static void fetch_keep_recent_locked(struct flight *f)
         fetch_unlink(old);
         fetch_drop_locked(old);
     }
+}
+
+/* The pool has been idle: landed blocks are long published (or dropped),
+ * so late readers need them no more; give their memory and the spares
+ * back. Flights still referenced (a reader copying) are freed by it. */
+static void fetch_idle_release_locked(void)
+{
+    while (fs.recent_head) {
+        struct flight *old = fs.recent_head;
+        fs.recent_head = old->recent_next;
+        fs.recent_bytes -= old->blen;
+        fetch_unlink(old);
+        fetch_drop_locked(old);
+    }
+    fs.recent_tail = NULL;
+    fetch_spares_free_locked();
 }
 
 static void fetch_grow_pool_locked(struct volume *v);
@@ -479,12 +503,16 @@ static void *fetch_worker(void *arg)
     pthread_mutex_lock(&fs.lock);
     for (;;) {
         while (fs.head == fs.tail) {
+            if (spare.n == 0 && !fs.recent_head) { /* nothing to give back: no timed wake-ups */
+                pthread_cond_wait(&fs.cond, &fs.lock);
+                continue;
+            }
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_sec += FETCH_SPARE_IDLE;
             if (pthread_cond_timedwait(&fs.cond, &fs.lock, &until) == ETIMEDOUT &&
                 fs.head == fs.tail && fs.busy == 0)
-                fetch_spares_free_locked();
+                fetch_idle_release_locked();
         }
         struct fetch_job j = fs.ring[fs.tail++ % FETCH_RING];
         fs.busy++;

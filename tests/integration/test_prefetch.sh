@@ -6,7 +6,8 @@
 #    returns exactly the file's bytes with SHIMFS_PREFETCH=0 and =16, each
 #    time into an empty cache, and leaves the whole file cached;
 #  - a 200 MiB file (past the cache's 64 MiB write queue) read cold by cat
-#    is all cached when cat ends;
+#    is all cached when cat ends; a reader that then idles gives its block
+#    buffers back within seconds;
 #  - os.posix_fadvise(WILLNEED) over the whole file from a Python process
 #    under the shim, which reads nothing itself, fills the cache: `shimfs
 #    warmup --check` goes from 0% to 100% while that process waits (bounded
@@ -67,6 +68,36 @@ assert_files_equal "$SRC/huge/d0000/f0000000.bin" "$TEST_SCRATCH/huge.out" "cold
 assert_eq "1 of 1 files fully cached, 200.0 of 200.0 MiB cached (100.0%)" \
     "$(SHIMFS_CACHE_DIR=$cache "$CLI" warmup --check /huge)" "a cold read of a file past the write queue leaves all of it cached"
 rm -f "$TEST_SCRATCH/huge.out"
+
+# A process that read a big file cold and then computes does not keep the
+# block buffers: after FETCH_SPARE_IDLE (5 s) of an idle read-ahead pool
+# they go back to the system, so its anonymous memory drops by at least
+# 48 MiB (it holds 64 MiB of landed blocks and up to 64 MiB of spares).
+cache=$TEST_SCRATCH/cache-idle
+shim "$cache" 32 "$PY" - "$PREFIX/huge/d0000/f0000000.bin" > "$OUT" 2>&1 <<'EOF' || true
+import sys, time
+def rss_anon():
+    for line in open("/proc/self/status"):
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) // 1024
+with open(sys.argv[1], "rb") as f:
+    while f.read(1 << 20):
+        pass
+after = rss_anon()
+low = after
+for _ in range(30):                     # bounded: 15 s
+    time.sleep(0.5)
+    low = min(low, rss_anon())
+    if after - low >= 48:
+        break
+print("rss_anon_mib", after, low)
+EOF
+read -r tag after low < "$OUT" || true
+if [ "${tag:-}" = rss_anon_mib ] && [ $((after - low)) -ge 48 ]; then
+    pass "an idle reader gave its block buffers back ($after -> $low MiB anonymous)"
+else
+    fail "an idle reader kept its block buffers: $(head -c 300 "$OUT")"
+fi
 
 # posix_fadvise(WILLNEED): the hint alone fills the cache. The Python
 # process holds the file open (its prefetch threads live in it) until the
