@@ -9,7 +9,8 @@
  * A landed block is handed to the node cache without a copy (cache_put_ref):
  * the cache holds a reference on the flight until the block is on disk, and
  * the flight's bytes are never written after it landed, so readers copy
- * from them without the lock.
+ * from them without the lock. Block buffers are reused, and given back to
+ * the system when the pool has been idle for a few seconds.
  */
 #include "fetch.h"
 
@@ -217,6 +218,18 @@ static int fetch_offer(struct volume *v, struct flight *f, int flags)
  * second time, which is what prefetched blocks were for. */
 #define FETCH_RECENT (UINT64_C(64) << 20)
 
+/* Forget the oldest landed block kept for late readers. */
+static void fetch_recent_pop_locked(void)
+{
+    struct flight *old = fs.recent_head;
+    fs.recent_head = old->recent_next;
+    if (!fs.recent_head)
+        fs.recent_tail = NULL;
+    fs.recent_bytes -= old->blen;
+    fetch_unlink(old);
+    fetch_drop_locked(old);
+}
+
 static void fetch_keep_recent_locked(struct flight *f)
 {
     f->refs++;
@@ -227,15 +240,8 @@ static void fetch_keep_recent_locked(struct flight *f)
         fs.recent_head = f;
     fs.recent_tail = f;
     fs.recent_bytes += f->blen;
-    while (fs.recent_bytes > FETCH_RECENT && fs.recent_head) {
-        struct flight *old = fs.recent_head;
-        fs.recent_head = old->recent_next;
-        if (!fs.recent_head)
-            fs.recent_tail = NULL;
-        fs.recent_bytes -= old->blen;
-        fetch_unlink(old);
-        fetch_drop_locked(old);
-    }
+    while (fs.recent_bytes > FETCH_RECENT && fs.recent_head)
+        fetch_recent_pop_locked();
 }
 
 /* The pool has been idle: landed blocks are long published (or dropped),
@@ -243,14 +249,8 @@ static void fetch_keep_recent_locked(struct flight *f)
  * back. Flights still referenced (a reader copying) are freed by it. */
 static void fetch_idle_release_locked(void)
 {
-    while (fs.recent_head) {
-        struct flight *old = fs.recent_head;
-        fs.recent_head = old->recent_next;
-        fs.recent_bytes -= old->blen;
-        fetch_unlink(old);
-        fetch_drop_locked(old);
-    }
-    fs.recent_tail = NULL;
+    while (fs.recent_head)
+        fetch_recent_pop_locked();
     fetch_spares_free_locked();
 }
 
