@@ -21,6 +21,8 @@
 #  (f) 512 MiB:  cat big > /dev/null: native, cold shim (one reader: this
 #                measures prefetch overlap), warm shim, and warm with
 #                SHIMFS_CACHE_VERIFY=entry (what the first-use check costs)
+#  (g) epoch:    the whole dataset (small files and the big file) read
+#                cold by one reader: the target's single-threaded epoch
 # then a correctness pass (ls -lR and md5sum of the 5,000-file tree through
 # the shim in fresh processes, against local disk), and the pass-through
 # overhead for programs outside the prefix (tar -cf /dev/null /usr/include
@@ -194,7 +196,7 @@ CEILING=(curl -sS --no-progress-meter --fail -Z --parallel-max 50 --parallel-imm
 read_tree "$SMALL"
 read_file "$BIGDIR/$BIGREL"
 
-declare -a nat=() cold=() warm=() wup=() ceil_s=() ceil_b=() disk_s=() disk_b=() bnat=() bcold=() bwarm=() bentry=()
+declare -a ecold=() nat=() cold=() warm=() wup=() ceil_s=() ceil_b=() disk_s=() disk_b=() bnat=() bcold=() bwarm=() bentry=()
 declare -a cold_misses=() warm_misses=() wup_lines=()
 counter() { "$CLI" stats --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["cache"][sys.argv[1]])' "$1"; }
 for run in $(seq 1 "$RUNS"); do
@@ -215,6 +217,11 @@ for run in $(seq 1 "$RUNS"); do
     bwarm+=("$(secs "${SHIM[@]}" bash -c 'read_file "$1"' _ "$PREFIX/big/$BIGREL")")
     # what the default first-use check costs: the same with checks on entry only
     bentry+=("$(secs "${SHIM[@]}" SHIMFS_CACHE_VERIFY=entry bash -c 'read_file "$1"' _ "$PREFIX/big/$BIGREL")")
+
+    # the issue's single-threaded cold epoch: the whole dataset (the small
+    # files and the big file) read once by one reader into an empty cache
+    fresh_cache
+    ecold+=("$(secs "${SHIM[@]}" bash -c 'read_tree "$1"' _ "$PREFIX")")
 
     fresh_cache
     wup+=("$(secs "$CLI" warmup --threads "$THREADS" /small /big)")
@@ -271,7 +278,7 @@ awk -v runs="$RUNS" -v pruns="$PASS_RUNS" -v files="$FILES" -v sm="$small_mib" -
     -v wup="$(m "${wup[@]}")" -v cs="$(m "${ceil_s[@]}")" -v cb="$(m "${ceil_b[@]}")" \
     -v ds="$(m "${disk_s[@]}")" -v db="$(m "${disk_b[@]}")" \
     -v bnat="$(m "${bnat[@]}")" -v bcold="$(m "${bcold[@]}")" -v bwarm="$(m "${bwarm[@]}")" \
-    -v bentry="$(m "${bentry[@]}")" \
+    -v bentry="$(m "${bentry[@]}")" -v ecold="$(m "${ecold[@]}")" \
     -v toff="$(m "${tar_off[@]}")" -v ton="$(m "${tar_on[@]}")" \
     -v soff="$(m "${st_off[@]}")" -v son="$(m "${st_on[@]}")" 'BEGIN {
     printf "shimfs read benchmark: medians of %d runs (pass-through tar: %d), s3rver and PostgreSQL on 127.0.0.1\n", runs, pruns
@@ -289,6 +296,7 @@ awk -v runs="$RUNS" -v pruns="$PASS_RUNS" -v files="$FILES" -v sm="$small_mib" -
     row(sprintf("(f) %.0f MiB file, shim, cold cache (one reader)", bm), bcold, bm)
     row(sprintf("(f) %.0f MiB file, shim, warm cache", bm), bwarm, bm)
     row("(f) same, SHIMFS_CACHE_VERIFY=entry (no first-use check)", bentry, bm)
+    row("(g) whole dataset, one reader, shim, cold cache", ecold, sm + bm)
     row("pass-through: tar -cf /dev/null /usr/include", toff, 0)
     row("pass-through: same under LD_PRELOAD", ton, 0)
     row("pass-through: find /usr -type f | xargs stat", soff, 0)
@@ -297,11 +305,12 @@ awk -v runs="$RUNS" -v pruns="$PASS_RUNS" -v files="$FILES" -v sm="$small_mib" -
     le("warm small-file epoch time / native time", warm / nat, 1.10)
     ge(sprintf("warm %.0f MiB throughput / native throughput", bm), bnat / bwarm, 0.90)
     ge("warmup throughput / server ceiling (all objects)", (cs + cb) / wup, 0.80)
-    ge("cold small-file epoch, one reader / ceiling (small)", cs / cold, 0.50)
-    ge(sprintf("cold %.0f MiB, one reader / ceiling (big file blocks)", bm), cb / bcold, 0.50)
+    ge("cold epoch of the whole dataset, one reader / ceiling (all)", (cs + cb) / ecold, 0.50)
     le("pass-through tar: with / without LD_PRELOAD", ton / toff, 1.02)
     le("pass-through find|stat: with / without LD_PRELOAD", son / soff, 1.02)
     printf "\nfor information: cold small epoch is %.1fx native; warm %.0f MiB read is %.2fx native time;\n", cold / nat, bm, bwarm / bnat
+    printf "its parts, one reader / ceiling: the small files %.3f, the %.0f MiB file %.3f (docs/benchmarks.md: this VM charges\n", cs / cold, bm, cb / bcold
+    printf "  for growing the page cache); the %.0f MiB file / the same GETs written to local files: %.3f\n", bm, db / bcold
     printf "warmup / the same GETs written to local files: %.3f\n", (ds + db) / wup
     printf "warm %.0f MiB with checks on entry only / native throughput: %.3f (the first-use check costs %.0f%% of the warm read)\n", bm, bnat / bentry, (bwarm / bentry - 1) * 100
 }
@@ -336,6 +345,7 @@ all runs (s):
   ceiling small [${ceil_s[*]}] big [${ceil_b[*]}]
   GETs to local files: small [${disk_s[*]}] big [${disk_b[*]}]
   big file native [${bnat[*]}] cold [${bcold[*]}] warm [${bwarm[*]}] warm, verify=entry [${bentry[*]}]
+  whole dataset cold [${ecold[*]}]
   tar off [${tar_off[*]}]
   tar on [${tar_on[*]}]
   find|stat off [${st_off[*]}] on [${st_on[*]}]
