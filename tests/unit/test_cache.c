@@ -730,6 +730,15 @@ START_TEST(test_put_direct)
         ck_assert_int_eq(put_direct(c, dir, 2, 4u << 20, 32), 1024);  /* misaligned */
         ck_assert_int_eq(put_direct(c, dir, 3, 70000, 0), 18);         /* short tail */
         ck_assert_int_eq(put_direct(c, dir, 4, 131072, 0), 0);
+        /* a direct write the kernel refuses (a length off the sector size,
+         * let through by a wrong alignment) is redone normally, and the
+         * process stops asking for direct writes */
+        c->dio_off = 1;
+        ck_assert_int_eq(put_direct(c, dir, 6, 70000, 0), 18);
+        ck_assert_int_eq(c->direct_mode, -1);
+        struct cache_stats st;
+        cache_get_stats(c, &st);
+        ck_assert_uint_eq(st.put_errors, 0);
     } else {
         printf("SKIP test_put_direct residency: %s has no O_DIRECT\n", dir);
     }
