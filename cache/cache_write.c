@@ -3,7 +3,9 @@
  *
  * For each block of a batch: skip it if already cached; reserve its space
  * (cache_space.c); open an O_TMPFILE in tmp/ (a unique named temp where
- * the file system has no O_TMPFILE); store the checksum (cache_sum.c); then
+ * the file system has no O_TMPFILE; opened O_DIRECT for a CACHE_PUT_DIRECT
+ * put where the disk and the bytes allow it); store the checksum
+ * (cache_sum.c); then
  * the whole batch goes to io_uring as one submission of writes (pwrite when
  * the ring is refused); with verify_every_read each write is linked to a
  * read-back that must hash to the checksum computed from the caller's
@@ -17,8 +19,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include <stdint.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "cache_internal.h"
@@ -35,7 +37,8 @@ void cache_put_failed(struct cache *c, const char *key, int err)
  * must buffers and lengths be? Probed once per process, on the first put
  * that asks (the writer thread is the only caller). statx names the
  * alignment (Linux 6.1+); an older kernel that accepts O_DIRECT gets 4096,
- * which every block device satisfies. tmpfs and some FUSE refuse it. */
+ * which every block device satisfies. ramfs and some FUSE file systems
+ * refuse it; tmpfs (Linux 6.6+) takes it as an ordinary write. */
 static void write_direct_probe(struct cache *c)
 {
     c->direct_mode = -1;
@@ -73,6 +76,11 @@ static int write_open_temp(struct cache *c, struct cache_item *it)
     if (c->tmpfile_mode >= 0) {
         int direct = write_direct_ok(c, it) ? O_DIRECT : 0;
         int fd = openat(c->tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC | direct, 0600);
+        if (fd < 0 && direct) {  /* the probe said yes: do not blame O_TMPFILE */
+            c->direct_mode = -1;
+            direct = 0;
+            fd = openat(c->tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        }
         if (fd >= 0 && direct)
             it->direct = 2;
         if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))

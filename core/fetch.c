@@ -146,11 +146,10 @@ static void *fetch_buf_get_locked(size_t len, size_t *cap)
         /* none fits (small blocks' buffers, and now big blocks): make room
          * for this size to be kept when it comes back, or every big block
          * after a run of small ones gets a fresh buffer */
-        for (int i = spare.n - 1; i >= 0 && spare.bytes + len + FETCH_LAND > FETCH_SPARE_BYTES; i--) {
-            spare.bytes -= spare.cap[i];
-            fetch_buf_free(spare.p[i], spare.cap[i]);
-            spare.p[i] = spare.p[--spare.n];
-            spare.cap[i] = spare.cap[spare.n];
+        while (spare.n > 0 && spare.bytes + len + FETCH_LAND > FETCH_SPARE_BYTES) {
+            spare.n--;
+            spare.bytes -= spare.cap[spare.n];
+            fetch_buf_free(spare.p[spare.n], spare.cap[spare.n]);
         }
         return NULL;
     }
