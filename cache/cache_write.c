@@ -43,8 +43,11 @@ static void write_direct_probe(struct cache *c)
 {
     c->direct_mode = -1;
     int fd = openat(c->tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC | O_DIRECT, 0600);
-    if (fd < 0)
+    if (fd < 0) {
+        log_debug(CACHE_MOD, "%s: no direct writes (%s): warmup goes through the page cache",
+                  c->dir, strerror(errno));
         return;
+    }
     struct statx sx;
     unsigned mem = 4096, off = 4096;
     if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 && (sx.stx_mask & STATX_DIOALIGN)) {
@@ -52,8 +55,12 @@ static void write_direct_probe(struct cache *c)
         off = sx.stx_dio_offset_align;
     }
     close(fd);
-    if (mem == 0 || off == 0 || mem > 4096 || off > 4096)
-        return;                /* no direct I/O here (0), or pages we cannot promise */
+    if (mem == 0 || off == 0 || mem > 4096 || off > 4096) {
+        /* no direct I/O here (0), or pages we cannot promise */
+        log_debug(CACHE_MOD, "%s: no direct writes (alignment %u/%u): warmup goes through the "
+                  "page cache", c->dir, mem, off);
+        return;
+    }
     c->dio_mem = mem;
     c->dio_off = off;
     c->direct_mode = 1;

@@ -307,13 +307,13 @@ static int vfs_walk_all(struct vfs_walk *w, int flags, char *host, size_t hcap)
         if (!S_ISDIR(dir->mode))
             return -ENOTDIR;
         int rc = vfs_check_access(dir, X_OK, 1);
+        int last = vfs_at_end(w);
         struct meta_attr a;
         if (rc == 0)
-            rc = (flags & VFS_FRESH) && vfs_at_end(w) ? vfs_lookup_fresh(dir->ino, name, nlen, &a)
-                                                      : vfs_step(w, name, nlen, &a);
+            rc = (flags & VFS_FRESH) && last ? vfs_lookup_fresh(dir->ino, name, nlen, &a)
+                                             : vfs_step(w, name, nlen, &a);
         if (rc < 0)
             return rc;
-        int last = vfs_at_end(w);
         int trailing = last && w->len > 0 && w->buf[w->len - 1] == '/';
         if (S_ISLNK(a.mode) && (!last || trailing || !(flags & VFS_NOFOLLOW))) {
             rc = vfs_follow(w, &a, host, hcap);

@@ -228,16 +228,15 @@ int volume_fetch_block(struct volume *v, const char *key, uint32_t blen, void *r
  * block's bytes are (after the header). */
 static long volume_decode_in(void *buf, size_t n, uint32_t blen, const void **raw, uint64_t *sum)
 {
-    if (codec_algo_of(buf, n) == CODEC_NONE) {
-        *raw = (char *)buf + CODEC_HEADER_SIZE;
-        return codec_decode_sum(buf, n, (char *)buf + CODEC_HEADER_SIZE, blen, sum);
-    }
+    char *at = (char *)buf + CODEC_HEADER_SIZE;
+    *raw = at;
+    if (codec_algo_of(buf, n) == CODEC_NONE)
+        return codec_decode_sum(buf, n, at, blen, sum);
     void *enc = volume_scratch(n);
     if (!enc)
         return -ENOMEM;
     memcpy(enc, buf, n);
-    *raw = (char *)buf + CODEC_HEADER_SIZE; /* where a stored block's bytes are too */
-    return codec_decode_sum(enc, n, (char *)buf + CODEC_HEADER_SIZE, blen, sum);
+    return codec_decode_sum(enc, n, at, blen, sum);
 }
 
 int volume_fetch_into(struct volume *v, const char *key, uint32_t blen, void *buf, size_t cap,
