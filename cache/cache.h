@@ -80,8 +80,9 @@ int cache_check_fd(struct cache *c, int fd, const char *key, const void *buf, si
 int cache_contains(struct cache *c, const char *key);
 /* Store a verified block. Asynchronous: returns once the data is copied or
  * queued; the file appears atomically later. `data` may be freed on return.
- * A full queue, disk or cache drops the put (counted, still 0); -EINVAL for
- * a bad key or a length other than the one the key ends with. */
+ * A full queue drops the put (counted, -ENOSPC); a full disk or cache
+ * drops it later, in the writer (counted, still 0); -EINVAL for a bad key
+ * or a length other than the one the key ends with. */
 int cache_put(struct cache *c, const char *key, const void *data, size_t len);
 /* --- puts without a copy (the fetch path) ---
  * cache_put_ref is cache_put that keeps `data` instead of copying it and

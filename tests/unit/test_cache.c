@@ -92,7 +92,14 @@ static void put_block(struct cache *c, int id, size_t len)
     char key[256];
     mkkey(key, sizeof key, id, len);
     unsigned char *d = pattern(len, (unsigned)id);
-    ck_assert_int_eq(cache_put(c, key, d, len), 0);
+    int r = cache_put(c, key, d, len);
+    if (r == -ENOSPC) {
+        /* The put queue was full (the writer is slower than the test on a
+         * busy disk): a drop is the promised answer; once drained it fits. */
+        ck_assert_int_eq(cache_flush(c), 0);
+        r = cache_put(c, key, d, len);
+    }
+    ck_assert_int_eq(r, 0);
     free(d);
 }
 
