@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "cache.h"
 #include "codec.h"
@@ -76,13 +77,7 @@ static int64_t fetch_now(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static uint64_t fetch_hash(const char *key)
-{
-    uint64_t h = 1469598103934665603ull;       /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    return h;
-}
+static uint64_t fetch_hash(const char *key) { return XXH3_64bits(key, strlen(key)); }
 
 static struct flight **fetch_bucket(uint64_t hash) { return &fs.flights[hash % FETCH_BUCKETS]; }
 
@@ -136,6 +131,16 @@ static void *fetch_buf_new(size_t len, size_t *cap)
 
 static void fetch_buf_free(void *p, size_t cap) { munmap(p, cap); }
 
+/* Free spares, newest first, until they hold at most `keep` bytes. */
+static void fetch_spares_trim_locked(uint64_t keep)
+{
+    while (spare.n > 0 && spare.bytes > keep) {
+        spare.n--;
+        spare.bytes -= spare.cap[spare.n];
+        fetch_buf_free(spare.p[spare.n], spare.cap[spare.n]);
+    }
+}
+
 static void *fetch_buf_get_locked(size_t len, size_t *cap)
 {
     int best = -1;
@@ -146,11 +151,8 @@ static void *fetch_buf_get_locked(size_t len, size_t *cap)
         /* none fits (small blocks' buffers, and now big blocks): make room
          * for this size to be kept when it comes back, or every big block
          * after a run of small ones gets a fresh buffer */
-        while (spare.n > 0 && spare.bytes + len + FETCH_LAND > FETCH_SPARE_BYTES) {
-            spare.n--;
-            spare.bytes -= spare.cap[spare.n];
-            fetch_buf_free(spare.p[spare.n], spare.cap[spare.n]);
-        }
+        size_t want = len + FETCH_LAND;
+        fetch_spares_trim_locked(want < FETCH_SPARE_BYTES ? FETCH_SPARE_BYTES - want : 0);
         return NULL;
     }
     void *p = spare.p[best];
@@ -159,15 +161,6 @@ static void *fetch_buf_get_locked(size_t len, size_t *cap)
     spare.p[best] = spare.p[--spare.n];
     spare.cap[best] = spare.cap[spare.n];
     return p;
-}
-
-static void fetch_spares_free_locked(void)
-{
-    while (spare.n > 0) {
-        spare.n--;
-        fetch_buf_free(spare.p[spare.n], spare.cap[spare.n]);
-    }
-    spare.bytes = 0;
 }
 
 static void fetch_buf_put_locked(void *p, size_t cap)
@@ -250,7 +243,7 @@ static void fetch_idle_release_locked(void)
 {
     while (fs.recent_head)
         fetch_recent_pop_locked();
-    fetch_spares_free_locked();
+    fetch_spares_trim_locked(0);
 }
 
 static void fetch_grow_pool_locked(struct volume *v);

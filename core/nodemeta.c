@@ -196,7 +196,8 @@ void nodemeta_set_verified(struct nodemeta *nm, int64_t wall, int64_t pid, uint6
 
 uint64_t nodemeta_agent_token(const struct nodemeta *nm)
 {
-    return __atomic_load_n(&nm->page->token, __ATOMIC_RELAXED);
+    /* acquire: read after nodemeta_verified, it is that poll's or newer */
+    return __atomic_load_n(&nm->page->token, __ATOMIC_ACQUIRE);
 }
 
 int64_t nodemeta_agent_pid(const struct nodemeta *nm)
@@ -296,7 +297,7 @@ static int nm_load(struct nodemeta *nm, const char *name, uint32_t kind, int64_t
     /* The agent's time before its token (see nodemeta_set_verified), all
      * before the read: a newer file is fine, an older one is not. */
     int64_t verified = check_gen ? nodemeta_verified(nm) : 0;
-    uint64_t token = __atomic_load_n(&nm->page->token, __ATOMIC_ACQUIRE);
+    uint64_t token = nodemeta_agent_token(nm);
     uint64_t gen = nodemeta_gen(nm);
     int fd = openat(nm->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)

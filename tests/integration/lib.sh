@@ -101,6 +101,16 @@ test_bucket() {
     "$TEST_ROOT/scripts/services.sh" newbucket "${name:0:63}"
 }
 
+# A fresh database and bucket with volume $1 formatted on them: sets META
+# and BUCKET, and exports SHIMFS_META for the CLI and the shim.
+test_volume() {
+    META=$(test_db)
+    BUCKET=$(test_bucket)
+    export SHIMFS_META=$META
+    "$SHIMFS_CLI" format "$1" --bucket "$BUCKET" > /dev/null ||
+        { fail "cannot format volume $1"; exit 1; }
+}
+
 on_exit() {
     TEST_CLEANUP+=("$1")
 }

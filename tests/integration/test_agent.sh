@@ -27,10 +27,7 @@ export SHIMFS_AGENT_IDLE=60
 command -v strace >/dev/null || { fail "strace is missing (scripts/deps.sh installs it)"; exit 1; }
 [ ! -e "$PREFIX" ] || { fail "$PREFIX exists on the host"; exit 1; }
 
-META=$(test_db)
-BUCKET=$(test_bucket)
-export SHIMFS_META=$META
-"$CLI" format agent --bucket "$BUCKET" > /dev/null
+test_volume agent
 "$TEST_ROOT/scripts/gen-dataset.sh" "$SRC/data" 40 4 20K 5
 "$CLI" import "$SRC" /t > /dev/null
 

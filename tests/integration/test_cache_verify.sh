@@ -29,10 +29,7 @@ export SHIMFS_CACHE_DIR=$TEST_SCRATCH/cache
 NFILES=60
 [ ! -e "$PREFIX" ] || { fail "$PREFIX exists on the host"; exit 1; }
 
-META=$(test_db)
-BUCKET=$(test_bucket)
-export SHIMFS_META=$META
-"$CLI" format verify --bucket "$BUCKET" > /dev/null
+test_volume verify
 "$TEST_ROOT/scripts/gen-dataset.sh" "$SRC/data" "$NFILES" 2 24K 5
 "$TEST_ROOT/scripts/gen-dataset.sh" "$SRC/big" 1 1 10M 6
 "$CLI" import "$SRC" /v > /dev/null

@@ -35,10 +35,7 @@ PG_PORT=$SHIMFS_TEST_PG_PORT
 command -v strace >/dev/null || { fail "strace is missing (scripts/deps.sh installs it)"; exit 1; }
 [ ! -e "$PREFIX" ] || { fail "$PREFIX exists on the host"; exit 1; }
 
-META=$(test_db)
-BUCKET=$(test_bucket)
-export SHIMFS_META=$META
-"$CLI" format nodemeta --bucket "$BUCKET" > /dev/null
+test_volume nodemeta
 "$TEST_ROOT/scripts/gen-dataset.sh" "$SRC/data" 40 4 20K 3
 "$CLI" import "$SRC" /t > /dev/null
 

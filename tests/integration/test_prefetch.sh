@@ -26,10 +26,7 @@ LFILE=$SRC/d0000/f0000000.bin
 
 [ ! -e "$PREFIX" ] || { fail "$PREFIX exists on the host"; exit 1; }
 
-META=$(test_db)
-BUCKET=$(test_bucket)
-export SHIMFS_META=$META
-"$CLI" format prefetch --bucket "$BUCKET" > /dev/null
+test_volume prefetch
 "$TEST_ROOT/scripts/gen-dataset.sh" "$SRC" 1 1 64M 11
 "$CLI" import "$SRC" /big > /dev/null
 

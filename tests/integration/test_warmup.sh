@@ -31,10 +31,7 @@ NFILES=61                              # 60 small files and the 10 MiB one
 command -v strace >/dev/null || { fail "strace is missing (scripts/deps.sh installs it)"; exit 1; }
 [ ! -e "$PREFIX" ] || { fail "$PREFIX exists on the host"; exit 1; }
 
-META=$(test_db)
-BUCKET=$(test_bucket)
-export SHIMFS_META=$META
-"$CLI" format warmup --bucket "$BUCKET" > /dev/null
+test_volume warmup
 "$TEST_ROOT/scripts/gen-dataset.sh" "$SRC/small" 60 3 128K
 "$TEST_ROOT/scripts/gen-dataset.sh" "$SRC/big" 1 1 10M 7
 "$CLI" import "$SRC" /tree > /dev/null
