@@ -111,6 +111,12 @@ test_volume() {
         { fail "cannot format volume $1"; exit 1; }
 }
 
+# A command under the test's own shim() and strace: its connects go to
+# $TRACE, and pg_connects counts those to the test's PostgreSQL.
+TRACE=$TEST_SCRATCH/connects
+traced() { shim strace -f -qq --seccomp-bpf -e trace=connect -o "$TRACE" "$@"; }
+pg_connects() { grep -c "htons($SHIMFS_TEST_PG_PORT)" "$TRACE" || true; }
+
 on_exit() {
     TEST_CLEANUP+=("$1")
 }

@@ -20,7 +20,6 @@ need_services
 CLI=$SHIMFS_CLI
 PREFIX=/mnt/shimfs-agent-$$              # need not exist on the host
 SRC=$TEST_SCRATCH/src
-PG_PORT=$SHIMFS_TEST_PG_PORT
 export SHIMFS_CACHE_DIR=$TEST_SCRATCH/cache
 export SHIMFS_AGENT_IDLE=60
 
@@ -35,9 +34,6 @@ shim() {
     env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_LOG=error \
         SHIMFS_ATTR_TTL=1 SHIMFS_ENTRY_TTL=1 SHIMFS_NEGATIVE_TTL=1 "$@"
 }
-TRACE=$TEST_SCRATCH/connects
-traced() { shim strace -f -qq --seccomp-bpf -e trace=connect -o "$TRACE" "$@"; }
-pg_connects() { grep -c "htons($PG_PORT)" "$TRACE" || true; }
 tree_md5() { (cd "$1" && find . -type f | LC_ALL=C sort | xargs cat) | md5sum; }
 # The pid of the agent serving cache folder $1, once one serves it (up to
 # 10 s); empty if none does.

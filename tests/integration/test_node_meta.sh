@@ -30,7 +30,6 @@ PREFIX=/mnt/shimfs-nodemeta-$$          # need not exist on the host
 SRC=$TEST_SCRATCH/src
 export SHIMFS_CACHE_DIR=$TEST_SCRATCH/cache
 export SHIMFS_AGENT=0    # snapshots and their TTL alone; test_agent has the agent
-PG_PORT=$SHIMFS_TEST_PG_PORT
 
 command -v strace >/dev/null || { fail "strace is missing (scripts/deps.sh installs it)"; exit 1; }
 [ ! -e "$PREFIX" ] || { fail "$PREFIX exists on the host"; exit 1; }
@@ -44,12 +43,6 @@ shim() {
     env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_LOG=error \
         SHIMFS_ATTR_TTL="${TTL:-60}" SHIMFS_ENTRY_TTL="${TTL:-60}" SHIMFS_NEGATIVE_TTL="${TTL:-60}" "$@"
 }
-# The same under strace, connects recorded in $TRACE.
-TRACE=$TEST_SCRATCH/connects
-traced() {
-    shim strace -f -qq --seccomp-bpf -e trace=connect -o "$TRACE" "$@"
-}
-pg_connects() { grep -c "htons($PG_PORT)" "$TRACE" || true; }
 tree_md5() { (cd "$1" && find . -type f | LC_ALL=C sort | xargs cat) | md5sum; }
 local_md5=$(tree_md5 "$SRC/data")
 
