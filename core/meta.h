@@ -108,11 +108,20 @@ int meta_readdir(struct meta *m, uint64_t dir, const char *after, size_t alen,
 int meta_readlink(struct meta *m, uint64_t ino, char *buf, size_t cap);
 
 /* All slice records of chunks [first, first+count) of ino, oldest first
- * within each chunk. cb is called once per chunk that has slices. */
+ * within each chunk. cb is called once per chunk that has slices.
+ * -ENOENT: no such inode. */
 typedef int (*meta_chunk_cb)(void *arg, uint64_t chunk_index,
                              const struct layout_slice *s, int n);
 int meta_read_chunks(struct meta *m, uint64_t ino, uint64_t first, uint64_t count,
                      meta_chunk_cb cb, void *arg);
+/* meta_read_chunks of one version of a file: with `check`, -ESTALE (and no
+ * callback) unless the inode still has version->size and ->mtime_ns, read
+ * in the same snapshot as the slices. A map built from cached attributes
+ * and slices read later would otherwise mix two versions: the old size
+ * with the new slices (zeros past the new end), or no slices at all for an
+ * inode deleted meanwhile (zeros where a replaced checkpoint was). */
+int meta_read_version_chunks(struct meta *m, const struct meta_attr *version, int check,
+                             uint64_t first, uint64_t count, meta_chunk_cb cb, void *arg);
 
 /* Every regular file of directory `dir` with its whole block map, so that
  * opening the files of a listed directory costs no further round trip.

@@ -167,6 +167,8 @@ static int vfs_file_attach(struct vfs_file *f)
         int rc = vfs_load_smap(&f->attr, &f->smap);
         if (rc < 0)
             return rc;
+        f->size = f->attr.size;          /* the version the map is of */
+        f->mtime_ns = f->attr.mtime_ns;
         if (vfs_is_writer(f))
             f->fd = vfs_memfd("shimfs", f->attr.ino, f->flags); /* never native: writes need us */
         else
@@ -200,6 +202,7 @@ int vfs_open(const char *vpath, int flags, mode_t mode, struct vfs_file **out,
     if (changes)
         follow |= VFS_FRESH;
     uint64_t parent = 0;
+again:
     rc = vfs_resolve_at(vpath, follow, &a, canon, &parent, host, hcap);
     if (rc == -ENOENT && (flags & O_CREAT)) {
         rc = vfs_create_file(vpath, mode, flags & O_EXCL, &a, canon, host, hcap); /* EROFS if read-only */
@@ -229,9 +232,16 @@ int vfs_open(const char *vpath, int flags, mode_t mode, struct vfs_file **out,
     rc = vfs_file_attach(f);
     if (rc < 0) {
         vfs_release(f);
+        /* the inode the caches named was deleted meanwhile (a checkpoint
+         * renamed over it): the name may now lead elsewhere, so ask the
+         * database once, as an open a moment later would */
+        if (rc == -ENOENT && !created && !(follow & VFS_FRESH)) {
+            follow |= VFS_FRESH;
+            goto again;
+        }
         return rc;
     }
-    vfs_open_ref(a.ino);
+    vfs_open_ref(f->attr.ino);
     *out = f;
     return 0;
 }
@@ -251,11 +261,13 @@ int vfs_adopt(int fd, uint64_t ino, int flags, struct vfs_file **out)
     if (!f)
         return -ENOMEM;
     if (S_ISREG(a.mode)) {
-        rc = vfs_load_smap(&a, &f->smap);
+        rc = vfs_load_smap(&f->attr, &f->smap);
         if (rc < 0) {
             vfs_release(f);
             return rc;
         }
+        f->size = f->attr.size;
+        f->mtime_ns = f->attr.mtime_ns;
     }
     f->fd = fd;
     vfs_open_ref(a.ino);

@@ -161,7 +161,10 @@ void vfs_ns_after_fork(void);
 int64_t vfs_wall_now(void);
 
 /* ---- file data (vfs_read.c) ---- */
-int vfs_load_smap(const struct meta_attr *a, struct vfs_smap **out);
+/* The block map of version *a of a file (shared through the metadata
+ * cache). When the database holds a newer version than *a, *a is replaced
+ * by it and its map returned; -ENOENT when the inode is gone. */
+int vfs_load_smap(struct meta_attr *a, struct vfs_smap **out);
 /* Load and cache the block maps of every file in a directory (one query). */
 int vfs_load_dir_smaps(uint64_t dir);
 /* The same from maps delivered some other way (a whole-directory query or

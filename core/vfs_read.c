@@ -210,30 +210,49 @@ void vfs_dir_readahead(uint64_t dir, uint64_t ino, int missed)
                   (unsigned long long)dir, (unsigned long long)ino, n, queued);
 }
 
-int vfs_load_smap(const struct meta_attr *a, struct vfs_smap **out)
+/* How often a version that changed under us is re-read before giving up
+ * (each time another commit landed between our getattr and our slices). */
+#define VFS_SMAP_ATTEMPTS 4
+
+int vfs_load_smap(struct meta_attr *a, struct vfs_smap **out)
 {
-    struct vfs_smap *m = mcache_get_smap(a->ino, a->size, a->mtime_ns);
-    if (m) {
-        *out = m;
-        return 0;
-    }
-    m = vfs_smap_new(a);
-    if (!m)
-        return -ENOMEM;
-    struct vfs_load l = { m, 0, 0 };
-    uint64_t nchunks = (a->size + LAYOUT_CHUNK_SIZE - 1) / LAYOUT_CHUNK_SIZE;
-    int rc = 0;
-    if (nchunks)
-        rc = meta_read_chunks(vfs_volume()->meta, a->ino, 0, nchunks, vfs_load_cb, &l);
-    if (rc >= 0 && l.err)
-        rc = l.err;
-    if (rc < 0) {
+    struct meta *meta = vfs_volume()->meta;
+    for (int attempt = 1;; attempt++) {
+        struct vfs_smap *m = mcache_get_smap(a->ino, a->size, a->mtime_ns);
+        if (m) {
+            *out = m;
+            return 0;
+        }
+        m = vfs_smap_new(a);
+        if (!m)
+            return -ENOMEM;
+        struct vfs_load l = { m, 0, 0 };
+        uint64_t nchunks = (a->size + LAYOUT_CHUNK_SIZE - 1) / LAYOUT_CHUNK_SIZE;
+        /* an empty file has no chunk to read but must still exist, in the
+         * version the attributes say, like any other */
+        int rc = meta_read_version_chunks(meta, a, 1, 0, nchunks ? nchunks : 1, vfs_load_cb, &l);
+        if (rc >= 0 && l.err)
+            rc = l.err;
+        if (rc >= 0) {
+            mcache_put_smap(m);
+            *out = m;
+            return 0;
+        }
         vfs_smap_put(m);
-        return vfs_errno(rc);
+        if (rc != -ESTALE)
+            return vfs_errno(rc);
+        if (attempt == VFS_SMAP_ATTEMPTS) {
+            log_warn("vfs", "inode %llu: its version kept changing while its block map was read",
+                     (unsigned long long)a->ino);
+            return -EIO;
+        }
+        /* the attributes were older than the slices: take the version the
+         * database has now (what an open a moment later would have seen) */
+        rc = meta_getattr(meta, a->ino, a);
+        if (rc < 0)
+            return vfs_errno(rc);
+        mcache_put_attr(a);
     }
-    mcache_put_smap(m);
-    *out = m;
-    return 0;
 }
 
 static const struct vfs_chunk *vfs_find_chunk(const struct vfs_smap *m, uint64_t index)

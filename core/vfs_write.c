@@ -133,7 +133,7 @@ static int vfs_reload(struct vfs_file *f, const struct meta_attr *a)
     f->attr = *a;
     mcache_put_attr(a);
     struct vfs_smap *m = NULL;
-    int rc = vfs_load_smap(a, &m);
+    int rc = vfs_load_smap(&f->attr, &m);
     if (rc < 0)
         return rc;
     vfs_smap_put(f->smap);

@@ -160,6 +160,14 @@ static int meta_chunk_deliver(const PGresult *r, int from, int to, struct layout
 int meta_read_chunks(struct meta *m, uint64_t ino, uint64_t first, uint64_t count,
                      meta_chunk_cb cb, void *arg)
 {
+    struct meta_attr any = { .ino = ino };
+    return meta_read_version_chunks(m, &any, 0, first, count, cb, arg);
+}
+
+int meta_read_version_chunks(struct meta *m, const struct meta_attr *version, int check,
+                             uint64_t first, uint64_t count, meta_chunk_cb cb, void *arg)
+{
+    uint64_t ino = version->ino;
     uint64_t end = first + count;
     if (end < first || end > (uint64_t)INT64_MAX)
         end = (uint64_t)INT64_MAX;
@@ -173,6 +181,17 @@ int meta_read_chunks(struct meta *m, uint64_t ino, uint64_t first, uint64_t coun
     if (rc < 0)
         return rc;
     int n = PQntuples(r);
+    if (n == 0) {
+        PQclear(r);
+        return -ENOENT;
+    }
+    if (check && ((uint64_t)meta_r_int(r, 0, 6) != version->size ||
+                  meta_r_int(r, 0, 7) != version->mtime_ns)) {
+        PQclear(r);
+        return -ESTALE;
+    }
+    if (meta_r_isnull(r, 0, 0))
+        n = 0;    /* the inode has no slice in the range */
     struct layout_slice *s = n ? malloc((size_t)n * sizeof *s) : NULL;
     if (n && !s) {
         PQclear(r);

@@ -92,8 +92,12 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
     [MS_READLINK] = { "shimfs_readlink",
         "SELECT n.mode, s.target FROM inode n LEFT JOIN symlink s ON s.ino = n.ino WHERE n.ino = $1" },
     [MS_CHUNKS] = { "shimfs_chunks",
-        "SELECT chunk, pos, id, size, off, len FROM slice "
-        "WHERE ino = $1 AND chunk >= $2 AND chunk < $3 ORDER BY chunk, seq" },
+        /* the inode's size and mtime come from the same snapshot as its
+         * slices, so a caller can tell which version of the file they map;
+         * no row at all: the inode is gone */
+        "SELECT s.chunk, s.pos, s.id, s.size, s.off, s.len, n.size, n.mtime "
+        "FROM inode n LEFT JOIN slice s ON s.ino = n.ino AND s.chunk >= $2 AND s.chunk < $3 "
+        "WHERE n.ino = $1 ORDER BY s.chunk, s.seq" },
     [MS_GETXATTR] = { "shimfs_getxattr",
         "SELECT x.value FROM inode n LEFT JOIN xattr x ON x.ino = n.ino AND x.name = $2 "
         "WHERE n.ino = $1" },
