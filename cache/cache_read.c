@@ -19,6 +19,7 @@
 
 #include "cache_internal.h"
 #include "log.h"
+#include "trust.h"
 
 #define CACHE_OPEN_FLAGS (O_RDONLY | O_NOFOLLOW | O_NOATIME)
 
@@ -52,8 +53,8 @@ int cache_verify_after(struct cache *c, int fd, const char *key, const struct st
 {
     uint64_t want, got;
     uint64_t size = (uint64_t)st->st_size;
-    if (!size_matches_key(key, st))
-        return -EBADMSG;
+    if (!size_matches_key(key, st) || trust_stat_ok(st) < 0)
+        return -EBADMSG;        /* another user's file is never ours to serve */
     int r = cache_sum_load(c, fd, key, &want);
     if (r < 0)
         return r == -ENODATA ? -EBADMSG : r;

@@ -13,9 +13,9 @@
 
 #include "layout.h"
 #include "log.h"
+#include "trust.h"
 
 #define CONFIG_DEFAULT_PREFIX "/mnt/shimfs"
-#define CONFIG_DEFAULT_CACHE  "/var/tmp/shimfs-cache"
 
 int config_parse_seconds(const char *s, int64_t *ns)
 {
@@ -133,7 +133,10 @@ void config_load(struct shimfs_config *c)
     }
     c->prefix_len = strlen(c->prefix);
     const char *cache = config_env("SHIMFS_CACHE_DIR");
-    config_copy(c->cache_dir, sizeof c->cache_dir, cache ? cache : CONFIG_DEFAULT_CACHE);
+    if (cache)
+        config_copy(c->cache_dir, sizeof c->cache_dir, cache);
+    else
+        trust_default_dir(c->cache_dir, sizeof c->cache_dir);   /* one per user */
     c->cache_size = UINT64_C(100) << 30;
     config_size("SHIMFS_CACHE_SIZE", &c->cache_size);
     c->free_space_ratio = 0.1;

@@ -16,7 +16,7 @@ struct shimfs_config {
     char meta[4096];          /* SHIMFS_META (libpq URL/conninfo); "" = PG* vars */
     char prefix[4096];        /* SHIMFS_PREFIX, normalised, no trailing '/' */
     size_t prefix_len;
-    char cache_dir[4096];     /* SHIMFS_CACHE_DIR, default /var/tmp/shimfs-cache */
+    char cache_dir[4096];     /* SHIMFS_CACHE_DIR, default /var/tmp/shimfs-<euid> (trust.h) */
     uint64_t cache_size;      /* SHIMFS_CACHE_SIZE, default 100G */
     double free_space_ratio;  /* SHIMFS_FREE_SPACE_RATIO, default 0.1 */
     int cache_verify;         /* SHIMFS_CACHE_VERIFY: entry (0), first-use (1, default), always (2) */

@@ -23,7 +23,7 @@
 #include "shim_vfs.h"
 
 #define SHIM_DEFAULT_PREFIX "/mnt/shimfs"
-#define SHIM_DEFAULT_CACHE "/var/tmp/shimfs-cache"
+#define SHIM_DEFAULT_CACHE "/var/tmp/shimfs-"   /* + the effective uid, as core/trust.h */
 
 __thread int shim_guard __attribute__((tls_model("initial-exec")));
 struct shim_config shim_cfg;
@@ -50,6 +50,26 @@ static int shim_init_cat(char *dst, const char *a, const char *b, const char *c)
         memcpy(dst + la + lb, c, lc);
     dst[la + lb + lc] = '\0';
     return 0;
+}
+
+/* /var/tmp/shimfs-<euid>: the engine's default (trust_default_dir). */
+static void shim_init_default_cache(char *out, size_t cap)
+{
+    char digits[16];
+    int n = 0;
+    unsigned uid = (unsigned)geteuid();
+    do
+        digits[n++] = (char)('0' + uid % 10);
+    while ((uid /= 10) && n < (int)sizeof digits);
+    size_t len = strlen(SHIM_DEFAULT_CACHE);
+    if (len + (size_t)n + 1 > cap) {
+        out[0] = '\0';
+        return;
+    }
+    memcpy(out, SHIM_DEFAULT_CACHE, len);
+    while (n > 0)
+        out[len++] = digits[--n];
+    out[len] = '\0';
 }
 
 /* The engine sits next to the preload unless SHIMFS_CORE_LIB says. */
@@ -88,9 +108,11 @@ static void shim_init_config(void)
         return;
     }
     shim_cfg.prefix_len = strlen(shim_cfg.prefix);
-    const char *cache = shim_env("SHIMFS_CACHE_DIR", SHIM_DEFAULT_CACHE);
+    char fallback[64];
+    shim_init_default_cache(fallback, sizeof fallback);
+    const char *cache = shim_env("SHIMFS_CACHE_DIR", fallback);
     if (shim_path_prefix(cache, shim_cfg.cache_dir, sizeof shim_cfg.cache_dir) < 0)
-        strcpy(shim_cfg.cache_dir, SHIM_DEFAULT_CACHE);
+        strcpy(shim_cfg.cache_dir, fallback);
     if (shim_init_cat(shim_cfg.marker_root, shim_cfg.cache_dir, "/cwd", shim_cfg.prefix) < 0) {
         shim_log(SHIM_LOG_ERROR, "SHIMFS_CACHE_DIR too long; shim disabled");
         return;
