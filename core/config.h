@@ -36,7 +36,8 @@ struct shimfs_config {
     int64_t agent_idle_ns;    /* SHIMFS_AGENT_IDLE (seconds), default 300 */
 };
 
-/* Fill *c from the environment (getenv only: safe early in a process). */
+/* Fill *c from the environment (getenv only: safe early in a process;
+ * secure_getenv for the variables that name files or programs). */
 void config_load(struct shimfs_config *c);
 /* Parse seconds ("1", "0.5", "0") into ns; -EINVAL on junk. */
 int config_parse_seconds(const char *s, int64_t *ns);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/auxv.h>
 
 #include "shim_cwd.h"
 #include "shim_check.h"
@@ -31,9 +32,12 @@ int shim_ready;
 
 int shim_in_vfork_child(void) { return getpid() != shim_cfg.pid; }
 
+/* secure_getenv: a variable naming what the shim opens or loads (the
+ * engine, the log file, the cache folder) is never taken from the caller
+ * of a setuid or file-capability program (see also shim_init_config). */
 static const char *shim_env(const char *name, const char *fallback)
 {
-    const char *v = getenv(name);
+    const char *v = secure_getenv(name);
     return v && *v ? v : fallback;
 }
 
@@ -75,7 +79,7 @@ static void shim_init_default_cache(char *out, size_t cap)
 /* The engine sits next to the preload unless SHIMFS_CORE_LIB says. */
 static void shim_init_core_path(void)
 {
-    const char *env = getenv("SHIMFS_CORE_LIB");
+    const char *env = secure_getenv("SHIMFS_CORE_LIB");
     if (env && *env) {
         shim_init_cat(shim_cfg.core_lib, env, "", NULL);
         return;
@@ -100,7 +104,10 @@ static void shim_init_core_path(void)
 static void shim_init_config(void)
 {
     shim_cfg.pid = getpid();
-    shim_log_configure(getenv("SHIMFS_LOG"));
+    if (getauxval(AT_SECURE))
+        return; /* setuid/setgid/capabilities: the caller's environment chose
+                   the prefix and the database; stay out of the way */
+    shim_log_configure(secure_getenv("SHIMFS_LOG"));
     const char *prefix = shim_env("SHIMFS_PREFIX", SHIM_DEFAULT_PREFIX);
     if (shim_path_prefix(prefix, shim_cfg.prefix, sizeof shim_cfg.prefix) < 0) {
         shim_log(SHIM_LOG_ERROR, "SHIMFS_PREFIX=%s: not a usable absolute path; shim disabled",
