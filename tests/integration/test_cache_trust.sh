@@ -107,3 +107,21 @@ assert_eq 600 "$(stat -c %a "$TEST_SCRATCH/mine/blocks/$key" 2>/dev/null || echo
     "the block it cached is 0600"
 assert_eq 700 "$(stat -c %a "$TEST_SCRATCH/mine/meta" 2>/dev/null || echo none)" "meta/ is 0700"
 
+
+# the shim's cwd markers (SHIMFS_CACHE_DIR/cwd/...): a symlink nobody plants
+# there must not move root's kernel cwd (nor make root create folders) into
+# a place of nobody's choosing
+mkdir -p "$TEST_SCRATCH/elsewhere"
+check "nobody plants cwd -> elsewhere in its folder" \
+    as_nobody sh -c "mkdir -p '$SHARED/c3' && ln -s '$TEST_SCRATCH/elsewhere' '$SHARED/c3/cwd'"
+shim "$SHARED/c3" "$PY" -c 'import os, sys, time; os.chdir(sys.argv[1]); print(os.getpid(), flush=True); time.sleep(3)' \
+    "$PREFIX" > "$TEST_SCRATCH/cwd.out" 2> "$ERR" &
+cwd_pid=$!
+wait_for 10 grep -q . "$TEST_SCRATCH/cwd.out" || true
+kernel_cwd=$(readlink "/proc/$(cat "$TEST_SCRATCH/cwd.out")/cwd" || true)
+wait "$cwd_pid" || true
+case "$kernel_cwd" in
+    "$TEST_SCRATCH/elsewhere"*) fail "chdir into the volume followed nobody's symlink to $kernel_cwd" ;;
+    *) pass "chdir into the volume did not follow nobody's symlink (kernel cwd $kernel_cwd)" ;;
+esac
+assert_eq "" "$(ls -A "$TEST_SCRATCH/elsewhere")" "and made nothing there"
