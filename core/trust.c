@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,19 +117,54 @@ static int trust_ancestors(const char *real)
     return 0;
 }
 
+/* The last folder whose ancestors passed, as given and resolved: the
+ * volume, its cache and its node metadata each open the same folder at
+ * start-up, and the walk above it costs a few dozen system calls. What
+ * only root or we can change stays checked; the folder itself is checked
+ * again on every open. */
+static pthread_mutex_t trust_memo_lock = PTHREAD_MUTEX_INITIALIZER;
+static char trust_memo_in[PATH_MAX], trust_memo_real[PATH_MAX];
+
+static int trust_memo_get(const char *path, char *real)
+{
+    pthread_mutex_lock(&trust_memo_lock);
+    int hit = trust_memo_real[0] && (strcmp(path, trust_memo_in) == 0 ||
+                                     strcmp(path, trust_memo_real) == 0);
+    if (hit)
+        strcpy(real, trust_memo_real);
+    pthread_mutex_unlock(&trust_memo_lock);
+    return hit;
+}
+
+static void trust_memo_set(const char *path, const char *real)
+{
+    pthread_mutex_lock(&trust_memo_lock);
+    if (strlen(path) < sizeof trust_memo_in) {
+        strcpy(trust_memo_in, path);
+        strcpy(trust_memo_real, real);
+    }
+    pthread_mutex_unlock(&trust_memo_lock);
+}
+
 int trust_dir_open(char *path, size_t cap)
 {
     char real[PATH_MAX];
     if (!path || !*path)
         return -EINVAL;
-    int rc = trust_mkdirs(path);
-    if (rc < 0)
-        return rc;
-    if (!realpath(path, real))
-        return -errno;
-    if ((rc = trust_ancestors(real)) < 0)
-        return rc;
-    int fd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int rc = 0, fd = -1;
+    int memo = trust_memo_get(path, real);
+    if (memo && (fd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 &&
+        errno == ENOENT)
+        memo = 0;   /* wiped since: make it again */
+    if (!memo) {
+        if (!realpath(path, real) && (errno != ENOENT || (rc = trust_mkdirs(path)) < 0 ||
+                                      !realpath(path, real)))
+            return rc < 0 ? rc : -errno;
+        if ((rc = trust_ancestors(real)) < 0)
+            return rc;
+        trust_memo_set(path, real);
+        fd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
     if (fd < 0)
         return errno == ELOOP ? -EPERM : -errno;   /* became a symlink since */
     if ((rc = trust_fd_check(fd, real)) < 0) {
