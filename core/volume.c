@@ -58,8 +58,8 @@ static void volume_open_cache(struct volume *v)
  * all (one line, from trust.c) and the volume works without it. */
 static void volume_trust_cache_dir(struct volume *v)
 {
-    if (!v->cfg.cache_dir[0] || v->cfg.cache_size == 0)
-        return;
+    if (!v->cfg.cache_dir[0])
+        return;     /* (checked with the cache off too: locks and staging live there) */
     int fd = trust_dir_open(v->cfg.cache_dir, sizeof v->cfg.cache_dir);
     if (fd >= 0)
         close(fd);
