@@ -37,6 +37,9 @@ static void shim_cwd_classify_host(void)
     if (strncmp(shim_hcwd, shim_cfg.marker_root, shim_cfg.marker_len) == 0 &&
         (shim_hcwd[shim_cfg.marker_len] == '\0' || shim_hcwd[shim_cfg.marker_len] == '/'))
         rest = shim_hcwd + shim_cfg.marker_len;   /* an inherited marker */
+    else if ((rest = shim_path_default_marker(SHIM_DEFAULT_CACHE_ROOT, shim_cfg.prefix,
+                                              shim_cfg.prefix_len, shim_hcwd)))
+        ;                                         /* another user's (the cache is per user) */
     else
         rest = shim_path_under(shim_cfg.prefix, shim_cfg.prefix_len, shim_hcwd);
     if (rest) {

@@ -24,7 +24,6 @@
 #include "shim_vfs.h"
 
 #define SHIM_DEFAULT_PREFIX "/mnt/shimfs"
-#define SHIM_DEFAULT_CACHE "/var/tmp/shimfs-"   /* + the effective uid, as core/trust.h */
 
 __thread int shim_guard __attribute__((tls_model("initial-exec")));
 struct shim_config shim_cfg;
@@ -65,12 +64,12 @@ static void shim_init_default_cache(char *out, size_t cap)
     do
         digits[n++] = (char)('0' + uid % 10);
     while ((uid /= 10) && n < (int)sizeof digits);
-    size_t len = strlen(SHIM_DEFAULT_CACHE);
+    size_t len = strlen(SHIM_DEFAULT_CACHE_ROOT);
     if (len + (size_t)n + 1 > cap) {
         out[0] = '\0';
         return;
     }
-    memcpy(out, SHIM_DEFAULT_CACHE, len);
+    memcpy(out, SHIM_DEFAULT_CACHE_ROOT, len);
     while (n > 0)
         out[len++] = digits[--n];
     out[len] = '\0';
