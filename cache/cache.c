@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,33 +19,49 @@
 
 #include "cache_internal.h"
 #include "log.h"
-
-static int open_dir(int at, const char *name)
-{
-    return openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-}
+#include "trust.h"
 
 static int open_subdir(int at, const char *name)
 {
-    if (mkdirat(at, name, 0700) < 0 && errno != EEXIST && errno != EROFS && errno != EACCES)
-        return -1;
-    return open_dir(at, name);
+    int fd = trust_subdir_open(at, name, 1);
+    if (fd == -EROFS || fd == -EACCES)
+        fd = trust_subdir_open(at, name, 0);     /* a read-only cache still serves */
+    return fd;
 }
 
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+/* Only a folder of ours that nobody else can write is used: another
+ * user's planted block with a matching checksum would otherwise be read
+ * as volume data (trust.h). A refusal is logged there, once. */
 static void cache_dirs_open(struct cache *c)
 {
-    int r = cache_mkdir_p(c->dir);
-    c->dir_fd = open_dir(AT_FDCWD, c->dir);
-    if (c->dir_fd < 0) {
-        c->dir_err = r < 0 ? -r : errno;
+    int fd = trust_dir_open(c->dir, PATH_MAX);
+    int blocks = fd >= 0 ? open_subdir(fd, "blocks") : -ENOENT;
+    int tmp = fd >= 0 ? open_subdir(fd, "tmp") : -ENOENT;
+    int sums = fd >= 0 ? trust_subdir_open(fd, "sums", 0) : -ENOENT;
+    if (blocks == -EPERM || tmp == -EPERM || sums == -EPERM) {
+        close_fd(&fd);
+        fd = -EPERM;
+    }
+    c->blocks_fd = fd >= 0 && blocks >= 0 ? blocks : (close_fd(&blocks), -1);
+    c->tmp_fd = fd >= 0 && tmp >= 0 ? tmp : (close_fd(&tmp), -1);
+    c->sums_fd = fd >= 0 && sums >= 0 ? sums : (close_fd(&sums), -1);
+    if (fd < 0) {
+        c->dir_err = -fd;
+        if (fd == -EPERM)
+            c->log_dir = 1; /* trust.c said why */
         log_once(&c->log_dir, LOG_WARN, CACHE_MOD, "%s: cannot use cache directory: %s: every read misses",
                  c->dir, strerror(c->dir_err));
         return;
     }
-    c->blocks_fd = open_subdir(c->dir_fd, "blocks");
-    c->tmp_fd = open_subdir(c->dir_fd, "tmp");
-    c->sums_fd = open_dir(c->dir_fd, "sums");
-    int lk = openat(c->dir_fd, "lock", O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+    c->dir_fd = fd;
+    int lk = trust_file_open(fd, "lock", O_RDONLY | O_CREAT, 0600);
     if (lk >= 0)
         close(lk);
 }
@@ -54,10 +71,11 @@ int cache_open(const struct cache_config *cfg, struct cache **out)
     if (!cfg || !cfg->dir || !*cfg->dir || !out)
         return -EINVAL;
     struct cache *c = calloc(1, sizeof *c);
-    if (!c || !(c->dir = strdup(cfg->dir))) {
+    if (!c || strlen(cfg->dir) >= PATH_MAX || !(c->dir = calloc(1, PATH_MAX))) {
         free(c);
         return -ENOMEM;
     }
+    strcpy(c->dir, cfg->dir);
     c->limit = cfg->size_limit;
     c->free_ratio = isfinite(cfg->free_space_ratio) && cfg->free_space_ratio > 0
                   ? fmin(cfg->free_space_ratio, 0.99) : 0;
@@ -87,13 +105,6 @@ void cache_after_fork(struct cache *c)
     pthread_mutex_init(&c->rring.mu, NULL);
     c->log_put = c->log_uring = c->log_space = c->log_dir = 0;
     memset(c->ctr, 0, sizeof c->ctr);
-}
-
-static void close_fd(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
 }
 
 void cache_close(struct cache *c)

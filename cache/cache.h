@@ -1,8 +1,8 @@
 /* cache.h - the node's block cache on local disk (the only io_uring user).
  *
  * Blocks are stored decompressed, one file per object key, under the cache
- * directory, shared by every process on the node. Because objects are
- * immutable, a cached block can never be stale, only evicted.
+ * directory, shared by the node's processes of one user. Because objects
+ * are immutable, a cached block can never be stale, only evicted.
  *
  * Promises:
  *  - A cache file's content is exactly the block's bytes, so its descriptor
@@ -15,6 +15,10 @@
  *    the free-space floor, across all processes sharing the directory.
  *  - Disk full, read-only or unwritable cache: puts fail quietly (one log
  *    line per process) and reads miss, so callers fall back to the store.
+ *  - A directory another user could have written (not owned by the
+ *    effective uid, writable by group or others, a symlink, or below a
+ *    folder others can change: core/trust.h) is not used at all: every
+ *    read misses, and no file another user owns is ever served.
  *  - io_uring does the disk I/O when the kernel allows it; otherwise
  *    pread/pwrite (one log line). Rings are per process, remade after fork.
  * All functions are thread-safe and return 0 or a negative errno.

@@ -1,6 +1,7 @@
 /* cache_internal.h - what the cache's files share (private to cache/).
  *
- * On-disk layout under cfg->dir (created 0700):
+ * On-disk layout under cfg->dir (created 0700, used only when it passes
+ * core/trust.h's owner and mode checks; sub-folders and files too):
  *   blocks/<key>   one file per block, content = the block's bytes, mode 0600;
  *                  checksum in xattr "user.shimfs.xxh3" (8 bytes, LE XXH3-64)
  *   sums/<key>     sidecar checksum ("%016llx\n"), only where the file system

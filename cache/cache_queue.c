@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 
 #include "cache_internal.h"
+#include "trust.h"
 #include "log.h"
 
 void cache_queue_init(struct cache *c)
@@ -70,8 +71,8 @@ static void *queue_writer(void *arg)
 {
     struct cache *c = arg;
     struct cache_item *batch[CACHE_BATCH_ITEMS];
-    if (c->dir_fd >= 0)
-        c->lock_fd = openat(c->dir_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (c->dir_fd >= 0 && (c->lock_fd = trust_file_open(c->dir_fd, "lock", O_RDWR | O_CREAT, 0600)) < 0)
+        c->lock_fd = -1;
     cache_sum_probe(c);
     pthread_mutex_lock(&c->qmu);
     for (;;) {

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 
 #include "cache_internal.h"
+#include "trust.h"
 #include "log.h"
 
 void cache_shared_open(struct cache *c)
@@ -31,7 +32,7 @@ void cache_shared_open(struct cache *c)
     c->sh_mapped = 0;
     if (c->dir_fd < 0)
         return;
-    int fd = openat(c->dir_fd, "stats", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = trust_file_open(c->dir_fd, "stats", O_RDWR | O_CREAT, 0600);
     if (fd < 0)
         return;
     struct stat st;

@@ -28,6 +28,7 @@
 #include <xxhash.h>
 
 #include "cache_internal.h"
+#include "trust.h"
 #include "log.h"
 
 #define CACHE_SUM_CHUNK (256u << 10)
@@ -71,11 +72,9 @@ static int sum_open_sums(struct cache *c, int create)
         return 0;
     if (c->dir_fd < 0)
         return -ENOENT;
-    if (create && mkdirat(c->dir_fd, "sums", 0700) < 0 && errno != EEXIST)
-        return -errno;
-    int fd = openat(c->dir_fd, "sums", O_RDONLY | O_DIRECTORY | O_CLOEXEC), none = -1;
+    int fd = trust_subdir_open(c->dir_fd, "sums", create), none = -1;
     if (fd < 0)
-        return -errno;
+        return fd;
     if (!__atomic_compare_exchange_n(&c->sums_fd, &none, fd, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         close(fd);             /* another thread opened it first */
     return 0;

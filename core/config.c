@@ -1,7 +1,10 @@
 /* config.c - settings from the environment, with defaults.
  *
  * Only getenv and string work: safe to call early in any process, and cheap
- * enough to run once per process. An unparsable value is logged once and
+ * enough to run once per process. Variables that name a file or a program
+ * this process opens or runs (SHIMFS_LOG's file, SHIMFS_CACHE_DIR,
+ * SHIMFS_AGENT) are read with secure_getenv: a setuid or file-capability
+ * program never takes them from its caller. An unparsable value is logged once and
  * the default kept, so a typo never breaks the host program.
  */
 #include "config.h"
@@ -13,9 +16,9 @@
 
 #include "layout.h"
 #include "log.h"
+#include "trust.h"
 
 #define CONFIG_DEFAULT_PREFIX "/mnt/shimfs"
-#define CONFIG_DEFAULT_CACHE  "/var/tmp/shimfs-cache"
 
 int config_parse_seconds(const char *s, int64_t *ns)
 {
@@ -72,6 +75,13 @@ static const char *config_env(const char *name)
     return v && *v ? v : NULL;
 }
 
+/* The same for a variable naming a file or a program (see the top). */
+static const char *config_env_path(const char *name)
+{
+    const char *v = secure_getenv(name);
+    return v && *v ? v : NULL;
+}
+
 static void config_size(const char *name, uint64_t *out)
 {
     const char *v = config_env(name);
@@ -122,7 +132,7 @@ static void config_verify(int *out)
 void config_load(struct shimfs_config *c)
 {
     memset(c, 0, sizeof *c);
-    log_configure(getenv("SHIMFS_LOG"));
+    log_configure(secure_getenv("SHIMFS_LOG"));
     config_copy(c->meta, sizeof c->meta, config_env("SHIMFS_META"));
     const char *prefix = config_env("SHIMFS_PREFIX");
     if (!prefix || config_normalize_prefix(prefix, c->prefix, sizeof c->prefix) < 0) {
@@ -132,8 +142,11 @@ void config_load(struct shimfs_config *c)
         config_copy(c->prefix, sizeof c->prefix, CONFIG_DEFAULT_PREFIX);
     }
     c->prefix_len = strlen(c->prefix);
-    const char *cache = config_env("SHIMFS_CACHE_DIR");
-    config_copy(c->cache_dir, sizeof c->cache_dir, cache ? cache : CONFIG_DEFAULT_CACHE);
+    const char *cache = config_env_path("SHIMFS_CACHE_DIR");
+    if (cache)
+        config_copy(c->cache_dir, sizeof c->cache_dir, cache);
+    else
+        trust_default_dir(c->cache_dir, sizeof c->cache_dir);   /* one per user */
     c->cache_size = UINT64_C(100) << 30;
     config_size("SHIMFS_CACHE_SIZE", &c->cache_size);
     c->free_space_ratio = 0.1;
@@ -164,7 +177,7 @@ void config_load(struct shimfs_config *c)
     config_verify(&c->cache_verify);
     c->threads = 16;
     config_int("SHIMFS_THREADS", &c->threads, 1, 256);
-    const char *agent = config_env("SHIMFS_AGENT");
+    const char *agent = config_env_path("SHIMFS_AGENT");
     config_copy(c->agent, sizeof c->agent, agent ? agent : "");
     c->agent_poll_ns = 200000000;
     config_seconds("SHIMFS_AGENT_POLL", &c->agent_poll_ns);

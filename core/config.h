@@ -16,7 +16,7 @@ struct shimfs_config {
     char meta[4096];          /* SHIMFS_META (libpq URL/conninfo); "" = PG* vars */
     char prefix[4096];        /* SHIMFS_PREFIX, normalised, no trailing '/' */
     size_t prefix_len;
-    char cache_dir[4096];     /* SHIMFS_CACHE_DIR, default /var/tmp/shimfs-cache */
+    char cache_dir[4096];     /* SHIMFS_CACHE_DIR, default /var/tmp/shimfs-<euid> (trust.h) */
     uint64_t cache_size;      /* SHIMFS_CACHE_SIZE, default 100G */
     double free_space_ratio;  /* SHIMFS_FREE_SPACE_RATIO, default 0.1 */
     int cache_verify;         /* SHIMFS_CACHE_VERIFY: entry (0), first-use (1, default), always (2) */
@@ -36,7 +36,8 @@ struct shimfs_config {
     int64_t agent_idle_ns;    /* SHIMFS_AGENT_IDLE (seconds), default 300 */
 };
 
-/* Fill *c from the environment (getenv only: safe early in a process). */
+/* Fill *c from the environment (getenv only: safe early in a process;
+ * secure_getenv for the variables that name files or programs). */
 void config_load(struct shimfs_config *c);
 /* Parse seconds ("1", "0.5", "0") into ns; -EINVAL on junk. */
 int config_parse_seconds(const char *s, int64_t *ns);

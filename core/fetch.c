@@ -455,11 +455,19 @@ ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen
      * cold read left 1 to 13 of its 128 blocks uncached when puts that met
      * a full queue were dropped. A reader's own fetch never waits. */
     struct flight *f = fetch_flight(v, key, blen, buf ? 0 : CACHE_PUT_WAIT, 1, &rc);
-    if (!f)
-        return rc;
-    if (rc == 0 && len > 0)
+    if (f && rc == 0 && len > 0)
         memcpy(buf, (const char *)f->raw + off, len); /* landed bytes never change */
-    fetch_drop(f);
+    if (f)
+        fetch_drop(f);
+    if (rc == -ENOENT && buf) {
+        /* The metadata references it: its bytes are lost, the file is not
+         * gone. A reader says so once (prefetches stay quiet: the reader
+         * that needs the block comes next); warmup and fsck, which expect
+         * to meet such keys, see -ENOENT from their own calls. */
+        log_warn("fetch", "block %s is missing from the bucket (referenced by the metadata): "
+                 "EIO", key);
+        rc = -EIO;
+    }
     return rc < 0 ? rc : (ssize_t)len;
 }
 

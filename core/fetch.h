@@ -14,7 +14,10 @@ struct volume;
 
 /* Decompressed, verified block (id, index) of length blen: [off, off+len)
  * copied into buf. Cache first; otherwise joins or leads the single GET.
- * Returns bytes copied or -errno. */
+ * Returns bytes copied or -errno. A block missing from the bucket is -EIO
+ * for a reader (buf set), with one warn line naming its key: the metadata
+ * references it, so its bytes are lost; a prefetch (buf NULL) gets
+ * -ENOENT and logs nothing. */
 ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen,
                     void *buf, size_t len, uint32_t off);
 /* Bring block (id, index) into the node cache and wait until it is on disk

@@ -12,9 +12,11 @@
  */
 #include "nodemeta.h"
 #include "io.h"
+#include "trust.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,16 +106,13 @@ static void nm_key(const char *conninfo, char *out, size_t cap)
     snprintf(out, cap, "%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
 }
 
-static int nm_mkdir(const char *path)
-{
-    return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -errno;
-}
-
 static int nm_map_gen(struct nodemeta *nm)
 {
-    int fd = openat(nm->dirfd, "gen", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    /* the agent's words live here: another user's page could vouch for
+     * stale snapshots */
+    int fd = trust_file_open(nm->dirfd, "gen", O_RDWR | O_CREAT, 0600);
     if (fd < 0)
-        return -errno;
+        return fd;
     struct stat st;
     int rc = fstat(fd, &st) < 0 ? -errno : 0;
     if (rc == 0 && st.st_size < 4096 && ftruncate(fd, 4096) < 0)
@@ -132,24 +131,28 @@ static int nm_map_gen(struct nodemeta *nm)
 
 int nodemeta_open(const char *cache_dir, const char *conninfo, struct nodemeta **out)
 {
-    char path[4096 + 64], key[40];
+    char path[PATH_MAX], key[40];
     nm_key(conninfo ? conninfo : "", key, sizeof key);
-    int n = snprintf(path, sizeof path, "%s/meta", cache_dir);
-    if (n < 0 || (size_t)n >= sizeof path - 40)
+    if (snprintf(path, sizeof path, "%s", cache_dir) >= (int)sizeof path)
         return -ENAMETOOLONG;
-    int rc = nm_mkdir(cache_dir);
-    if (rc == 0)
-        rc = nm_mkdir(path);
-    snprintf(path + n, sizeof path - (size_t)n, "/%s", key);
-    if (rc == 0)
-        rc = nm_mkdir(path);
-    if (rc < 0)
-        return rc;
+    /* Snapshots carry attributes (modes, owners) and block maps: only a
+     * folder nobody else can write is read (trust.h). */
+    int top = trust_dir_open(path, sizeof path);
+    int meta = top >= 0 ? trust_subdir_open(top, "meta", 1) : top;
+    int dirfd = meta >= 0 ? trust_subdir_open(meta, key, 1) : meta;
+    if (top >= 0)
+        close(top);
+    if (meta >= 0)
+        close(meta);
+    if (dirfd < 0)
+        return dirfd;
     struct nodemeta *nm = calloc(1, sizeof *nm);
-    if (!nm)
+    if (!nm) {
+        close(dirfd);
         return -ENOMEM;
-    nm->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    rc = nm->dirfd < 0 ? -errno : nm_map_gen(nm);
+    }
+    nm->dirfd = dirfd;
+    int rc = nm_map_gen(nm);
     if (rc < 0) {
         nodemeta_close(nm);
         return rc;
@@ -235,9 +238,9 @@ int nodemeta_replaced(const struct nodemeta *nm)
 
 int nodemeta_agent_lock(struct nodemeta *nm)
 {
-    int fd = openat(nm->dirfd, "agent.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int fd = trust_file_open(nm->dirfd, "agent.lock", O_RDWR | O_CREAT, 0600);
     if (fd < 0)
-        return -errno;
+        return fd;
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         int e = errno == EWOULDBLOCK ? -EBUSY : -errno;
         close(fd);
@@ -304,7 +307,8 @@ static int nm_load(struct nodemeta *nm, const char *name, uint32_t kind, int64_t
         return -ENOENT;
     struct stat st;
     int rc = fstat(fd, &st) < 0 ? -errno : 0;
-    if (rc == 0 && ((size_t)st.st_size < sizeof *h || (uint64_t)st.st_size > NM_MAX_FILE))
+    if (rc == 0 && ((size_t)st.st_size < sizeof *h || (uint64_t)st.st_size > NM_MAX_FILE ||
+                    trust_stat_ok(&st) < 0))
         rc = -ESTALE;
     char *p = rc == 0 ? malloc((size_t)st.st_size) : NULL;
     if (rc == 0 && !p)

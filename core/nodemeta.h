@@ -41,7 +41,9 @@
 struct nodemeta;
 
 /* Open (creating 0700 as needed) the node's folder for the volume reached
- * with conninfo. -errno when the cache folder is unusable. */
+ * with conninfo. -errno when the cache folder is unusable; -EPERM (logged
+ * once by trust.c) when it, meta/ or the volume's folder is not this
+ * user's alone (trust.h). Files another user owns are never loaded. */
 int nodemeta_open(const char *cache_dir, const char *conninfo, struct nodemeta **out);
 void nodemeta_close(struct nodemeta *nm);
 

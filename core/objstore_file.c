@@ -7,7 +7,9 @@
  * missing key succeeds. Keys with empty, "." or ".." components would
  * escape or alias the tree, so they are -EINVAL here. A key cannot be both
  * an object and the "directory" of other keys (S3 allows it; we never
- * make such keys).
+ * make such keys). The tree holds volume data: objects are 0600 and
+ * folders 0700 whatever the umask, so only the bucket's owner (the user
+ * the volume's processes run as, see docs/design.md) can read them.
  */
 #include "s3_internal.h"
 #include "log.h"
@@ -38,7 +40,7 @@ static int obj_file_open(struct obj_store *st)
     if (!f)
         return -ENOMEM;
     snprintf(f->root, sizeof f->root, "%s", st->url.path);
-    if (mkdir(f->root, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(f->root, 0700) != 0 && errno != EEXIST) {
         int rc = -errno;
         log_error("objstore", "%s: cannot create the bucket directory: %s", st->desc, strerror(-rc));
         free(f);
@@ -113,7 +115,7 @@ static int obj_file_mkparents(const char *root, char *path)
 {
     for (char *s = path + strlen(root) + 1; (s = strchr(s, '/')); s++) {
         *s = '\0';
-        int rc = mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -errno;
+        int rc = mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -errno;
         *s = '/';
         if (rc)
             return rc;
@@ -136,9 +138,8 @@ static int obj_file_write_tmp(char *tmp, const void *data, size_t len)
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return -errno;
+    /* mkostemp made it 0600, which is what it keeps */
     int rc = io_write_all(fd, data, len);
-    if (rc == 0 && fchmod(fd, 0644) != 0)
-        rc = -errno;
     if (rc == 0 && fsync(fd) != 0)
         rc = -errno;
     if (close(fd) != 0 && rc == 0)

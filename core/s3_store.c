@@ -74,7 +74,7 @@ static void s3_read_credentials(struct s3_ctx *ctx)
  * store is still there. */
 static void s3_read_ca_bundle(struct s3_ctx *ctx)
 {
-    const char *ca = getenv("AWS_CA_BUNDLE");
+    const char *ca = secure_getenv("AWS_CA_BUNDLE");   /* a file we open: not from a setuid caller */
     struct stat sb;
     if (!ca || !*ca)
         return;

@@ -372,6 +372,8 @@ ssize_t vfs_pread(struct vfs_file *f, void *buf, size_t len, uint64_t off)
 
 static int vfs_tmpfile(struct volume *v)
 {
+    if (!v->cfg.cache_dir[0])
+        return -ENOENT;     /* no folder we trust: a sealed memfd instead */
     int fd = open(v->cfg.cache_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     return fd < 0 ? -errno : fd;
 }
@@ -419,14 +421,18 @@ int vfs_lock_fd(struct vfs_file *f)
 {
     struct volume *v = vfs_volume();
     pthread_mutex_lock(&f->lock);
-    if (f->lock_fd < 0) {
+    static int warned;
+    if (f->lock_fd < 0 && !v->cfg.cache_dir[0]) {
+        log_once(&warned, LOG_WARN, "vfs", "no cache folder this user owns alone (see the trust "
+                 "line): locks on volume files fail with ENOLCK");
+    } else if (f->lock_fd < 0) {
         char path[sizeof v->cfg.cache_dir + 128];
         snprintf(path, sizeof path, "%s/locks", v->cfg.cache_dir);
         (void)mkdir(v->cfg.cache_dir, 0700);
         (void)mkdir(path, 0700);
         snprintf(path, sizeof path, "%s/locks/%s-%llu", v->cfg.cache_dir, v->settings.uuid,
                  (unsigned long long)f->attr.ino);
-        f->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        f->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (f->lock_fd < 0)
             log_warn("vfs", "lock file %s: %s; locks on %s fail", path, strerror(errno), f->path);
     }

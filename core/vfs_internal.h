@@ -177,6 +177,9 @@ void vfs_dirmaps_install(struct vfs_dirmaps *d, uint64_t dir, int ok);
 /* Background fetch of the files after ino in dir (cold sequential reads). */
 void vfs_dir_readahead(uint64_t dir, uint64_t ino, int missed);
 ssize_t vfs_read_data(struct vfs_smap *m, void *buf, size_t len, uint64_t off);
+/* Sum of the visible lengths of m's stored slices (holes excluded;
+ * overlapping slices count twice, so callers cap it by the size). */
+uint64_t vfs_smap_stored(const struct vfs_smap *m);
 /* Queue background fetches for the blocks under [off, off+len) (0: to EOF). */
 int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len);
 /* If the file is exactly one whole stored block, its key (for the cache). */

@@ -341,6 +341,16 @@ ssize_t vfs_read_data(struct vfs_smap *m, void *buf, size_t len, uint64_t off)
     return (ssize_t)done;
 }
 
+uint64_t vfs_smap_stored(const struct vfs_smap *m)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < m->nchunks; i++)
+        for (int k = 0; k < m->chunks[i].n; k++)
+            if (m->chunks[i].s[k].id)
+                n += m->chunks[i].s[k].len;
+    return n;
+}
+
 int vfs_single_block_key(const struct vfs_smap *m, char *key, size_t cap, uint32_t *blen,
                          uint64_t *id)
 {

@@ -28,6 +28,7 @@
 
 #include "log.h"
 #include "io.h"
+#include "trust.h"
 #include "vfs_internal.h"
 
 #define WB_MAGIC "SHMFSWB1"
@@ -60,12 +61,19 @@ static int wb_enabled(void)
 static int wb_dir(char *buf, size_t cap)
 {
     struct volume *v = vfs_volume();
+    if (!v->cfg.cache_dir[0])
+        return -ENOENT;     /* no cache folder we trust (volume_open): write through */
     int n = snprintf(buf, cap, "%s/staging", v->cfg.cache_dir);
     if (n < 0 || (size_t)n >= cap)
         return -ENAMETOOLONG;
     (void)mkdir(v->cfg.cache_dir, 0700);
     (void)mkdir(buf, 0700);
-    return 0;
+    /* journals are replayed as writes: only ours (trust.h) */
+    int fd = open(buf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int rc = fd < 0 ? (errno == ELOOP ? -EPERM : -errno) : trust_fd_check(fd, buf);
+    if (fd >= 0)
+        close(fd);
+    return rc;
 }
 
 static int wb_read_all(int fd, void *p, size_t n, off_t off)
@@ -218,7 +226,7 @@ int vfs_wb_stage_locked(struct vfs_file *f)
     int seq = __atomic_add_fetch(&wb.seq, 1, __ATOMIC_RELAXED);
     snprintf(path, sizeof path, "%s/%s-%020llu-%lld%09ld-%d-%d.wb", dir, vfs_volume()->settings.uuid,
              (unsigned long long)f->attr.ino, (long long)ts.tv_sec, ts.tv_nsec, (int)getpid(), seq);
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
     rc = flock(fd, LOCK_EX) < 0 ? -errno : wb_write_journal(fd, f);
@@ -281,7 +289,11 @@ int vfs_wb_recover(int *committed)
     for (int i = 0; i < n; i++) {
         char path[4500];
         snprintf(path, sizeof path, "%s/%s", dir, names[i] ? names[i] : "");
-        int fd = names[i] ? open(path, O_RDWR | O_CLOEXEC) : -1;
+        int fd = names[i] ? open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC) : -1;
+        if (fd >= 0 && trust_fd_check(fd, path) < 0) {
+            close(fd);
+            fd = -1;
+        }
         struct stat st;
         if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 && st.st_nlink > 0) {
             if (wb_finish(fd, path) == 0)

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "nodemeta.h"
 #include "objstore.h"
+#include "trust.h"
 
 static uint64_t volume_dev_of(const char *uuid)
 {
@@ -49,6 +50,21 @@ static void volume_open_cache(struct volume *v)
                  v->cfg.cache_dir, strerror(-rc));
         v->cache = NULL;
     }
+}
+
+/* Every user of the cache folder (cache, node metadata, writeback
+ * staging, lock files, mmap working copies) reaches it by the real path
+ * checked here; a folder another user could have filled is not used at
+ * all (one line, from trust.c) and the volume works without it. */
+static void volume_trust_cache_dir(struct volume *v)
+{
+    if (!v->cfg.cache_dir[0])
+        return;     /* (checked with the cache off too: locks and staging live there) */
+    int fd = trust_dir_open(v->cfg.cache_dir, sizeof v->cfg.cache_dir);
+    if (fd >= 0)
+        close(fd);
+    else if (fd == -EPERM)
+        v->cfg.cache_dir[0] = '\0';
 }
 
 static void volume_committed(void *arg)
@@ -106,6 +122,7 @@ int volume_open(const struct shimfs_config *cfg, struct volume **out)
     if (!v)
         return -ENOMEM;
     v->cfg = *cfg;
+    volume_trust_cache_dir(v);
     int rc = meta_open(cfg->meta, &v->meta);
     if (rc == 0)
         rc = volume_load_settings(v);

@@ -37,6 +37,9 @@ static void shim_cwd_classify_host(void)
     if (strncmp(shim_hcwd, shim_cfg.marker_root, shim_cfg.marker_len) == 0 &&
         (shim_hcwd[shim_cfg.marker_len] == '\0' || shim_hcwd[shim_cfg.marker_len] == '/'))
         rest = shim_hcwd + shim_cfg.marker_len;   /* an inherited marker */
+    else if ((rest = shim_path_default_marker(SHIM_DEFAULT_CACHE_ROOT, shim_cfg.prefix,
+                                              shim_cfg.prefix_len, shim_hcwd)))
+        ;                                         /* another user's (the cache is per user) */
     else
         rest = shim_path_under(shim_cfg.prefix, shim_cfg.prefix_len, shim_hcwd);
     if (rest) {
@@ -99,21 +102,36 @@ int shim_cwd_host_abs(const char *rel, char *out, size_t cap)
     return rc;
 }
 
-/* mkdir -p of the marker for vpath; the deepest path made is chdir'ed to. */
+/* mkdir -p of the marker for vpath; the deepest path made is chdir'ed to.
+ * The cache folder and what is above it are made 0700 (the engine's rule,
+ * core/trust.h); from the cache folder down, every existing component must
+ * be a real folder of this user: a symlink planted by another user would
+ * otherwise move the kernel's cwd (used by unintercepted calls and static
+ * children) wherever that user wants. */
 static int shim_cwd_marker(const char *vpath, char *out, size_t cap)
 {
     int n = snprintf(out, cap, "%s%s", shim_cfg.marker_root, strcmp(vpath, "/") ? vpath : "");
     if (n < 0 || (size_t)n >= cap)
         return -ENAMETOOLONG;
+    size_t cache_len = strlen(shim_cfg.cache_dir);
     for (char *s = out + 1;; s++) {
         if (*s != '/' && *s != '\0')
             continue;
         char c = *s;
         *s = '\0';
-        if (REAL(mkdir)(out, 0755) == 0)
-            REAL(chmod)(out, 0755); /* shared by every user's processes */
-        else if (errno != EEXIST)
+        int below = (size_t)(s - out) > cache_len;  /* inside cwd/: empty markers */
+        struct stat st;
+        if (REAL(mkdir)(out, below ? 0755 : 0700) == 0) {
+            if (below)
+                REAL(chmod)(out, 0755); /* a child running as another user may sit in it */
+        } else if (errno != EEXIST) {
             return -errno;
+        } else if ((size_t)(s - out) >= cache_len &&
+                   (REAL(lstat)(out, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+                    (st.st_mode & (S_IWGRP | S_IWOTH)))) {
+            errno = EPERM;
+            return -EPERM;
+        }
         *s = c;
         if (c == '\0')
             return 0;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/auxv.h>
 
 #include "shim_cwd.h"
 #include "shim_check.h"
@@ -23,7 +24,6 @@
 #include "shim_vfs.h"
 
 #define SHIM_DEFAULT_PREFIX "/mnt/shimfs"
-#define SHIM_DEFAULT_CACHE "/var/tmp/shimfs-cache"
 
 __thread int shim_guard __attribute__((tls_model("initial-exec")));
 struct shim_config shim_cfg;
@@ -31,9 +31,12 @@ int shim_ready;
 
 int shim_in_vfork_child(void) { return getpid() != shim_cfg.pid; }
 
+/* secure_getenv: a variable naming what the shim opens or loads (the
+ * engine, the log file, the cache folder) is never taken from the caller
+ * of a setuid or file-capability program (see also shim_init_config). */
 static const char *shim_env(const char *name, const char *fallback)
 {
-    const char *v = getenv(name);
+    const char *v = secure_getenv(name);
     return v && *v ? v : fallback;
 }
 
@@ -52,10 +55,30 @@ static int shim_init_cat(char *dst, const char *a, const char *b, const char *c)
     return 0;
 }
 
+/* /var/tmp/shimfs-<euid>: the engine's default (trust_default_dir). */
+static void shim_init_default_cache(char *out, size_t cap)
+{
+    char digits[16];
+    int n = 0;
+    unsigned uid = (unsigned)geteuid();
+    do
+        digits[n++] = (char)('0' + uid % 10);
+    while ((uid /= 10) && n < (int)sizeof digits);
+    size_t len = strlen(SHIM_DEFAULT_CACHE_ROOT);
+    if (len + (size_t)n + 1 > cap) {
+        out[0] = '\0';
+        return;
+    }
+    memcpy(out, SHIM_DEFAULT_CACHE_ROOT, len);
+    while (n > 0)
+        out[len++] = digits[--n];
+    out[len] = '\0';
+}
+
 /* The engine sits next to the preload unless SHIMFS_CORE_LIB says. */
 static void shim_init_core_path(void)
 {
-    const char *env = getenv("SHIMFS_CORE_LIB");
+    const char *env = secure_getenv("SHIMFS_CORE_LIB");
     if (env && *env) {
         shim_init_cat(shim_cfg.core_lib, env, "", NULL);
         return;
@@ -80,7 +103,10 @@ static void shim_init_core_path(void)
 static void shim_init_config(void)
 {
     shim_cfg.pid = getpid();
-    shim_log_configure(getenv("SHIMFS_LOG"));
+    if (getauxval(AT_SECURE))
+        return; /* setuid/setgid/capabilities: the caller's environment chose
+                   the prefix and the database; stay out of the way */
+    shim_log_configure(secure_getenv("SHIMFS_LOG"));
     const char *prefix = shim_env("SHIMFS_PREFIX", SHIM_DEFAULT_PREFIX);
     if (shim_path_prefix(prefix, shim_cfg.prefix, sizeof shim_cfg.prefix) < 0) {
         shim_log(SHIM_LOG_ERROR, "SHIMFS_PREFIX=%s: not a usable absolute path; shim disabled",
@@ -88,9 +114,11 @@ static void shim_init_config(void)
         return;
     }
     shim_cfg.prefix_len = strlen(shim_cfg.prefix);
-    const char *cache = shim_env("SHIMFS_CACHE_DIR", SHIM_DEFAULT_CACHE);
+    char fallback[64];
+    shim_init_default_cache(fallback, sizeof fallback);
+    const char *cache = shim_env("SHIMFS_CACHE_DIR", fallback);
     if (shim_path_prefix(cache, shim_cfg.cache_dir, sizeof shim_cfg.cache_dir) < 0)
-        strcpy(shim_cfg.cache_dir, SHIM_DEFAULT_CACHE);
+        strcpy(shim_cfg.cache_dir, fallback);
     if (shim_init_cat(shim_cfg.marker_root, shim_cfg.cache_dir, "/cwd", shim_cfg.prefix) < 0) {
         shim_log(SHIM_LOG_ERROR, "SHIMFS_CACHE_DIR too long; shim disabled");
         return;

@@ -2,7 +2,8 @@
  * which may not be loaded). Same contract and format: one line per event,
  * "shimfs[pid] LEVEL shim: what: why", level and destination from SHIMFS_LOG
  * ("error", "warn", "info", "debug", optionally ",file=PATH"; default warn
- * to stderr). Never allocates; writes with the real write(2).
+ * to stderr; the file is created 0600 and never opened through a symlink:
+ * then the lines stay on stderr). Never allocates; writes with the real write(2).
  */
 #include "shim.h"
 
@@ -26,7 +27,12 @@ void shim_log_configure(const char *spec)
     }
     const char *file = strstr(spec, "file=");
     if (file && file[5]) {
-        int fd = REAL(open)(file + 5, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        /* The log may say which volume paths a program touched: 0600. Never
+         * through a symlink (another user's link would make us append to,
+         * or create, a file of their choosing), never blocking on a FIFO
+         * nobody reads. */
+        int fd = REAL(open)(file + 5, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+                                      O_NONBLOCK | O_NOCTTY, 0600);
         if (fd >= 0)
             shim_log_fd = fd;
     }

@@ -89,6 +89,22 @@ const char *shim_path_under(const char *prefix, size_t plen, const char *abs)
     return (abs[plen] == '\0' || abs[plen] == '/') ? abs + plen : NULL;
 }
 
+const char *shim_path_default_marker(const char *root, const char *prefix, size_t plen,
+                                     const char *abs)
+{
+    size_t rlen = strlen(root);
+    if (strncmp(abs, root, rlen) != 0)
+        return NULL;
+    const char *p = abs + rlen;
+    if (*p < '0' || *p > '9')
+        return NULL;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (strncmp(p, "/cwd", 4) != 0)
+        return NULL;
+    return shim_path_under(prefix, plen, p + 4);
+}
+
 int shim_path_irregular(const char *abs)
 {
     for (const char *s = strchr(abs, '/'); s; s = strchr(s + 1, '/')) {

@@ -21,6 +21,14 @@ int shim_path_normalize(const char *in, char *out, size_t cap);
  * prefix itself), else NULL. Literal comparison, no normalisation. */
 const char *shim_path_under(const char *prefix, size_t plen, const char *abs);
 
+/* The volume part of abs when abs is a working-directory marker of the
+ * default per-user cache folder of any user (root "/var/tmp/shimfs-<uid>"
+ * + "/cwd" + prefix, or below): a program started in a volume directory by
+ * a process of another user (sudo -u, runuser) then still starts there.
+ * NULL otherwise. */
+const char *shim_path_default_marker(const char *root, const char *prefix, size_t plen,
+                                     const char *abs);
+
 /* True when abs has a part the kernel collapses: "//", "." or "..". */
 int shim_path_irregular(const char *abs);
 

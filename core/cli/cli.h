@@ -116,6 +116,9 @@ int cli_random_bytes(void *buf, size_t n);
 int cli_uuid_v4(char out[37]);
 /* "drwxr-xr-x" (11 bytes with NUL). */
 const char *cli_mode_string(unsigned mode, char out[11]);
+/* Print a name with control bytes, invalid UTF-8 and backslashes escaped
+ * the way `ls -b` does (cli_escape.c). */
+void cli_print_name(FILE *out, const char *name);
 /* Join a volume directory path and a name ("/" + "a" -> "/a"). */
 int cli_path_join(const char *dir, const char *name, char *out, size_t cap);
 

@@ -67,7 +67,8 @@ static int cli_agent_detach(const struct shimfs_config *cfg)
         _exit(0);
     setsid();
     /* the log first: a relative SHIMFS_CACHE_DIR names a folder from here */
-    if (strcmp(getenv("SHIMFS_LOG") ? getenv("SHIMFS_LOG") : "", CLI_LOG_QUIET) == 0) {
+    const char *log = secure_getenv("SHIMFS_LOG");
+    if (strcmp(log ? log : "", CLI_LOG_QUIET) == 0) {
         char spec[4096 + 64];
         snprintf(spec, sizeof spec, "info,file=%s/agent.log", cfg->cache_dir);
         log_configure(spec);

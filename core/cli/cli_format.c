@@ -160,7 +160,7 @@ static int cli_format_mkdirs(const char *path)
             continue;
         char keep = buf[i];
         buf[i] = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+        if (mkdir(buf, 0700) < 0 && errno != EEXIST) /* volume data: owner only */
             return -errno;
         buf[i] = keep;
     }

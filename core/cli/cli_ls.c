@@ -6,6 +6,9 @@
  * links, numeric uid and gid, size, mtime, name, "-> target" for symlinks)
  * from attributes the readdir-plus already cached. Hidden names are shown
  * with -A, and "." and ".." too with -a. Exit 1 if any path failed.
+ * Names and symlink targets are printed escaped like `ls -b` (newlines,
+ * escape sequences, invalid UTF-8, backslashes: cli_escape.c), so one
+ * entry is always one line and a name cannot drive the terminal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,12 +60,17 @@ static int cli_ls_long(const char *path, const char *name, const struct stat *st
             n = 0;
         target[n] = '\0';
     }
-    printf("%s %3lu %5u %5u %12lld %s %s%s%s\n", cli_mode_string(st->st_mode, mode),
+    printf("%s %3lu %5u %5u %12lld %s ", cli_mode_string(st->st_mode, mode),
            (unsigned long)st->st_nlink, (unsigned)st->st_uid, (unsigned)st->st_gid,
            (long long)st->st_size,
            cli_format_time((int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec, 0,
-                           when, sizeof when),
-           name, n > 0 ? " -> " : "", n > 0 ? target : "");
+                           when, sizeof when));
+    cli_print_name(stdout, name);
+    if (n > 0) {
+        fputs(" -> ", stdout);
+        cli_print_name(stdout, target);
+    }
+    putchar('\n');
     return 0;
 }
 
@@ -73,7 +81,8 @@ static int cli_ls_entry(const struct cli_ls *o, const char *dir, const char *nam
     int rc;
 
     if (!o->longfmt) {
-        printf("%s\n", name);
+        cli_print_name(stdout, name);
+        putchar('\n');
         return 0;
     }
     if (cli_path_join(dir, name, path, sizeof path) < 0)
@@ -125,11 +134,14 @@ static int cli_ls_path(const struct cli_ls *o, const char *arg, int header)
     if (!S_ISDIR(st.st_mode)) {
         if (o->longfmt)
             return cli_ls_long(path, arg, &st);
-        printf("%s\n", arg);
+        cli_print_name(stdout, arg);
+        putchar('\n');
         return CLI_OK;
     }
-    if (header)
-        printf("%s:\n", arg);
+    if (header) {
+        cli_print_name(stdout, arg);
+        fputs(":\n", stdout);
+    }
     return cli_ls_dir(o, path);
 }
 

@@ -93,7 +93,7 @@ void cli_log_setup(int verbose)
      * for whoever asks (-v or SHIMFS_LOG), not a second error report. */
     if (!getenv("SHIMFS_LOG"))
         setenv("SHIMFS_LOG", verbose ? "info" : CLI_LOG_QUIET, 1);
-    log_configure(getenv("SHIMFS_LOG"));
+    log_configure(secure_getenv("SHIMFS_LOG"));
 }
 
 int cli_common_option(int c, const char *cmd, const char *usage, char **argv,

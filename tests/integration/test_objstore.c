@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -716,6 +717,36 @@ static int file_cleanup_cb(void *arg, const char *key, uint64_t size)
     return obj_delete(arg, key) == 0 ? 0 : 1;
 }
 
+/* A file:// bucket holds volume data: other users of the host must not
+ * read it, whatever the umask (objects 0600, folders 0700). */
+START_TEST(file_objects_are_private)
+{
+    char key[256], path[4096];
+    unsigned char data[100];
+    fill(data, sizeof data, 9);
+    mode_t old = umask(0);
+    key_of(key, sizeof key, "private/deep/obj");
+    int rc = obj_put(g_st, key, data, sizeof data);
+    umask(old);
+    ck_assert_int_eq(rc, 0);
+    const char *root = g_file_url + strlen("file://");
+    char sub[256];
+    snprintf(sub, sizeof sub, "%s", key);
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", root, key);
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_msg((sb.st_mode & 07777) == 0600, "object mode %o", (unsigned)(sb.st_mode & 07777));
+    for (char *s = strrchr(sub, '/'); s; s = strrchr(sub, '/')) {
+        *s = '\0';
+        snprintf(path, sizeof path, "%s/%s", root, sub);
+        ck_assert_int_eq(stat(path, &sb), 0);
+        ck_assert_msg((sb.st_mode & 07777) == 0700, "folder %s mode %o", path,
+                      (unsigned)(sb.st_mode & 07777));
+    }
+    ck_assert_int_eq(obj_delete(g_st, key), 0);
+}
+END_TEST
+
 /* Remove everything this run wrote (S3 bucket and temporary directory). */
 static void cleanup_run(const char *url)
 {
@@ -739,6 +770,7 @@ int main(void)
     TCase *file = tcase_create("file");
     tcase_add_checked_fixture(file, setup_file, teardown);
     add_backend_tests(file);
+    tcase_add_test(file, file_objects_are_private);
     suite_add_tcase(s, file);
     TCase *s3 = tcase_create("s3");
     tcase_add_checked_fixture(s3, setup_s3, teardown);

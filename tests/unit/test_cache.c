@@ -872,6 +872,41 @@ START_TEST(test_checksum_paths)
 }
 END_TEST
 
+/* A symlink inside the cache tree is never followed, at the end of a key
+ * or in its middle: a valid block (ours, right checksum) reached through
+ * one is a miss. */
+START_TEST(test_no_symlinks_in_tree)
+{
+    char *a = tmpdir(), *b = tmpdir(), p[512], t[512];
+    struct cache *ca = copen(a, 0, 0, 0);
+    put_block(ca, 3, 5000);
+    ck_assert_int_eq(cache_flush(ca), 0);
+    ck_assert_int_eq(check_block(ca, 3, 5000), 1);
+    struct cache *cb = copen(b, 0, 0, 0);
+    snprintf(p, sizeof p, "%s/blocks/" UUID, b);
+    snprintf(t, sizeof t, "%s/blocks/" UUID, a);
+    ck_assert_int_eq(symlink(t, p), 0);           /* in the middle of the key */
+    ck_assert_int_eq(check_block(cb, 3, 5000), 0);
+    ck_assert_int_eq(unlink(p), 0);
+    char key[256];
+    mkkey(key, sizeof key, 3, 5000);
+    snprintf(p, sizeof p, "%s/blocks/" UUID "/chunks/0/0", b);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", p);
+    ck_assert_int_eq(system(cmd), 0);
+    bpath(p, sizeof p, b, key);
+    bpath(t, sizeof t, a, key);
+    ck_assert_int_eq(symlink(t, p), 0);           /* at its end */
+    ck_assert_int_eq(check_block(cb, 3, 5000), 0);
+    cache_close(cb);
+    cache_close(ca);
+    rm_rf(a);
+    rm_rf(b);
+    free(a);
+    free(b);
+}
+END_TEST
+
 static Suite *cache_suite(void)
 {
     Suite *s = suite_create("cache");
@@ -893,6 +928,7 @@ static Suite *cache_suite(void)
     tcase_add_test(t, test_named_temps);
     tcase_add_test(t, test_sidecar_checksums);
     tcase_add_test(t, test_put_direct);
+    tcase_add_test(t, test_no_symlinks_in_tree);
     suite_add_tcase(s, t);
     return s;
 }

@@ -62,7 +62,9 @@ static void private_mounts(void)
 static char *tmpfs_dir(const char *size, const char *test)
 {
     char *d = tmpdir(), opt[64];
-    snprintf(opt, sizeof opt, "size=%s", size);
+    /* mode: a tmpfs root is 1777 by default, a folder the cache refuses
+     * (others could have planted files in it, core/trust.h) */
+    snprintf(opt, sizeof opt, "size=%s,mode=0700", size);
     private_mounts();
     if (mount("tmpfs", d, "tmpfs", 0, opt) < 0) {
         printf("SKIP %s: cannot mount a tmpfs (%s): needs root or CAP_SYS_ADMIN\n", test, strerror(errno));

@@ -3,7 +3,9 @@
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -22,6 +24,10 @@ START_TEST(test_defaults)
     ck_assert_int_eq(c.attr_ttl_ns, 1000000000);
     ck_assert_int_eq(c.read_only, 0);
     ck_assert_int_eq(c.uring, 1);
+    /* one cache folder per user: another user's folder is never shared */
+    char want[64];
+    snprintf(want, sizeof want, "/var/tmp/shimfs-%u", (unsigned)geteuid());
+    ck_assert_str_eq(c.cache_dir, want);
 }
 END_TEST
 

@@ -92,6 +92,19 @@ START_TEST(test_classify_lexical)
 }
 END_TEST
 
+START_TEST(test_default_marker)
+{
+    const char *root = "/var/tmp/shimfs-";
+    ck_assert_str_eq(shim_path_default_marker(root, "/mnt/data", 9, "/var/tmp/shimfs-0/cwd/mnt/data/a/b"), "/a/b");
+    ck_assert_str_eq(shim_path_default_marker(root, "/mnt/data", 9, "/var/tmp/shimfs-1000/cwd/mnt/data"), "");
+    ck_assert_ptr_null(shim_path_default_marker(root, "/mnt/data", 9, "/var/tmp/shimfs-/cwd/mnt/data"));
+    ck_assert_ptr_null(shim_path_default_marker(root, "/mnt/data", 9, "/var/tmp/shimfs-x1/cwd/mnt/data"));
+    ck_assert_ptr_null(shim_path_default_marker(root, "/mnt/data", 9, "/var/tmp/shimfs-1/cwd/mnt/database"));
+    ck_assert_ptr_null(shim_path_default_marker(root, "/mnt/data", 9, "/var/tmp/shimfs-1/x/mnt/data"));
+    ck_assert_ptr_null(shim_path_default_marker(root, "/mnt/data", 9, "/mnt/data/a"));
+}
+END_TEST
+
 START_TEST(test_irregular)
 {
     ck_assert_int_eq(shim_path_irregular("/a/b/c"), 0);
@@ -175,6 +188,7 @@ int main(void)
     tcase_add_test(tc, test_classify_literal);
     tcase_add_test(tc, test_classify_lexical);
     tcase_add_test(tc, test_irregular);
+    tcase_add_test(tc, test_default_marker);
     tcase_add_test(tc, test_classify_too_long);
     tcase_add_test(tc, test_join_and_dotdot);
     tcase_add_test(tc, test_ancestor);
