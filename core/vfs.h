@@ -115,8 +115,12 @@ void vfs_dir_close(struct vfs_dir *d);
 
 /* ---- writes (close-to-open: data and size are committed at fsync and
  * close; the error of a failed upload or commit is returned there) ---- */
-/* pwrite/write on an open file (O_APPEND: off is ignored, data goes to the
- * end). Buffered in memory up to SHIMFS_BUFFER_SIZE, uploaded as new slices. */
+/* pwrite/write on an open file. Buffered in memory up to SHIMFS_BUFFER_SIZE,
+ * uploaded as new slices. An append (an O_APPEND file, or off ==
+ * VFS_APPEND for RWF_APPEND) goes to the end of the file as committed: this
+ * descriptor sees it at its own end until the commit places it after
+ * whatever others committed meanwhile (no append overwrites another). */
+#define VFS_APPEND UINT64_MAX
 ssize_t vfs_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off);
 /* Upload buffered data and commit it (fsync, fdatasync, close). */
 int vfs_fsync(struct vfs_file *f);

@@ -131,6 +131,8 @@ struct vfs_file {
     int ndirty, dirty_cap;
     uint64_t dirty_bytes;
     uint64_t size;              /* size as this descriptor sees it */
+    int append_dirty;           /* the dirty pieces are appends: placed at commit */
+    uint64_t append_base;       /* where this descriptor sees them start */
     int werr;                   /* a failed background step, reported at fsync/close */
     int wb_stale;               /* writeback staged data: reload before reading */
     uint64_t parent;            /* directory it was opened in (0: unknown) */

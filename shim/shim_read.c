@@ -35,7 +35,7 @@ ssize_t shim_iov_xfer(struct vfs_file *f, const struct iovec *iov, int cnt, uint
     for (int i = 0; i < cnt; i++) {
         if (iov[i].iov_len == 0)
             continue;
-        uint64_t at = off + (uint64_t)done;
+        uint64_t at = off == VFS_APPEND ? off : off + (uint64_t)done; /* appends keep appending */
         ssize_t r = write ? shim_vfs_pwrite(f, iov[i].iov_base, iov[i].iov_len, at)
                           : shim_vfs_pread(f, iov[i].iov_base, iov[i].iov_len, at);
         if (r < 0)

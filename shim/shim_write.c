@@ -6,7 +6,9 @@
  * write is lseek(fd, 0, SEEK_CUR) -> vfs_pwrite -> lseek(fd, pos + n). The
  * engine buffers the bytes and commits them at fsync and close
  * (close-to-open), so the promise here is only POSIX's: the bytes are in
- * the file as this descriptor sees it. A volume descriptor not open for
+ * the file as this descriptor sees it. Appends (O_APPEND, RWF_APPEND) land
+ * at the end of the file as committed, after every append committed
+ * before them by any process. A volume descriptor not open for
  * writing answers EBADF (the memfd behind it would take the bytes).
  * Everything else costs one table load.
  */
@@ -50,11 +52,12 @@ static ssize_t shim_write_at_pos(struct shim_ofd *o, int fd, struct vfs_file *f,
         pthread_mutex_unlock(&o->lock);
         return rc;
     }
-    off_t pos = append ? (off_t)shim_vfs_file_size(f) : REAL(lseek)(fd, 0, SEEK_CUR);
+    /* an append's place is decided when it is committed (vfs_pwrite) */
+    off_t pos = append ? 0 : REAL(lseek)(fd, 0, SEEK_CUR);
     if (pos < 0) {
         rc = -errno;
     } else {
-        rc = shim_iov_xfer(f, iov, cnt, (uint64_t)pos, 1);
+        rc = shim_iov_xfer(f, iov, cnt, append ? VFS_APPEND : (uint64_t)pos, 1);
         if (rc > 0) {
             off_t end = append ? (off_t)shim_vfs_file_size(f) : pos + rc;
             if (REAL(lseek)(fd, end, SEEK_SET) < 0)
