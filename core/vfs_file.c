@@ -364,6 +364,22 @@ static int vfs_tmpfile(struct volume *v)
     return fd < 0 ? -errno : fd;
 }
 
+/* The committed version this descriptor reads now (a ref): a writer's
+ * changes with each of its commits. */
+static struct vfs_smap *vfs_file_smap_ref(struct vfs_file *f)
+{
+    if (!vfs_is_writer(f))
+        return vfs_smap_get(f->smap);
+    pthread_mutex_lock(&f->wlock);
+    struct vfs_smap *m = vfs_smap_get(f->smap);
+    pthread_mutex_unlock(&f->wlock);
+    return m;
+}
+
+/* A copy of the version read now: the copy made for an earlier mmap is
+ * reused only while the file is still that version (a truncate or a
+ * commit since would leave its old bytes visible); maps made earlier keep
+ * the copy they mapped. */
 int vfs_mmap_fd(struct vfs_file *f, int *fd)
 {
     if (!f->smap)
@@ -372,26 +388,36 @@ int vfs_mmap_fd(struct vfs_file *f, int *fd)
         *fd = f->fd;
         return 0;
     }
+    struct vfs_smap *m = vfs_file_smap_ref(f);
     pthread_mutex_lock(&f->lock);
     int rc = 0;
+    if (f->map_fd >= 0 && f->map_smap != m) {
+        close(f->map_fd);
+        vfs_smap_put(f->map_smap);
+        f->map_fd = -1;
+        f->map_smap = NULL;
+    }
     if (f->map_fd < 0) {
         int tfd = vfs_tmpfile(vfs_volume());
         if (tfd >= 0) {
-            rc = vfs_fill_fd(f->smap, tfd);
+            rc = vfs_fill_fd(m, tfd);
             if (rc < 0)
                 close(tfd);
             else
                 f->map_fd = tfd;
         } else {
-            rc = vfs_sealed_copy(f->smap, "shimfs-map", O_CLOEXEC);
+            rc = vfs_sealed_copy(m, "shimfs-map", O_CLOEXEC);
             if (rc >= 0) {
                 f->map_fd = rc;
                 rc = 0;
             }
         }
+        if (rc == 0)
+            f->map_smap = vfs_smap_get(m);
     }
     *fd = f->map_fd;
     pthread_mutex_unlock(&f->lock);
+    vfs_smap_put(m);
     return rc;
 }
 
@@ -430,6 +456,7 @@ int vfs_release(struct vfs_file *f)
     int rc = vfs_writer_close(f);
     if (f->map_fd >= 0)
         close(f->map_fd);
+    vfs_smap_put(f->map_smap);
     if (f->lock_fd >= 0)
         close(f->lock_fd); /* as the kernel does: closing drops this process's locks */
     if (f->fd >= 0 && vfs_open_unref(f->attr.ino)) {

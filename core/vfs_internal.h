@@ -121,6 +121,7 @@ struct vfs_file {
     int unchecked;              /* native cache file not yet checked by this process */
     char ckey[LAYOUT_KEY_MAX];  /* its block key (while unchecked) */
     int map_fd;                 /* whole content for mmap, made on demand */
+    struct vfs_smap *map_smap;  /* the version map_fd holds (a ref) */
     int lock_fd;                /* node-wide lock file, made on demand */
     uint64_t ra_next;           /* where a sequential reader reads next */
     uint64_t ra_until;          /* prefetch issued up to here */
