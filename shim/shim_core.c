@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "shim_mem.h"
 #include "shim_vfs.h"
 
 #define SHIM_VFS_LIST(X) \
@@ -240,6 +241,8 @@ ssize_t shim_vfs_getxattr(const char *vp, int flags, const char *name, void *buf
                           char *host, size_t hcap, int *escaped)
 {
     *escaped = 0;
+    if (!shim_mem_str_ok(name))
+        return -EFAULT; /* the kernel reads the name first */
     SHIM_LOAD_OR_FAIL();
     int r;
     host[0] = '\0';
@@ -380,6 +383,8 @@ void shim_vfs_dir_close(struct vfs_dir *d)
 ssize_t shim_vfs_fgetxattr(struct vfs_file *f, const char *name, void *buf, size_t cap)
 {
     int r;
+    if (!shim_mem_str_ok(name))
+        return -EFAULT;
     SHIM_ENGINE(r = shim_ops.fgetxattr(f, name, buf, cap));
     return r;
 }
@@ -515,11 +520,15 @@ int shim_vfs_truncate(const char *vp, uint64_t size, char *host, size_t hcap)
 int shim_vfs_setxattr(const char *vp, struct vfs_file *f, const char *name, const void *val,
                       size_t len, int xflags, int flags, char *host, size_t hcap)
 {
+    if (!shim_mem_str_ok(name))
+        return -EFAULT;
     SHIM_VFS_PATH_CALL(shim_ops.setxattr(vp, f, name, val, len, xflags, flags, host, hcap));
 }
 
 int shim_vfs_removexattr(const char *vp, struct vfs_file *f, const char *name, int flags,
                          char *host, size_t hcap)
 {
+    if (!shim_mem_str_ok(name))
+        return -EFAULT;
     SHIM_VFS_PATH_CALL(shim_ops.removexattr(vp, f, name, flags, host, hcap));
 }

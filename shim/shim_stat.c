@@ -10,6 +10,7 @@
 #include <sys/sysmacros.h>
 
 #include "shim_fd.h"
+#include "shim_mem.h"
 #include "shim_resolve.h"
 #include "shim_stat.h"
 #include "shim_vfs.h"
@@ -34,7 +35,11 @@ int shim_stat_fd(int fd, struct stat *st, int *ret)
 
 int shim_stat_path(int dirfd, const char *path, struct stat *st, int flags, int *ret)
 {
-    if (path && path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
+    if (!shim_str_is_null(path) && !shim_bypass() && SHIM_UNLIKELY(!shim_mem_str_ok(path))) {
+        *ret = shim_fail(-EFAULT);
+        return 1;
+    }
+    if ((flags & AT_EMPTY_PATH) && !shim_str_is_null(path) && path[0] == '\0') {
         if (dirfd != AT_FDCWD)
             return shim_stat_fd(dirfd, st, ret);
         path = ".";
@@ -47,7 +52,7 @@ int shim_stat_path(int dirfd, const char *path, struct stat *st, int flags, int 
         return shim_stat_fd(afd, st, ret);
     }
     struct shim_target t;
-    int c = shim_resolve(dirfd, path, nofollow ? 0 : SHIM_RESOLVE_ALIAS, &t);
+    int c = shim_resolve(dirfd, path, (nofollow ? 0 : SHIM_RESOLVE_ALIAS) | SHIM_RESOLVE_CHECKED, &t);
     if (c == 0)
         return 0;
     if (c < 0) {
