@@ -13,7 +13,6 @@
 #include "shim_mem.h"
 
 __thread uintptr_t shim_mem_seen[SHIM_MEM_WAYS] __attribute__((tls_model("initial-exec")));
-static __thread unsigned shim_mem_next __attribute__((tls_model("initial-exec")));
 
 /* Whether the page at `page` (grain-aligned, not 0) can be read. */
 static int shim_mem_probe(uintptr_t page)
@@ -22,9 +21,18 @@ static int shim_mem_probe(uintptr_t page)
     long r = REAL(syscall)(SYS_rt_sigprocmask, -1, (void *)page, NULL, (size_t)8);
     int ok = r < 0 && errno != EFAULT;
     errno = saved;
-    if (ok)
-        shim_mem_seen[shim_mem_next++ % SHIM_MEM_WAYS] = page;
     return ok;
+}
+
+/* Make page the most recent entry (the inline test looks at entry 0 only). */
+static void shim_mem_use(uintptr_t page)
+{
+    int i = 0;
+    while (i < SHIM_MEM_WAYS - 1 && shim_mem_seen[i] != page)
+        i++;
+    for (; i > 0; i--)
+        shim_mem_seen[i] = shim_mem_seen[i - 1];
+    shim_mem_seen[0] = page;
 }
 
 int shim_mem_str_ok_slow(const char *s)
@@ -36,6 +44,8 @@ int shim_mem_str_ok_slow(const char *s)
         uintptr_t page = a & ~(uintptr_t)(SHIM_MEM_GRAIN - 1);
         if (!shim_mem_seen_page(page) && !shim_mem_probe(page))
             return 0;
+        if (a == (uintptr_t)s)
+            shim_mem_use(page);
         size_t room = page + SHIM_MEM_GRAIN - a;
         if (strnlen((const char *)a, room) < room)
             return 1;

@@ -26,6 +26,7 @@ extern __thread uintptr_t shim_mem_seen[SHIM_MEM_WAYS] __attribute__((tls_model(
 
 int shim_mem_str_ok_slow(const char *s);
 
+/* Entry 0 is the page used last (0 never matches: never cached). */
 static inline int shim_mem_seen_page(uintptr_t page)
 {
     return page == shim_mem_seen[0] || page == shim_mem_seen[1] || page == shim_mem_seen[2] ||
@@ -36,7 +37,7 @@ static inline int shim_mem_str_ok(const char *s)
 {
     s = shim_opaque(s); /* may be NULL whatever libc's prototype says */
     uintptr_t a = (uintptr_t)s, page = a & ~(uintptr_t)(SHIM_MEM_GRAIN - 1);
-    if (SHIM_LIKELY(shim_mem_seen_page(page) && page != 0)) {
+    if (SHIM_LIKELY(page == shim_mem_seen[0])) {
         size_t room = page + SHIM_MEM_GRAIN - a;
         if (SHIM_LIKELY(strnlen(s, room) < room))
             return 1;
