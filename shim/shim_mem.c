@@ -12,7 +12,10 @@
 
 #include "shim_mem.h"
 
-__thread uintptr_t shim_mem_seen[SHIM_MEM_WAYS] __attribute__((tls_model("initial-exec")));
+/* 1 is no page address: an empty entry never matches (0 would be NULL's page). */
+__thread uintptr_t shim_mem_seen[SHIM_MEM_WAYS] __attribute__((tls_model("initial-exec"))) = {
+    1, 1, 1, 1
+};
 
 /* Whether the page at `page` (grain-aligned, not 0) can be read. */
 static int shim_mem_probe(uintptr_t page)

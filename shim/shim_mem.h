@@ -26,7 +26,8 @@ extern __thread uintptr_t shim_mem_seen[SHIM_MEM_WAYS] __attribute__((tls_model(
 
 int shim_mem_str_ok_slow(const char *s);
 
-/* Entry 0 is the page used last (0 never matches: never cached). */
+/* Entry 0 is the page used last; empty entries hold 1, which no page
+ * address equals, and page 0 is never entered. */
 static inline int shim_mem_seen_page(uintptr_t page)
 {
     return page == shim_mem_seen[0] || page == shim_mem_seen[1] || page == shim_mem_seen[2] ||
