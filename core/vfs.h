@@ -76,6 +76,13 @@ int vfs_file_native(const struct vfs_file *f);
  * a descriptor holding the right bytes that must take the program's
  * descriptor's place (the bytes read must be read again); -errno. */
 int vfs_file_unchecked(const struct vfs_file *f);
+/* A reader following others' commits (fstat, read at end of file): once
+ * its view is older than SHIMFS_ATTR_TTL the attributes are asked again;
+ * if the file changed, the descriptor reads the new version. 1 changed
+ * (a native descriptor's replacement in *newfd, to dup3 over the
+ * program's: same position), 0 unchanged or not due. Writers keep their
+ * own view. */
+int vfs_file_follow(struct vfs_file *f, int *newfd);
 int vfs_file_check(struct vfs_file *f, const void *buf, size_t n, uint64_t off, int *newfd);
 int vfs_file_isdir(const struct vfs_file *f);
 /* The volume path the file was opened by (for *at() calls and fchdir). */

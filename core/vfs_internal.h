@@ -126,6 +126,7 @@ struct vfs_file {
     uint64_t ra_next;           /* where a sequential reader reads next */
     uint64_t ra_until;          /* prefetch issued up to here */
     uint32_t ra_window;         /* blocks ahead; doubles while sequential */
+    int64_t fresh_ns;           /* readers: when smap was last known current (vfs_follow.c) */
     /* writers only */
     pthread_mutex_t wlock;
     struct vfs_dirty *dirty;
@@ -142,6 +143,13 @@ struct vfs_file {
 };
 
 uint64_t vfs_file_ino(const struct vfs_file *f);
+/* The committed version the descriptor reads now (a ref: put it). A
+ * reader's changes when it follows others' commits (vfs_follow.c), a
+ * writer's with its own commits. */
+struct vfs_smap *vfs_file_smap_ref(struct vfs_file *f);
+/* The best kernel descriptor for the version in f->smap; sets f->native,
+ * f->unchecked (f->lock held, or the file not yet shared). */
+int vfs_file_descriptor(struct vfs_file *f);
 
 /* ---- writes (vfs_write.c) and namespace (vfs_ns.c) ---- */
 int vfs_is_writer(const struct vfs_file *f);

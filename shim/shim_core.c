@@ -32,6 +32,7 @@
     X(int, file_native, (const struct vfs_file *)) \
     X(int, file_unchecked, (const struct vfs_file *)) \
     X(int, file_check, (struct vfs_file *, const void *, size_t, uint64_t, int *)) \
+    X(int, file_follow, (struct vfs_file *, int *)) \
     X(int, file_isdir, (const struct vfs_file *)) \
     X(const char *, file_path, (const struct vfs_file *)) \
     X(int, fstat, (struct vfs_file *, struct stat *)) \
@@ -301,6 +302,14 @@ int shim_vfs_file_check(struct vfs_file *f, const void *buf, size_t n, uint64_t 
     return r;
 }
 const char *shim_vfs_file_path(const struct vfs_file *f) { return shim_ops.file_path(f); }
+
+int shim_vfs_file_follow(struct vfs_file *f, int *newfd)
+{
+    int r;
+    *newfd = -1;
+    SHIM_ENGINE(r = shim_ops.file_follow(f, newfd));
+    return r;
+}
 
 int shim_vfs_fstat(struct vfs_file *f, struct stat *st)
 {

@@ -2,7 +2,8 @@
  * twins), the pre-2.33 __xstat family that older binaries still call, and
  * statx. A volume answer comes from the engine's attribute cache (no round
  * trip when fresh); a descriptor answers with the volume file's attributes,
- * not the memfd's.
+ * not the memfd's, and a reader's fstat follows others' commits once its
+ * view is older than the attribute TTL (shim_follow).
  */
 #include "shim.h"
 
@@ -11,6 +12,7 @@
 
 #include "shim_fd.h"
 #include "shim_mem.h"
+#include "shim_read.h"
 #include "shim_resolve.h"
 #include "shim_stat.h"
 #include "shim_vfs.h"
@@ -26,6 +28,8 @@ int shim_stat_fd(int fd, struct stat *st, int *ret)
         return 0;
     struct vfs_file *f;
     int rc = shim_ofd_file(o, fd, &f);
+    if (rc == 0)
+        (void)shim_follow(fd, o, f); /* tail -f polls fstat: others' commits count */
     if (rc == 0)
         rc = shim_vfs_fstat(f, st);
     shim_ofd_put(o);
