@@ -11,6 +11,7 @@
 #    pwritev2(RWF_APPEND) on a descriptor without O_APPEND appends too;
 #  - two simulated nodes (own cache and node-metadata folders) appending at
 #    once; the same with SHIMFS_WRITEBACK=1;
+#  - a writev on O_APPEND is one record even when each write commits;
 #  - records placed across a 64 MiB chunk boundary at commit time stay whole.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -115,6 +116,23 @@ lines_once "$VOL/nodelog" 120 "two nodes' shells x 60 appends"
 
 # ---- writeback: appends staged, placed when the journal commits ----
 SHIMFS_WRITEBACK=1 appenders "$VOL/wb" "$TEST_SCRATCH/sig3" "writeback"
+
+# ---- writev on O_APPEND is one record, even when every write commits ----
+# (SHIMFS_BUFFER_SIZE=2: the buffer flushes after each engine write)
+WRITEV='
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+for i in range(60):
+    os.writev(fd, [("%s%02d" % (sys.argv[2], i)).encode(), b"-" * 20, b"\n"])
+os.close(fd)'
+pids=()
+for w in V W; do
+    SHIMFS_BUFFER_SIZE=2 shim "$PY" -c "$WRITEV" "$VOL/writev" "$w" &
+    pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid" || fail "writev appender"; done
+assert_eq 120 "$(shim cat "$VOL/writev" | grep -cE '^[VW][0-9]{2}-{20}$')" \
+    "120 whole writev records from two appenders committing every write"
 
 # ---- records placed across a chunk boundary ----
 CHUNK=$((64 * 1024 * 1024))
