@@ -7,9 +7,11 @@
  * including its NUL is readable, 0 for NULL and for a string that runs
  * into memory that is not. Cost: pages already seen readable by this
  * thread (a 4-entry cache) need a string scan bounded by the page; a new
- * page costs one system call (the kernel copies 8 bytes of it). Known gap:
- * a page the program unmaps after the shim saw it readable stays trusted
- * while it is in the cache (a use-after-unmap in the program).
+ * page costs one system call (the kernel copies 8 bytes of it). munmap,
+ * mremap and mprotect through libc's symbols empty every thread's cache
+ * (a generation count). Known gap: libc's own unmapping (free() of a large
+ * block) is not seen, so a path in a freed large block may be trusted
+ * while its page is in the cache (a use-after-free in the program).
  */
 #ifndef SHIM_MEM_H
 #define SHIM_MEM_H
@@ -23,6 +25,8 @@
 #define SHIM_MEM_WAYS 4
 
 extern __thread uintptr_t shim_mem_seen[SHIM_MEM_WAYS] __attribute__((tls_model("initial-exec")));
+extern __thread unsigned shim_mem_seen_gen __attribute__((tls_model("initial-exec")));
+extern unsigned shim_mem_gen;   /* bumped by every unmapping and protection change */
 
 int shim_mem_str_ok_slow(const char *s);
 
@@ -38,7 +42,8 @@ static inline int shim_mem_str_ok(const char *s)
 {
     s = shim_opaque(s); /* may be NULL whatever libc's prototype says */
     uintptr_t a = (uintptr_t)s, page = a & ~(uintptr_t)(SHIM_MEM_GRAIN - 1);
-    if (SHIM_LIKELY(page == shim_mem_seen[0])) {
+    if (SHIM_LIKELY(page == shim_mem_seen[0]) &&
+        SHIM_LIKELY(shim_mem_seen_gen == __atomic_load_n(&shim_mem_gen, __ATOMIC_ACQUIRE))) {
         size_t room = page + SHIM_MEM_GRAIN - a;
         if (SHIM_LIKELY(strnlen(s, room) < room))
             return 1;
