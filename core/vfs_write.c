@@ -363,8 +363,14 @@ int vfs_fallocate(struct vfs_file *f, int mode, uint64_t off, uint64_t len)
 
 uint64_t vfs_file_size(struct vfs_file *f)
 {
-    if (!vfs_is_writer(f))
-        return f->smap ? f->smap->size : f->attr.size;
+    if (!vfs_is_writer(f)) {
+        if (!f->smap)
+            return f->attr.size;
+        struct vfs_smap *m = vfs_file_smap_ref(f); /* a follower may switch it */
+        uint64_t s = m->size;
+        vfs_smap_put(m);
+        return s;
+    }
     pthread_mutex_lock(&f->wlock);
     uint64_t s = f->size;
     pthread_mutex_unlock(&f->wlock);
