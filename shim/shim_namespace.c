@@ -75,7 +75,7 @@ static int shim_pair_resolve(struct shim_pair *p, int olddirfd, const char *oldp
     int b = shim_ns_resolve(newdirfd, newpath, 0, &p->to);
     if (b < 0)
         return b;
-    if (a != b && (!oldpath || !newpath))
+    if (a != b && (shim_str_is_null(oldpath) || shim_str_is_null(newpath)))
         return -EFAULT; /* NULL resolves to the host, but the kernel reads it first */
     return a == b ? a : -EXDEV;
 }
@@ -144,7 +144,7 @@ static int shim_link_any(int olddirfd, const char *oldpath, int newdirfd, const 
     if ((flags & AT_EMPTY_PATH) && shim_str_is_empty(oldpath)) {
         c = shim_link_empty(olddirfd, &p.from);
         int b = c < 0 ? c : shim_ns_resolve(newdirfd, newpath, 0, &p.to);
-        c = c < 0 ? c : b < 0 ? b : c == b ? c : !newpath ? -EFAULT : -EXDEV;
+        c = c < 0 ? c : b < 0 ? b : c == b ? c : shim_str_is_null(newpath) ? -EFAULT : -EXDEV;
     } else {
         c = shim_pair_resolve(&p, olddirfd, oldpath, newdirfd, newpath,
                               (flags & AT_SYMLINK_FOLLOW) != 0);
