@@ -237,6 +237,16 @@ int meta_setattr(struct meta *m, uint64_t ino, unsigned fields, struct meta_attr
 struct meta_slice_rec { uint64_t chunk; struct layout_slice s; };
 int meta_write(struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, int n,
                uint64_t new_size, int set_size, int64_t mtime_ns, struct meta_attr *a);
+/* Commit appends (O_APPEND writes): their place is the file's end as
+ * committed, found under the inode's row lock in the same statement, so
+ * concurrent appenders never overwrite one another. Pieces tile
+ * [0, total) in order (rel = offset inside the appended run); each lands at
+ * L + rel where L is the size before this commit (split at chunk
+ * boundaries as needed); size = L + total, mtime = ctime = mtime_ns.
+ * *at (optional) receives L. */
+struct meta_append_rec { uint64_t rel, id; uint32_t size, off, len; };
+int meta_append(struct meta *m, uint64_t ino, const struct meta_append_rec *recs, int n,
+                int64_t mtime_ns, struct meta_attr *a, uint64_t *at);
 /* Replace a chunk's whole slice list (compaction) if it is still exactly
  * `old_count` records long (else -EAGAIN: someone wrote meanwhile). The
  * replaced slice ids are recorded as garbage for gc. */

@@ -76,6 +76,13 @@ int vfs_file_native(const struct vfs_file *f);
  * a descriptor holding the right bytes that must take the program's
  * descriptor's place (the bytes read must be read again); -errno. */
 int vfs_file_unchecked(const struct vfs_file *f);
+/* A reader following others' commits (fstat, read at end of file): once
+ * its view is older than SHIMFS_ATTR_TTL the attributes are asked again;
+ * if the file changed, the descriptor reads the new version. 1 changed
+ * (a native descriptor's replacement in *newfd, to dup3 over the
+ * program's: same position), 0 unchanged or not due. Writers keep their
+ * own view. */
+int vfs_file_follow(struct vfs_file *f, int *newfd);
 int vfs_file_check(struct vfs_file *f, const void *buf, size_t n, uint64_t off, int *newfd);
 int vfs_file_isdir(const struct vfs_file *f);
 /* The volume path the file was opened by (for *at() calls and fchdir). */
@@ -115,8 +122,12 @@ void vfs_dir_close(struct vfs_dir *d);
 
 /* ---- writes (close-to-open: data and size are committed at fsync and
  * close; the error of a failed upload or commit is returned there) ---- */
-/* pwrite/write on an open file (O_APPEND: off is ignored, data goes to the
- * end). Buffered in memory up to SHIMFS_BUFFER_SIZE, uploaded as new slices. */
+/* pwrite/write on an open file. Buffered in memory up to SHIMFS_BUFFER_SIZE,
+ * uploaded as new slices. An append (an O_APPEND file, or off ==
+ * VFS_APPEND for RWF_APPEND) goes to the end of the file as committed: this
+ * descriptor sees it at its own end until the commit places it after
+ * whatever others committed meanwhile (no append overwrites another). */
+#define VFS_APPEND UINT64_MAX
 ssize_t vfs_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off);
 /* Upload buffered data and commit it (fsync, fdatasync, close). */
 int vfs_fsync(struct vfs_file *f);

@@ -75,7 +75,7 @@ static int vfs_sealed_copy(struct vfs_smap *m, const char *kind, int flags)
  * checked is handed out with f->unchecked set: its check waits for the
  * program's first read, which it hashes where the bytes landed, so a warm
  * file is read from memory once, not twice (vfs_file_check). */
-static int vfs_file_descriptor(struct vfs_file *f)
+int vfs_file_descriptor(struct vfs_file *f)
 {
     struct volume *v = vfs_volume();
     struct vfs_smap *m = f->smap;
@@ -140,6 +140,7 @@ static struct vfs_file *vfs_file_new(const char *path, const struct meta_attr *a
     f->mtime_ns = a->mtime_ns;
     pthread_mutex_init(&f->lock, NULL);
     pthread_mutex_init(&f->wlock, NULL);
+    f->fresh_ns = vfs_now_ns();
     memcpy(f->path, path, plen + 1);
     return f;
 }
@@ -321,8 +322,11 @@ int vfs_fstat(struct vfs_file *f, struct stat *st)
         st->st_blocks = (st->st_size + 511) / 512;
         st->st_mtim.tv_sec = f->mtime_ns / 1000000000;
         st->st_mtim.tv_nsec = f->mtime_ns % 1000000000;
-    } else if (f->smap && S_ISREG(a.mode) && a.size != f->smap->size) {
-        st->st_size = (off_t)f->smap->size; /* what this descriptor reads */
+    } else if (f->smap && S_ISREG(a.mode)) {
+        struct vfs_smap *m = vfs_file_smap_ref(f);
+        if (a.size != m->size)
+            st->st_size = (off_t)m->size; /* what this descriptor reads */
+        vfs_smap_put(m);
     }
     return 0;
 }
@@ -331,7 +335,7 @@ int vfs_fstat(struct vfs_file *f, struct stat *st)
  * the window (1, 2, 4 ... SHIMFS_PREFETCH blocks); any jump resets it.
  * The blocks of the read itself are queued too, so one large read fetches
  * its blocks in parallel instead of one GET after another. */
-static void vfs_readahead(struct vfs_file *f, size_t len, uint64_t off)
+static void vfs_readahead(struct vfs_file *f, struct vfs_smap *m, size_t len, uint64_t off)
 {
     struct volume *v = vfs_volume();
     uint64_t bs = v->settings.block_size;
@@ -354,7 +358,7 @@ static void vfs_readahead(struct vfs_file *f, size_t len, uint64_t off)
         f->ra_until = want;
     pthread_mutex_unlock(&f->lock);
     if (want > from && max > 0)
-        vfs_prefetch_range(f->smap, from, want - from);
+        vfs_prefetch_range(m, from, want - from);
 }
 
 ssize_t vfs_pread(struct vfs_file *f, void *buf, size_t len, uint64_t off)
@@ -365,9 +369,12 @@ ssize_t vfs_pread(struct vfs_file *f, void *buf, size_t len, uint64_t off)
         return -EBADF;
     if (vfs_is_writer(f))
         return vfs_pread_writer(f, buf, len, off);
-    if (!f->native && off < f->smap->size)
-        vfs_readahead(f, len, off);
-    return vfs_read_data(f->smap, buf, len, off);
+    struct vfs_smap *m = vfs_file_smap_ref(f); /* a follower may switch versions meanwhile */
+    if (!f->native && off < m->size)
+        vfs_readahead(f, m, len, off);
+    ssize_t n = vfs_read_data(m, buf, len, off);
+    vfs_smap_put(m);
+    return n;
 }
 
 static int vfs_tmpfile(struct volume *v)
@@ -378,6 +385,19 @@ static int vfs_tmpfile(struct volume *v)
     return fd < 0 ? -errno : fd;
 }
 
+struct vfs_smap *vfs_file_smap_ref(struct vfs_file *f)
+{
+    pthread_mutex_t *l = vfs_is_writer(f) ? &f->wlock : &f->lock;
+    pthread_mutex_lock(l);
+    struct vfs_smap *m = vfs_smap_get(f->smap);
+    pthread_mutex_unlock(l);
+    return m;
+}
+
+/* A copy of the version read now: the copy made for an earlier mmap is
+ * reused only while the file is still that version (a truncate or a
+ * commit since would leave its old bytes visible); maps made earlier keep
+ * the copy they mapped. */
 int vfs_mmap_fd(struct vfs_file *f, int *fd)
 {
     if (!f->smap)
@@ -386,26 +406,36 @@ int vfs_mmap_fd(struct vfs_file *f, int *fd)
         *fd = f->fd;
         return 0;
     }
+    struct vfs_smap *m = vfs_file_smap_ref(f);
     pthread_mutex_lock(&f->lock);
     int rc = 0;
+    if (f->map_fd >= 0 && f->map_smap != m) {
+        close(f->map_fd);
+        vfs_smap_put(f->map_smap);
+        f->map_fd = -1;
+        f->map_smap = NULL;
+    }
     if (f->map_fd < 0) {
         int tfd = vfs_tmpfile(vfs_volume());
         if (tfd >= 0) {
-            rc = vfs_fill_fd(f->smap, tfd);
+            rc = vfs_fill_fd(m, tfd);
             if (rc < 0)
                 close(tfd);
             else
                 f->map_fd = tfd;
         } else {
-            rc = vfs_sealed_copy(f->smap, "shimfs-map", O_CLOEXEC);
+            rc = vfs_sealed_copy(m, "shimfs-map", O_CLOEXEC);
             if (rc >= 0) {
                 f->map_fd = rc;
                 rc = 0;
             }
         }
+        if (rc == 0)
+            f->map_smap = vfs_smap_get(m);
     }
     *fd = f->map_fd;
     pthread_mutex_unlock(&f->lock);
+    vfs_smap_put(m);
     return rc;
 }
 
@@ -413,7 +443,9 @@ int vfs_fadvise(struct vfs_file *f, uint64_t off, uint64_t len, int advice)
 {
     if (advice != POSIX_FADV_WILLNEED || !f->smap)
         return 0; /* the other hints only steer the page cache: nothing to do */
-    vfs_prefetch_range(f->smap, off, len);
+    struct vfs_smap *m = vfs_file_smap_ref(f);
+    vfs_prefetch_range(m, off, len);
+    vfs_smap_put(m);
     return 0;
 }
 
@@ -448,6 +480,7 @@ int vfs_release(struct vfs_file *f)
     int rc = vfs_writer_close(f);
     if (f->map_fd >= 0)
         close(f->map_fd);
+    vfs_smap_put(f->map_smap);
     if (f->lock_fd >= 0)
         close(f->lock_fd); /* as the kernel does: closing drops this process's locks */
     if (f->fd >= 0 && vfs_open_unref(f->attr.ino)) {

@@ -121,16 +121,20 @@ struct vfs_file {
     int unchecked;              /* native cache file not yet checked by this process */
     char ckey[LAYOUT_KEY_MAX];  /* its block key (while unchecked) */
     int map_fd;                 /* whole content for mmap, made on demand */
+    struct vfs_smap *map_smap;  /* the version map_fd holds (a ref) */
     int lock_fd;                /* node-wide lock file, made on demand */
     uint64_t ra_next;           /* where a sequential reader reads next */
     uint64_t ra_until;          /* prefetch issued up to here */
     uint32_t ra_window;         /* blocks ahead; doubles while sequential */
+    int64_t fresh_ns;           /* readers: when smap was last known current (vfs_follow.c) */
     /* writers only */
     pthread_mutex_t wlock;
     struct vfs_dirty *dirty;
     int ndirty, dirty_cap;
     uint64_t dirty_bytes;
     uint64_t size;              /* size as this descriptor sees it */
+    int append_dirty;           /* the dirty pieces are appends: placed at commit */
+    uint64_t append_base;       /* where this descriptor sees them start */
     int werr;                   /* a failed background step, reported at fsync/close */
     int wb_stale;               /* writeback staged data: reload before reading */
     uint64_t parent;            /* directory it was opened in (0: unknown) */
@@ -139,6 +143,13 @@ struct vfs_file {
 };
 
 uint64_t vfs_file_ino(const struct vfs_file *f);
+/* The committed version the descriptor reads now (a ref: put it). A
+ * reader's changes when it follows others' commits (vfs_follow.c), a
+ * writer's with its own commits. */
+struct vfs_smap *vfs_file_smap_ref(struct vfs_file *f);
+/* The best kernel descriptor for the version in f->smap; sets f->native,
+ * f->unchecked (f->lock held, or the file not yet shared). */
+int vfs_file_descriptor(struct vfs_file *f);
 
 /* ---- writes (vfs_write.c) and namespace (vfs_ns.c) ---- */
 int vfs_is_writer(const struct vfs_file *f);

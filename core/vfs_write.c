@@ -5,6 +5,12 @@
  * truncate uploads every piece as a new immutable slice and commits all of
  * them to PostgreSQL in one transaction (meta_write): until that commit,
  * other processes see the old file; after it, the new one (close-to-open).
+ * Appends (O_APPEND, RWF_APPEND) are buffered the same way but their place
+ * is decided by the commit (meta_append): the end of the file as committed
+ * then, so appenders in many processes and nodes never overwrite one
+ * another. Until then this descriptor sees them at its own end. A buffer
+ * holds appends or positioned writes, never both: switching commits first,
+ * which keeps each commit's placement rule simple.
  * A failed upload or commit keeps the data in memory and reports the error
  * at that write, fsync or close; nothing is dropped silently. Reads through
  * a writer's descriptor see its own unflushed writes (overlay).
@@ -141,6 +147,36 @@ static int vfs_reload(struct vfs_file *f, const struct meta_attr *a)
     return 0;
 }
 
+/* Commit uploaded pieces (ids[i] holds dirty[i]) by the rule of their kind. */
+static int vfs_commit_locked(struct vfs_file *f, const uint64_t *ids, struct meta_attr *a)
+{
+    struct volume *v = vfs_volume();
+    int rc;
+    if (f->append_dirty) {
+        struct meta_append_rec *ar = calloc((size_t)f->ndirty, sizeof *ar);
+        if (!ar)
+            return -ENOMEM;
+        for (int i = 0; i < f->ndirty; i++) {
+            const struct vfs_dirty *d = &f->dirty[i];
+            ar[i] = (struct meta_append_rec){ d->off - f->append_base, ids[i], d->len, 0, d->len };
+        }
+        rc = meta_append(v->meta, f->attr.ino, ar, f->ndirty, f->mtime_ns, a, NULL);
+        free(ar);
+        return rc;
+    }
+    struct meta_slice_rec *recs = calloc((size_t)f->ndirty, sizeof *recs);
+    if (!recs)
+        return -ENOMEM;
+    for (int i = 0; i < f->ndirty; i++) {
+        const struct vfs_dirty *d = &f->dirty[i];
+        recs[i] = (struct meta_slice_rec){ layout_chunk_index(d->off),
+                                           { layout_chunk_offset(d->off), ids[i], d->len, 0, d->len } };
+    }
+    rc = meta_write(v->meta, f->attr.ino, recs, f->ndirty, f->size, 0, f->mtime_ns, a);
+    free(recs);
+    return rc;
+}
+
 static int vfs_flush_locked(struct vfs_file *f)
 {
     if (f->ndirty == 0)
@@ -151,29 +187,28 @@ static int vfs_flush_locked(struct vfs_file *f)
         f->wb_stale = 1;
         return 0;
     }
-    struct meta_slice_rec *recs = calloc((size_t)f->ndirty, sizeof *recs);
-    if (!recs)
+    uint64_t *ids = calloc((size_t)f->ndirty, sizeof *ids);
+    if (!ids)
         return -ENOMEM;
     int rc = 0;
     for (int i = 0; rc == 0 && i < f->ndirty; i++) {
-        const struct vfs_dirty *d = &f->dirty[i];
-        uint64_t id = 0;
-        rc = vfs_next_slice_id(&id);
+        rc = vfs_next_slice_id(&ids[i]);
         if (rc == 0)
-            rc = volume_write_slice(v, id, d->data, d->len);
-        recs[i] = (struct meta_slice_rec){ layout_chunk_index(d->off),
-                                           { layout_chunk_offset(d->off), id, d->len, 0, d->len } };
+            rc = volume_write_slice(v, ids[i], f->dirty[i].data, f->dirty[i].len);
     }
     struct meta_attr a;
     if (rc == 0)
-        rc = meta_write(v->meta, f->attr.ino, recs, f->ndirty, f->size, 0, f->mtime_ns, &a);
-    free(recs);
+        rc = vfs_commit_locked(f, ids, &a);
+    free(ids);
     if (rc < 0) {
         log_error("vfs", "committing writes to %s (inode %llu) failed: %s; the data stays buffered",
                   f->path, (unsigned long long)f->attr.ino, strerror(-vfs_errno(rc) == 0 ? EIO : -rc));
         return vfs_errno(rc);
     }
     vfs_dirty_clear(f);
+    /* nothing is buffered now: the descriptor's end is the committed one
+     * (after an append commit, others' appends may precede ours) */
+    f->size = a.size;
     return vfs_reload(f, &a);
 }
 
@@ -198,13 +233,21 @@ ssize_t vfs_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off
     if (!vfs_is_writer(f))
         return S_ISDIR(f->attr.mode) ? -EISDIR : -EBADF;
     pthread_mutex_lock(&f->wlock);
-    if (f->flags & O_APPEND)
-        off = f->size;
+    int append = (f->flags & O_APPEND) || off == VFS_APPEND;
     int rc = 0;
-    if (off + len < off || off + len > (UINT64_C(1) << 50))
+    if (f->ndirty && append != f->append_dirty)
+        rc = vfs_flush_locked(f);
+    if (append) {
+        off = f->size;
+        if (f->ndirty == 0)
+            f->append_base = off;
+    }
+    if (rc == 0 && (off + len < off || off + len > (UINT64_C(1) << 50)))
         rc = -EFBIG;
-    if (rc == 0)
+    if (rc == 0) {
+        f->append_dirty = append;
         rc = vfs_buffer_write(f, buf, len, off);
+    }
     if (rc == 0) {
         if (off + len > f->size)
             f->size = off + len;
@@ -228,6 +271,8 @@ static int vfs_wb_catch_up(struct vfs_file *f)
         rc = meta_getattr(vfs_volume()->meta, f->attr.ino, &a);
     if (rc == 0)
         rc = vfs_reload(f, &a);
+    if (rc == 0 && f->ndirty == 0)
+        f->size = a.size; /* staged appends were placed after others' */
     if (rc == 0)
         f->wb_stale = 0;
     return vfs_errno(rc);
@@ -318,8 +363,14 @@ int vfs_fallocate(struct vfs_file *f, int mode, uint64_t off, uint64_t len)
 
 uint64_t vfs_file_size(struct vfs_file *f)
 {
-    if (!vfs_is_writer(f))
-        return f->smap ? f->smap->size : f->attr.size;
+    if (!vfs_is_writer(f)) {
+        if (!f->smap)
+            return f->attr.size;
+        struct vfs_smap *m = vfs_file_smap_ref(f); /* a follower may switch it */
+        uint64_t s = m->size;
+        vfs_smap_put(m);
+        return s;
+    }
     pthread_mutex_lock(&f->wlock);
     uint64_t s = f->size;
     pthread_mutex_unlock(&f->wlock);

@@ -9,7 +9,8 @@
  * lock dies with it, and the next shim process on the node that touches the
  * volume (or `shimfs flush`) finds an unlocked journal, takes the lock and
  * commits it. Nothing is lost, at worst committed twice (the same bytes,
- * new slices: harmless). Journals are named <uuid>-<ino>-<ns>-<pid>-<seq>
+ * new slices: harmless; an append journal committed twice appends twice,
+ * the price of never losing one). Journals are named <uuid>-<ino>-<ns>-<pid>-<seq>
  * so sorting by name keeps each file's commits in order. A process that
  * exits normally waits (bounded) for its queue. Namespace changes and
  * truncates in this process first wait for the queue, so a rename never
@@ -39,8 +40,11 @@ struct wb_header {
     char magic[8];
     uint64_t ino, size;
     int64_t mtime_ns;
-    uint32_t n, pad;
+    uint32_t n, flags;
 };
+/* The pieces are appends: offsets are relative to the appended run and the
+ * commit places them at the file's end then (meta_append). */
+#define WB_APPEND 1u
 struct wb_piece { uint64_t off; uint32_t len, pad; };
 struct wb_job { int fd; char path[4400]; };
 
@@ -98,7 +102,8 @@ static int wb_commit(int fd)
         rc = -EIO;
     struct wb_piece *pc = rc ? NULL : malloc((h.n ? h.n : 1) * sizeof *pc);
     struct meta_slice_rec *recs = rc ? NULL : calloc(h.n ? h.n : 1, sizeof *recs);
-    if (rc == 0 && (!pc || !recs))
+    struct meta_append_rec *ar = rc ? NULL : calloc(h.n ? h.n : 1, sizeof *ar);
+    if (rc == 0 && (!pc || !recs || !ar))
         rc = -ENOMEM;
     if (rc == 0)
         rc = wb_read_all(fd, pc, h.n * sizeof *pc, sizeof h);
@@ -114,15 +119,19 @@ static int wb_commit(int fd)
         free(data);
         recs[i] = (struct meta_slice_rec){ layout_chunk_index(pc[i].off),
                                            { layout_chunk_offset(pc[i].off), id, pc[i].len, 0, pc[i].len } };
+        ar[i] = (struct meta_append_rec){ pc[i].off, id, pc[i].len, 0, pc[i].len };
         at += pc[i].len;
     }
     struct meta_attr a;
-    if (rc == 0)
+    if (rc == 0 && (h.flags & WB_APPEND))
+        rc = meta_append(vfs_volume()->meta, h.ino, ar, (int)h.n, h.mtime_ns, &a, NULL);
+    else if (rc == 0)
         rc = meta_write(vfs_volume()->meta, h.ino, recs, (int)h.n, h.size, 0, h.mtime_ns, &a);
     if (rc == 0)
         mcache_put_attr(&a);
     free(pc);
     free(recs);
+    free(ar);
     return rc;
 }
 
@@ -202,10 +211,12 @@ static int wb_enqueue(int fd, const char *path)
 
 static int wb_write_journal(int fd, const struct vfs_file *f)
 {
-    struct wb_header h = { WB_MAGIC, f->attr.ino, f->size, f->mtime_ns, (uint32_t)f->ndirty, 0 };
+    struct wb_header h = { WB_MAGIC, f->attr.ino, f->size, f->mtime_ns, (uint32_t)f->ndirty,
+                           f->append_dirty ? WB_APPEND : 0 };
+    uint64_t base = f->append_dirty ? f->append_base : 0;
     int rc = io_write_all(fd, &h, sizeof h);
     for (int i = 0; rc == 0 && i < f->ndirty; i++) {
-        struct wb_piece p = { f->dirty[i].off, f->dirty[i].len, 0 };
+        struct wb_piece p = { f->dirty[i].off - base, f->dirty[i].len, 0 };
         rc = io_write_all(fd, &p, sizeof p);
     }
     for (int i = 0; rc == 0 && i < f->ndirty; i++)

@@ -10,6 +10,9 @@
 #include "meta_int.h"
 
 #define COLS "n.ino, n.mode, n.uid, n.gid, n.nlink, n.size, n.atime, n.mtime, n.ctime, n.parent, n.rdev"
+/* Chunks are 1 << CHUNK_SHIFT bytes, as layout.h says. */
+#define CHUNK_SHIFT "26"
+_Static_assert(LAYOUT_CHUNK_SHIFT == 26, "CHUNK_SHIFT must match LAYOUT_CHUNK_SHIFT");
 #define IS_DIR(col) "(" col " & 61440) = 16384"
 #define IS_REG(col) "(" col " & 61440) = 32768"
 #define IS_LNK(col) "(" col " & 61440) = 40960"
@@ -185,6 +188,24 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
         "SELECT u.ino, t.c, t.p, t.i, t.s, t.o, t.l FROM u, "
         "unnest($5::bigint[], $6::int[], $7::bigint[], $8::int[], $9::int[], $10::int[]) "
         "WITH ORDINALITY AS t (c, p, i, s, o, l, k) ORDER BY t.k) "
+        "SELECT * FROM u" },
+    /* Appends placed at commit: the UPDATE locks the inode and reads its
+     * size L as committed (a concurrent appender's commit is waited for
+     * and seen); piece k (relative offset r) lands at L + r, cut at chunk
+     * boundaries (one uploaded slice may serve two chunks through off).
+     * $2 is the total appended; L = the returned size - $2. */
+    [MS_APPEND] = { "shimfs_append",
+        "WITH u AS (UPDATE inode n SET size = n.size + $2::bigint, mtime = $3::bigint, "
+        "ctime = $3::bigint WHERE n.ino = $1::bigint AND " IS_REG("n.mode") " RETURNING " COLS "), "
+        "t AS (SELECT u.ino, u.size - $2::bigint + t.r AS b0, t.i, t.s, t.o, t.l, t.k FROM u, "
+        "unnest($4::bigint[], $5::bigint[], $6::int[], $7::int[], $8::int[]) "
+        "WITH ORDINALITY AS t (r, i, s, o, l, k) WHERE t.l > 0), "
+        "x AS (SELECT t.*, c.c, greatest(t.b0, c.c << " CHUNK_SHIFT ") AS a, "
+        "least(t.b0 + t.l, (c.c + 1) << " CHUNK_SHIFT ") AS e FROM t, "
+        "generate_series(t.b0 >> " CHUNK_SHIFT ", (t.b0 + t.l - 1) >> " CHUNK_SHIFT ") AS c (c)), "
+        "w AS (INSERT INTO slice (ino, chunk, pos, id, size, off, len) "
+        "SELECT x.ino, x.c, x.a - (x.c << " CHUNK_SHIFT "), x.i, x.s, x.o + (x.a - x.b0), x.e - x.a "
+        "FROM x ORDER BY x.k, x.c) "
         "SELECT * FROM u" },
     [MS_CHUNK_COUNT] = { "shimfs_chunk_count",
         "SELECT count(*) FROM slice WHERE ino = $1 AND chunk = $2" },

@@ -1,15 +1,19 @@
-/* meta_write.c - committing data: a write session's slices, and chunk
- * compaction.
+/* meta_write.c - committing data: a write session's slices, appends, and
+ * chunk compaction.
  *
  * Promises: meta_write is one statement, so one round trip, atomic (the
  * inode is locked by its UPDATE, the slices follow in array order, so a
  * chunk's list stays oldest first); with set_size it first locks the inode
- * and cuts what lies beyond the new size, still in one round trip. meta_compact replaces a
+ * and cuts what lies beyond the new size, still in one round trip.
+ * meta_append is one statement too: the file's end is read under the
+ * inode's row lock, so concurrent appenders (any process, any node) land
+ * one after the other and none overwrites another. meta_compact replaces a
  * chunk's list only if nobody wrote meanwhile (-EAGAIN otherwise) and
  * records the ids it no longer uses as garbage.
  */
 #include "meta_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -151,6 +155,78 @@ int meta_write(struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, 
         }
     }
     meta_slice_arrays_free(&wa.arr);
+    return rc;
+}
+
+struct meta_append_args {
+    uint64_t ino, total;
+    int64_t mtime;
+    struct meta_arr a[5];   /* rel, id, size, off, len */
+    struct meta_attr *out;
+};
+
+static int meta_append_body(struct meta_conn *c, void *arg)
+{
+    struct meta_append_args *aa = arg;
+    struct meta_params p;
+    meta_p_init(&p);
+    meta_p_int(&p, (int64_t)aa->ino);
+    meta_p_int(&p, (int64_t)aa->total);
+    meta_p_int(&p, aa->mtime ? aa->mtime : meta_now_ns());
+    for (int i = 0; i < 5; i++) {
+        const char *s = meta_arr_str(&aa->a[i]);
+        if (!s)
+            return -ENOMEM;
+        meta_p_text(&p, s);
+    }
+    struct meta_q q = { .stmt = MS_APPEND, .p = &p };
+    int rc = meta_run(c, &q, 1, 1);
+    if (rc == 0 && PQntuples(q.res) == 1 && aa->out)
+        meta_r_attr(q.res, 0, 0, aa->out);
+    else if (rc == 0 && PQntuples(q.res) != 1)
+        rc = 1;
+    meta_q_clear(&q, 1);
+    return rc;
+}
+
+int meta_append(struct meta *m, uint64_t ino, const struct meta_append_rec *recs, int n,
+                int64_t mtime_ns, struct meta_attr *a, uint64_t *at)
+{
+    assert(n == 0 || recs);
+    if (n < 0)
+        return -EINVAL;
+    struct meta_append_args aa = { .ino = ino, .mtime = mtime_ns, .out = a };
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        const struct meta_append_rec *r = &recs[i];
+        /* pieces tile [0, total) in order: nothing is placed over another */
+        if (r->rel != aa.total || (uint64_t)r->off + r->len > r->size ||
+            r->size > LAYOUT_CHUNK_SIZE || r->id > (uint64_t)INT64_MAX ||
+            aa.total + r->len > (uint64_t)INT64_MAX >> 1) {
+            rc = -EINVAL;
+            break;
+        }
+        int64_t v[5] = { (int64_t)r->rel, (int64_t)r->id, r->size, r->off, r->len };
+        for (int j = 0; j < 5 && rc == 0; j++)
+            rc = meta_arr_add(&aa.a[j], v[j]) < 0 ? -ENOMEM : 0;
+        aa.total += r->len;
+    }
+    struct meta_attr tmp;
+    if (!aa.out)
+        aa.out = &tmp;
+    if (rc == 0)
+        rc = meta_tx(m, meta_append_body, &aa);
+    if (rc == 1) {
+        struct meta_conn *c;
+        if ((rc = meta_conn_get(m, &c)) == 0) {
+            rc = meta_write_why(c, ino);
+            meta_conn_put(c);
+        }
+    }
+    if (rc == 0 && at)
+        *at = aa.out->size - aa.total;
+    for (int i = 0; i < 5; i++)
+        meta_arr_free(&aa.a[i]);
     return rc;
 }
 

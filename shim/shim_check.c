@@ -21,8 +21,7 @@
 #include "shim_fd.h"
 #include "shim_vfs.h"
 
-/* Put newfd in fd's place (keeping its close-on-exec flag and position). */
-static int shim_check_replace(int fd, int newfd, struct shim_ofd *o)
+int shim_check_replace(int fd, int newfd, struct shim_ofd *o)
 {
     int fdflags = REAL(fcntl)(fd, F_GETFD);
     off_t pos = REAL(lseek)(fd, 0, SEEK_CUR);

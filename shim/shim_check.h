@@ -22,6 +22,10 @@ int shim_check_fd(int fd);
  * corrupt). off < 0: at the file position. Returns bytes or -errno. */
 ssize_t shim_check_read(int fd, struct shim_ofd *o, const struct iovec *iov, int cnt, off_t off);
 
+/* Put newfd in fd's place (same number, position and close-on-exec flag;
+ * newfd is closed) and record the new kernel file as o's. 0 or -errno. */
+int shim_check_replace(int fd, int newfd, struct shim_ofd *o);
+
 /* Before a fork (in the parent, whose locks are sound): descriptors the
  * child could pass on through exec are checked now. vfork and posix_spawn
  * run no fork handlers: a descriptor opened and not yet read that such a

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "shim_mem.h"
 #include "shim_vfs.h"
 
 #define SHIM_VFS_LIST(X) \
@@ -31,6 +32,7 @@
     X(int, file_native, (const struct vfs_file *)) \
     X(int, file_unchecked, (const struct vfs_file *)) \
     X(int, file_check, (struct vfs_file *, const void *, size_t, uint64_t, int *)) \
+    X(int, file_follow, (struct vfs_file *, int *)) \
     X(int, file_isdir, (const struct vfs_file *)) \
     X(const char *, file_path, (const struct vfs_file *)) \
     X(int, fstat, (struct vfs_file *, struct stat *)) \
@@ -240,6 +242,8 @@ ssize_t shim_vfs_getxattr(const char *vp, int flags, const char *name, void *buf
                           char *host, size_t hcap, int *escaped)
 {
     *escaped = 0;
+    if (!shim_mem_str_ok(name))
+        return -EFAULT; /* the kernel reads the name first */
     SHIM_LOAD_OR_FAIL();
     int r;
     host[0] = '\0';
@@ -298,6 +302,14 @@ int shim_vfs_file_check(struct vfs_file *f, const void *buf, size_t n, uint64_t 
     return r;
 }
 const char *shim_vfs_file_path(const struct vfs_file *f) { return shim_ops.file_path(f); }
+
+int shim_vfs_file_follow(struct vfs_file *f, int *newfd)
+{
+    int r;
+    *newfd = -1;
+    SHIM_ENGINE(r = shim_ops.file_follow(f, newfd));
+    return r;
+}
 
 int shim_vfs_fstat(struct vfs_file *f, struct stat *st)
 {
@@ -380,6 +392,8 @@ void shim_vfs_dir_close(struct vfs_dir *d)
 ssize_t shim_vfs_fgetxattr(struct vfs_file *f, const char *name, void *buf, size_t cap)
 {
     int r;
+    if (!shim_mem_str_ok(name))
+        return -EFAULT;
     SHIM_ENGINE(r = shim_ops.fgetxattr(f, name, buf, cap));
     return r;
 }
@@ -515,11 +529,15 @@ int shim_vfs_truncate(const char *vp, uint64_t size, char *host, size_t hcap)
 int shim_vfs_setxattr(const char *vp, struct vfs_file *f, const char *name, const void *val,
                       size_t len, int xflags, int flags, char *host, size_t hcap)
 {
+    if (!shim_mem_str_ok(name))
+        return -EFAULT;
     SHIM_VFS_PATH_CALL(shim_ops.setxattr(vp, f, name, val, len, xflags, flags, host, hcap));
 }
 
 int shim_vfs_removexattr(const char *vp, struct vfs_file *f, const char *name, int flags,
                          char *host, size_t hcap)
 {
+    if (!shim_mem_str_ok(name))
+        return -EFAULT;
     SHIM_VFS_PATH_CALL(shim_ops.removexattr(vp, f, name, flags, host, hcap));
 }

@@ -13,6 +13,7 @@
 
 #include "shim_cwd.h"
 #include "shim_fd.h"
+#include "shim_mem.h"
 #include "shim_path.h"
 #include "shim_resolve.h"
 #include "shim_vfs.h"
@@ -79,12 +80,16 @@ static int shim_link_alias(const char *path, char *buf, size_t len, ssize_t *ret
 /* 1 when handled (*ret), 0: ask libc. */
 static int shim_link_read(int dirfd, const char *path, char *buf, size_t len, ssize_t *ret)
 {
-    if (shim_bypass() || !path)
+    if (shim_bypass() || shim_str_is_null(path))
         return 0;
+    if (SHIM_UNLIKELY(!shim_mem_str_ok(path))) {
+        *ret = shim_fail(-EFAULT);
+        return 1;
+    }
     if (shim_link_alias(path, buf, len, ret))
         return 1;
     struct shim_target t;
-    int c = shim_resolve(dirfd, path, 0, &t);
+    int c = shim_resolve(dirfd, path, SHIM_RESOLVE_CHECKED, &t);
     if (c == 0)
         return 0;
     if (c < 0) {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "shim_mem.h"
 #include "shim_ns.h"
 #include "shim_vfs.h"
 
@@ -74,6 +75,8 @@ static int shim_pair_resolve(struct shim_pair *p, int olddirfd, const char *oldp
     int b = shim_ns_resolve(newdirfd, newpath, 0, &p->to);
     if (b < 0)
         return b;
+    if (a != b && (shim_str_is_null(oldpath) || shim_str_is_null(newpath)))
+        return -EFAULT; /* NULL resolves to the host, but the kernel reads it first */
     return a == b ? a : -EXDEV;
 }
 
@@ -141,7 +144,7 @@ static int shim_link_any(int olddirfd, const char *oldpath, int newdirfd, const 
     if ((flags & AT_EMPTY_PATH) && shim_str_is_empty(oldpath)) {
         c = shim_link_empty(olddirfd, &p.from);
         int b = c < 0 ? c : shim_ns_resolve(newdirfd, newpath, 0, &p.to);
-        c = c < 0 ? c : b < 0 ? b : c == b ? c : -EXDEV;
+        c = c < 0 ? c : b < 0 ? b : c == b ? c : shim_str_is_null(newpath) ? -EFAULT : -EXDEV;
     } else {
         c = shim_pair_resolve(&p, olddirfd, oldpath, newdirfd, newpath,
                               (flags & AT_SYMLINK_FOLLOW) != 0);
@@ -176,7 +179,7 @@ SHIM_EXPORT int link(const char *oldpath, const char *newpath)
 /* ---- new names of other kinds ---- */
 static int shim_symlink_vfs(const char *target, struct shim_ns *ns)
 {
-    if (shim_str_is_null(target))
+    if (!shim_mem_str_ok(target))
         return -EFAULT;
     return shim_vfs_symlink(target, ns->t.vpath, ns->host, sizeof ns->host);
 }

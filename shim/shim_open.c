@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 
 #include "shim_fd.h"
+#include "shim_mem.h"
 #include "shim_open.h"
 #include "shim_resolve.h"
 #include "shim_sync.h"
@@ -146,10 +147,16 @@ static int shim_open_alias(const char *path, int flags, int *ret)
 #define SHIM_OPEN_BODY(dirfd, path, flags, mode, host_call)                        \
     do {                                                                           \
         struct shim_target t_;                                                     \
-        int a_;                                                                    \
-        if (SHIM_UNLIKELY(shim_fd_dir != NULL) && shim_open_alias(path, flags, &a_)) \
-            return a_;                                                             \
-        int c_ = shim_resolve(dirfd, path, shim_open_alias_flags(flags), &t_);      \
+        int a_, ck_ = 0;                                                           \
+        if (SHIM_UNLIKELY(shim_fd_dir != NULL) && !shim_str_is_null(path) &&        \
+            !shim_bypass()) {                                                      \
+            if (SHIM_UNLIKELY(!shim_mem_str_ok(path)))                              \
+                return shim_fail(-EFAULT); /* the alias test reads it first */     \
+            if (shim_open_alias(path, flags, &a_))                                 \
+                return a_;                                                         \
+            ck_ = SHIM_RESOLVE_CHECKED;                                            \
+        }                                                                          \
+        int c_ = shim_resolve(dirfd, path, shim_open_alias_flags(flags) | ck_, &t_); \
         if (c_ == 0)                                                               \
             return shim_open_host_done(dirfd, path, flags, host_call);             \
         if (c_ < 0)                                                                \

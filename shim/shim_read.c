@@ -6,7 +6,8 @@
  * lseek(fd, 0, SEEK_CUR) -> vfs_pread -> lseek(fd, pos + n, SEEK_SET).
  * Native descriptors hold the bytes and everything goes to libc (but the
  * first read of a cache file this process has not checked: shim_check.c);
- * so does any descriptor the table does not know, after one load.
+ * so does any descriptor the table does not know, after one load. A read
+ * at end of file lets a reader follow others' commits (shim_follow).
  */
 #include "shim.h"
 
@@ -35,7 +36,7 @@ ssize_t shim_iov_xfer(struct vfs_file *f, const struct iovec *iov, int cnt, uint
     for (int i = 0; i < cnt; i++) {
         if (iov[i].iov_len == 0)
             continue;
-        uint64_t at = off + (uint64_t)done;
+        uint64_t at = off == VFS_APPEND ? off : off + (uint64_t)done; /* appends keep appending */
         ssize_t r = write ? shim_vfs_pwrite(f, iov[i].iov_base, iov[i].iov_len, at)
                           : shim_vfs_pread(f, iov[i].iov_base, iov[i].iov_len, at);
         if (r < 0)
@@ -45,6 +46,32 @@ ssize_t shim_iov_xfer(struct vfs_file *f, const struct iovec *iov, int cnt, uint
             break;
     }
     return done;
+}
+
+int shim_follow(int fd, struct shim_ofd *o, struct vfs_file *f)
+{
+    if (o->isdir || (o->flags & O_ACCMODE) != O_RDONLY || (o->flags & O_PATH))
+        return 0; /* writers keep their own view */
+    int newfd;
+    int rc = shim_vfs_file_follow(f, &newfd);
+    if (rc <= 0 || newfd < 0)
+        return rc;
+    pthread_mutex_lock(&o->lock);
+    int r = shim_check_replace(fd, newfd, o);
+    if (r == 0) {
+        __atomic_store_n(&o->unchecked, shim_vfs_file_unchecked(f), __ATOMIC_RELEASE);
+        __atomic_store_n(&o->native, shim_vfs_file_native(f), __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&o->lock);
+    return r < 0 ? r : 1;
+}
+
+static int shim_iov_wants(const struct iovec *iov, int cnt)
+{
+    for (int i = 0; i < cnt; i++)
+        if (iov[i].iov_len > 0)
+            return 1;
+    return 0;
 }
 
 #define SHIM_READ_UNCHECKED (-100001)
@@ -92,20 +119,29 @@ ssize_t shim_read_fd(int fd, const struct iovec *iov, int cnt, off_t off)
     }
     if (rc != 0)
         return rc;
-    if (off >= 0) {
-        rc = shim_iov_xfer(f, iov, cnt, (uint64_t)off, 0);
-    } else {
-        /* the ofd lock makes read-and-advance atomic for this process */
-        pthread_mutex_lock(&o->lock);
-        off_t pos = REAL(lseek)(fd, 0, SEEK_CUR);
-        if (pos < 0) {
-            rc = -errno;
+    for (int tries = 0;; tries++) {
+        if (off >= 0) {
+            rc = shim_iov_xfer(f, iov, cnt, (uint64_t)off, 0);
         } else {
-            rc = shim_iov_xfer(f, iov, cnt, (uint64_t)pos, 0);
-            if (rc > 0 && REAL(lseek)(fd, pos + rc, SEEK_SET) < 0)
+            /* the ofd lock makes read-and-advance atomic for this process */
+            pthread_mutex_lock(&o->lock);
+            off_t pos = REAL(lseek)(fd, 0, SEEK_CUR);
+            if (pos < 0) {
                 rc = -errno;
+            } else {
+                rc = shim_iov_xfer(f, iov, cnt, (uint64_t)pos, 0);
+                if (rc > 0 && REAL(lseek)(fd, pos + rc, SEEK_SET) < 0)
+                    rc = -errno;
+            }
+            pthread_mutex_unlock(&o->lock);
         }
-        pthread_mutex_unlock(&o->lock);
+        /* end of file: others may have committed more (tail -f) */
+        if (rc != 0 || tries > 0 || !shim_iov_wants(iov, cnt) || shim_follow(fd, o, f) != 1)
+            break;
+        if (__atomic_load_n(&o->native, __ATOMIC_ACQUIRE)) {
+            shim_ofd_put(o);
+            return SHIM_READ_PASS; /* the new version is in the kernel's hands */
+        }
     }
     shim_ofd_put(o);
     return rc;
@@ -148,7 +184,23 @@ off_t shim_read_lseek(int fd, off_t off, int whence)
 }
 
 /* The edge: SHIM_READ_PASS -> libc, -errno -> errno. */
-#define SHIM_READ_EDGE(expr, pass_call)              \
+/* The kernel read a native volume descriptor to its end: follow others'
+ * commits; 1 when fd now holds a newer version (read again). */
+static int shim_read_native_eof(int fd)
+{
+    if (SHIM_LIKELY(!shim_fd_peek(fd)) || shim_bypass())
+        return 0;
+    struct shim_ofd *o = shim_fd_get(fd, 1);
+    if (!o)
+        return 0;
+    struct vfs_file *f;
+    int rc = __atomic_load_n(&o->native, __ATOMIC_ACQUIRE) && shim_ofd_file(o, fd, &f) == 0
+                 ? shim_follow(fd, o, f) : 0;
+    shim_ofd_put(o);
+    return rc == 1;
+}
+
+#define SHIM_READ_EDGE_1(expr, pass_call)            \
     do {                                             \
         ssize_t r_ = (expr);                         \
         if (r_ == SHIM_READ_PASS)                    \
@@ -156,10 +208,35 @@ off_t shim_read_lseek(int fd, off_t off, int whence)
         return r_ < 0 ? shim_fail((int)r_) : r_;     \
     } while (0)
 
+/* A checked native descriptor (or any other) read by the kernel: at its
+ * end, one load decides whether it is a volume file to follow; `again`
+ * reads once more when it was replaced by a newer version. */
+#define SHIM_READ_HOST(n, pass_call, again)                           \
+    do {                                                              \
+        ssize_t h_ = (pass_call);                                     \
+        if (SHIM_UNLIKELY(h_ == 0) && (n) > 0 && shim_read_native_eof(fd)) \
+            return (again);                                           \
+        return h_;                                                    \
+    } while (0)
+
+/* Reads: at the end of a native descriptor, once more if it was replaced
+ * by a newer version (through the shim again: it may need its check). */
+#define SHIM_READ_EDGE(expr, pass_call)                          \
+    do {                                                         \
+        ssize_t r_ = (expr);                                     \
+        if (r_ == SHIM_READ_PASS) {                              \
+            r_ = pass_call;                                      \
+            if (r_ != 0 || !shim_read_native_eof(fd))            \
+                return r_;                                       \
+            SHIM_READ_EDGE_1(expr, pass_call);                   \
+        }                                                        \
+        return r_ < 0 ? shim_fail((int)r_) : r_;                 \
+    } while (0)
+
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
     if (SHIM_LIKELY(!shim_read_candidate(fd)))
-        return REAL(read)(fd, buf, n);
+        SHIM_READ_HOST(n, REAL(read)(fd, buf, n), read(fd, buf, n));
     SHIM_READ_EDGE(shim_read_buf(fd, buf, n, -1), REAL(read)(fd, buf, n));
 }
 
@@ -180,14 +257,14 @@ static ssize_t shim_pread_common(int fd, void *buf, size_t n, off_t off)
 SHIM_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
     if (SHIM_LIKELY(!shim_read_candidate(fd)))
-        return REAL(pread)(fd, buf, n, off);
+        SHIM_READ_HOST(n, REAL(pread)(fd, buf, n, off), pread(fd, buf, n, off));
     SHIM_READ_EDGE(shim_pread_common(fd, buf, n, off), REAL(pread)(fd, buf, n, off));
 }
 
 SHIM_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off64_t off)
 {
     if (SHIM_LIKELY(!shim_read_candidate(fd)))
-        return REAL(pread64)(fd, buf, n, off);
+        SHIM_READ_HOST(n, REAL(pread64)(fd, buf, n, off), pread64(fd, buf, n, off));
     SHIM_READ_EDGE(shim_pread_common(fd, buf, n, off), REAL(pread64)(fd, buf, n, off));
 }
 
@@ -208,7 +285,8 @@ SHIM_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
     if (SHIM_LIKELY(!shim_read_candidate(fd)))
-        return REAL(readv)(fd, iov, cnt);
+        SHIM_READ_HOST(cnt > 0 && shim_iov_wants(iov, cnt), REAL(readv)(fd, iov, cnt),
+                       readv(fd, iov, cnt));
     SHIM_READ_EDGE(shim_read_fd(fd, iov, cnt, -1), REAL(readv)(fd, iov, cnt));
 }
 
@@ -255,12 +333,12 @@ SHIM_EXPORT off_t lseek(int fd, off_t off, int whence)
 {
     if (SHIM_LIKELY(!shim_read_candidate(fd)))
         return REAL(lseek)(fd, off, whence);
-    SHIM_READ_EDGE(shim_read_lseek(fd, off, whence), REAL(lseek)(fd, off, whence));
+    SHIM_READ_EDGE_1(shim_read_lseek(fd, off, whence), REAL(lseek)(fd, off, whence));
 }
 
 SHIM_EXPORT off64_t lseek64(int fd, off64_t off, int whence)
 {
     if (SHIM_LIKELY(!shim_read_candidate(fd)))
         return REAL(lseek64)(fd, off, whence);
-    SHIM_READ_EDGE(shim_read_lseek(fd, off, whence), REAL(lseek64)(fd, off, whence));
+    SHIM_READ_EDGE_1(shim_read_lseek(fd, off, whence), REAL(lseek64)(fd, off, whence));
 }

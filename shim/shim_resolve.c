@@ -8,6 +8,7 @@
 
 #include "shim_cwd.h"
 #include "shim_fd.h"
+#include "shim_mem.h"
 #include "shim_path.h"
 #include "shim_resolve.h"
 #include "shim_vfs.h"
@@ -74,6 +75,8 @@ int shim_resolve(int dirfd, const char *path, int flags, struct shim_target *t)
     shim_init();
     if (SHIM_UNLIKELY(!shim_cfg.enabled))
         return 0;
+    if (!(flags & SHIM_RESOLVE_CHECKED) && SHIM_UNLIKELY(!shim_mem_str_ok(path)))
+        return -EFAULT; /* the first read of the program's string */
     if (path[0] == '/') {
         int rc = shim_path_classify(shim_cfg.prefix, shim_cfg.prefix_len, path, t->vpath,
                                     sizeof t->vpath);

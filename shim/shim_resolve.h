@@ -19,7 +19,12 @@ struct shim_target {
  * that follow the final symlink). */
 #define SHIM_RESOLVE_ALIAS 0x1
 
-/* 1 volume (t->vpath), 0 host, -errno (ENAMETOOLONG, ENOTDIR, EIO). */
+/* The caller checked the path is readable (shim_mem_path). */
+#define SHIM_RESOLVE_CHECKED 0x2
+
+/* 1 volume (t->vpath), 0 host, -errno (EFAULT for a path that cannot be
+ * read, ENAMETOOLONG, ENOTDIR, EIO). NULL is the host's (libc and the
+ * kernel answer it as without the shim). */
 int shim_resolve(int dirfd, const char *path, int flags, struct shim_target *t);
 
 /* The volume descriptor that "/proc/self/fd/N", "/dev/fd/N" or

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <utime.h>
 
+#include "shim_mem.h"
 #include "shim_ns.h"
 #include "shim_vfs.h"
 

@@ -2,7 +2,8 @@
  * twins), the pre-2.33 __xstat family that older binaries still call, and
  * statx. A volume answer comes from the engine's attribute cache (no round
  * trip when fresh); a descriptor answers with the volume file's attributes,
- * not the memfd's.
+ * not the memfd's, and a reader's fstat follows others' commits once its
+ * view is older than the attribute TTL (shim_follow).
  */
 #include "shim.h"
 
@@ -10,6 +11,8 @@
 #include <sys/sysmacros.h>
 
 #include "shim_fd.h"
+#include "shim_mem.h"
+#include "shim_read.h"
 #include "shim_resolve.h"
 #include "shim_stat.h"
 #include "shim_vfs.h"
@@ -26,6 +29,8 @@ int shim_stat_fd(int fd, struct stat *st, int *ret)
     struct vfs_file *f;
     int rc = shim_ofd_file(o, fd, &f);
     if (rc == 0)
+        (void)shim_follow(fd, o, f); /* tail -f polls fstat: others' commits count */
+    if (rc == 0)
         rc = shim_vfs_fstat(f, st);
     shim_ofd_put(o);
     *ret = rc < 0 ? shim_fail(rc) : 0;
@@ -34,7 +39,11 @@ int shim_stat_fd(int fd, struct stat *st, int *ret)
 
 int shim_stat_path(int dirfd, const char *path, struct stat *st, int flags, int *ret)
 {
-    if (path && path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
+    if (!shim_str_is_null(path) && !shim_bypass() && SHIM_UNLIKELY(!shim_mem_str_ok(path))) {
+        *ret = shim_fail(-EFAULT);
+        return 1;
+    }
+    if ((flags & AT_EMPTY_PATH) && !shim_str_is_null(path) && path[0] == '\0') {
         if (dirfd != AT_FDCWD)
             return shim_stat_fd(dirfd, st, ret);
         path = ".";
@@ -47,7 +56,7 @@ int shim_stat_path(int dirfd, const char *path, struct stat *st, int flags, int 
         return shim_stat_fd(afd, st, ret);
     }
     struct shim_target t;
-    int c = shim_resolve(dirfd, path, nofollow ? 0 : SHIM_RESOLVE_ALIAS, &t);
+    int c = shim_resolve(dirfd, path, (nofollow ? 0 : SHIM_RESOLVE_ALIAS) | SHIM_RESOLVE_CHECKED, &t);
     if (c == 0)
         return 0;
     if (c < 0) {

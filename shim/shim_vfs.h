@@ -37,6 +37,7 @@ int shim_vfs_file_native(const struct vfs_file *f);
 int shim_vfs_file_isdir(const struct vfs_file *f);
 int shim_vfs_file_unchecked(const struct vfs_file *f);
 int shim_vfs_file_check(struct vfs_file *f, const void *buf, size_t n, uint64_t off, int *newfd);
+int shim_vfs_file_follow(struct vfs_file *f, int *newfd);
 const char *shim_vfs_file_path(const struct vfs_file *f);
 int shim_vfs_fstat(struct vfs_file *f, struct stat *st);
 ssize_t shim_vfs_pread(struct vfs_file *f, void *buf, size_t len, uint64_t off);

@@ -6,13 +6,17 @@
  * write is lseek(fd, 0, SEEK_CUR) -> vfs_pwrite -> lseek(fd, pos + n). The
  * engine buffers the bytes and commits them at fsync and close
  * (close-to-open), so the promise here is only POSIX's: the bytes are in
- * the file as this descriptor sees it. A volume descriptor not open for
+ * the file as this descriptor sees it. Appends (O_APPEND, RWF_APPEND) land
+ * at the end of the file as committed, after every append committed
+ * before them by any process. A volume descriptor not open for
  * writing answers EBADF (the memfd behind it would take the bytes).
  * Everything else costs one table load.
  */
 #include "shim.h"
 
 #include <limits.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -38,6 +42,30 @@ static int shim_iov_check(const struct iovec *iov, int cnt)
     return 0;
 }
 
+/* An append of several buffers is one record: gathered into one engine
+ * write, so a commit between them cannot let another appender's record
+ * in. Up to SHIM_APPEND_GATHER bytes (more goes buffer by buffer). */
+#define SHIM_APPEND_GATHER (64u << 20)
+
+static ssize_t shim_append_iov(struct vfs_file *f, const struct iovec *iov, int cnt)
+{
+    size_t total = 0;
+    for (int i = 0; i < cnt; i++)
+        total += iov[i].iov_len;
+    char *buf = cnt > 1 && total <= SHIM_APPEND_GATHER ? malloc(total ? total : 1) : NULL;
+    if (!buf)
+        return shim_iov_xfer(f, iov, cnt, VFS_APPEND, 1);
+    size_t at = 0;
+    for (int i = 0; i < cnt; i++) {
+        memcpy(buf + at, iov[i].iov_base, iov[i].iov_len);
+        at += iov[i].iov_len;
+    }
+    struct iovec one = { buf, total };
+    ssize_t rc = shim_iov_xfer(f, &one, 1, VFS_APPEND, 1);
+    free(buf);
+    return rc;
+}
+
 /* At the file position (or the end, for appends), then move it past the
  * bytes. The ofd lock makes write-and-advance atomic in this process;
  * bytes that arrived behind the shim's back go first, in order. */
@@ -50,11 +78,12 @@ static ssize_t shim_write_at_pos(struct shim_ofd *o, int fd, struct vfs_file *f,
         pthread_mutex_unlock(&o->lock);
         return rc;
     }
-    off_t pos = append ? (off_t)shim_vfs_file_size(f) : REAL(lseek)(fd, 0, SEEK_CUR);
+    /* an append's place is decided when it is committed (vfs_pwrite) */
+    off_t pos = append ? 0 : REAL(lseek)(fd, 0, SEEK_CUR);
     if (pos < 0) {
         rc = -errno;
     } else {
-        rc = shim_iov_xfer(f, iov, cnt, (uint64_t)pos, 1);
+        rc = append ? shim_append_iov(f, iov, cnt) : shim_iov_xfer(f, iov, cnt, (uint64_t)pos, 1);
         if (rc > 0) {
             off_t end = append ? (off_t)shim_vfs_file_size(f) : pos + rc;
             if (REAL(lseek)(fd, end, SEEK_SET) < 0)

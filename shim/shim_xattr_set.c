@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/xattr.h>
 
+#include "shim_mem.h"
 #include "shim_ns.h"
 #include "shim_vfs.h"
 
@@ -17,7 +18,9 @@
  * chmod (stored as a plain xattr, the mode would silently stay wrong). */
 static int shim_xset_acl(const char *name)
 {
-    return name && strncmp(name, "system.posix_acl_", 17) == 0 ? -EOPNOTSUPP : 0;
+    if (!shim_mem_str_ok(name))
+        return -EFAULT; /* the kernel reads the name first */
+    return strncmp(name, "system.posix_acl_", 17) == 0 ? -EOPNOTSUPP : 0;
 }
 
 /* Descriptor call: body with f on a volume descriptor, else libc; an
@@ -43,7 +46,7 @@ SHIM_EXPORT int setxattr(const char *path, const char *name, const void *value, 
  * mean nothing): EPERM, as lsetxattr answers on local disk. */
 static int shim_xset_link(struct shim_ns *ns, const char *name)
 {
-    if (!name || strncmp(name, "user.", 5) != 0)
+    if (!shim_mem_str_ok(name) || strncmp(name, "user.", 5) != 0) /* a bad name: EFAULT below */
         return 0;
     struct stat st;
     int rc = shim_vfs_stat(ns->t.vpath, VFS_NOFOLLOW, &st, ns->host, sizeof ns->host);

@@ -1,15 +1,18 @@
-/* shim_xfer.c - in-kernel copies: sendfile, sendfile64, copy_file_range.
+/* shim_xfer.c - in-kernel copies: sendfile, sendfile64, copy_file_range,
+ * splice (also when reached through syscall(), shim_syscall.c).
  *
  * The kernel would copy a placeholder's (empty) memfd, so a placeholder
  * source is emulated: shim reads, real writes, with the same offset rules
  * (an explicit offset pointer is updated, otherwise the file position
  * advances). A native source copies in the kernel. A volume destination
  * is written through the shim's write path (the kernel would copy into the
- * placeholder memfd), from either kind of source.
+ * placeholder memfd), from either kind of source. A source that is no
+ * volume file and has no offset (splice's pipe) is read as a stream.
  */
 #include "shim.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shim_fd.h"
@@ -77,7 +80,9 @@ static ssize_t shim_xfer_write(int out, const char *buf, size_t n, off64_t *outo
 
 static ssize_t shim_xfer_emulate(int in, off64_t *inoff, int out, off64_t *outoff, size_t count)
 {
-    off_t pos = inoff ? *inoff : REAL(lseek)(in, 0, SEEK_CUR);
+    /* a pipe (splice) has no position: read it as it comes */
+    int stream = !inoff && !shim_fd_peek(in);
+    off_t pos = inoff ? *inoff : stream ? 0 : REAL(lseek)(in, 0, SEEK_CUR);
     if (pos < 0)
         return inoff ? -EINVAL : -errno;
     size_t cap = count < SHIM_XFER_CHUNK ? count : SHIM_XFER_CHUNK;
@@ -87,7 +92,9 @@ static ssize_t shim_xfer_emulate(int in, off64_t *inoff, int out, off64_t *outof
     ssize_t total = 0, err = 0;
     while ((size_t)total < count) {
         size_t want = count - (size_t)total < cap ? count - (size_t)total : cap;
-        ssize_t n = shim_xfer_read1(in, buf, want, pos);
+        ssize_t n = stream ? REAL(read)(in, buf, want) : shim_xfer_read1(in, buf, want, pos);
+        if (stream && n < 0)
+            n = -errno;
         if (n <= 0) {
             err = n;
             break;
@@ -107,7 +114,7 @@ static ssize_t shim_xfer_emulate(int in, off64_t *inoff, int out, off64_t *outof
         return err;
     if (inoff)
         *inoff = pos;
-    else
+    else if (!stream)
         REAL(lseek)(in, pos, SEEK_SET);
     return total;
 }
@@ -138,6 +145,24 @@ SHIM_EXPORT ssize_t copy_file_range(int in, off64_t *inoff, int out, off64_t *ou
         return REAL(copy_file_range)(in, inoff, out, outoff, len, flags);
     if (flags != 0)
         return shim_fail(-EINVAL);
+    ssize_t r = shim_xfer_emulate(in, inoff, out, outoff, len);
+    return r < 0 ? shim_fail((int)r) : r;
+}
+
+/* One side is a pipe (the kernel checks the rest when it is ours to do). */
+SHIM_EXPORT ssize_t splice(int in, off64_t *inoff, int out, off64_t *outoff, size_t len,
+                           unsigned flags)
+{
+    int kind = shim_xfer_kind(in, out);
+    if (kind == SHIM_XFER_PASS)
+        return REAL(splice)(in, inoff, out, outoff, len, flags);
+    struct stat si, so;
+    if (REAL(fstat)(in, &si) < 0 || REAL(fstat)(out, &so) < 0)
+        return -1;
+    if (!S_ISFIFO(si.st_mode) && !S_ISFIFO(so.st_mode))
+        return shim_fail(-EINVAL);
+    if ((S_ISFIFO(si.st_mode) && inoff) || (S_ISFIFO(so.st_mode) && outoff))
+        return shim_fail(-ESPIPE);
     ssize_t r = shim_xfer_emulate(in, inoff, out, outoff, len);
     return r < 0 ? shim_fail((int)r) : r;
 }

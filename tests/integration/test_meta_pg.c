@@ -794,6 +794,53 @@ START_TEST(test_write_read_chunks)
 }
 END_TEST
 
+/* Appends are placed at the size read under the inode's lock: one piece
+ * crossing a chunk boundary becomes two records of one slice. */
+START_TEST(test_append_placement)
+{
+    struct meta *m = volume("t_append");
+    uint64_t f = mkfile(m, META_ROOT_INO, "f"), id;
+    ck_assert_int_eq(meta_next_ids(m, META_ID_SLICE, 4, &id), 0);
+    struct meta_attr a;
+    ck_assert_int_eq(meta_write(m, f, NULL, 0, LAYOUT_CHUNK_SIZE - 10, 1, 0, &a), 0);
+    struct meta_append_rec recs[2] = { { 0, id, 4, 0, 4 }, { 4, id + 1, 30, 0, 30 } };
+    uint64_t at = 0;
+    ck_assert_int_eq(meta_append(m, f, recs, 2, 777, &a, &at), 0);
+    ck_assert_uint_eq(at, LAYOUT_CHUNK_SIZE - 10);
+    ck_assert_uint_eq(a.size, LAYOUT_CHUNK_SIZE + 24);
+    ck_assert_int_eq(a.mtime_ns, 777);
+    struct chunks c = { 0 };
+    ck_assert_int_eq(meta_read_chunks(m, f, 0, 2, chunks_cb, &c), 0);
+    ck_assert_int_eq(c.calls, 2);
+    ck_assert_int_eq(c.n[0], 2);
+    ck_assert_uint_eq(c.s[0][0].pos, LAYOUT_CHUNK_SIZE - 10);
+    ck_assert_uint_eq(c.s[0][0].len, 4);
+    ck_assert_uint_eq(c.s[0][1].id, id + 1);       /* first 6 bytes of the piece */
+    ck_assert_uint_eq(c.s[0][1].pos, LAYOUT_CHUNK_SIZE - 6);
+    ck_assert_uint_eq(c.s[0][1].off, 0);
+    ck_assert_uint_eq(c.s[0][1].len, 6);
+    ck_assert_uint_eq(c.chunk[1], 1);
+    ck_assert_int_eq(c.n[1], 1);
+    ck_assert_uint_eq(c.s[1][0].id, id + 1);       /* the other 24 */
+    ck_assert_uint_eq(c.s[1][0].pos, 0);
+    ck_assert_uint_eq(c.s[1][0].off, 6);
+    ck_assert_uint_eq(c.s[1][0].len, 24);
+    ck_assert_uint_eq(c.s[1][0].size, 30);
+
+    /* the next append goes after it; pieces must tile the run */
+    struct meta_append_rec more = { 0, id + 2, 5, 0, 5 };
+    ck_assert_int_eq(meta_append(m, f, &more, 1, 0, &a, &at), 0);
+    ck_assert_uint_eq(at, LAYOUT_CHUNK_SIZE + 24);
+    ck_assert_uint_eq(a.size, LAYOUT_CHUNK_SIZE + 29);
+    struct meta_append_rec gap = { 3, id + 3, 5, 0, 5 };
+    ck_assert_int_eq(meta_append(m, f, &gap, 1, 0, &a, NULL), -EINVAL);
+    uint64_t d = mkdir_(m, META_ROOT_INO, "d");
+    ck_assert_int_eq(meta_append(m, d, &more, 1, 0, &a, NULL), -EISDIR);
+    ck_assert_int_eq(meta_append(m, 5555555, &more, 1, 0, &a, NULL), -ENOENT);
+    meta_close(m);
+}
+END_TEST
+
 struct id_run { struct meta *m; uint64_t firsts[200]; int fails; };
 
 static void *id_thread(void *arg)
@@ -1538,6 +1585,7 @@ static Suite *meta_suite(void)
         { "readdir_small", test_readdir_small, 30 },
         { "readdir_100k", test_readdir_100k, 300 },
         { "write_read_chunks", test_write_read_chunks, 30 },
+        { "append_placement", test_append_placement, 30 },
         { "next_ids", test_next_ids, 60 },
         { "unlink_rmdir", test_unlink_rmdir, 30 },
         { "orphans", test_orphans, 30 },

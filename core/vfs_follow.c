@@ -1,0 +1,85 @@
+/* vfs_follow.c - followers: a reader holding a descriptor sees what other
+ * processes committed since it opened the file (tail -f, less +F, log
+ * shippers), the way NFS clients revalidate an open file's attributes.
+ *
+ * Promise: at fstat and at a read at end of file, once the descriptor's
+ * view is older than SHIMFS_ATTR_TTL, its attributes are asked again (the
+ * cache's when another open revalidated within the TTL, else one round
+ * trip); if size or mtime changed, the descriptor reads the new version
+ * from then on. A native descriptor (the kernel holds the bytes) gets a
+ * replacement that the shim puts in its place. Within the TTL nothing is
+ * asked. Writers keep their own view (close-to-open); read-only volumes
+ * never change. A failed revalidation keeps the old view until the next
+ * TTL (one debug line): a follower never fails because the database
+ * blinked.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "vfs_internal.h"
+
+/* Switch f to the version a describes; f->wlock held (followers). */
+static int vfs_follow_switch(struct vfs_file *f, const struct meta_attr *a, int *newfd)
+{
+    struct vfs_smap *m = NULL;
+    int rc = vfs_load_smap(a, &m);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&f->lock);
+    struct vfs_smap *old = f->smap;
+    struct meta_attr was = f->attr;
+    f->smap = m;
+    f->attr = *a;
+    f->ra_next = f->ra_until = 0;
+    f->ra_window = 0;
+    if (f->native) {
+        int fd = vfs_file_descriptor(f);
+        if (fd < 0) {
+            f->smap = old;
+            f->attr = was;
+            f->native = 1;
+            pthread_mutex_unlock(&f->lock);
+            vfs_smap_put(m);
+            return fd;
+        }
+        *newfd = fd;
+    }
+    pthread_mutex_unlock(&f->lock);
+    vfs_smap_put(old);
+    return 1;
+}
+
+int vfs_file_follow(struct vfs_file *f, int *newfd)
+{
+    *newfd = -1;
+    struct volume *v = vfs_volume();
+    if (vfs_is_writer(f) || !S_ISREG(f->attr.mode) || (f->flags & O_PATH) || !f->smap ||
+        v->cfg.read_only)
+        return 0;
+    int64_t ttl = v->cfg.attr_ttl_ns, now = vfs_now_ns();
+    if (now - __atomic_load_n(&f->fresh_ns, __ATOMIC_ACQUIRE) < ttl)
+        return 0;
+    pthread_mutex_lock(&f->wlock); /* a reader's wlock: one follower at a time */
+    int rc = 0;
+    if (now - f->fresh_ns >= ttl) {
+        struct meta_attr a;
+        int64_t at;
+        if (mcache_getattr_at(f->attr.ino, &a, &at) != 0 || now - at >= ttl) {
+            rc = meta_getattr(v->meta, f->attr.ino, &a);
+            if (rc == 0)
+                mcache_put_attr(&a);
+        }
+        if (rc == 0 && (a.size != f->smap->size || a.mtime_ns != f->smap->mtime_ns) &&
+            S_ISREG(a.mode))
+            rc = vfs_follow_switch(f, &a, newfd);
+        if (rc < 0)
+            log_debug("vfs", "revalidating open %s (inode %llu): %s; its view stays",
+                      f->path, (unsigned long long)f->attr.ino, strerror(-rc));
+        __atomic_store_n(&f->fresh_ns, now, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&f->wlock);
+    return rc > 0 ? 1 : 0;
+}
