@@ -22,10 +22,12 @@
 #include "vfs_internal.h"
 
 /* Switch f to the version a describes; f->wlock held (followers). */
-static int vfs_follow_switch(struct vfs_file *f, const struct meta_attr *a, int *newfd)
+static int vfs_follow_switch(struct vfs_file *f, const struct meta_attr *now, int *newfd)
 {
     struct vfs_smap *m = NULL;
-    int rc = vfs_load_smap(a, &m);
+    struct meta_attr version = *now; /* a newer one may land meanwhile: take it */
+    const struct meta_attr *a = &version;
+    int rc = vfs_load_smap(&version, &m);
     if (rc < 0)
         return rc;
     pthread_mutex_lock(&f->lock);
