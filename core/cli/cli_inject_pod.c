@@ -125,17 +125,15 @@ static int inj_list_queue(struct inj_pod *p, struct inj_list *l, int front)
                    : inj_insert_after(p->e, l->seq, &l->items);
         break;
     case INJ_REPLACE:
-        /* `key: []` or `key:` becomes `key:` with block items under it. */
-        from = l->seq->start;
-        while (from > 0 && p->s->buf[from - 1] == ' ')
-            from--;
-        inj_put(&t, p->s->eol, strlen(p->s->eol));
-        inj_put(&t, l->items.p, l->items.len - strlen(p->s->eol));
-        t.oom |= l->items.oom;
-        free(l->items.p);
-        l->items = (struct inj_buf){ 0 };
-        inj_splice(p->e, from, l->seq->end - from, &t);
-        rc = 0;
+        /* `key: []` or `key: ~` loses its value; the items go on the lines
+         * after the key's, which keeps its comment. */
+        if (l->seq->end > l->seq->start) {
+            from = l->seq->start;
+            while (from > 0 && p->s->buf[from - 1] == ' ')
+                from--;
+            inj_splice(p->e, from, l->seq->end - from, &t);
+        }
+        rc = inj_insert_after(p->e, l->seq, &l->items);
         break;
     default:
         inj_line(&t, p->s, l->kcol, "%s:", l->key);
@@ -366,11 +364,17 @@ int inj_pod(struct inj_edits *e, const struct inj_opts *o, struct inj_node *spec
     if (p.sd < 0)
         p.sd = 0;
     /* Deeper edits first: a container's additions may end where the pod
-     * spec's do. */
-    for (size_t i = 0; i < containers->nkid; i++)
-        if (inj_chosen(o, containers->kid[i]) &&
-            (rc = inj_container(&p, containers->kid[i], i)) < 0)
+     * spec's do. A pod without a chosen container is left alone. */
+    size_t chosen = 0;
+    for (size_t i = 0; i < containers->nkid; i++) {
+        if (!inj_chosen(o, containers->kid[i]))
+            continue;
+        chosen++;
+        if ((rc = inj_container(&p, containers->kid[i], i)) < 0)
             return rc;
+    }
+    if (!chosen)
+        return 0;
 
     if ((rc = inj_list_open(&p, spec, "initContainers", &l[0], "initContainers")) < 0)
         return rc;

@@ -191,6 +191,10 @@ int inj_parse(struct inj_stream *s, const char *buf, size_t len, char *err, size
         if (!yaml_parser_parse(&parser, &ev)) {
             if (parser.error == YAML_MEMORY_ERROR) {
                 rc = -ENOMEM;
+            } else if (parser.error == YAML_READER_ERROR) {
+                snprintf(err, errcap, "byte %zu: %s", parser.problem_offset + 1,
+                         parser.problem ? parser.problem : "not UTF-8");
+                rc = -EINVAL;
             } else {
                 snprintf(err, errcap, "line %zu, column %zu: %s%s%s",
                          parser.problem_mark.line + 1, parser.problem_mark.column + 1,
