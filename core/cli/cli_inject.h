@@ -71,6 +71,7 @@ struct inj_edits {
     struct inj_edit *v;
     size_t n, cap;
     int oom;
+    int eol_added;            /* the input lacked a final eol; one was added */
 };
 
 /* Append text (printf) as one line at `indent` spaces, with the input's eol. */
@@ -93,7 +94,9 @@ void inj_scalar_like(struct inj_buf *b, const char *v, const struct inj_node *li
 int inj_col(const struct inj_stream *s, size_t off);
 /* Where a line may be inserted after node n (the start of the line after
  * its last content). *need_eol: the input ends there without a newline.
- * 0 or -EINVAL when the end cannot be told (an empty sequence item). */
+ * 0, -EINVAL when the end cannot be told (an empty sequence item), or
+ * -ENOTSUP when n ends in a block scalar (|, >) that ends the input without
+ * a line break (one added would change its value). */
 int inj_after(const struct inj_stream *s, const struct inj_node *n, size_t *pos, int *need_eol);
 
 /* Queue a splice; takes b's text (b is reset). */

@@ -215,7 +215,8 @@ int inj_after(const struct inj_stream *s, const struct inj_node *n, size_t *pos,
     nl = memchr(s->buf + e, '\n', s->len - e);
     *pos = nl ? (size_t)(nl - s->buf) + 1 : s->len;
     *need_eol = nl == NULL;
-    return 0;
+    /* A line break after a block scalar's last line would join its value. */
+    return *need_eol && last->block_scalar ? -ENOTSUP : 0;
 }
 
 void inj_splice(struct inj_edits *e, size_t off, size_t del, struct inj_buf *b)
@@ -260,8 +261,10 @@ int inj_insert_after(struct inj_edits *e, const struct inj_node *n, struct inj_b
         *b = (struct inj_buf){ 0 };
         return rc;
     }
-    if (need_eol)
+    if (need_eol && !e->eol_added) {
         inj_put(&t, e->s->eol, strlen(e->s->eol));
+        e->eol_added = 1;       /* once: later lines at the end follow it */
+    }
     inj_put(&t, b->p ? b->p : "", b->len);
     t.oom |= b->oom;
     free(b->p);

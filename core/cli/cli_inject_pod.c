@@ -144,8 +144,12 @@ static int inj_list_queue(struct inj_pod *p, struct inj_list *l, int front)
         rc = inj_insert_after(p->e, l->map, &t);
         break;
     }
+    if (rc == -ENOTSUP)
+        return inj_pod_fail(p, "the input ends in a block scalar (| or >) without a final "
+                            "line break; add one so that lines can follow it");
     if (rc < 0)
-        return inj_pod_fail(p, "cannot tell where the %s list of this spec ends", l->key);
+        return inj_pod_fail(p, "cannot tell where %s ends (an empty list item?)",
+                            l->mode == INJ_ADD_KEY ? "this mapping" : l->key);
     return 0;
 }
 

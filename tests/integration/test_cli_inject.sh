@@ -88,6 +88,8 @@ refuse 1 '^shimfs inject: document 2 \(Deployment web\): spec.template is missin
     "$E/notemplate.yaml"
 refuse 1 'item 2 \(Pod two\): containers is an alias' \
     "an aliased containers list is refused" "$E/alias.yaml"
+refuse 1 'ends in a block scalar \(\| or >\) without a final line break' \
+    "a block scalar ending the input without a line break is refused" "$E/blockeof.yaml"
 refuse 1 'container a: LD_PRELOAD comes from valueFrom' \
     "LD_PRELOAD from valueFrom is refused" "$E/valuefrom.yaml"
 refuse 2 'needs an absolute path' "a relative --cache-dir is a usage error" \
