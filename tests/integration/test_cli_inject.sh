@@ -114,3 +114,16 @@ help=$("$CLI" inject --help)
 for opt in --prefix --secret --image --cache-dir --cache-host-path --cache-pvc --container; do
     case $help in *"$opt"*) pass "--help names $opt" ;; *) fail "--help lacks $opt" ;; esac
 done
+
+# The sample in deploy/ is the command's real output (and every sample parses).
+DEPLOY=$TEST_ROOT/deploy
+inject "$DEPLOY/pytorchjob.yaml" "$OUT" --prefix /mnt/data --image registry.example.com/shimfs:0.1.0 \
+    --cache-host-path /mnt/nvme0/shimfs-cache --cache-dir /nvme/shimfs-cache --cache-size 500G
+assert_files_equal "$DEPLOY/pytorchjob-injected.yaml" "$OUT" \
+    "deploy/pytorchjob-injected.yaml is shimfs inject of deploy/pytorchjob.yaml"
+if [ "$HAVE_PYYAML" -eq 1 ]; then
+    for f in "$DEPLOY"/*.yaml; do
+        check "deploy/$(basename "$f") parses" \
+            python3 -c 'import sys, yaml; list(yaml.safe_load_all(open(sys.argv[1])))' "$f"
+    done
+fi
