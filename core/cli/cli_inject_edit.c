@@ -304,7 +304,8 @@ int inj_write(struct inj_edits *e, FILE *out)
 
     if (e->oom)
         return -ENOMEM;
-    qsort(e->v, e->n, sizeof *e->v, inj_edit_cmp);
+    if (e->n)
+        qsort(e->v, e->n, sizeof *e->v, inj_edit_cmp);
     for (size_t i = 0; i < e->n; i++) {
         if (e->v[i].off < cur || e->v[i].off + e->v[i].del > e->s->len)
             return -EINVAL;     /* overlapping splices: a bug, never output */

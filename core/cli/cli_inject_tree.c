@@ -16,27 +16,31 @@
 
 #include "cli_inject.h"
 
-/* Character index -> byte offset (libyaml's marks count characters). */
-struct inj_chars { size_t *at; size_t n; };
+/* Character index -> byte offset (libyaml's marks count characters). Marks
+ * arrive nearly in order, so a cursor walked from the last answer costs
+ * about one pass over the input in all. */
+struct inj_chars { const char *buf; size_t len, ci, bi; };
 
-static int inj_chars_build(struct inj_chars *c, const char *buf, size_t len)
+static int inj_lead(const struct inj_chars *c, size_t b)
 {
-    size_t n = 0;
-
-    c->at = malloc((len + 1) * sizeof *c->at);
-    if (!c->at)
-        return -ENOMEM;
-    for (size_t i = 0; i < len; i++)
-        if (((unsigned char)buf[i] & 0xC0) != 0x80)
-            c->at[n++] = i;
-    c->at[n] = len;
-    c->n = n;
-    return 0;
+    return ((unsigned char)c->buf[b] & 0xC0) != 0x80;
 }
 
-static size_t inj_byte(const struct inj_chars *c, yaml_mark_t m)
+static size_t inj_byte(struct inj_chars *c, yaml_mark_t m)
 {
-    return c->at[m.index < c->n ? m.index : c->n];
+    while (c->ci < m.index && c->bi < c->len) {
+        c->bi++;
+        while (c->bi < c->len && !inj_lead(c, c->bi))
+            c->bi++;
+        c->ci++;
+    }
+    while (c->ci > m.index && c->bi > 0) {
+        c->bi--;
+        while (c->bi > 0 && !inj_lead(c, c->bi))
+            c->bi--;
+        c->ci--;
+    }
+    return c->bi;
 }
 
 static struct inj_node *inj_node_new(struct inj_stream *s, enum inj_kind kind)
@@ -179,12 +183,9 @@ int inj_parse(struct inj_stream *s, const char *buf, size_t len, char *err, size
     s->buf = buf;
     s->len = len;
     s->eol = memmem(buf, len, "\r\n", 2) ? "\r\n" : "\n";
-    if (inj_chars_build(&ps.chars, buf, len) < 0)
+    ps.chars = (struct inj_chars){ .buf = buf, .len = len };
+    if (!yaml_parser_initialize(&parser))
         return -ENOMEM;
-    if (!yaml_parser_initialize(&parser)) {
-        free(ps.chars.at);
-        return -ENOMEM;
-    }
     yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
     yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
     while (!done && rc == 0) {
@@ -210,7 +211,6 @@ int inj_parse(struct inj_stream *s, const char *buf, size_t len, char *err, size
     }
     yaml_parser_delete(&parser);
     free(ps.stack);
-    free(ps.chars.at);
     if (rc < 0)
         inj_stream_free(s);
     return rc;
