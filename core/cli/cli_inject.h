@@ -106,7 +106,8 @@ int inj_insert_after(struct inj_edits *e, const struct inj_node *n, struct inj_b
 /* Insert b's lines as new lines before the line holding offset off; only
  * spaces may precede off on that line. */
 int inj_insert_before(struct inj_edits *e, size_t off, struct inj_buf *b);
-/* Write the input with every splice applied. 0 or -EIO. */
+/* Write the input with every splice applied. 0, -EINVAL (overlapping
+ * splices: nothing written) or the write's -errno. */
 int inj_write(struct inj_edits *e, FILE *out);
 void inj_edits_free(struct inj_edits *e);
 

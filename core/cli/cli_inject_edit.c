@@ -312,6 +312,7 @@ int inj_write(struct inj_edits *e, FILE *out)
         cur = e->v[i].off + e->v[i].del;
     }
     cur = 0;
+    errno = 0;
     for (size_t i = 0; i < e->n; i++) {
         const struct inj_edit *d = &e->v[i];
         fwrite(buf + cur, 1, d->off - cur, out);
@@ -319,7 +320,9 @@ int inj_write(struct inj_edits *e, FILE *out)
         cur = d->off + d->del;
     }
     fwrite(buf + cur, 1, e->s->len - cur, out);
-    return fflush(out) == 0 && !ferror(out) ? 0 : -EIO;
+    if (fflush(out) != 0 || ferror(out))
+        return errno ? -errno : -EIO;
+    return 0;
 }
 
 void inj_edits_free(struct inj_edits *e)

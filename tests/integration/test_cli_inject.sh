@@ -100,6 +100,17 @@ refuse 2 "unknown option '--nope'" "an unknown option is a usage error" \
     "$DIR/pod.in.yaml" --nope
 refuse 2 'needs a value' "an empty --secret is a usage error" "$DIR/pod.in.yaml" --secret ''
 
+# A failed write is reported, not silent.
+if [ -w /dev/full ]; then
+    rc=0
+    "$CLI" inject < "$DIR/pod.in.yaml" > /dev/full 2> "$ERR" || rc=$?
+    if [ "$rc" -eq 1 ] && grep -q 'standard output: No space left on device' "$ERR"; then
+        pass "a full standard output: exit 1 and why"
+    else
+        fail "a full standard output: exit $rc, stderr '$(cat "$ERR")'"
+    fi
+fi
+
 # Documents without pod templates pass through untouched, byte for byte.
 printf 'a: 1\n---\n# just a comment\n...\n---\nkind: ConfigMap\ndata: {x: "y"}\n' > "$TEST_SCRATCH/plain.yaml"
 inject "$TEST_SCRATCH/plain.yaml" "$OUT"
