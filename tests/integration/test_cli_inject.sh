@@ -5,7 +5,8 @@
 # output changes nothing, the input's lines all survive except the ones the
 # case names in NAME.changed, and, when PyYAML is installed, the output
 # parses to the input with the injection applied by an independent reading
-# (inject_check.py). Then every refusal (inject/errors/*.yaml, bad options):
+# (inject_check.py), as must 60 seeded random streams (inject_roundtrip.py).
+# Then every refusal (inject/errors/*.yaml, bad options):
 # exit status, one line on stderr, nothing on stdout. Needs no services.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -125,6 +126,12 @@ help=$("$CLI" inject --help)
 for opt in --prefix --secret --image --cache-dir --cache-host-path --cache-pvc --container; do
     case $help in *"$opt"*) pass "--help names $opt" ;; *) fail "--help lacks $opt" ;; esac
 done
+
+# Random streams (seeded, bounded) round-trip: success, structure, idempotency.
+if [ "$HAVE_PYYAML" -eq 1 ]; then
+    check "60 random manifest streams round-trip" \
+        python3 "$TEST_ROOT/tests/integration/inject_roundtrip.py" "$CLI" 60
+fi
 
 # The sample in deploy/ is the command's real output (and every sample parses).
 DEPLOY=$TEST_ROOT/deploy
