@@ -92,16 +92,15 @@ void inj_scalar_like(struct inj_buf *b, const char *v, const struct inj_node *li
 
 /* Column (bytes from the start of its line) of input offset off. */
 int inj_col(const struct inj_stream *s, size_t off);
-/* Where a line may be inserted after node n (the start of the line after
- * its last content). *need_eol: the input ends there without a newline.
- * 0, -EINVAL when the end cannot be told (an empty sequence item), or
- * -ENOTSUP when n ends in a block scalar (|, >) that ends the input without
- * a line break (one added would change its value). */
-int inj_after(const struct inj_stream *s, const struct inj_node *n, size_t *pos, int *need_eol);
 
 /* Queue a splice; takes b's text (b is reset). */
 void inj_splice(struct inj_edits *e, size_t off, size_t del, struct inj_buf *b);
-/* Insert b's lines (already indented) as new lines after node n. */
+/* Insert b's lines (already indented) as new lines after node n: at the
+ * start of the line after its last content (a line break first when the
+ * input ends there without one). 0, -EINVAL when the end cannot be told
+ * (an empty sequence item), or -ENOTSUP when n ends in a block scalar
+ * (|, >) that ends the input without a line break (one added would change
+ * its value). b is consumed either way. */
 int inj_insert_after(struct inj_edits *e, const struct inj_node *n, struct inj_buf *b);
 /* Insert b's lines as new lines before the line holding offset off; only
  * spaces may precede off on that line. */

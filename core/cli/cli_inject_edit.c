@@ -190,7 +190,8 @@ static int inj_last(const struct inj_node *n, const struct inj_node **out)
     return 0;
 }
 
-int inj_after(const struct inj_stream *s, const struct inj_node *n, size_t *pos, int *need_eol)
+static int inj_after(const struct inj_stream *s, const struct inj_node *n, size_t *pos,
+                     int *need_eol)
 {
     const struct inj_node *last;
     const char *nl;
