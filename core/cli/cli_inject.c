@@ -49,11 +49,13 @@ static const char cli_inject_usage[] =
     "  --cache-pvc NAME       cache volume from a PersistentVolumeClaim\n"
     "  --container NAME       inject only this container (repeatable; default all\n"
     "                         of spec.containers)\n"
+    "  --warmup PATH          fill the cache first: a last init container runs\n"
+    "                         `shimfs warmup PATH...` (volume paths; repeatable)\n"
     "  -h, --help             this help\n";
 
 enum {
     OPT_PREFIX = 0x100, OPT_SECRET, OPT_IMAGE, OPT_IMAGE_PREFIX, OPT_LIB_DIR, OPT_CACHE_DIR,
-    OPT_CACHE_SIZE, OPT_HOST_PATH, OPT_PVC, OPT_CONTAINER,
+    OPT_CACHE_SIZE, OPT_HOST_PATH, OPT_PVC, OPT_CONTAINER, OPT_WARMUP,
 };
 
 struct inj_run {
@@ -248,6 +250,7 @@ static int inj_options(int argc, char **argv, struct inj_opts *o, int *code)
         { "cache-host-path", required_argument, NULL, OPT_HOST_PATH },
         { "cache-pvc", required_argument, NULL, OPT_PVC },
         { "container", required_argument, NULL, OPT_CONTAINER },
+        { "warmup", required_argument, NULL, OPT_WARMUP },
         { "help", no_argument, NULL, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -280,6 +283,8 @@ static int inj_options(int argc, char **argv, struct inj_opts *o, int *code)
             o->cache_pvc = optarg;
         else if (c == OPT_CONTAINER)
             o->only[o->nonly++] = optarg;
+        else if (c == OPT_WARMUP)
+            o->warm[o->nwarm++] = optarg;
     }
     if (rc == 0 && optind < argc)
         rc = cli_usage_error("inject", "unexpected argument '%s'", argv[optind]);
@@ -334,15 +339,21 @@ int cli_cmd_inject(int argc, char **argv)
     int code = CLI_OK, rc;
 
     o.only = calloc((size_t)argc, sizeof *o.only);
-    if (!o.only)
+    o.warm = calloc((size_t)argc, sizeof *o.warm);
+    if (!o.only || !o.warm) {
+        free(o.only);
+        free(o.warm);
         return cli_fail("inject", "options", "%s", strerror(ENOMEM));
+    }
     if (inj_options(argc, argv, &o, &code) < 0) {
         free(o.only);
+        free(o.warm);
         return code;
     }
     rc = inj_read_all(stdin, &buf, &len);
     if (rc < 0) {
         free(o.only);
+        free(o.warm);
         if (rc == -EFBIG)
             return cli_fail("inject", "standard input", "larger than %u MiB",
                             INJ_INPUT_MAX >> 20);
@@ -351,5 +362,6 @@ int cli_cmd_inject(int argc, char **argv)
     code = inj_run(&o, buf, len);
     free(buf);
     free(o.only);
+    free(o.warm);
     return code;
 }

@@ -8,6 +8,7 @@
  *
  *   cli_inject_tree.c  the input as a tree of nodes with byte offsets
  *   cli_inject_edit.c  positions in the text, splices, generated lines
+ *   cli_inject_list.c  new items for a list-valued key of a mapping
  *   cli_inject_pod.c   what one pod spec gains (containers, volumes, env)
  *   cli_inject.c       the command: options, kinds, where pod specs are
  */
@@ -110,6 +111,32 @@ int inj_insert_before(struct inj_edits *e, size_t off, struct inj_buf *b);
 int inj_write(struct inj_edits *e, FILE *out);
 void inj_edits_free(struct inj_edits *e);
 
+/* ---- a list-valued key of a block mapping (cli_inject_list.c) ---- */
+/* How a list gets items: appended to it, written in place of an empty or
+ * null value, or added with its key at the end of the mapping. */
+enum inj_list_mode { INJ_APPEND, INJ_REPLACE, INJ_ADD_KEY };
+
+struct inj_list {
+    const char *key;
+    struct inj_node *map, *seq;
+    enum inj_list_mode mode;
+    int kcol, dcol;           /* column of the mapping's keys, of the items' dashes */
+    struct inj_buf items;     /* the new items' lines, indented at dcol */
+};
+
+/* NULL when n is a block node of this kind, else why it cannot be edited
+ * ("is an alias; ...", "is not a list", "is in flow style ..."). */
+const char *inj_block_problem(const struct inj_node *n, enum inj_kind kind);
+/* Find list `key` of block mapping `map`; sd: new lists' dash column past
+ * their key's. 0, or -EINVAL with *why (inj_block_problem's phrase). */
+int inj_list_open(const struct inj_stream *s, struct inj_node *map, const char *key, int sd,
+                  struct inj_list *l, const char **why);
+/* Queue l's items (none: nothing). front: before the first item of an
+ * existing list. 0 or inj_insert_after's errors. */
+int inj_list_queue(struct inj_edits *e, struct inj_list *l, int front);
+/* Queue the lists of one mapping, appends before new keys; frees items. */
+int inj_lists_queue(struct inj_edits *e, struct inj_list *l, size_t n);
+
 /* ---- one pod spec (cli_inject_pod.c) ---- */
 struct inj_opts {
     const char *prefix;       /* SHIMFS_PREFIX */
@@ -123,10 +150,13 @@ struct inj_opts {
     const char *cache_pvc;    /* ... a PersistentVolumeClaim, else an emptyDir */
     const char **only;        /* inject these containers only (NULL: all) */
     size_t nonly;
+    const char **warm;        /* volume paths shimfs-warmup fills the cache with */
+    size_t nwarm;
     char lib[4096];           /* lib_dir/libshimfs.so */
 };
 
 #define INJ_INIT_NAME  "shimfs-init"
+#define INJ_WARM_NAME  "shimfs-warmup"
 #define INJ_LIB_VOL    "shimfs-lib"
 #define INJ_CACHE_VOL  "shimfs-cache"
 

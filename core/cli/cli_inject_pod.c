@@ -2,7 +2,8 @@
  *
  * Owns the injected shape: an init container (INJ_INIT_NAME, first of the
  * init containers) that copies the libraries and the CLI from the shimfs
- * image into the shared emptyDir INJ_LIB_VOL; the cache volume
+ * image into the shared emptyDir INJ_LIB_VOL (and with --warmup a second,
+ * INJ_WARM_NAME, filling the cache); the cache volume
  * INJ_CACHE_VOL; and in every (chosen) container both mounts, LD_PRELOAD,
  * SHIMFS_PREFIX, SHIMFS_CACHE_DIR (SHIMFS_CACHE_SIZE) and envFrom the Secret.
  * Promises: each piece is added only when missing (by name, mount path or
@@ -30,18 +31,6 @@ struct inj_pod {
     int sd;                   /* a list's dash column past its key's, as in `containers` */
 };
 
-/* How a list gets items: appended to it, written in place of an empty or
- * null value, or added with its key at the end of the mapping. */
-enum inj_list_mode { INJ_APPEND, INJ_REPLACE, INJ_ADD_KEY };
-
-struct inj_list {
-    const char *key;
-    struct inj_node *map, *seq;
-    enum inj_list_mode mode;
-    int kcol, dcol;           /* column of the mapping's keys, of the items' dashes */
-    struct inj_buf items;
-};
-
 static int inj_pod_fail(struct inj_pod *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -61,111 +50,36 @@ static int inj_pod_fail(struct inj_pod *p, const char *fmt, ...)
 static int inj_pod_block(struct inj_pod *p, const struct inj_node *n, enum inj_kind kind,
                          const char *what)
 {
-    if (n->kind == INJ_ALIAS)
-        return inj_pod_fail(p, "%s is an alias; expand it before injecting", what);
-    if (n->kind != kind)
-        return inj_pod_fail(p, "%s is not a %s", what, kind == INJ_MAP ? "mapping" : "list");
-    if (n->flow)
-        return inj_pod_fail(p, "%s is in flow style ([...] or {...}); only block style is "
-                            "edited, write it as block YAML", what);
+    const char *why = inj_block_problem(n, kind);
+
+    return why ? inj_pod_fail(p, "%s %s", what, why) : 0;
+}
+
+static int inj_pod_list(struct inj_pod *p, struct inj_node *map, const char *key,
+                        struct inj_list *l, const char *what)
+{
+    const char *why = NULL;
+
+    if (inj_list_open(p->s, map, key, p->sd, l, &why) < 0)
+        return inj_pod_fail(p, "%s %s", what, why);
     return 0;
 }
 
-static int inj_null(const struct inj_node *n)
+/* A queueing failure said as where it happened. */
+static int inj_pod_queued(struct inj_pod *p, int rc, const char *key)
 {
-    const char *v = inj_str(n);
-
-    return v && !n->quoted && !n->block_scalar &&
-           (!*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
-            !strcmp(v, "NULL"));
-}
-
-static int inj_list_open(struct inj_pod *p, struct inj_node *map, const char *key,
-                         struct inj_list *l, const char *what)
-{
-    struct inj_node *k = inj_get_key(map, key), *v = inj_get(map, key);
-
-    memset(l, 0, sizeof *l);
-    l->key = key;
-    l->map = map;
-    l->kcol = inj_col(p->s, map->kid[0]->start);
-    l->dcol = l->kcol + p->sd;
-    if (!k) {
-        l->mode = INJ_ADD_KEY;
-        return 0;
-    }
-    l->kcol = inj_col(p->s, k->start);
-    l->dcol = l->kcol + p->sd;
-    if (inj_null(v) || (v->kind == INJ_SEQ && v->flow && v->nkid == 0)) {
-        l->mode = INJ_REPLACE;
-        l->seq = v;
-        return 0;
-    }
-    int rc = inj_pod_block(p, v, INJ_SEQ, what);
-    if (rc < 0)
-        return rc;
-    l->mode = INJ_APPEND;
-    l->seq = v;
-    l->dcol = inj_col(p->s, v->start);
-    return 0;
-}
-
-/* Queue l's items. front: before the list's first item (else after its last). */
-static int inj_list_queue(struct inj_pod *p, struct inj_list *l, int front)
-{
-    struct inj_buf t = { 0 };
-    size_t from;
-    int rc;
-
-    if (l->items.len == 0 && !l->items.oom)
-        return 0;
-    switch (l->mode) {
-    case INJ_APPEND:
-        rc = front ? inj_insert_before(p->e, l->seq->start, &l->items)
-                   : inj_insert_after(p->e, l->seq, &l->items);
-        break;
-    case INJ_REPLACE:
-        /* `key: []` or `key: ~` loses its value; the items go on the lines
-         * after the key's, which keeps its comment. */
-        if (l->seq->end > l->seq->start) {
-            from = l->seq->start;
-            while (from > 0 && p->s->buf[from - 1] == ' ')
-                from--;
-            inj_splice(p->e, from, l->seq->end - from, &t);
-        }
-        rc = inj_insert_after(p->e, l->seq, &l->items);
-        break;
-    default:
-        inj_line(&t, p->s, l->kcol, "%s:", l->key);
-        inj_put(&t, l->items.p, l->items.len);
-        t.oom |= l->items.oom;
-        free(l->items.p);
-        l->items = (struct inj_buf){ 0 };
-        rc = inj_insert_after(p->e, l->map, &t);
-        break;
-    }
     if (rc == -ENOTSUP)
         return inj_pod_fail(p, "the input ends in a block scalar (| or >) without a final "
                             "line break; add one so that lines can follow it");
     if (rc < 0)
-        return inj_pod_fail(p, "cannot tell where %s ends (an empty list item?)",
-                            l->mode == INJ_ADD_KEY ? "this mapping" : l->key);
+        return inj_pod_fail(p, "cannot tell where the %s list or its mapping ends "
+                            "(an empty list item?)", key);
     return 0;
 }
 
-/* Lists of one mapping: appends first, then new keys, so that items
- * appended to a mapping's last list never land under a key added after it. */
-static int inj_lists_queue(struct inj_pod *p, struct inj_list *l, size_t n)
+static int inj_pod_lists(struct inj_pod *p, struct inj_list *l, size_t n)
 {
-    int rc = 0;
-
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < n && rc == 0; i++)
-            if ((l[i].mode == INJ_ADD_KEY) == pass)
-                rc = inj_list_queue(p, &l[i], 0);
-    for (size_t i = 0; i < n; i++)
-        free(l[i].items.p);
-    return rc;
+    return inj_pod_queued(p, inj_lists_queue(p->e, l, n), l[0].key);
 }
 
 static void inj_env_item(struct inj_pod *p, struct inj_list *l, const char *name, const char *v)
@@ -244,13 +158,13 @@ static int inj_container(struct inj_pod *p, struct inj_node *c, size_t idx)
     if (rc < 0)
         return rc;
     snprintf(what, sizeof what, "container %s: env", cname);
-    if ((rc = inj_list_open(p, c, "env", &l[0], what)) < 0)
+    if ((rc = inj_pod_list(p, c, "env", &l[0], what)) < 0)
         return rc;
     snprintf(what, sizeof what, "container %s: envFrom", cname);
-    if ((rc = inj_list_open(p, c, "envFrom", &l[1], what)) < 0)
+    if ((rc = inj_pod_list(p, c, "envFrom", &l[1], what)) < 0)
         return rc;
     snprintf(what, sizeof what, "container %s: volumeMounts", cname);
-    if ((rc = inj_list_open(p, c, "volumeMounts", &l[2], what)) < 0)
+    if ((rc = inj_pod_list(p, c, "volumeMounts", &l[2], what)) < 0)
         return rc;
 
     env = l[0].mode == INJ_APPEND ? l[0].seq : NULL;
@@ -281,7 +195,7 @@ static int inj_container(struct inj_pod *p, struct inj_node *c, size_t idx)
             free(l[i].items.p);
         return rc;
     }
-    return inj_lists_queue(p, l, 3);
+    return inj_pod_lists(p, l, 3);
 }
 
 static int inj_chosen(const struct inj_opts *o, const struct inj_node *c)
@@ -319,6 +233,40 @@ static void inj_init_item(struct inj_pod *p, struct inj_list *l)
     inj_line(b, p->s, d + 2, "volumeMounts:");
     inj_kv(b, p->s, seq, "- name: ", INJ_LIB_VOL);
     inj_kv(b, p->s, seq + 2, "mountPath: ", o->lib_dir);
+}
+
+/* With --warmup: the cache filled before the containers start, by the
+ * image's own shimfs, with the containers' Secret and cache volume. */
+static void inj_warm_item(struct inj_pod *p, struct inj_list *l)
+{
+    const struct inj_opts *o = p->o;
+    struct inj_buf *b = &l->items;
+    int d = l->dcol, seq = d + 2 + p->sd;
+    char bin[4200];
+
+    if (!o->nwarm)
+        return;
+    inj_kv(b, p->s, d, "- name: ", INJ_WARM_NAME);
+    inj_kv(b, p->s, d + 2, "image: ", o->image);
+    inj_line(b, p->s, d + 2, "command:");
+    snprintf(bin, sizeof bin, "%s/bin/shimfs", o->image_prefix);
+    inj_kv(b, p->s, seq, "- ", bin);
+    inj_kv(b, p->s, seq, "- ", "warmup");
+    for (size_t i = 0; i < o->nwarm; i++)
+        inj_kv(b, p->s, seq, "- ", o->warm[i]);
+    inj_line(b, p->s, d + 2, "env:");
+    inj_kv(b, p->s, seq, "- name: ", "SHIMFS_CACHE_DIR");
+    inj_kv(b, p->s, seq + 2, "value: ", o->cache_dir);
+    if (o->cache_size) {
+        inj_kv(b, p->s, seq, "- name: ", "SHIMFS_CACHE_SIZE");
+        inj_kv(b, p->s, seq + 2, "value: ", o->cache_size);
+    }
+    inj_line(b, p->s, d + 2, "envFrom:");
+    inj_line(b, p->s, seq, "- secretRef:");
+    inj_kv(b, p->s, seq + 4, "name: ", o->secret);
+    inj_line(b, p->s, d + 2, "volumeMounts:");
+    inj_kv(b, p->s, seq, "- name: ", INJ_CACHE_VOL);
+    inj_kv(b, p->s, seq + 2, "mountPath: ", o->cache_dir);
 }
 
 static void inj_volume_items(struct inj_pod *p, struct inj_list *l)
@@ -380,22 +328,27 @@ int inj_pod(struct inj_edits *e, const struct inj_opts *o, struct inj_node *spec
     if (!chosen)
         return 0;
 
-    if ((rc = inj_list_open(&p, spec, "initContainers", &l[0], "initContainers")) < 0)
+    if ((rc = inj_pod_list(&p, spec, "initContainers", &l[0], "initContainers")) < 0)
         return rc;
-    if ((rc = inj_list_open(&p, spec, "volumes", &l[1], "volumes")) < 0)
+    if ((rc = inj_pod_list(&p, spec, "volumes", &l[1], "volumes")) < 0)
         return rc;
     inj_volume_items(&p, &l[1]);
-    if (l[0].mode == INJ_APPEND && inj_named(l[0].seq, INJ_INIT_NAME))
-        return inj_lists_queue(&p, &l[1], 1);
-    inj_init_item(&p, &l[0]);
     if (l[0].mode == INJ_APPEND) {
-        /* First, so that the user's init containers may use the library. */
-        rc = inj_list_queue(&p, &l[0], 1);
-        if (rc < 0) {
-            free(l[1].items.p);
-            return rc;
+        /* The copy goes first, so that the user's init containers may use
+         * the library; the warmup last, after what they prepare. */
+        if (!inj_named(l[0].seq, INJ_INIT_NAME)) {
+            inj_init_item(&p, &l[0]);
+            rc = inj_pod_queued(&p, inj_list_queue(e, &l[0], 1), l[0].key);
+            if (rc < 0) {
+                free(l[1].items.p);
+                return rc;
+            }
         }
-        return inj_lists_queue(&p, &l[1], 1);
+        if (!inj_named(l[0].seq, INJ_WARM_NAME))
+            inj_warm_item(&p, &l[0]);
+        return inj_pod_lists(&p, l, 2);
     }
-    return inj_lists_queue(&p, l, 2);
+    inj_init_item(&p, &l[0]);
+    inj_warm_item(&p, &l[0]);
+    return inj_pod_lists(&p, l, 2);
 }

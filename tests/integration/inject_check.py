@@ -13,7 +13,7 @@ import sys
 
 import yaml
 
-LIB_VOL, CACHE_VOL, INIT = "shimfs-lib", "shimfs-cache", "shimfs-init"
+LIB_VOL, CACHE_VOL, INIT, WARM = "shimfs-lib", "shimfs-cache", "shimfs-init", "shimfs-warmup"
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
              "ReplicationController", "Job"}
 
@@ -30,6 +30,7 @@ def options(argv):
     p.add_argument("--cache-host-path")
     p.add_argument("--cache-pvc")
     p.add_argument("--container", action="append", default=[])
+    p.add_argument("--warmup", action="append", default=[])
     o = p.parse_args(argv)
     for k in ("prefix", "lib_dir", "cache_dir", "image_prefix", "cache_host_path"):
         if getattr(o, k):
@@ -76,6 +77,14 @@ def inject_pod(spec, o):
         init = [{"name": INIT, "image": o.image,
                  "command": ["cp", "-a", p + "/lib/shimfs/.", p + "/bin/shimfs", o.lib_dir + "/"],
                  "volumeMounts": [{"name": LIB_VOL, "mountPath": o.lib_dir}]}] + init
+    if o.warmup and not named(init, WARM):
+        env = [{"name": "SHIMFS_CACHE_DIR", "value": o.cache_dir}]
+        if o.cache_size:
+            env.append({"name": "SHIMFS_CACHE_SIZE", "value": o.cache_size})
+        init = init + [{"name": WARM, "image": o.image,
+                        "command": [o.image_prefix + "/bin/shimfs", "warmup"] + o.warmup,
+                        "env": env, "envFrom": [{"secretRef": {"name": o.secret}}],
+                        "volumeMounts": [{"name": CACHE_VOL, "mountPath": o.cache_dir}]}]
     spec["initContainers"] = init
     vols = spec.get("volumes") or []
     if not named(vols, LIB_VOL):

@@ -123,7 +123,7 @@ assert_eq "0 0" "$rc $(wc -c < "$OUT")" "empty input: exit 0, empty output"
 
 # --help goes to stdout and names the options the docs rely on.
 help=$("$CLI" inject --help)
-for opt in --prefix --secret --image --cache-dir --cache-host-path --cache-pvc --container; do
+for opt in --prefix --secret --image --cache-dir --cache-host-path --cache-pvc --container --warmup; do
     case $help in *"$opt"*) pass "--help names $opt" ;; *) fail "--help lacks $opt" ;; esac
 done
 
