@@ -41,8 +41,8 @@ static const char cli_inject_usage[] =
     "  --image-prefix PATH    where that image holds shimfs: PATH/lib/shimfs/ and\n"
     "                         PATH/bin/shimfs (default /opt/shimfs)\n"
     "  --lib-dir PATH         where the shared emptyDir is mounted (default /shimfs)\n"
-    "  --cache-dir PATH       SHIMFS_CACHE_DIR and the cache volume's mount\n"
-    "                         (default /var/tmp/shimfs-cache)\n"
+    "  --cache-dir PATH       SHIMFS_CACHE_DIR (default /var/cache/shimfs/cache); the\n"
+    "                         cache volume is mounted at the folder above it\n"
     "  --cache-size SIZE      also set SHIMFS_CACHE_SIZE (e.g. 200G)\n"
     "  --cache-host-path DIR  cache volume on the node (hostPath) instead of an\n"
     "                         emptyDir: shared by the node's pods\n"
@@ -293,6 +293,17 @@ static int inj_options(int argc, char **argv, struct inj_opts *o, int *code)
     if (rc == 0 && (size_t)snprintf(o->lib, sizeof o->lib, "%s/libshimfs.so", o->lib_dir) >=
                        sizeof o->lib)
         rc = cli_usage_error("inject", "--lib-dir is too long");
+    if (rc == 0) {
+        /* The cache folder is made by its user inside the volume, whose
+         * mount must be a folder that only root can change (docs/design.md). */
+        const char *slash = strrchr(o->cache_dir, '/');
+        size_t n = (size_t)(slash - o->cache_dir);
+        if (n == 0 || n >= sizeof o->cache_mount)
+            rc = cli_usage_error("inject", "--cache-dir needs a parent folder other than / "
+                                 "(the cache volume is mounted there), not '%s'", o->cache_dir);
+        else
+            snprintf(o->cache_mount, sizeof o->cache_mount, "%.*s", (int)n, o->cache_dir);
+    }
     if (rc == 0 && isatty(STDIN_FILENO))
         rc = cli_usage_error("inject", "reads YAML on standard input (shimfs inject < app.yaml)");
     *code = rc;
@@ -332,7 +343,7 @@ int cli_cmd_inject(int argc, char **argv)
     struct inj_opts o = {
         .prefix = "/mnt/shimfs", .secret = "shimfs", .image = "shimfs",
         .image_prefix = "/opt/shimfs", .lib_dir = "/shimfs",
-        .cache_dir = "/var/tmp/shimfs-cache",
+        .cache_dir = "/var/cache/shimfs/cache",
     };
     char *buf;
     size_t len;

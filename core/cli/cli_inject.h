@@ -144,7 +144,7 @@ struct inj_opts {
     const char *image;        /* the init container's image */
     const char *image_prefix; /* where the image holds shimfs (make install PREFIX=) */
     const char *lib_dir;      /* where the shared emptyDir is mounted */
-    const char *cache_dir;    /* SHIMFS_CACHE_DIR, the cache volume's mount */
+    const char *cache_dir;    /* SHIMFS_CACHE_DIR, a folder in the cache volume */
     const char *cache_size;   /* SHIMFS_CACHE_SIZE, or NULL */
     const char *cache_host_path; /* cache volume: hostPath, or ... */
     const char *cache_pvc;    /* ... a PersistentVolumeClaim, else an emptyDir */
@@ -153,6 +153,7 @@ struct inj_opts {
     const char **warm;        /* volume paths shimfs-warmup fills the cache with */
     size_t nwarm;
     char lib[4096];           /* lib_dir/libshimfs.so */
+    char cache_mount[4096];   /* the cache volume's mount: cache_dir's parent */
 };
 
 #define INJ_INIT_NAME  "shimfs-init"

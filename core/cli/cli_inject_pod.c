@@ -188,8 +188,8 @@ static int inj_container(struct inj_pod *p, struct inj_node *c, size_t idx)
     mounts = l[2].mode == INJ_APPEND ? l[2].seq : NULL;
     if (!inj_has_mount(mounts, INJ_LIB_VOL, o->lib_dir))
         inj_mount_item(p, &l[2], INJ_LIB_VOL, o->lib_dir);
-    if (!inj_has_mount(mounts, INJ_CACHE_VOL, o->cache_dir))
-        inj_mount_item(p, &l[2], INJ_CACHE_VOL, o->cache_dir);
+    if (!inj_has_mount(mounts, INJ_CACHE_VOL, o->cache_mount))
+        inj_mount_item(p, &l[2], INJ_CACHE_VOL, o->cache_mount);
     if (rc < 0) {
         for (size_t i = 0; i < 3; i++)
             free(l[i].items.p);
@@ -210,29 +210,45 @@ static int inj_chosen(const struct inj_opts *o, const struct inj_node *c)
     return 0;
 }
 
+/* The init container's script; the paths come as arguments ($1 the image's
+ * PREFIX, $2 the shared library folder, $3 the cache volume's mount), so
+ * no user text is ever parsed by the shell. shimfs uses a cache folder
+ * only below folders nobody else can swap (docs/design.md): an emptyDir is
+ * 0777, so its mount is made sticky, which takes root; a failure leaves a
+ * warning, not a pod that cannot start. */
+static const char *const inj_init_script[] = {
+    "set -e",
+    "cp -a \"$1\"/lib/shimfs/* \"$1/bin/shimfs\" \"$2/\"",
+    "[ -k \"$3\" ] || chmod 1777 \"$3\" || echo \"shimfs-init: cannot make $3 sticky (1777)"
+    " as uid $(id -u); the cache folder below it must be usable as it is\" >&2",
+};
+
 /* Our init container: copies the make-install layout of the image
- * (PREFIX/lib/shimfs/ and PREFIX/bin/shimfs) into the shared volume. */
+ * (PREFIX/lib/shimfs/ and PREFIX/bin/shimfs) into the shared volume and
+ * readies the cache volume's mount. */
 static void inj_init_item(struct inj_pod *p, struct inj_list *l)
 {
     const struct inj_opts *o = p->o;
     struct inj_buf *b = &l->items;
     int d = l->dcol, seq = d + 2 + p->sd;
-    char src[4200];
 
     inj_kv(b, p->s, d, "- name: ", INJ_INIT_NAME);
     inj_kv(b, p->s, d + 2, "image: ", o->image);
     inj_line(b, p->s, d + 2, "command:");
-    inj_kv(b, p->s, seq, "- ", "cp");
-    inj_kv(b, p->s, seq, "- ", "-a");
-    snprintf(src, sizeof src, "%s/lib/shimfs/.", o->image_prefix);
-    inj_kv(b, p->s, seq, "- ", src);
-    snprintf(src, sizeof src, "%s/bin/shimfs", o->image_prefix);
-    inj_kv(b, p->s, seq, "- ", src);
-    snprintf(src, sizeof src, "%s/", o->lib_dir);
-    inj_kv(b, p->s, seq, "- ", src);
+    inj_kv(b, p->s, seq, "- ", "sh");
+    inj_kv(b, p->s, seq, "- ", "-c");
+    inj_line(b, p->s, seq, "- |");
+    for (size_t i = 0; i < sizeof inj_init_script / sizeof inj_init_script[0]; i++)
+        inj_line(b, p->s, seq + 2, "%s", inj_init_script[i]);
+    inj_kv(b, p->s, seq, "- ", INJ_INIT_NAME);
+    inj_kv(b, p->s, seq, "- ", o->image_prefix);
+    inj_kv(b, p->s, seq, "- ", o->lib_dir);
+    inj_kv(b, p->s, seq, "- ", o->cache_mount);
     inj_line(b, p->s, d + 2, "volumeMounts:");
     inj_kv(b, p->s, seq, "- name: ", INJ_LIB_VOL);
     inj_kv(b, p->s, seq + 2, "mountPath: ", o->lib_dir);
+    inj_kv(b, p->s, seq, "- name: ", INJ_CACHE_VOL);
+    inj_kv(b, p->s, seq + 2, "mountPath: ", o->cache_mount);
 }
 
 /* With --warmup: the cache filled before the containers start, by the
@@ -266,7 +282,7 @@ static void inj_warm_item(struct inj_pod *p, struct inj_list *l)
     inj_kv(b, p->s, seq + 4, "name: ", o->secret);
     inj_line(b, p->s, d + 2, "volumeMounts:");
     inj_kv(b, p->s, seq, "- name: ", INJ_CACHE_VOL);
-    inj_kv(b, p->s, seq + 2, "mountPath: ", o->cache_dir);
+    inj_kv(b, p->s, seq + 2, "mountPath: ", o->cache_mount);
 }
 
 static void inj_volume_items(struct inj_pod *p, struct inj_list *l)

@@ -14,6 +14,12 @@ import sys
 import yaml
 
 LIB_VOL, CACHE_VOL, INIT, WARM = "shimfs-lib", "shimfs-cache", "shimfs-init", "shimfs-warmup"
+# What shimfs-init runs: the copy, then the cache mount made sticky.
+INIT_SCRIPT = """set -e
+cp -a "$1"/lib/shimfs/* "$1/bin/shimfs" "$2/"
+[ -k "$3" ] || chmod 1777 "$3" || echo "shimfs-init: cannot make $3 sticky (1777) as uid \
+$(id -u); the cache folder below it must be usable as it is" >&2
+"""
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
              "ReplicationController", "Job"}
 
@@ -25,7 +31,7 @@ def options(argv):
     p.add_argument("--image", default="shimfs")
     p.add_argument("--image-prefix", default="/opt/shimfs")
     p.add_argument("--lib-dir", default="/shimfs")
-    p.add_argument("--cache-dir", default="/var/tmp/shimfs-cache")
+    p.add_argument("--cache-dir", default="/var/cache/shimfs/cache")
     p.add_argument("--cache-size")
     p.add_argument("--cache-host-path")
     p.add_argument("--cache-pvc")
@@ -36,6 +42,7 @@ def options(argv):
         if getattr(o, k):
             setattr(o, k, getattr(o, k).rstrip("/") or "/")
     o.lib = o.lib_dir + "/libshimfs.so"
+    o.cache_mount = o.cache_dir.rsplit("/", 1)[0]
     return o
 
 
@@ -58,7 +65,7 @@ def inject_container(c, o):
         env_from = env_from + [{"secretRef": {"name": o.secret}}]
     c["envFrom"] = env_from
     mounts = c.get("volumeMounts") or []
-    for name, path in ((LIB_VOL, o.lib_dir), (CACHE_VOL, o.cache_dir)):
+    for name, path in ((LIB_VOL, o.lib_dir), (CACHE_VOL, o.cache_mount)):
         if not any(m.get("name") == name or m.get("mountPath") == path for m in mounts):
             mounts = mounts + [{"name": name, "mountPath": path}]
     c["volumeMounts"] = mounts
@@ -73,10 +80,11 @@ def inject_pod(spec, o):
         inject_container(c, o)
     init = spec.get("initContainers") or []
     if not named(init, INIT):
-        p = o.image_prefix
         init = [{"name": INIT, "image": o.image,
-                 "command": ["cp", "-a", p + "/lib/shimfs/.", p + "/bin/shimfs", o.lib_dir + "/"],
-                 "volumeMounts": [{"name": LIB_VOL, "mountPath": o.lib_dir}]}] + init
+                 "command": ["sh", "-c", INIT_SCRIPT, INIT, o.image_prefix, o.lib_dir,
+                             o.cache_mount],
+                 "volumeMounts": [{"name": LIB_VOL, "mountPath": o.lib_dir},
+                                  {"name": CACHE_VOL, "mountPath": o.cache_mount}]}] + init
     if o.warmup and not named(init, WARM):
         env = [{"name": "SHIMFS_CACHE_DIR", "value": o.cache_dir}]
         if o.cache_size:
@@ -84,7 +92,7 @@ def inject_pod(spec, o):
         init = init + [{"name": WARM, "image": o.image,
                         "command": [o.image_prefix + "/bin/shimfs", "warmup"] + o.warmup,
                         "env": env, "envFrom": [{"secretRef": {"name": o.secret}}],
-                        "volumeMounts": [{"name": CACHE_VOL, "mountPath": o.cache_dir}]}]
+                        "volumeMounts": [{"name": CACHE_VOL, "mountPath": o.cache_mount}]}]
     spec["initContainers"] = init
     vols = spec.get("volumes") or []
     if not named(vols, LIB_VOL):

@@ -95,6 +95,8 @@ refuse 1 'container a: LD_PRELOAD comes from valueFrom' \
     "LD_PRELOAD from valueFrom is refused" "$E/valuefrom.yaml"
 refuse 2 'needs an absolute path' "a relative --cache-dir is a usage error" \
     "$DIR/pod.in.yaml" --cache-dir cache
+refuse 2 'needs a parent folder other than /' "a --cache-dir right below / is a usage error" \
+    "$DIR/pod.in.yaml" --cache-dir /cache
 refuse 2 'exclude each other' "--cache-host-path with --cache-pvc is a usage error" \
     "$DIR/pod.in.yaml" --cache-host-path /mnt/nvme --cache-pvc c
 refuse 2 "unknown option '--nope'" "an unknown option is a usage error" \
@@ -136,7 +138,7 @@ fi
 # The sample in deploy/ is the command's real output (and every sample parses).
 DEPLOY=$TEST_ROOT/deploy
 inject "$DEPLOY/pytorchjob.yaml" "$OUT" --prefix /mnt/data --image registry.example.com/shimfs:0.1.0 \
-    --cache-host-path /mnt/nvme0/shimfs-cache --cache-dir /nvme/shimfs-cache --cache-size 500G
+    --cache-host-path /mnt/nvme0/shimfs --cache-dir /nvme/shimfs/cache --cache-size 500G
 assert_files_equal "$DEPLOY/pytorchjob-injected.yaml" "$OUT" \
     "deploy/pytorchjob-injected.yaml is shimfs inject of deploy/pytorchjob.yaml"
 if [ "$HAVE_PYYAML" -eq 1 ]; then
