@@ -91,6 +91,8 @@ refuse 1 'item 2 \(Pod two\): containers is an alias' \
     "an aliased containers list is refused" "$E/alias.yaml"
 refuse 1 'ends in a block scalar \(\| or >\) without a final line break' \
     "a block scalar ending the input without a line break is refused" "$E/blockeof.yaml"
+refuse 1 'cannot tell where .* ends \(an empty list item\?\)' \
+    "an empty list item where lines must follow is refused" "$E/emptyitem.yaml"
 refuse 1 'container a: LD_PRELOAD comes from valueFrom' \
     "LD_PRELOAD from valueFrom is refused" "$E/valuefrom.yaml"
 refuse 2 'needs an absolute path' "a relative --cache-dir is a usage error" \
