@@ -45,7 +45,7 @@ static const char cli_inject_usage[] =
     "                         cache volume is mounted at the folder above it\n"
     "  --cache-size SIZE      also set SHIMFS_CACHE_SIZE (e.g. 200G)\n"
     "  --cache-host-path DIR  cache volume on the node (hostPath) instead of an\n"
-    "                         emptyDir: shared by the node's pods\n"
+    "                         emptyDir: shared by the node's pods of one uid\n"
     "  --cache-pvc NAME       cache volume from a PersistentVolumeClaim\n"
     "  --container NAME       inject only this container (repeatable; default all\n"
     "                         of spec.containers)\n"
