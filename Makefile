@@ -104,8 +104,11 @@ $(BUILD)/libshimfs-core.a: $(CORE_A_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The CLI alone parses YAML (shimfs inject): libyaml is not the shim's nor the engine's.
+CLI_PKGS := yaml-0.1
+CLI_LIBS := $(shell pkg-config --libs $(CLI_PKGS) 2>/dev/null)
 $(BUILD)/shimfs: $(CLI_OBJ) $(BUILD)/libshimfs-core.so
-	$(CC) -o $@ $(CLI_OBJ) -L$(BUILD) -lshimfs-core -Wl,-rpath,'$$ORIGIN' -Wl,-rpath,'$$ORIGIN/../lib/shimfs' $(LDFLAGS) -pthread
+	$(CC) -o $@ $(CLI_OBJ) -L$(BUILD) -lshimfs-core -Wl,-rpath,'$$ORIGIN' -Wl,-rpath,'$$ORIGIN/../lib/shimfs' $(LDFLAGS) $(CLI_LIBS) -pthread
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libshimfs-core.a
 	@mkdir -p $(dir $@)

@@ -35,6 +35,7 @@ diffutils
 psmisc
 curl
 strace
+libyaml-dev
 "
 
 deps_log() { printf 'deps: %s\n' "$*" >&2; }

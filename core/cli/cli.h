@@ -45,6 +45,7 @@ int cli_cmd_stats(int argc, char **argv);
 int cli_cmd_gc(int argc, char **argv);
 int cli_cmd_fsck(int argc, char **argv);
 int cli_cmd_flush(int argc, char **argv);
+int cli_cmd_inject(int argc, char **argv);
 
 /* ---- inventory for gc and fsck (cli_inventory.c) ---- */
 struct cli_ref { uint64_t id; uint32_t size; };          /* a referenced slice */

@@ -21,6 +21,7 @@ static const struct cli_command cli_commands[] = {
     { "gc",      cli_cmd_gc,      "find (and with --delete remove) objects nothing references" },
     { "fsck",    cli_cmd_fsck,    "check metadata consistency and missing objects (--repair)" },
     { "flush",   cli_cmd_flush,   "commit writeback data left by processes that were killed" },
+    { "inject",  cli_cmd_inject,  "add shimfs to the pod templates of Kubernetes YAML (stdin to stdout)" },
     { "agent",   cli_cmd_agent,   "serve this node as its metadata agent (started by the library)" },
     { "version", cli_cmd_version, "show the version" },
 };
