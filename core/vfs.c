@@ -110,6 +110,7 @@ void vfs_after_fork(void)
     if (v)
         volume_after_fork(v);
     vfs_write_after_fork();
+    vfs_session_after_fork();
     vfs_ns_after_fork();
     mcache_after_fork();
     vfs_snap_after_fork();
