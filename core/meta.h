@@ -238,7 +238,7 @@ int meta_setattr(struct meta *m, uint64_t ino, unsigned fields, struct meta_attr
 /* Commit a write session: append slice records (each tagged with its chunk
  * index) to ino's slice lists, set size = max(size, new_size) (or exactly
  * new_size if `set_size`), mtime = ctime = mtime_ns, in one transaction.
- * With a session on the handle (the fence) the same statement checks that
+ * Once the handle has had a session (the fence) the same statement checks that
  * every slice id it commits is held by a reservation of a session that
  * still exists, share-locking those sessions against reaping until it
  * commits: -ESTALE (one log line), nothing committed, when one is not

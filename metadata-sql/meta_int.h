@@ -87,6 +87,8 @@ struct meta {
     void (*commit_hook)(void *arg);   /* meta_set_commit_hook */
     int version;                /* schema version found by the check */
     uint64_t sid;               /* the handle's session (0: none); atomic */
+    int fenced;                 /* a session was ever started: commits are fenced
+                                   (even while a reaped one is being replaced) */
     void *commit_arg;
 };
 

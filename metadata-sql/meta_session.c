@@ -33,6 +33,7 @@ int meta_session_start(struct meta *m, const char *host, int pid, int64_t timeou
         return rc;
     uint64_t sid = (uint64_t)meta_r_int(r, 0, 0), none = 0;
     PQclear(r);
+    __atomic_store_n(&m->fenced, 1, __ATOMIC_RELEASE);
     /* Two threads raced to start one: the loser's session goes again. */
     if (!__atomic_compare_exchange_n(&m->sid, &none, sid, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         (void)meta_session_close(m, sid);

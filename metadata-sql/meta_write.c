@@ -71,6 +71,14 @@ struct meta_write_args {
     struct meta_attr *out;
 };
 
+/* Commits through a handle that ever had a session are fenced: its ids
+ * were reserved, and a session replaced after a reap must not let the old
+ * session's ids through. */
+static int meta_fenced(struct meta *m)
+{
+    return __atomic_load_n(&m->fenced, __ATOMIC_ACQUIRE);
+}
+
 /* -ESTALE (one log line) when some of `ids` (an int8[] literal) are held
  * by no live session: the session that reserved them was reaped, and gc
  * may have deleted their objects. Such an id never becomes held again,
@@ -169,7 +177,7 @@ int meta_write(struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, 
 {
     if (n < 0 || new_size > (uint64_t)INT64_MAX)
         return n < 0 ? -EINVAL : -EFBIG;
-    struct meta_write_args wa = { .ino = ino, .new_size = new_size, .fence = meta_session_id(m) != 0,
+    struct meta_write_args wa = { .ino = ino, .new_size = new_size, .fence = meta_fenced(m),
                                   .set_size = set_size, .mtime = mtime_ns, .out = a };
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++)
@@ -214,7 +222,7 @@ static char *meta_chunk_sig(const struct layout_slice *old, int n)
 /* Under the inode lock: 0 if the list is still the one merged and the
  * new ids pass the fence (their sessions share-locked until commit), else
  * -EAGAIN / -ESTALE. */
-static int meta_compact_check(struct meta_conn *c, const struct meta_compact_args *ca)
+static int meta_compact_check(struct meta_conn *c, struct meta_compact_args *ca)
 {
     struct meta_params p;
     meta_p_init(&p);
@@ -272,7 +280,7 @@ int meta_compact(struct meta *m, uint64_t ino, uint64_t chunk, const struct layo
 {
     if (n < 0 || old_n < 0 || (old_n > 0 && !old))
         return -EINVAL;
-    struct meta_compact_args ca = { .ino = ino, .chunk = chunk, .fence = meta_session_id(m) != 0 };
+    struct meta_compact_args ca = { .ino = ino, .chunk = chunk, .fence = meta_fenced(m) };
     int rc = (ca.sig = meta_chunk_sig(old, old_n)) ? 0 : -ENOMEM;
     for (int i = 0; i < n && rc == 0; i++) {
         rc = meta_slice_arrays_add(&ca.arr, chunk, &s[i]);

@@ -691,8 +691,8 @@ START_TEST(test_gc)
     memset(&a, 0, sizeof a);
     a.size = 200;
     ck_assert_int_eq(meta_setattr(m, g, META_SET_SIZE, &a), 0);
-    struct layout_slice merged = { 0, 22, 200, 0, 200 };
-    ck_assert_int_eq(meta_compact(m, g, 0, 1, &merged, 1), 0);
+    struct layout_slice merged = { 0, 22, 200, 0, 200 }, was = { 0, 20, 200, 0, 200 };
+    ck_assert_int_eq(meta_compact(m, g, 0, &was, 1, &merged, 1), 0);
     int64_t t1 = wall_ns();
     /* A duplicate release of one id is listed once. */
     admin_exec(adm, "INSERT INTO garbage (id, size, released) SELECT id, size, released + 5 "
