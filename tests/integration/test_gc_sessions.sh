@@ -33,6 +33,13 @@ shim() {
     env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
         SHIMFS_CACHE_DIR="$TEST_SCRATCH/cache" SHIMFS_LOG="${SHIM_LOG:-error}" "$@"
 }
+# Reads from the bucket itself: a fresh cache folder every time.
+fresh() {
+    local c
+    c=$(mktemp -d "$TEST_SCRATCH/fresh.XXXXXX")
+    env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
+        SHIMFS_CACHE_DIR="$c" SHIMFS_LOG=error SHIMFS_NODE_META=0 SHIMFS_AGENT=0 "$@"
+}
 sql() { psql "$META" -XAtq -F ' ' -c "$1"; }
 gc() { "$CLI" gc --delete --grace 0 "$@"; }
 fsck_missing() { "$CLI" fsck 2>&1 | sed -n 's/^ *\([0-9]*\) missing objects$/\1/p'; }
@@ -128,7 +135,7 @@ rc=0; wait "$writer" || rc=$?
 assert_eq "0 close ok" "$rc $(cat "$TEST_SCRATCH/race.out")" "the writer's close returned 0"
 gc > "$TEST_SCRATCH/gc3.out" && pass "gc run 3" || fail "gc run 3"
 assert_eq 0 "$(fsck_missing)" "fsck: 0 missing objects"
-shim cat "$PREFIX/race/b" > "$TEST_SCRATCH/race.b" || true
+fresh cat "$PREFIX/race/b" > "$TEST_SCRATCH/race.b" || true
 assert_files_equal "$expected" "$TEST_SCRATCH/race.b" "the file reads back correct"
 assert_eq 0 "$(sql "SELECT count(*) FROM session")" "the writer's session ended at exit"
 assert_eq 0 "$(sql "SELECT count(*) FROM reservation")" "with its reservations"
@@ -216,7 +223,7 @@ assert_eq "fsync after reap: EIO" "$(sed -n 1p "$TEST_SCRATCH/pause.out")" "its 
 assert_eq 1 "$(grep -c "commit refused" "$TEST_SCRATCH/pause.err")" "with one log line"
 assert_eq "second fsync: ok" "$(sed -n 2p "$TEST_SCRATCH/pause.out")" "a later fsync uploads again and commits"
 assert_eq 0 "$(SHIMFS_META=$META fsck_missing)" "fsck after the refused commit: 0 missing objects"
-shim cat "$PREFIX/pause/b" > "$TEST_SCRATCH/pause.b" || true
+fresh cat "$PREFIX/pause/b" > "$TEST_SCRATCH/pause.b" || true
 assert_files_equal "$expected" "$TEST_SCRATCH/pause.b" "the re-uploaded file reads back correct"
 META=$META_MAIN
 
@@ -257,18 +264,18 @@ for i in range(60):
 PYEOF
 slices=$(sql "SELECT count(*) FROM slice s JOIN entry e ON e.ino = s.ino WHERE e.name = convert_to('log', 'UTF8')")
 [ "$slices" -le 32 ] && pass "60 appends leave $slices slices (threshold 32)" || fail "60 appends left $slices slices"
-shim cat "$PREFIX/app/log" > "$TEST_SCRATCH/app.got" || true
+fresh cat "$PREFIX/app/log" > "$TEST_SCRATCH/app.got" || true
 assert_files_equal "$TEST_SCRATCH/app.expected" "$TEST_SCRATCH/app.got" "the compacted file reads back identical"
 for i in 1 2 3 4 5 6; do
     SHIMFS_COMPACT_SLICES=4 shim bash -c 'echo "line $2" >> "$1"' sh "$PREFIX/app/small" "$i"
 done
 assert_eq 2 "$(sql "SELECT count(*) FROM slice s JOIN entry e ON e.ino = s.ino WHERE e.name = convert_to('small', 'UTF8')")" \
     "six appends by six processes, SHIMFS_COMPACT_SLICES=4: the 5th compacts at its exit, the 6th adds one"
-assert_eq "$(printf 'line %s\n' 1 2 3 4 5 6)" "$(shim cat "$PREFIX/app/small")" "and the same lines"
+assert_eq "$(printf 'line %s\n' 1 2 3 4 5 6)" "$(fresh cat "$PREFIX/app/small")" "and the same lines"
 assert_eq 0 "$(fsck_missing)" "fsck after compaction: 0 missing objects"
 gc > "$TEST_SCRATCH/gc9.out" && pass "gc after compaction" || fail "gc after compaction"
 assert_eq 0 "$(fsck_missing)" "fsck after gc of the compacted slices: 0 missing objects"
-assert_files_equal "$TEST_SCRATCH/app.expected" <(shim cat "$PREFIX/app/log") "still identical after gc"
+assert_files_equal "$TEST_SCRATCH/app.expected" <(fresh cat "$PREFIX/app/log") "still identical after gc"
 
 # ---- 6. a read-only process opens no session ----
 shim cat "$PREFIX/app/log" > /dev/null
