@@ -223,11 +223,11 @@ static int meta_upgrade_tx(struct meta_conn *c, int *from)
     if (rc < 0)
         return rc;
     c->in_block = 1;
-    PGresult *r;
-    if ((rc = meta_run1(c, MS_UPGRADE_LOCK, NULL, &r)) < 0)
+    struct meta_q q[2] = { { .stmt = MS_UPGRADE_LOCK }, { .stmt = MS_VERSION } };
+    if ((rc = meta_run(c, q, 2, 0)) < 0)
         return rc;
-    *from = (int)meta_r_int(r, 0, 0);
-    PQclear(r);
+    *from = (int)meta_r_int(q[1].res, 0, 0);
+    meta_q_clear(q, 2);
     if ((rc = meta_version_verdict(c->m, *from > 0, *from)) < 0)
         return rc;
     for (int i = 0; i < meta_schema_nsteps && rc == 0; i++)

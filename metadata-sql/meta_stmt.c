@@ -312,9 +312,10 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
     [MS_LIST_RESERVATIONS] = { "shimfs_list_reservations",
         "SELECT r.first, r.n FROM reservation r WHERE r.first > $1 "
         "AND EXISTS (SELECT 1 FROM session t WHERE t.sid = r.sid) ORDER BY r.first LIMIT $2" },
-    /* Upgraders queue here; the version is read again behind the lock. */
+    /* Upgraders queue here, then read the version again (a statement of
+     * its own: its snapshot is taken after the lock is held). */
     [MS_UPGRADE_LOCK] = { "shimfs_upgrade_lock",
-        "SELECT max(version) FROM schema_version, pg_advisory_xact_lock(1936287085, 4)" },
+        "SELECT pg_advisory_xact_lock(1936287085, 4)" },
     [MS_ORPHAN_OWN] = { "shimfs_orphan_own",
         "WITH o AS (SELECT n.ino, t.sid FROM inode n, session t "
         "WHERE n.ino = $1::bigint AND n.orphan AND t.sid = $2::bigint), "

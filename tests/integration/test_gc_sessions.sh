@@ -280,3 +280,37 @@ assert_files_equal "$TEST_SCRATCH/app.expected" <(fresh cat "$PREFIX/app/log") "
 # ---- 6. a read-only process opens no session ----
 shim cat "$PREFIX/app/log" > /dev/null
 assert_eq 0 "$(sql "SELECT count(*) FROM session")" "readers open no session"
+
+# ---- 7. a volume formatted at schema version 1 ----
+# Made by formatting and undoing 002 by hand; checked equal to a database
+# where only 001_init.sql ran (pg_dump of both schemas).
+META=$(test_db v1)
+V1REF=$(test_db v1ref)
+"$CLI" format gcsv1 --bucket "$(test_bucket v1)" --meta "$META" > /dev/null
+echo 'x' | shim sh -c 'cat > "$1"' sh "$PREFIX/before" 2> /dev/null || true
+sql "DELETE FROM session; DELETE FROM reservation;
+     ALTER TABLE session DROP COLUMN timeout; DROP TABLE reservation;
+     DELETE FROM schema_version WHERE version = 2;
+     UPDATE settings SET value = '1' WHERE name = 'schema_version';" > /dev/null
+psql "$V1REF" -Xq1 -f "$TEST_ROOT/metadata-sql/schema/001_init.sql" > /dev/null
+dump() { pg_dump -s -O -x "$1" | grep -v '^--\|^$\|^SET \|^SELECT pg_catalog\|restrict '; }
+if diff <(dump "$META") <(dump "$V1REF") > "$TEST_SCRATCH/v1.diff"; then
+    pass "the downgraded volume has exactly the version 1 schema"
+else
+    fail "not a version 1 schema: $(head -20 "$TEST_SCRATCH/v1.diff")"
+fi
+assert_eq "x" "$(fresh cat "$PREFIX/before")" "a new client reads a version 1 volume"
+assert_eq 1 "$(sql "SELECT max(version) FROM schema_version")" "and a reader does not upgrade it"
+for i in 1 2 3; do
+    SHIM_LOG=info shim bash -c 'echo "w$2" > "$1/w$2"' sh "$PREFIX" "$i" 2> "$TEST_SCRATCH/up$i.err" &
+done
+wait
+assert_eq "w1 w2 w3" "$(fresh cat "$PREFIX/w1" "$PREFIX/w2" "$PREFIX/w3" | tr '\n' ' ' | sed 's/ $//')" \
+    "three concurrent first writers all write"
+assert_eq "1 2" "$(sql "SELECT string_agg(version::text, ' ' ORDER BY version) FROM schema_version")" \
+    "the volume is at version 2, upgraded once"
+assert_eq 1 "$(cat "$TEST_SCRATCH"/up*.err | grep -c "upgraded the volume's schema from version 1 to 2")" \
+    "one upgrade log line among them"
+assert_eq 2 "$(SHIMFS_META=$META "$CLI" status | sed -n 's/^schema: *//p')" "shimfs status reports version 2"
+SHIMFS_META=$META gc > "$TEST_SCRATCH/gcv1.out" && pass "gc on the upgraded volume" || fail "gc on the upgraded volume"
+assert_eq 0 "$(SHIMFS_META=$META fsck_missing)" "fsck on the upgraded volume: 0 missing objects"
