@@ -33,7 +33,8 @@ struct vfs_chunk { uint64_t index; int n; struct layout_slice *s; };
 struct vfs_smap {
     int refs;
     uint64_t ino, size;
-    int64_t mtime_ns;
+    int64_t mtime_ns, ctime_ns; /* with size: the version it maps (compaction
+                                   changes only ctime) */
     int nchunks;
     struct vfs_chunk *chunks;   /* ascending index */
 };
@@ -62,8 +63,9 @@ void mcache_dir_set_listed(uint64_t dir, int complete);
 int mcache_dir_note_miss(uint64_t dir);
 /* Counts opens of files in dir whose block map was not cached. */
 int mcache_dir_note_smap_miss(uint64_t dir);
-/* Slice map cached for ino if it matches (size, mtime); takes a ref. */
-struct vfs_smap *mcache_get_smap(uint64_t ino, uint64_t size, int64_t mtime_ns);
+/* Slice map cached for a->ino if it maps that version (size, mtime,
+ * ctime); takes a ref. */
+struct vfs_smap *mcache_get_smap(const struct meta_attr *a);
 void mcache_put_smap(struct vfs_smap *m);
 void mcache_forget(uint64_t ino);
 void mcache_reset(void);

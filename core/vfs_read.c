@@ -43,6 +43,7 @@ static struct vfs_smap *vfs_smap_new(const struct meta_attr *a)
         m->ino = a->ino;
         m->size = a->size;
         m->mtime_ns = a->mtime_ns;
+        m->ctime_ns = a->ctime_ns;
     }
     return m;
 }
@@ -212,7 +213,7 @@ void vfs_dir_readahead(uint64_t dir, uint64_t ino, int missed)
 
 int vfs_load_smap(const struct meta_attr *a, struct vfs_smap **out)
 {
-    struct vfs_smap *m = mcache_get_smap(a->ino, a->size, a->mtime_ns);
+    struct vfs_smap *m = mcache_get_smap(a);
     if (m) {
         *out = m;
         return 0;
