@@ -83,7 +83,7 @@ int meta_load_settings(struct meta *m, struct meta_settings *s);
 /* Bring a volume formatted at an older schema version up to this client's:
  * every later schema step in one transaction, under an advisory lock (a
  * concurrent upgrader waits, then finds nothing to do). Readers never
- * need it; meta_session_start, gc and fsck run it. Returns the version
+ * need it; meta_session_start and gc run it. Returns the version
  * the volume had (META_SCHEMA_VERSION: nothing to do), -EPROTO if newer. */
 int meta_upgrade(struct meta *m);
 int meta_stats(struct meta *m, struct meta_stats *st);
