@@ -305,13 +305,14 @@ int meta_list_garbage(struct meta *m, meta_garbage_cb cb, void *arg);
 int meta_forget_garbage(struct meta *m, const uint64_t *ids, int n);
 /* 1 if some slice record references id, else 0. */
 int meta_slice_referenced(struct meta *m, uint64_t id);
-/* gc: every slice-id range reserved by a session that exists now,
- * ascending by first id, in pages (bounded memory). cb returns non-zero to
- * stop (a negative value is returned). List them after reaping and before
- * listing referenced ids and objects: an id reserved later is above the
- * slice counter gc read first. */
+/* gc: every slice-id range reserved by a session that exists now
+ * (stale_ns < 0), or by one that is alive as meta_session_reap would judge
+ * it with stale_ns (a dry run's report), ascending by first id, in pages
+ * (bounded memory). cb returns non-zero to stop (a negative value is
+ * returned). Before deleting: reap, then list with stale_ns < 0 (a session
+ * that exists may still commit), then list referenced ids and objects. */
 typedef int (*meta_range_cb)(void *arg, uint64_t first, uint32_t n);
-int meta_list_reservations(struct meta *m, meta_range_cb cb, void *arg);
+int meta_list_reservations(struct meta *m, int64_t stale_ns, meta_range_cb cb, void *arg);
 
 /* fsck: consistency checks of the namespace and the slice records. Counts
  * are exact; cb (may be NULL) gets one line per problem, at most the first

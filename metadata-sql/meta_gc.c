@@ -93,13 +93,14 @@ int meta_slice_referenced(struct meta *m, uint64_t id)
     return rc;
 }
 
-int meta_list_reservations(struct meta *m, meta_range_cb cb, void *arg)
+int meta_list_reservations(struct meta *m, int64_t stale_ns, meta_range_cb cb, void *arg)
 {
     int64_t after = -1;
     /* Keyset pages by first id (unique: ranges never overlap). */
     for (;;) {
         struct meta_params p;
         meta_p_init(&p);
+        meta_p_int(&p, stale_ns < 0 ? -1 : stale_ns);
         meta_p_int(&p, after);
         meta_p_int(&p, META_GARBAGE_PAGE);
         PGresult *r;

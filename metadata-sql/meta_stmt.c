@@ -309,9 +309,11 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
         "f AS (SELECT shimfs_next_ids(2, $2::bigint) AS first FROM s), "
         "r AS (INSERT INTO reservation (first, n, sid) SELECT f.first, $2::int, $1::bigint FROM f) "
         "SELECT first FROM f" },
+    /* $1 < 0: every existing session's; else the live ones' ($1 as reap's). */
     [MS_LIST_RESERVATIONS] = { "shimfs_list_reservations",
-        "SELECT r.first, r.n FROM reservation r WHERE r.first > $1 "
-        "AND EXISTS (SELECT 1 FROM session t WHERE t.sid = r.sid) ORDER BY r.first LIMIT $2" },
+        "SELECT r.first, r.n FROM reservation r WHERE r.first > $2 "
+        "AND EXISTS (SELECT 1 FROM session t WHERE t.sid = r.sid AND ($1::bigint < 0 OR "
+        SESSION_LIVE("t") ")) ORDER BY r.first LIMIT $3" },
     /* Upgraders queue here, then read the version again (a statement of
      * its own: its snapshot is taken after the lock is held). */
     [MS_UPGRADE_LOCK] = { "shimfs_upgrade_lock",

@@ -14,7 +14,8 @@
  * left are listed, then the referenced ids, then the bucket. A writer that
  * commits after its reservation was listed is protected by it; one whose
  * session is reaped can no longer commit (meta_write's fence), so its
- * blocks may go. A dry run (the default) reaps nothing and only reports;
+ * blocks may go. A dry run (the default) reaps nothing and reports what
+ * --delete would do (sessions that would be reaped hold nothing);
  * --delete removes, in parallel batches, then forgets the released ids
  * whose objects are gone.
  */
@@ -305,7 +306,8 @@ int cli_cmd_gc(int argc, char **argv)
     if (rc >= 0 && del)
         rc = g.orphans = meta_session_reap(g.v->meta, g.v->cfg.session_timeout_ns, &g.reaped);
     if (rc >= 0)
-        rc = meta_list_reservations(g.v->meta, cli_gc_range_cb, &g);
+        rc = meta_list_reservations(g.v->meta, del ? -1 : g.v->cfg.session_timeout_ns,
+                                    cli_gc_range_cb, &g);
     if (rc == 0)
         rc = meta_list_garbage(g.v->meta, cli_gc_garbage_cb, &g);
     if (rc == 0)

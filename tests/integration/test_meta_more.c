@@ -696,7 +696,7 @@ START_TEST(test_reservation_fence)
     ck_assert_int_eq(intf(adm, "SELECT count(*) FROM reservation WHERE sid = %" PRIu64
                           " AND first = %" PRIu64 " AND n = 64", sid, first), 1);
     uint64_t r[3] = { 0 };
-    ck_assert_int_eq(meta_list_reservations(gc, range_cb, r), 0);
+    ck_assert_int_eq(meta_list_reservations(gc, -1, range_cb, r), 0);
     ck_assert_uint_eq(r[0], 1);
     ck_assert_uint_eq(r[1], first);
     ck_assert_uint_eq(r[2], 64);
