@@ -314,3 +314,32 @@ assert_eq 1 "$(cat "$TEST_SCRATCH"/up*.err | grep -c "upgraded the volume's sche
 assert_eq 2 "$(SHIMFS_META=$META "$CLI" status | sed -n 's/^schema: *//p')" "shimfs status reports version 2"
 SHIMFS_META=$META gc > "$TEST_SCRATCH/gcv1.out" && pass "gc on the upgraded volume" || fail "gc on the upgraded volume"
 assert_eq 0 "$(SHIMFS_META=$META fsck_missing)" "fsck on the upgraded volume: 0 missing objects"
+
+# ---- 8. fork: the child writes under a session of its own ----
+META=$META_MAIN
+out=$(TEST_META=$META shim "$PY" - "$PREFIX" <<'PYEOF'
+import os, subprocess, sys
+vol = sys.argv[1]
+def sessions():
+    q = "SELECT string_agg(pid::text, ' ' ORDER BY pid) FROM session"
+    return subprocess.run(["psql", os.environ["TEST_META"], "-XAtqc", q], capture_output=True, text=True).stdout.strip()
+with open(vol + "/parent1", "w") as f:
+    f.write("p1\n")
+pid = os.fork()
+if pid == 0:
+    with open(vol + "/child", "w") as f:
+        f.write("c\n")
+    print("during", sorted(sessions().split()) == sorted([str(os.getppid()), str(os.getpid())]))
+    sys.stdout.flush()
+    sys.exit(0)
+os.waitpid(pid, 0)
+with open(vol + "/parent2", "w") as f:
+    f.write("p2\n")
+print("after", sessions() == str(os.getpid()))
+PYEOF
+)
+assert_eq "during True
+after True" "$out" "a fork child opens its own session and ends it; the parent's lives on"
+assert_eq "p1 c p2" "$(fresh cat "$PREFIX/parent1" "$PREFIX/child" "$PREFIX/parent2" | tr '\n' ' ' | sed 's/ $//')" \
+    "parent and child writes all committed"
+assert_eq 0 "$(fsck_missing)" "fsck after fork: 0 missing objects"
