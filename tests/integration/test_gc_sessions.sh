@@ -16,8 +16,10 @@
 #    owned by its session, and are dropped at its last close;
 #  - a file appended to 60 times is compacted to one slice and reads back
 #    identical;
-#  - a volume formatted at schema version 1 is upgraded by the first
-#    writer, and works.
+#  - a volume formatted at schema version 1 is read as it is and upgraded
+#    once by the first writers (three at once), and works;
+#  - a fork child writes under a session of its own;
+#  - the node agent reaps a killed writer's session and orphan by itself.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_services
@@ -343,3 +345,37 @@ after True" "$out" "a fork child opens its own session and ends it; the parent's
 assert_eq "p1 c p2" "$(fresh cat "$PREFIX/parent1" "$PREFIX/child" "$PREFIX/parent2" | tr '\n' ' ' | sed 's/ $//')" \
     "parent and child writes all committed"
 assert_eq 0 "$(fsck_missing)" "fsck after fork: 0 missing objects"
+
+# ---- 9. the node agent reaps a crashed writer's session by itself ----
+# Its own cache folder, so the agent serving it has this test's timeout.
+agentshim() {
+    env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
+        SHIMFS_CACHE_DIR="$TEST_SCRATCH/cache-agent" SHIMFS_LOG=error SHIMFS_SESSION_TIMEOUT=1 \
+        SHIMFS_AGENT_IDLE=30 "$@"
+}
+check "mkdir agent" agentshim mkdir -p "$PREFIX/agent"
+agentshim bash -c 'echo kept > "$1/kept"' sh "$PREFIX/agent"
+(exec env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
+    SHIMFS_CACHE_DIR="$TEST_SCRATCH/cache-agent" SHIMFS_LOG=error SHIMFS_SESSION_TIMEOUT=1 \
+    "$PY" -c '
+import os, sys, time
+vol = sys.argv[1]
+keep = open(vol + "/kept", "rb")
+os.unlink(vol + "/kept")
+with open(vol + "/w", "w") as f:
+    f.write("w\n")
+open(vol + "/ready", "w").close()
+time.sleep(60)' "$PREFIX/agent") &
+writer=$!
+wait_for 30 agentshim test -e "$PREFIX/agent/ready" || fail "the agent test's writer did not start"
+assert_eq 1 "$(sql "SELECT count(*) FROM inode WHERE orphan")" "its unlinked file is an orphan"
+kill -9 "$writer"; wait "$writer" 2> /dev/null || true
+agentshim ls "$PREFIX/agent" > /dev/null      # the node's agent runs (and keeps polling)
+gone() { [ "$(sql "SELECT (SELECT count(*) FROM session) + (SELECT count(*) FROM inode WHERE orphan)")" = 0 ]; }
+if wait_for 20 gone; then
+    pass "the node agent reaped the dead writer's session and its orphan"
+else
+    fail "not reaped by the agent: $(sql "SELECT count(*) FROM session"), $(cat "$TEST_SCRATCH/cache-agent/agent.log" 2>/dev/null | tail -3)"
+fi
+grep -q "reaped 1 expired sessions, dropped 1 orphans" "$TEST_SCRATCH/cache-agent/agent.log" &&
+    pass "the agent's log says so" || fail "agent.log: $(tail -3 "$TEST_SCRATCH/cache-agent/agent.log" 2>&1)"
