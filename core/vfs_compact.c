@@ -11,6 +11,7 @@
  * unreferenced id that gc collects once this session ends). The new id is
  * reserved by this process's session and fenced like any commit.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,7 @@ static int vc_merge(struct volume *v, uint64_t ino, uint64_t chunk, const struct
 int vfs_compact_chunk(uint64_t ino, uint64_t chunk)
 {
     struct volume *v = vfs_volume();
+    assert(v);                  /* queued by a commit: the volume is open */
     struct vc_list l = { 0 };
     int rc = meta_read_chunks(v->meta, ino, chunk, 1, vc_list_cb, &l);
     struct layout_slice merged;

@@ -12,6 +12,7 @@
  * process that dies leaves it to expire and be reaped (gc, node agent). A
  * fork child starts its own session on its first write.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,7 @@ static void vs_start_thread_locked(void)
 int vfs_session_ensure(void)
 {
     struct volume *v = vfs_volume();
+    assert(v);                  /* callers write to an open volume */
     if (meta_session_id(v->meta))
         return 0;
     char host[256] = "";

@@ -9,6 +9,7 @@
  */
 #include "meta_int.h"
 
+#include <assert.h>
 #include <errno.h>
 
 #define META_GARBAGE_PAGE 10000
@@ -95,6 +96,7 @@ int meta_slice_referenced(struct meta *m, uint64_t id)
 
 int meta_list_reservations(struct meta *m, int64_t stale_ns, meta_range_cb cb, void *arg)
 {
+    assert(m && cb);
     int64_t after = -1;
     /* Keyset pages by first id (unique: ranges never overlap). */
     for (;;) {

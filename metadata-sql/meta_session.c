@@ -11,11 +11,13 @@
  */
 #include "meta_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
 int meta_session_start(struct meta *m, const char *host, int pid, int64_t timeout_ns)
 {
+    assert(m);
     if (timeout_ns < 0)
         return -EINVAL;
     if (meta_session_id(m))

@@ -2,7 +2,7 @@
 --
 -- Upgrades a version 1 volume in place (meta_upgrade: one transaction under
 -- an advisory lock, run by the first writer that opens a session, or by
--- gc/fsck); meta_format applies it right after 001 on a new volume.
+-- gc); meta_format applies it right after 001 on a new volume.
 --
 -- What it adds:
 --  - session.timeout: how long (ns) the session may stay silent before it
@@ -12,9 +12,9 @@
 --  - reservation: every batch of slice ids, recorded with the session that
 --    holds it in the same statement that hands the ids out. gc never deletes
 --    an unreferenced id reserved by a session that is still alive, and a
---    commit checks inside its own transaction that its session still
---    exists: a reaped session can no longer commit references to ids gc may
---    have deleted.
+--    commit checks inside its own transaction that every id it references
+--    is held by a session that still exists: a reaped session can no longer
+--    commit references to ids gc may have deleted.
 
 SET LOCAL client_min_messages = warning;
 
