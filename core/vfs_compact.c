@@ -64,6 +64,23 @@ static int vc_merge(struct volume *v, uint64_t ino, uint64_t chunk, const struct
     return rc;
 }
 
+void vfs_compact_scan(const struct vfs_smap *m)
+{
+    int limit = vfs_volume()->cfg.compact_slices;
+    for (int i = 0; m && limit > 0 && i < m->nchunks; i++)
+        if (m->chunks[i].n > limit)
+            vfs_compact_queue(m->ino, m->chunks[i].index);
+}
+
+void vfs_compact_check(const struct meta_attr *a)
+{
+    struct vfs_smap *m = NULL;
+    if (vfs_volume()->cfg.compact_slices > 0 && vfs_load_smap(a, &m) == 0) {
+        vfs_compact_scan(m);
+        vfs_smap_put(m);
+    }
+}
+
 int vfs_compact_chunk(uint64_t ino, uint64_t chunk)
 {
     struct volume *v = vfs_volume();

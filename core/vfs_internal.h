@@ -171,6 +171,11 @@ void vfs_compact_queue(uint64_t ino, uint64_t chunk);
 /* Merge the chunk's slices into one if it has more than the threshold:
  * 0, -EAGAIN (changed meanwhile), -ESTALE (session reaped) or -errno. */
 int vfs_compact_chunk(uint64_t ino, uint64_t chunk);
+/* Queue the chunks of a freshly committed map with more slices than
+ * SHIMFS_COMPACT_SLICES; vfs_compact_check loads the map first (one query:
+ * the writeback thread, which has no map at hand). */
+void vfs_compact_scan(const struct vfs_smap *m);
+void vfs_compact_check(const struct meta_attr *a);
 int vfs_create_file(const char *vpath, mode_t mode, int excl, struct meta_attr *out,
                     char *canon, char *host, size_t hcap);
 void vfs_open_ref(uint64_t ino);

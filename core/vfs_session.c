@@ -107,19 +107,20 @@ static void *vs_thread(void *arg)
     return NULL;
 }
 
-/* At exit: queued compactions get a bounded time, staged writeback
- * journals theirs, then the session is closed (its reservations with it). */
+/* At exit: staged writeback journals get their bounded time (their
+ * commits may queue compactions), then queued compactions theirs, then the
+ * session is closed (its reservations with it). */
 static void vs_atexit(void)
 {
     struct volume *v = vfs_volume();
     if (!v || !meta_session_id(v->meta))
         return;
+    vfs_wb_exit_wait();
     int64_t until = vs_mono_ns() + VS_EXIT_WAIT_S * 1000000000LL;
     pthread_mutex_lock(&vs.lock);
     while (vs.thread && (vs.head != vs.tail || vs.busy) && vs_mono_ns() < until)
         vs_wait_until_locked(until);
     pthread_mutex_unlock(&vs.lock);
-    vfs_wb_exit_wait();
     (void)meta_session_end(v->meta);
 }
 

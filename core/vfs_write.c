@@ -215,9 +215,8 @@ static int vfs_flush_locked(struct vfs_file *f)
     }
     vfs_dirty_clear(f);
     rc = vfs_reload(f, &a);
-    for (int i = 0; rc == 0 && f->smap && v->cfg.compact_slices > 0 && i < f->smap->nchunks; i++)
-        if (f->smap->chunks[i].n > v->cfg.compact_slices)
-            vfs_compact_queue(f->attr.ino, f->smap->chunks[i].index);
+    if (rc == 0)
+        vfs_compact_scan(f->smap);
     return rc;
 }
 

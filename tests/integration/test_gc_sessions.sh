@@ -274,6 +274,12 @@ done
 assert_eq 2 "$(sql "SELECT count(*) FROM slice s JOIN entry e ON e.ino = s.ino WHERE e.name = convert_to('small', 'UTF8')")" \
     "six appends by six processes, SHIMFS_COMPACT_SLICES=4: the 5th compacts at its exit, the 6th adds one"
 assert_eq "$(printf 'line %s\n' 1 2 3 4 5 6)" "$(fresh cat "$PREFIX/app/small")" "and the same lines"
+for i in 1 2 3 4 5 6; do
+    SHIMFS_WRITEBACK=1 SHIMFS_COMPACT_SLICES=4 shim bash -c 'echo "line $2" >> "$1"' sh "$PREFIX/app/wb" "$i"
+done
+assert_eq 2 "$(sql "SELECT count(*) FROM slice s JOIN entry e ON e.ino = s.ino WHERE e.name = convert_to('wb', 'UTF8')")" \
+    "the same with SHIMFS_WRITEBACK=1 (the uploader's commit queues it)"
+assert_eq "$(printf 'line %s\n' 1 2 3 4 5 6)" "$(fresh cat "$PREFIX/app/wb")" "and the same lines"
 assert_eq 0 "$(fsck_missing)" "fsck after compaction: 0 missing objects"
 gc > "$TEST_SCRATCH/gc9.out" && pass "gc after compaction" || fail "gc after compaction"
 assert_eq 0 "$(fsck_missing)" "fsck after gc of the compacted slices: 0 missing objects"
