@@ -193,6 +193,10 @@ int agent_run(const struct shimfs_config *cfg, struct meta *m, struct nodemeta *
     int64_t poll = cfg->agent_poll_ns < 10000000 ? 10000000
                    : cfg->agent_poll_ns > 1000000000 ? 1000000000 : cfg->agent_poll_ns;
     int64_t started = nodemeta_now(), down_since = 0;
+    /* Reap sessions that expired (crashed writers anywhere): their
+     * reservations, and orphans only they kept, go. Once a timeout. */
+    int64_t reap_every = cfg->session_timeout_ns, next_reap = started + reap_every;
+    int reaping = 1;
     const char *why = NULL;
     log_info("agent", "serving the node (pid %d, a poll every %lld ms)", (int)getpid(),
              (long long)(poll / 1000000));
@@ -214,6 +218,16 @@ int agent_run(const struct shimfs_config *cfg, struct meta *m, struct nodemeta *
             log_info("agent", "the database answers again");
         down_since = 0;
         nodemeta_set_verified(nm, t0, getpid(), token);
+        if (reaping && t0 >= next_reap) {
+            int reaped = 0, dropped = meta_session_reap(m, cfg->session_timeout_ns, &reaped);
+            if (dropped < 0 && dropped != -ECONNREFUSED) {
+                log_info("agent", "not reaping sessions (%s); gc --delete does", strerror(-dropped));
+                reaping = 0;
+            } else if (reaped || dropped) {
+                log_info("agent", "reaped %d expired sessions, dropped %d orphans", reaped, dropped);
+            }
+            next_reap = t0 + reap_every;
+        }
         agent_sleep_until(t0 + poll, stop);
     }
     nodemeta_set_verified(nm, 0, 0, 0);

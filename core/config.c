@@ -183,4 +183,12 @@ void config_load(struct shimfs_config *c)
     config_seconds("SHIMFS_AGENT_POLL", &c->agent_poll_ns);
     c->agent_idle_ns = 300000000000LL;
     config_seconds("SHIMFS_AGENT_IDLE", &c->agent_idle_ns);
+    c->session_timeout_ns = 60000000000LL;
+    config_seconds("SHIMFS_SESSION_TIMEOUT", &c->session_timeout_ns);
+    if (c->session_timeout_ns < 1000000000LL) {
+        log_warn("config", "SHIMFS_SESSION_TIMEOUT below 1 second; using 1");
+        c->session_timeout_ns = 1000000000LL;
+    }
+    c->compact_slices = 32;
+    config_int("SHIMFS_COMPACT_SLICES", &c->compact_slices, 0, 100000);
 }

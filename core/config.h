@@ -34,6 +34,10 @@ struct shimfs_config {
                                  beside the library; "0" = no agent */
     int64_t agent_poll_ns;    /* SHIMFS_AGENT_POLL (seconds), default 0.2 */
     int64_t agent_idle_ns;    /* SHIMFS_AGENT_IDLE (seconds), default 300 */
+    int64_t session_timeout_ns; /* SHIMFS_SESSION_TIMEOUT (seconds), default 60: a writer
+                                   silent this long is dead (heartbeat every third of it) */
+    int compact_slices;       /* SHIMFS_COMPACT_SLICES, default 32: compact a chunk with more
+                                 slices than this (0: never) */
 };
 
 /* Fill *c from the environment (getenv only: safe early in a process;

@@ -32,7 +32,7 @@
 
 #define META_ROOT_INO 1
 #define META_NAME_MAX 255
-#define META_SCHEMA_VERSION 1
+#define META_SCHEMA_VERSION 2
 
 struct meta;
 
@@ -80,6 +80,12 @@ int meta_format(struct meta *m, const struct meta_settings *s, int force);
 /* Load settings; also checks the schema version (-EPROTO if newer,
  * -ENODEV if not formatted). */
 int meta_load_settings(struct meta *m, struct meta_settings *s);
+/* Bring a volume formatted at an older schema version up to this client's:
+ * every later schema step in one transaction, under an advisory lock (a
+ * concurrent upgrader waits, then finds nothing to do). Readers never
+ * need it; meta_session_start and gc run it. Returns the version
+ * the volume had (META_SCHEMA_VERSION: nothing to do), -EPROTO if newer. */
+int meta_upgrade(struct meta *m);
 int meta_stats(struct meta *m, struct meta_stats *st);
 
 /* ---- reads ---- */
@@ -115,7 +121,8 @@ typedef int (*meta_chunk_cb)(void *arg, uint64_t chunk_index,
 int meta_read_chunks(struct meta *m, uint64_t ino, uint64_t first, uint64_t count,
                      meta_chunk_cb cb, void *arg);
 /* meta_read_chunks of one version of a file: with `check`, -ESTALE (and no
- * callback) unless the inode still has version->size and ->mtime_ns, read
+ * callback) unless the inode still has version->size, ->mtime_ns and
+ * ->ctime_ns (compaction changes only ctime), read
  * in the same snapshot as the slices. A map built from cached attributes
  * and slices read later would otherwise mix two versions: the old size
  * with the new slices (zeros past the new end), or no slices at all for an
@@ -182,7 +189,11 @@ int meta_change_token(struct meta *m, uint64_t *digest);
 int meta_listxattr(struct meta *m, uint64_t ino, char *buf, size_t cap);
 
 /* ---- writes ---- */
-/* Hand out `count` fresh ids of a kind in one round trip: *first .. *first+count-1. */
+/* Hand out `count` fresh ids of a kind in one round trip: *first .. *first+count-1.
+ * Slice ids drawn while the handle has a session (meta_session_start) are
+ * recorded as that session's reservation by the same statement, which also
+ * counts as a heartbeat: gc never deletes their objects while the session
+ * lives. -ESTALE: the session was reaped (nothing handed out). */
 enum meta_id_kind { META_ID_INODE = 1, META_ID_SLICE = 2 };
 int meta_next_ids(struct meta *m, int kind, uint32_t count, uint64_t *first);
 
@@ -199,7 +210,10 @@ int meta_link(struct meta *m, uint64_t ino, uint64_t parent, const char *name,
 /* Remove a name. dir = 1: rmdir semantics (-ENOTEMPTY, -ENOTDIR), else
  * unlink semantics (-EISDIR). When the last link goes the inode is kept as
  * an orphan if `keep_open` (a descriptor is still open on it, deleted later
- * with meta_drop_orphan), else deleted with its slices recorded for gc. */
+ * with meta_drop_orphan), else deleted with its slices recorded for gc.
+ * An orphan made through a handle with a session (here or by
+ * META_RENAME_ORPHAN) is owned by that session in the same transaction, so
+ * meta_session_reap keeps it exactly as long as the session lives. */
 int meta_unlink(struct meta *m, uint64_t parent, const char *name, size_t nlen,
                 int dir, int keep_open, struct meta_attr *removed);
 int meta_drop_orphan(struct meta *m, uint64_t ino);
@@ -233,7 +247,13 @@ int meta_setattr(struct meta *m, uint64_t ino, unsigned fields, struct meta_attr
 
 /* Commit a write session: append slice records (each tagged with its chunk
  * index) to ino's slice lists, set size = max(size, new_size) (or exactly
- * new_size if `set_size`), mtime = ctime = mtime_ns, in one transaction. */
+ * new_size if `set_size`), mtime = ctime = mtime_ns, in one transaction.
+ * Once the handle has had a session (the fence) the same statement checks that
+ * every slice id it commits is held by a reservation of a session that
+ * still exists, share-locking those sessions against reaping until it
+ * commits: -ESTALE (one log line), nothing committed, when one is not
+ * (its session was reaped and gc may have deleted the blocks). No extra
+ * round trip. Handles without a session (tests) commit unchecked. */
 struct meta_slice_rec { uint64_t chunk; struct layout_slice s; };
 int meta_write(struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, int n,
                uint64_t new_size, int set_size, int64_t mtime_ns, struct meta_attr *a);
@@ -248,10 +268,13 @@ struct meta_append_rec { uint64_t rel, id; uint32_t size, off, len; };
 int meta_append(struct meta *m, uint64_t ino, const struct meta_append_rec *recs, int n,
                 int64_t mtime_ns, struct meta_attr *a, uint64_t *at);
 /* Replace a chunk's whole slice list (compaction) if it is still exactly
- * `old_count` records long (else -EAGAIN: someone wrote meanwhile). The
- * replaced slice ids are recorded as garbage for gc. */
-int meta_compact(struct meta *m, uint64_t ino, uint64_t chunk, int old_count,
-                 const struct layout_slice *s, int n);
+ * old[0..old_n) (every field, in order; else -EAGAIN: someone wrote or
+ * truncated meanwhile). The replaced slice ids are recorded as garbage for
+ * gc; the inode's ctime is set to now, so block maps cached by (size,
+ * mtime, ctime) are reloaded. The new ids are fenced as meta_write's
+ * (-ESTALE). */
+int meta_compact(struct meta *m, uint64_t ino, uint64_t chunk, const struct layout_slice *old,
+                 int old_n, const struct layout_slice *s, int n);
 
 int meta_setxattr(struct meta *m, uint64_t ino, const char *name, const void *val,
                   size_t len, int flags /* XATTR_CREATE / XATTR_REPLACE */);
@@ -261,17 +284,29 @@ int meta_removexattr(struct meta *m, uint64_t ino, const char *name);
 /* Every slice id referenced by any file, ascending, via cb (gc). */
 typedef int (*meta_id_cb)(void *arg, uint64_t id, uint32_t size);
 int meta_list_slices(struct meta *m, meta_id_cb cb, void *arg);
-/* Register this process as a client session; returns its id. */
+/* Register a client session (timeout 0: only the reaper's stale_ns
+ * judges it); returns its id. Closing it also drops its reservations. */
 int meta_session_open(struct meta *m, const char *host, int pid, uint64_t *sid);
 int meta_session_close(struct meta *m, uint64_t sid);
-/* Sessions prove they live by a heartbeat (the client's clock, like
- * meta_session_open; run clients with synchronised clocks and choose
- * stale_ns far above the skew). -ENOENT: the session was reaped. */
+/* The handle's own session, which reserves slice ids, fences commits and
+ * owns orphans this handle makes: meta_session_start upgrades an old
+ * schema (meta_upgrade), then opens a session that counts as dead once it
+ * has been silent for timeout_ns (no-op if the handle has one already).
+ * meta_session_end closes it; meta_session_forget only forgets session
+ * sid if it is still the handle's (the database said it is gone; after
+ * fork meta_after_fork forgets it). meta_session_id: 0 if none. */
+int meta_session_start(struct meta *m, const char *host, int pid, int64_t timeout_ns);
+uint64_t meta_session_id(struct meta *m);
+int meta_session_end(struct meta *m);
+void meta_session_forget(struct meta *m, uint64_t sid);
+/* Sessions prove they live by a heartbeat, on the database's clock (so
+ * client clocks may differ). -ENOENT: the session was reaped. */
 int meta_session_heartbeat(struct meta *m, uint64_t sid);
 /* Record that session sid keeps orphan ino open (several sessions may).
  * -ENOENT: no such orphan (or no such session). */
 int meta_orphan_own(struct meta *m, uint64_t ino, uint64_t sid);
-/* Delete the sessions whose heartbeat is older than stale_ns, and drop
+/* Delete the sessions silent for longer than both stale_ns and their own
+ * timeout (with their reservations), and drop
  * (slices to garbage) every orphan no live session owns that either had an
  * owner (a reaped or closed session) or was orphaned more than stale_ns ago
  * (the grace period covers an orphan made just before meta_orphan_own).
@@ -290,6 +325,14 @@ int meta_list_garbage(struct meta *m, meta_garbage_cb cb, void *arg);
 int meta_forget_garbage(struct meta *m, const uint64_t *ids, int n);
 /* 1 if some slice record references id, else 0. */
 int meta_slice_referenced(struct meta *m, uint64_t id);
+/* gc: every slice-id range reserved by a session that exists now
+ * (stale_ns < 0), or by one that is alive as meta_session_reap would judge
+ * it with stale_ns (a dry run's report), ascending by first id, in pages
+ * (bounded memory). cb returns non-zero to stop (a negative value is
+ * returned). Before deleting: reap, then list with stale_ns < 0 (a session
+ * that exists may still commit), then list referenced ids and objects. */
+typedef int (*meta_range_cb)(void *arg, uint64_t first, uint32_t n);
+int meta_list_reservations(struct meta *m, int64_t stale_ns, meta_range_cb cb, void *arg);
 
 /* fsck: consistency checks of the namespace and the slice records. Counts
  * are exact; cb (may be NULL) gets one line per problem, at most the first

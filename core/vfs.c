@@ -110,6 +110,7 @@ void vfs_after_fork(void)
     if (v)
         volume_after_fork(v);
     vfs_write_after_fork();
+    vfs_session_after_fork();
     vfs_ns_after_fork();
     mcache_after_fork();
     vfs_snap_after_fork();
@@ -125,7 +126,7 @@ static uint64_t vfs_stored_bytes(const struct meta_attr *a)
 {
     if (!S_ISREG(a->mode) || a->size == 0)
         return a->size;
-    struct vfs_smap *m = mcache_get_smap(a->ino, a->size, a->mtime_ns);
+    struct vfs_smap *m = mcache_get_smap(a);
     if (!m)
         return a->size;
     uint64_t n = vfs_smap_stored(m);

@@ -152,7 +152,7 @@ static void vfs_prefill_maps(const struct vfs_file *f)
 {
     if (!f->parent)
         return;
-    struct vfs_smap *m = mcache_get_smap(f->attr.ino, f->attr.size, f->attr.mtime_ns);
+    struct vfs_smap *m = mcache_get_smap(&f->attr);
     if (m) {
         vfs_smap_put(m);
         return;

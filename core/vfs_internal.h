@@ -33,7 +33,8 @@ struct vfs_chunk { uint64_t index; int n; struct layout_slice *s; };
 struct vfs_smap {
     int refs;
     uint64_t ino, size;
-    int64_t mtime_ns;
+    int64_t mtime_ns, ctime_ns; /* with size: the version it maps (compaction
+                                   changes only ctime) */
     int nchunks;
     struct vfs_chunk *chunks;   /* ascending index */
 };
@@ -62,8 +63,9 @@ void mcache_dir_set_listed(uint64_t dir, int complete);
 int mcache_dir_note_miss(uint64_t dir);
 /* Counts opens of files in dir whose block map was not cached. */
 int mcache_dir_note_smap_miss(uint64_t dir);
-/* Slice map cached for ino if it matches (size, mtime); takes a ref. */
-struct vfs_smap *mcache_get_smap(uint64_t ino, uint64_t size, int64_t mtime_ns);
+/* Slice map cached for a->ino if it maps that version (size, mtime,
+ * ctime); takes a ref. */
+struct vfs_smap *mcache_get_smap(const struct meta_attr *a);
 void mcache_put_smap(struct vfs_smap *m);
 void mcache_forget(uint64_t ino);
 void mcache_reset(void);
@@ -158,12 +160,33 @@ int vfs_writer_close(struct vfs_file *f);
 int vfs_set_size(uint64_t ino, uint64_t size, struct meta_attr *out);
 void vfs_write_after_fork(void);
 int vfs_next_slice_id(uint64_t *id);
+/* A commit was refused by the fence: the batch's session is gone, so the
+ * next id comes from a new reservation (and session). */
+void vfs_slice_ids_stale(void);
 /* writeback (vfs_writeback.c) */
 int vfs_wb_stage_locked(struct vfs_file *f);
 int vfs_wb_drain(void);
 int vfs_wb_recover(int *committed);
+/* At exit: wait (bounded) for the queued journals; idempotent. */
+void vfs_wb_exit_wait(void);
 void vfs_wb_recover_async(void);
 void vfs_wb_after_fork(void);
+/* ---- the process's session (vfs_session.c) and compaction (vfs_compact.c) ---- */
+/* Open this process's session if it has none (lazily: at the first
+ * reservation or kept orphan) and start its heartbeat thread. */
+int vfs_session_ensure(void);
+void vfs_session_after_fork(void);
+/* Ask the session thread to compact ino's chunk (deduplicated; dropped if
+ * the queue is full or there is no session thread). */
+void vfs_compact_queue(uint64_t ino, uint64_t chunk);
+/* Merge the chunk's slices into one if it has more than the threshold:
+ * 0, -EAGAIN (changed meanwhile), -ESTALE (session reaped) or -errno. */
+int vfs_compact_chunk(uint64_t ino, uint64_t chunk);
+/* Queue the chunks of a freshly committed map with more slices than
+ * SHIMFS_COMPACT_SLICES; vfs_compact_check loads the map first (one query:
+ * the writeback thread, which has no map at hand). */
+void vfs_compact_scan(const struct vfs_smap *m);
+void vfs_compact_check(const struct meta_attr *a);
 int vfs_create_file(const char *vpath, mode_t mode, int excl, struct meta_attr *out,
                     char *canon, char *host, size_t hcap);
 void vfs_open_ref(uint64_t ino);

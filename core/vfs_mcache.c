@@ -396,12 +396,13 @@ int mcache_dir_note_smap_miss(uint64_t dir)
     return misses;
 }
 
-struct vfs_smap *mcache_get_smap(uint64_t ino, uint64_t size, int64_t mtime_ns)
+struct vfs_smap *mcache_get_smap(const struct meta_attr *a)
 {
     struct vfs_smap *m = NULL;
     pthread_mutex_lock(&mc.lock);
-    struct mc_inode *n = mc_find_inode(ino, 0);
-    if (n && n->smap && n->smap->size == size && n->smap->mtime_ns == mtime_ns)
+    struct mc_inode *n = mc_find_inode(a->ino, 0);
+    if (n && n->smap && n->smap->size == a->size && n->smap->mtime_ns == a->mtime_ns &&
+        n->smap->ctime_ns == a->ctime_ns)
         m = vfs_smap_get(n->smap);
     pthread_mutex_unlock(&mc.lock);
     return m;

@@ -5,8 +5,10 @@
  * Each change is one PostgreSQL transaction (metadata-sql). Afterwards the
  * caches forget exactly what changed, so this process sees its own change
  * at once; other processes see it when their TTL runs out (close-to-open).
- * A file unlinked while this process still has it open stays readable: it
- * becomes an orphan, deleted when the last descriptor here closes.
+ * A file unlinked (or renamed over) while this process still has it open
+ * stays readable: it becomes an orphan owned by this process's session,
+ * deleted when the last descriptor here closes, or by the reaper once the
+ * session expired if the process died first.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -298,6 +300,8 @@ static int vfs_remove(const char *vpath, int dir, char *host, size_t hcap)
         return rc;
     struct meta_attr removed;
     int keep = !dir && vfs_is_open(victim.ino);
+    if (keep)
+        (void)vfs_session_ensure(); /* the orphan is owned by it (else the reaper's grace) */
     rc = meta_unlink(vfs_volume()->meta, p.dir.ino, p.name, p.nlen, dir, keep, &removed);
     if (rc == 0) /* a failed unlink (ENOTEMPTY ...) left the name there */
         mcache_put_negative(p.dir.ino, p.name, p.nlen);
@@ -347,7 +351,15 @@ int vfs_rename(const char *from, const char *to, unsigned flags)
         rc = vfs_sticky_ok(&b.dir, &dst);
     if (rc != 0)
         return rc;
-    rc = meta_rename(vfs_volume()->meta, a.dir.ino, a.name, a.nlen, b.dir.ino, b.name, b.nlen, flags);
+    /* a replaced file still open here survives as this session's orphan */
+    int keep = has_dst && !S_ISDIR(dst.mode) && dst.ino != src.ino && vfs_is_open(dst.ino);
+    if (keep)
+        (void)vfs_session_ensure();
+    struct meta_attr replaced = { 0 };
+    rc = meta_rename2(vfs_volume()->meta, a.dir.ino, a.name, a.nlen, b.dir.ino, b.name, b.nlen,
+                      flags | (keep ? META_RENAME_ORPHAN : 0), &replaced);
+    if (rc == 0 && keep && replaced.ino == dst.ino && replaced.nlink == 0)
+        vfs_open_mark_orphan(dst.ino);
     /* the names now point where the rename put them (a failed rename
      * changed nothing); the inodes' attributes are refetched on next use */
     if (rc == 0 && (flags & RENAME_EXCHANGE))

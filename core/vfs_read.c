@@ -43,6 +43,7 @@ static struct vfs_smap *vfs_smap_new(const struct meta_attr *a)
         m->ino = a->ino;
         m->size = a->size;
         m->mtime_ns = a->mtime_ns;
+        m->ctime_ns = a->ctime_ns;
     }
     return m;
 }
@@ -218,7 +219,7 @@ int vfs_load_smap(struct meta_attr *a, struct vfs_smap **out)
 {
     struct meta *meta = vfs_volume()->meta;
     for (int attempt = 1;; attempt++) {
-        struct vfs_smap *m = mcache_get_smap(a->ino, a->size, a->mtime_ns);
+        struct vfs_smap *m = mcache_get_smap(a);
         if (m) {
             *out = m;
             return 0;

@@ -14,6 +14,14 @@
  * A failed upload or commit keeps the data in memory and reports the error
  * at that write, fsync or close; nothing is dropped silently. Reads through
  * a writer's descriptor see its own unflushed writes (overlay).
+ *
+ * Slice ids are reserved by this process's session (vfs_session.c), so gc
+ * never deletes their blocks while it lives. If the session was reaped
+ * (the process was stopped longer than SHIMFS_SESSION_TIMEOUT), the commit
+ * is refused with EIO: gc may have deleted the uploaded blocks. The data
+ * stays buffered; a later fsync uploads it again under a new session.
+ * A commit that leaves a chunk with more than SHIMFS_COMPACT_SLICES slices
+ * queues it for compaction on the session thread.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +39,7 @@
 static struct {
     pthread_mutex_t lock;
     uint64_t next, end;
+    uint64_t sid;               /* the session that reserved [next, end) */
 } vw_ids = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static int64_t vfs_wall_ns(void)
@@ -40,23 +49,49 @@ static int64_t vfs_wall_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Slice ids come from the database in batches, one round trip per 64. */
-int vfs_next_slice_id(uint64_t *id)
+/* A new batch for the process's session (started if need be); one
+ * session restart when the database says the session was reaped. */
+static int vfs_reserve_locked(struct meta *m)
 {
-    pthread_mutex_lock(&vw_ids.lock);
     int rc = 0;
-    if (vw_ids.next == vw_ids.end) {
-        uint64_t first;
-        rc = meta_next_ids(vfs_volume()->meta, META_ID_SLICE, VFS_ID_BATCH, &first);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if ((rc = vfs_session_ensure()) < 0)
+            return rc;
+        uint64_t sid = meta_session_id(m), first;
+        rc = meta_next_ids(m, META_ID_SLICE, VFS_ID_BATCH, &first);
         if (rc == 0) {
             vw_ids.next = first;
             vw_ids.end = first + VFS_ID_BATCH;
+            vw_ids.sid = sid;
+            return 0;
         }
+        if (rc != -ESTALE)
+            return rc;
+        meta_session_forget(m, sid);
     }
+    return rc;
+}
+
+/* Slice ids come from the database in batches, one round trip per 64. A
+ * batch of a session that is no longer the process's is not used. */
+int vfs_next_slice_id(uint64_t *id)
+{
+    struct meta *m = vfs_volume()->meta;
+    pthread_mutex_lock(&vw_ids.lock);
+    int rc = 0;
+    if (vw_ids.next == vw_ids.end || vw_ids.sid != meta_session_id(m))
+        rc = vfs_reserve_locked(m);
     if (rc == 0)
         *id = vw_ids.next++;
     pthread_mutex_unlock(&vw_ids.lock);
     return rc;
+}
+
+void vfs_slice_ids_stale(void)
+{
+    pthread_mutex_lock(&vw_ids.lock);
+    vw_ids.next = vw_ids.end = 0;
+    pthread_mutex_unlock(&vw_ids.lock);
 }
 
 void vfs_write_after_fork(void)
@@ -65,6 +100,7 @@ void vfs_write_after_fork(void)
     pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
     vw_ids.lock = m;
     vw_ids.next = vw_ids.end = 0;
+    vw_ids.sid = 0;
     vfs_wb_after_fork();
 }
 
@@ -200,6 +236,10 @@ static int vfs_flush_locked(struct vfs_file *f)
     if (rc == 0)
         rc = vfs_commit_locked(f, ids, &a);
     free(ids);
+    if (rc == -ESTALE) {
+        vfs_slice_ids_stale();
+        return -EIO;    /* the fence refused it and said so; the data stays buffered */
+    }
     if (rc < 0) {
         log_error("vfs", "committing writes to %s (inode %llu) failed: %s; the data stays buffered",
                   f->path, (unsigned long long)f->attr.ino, strerror(-vfs_errno(rc) == 0 ? EIO : -rc));
@@ -209,7 +249,10 @@ static int vfs_flush_locked(struct vfs_file *f)
     /* nothing is buffered now: the descriptor's end is the committed one
      * (after an append commit, others' appends may precede ours) */
     f->size = a.size;
-    return vfs_reload(f, &a);
+    rc = vfs_reload(f, &a);
+    if (rc == 0)
+        vfs_compact_scan(f->smap);
+    return rc;
 }
 
 /* Split at chunk boundaries so every piece becomes a slice of one chunk. */

@@ -129,6 +129,10 @@ static int wb_commit(int fd)
         rc = meta_write(vfs_volume()->meta, h.ino, recs, (int)h.n, h.size, 0, h.mtime_ns, &a);
     if (rc == 0)
         mcache_put_attr(&a);
+    if (rc == 0)
+        vfs_compact_check(&a);
+    if (rc == -ESTALE)
+        vfs_slice_ids_stale();  /* the journal is kept and uploaded again */
     free(pc);
     free(recs);
     free(ar);
@@ -172,6 +176,11 @@ static void *wb_thread(void *arg)
 }
 
 static void wb_atexit(void)
+{
+    vfs_wb_exit_wait();
+}
+
+void vfs_wb_exit_wait(void)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);

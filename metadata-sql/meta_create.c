@@ -15,18 +15,23 @@ int meta_next_ids(struct meta *m, int kind, uint32_t count, uint64_t *first)
 {
     if ((kind != META_ID_INODE && kind != META_ID_SLICE) || count == 0)
         return -EINVAL;
+    uint64_t sid = kind == META_ID_SLICE ? meta_session_id(m) : 0;
     struct meta_params p;
     meta_p_init(&p);
-    meta_p_int(&p, kind);
+    meta_p_int(&p, sid ? (int64_t)sid : kind);
     meta_p_int(&p, count);
     PGresult *r;
-    /* Not idempotent, but a rerun after a lost connection only wastes ids. */
-    int rc = meta_read(m, MS_NEXT_IDS, &p, &r);
+    /* Not idempotent, but a rerun after a lost connection only wastes ids
+     * (and leaves one more reservation row, gone with the session). */
+    int rc = meta_read(m, sid ? MS_RESERVE : MS_NEXT_IDS, &p, &r);
     if (rc < 0)
         return rc;
-    *first = (uint64_t)meta_r_int(r, 0, 0);
+    if (PQntuples(r) == 1)
+        *first = (uint64_t)meta_r_int(r, 0, 0);
+    else
+        rc = -ESTALE;           /* the session was reaped */
     PQclear(r);
-    return 0;
+    return rc;
 }
 
 /* The parent must be a live directory. */

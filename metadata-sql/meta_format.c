@@ -6,6 +6,8 @@
  * refuses an existing volume unless forced, and then drops it first.
  * A client refuses a schema newer than it knows (-EPROTO) and a database
  * without a volume (-ENODEV), each with one log line saying what to do.
+ * It reads (and writes without a session) an older one; meta_upgrade
+ * brings it up to date in one transaction, under an advisory lock.
  */
 #include "meta_int.h"
 
@@ -31,6 +33,7 @@ static int meta_version_verdict(struct meta *m, int found, int64_t v)
                   "upgrade shimfs", m->describe, v, META_SCHEMA_VERSION);
         return -EPROTO;
     }
+    __atomic_store_n(&m->version, (int)v, __ATOMIC_RELEASE);
     __atomic_store_n(&m->checked, 1, __ATOMIC_RELEASE);
     return 0;
 }
@@ -203,12 +206,58 @@ int meta_format(struct meta *m, const struct meta_settings *in, int force)
     if (c->in_block && meta_end(c, 0) < 0)
         meta_conn_drop(c);
     if (rc == 0) {
+        __atomic_store_n(&m->version, META_SCHEMA_VERSION, __ATOMIC_RELEASE);
         __atomic_store_n(&m->checked, 1, __ATOMIC_RELEASE);
         log_info(META_LOG, "%s: formatted volume %s (schema version %d)", m->describe,
                  s.uuid, META_SCHEMA_VERSION);
     }
     meta_conn_put(c);
     return rc;
+}
+
+/* Inside BEGIN: wait for the upgrade lock, read the version behind it and
+ * apply the steps above it. *from: the version found. */
+static int meta_upgrade_tx(struct meta_conn *c, int *from)
+{
+    int rc = meta_exec_simple(c, "BEGIN", "BEGIN");
+    if (rc < 0)
+        return rc;
+    c->in_block = 1;
+    struct meta_q q[2] = { { .stmt = MS_UPGRADE_LOCK }, { .stmt = MS_VERSION } };
+    if ((rc = meta_run(c, q, 2, 0)) < 0)
+        return rc;
+    *from = (int)meta_r_int(q[1].res, 0, 0);
+    meta_q_clear(q, 2);
+    if ((rc = meta_version_verdict(c->m, *from > 0, *from)) < 0)
+        return rc;
+    for (int i = 0; i < meta_schema_nsteps && rc == 0; i++)
+        if (meta_schema_steps[i].version > *from)
+            rc = meta_exec_simple(c, meta_schema_steps[i].sql, meta_schema_steps[i].name);
+    return rc == 0 ? meta_end(c, 1) : rc;
+}
+
+int meta_upgrade(struct meta *m)
+{
+    if (__atomic_load_n(&m->checked, __ATOMIC_ACQUIRE) &&
+        __atomic_load_n(&m->version, __ATOMIC_ACQUIRE) == META_SCHEMA_VERSION)
+        return META_SCHEMA_VERSION;
+    if (meta_conn_owned(m))
+        return -EBUSY;          /* DDL has no place inside a caller's batch */
+    struct meta_conn *c;
+    int rc = meta_conn_get_raw(m, &c), from = 0;
+    if (rc < 0)
+        return rc;
+    rc = meta_upgrade_tx(c, &from);
+    if (c->in_block && meta_end(c, 0) < 0)
+        meta_conn_drop(c);
+    meta_conn_put(c);
+    if (rc < 0)
+        return rc;
+    __atomic_store_n(&m->version, META_SCHEMA_VERSION, __ATOMIC_RELEASE);
+    if (from < META_SCHEMA_VERSION)
+        log_info(META_LOG, "%s: upgraded the volume's schema from version %d to %d", m->describe,
+                 from, META_SCHEMA_VERSION);
+    return from;
 }
 
 int meta_load_settings(struct meta *m, struct meta_settings *s)

@@ -1,6 +1,6 @@
 /* meta_gc.c - what gc asks the database: which released slices may have
- * their objects deleted, forgetting them once they are, and whether an id
- * is in use.
+ * their objects deleted, forgetting them once they are, whether an id is
+ * in use, and which id ranges live sessions hold reserved.
  *
  * Promises: meta_list_garbage streams ids ascending in keyset pages
  * (bounded memory), each once, never one a slice record references;
@@ -9,6 +9,7 @@
  */
 #include "meta_int.h"
 
+#include <assert.h>
 #include <errno.h>
 
 #define META_GARBAGE_PAGE 10000
@@ -91,4 +92,32 @@ int meta_slice_referenced(struct meta *m, uint64_t id)
     rc = meta_r_int(r, 0, 0) ? 1 : 0;
     PQclear(r);
     return rc;
+}
+
+int meta_list_reservations(struct meta *m, int64_t stale_ns, meta_range_cb cb, void *arg)
+{
+    assert(m && cb);
+    int64_t after = -1;
+    /* Keyset pages by first id (unique: ranges never overlap). */
+    for (;;) {
+        struct meta_params p;
+        meta_p_init(&p);
+        meta_p_int(&p, stale_ns < 0 ? -1 : stale_ns);
+        meta_p_int(&p, after);
+        meta_p_int(&p, META_GARBAGE_PAGE);
+        PGresult *r;
+        int rc = meta_read(m, MS_LIST_RESERVATIONS, &p, &r);
+        if (rc < 0)
+            return rc;
+        int n = PQntuples(r);
+        for (int i = 0; i < n && rc == 0; i++) {
+            after = meta_r_int(r, i, 0);
+            rc = cb(arg, (uint64_t)after, (uint32_t)meta_r_int(r, i, 1));
+        }
+        PQclear(r);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
+        if (n < META_GARBAGE_PAGE)
+            return 0;
+    }
 }

@@ -31,12 +31,13 @@ enum meta_stmt_id {
     MS_DIR_TOUCH, MS_NLINK_SET, MS_INODE_MOVED, MS_DROP,
     MS_RENAME_LOCK, MS_ANCESTOR,
     MS_SETATTR, MS_TRUNC_DROP, MS_TRUNC_TRIM,
-    MS_WRITE, MS_CHUNK_COUNT, MS_COMPACT_DEL, MS_SLICES_ADD,
+    MS_WRITE, MS_CHUNK_SIG, MS_COMPACT_DEL, MS_SLICES_ADD,
     MS_XATTR_SET, MS_XATTR_CREATE, MS_XATTR_REPLACE, MS_XATTR_REMOVE,
     MS_LIST_SLICES, MS_SESSION_OPEN, MS_SESSION_CLOSE,
     MS_EXISTS, MS_ROOT, MS_SETTING_PUT,
     /* directory block maps, sessions and orphans, gc, fsck */
     MS_DIR_SLICES_PLAN, MS_DIR_SLICES, MS_SESSION_HEARTBEAT, MS_ORPHAN_OWN, MS_SESSION_REAP,
+    MS_RESERVE, MS_FENCE, MS_LIST_RESERVATIONS, MS_UPGRADE_LOCK,
     MS_LIST_GARBAGE, MS_FORGET_GARBAGE, MS_SLICE_REFERENCED, MS_TX_REPEATABLE,
     MS_FSCK_DANGLING, MS_FSCK_LOST, MS_FSCK_DIR_PARENT, MS_FSCK_NLINK, MS_FSCK_ORPHANS,
     MS_FSCK_SLICES_MISSING, MS_FSCK_SIZES,
@@ -85,6 +86,10 @@ struct meta {
     int nconns;
     struct meta_conn conns[META_MAX_CONNS];
     void (*commit_hook)(void *arg);   /* meta_set_commit_hook */
+    int version;                /* schema version found by the check */
+    uint64_t sid;               /* the handle's session (0: none); atomic */
+    int fenced;                 /* a session was ever started: commits are fenced
+                                   (even while a reaped one is being replaced) */
     void *commit_arg;
 };
 

@@ -43,7 +43,7 @@ int meta_session_open(struct meta *m, const char *host, int pid, uint64_t *sid)
     meta_p_init(&p);
     meta_p_text(&p, host ? host : "");
     meta_p_int(&p, pid);
-    meta_p_int(&p, meta_now_ns());
+    meta_p_int(&p, 0);
     PGresult *r;
     int rc = meta_change1(m, MS_SESSION_OPEN, &p, &r);
     if (rc < 0)

@@ -104,6 +104,8 @@ void meta_after_fork(struct meta *m)
         close(devnull);
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->cv, NULL);
+    /* The parent's session stays the parent's: the child starts its own. */
+    m->sid = 0;
     if (meta_tls_m == m) {
         meta_tls_m = NULL;
         meta_tls_c = NULL;

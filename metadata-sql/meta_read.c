@@ -186,7 +186,8 @@ int meta_read_version_chunks(struct meta *m, const struct meta_attr *version, in
         return -ENOENT;
     }
     if (check && ((uint64_t)meta_r_int(r, 0, 6) != version->size ||
-                  meta_r_int(r, 0, 7) != version->mtime_ns)) {
+                  meta_r_int(r, 0, 7) != version->mtime_ns ||
+                  meta_r_int(r, 0, 8) != version->ctime_ns)) {
         PQclear(r);
         return -ESTALE;
     }

@@ -103,6 +103,7 @@ static int meta_rename_check(struct meta_conn *c, const struct meta_rename_args 
 }
 
 struct meta_batch {
+    uint64_t sid;               /* owns an orphan the batch makes (0: none) */
     int n;
     struct meta_params p[8];
     struct meta_q q[8];
@@ -151,6 +152,7 @@ static void meta_rename_drop_target(struct meta_batch *b, const struct meta_attr
     meta_p_int(p, nlink);
     meta_p_text(p, nlink == 0 ? "true" : "false");   /* orphan */
     meta_p_int(p, now);
+    meta_p_int(p, (int64_t)b->sid);
 }
 
 static void meta_rename_plan(struct meta_batch *b, const struct meta_rename_args *ra,
@@ -219,7 +221,7 @@ static int meta_rename_body(struct meta_conn *c, void *arg)
     int rc = meta_lock(c, inos, 2, e, 2, &ls);
     if (rc < 0 || (rc = meta_rename_check(c, ra, &ls, &v)) != 0)
         return rc > 0 ? 0 : rc;
-    struct meta_batch b = { 0 };
+    struct meta_batch b = { .sid = meta_session_id(c->m) };
     int64_t now = meta_now_ns();
     meta_rename_plan(&b, ra, &v, now);
     rc = meta_run(c, b.q, b.n, 1);

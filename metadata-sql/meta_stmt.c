@@ -25,6 +25,27 @@ _Static_assert(LAYOUT_CHUNK_SHIFT == 26, "CHUNK_SHIFT must match LAYOUT_CHUNK_SH
     "WHERE d.id <> 0 AND NOT EXISTS (SELECT 1 FROM slice s WHERE s.id = d.id AND " keep ")"
 
 /* The change token (meta_watch.c): the set of committed transactions. */
+/* The database's clock in ns: sessions' heartbeats and their judges use it,
+ * so the clients' clocks never have to agree. */
+#define DB_NOW_NS "(extract(epoch FROM clock_timestamp()) * 1000000000)::bigint"
+/* Session t is alive: heard from within its own timeout and the reaper's
+ * minimum $1 (ns). */
+#define SESSION_LIVE(t) "(" t ".heartbeat >= " DB_NOW_NS " - greatest($1::bigint, " t ".timeout))"
+/* The commit fence. CTE o: each slice id of the int8[] `ids` (holes
+ * aside) with the session whose reservation holds it (NULL: none); CTE k:
+ * those sessions that still exist, share-locked so no reaper deletes them
+ * before the caller's transaction ends (a reaper that got there first
+ * leaves them out). FENCE_OK: every id is held by a live session, or
+ * `on` is false (a handle without a session: tests, tools that upload
+ * nothing). */
+#define FENCE_CTES(ids) \
+    "o AS (SELECT x.id, (SELECT CASE WHEN x.id < r.first + r.n THEN r.sid END FROM reservation r " \
+    "WHERE r.first <= x.id ORDER BY r.first DESC LIMIT 1) AS sid " \
+    "FROM unnest(" ids "::bigint[]) AS x (id) WHERE x.id <> 0), " \
+    "k AS (SELECT t.sid FROM session t WHERE t.sid IN (SELECT o.sid FROM o) FOR KEY SHARE), "
+#define FENCE_OK(on) \
+    "(NOT " on "::boolean OR NOT EXISTS (SELECT 1 FROM o WHERE o.sid IS NULL " \
+    "OR o.sid NOT IN (SELECT k.sid FROM k)))"
 #define CHANGE_TOKEN "pg_current_snapshot()::text"
 
 #define TRUNC_BEYOND(t) "(" t "chunk > $2 OR (" t "chunk = $2 AND " t "pos >= $3))"
@@ -98,7 +119,7 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
         /* the inode's size and mtime come from the same snapshot as its
          * slices, so a caller can tell which version of the file they map;
          * no row at all: the inode is gone */
-        "SELECT s.chunk, s.pos, s.id, s.size, s.off, s.len, n.size, n.mtime "
+        "SELECT s.chunk, s.pos, s.id, s.size, s.off, s.len, n.size, n.mtime, n.ctime "
         "FROM inode n LEFT JOIN slice s ON s.ino = n.ino AND s.chunk >= $2 AND s.chunk < $3 "
         "WHERE n.ino = $1 ORDER BY s.chunk, s.seq" },
     [MS_GETXATTR] = { "shimfs_getxattr",
@@ -145,8 +166,13 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
         "UPDATE entry SET ino = $3 WHERE parent = $1 AND name = $2" },
     [MS_DIR_TOUCH] = { "shimfs_dir_touch",
         "UPDATE inode SET nlink = nlink + $2::int, mtime = $3::bigint, ctime = $3::bigint WHERE ino = $1" },
+    /* An orphan made here is owned by the caller's session $5 (0: none). */
     [MS_NLINK_SET] = { "shimfs_nlink_set",
-        "UPDATE inode n SET nlink = $2, orphan = $3, ctime = $4 WHERE n.ino = $1 RETURNING " COLS },
+        "WITH u AS (UPDATE inode n SET nlink = $2::int, orphan = $3::boolean, ctime = $4::bigint "
+        "WHERE n.ino = $1::bigint RETURNING " COLS "), "
+        "w AS (INSERT INTO orphan_owner (ino, sid) SELECT u.ino, $5::bigint FROM u "
+        "WHERE $3::boolean AND $5::bigint <> 0 ON CONFLICT DO NOTHING) "
+        "SELECT * FROM u" },
     [MS_INODE_MOVED] = { "shimfs_inode_moved",
         "UPDATE inode SET parent = $2, ctime = $3 WHERE ino = $1" },
     /* Deletes an inode (an orphan, or any when $2) with everything it owns. */
@@ -179,11 +205,14 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
         "UPDATE slice SET len = $3::int - pos "
         "WHERE ino = $1 AND chunk = $2 AND pos < $3::int AND pos + len > $3::int" },
     /* A write session's commit in one statement: the UPDATE locks the
-     * inode, then the slices go in (seq in array order). */
+     * inode, then the slices go in (seq in array order). Nothing matches
+     * when the fence ($11) finds an id no live session holds: gc may have
+     * deleted its objects. */
     [MS_WRITE] = { "shimfs_write",
-        "WITH u AS (UPDATE inode n SET size = CASE WHEN $3::boolean THEN $2::bigint "
+        "WITH " FENCE_CTES("$7") "u AS (UPDATE inode n SET size = CASE WHEN $3::boolean THEN $2::bigint "
         "ELSE greatest(n.size, $2::bigint) END, mtime = $4::bigint, ctime = $4::bigint "
-        "WHERE n.ino = $1::bigint AND " IS_REG("n.mode") " RETURNING " COLS "), "
+        "WHERE n.ino = $1::bigint AND " IS_REG("n.mode") " AND " FENCE_OK("$11")
+        " RETURNING " COLS "), "
         "s AS (INSERT INTO slice (ino, chunk, pos, id, size, off, len) "
         "SELECT u.ino, t.c, t.p, t.i, t.s, t.o, t.l FROM u, "
         "unnest($5::bigint[], $6::int[], $7::bigint[], $8::int[], $9::int[], $10::int[]) "
@@ -193,10 +222,12 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
      * size L as committed (a concurrent appender's commit is waited for
      * and seen); piece k (relative offset r) lands at L + r, cut at chunk
      * boundaries (one uploaded slice may serve two chunks through off).
-     * $2 is the total appended; L = the returned size - $2. */
+     * $2 is the total appended; L = the returned size - $2. Fenced as
+     * MS_WRITE ($9: the handle has had a session). */
     [MS_APPEND] = { "shimfs_append",
-        "WITH u AS (UPDATE inode n SET size = n.size + $2::bigint, mtime = $3::bigint, "
-        "ctime = $3::bigint WHERE n.ino = $1::bigint AND " IS_REG("n.mode") " RETURNING " COLS "), "
+        "WITH " FENCE_CTES("$5") "u AS (UPDATE inode n SET size = n.size + $2::bigint, "
+        "mtime = $3::bigint, ctime = $3::bigint WHERE n.ino = $1::bigint AND " IS_REG("n.mode")
+        " AND " FENCE_OK("$9") " RETURNING " COLS "), "
         "t AS (SELECT u.ino, u.size - $2::bigint + t.r AS b0, t.i, t.s, t.o, t.l, t.k FROM u, "
         "unnest($4::bigint[], $5::bigint[], $6::int[], $7::int[], $8::int[]) "
         "WITH ORDINALITY AS t (r, i, s, o, l, k) WHERE t.l > 0), "
@@ -207,10 +238,21 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
         "SELECT x.ino, x.c, x.a - (x.c << " CHUNK_SHIFT "), x.i, x.s, x.o + (x.a - x.b0), x.e - x.a "
         "FROM x ORDER BY x.k, x.c) "
         "SELECT * FROM u" },
-    [MS_CHUNK_COUNT] = { "shimfs_chunk_count",
-        "SELECT count(*) FROM slice WHERE ino = $1 AND chunk = $2" },
+    /* Compaction's check, under the inode lock: is the chunk's list still
+     * exactly $3 ("pos,id,size,off,len" per record, ';' between, oldest
+     * first), and does the fence ($5) hold for the new ids $4? */
+    [MS_CHUNK_SIG] = { "shimfs_chunk_sig",
+        "WITH " FENCE_CTES("$4") "c AS (SELECT 1) "
+        "SELECT coalesce((SELECT string_agg(concat_ws(',', pos, id, size, off, len), ';' "
+        "ORDER BY seq) FROM slice WHERE ino = $1::bigint AND chunk = $2::bigint), '') = $3::text, "
+        FENCE_OK("$5") " FROM c" },
+    /* The fence alone, outside a transaction: why a commit matched nothing.
+     * An id no live session holds never becomes held again. */
+    [MS_FENCE] = { "shimfs_fence",
+        "WITH " FENCE_CTES("$1") "c AS (SELECT 1) SELECT " FENCE_OK("true") " FROM c" },
     [MS_COMPACT_DEL] = { "shimfs_compact_del",
-        "WITH d AS (DELETE FROM slice WHERE ino = $1::bigint AND chunk = $2::bigint "
+        "WITH t AS (UPDATE inode SET ctime = $3::bigint WHERE ino = $1::bigint), "
+        "d AS (DELETE FROM slice WHERE ino = $1::bigint AND chunk = $2::bigint "
         "RETURNING id, size) "
         GARBAGE_FROM_D("$3", "NOT (s.ino = $1::bigint AND s.chunk = $2::bigint)")
         " AND d.id <> ALL ($4::bigint[])" },
@@ -249,8 +291,11 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
     [MS_LIST_SLICES] = { "shimfs_list_slices",
         "SELECT id, max(size) FROM slice WHERE id > $1 GROUP BY id ORDER BY id LIMIT $2" },
     [MS_SESSION_OPEN] = { "shimfs_session_open",
-        "INSERT INTO session (host, pid, started, heartbeat) VALUES ($1, $2, $3, $3) RETURNING sid" },
-    [MS_SESSION_CLOSE] = { "shimfs_session_close", "DELETE FROM session WHERE sid = $1" },
+        "INSERT INTO session (host, pid, started, heartbeat, timeout) "
+        "VALUES ($1, $2, " DB_NOW_NS ", " DB_NOW_NS ", $3) RETURNING sid" },
+    [MS_SESSION_CLOSE] = { "shimfs_session_close",
+        "WITH r AS (DELETE FROM reservation WHERE sid = $1::bigint) "
+        "DELETE FROM session WHERE sid = $1::bigint" },
     [MS_EXISTS] = { "shimfs_exists",
         "SELECT to_regclass('schema_version') IS NOT NULL OR to_regclass('inode') IS NOT NULL" },
     [MS_ROOT] = { "shimfs_root",
@@ -283,22 +328,42 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
 
     /* ---- sessions and the orphans they keep open ---- */
     [MS_SESSION_HEARTBEAT] = { "shimfs_session_heartbeat",
-        "UPDATE session SET heartbeat = $2 WHERE sid = $1" },
+        "UPDATE session SET heartbeat = " DB_NOW_NS " WHERE sid = $1" },
+    /* Slice ids for session $1, recorded with it in the same statement (a
+     * heartbeat too); no row when the session is gone. */
+    [MS_RESERVE] = { "shimfs_reserve",
+        "WITH s AS (UPDATE session SET heartbeat = " DB_NOW_NS " WHERE sid = $1::bigint RETURNING sid), "
+        "f AS (SELECT shimfs_next_ids(2, $2::bigint) AS first FROM s), "
+        "r AS (INSERT INTO reservation (first, n, sid) SELECT f.first, $2::int, $1::bigint FROM f) "
+        "SELECT first FROM f" },
+    /* $1 < 0: every existing session's; else the live ones' ($1 as reap's). */
+    [MS_LIST_RESERVATIONS] = { "shimfs_list_reservations",
+        "SELECT r.first, r.n FROM reservation r WHERE r.first > $2 "
+        "AND EXISTS (SELECT 1 FROM session t WHERE t.sid = r.sid AND ($1::bigint < 0 OR "
+        SESSION_LIVE("t") ")) ORDER BY r.first LIMIT $3" },
+    /* Upgraders queue here, then read the version again (a statement of
+     * its own: its snapshot is taken after the lock is held). */
+    [MS_UPGRADE_LOCK] = { "shimfs_upgrade_lock",
+        "SELECT pg_advisory_xact_lock(1936287085, 4)" },
     [MS_ORPHAN_OWN] = { "shimfs_orphan_own",
         "WITH o AS (SELECT n.ino, t.sid FROM inode n, session t "
         "WHERE n.ino = $1::bigint AND n.orphan AND t.sid = $2::bigint), "
         "w AS (INSERT INTO orphan_owner (ino, sid) SELECT ino, sid FROM o ON CONFLICT DO NOTHING) "
         "SELECT count(*) FROM o" },
-    /* Stale sessions go; orphans no live session owns go if someone owned
-     * them (a dead or closed session) or they are older than the cutoff $1;
-     * owner rows of gone sessions, gone inodes or revived orphans go too.
+    /* Sessions silent past their timeout and the minimum $1 go, with
+     * their reservations (and any left by a session gone otherwise);
+     * orphans no live session owns go if someone owned them (a dead or
+     * closed session) or they were orphaned before the cutoff $3; owner
+     * rows of gone sessions, gone inodes or revived orphans go too.
      * Victims lock in ascending ino order before they are deleted. */
     [MS_SESSION_REAP] = { "shimfs_session_reap",
-        "WITH s AS (DELETE FROM session WHERE heartbeat < $1::bigint RETURNING sid), "
+        "WITH s AS (DELETE FROM session t WHERE NOT " SESSION_LIVE("t") " RETURNING sid), "
+        "rs AS (DELETE FROM reservation r WHERE r.sid IN (SELECT sid FROM s) "
+        "OR NOT EXISTS (SELECT 1 FROM session t WHERE t.sid = r.sid)), "
         "v AS (SELECT n.ino FROM inode n WHERE n.orphan "
         "AND NOT EXISTS (SELECT 1 FROM orphan_owner w JOIN session t ON t.sid = w.sid "
-        "WHERE w.ino = n.ino AND t.heartbeat >= $1::bigint) "
-        "AND (n.ctime < $1::bigint OR EXISTS (SELECT 1 FROM orphan_owner w WHERE w.ino = n.ino)) "
+        "WHERE w.ino = n.ino AND " SESSION_LIVE("t") ") "
+        "AND (n.ctime < $3::bigint OR EXISTS (SELECT 1 FROM orphan_owner w WHERE w.ino = n.ino)) "
         "ORDER BY n.ino FOR UPDATE), "
         "i AS (DELETE FROM inode n USING v WHERE n.ino = v.ino RETURNING n.ino), "
         "d AS (DELETE FROM slice x USING i WHERE x.ino = i.ino "

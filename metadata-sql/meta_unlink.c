@@ -68,6 +68,8 @@ static int meta_unlink_body(struct meta_conn *c, void *arg)
         meta_p_text(&pc, nlink == 0 ? "true" : "false");   /* orphan */
     }
     meta_p_int(&pc, now);
+    if (!drop)
+        meta_p_int(&pc, (int64_t)meta_session_id(c->m));   /* owns the orphan */
     struct meta_q q[3] = {
         { .stmt = MS_ENTRY_DEL, .p = &pe },
         { .stmt = MS_DIR_TOUCH, .p = &pd },

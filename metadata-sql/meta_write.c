@@ -7,9 +7,12 @@
  * and cuts what lies beyond the new size, still in one round trip.
  * meta_append is one statement too: the file's end is read under the
  * inode's row lock, so concurrent appenders (any process, any node) land
- * one after the other and none overwrites another. meta_compact replaces a
- * chunk's list only if nobody wrote meanwhile (-EAGAIN otherwise) and
- * records the ids it no longer uses as garbage.
+ * one after the other and none overwrites another.
+ * meta_compact replaces a chunk's list only if it is still exactly the one
+ * the caller merged (-EAGAIN otherwise) and records the ids it no longer
+ * uses as garbage. Both are fenced by the handle's session: a reaped
+ * session commits nothing (-ESTALE) and the check shares the statement (or
+ * round trip) that commits, so it costs no extra round trip.
  */
 #include "meta_int.h"
 
@@ -17,7 +20,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "log.h"
 
 /* Six parallel arrays (chunk, pos, id, size, off, len) as int[] literals. */
 struct meta_slice_arrays { struct meta_arr a[6]; };
@@ -62,20 +68,55 @@ static int meta_slice_arrays_params(struct meta_slice_arrays *sa, struct meta_pa
 
 struct meta_write_args {
     uint64_t ino, new_size;
+    int fence;                   /* the handle has a session: check the ids */
     int set_size;
     int64_t mtime;
     struct meta_slice_arrays arr;
     struct meta_attr *out;
 };
 
-/* Why the UPDATE matched nothing: no such inode, or not a regular file. */
-static int meta_write_why(struct meta_conn *c, uint64_t ino)
+/* Commits through a handle that ever had a session are fenced: its ids
+ * were reserved, and a session replaced after a reap must not let the old
+ * session's ids through. */
+static int meta_fenced(struct meta *m)
 {
+    return __atomic_load_n(&m->fenced, __ATOMIC_ACQUIRE);
+}
+
+/* -ESTALE (one log line) when some of `ids` (an int8[] literal) are held
+ * by no live session: the session that reserved them was reaped, and gc
+ * may have deleted their objects. Such an id never becomes held again,
+ * so asking after the committing transaction is as good as inside it. */
+static int meta_fence_broken(struct meta_conn *c, const char *ids)
+{
+    struct meta_params p;
+    meta_p_init(&p);
+    meta_p_text(&p, ids);
+    PGresult *r;
+    int rc = meta_run1(c, MS_FENCE, &p, &r);
+    if (rc < 0)
+        return rc;
+    rc = meta_r_int(r, 0, 0) ? 0 : -ESTALE;
+    PQclear(r);
+    if (rc)
+        log_error(META_LOG, "%s: commit refused: its slice ids are held by no live session "
+                  "(this process was silent past its session timeout and was reaped; gc may "
+                  "have deleted the blocks)", c->m->describe);
+    return rc;
+}
+
+/* Why the UPDATE matched nothing: the fence, no such inode, or not a
+ * regular file. */
+static int meta_write_why(struct meta_conn *c, uint64_t ino, const char *ids)
+{
+    int rc = ids ? meta_fence_broken(c, ids) : 0;
+    if (rc < 0)
+        return rc;
     struct meta_params p;
     meta_p_init(&p);
     meta_p_int(&p, (int64_t)ino);
     PGresult *r;
-    int rc = meta_run1(c, MS_GETATTR, &p, &r);
+    rc = meta_run1(c, MS_GETATTR, &p, &r);
     if (rc < 0)
         return rc;
     if (PQntuples(r) == 0)
@@ -124,6 +165,7 @@ static int meta_write_body(struct meta_conn *c, void *arg)
     int rc = meta_slice_arrays_params(&wa->arr, &p[n]);
     if (rc < 0)
         return rc;
+    meta_p_text(&p[n], wa->fence ? "true" : "false");
     q[n] = (struct meta_q){ .stmt = MS_WRITE, .p = &p[n] };
     rc = meta_run(c, q, n + 1, 1);
     if (rc == 0 && PQntuples(q[n].res) == 1 && wa->out)
@@ -139,8 +181,8 @@ int meta_write(struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, 
 {
     if (n < 0 || new_size > (uint64_t)INT64_MAX)
         return n < 0 ? -EINVAL : -EFBIG;
-    struct meta_write_args wa = { .ino = ino, .new_size = new_size, .set_size = set_size,
-                                  .mtime = mtime_ns, .out = a };
+    struct meta_write_args wa = { .ino = ino, .new_size = new_size, .fence = meta_fenced(m),
+                                  .set_size = set_size, .mtime = mtime_ns, .out = a };
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++)
         rc = meta_slice_arrays_add(&wa.arr, recs[i].chunk, &recs[i].s);
@@ -150,7 +192,7 @@ int meta_write(struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, 
         /* Nothing matched: find out why, outside the finished transaction. */
         struct meta_conn *c;
         if ((rc = meta_conn_get(m, &c)) == 0) {
-            rc = meta_write_why(c, ino);
+            rc = meta_write_why(c, ino, wa.fence ? meta_arr_str(&wa.arr.a[2]) : NULL);
             meta_conn_put(c);
         }
     }
@@ -161,6 +203,7 @@ int meta_write(struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, 
 struct meta_append_args {
     uint64_t ino, total;
     int64_t mtime;
+    int fence;              /* the handle has had a session: check its ids */
     struct meta_arr a[5];   /* rel, id, size, off, len */
     struct meta_attr *out;
 };
@@ -179,6 +222,7 @@ static int meta_append_body(struct meta_conn *c, void *arg)
             return -ENOMEM;
         meta_p_text(&p, s);
     }
+    meta_p_text(&p, aa->fence ? "true" : "false");
     struct meta_q q = { .stmt = MS_APPEND, .p = &p };
     int rc = meta_run(c, &q, 1, 1);
     if (rc == 0 && PQntuples(q.res) == 1 && aa->out)
@@ -195,7 +239,7 @@ int meta_append(struct meta *m, uint64_t ino, const struct meta_append_rec *recs
     assert(n == 0 || recs);
     if (n < 0)
         return -EINVAL;
-    struct meta_append_args aa = { .ino = ino, .mtime = mtime_ns, .out = a };
+    struct meta_append_args aa = { .ino = ino, .mtime = mtime_ns, .fence = meta_fenced(m), .out = a };
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         const struct meta_append_rec *r = &recs[i];
@@ -219,7 +263,7 @@ int meta_append(struct meta *m, uint64_t ino, const struct meta_append_rec *recs
     if (rc == 1) {
         struct meta_conn *c;
         if ((rc = meta_conn_get(m, &c)) == 0) {
-            rc = meta_write_why(c, ino);
+            rc = meta_write_why(c, ino, aa.fence ? meta_arr_str(&aa.a[1]) : NULL);
             meta_conn_put(c);
         }
     }
@@ -232,24 +276,51 @@ int meta_append(struct meta *m, uint64_t ino, const struct meta_append_rec *recs
 
 struct meta_compact_args {
     uint64_t ino, chunk;
-    int old_count;
+    int fence;
+    char *sig;                   /* the list merged, as MS_CHUNK_SIG spells it */
     struct meta_slice_arrays arr;
     struct meta_arr keep;        /* ids the new list still uses */
 };
 
-static int meta_compact_count(struct meta_conn *c, const struct meta_compact_args *ca)
+/* "pos,id,size,off,len;..." of old[0..n), oldest first. */
+static char *meta_chunk_sig(const struct layout_slice *old, int n)
+{
+    size_t cap = (size_t)n * 80 + 1, len = 0;
+    char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    s[0] = '\0';
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(s + len, cap - len, "%s%" PRIu32 ",%" PRIu64 ",%" PRIu32 ",%" PRIu32
+                                ",%" PRIu32, i ? ";" : "", old[i].pos, old[i].id, old[i].size,
+                                old[i].off, old[i].len);
+    return s;
+}
+
+/* Under the inode lock: 0 if the list is still the one merged and the
+ * new ids pass the fence (their sessions share-locked until commit), else
+ * -EAGAIN / -ESTALE. */
+static int meta_compact_check(struct meta_conn *c, struct meta_compact_args *ca)
 {
     struct meta_params p;
     meta_p_init(&p);
     meta_p_int(&p, (int64_t)ca->ino);
     meta_p_int(&p, (int64_t)ca->chunk);
+    meta_p_text(&p, ca->sig);
+    const char *ids = meta_arr_str(&ca->keep);
+    if (!ids)
+        return -ENOMEM;
+    meta_p_text(&p, ids);
+    meta_p_text(&p, ca->fence ? "true" : "false");
     PGresult *r;
-    int rc = meta_run1(c, MS_CHUNK_COUNT, &p, &r);
+    int rc = meta_run1(c, MS_CHUNK_SIG, &p, &r);
     if (rc < 0)
         return rc;
-    rc = meta_r_int(r, 0, 0) == ca->old_count ? 0 : -EAGAIN;
+    int same = (int)meta_r_int(r, 0, 0), held = (int)meta_r_int(r, 0, 1);
     PQclear(r);
-    return rc;
+    if (!held)
+        return meta_fence_broken(c, ids) < 0 ? -ESTALE : -EAGAIN;
+    return same ? 0 : -EAGAIN;
 }
 
 static int meta_compact_body(struct meta_conn *c, void *arg)
@@ -261,7 +332,7 @@ static int meta_compact_body(struct meta_conn *c, void *arg)
         return rc;
     if (!meta_lock_find(&ls, ca->ino))
         return -ENOENT;
-    if ((rc = meta_compact_count(c, ca)) < 0)
+    if ((rc = meta_compact_check(c, ca)) < 0)
         return rc;
     const char *keep = meta_arr_str(&ca->keep);
     if (!keep)
@@ -282,13 +353,13 @@ static int meta_compact_body(struct meta_conn *c, void *arg)
     return rc;
 }
 
-int meta_compact(struct meta *m, uint64_t ino, uint64_t chunk, int old_count,
-                 const struct layout_slice *s, int n)
+int meta_compact(struct meta *m, uint64_t ino, uint64_t chunk, const struct layout_slice *old,
+                 int old_n, const struct layout_slice *s, int n)
 {
-    if (n < 0 || old_count < 0)
+    if (n < 0 || old_n < 0 || (old_n > 0 && !old))
         return -EINVAL;
-    struct meta_compact_args ca = { .ino = ino, .chunk = chunk, .old_count = old_count };
-    int rc = 0;
+    struct meta_compact_args ca = { .ino = ino, .chunk = chunk, .fence = meta_fenced(m) };
+    int rc = (ca.sig = meta_chunk_sig(old, old_n)) ? 0 : -ENOMEM;
     for (int i = 0; i < n && rc == 0; i++) {
         rc = meta_slice_arrays_add(&ca.arr, chunk, &s[i]);
         if (rc == 0)
@@ -296,6 +367,7 @@ int meta_compact(struct meta *m, uint64_t ino, uint64_t chunk, int old_count,
     }
     if (rc == 0)
         rc = meta_tx(m, meta_compact_body, &ca);
+    free(ca.sig);
     meta_slice_arrays_free(&ca.arr);
     meta_arr_free(&ca.keep);
     return rc;

@@ -94,6 +94,11 @@ void cli_log_setup(int verbose);
 /* Open the volume named by the environment (SHIMFS_META); reports the
  * failure itself. Returns 0 or CLI_FAIL. */
 int cli_open_volume(const char *cmd, struct volume **out);
+/* A session for a command that uploads (cli_session.c): reservations
+ * recorded with it, a heartbeat thread. begin reports its failure itself
+ * (0 or CLI_FAIL); end stops the thread and closes the session. */
+int cli_session_begin(const char *cmd, struct volume *v);
+void cli_session_end(struct volume *v);
 /* The vfs for ls/stat/cat; reports the failure itself. 0 or CLI_FAIL. */
 int cli_vfs_init(const char *cmd);
 /* Report a vfs answer for `path`: VFS_ESCAPED names the host path it

@@ -3,13 +3,21 @@
  * Two kinds, both older than --grace (default one hour) before they may go:
  *  - released: slices of deleted, truncated or compacted files, listed in
  *    the garbage table with the time they were released;
- *  - leaked: blocks uploaded by a writer that died before its commit. They
- *    carry no timestamp, so gc leaves a marker object holding the slice-id
- *    counter and the time of each run: a leaked id below the marker of a
- *    run at least --grace ago belongs to a writer that had all that time to
- *    commit, and is safe to delete.
- * A dry run (the default) only reports; --delete removes, in parallel
- * batches, then forgets the released ids whose objects are gone.
+ *  - leaked: blocks uploaded by a writer that died before its commit. An
+ *    unreferenced id is never leaked while a live session holds it
+ *    reserved (the writer may still commit it; that is known, not
+ *    guessed). On top of that, gc leaves a marker object holding the
+ *    slice-id counter and the time of each run, and only an id below the
+ *    marker of a run at least --grace ago counts as leaked.
+ * Order matters: with --delete, expired sessions are reaped first (their
+ * reservations and orphans go), then the reservations of the sessions
+ * left are listed, then the referenced ids, then the bucket. A writer that
+ * commits after its reservation was listed is protected by it; one whose
+ * session is reaped can no longer commit (meta_write's fence), so its
+ * blocks may go. A dry run (the default) reaps nothing and reports what
+ * --delete would do (sessions that would be reaped hold nothing);
+ * --delete removes, in parallel batches, then forgets the released ids
+ * whose objects are gone.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,7 +38,9 @@ static const char cli_gc_usage[] =
     "\n"
     "Find objects nothing references: slices released by unlink, truncate or\n"
     "compaction, and blocks left by writers that died before committing.\n"
-    "Without --delete only reports what it would remove.\n"
+    "Blocks reserved by a live writer's session are never removed. Without\n"
+    "--delete only reports; with it, sessions silent past their timeout are\n"
+    "reaped first (SHIMFS_SESSION_TIMEOUT).\n"
     "\n"
     "  --delete         remove what is older than the grace period\n"
     "  --grace SECONDS  minimum age before removal (default 3600)\n"
@@ -38,6 +48,7 @@ static const char cli_gc_usage[] =
     "  -h, --help       this help\n";
 
 struct cli_gc_garbage { uint64_t id; int64_t since; };
+struct cli_gc_range { uint64_t first; uint32_t n; };
 
 struct cli_gc {
     struct volume *v;
@@ -46,7 +57,11 @@ struct cli_gc {
     size_t ngarbage, gcap;
     int64_t now, grace_ns;
     uint64_t marker_id;        /* 0: no marker old enough */
+    struct cli_gc_range *resv; /* reserved by live sessions, ascending */
+    size_t nresv, rcap;
+    int reaped, orphans;
     uint64_t n_ref, n_released, n_leaked, n_pending, b_released, b_leaked, b_pending;
+    uint64_t n_reserved, b_reserved;
     struct obj_request *del;
     char (*keys)[LAYOUT_KEY_MAX];
     size_t ndel, delcap;
@@ -73,6 +88,35 @@ static int cli_gc_garbage_cb(void *arg, uint64_t id, uint32_t size, int64_t sinc
     }
     g->garbage[g->ngarbage++] = (struct cli_gc_garbage){ id, since };
     return 0;
+}
+
+static int cli_gc_range_cb(void *arg, uint64_t first, uint32_t n)
+{
+    struct cli_gc *g = arg;
+    if (g->nresv == g->rcap) {
+        size_t c = g->rcap ? 2 * g->rcap : 256;
+        void *p = realloc(g->resv, c * sizeof *g->resv);
+        if (!p)
+            return -ENOMEM;
+        g->resv = p;
+        g->rcap = c;
+    }
+    g->resv[g->nresv++] = (struct cli_gc_range){ first, n };
+    return 0;
+}
+
+/* Is id inside a range a live session holds? (ranges ascending, disjoint) */
+static int cli_gc_reserved(const struct cli_gc *g, uint64_t id)
+{
+    size_t lo = 0, hi = g->nresv;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (g->resv[mid].first <= id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && id - g->resv[lo - 1].first < g->resv[lo - 1].n;
 }
 
 static int cli_gc_cmp(const void *a, const void *b)
@@ -152,6 +196,9 @@ static int cli_gc_classify(struct cli_gc *g)
             deletable = g->now - rel->since >= g->grace_ns;
             if (deletable)
                 g->n_released++, g->b_released += o->bytes;
+        } else if (cli_gc_reserved(g, o->id)) {
+            g->n_reserved++, g->b_reserved += o->bytes;
+            continue;
         } else {
             deletable = g->marker_id && o->id < g->marker_id;
             if (deletable)
@@ -193,9 +240,13 @@ static int cli_gc_delete(struct cli_gc *g)
 
 static void cli_gc_report(const struct cli_gc *g, int deleted)
 {
-    char a[32], b[32], c[32];
+    char a[32], b[32], c[32], d[32];
+    if (deleted)
+        printf("expired sessions reaped: %d (orphans dropped: %d)\n", g->reaped, g->orphans);
     printf("objects: %zu (%" PRIu64 " referenced), foreign keys: %" PRIu64 "\n", g->inv.nobjs,
            g->n_ref, g->inv.foreign);
+    printf("held by running writers (reserved by live sessions): %" PRIu64 " objects, %s\n",
+           g->n_reserved, layout_format_size(g->b_reserved, d, sizeof d));
     printf("released slices past the grace period: %" PRIu64 " objects, %s\n", g->n_released,
            layout_format_size(g->b_released, a, sizeof a));
     printf("leaked by writers that never committed: %" PRIu64 " objects, %s%s\n", g->n_leaked,
@@ -251,7 +302,14 @@ int cli_cmd_gc(int argc, char **argv)
     if (cli_open_volume("gc", &g.v) != 0)
         return CLI_FAIL;
     g.now = cli_gc_now();
-    int rc = meta_list_garbage(g.v->meta, cli_gc_garbage_cb, &g);
+    int rc = meta_upgrade(g.v->meta);
+    if (rc >= 0 && del)
+        rc = g.orphans = meta_session_reap(g.v->meta, g.v->cfg.session_timeout_ns, &g.reaped);
+    if (rc >= 0)
+        rc = meta_list_reservations(g.v->meta, del ? -1 : g.v->cfg.session_timeout_ns,
+                                    cli_gc_range_cb, &g);
+    if (rc == 0)
+        rc = meta_list_garbage(g.v->meta, cli_gc_garbage_cb, &g);
     if (rc == 0)
         rc = cli_inventory_load(g.v, &g.inv);
     if (rc == 0) {
@@ -269,6 +327,7 @@ int cli_cmd_gc(int argc, char **argv)
         code = cli_fail("gc", obj_describe(g.v->store), "%s", strerror(-rc));
     cli_inventory_free(&g.inv);
     free(g.garbage);
+    free(g.resv);
     free(g.del);
     free(g.keys);
     volume_close(g.v);

@@ -249,6 +249,11 @@ int cli_cmd_import(int argc, char **argv)
         close(rootfd);
         return CLI_FAIL;
     }
+    if (cli_session_begin(im.cmd, im.vol) != 0) {
+        close(rootfd);
+        volume_close(im.vol);
+        return CLI_FAIL;
+    }
     im.block_size = im.vol->settings.block_size;
     im.threads = cli_import_threads(im.vol, a.threads);
     cli_import_raise_nofile();
@@ -257,6 +262,7 @@ int cli_cmd_import(int argc, char **argv)
     if (code != 0) {
         close(rootfd);
         free(im.dirs);
+        cli_session_end(im.vol);
         volume_close(im.vol);
         return code;
     }
@@ -272,6 +278,7 @@ int cli_cmd_import(int argc, char **argv)
         code = CLI_FAIL;
     }
     free(im.dirs);
+    cli_session_end(im.vol);
     volume_close(im.vol);
     return code;
 }

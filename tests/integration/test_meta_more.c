@@ -22,6 +22,7 @@
 
 #include "meta.h"
 #include "meta_int.h"
+#include "log.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -131,6 +132,39 @@ static struct meta *volume(const char *schema)
     s.compress_level = 1;
     ck_assert_int_eq(meta_format(m, &s, 0), 0);
     return m;
+}
+
+/* Another handle on the volume of `schema` (another process, say gc). */
+static struct meta *volume_reopen(const char *schema)
+{
+    char ci[4096];
+    conninfo_for(ci, sizeof ci, schema);
+    struct meta *m;
+    ck_assert_int_eq(meta_open(ci, &m), 0);
+    return m;
+}
+
+static char log_path[256];
+
+static void capture_log(void)
+{
+    snprintf(log_path, sizeof log_path, "/tmp/test_meta_more.%d.log", (int)getpid());
+    unlink(log_path);
+    char spec[300];
+    snprintf(spec, sizeof spec, "warn,file=%s", log_path);
+    log_configure(spec);
+}
+
+static void read_log(char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(log_path, "r");
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    unlink(log_path);
 }
 
 static uint64_t mk(struct meta *m, uint64_t parent, const char *name, uint32_t mode)
@@ -628,6 +662,104 @@ END_TEST
 
 /* -------------------------------------------------------------------- gc */
 
+/* ------------------------------------------- reservations and the fence */
+
+static int range_cb(void *arg, uint64_t first, uint32_t n)
+{
+    uint64_t *r = arg;
+    r[0]++;
+    r[1] = first;
+    r[2] = n;
+    return 0;
+}
+
+static long long slice_count(PGconn *adm, uint64_t ino)
+{
+    return intf(adm, "SELECT count(*) FROM slice WHERE ino = %" PRIu64, ino);
+}
+
+/* Slice ids drawn with a session are its reservation; commits of ids no
+ * live session holds are refused in the committing statement, and nothing
+ * of them is committed; a reaped session's reservations go with it. */
+START_TEST(test_reservation_fence)
+{
+    struct meta *m = volume("tm_fence"), *gc = volume_reopen("tm_fence");
+    PGconn *adm = admin("tm_fence");
+    uint64_t f = mkfile(m, META_ROOT_INO, "f"), first = 0, first2 = 0;
+    ck_assert_uint_eq(meta_session_id(m), 0);
+    ck_assert_int_eq(meta_session_start(m, "node", 7, MINUTE_NS), 0);
+    uint64_t sid = meta_session_id(m);
+    ck_assert_uint_ne(sid, 0);
+    ck_assert_int_eq(meta_session_start(m, "node", 7, MINUTE_NS), 0);   /* no-op */
+    ck_assert_uint_eq(meta_session_id(m), sid);
+    ck_assert_int_eq(meta_next_ids(m, META_ID_SLICE, 64, &first), 0);
+    ck_assert_int_eq(intf(adm, "SELECT count(*) FROM reservation WHERE sid = %" PRIu64
+                          " AND first = %" PRIu64 " AND n = 64", sid, first), 1);
+    uint64_t r[3] = { 0 };
+    ck_assert_int_eq(meta_list_reservations(gc, -1, range_cb, r), 0);
+    ck_assert_uint_eq(r[0], 1);
+    ck_assert_uint_eq(r[1], first);
+    ck_assert_uint_eq(r[2], 64);
+
+    /* held ids commit; an id nobody reserved does not, nor its partner */
+    struct meta_slice_rec ok = { 0, { 0, first, 10, 0, 10 } };
+    ck_assert_int_eq(meta_write(m, f, &ok, 1, 10, 0, 0, NULL), 0);
+    struct meta_slice_rec mixed[2] = { { 0, { 0, first + 1, 10, 0, 10 } },
+                                       { 0, { 10, first + 64, 10, 0, 10 } } };
+    capture_log();
+    ck_assert_int_eq(meta_write(m, f, mixed, 2, 20, 0, 0, NULL), -ESTALE);
+    char log[4096];
+    read_log(log, sizeof log);
+    ck_assert_msg(strstr(log, "commit refused"), "log: %s", log);
+    ck_assert_int_eq(slice_count(adm, f), 1);
+
+    /* reaped: its reservations go, its commits and reservations fail */
+    sqlf(adm, "UPDATE session SET heartbeat = heartbeat - %lld WHERE sid = %" PRIu64,
+         (long long)(2 * MINUTE_NS), sid);
+    int reaped = 0;
+    ck_assert_int_eq(meta_session_reap(gc, 0, &reaped), 0);
+    ck_assert_int_eq(reaped, 1);
+    ck_assert_int_eq(admin_int(adm, "SELECT count(*) FROM reservation"), 0);
+    struct meta_slice_rec late = { 0, { 0, first + 2, 10, 0, 10 } };
+    ck_assert_int_eq(meta_write(m, f, &late, 1, 10, 0, 0, NULL), -ESTALE);
+    ck_assert_int_eq(slice_count(adm, f), 1);
+    ck_assert_int_eq(meta_next_ids(m, META_ID_SLICE, 64, &first2), -ESTALE);
+    ck_assert_int_eq(meta_session_heartbeat(m, sid), -ENOENT);
+
+    /* a new session: its ids commit; the old session's still do not */
+    meta_session_forget(m, sid + 1000);             /* not ours: ignored */
+    ck_assert_uint_eq(meta_session_id(m), sid);
+    meta_session_forget(m, sid);
+    ck_assert_uint_eq(meta_session_id(m), 0);
+    ck_assert_int_eq(meta_write(m, f, &late, 1, 10, 0, 0, NULL), -ESTALE);  /* still fenced */
+    ck_assert_int_eq(meta_session_start(m, "node", 7, MINUTE_NS), 0);
+    ck_assert_uint_ne(meta_session_id(m), sid);
+    ck_assert_int_eq(meta_next_ids(m, META_ID_SLICE, 64, &first2), 0);
+    ck_assert_uint_gt(first2, first + 63);
+    struct meta_slice_rec fresh = { 0, { 0, first2, 10, 0, 10 } };
+    ck_assert_int_eq(meta_write(m, f, &fresh, 1, 10, 0, 0, NULL), 0);
+    ck_assert_int_eq(meta_write(m, f, &late, 1, 10, 0, 0, NULL), -ESTALE);
+
+    /* compaction is fenced too, and checks the whole list, not its length */
+    struct layout_slice was[2] = { { 0, first, 10, 0, 10 }, { 0, first2, 10, 0, 10 } };
+    struct layout_slice bad = { 0, first + 3, 10, 0, 10 }, good = { 0, first2 + 1, 10, 0, 10 };
+    ck_assert_int_eq(meta_compact(m, f, 0, was, 2, &bad, 1), -ESTALE);
+    ck_assert_int_eq(slice_count(adm, f), 2);
+    ck_assert_int_eq(meta_compact(m, f, 0, was, 1, &good, 1), -EAGAIN);
+    ck_assert_int_eq(meta_compact(m, f, 0, was, 2, &good, 1), 0);
+    ck_assert_int_eq(slice_count(adm, f), 1);
+
+    /* ending the session drops its reservations */
+    ck_assert_int_eq(meta_session_end(m), 0);
+    ck_assert_uint_eq(meta_session_id(m), 0);
+    ck_assert_int_eq(admin_int(adm, "SELECT count(*) FROM reservation"), 0);
+    ck_assert_int_eq(admin_int(adm, "SELECT count(*) FROM session"), 0);
+    PQfinish(adm);
+    meta_close(gc);
+    meta_close(m);
+}
+END_TEST
+
 struct garbage_list {
     int n, stop_at;
     uint64_t ids[64];
@@ -691,8 +823,8 @@ START_TEST(test_gc)
     memset(&a, 0, sizeof a);
     a.size = 200;
     ck_assert_int_eq(meta_setattr(m, g, META_SET_SIZE, &a), 0);
-    struct layout_slice merged = { 0, 22, 200, 0, 200 };
-    ck_assert_int_eq(meta_compact(m, g, 0, 1, &merged, 1), 0);
+    struct layout_slice merged = { 0, 22, 200, 0, 200 }, was = { 0, 20, 200, 0, 200 };
+    ck_assert_int_eq(meta_compact(m, g, 0, &was, 1, &merged, 1), 0);
     int64_t t1 = wall_ns();
     /* A duplicate release of one id is listed once. */
     admin_exec(adm, "INSERT INTO garbage (id, size, released) SELECT id, size, released + 5 "
@@ -995,6 +1127,7 @@ static Suite *meta_more_suite(void)
         { "dir_slices_pages", test_dir_slices_pages, 120 },
         { "rename_orphan", test_rename_orphan, 30 },
         { "sessions_reap", test_sessions_reap, 30 },
+        { "reservation_fence", test_reservation_fence, 30 },
         { "gc", test_gc, 60 },
         { "fsck_clean", test_fsck_clean, 30 },
         { "fsck_damaged", test_fsck_damaged, 30 },

@@ -46,7 +46,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     before=$(last_committed)
     # exec: $! must be the writer itself, not a shell around it
     (exec env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
-        SHIMFS_CACHE_DIR="$TEST_SCRATCH/cache-w" SHIMFS_LOG=error \
+        SHIMFS_CACHE_DIR="$TEST_SCRATCH/cache-w" SHIMFS_LOG=error SHIMFS_SESSION_TIMEOUT=1 \
         "$PY" "$HELPER" write "$VOL" "$LOG" 2> "$TEST_SCRATCH/writer.err") &
     writer=$!
     sleep "0.$(printf '%03d' $((50 + RANDOM % 451)))"
@@ -72,12 +72,15 @@ printf '     %d generations committed, %d of %d rounds committed at least one\n'
 check "the writers made progress" test "$progressed" -gt 0
 
 # ---- leftovers of the killed writers ----
+# Their sessions (SHIMFS_SESSION_TIMEOUT=1, as gc's) expire a second after
+# the last kill; until then gc holds their blocks.
+sleep 1.5
 # run_gc dry|delete
 run_gc() {
     if [ "$1" = delete ]; then
-        "$CLI" gc --grace 0 --delete --meta "$META"
+        SHIMFS_SESSION_TIMEOUT=1 "$CLI" gc --grace 0 --delete --meta "$META"
     else
-        "$CLI" gc --grace 0 --meta "$META"
+        SHIMFS_SESSION_TIMEOUT=1 "$CLI" gc --grace 0 --meta "$META"
     fi
 }
 run_gc dry > "$TEST_SCRATCH/gc1.out"

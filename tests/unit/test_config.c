@@ -66,6 +66,35 @@ START_TEST(test_bad_values_keep_defaults)
 }
 END_TEST
 
+/* Sessions and compaction: defaults, values, a timeout below 1 s raised
+ * to 1 s, junk keeping the defaults. */
+START_TEST(test_session_settings)
+{
+    setenv("SHIMFS_LOG", "error", 1);
+    unsetenv("SHIMFS_SESSION_TIMEOUT");
+    unsetenv("SHIMFS_COMPACT_SLICES");
+    struct shimfs_config c;
+    config_load(&c);
+    ck_assert_int_eq(c.session_timeout_ns, 60000000000LL);
+    ck_assert_int_eq(c.compact_slices, 32);
+    setenv("SHIMFS_SESSION_TIMEOUT", "2.5", 1);
+    setenv("SHIMFS_COMPACT_SLICES", "0", 1);
+    config_load(&c);
+    ck_assert_int_eq(c.session_timeout_ns, 2500000000LL);
+    ck_assert_int_eq(c.compact_slices, 0);
+    setenv("SHIMFS_SESSION_TIMEOUT", "0.1", 1);
+    setenv("SHIMFS_COMPACT_SLICES", "-4", 1);
+    config_load(&c);
+    ck_assert_int_eq(c.session_timeout_ns, 1000000000LL);
+    ck_assert_int_eq(c.compact_slices, 32);
+    setenv("SHIMFS_SESSION_TIMEOUT", "soon", 1);
+    config_load(&c);
+    ck_assert_int_eq(c.session_timeout_ns, 60000000000LL);
+    unsetenv("SHIMFS_SESSION_TIMEOUT");
+    unsetenv("SHIMFS_COMPACT_SLICES");
+}
+END_TEST
+
 START_TEST(test_normalize_prefix)
 {
     char out[64];
@@ -93,6 +122,7 @@ int main(void)
     tcase_add_test(tc, test_values);
     tcase_add_test(tc, test_bad_values_keep_defaults);
     tcase_add_test(tc, test_normalize_prefix);
+    tcase_add_test(tc, test_session_settings);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
