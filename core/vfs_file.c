@@ -294,7 +294,7 @@ int vfs_file_check(struct vfs_file *f, const void *buf, size_t n, uint64_t off, 
              * in a descriptor that replaces the program's */
             int fd = vfs_sealed_copy(f->smap, "shimfs-data", f->flags);
             rc = fd < 0 ? fd : 1;
-            *newfd = fd;
+            *newfd = fd < 0 ? -1 : fd;
         }
         if (rc >= 0)
             __atomic_store_n(&f->unchecked, 0, __ATOMIC_RELEASE);

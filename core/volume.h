@@ -43,7 +43,9 @@ int volume_block_key(const struct volume *v, uint64_t id, uint32_t index,
 
 /* GET one whole block from the store and decode it into raw (blen bytes),
  * verified. A corrupt object is fetched once more, then -EIO with a log
- * line. No cache involved: readers go through fetch_block (fetch.h). */
+ * line; a missing one is -EIO with a log line naming the key (a block a
+ * map names is never "no such file", nor a hole). No cache involved:
+ * readers go through fetch_block (fetch.h). */
 int volume_fetch_block(struct volume *v, const char *key, uint32_t blen, void *raw);
 /* The same with no copy of the bytes: the object is received into buf
  * (cap >= codec_bound(blen)) and decoded there: *raw is always

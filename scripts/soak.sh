@@ -13,6 +13,10 @@
 # reader ever saw bytes no writer wrote, and no call took longer than its
 # bound (SHIMFS_META_TIMEOUT + SHIMFS_S3_TIMEOUT + 5 s). Exits 0 only then.
 # Every loop ends at the deadline; the services are stopped on any exit.
+# Knobs for a faster reproduction: SOAK_GC=0 (no gc), SOAK_FAULTS=0 (no
+# fault loop), SOAK_PAUSE (seconds between maintenance rounds, default 5),
+# SOAK_SIZES and SOAK_NAMES (scripts/soak_worker.py); SHIMFS_* settings
+# (SHIMFS_NODE_META=0, TTLs...) pass through to every process.
 set -uo pipefail
 
 SOAK_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -107,12 +111,12 @@ soak_maintenance() {
         [ "$(date +%s)" -lt "$deadline" ] || return 0
         [ "${SOAK_GC:-1}" = 0 ] || timeout 120 "$SOAK_CLI" gc --delete --grace 0 >>"$SOAK_DIR/gc.log" 2>&1
         timeout 120 "$SOAK_CLI" fsck >>"$SOAK_DIR/fsck.log" 2>&1
-        sleep 5
+        sleep "${SOAK_PAUSE:-5}"
     done
 }
 
 soak_main() {
-    local deadline t0 w r out rc=0 slow=0 corrupt max=0
+    local deadline t0 w r out rc=0 slow=0 corrupt max=0 readers=()
     [ -x "$SOAK_CLI" ] || { soak_log "build first: make"; exit 2; }
     rm -rf "$SOAK_DIR"; mkdir -p "$SOAK_DIR/ledgers" "$SOAK_DIR/out"
     trap soak_cleanup EXIT
@@ -141,7 +145,12 @@ soak_main() {
     done
     soak_maintenance "$deadline" &
     SOAK_PIDS+=($!)
-    soak_faults "$deadline"
+    if [ "${SOAK_FAULTS:-1}" = 0 ]; then
+        t0=$((deadline - $(date +%s)))
+        [ "$t0" -le 0 ] || sleep "$t0"
+    else
+        soak_faults "$deadline"
+    fi
     soak_resume_all
     # Workers stop at the deadline, or one call bound after it.
     for w in "${SOAK_PIDS[@]}"; do
@@ -158,7 +167,10 @@ soak_main() {
         slow=$((slow + s))
         max=$(python3 -c "print(max($max, $m))")
     done
-    out=$(python3 "$SOAK_SCRIPTS/soak_worker.py" recheck "$SOAK_DIR/ledgers/w*" "$SOAK_DIR"/out/r[0-9] 2>&1)
+    for out in "$SOAK_DIR"/out/r*; do
+        [[ $out =~ /r[0-9]+$ ]] && readers+=("$out")
+    done
+    out=$(python3 "$SOAK_SCRIPTS/soak_worker.py" recheck "$SOAK_DIR/ledgers/w*" "${readers[@]}" 2>&1)
     printf '%s\n' "$out" | grep '^corrupt:' | head -n 20
     corrupt=$(printf '%s\n' "$out" | sed -n 's/^corrupt \([0-9]*\)$/\1/p')
     corrupt=${corrupt:-1}

@@ -16,6 +16,13 @@ hash against every state the ledger ever gave the path; a read that matches
 none is dumped as a suspect, and recheck judges suspects once every writer
 stopped (a writer appends its line just after its rename), describing how
 each corrupt read differs from the path's versions.
+A suspect's dump has a sidecar DUMP.fd naming the descriptor the read went
+through (flags, mnt_id, ino from /proc/self/fdinfo: the cache folder's
+mount is the cache file itself; flags 02 (O_RDWR) on mount 0 is one of the
+engine's memfds), printed by recheck with the verdict.
+Knobs (environment, for faster reproduction): SOAK_SIZES (the base sizes
+a writer picks from, bytes, space-separated) and SOAK_NAMES (checkpoint
+names per writer, default 20).
 verify walks every ledger and checks the final state of each path from a
 fresh process. Every file-system call is timed; the workers print
 `calls N errors N slow N max S suspect N` (slow: longer than BOUND seconds)
@@ -66,8 +73,24 @@ def write_file(path, data):
         os.close(fd)
 
 
-def read_file(path):
+SIZES = [int(x) for x in os.environ.get("SOAK_SIZES", "0 1 4096 100000 1048576 5242880").split()]
+NAMES = int(os.environ.get("SOAK_NAMES", "20"))
+
+
+def fd_kind(fd):
+    """What the shim handed out for fd, from the kernel (not the shim)."""
+    try:
+        with open("/proc/self/fdinfo/%d" % fd) as f:
+            return " ".join(l.replace(":\t", "=").strip() for l in f
+                            if l.split(":")[0] in ("flags", "mnt_id", "ino"))
+    except OSError as e:
+        return "unknown (%s)" % e.strerror
+
+
+def read_file(path, kind=None):
     with open(path, "rb") as f:
+        if kind is not None:
+            kind[0] = fd_kind(f.fileno())
         return f.read()
 
 
@@ -85,12 +108,12 @@ def writer(wid, top, ledger, seconds, bound):
     for i in range(1000000):
         if time.monotonic() > deadline:
             break
-        size = rng.choice([0, 1, 4096, 100000, 1 << 20, 5 << 20]) + rng.randrange(4096)
+        size = rng.choice(SIZES) + rng.randrange(4096)
         seed = rng.getrandbits(63)
         data = version_bytes(seed, size)
         sha = hashlib.sha256(data).hexdigest()
         tmp = os.path.join(d, "tmp.%d" % i)
-        final = os.path.join(d, "ckpt.%d" % (i % 20))
+        final = os.path.join(d, "ckpt.%d" % (i % NAMES))
         _, err = timed(bound, write_file, tmp, data)
         if err:
             continue  # the temporary name is nobody's promise
@@ -140,7 +163,8 @@ def reader(rid, top, pattern, seconds, bound, suspects):
             _, ever = load_ledgers(pattern)
             continue
         path = rng.choice(sorted(ever))
-        data, err = timed(bound, read_file, path)
+        kind = [""]
+        data, err = timed(bound, read_file, path, kind)
         if err:
             continue  # EIO during an outage, ENOENT after an unlink
         sha = hashlib.sha256(data).hexdigest()
@@ -150,6 +174,8 @@ def reader(rid, top, pattern, seconds, bound, suspects):
                 # Judged by recheck once every writer has stopped.
                 with open("%s.suspect.%d" % (suspects, STATS["suspect"]), "wb") as f:
                     f.write(data)
+                with open("%s.suspect.%d.fd" % (suspects, STATS["suspect"]), "w") as f:
+                    f.write(kind[0] + "\n")
                 STATS["suspect"] += 1
                 print("suspect %s %s %s.suspect.%d" % (path, sha, suspects, STATS["suspect"] - 1),
                       flush=True)
@@ -206,7 +232,12 @@ def recheck(outputs, pattern):
                 corrupt += 1
                 with open(dump, "rb") as d:
                     data = d.read()
-                print("corrupt: %s read %d bytes: %s" % (path, len(data),
+                try:
+                    with open(dump + ".fd") as d:
+                        kind = d.read().strip()
+                except OSError:
+                    kind = "unknown"
+                print("corrupt: %s read %d bytes (descriptor %s): %s" % (path, len(data), kind,
                       describe(data, versions.get(path, []))), flush=True)
     print("corrupt %d" % corrupt, flush=True)
     return 1 if corrupt else 0
