@@ -213,17 +213,6 @@ static void *volume_scratch(size_t cap)
     return s->p;
 }
 
-/* A block a file's map names but the store has not: the file is damaged
- * (its object was deleted while still referenced), which is an I/O error
- * to the reader, never "no such file" (the name exists) and never a hole. */
-static int volume_get_failed(const char *key, ssize_t n)
-{
-    if (n != -ENOENT)
-        return (int)n;       /* the store already retried and logged */
-    log_warn("volume", "block %s is missing from the object store: EIO", key);
-    return -EIO;
-}
-
 int volume_fetch_block(struct volume *v, const char *key, uint32_t blen, void *raw)
 {
     size_t cap = codec_bound(blen);
@@ -234,8 +223,8 @@ int volume_fetch_block(struct volume *v, const char *key, uint32_t blen, void *r
     for (int attempt = 0; attempt < 2; attempt++) {
         ssize_t n = obj_get(v->store, key, 0, 0, enc, cap);
         if (n < 0) {
-            rc = volume_get_failed(key, n);
-            break;
+            rc = (int)n;
+            break; /* the store already retried and logged */
         }
         long d = codec_decode(enc, (size_t)n, raw, blen);
         if (d == (long)blen) {
@@ -276,8 +265,8 @@ int volume_fetch_into(struct volume *v, const char *key, uint32_t blen, void *bu
     for (int attempt = 0; attempt < 2; attempt++) {
         ssize_t n = obj_get(v->store, key, 0, 0, buf, cap);
         if (n < 0) {
-            rc = volume_get_failed(key, n);
-            break;
+            rc = (int)n;
+            break; /* the store already retried and logged */
         }
         long d = volume_decode_in(buf, (size_t)n, blen, raw, sum);
         if (d == (long)blen) {
