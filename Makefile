@@ -193,9 +193,12 @@ unit: all $(UNIT_BIN)
 integration: all $(TOOL_BIN) $(ITEST_BIN)
 	@$(TEST_ENV) scripts/run-integration.sh
 
+# Without clang (scripts/deps.sh installs it) the fuzz targets are skipped.
 check: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN) $(ITEST_BIN)
-	@$(TEST_ENV) scripts/check.sh $(UNIT_BIN)
+	@if [ "$(SANITIZE)" != 1 ] && command -v $(FUZZ_CC) >/dev/null; then \
+	    $(MAKE) --no-print-directory fuzz; fi
+	@$(TEST_ENV) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/check.sh $(UNIT_BIN)
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/check.sh UNIT_BIN... — what `make check` runs once everything is
 # built: starts the test services, runs the unit tests, then the
-# integration tests, and stops the services on any exit (success, failure,
+# integration tests, then each fuzz target for FUZZ_SECONDS (not under
+# SANITIZE=1: they are sanitized builds already), and stops the services on any exit (success, failure,
 # Ctrl-C, SIGTERM). Closes with the grand total `N passed, N failed,
 # N skipped` and exits non-zero on any failure. The build tested is
 # $SHIMFS_BUILD; SHIMFS_SANITIZE=1 runs it under the sanitizers
@@ -52,6 +53,8 @@ ck_main() {
     fi
     ck_run unit "$CK_SCRIPTS/run-unit.sh" "$@"
     ck_run integration "$CK_SCRIPTS/run-integration.sh"
+    # The fuzz targets carry their own sanitizers: once, in the normal pass.
+    [ "${SHIMFS_SANITIZE:-}" = 1 ] || ck_run fuzz "$CK_SCRIPTS/run-fuzz.sh"
     echo "$CK_PASSED passed, $CK_FAILED failed, $CK_SKIPPED skipped"
     [ "$CK_FAILED" -eq 0 ]
 }

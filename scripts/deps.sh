@@ -35,6 +35,8 @@ diffutils
 psmisc
 curl
 strace
+clang
+libclang-rt-14-dev
 "
 
 deps_log() { printf 'deps: %s\n' "$*" >&2; }
