@@ -65,7 +65,7 @@ it_run_script() {
     fi
     IT_PASSED=$((IT_PASSED + p)); IT_FAILED=$((IT_FAILED + f)); IT_SKIPPED=$((IT_SKIPPED + s))
     if [ "$f" -eq 0 ] && [ "$rc" -eq "$IT_SKIP" ]; then
-        echo "skip $name: $(grep -E '^skip ' "$log" | tail -n 1)"
+        echo "skip $name ($(sed -n 's/^skip //p' "$log" | tail -n 1))"
     elif [ "$f" -eq 0 ]; then
         echo "ok   $name ($p checks$([ "$s" -eq 0 ] || echo ", $s skipped"))"
     else

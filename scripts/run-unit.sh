@@ -86,7 +86,7 @@ run_one() {
     RUN_PASSED=$((RUN_PASSED + p)); RUN_FAILED=$((RUN_FAILED + f))
     RUN_SKIPPED=$((RUN_SKIPPED + skipped))
     if [ "$skipped" -eq 1 ]; then
-        echo "skip $name: $(tail -n 1 "$log")"
+        echo "skip $name ($(tail -n 1 "$log"))"
     elif [ "$f" -eq 0 ]; then
         echo "ok   $name ($p checks)"
     else
