@@ -2,12 +2,29 @@
 # only), build/libshimfs-core.so (the engine, loaded by the shim on first use
 # of the prefix) and build/shimfs (the command line).
 # `make check` installs what is missing, builds, starts PostgreSQL and the S3
-# server, runs every test and stops the services. `make demo` runs the demo.
+# server, runs every test (and each fuzz target for FUZZ_SECONDS) and stops
+# the services. `make demo` runs the demo.
+# Options: CFLAGS/LDFLAGS are the user's (say `make CFLAGS='-O0 -g'`); the
+# flags shimfs needs are kept apart in FINAL_CFLAGS/FINAL_LDFLAGS.
+# WERROR=1 turns warnings into errors (CI). SANITIZE=1 builds with ASan and
+# UBSan into build/san/ (never mixed with build/'s objects) and `make check
+# SANITIZE=1` runs the whole suite with it. `make fuzz` builds the libFuzzer
+# targets of tests/fuzz/ with clang into build/fuzz/.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
 BUILD   := build
+ifeq ($(SANITIZE),1)
+BUILD   := build/san
+# UBSan halts on its first report, like ASan: a report is a failed test.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+             -fno-omit-frame-pointer
+# Linked into every program and library: reports go where the runner looks.
+SAN_HOOK  := $(BUILD)/obj/tests/sanitize/san_log.o
+# Preloaded first into host programs: no leak checks there (san_host.c).
+SAN_HOST  := $(BUILD)/libshimfs-sanhost.so
+endif
 
 PKGS      := libcurl libpq liburing libzstd libxxhash expat libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -16,9 +33,13 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -fPIC -D_GNU_SOURCE -pthread \
-           -Icore -Imetadata-sql -Icache -Ishim
 LDFLAGS ?=
+# What the build needs whatever the user's CFLAGS; the user's come last so
+# that their -O/-g win.
+STD_CFLAGS := -std=gnu11 -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) \
+              -fPIC -D_GNU_SOURCE -pthread -Icore -Imetadata-sql -Icache -Ishim
+FINAL_CFLAGS  = $(STD_CFLAGS) $(SAN_FLAGS) $(CFLAGS)
+FINAL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 
 # The engine is three shared libraries: libshimfs-core.so, and the two
 # network backends it loads on first use (core/backend_lazy.h):
@@ -41,21 +62,37 @@ SCHEMA_C   := $(BUILD)/gen/meta_schema.c
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 PG_OBJ    := $(PG_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/meta_schema.o
 S3_OBJ    := $(S3_SRC:%.c=$(BUILD)/obj/%.o)
-CORE_SO_OBJ := $(CORE_OBJ) $(BUILD)/obj/core/backend_lazy.o $(BUILD)/obj/gen/meta_lazy.o
+CORE_SO_OBJ := $(CORE_OBJ) $(BUILD)/obj/core/backend_lazy.o $(BUILD)/obj/gen/meta_lazy.o $(SAN_HOOK)
 CORE_A_OBJ  := $(CORE_OBJ) $(BUILD)/obj/core/backend_static.o $(PG_OBJ) $(S3_OBJ)
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
-SHIM_OBJ  := $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
+SHIM_OBJ  := $(SHIM_SRC:%.c=$(BUILD)/obj/%.o) $(SAN_HOOK)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/itests/%)
 TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps check unit integration demo bench install clean services-start services-stop
+# libFuzzer targets (tests/fuzz/fuzz_*.c), built with clang into their own
+# folder: the engine compiled again with -fsanitize=fuzzer-no-link plus
+# ASan and UBSan. `make fuzz` builds them; `make check` runs each for
+# FUZZ_SECONDS on its corpus (scripts/run-fuzz.sh).
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build/fuzz
+FUZZ_SECONDS ?= 15
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS   = $(filter-out -Werror,$(STD_CFLAGS)) -Wno-unknown-pragmas $(FUZZ_SAN) -fsanitize=fuzzer-no-link -O1 -g
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_A_OBJ   := $(patsubst $(BUILD)/obj/%,$(FUZZ_BUILD)/obj/%,$(CORE_A_OBJ))
+
+.PHONY: all deps check unit integration demo bench install clean services-start services-stop fuzz
 ENGINE_SO := $(BUILD)/libshimfs-core.so $(BUILD)/libshimfs-pg.so $(BUILD)/libshimfs-s3.so
-all: $(BUILD)/libshimfs.so $(ENGINE_SO) $(BUILD)/shimfs $(BUILD)/libshimfs-core.a
+all: $(BUILD)/libshimfs.so $(ENGINE_SO) $(BUILD)/shimfs $(BUILD)/libshimfs-core.a $(SAN_HOST)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(FINAL_CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(SAN_HOST): tests/sanitize/san_host.c
+	$(CC) $(STD_CFLAGS) $(CFLAGS) -shared -o $@ $< $(LDFLAGS)
 
 $(SCHEMA_C): $(SCHEMA_SQL) metadata-sql/embed-sql.sh
 	@mkdir -p $(dir $@)
@@ -63,7 +100,7 @@ $(SCHEMA_C): $(SCHEMA_SQL) metadata-sql/embed-sql.sh
 
 $(BUILD)/obj/gen/meta_schema.o: $(SCHEMA_C)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(FINAL_CFLAGS) -c $< -o $@
 
 $(BUILD)/gen/meta_lazy.c: core/meta.h scripts/gen-meta-lazy.py
 	@mkdir -p $(dir $@)
@@ -71,15 +108,15 @@ $(BUILD)/gen/meta_lazy.c: core/meta.h scripts/gen-meta-lazy.py
 
 $(BUILD)/obj/gen/meta_lazy.o: $(BUILD)/gen/meta_lazy.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(FINAL_CFLAGS) -c $< -o $@
 
 # The shim is hidden by default; only interposed symbols are exported.
 $(BUILD)/obj/shim/%.o: shim/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fvisibility=hidden -MMD -MP -c $< -o $@
+	$(CC) $(FINAL_CFLAGS) -fvisibility=hidden -MMD -MP -c $< -o $@
 
 $(BUILD)/libshimfs.so: $(SHIM_OBJ)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) -ldl -pthread
+	$(CC) -shared -o $@ $^ $(FINAL_LDFLAGS) -ldl -pthread
 
 # -Bsymbolic: the engine's own calls never bind to a host program's symbols.
 # --no-undefined: a meta_* or s3 call missing from the lazy forwarders fails
@@ -89,16 +126,16 @@ PG_LIBS   := $(shell pkg-config --libs libpq 2>/dev/null)
 S3_LIBS   := $(shell pkg-config --libs libcurl expat libcrypto 2>/dev/null)
 $(BUILD)/libshimfs-core.so: $(CORE_SO_OBJ)
 	$(CC) -shared -Wl,-Bsymbolic -Wl,--no-undefined -Wl,-soname,libshimfs-core.so -o $@ $^ \
-	    $(LDFLAGS) $(CORE_LIBS) -ldl -lm -pthread
+	    $(FINAL_LDFLAGS) $(CORE_LIBS) -ldl -lm -pthread
 
 # The backends find the engine (log, retry, objstore helpers) beside them.
 $(BUILD)/libshimfs-pg.so: $(PG_OBJ) $(BUILD)/libshimfs-core.so
 	$(CC) -shared -Wl,-Bsymbolic -Wl,--no-undefined -o $@ $(PG_OBJ) -L$(BUILD) -lshimfs-core \
-	    -Wl,-rpath,'$$ORIGIN' $(LDFLAGS) $(PG_LIBS) -pthread
+	    -Wl,-rpath,'$$ORIGIN' $(FINAL_LDFLAGS) $(PG_LIBS) -pthread
 
 $(BUILD)/libshimfs-s3.so: $(S3_OBJ) $(BUILD)/libshimfs-core.so
 	$(CC) -shared -Wl,-Bsymbolic -Wl,--no-undefined -o $@ $(S3_OBJ) -L$(BUILD) -lshimfs-core \
-	    -Wl,-rpath,'$$ORIGIN' $(LDFLAGS) $(S3_LIBS) -lm -pthread
+	    -Wl,-rpath,'$$ORIGIN' $(FINAL_LDFLAGS) $(S3_LIBS) -lm -pthread
 
 $(BUILD)/libshimfs-core.a: $(CORE_A_OBJ)
 	@rm -f $@
@@ -108,33 +145,63 @@ $(BUILD)/libshimfs-core.a: $(CORE_A_OBJ)
 CLI_PKGS := yaml-0.1
 CLI_LIBS := $(shell pkg-config --libs $(CLI_PKGS) 2>/dev/null)
 $(BUILD)/shimfs: $(CLI_OBJ) $(BUILD)/libshimfs-core.so
-	$(CC) -o $@ $(CLI_OBJ) -L$(BUILD) -lshimfs-core -Wl,-rpath,'$$ORIGIN' -Wl,-rpath,'$$ORIGIN/../lib/shimfs' $(LDFLAGS) $(CLI_LIBS) -pthread
+	$(CC) -o $@ $(CLI_OBJ) -L$(BUILD) -lshimfs-core -Wl,-rpath,'$$ORIGIN' -Wl,-rpath,'$$ORIGIN/../lib/shimfs' $(FINAL_LDFLAGS) $(CLI_LIBS) -pthread
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libshimfs-core.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libshimfs-core.a $(SAN_HOOK)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(BUILD)/libshimfs-core.a $(PKG_LIBS) $(CHECK_LIBS) -lm -pthread
+	$(CC) $(FINAL_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(SAN_HOOK) $(BUILD)/libshimfs-core.a $(PKG_LIBS) $(FINAL_LDFLAGS) $(CHECK_LIBS) -lm -pthread
 
 # Integration test programs: Check, like the unit tests, run against services.
-$(BUILD)/itests/%: tests/integration/%.c $(BUILD)/libshimfs-core.a
+$(BUILD)/itests/%: tests/integration/%.c $(BUILD)/libshimfs-core.a $(SAN_HOOK)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(BUILD)/libshimfs-core.a $(PKG_LIBS) $(CHECK_LIBS) -lm -pthread
+	$(CC) $(FINAL_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(SAN_HOOK) $(BUILD)/libshimfs-core.a $(PKG_LIBS) $(FINAL_LDFLAGS) $(CHECK_LIBS) -lm -pthread
 
-$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libshimfs-core.a
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libshimfs-core.a $(SAN_HOOK)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libshimfs-core.a $(PKG_LIBS) -lm -pthread
+	$(CC) $(FINAL_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(SAN_HOOK) $(BUILD)/libshimfs-core.a $(PKG_LIBS) $(FINAL_LDFLAGS) -lm -pthread
+
+$(FUZZ_BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+# clang ignores these files' `#pragma GCC target`; they run only on CPUs
+# that have the instructions (cache_cpu.c).
+$(FUZZ_BUILD)/obj/cache/cache_xxh.o: FUZZ_CFLAGS += -mavx2
+$(FUZZ_BUILD)/obj/cache/cache_xxh512.o: FUZZ_CFLAGS += -mavx512f -mavx512bw
+
+$(FUZZ_BUILD)/libshimfs-core.a: $(FUZZ_A_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_BUILD)/libshimfs-core.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	    $(FUZZ_BUILD)/libshimfs-core.a $(PKG_LIBS) -lm -pthread
+
+fuzz: $(FUZZ_BIN)
 
 deps:
 	@scripts/deps.sh
 
+# What the test runners are told: which build, and whether it is sanitized
+# (scripts/sanitize.sh).
+TEST_ENV := SHIMFS_BUILD=$(BUILD) SHIMFS_SANITIZE=$(SANITIZE) CC='$(CC)'
+
 unit: all $(UNIT_BIN)
-	@scripts/run-unit.sh $(UNIT_BIN)
+	@$(TEST_ENV) scripts/run-unit.sh $(UNIT_BIN)
 
 integration: all $(TOOL_BIN) $(ITEST_BIN)
-	@scripts/run-integration.sh
+	@$(TEST_ENV) scripts/run-integration.sh
 
+# Without clang (scripts/deps.sh installs it) the fuzz targets are skipped.
 check: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN) $(ITEST_BIN)
-	@scripts/check.sh $(UNIT_BIN)
+	@if [ "$(SANITIZE)" != 1 ] && command -v $(FUZZ_CC) >/dev/null; then \
+	    $(MAKE) --no-print-directory fuzz; fi
+	@$(TEST_ENV) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/check.sh $(UNIT_BIN)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -156,4 +223,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)

@@ -14,6 +14,7 @@
  * forgets the parent's queue (the parent writes it) and the next put in the
  * child starts the child's own writer.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -36,8 +37,10 @@ void cache_queue_init(struct cache *c)
     c->qitems = c->stop = c->writer_started = 0;
 }
 
+/* Precondition: the queue is not empty (the writer waits until it is). */
 static struct cache_item *queue_take(struct cache *c, int *count, size_t *bytes)
 {
+    assert(c->qhead);
     struct cache_item *first = c->qhead, *last = NULL;
     size_t b = 0;
     int n = 0;

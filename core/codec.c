@@ -7,6 +7,7 @@
  */
 #include "codec.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -135,6 +136,7 @@ static ZSTD_DCtx *codec_dctx(void)
 long codec_encode(int algo, int level, const void *raw, size_t raw_len,
                   void *out, size_t out_cap)
 {
+    assert(out && (raw || raw_len == 0));
     if (raw_len > UINT32_MAX || out_cap < CODEC_HEADER_SIZE)
         return -EINVAL;
     unsigned char *o = out;

@@ -27,7 +27,7 @@ int config_parse_seconds(const char *s, int64_t *ns)
         return -EINVAL;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || *end || v < 0 || v > 1e9)
+    if (errno || *end || !(v >= 0 && v <= 1e9)) /* written so that NaN fails too */
         return -EINVAL;
     *ns = (int64_t)(v * 1e9);
     return 0;

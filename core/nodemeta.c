@@ -14,6 +14,7 @@
 #include "io.h"
 #include "trust.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -320,7 +321,10 @@ static int nm_load(struct nodemeta *nm, const char *name, uint32_t kind, int64_t
         memcpy(h, p, sizeof *h);
         if (check_gen && h->gen == gen && h->token && h->token == token)
             nm_vouched(h, verified);
-        int64_t age = nodemeta_now() - h->fetched_ns;
+        /* a torn or foreign file may hold any time: too far is stale */
+        int64_t age;
+        if (__builtin_sub_overflow(nodemeta_now(), h->fetched_ns, &age))
+            age = INT64_MAX;
         if (h->magic != NM_MAGIC || h->version != NM_VERSION || h->kind != kind ||
             h->attr_size != sizeof(struct meta_attr) || h->slice_size != sizeof(struct layout_slice) ||
             h->settings_size != sizeof(struct meta_settings) ||
@@ -361,11 +365,13 @@ int nodemeta_load_blob(struct nodemeta *nm, const char *name, int64_t max_age_ns
     char *p;
     struct nm_header h;
     int rc = nm_load(nm, name, NM_KIND_BLOB, max_age_ns, check_gen, &p, &h);
-    if (rc == 0 && h.payload_len != len)
+    if (rc < 0)
+        return rc;
+    if (h.payload_len != len)
         rc = -ESTALE;
-    if (rc == 0)
+    else
         memcpy(data, p + sizeof h, len);
-    free(rc == 0 ? p : NULL);
+    free(p);
     return rc;
 }
 
@@ -400,7 +406,8 @@ static void nm_put(struct nodemeta_buf *b, const void *src, size_t n)
         b->p = p;
         b->cap = cap;
     }
-    memcpy(b->p + b->len, src, n);
+    if (n)  /* an empty name or list may come as NULL */
+        memcpy(b->p + b->len, src, n);
     memset(b->p + b->len + n, 0, padded - n);
     b->len += padded;
 }
@@ -446,6 +453,7 @@ int nodemeta_dir_commit(struct nodemeta *nm, struct nodemeta_buf *b, uint64_t to
 {
     if (b->err)
         return b->err;
+    assert(b->p && b->len >= sizeof(struct nm_header)); /* nodemeta_dir_begin came first */
     struct nm_header h;
     memcpy(&h, b->p, sizeof h);
     h.token = token;
@@ -488,6 +496,7 @@ int nodemeta_snap_next(struct nodemeta_snap *s, const char **name, size_t *nlen,
                        struct meta_attr *a, uint64_t *chunk, const struct layout_slice **slices,
                        int *n)
 {
+    assert(s->p && s->pos <= s->len); /* a snapshot nodemeta_dir_load gave */
     if (s->pos >= s->len)
         return 0;
     if (s->len - s->pos < sizeof(uint32_t) * 2)

@@ -52,7 +52,9 @@ static int64_t vfs_snap_max_age(void)
 /* A wall-clock time as a vfs_now_ns time (never in the future). */
 static int64_t vfs_snap_mono(int64_t wall)
 {
-    int64_t age = nodemeta_now() - wall;
+    int64_t age;
+    if (__builtin_sub_overflow(nodemeta_now(), wall, &age)) /* a wild time in the file: old */
+        age = INT64_MAX;
     return vfs_now_ns() - (age > 0 ? age : 0);
 }
 

@@ -16,6 +16,7 @@
  * truncates in this process first wait for the queue, so a rename never
  * overtakes the data it publishes.
  */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -93,20 +94,57 @@ static int wb_read_all(int fd, void *p, size_t n, off_t off)
     return 0;
 }
 
+/* The journal's header and piece table, checked against the file's size:
+ * every piece inside one chunk, the bytes exactly filling the rest of the
+ * file. A torn or corrupt journal is -EIO, never a huge allocation nor a
+ * read past its end. *pcp: h->n pieces (malloc'd, at least one slot). */
+static int wb_read_table(int fd, struct wb_header *h, struct wb_piece **pcp)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    int rc = wb_read_all(fd, h, sizeof *h, 0);
+    if (rc < 0)
+        return rc;
+    uint64_t table = sizeof *h + (uint64_t)h->n * sizeof(struct wb_piece);
+    if (memcmp(h->magic, WB_MAGIC, 8) != 0 || h->n > (1u << 20) || (uint64_t)st.st_size < table)
+        return -EIO;
+    struct wb_piece *pc = malloc((h->n ? h->n : 1) * sizeof *pc);
+    if (!pc)
+        return -ENOMEM;
+    rc = wb_read_all(fd, pc, h->n * sizeof *pc, sizeof *h);
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; rc == 0 && i < h->n; i++) {
+        /* an append's offsets are relative: it is cut at chunk boundaries
+         * where the commit places it, so only its slice must fit a chunk */
+        uint64_t room = (h->flags & WB_APPEND) ? LAYOUT_CHUNK_SIZE
+                                               : LAYOUT_CHUNK_SIZE - layout_chunk_offset(pc[i].off);
+        if (pc[i].len > room)
+            rc = -EIO;
+        bytes += pc[i].len;
+    }
+    if (rc == 0 && bytes != (uint64_t)st.st_size - table)
+        rc = -EIO;
+    if (rc < 0) {
+        free(pc);
+        return rc;
+    }
+    *pcp = pc;
+    return 0;
+}
+
 /* Upload and commit one journal. -ENOENT (the file is gone): drop it. */
 static int wb_commit(int fd)
 {
     struct wb_header h;
-    int rc = wb_read_all(fd, &h, sizeof h, 0);
-    if (rc == 0 && (memcmp(h.magic, WB_MAGIC, 8) != 0 || h.n > (1u << 20)))
-        rc = -EIO;
-    struct wb_piece *pc = rc ? NULL : malloc((h.n ? h.n : 1) * sizeof *pc);
-    struct meta_slice_rec *recs = rc ? NULL : calloc(h.n ? h.n : 1, sizeof *recs);
-    struct meta_append_rec *ar = rc ? NULL : calloc(h.n ? h.n : 1, sizeof *ar);
-    if (rc == 0 && (!pc || !recs || !ar))
+    struct wb_piece *pc = NULL;
+    int rc = wb_read_table(fd, &h, &pc);
+    if (rc < 0)
+        return rc;
+    struct meta_slice_rec *recs = calloc(h.n ? h.n : 1, sizeof *recs);
+    struct meta_append_rec *ar = calloc(h.n ? h.n : 1, sizeof *ar);
+    if (!recs || !ar)
         rc = -ENOMEM;
-    if (rc == 0)
-        rc = wb_read_all(fd, pc, h.n * sizeof *pc, sizeof h);
     off_t at = (off_t)(sizeof h + h.n * sizeof *pc);
     for (uint32_t i = 0; rc == 0 && i < h.n; i++) {
         char *data = malloc(pc[i].len ? pc[i].len : 1);
@@ -237,6 +275,7 @@ static int wb_write_journal(int fd, const struct vfs_file *f)
 
 int vfs_wb_stage_locked(struct vfs_file *f)
 {
+    assert(f->ndirty >= 0 && (f->ndirty == 0 || f->dirty));
     char dir[4200], path[4400];
     int rc = wb_dir(dir, sizeof dir);
     if (rc < 0)
@@ -305,7 +344,8 @@ int vfs_wb_recover(int *committed)
         names[n++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(names, (size_t)n, sizeof *names, wb_name_cmp);
+    if (n > 1) /* none: names is NULL, and qsort(NULL) is undefined */
+        qsort(names, (size_t)n, sizeof *names, wb_name_cmp);
     for (int i = 0; i < n; i++) {
         char path[4500];
         snprintf(path, sizeof path, "%s/%s", dir, names[i] ? names[i] : "");

@@ -134,10 +134,11 @@ static int meta_write_body(struct meta_conn *c, void *arg)
     struct meta_q q[4];
     int n = 0;
     int64_t now = meta_now_ns();
+    /* p[0] points into it until meta_run below has sent the queries */
+    char one[32];
     if (wa->set_size) {
         /* Lock the inode first, as every change does, then cut, then
          * append: still one round trip. */
-        char one[32];
         snprintf(one, sizeof one, "{%" PRIu64 "}", wa->ino);
         meta_p_init(&p[0]);
         meta_p_text(&p[0], one);
@@ -179,6 +180,7 @@ static int meta_write_body(struct meta_conn *c, void *arg)
 int meta_write(struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, int n,
                uint64_t new_size, int set_size, int64_t mtime_ns, struct meta_attr *a)
 {
+    assert(m && (n == 0 || recs));
     if (n < 0 || new_size > (uint64_t)INT64_MAX)
         return n < 0 ? -EINVAL : -EFBIG;
     struct meta_write_args wa = { .ino = ino, .new_size = new_size, .fence = meta_fenced(m),

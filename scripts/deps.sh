@@ -36,6 +36,8 @@ psmisc
 curl
 strace
 libyaml-dev
+clang
+libclang-rt-14-dev
 "
 
 deps_log() { printf 'deps: %s\n' "$*" >&2; }

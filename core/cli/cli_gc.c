@@ -313,7 +313,8 @@ int cli_cmd_gc(int argc, char **argv)
     if (rc == 0)
         rc = cli_inventory_load(g.v, &g.inv);
     if (rc == 0) {
-        qsort(g.garbage, g.ngarbage, sizeof *g.garbage, cli_gc_cmp);
+        if (g.ngarbage > 1) /* none: no array, and qsort(NULL) is undefined */
+            qsort(g.garbage, g.ngarbage, sizeof *g.garbage, cli_gc_cmp);
         cli_gc_read_marker(&g);
         rc = cli_gc_classify(&g);
     }

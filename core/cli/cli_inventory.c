@@ -69,7 +69,8 @@ int cli_inventory_load(struct volume *v, struct cli_inventory *inv)
     rc = obj_list(v->store, prefix, cli_inv_obj_cb, inv);
     if (rc < 0)
         return rc;
-    qsort(inv->objs, inv->nobjs, sizeof *inv->objs, cli_obj_cmp);
+    if (inv->nobjs > 1) /* an empty bucket has no array: qsort(NULL) is undefined */
+        qsort(inv->objs, inv->nobjs, sizeof *inv->objs, cli_obj_cmp);
     return 0;
 }
 

@@ -2,13 +2,17 @@
 # tests/integration/lib.sh — sourced by every tests/integration/*.sh.
 # Owns: the services' environment (sourced from .scratch/services/env when
 # it exists), a fresh scratch folder per test ($TEST_SCRATCH, kept after the
-# run for inspection), pass/fail counting, and the closing line
-# `N passed, N failed` that scripts/run-integration.sh and CI read.
+# run for inspection), pass/fail/skip counting, and the closing line
+# `N passed, N failed, N skipped` that scripts/run-integration.sh and CI read.
 # Promises: a test that asserts nothing, or dies early (set -e, a signal, an
-# unset variable), ends with a failure counted and a non-zero exit.
+# unset variable), ends with a failure counted and a non-zero exit; a test
+# that cannot run (a service or tool missing) exits 77, counted as skipped.
 #
 #   source "$(dirname "$0")/lib.sh"
-#   need_services                       # fail now when they are not running
+#   need_services                       # skip now when they are not running
+#   need_cmd sqlite3 git                # skip now when a tool is missing
+#   skip_test "why"                     # skip the rest of the test (exit 77)
+#   skip "what"                         # count one check as skipped
 #   assert_eq "$expected" "$actual" "what"
 #   assert_files_equal a b "what"
 #   check "what" cmd args...            # pass when cmd exits 0
@@ -21,10 +25,17 @@ TEST_NAME=$(basename "$0" .sh)
 TEST_SCRATCH=$TEST_ROOT/.scratch/tests/$TEST_NAME
 TEST_PASSED=0
 TEST_FAILED=0
+TEST_SKIPPED=0
+TEST_SKIP=77
 TEST_CLEANUP=()
+# The build under test (build/, or build/san/ under `make check
+# SANITIZE=1`; scripts/sanitize.sh sets both variables).
 SHIMFS_BUILD=${SHIMFS_BUILD:-$TEST_ROOT/build}
 SHIMFS_CLI=${SHIMFS_CLI:-$SHIMFS_BUILD/shimfs}
-SHIMFS_PRELOAD=${SHIMFS_PRELOAD:-$SHIMFS_BUILD/libshimfs.so}
+# LD_PRELOAD for a shim library: the sanitizer runtime, when there is one,
+# must come first.
+preload_of() { printf '%s' "${SHIMFS_PRELOAD_FIRST:+$SHIMFS_PRELOAD_FIRST:}$1"; }
+SHIMFS_PRELOAD=${SHIMFS_PRELOAD:-$(preload_of "$SHIMFS_BUILD/libshimfs.so")}
 
 TEST_ENV_FILE=${SHIMFS_SERVICES_DIR:-$TEST_ROOT/.scratch/services}/env
 if [ -f "$TEST_ENV_FILE" ]; then
@@ -46,6 +57,24 @@ pass() {
 fail() {
     TEST_FAILED=$((TEST_FAILED + 1))
     printf 'FAIL %s\n' "$*"
+}
+
+skip() {
+    TEST_SKIPPED=$((TEST_SKIPPED + 1))
+    printf 'skip %s\n' "$*"
+}
+
+# Ends the test now as skipped (unless something already failed).
+skip_test() {
+    skip "$TEST_NAME: $*"
+    exit "$TEST_SKIP"
+}
+
+need_cmd() {
+    local c
+    for c in "$@"; do
+        command -v "$c" >/dev/null 2>&1 || skip_test "$c is not installed"
+    done
 }
 
 assert_eq() {
@@ -83,8 +112,7 @@ wait_for() {
 
 need_services() {
     if [ -z "${SHIMFS_META:-}" ] || [ -z "${SHIMFS_TEST_S3_ENDPOINT:-}" ]; then
-        fail "test services are not running (scripts/services.sh start)"
-        exit 1
+        skip_test "test services are not running (scripts/services.sh start)"
     fi
 }
 
@@ -127,13 +155,17 @@ test_finish() {
     for cmd in "${TEST_CLEANUP[@]}"; do
         eval "$cmd" || true
     done
+    if [ "$rc" -eq "$TEST_SKIP" ] && [ "$TEST_FAILED" -eq 0 ]; then
+        printf '%d passed, %d failed, %d skipped\n' "$TEST_PASSED" 0 "$TEST_SKIPPED"
+        exit "$TEST_SKIP"
+    fi
     if [ "$rc" -ne 0 ] && [ "$TEST_FAILED" -eq 0 ]; then
         fail "$TEST_NAME stopped early with status $rc"
     fi
     if [ $((TEST_PASSED + TEST_FAILED)) -eq 0 ]; then
         fail "$TEST_NAME asserted nothing"
     fi
-    printf '%d passed, %d failed\n' "$TEST_PASSED" "$TEST_FAILED"
+    printf '%d passed, %d failed, %d skipped\n' "$TEST_PASSED" "$TEST_FAILED" "$TEST_SKIPPED"
     if [ "$TEST_FAILED" -eq 0 ]; then exit 0; else exit 1; fi
 }
 trap test_finish EXIT

@@ -23,7 +23,7 @@ SRC=$TEST_SCRATCH/src
 export SHIMFS_CACHE_DIR=$TEST_SCRATCH/cache
 export SHIMFS_AGENT_IDLE=60
 
-command -v strace >/dev/null || { fail "strace is missing (scripts/deps.sh installs it)"; exit 1; }
+need_cmd strace  # scripts/deps.sh installs it
 [ ! -e "$PREFIX" ] || { fail "$PREFIX exists on the host"; exit 1; }
 
 test_volume agent

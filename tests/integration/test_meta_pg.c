@@ -696,8 +696,13 @@ START_TEST(test_readdir_100k)
     ck_assert_int_eq(s.n, N);
     ck_assert_int_eq(s.bad, 0);
     ck_assert_str_eq(s.last, "f099999");
-    /* 100,000 rows held at once would take tens of MB in libpq. */
+    /* 100,000 rows held at once would take tens of MB in libpq. Not under
+     * AddressSanitizer: its quarantine keeps freed memory resident. */
+#ifndef __SANITIZE_ADDRESS__
     ck_assert_msg(grown < 4096, "peak RSS grew by %ld KiB while streaming", grown);
+#else
+    printf("readdir: peak RSS not bounded under AddressSanitizer\n");
+#endif
     printf("readdir: %d entries in %d pages of 1000: %.1f ms, peak RSS +%ld KiB\n", s.n, pages + 1,
            ((double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6), grown);
     struct meta_stats st;

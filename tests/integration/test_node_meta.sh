@@ -31,7 +31,7 @@ SRC=$TEST_SCRATCH/src
 export SHIMFS_CACHE_DIR=$TEST_SCRATCH/cache
 export SHIMFS_AGENT=0    # snapshots and their TTL alone; test_agent has the agent
 
-command -v strace >/dev/null || { fail "strace is missing (scripts/deps.sh installs it)"; exit 1; }
+need_cmd strace  # scripts/deps.sh installs it
 [ ! -e "$PREFIX" ] || { fail "$PREFIX exists on the host"; exit 1; }
 
 test_volume nodemeta
@@ -131,7 +131,7 @@ LIBS=$TEST_SCRATCH/libs
 mkdir -p "$LIBS"
 cp "$SHIMFS_BUILD/libshimfs.so" "$SHIMFS_BUILD/libshimfs-core.so" "$LIBS/"
 set +e
-env LD_PRELOAD="$LIBS/libshimfs.so" SHIMFS_PREFIX="$PREFIX" SHIMFS_NODE_META=0 \
+env LD_PRELOAD="$(preload_of "$LIBS/libshimfs.so")" SHIMFS_PREFIX="$PREFIX" SHIMFS_NODE_META=0 \
     cat "$PREFIX/t/data/d0000/f0000000.bin" > /dev/null 2> "$TEST_SCRATCH/nolib.err"
 rc=$?
 set -e

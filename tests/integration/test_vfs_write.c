@@ -5,6 +5,7 @@
  * permissions, and writeback journals recovered after a crash.
  * Needs SHIMFS_META (a database it may format). */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -254,6 +255,57 @@ START_TEST(test_writeback_recovery)
 }
 END_TEST
 
+/* A journal as a dying writer, a full disk or a bit flip may leave it:
+ * each must be dropped with an error, never committed as the file's
+ * contents nor kept to be retried forever. */
+static void put_journal(const char *name, uint64_t ino, uint64_t off, uint32_t len, size_t data)
+{
+    struct { char magic[8]; uint64_t ino, size; int64_t mtime; uint32_t n, pad; } h = {
+        "SHMFSWB1", ino, off + len, 1, 1, 0 };
+    struct { uint64_t off; uint32_t len, pad; } pc = { off, len, 0 };
+    char path[512];
+    snprintf(path, sizeof path, "%s/cache/staging", scratch);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/cache/staging/0f0e0d0c-0b0a-4908-8706-050403020100-%s.wb",
+             scratch, name);
+    FILE *fp = fopen(path, "w");
+    ck_assert_ptr_nonnull(fp);
+    fwrite(&h, sizeof h, 1, fp);
+    fwrite(&pc, sizeof pc, 1, fp);
+    for (size_t i = 0; i < data; i++)
+        fputc('x', fp);
+    ck_assert_int_eq(fclose(fp), 0);
+}
+
+START_TEST(test_writeback_corrupt_journals)
+{
+    struct vfs_file *f = open_ok("/torn.bin", O_WRONLY | O_CREAT);
+    close_ok(f);
+    struct stat st;
+    char host[VFS_HOST_MAX];
+    ck_assert_int_eq(vfs_stat("/torn.bin", 0, &st, host, sizeof host), 0);
+    /* a piece across a chunk boundary (64 MiB) */
+    put_journal("1", st.st_ino, (64u << 20) - 10, 20, 20);
+    /* a length far beyond the file (4 GiB asked for) */
+    put_journal("2", st.st_ino, 0, 0xfffffff0u, 3);
+    /* bytes missing at the end */
+    put_journal("3", st.st_ino, 0, 100, 99);
+    int done = -1;
+    ck_assert_int_eq(vfs_flush_journals(&done), -EIO);
+    ck_assert_int_eq(done, 0);
+    char staging[300];
+    snprintf(staging, sizeof staging, "%s/cache/staging", scratch);
+    DIR *d = opendir(staging);
+    ck_assert_ptr_nonnull(d);
+    int left = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        left += e->d_name[0] != '.';
+    closedir(d);
+    ck_assert_int_eq(left, 0);
+    check_in_child("/torn.bin", "", 0);
+}
+END_TEST
+
 int main(void)
 {
     if (!getenv("SHIMFS_META")) {
@@ -269,6 +321,7 @@ int main(void)
     tcase_add_test(tc, test_namespace);
     tcase_add_test(tc, test_permissions);
     tcase_add_test(tc, test_writeback_recovery);
+    tcase_add_test(tc, test_writeback_corrupt_journals);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_FORK);

@@ -28,7 +28,7 @@ ERR=$TEST_SCRATCH/stderr
 export SHIMFS_CACHE_DIR=$TEST_SCRATCH/cache
 NFILES=61                              # 60 small files and the 10 MiB one
 
-command -v strace >/dev/null || { fail "strace is missing (scripts/deps.sh installs it)"; exit 1; }
+need_cmd strace  # scripts/deps.sh installs it
 [ ! -e "$PREFIX" ] || { fail "$PREFIX exists on the host"; exit 1; }
 
 test_volume warmup

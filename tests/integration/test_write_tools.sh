@@ -22,9 +22,7 @@ VOL=$PREFIX/t
 SRC=$TEST_SCRATCH/src
 MiB=$((1024 * 1024))
 
-for tool in rsync sqlite3 git tar; do
-    command -v "$tool" > /dev/null || { fail "$tool is not installed"; exit 1; }
-done
+need_cmd rsync sqlite3 git tar
 META=$(test_db)
 check "format an S3 volume" "$CLI" format wtools --bucket "$(test_bucket)" --meta "$META" > /dev/null
 

@@ -176,5 +176,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < nfiles; i++)
         printf("%s %lld %016llx\n", argv[optind + 1 + i], (long long)sizes[i],
                (unsigned long long)hashes[i]);
+    free(hashes);
+    free(sizes);
+    free(jobs);
+    free(tids);
     return failures ? 1 : 0;
 }

@@ -111,6 +111,13 @@ START_TEST(test_normalize_prefix)
     ck_assert_int_eq(ns, 1500000000);
     ck_assert_int_eq(config_parse_seconds("x", &ns), -EINVAL);
     ck_assert_int_eq(config_parse_seconds("", &ns), -EINVAL);
+    /* found by tests/fuzz/fuzz_config: NaN passed both range checks and
+     * was converted to an integer (undefined; garbage TTLs) */
+    ns = 7;
+    ck_assert_int_eq(config_parse_seconds("nan", &ns), -EINVAL);
+    ck_assert_int_eq(config_parse_seconds("-nan", &ns), -EINVAL);
+    ck_assert_int_eq(config_parse_seconds("inf", &ns), -EINVAL);
+    ck_assert_int_eq(ns, 7);
 }
 END_TEST
 
