@@ -104,6 +104,20 @@ static void config_int(const char *name, int *out, int lo, int hi)
         *out = (int)n;
 }
 
+/* A bound in seconds (at least 1 ms, at most a day), kept in ms. */
+static void config_timeout(const char *name, int *out_ms)
+{
+    const char *v = config_env(name);
+    int64_t ns;
+    if (!v)
+        return;
+    if (config_parse_seconds(v, &ns) < 0 || ns < 1000000 || ns > 86400000000000LL)
+        log_warn("config", "%s=%s must be a number of seconds from 0.001 to 86400; using the default",
+                 name, v);
+    else
+        *out_ms = (int)(ns / 1000000);
+}
+
 /* When cached blocks are checked: a name or the number. */
 static void config_verify(int *out)
 {
@@ -170,4 +184,8 @@ void config_load(struct shimfs_config *c)
     config_seconds("SHIMFS_AGENT_POLL", &c->agent_poll_ns);
     c->agent_idle_ns = 300000000000LL;
     config_seconds("SHIMFS_AGENT_IDLE", &c->agent_idle_ns);
+    c->meta_timeout_ms = 30000;
+    config_timeout("SHIMFS_META_TIMEOUT", &c->meta_timeout_ms);
+    c->s3_timeout_ms = 60000;
+    config_timeout("SHIMFS_S3_TIMEOUT", &c->s3_timeout_ms);
 }

@@ -34,6 +34,10 @@ struct shimfs_config {
                                  beside the library; "0" = no agent */
     int64_t agent_poll_ns;    /* SHIMFS_AGENT_POLL (seconds), default 0.2 */
     int64_t agent_idle_ns;    /* SHIMFS_AGENT_IDLE (seconds), default 300 */
+    int meta_timeout_ms;      /* SHIMFS_META_TIMEOUT (seconds), default 30: bound of one
+                                 metadata call, reconnects and retries included */
+    int s3_timeout_ms;        /* SHIMFS_S3_TIMEOUT (seconds), default 60: bound of one
+                                 object request, retries and backoff included */
 };
 
 /* Fill *c from the environment (getenv only: safe early in a process). */
