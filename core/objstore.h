@@ -15,8 +15,8 @@
  * credentials, -EIO server error after retries, -ETIMEDOUT, -ECONNREFUSED,
  * -EHOSTUNREACH, -EINVAL bad URL. A request ends by deadline_ms after it
  * first started (-ETIMEDOUT if nothing else failed first), retries and
- * backoff included; a stalled transfer (under 1 byte/s for a tenth of the
- * deadline, at least 1 s) is cut and retried within that bound.
+ * backoff included; a stalled transfer (under 1 byte/s for a fifth of the
+ * deadline, at least 2 s) is cut and retried within that bound.
  * Each failure after retries logs one line
  * with the operation, key, HTTP status and S3 error code (never credentials).
  */

@@ -275,11 +275,12 @@ int s3_xfer_start(struct s3_ctx *ctx, struct s3_xfer *x, CURL *e)
     const struct obj_options *o = &ctx->st->opt;
     assert(x->left_ms > 0);
     /* An attempt gets what is left of the request's bound; a transfer
-     * that moves under a byte a second for a tenth of the bound (at least
-     * a second) is stalled, and is cut so a retry still fits. */
+     * that moves under a byte a second for a fifth of the bound (at least
+     * 2 s: a busy server may think that long) is stalled, and is cut so a
+     * retry still fits. */
     long timeout = o->timeout_ms < (long)x->left_ms ? o->timeout_ms : (long)x->left_ms;
     long connect = o->connect_timeout_ms < timeout ? o->connect_timeout_ms : timeout;
-    long stall_s = o->deadline_ms / 10000 > 1 ? o->deadline_ms / 10000 : 1;
+    long stall_s = o->deadline_ms / 5000 > 2 ? o->deadline_ms / 5000 : 2;
     /* Headers (and the body's hash) are made at the first attempt, so a
      * batch hashes each body while earlier transfers are on the wire. */
     if (!x->headers && s3_xfer_headers(ctx, x) != 0)

@@ -1,7 +1,7 @@
 /* faultproxy.c - a loopback TCP proxy that injects faults between shimfs
  * and one of its servers (PostgreSQL or S3), steered while it runs.
  *
- *   faultproxy --target PORT --ports FILE [--http] [--max-seconds N]
+ *   faultproxy --target PORT --ports FILE [--http] [--max-seconds N] [--verbose]
  *
  * Listens on 127.0.0.1 (an ephemeral port) and forwards every connection to
  * 127.0.0.1:PORT. FILE receives "LISTEN CONTROL\n" once both are open. Each
@@ -77,6 +77,7 @@ struct fp_conn {
 };
 
 static struct {
+    int verbose;                /* --verbose: one stderr line per event */
     int http;
     int mode;
     int delay_ms;
@@ -141,6 +142,9 @@ static void fp_rst(int fd)
 
 static void fp_conn_close(struct fp_conn *k, int rst)
 {
+    if (fp.verbose)
+        fprintf(stderr, "faultproxy: conn %d: closed%s (queued %zu up, %zu down)\n",
+                (int)(k - fp.c), rst ? " with RST" : "", k->to_up.len, k->to_client.len);
     if (rst) {
         fp_rst(k->cfd);
         fp_rst(k->ufd);
@@ -223,6 +227,9 @@ static void fp_answer(struct fp_conn *k, int status, uint64_t now)
 static int fp_request(struct fp_conn *k, uint64_t now)
 {
     fp.requests++;
+    if (fp.verbose)
+        fprintf(stderr, "faultproxy: conn %d: %.*s\n", (int)(k - fp.c),
+                (int)strcspn(k->head, "\r"), k->head);
     k->body_left = (uint64_t)fp_content_length(k->head, k->head_len);
     k->local = 0;
     for (int a = ACT_500; a < ACT_N; a++) {
@@ -469,6 +476,8 @@ int main(int argc, char **argv)
             max_seconds = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--http"))
             fp.http = 1;
+        else if (!strcmp(argv[i], "--verbose"))
+            fp.verbose = 1;
         else
             target = 0, i = argc;
     }
@@ -502,8 +511,10 @@ int main(int argc, char **argv)
             pf[n++] = (struct pollfd){ k->cfd, cev, 0 };
             pf[n++] = (struct pollfd){ k->ufd, uev, 0 };
         }
-        if (poll(pf, (nfds_t)n, FP_TICK_MS) < 0 && errno != EINTR)
+        if (poll(pf, (nfds_t)n, FP_TICK_MS) < 0 && errno != EINTR) {
+            perror("faultproxy: poll");
             break;
+        }
         uint64_t now = fp_now_ms();
         if (pf[0].revents & POLLIN)
             fp_accept(lfd, target);
