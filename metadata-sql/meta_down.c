@@ -74,7 +74,7 @@ void meta_down_failed(struct meta *m, int err, const char *why)
     }
     unsigned seed = (unsigned)now ^ (unsigned)(uintptr_t)&seed;
     int64_t wait_ms = d->backoff_ms / 2 + rand_r(&seed) % (d->backoff_ms / 2 + 1);
-    d->until_ns = now + wait_ms * 1000000;
+    __atomic_store_n(&d->until_ns, now + wait_ms * 1000000, __ATOMIC_RELEASE);
     d->probing = 0;
     d->err = err;
     int say = first || now - d->logged_ns >= (int64_t)META_DOWN_LOG_MS * 1000000;
@@ -103,7 +103,7 @@ void meta_down_ok(struct meta *m)
     int64_t down_ms = (meta_mono_ns() - d->since_ns) / 1000000;
     uint64_t refused = d->refused;
     int was = d->until_ns != 0;
-    d->until_ns = 0;
+    __atomic_store_n(&d->until_ns, 0, __ATOMIC_RELEASE);
     d->probing = 0;
     d->refused = 0;
     d->logged_ns = 0;
