@@ -63,7 +63,7 @@ unnamed:
  * connection is non-blocking, so a frozen server never blocks a send). */
 static int meta_conn_wait(struct meta_conn *c)
 {
-    for (int spins = 0;; spins++) {
+    for (;;) {
         int pending = PQflush(c->pg);
         if (pending < 0)
             return -ECONNREFUSED;
@@ -73,6 +73,8 @@ static int meta_conn_wait(struct meta_conn *c)
         if (left <= 0)
             return -ETIMEDOUT;
         struct pollfd pf = { PQsocket(c->pg), POLLIN | (pending ? POLLOUT : 0), 0 };
+        if (pf.fd < 0 || meta_conn_broken(c))
+            return -ECONNREFUSED;
         int r = poll(&pf, 1, (int)((left + 999999) / 1000000));
         if (r < 0 && errno != EINTR)
             return -ECONNREFUSED;
