@@ -114,6 +114,20 @@ static void config_int(const char *name, int *out, int lo, int hi)
         *out = (int)n;
 }
 
+/* A bound in seconds (at least 1 ms, at most a day), kept in ms. */
+static void config_timeout(const char *name, int *out_ms)
+{
+    const char *v = config_env(name);
+    int64_t ns;
+    if (!v)
+        return;
+    if (config_parse_seconds(v, &ns) < 0 || ns < 1000000 || ns > 86400000000000LL)
+        log_warn("config", "%s=%s must be a number of seconds from 0.001 to 86400; using the default",
+                 name, v);
+    else
+        *out_ms = (int)(ns / 1000000);
+}
+
 /* When cached blocks are checked: a name or the number. */
 static void config_verify(int *out)
 {
@@ -191,4 +205,8 @@ void config_load(struct shimfs_config *c)
     }
     c->compact_slices = 32;
     config_int("SHIMFS_COMPACT_SLICES", &c->compact_slices, 0, 100000);
+    c->meta_timeout_ms = 30000;
+    config_timeout("SHIMFS_META_TIMEOUT", &c->meta_timeout_ms);
+    c->s3_timeout_ms = 60000;
+    config_timeout("SHIMFS_S3_TIMEOUT", &c->s3_timeout_ms);
 }

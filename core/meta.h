@@ -10,7 +10,8 @@
  *  - Every function returns 0 (or a count) or a negative errno, and logs one
  *    line for infrastructure failures (unreachable, auth, schema). Namespace
  *    answers (-ENOENT, -EEXIST, -ENOTEMPTY ...) are not logged.
- *  - -ECONNREFUSED / -EHOSTUNREACH: database unreachable. -EACCES: auth
+ *  - -ECONNREFUSED / -EHOSTUNREACH: database unreachable; -ETIMEDOUT: no
+ *    answer within the call's bound (meta_set_timeout). -EACCES: auth
  *    refused. -ENODEV: the database has no shimfs volume (not formatted).
  *    -EPROTO: schema newer than this client. -EIO: anything else.
  *  - Thread-safe; connects lazily on first use; a small pool of connections
@@ -69,6 +70,15 @@ struct meta_stats {
  * PG* environment variables. Never blocks: the first query connects. */
 int meta_open(const char *conninfo, struct meta **out);
 void meta_close(struct meta *m);
+/* The bound of one call (SHIMFS_META_TIMEOUT, in ms; <= 0: the default):
+ * waiting for a connection, connecting, and every round trip of the call
+ * end by then, with -ETIMEDOUT and the connection dropped. While the
+ * database is known down (a connect failed or a call timed out), calls
+ * answer at once with that failure, and reconnect attempts back off
+ * exponentially (0.5 s doubling to 30 s, jittered); one log line when the
+ * outage starts, at most one per 30 s while it lasts, one when it ends. */
+#define META_TIMEOUT_DEFAULT_MS 30000
+void meta_set_timeout(struct meta *m, int timeout_ms);
 /* In a fork child: drop inherited connections without sending anything on
  * the parent's sockets (dup /dev/null over them, then free). */
 void meta_after_fork(struct meta *m);

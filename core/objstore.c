@@ -20,6 +20,7 @@ static const struct obj_options obj_defaults = {
     .max_retries = 6,
     .timeout_ms = 30000,
     .connect_timeout_ms = 5000,
+    .deadline_ms = 60000,
     .max_parallel = 32,
 };
 
@@ -36,6 +37,8 @@ static void obj_fill_options(const struct obj_options *in, struct obj_options *o
         out->timeout_ms = in->timeout_ms;
     if (in->connect_timeout_ms > 0)
         out->connect_timeout_ms = in->connect_timeout_ms;
+    if (in->deadline_ms > 0)
+        out->deadline_ms = in->deadline_ms;
     if (in->max_parallel > 0)
         out->max_parallel = in->max_parallel;
 }

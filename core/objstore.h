@@ -13,7 +13,11 @@
  * All functions are thread-safe and return 0 (or a length) on success and a
  * negative errno on failure: -ENOENT missing key, -EACCES/-EPERM refused
  * credentials, -EIO server error after retries, -ETIMEDOUT, -ECONNREFUSED,
- * -EHOSTUNREACH, -EINVAL bad URL. Each failure after retries logs one line
+ * -EHOSTUNREACH, -EINVAL bad URL. A request ends by deadline_ms after it
+ * first started (-ETIMEDOUT if nothing else failed first), retries and
+ * backoff included; a stalled transfer (under 1 byte/s for a fifth of the
+ * deadline, at least 2 s) is cut and retried within that bound.
+ * Each failure after retries logs one line
  * with the operation, key, HTTP status and S3 error code (never credentials).
  */
 #ifndef SHIMFS_OBJSTORE_H
@@ -27,8 +31,10 @@ struct obj_store;
 
 struct obj_options {
     int max_retries;      /* default 6 */
-    int timeout_ms;       /* per request, default 30000 */
+    int timeout_ms;       /* per attempt, default 30000 */
     int connect_timeout_ms; /* default 5000 */
+    int deadline_ms;      /* per request, every attempt and backoff included
+                             (SHIMFS_S3_TIMEOUT), default 60000 */
     int max_parallel;     /* default 32: connections for obj_batch */
 };
 

@@ -3,9 +3,11 @@
  * connection slot, every request finished exactly once.
  *
  * Single operations are a run of one, so retries, error mapping and
- * logging have one implementation. Bounded: each request ends after at
- * most ctx->retry.max_attempts attempts, and each attempt ends by curl's
- * per-request timeout.
+ * logging have one implementation. Bounded: each request ends by
+ * obj_options.deadline_ms after its first attempt started (each attempt's
+ * curl timeouts are cut to what is left, and no retry starts that could
+ * not get S3_MIN_ATTEMPT_MS), and after at most ctx->retry.max_attempts
+ * attempts.
  */
 #include "s3_transfer.h"
 #include "log.h"
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #define S3_POLL_MAX_MS 1000
+#define S3_MIN_ATTEMPT_MS 100   /* a retry with less time left is not worth it */
 
 static uint64_t s3_now_ms(void)
 {
@@ -83,6 +86,9 @@ static void s3_start_more(struct s3_runner *r, uint64_t now)
         if (i < 0)
             return;
         struct s3_xfer *x = &r->xs[i];
+        if (x->attempts == 0)
+            x->deadline_ms = now + (uint64_t)r->ctx->st->opt.deadline_ms;
+        x->left_ms = x->deadline_ms > now ? x->deadline_ms - now : 1;
         int slot = r->free_slots[--r->nfree];
         CURL *e = s3_lane_easy(r->ctx->conn, r->lane, slot);
         if (!e || s3_xfer_start(r->ctx, x, e) != 0 || curl_multi_add_handle(r->multi, e) != CURLM_OK) {
@@ -105,7 +111,9 @@ static void s3_ended(struct s3_runner *r, CURL *e, CURLcode cc, uint64_t now)
     s3_xfer_done(x, cc);
     r->free_slots[r->nfree++] = x->slot;
     r->active--;
-    if (retry_next(&r->ctx->retry, x->attempts - 1, x->curl_code, x->status, s3_random(), &delay)) {
+    /* No retry that could not start before the request's deadline. */
+    if (retry_next(&r->ctx->retry, x->attempts - 1, x->curl_code, x->status, s3_random(), &delay) &&
+        now + delay + S3_MIN_ATTEMPT_MS < x->deadline_ms) {
         log_debug("objstore", "retrying %s in %u ms (attempt %d: curl %d, HTTP %ld)",
                   x->key, delay, x->attempts, x->curl_code, x->status);
         x->waiting = 1;

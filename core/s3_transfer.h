@@ -73,6 +73,7 @@ struct s3_xfer {
     uint64_t skip;              /* bytes to drop if a 200 ignores our Range */
     size_t got;
     int overflow;
+    int range_empty;            /* a 206 with nothing past off: stopped after the head */
     char *body;                 /* LIST: the reply */
     size_t body_len, body_cap;
     char errbody[S3_ERRBODY_MAX];
@@ -87,6 +88,9 @@ struct s3_xfer {
     int64_t range_total;        /* GET: object size from Content-Range, or -1 */
     int waiting;                /* backing off before the next attempt */
     uint64_t due_ms;
+    uint64_t deadline_ms;       /* monotonic: the request ends by then (set at the
+                                   first attempt from obj_options.deadline_ms) */
+    uint64_t left_ms;           /* of that, when this attempt started */
     ssize_t result;
 };
 

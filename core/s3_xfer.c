@@ -17,6 +17,7 @@
 #include "s3_transfer.h"
 #include "log.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,6 +178,17 @@ static size_t s3_on_header(char *p, size_t size, size_t nmemb, void *ud)
         if (k > 0)
             x->range_total = strtoll(num, NULL, 10);
     }
+    /* End of the head of a 206 that says the object has no byte past our
+     * offset: s3rver then promises a body it never sends, so stop here
+     * rather than wait for the stall timeout (s3_xfer_done). */
+    if (n <= 2 && x->range_total >= 0 && (uint64_t)x->range_total <= x->off) {
+        long status = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status == 206) {
+            x->range_empty = 1;
+            return 0;
+        }
+    }
     return n;
 }
 
@@ -205,6 +217,7 @@ static void s3_attempt_reset(struct s3_xfer *x, CURL *easy)
     x->skip = x->off;
     x->got = 0;
     x->overflow = 0;
+    x->range_empty = 0;
     x->body_len = 0;
     x->errbody_len = 0;
     x->errbody[0] = '\0';
@@ -260,6 +273,14 @@ static int s3_set_auth(struct s3_ctx *ctx, CURL *e)
 int s3_xfer_start(struct s3_ctx *ctx, struct s3_xfer *x, CURL *e)
 {
     const struct obj_options *o = &ctx->st->opt;
+    assert(x->left_ms > 0);
+    /* An attempt gets what is left of the request's bound; a transfer
+     * that moves under a byte a second for a fifth of the bound (at least
+     * 2 s: a busy server may think that long) is stalled, and is cut so a
+     * retry still fits. */
+    long timeout = o->timeout_ms < (long)x->left_ms ? o->timeout_ms : (long)x->left_ms;
+    long connect = o->connect_timeout_ms < timeout ? o->connect_timeout_ms : timeout;
+    long stall_s = o->deadline_ms / 5000 > 2 ? o->deadline_ms / 5000 : 2;
     /* Headers (and the body's hash) are made at the first attempt, so a
      * batch hashes each body while earlier transfers are on the wire. */
     if (!x->headers && s3_xfer_headers(ctx, x) != 0)
@@ -270,8 +291,10 @@ int s3_xfer_start(struct s3_ctx *ctx, struct s3_xfer *x, CURL *e)
               curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L) ||     /* keys may hold "/../" */
               curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
               curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) ||
-              curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)o->timeout_ms) ||
-              curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)o->connect_timeout_ms) ||
+              curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout) ||
+              curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect) ||
+              curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L) ||
+              curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, stall_s) ||
               curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) ||
               curl_easy_setopt(e, CURLOPT_USERAGENT, "shimfs") ||
               curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers) ||
@@ -293,7 +316,7 @@ void s3_xfer_done(struct s3_xfer *x, CURLcode cc)
         x->content_length = cl;
     /* Our own write callback refused a body that would not fit: that is
      * not a network failure, and must not be retried as one. */
-    if (cc == CURLE_WRITE_ERROR && x->overflow)
+    if (cc == CURLE_WRITE_ERROR && (x->overflow || x->range_empty))
         x->curl_code = CURLE_OK;
     /* s3rver answers a Range on an empty object with "206, Content-Range
      * bytes 0-0/0, Content-Length: 1" and no body. When Content-Range says

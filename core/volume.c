@@ -124,10 +124,13 @@ int volume_open(const struct shimfs_config *cfg, struct volume **out)
     v->cfg = *cfg;
     volume_trust_cache_dir(v);
     int rc = meta_open(cfg->meta, &v->meta);
-    if (rc == 0)
-        rc = volume_load_settings(v);
     if (rc == 0) {
-        rc = obj_open(v->settings.bucket, NULL, &v->store);
+        meta_set_timeout(v->meta, cfg->meta_timeout_ms);
+        rc = volume_load_settings(v);
+    }
+    if (rc == 0) {
+        struct obj_options oo = { .max_retries = -1, .deadline_ms = cfg->s3_timeout_ms };
+        rc = obj_open(v->settings.bucket, &oo, &v->store);
         if (rc < 0)
             log_error("volume", "bucket %s of volume %s: %s", v->settings.bucket,
                       v->settings.name, strerror(-rc));

@@ -1,8 +1,9 @@
 /* meta_conn.c - one PostgreSQL connection: opening it, and turning libpq's
  * failures into the errno values meta.h promises.
  *
- * Promises: a failed connect logs exactly one line "cannot connect to
- * HOST/DB: <libpq's reason>" (libpq never puts the password in its
+ * Promises: a connect ends by the call's deadline; a failed one is
+ * reported to meta_down.c, which logs "cannot connect to HOST/DB: <libpq's
+ * reason>" once per outage interval (libpq never puts the password in its
  * messages, and the description is built without it); statement failures
  * log one line unless they are namespace answers; serialization failures
  * and deadlocks mark the connection so the transaction can be rerun.
@@ -11,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,22 +91,72 @@ static void meta_notice(void *arg, const char *message)
 }
 
 /* libpq's keywords: our defaults come before dbname so that anything the
- * caller's URL or conninfo says wins (expand_dbname processes in order). */
-static PGconn *meta_connect_params(const char *conninfo)
+ * caller's URL or conninfo says wins (expand_dbname processes in order).
+ * Keepalives and tcp_user_timeout let the kernel find a dead peer of an
+ * idle pooled connection; statement_timeout makes the server give up
+ * about when we do (not sent with SHIMFS_META_PREPARE=0: PgBouncer refuses
+ * the "options" startup parameter). None of them bounds a call by itself:
+ * meta_conn_wait does. */
+static PGconn *meta_connect_start(const struct meta *m)
 {
-    const char *keys[4], *vals[4];
-    int n = 0;
+    const char *keys[12], *vals[12];
+    char ct[16], idle[16], intvl[16], uto[16], opts[64];
+    int n = 0, t = m->timeout_ms;
+    int t_s = (t + 999) / 1000;
+    snprintf(ct, sizeof ct, "%d", t_s < 2 ? 2 : t_s);
+    snprintf(idle, sizeof idle, "%d", t_s / 3 < 1 ? 1 : t_s / 3);
+    snprintf(intvl, sizeof intvl, "%d", t_s / 6 < 1 ? 1 : t_s / 6);
+    snprintf(uto, sizeof uto, "%d", t);
+    snprintf(opts, sizeof opts, "-c statement_timeout=%d", t);
     if (!getenv("PGCONNECT_TIMEOUT")) {
         keys[n] = "connect_timeout";
-        vals[n++] = "10";
+        vals[n++] = ct;
+    }
+    keys[n] = "keepalives";
+    vals[n++] = "1";
+    keys[n] = "keepalives_idle";
+    vals[n++] = idle;
+    keys[n] = "keepalives_interval";
+    vals[n++] = intvl;
+    keys[n] = "keepalives_count";
+    vals[n++] = "3";
+    keys[n] = "tcp_user_timeout";
+    vals[n++] = uto;
+    if (m->use_prepare && !getenv("PGOPTIONS")) {
+        keys[n] = "options";
+        vals[n++] = opts;
     }
     keys[n] = "fallback_application_name";
     vals[n++] = "shimfs";
     keys[n] = "dbname";
-    vals[n++] = (conninfo && *conninfo) ? conninfo : NULL;
+    vals[n++] = (m->conninfo && *m->conninfo) ? m->conninfo : NULL;
     keys[n] = NULL;
     vals[n] = NULL;
-    return PQconnectdbParams(keys, vals, 1);
+    return PQconnectStartParams(keys, vals, 1);
+}
+
+/* Drives a started connection to its end by the deadline: 0, or -ETIMEDOUT
+ * (the caller closes it), or -1 with libpq's message in the connection. */
+static int meta_connect_finish(PGconn *pg, int64_t deadline_ns)
+{
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    for (;;) {
+        if (st == PGRES_POLLING_OK)
+            return 0;
+        if (st == PGRES_POLLING_FAILED)
+            return -1;
+        int64_t left = deadline_ns - meta_mono_ns();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        struct pollfd pf = { PQsocket(pg), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0 };
+        if (pf.fd < 0)
+            return -1;
+        int r = poll(&pf, 1, (int)((left + 999999) / 1000000));
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (r > 0)
+            st = PQconnectPoll(pg);
+    }
 }
 
 /* Shells dup2 onto small numbers (`exec 3> file`), which silently closes
@@ -131,26 +183,41 @@ static int meta_fd_hold_low(int *held)
 
 int meta_conn_connect(struct meta_conn *c)
 {
+    assert(c->deadline_ns > 0);
     meta_conn_drop(c);
+    int rc = meta_down_check(c->m);
+    if (rc < 0)
+        return rc;
     int held[META_FD_FLOOR];
     int nheld = meta_fd_hold_low(held);
-    PGconn *pg = meta_connect_params(c->m->conninfo);
+    PGconn *pg = meta_connect_start(c->m);
+    rc = pg && PQstatus(pg) != CONNECTION_BAD ? meta_connect_finish(pg, c->deadline_ns) : -1;
     while (nheld > 0)
         close(held[--nheld]);
     if (!pg) {
-        log_error(META_LOG, "cannot connect to %s: out of memory", c->m->describe);
+        char why[600];
+        snprintf(why, sizeof why, "cannot connect to %s: out of memory", c->m->describe);
+        meta_down_failed(c->m, -ENOMEM, why);
         return -ENOMEM;
     }
-    if (PQstatus(pg) != CONNECTION_OK) {
-        char why[512];
-        meta_one_line(PQerrorMessage(pg), why, sizeof why);
-        int err = meta_connect_errno(why);
-        log_error(META_LOG, "cannot connect to %s: %s", c->m->describe, why);
+    if (rc < 0) {
+        char why[1200], msg[512];
+        int err = rc;
+        if (rc == -ETIMEDOUT) {
+            snprintf(why, sizeof why, "cannot connect to %s: no answer within %d ms",
+                     c->m->describe, c->m->timeout_ms);
+        } else {
+            meta_one_line(PQerrorMessage(pg), msg, sizeof msg);
+            err = meta_connect_errno(msg);
+            snprintf(why, sizeof why, "cannot connect to %s: %s", c->m->describe, msg);
+        }
         PQfinish(pg);
+        meta_down_failed(c->m, err, why);
         return err;
     }
+    meta_down_ok(c->m);
     PQsetNoticeProcessor(pg, meta_notice, NULL);
-    if (!PQenterPipelineMode(pg)) {
+    if (PQsetnonblocking(pg, 1) != 0 || !PQenterPipelineMode(pg)) {
         log_error(META_LOG, "%s: cannot enter pipeline mode", c->m->describe);
         PQfinish(pg);
         return -EIO;

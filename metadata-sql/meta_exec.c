@@ -7,10 +7,14 @@
  * namespace change costs two (lock and check; apply and commit).
  * Statements between two Syncs without BEGIN form one implicit transaction,
  * which makes a single-batch change atomic without BEGIN/COMMIT at all.
+ * Connections are non-blocking: every wait is a poll() that ends by the
+ * call's deadline (meta_set_timeout), never a blocking libpq call.
  */
 #include "meta_int.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -53,6 +57,57 @@ unnamed:
     return PQsendQueryParams(c->pg, s->sql, np, NULL, vals, lens, fmts, 1) ? 0 : -1;
 }
 
+/* Until PQgetResult can be called without blocking: 0, -ETIMEDOUT once
+ * the call's deadline has passed, -ECONNREFUSED when the connection
+ * failed. Pushes out what libpq still holds to send meanwhile (the
+ * connection is non-blocking, so a frozen server never blocks a send). */
+static int meta_conn_wait(struct meta_conn *c)
+{
+    for (;;) {
+        int pending = PQflush(c->pg);
+        if (pending < 0)
+            return -ECONNREFUSED;
+        if (!PQisBusy(c->pg))
+            return 0;
+        int64_t left = c->deadline_ns - meta_mono_ns();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        struct pollfd pf = { PQsocket(c->pg), POLLIN | (pending ? POLLOUT : 0), 0 };
+        if (pf.fd < 0 || meta_conn_broken(c))
+            return -ECONNREFUSED;
+        int r = poll(&pf, 1, (int)((left + 999999) / 1000000));
+        if (r < 0 && errno != EINTR)
+            return -ECONNREFUSED;
+        if (r > 0 && (pf.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(c->pg))
+            return -ECONNREFUSED;
+    }
+}
+
+static int meta_result(struct meta_conn *c, PGresult **r)
+{
+    int rc = meta_conn_wait(c);
+    *r = rc == 0 ? PQgetResult(c->pg) : NULL;
+    return rc;
+}
+
+/* The call could not finish: report it (a timeout marks the database down:
+ * one line per outage interval) and drop the connection, whose protocol
+ * state is now unknown. The server gives up on its side by
+ * statement_timeout, or when it next writes to the closed socket. */
+static int meta_conn_fail(struct meta_conn *c, int rc, const char *what)
+{
+    if (rc == -ETIMEDOUT) {
+        char why[800];
+        snprintf(why, sizeof why, "%s: no answer within %d ms during %s; connection dropped",
+                 c->m->describe, c->m->timeout_ms, what);
+        meta_down_failed(c->m, -ETIMEDOUT, why);
+    } else {
+        rc = meta_conn_error(c, NULL, what);
+    }
+    meta_conn_drop(c);
+    return rc;
+}
+
 /* Records what one answer means for the connection and the batch. */
 static void meta_take(struct meta_conn *c, const struct meta_item *it, struct meta_q *qs,
                       PGresult *r, int *err)
@@ -85,19 +140,27 @@ static void meta_take(struct meta_conn *c, const struct meta_item *it, struct me
 static int meta_collect(struct meta_conn *c, const struct meta_item *items, int ni,
                         struct meta_q *qs)
 {
-    int err = 0;
+    int err = 0, rc;
+    PGresult *r;
     for (int i = 0; i < ni; i++) {
-        PGresult *r = PQgetResult(c->pg);
+        if ((rc = meta_result(c, &r)) < 0)
+            goto failed;
         if (!r)
             goto lost;
         meta_take(c, &items[i], qs, r, &err);
         if (meta_conn_broken(c))
             goto lost;
         /* Each statement's answers end with a NULL. */
-        for (int guard = 0; guard < 4 && (r = PQgetResult(c->pg)); guard++)
+        for (int guard = 0; guard < 4; guard++) {
+            if ((rc = meta_result(c, &r)) < 0)
+                goto failed;
+            if (!r)
+                break;
             PQclear(r);
+        }
     }
-    PGresult *r = PQgetResult(c->pg);
+    if ((rc = meta_result(c, &r)) < 0)
+        goto failed;
     if (!r || PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
         PQclear(r);
         goto lost;
@@ -109,6 +172,9 @@ lost:
         err = meta_conn_error(c, NULL, "reading results");
     meta_conn_drop(c);
     return err;
+failed:
+    rc = meta_conn_fail(c, rc, "reading results");
+    return err ? err : rc;
 }
 
 void meta_q_clear(struct meta_q *qs, int n)
@@ -182,12 +248,14 @@ static int meta_read_ex(struct meta *m, int raw, int stmt, const struct meta_par
                         PGresult **res)
 {
     int rc = 0;
+    int64_t deadline = 0;       /* the retry is part of the same call */
     *res = NULL;
     for (int attempt = 0; attempt < 2; attempt++) {
         struct meta_conn *c;
-        rc = raw ? meta_conn_get_raw(m, &c) : meta_conn_get(m, &c);
+        rc = meta_conn_get_until(m, raw, deadline, &c);
         if (rc < 0)
             return rc;
+        deadline = c->deadline_ns;
         int owned = meta_conn_owned(m) == c;
         rc = meta_run1(c, stmt, p, res);
         int broken = rc < 0 && meta_conn_broken(c);
@@ -216,12 +284,22 @@ int meta_exec_simple(struct meta_conn *c, const char *sql, const char *what)
         return -ECONNREFUSED;
     if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c->pg))
         return meta_conn_error(c, NULL, what);
-    PGresult *r = PQexec(c->pg, sql);
+    /* PQexec would block: send, then wait like every other round trip. */
+    if (!PQsendQuery(c->pg, sql))
+        return meta_conn_fail(c, -ECONNREFUSED, what);
     int rc = 0;
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        rc = meta_conn_error(c, r, what);
-    PQclear(r);
+    for (int guard = 0; guard < 1024; guard++) {
+        PGresult *r;
+        int wrc = meta_result(c, &r);
+        if (wrc < 0)
+            return meta_conn_fail(c, wrc, what);
+        if (!r)
+            break;
+        ExecStatusType st = PQresultStatus(r);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && rc == 0)
+            rc = meta_conn_error(c, r, what);
+        PQclear(r);
+    }
     if (!meta_conn_broken(c) && !PQenterPipelineMode(c->pg) && rc == 0)
         rc = meta_conn_error(c, NULL, what);
     return rc;

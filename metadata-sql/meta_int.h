@@ -6,6 +6,7 @@
 #ifndef SHIMFS_META_INT_H
 #define SHIMFS_META_INT_H
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <libpq-fe.h>
@@ -73,7 +74,20 @@ struct meta_conn {
     int begin_pending;          /* BEGIN goes out with the next batch */
     int in_block;               /* an explicit transaction is open */
     int retry;                  /* the last failure may succeed if the tx reruns */
+    int64_t deadline_ns;        /* CLOCK_MONOTONIC: this use of c ends by then */
     unsigned char prepared[MS_COUNT];
+};
+
+/* The database's reachability as this handle saw it (meta_down.c). */
+struct meta_down {
+    pthread_mutex_t mu;
+    int64_t until_ns;           /* down: fail fast before this; 0 = up (atomic) */
+    int64_t since_ns;           /* when the outage began */
+    int64_t logged_ns;          /* last log line about it */
+    int backoff_ms;             /* the current window */
+    int err;                    /* the failure calls are answered with */
+    int probing;                /* a thread is trying to connect */
+    uint64_t refused;           /* calls answered fast since the last line */
 };
 
 struct meta {
@@ -81,6 +95,8 @@ struct meta {
     char describe[512];
     int use_prepare;            /* SHIMFS_META_PREPARE (default 1) */
     int checked;                /* schema version verified on this handle */
+    int timeout_ms;             /* meta_set_timeout: bound of one call */
+    struct meta_down down;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int nconns;
@@ -128,10 +144,14 @@ void meta_arr_free(struct meta_arr *a);
 
 /* ---- connections (meta_pool.c, meta_conn.c) ---- */
 /* Borrow a connection (the thread's own inside meta_txn), connecting lazily
- * and checking the schema version once per handle. */
+ * and checking the schema version once per handle. The borrow starts the
+ * call's clock: connecting and every round trip end by c->deadline_ns
+ * (meta_set_timeout), inside meta_txn each nested call gets its own. */
 int meta_conn_get(struct meta *m, struct meta_conn **out);
 /* The same without the schema check (meta_format, meta_load_settings). */
 int meta_conn_get_raw(struct meta *m, struct meta_conn **out);
+/* The same, ending by deadline_ns (a retry of a call already running). */
+int meta_conn_get_until(struct meta *m, int raw, int64_t deadline_ns, struct meta_conn **out);
 void meta_conn_put(struct meta_conn *c);
 /* Close every idle connection: one was found dead, the others probably
  * are too (server restart), and a retry must not land on one of them. */
@@ -140,7 +160,8 @@ void meta_pool_drop_idle(struct meta *m);
 struct meta_conn *meta_conn_owned(struct meta *m);
 void meta_conn_set_owned(struct meta *m, struct meta_conn *c);
 
-/* Open c->pg (closing a broken one first). Logs one line on failure. */
+/* Open c->pg (closing a broken one first) by c->deadline_ns; fails fast
+ * while the database is known down. Logs through meta_down_failed. */
 int meta_conn_connect(struct meta_conn *c);
 void meta_conn_drop(struct meta_conn *c);
 int meta_conn_broken(const struct meta_conn *c);
@@ -150,6 +171,21 @@ int meta_conn_broken(const struct meta_conn *c);
 int meta_conn_error(struct meta_conn *c, const PGresult *r, const char *what);
 /* Make a conninfo description without secrets into buf. */
 void meta_conn_describe(const char *conninfo, char *buf, size_t cap);
+
+/* ---- reachability (meta_down.c) ---- */
+int64_t meta_mono_ns(void);
+void meta_down_init(struct meta_down *d);
+/* 1 while the database is known down (one atomic load). */
+int meta_down_known(struct meta *m);
+/* 0: a connect may be tried (as the probe, when down); else the errno to
+ * answer at once, without a connect attempt. */
+int meta_down_check(struct meta *m);
+/* A connect failed or a call got no answer in time: mark down, back off,
+ * log (once per interval). why: one line naming the database (its
+ * description), no secrets. */
+void meta_down_failed(struct meta *m, int err, const char *why);
+/* A connect succeeded: mark up (one line if it was down). */
+void meta_down_ok(struct meta *m);
 
 /* ---- executing (meta_exec.c) ---- */
 struct meta_q {

@@ -6,18 +6,33 @@
  * its connection for every nested call (thread-local), so nested calls
  * join the transaction and can never wait on the pool. After fork the
  * child forgets the parent's connections without sending a byte on them.
+ * Every borrow starts a call's clock (meta_set_timeout, default
+ * META_TIMEOUT_DEFAULT_MS): waiting for a free connection, connecting and
+ * each round trip all end by that deadline.
  */
 #include "meta_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 
 static __thread struct meta *meta_tls_m;
+
+/* The pool's waits are timed against CLOCK_MONOTONIC, like deadlines. */
+static void meta_pool_cond_init(pthread_cond_t *cv)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+}
 static __thread struct meta_conn *meta_tls_c;
 
 static int meta_env_int(const char *name, int def, int lo, int hi)
@@ -58,8 +73,10 @@ int meta_open(const char *conninfo, struct meta **out)
     meta_conn_describe(m->conninfo, m->describe, sizeof m->describe);
     m->use_prepare = meta_env_int("SHIMFS_META_PREPARE", 1, 0, 1);
     m->nconns = meta_env_int("SHIMFS_META_CONNS", 2, 1, META_MAX_CONNS);
+    m->timeout_ms = META_TIMEOUT_DEFAULT_MS;
+    meta_down_init(&m->down);
     pthread_mutex_init(&m->mu, NULL);
-    pthread_cond_init(&m->cv, NULL);
+    meta_pool_cond_init(&m->cv);
     for (int i = 0; i < m->nconns; i++)
         m->conns[i].m = m;
     *out = m;
@@ -74,6 +91,7 @@ void meta_close(struct meta *m)
         meta_conn_drop(&m->conns[i]);
     pthread_mutex_destroy(&m->mu);
     pthread_cond_destroy(&m->cv);
+    pthread_mutex_destroy(&m->down.mu);
     free(m->conninfo);
     free(m);
 }
@@ -103,7 +121,9 @@ void meta_after_fork(struct meta *m)
     if (devnull >= 0)
         close(devnull);
     pthread_mutex_init(&m->mu, NULL);
-    pthread_cond_init(&m->cv, NULL);
+    meta_pool_cond_init(&m->cv);
+    pthread_mutex_init(&m->down.mu, NULL);
+    m->down.probing = 0;    /* the probing thread, if any, is the parent's */
     /* The parent's session stays the parent's: the child starts its own. */
     m->sid = 0;
     if (meta_tls_m == m) {
@@ -144,21 +164,52 @@ static struct meta_conn *meta_pool_pick(struct meta *m)
     return spare;
 }
 
-int meta_conn_get_raw(struct meta *m, struct meta_conn **out)
+void meta_set_timeout(struct meta *m, int timeout_ms)
+{
+    assert(m);
+    m->timeout_ms = timeout_ms > 0 ? timeout_ms : META_TIMEOUT_DEFAULT_MS;
+}
+
+int meta_conn_get_until(struct meta *m, int raw, int64_t deadline_ns, struct meta_conn **out)
 {
     struct meta_conn *c = meta_conn_owned(m);
+    if (deadline_ns <= 0)
+        deadline_ns = meta_mono_ns() + (int64_t)m->timeout_ms * 1000000;
     if (c) {
+        c->deadline_ns = deadline_ns;   /* a nested call: its own bound */
         *out = c;
         return 0;
     }
+    struct timespec until = { deadline_ns / 1000000000, deadline_ns % 1000000000 };
+    int timed_out = 0;
     pthread_mutex_lock(&m->mu);
-    while (!(c = meta_pool_pick(m)))
-        pthread_cond_wait(&m->cv, &m->mu);
-    c->busy = 1;
+    while (!(c = meta_pool_pick(m)) && !timed_out)
+        timed_out = pthread_cond_timedwait(&m->cv, &m->mu, &until) == ETIMEDOUT;
+    if (c)
+        c->busy = 1;
     pthread_mutex_unlock(&m->mu);
+    if (!c) {
+        /* Every connection is stuck in a call of its own. */
+        char why[600];
+        snprintf(why, sizeof why, "%s: no free connection within %d ms", m->describe, m->timeout_ms);
+        meta_down_failed(m, -ETIMEDOUT, why);
+        return -ETIMEDOUT;
+    }
     c->retry = 0;
+    c->deadline_ns = deadline_ns;
+    /* While the database is known down a connection that looks open is
+     * probably dead too: the connect below answers fast or probes. */
+    if (c->pg && meta_down_known(m))
+        meta_conn_drop(c);
     if (meta_conn_broken(c)) {
         int rc = meta_conn_connect(c);
+        if (rc < 0) {
+            meta_conn_put(c);
+            return rc;
+        }
+    }
+    if (!raw && !__atomic_load_n(&m->checked, __ATOMIC_ACQUIRE)) {
+        int rc = meta_check_version(c);
         if (rc < 0) {
             meta_conn_put(c);
             return rc;
@@ -168,16 +219,16 @@ int meta_conn_get_raw(struct meta *m, struct meta_conn **out)
     return 0;
 }
 
+int meta_conn_get_raw(struct meta *m, struct meta_conn **out)
+{
+    return meta_conn_get_until(m, 1, 0, out);
+}
+
 int meta_conn_get(struct meta *m, struct meta_conn **out)
 {
-    int rc = meta_conn_get_raw(m, out);
-    if (rc < 0 || __atomic_load_n(&m->checked, __ATOMIC_ACQUIRE))
-        return rc;
-    rc = meta_check_version(*out);
-    if (rc < 0) {
-        meta_conn_put(*out);
+    int rc = meta_conn_get_until(m, 0, 0, out);
+    if (rc < 0)
         *out = NULL;
-    }
     return rc;
 }
 

@@ -95,6 +95,7 @@ static int cli_agent_serve(const struct shimfs_config *cfg, struct nodemeta *nm,
     int rc = meta_open(cfg->meta, &m);
     if (rc < 0)
         return cli_meta_fail("agent", NULL, rc);
+    meta_set_timeout(m, cfg->meta_timeout_ms);
     rc = agent_run(cfg, m, nm, &cli_agent_stop);
     meta_close(m);
     if (rc == -EBUSY)

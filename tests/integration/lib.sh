@@ -149,6 +149,43 @@ on_exit() {
     TEST_CLEANUP+=("$1")
 }
 
+# A faultproxy (tests/tools/faultproxy.c) in front of 127.0.0.1:$1 (more
+# arguments go to it, e.g. --http): sets FP_PORT (where clients connect)
+# and FP_CTL; `fault_ctl COMMAND` steers it and fails on a refusal.
+fault_proxy() {
+    local dir=$TEST_SCRATCH/faultproxy target=$1; shift
+    mkdir -p "$dir"
+    rm -f "$dir/ports"
+    "$SHIMFS_BUILD/tools/faultproxy" --target "$target" --ports "$dir/ports" --max-seconds 900 "$@" &
+    FP_PID=$!
+    on_exit "kill $FP_PID 2>/dev/null"
+    wait_for 10 test -s "$dir/ports" || { fail "faultproxy did not start"; exit 1; }
+    read -r FP_PORT FP_CTL < "$dir/ports"
+}
+
+fault_ctl() {
+    local fd reply=
+    exec {fd}<>"/dev/tcp/127.0.0.1/$FP_CTL"
+    printf '%s\n' "$*" >&"$fd"
+    read -r -t 5 reply <&"$fd" || reply="no reply"
+    exec {fd}>&-
+    [ "${reply%% *}" = ok ] || { fail "faultproxy $*: $reply"; return 1; }
+}
+
+# Waits at most SECONDS for process PID; kills it (and fails) if it is
+# still running then.
+wait_bounded() {
+    local pid=$1 seconds=$2 what=$3
+    if wait_for "$seconds" eval '! kill -0 '"$pid"' 2>/dev/null'; then
+        wait "$pid" || true
+        return 0
+    fi
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    fail "$what: still running after $seconds s (killed)"
+    return 1
+}
+
 test_finish() {
     local rc=$? cmd
     trap - EXIT

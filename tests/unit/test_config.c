@@ -95,6 +95,32 @@ START_TEST(test_session_settings)
 }
 END_TEST
 
+/* The bounds of a call against a hung server (issue 14): seconds with a
+ * fraction, kept in ms; nonsense and zero keep the default. */
+START_TEST(test_timeouts)
+{
+    unsetenv("SHIMFS_META_TIMEOUT");
+    unsetenv("SHIMFS_S3_TIMEOUT");
+    struct shimfs_config c;
+    config_load(&c);
+    ck_assert_int_eq(c.meta_timeout_ms, 30000);
+    ck_assert_int_eq(c.s3_timeout_ms, 60000);
+    setenv("SHIMFS_META_TIMEOUT", "2.5", 1);
+    setenv("SHIMFS_S3_TIMEOUT", "3", 1);
+    config_load(&c);
+    ck_assert_int_eq(c.meta_timeout_ms, 2500);
+    ck_assert_int_eq(c.s3_timeout_ms, 3000);
+    setenv("SHIMFS_LOG", "error", 1); /* the warnings are expected here */
+    setenv("SHIMFS_META_TIMEOUT", "0", 1);
+    setenv("SHIMFS_S3_TIMEOUT", "soon", 1);
+    config_load(&c);
+    ck_assert_int_eq(c.meta_timeout_ms, 30000);
+    ck_assert_int_eq(c.s3_timeout_ms, 60000);
+    unsetenv("SHIMFS_META_TIMEOUT");
+    unsetenv("SHIMFS_S3_TIMEOUT");
+}
+END_TEST
+
 START_TEST(test_normalize_prefix)
 {
     char out[64];
@@ -130,6 +156,7 @@ int main(void)
     tcase_add_test(tc, test_bad_values_keep_defaults);
     tcase_add_test(tc, test_normalize_prefix);
     tcase_add_test(tc, test_session_settings);
+    tcase_add_test(tc, test_timeouts);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
