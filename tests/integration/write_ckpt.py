@@ -2,10 +2,13 @@
 """write_ckpt.py - the checkpoint pattern, for test_write_checkpoint.sh.
 
   write_ckpt.py write DIR LOG [MAXGEN]
-      loop: write DIR/ckpt.tmp (a few MiB: header with the generation,
-      random payload, SHA-256 trailer), fsync, close, os.replace over
-      DIR/ckpt, then append "committed GEN" to LOG (a host file). Starts
-      after the generation already in DIR/ckpt. Meant to be killed.
+      loop: append "writing GEN" to LOG (a host file), write DIR/ckpt.tmp
+      (a few MiB: header with the generation, random payload, SHA-256
+      trailer), fsync, close, os.replace over DIR/ckpt, then append
+      "committed GEN" to LOG. Starts after the generation already in
+      DIR/ckpt. Meant to be killed: a rename whose commit reached the
+      database just before the kill is committed without its line, so the
+      file may hold any generation up to the last "writing" one.
   write_ckpt.py check DIR MIN MAX
       DIR/ckpt must be whole (magic, length, checksum) with MIN <= its
       generation <= MAX; prints the generation. Exit 1 otherwise.
@@ -54,6 +57,9 @@ def write(d, log, maxgen):
     tmp, final = os.path.join(d, "ckpt.tmp"), os.path.join(d, "ckpt")
     for _ in range(maxgen):
         gen += 1
+        with open(log, "a") as lf:
+            lf.write("writing %d\n" % gen)
+            lf.flush()
         with open(tmp, "wb") as f:
             f.write(encode(gen))
             f.flush()
