@@ -97,27 +97,7 @@ int meta_slice_referenced(struct meta *m, uint64_t id)
 int meta_list_reservations(struct meta *m, int64_t stale_ns, meta_range_cb cb, void *arg)
 {
     assert(m && cb);
-    int64_t after = -1;
+    int64_t stale = stale_ns < 0 ? -1 : stale_ns;
     /* Keyset pages by first id (unique: ranges never overlap). */
-    for (;;) {
-        struct meta_params p;
-        meta_p_init(&p);
-        meta_p_int(&p, stale_ns < 0 ? -1 : stale_ns);
-        meta_p_int(&p, after);
-        meta_p_int(&p, META_GARBAGE_PAGE);
-        PGresult *r;
-        int rc = meta_read(m, MS_LIST_RESERVATIONS, &p, &r);
-        if (rc < 0)
-            return rc;
-        int n = PQntuples(r);
-        for (int i = 0; i < n && rc == 0; i++) {
-            after = meta_r_int(r, i, 0);
-            rc = cb(arg, (uint64_t)after, (uint32_t)meta_r_int(r, i, 1));
-        }
-        PQclear(r);
-        if (rc != 0)
-            return rc < 0 ? rc : 0;
-        if (n < META_GARBAGE_PAGE)
-            return 0;
-    }
+    return meta_read_keyset(m, MS_LIST_RESERVATIONS, &stale, -1, META_GARBAGE_PAGE, cb, arg);
 }

@@ -206,6 +206,12 @@ int meta_end(struct meta_conn *c, int commit);
 /* One idempotent read outside any caller transaction: borrows a connection,
  * runs, reconnects and retries once if the connection had broken. */
 int meta_read(struct meta *m, int stmt, const struct meta_params *p, PGresult **res);
+/* Rows (key bigint, n int) of a keyset-paged statement whose parameters
+ * are ([*lead,] after, page), page after page (bounded memory), each page
+ * past the previous one's last key; cb gets each row and returns non-zero
+ * to stop (a negative value is returned). */
+int meta_read_keyset(struct meta *m, int stmt, const int64_t *lead, int64_t after, int page,
+                     meta_id_cb cb, void *arg);
 /* The same without the schema version check (meta_load_settings does it). */
 int meta_read_raw(struct meta *m, int stmt, const struct meta_params *p, PGresult **res);
 /* Simple-protocol commands (DDL, BEGIN/COMMIT/ROLLBACK in format). */

@@ -11,17 +11,20 @@
 
 #define META_SLICE_PAGE 10000
 
-int meta_list_slices(struct meta *m, meta_id_cb cb, void *arg)
+int meta_read_keyset(struct meta *m, int stmt, const int64_t *lead, int64_t after, int page,
+                     meta_id_cb cb, void *arg)
 {
-    int64_t after = 0;
-    /* Each page starts past the previous one's last id: always progresses. */
+    assert(m && cb && page > 0);
+    /* Each page starts past the previous one's last key: always progresses. */
     for (;;) {
         struct meta_params p;
         meta_p_init(&p);
+        if (lead)
+            meta_p_int(&p, *lead);
         meta_p_int(&p, after);
-        meta_p_int(&p, META_SLICE_PAGE);
+        meta_p_int(&p, page);
         PGresult *r;
-        int rc = meta_read(m, MS_LIST_SLICES, &p, &r);
+        int rc = meta_read(m, stmt, &p, &r);
         if (rc < 0)
             return rc;
         int n = PQntuples(r);
@@ -32,9 +35,14 @@ int meta_list_slices(struct meta *m, meta_id_cb cb, void *arg)
         PQclear(r);
         if (rc != 0)
             return rc < 0 ? rc : 0;
-        if (n < META_SLICE_PAGE)
+        if (n < page)
             return 0;
     }
+}
+
+int meta_list_slices(struct meta *m, meta_id_cb cb, void *arg)
+{
+    return meta_read_keyset(m, MS_LIST_SLICES, NULL, 0, META_SLICE_PAGE, cb, arg);
 }
 
 int meta_session_open(struct meta *m, const char *host, int pid, uint64_t *sid)
