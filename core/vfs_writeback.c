@@ -115,11 +115,13 @@ static int wb_read_table(int fd, struct wb_header *h, struct wb_piece **pcp)
     rc = wb_read_all(fd, pc, h->n * sizeof *pc, sizeof *h);
     uint64_t bytes = 0;
     for (uint32_t i = 0; rc == 0 && i < h->n; i++) {
-        /* an append's offsets are relative: it is cut at chunk boundaries
-         * where the commit places it, so only its slice must fit a chunk */
+        /* an append's offsets are relative, its pieces one after the other
+         * from 0 (meta_append refuses anything else): it is cut at chunk
+         * boundaries where the commit places it, so only its slice must
+         * fit a chunk */
         uint64_t room = (h->flags & WB_APPEND) ? LAYOUT_CHUNK_SIZE
                                                : LAYOUT_CHUNK_SIZE - layout_chunk_offset(pc[i].off);
-        if (pc[i].len > room)
+        if (pc[i].len > room || ((h->flags & WB_APPEND) && pc[i].off != bytes))
             rc = -EIO;
         bytes += pc[i].len;
     }

@@ -3,7 +3,9 @@
  * or another local program may have left torn or corrupt, and that the
  * next process on the node commits (core/vfs_writeback.c, included to
  * reach its reader). Promises checked: no memory error; an accepted
- * journal's pieces each lie inside one chunk and its bytes are exactly the
+ * journal's pieces each fit a chunk (and lie inside one, unless it is an
+ * append journal, whose offsets are relative and which the commit cuts
+ * at the chunk boundaries where it lands) and its bytes are exactly the
  * rest of the file, so committing it reads no more than the file holds
  * and allocates no more than one chunk per piece. */
 #include <assert.h>
@@ -26,7 +28,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint64_t at = sizeof h + (uint64_t)h.n * sizeof *pc;
         for (uint32_t i = 0; i < h.n; i++) {
             assert(pc[i].len <= LAYOUT_CHUNK_SIZE);
-            assert(layout_chunk_index(pc[i].off) == layout_chunk_index(pc[i].off + pc[i].len - (pc[i].len > 0)));
+            if (h.flags & WB_APPEND)
+                assert(pc[i].off == at - sizeof h - (uint64_t)h.n * sizeof *pc);
+            else
+                assert(layout_chunk_index(pc[i].off) ==
+                       layout_chunk_index(pc[i].off + pc[i].len - (pc[i].len > 0)));
             char *buf = malloc(pc[i].len ? pc[i].len : 1);
             assert(buf && wb_read_all(fd, buf, pc[i].len, (off_t)at) == 0);
             free(buf);
