@@ -128,7 +128,8 @@ static int cli_gc_cmp(const void *a, const void *b)
 static const struct cli_gc_garbage *cli_gc_released(const struct cli_gc *g, uint64_t id)
 {
     struct cli_gc_garbage k = { id, 0 };
-    return bsearch(&k, g->garbage, g->ngarbage, sizeof k, cli_gc_cmp);
+    /* none: no array, and bsearch(NULL) is undefined */
+    return g->ngarbage ? bsearch(&k, g->garbage, g->ngarbage, sizeof k, cli_gc_cmp) : NULL;
 }
 
 static void cli_gc_marker_key(const struct cli_gc *g, char *key, size_t cap)

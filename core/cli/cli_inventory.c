@@ -92,7 +92,8 @@ const struct cli_ref *cli_inventory_ref(const struct cli_inventory *inv, uint64_
 int cli_inventory_has(const struct cli_inventory *inv, uint64_t id, uint32_t index, uint32_t len)
 {
     struct cli_obj key = { .id = id, .index = index };
-    const struct cli_obj *o = bsearch(&key, inv->objs, inv->nobjs, sizeof *inv->objs, cli_obj_cmp);
+    const struct cli_obj *o = inv->nobjs ? bsearch(&key, inv->objs, inv->nobjs, sizeof *inv->objs,
+                                                   cli_obj_cmp) : NULL;
     return o && o->len == len;
 }
 
