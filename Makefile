@@ -160,13 +160,6 @@ $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libshimfs-core.a $(SAN_HOOK)
 	@mkdir -p $(dir $@)
 	$(CC) $(FINAL_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(SAN_HOOK) $(BUILD)/libshimfs-core.a $(PKG_LIBS) $(FINAL_LDFLAGS) -lm -pthread
 
-# shim_badpath hands libc NULL where libc declares nonnull, on purpose (the
-# shim must answer as the kernel does): UBSan's check of that is the test's
-# subject, not a finding.
-ifeq ($(SANITIZE),1)
-$(BUILD)/tools/shim_badpath: FINAL_CFLAGS += -fno-sanitize=nonnull-attribute
-endif
-
 $(FUZZ_BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@

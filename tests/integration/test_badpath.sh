@@ -10,6 +10,11 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_services
+# Under SANITIZE=1 the ASan runtime is preloaded before the shim and its own
+# interceptors (fopen, stat, ...) read every path first: they crash on these
+# pointers before the shim can answer. The normal pass tests the shim.
+[ "${SHIMFS_SANITIZE:-}" != 1 ] ||
+    skip_test "ASan's interceptors read bad pointers before the shim does (tested in the normal pass)"
 
 TOOL=$SHIMFS_BUILD/tools/shim_badpath
 [ -x "$TOOL" ] || { fail "missing $TOOL (make integration builds it)"; exit 1; }
