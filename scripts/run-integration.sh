@@ -50,7 +50,7 @@ it_run_script() {
     local script=$1 name log rc p f s san
     name=$(basename "$script" .sh)
     log=$IT_LOGS/$name.log
-    san_begin "integration/$name"
+    san_begin "integration/$name" noleaks
     it_bounded "$log" bash "$script"
     rc=$?
     read -r p f s < <(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?$/\1 \2 \4/p' "$log" | tail -n 1)
