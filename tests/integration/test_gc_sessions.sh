@@ -238,13 +238,15 @@ def put(p, b):
         f.write(b)
 put(vol + "/u", b"unlinked but open\n"); put(vol + "/r", b"renamed over but open\n")
 put(vol + "/new", b"the new r\n")
+# psql asks the database, not the volume: it runs without the shim (under
+# SANITIZE=1 a preloaded psql hung once in its setlocale; being looked into).
 fu, fr = open(vol + "/u", "rb"), open(vol + "/r", "rb")
 os.unlink(vol + "/u"); os.rename(vol + "/new", vol + "/r")
 q = "SELECT count(*) FROM inode n JOIN orphan_owner w ON w.ino = n.ino WHERE n.orphan"
-print("owned", subprocess.run(["psql", os.environ["TEST_META"], "-XAtqc", q], capture_output=True, text=True).stdout.strip())
+print("owned", subprocess.run(["env", "-u", "LD_PRELOAD", "psql", os.environ["TEST_META"], "-XAtqc", q], capture_output=True, text=True).stdout.strip())
 print(fu.read().decode().strip(), "|", fr.read().decode().strip(), "|", open(vol + "/r").read().strip())
 fu.close(); fr.close()
-print("left", subprocess.run(["psql", os.environ["TEST_META"], "-XAtqc", "SELECT count(*) FROM inode WHERE orphan"], capture_output=True, text=True).stdout.strip())
+print("left", subprocess.run(["env", "-u", "LD_PRELOAD", "psql", os.environ["TEST_META"], "-XAtqc", "SELECT count(*) FROM inode WHERE orphan"], capture_output=True, text=True).stdout.strip())
 PYEOF
 check "mkdir orphans" shim mkdir -p "$PREFIX/orph"
 out=$(TEST_META=$META shim "$PY" "$TEST_SCRATCH/orphans.py" "$PREFIX/orph")
@@ -330,7 +332,7 @@ import os, subprocess, sys
 vol = sys.argv[1]
 def sessions():
     q = "SELECT string_agg(pid::text, ' ' ORDER BY pid) FROM session"
-    return subprocess.run(["psql", os.environ["TEST_META"], "-XAtqc", q], capture_output=True, text=True).stdout.strip()
+    return subprocess.run(["env", "-u", "LD_PRELOAD", "psql", os.environ["TEST_META"], "-XAtqc", q], capture_output=True, text=True).stdout.strip()
 with open(vol + "/parent1", "w") as f:
     f.write("p1\n")
 pid = os.fork()
