@@ -18,50 +18,22 @@
 
 #include "meta.h"
 #include "vfs.h"
+#include "vfs_fixture.h"
 
-#define BLOCK (64 * 1024)
+#define BLOCK VFS_FX_BLOCK
 
-static char scratch[256];
-
-static void format_volume(void)
-{
-    struct meta *m;
-    ck_assert_int_eq(meta_open(getenv("SHIMFS_META"), &m), 0);
-    struct meta_settings s = { .block_size = BLOCK, .compress_algo = 1, .compress_level = 1,
-                               .schema_version = META_SCHEMA_VERSION };
-    snprintf(s.name, sizeof s.name, "vfsmissing");
-    snprintf(s.uuid, sizeof s.uuid, "2f0e0d0c-0b0a-4908-8706-050403020102");
-    snprintf(s.bucket, sizeof s.bucket, "file://%s/bucket", scratch);
-    ck_assert_int_eq(meta_format(m, &s, 1), 0);
-    meta_close(m);
-}
 
 static void setup(void)
 {
-    snprintf(scratch, sizeof scratch, "/tmp/shimfs-vfsmissing-%d", (int)getpid());
-    mkdir(scratch, 0700);
-    char cache[300];
-    snprintf(cache, sizeof cache, "%s/cache", scratch);
-    setenv("SHIMFS_CACHE_DIR", cache, 1);
     setenv("SHIMFS_NODE_META", "0", 1);
     setenv("SHIMFS_AGENT", "0", 1);
     setenv("SHIMFS_PREFETCH", "0", 1);
-    setenv("SHIMFS_LOG", "error", 1);
-    format_volume();
+    vfs_fixture_setup("vfsmissing", "2f0e0d0c-0b0a-4908-8706-050403020102");
 }
 
 static void teardown(void)
 {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
-    if (system(cmd) != 0)
-        fprintf(stderr, "test_vfs_missing: could not remove %s\n", scratch);
-}
-
-static void fill(char *p, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (char)(((i * 131 + seed * 7 + (i >> 9)) & 0xff) | 1); /* never a zero byte */
+    vfs_fixture_teardown();
 }
 
 /* Another process writes n bytes of seed to path, its blocks on the
@@ -77,7 +49,7 @@ static void other_process_writes(const char *path, unsigned seed, size_t n)
         char *data = malloc(n);
         if (!data || vfs_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644, &f, host, sizeof host))
             _exit(2);
-        fill(data, n, seed);
+        vfs_fixture_fill(data, n, seed);
         if (vfs_pwrite(f, data, n, 0) != (ssize_t)n || vfs_fsync(f) || vfs_release(f))
             _exit(3);
         _exit(vfs_cache_flush() ? 4 : 0);
@@ -137,7 +109,7 @@ static void damage_file(const char *path)
 static void objects_deleted(const char *suffix)
 {
     char dir[300];
-    snprintf(dir, sizeof dir, "%s/bucket", scratch);
+    snprintf(dir, sizeof dir, "%s/bucket", vfs_fx_scratch);
     ck_assert_int_ge(each_file(dir, suffix, remove_file), 1);
 }
 
@@ -145,7 +117,7 @@ static void objects_deleted(const char *suffix)
 static void cache_emptied(void)
 {
     char dir[300];
-    snprintf(dir, sizeof dir, "%s/cache/blocks", scratch);
+    snprintf(dir, sizeof dir, "%s/cache/blocks", vfs_fx_scratch);
     ck_assert_int_ge(each_file(dir, "", remove_file), 1);
 }
 
@@ -161,7 +133,7 @@ static void read_fails_eio(const char *path, unsigned seed, size_t size)
         return;
     }
     char *got = calloc(1, size + 4096), *want = malloc(size);
-    fill(want, size, seed);
+    vfs_fixture_fill(want, size, seed);
     ssize_t n = 0, r = 0;
     while (n < (ssize_t)size && (r = vfs_pread(f, got + n, size + 4096 - (size_t)n, (uint64_t)n)) > 0)
         n += r;
@@ -201,7 +173,7 @@ START_TEST(test_damaged_cache_file_missing_object)
 {
     other_process_writes("/cached", 3, 5000);
     char dir[300];
-    snprintf(dir, sizeof dir, "%s/cache/blocks", scratch);
+    snprintf(dir, sizeof dir, "%s/cache/blocks", vfs_fx_scratch);
     ck_assert_int_eq(each_file(dir, "_0_5000", damage_file), 1);
     objects_deleted("_0_5000");
     char host[VFS_HOST_MAX];

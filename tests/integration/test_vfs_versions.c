@@ -23,50 +23,22 @@
 
 #include "meta.h"
 #include "vfs.h"
+#include "vfs_fixture.h"
 
-static char scratch[256];
-
-static void format_volume(void)
-{
-    struct meta *m;
-    ck_assert_int_eq(meta_open(getenv("SHIMFS_META"), &m), 0);
-    struct meta_settings s = { .block_size = 64 * 1024, .compress_algo = 1, .compress_level = 1,
-                               .schema_version = META_SCHEMA_VERSION };
-    snprintf(s.name, sizeof s.name, "vfsversions");
-    snprintf(s.uuid, sizeof s.uuid, "1f0e0d0c-0b0a-4908-8706-050403020101");
-    snprintf(s.bucket, sizeof s.bucket, "file://%s/bucket", scratch);
-    ck_assert_int_eq(meta_format(m, &s, 1), 0);
-    meta_close(m);
-}
 
 static void setup(void)
 {
-    snprintf(scratch, sizeof scratch, "/tmp/shimfs-vfsversions-%d", (int)getpid());
-    mkdir(scratch, 0700);
-    char cache[300];
-    snprintf(cache, sizeof cache, "%s/cache", scratch);
-    setenv("SHIMFS_CACHE_DIR", cache, 1);
     /* attributes trusted long enough to be older than the file */
     setenv("SHIMFS_ATTR_TTL", "60", 1);
     setenv("SHIMFS_ENTRY_TTL", "60", 1);
     setenv("SHIMFS_NODE_META", "0", 1);
     setenv("SHIMFS_AGENT", "0", 1);
-    setenv("SHIMFS_LOG", "error", 1);
-    format_volume();
+    vfs_fixture_setup("vfsversions", "1f0e0d0c-0b0a-4908-8706-050403020101");
 }
 
 static void teardown(void)
 {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
-    if (system(cmd) != 0)
-        fprintf(stderr, "test_vfs_versions: could not remove %s\n", scratch);
-}
-
-static void fill(char *p, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (char)(((i * 131 + seed * 7 + (i >> 9)) & 0xff) | 1); /* never a zero byte */
+    vfs_fixture_teardown();
 }
 
 /* Another process writes n bytes of seed to path (O_TRUNC), fsyncs, closes
@@ -82,7 +54,7 @@ static void other_process_writes(const char *path, unsigned seed, size_t n, cons
         char *data = malloc(n);
         if (!data || vfs_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644, &f, host, sizeof host))
             _exit(2);
-        fill(data, n, seed);
+        vfs_fixture_fill(data, n, seed);
         if (vfs_pwrite(f, data, n, 0) != (ssize_t)n || vfs_fsync(f) || vfs_release(f))
             _exit(3);
         _exit(to && vfs_rename(path, to, 0) ? 4 : 0);
@@ -106,7 +78,7 @@ static int is_version(const char *got, ssize_t n, unsigned seed, size_t size)
     if (n != (ssize_t)size)
         return 0;
     char *want = malloc(size);
-    fill(want, size, seed);
+    vfs_fixture_fill(want, size, seed);
     int same = memcmp(got, want, size) == 0;
     free(want);
     return same;
