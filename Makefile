@@ -122,7 +122,7 @@ $(BUILD)/libshimfs.so: $(SHIM_OBJ)
 # --no-undefined: a meta_* or s3 call missing from the lazy forwarders fails
 # the build, not a program at run time.
 CORE_LIBS := $(shell pkg-config --libs liburing libzstd libxxhash 2>/dev/null)
-PG_LIBS   := $(shell pkg-config --libs libpq 2>/dev/null)
+PG_LIBS   := $(shell pkg-config --libs libpq libcrypto 2>/dev/null)
 S3_LIBS   := $(shell pkg-config --libs libcurl expat libcrypto 2>/dev/null)
 $(BUILD)/libshimfs-core.so: $(CORE_SO_OBJ)
 	$(CC) -shared -Wl,-Bsymbolic -Wl,--no-undefined -Wl,-soname,libshimfs-core.so -o $@ $^ \
