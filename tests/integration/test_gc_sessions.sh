@@ -238,8 +238,11 @@ def put(p, b):
         f.write(b)
 put(vol + "/u", b"unlinked but open\n"); put(vol + "/r", b"renamed over but open\n")
 put(vol + "/new", b"the new r\n")
-# psql asks the database, not the volume: it runs without the shim (under
-# SANITIZE=1 a preloaded psql hung once in its setlocale; being looked into).
+# psql asks the database, not the volume: it runs without the preload.
+# Under SANITIZE=1 the preload holds the ASan runtime, and psql with the ASan
+# runtime alone (no shim) deadlocks in its first connection: ASan's glob
+# interceptor -> fnmatch -> __wcsmbs_load_conv takes __libc_setlocale_lock
+# (GSSAPI globbing /etc/gss/mech.d/*.conf after psql's setlocale).
 fu, fr = open(vol + "/u", "rb"), open(vol + "/r", "rb")
 os.unlink(vol + "/u"); os.rename(vol + "/new", vol + "/r")
 q = "SELECT count(*) FROM inode n JOIN orphan_owner w ON w.ino = n.ino WHERE n.orphan"
