@@ -51,6 +51,7 @@ struct setting {
     int secure;                    /* names a file or program: secure_getenv (see config.c) */
     enum setting_section section;
     const char *shown;             /* the default as the docs say it, when not `def` */
+    const char *values;            /* the values as the docs say them, when the kind does not */
     const char *summary;           /* one line, for `shimfs --help` */
     const char *doc;               /* the reference text (Markdown) */
 };
