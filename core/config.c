@@ -69,21 +69,15 @@ int config_normalize_prefix(const char *in, char *out, size_t cap)
 
 /* The table: settings.def expanded once, with where each value goes. */
 static const struct setting config_table[] = {
-#define SETTING(NAME, KIND, FIELD, ...) { .name = #NAME, .kind = SETTING_##KIND, __VA_ARGS__ },
+#define SETTING(NAME, KIND, FIELD, ...)                                            \
+    { .name = #NAME, .kind = SETTING_##KIND, .offset = offsetof(struct shimfs_config, FIELD), \
+      __VA_ARGS__ },
 #define SETTING_ELSEWHERE(NAME, ...) { .name = NAME, .kind = SETTING_ELSEWHERE, __VA_ARGS__ },
 #include "settings.def"
 #undef SETTING
 #undef SETTING_ELSEWHERE
 };
 #define CONFIG_NSETTINGS (sizeof config_table / sizeof config_table[0])
-
-static const size_t config_offset[] = {
-#define SETTING(NAME, KIND, FIELD, ...) offsetof(struct shimfs_config, FIELD),
-#define SETTING_ELSEWHERE(NAME, ...) 0,
-#include "settings.def"
-#undef SETTING
-#undef SETTING_ELSEWHERE
-};
 
 /* Each kind writes one field type (text fields CONFIG_TEXT_MAX long); a
  * mismatched entry fails the build. */
@@ -258,6 +252,6 @@ void config_load(struct shimfs_config *c)
     log_configure(secure_getenv("SHIMFS_LOG"));
     for (size_t i = 0; i < CONFIG_NSETTINGS; i++)
         if (config_table[i].kind != SETTING_ELSEWHERE)
-            config_apply(&config_table[i], (char *)c + config_offset[i]);
+            config_apply(&config_table[i], (char *)c + config_table[i].offset);
     c->prefix_len = strlen(c->prefix);
 }

@@ -17,6 +17,7 @@
 #ifndef SHIMFS_SETTINGS_H
 #define SHIMFS_SETTINGS_H
 
+#include <stddef.h>
 #include <string.h>
 
 /* The per-user default cache folder is this root followed by the euid. */
@@ -45,6 +46,7 @@ enum setting_section { SETTING_VOLUME, SETTING_CACHE, SETTING_TIME, SETTING_DIAG
 struct setting {
     const char *name;              /* the variable; several, comma separated, for ELSEWHERE */
     enum setting_kind kind;
+    size_t offset;                 /* of its field in struct shimfs_config (config.c) */
     const char *def;               /* the default as a user writes it; NULL: unset */
     double lo, hi;                 /* bounds (INT, RATIO, SECONDS, TIMEOUT) */
     const char *const *choices;    /* ENUM: the names, NULL-terminated, by value */
