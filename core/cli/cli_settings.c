@@ -106,25 +106,45 @@ static void cli_settings_names_md(const char *names, char *out, size_t cap)
     }
 }
 
+/* Walk the table section by section: a heading, then each entry. */
+static void cli_settings_walk(FILE *out, void (*heading)(FILE *, const char *),
+                              void (*entry)(FILE *, const struct setting *))
+{
+    size_t count;
+    const struct setting *t = config_settings(&count);
+
+    for (int sec = 0; sec < SETTING_NSECTIONS; sec++) {
+        heading(out, cli_settings_titles[sec]);
+        for (size_t i = 0; i < count; i++)
+            if ((int)t[i].section == sec)
+                entry(out, &t[i]);
+    }
+}
+
+static void cli_settings_md_heading(FILE *out, const char *title)
+{
+    fprintf(out, "\n## %s\n\n| variable | default | values | meaning |\n| --- | --- | --- | --- |\n",
+            title);
+}
+
+static void cli_settings_md_entry(FILE *out, const struct setting *s)
+{
+    char name[256], def[256], values[256];
+
+    cli_settings_names_md(s->name, name, sizeof name);
+    cli_settings_default(s, def, sizeof def);
+    cli_settings_values(s, values, sizeof values);
+    fprintf(out, "| %s | %s | %s | %s |\n", name, def, values, s->doc);
+}
+
 static void cli_settings_markdown(FILE *out)
 {
     size_t count;
     const struct setting *t = config_settings(&count);
-    char name[256], def[256], values[256];
+    char name[256];
 
     fprintf(out, "%s\n", CLI_SETTINGS_BEGIN);
-    for (int sec = 0; sec < SETTING_NSECTIONS; sec++) {
-        fprintf(out, "\n## %s\n\n| variable | default | values | meaning |\n| --- | --- | --- | --- |\n",
-                cli_settings_titles[sec]);
-        for (size_t i = 0; i < count; i++) {
-            if ((int)t[i].section != sec)
-                continue;
-            cli_settings_names_md(t[i].name, name, sizeof name);
-            cli_settings_default(&t[i], def, sizeof def);
-            cli_settings_values(&t[i], values, sizeof values);
-            fprintf(out, "| %s | %s | %s | %s |\n", name, def, values, t[i].doc);
-        }
-    }
+    cli_settings_walk(out, cli_settings_md_heading, cli_settings_md_entry);
     fprintf(out, "\n## Variables a privileged program ignores\n\n"
                  "The variables that name a file, a folder or a program shimfs opens or runs\n"
                  "are read with `secure_getenv`:");
@@ -164,30 +184,31 @@ static void cli_settings_wrap(FILE *out, const char *text)
     }
 }
 
+static void cli_settings_text_heading(FILE *out, const char *title)
+{
+    fprintf(out, "\n%s\n\n", title);
+}
+
+static void cli_settings_text_entry(FILE *out, const struct setting *s)
+{
+    char md[4096], def[256], values[256];
+
+    cli_settings_default(s, md, sizeof md);
+    cli_settings_plain(md, def, sizeof def);
+    cli_settings_values(s, md, sizeof md);
+    cli_settings_plain(md, values, sizeof values);
+    fprintf(out, "  %s\n    default: %s; values: %s%s\n", s->name, def, values,
+            s->secure ? "; ignored by setuid programs" : "");
+    cli_settings_plain(s->doc, md, sizeof md);
+    cli_settings_wrap(out, md);
+    fputc('\n', out);
+}
+
 static void cli_settings_explain(FILE *out)
 {
-    size_t count;
-    const struct setting *t = config_settings(&count);
-    char def[256], values[256], plain[4096];
-
     fprintf(out, "Settings (environment variables). A bad value is logged once and the\n"
                  "default used.\n");
-    for (int sec = 0; sec < SETTING_NSECTIONS; sec++) {
-        fprintf(out, "\n%s\n\n", cli_settings_titles[sec]);
-        for (size_t i = 0; i < count; i++) {
-            if ((int)t[i].section != sec)
-                continue;
-            cli_settings_default(&t[i], plain, sizeof plain);
-            cli_settings_plain(plain, def, sizeof def);
-            cli_settings_values(&t[i], plain, sizeof plain);
-            cli_settings_plain(plain, values, sizeof values);
-            fprintf(out, "  %s\n    default: %s; values: %s%s\n", t[i].name, def, values,
-                    t[i].secure ? "; ignored by setuid programs" : "");
-            cli_settings_plain(t[i].doc, plain, sizeof plain);
-            cli_settings_wrap(out, plain);
-            fputc('\n', out);
-        }
-    }
+    cli_settings_walk(out, cli_settings_text_heading, cli_settings_text_entry);
 }
 
 void cli_settings_list(FILE *out)
