@@ -129,8 +129,7 @@ static int config_parse_enum(const struct setting *s, const char *v, int *out)
     return -EINVAL;
 }
 
-/* v into the field at f, by s's kind; 0 or -EINVAL (f untouched). A
- * SECONDS value beyond its bounds is clamped (-ERANGE: say so). */
+/* v into the field at f, by s's kind (contract in config.h). */
 int config_parse(const struct setting *s, const char *v, void *f)
 {
     char *end;

@@ -56,8 +56,9 @@ void config_load(struct shimfs_config *c);
 /* The table (settings.def, the ELSEWHERE entries included): *n entries. */
 const struct setting *config_settings(size_t *n);
 /* Parse v as setting s into its field f (CONFIG_TEXT_MAX bytes for text
- * kinds). 0; -EINVAL on a bad value (f untouched, except a SIZE); -ERANGE
- * when a SECONDS value was clamped to its bounds (f holds the bound). */
+ * kinds). 0; -EINVAL on a bad value (f may then be partly written: the
+ * caller writes the default); -ERANGE when a SECONDS value was clamped to
+ * its bounds (f holds the bound). */
 int config_parse(const struct setting *s, const char *v, void *f);
 /* Parse seconds ("1", "0.5", "0") into ns; -EINVAL on junk. */
 int config_parse_seconds(const char *s, int64_t *ns);
