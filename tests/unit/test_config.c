@@ -273,6 +273,10 @@ START_TEST(test_table_defaults)
             continue;
         }
         ck_assert_msg(t[i].doc && t[i].summary && t[i].name, "entry %zu: no doc", i);
+        /* a file, folder or program the process opens or runs: never from
+         * the caller of a setuid program (secure_getenv) */
+        if (t[i].kind == SETTING_PATH || t[i].kind == SETTING_USER_DIR)
+            ck_assert_msg(t[i].secure, "%s names a file but is read with getenv", t[i].name);
         table_of(&c, &t[i], got, sizeof got);
         table_default(&t[i], want, sizeof want);
         ck_assert_msg(strcmp(got, want) == 0, "%s: holds %s unset, the table says %s", t[i].name,
