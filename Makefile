@@ -83,7 +83,7 @@ FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_A_OBJ   := $(patsubst $(BUILD)/obj/%,$(FUZZ_BUILD)/obj/%,$(CORE_A_OBJ))
 
-.PHONY: all deps check unit integration demo bench install clean services-start services-stop fuzz
+.PHONY: all deps check unit integration demo bench install clean services-start services-stop fuzz docs
 ENGINE_SO := $(BUILD)/libshimfs-core.so $(BUILD)/libshimfs-pg.so $(BUILD)/libshimfs-s3.so
 all: $(BUILD)/libshimfs.so $(ENGINE_SO) $(BUILD)/shimfs $(BUILD)/libshimfs-core.a $(SAN_HOST)
 
@@ -185,6 +185,11 @@ fuzz: $(FUZZ_BIN)
 
 deps:
 	@scripts/deps.sh
+
+# docs/configuration.md's reference section is made from core/settings.def
+# (tests/integration/test_settings_doc.sh fails while they differ).
+docs: $(BUILD)/shimfs
+	scripts/settings-doc.sh $(BUILD)/shimfs
 
 # What the test runners are told: which build, and whether it is sanitized
 # (scripts/sanitize.sh).

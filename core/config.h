@@ -2,7 +2,8 @@
  *
  * Read from the environment once (config_load); each value has a default so
  * an unset variable never breaks a program. Bad values are logged once and
- * replaced by the default. See docs/configuration.md for the reference.
+ * replaced by the default. Names, kinds, defaults, bounds and docs are the
+ * table core/settings.def; docs/configuration.md's reference is made from it.
  */
 #ifndef SHIMFS_CONFIG_H
 #define SHIMFS_CONFIG_H
@@ -10,13 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "settings.h"
+
+/* Size of every text field below. */
+#define CONFIG_TEXT_MAX 4096
+
 enum { CONFIG_VERIFY_ENTRY = 0, CONFIG_VERIFY_FIRST_USE = 1, CONFIG_VERIFY_ALWAYS = 2 };
 
 struct shimfs_config {
-    char meta[4096];          /* SHIMFS_META (libpq URL/conninfo); "" = PG* vars */
-    char prefix[4096];        /* SHIMFS_PREFIX, normalised, no trailing '/' */
+    char meta[CONFIG_TEXT_MAX];          /* SHIMFS_META (libpq URL/conninfo); "" = PG* vars */
+    char prefix[CONFIG_TEXT_MAX];        /* SHIMFS_PREFIX, normalised, no trailing '/' */
     size_t prefix_len;
-    char cache_dir[4096];     /* SHIMFS_CACHE_DIR, default /var/tmp/shimfs-<euid> (trust.h) */
+    char cache_dir[CONFIG_TEXT_MAX];     /* SHIMFS_CACHE_DIR, default /var/tmp/shimfs-<euid> (trust.h) */
     uint64_t cache_size;      /* SHIMFS_CACHE_SIZE, default 100G */
     double free_space_ratio;  /* SHIMFS_FREE_SPACE_RATIO, default 0.1 */
     int cache_verify;         /* SHIMFS_CACHE_VERIFY: entry (0), first-use (1, default), always (2) */
@@ -30,7 +36,7 @@ struct shimfs_config {
     int writeback;            /* SHIMFS_WRITEBACK=1 */
     int uring;                /* SHIMFS_IO_URING=0 disables io_uring */
     int threads;              /* SHIMFS_THREADS: parallel transfers, default 16 */
-    char agent[4096];         /* SHIMFS_AGENT: the shimfs binary for the node agent; "" = look
+    char agent[CONFIG_TEXT_MAX];         /* SHIMFS_AGENT: the shimfs binary for the node agent; "" = look
                                  beside the library; "0" = no agent */
     int64_t agent_poll_ns;    /* SHIMFS_AGENT_POLL (seconds), default 0.2 */
     int64_t agent_idle_ns;    /* SHIMFS_AGENT_IDLE (seconds), default 300 */
@@ -47,6 +53,13 @@ struct shimfs_config {
 /* Fill *c from the environment (getenv only: safe early in a process;
  * secure_getenv for the variables that name files or programs). */
 void config_load(struct shimfs_config *c);
+/* The table (settings.def, the ELSEWHERE entries included): *n entries. */
+const struct setting *config_settings(size_t *n);
+/* Parse v as setting s into its field f (CONFIG_TEXT_MAX bytes for text
+ * kinds). 0; -EINVAL on a bad value (f may then be partly written: the
+ * caller writes the default); -ERANGE when a SECONDS value was clamped to
+ * its bounds (f holds the bound). */
+int config_parse(const struct setting *s, const char *v, void *f);
 /* Parse seconds ("1", "0.5", "0") into ns; -EINVAL on junk. */
 int config_parse_seconds(const char *s, int64_t *ns);
 /* Normalise an absolute prefix: collapse "//", drop "." and trailing "/".

@@ -23,11 +23,6 @@
 
 static int trust_logged;
 
-void trust_default_dir(char *out, size_t cap)
-{
-    snprintf(out, cap, TRUST_DEFAULT_ROOT "%u", (unsigned)geteuid());
-}
-
 /* above: the folder what is checked for, when what is one of its parents */
 static int trust_refuse_in(const char *what, const char *above, const struct stat *st,
                            const char *why)

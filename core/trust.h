@@ -23,10 +23,6 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-/* The per-user default cache folder: /var/tmp/shimfs-<euid>. */
-#define TRUST_DEFAULT_ROOT "/var/tmp/shimfs-"
-void trust_default_dir(char *out, size_t cap);
-
 /* Create path (and missing parents, 0700) when absent, resolve it to its
  * real path (written back into path, so later uses by name take the
  * checked route) and check it and its ancestors by the rule above.

@@ -27,12 +27,13 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "settings.h"
 #include "shim_real.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 #define SHIM_PATH_MAX 4096
-/* The default cache folder is this + the effective uid (core/trust.h). */
-#define SHIM_DEFAULT_CACHE_ROOT "/var/tmp/shimfs-"
+/* The default cache folder is this + the effective uid (core/settings.h). */
+#define SHIM_DEFAULT_CACHE_ROOT SETTINGS_CACHE_ROOT
 #define SHIM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define SHIM_LIKELY(x) __builtin_expect(!!(x), 1)
 

@@ -4,7 +4,8 @@
  * Promise: cheap (no engine, no network, a handful of system calls), safe
  * to run from the first interposed call if another library's constructor
  * calls in before ours, and never fatal: a bad SHIMFS_PREFIX logs one line
- * and the shim stays out of the way.
+ * and the shim stays out of the way. The defaults it falls back on are the
+ * engine's, from the one table core/settings.def (settings_default).
  */
 #include "shim.h"
 
@@ -22,8 +23,6 @@
 #include "shim_reg.h"
 #include "shim_stdio.h"
 #include "shim_vfs.h"
-
-#define SHIM_DEFAULT_PREFIX "/mnt/shimfs"
 
 __thread int shim_guard __attribute__((tls_model("initial-exec")));
 struct shim_config shim_cfg;
@@ -55,21 +54,23 @@ static int shim_init_cat(char *dst, const char *a, const char *b, const char *c)
     return 0;
 }
 
-/* /var/tmp/shimfs-<euid>: the engine's default (trust_default_dir). */
+/* SHIMFS_CACHE_DIR's default, as the engine makes it (a USER_DIR setting
+ * of core/settings.def: its default followed by the euid). */
 static void shim_init_default_cache(char *out, size_t cap)
 {
+    const char *root = settings_default("SHIMFS_CACHE_DIR");
     char digits[16];
     int n = 0;
     unsigned uid = (unsigned)geteuid();
     do
         digits[n++] = (char)('0' + uid % 10);
     while ((uid /= 10) && n < (int)sizeof digits);
-    size_t len = strlen(SHIM_DEFAULT_CACHE_ROOT);
+    size_t len = strlen(root);
     if (len + (size_t)n + 1 > cap) {
         out[0] = '\0';
         return;
     }
-    memcpy(out, SHIM_DEFAULT_CACHE_ROOT, len);
+    memcpy(out, root, len);
     while (n > 0)
         out[len++] = digits[--n];
     out[len] = '\0';
@@ -107,7 +108,7 @@ static void shim_init_config(void)
         return; /* setuid/setgid/capabilities: the caller's environment chose
                    the prefix and the database; stay out of the way */
     shim_log_configure(secure_getenv("SHIMFS_LOG"));
-    const char *prefix = shim_env("SHIMFS_PREFIX", SHIM_DEFAULT_PREFIX);
+    const char *prefix = shim_env("SHIMFS_PREFIX", settings_default("SHIMFS_PREFIX"));
     if (shim_path_prefix(prefix, shim_cfg.prefix, sizeof shim_cfg.prefix) < 0) {
         shim_log(SHIM_LOG_ERROR, "SHIMFS_PREFIX=%s: not a usable absolute path; shim disabled",
                  prefix);

@@ -85,6 +85,30 @@ enum { CLI_OPT_META = 0x1000 };
 int cli_common_option(int c, const char *cmd, const char *usage, char **argv,
                       int *exit_code);
 void cli_set_meta(const char *url);
+/* A command's options as a table, parsed by cli_parse_options (one loop for
+ * every command: the table says what each option writes where). */
+enum cli_opt_kind {
+    CLI_OPT_FLAG,    /* --NAME: *(int *)dest = 1 */
+    CLI_OPT_INT,     /* --NAME N: *(int *)dest = N, from lo to hi */
+    CLI_OPT_SECONDS, /* --NAME S: *(int64_t *)dest = S seconds in ns (a decimal number) */
+    CLI_OPT_CHOICE,  /* --NAME: *(int *)dest = lo; two CHOICEs of one dest exclude each other */
+};
+struct cli_opt {
+    const char *name;       /* the long option, without "--"; NULL ends the table */
+    enum cli_opt_kind kind;
+    void *dest;
+    long lo, hi;
+};
+#define CLI_OPTS_MAX 16
+/* getopt_long over opts, plus --meta and --help (cli_common_option).
+ * operand: NULL when the command takes no arguments, else the name of
+ * the one or more it needs ("PATH"). 0 with optind at the first operand,
+ * or -1 with *exit_code set (a usage error said in one line, or --help). */
+int cli_parse_options(int argc, char **argv, const char *cmd, const char *usage,
+                      const struct cli_opt *opts, const char *operand, int *exit_code);
+/* `shimfs settings` (cli_settings.c); the list for `shimfs --help`. */
+int cli_cmd_settings(int argc, char **argv);
+void cli_settings_list(FILE *out);
 /* Hide library log lines unless the user asked for them: SHIMFS_LOG, when
  * the user set none, becomes CLI_LOG_QUIET (the CLI's own line says what
  * failed; the engine's go nowhere). */

@@ -20,7 +20,6 @@
  * whose objects are gone.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,47 +257,16 @@ static void cli_gc_report(const struct cli_gc *g, int deleted)
     printf(deleted ? "deleted %zu objects\n" : "would delete %zu objects (run with --delete)\n", g->ndel);
 }
 
-static int cli_gc_parse(int argc, char **argv, int *del, int64_t *grace, int *code)
-{
-    static const struct option opts[] = {
-        { "delete", no_argument, NULL, 'd' },
-        { "grace", required_argument, NULL, 'g' },
-        { "meta", required_argument, NULL, CLI_OPT_META },
-        { "help", no_argument, NULL, 'h' },
-        { 0, 0, 0, 0 },
-    };
-    int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        int r = cli_common_option(c, "gc", cli_gc_usage, argv, code);
-        if (r < 0)
-            return -1;
-        if (r > 0)
-            continue;
-        if (c == 'd') {
-            *del = 1;
-        } else if (c == 'g') {
-            char *end;
-            double s = strtod(optarg, &end);
-            if (*end || s < 0) {
-                *code = cli_usage_error("gc", "--grace takes a number of seconds, not '%s'", optarg);
-                return -1;
-            }
-            *grace = (int64_t)(s * 1e9);
-        }
-    }
-    if (optind < argc) {
-        *code = cli_usage_error("gc", "unexpected argument '%s'", argv[optind]);
-        return -1;
-    }
-    return 0;
-}
-
 int cli_cmd_gc(int argc, char **argv)
 {
     struct cli_gc g = { .grace_ns = 3600LL * 1000000000LL };
     int del = 0, code = CLI_OK;
-    if (cli_gc_parse(argc, argv, &del, &g.grace_ns, &code) < 0)
+    const struct cli_opt opts[] = {
+        { "delete", CLI_OPT_FLAG, &del, 0, 0 },
+        { "grace", CLI_OPT_SECONDS, &g.grace_ns, 0, 0 },
+        { NULL, 0, NULL, 0, 0 },
+    };
+    if (cli_parse_options(argc, argv, "gc", cli_gc_usage, opts, NULL, &code) < 0)
         return code;
     if (cli_open_volume("gc", &g.v) != 0)
         return CLI_FAIL;

@@ -1,11 +1,13 @@
 /* cli_util.c - what every command shares: error lines, common options,
  * opening the volume or the vfs with a diagnosis that names the real cause,
- * and small formatting helpers.
+ * the option-table parser every command's getopt loop can be, and small
+ * formatting helpers.
  *
  * Promises: every failure message is one line "shimfs CMD: what: why" and
  * never contains a password (databases are named by meta_describe, buckets
  * by their URL, which holds no credentials).
  */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -119,6 +121,82 @@ int cli_common_option(int c, const char *cmd, const char *usage, char **argv,
     default:
         return 0;
     }
+}
+
+/* One option's value into its destination; 0 or a usage error's code. */
+static int cli_opt_store(const char *cmd, const struct cli_opt *o, const struct cli_opt **chosen)
+{
+    char *end;
+    int64_t ns;
+
+    switch (o->kind) {
+    case CLI_OPT_FLAG:
+        *(int *)o->dest = 1;
+        return 0;
+    case CLI_OPT_INT: {
+        errno = 0;
+        long n = strtol(optarg, &end, 10);
+        if (errno || end == optarg || *end || n < o->lo || n > o->hi)
+            return cli_usage_error(cmd, "bad --%s '%s': want %ld to %ld", o->name, optarg, o->lo,
+                                   o->hi);
+        *(int *)o->dest = (int)n;
+        return 0;
+    }
+    case CLI_OPT_SECONDS:
+        if (config_parse_seconds(optarg, &ns) < 0)
+            return cli_usage_error(cmd, "--%s takes a number of seconds, not '%s'", o->name, optarg);
+        *(int64_t *)o->dest = ns;
+        return 0;
+    case CLI_OPT_CHOICE:
+        if (*chosen && (*chosen)->dest == o->dest && *chosen != o)
+            return cli_usage_error(cmd, "--%s and --%s exclude each other", (*chosen)->name, o->name);
+        *chosen = o;
+        *(int *)o->dest = (int)o->lo;
+        return 0;
+    }
+    return 0;
+}
+
+int cli_parse_options(int argc, char **argv, const char *cmd, const char *usage,
+                      const struct cli_opt *opts, const char *operand, int *exit_code)
+{
+    enum { CLI_OPT_FIRST = 0x2000 };
+    struct option longs[CLI_OPTS_MAX + 3];
+    const struct cli_opt *chosen = NULL;
+    int n = 0, c;
+
+    for (; opts[n].name; n++) {
+        assert(n < CLI_OPTS_MAX && opts[n].dest);
+        longs[n] = (struct option){ opts[n].name,
+                                    opts[n].kind == CLI_OPT_INT || opts[n].kind == CLI_OPT_SECONDS
+                                        ? required_argument : no_argument,
+                                    NULL, CLI_OPT_FIRST + n };
+    }
+    longs[n] = (struct option){ "meta", required_argument, NULL, CLI_OPT_META };
+    longs[n + 1] = (struct option){ "help", no_argument, NULL, 'h' };
+    longs[n + 2] = (struct option){ 0, 0, 0, 0 };
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+        int r = cli_common_option(c, cmd, usage, argv, exit_code);
+        if (r < 0)
+            return -1;
+        if (r > 0)
+            continue;
+        assert(c >= CLI_OPT_FIRST && c < CLI_OPT_FIRST + n);
+        *exit_code = cli_opt_store(cmd, &opts[c - CLI_OPT_FIRST], &chosen);
+        if (*exit_code != 0)
+            return -1;
+    }
+    if (!operand && optind < argc) {
+        *exit_code = cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+        return -1;
+    }
+    if (operand && optind >= argc) {
+        *exit_code = cli_usage_error(cmd, "missing %s", operand);
+        return -1;
+    }
+    *exit_code = CLI_OK;
+    return 0;
 }
 
 /* volume_open and vfs_init answer with an errno only; find which side

@@ -564,53 +564,6 @@ static int cli_warm_report_failures(struct cli_warm *w)
                     n == 1 ? "" : "s", w->first_key, strerror(-w->first_err));
 }
 
-static int cli_warm_parse(int argc, char **argv, struct cli_warm *w, int *code)
-{
-    static const struct option opts[] = {
-        { "threads", required_argument, NULL, 't' },
-        { "check", no_argument, NULL, 'c' },
-        { "page-cache", no_argument, NULL, 'p' },
-        { "evict", no_argument, NULL, 'e' },
-        { "meta", required_argument, NULL, CLI_OPT_META },
-        { "help", no_argument, NULL, 'h' },
-        { 0, 0, 0, 0 },
-    };
-    int c;
-
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        int r = cli_common_option(c, "warmup", cli_warm_usage, argv, code);
-        if (r < 0)
-            return -1;
-        if (r == 1)
-            continue;
-        if (c == 't') {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (*end || n < 1 || n > CLI_WARM_THREADS_MAX) {
-                *code = cli_usage_error("warmup", "bad --threads '%s': want 1 to %d", optarg,
-                                        CLI_WARM_THREADS_MAX);
-                return -1;
-            }
-            w->threads = (int)n;
-        } else if (c == 'p') {
-            w->page_cache = 1;
-        } else {
-            int mode = c == 'c' ? CLI_WARM_CHECK : CLI_WARM_EVICT;
-            if (w->mode != CLI_WARM_FETCH && w->mode != mode) {
-                *code = cli_usage_error("warmup", "--check and --evict exclude each other");
-                return -1;
-            }
-            w->mode = mode;
-        }
-    }
-    if (optind >= argc) {
-        *code = cli_usage_error("warmup", "missing PATH");
-        return -1;
-    }
-    return 0;
-}
-
 /* Warming needs a cache to warm; say why there is none in one line. */
 static int cli_warm_need_cache(void)
 {
@@ -665,7 +618,14 @@ int cli_cmd_warmup(int argc, char **argv)
     pthread_mutex_init(&w->elock, NULL);
     pthread_mutex_init(&w->blk_lock, NULL);
     pthread_cond_init(&w->blk_room, NULL);
-    if (cli_warm_parse(argc, argv, w, &code) == 0) {
+    const struct cli_opt opts[] = {
+        { "threads", CLI_OPT_INT, &w->threads, 1, CLI_WARM_THREADS_MAX },
+        { "check", CLI_OPT_CHOICE, &w->mode, CLI_WARM_CHECK, 0 },
+        { "evict", CLI_OPT_CHOICE, &w->mode, CLI_WARM_EVICT, 0 },
+        { "page-cache", CLI_OPT_FLAG, &w->page_cache, 0, 0 },
+        { NULL, 0, NULL, 0, 0 },
+    };
+    if (cli_parse_options(argc, argv, "warmup", cli_warm_usage, opts, "PATH", &code) == 0) {
         if (cli_vfs_init("warmup") != 0 || cli_warm_need_cache() != CLI_OK)
             code = CLI_FAIL;
         else

@@ -1,8 +1,9 @@
 /* main.c - the `shimfs` entry point: global options and the command table.
  *
  * Owns the dispatch: `shimfs [-v] CMD [ARGS]` runs the command named CMD
- * from the table below; `shimfs --help` lists them. Every command lives in
- * its own cli_<name>.c and returns the process exit code.
+ * from the table below; `shimfs --help` lists them and every setting
+ * (core/settings.def); `shimfs help CMD` is `shimfs CMD --help`. Every
+ * command lives in its own cli_<name>.c and returns the process exit code.
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +24,9 @@ static const struct cli_command cli_commands[] = {
     { "flush",   cli_cmd_flush,   "commit writeback data left by processes that were killed" },
     { "inject",  cli_cmd_inject,  "add shimfs to the pod templates of Kubernetes YAML (stdin to stdout)" },
     { "agent",   cli_cmd_agent,   "serve this node as its metadata agent (started by the library)" },
+    { "settings", cli_cmd_settings, "explain every setting (environment variable); --markdown for the docs" },
     { "version", cli_cmd_version, "show the version" },
+    { "help",    NULL,            "this help; `help COMMAND` or `help settings` for more" },
 };
 #define CLI_NCOMMANDS (sizeof cli_commands / sizeof cli_commands[0])
 
@@ -35,6 +38,7 @@ static void cli_main_usage(FILE *out)
             "Commands:\n");
     for (size_t i = 0; i < CLI_NCOMMANDS; i++)
         fprintf(out, "  %-8s  %s\n", cli_commands[i].name, cli_commands[i].summary);
+
     fprintf(out,
             "\n"
             "Options:\n"
@@ -44,7 +48,10 @@ static void cli_main_usage(FILE *out)
             "\n"
             "The database comes from --meta (every command takes it), else\n"
             "SHIMFS_META, else libpq's PG* variables. S3 credentials come from\n"
-            "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.\n");
+            "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.\n"
+            "\n"
+            "Settings (environment variables; `shimfs help settings` explains each):\n");
+    cli_settings_list(out);
 }
 
 static const struct cli_command *cli_find(const char *name)
@@ -53,6 +60,23 @@ static const struct cli_command *cli_find(const char *name)
         if (strcmp(cli_commands[i].name, name) == 0)
             return &cli_commands[i];
     return NULL;
+}
+
+/* `shimfs help [COMMAND]`: the usage, or the command's own --help. */
+static int cli_help(int argc, char **argv)
+{
+    const struct cli_command *c = argc < 2 ? NULL : cli_find(argv[1]);
+    if (argc >= 2 && !c) {
+        fprintf(stderr, "shimfs: unknown command '%s' (see shimfs --help)\n", argv[1]);
+        return CLI_USAGE;
+    }
+    if (!c || !c->run) {
+        cli_main_usage(stdout);
+        return CLI_OK;
+    }
+    if (c->run == cli_cmd_settings) /* the settings themselves, not the command's usage */
+        return c->run(1, (char *[]){ argv[1], NULL });
+    return c->run(2, (char *[]){ argv[1], "--help", NULL });
 }
 
 int main(int argc, char **argv)
@@ -84,5 +108,7 @@ int main(int argc, char **argv)
         return CLI_USAGE;
     }
     cli_log_setup(verbose);
+    if (!c->run)
+        return cli_help(argc - i, argv + i);
     return c->run(argc - i, argv + i);
 }
