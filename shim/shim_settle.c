@@ -11,10 +11,11 @@
  * redirection), so what one takes it punches out, leaving the rest for the
  * others: the memfd is never truncated, and what reads as zero there is
  * either taken already or never written. Only the non-zero runs are
- * taken; for a file opened with O_TRUNC or created (`cmd > file`) the
- * skipped zeros read back as zeros anyway (what is lost: zeros written
- * over existing bytes, and zeros at the very end of the output). O_APPEND
- * runs are appended in order.
+ * taken, and the zero gaps between them that lie past the file's end;
+ * for a file opened with O_TRUNC or created (`cmd > file`) the skipped
+ * zeros read back as zeros anyway (what is lost: zeros written over
+ * existing bytes, and zeros at the very end of the output). O_APPEND runs
+ * are appended in order.
  */
 #include "shim.h"
 
@@ -44,20 +45,38 @@ static int shim_settle_run(int fd, struct vfs_file *f, const char *p, size_t n, 
     return 0;
 }
 
-/* The non-zero runs of buf (n bytes at memfd offset off). */
-static int shim_settle_chunk(int fd, struct vfs_file *f, const char *buf, size_t n, off_t off)
+/* The non-zero runs of buf (n bytes at memfd offset off). A zero gap
+ * between two runs is taken with them when it starts at or past the
+ * file's end (as this descriptor sees it): those bytes read as zero
+ * whether written or not, and one run instead of many keeps the writer's
+ * buffer one piece, so binary output (a zero byte every ~256 bytes of
+ * random data) is not cut into a slice and an upload per run. Inside the
+ * file a gap stays untaken: a zero there may be a byte never written. */
+static int shim_settle_chunk(int fd, struct vfs_file *f, const char *buf, size_t n, off_t off,
+                             int append)
 {
+    uint64_t eof = append ? UINT64_MAX : shim_vfs_file_size(f);
     size_t i = 0;
     while (i < n) {
         while (i < n && buf[i] == 0)
             i++;
         size_t j = i;
-        while (j < n && buf[j] != 0)
-            j++;
+        for (;;) {
+            while (j < n && buf[j] != 0)
+                j++;
+            size_t k = j;
+            while (k < n && buf[k] == 0)
+                k++;
+            if (k == n || (uint64_t)(off + (off_t)j) < eof)
+                break;
+            j = k; /* a gap at the end of the file, and more data after it */
+        }
         if (j > i) {
             int rc = shim_settle_run(fd, f, buf + i, j - i, off + (off_t)i);
             if (rc < 0)
                 return rc;
+            if (!append && (uint64_t)(off + (off_t)j) > eof)
+                eof = (uint64_t)(off + (off_t)j);
         }
         i = j;
     }
@@ -93,7 +112,7 @@ int shim_settle_locked(struct shim_ofd *o, int fd, struct vfs_file *f)
             rc = n < 0 ? -errno : 0;
             break;
         }
-        rc = shim_settle_chunk(fd, f, buf, (size_t)n, data);
+        rc = shim_settle_chunk(fd, f, buf, (size_t)n, data, (o->flags & O_APPEND) != 0);
         off = data + n;
     }
     free(buf);
