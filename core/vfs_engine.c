@@ -25,11 +25,13 @@
 
 #define VFS_RETRY_NS (2LL * 1000000000LL)
 
+/* All zeros (the initializers are), so it costs bss, not 1 MiB of the
+ * library file: a part's non-zero default is set where it is first used. */
 struct vfs_engine vfs_eng = {
     .open.lock = PTHREAD_MUTEX_INITIALIZER,
     .stats.lock = PTHREAD_MUTEX_INITIALIZER,
     .mc.lock = PTHREAD_MUTEX_INITIALIZER,
-    .opens = { .lock = PTHREAD_MUTEX_INITIALIZER, .umask = 022 },
+    .opens.lock = PTHREAD_MUTEX_INITIALIZER,
     .dirseq.lock = PTHREAD_MUTEX_INITIALIZER,
     .subdirs.lock = PTHREAD_MUTEX_INITIALIZER,
     .session.lock = PTHREAD_MUTEX_INITIALIZER,  /* its cond: made at first start */

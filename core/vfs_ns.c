@@ -87,13 +87,15 @@ static mode_t vfs_umask(void)
         FILE *fp = fopen("/proc/self/status", "re");
         char line[128];
         unsigned m;
+        mode_t mask = 022;      /* when /proc does not say */
         while (fp && fgets(line, sizeof line, fp))
             if (sscanf(line, "Umask: %o", &m) == 1) {
-                vo->umask = (mode_t)m;
+                mask = (mode_t)m;
                 break;
             }
         if (fp)
             fclose(fp);
+        vo->umask = mask;
         vo->umask_known = 1;
     }
     return vo->umask;
