@@ -36,7 +36,8 @@ struct vfs_engine vfs_eng = {
     .subdirs.lock = PTHREAD_MUTEX_INITIALIZER,
     .session.lock = PTHREAD_MUTEX_INITIALIZER,  /* its cond: made at first start */
     .ids.lock = PTHREAD_MUTEX_INITIALIZER,
-    .wb = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER },
+    .wb = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+            .recover = PTHREAD_MUTEX_INITIALIZER },
 };
 
 static const char *vfs_why(int rc)

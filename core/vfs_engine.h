@@ -120,6 +120,7 @@ struct vfs_wb_state {
     struct vfs_wb_job q[VFS_WB_QUEUE];
     unsigned head, tail, busy;
     int thread, seq, failures;
+    pthread_mutex_t recover;    /* one journal recovery at a time (vfs_wb_recover) */
 };
 
 struct vfs_engine {

@@ -313,8 +313,11 @@ static int wb_name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Commit every journal of this volume whose writer is gone. */
-int vfs_wb_recover(int *committed)
+/* Commit every journal of this volume whose writer is gone. One scan at
+ * a time in the process: a journal the scan started at volume open
+ * (vfs_wb_recover_async) holds locked is committed when a second scan (shimfs
+ * flush, vfs_flush_journals) returns, not skipped as another writer's. */
+static int wb_recover_locked(int *committed)
 {
     char dir[4200];
     int rc = wb_dir(dir, sizeof dir), n = 0, cap = 0, done = 0;
@@ -368,6 +371,14 @@ int vfs_wb_recover(int *committed)
     return rc;
 }
 
+int vfs_wb_recover(int *committed)
+{
+    pthread_mutex_lock(&wb->recover);
+    int rc = wb_recover_locked(committed);
+    pthread_mutex_unlock(&wb->recover);
+    return rc;
+}
+
 static void *wb_recover_thread(void *arg)
 {
     (void)arg;
@@ -401,7 +412,9 @@ void vfs_wb_after_fork(struct vfs_engine *e)
     /* the uploader thread stays in the parent; the child's queue starts
      * empty (the parent's journals stay locked by the parent) */
     pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
     e->wb.cond = c;
+    e->wb.recover = m;  /* a parent's recovery thread may hold it */
     e->wb.head = e->wb.tail = e->wb.busy = 0;
     e->wb.thread = 0;
 }

@@ -21,7 +21,7 @@ static pthread_mutex_t *engine_locks(size_t i)
     pthread_mutex_t *all[] = {
         &vfs_eng.open.lock, &vfs_eng.stats.lock, &vfs_eng.mc.lock, &vfs_eng.opens.lock,
         &vfs_eng.dirseq.lock, &vfs_eng.subdirs.lock, &vfs_eng.session.lock, &vfs_eng.ids.lock,
-        &vfs_eng.wb.lock,
+        &vfs_eng.wb.lock, &vfs_eng.wb.recover,
     };
     return i < sizeof all / sizeof all[0] ? all[i] : NULL;
 }
