@@ -82,7 +82,6 @@ int cache_open(const struct cache_config *cfg, struct cache **out)
     c->verify_every_read = cfg->verify_every_read;
     c->trust_after_fill = cfg->trust_after_fill;
     c->use_uring = cfg->use_uring;
-    c->pid = getpid();
     c->dir_fd = c->blocks_fd = c->tmp_fd = c->sums_fd = c->lock_fd = -1;
     cache_queue_init(c);
     cache_ring_init(&c->wring);
@@ -97,7 +96,6 @@ void cache_after_fork(struct cache *c)
 {
     if (!c)
         return;
-    c->pid = getpid();
     cache_queue_after_fork(c);
     cache_piece_after_fork();
     cache_ring_forget(&c->wring);
@@ -111,8 +109,6 @@ void cache_close(struct cache *c)
 {
     if (!c)
         return;
-    if (c->pid != getpid())
-        cache_after_fork(c);
     cache_queue_stop(c);
     cache_ring_close(&c->wring);
     cache_ring_close(&c->rring);

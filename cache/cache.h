@@ -20,7 +20,8 @@
  *    folder others can change: core/trust.h) is not used at all: every
  *    read misses, and no file another user owns is ever served.
  *  - io_uring does the disk I/O when the kernel allows it; otherwise
- *    pread/pwrite (one log line). Rings are per process, remade after fork.
+ *    pread/pwrite (one log line). Rings are per process, remade after fork
+ *    (cache_after_fork).
  * All functions are thread-safe and return 0 or a negative errno.
  */
 #ifndef SHIMFS_CACHE_H
@@ -51,6 +52,11 @@ struct cache_stats {
 
 int cache_open(const struct cache_config *cfg, struct cache **out);
 void cache_close(struct cache *c);
+/* In a fork child, before the child uses or closes c: forget the parent's
+ * writer thread, queue, rings and lock (the parent keeps them). The cache
+ * does not check the pid on its own paths (a getpid per put and per read
+ * batch): whoever forks with a cache open calls this in the child; the
+ * shim's engine does it from its fork handler (core/vfs_engine.c). */
 void cache_after_fork(struct cache *c);
 
 /* Read [off, off+len) of a cached block into buf. Returns bytes read, or

@@ -62,7 +62,6 @@ struct cache_ring {
     pthread_mutex_t mu;
     struct io_uring ring;
     int state;                   /* 0 not made yet, 1 ready, -1 refused */
-    pid_t pid;                   /* process that made it */
 };
 
 /* One queued put: the key and (for cache_put) the bytes live in the same
@@ -96,7 +95,6 @@ struct cache {
     int verify_every_read;
     int trust_after_fill;
     int use_uring;
-    pid_t pid;                   /* process that owns the threads and rings below */
 
     int dir_fd, blocks_fd, tmp_fd, sums_fd;    /* -1 when unusable */
     int dir_err;                 /* why dir_fd is -1 */

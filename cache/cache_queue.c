@@ -179,8 +179,6 @@ static int queue_put(struct cache *c, const char *key, const void *data, size_t 
     if (klen && klen != len)
         goto give_back;        /* would read back as corrupt: the key names the length */
     r = 0;
-    if (c->pid != getpid())
-        cache_after_fork(c);
     if (c->blocks_fd < 0) {
         cache_put_failed(c, key, c->dir_err ? c->dir_err : EROFS);
         goto give_back;
@@ -263,8 +261,8 @@ int cache_put_ref(struct cache *c, const char *key, const void *data, size_t len
 
 void cache_put_wait(struct cache *c, const char *key)
 {
-    if (!c || c->pid != getpid())
-        return;                /* a fork child has no puts in flight */
+    if (!c)
+        return;
     pthread_mutex_lock(&c->qmu);
     while (c->writer_started && queue_has(c, key))
         pthread_cond_wait(&c->qdone, &c->qmu);
@@ -275,8 +273,6 @@ int cache_flush(struct cache *c)
 {
     if (!c)
         return -EINVAL;
-    if (c->pid != getpid())
-        cache_after_fork(c);
     pthread_mutex_lock(&c->qmu);
     while (c->qitems > 0 && c->writer_started)
         pthread_cond_wait(&c->qdone, &c->qmu);

@@ -1,16 +1,15 @@
 /* cache_uring.c - the cache's io_uring rings: made lazily, one per use
  * (the writer thread's, and cache_read_many's), owned by one process.
  *
- * Promises: a ring is only used by the process that made it; after fork the
- * child drops its copy of the mappings and descriptor (the parent's ring is
- * untouched: the kernel object lives on through the parent's references)
- * and makes its own on next use. When the kernel refuses io_uring (seccomp,
+ * Promises: a ring is only used by the process that made it; after fork
+ * cache_after_fork drops the child's copy of the mappings and descriptor
+ * (the parent's ring is untouched: the kernel object lives on through the
+ * parent's references) and the child makes its own on next use. When the kernel refuses io_uring (seccomp,
  * EPERM, ENOSYS, io_uring_disabled) the caller gets NULL and uses
  * pread/pwrite; that is logged once per process.
  */
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cache_internal.h"
 #include "log.h"
@@ -27,14 +26,10 @@ struct io_uring *cache_ring_get(struct cache *c, struct cache_ring *r)
 {
     if (!c->use_uring)
         return NULL;
-    pid_t me = getpid();
-    if (r->state != 0 && r->pid != me)
-        cache_ring_forget(r);
     if (r->state == 1)
         return &r->ring;
     if (r->state < 0)
         return NULL;
-    r->pid = me;
     int e = io_uring_queue_init(CACHE_RING_ENTRIES, &r->ring, 0);
     if (e < 0) {
         r->state = -1;
@@ -54,7 +49,6 @@ void cache_ring_forget(struct cache_ring *r)
         io_uring_queue_exit(&r->ring);
     memset(&r->ring, 0, sizeof r->ring);
     r->state = 0;
-    r->pid = 0;
 }
 
 void cache_ring_close(struct cache_ring *r)

@@ -1,11 +1,7 @@
-/* vfs.c - the per-process engine state and the path-based calls that need
- * no open file: stat, access, readlink, realpath, statvfs, xattrs.
- *
- * The volume is opened lazily on the first call that needs it. A failure
- * (no database, wrong password, volume not formatted, unreachable store) is
- * logged once and remembered for a few seconds, so a program hammering a
- * broken mount gets fast errors instead of a connection attempt per call,
- * and recovers by itself once the service is back.
+/* vfs.c - the path-based calls that need no open file: stat, access,
+ * readlink, realpath, statvfs, xattrs; and the small helpers every vfs
+ * file uses (clock, errno mapping). The engine they run on, and opening
+ * its volume, are vfs_engine.c's.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,16 +16,6 @@
 #include "nodemeta.h"
 #include "vfs_internal.h"
 
-#define VFS_RETRY_NS (2LL * 1000000000LL)
-
-static struct {
-    pthread_mutex_t lock;
-    struct volume *vol;
-    int err;
-    int64_t err_until;
-    int logged;
-} vg = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
 int64_t vfs_now_ns(void)
 {
     struct timespec ts;
@@ -37,12 +23,10 @@ int64_t vfs_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-struct volume *vfs_volume(void) { return __atomic_load_n(&vg.vol, __ATOMIC_ACQUIRE); }
-
 int vfs_writable(void)
 {
-    struct volume *v = vfs_volume();
-    return v && v->cfg.read_only ? -EROFS : 0;
+    struct vfs_engine *e = vfs_opened();
+    return e && e->cfg.read_only ? -EROFS : 0;
 }
 
 int vfs_errno(int rc)
@@ -54,67 +38,6 @@ int vfs_errno(int rc)
     default:
         return rc;
     }
-}
-
-static const char *vfs_why(int rc)
-{
-    switch (rc) {
-    case -ENODEV: return "the database holds no shimfs volume (run shimfs format)";
-    case -EPROTO: return "the volume's schema is newer than this client";
-    case -EACCES: return "the database refused the credentials";
-    case -ECONNREFUSED: return "the database is unreachable";
-    default: return strerror(-rc);
-    }
-}
-
-int vfs_init(void)
-{
-    if (vfs_volume())
-        return 0;
-    pthread_mutex_lock(&vg.lock);
-    int rc = 0;
-    if (!vg.vol) {
-        if (vg.err && vfs_now_ns() < vg.err_until) {
-            rc = vg.err;
-        } else {
-            struct shimfs_config cfg;
-            config_load(&cfg);
-            struct volume *v = NULL;
-            rc = volume_open(&cfg, &v);
-            if (rc == 0) {
-                __atomic_store_n(&v->committed, mcache_own_commit, __ATOMIC_RELEASE);
-                __atomic_store_n(&vg.vol, v, __ATOMIC_RELEASE);
-                vg.err = 0;
-                vfs_wb_recover_async();
-            } else {
-                if (!vg.logged++)
-                    log_error("vfs", "cannot open the volume (%s): %s; paths under %s fail with EIO",
-                              cfg.meta[0] ? "SHIMFS_META" : "SHIMFS_META unset, libpq defaults",
-                              vfs_why(rc), cfg.prefix);
-                vg.err = rc == -ENOMEM ? rc : -EIO;
-                vg.err_until = vfs_now_ns() + VFS_RETRY_NS;
-                rc = vg.err;
-            }
-        }
-    }
-    pthread_mutex_unlock(&vg.lock);
-    return rc;
-}
-
-void vfs_after_fork(void)
-{
-    /* The child may run with other threads gone mid-critical-section. */
-    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-    vg.lock = fresh;
-    struct volume *v = vfs_volume();
-    if (v)
-        volume_after_fork(v);
-    vfs_write_after_fork();
-    vfs_session_after_fork();
-    vfs_ns_after_fork();
-    mcache_after_fork();
-    vfs_snap_after_fork();
-    vfs_read_after_fork();
 }
 
 /* Bytes a file keeps in the bucket, for st_blocks (du, tar --sparse, cp
@@ -136,9 +59,9 @@ static uint64_t vfs_stored_bytes(const struct meta_attr *a)
 
 void vfs_attr_to_stat(const struct meta_attr *a, struct stat *st)
 {
-    struct volume *v = vfs_volume();
+    struct vfs_engine *e = vfs_opened();
     memset(st, 0, sizeof *st);
-    st->st_dev = v ? v->dev : 0;
+    st->st_dev = e ? e->dev : 0;
     st->st_ino = a->ino;
     st->st_mode = a->mode;
     st->st_nlink = a->nlink;
@@ -206,7 +129,7 @@ int vfs_readlink(const char *vpath, char *buf, size_t cap, char *host, size_t hc
         return rc;
     if (!S_ISLNK(a.mode))
         return -EINVAL;
-    return vfs_errno(meta_readlink(vfs_volume()->meta, a.ino, buf, cap));
+    return vfs_errno(meta_readlink(vfs_eng.meta, a.ino, buf, cap));
 }
 
 int vfs_realpath(const char *vpath, char *out, size_t cap, char *host, size_t hcap)
@@ -231,27 +154,25 @@ int vfs_realpath(const char *vpath, char *out, size_t cap, char *host, size_t hc
  * a connection and a table scan for a number nobody reads closely. */
 #define VFS_STATS_AGE (60LL * 1000000000LL)
 
-static int vfs_volume_stats(struct volume *v, struct meta_stats *ms)
+static int vfs_volume_stats(struct vfs_engine *e, struct meta_stats *ms)
 {
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    static struct meta_stats kept;
-    static int64_t kept_at;
+    struct vfs_stats_state *s = &e->stats;
     int64_t now = vfs_now_ns();
-    pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&s->lock);
     int rc = 0;
-    struct nodemeta_stamp st = v->node ? nodemeta_stamp(v->node) : (struct nodemeta_stamp){ 0 };
-    if (kept_at && now - kept_at < VFS_STATS_AGE) {
-        *ms = kept;
-    } else if (v->node && nodemeta_load_blob(v->node, "statvfs", VFS_STATS_AGE, 0, ms, sizeof *ms) == 0) {
-        kept = *ms;
-        kept_at = now;
-    } else if ((rc = meta_stats(v->meta, ms)) == 0) {
-        kept = *ms;
-        kept_at = now;
-        if (v->node)
-            (void)nodemeta_save_blob(v->node, "statvfs", st, ms, sizeof *ms);
+    struct nodemeta_stamp st = e->node ? nodemeta_stamp(e->node) : (struct nodemeta_stamp){ 0 };
+    if (s->kept_at && now - s->kept_at < VFS_STATS_AGE) {
+        *ms = s->kept;
+    } else if (e->node && nodemeta_load_blob(e->node, "statvfs", VFS_STATS_AGE, 0, ms, sizeof *ms) == 0) {
+        s->kept = *ms;
+        s->kept_at = now;
+    } else if ((rc = meta_stats(e->meta, ms)) == 0) {
+        s->kept = *ms;
+        s->kept_at = now;
+        if (e->node)
+            (void)nodemeta_save_blob(e->node, "statvfs", st, ms, sizeof *ms);
     }
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&s->lock);
     return rc;
 }
 
@@ -260,13 +181,13 @@ int vfs_statvfs(struct statvfs *st)
     int rc = vfs_init();
     if (rc < 0)
         return rc;
-    struct volume *v = vfs_volume();
+    struct vfs_engine *e = vfs_opened();
     struct meta_stats ms = { 0 };
-    rc = vfs_volume_stats(v, &ms);
+    rc = vfs_volume_stats(e, &ms);
     if (rc < 0)
         return vfs_errno(rc);
     /* Object stores have no capacity: report 1 PiB, like other S3 file systems. */
-    uint64_t bs = v->settings.block_size, total = (UINT64_C(1) << 50) / bs;
+    uint64_t bs = e->settings.block_size, total = (UINT64_C(1) << 50) / bs;
     uint64_t used = (ms.bytes + bs - 1) / bs;
     memset(st, 0, sizeof *st);
     st->f_bsize = st->f_frsize = bs;
@@ -274,49 +195,46 @@ int vfs_statvfs(struct statvfs *st)
     st->f_bfree = st->f_bavail = total > used ? total - used : 0;
     st->f_files = UINT64_C(1) << 40;
     st->f_ffree = st->f_favail = st->f_files - ms.inodes;
-    st->f_fsid = (unsigned long)v->dev;
+    st->f_fsid = (unsigned long)e->dev;
     st->f_namemax = META_NAME_MAX;
-    st->f_flag = ST_NOSUID | ST_NODEV | (v->cfg.read_only ? ST_RDONLY : 0);
+    st->f_flag = ST_NOSUID | ST_NODEV | (e->cfg.read_only ? ST_RDONLY : 0);
     return 0;
 }
 
 /* Whether the volume has any xattr, asked at most once per attribute TTL:
  * `ls -l` asks two attributes of every file, and most datasets have none. */
-static int64_t vfs_xattr_until;
-static int vfs_xattr_known;
-
 static int vfs_xattrs_exist(void)
 {
-    int64_t *until = &vfs_xattr_until;
-    int *known = &vfs_xattr_known;
+    int64_t *until = &vfs_eng.stats.xattr_until;
+    int *known = &vfs_eng.stats.xattr_known;
     int64_t now = vfs_now_ns();
     if (__atomic_load_n(until, __ATOMIC_ACQUIRE) > now)
         return __atomic_load_n(known, __ATOMIC_RELAXED);
-    struct volume *v = vfs_volume();
+    struct vfs_engine *e = vfs_opened();
     int32_t shared;
-    int64_t max_age = v->cfg.read_only ? -1 : v->cfg.attr_ttl_ns;
-    if (v->node && nodemeta_load_blob(v->node, "xattr-any", max_age, 1, &shared, sizeof shared) == 0) {
+    int64_t max_age = e->cfg.read_only ? -1 : e->cfg.attr_ttl_ns;
+    if (e->node && nodemeta_load_blob(e->node, "xattr-any", max_age, 1, &shared, sizeof shared) == 0) {
         __atomic_store_n(known, (int)shared, __ATOMIC_RELAXED);
-        __atomic_store_n(until, v->cfg.read_only ? INT64_MAX : now + v->cfg.attr_ttl_ns / 2,
+        __atomic_store_n(until, e->cfg.read_only ? INT64_MAX : now + e->cfg.attr_ttl_ns / 2,
                          __ATOMIC_RELEASE);
         return (int)shared;
     }
-    struct nodemeta_stamp st = v->node ? nodemeta_stamp(v->node) : (struct nodemeta_stamp){ 0 };
-    int rc = meta_xattr_any(v->meta);
+    struct nodemeta_stamp st = e->node ? nodemeta_stamp(e->node) : (struct nodemeta_stamp){ 0 };
+    int rc = meta_xattr_any(e->meta);
     if (rc < 0)
         return 1; /* unknown: ask the real question */
     shared = rc;
-    if (v->node)
-        (void)nodemeta_save_blob(v->node, "xattr-any", st, &shared, sizeof shared);
+    if (e->node)
+        (void)nodemeta_save_blob(e->node, "xattr-any", st, &shared, sizeof shared);
     __atomic_store_n(known, rc, __ATOMIC_RELAXED);
-    __atomic_store_n(until, v->cfg.read_only ? INT64_MAX : now + v->cfg.attr_ttl_ns, __ATOMIC_RELEASE);
+    __atomic_store_n(until, e->cfg.read_only ? INT64_MAX : now + e->cfg.attr_ttl_ns, __ATOMIC_RELEASE);
     return rc;
 }
 
 /* This process set an xattr: the volume has one now. */
 void vfs_xattrs_changed(void)
 {
-    __atomic_store_n(&vfs_xattr_known, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&vfs_eng.stats.xattr_known, 1, __ATOMIC_RELAXED);
 }
 
 int vfs_getxattr(const char *vpath, int flags, const char *name, void *buf, size_t cap,
@@ -328,7 +246,7 @@ int vfs_getxattr(const char *vpath, int flags, const char *name, void *buf, size
         return rc;
     if (!vfs_xattrs_exist())
         return -ENODATA;
-    return vfs_errno(meta_getxattr(vfs_volume()->meta, a.ino, name, buf, cap));
+    return vfs_errno(meta_getxattr(vfs_eng.meta, a.ino, name, buf, cap));
 }
 
 int vfs_listxattr(const char *vpath, int flags, char *buf, size_t cap, char *host, size_t hcap)
@@ -339,5 +257,5 @@ int vfs_listxattr(const char *vpath, int flags, char *buf, size_t cap, char *hos
         return rc;
     if (!vfs_xattrs_exist())
         return 0;
-    return vfs_errno(meta_listxattr(vfs_volume()->meta, a.ino, buf, cap));
+    return vfs_errno(meta_listxattr(vfs_eng.meta, a.ino, buf, cap));
 }

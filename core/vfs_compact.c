@@ -34,7 +34,7 @@ static int vc_list_cb(void *arg, uint64_t chunk, const struct layout_slice *s, i
 }
 
 /* The chunk's visible bytes [lo, hi) (chunk offsets) into a new slice. */
-static int vc_merge(struct volume *v, uint64_t ino, uint64_t chunk, const struct vc_list *l,
+static int vc_merge(struct vfs_engine *e, uint64_t ino, uint64_t chunk, const struct vc_list *l,
                     struct layout_slice *out)
 {
     uint32_t lo = LAYOUT_CHUNK_SIZE, hi = 0;
@@ -58,7 +58,7 @@ static int vc_merge(struct volume *v, uint64_t ino, uint64_t chunk, const struct
     if (rc == 0)
         rc = vfs_next_slice_id(&id);
     if (rc == 0)
-        rc = volume_write_slice(v, id, buf, hi - lo);
+        rc = volume_write_slice(e->vol, id, buf, hi - lo);
     free(buf);
     *out = (struct layout_slice){ .pos = lo, .id = id, .size = hi - lo, .off = 0, .len = hi - lo };
     return rc;
@@ -66,7 +66,7 @@ static int vc_merge(struct volume *v, uint64_t ino, uint64_t chunk, const struct
 
 void vfs_compact_scan(const struct vfs_smap *m)
 {
-    int limit = vfs_volume()->cfg.compact_slices;
+    int limit = vfs_eng.cfg.compact_slices;
     for (int i = 0; m && limit > 0 && i < m->nchunks; i++)
         if (m->chunks[i].n > limit)
             vfs_compact_queue(m->ino, m->chunks[i].index);
@@ -76,7 +76,7 @@ void vfs_compact_check(const struct meta_attr *a)
 {
     struct vfs_smap *m = NULL;
     struct meta_attr version = *a;
-    if (vfs_volume()->cfg.compact_slices > 0 && vfs_load_smap(&version, &m) == 0) {
+    if (vfs_eng.cfg.compact_slices > 0 && vfs_load_smap(&version, &m) == 0) {
         vfs_compact_scan(m);
         vfs_smap_put(m);
     }
@@ -84,17 +84,17 @@ void vfs_compact_check(const struct meta_attr *a)
 
 int vfs_compact_chunk(uint64_t ino, uint64_t chunk)
 {
-    struct volume *v = vfs_volume();
-    assert(v);                  /* queued by a commit: the volume is open */
+    struct vfs_engine *e = vfs_opened();
+    assert(e);                  /* queued by a commit: the volume is open */
     struct vc_list l = { 0 };
-    int rc = meta_read_chunks(v->meta, ino, chunk, 1, vc_list_cb, &l);
+    int rc = meta_read_chunks(e->meta, ino, chunk, 1, vc_list_cb, &l);
     struct layout_slice merged;
-    if (rc == 0 && l.n > v->cfg.compact_slices && v->cfg.compact_slices > 0)
-        rc = vc_merge(v, ino, chunk, &l, &merged);
+    if (rc == 0 && l.n > e->cfg.compact_slices && e->cfg.compact_slices > 0)
+        rc = vc_merge(e, ino, chunk, &l, &merged);
     else
         l.n = 0;
     if (rc == 0 && l.n)
-        rc = meta_compact(v->meta, ino, chunk, l.s, l.n, &merged, 1);
+        rc = meta_compact(e->meta, ino, chunk, l.s, l.n, &merged, 1);
     if (rc == 0 && l.n)
         mcache_forget(ino);
     free(l.s);

@@ -57,7 +57,7 @@ int vfs_dir_open(struct vfs_file *f, struct vfs_dir **out)
     d->ino = st.st_ino;
     struct meta_attr a;
     d->parent = d->ino;
-    if (mcache_getattr(d->ino, &a) == 0 || meta_getattr(vfs_volume()->meta, d->ino, &a) == 0)
+    if (mcache_getattr(d->ino, &a) == 0 || meta_getattr(vfs_eng.meta, d->ino, &a) == 0)
         d->parent = a.parent ? a.parent : d->ino;
     *out = d;
     return 0;
@@ -116,7 +116,7 @@ static int vfs_dir_fill(struct vfs_dir *d)
     d->page_n = d->page_i = 0;
     if (first && vfs_snap_shared())
         return vfs_dir_fill_whole(d);
-    int rc = meta_readdir(vfs_volume()->meta, d->ino, first ? NULL : d->last, d->last_len,
+    int rc = meta_readdir(vfs_eng.meta, d->ino, first ? NULL : d->last, d->last_len,
                           VFS_DIR_PAGE, vfs_dir_page_cb, d);
     if (rc < 0)
         return vfs_errno(rc);

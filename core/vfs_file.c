@@ -77,21 +77,21 @@ static int vfs_sealed_copy(struct vfs_smap *m, const char *kind, int flags)
  * file is read from memory once, not twice (vfs_file_check). */
 int vfs_file_descriptor(struct vfs_file *f)
 {
-    struct volume *v = vfs_volume();
+    struct vfs_engine *e = vfs_opened();
     struct vfs_smap *m = f->smap;
     int flags = f->flags;
     uint32_t blen;
     uint64_t id;
     f->native = 1;
-    if (v->cache && vfs_single_block_key(m, f->ckey, sizeof f->ckey, &blen, &id) == 0) {
+    if (e->cache && vfs_single_block_key(m, f->ckey, sizeof f->ckey, &blen, &id) == 0) {
         /* the cache knows its policy: only a due first-use check is left to us */
-        int fd = cache_open_block_unchecked(v->cache, f->ckey, flags & O_CLOEXEC, &blen,
+        int fd = cache_open_block_unchecked(e->cache, f->ckey, flags & O_CLOEXEC, &blen,
                                             &f->unchecked);
         vfs_dir_readahead(f->parent, m->ino, fd < 0); /* cold: the next files will be wanted too */
         if (fd >= 0)
             return fd;
     }
-    if (m->size <= v->settings.block_size) {
+    if (m->size <= e->settings.block_size) {
         int fd = vfs_sealed_copy(m, "shimfs-data", flags);
         if (fd >= 0 || fd == -EIO)
             return fd;
@@ -254,7 +254,7 @@ int vfs_adopt(int fd, uint64_t ino, int flags, struct vfs_file **out)
         return rc;
     struct meta_attr a;
     if (mcache_getattr(ino, &a) != 0) {
-        rc = meta_getattr(vfs_volume()->meta, ino, &a);
+        rc = meta_getattr(vfs_eng.meta, ino, &a);
         if (rc < 0)
             return vfs_errno(rc);
     }
@@ -281,14 +281,14 @@ int vfs_file_unchecked(const struct vfs_file *f) { return __atomic_load_n(&f->un
 
 int vfs_file_check(struct vfs_file *f, const void *buf, size_t n, uint64_t off, int *newfd)
 {
-    struct volume *v = vfs_volume();
+    struct vfs_engine *e = vfs_opened();
     *newfd = -1;
     if (!vfs_file_unchecked(f))
         return 0;
     pthread_mutex_lock(&f->lock);
     int rc = 0;
     if (f->unchecked) {
-        rc = cache_check_fd(v->cache, f->fd, f->ckey, buf, n, off);
+        rc = cache_check_fd(e->cache, f->fd, f->ckey, buf, n, off);
         if (rc == -EBADMSG) {
             /* dropped from the cache: the right bytes come from the store,
              * in a descriptor that replaces the program's */
@@ -337,9 +337,9 @@ int vfs_fstat(struct vfs_file *f, struct stat *st)
  * its blocks in parallel instead of one GET after another. */
 static void vfs_readahead(struct vfs_file *f, struct vfs_smap *m, size_t len, uint64_t off)
 {
-    struct volume *v = vfs_volume();
-    uint64_t bs = v->settings.block_size;
-    int max = v->cfg.prefetch;
+    struct vfs_engine *e = vfs_opened();
+    uint64_t bs = e->settings.block_size;
+    int max = e->cfg.prefetch;
     pthread_mutex_lock(&f->lock);
     if (off == f->ra_next && off > 0) {
         f->ra_window = f->ra_window ? f->ra_window * 2 : 1;
@@ -377,11 +377,11 @@ ssize_t vfs_pread(struct vfs_file *f, void *buf, size_t len, uint64_t off)
     return n;
 }
 
-static int vfs_tmpfile(struct volume *v)
+static int vfs_tmpfile(void)
 {
-    if (!v->cfg.cache_dir[0])
+    if (!vfs_eng.cfg.cache_dir[0])
         return -ENOENT;     /* no folder we trust: a sealed memfd instead */
-    int fd = open(v->cfg.cache_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    int fd = open(vfs_eng.cfg.cache_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     return fd < 0 ? -errno : fd;
 }
 
@@ -416,7 +416,7 @@ int vfs_mmap_fd(struct vfs_file *f, int *fd)
         f->map_smap = NULL;
     }
     if (f->map_fd < 0) {
-        int tfd = vfs_tmpfile(vfs_volume());
+        int tfd = vfs_tmpfile();
         if (tfd >= 0) {
             rc = vfs_fill_fd(m, tfd);
             if (rc < 0)
@@ -451,18 +451,17 @@ int vfs_fadvise(struct vfs_file *f, uint64_t off, uint64_t len, int advice)
 
 int vfs_lock_fd(struct vfs_file *f)
 {
-    struct volume *v = vfs_volume();
+    struct vfs_engine *e = vfs_opened();
     pthread_mutex_lock(&f->lock);
-    static int warned;
-    if (f->lock_fd < 0 && !v->cfg.cache_dir[0]) {
-        log_once(&warned, LOG_WARN, "vfs", "no cache folder this user owns alone (see the trust "
-                 "line): locks on volume files fail with ENOLCK");
+    if (f->lock_fd < 0 && !e->cfg.cache_dir[0]) {
+        log_once(&e->warned_no_locks, LOG_WARN, "vfs", "no cache folder this user owns alone "
+                 "(see the trust line): locks on volume files fail with ENOLCK");
     } else if (f->lock_fd < 0) {
-        char path[sizeof v->cfg.cache_dir + 128];
-        snprintf(path, sizeof path, "%s/locks", v->cfg.cache_dir);
-        (void)mkdir(v->cfg.cache_dir, 0700);
+        char path[sizeof e->cfg.cache_dir + 128];
+        snprintf(path, sizeof path, "%s/locks", e->cfg.cache_dir);
+        (void)mkdir(e->cfg.cache_dir, 0700);
         (void)mkdir(path, 0700);
-        snprintf(path, sizeof path, "%s/locks/%s-%llu", v->cfg.cache_dir, v->settings.uuid,
+        snprintf(path, sizeof path, "%s/locks/%s-%llu", e->cfg.cache_dir, e->settings.uuid,
                  (unsigned long long)f->attr.ino);
         f->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (f->lock_fd < 0)
@@ -484,7 +483,7 @@ int vfs_release(struct vfs_file *f)
     if (f->lock_fd >= 0)
         close(f->lock_fd); /* as the kernel does: closing drops this process's locks */
     if (f->fd >= 0 && vfs_open_unref(f->attr.ino)) {
-        int drc = meta_drop_orphan(vfs_volume()->meta, f->attr.ino);
+        int drc = meta_drop_orphan(vfs_eng.meta, f->attr.ino);
         if (drc < 0)
             log_warn("vfs", "dropping unlinked inode %llu: %s (gc will find it)",
                      (unsigned long long)f->attr.ino, strerror(-drc));

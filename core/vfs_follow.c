@@ -57,11 +57,11 @@ static int vfs_follow_switch(struct vfs_file *f, const struct meta_attr *now, in
 int vfs_file_follow(struct vfs_file *f, int *newfd)
 {
     *newfd = -1;
-    struct volume *v = vfs_volume();
+    struct vfs_engine *e = vfs_opened();
     if (vfs_is_writer(f) || !S_ISREG(f->attr.mode) || (f->flags & O_PATH) || !f->smap ||
-        v->cfg.read_only)
+        e->cfg.read_only)
         return 0;
-    int64_t ttl = v->cfg.attr_ttl_ns, now = vfs_now_ns();
+    int64_t ttl = e->cfg.attr_ttl_ns, now = vfs_now_ns();
     if (now - __atomic_load_n(&f->fresh_ns, __ATOMIC_ACQUIRE) < ttl)
         return 0;
     pthread_mutex_lock(&f->wlock); /* a reader's wlock: one follower at a time */
@@ -70,7 +70,7 @@ int vfs_file_follow(struct vfs_file *f, int *newfd)
         struct meta_attr a;
         int64_t at;
         if (mcache_getattr_at(f->attr.ino, &a, &at) != 0 || now - at >= ttl) {
-            rc = meta_getattr(v->meta, f->attr.ino, &a);
+            rc = meta_getattr(e->meta, f->attr.ino, &a);
             if (rc == 0)
                 mcache_put_attr(&a);
         }

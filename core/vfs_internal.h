@@ -12,10 +12,9 @@
 #include "layout.h"
 #include "meta.h"
 #include "vfs.h"
+#include "vfs_engine.h"
 #include "volume.h"
 
-/* The process's volume once vfs_init succeeded. */
-struct volume *vfs_volume(void);
 int64_t vfs_now_ns(void);
 /* Map an engine error to what a program should see: infrastructure
  * failures (unreachable, auth, schema) become EIO; namespace answers pass. */
@@ -71,8 +70,6 @@ void mcache_forget(uint64_t ino);
 void mcache_reset(void);
 /* This process committed a change (the node generation was `before`). */
 void mcache_own_commit(uint64_t before);
-void mcache_after_fork(void);
-void vfs_read_after_fork(void);
 
 /* ---- whole directories (vfs_snap.c) ---- */
 #define VFS_SNAP_FIRST 1024      /* entries fetched on a first miss */
@@ -90,7 +87,6 @@ int vfs_snap_shared(void);
  * subdirectories (from its whole listing) are filled too, one round trip
  * for up to META_DIRS_BATCH of them (find, du, ls -R walk them all). */
 void vfs_snap_descend(uint64_t parent);
-void vfs_snap_after_fork(void);
 
 /* ---- path walk (vfs_path.c) ---- */
 /* Resolve a volume path. On 0, *a is the final object; with canon != NULL
@@ -158,7 +154,6 @@ int vfs_is_writer(const struct vfs_file *f);
 ssize_t vfs_pread_writer(struct vfs_file *f, void *buf, size_t len, uint64_t off);
 int vfs_writer_close(struct vfs_file *f);
 int vfs_set_size(uint64_t ino, uint64_t size, struct meta_attr *out);
-void vfs_write_after_fork(void);
 int vfs_next_slice_id(uint64_t *id);
 /* A commit was refused by the fence: the batch's session is gone, so the
  * next id comes from a new reservation (and session). */
@@ -170,12 +165,10 @@ int vfs_wb_recover(int *committed);
 /* At exit: wait (bounded) for the queued journals; idempotent. */
 void vfs_wb_exit_wait(void);
 void vfs_wb_recover_async(void);
-void vfs_wb_after_fork(void);
 /* ---- the process's session (vfs_session.c) and compaction (vfs_compact.c) ---- */
 /* Open this process's session if it has none (lazily: at the first
  * reservation or kept orphan) and start its heartbeat thread. */
 int vfs_session_ensure(void);
-void vfs_session_after_fork(void);
 /* Ask the session thread to compact ino's chunk (deduplicated; dropped if
  * the queue is full or there is no session thread). */
 void vfs_compact_queue(uint64_t ino, uint64_t chunk);
@@ -191,7 +184,6 @@ int vfs_create_file(const char *vpath, mode_t mode, int excl, struct meta_attr *
                     char *canon, char *host, size_t hcap);
 void vfs_open_ref(uint64_t ino);
 int vfs_open_unref(uint64_t ino);
-void vfs_ns_after_fork(void);
 int64_t vfs_wall_now(void);
 
 /* ---- file data (vfs_read.c) ---- */

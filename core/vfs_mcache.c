@@ -40,14 +40,7 @@ struct mc_entry {
     char name[];
 };
 
-static struct {
-    pthread_mutex_t lock;
-    struct mc_inode **inodes;
-    struct mc_entry **entries;
-    size_t ncap, ecap, count;
-    uint64_t seen_gen;      /* the node's change generation the caches match */
-    int seen_valid;
-} mc = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct vfs_mcache_state *const mc = &vfs_eng.mc;
 
 static uint64_t mc_hash(uint64_t x)
 {
@@ -65,39 +58,39 @@ static uint64_t mc_name_hash(uint64_t parent, const char *name, size_t n)
 
 static int64_t mc_expiry(int64_t ttl)
 {
-    struct volume *v = vfs_volume();
-    if (v && v->cfg.read_only)
+    struct vfs_engine *e = vfs_opened();
+    if (e && e->cfg.read_only)
         return MCACHE_NO_EXPIRY;
     return vfs_now_ns() + ttl;
 }
 
 static int64_t mc_ttl(int which)
 {
-    struct volume *v = vfs_volume();
-    if (!v)
+    struct vfs_engine *e = vfs_opened();
+    if (!e)
         return 0;
-    return which == 0 ? v->cfg.attr_ttl_ns : which == 1 ? v->cfg.entry_ttl_ns : v->cfg.negative_ttl_ns;
+    return which == 0 ? e->cfg.attr_ttl_ns : which == 1 ? e->cfg.entry_ttl_ns : e->cfg.negative_ttl_ns;
 }
 
 static void mc_clear_locked(void)
 {
-    for (size_t i = 0; i < mc.ncap; i++)
-        for (struct mc_inode *n = mc.inodes[i], *nx; n; n = nx) {
+    for (size_t i = 0; i < mc->ncap; i++)
+        for (struct mc_inode *n = mc->inodes[i], *nx; n; n = nx) {
             nx = n->next;
             if (n->smap)
                 vfs_smap_put(n->smap);
             free(n);
         }
-    for (size_t i = 0; i < mc.ecap; i++)
-        for (struct mc_entry *e = mc.entries[i], *nx; e; e = nx) {
+    for (size_t i = 0; i < mc->ecap; i++)
+        for (struct mc_entry *e = mc->entries[i], *nx; e; e = nx) {
             nx = e->next;
             free(e);
         }
-    free(mc.inodes);
-    free(mc.entries);
-    mc.inodes = NULL;
-    mc.entries = NULL;
-    mc.ncap = mc.ecap = mc.count = 0;
+    free(mc->inodes);
+    free(mc->entries);
+    mc->inodes = NULL;
+    mc->entries = NULL;
+    mc->ncap = mc->ecap = mc->count = 0;
 }
 
 /* Another process of the node committed a change since the caches were
@@ -108,33 +101,33 @@ static void mc_clear_locked(void)
  * changed. */
 static void mc_sync_gen_locked(void)
 {
-    struct volume *v = vfs_volume();
-    if (!v || !v->node)
+    struct vfs_engine *e = vfs_opened();
+    if (!e || !e->node)
         return;
-    uint64_t g = nodemeta_gen(v->node);
-    if (mc.seen_valid && g == mc.seen_gen)
+    uint64_t g = nodemeta_gen(e->node);
+    if (mc->seen_valid && g == mc->seen_gen)
         return;
-    if (mc.seen_valid)
+    if (mc->seen_valid)
         mc_clear_locked();
-    mc.seen_gen = g;
-    mc.seen_valid = 1;
+    mc->seen_gen = g;
+    mc->seen_valid = 1;
 }
 
 void mcache_own_commit(uint64_t before)
 {
-    pthread_mutex_lock(&mc.lock);
-    if (mc.seen_valid && before != mc.seen_gen)
+    pthread_mutex_lock(&mc->lock);
+    if (mc->seen_valid && before != mc->seen_gen)
         mc_clear_locked();  /* someone else's commit came in between */
-    mc.seen_gen = before + 1;
-    mc.seen_valid = 1;
-    pthread_mutex_unlock(&mc.lock);
+    mc->seen_gen = before + 1;
+    mc->seen_valid = 1;
+    pthread_mutex_unlock(&mc->lock);
 }
 
 /* Double both tables when chains get long; a failed allocation just
  * leaves the tables as they are (slower, still correct). */
 static void mc_grow_locked(void)
 {
-    size_t cap = mc.ncap * 2;
+    size_t cap = mc->ncap * 2;
     struct mc_inode **ni = calloc(cap, sizeof *ni);
     struct mc_entry **ne = calloc(cap, sizeof *ne);
     if (!ni || !ne) {
@@ -142,38 +135,38 @@ static void mc_grow_locked(void)
         free(ne);
         return;
     }
-    for (size_t i = 0; i < mc.ncap; i++)
-        for (struct mc_inode *n = mc.inodes[i], *nx; n; n = nx) {
+    for (size_t i = 0; i < mc->ncap; i++)
+        for (struct mc_inode *n = mc->inodes[i], *nx; n; n = nx) {
             nx = n->next;
             size_t b = mc_hash(n->ino) & (cap - 1);
             n->next = ni[b];
             ni[b] = n;
         }
-    for (size_t i = 0; i < mc.ecap; i++)
-        for (struct mc_entry *e = mc.entries[i], *nx; e; e = nx) {
+    for (size_t i = 0; i < mc->ecap; i++)
+        for (struct mc_entry *e = mc->entries[i], *nx; e; e = nx) {
             nx = e->next;
             size_t b = mc_name_hash(e->parent, e->name, e->nlen) & (cap - 1);
             e->next = ne[b];
             ne[b] = e;
         }
-    free(mc.inodes);
-    free(mc.entries);
-    mc.inodes = ni;
-    mc.entries = ne;
-    mc.ncap = mc.ecap = cap;
+    free(mc->inodes);
+    free(mc->entries);
+    mc->inodes = ni;
+    mc->entries = ne;
+    mc->ncap = mc->ecap = cap;
 }
 
 static int mc_ensure_locked(void)
 {
-    if (mc.count >= MCACHE_MAX_ITEMS)
+    if (mc->count >= MCACHE_MAX_ITEMS)
         mc_clear_locked();
-    if (mc.inodes && mc.count > 2 * mc.ncap)
+    if (mc->inodes && mc->count > 2 * mc->ncap)
         mc_grow_locked();
-    if (!mc.inodes) {
-        mc.ncap = mc.ecap = 1u << 10;
-        mc.inodes = calloc(mc.ncap, sizeof *mc.inodes);
-        mc.entries = calloc(mc.ecap, sizeof *mc.entries);
-        if (!mc.inodes || !mc.entries) {
+    if (!mc->inodes) {
+        mc->ncap = mc->ecap = 1u << 10;
+        mc->inodes = calloc(mc->ncap, sizeof *mc->inodes);
+        mc->entries = calloc(mc->ecap, sizeof *mc->entries);
+        if (!mc->inodes || !mc->entries) {
             mc_clear_locked();
             return -ENOMEM;
         }
@@ -183,30 +176,30 @@ static int mc_ensure_locked(void)
 
 static struct mc_inode *mc_find_inode(uint64_t ino, int create)
 {
-    if (!mc.inodes && (!create || mc_ensure_locked() < 0))
+    if (!mc->inodes && (!create || mc_ensure_locked() < 0))
         return NULL;
-    size_t b = mc_hash(ino) & (mc.ncap - 1);
-    for (struct mc_inode *n = mc.inodes[b]; n; n = n->next)
+    size_t b = mc_hash(ino) & (mc->ncap - 1);
+    for (struct mc_inode *n = mc->inodes[b]; n; n = n->next)
         if (n->ino == ino)
             return n;
     if (!create || mc_ensure_locked() < 0)
         return NULL;
-    b = mc_hash(ino) & (mc.ncap - 1);
+    b = mc_hash(ino) & (mc->ncap - 1);
     struct mc_inode *n = calloc(1, sizeof *n);
     if (!n)
         return NULL;
     n->ino = ino;
-    n->next = mc.inodes[b];
-    mc.inodes[b] = n;
-    mc.count++;
+    n->next = mc->inodes[b];
+    mc->inodes[b] = n;
+    mc->count++;
     return n;
 }
 
 static struct mc_entry **mc_find_entry(uint64_t parent, const char *name, size_t nlen)
 {
-    if (!mc.entries)
+    if (!mc->entries)
         return NULL;
-    struct mc_entry **pp = &mc.entries[mc_name_hash(parent, name, nlen) & (mc.ecap - 1)];
+    struct mc_entry **pp = &mc->entries[mc_name_hash(parent, name, nlen) & (mc->ecap - 1)];
     for (; *pp; pp = &(*pp)->next)
         if ((*pp)->parent == parent && (*pp)->nlen == nlen && memcmp((*pp)->name, name, nlen) == 0)
             return pp;
@@ -217,7 +210,7 @@ int mcache_lookup(uint64_t parent, const char *name, size_t nlen, struct meta_at
 {
     int rc = MC_MISS;
     int64_t now = vfs_now_ns();
-    pthread_mutex_lock(&mc.lock);
+    pthread_mutex_lock(&mc->lock);
     mc_sync_gen_locked();
     struct mc_entry **pp = mc_find_entry(parent, name, nlen);
     struct mc_entry *e = pp ? *pp : NULL;
@@ -237,7 +230,7 @@ int mcache_lookup(uint64_t parent, const char *name, size_t nlen, struct meta_at
         if (d && d->listed_exp > now && !e)
             rc = -ENOENT; /* the directory was listed whole: the name is not there */
     }
-    pthread_mutex_unlock(&mc.lock);
+    pthread_mutex_unlock(&mc->lock);
     return rc;
 }
 
@@ -261,7 +254,7 @@ static void mc_put_entry_locked(uint64_t parent, const char *name, size_t nlen, 
     e->nlen = (uint16_t)nlen;
     memcpy(e->name, name, nlen);
     *pp = e;
-    mc.count++;
+    mc->count++;
 }
 
 static void mc_put_attr_locked(const struct meta_attr *a, int64_t exp, int64_t at)
@@ -277,8 +270,8 @@ static void mc_put_attr_locked(const struct meta_attr *a, int64_t exp, int64_t a
 /* Expiry of an answer read from the database at `at` (monotonic). */
 static int64_t mc_expiry_at(int which, int64_t at)
 {
-    struct volume *v = vfs_volume();
-    if (v && v->cfg.read_only)
+    struct vfs_engine *e = vfs_opened();
+    if (e && e->cfg.read_only)
         return MCACHE_NO_EXPIRY;
     return at + mc_ttl(which);
 }
@@ -287,10 +280,10 @@ void mcache_put_entry_at(uint64_t parent, const char *name, size_t nlen, const s
                          int64_t at)
 {
     int64_t eexp = mc_expiry_at(1, at), aexp = mc_expiry_at(0, at);
-    pthread_mutex_lock(&mc.lock);
+    pthread_mutex_lock(&mc->lock);
     mc_put_entry_locked(parent, name, nlen, a->ino, eexp);
     mc_put_attr_locked(a, aexp, at);
-    pthread_mutex_unlock(&mc.lock);
+    pthread_mutex_unlock(&mc->lock);
 }
 
 void mcache_put_entry(uint64_t parent, const char *name, size_t nlen, const struct meta_attr *a)
@@ -301,32 +294,32 @@ void mcache_put_entry(uint64_t parent, const char *name, size_t nlen, const stru
 void mcache_put_negative(uint64_t parent, const char *name, size_t nlen)
 {
     int64_t exp = mc_expiry(mc_ttl(2));
-    pthread_mutex_lock(&mc.lock);
+    pthread_mutex_lock(&mc->lock);
     mc_put_entry_locked(parent, name, nlen, 0, exp);
-    pthread_mutex_unlock(&mc.lock);
+    pthread_mutex_unlock(&mc->lock);
 }
 
 int mcache_getattr(uint64_t ino, struct meta_attr *a)
 {
     int rc = MC_MISS;
     int64_t now = vfs_now_ns();
-    pthread_mutex_lock(&mc.lock);
+    pthread_mutex_lock(&mc->lock);
     mc_sync_gen_locked();
     struct mc_inode *n = mc_find_inode(ino, 0);
     if (n && n->attr_exp > now) {
         *a = n->attr;
         rc = 0;
     }
-    pthread_mutex_unlock(&mc.lock);
+    pthread_mutex_unlock(&mc->lock);
     return rc;
 }
 
 void mcache_put_attr_at(const struct meta_attr *a, int64_t at)
 {
     int64_t exp = mc_expiry_at(0, at);
-    pthread_mutex_lock(&mc.lock);
+    pthread_mutex_lock(&mc->lock);
     mc_put_attr_locked(a, exp, at);
-    pthread_mutex_unlock(&mc.lock);
+    pthread_mutex_unlock(&mc->lock);
 }
 
 void mcache_put_attr(const struct meta_attr *a)
@@ -338,7 +331,7 @@ int mcache_getattr_at(uint64_t ino, struct meta_attr *a, int64_t *at)
 {
     int rc = MC_MISS;
     int64_t now = vfs_now_ns();
-    pthread_mutex_lock(&mc.lock);
+    pthread_mutex_lock(&mc->lock);
     mc_sync_gen_locked();
     struct mc_inode *n = mc_find_inode(ino, 0);
     if (n && n->attr_exp > now) {
@@ -346,18 +339,18 @@ int mcache_getattr_at(uint64_t ino, struct meta_attr *a, int64_t *at)
         *at = n->attr_at;
         rc = 0;
     }
-    pthread_mutex_unlock(&mc.lock);
+    pthread_mutex_unlock(&mc->lock);
     return rc;
 }
 
 int mcache_dir_listed(uint64_t dir)
 {
     int64_t now = vfs_now_ns();
-    pthread_mutex_lock(&mc.lock);
+    pthread_mutex_lock(&mc->lock);
     mc_sync_gen_locked();
     struct mc_inode *n = mc_find_inode(dir, 0);
     int listed = n && n->listed_exp > now;
-    pthread_mutex_unlock(&mc.lock);
+    pthread_mutex_unlock(&mc->lock);
     return listed;
 }
 
@@ -369,73 +362,73 @@ void mcache_dir_set_listed(uint64_t dir, int complete)
 void mcache_dir_set_listed_at(uint64_t dir, int complete, int64_t at)
 {
     int64_t exp = complete ? mc_expiry_at(1, at) : 0;
-    pthread_mutex_lock(&mc.lock);
+    pthread_mutex_lock(&mc->lock);
     struct mc_inode *n = mc_find_inode(dir, 1);
     if (n) {
         n->listed_exp = exp;
         n->misses = complete ? 0 : -1000000; /* too big: never list it again */
     }
-    pthread_mutex_unlock(&mc.lock);
+    pthread_mutex_unlock(&mc->lock);
 }
 
 int mcache_dir_note_miss(uint64_t dir)
 {
-    pthread_mutex_lock(&mc.lock);
+    pthread_mutex_lock(&mc->lock);
     struct mc_inode *n = mc_find_inode(dir, 1);
     int misses = n ? ++n->misses : 0;
-    pthread_mutex_unlock(&mc.lock);
+    pthread_mutex_unlock(&mc->lock);
     return misses;
 }
 
 int mcache_dir_note_smap_miss(uint64_t dir)
 {
-    pthread_mutex_lock(&mc.lock);
+    pthread_mutex_lock(&mc->lock);
     struct mc_inode *n = mc_find_inode(dir, 1);
     int misses = n ? ++n->smap_misses : 0;
-    pthread_mutex_unlock(&mc.lock);
+    pthread_mutex_unlock(&mc->lock);
     return misses;
 }
 
 struct vfs_smap *mcache_get_smap(const struct meta_attr *a)
 {
     struct vfs_smap *m = NULL;
-    pthread_mutex_lock(&mc.lock);
+    pthread_mutex_lock(&mc->lock);
     struct mc_inode *n = mc_find_inode(a->ino, 0);
     if (n && n->smap && n->smap->size == a->size && n->smap->mtime_ns == a->mtime_ns &&
         n->smap->ctime_ns == a->ctime_ns)
         m = vfs_smap_get(n->smap);
-    pthread_mutex_unlock(&mc.lock);
+    pthread_mutex_unlock(&mc->lock);
     return m;
 }
 
 void mcache_put_smap(struct vfs_smap *m)
 {
-    pthread_mutex_lock(&mc.lock);
+    pthread_mutex_lock(&mc->lock);
     struct mc_inode *n = mc_find_inode(m->ino, 1);
     if (n) {
         if (n->smap)
             vfs_smap_put(n->smap);
         n->smap = vfs_smap_get(m);
     }
-    pthread_mutex_unlock(&mc.lock);
+    pthread_mutex_unlock(&mc->lock);
 }
 
 void mcache_forget(uint64_t ino)
 {
-    pthread_mutex_lock(&mc.lock);
+    pthread_mutex_lock(&mc->lock);
     struct mc_inode *n = mc_find_inode(ino, 0);
     if (n) {
         n->attr_exp = 0;
         n->listed_exp = 0;
     }
-    pthread_mutex_unlock(&mc.lock);
+    pthread_mutex_unlock(&mc->lock);
 }
 
 void mcache_reset(void)
 {
-    pthread_mutex_lock(&mc.lock);
+    pthread_mutex_lock(&mc->lock);
     mc_clear_locked();
-    pthread_mutex_unlock(&mc.lock);
+    pthread_mutex_unlock(&mc->lock);
 }
 
 /* Refcounts use atomics: a smap is shared by open files and the cache. */
@@ -453,10 +446,4 @@ void vfs_smap_put(struct vfs_smap *m)
         free(m->chunks[i].s);
     free(m->chunks);
     free(m);
-}
-
-void mcache_after_fork(void)
-{
-    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
-    mc.lock = m; /* a parent thread may have held it at fork */
 }

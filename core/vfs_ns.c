@@ -24,16 +24,12 @@
 #include "vfs_internal.h"
 
 /* ---- inodes open in this process (for unlink-while-open) ---- */
-#define VFS_OPEN_BUCKETS 1024
 struct vfs_open_ino { struct vfs_open_ino *next; uint64_t ino; int count, orphan; };
-static struct {
-    pthread_mutex_t lock;
-    struct vfs_open_ino *b[VFS_OPEN_BUCKETS];
-} vo = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct vfs_opens_state *const vo = &vfs_eng.opens;
 
 static struct vfs_open_ino **vfs_open_slot(uint64_t ino)
 {
-    struct vfs_open_ino **pp = &vo.b[(ino * 0x9E3779B97F4A7C15ULL) >> 54];
+    struct vfs_open_ino **pp = &vo->b[(ino * 0x9E3779B97F4A7C15ULL) >> 54];
     while (*pp && (*pp)->ino != ino)
         pp = &(*pp)->next;
     return pp;
@@ -41,58 +37,57 @@ static struct vfs_open_ino **vfs_open_slot(uint64_t ino)
 
 void vfs_open_ref(uint64_t ino)
 {
-    pthread_mutex_lock(&vo.lock);
+    pthread_mutex_lock(&vo->lock);
     struct vfs_open_ino **pp = vfs_open_slot(ino);
     if (!*pp && (*pp = calloc(1, sizeof **pp)))
         (*pp)->ino = ino;
     if (*pp)
         (*pp)->count++;
-    pthread_mutex_unlock(&vo.lock);
+    pthread_mutex_unlock(&vo->lock);
 }
 
 /* Returns 1 when this was the last descriptor of an orphaned inode. */
 int vfs_open_unref(uint64_t ino)
 {
     int drop = 0;
-    pthread_mutex_lock(&vo.lock);
+    pthread_mutex_lock(&vo->lock);
     struct vfs_open_ino **pp = vfs_open_slot(ino), *o = *pp;
     if (o && --o->count == 0) {
         drop = o->orphan;
         *pp = o->next;
         free(o);
     }
-    pthread_mutex_unlock(&vo.lock);
+    pthread_mutex_unlock(&vo->lock);
     return drop;
 }
 
 static int vfs_open_mark_orphan(uint64_t ino)
 {
-    pthread_mutex_lock(&vo.lock);
+    pthread_mutex_lock(&vo->lock);
     struct vfs_open_ino *o = *vfs_open_slot(ino);
     if (o)
         o->orphan = 1;
-    pthread_mutex_unlock(&vo.lock);
+    pthread_mutex_unlock(&vo->lock);
     return o != NULL;
 }
 
 static int vfs_is_open(uint64_t ino)
 {
-    pthread_mutex_lock(&vo.lock);
+    pthread_mutex_lock(&vo->lock);
     int open = *vfs_open_slot(ino) != NULL;
-    pthread_mutex_unlock(&vo.lock);
+    pthread_mutex_unlock(&vo->lock);
     return open;
 }
 
 /* ---- helpers ---- */
 static mode_t vfs_umask(void)
 {
-    static int known;
-    static mode_t mask = 022;
-    if (!known) {
+    if (!vo->umask_known) {
         /* reading it through /proc does not change it (umask(2) would) */
         FILE *fp = fopen("/proc/self/status", "re");
         char line[128];
         unsigned m;
+        mode_t mask = 022;      /* when /proc does not say */
         while (fp && fgets(line, sizeof line, fp))
             if (sscanf(line, "Umask: %o", &m) == 1) {
                 mask = (mode_t)m;
@@ -100,9 +95,10 @@ static mode_t vfs_umask(void)
             }
         if (fp)
             fclose(fp);
-        known = 1;
+        vo->umask = mask;
+        vo->umask_known = 1;
     }
-    return mask;
+    return vo->umask;
 }
 
 int64_t vfs_wall_now(void)
@@ -203,7 +199,7 @@ static int vfs_new_inode(struct vfs_parent *p, mode_t mode, dev_t rdev, const ch
     if (S_ISDIR(mode) && (p->dir.mode & S_ISGID))
         a.mode |= S_ISGID;
     a.rdev = rdev;
-    int rc = meta_create(vfs_volume()->meta, p->dir.ino, p->name, p->nlen, &a, target, excl);
+    int rc = meta_create(vfs_eng.meta, p->dir.ino, p->name, p->nlen, &a, target, excl);
     if (rc == 0) {
         mcache_put_entry(p->dir.ino, p->name, p->nlen, &a);
         vfs_changed_dir(p->dir.ino);
@@ -302,7 +298,7 @@ static int vfs_remove(const char *vpath, int dir, char *host, size_t hcap)
     int keep = !dir && vfs_is_open(victim.ino);
     if (keep)
         (void)vfs_session_ensure(); /* the orphan is owned by it (else the reaper's grace) */
-    rc = meta_unlink(vfs_volume()->meta, p.dir.ino, p.name, p.nlen, dir, keep, &removed);
+    rc = meta_unlink(vfs_eng.meta, p.dir.ino, p.name, p.nlen, dir, keep, &removed);
     if (rc == 0) /* a failed unlink (ENOTEMPTY ...) left the name there */
         mcache_put_negative(p.dir.ino, p.name, p.nlen);
     vfs_changed_dir(p.dir.ino);
@@ -356,7 +352,7 @@ int vfs_rename(const char *from, const char *to, unsigned flags)
     if (keep)
         (void)vfs_session_ensure();
     struct meta_attr replaced = { 0 };
-    rc = meta_rename2(vfs_volume()->meta, a.dir.ino, a.name, a.nlen, b.dir.ino, b.name, b.nlen,
+    rc = meta_rename2(vfs_eng.meta, a.dir.ino, a.name, a.nlen, b.dir.ino, b.name, b.nlen,
                       flags | (keep ? META_RENAME_ORPHAN : 0), &replaced);
     if (rc == 0 && keep && replaced.ino == dst.ino && replaced.nlink == 0)
         vfs_open_mark_orphan(dst.ino);
@@ -399,7 +395,7 @@ int vfs_link(const char *from, const char *to, int follow)
         return -EEXIST;
     rc = vfs_may_change(&p.dir);
     if (rc == 0)
-        rc = meta_link(vfs_volume()->meta, src.ino, p.dir.ino, p.name, p.nlen, &a);
+        rc = meta_link(vfs_eng.meta, src.ino, p.dir.ino, p.name, p.nlen, &a);
     if (rc == 0) {
         mcache_put_entry(p.dir.ino, p.name, p.nlen, &a);
         vfs_changed_dir(p.dir.ino);
@@ -428,7 +424,7 @@ static int vfs_apply(struct meta_attr *a, unsigned fields, struct vfs_file *f)
     int rc = vfs_wb_drain();
     if (rc < 0)
         return rc;
-    rc = meta_setattr(vfs_volume()->meta, a->ino, fields | META_SET_CTIME_NOW, a);
+    rc = meta_setattr(vfs_eng.meta, a->ino, fields | META_SET_CTIME_NOW, a);
     if (rc == 0) {
         mcache_put_attr(a);
         if (f) {
@@ -555,7 +551,7 @@ int vfs_setxattr(const char *vpath, struct vfs_file *f, const char *name, const 
     struct meta_attr a;
     int rc = vfs_xattr_target(vpath, f, flags, &a, host, hcap);
     if (rc == 0)
-        rc = vfs_errno(meta_setxattr(vfs_volume()->meta, a.ino, name, val, len, xflags));
+        rc = vfs_errno(meta_setxattr(vfs_eng.meta, a.ino, name, val, len, xflags));
     if (rc == 0)
         vfs_xattrs_changed();
     return rc;
@@ -566,22 +562,15 @@ int vfs_removexattr(const char *vpath, struct vfs_file *f, const char *name, int
 {
     struct meta_attr a;
     int rc = vfs_xattr_target(vpath, f, flags, &a, host, hcap);
-    return rc ? rc : vfs_errno(meta_removexattr(vfs_volume()->meta, a.ino, name));
+    return rc ? rc : vfs_errno(meta_removexattr(vfs_eng.meta, a.ino, name));
 }
 
 int vfs_fgetxattr(struct vfs_file *f, const char *name, void *buf, size_t cap)
 {
-    return vfs_errno(meta_getxattr(vfs_volume()->meta, f->attr.ino, name, buf, cap));
+    return vfs_errno(meta_getxattr(vfs_eng.meta, f->attr.ino, name, buf, cap));
 }
 
 int vfs_flistxattr(struct vfs_file *f, char *buf, size_t cap)
 {
-    return vfs_errno(meta_listxattr(vfs_volume()->meta, f->attr.ino, buf, cap));
-}
-
-void vfs_ns_after_fork(void)
-{
-    /* the table is still true in the child (it inherited the descriptors) */
-    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
-    vo.lock = m;
+    return vfs_errno(meta_listxattr(vfs_eng.meta, f->attr.ino, buf, cap));
 }

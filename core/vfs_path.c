@@ -43,11 +43,11 @@ static int vfs_fill_dir(uint64_t dir)
  * a negative entry for the first missing one. */
 static int vfs_walk_rest(uint64_t dir, const char *const *names, const size_t *lens, int n)
 {
-    struct volume *v = vfs_volume();
+    struct vfs_engine *e = vfs_opened();
     struct meta_attr steps[VFS_MAX_WALK];
     if (n > VFS_MAX_WALK)
         n = VFS_MAX_WALK;
-    int k = meta_walk(v->meta, dir, names, lens, n, steps);
+    int k = meta_walk(e->meta, dir, names, lens, n, steps);
     if (k < 0)
         return k;
     uint64_t parent = dir;
@@ -68,7 +68,7 @@ static int vfs_walk_rest(uint64_t dir, const char *const *names, const size_t *l
  * killed before it could tell its node). */
 static int vfs_lookup_fresh(uint64_t dir, const char *name, size_t nlen, struct meta_attr *a)
 {
-    int rc = meta_lookup(vfs_volume()->meta, dir, name, nlen, a);
+    int rc = meta_lookup(vfs_eng.meta, dir, name, nlen, a);
     if (rc == 0)
         mcache_put_entry(dir, name, nlen, a);
     else if (rc == -ENOENT)
@@ -101,7 +101,7 @@ static int vfs_get_root(struct meta_attr *a)
         return 0;
     if (vfs_snap_load(META_ROOT_INO) && mcache_getattr(META_ROOT_INO, a) == 0)
         return 0;
-    int rc = meta_getattr(vfs_volume()->meta, META_ROOT_INO, a);
+    int rc = meta_getattr(vfs_eng.meta, META_ROOT_INO, a);
     if (rc == 0) {
         mcache_put_attr(a);
         if (vfs_snap_shared() && !mcache_dir_listed(META_ROOT_INO))
@@ -181,7 +181,7 @@ static int vfs_dotdot(struct vfs_walk *w, char *host, size_t hcap)
         w->depth--;
         return 0;
     }
-    const struct shimfs_config *c = &vfs_volume()->cfg;
+    const struct shimfs_config *c = &vfs_eng.cfg;
     const char *slash = strrchr(c->prefix, '/');
     return vfs_escape(w, c->prefix, (size_t)(slash - c->prefix), host, hcap);
 }
@@ -191,7 +191,7 @@ static int vfs_follow(struct vfs_walk *w, const struct meta_attr *link, char *ho
     char target[PATH_MAX];
     if (++w->links > VFS_MAX_LINKS)
         return -ELOOP;
-    int n = meta_readlink(vfs_volume()->meta, link->ino, target, sizeof target - 1);
+    int n = meta_readlink(vfs_eng.meta, link->ino, target, sizeof target - 1);
     if (n < 0)
         return vfs_errno(n);
     if (n == 0)
@@ -199,7 +199,7 @@ static int vfs_follow(struct vfs_walk *w, const struct meta_attr *link, char *ho
     target[n] = '\0';
     if (target[0] != '/')
         return vfs_splice(w, target, (size_t)n);
-    const struct shimfs_config *c = &vfs_volume()->cfg;
+    const struct shimfs_config *c = &vfs_eng.cfg;
     if (strncmp(target, c->prefix, c->prefix_len) == 0 &&
         (target[c->prefix_len] == '/' || target[c->prefix_len] == '\0')) {
         w->depth = 0;

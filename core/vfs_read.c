@@ -51,21 +51,7 @@ static struct vfs_smap *vfs_smap_new(const struct meta_attr *a)
 /* Block maps of a whole directory's files in one round trip, so opening
  * each of them afterwards costs none. The maps are also kept in name order
  * per directory (a few recent directories), for directory read-ahead. */
-#define VFS_DIRSEQ_SLOTS 64
-
-struct vfs_dirseq {
-    uint64_t dir;
-    int n, cap;
-    struct vfs_smap **maps;   /* name order, one ref each */
-    int ahead;                /* files up to here were queued for prefetch */
-    int last;                 /* where the reader was last (search starts here) */
-    int cold;                 /* a file of this directory missed the cache */
-};
-
-static struct {
-    pthread_mutex_t lock;
-    struct vfs_dirseq slot[VFS_DIRSEQ_SLOTS];
-} vds = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct vfs_dirseq_state *const vds = &vfs_eng.dirseq;
 
 static void vfs_dirseq_clear(struct vfs_dirseq *d)
 {
@@ -131,11 +117,11 @@ void vfs_dirmaps_install(struct vfs_dirmaps *d, uint64_t dir, int ok)
         return;
     }
     d->seq.dir = dir;
-    pthread_mutex_lock(&vds.lock);
-    struct vfs_dirseq *slot = &vds.slot[(dir * 0x9E3779B97F4A7C15ULL) >> 58];
+    pthread_mutex_lock(&vds->lock);
+    struct vfs_dirseq *slot = &vds->slot[(dir * 0x9E3779B97F4A7C15ULL) >> 58];
     vfs_dirseq_clear(slot);
     *slot = d->seq;
-    pthread_mutex_unlock(&vds.lock);
+    pthread_mutex_unlock(&vds->lock);
     free(d);
 }
 
@@ -144,7 +130,7 @@ int vfs_load_dir_smaps(uint64_t dir)
     struct vfs_dirmaps *d = vfs_dirmaps_new();
     if (!d)
         return -ENOMEM;
-    int rc = meta_read_dir_slices(vfs_volume()->meta, dir, vfs_dirmaps_cb, d);
+    int rc = meta_read_dir_slices(vfs_eng.meta, dir, vfs_dirmaps_cb, d);
     vfs_dirmaps_install(d, dir, rc >= 0);
     return rc < 0 ? vfs_errno(rc) : 0;
 }
@@ -186,21 +172,21 @@ static int vfs_dirseq_next(struct vfs_dirseq *d, int i, int window, int force, i
  * nothing here. Bounded by the window (files) and the memory budget. */
 void vfs_dir_readahead(uint64_t dir, uint64_t ino, int missed)
 {
-    struct volume *v = vfs_volume();
-    int window = 4 * v->cfg.prefetch;
+    struct vfs_engine *e = vfs_opened();
+    int window = 4 * e->cfg.prefetch;
     if (window <= 0 || !dir)
         return;
     struct vfs_smap *todo[256];
     int n = 0;
-    pthread_mutex_lock(&vds.lock);
-    struct vfs_dirseq *d = &vds.slot[(dir * 0x9E3779B97F4A7C15ULL) >> 58];
+    pthread_mutex_lock(&vds->lock);
+    struct vfs_dirseq *d = &vds->slot[(dir * 0x9E3779B97F4A7C15ULL) >> 58];
     int i = d->dir == dir && d->n > 0 && (missed || d->cold) ? vfs_dirseq_find(d, ino) : -1;
     if (i >= 0) {
         d->last = i;
         d->cold = 1;
         n = vfs_dirseq_next(d, i, window, missed, &d->ahead, todo, 256);
     }
-    pthread_mutex_unlock(&vds.lock);
+    pthread_mutex_unlock(&vds->lock);
     int queued = 0;
     for (int k = 0; k < n; k++) {
         queued += vfs_prefetch_range(todo[k], 0, 0);
@@ -217,7 +203,7 @@ void vfs_dir_readahead(uint64_t dir, uint64_t ino, int missed)
 
 int vfs_load_smap(struct meta_attr *a, struct vfs_smap **out)
 {
-    struct meta *meta = vfs_volume()->meta;
+    struct meta *meta = vfs_eng.meta;
     for (int attempt = 1;; attempt++) {
         struct vfs_smap *m = mcache_get_smap(a);
         if (m) {
@@ -274,15 +260,15 @@ static const struct vfs_chunk *vfs_find_chunk(const struct vfs_smap *m, uint64_t
 /* Copy [soff, soff+len) of slice (id, size) into buf, block by block. */
 static int vfs_read_slice(uint64_t id, uint32_t size, uint32_t soff, char *buf, uint32_t len)
 {
-    struct volume *v = vfs_volume();
-    uint32_t bs = v->settings.block_size;
+    struct vfs_engine *e = vfs_opened();
+    uint32_t bs = e->settings.block_size;
     while (len > 0) {
         uint32_t index = soff / bs, boff = soff % bs;
         uint32_t blen = layout_block_len(size, bs, index);
         uint32_t take = blen - boff < len ? blen - boff : len;
         if (blen == 0)
             return -EIO; /* slice record points past its slice: metadata damage */
-        ssize_t n = fetch_block(v, id, index, blen, buf, take, boff);
+        ssize_t n = fetch_block(e->vol, id, index, blen, buf, take, boff);
         if (n < 0)
             return (int)n;
         if ((uint32_t)n != take)
@@ -355,8 +341,8 @@ uint64_t vfs_smap_stored(const struct vfs_smap *m)
 int vfs_single_block_key(const struct vfs_smap *m, char *key, size_t cap, uint32_t *blen,
                          uint64_t *id)
 {
-    struct volume *v = vfs_volume();
-    if (m->size == 0 || m->size > v->settings.block_size || m->nchunks != 1 ||
+    struct vfs_engine *e = vfs_opened();
+    if (m->size == 0 || m->size > e->settings.block_size || m->nchunks != 1 ||
         m->chunks[0].index != 0)
         return -ENOENT;
     const struct vfs_chunk *c = &m->chunks[0];
@@ -366,7 +352,7 @@ int vfs_single_block_key(const struct vfs_smap *m, char *key, size_t cap, uint32
         return -ENOENT;
     *blen = (uint32_t)m->size;
     *id = s->id;
-    int rc = volume_block_key(v, s->id, 0, *blen, key, cap);
+    int rc = volume_block_key(e->vol, s->id, 0, *blen, key, cap);
     return rc < 0 ? rc : 0;
 }
 
@@ -374,8 +360,8 @@ int vfs_single_block_key(const struct vfs_smap *m, char *key, size_t cap, uint32
  * Returns how many were queued (already cached or in flight ones are not). */
 int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len)
 {
-    struct volume *v = vfs_volume();
-    uint32_t bs = v->settings.block_size;
+    struct vfs_engine *e = vfs_opened();
+    uint32_t bs = e->settings.block_size;
     int queued = 0;
     if (off >= m->size)
         return 0;
@@ -393,15 +379,9 @@ int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len)
             if (!ext[i].id)
                 continue;
             for (uint32_t b = ext[i].off / bs; (uint64_t)b * bs < (uint64_t)ext[i].off + ext[i].len; b++)
-                queued += fetch_prefetch(v, ext[i].id, b, layout_block_len(ext[i].size, bs, b));
+                queued += fetch_prefetch(e->vol, ext[i].id, b, layout_block_len(ext[i].size, bs, b));
         }
         pos += take;
     }
     return queued;
-}
-
-void vfs_read_after_fork(void)
-{
-    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
-    vds.lock = m; /* a parent thread may have held it at fork */
 }

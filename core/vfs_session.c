@@ -22,18 +22,10 @@
 #include "log.h"
 #include "vfs_internal.h"
 
-#define VS_QUEUE 64
 #define VS_EXIT_WAIT_S 10
+#define VS_QUEUE VFS_SESSION_QUEUE
 
-struct vs_job { uint64_t ino, chunk; };
-
-static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;          /* CLOCK_MONOTONIC */
-    int cond_ready, thread, exit_hooked, busy;
-    struct vs_job q[VS_QUEUE];
-    unsigned head, tail;
-} vs = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct vfs_session_state *const vs = &vfs_eng.session;
 
 static int64_t vs_mono_ns(void)
 {
@@ -44,20 +36,20 @@ static int64_t vs_mono_ns(void)
 
 static void vs_cond_init_locked(void)
 {
-    if (vs.cond_ready)
+    if (vs->cond_ready)
         return;
     pthread_condattr_t a;
     pthread_condattr_init(&a);
     pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    pthread_cond_init(&vs.cond, &a);
+    pthread_cond_init(&vs->cond, &a);
     pthread_condattr_destroy(&a);
-    vs.cond_ready = 1;
+    vs->cond_ready = 1;
 }
 
 static void vs_wait_until_locked(int64_t until)
 {
     struct timespec ts = { (time_t)(until / 1000000000LL), (long)(until % 1000000000LL) };
-    pthread_cond_timedwait(&vs.cond, &vs.lock, &ts);
+    pthread_cond_timedwait(&vs->cond, &vs->lock, &ts);
 }
 
 static void vs_heartbeat(struct meta *m)
@@ -78,28 +70,27 @@ static void vs_heartbeat(struct meta *m)
 static void *vs_thread(void *arg)
 {
     (void)arg;
-    struct volume *v = vfs_volume();
-    int64_t every = v->cfg.session_timeout_ns / 3, next = vs_mono_ns() + every;
-    pthread_mutex_lock(&vs.lock);
+    int64_t every = vfs_eng.cfg.session_timeout_ns / 3, next = vs_mono_ns() + every;
+    pthread_mutex_lock(&vs->lock);
     for (;;) {
         if (vs_mono_ns() >= next) {
-            pthread_mutex_unlock(&vs.lock);
-            vs_heartbeat(v->meta);
-            pthread_mutex_lock(&vs.lock);
+            pthread_mutex_unlock(&vs->lock);
+            vs_heartbeat(vfs_eng.meta);
+            pthread_mutex_lock(&vs->lock);
             next = vs_mono_ns() + every;
-        } else if (vs.head != vs.tail) {
-            struct vs_job j = vs.q[vs.tail % VS_QUEUE];
-            vs.busy = 1;
-            pthread_mutex_unlock(&vs.lock);
+        } else if (vs->head != vs->tail) {
+            struct vfs_compact_job j = vs->q[vs->tail % VS_QUEUE];
+            vs->busy = 1;
+            pthread_mutex_unlock(&vs->lock);
             int rc = vfs_compact_chunk(j.ino, j.chunk);
             if (rc < 0 && rc != -EAGAIN && rc != -ENOENT)
                 log_warn("session", "compacting inode %llu chunk %llu: %s; retried after its next "
                          "write", (unsigned long long)j.ino, (unsigned long long)j.chunk,
                          strerror(-rc));
-            pthread_mutex_lock(&vs.lock);
-            vs.tail++;
-            vs.busy = 0;
-            pthread_cond_broadcast(&vs.cond);
+            pthread_mutex_lock(&vs->lock);
+            vs->tail++;
+            vs->busy = 0;
+            pthread_cond_broadcast(&vs->cond);
         } else {
             vs_wait_until_locked(next);
         }
@@ -112,49 +103,49 @@ static void *vs_thread(void *arg)
  * session is closed (its reservations with it). */
 static void vs_atexit(void)
 {
-    struct volume *v = vfs_volume();
-    if (!v || !meta_session_id(v->meta))
+    struct vfs_engine *e = vfs_opened();
+    if (!e || !meta_session_id(e->meta))
         return;
     vfs_wb_exit_wait();
     int64_t until = vs_mono_ns() + VS_EXIT_WAIT_S * 1000000000LL;
-    pthread_mutex_lock(&vs.lock);
-    while (vs.thread && (vs.head != vs.tail || vs.busy) && vs_mono_ns() < until)
+    pthread_mutex_lock(&vs->lock);
+    while (vs->thread && (vs->head != vs->tail || vs->busy) && vs_mono_ns() < until)
         vs_wait_until_locked(until);
-    pthread_mutex_unlock(&vs.lock);
-    (void)meta_session_end(v->meta);
+    pthread_mutex_unlock(&vs->lock);
+    (void)meta_session_end(e->meta);
 }
 
 static void vs_start_thread_locked(void)
 {
     vs_cond_init_locked();
-    if (!vs.thread) {
+    if (!vs->thread) {
         pthread_t t;
         if (pthread_create(&t, NULL, vs_thread, NULL) == 0) {
             pthread_detach(t);
-            vs.thread = 1;
+            vs->thread = 1;
         } else {
             log_warn("session", "cannot start the heartbeat thread; the session may expire "
                      "while this process writes");
         }
     }
-    if (!vs.exit_hooked && atexit(vs_atexit) == 0)
-        vs.exit_hooked = 1;
+    if (!vs->exit_hooked && atexit(vs_atexit) == 0)
+        vs->exit_hooked = 1;
 }
 
 int vfs_session_ensure(void)
 {
-    struct volume *v = vfs_volume();
-    assert(v);                  /* callers write to an open volume */
-    if (meta_session_id(v->meta))
+    struct vfs_engine *e = vfs_opened();
+    assert(e);                  /* callers write to an open volume */
+    if (meta_session_id(e->meta))
         return 0;
     char host[256] = "";
     if (gethostname(host, sizeof host - 1) < 0)
         host[0] = '\0';
-    pthread_mutex_lock(&vs.lock);
-    int rc = meta_session_start(v->meta, host, (int)getpid(), v->cfg.session_timeout_ns);
+    pthread_mutex_lock(&vs->lock);
+    int rc = meta_session_start(e->meta, host, (int)getpid(), e->cfg.session_timeout_ns);
     if (rc == 0)
         vs_start_thread_locked();
-    pthread_mutex_unlock(&vs.lock);
+    pthread_mutex_unlock(&vs->lock);
     if (rc < 0)
         log_error("session", "cannot open a session with the volume: %s", strerror(-rc));
     return rc < 0 ? rc : 0;
@@ -162,26 +153,24 @@ int vfs_session_ensure(void)
 
 void vfs_compact_queue(uint64_t ino, uint64_t chunk)
 {
-    pthread_mutex_lock(&vs.lock);
+    pthread_mutex_lock(&vs->lock);
     int dup = 0;
-    for (unsigned i = vs.tail; i != vs.head && !dup; i++)
-        dup = vs.q[i % VS_QUEUE].ino == ino && vs.q[i % VS_QUEUE].chunk == chunk;
+    for (unsigned i = vs->tail; i != vs->head && !dup; i++)
+        dup = vs->q[i % VS_QUEUE].ino == ino && vs->q[i % VS_QUEUE].chunk == chunk;
     /* A full queue drops the job: the chunk's next commit queues it again. */
-    if (!dup && vs.thread && vs.head - vs.tail < VS_QUEUE) {
-        vs.q[vs.head++ % VS_QUEUE] = (struct vs_job){ ino, chunk };
-        pthread_cond_broadcast(&vs.cond);
+    if (!dup && vs->thread && vs->head - vs->tail < VS_QUEUE) {
+        vs->q[vs->head++ % VS_QUEUE] = (struct vfs_compact_job){ ino, chunk };
+        pthread_cond_broadcast(&vs->cond);
     }
-    pthread_mutex_unlock(&vs.lock);
+    pthread_mutex_unlock(&vs->lock);
 }
 
-void vfs_session_after_fork(void)
+void vfs_session_after_fork(struct vfs_engine *e)
 {
     /* The thread stayed in the parent, and so did its session (the meta
      * handle forgot it); exit_hooked stays: the inherited handler ends the
-     * child's own session. */
-    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
-    vs.lock = m;
-    vs.cond_ready = 0;
-    vs.thread = vs.busy = 0;
-    vs.head = vs.tail = 0;
+     * child's own session. (The lock: the fork table.) */
+    e->session.cond_ready = 0;
+    e->session.thread = e->session.busy = 0;
+    e->session.head = e->session.tail = 0;
 }

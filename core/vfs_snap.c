@@ -35,15 +35,11 @@ struct vfs_snap_fill {
 /* The subdirectories of directories this process listed whole (a few
  * recent ones): when it descends into one of them, as find, du, ls -R and
  * a DataLoader's folder scan do, their siblings are fetched together. */
-#define VFS_SNAP_SLOTS 16
-static struct {
-    pthread_mutex_t lock;
-    struct { uint64_t dir; int n, done; uint64_t *sub; } slot[VFS_SNAP_SLOTS];
-} vsub = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct vfs_subdirs_state *const vsub = &vfs_eng.subdirs;
 
 static int64_t vfs_snap_max_age(void)
 {
-    const struct shimfs_config *c = &vfs_volume()->cfg;
+    const struct shimfs_config *c = &vfs_eng.cfg;
     if (c->read_only)
         return -1;
     return c->attr_ttl_ns < c->entry_ttl_ns ? c->attr_ttl_ns : c->entry_ttl_ns;
@@ -89,14 +85,14 @@ static void vfs_snap_keep_subdirs(struct vfs_snap_fill *f)
         f->subdirs = NULL;
         return;
     }
-    pthread_mutex_lock(&vsub.lock);
+    pthread_mutex_lock(&vsub->lock);
     int k = (int)((f->dir * 0x9E3779B97F4A7C15ULL) >> 60) % VFS_SNAP_SLOTS;
-    free(vsub.slot[k].sub);
-    vsub.slot[k].dir = f->dir;
-    vsub.slot[k].n = f->nsub;
-    vsub.slot[k].done = 0;
-    vsub.slot[k].sub = f->subdirs;
-    pthread_mutex_unlock(&vsub.lock);
+    free(vsub->slot[k].sub);
+    vsub->slot[k].dir = f->dir;
+    vsub->slot[k].n = f->nsub;
+    vsub->slot[k].done = 0;
+    vsub->slot[k].sub = f->subdirs;
+    pthread_mutex_unlock(&vsub->lock);
     f->subdirs = NULL;
 }
 
@@ -143,9 +139,9 @@ static int vfs_snap_replay(struct nodemeta_snap *s, struct vfs_snap_fill *f, int
  * none valid. */
 static int vfs_snap_from_node(uint64_t dir, meta_dirent_cb ecb, void *arg)
 {
-    struct volume *v = vfs_volume();
+    struct vfs_engine *e = vfs_opened();
     struct nodemeta_snap s;
-    if (!v->node || nodemeta_dir_load(v->node, dir, vfs_snap_max_age(), &s) < 0)
+    if (!e->node || nodemeta_dir_load(e->node, dir, vfs_snap_max_age(), &s) < 0)
         return 0;
     struct vfs_snap_fill f = { .dir = dir, .at = vfs_snap_mono(s.fetched_ns), .ecb = ecb, .arg = arg };
     size_t start = s.pos;
@@ -181,12 +177,12 @@ int vfs_snap_load(uint64_t dir)
  * and the time (both read before the question). */
 static int vfs_snap_begin(struct vfs_snap_fill *f, uint64_t dir, meta_dirent_cb ecb, void *arg)
 {
-    struct volume *v = vfs_volume();
-    *f = (struct vfs_snap_fill){ .dir = dir, .ecb = ecb, .arg = arg, .save = v->node != NULL };
+    struct vfs_engine *e = vfs_opened();
+    *f = (struct vfs_snap_fill){ .dir = dir, .ecb = ecb, .arg = arg, .save = e->node != NULL };
     if (!(f->maps = vfs_dirmaps_new()))
         return -ENOMEM;
     if (f->save) {
-        struct nodemeta_stamp st = nodemeta_stamp(v->node);
+        struct nodemeta_stamp st = nodemeta_stamp(e->node);
         int64_t dat = 0;
         struct meta_attr da;
         int have = mcache_getattr_at(dir, &da, &dat) == 0;
@@ -202,7 +198,7 @@ static int vfs_snap_begin(struct vfs_snap_fill *f, uint64_t dir, meta_dirent_cb 
  * when the directory was complete, 0 when limit was reached, or -errno. */
 static int vfs_snap_finish(struct vfs_snap_fill *f, int rc, int limit)
 {
-    struct volume *v = vfs_volume();
+    struct vfs_engine *e = vfs_opened();
     int complete = rc >= 0 && rc < limit;
     if (complete)
         mcache_dir_set_listed_at(f->dir, 1, f->at);
@@ -214,8 +210,8 @@ static int vfs_snap_finish(struct vfs_snap_fill *f, int rc, int limit)
     if (complete && f->save && f->token) {
         /* the database answered what the node could not: an agent would
          * have, for this process and the next ones */
-        agent_ensure(&v->cfg, v->node);
-        int src = nodemeta_dir_commit(v->node, &f->buf, f->token);
+        agent_ensure(&e->cfg, e->node);
+        int src = nodemeta_dir_commit(e->node, &f->buf, f->token);
         if (src < 0)
             log_debug("vfs", "sharing directory %llu with the node: %s", (unsigned long long)f->dir,
                       strerror(-src));
@@ -235,7 +231,7 @@ static int vfs_snap_query(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg
     int rc = vfs_snap_begin(&f, dir, ecb, arg);
     if (rc < 0)
         return rc;
-    rc = meta_read_dir_all(vfs_volume()->meta, dir, limit, vfs_snap_entry_cb, vfs_snap_chunk_cb, &f,
+    rc = meta_read_dir_all(vfs_eng.meta, dir, limit, vfs_snap_entry_cb, vfs_snap_chunk_cb, &f,
                            &f.token);
     return vfs_snap_finish(&f, rc, limit);
 }
@@ -279,7 +275,7 @@ static void vfs_snap_query_batch(const uint64_t *dirs, int n)
         if (vfs_snap_begin(&fills[k], dirs[k], NULL, NULL) < 0)
             break;
     struct vfs_snap_batch b = { fills, NULL, 0 };
-    int rc = meta_read_dirs_all(vfs_volume()->meta, dirs, k, VFS_SNAP_FIRST, vfs_snap_batch_begin,
+    int rc = meta_read_dirs_all(vfs_eng.meta, dirs, k, VFS_SNAP_FIRST, vfs_snap_batch_begin,
                                 vfs_snap_batch_entry, vfs_snap_batch_chunk, vfs_snap_batch_end, &b,
                                 &b.token);
     if (rc < 0)   /* no callback ran: release what begin made */
@@ -294,16 +290,16 @@ void vfs_snap_descend(uint64_t parent)
     int n = 0;
     if (!parent || !vfs_snap_shared())
         return;
-    pthread_mutex_lock(&vsub.lock);
+    pthread_mutex_lock(&vsub->lock);
     int k = (int)((parent * 0x9E3779B97F4A7C15ULL) >> 60) % VFS_SNAP_SLOTS;
-    if (vsub.slot[k].dir == parent && !vsub.slot[k].done) {
-        vsub.slot[k].done = 1;
-        n = vsub.slot[k].n;
+    if (vsub->slot[k].dir == parent && !vsub->slot[k].done) {
+        vsub->slot[k].done = 1;
+        n = vsub->slot[k].n;
         sub = malloc((size_t)n * sizeof *sub);
         if (sub)
-            memcpy(sub, vsub.slot[k].sub, (size_t)n * sizeof *sub);
+            memcpy(sub, vsub->slot[k].sub, (size_t)n * sizeof *sub);
     }
-    pthread_mutex_unlock(&vsub.lock);
+    pthread_mutex_unlock(&vsub->lock);
     if (!sub)
         return;
     int m = 0, batches = 0;
@@ -339,14 +335,8 @@ int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
     return vfs_snap_query(dir, limit, ecb, arg);
 }
 
-void vfs_snap_after_fork(void)
-{
-    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
-    vsub.lock = m; /* a parent thread may have held it at fork */
-}
-
 int vfs_snap_shared(void)
 {
-    struct volume *v = vfs_volume();
-    return v && v->node;
+    struct vfs_engine *e = vfs_opened();
+    return e && e->node;
 }

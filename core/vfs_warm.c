@@ -15,8 +15,8 @@
  * chunks, which warmup handles by finding it cached the second time. */
 static int vfs_chunk_blocks(const struct vfs_chunk *c, vfs_block_cb cb, void *arg)
 {
-    struct volume *v = vfs_volume();
-    uint32_t bs = v->settings.block_size;
+    struct vfs_engine *e = vfs_opened();
+    uint32_t bs = e->settings.block_size;
     int cap = 2 * c->n + 2;
     struct layout_extent *ext = malloc((size_t)cap * sizeof *ext);
     if (!ext)
@@ -32,7 +32,7 @@ static int vfs_chunk_blocks(const struct vfs_chunk *c, vfs_block_cb cb, void *ar
             if (ext[i].id == last_id && b == last_index)
                 continue;
             struct vfs_block blk = { ext[i].id, b, layout_block_len(ext[i].size, bs, b), "" };
-            rc = volume_block_key(v, blk.id, b, blk.len, blk.key, sizeof blk.key);
+            rc = volume_block_key(e->vol, blk.id, b, blk.len, blk.key, sizeof blk.key);
             if (rc >= 0)
                 rc = cb(arg, &blk);
             last_id = ext[i].id;
@@ -63,31 +63,31 @@ int vfs_file_blocks(struct vfs_file *f, vfs_block_cb cb, void *arg)
 
 int vfs_block_cached(const struct vfs_block *b)
 {
-    struct volume *v = vfs_volume();
-    return v && v->cache ? cache_contains(v->cache, b->key) : 0;
+    struct vfs_engine *e = vfs_opened();
+    return e && e->cache ? cache_contains(e->cache, b->key) : 0;
 }
 
 int vfs_warm_block(const struct vfs_block *b, int page_cache)
 {
-    struct volume *v = vfs_volume();
-    if (!v || !v->cache)
+    struct vfs_engine *e = vfs_opened();
+    if (!e || !e->cache)
         return -ENOSPC; /* no cache to warm */
-    return fetch_warm(v, b->id, b->index, b->len, page_cache);
+    return fetch_warm(e->vol, b->id, b->index, b->len, page_cache);
 }
 
 int vfs_evict_block(const struct vfs_block *b)
 {
-    struct volume *v = vfs_volume();
-    if (!v || !v->cache)
+    struct vfs_engine *e = vfs_opened();
+    if (!e || !e->cache)
         return 0;
-    int rc = cache_remove(v->cache, b->key);
+    int rc = cache_remove(e->cache, b->key);
     return rc == -ENOENT ? 0 : rc;
 }
 
 int vfs_cache_flush(void)
 {
-    struct volume *v = vfs_volume();
-    return v && v->cache ? cache_flush(v->cache) : 0;
+    struct vfs_engine *e = vfs_opened();
+    return e && e->cache ? cache_flush(e->cache) : 0;
 }
 
 int vfs_get_stats(struct vfs_stats *st)
@@ -95,7 +95,7 @@ int vfs_get_stats(struct vfs_stats *st)
     int rc = vfs_init();
     if (rc < 0)
         return rc;
-    struct volume *v = vfs_volume();
+    struct vfs_engine *e = vfs_opened();
     memset(st, 0, sizeof *st);
     struct fetch_stats fsx;
     fetch_get_stats(&fsx);
@@ -104,9 +104,9 @@ int vfs_get_stats(struct vfs_stats *st)
     st->get_ns_total = fsx.get_ns_total;
     st->shared_waits = fsx.shared_waits;
     st->prefetched = fsx.prefetch_queued;
-    if (v->cache) {
+    if (e->cache) {
         struct cache_stats cs;
-        if (cache_get_node_stats(v->cache, &cs) == 0) {
+        if (cache_get_node_stats(e->cache, &cs) == 0) {
             st->cache_on = 1;
             st->cache_hits = cs.hits;
             st->cache_misses = cs.misses;

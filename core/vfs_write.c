@@ -36,11 +36,7 @@
 #define VFS_ID_BATCH 64
 #define VFS_FLUSH_MAX (UINT64_C(64) << 20)
 
-static struct {
-    pthread_mutex_t lock;
-    uint64_t next, end;
-    uint64_t sid;               /* the session that reserved [next, end) */
-} vw_ids = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct vfs_ids_state *const vw_ids = &vfs_eng.ids;
 
 static int64_t vfs_wall_ns(void)
 {
@@ -60,9 +56,9 @@ static int vfs_reserve_locked(struct meta *m)
         uint64_t sid = meta_session_id(m), first;
         rc = meta_next_ids(m, META_ID_SLICE, VFS_ID_BATCH, &first);
         if (rc == 0) {
-            vw_ids.next = first;
-            vw_ids.end = first + VFS_ID_BATCH;
-            vw_ids.sid = sid;
+            vw_ids->next = first;
+            vw_ids->end = first + VFS_ID_BATCH;
+            vw_ids->sid = sid;
             return 0;
         }
         if (rc != -ESTALE)
@@ -76,32 +72,29 @@ static int vfs_reserve_locked(struct meta *m)
  * batch of a session that is no longer the process's is not used. */
 int vfs_next_slice_id(uint64_t *id)
 {
-    struct meta *m = vfs_volume()->meta;
-    pthread_mutex_lock(&vw_ids.lock);
+    struct meta *m = vfs_eng.meta;
+    pthread_mutex_lock(&vw_ids->lock);
     int rc = 0;
-    if (vw_ids.next == vw_ids.end || vw_ids.sid != meta_session_id(m))
+    if (vw_ids->next == vw_ids->end || vw_ids->sid != meta_session_id(m))
         rc = vfs_reserve_locked(m);
     if (rc == 0)
-        *id = vw_ids.next++;
-    pthread_mutex_unlock(&vw_ids.lock);
+        *id = vw_ids->next++;
+    pthread_mutex_unlock(&vw_ids->lock);
     return rc;
 }
 
 void vfs_slice_ids_stale(void)
 {
-    pthread_mutex_lock(&vw_ids.lock);
-    vw_ids.next = vw_ids.end = 0;
-    pthread_mutex_unlock(&vw_ids.lock);
+    pthread_mutex_lock(&vw_ids->lock);
+    vw_ids->next = vw_ids->end = 0;
+    pthread_mutex_unlock(&vw_ids->lock);
 }
 
-void vfs_write_after_fork(void)
+void vfs_ids_after_fork(struct vfs_engine *e)
 {
     /* the parent keeps using its batch: the child must not reuse it */
-    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
-    vw_ids.lock = m;
-    vw_ids.next = vw_ids.end = 0;
-    vw_ids.sid = 0;
-    vfs_wb_after_fork();
+    e->ids.next = e->ids.end = 0;
+    e->ids.sid = 0;
 }
 
 int vfs_is_writer(const struct vfs_file *f)
@@ -111,7 +104,7 @@ int vfs_is_writer(const struct vfs_file *f)
 
 static uint64_t vfs_flush_threshold(void)
 {
-    uint64_t half = vfs_volume()->cfg.buffer_size / 2;
+    uint64_t half = vfs_eng.cfg.buffer_size / 2;
     return half < VFS_FLUSH_MAX ? (half ? half : 1) : VFS_FLUSH_MAX;
 }
 
@@ -186,7 +179,7 @@ static int vfs_reload(struct vfs_file *f, const struct meta_attr *a)
 /* Commit uploaded pieces (ids[i] holds dirty[i]) by the rule of their kind. */
 static int vfs_commit_locked(struct vfs_file *f, const uint64_t *ids, struct meta_attr *a)
 {
-    struct volume *v = vfs_volume();
+    struct vfs_engine *e = vfs_opened();
     int rc;
     if (f->append_dirty) {
         struct meta_append_rec *ar = calloc((size_t)f->ndirty, sizeof *ar);
@@ -196,7 +189,7 @@ static int vfs_commit_locked(struct vfs_file *f, const uint64_t *ids, struct met
             const struct vfs_dirty *d = &f->dirty[i];
             ar[i] = (struct meta_append_rec){ d->off - f->append_base, ids[i], d->len, 0, d->len };
         }
-        rc = meta_append(v->meta, f->attr.ino, ar, f->ndirty, f->mtime_ns, a, NULL);
+        rc = meta_append(e->meta, f->attr.ino, ar, f->ndirty, f->mtime_ns, a, NULL);
         free(ar);
         return rc;
     }
@@ -208,7 +201,7 @@ static int vfs_commit_locked(struct vfs_file *f, const uint64_t *ids, struct met
         recs[i] = (struct meta_slice_rec){ layout_chunk_index(d->off),
                                            { layout_chunk_offset(d->off), ids[i], d->len, 0, d->len } };
     }
-    rc = meta_write(v->meta, f->attr.ino, recs, f->ndirty, f->size, 0, f->mtime_ns, a);
+    rc = meta_write(e->meta, f->attr.ino, recs, f->ndirty, f->size, 0, f->mtime_ns, a);
     free(recs);
     return rc;
 }
@@ -217,8 +210,8 @@ static int vfs_flush_locked(struct vfs_file *f)
 {
     if (f->ndirty == 0)
         return 0;
-    struct volume *v = vfs_volume();
-    if (v->cfg.writeback && vfs_wb_stage_locked(f) == 0) {
+    struct vfs_engine *e = vfs_opened();
+    if (e->cfg.writeback && vfs_wb_stage_locked(f) == 0) {
         vfs_dirty_clear(f);
         f->wb_stale = 1;
         return 0;
@@ -230,7 +223,7 @@ static int vfs_flush_locked(struct vfs_file *f)
     for (int i = 0; rc == 0 && i < f->ndirty; i++) {
         rc = vfs_next_slice_id(&ids[i]);
         if (rc == 0)
-            rc = volume_write_slice(v, ids[i], f->dirty[i].data, f->dirty[i].len);
+            rc = volume_write_slice(e->vol, ids[i], f->dirty[i].data, f->dirty[i].len);
     }
     struct meta_attr a;
     if (rc == 0)
@@ -311,7 +304,7 @@ static int vfs_wb_catch_up(struct vfs_file *f)
     int rc = vfs_wb_drain();
     struct meta_attr a;
     if (rc == 0)
-        rc = meta_getattr(vfs_volume()->meta, f->attr.ino, &a);
+        rc = meta_getattr(vfs_eng.meta, f->attr.ino, &a);
     if (rc == 0)
         rc = vfs_reload(f, &a);
     if (rc == 0 && f->ndirty == 0)
@@ -362,7 +355,7 @@ int vfs_set_size(uint64_t ino, uint64_t size, struct meta_attr *out)
     int rc = vfs_wb_drain(); /* staged writes land first, then the size */
     if (rc < 0)
         return rc;
-    rc = meta_setattr(vfs_volume()->meta, ino, META_SET_SIZE | META_SET_MTIME | META_SET_CTIME_NOW, &a);
+    rc = meta_setattr(vfs_eng.meta, ino, META_SET_SIZE | META_SET_MTIME | META_SET_CTIME_NOW, &a);
     if (rc == 0) {
         mcache_put_attr(&a);
         if (out)

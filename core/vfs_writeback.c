@@ -34,7 +34,7 @@
 #include "vfs_internal.h"
 
 #define WB_MAGIC "SHMFSWB1"
-#define WB_QUEUE 256
+#define WB_QUEUE VFS_WB_QUEUE
 #define WB_EXIT_WAIT_S 60
 
 struct wb_header {
@@ -47,31 +47,24 @@ struct wb_header {
  * commit places them at the file's end then (meta_append). */
 #define WB_APPEND 1u
 struct wb_piece { uint64_t off; uint32_t len, pad; };
-struct wb_job { int fd; char path[4400]; };
 
-static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct wb_job q[WB_QUEUE];
-    unsigned head, tail, busy;
-    int thread, seq, failures;
-} wb = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+static struct vfs_wb_state *const wb = &vfs_eng.wb;
 
 static int wb_enabled(void)
 {
-    struct volume *v = vfs_volume();
-    return v && v->cfg.writeback;
+    struct vfs_engine *e = vfs_opened();
+    return e && e->cfg.writeback;
 }
 
 static int wb_dir(char *buf, size_t cap)
 {
-    struct volume *v = vfs_volume();
-    if (!v->cfg.cache_dir[0])
+    const char *dir = vfs_eng.cfg.cache_dir;
+    if (!dir[0])
         return -ENOENT;     /* no cache folder we trust (volume_open): write through */
-    int n = snprintf(buf, cap, "%s/staging", v->cfg.cache_dir);
+    int n = snprintf(buf, cap, "%s/staging", dir);
     if (n < 0 || (size_t)n >= cap)
         return -ENAMETOOLONG;
-    (void)mkdir(v->cfg.cache_dir, 0700);
+    (void)mkdir(dir, 0700);
     (void)mkdir(buf, 0700);
     /* journals are replayed as writes: only ours (trust.h) */
     int fd = open(buf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -155,7 +148,7 @@ static int wb_commit(int fd)
         if (rc == 0)
             rc = vfs_next_slice_id(&id);
         if (rc == 0)
-            rc = volume_write_slice(vfs_volume(), id, data, pc[i].len);
+            rc = volume_write_slice(vfs_eng.vol, id, data, pc[i].len);
         free(data);
         recs[i] = (struct meta_slice_rec){ layout_chunk_index(pc[i].off),
                                            { layout_chunk_offset(pc[i].off), id, pc[i].len, 0, pc[i].len } };
@@ -164,9 +157,9 @@ static int wb_commit(int fd)
     }
     struct meta_attr a;
     if (rc == 0 && (h.flags & WB_APPEND))
-        rc = meta_append(vfs_volume()->meta, h.ino, ar, (int)h.n, h.mtime_ns, &a, NULL);
+        rc = meta_append(vfs_eng.meta, h.ino, ar, (int)h.n, h.mtime_ns, &a, NULL);
     else if (rc == 0)
-        rc = meta_write(vfs_volume()->meta, h.ino, recs, (int)h.n, h.size, 0, h.mtime_ns, &a);
+        rc = meta_write(vfs_eng.meta, h.ino, recs, (int)h.n, h.size, 0, h.mtime_ns, &a);
     if (rc == 0)
         mcache_put_attr(&a);
     if (rc == 0)
@@ -197,20 +190,20 @@ static int wb_finish(int fd, const char *path)
 static void *wb_thread(void *arg)
 {
     (void)arg;
-    pthread_mutex_lock(&wb.lock);
+    pthread_mutex_lock(&wb->lock);
     for (;;) {
-        while (wb.head == wb.tail)
-            pthread_cond_wait(&wb.cond, &wb.lock);
-        struct wb_job j = wb.q[wb.tail % WB_QUEUE];
-        wb.busy = 1;
-        pthread_mutex_unlock(&wb.lock);
+        while (wb->head == wb->tail)
+            pthread_cond_wait(&wb->cond, &wb->lock);
+        struct vfs_wb_job j = wb->q[wb->tail % WB_QUEUE];
+        wb->busy = 1;
+        pthread_mutex_unlock(&wb->lock);
         int rc = wb_finish(j.fd, j.path);
-        pthread_mutex_lock(&wb.lock);
+        pthread_mutex_lock(&wb->lock);
         if (rc < 0 && rc != -ENOENT && rc != -EIO)
-            wb.failures++;
-        wb.tail++;
-        wb.busy = 0;
-        pthread_cond_broadcast(&wb.cond);
+            wb->failures++;
+        wb->tail++;
+        wb->busy = 0;
+        pthread_cond_broadcast(&wb->cond);
     }
     return NULL;
 }
@@ -225,36 +218,36 @@ void vfs_wb_exit_wait(void)
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += WB_EXIT_WAIT_S;
-    pthread_mutex_lock(&wb.lock);
-    while ((wb.head != wb.tail || wb.busy) &&
-           pthread_cond_timedwait(&wb.cond, &wb.lock, &until) == 0)
+    pthread_mutex_lock(&wb->lock);
+    while ((wb->head != wb->tail || wb->busy) &&
+           pthread_cond_timedwait(&wb->cond, &wb->lock, &until) == 0)
         ;
-    if (wb.head != wb.tail)
+    if (wb->head != wb->tail)
         log_warn("writeback", "exiting with %u journals not yet uploaded; the next shimfs process "
-                 "on this node (or shimfs flush) commits them", wb.head - wb.tail);
-    pthread_mutex_unlock(&wb.lock);
+                 "on this node (or shimfs flush) commits them", wb->head - wb->tail);
+    pthread_mutex_unlock(&wb->lock);
 }
 
 static int wb_enqueue(int fd, const char *path)
 {
-    pthread_mutex_lock(&wb.lock);
-    while (wb.head - wb.tail >= WB_QUEUE)
-        pthread_cond_wait(&wb.cond, &wb.lock);
-    if (!wb.thread) {
+    pthread_mutex_lock(&wb->lock);
+    while (wb->head - wb->tail >= WB_QUEUE)
+        pthread_cond_wait(&wb->cond, &wb->lock);
+    if (!wb->thread) {
         pthread_t t;
         if (pthread_create(&t, NULL, wb_thread, NULL) == 0) {
             pthread_detach(t);
-            wb.thread = 1;
+            wb->thread = 1;
             atexit(wb_atexit);
         }
     }
-    struct wb_job *j = &wb.q[wb.head % WB_QUEUE];
+    struct vfs_wb_job *j = &wb->q[wb->head % WB_QUEUE];
     j->fd = fd;
     snprintf(j->path, sizeof j->path, "%s", path);
-    wb.head++;
-    pthread_cond_broadcast(&wb.cond);
-    int ok = wb.thread;
-    pthread_mutex_unlock(&wb.lock);
+    wb->head++;
+    pthread_cond_broadcast(&wb->cond);
+    int ok = wb->thread;
+    pthread_mutex_unlock(&wb->lock);
     return ok ? 0 : -EAGAIN;
 }
 
@@ -284,8 +277,8 @@ int vfs_wb_stage_locked(struct vfs_file *f)
         return rc;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    int seq = __atomic_add_fetch(&wb.seq, 1, __ATOMIC_RELAXED);
-    snprintf(path, sizeof path, "%s/%s-%020llu-%lld%09ld-%d-%d.wb", dir, vfs_volume()->settings.uuid,
+    int seq = __atomic_add_fetch(&wb->seq, 1, __ATOMIC_RELAXED);
+    snprintf(path, sizeof path, "%s/%s-%020llu-%lld%09ld-%d-%d.wb", dir, vfs_eng.settings.uuid,
              (unsigned long long)f->attr.ino, (long long)ts.tv_sec, ts.tv_nsec, (int)getpid(), seq);
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -306,12 +299,12 @@ int vfs_wb_drain(void)
 {
     if (!wb_enabled())
         return 0;
-    pthread_mutex_lock(&wb.lock);
-    while (wb.head != wb.tail || wb.busy)
-        pthread_cond_wait(&wb.cond, &wb.lock);
-    int failed = wb.failures;
-    wb.failures = 0;
-    pthread_mutex_unlock(&wb.lock);
+    pthread_mutex_lock(&wb->lock);
+    while (wb->head != wb->tail || wb->busy)
+        pthread_cond_wait(&wb->cond, &wb->lock);
+    int failed = wb->failures;
+    wb->failures = 0;
+    pthread_mutex_unlock(&wb->lock);
     return failed ? -EIO : 0;
 }
 
@@ -320,8 +313,11 @@ static int wb_name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Commit every journal of this volume whose writer is gone. */
-int vfs_wb_recover(int *committed)
+/* Commit every journal of this volume whose writer is gone. One scan at
+ * a time in the process: a journal the scan started at volume open
+ * (vfs_wb_recover_async) holds locked is committed when a second scan (shimfs
+ * flush, vfs_flush_journals) returns, not skipped as another writer's. */
+static int wb_recover_locked(int *committed)
 {
     char dir[4200];
     int rc = wb_dir(dir, sizeof dir), n = 0, cap = 0, done = 0;
@@ -331,7 +327,7 @@ int vfs_wb_recover(int *committed)
     if (!d)
         return errno == ENOENT ? 0 : -errno;
     char **names = NULL;
-    const char *uuid = vfs_volume()->settings.uuid;
+    const char *uuid = vfs_eng.settings.uuid;
     struct dirent *e;
     while ((e = readdir(d))) {
         if (strncmp(e->d_name, uuid, strlen(uuid)) != 0 || !strstr(e->d_name, ".wb"))
@@ -375,6 +371,14 @@ int vfs_wb_recover(int *committed)
     return rc;
 }
 
+int vfs_wb_recover(int *committed)
+{
+    pthread_mutex_lock(&wb->recover);
+    int rc = wb_recover_locked(committed);
+    pthread_mutex_unlock(&wb->recover);
+    return rc;
+}
+
 static void *wb_recover_thread(void *arg)
 {
     (void)arg;
@@ -392,7 +396,7 @@ void vfs_wb_recover_async(void)
     DIR *d = opendir(dir);
     if (!d)
         return;
-    const char *uuid = vfs_volume()->settings.uuid;
+    const char *uuid = vfs_eng.settings.uuid;
     struct dirent *e;
     int found = 0;
     while (!found && (e = readdir(d)))
@@ -403,16 +407,16 @@ void vfs_wb_recover_async(void)
         pthread_detach(t);
 }
 
-void vfs_wb_after_fork(void)
+void vfs_wb_after_fork(struct vfs_engine *e)
 {
     /* the uploader thread stays in the parent; the child's queue starts
      * empty (the parent's journals stay locked by the parent) */
-    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
     pthread_cond_t c = PTHREAD_COND_INITIALIZER;
-    wb.lock = m;
-    wb.cond = c;
-    wb.head = wb.tail = wb.busy = 0;
-    wb.thread = 0;
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    e->wb.cond = c;
+    e->wb.recover = m;  /* a parent's recovery thread may hold it */
+    e->wb.head = e->wb.tail = e->wb.busy = 0;
+    e->wb.thread = 0;
 }
 
 int vfs_flush_journals(int *committed)

@@ -8,6 +8,7 @@
  */
 #include "volume.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,7 +18,6 @@
 
 #include "cache.h"
 #include "codec.h"
-#include "fetch.h"
 #include "layout.h"
 #include "log.h"
 #include "nodemeta.h"
@@ -163,17 +163,17 @@ void volume_close(struct volume *v)
     free(v);
 }
 
-void volume_after_fork(struct volume *v)
+void volume_get_parts(struct volume *v, struct volume_parts *out)
 {
-    if (!v)
-        return;
-    if (v->meta)
-        meta_after_fork(v->meta);
-    if (v->store)
-        obj_after_fork(v->store);
-    if (v->cache)
-        cache_after_fork(v->cache);
-    fetch_after_fork();
+    assert(v && out);
+    *out = (struct volume_parts){ .meta = v->meta, .store = v->store, .cache = v->cache,
+                                  .node = v->node, .cfg = &v->cfg, .settings = &v->settings,
+                                  .dev = v->dev };
+}
+
+void volume_set_committed(struct volume *v, void (*fn)(uint64_t before))
+{
+    __atomic_store_n(&v->committed, fn, __ATOMIC_RELEASE);
 }
 
 int volume_block_key(const struct volume *v, uint64_t id, uint32_t index,

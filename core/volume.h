@@ -26,16 +26,30 @@ struct volume {
     struct cache *cache;     /* NULL when the cache is disabled or unusable */
     uint64_t dev;            /* st_dev reported for volume files */
     struct nodemeta *node;   /* metadata shared on this node; NULL without a cache */
-    /* Called after each of this process's commits with the node generation
-     * before its bump (the vfs keeps its caches, which it updated itself). */
-    void (*committed)(uint64_t before);
+    void (*committed)(uint64_t before);     /* volume_set_committed */
+};
+
+/* What a user of an open volume reaches, without depending on the layout
+ * above (the vfs's engine copies it once). Valid until volume_close. */
+struct volume_parts {
+    struct meta *meta;
+    struct obj_store *store;
+    struct cache *cache;
+    struct nodemeta *node;
+    const struct shimfs_config *cfg;        /* cache_dir "" when not trusted */
+    const struct meta_settings *settings;
+    uint64_t dev;
 };
 
 /* Open the volume described by cfg (meta from cfg->meta). Errors: those of
  * meta_load_settings and obj_open, each logged once with what and why. */
 int volume_open(const struct shimfs_config *cfg, struct volume **out);
 void volume_close(struct volume *v);
-void volume_after_fork(struct volume *v);
+void volume_get_parts(struct volume *v, struct volume_parts *out);
+/* fn is called after each of this process's commits with the node
+ * generation before its bump (the vfs keeps its caches, which it updated
+ * itself). */
+void volume_set_committed(struct volume *v, void (*fn)(uint64_t before));
 
 /* Object key of a block of this volume. Returns the length. */
 int volume_block_key(const struct volume *v, uint64_t id, uint32_t index,

@@ -255,6 +255,38 @@ START_TEST(test_writeback_recovery)
 }
 END_TEST
 
+/* The same when the volume's opening already started recovering that
+ * journal in the background: vfs_flush_journals (shimfs flush) returns
+ * once it is committed, not having skipped it as locked by a writer. */
+START_TEST(test_writeback_recovery_at_open)
+{
+    setenv("SHIMFS_WRITEBACK", "1", 1);
+    pid_t pid = fork();
+    if (pid == 0) {
+        vfs_after_fork();
+        struct vfs_file *f;
+        char host[VFS_HOST_MAX];
+        if (vfs_open("/wb2.bin", O_WRONLY | O_CREAT, 0644, &f, host, sizeof host))
+            _exit(2);
+        char data[5000];
+        fill(data, sizeof data, 11);
+        vfs_pwrite(f, data, sizeof data, 0);
+        _exit(vfs_fsync(f) == 0 ? 0 : 3);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    ck_assert_int_eq(WEXITSTATUS(st), 0);
+    ck_assert_int_eq(vfs_init(), 0);        /* finds the journal: a background scan */
+    usleep(1000);   /* by now that scan holds the journal, committing it */
+    int done = -1;
+    ck_assert_int_eq(vfs_flush_journals(&done), 0);
+    char want[5000];
+    fill(want, sizeof want, 11);
+    check_in_child("/wb2.bin", want, sizeof want);
+    unsetenv("SHIMFS_WRITEBACK");
+}
+END_TEST
+
 /* A journal as a dying writer, a full disk or a bit flip may leave it:
  * each must be dropped with an error, never committed as the file's
  * contents nor kept to be retried forever. */
@@ -321,6 +353,7 @@ int main(void)
     tcase_add_test(tc, test_namespace);
     tcase_add_test(tc, test_permissions);
     tcase_add_test(tc, test_writeback_recovery);
+    tcase_add_test(tc, test_writeback_recovery_at_open);
     tcase_add_test(tc, test_writeback_corrupt_journals);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
