@@ -21,7 +21,7 @@
 #include "shim_path.h"
 #include "shim_reg.h"
 #include "shim_stdio.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 #define SHIM_DEFAULT_PREFIX "/mnt/shimfs"
 

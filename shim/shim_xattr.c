@@ -7,9 +7,10 @@
 
 #include <sys/xattr.h>
 
+#include "shim_core.h"
 #include "shim_fd.h"
+#include "shim_mem.h"
 #include "shim_resolve.h"
-#include "shim_vfs.h"
 
 /* A descriptor call on a volume file: 1 when handled (*ret), 0: libc.
  * list != 0: flistxattr, else fgetxattr. */
@@ -23,7 +24,9 @@ static int shim_xattr_fd(int fd, int list, const char *name, void *buf, size_t s
     struct vfs_file *f;
     ssize_t rc = shim_ofd_file(o, fd, &f);
     if (rc == 0)
-        rc = list ? shim_vfs_flistxattr(f, buf, size) : shim_vfs_fgetxattr(f, name, buf, size);
+        rc = list                      ? SHIM_VFS(flistxattr, f, buf, size)
+             : !shim_mem_str_ok(name) ? -EFAULT
+                                      : SHIM_VFS(fgetxattr, f, name, buf, size);
     shim_ofd_put(o);
     *ret = rc < 0 ? shim_fail((int)rc) : rc;
     return 1;
@@ -48,10 +51,12 @@ static int shim_xattr_get(const char *path, int nofollow, const char *name, void
         return 1;
     }
     char host[VFS_HOST_MAX];
-    int esc;
-    ssize_t n = shim_vfs_getxattr(t.vpath, nofollow ? VFS_NOFOLLOW : 0, name, buf, size, host,
-                                  sizeof host, &esc);
-    if (esc)
+    host[0] = '\0';
+    /* the kernel reads the name first */
+    int n = !shim_mem_str_ok(name) ? -EFAULT
+                                   : SHIM_VFS_LOAD(getxattr, t.vpath, nofollow ? VFS_NOFOLLOW : 0,
+                                                   name, buf, size, host, sizeof host);
+    if (shim_vfs_escaped(n, host))
         *ret = nofollow ? REAL(lgetxattr)(host, name, buf, size) : REAL(getxattr)(host, name, buf, size);
     else
         *ret = n < 0 ? shim_fail((int)n) : n;
@@ -70,10 +75,10 @@ static int shim_xattr_list(const char *path, int nofollow, char *buf, size_t siz
         return 1;
     }
     char host[VFS_HOST_MAX];
-    int esc;
-    ssize_t n = shim_vfs_listxattr(t.vpath, nofollow ? VFS_NOFOLLOW : 0, buf, size, host,
-                                   sizeof host, &esc);
-    if (esc)
+    host[0] = '\0';
+    int n = SHIM_VFS_LOAD(listxattr, t.vpath, nofollow ? VFS_NOFOLLOW : 0, buf, size, host,
+                          sizeof host);
+    if (shim_vfs_escaped(n, host))
         *ret = nofollow ? REAL(llistxattr)(host, buf, size) : REAL(listxattr)(host, buf, size);
     else
         *ret = n < 0 ? shim_fail((int)n) : n;
