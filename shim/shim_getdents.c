@@ -63,9 +63,7 @@ static ssize_t shim_getdents_fill(int fd, struct shim_ofd *o, struct vfs_file *f
 
 SHIM_EXPORT ssize_t getdents64(int fd, void *buf, size_t len)
 {
-    if (SHIM_LIKELY(!shim_fd_peek(fd)) || shim_bypass())
-        return REAL(getdents64)(fd, buf, len);
-    struct shim_ofd *o = shim_fd_get(fd, 1);
+    struct shim_ofd *o = shim_fd_volume(fd);
     if (!o)
         return REAL(getdents64)(fd, buf, len);
     struct vfs_file *f;

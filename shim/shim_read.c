@@ -188,9 +188,7 @@ off_t shim_read_lseek(int fd, off_t off, int whence)
  * commits; 1 when fd now holds a newer version (read again). */
 static int shim_read_native_eof(int fd)
 {
-    if (SHIM_LIKELY(!shim_fd_peek(fd)) || shim_bypass())
-        return 0;
-    struct shim_ofd *o = shim_fd_get(fd, 1);
+    struct shim_ofd *o = shim_fd_volume(fd);
     if (!o)
         return 0;
     struct vfs_file *f;

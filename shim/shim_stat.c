@@ -21,9 +21,7 @@ _Static_assert(sizeof(struct stat) == sizeof(struct stat64), "stat64 is stat on 
 
 int shim_stat_fd(int fd, struct stat *st, int *ret)
 {
-    if (SHIM_LIKELY(!shim_fd_peek(fd)) || shim_bypass())
-        return 0;
-    struct shim_ofd *o = shim_fd_get(fd, 1);
+    struct shim_ofd *o = shim_fd_volume(fd);
     if (!o)
         return 0;
     struct vfs_file *f;
