@@ -140,6 +140,23 @@ check "the error names the missing library" grep -q "cannot load the metadata en
 assert_eq 1 "$(grep -c 'cannot load' "$TEST_SCRATCH/nolib.err")" "one line about it"
 check "the program saw EIO" grep -q "Input/output error" "$TEST_SCRATCH/nolib.err"
 
+# --- a metadata library from another build (another table size): the same ---
+printf 'const unsigned long meta_pg_ops[2] = { 16, 0 };\n' > "$TEST_SCRATCH/otherpg.c"
+if "${CC:-cc}" -shared -fPIC -o "$LIBS/libshimfs-pg.so" "$TEST_SCRATCH/otherpg.c" 2>/dev/null; then
+    set +e
+    env LD_PRELOAD="$(preload_of "$LIBS/libshimfs.so")" SHIMFS_PREFIX="$PREFIX" SHIMFS_NODE_META=0 \
+        cat "$PREFIX/t/data/d0000/f0000000.bin" > /dev/null 2> "$TEST_SCRATCH/otherlib.err"
+    rc=$?
+    set -e
+    assert_eq 1 "$rc" "cat fails when libshimfs-pg.so is from another build"
+    check "the error says its table is from another build" \
+        grep -q "cannot load the metadata engine (PostgreSQL) ($LIBS/libshimfs-pg.so): its table is from another build" \
+        "$TEST_SCRATCH/otherlib.err"
+    assert_eq 1 "$(grep -c 'cannot load' "$TEST_SCRATCH/otherlib.err")" "one line about it"
+else
+    skip "no C compiler to build a library from another build"
+fi
+
 # --- a writer's open never goes through a stale name ---
 # Node A lists a folder while ckpt.tmp exists; node B (another cache
 # folder, as a writer killed before it could tell its node) renames

@@ -253,6 +253,17 @@ else
     fail "no engine: $NOENGINE"
 fi
 
+# ---- a library without the engine's table (vfs_ops): the same ----
+NOTABLE=$(cd "$TEST_SCRATCH" && SHIMFS_CORE_LIB=libm.so.6 \
+    env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
+    bash -c "cat '$VOL/one-byte'; echo rc=\$?; cat '$HOSTFILE'" 2>&1)
+if [[ $NOTABLE == *"Input/output error"*"rc=1"*"on the host"* ]] &&
+   [ "$(grep -c 'cannot use libm.so.6: it has no vfs_ops table' <<< "$NOTABLE")" = 1 ]; then
+    pass "no engine table: EIO on the volume, one log line, the host unaffected"
+else
+    fail "no engine table: $NOTABLE"
+fi
+
 # ---- no engine where the prefix is never touched ----
 PYOUT=$(shim "$PY" "$TEST_ROOT/tests/integration/shim_read.py" maps - 2>&1; \
         shim "$PY" "$TEST_ROOT/tests/integration/shim_read.py" maps "$VOL" 2>&1) || true
