@@ -62,7 +62,7 @@ SCHEMA_C   := $(BUILD)/gen/meta_schema.c
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 PG_OBJ    := $(PG_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/meta_schema.o
 S3_OBJ    := $(S3_SRC:%.c=$(BUILD)/obj/%.o)
-CORE_SO_OBJ := $(CORE_OBJ) $(BUILD)/obj/core/backend_lazy.o $(BUILD)/obj/gen/meta_lazy.o $(SAN_HOOK)
+CORE_SO_OBJ := $(CORE_OBJ) $(BUILD)/obj/core/backend_lazy.o $(SAN_HOOK)
 CORE_A_OBJ  := $(CORE_OBJ) $(BUILD)/obj/core/backend_static.o $(PG_OBJ) $(S3_OBJ)
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 SHIM_OBJ  := $(SHIM_SRC:%.c=$(BUILD)/obj/%.o) $(SAN_HOOK)
@@ -102,13 +102,10 @@ $(BUILD)/obj/gen/meta_schema.o: $(SCHEMA_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(FINAL_CFLAGS) -c $< -o $@
 
-$(BUILD)/gen/meta_lazy.c: core/meta.h scripts/gen-meta-lazy.py
-	@mkdir -p $(dir $@)
-	python3 scripts/gen-meta-lazy.py core/meta.h $@
-
-$(BUILD)/obj/gen/meta_lazy.o: $(BUILD)/gen/meta_lazy.c
-	@mkdir -p $(dir $@)
-	$(CC) $(FINAL_CFLAGS) -c $< -o $@
+# metadata-sql/ is a metadata engine: core/meta.h declares its own meta_*
+# functions to it, and inline calls through its table to everyone else.
+$(BUILD)/obj/metadata-sql/%.o: FINAL_CFLAGS += -DSHIMFS_META_IMPL
+$(FUZZ_BUILD)/obj/metadata-sql/%.o: FUZZ_CFLAGS += -DSHIMFS_META_IMPL
 
 # The shim is hidden by default; only interposed symbols are exported.
 $(BUILD)/obj/shim/%.o: shim/%.c
@@ -119,8 +116,8 @@ $(BUILD)/libshimfs.so: $(SHIM_OBJ)
 	$(CC) -shared -o $@ $^ $(FINAL_LDFLAGS) -ldl -pthread
 
 # -Bsymbolic: the engine's own calls never bind to a host program's symbols.
-# --no-undefined: a meta_* or s3 call missing from the lazy forwarders fails
-# the build, not a program at run time.
+# --no-undefined: a call the engine cannot resolve fails the build, not a
+# program at run time.
 CORE_LIBS := $(shell pkg-config --libs liburing libzstd libxxhash 2>/dev/null)
 PG_LIBS   := $(shell pkg-config --libs libpq libcrypto 2>/dev/null)
 S3_LIBS   := $(shell pkg-config --libs libcurl expat libcrypto 2>/dev/null)

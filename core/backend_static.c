@@ -1,12 +1,16 @@
 /* backend_static.c - the backends linked in directly: the static engine
  * (libshimfs-core.a, for tests and tools) has metadata-sql/ and the S3
- * object store inside it, so nothing is loaded later (backend_lazy.h).
+ * object store inside it, so their tables are at hand (backend_lazy.h).
  */
 #include "backend_lazy.h"
 
+#include <assert.h>
+
+#include "meta.h"
 #include "s3_internal.h"
 
-const struct obj_backend *obj_s3_backend(void)
+const void *backend_table(int which)
 {
-    return &s3_backend;
+    assert(which >= 0 && which < BACKEND_COUNT);
+    return which == BACKEND_PG ? (const void *)&meta_pg_ops : (const void *)&s3_backend;
 }

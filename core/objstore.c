@@ -4,13 +4,18 @@
  * (file:// or S3) by URL scheme. Everything after that is the backend's.
  * Promises: no connection is made here; arguments a backend could
  * misread (NULL buffers, a range larger than the buffer, empty keys) are
- * refused with -EINVAL before any backend sees them.
+ * refused with -EINVAL before any backend sees them. An S3 store is opened
+ * with its backend on its first request, when the backend's table is
+ * first needed (backend_lazy.h): a process that never asks the bucket
+ * never loads libcurl. When it cannot be had, requests answer -EIO.
  */
 #include "backend_lazy.h"
 #include "s3_internal.h"
 #include "log.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,8 +64,10 @@ int obj_open(const char *url, const struct obj_options *opts, struct obj_store *
     }
     obj_fill_options(opts, &st->opt);
     obj_url_describe(&st->url, st->desc, sizeof st->desc);
-    st->be = st->url.scheme == OBJ_FILE ? &obj_file_backend : obj_s3_backend();
-    rc = st->be->open(st);
+    if (st->url.scheme == OBJ_FILE) {
+        st->be = &obj_file_backend;
+        rc = st->be->open(st);
+    }
     if (rc) {
         free(st);
         return rc;
@@ -69,17 +76,40 @@ int obj_open(const char *url, const struct obj_options *opts, struct obj_store *
     return 0;
 }
 
+static pthread_mutex_t obj_open_lock = PTHREAD_MUTEX_INITIALIZER;
+
+const struct obj_backend *obj_backend_of(struct obj_store *st, int *rc)
+{
+    assert(st && rc);
+    const struct obj_backend *be = __atomic_load_n(&st->be, __ATOMIC_ACQUIRE);
+    if (be)
+        return be;
+    const struct obj_backend *s3 = backend_table(BACKEND_S3);
+    if (!s3) {
+        *rc = -EIO;
+        return NULL;
+    }
+    pthread_mutex_lock(&obj_open_lock);
+    *rc = 0;
+    if (!st->be && (*rc = s3->open(st)) == 0)
+        __atomic_store_n(&st->be, s3, __ATOMIC_RELEASE);
+    be = st->be;
+    pthread_mutex_unlock(&obj_open_lock);
+    return be;
+}
+
 void obj_close(struct obj_store *st)
 {
     if (!st)
         return;
-    st->be->close(st);
+    if (st->be)
+        st->be->close(st);
     free(st);
 }
 
 void obj_after_fork(struct obj_store *st)
 {
-    if (st)
+    if (st && st->be)
         st->be->after_fork(st);
 }
 
@@ -101,25 +131,29 @@ ssize_t obj_get(struct obj_store *st, const char *key, uint64_t off, size_t len,
                 void *buf, size_t cap)
 {
     int rc = st ? obj_check_get(key, len, buf, cap) : -EINVAL;
-    return rc ? rc : st->be->get(st, key, off, len, buf, cap);
+    const struct obj_backend *be = rc ? NULL : obj_backend_of(st, &rc);
+    return be ? be->get(st, key, off, len, buf, cap) : rc;
 }
 
 int obj_put(struct obj_store *st, const char *key, const void *data, size_t len)
 {
     int rc = st && (data || len == 0) ? obj_check_key(key) : -EINVAL;
-    return rc ? rc : st->be->put(st, key, data ? data : "", len);
+    const struct obj_backend *be = rc ? NULL : obj_backend_of(st, &rc);
+    return be ? be->put(st, key, data ? data : "", len) : rc;
 }
 
 int obj_head(struct obj_store *st, const char *key, uint64_t *size)
 {
     int rc = st && size ? obj_check_key(key) : -EINVAL;
-    return rc ? rc : st->be->head(st, key, size);
+    const struct obj_backend *be = rc ? NULL : obj_backend_of(st, &rc);
+    return be ? be->head(st, key, size) : rc;
 }
 
 int obj_delete(struct obj_store *st, const char *key)
 {
     int rc = st ? obj_check_key(key) : -EINVAL;
-    return rc ? rc : st->be->del(st, key);
+    const struct obj_backend *be = rc ? NULL : obj_backend_of(st, &rc);
+    return be ? be->del(st, key) : rc;
 }
 
 int obj_list(struct obj_store *st, const char *prefix, obj_list_cb cb, void *arg)
@@ -130,7 +164,9 @@ int obj_list(struct obj_store *st, const char *prefix, obj_list_cb cb, void *arg
         prefix = "";
     if (strlen(prefix) > OBJ_KEY_MAX)
         return -ENAMETOOLONG;
-    return st->be->list(st, prefix, cb, arg);
+    int rc;
+    const struct obj_backend *be = obj_backend_of(st, &rc);
+    return be ? be->list(st, prefix, cb, arg) : rc;
 }
 
 static int obj_check_request(const struct obj_request *r)
@@ -155,8 +191,13 @@ int obj_batch(struct obj_store *st, struct obj_request *reqs, int n)
         return -EINVAL;
     for (int i = 0; i < n; i++)
         reqs[i].result = obj_check_request(&reqs[i]);
-    if (n > 0)
-        st->be->batch(st, reqs, n);
+    int rc = 0;
+    const struct obj_backend *be = n > 0 ? obj_backend_of(st, &rc) : NULL;
+    if (be)
+        be->batch(st, reqs, n);
+    for (int i = 0; i < n && rc < 0; i++)
+        if (reqs[i].result == 0)
+            reqs[i].result = rc;
     for (int i = 0; i < n; i++)
         if (reqs[i].result < 0)
             return (int)reqs[i].result;

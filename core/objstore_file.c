@@ -395,6 +395,7 @@ static void obj_file_batch(struct obj_store *st, struct obj_request *reqs, int n
 }
 
 const struct obj_backend obj_file_backend = {
+    .size = sizeof(struct obj_backend),
     .open = obj_file_open,
     .close = obj_file_close,
     .after_fork = obj_file_after_fork,

@@ -17,7 +17,10 @@
 
 /* ---- the store and its backends (objstore.c dispatches) ---------------- */
 
+/* The table of a backend; S3's is the one symbol libshimfs-s3.so exports
+ * (backend_lazy.h). `size` is sizeof(struct obj_backend). */
 struct obj_backend {
+    size_t size;
     int (*open)(struct obj_store *st);
     void (*close)(struct obj_store *st);
     void (*after_fork)(struct obj_store *st);
@@ -33,7 +36,7 @@ struct obj_backend {
 };
 
 struct obj_store {
-    const struct obj_backend *be;
+    const struct obj_backend *be; /* atomic; S3: NULL until the first request */
     struct obj_url url;
     struct obj_options opt;
     char desc[600];
@@ -42,6 +45,11 @@ struct obj_store {
 
 extern const struct obj_backend obj_file_backend;
 extern const struct obj_backend s3_backend;
+
+/* The store's backend, opened with it if this is the store's first
+ * request (S3); NULL with *rc (-EIO: the backend cannot be loaded) when it
+ * cannot be. */
+const struct obj_backend *obj_backend_of(struct obj_store *st, int *rc);
 
 /* Run fn(arg, i) for every i in [0, n) on at most nthreads threads (fewer
  * if threads cannot be made; the caller's thread always takes part). */

@@ -310,10 +310,11 @@ static void s3_batch(struct obj_store *st, struct obj_request *reqs, int n)
 
 ssize_t s3_debug_get_raw_query(struct obj_store *st, const char *raw_query, void *buf, size_t cap)
 {
-    if (!st || st->be != &s3_backend)
-        return -EINVAL;
+    int rc = -EINVAL;
+    if (!st || obj_backend_of(st, &rc) != &s3_backend)
+        return rc < 0 ? rc : -EINVAL;
     struct s3_xfer x = { 0 };
-    int rc = s3_xfer_init(s3_ctx_of(st), &x, S3_LIST, "(raw query)", raw_query);
+    rc = s3_xfer_init(s3_ctx_of(st), &x, S3_LIST, "(raw query)", raw_query);
     if (rc == 0) {
         s3_run(s3_ctx_of(st), &x, 1, 1);
         rc = (int)x.result;
@@ -333,6 +334,7 @@ uint64_t s3_debug_connections_opened(const struct obj_store *st)
 }
 
 const struct obj_backend s3_backend = {
+    .size = sizeof(struct obj_backend),
     .open = s3_open,
     .close = s3_close,
     .after_fork = s3_after_fork,

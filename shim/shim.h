@@ -4,7 +4,7 @@
  * shim can define the libc symbols under their real names.
  *
  * The shim interposes libc and nothing else; it reaches the engine only
- * through shim_vfs.h (libshimfs-core.so, loaded on first use of the prefix).
+ * through shim_core.h (libshimfs-core.so, loaded on first use of the prefix).
  */
 #ifndef SHIM_H
 #define SHIM_H

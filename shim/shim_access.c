@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "shim_resolve.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 /* 1 when handled (*ret set), 0: ask libc. */
 static int shim_access_path(int dirfd, const char *path, int mode, int flags, int *ret)
@@ -23,7 +23,7 @@ static int shim_access_path(int dirfd, const char *path, int mode, int flags, in
     }
     char host[VFS_HOST_MAX];
     int eacc = (flags & AT_EACCESS) != 0;
-    int rc = shim_vfs_access(t.vpath, mode, nofollow ? VFS_NOFOLLOW : 0, eacc, host, sizeof host);
+    int rc = SHIM_VFS_LOAD(access, t.vpath, mode, nofollow ? VFS_NOFOLLOW : 0, eacc, host, sizeof host);
     if (rc == VFS_ESCAPED)
         *ret = REAL(faccessat)(AT_FDCWD, host, mode, flags);
     else

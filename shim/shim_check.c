@@ -19,7 +19,7 @@
 
 #include "shim_check.h"
 #include "shim_fd.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 int shim_check_replace(int fd, int newfd, struct shim_ofd *o)
 {
@@ -43,7 +43,7 @@ static int shim_check_ofd(int fd, struct shim_ofd *o, const void *buf, size_t n,
     int rc = shim_ofd_file(o, fd, &f);
     int newfd = -1;
     if (rc == 0)
-        rc = shim_vfs_file_check(f, buf, n, off < 0 ? 0 : (uint64_t)off, &newfd);
+        rc = SHIM_VFS(file_check, f, buf, n, off < 0 ? 0 : (uint64_t)off, &newfd);
     if (rc == 1)
         rc = shim_check_replace(fd, newfd, o) == 0 ? 1 : -EIO;
     if (rc >= 0)

@@ -16,7 +16,7 @@
 #include "shim_fd.h"
 #include "shim_path.h"
 #include "shim_resolve.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 enum shim_cwd_mode {
     SHIM_CWD_HOST = 0,      /* unrelated to the prefix: relative paths are host paths */
@@ -141,7 +141,7 @@ static int shim_cwd_marker(const char *vpath, char *out, size_t cap)
 int shim_cwd_enter(const char *vpath)
 {
     char canon[SHIM_PATH_MAX], host[VFS_HOST_MAX];
-    int rc = shim_vfs_realpath(vpath, canon, sizeof canon, host, sizeof host);
+    int rc = SHIM_VFS_LOAD(realpath, vpath, canon, sizeof canon, host, sizeof host);
     if (rc == VFS_ESCAPED) {
         if (REAL(chdir)(host) != 0)
             return -errno;
@@ -151,12 +151,12 @@ int shim_cwd_enter(const char *vpath)
     if (rc < 0)
         return rc;
     struct stat st;
-    rc = shim_vfs_stat(canon, 0, &st, host, sizeof host);
+    rc = SHIM_VFS_LOAD(stat, canon, 0, &st, host, sizeof host);
     if (rc < 0)
         return rc;
     if (!S_ISDIR(st.st_mode))
         return -ENOTDIR;
-    rc = shim_vfs_access(canon, X_OK, 0, 0, host, sizeof host);
+    rc = SHIM_VFS_LOAD(access, canon, X_OK, 0, 0, host, sizeof host);
     if (rc < 0)
         return rc;
     char marker[SHIM_PATH_MAX];
@@ -204,7 +204,7 @@ SHIM_EXPORT int fchdir(int fd)
     if (rc == 0 && !o->isdir)
         rc = -ENOTDIR;
     if (rc == 0) {
-        const char *path = shim_vfs_file_path(f);
+        const char *path = shim_vfs->file_path(f);
         /* an adopted descriptor knows its inode, not its path */
         rc = path[0] == '/' ? shim_cwd_enter(path) : -EIO;
     }

@@ -19,7 +19,7 @@
 #include "shim_open.h"
 #include "shim_reg.h"
 #include "shim_resolve.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 _Static_assert(sizeof(struct dirent) == sizeof(struct dirent64), "dirent64 is dirent here");
 
@@ -42,10 +42,10 @@ static DIR *shim_dir_make(int fd, struct shim_ofd *o)
     struct shim_dirstream *s = NULL;
     if (rc == 0) {
         s = calloc(1, sizeof *s);
-        rc = s ? shim_vfs_dir_open(f, &s->dir) : -ENOMEM;
+        rc = s ? SHIM_VFS(dir_open, f, &s->dir) : -ENOMEM;
     }
     if (rc == 0 && shim_reg_put(&shim_dir_reg, s, s) < 0) {
-        shim_vfs_dir_close(s->dir);
+        SHIM_VFS_VOID(dir_close, s->dir);
         rc = -ENOMEM;
     }
     if (rc < 0) {
@@ -56,7 +56,7 @@ static DIR *shim_dir_make(int fd, struct shim_ofd *o)
     }
     s->fd = fd;
     s->ofd = o;
-    s->base = shim_vfs_dir_tell(s->dir);
+    s->base = SHIM_VFS(dir_tell, s->dir);
     pthread_mutex_init(&s->lock, NULL);
     return (DIR *)s;
 }
@@ -109,10 +109,10 @@ static struct dirent64 *shim_dir_next(struct shim_dirstream *s)
 {
     struct vfs_dirent e;
     pthread_mutex_lock(&s->lock);
-    int rc = shim_vfs_dir_next(s->dir, &e);
+    int rc = SHIM_VFS(dir_next, s->dir, &e);
     struct dirent64 *out = NULL;
     if (rc > 0) {
-        shim_dir_fill(&s->ent, &e, shim_vfs_dir_tell(s->dir));
+        shim_dir_fill(&s->ent, &e, SHIM_VFS(dir_tell, s->dir));
         out = &s->ent;
     } else if (rc < 0) {
         errno = -rc;
@@ -189,7 +189,8 @@ SHIM_EXPORT int closedir(DIR *d)
                                    : shim_reg_take(&shim_dir_reg, d);
     if (!s)
         return shim_dir_close_host(d);
-    shim_vfs_dir_close(s->dir);
+    if (s->dir)
+        SHIM_VFS_VOID(dir_close, s->dir);
     shim_ofd_put(s->ofd);
     shim_fd_forget(s->fd);
     int r = REAL(close)(s->fd);
@@ -206,7 +207,7 @@ SHIM_EXPORT void rewinddir(DIR *d)
         return;
     }
     pthread_mutex_lock(&s->lock);
-    shim_vfs_dir_seek(s->dir, s->base);
+    SHIM_VFS(dir_seek, s->dir, s->base);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -218,7 +219,7 @@ SHIM_EXPORT void seekdir(DIR *d, long pos)
         return;
     }
     pthread_mutex_lock(&s->lock);
-    shim_vfs_dir_seek(s->dir, pos);
+    SHIM_VFS(dir_seek, s->dir, pos);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -228,7 +229,7 @@ SHIM_EXPORT long telldir(DIR *d)
     if (!s)
         return REAL(telldir)(d);
     pthread_mutex_lock(&s->lock);
-    long pos = shim_vfs_dir_tell(s->dir);
+    long pos = SHIM_VFS(dir_tell, s->dir);
     pthread_mutex_unlock(&s->lock);
     return pos;
 }

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "shim_fd.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 struct shim_ofd ***shim_fd_dir;
 unsigned shim_fd_cap;
@@ -103,9 +103,11 @@ static struct shim_ofd *shim_ofd_alloc(int kind)
 
 static int shim_ofd_destroy(struct shim_ofd *o)
 {
-    shim_vfs_dir_close(o->dir);
+    if (o->dir)
+        SHIM_VFS_VOID(dir_close, o->dir);
     o->dir = NULL;
-    int rc = shim_vfs_release(__atomic_load_n(&o->file, __ATOMIC_ACQUIRE));
+    struct vfs_file *f = __atomic_load_n(&o->file, __ATOMIC_ACQUIRE);
+    int rc = f ? SHIM_VFS(release, f) : 0;
     __atomic_store_n(&o->file, NULL, __ATOMIC_RELEASE);
     free(o->host);
     o->host = NULL;
@@ -144,9 +146,9 @@ struct shim_ofd *shim_ofd_new(struct vfs_file *f, int fd, int flags)
     if (!o)
         return NULL;
     o->flags = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
-    o->native = shim_vfs_file_native(f);
-    o->unchecked = o->native && shim_vfs_file_unchecked(f);
-    o->isdir = shim_vfs_file_isdir(f);
+    o->native = shim_vfs->file_native(f);
+    o->unchecked = o->native && shim_vfs->file_unchecked(f);
+    o->isdir = shim_vfs->file_isdir(f);
     shim_ofd_identity(o, fd);
     __atomic_store_n(&o->file, f, __ATOMIC_RELEASE);
     return o;
@@ -194,7 +196,7 @@ int shim_ofd_file(struct shim_ofd *o, int fd, struct vfs_file **f)
     int rc = 0;
     *f = o->file;
     if (!*f) {
-        rc = shim_vfs_adopt(fd, o->adopt_ino, o->flags, f);
+        rc = SHIM_VFS_LOAD(adopt, fd, o->adopt_ino, o->flags, f);
         if (rc == 0)
             __atomic_store_n(&o->file, *f, __ATOMIC_RELEASE);
         else {

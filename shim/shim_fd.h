@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "shim.h"
+
 struct vfs_file;
 struct vfs_dir;
 
@@ -67,6 +69,15 @@ static inline struct shim_ofd *shim_fd_peek(int fd)
  * kernel file is checked to still be the one opened (a descriptor closed
  * behind the shim's back and reused is forgotten). */
 struct shim_ofd *shim_fd_get(int fd, int verify);
+/* The prologue of a call on a descriptor: the pinned volume ofd behind fd
+ * when the shim answers the call, NULL when libc does (not a volume
+ * descriptor: one load; or inside the engine). */
+static inline struct shim_ofd *shim_fd_volume(int fd)
+{
+    if (SHIM_LIKELY(!shim_fd_peek(fd)) || shim_bypass())
+        return NULL;
+    return shim_fd_get(fd, 1);
+}
 /* Pinned lookup of any entry (volume or ancestor). */
 struct shim_ofd *shim_fd_get_any(int fd);
 /* Drop a reference; the last one releases the volume file and returns

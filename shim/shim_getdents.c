@@ -14,40 +14,40 @@
 
 #include "shim_dir.h"
 #include "shim_fd.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 /* Pack entries from the ofd's stream into buf; lock held. */
 static ssize_t shim_getdents_fill(int fd, struct shim_ofd *o, struct vfs_file *f, char *buf,
                                   size_t len)
 {
     if (!o->dir) {
-        int rc = shim_vfs_dir_open(f, &o->dir);
+        int rc = SHIM_VFS(dir_open, f, &o->dir);
         if (rc < 0)
             return rc;
-        o->dir_base = shim_vfs_dir_tell(o->dir);
+        o->dir_base = SHIM_VFS(dir_tell, o->dir);
         o->dir_kpos = 0;
     }
     off_t kpos = REAL(lseek)(fd, 0, SEEK_CUR);
     if (kpos < 0)
         return -errno;
     if (kpos != o->dir_kpos) {
-        int rc = shim_vfs_dir_seek(o->dir, o->dir_base + kpos);
+        int rc = SHIM_VFS(dir_seek, o->dir, o->dir_base + kpos);
         if (rc < 0)
             return rc;
     }
     size_t used = 0;
     for (;;) {
-        long before = shim_vfs_dir_tell(o->dir);
+        long before = SHIM_VFS(dir_tell, o->dir);
         struct vfs_dirent e;
-        int rc = shim_vfs_dir_next(o->dir, &e);
+        int rc = SHIM_VFS(dir_next, o->dir, &e);
         if (rc < 0 && used == 0)
             return rc;
         if (rc <= 0)
             break;
         struct dirent64 d;
-        shim_dir_fill(&d, &e, shim_vfs_dir_tell(o->dir) - o->dir_base);
+        shim_dir_fill(&d, &e, SHIM_VFS(dir_tell, o->dir) - o->dir_base);
         if (used + d.d_reclen > len) {
-            shim_vfs_dir_seek(o->dir, before); /* it goes first next time */
+            SHIM_VFS(dir_seek, o->dir, before); /* it goes first next time */
             if (used == 0)
                 return -EINVAL;
             break;
@@ -55,7 +55,7 @@ static ssize_t shim_getdents_fill(int fd, struct shim_ofd *o, struct vfs_file *f
         memcpy(buf + used, &d, d.d_reclen);
         used += d.d_reclen;
     }
-    o->dir_kpos = shim_vfs_dir_tell(o->dir) - o->dir_base;
+    o->dir_kpos = SHIM_VFS(dir_tell, o->dir) - o->dir_base;
     if (REAL(lseek)(fd, o->dir_kpos, SEEK_SET) < 0)
         return -errno;
     return (ssize_t)used;
@@ -63,9 +63,7 @@ static ssize_t shim_getdents_fill(int fd, struct shim_ofd *o, struct vfs_file *f
 
 SHIM_EXPORT ssize_t getdents64(int fd, void *buf, size_t len)
 {
-    if (SHIM_LIKELY(!shim_fd_peek(fd)) || shim_bypass())
-        return REAL(getdents64)(fd, buf, len);
-    struct shim_ofd *o = shim_fd_get(fd, 1);
+    struct shim_ofd *o = shim_fd_volume(fd);
     if (!o)
         return REAL(getdents64)(fd, buf, len);
     struct vfs_file *f;

@@ -22,7 +22,7 @@
 #include "shim_path.h"
 #include "shim_reg.h"
 #include "shim_stdio.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 __thread int shim_guard __attribute__((tls_model("initial-exec")));
 struct shim_config shim_cfg;

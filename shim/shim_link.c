@@ -16,7 +16,7 @@
 #include "shim_mem.h"
 #include "shim_path.h"
 #include "shim_resolve.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 /* prefix + vpath into out; -ENAMETOOLONG. */
 static int shim_link_full(const char *vpath, char *out, size_t cap)
@@ -66,12 +66,12 @@ static int shim_link_alias(const char *path, char *buf, size_t len, ssize_t *ret
     struct vfs_file *f;
     char full[SHIM_PATH_MAX];
     int rc = shim_ofd_file(o, fd, &f);
-    if (rc == 0 && shim_vfs_file_path(f)[0] != '/') {
+    if (rc == 0 && shim_vfs->file_path(f)[0] != '/') {
         shim_ofd_put(o); /* adopted across exec: only the kernel's name is known */
         return 0;
     }
     if (rc == 0)
-        rc = shim_link_full(shim_vfs_file_path(f), full, sizeof full);
+        rc = shim_link_full(shim_vfs->file_path(f), full, sizeof full);
     shim_ofd_put(o);
     *ret = rc < 0 ? shim_fail(rc) : shim_link_copy(full, (size_t)rc, buf, len);
     return 1;
@@ -97,9 +97,9 @@ static int shim_link_read(int dirfd, const char *path, char *buf, size_t len, ss
         return 1;
     }
     char target[SHIM_PATH_MAX], host[VFS_HOST_MAX];
-    int esc;
-    ssize_t n = shim_vfs_readlink(t.vpath, target, sizeof target, host, sizeof host, &esc);
-    if (esc)
+    host[0] = '\0';
+    int n = SHIM_VFS_LOAD(readlink, t.vpath, target, sizeof target, host, sizeof host);
+    if (shim_vfs_escaped(n, host))
         *ret = REAL(readlinkat)(AT_FDCWD, host, buf, len);
     else if (n < 0)
         *ret = shim_fail((int)n);
@@ -148,7 +148,7 @@ static int shim_link_realpath(const char *path, char *resolved, char **ret)
         return 1;
     }
     char canon[SHIM_PATH_MAX], host[VFS_HOST_MAX], full[SHIM_PATH_MAX];
-    int rc = shim_vfs_realpath(t.vpath, canon, sizeof canon, host, sizeof host);
+    int rc = SHIM_VFS_LOAD(realpath, t.vpath, canon, sizeof canon, host, sizeof host);
     if (rc == VFS_ESCAPED) {
         *ret = REAL(realpath)(host, resolved);
         return 1;

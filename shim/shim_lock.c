@@ -17,7 +17,7 @@
 
 #include "shim_lock.h"
 #include "shim_ns.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 /* The lock descriptor of a volume descriptor: 1 (*lfd, and *o pinned:
  * put it after the lock call), 0 not one, -errno. */
@@ -27,7 +27,7 @@ static int shim_lock_target(int fd, struct shim_ofd **o, int *lfd)
     int c = shim_ns_fd(fd, o, &f);
     if (c <= 0)
         return c;
-    c = ((*o)->flags & O_PATH) ? -EBADF : shim_vfs_lock_fd(f);
+    c = ((*o)->flags & O_PATH) ? -EBADF : SHIM_VFS(lock_fd, f);
     if (c < 0) {
         shim_ofd_put(*o);
         return c;
@@ -66,7 +66,7 @@ static int shim_lock_absolute(int fd, struct shim_ofd *o, struct flock *fl)
         int rc = shim_ofd_file(o, fd, &f);
         if (rc < 0)
             return rc;
-        base = (off_t)shim_vfs_file_size(f);
+        base = (off_t)SHIM_VFS(file_size, f);
     } else if (fl->l_whence != SEEK_SET) {
         return -EINVAL;
     }

@@ -14,7 +14,7 @@
 
 #include "shim_check.h"
 #include "shim_fd.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 /* 1 when handled (*ret), 0: map the descriptor natively. */
 static int shim_mmap_volume(void *addr, size_t len, int prot, int flags, int fd, off_t off,
@@ -46,9 +46,9 @@ static int shim_mmap_volume(void *addr, size_t len, int prot, int flags, int fd,
     if (rc == 0)
         rc = shim_ofd_file(o, fd, &f);
     if (rc == 0 && writer)
-        rc = shim_vfs_fsync(f); /* the copy mapped is made of committed data */
+        rc = SHIM_VFS(fsync, f); /* the copy mapped is made of committed data */
     if (rc == 0)
-        rc = shim_vfs_mmap_fd(f, &mfd);
+        rc = SHIM_VFS(mmap_fd, f, &mfd);
     shim_ofd_put(o);
     if (rc < 0) {
         errno = -rc;
@@ -84,9 +84,7 @@ SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, of
  * number, posix_fadvise style), 0: not ours. */
 static int shim_fadvise_volume(int fd, off_t off, off_t len, int advice, int *err)
 {
-    if (SHIM_LIKELY(!shim_fd_peek(fd)) || shim_bypass())
-        return 0;
-    struct shim_ofd *o = shim_fd_get(fd, 1);
+    struct shim_ofd *o = shim_fd_volume(fd);
     if (!o)
         return 0;
     struct vfs_file *f;
@@ -96,7 +94,7 @@ static int shim_fadvise_volume(int fd, off_t off, off_t len, int advice, int *er
     if (rc == 0)
         rc = shim_ofd_file(o, fd, &f);
     if (rc == 0)
-        rc = shim_vfs_fadvise(f, (uint64_t)(off < 0 ? 0 : off), (uint64_t)len, advice);
+        rc = SHIM_VFS(fadvise, f, (uint64_t)(off < 0 ? 0 : off), (uint64_t)len, advice);
     shim_ofd_put(o);
     *err = -rc;
     return 1;

@@ -14,33 +14,33 @@
 
 #include "shim_mem.h"
 #include "shim_ns.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 SHIM_EXPORT int mkdirat(int dirfd, const char *path, mode_t mode)
 {
     struct shim_ns ns;
-    SHIM_NS_CALL(ns, dirfd, path, 0, shim_vfs_mkdir(ns.t.vpath, mode, ns.host, sizeof ns.host),
+    SHIM_NS_CALL(ns, dirfd, path, 0, SHIM_VFS_LOAD(mkdir, ns.t.vpath, mode, ns.host, sizeof ns.host),
                  REAL(mkdirat)(ns.dirfd, ns.path, mode));
 }
 
 SHIM_EXPORT int mkdir(const char *path, mode_t mode)
 {
     struct shim_ns ns;
-    SHIM_NS_CALL(ns, AT_FDCWD, path, 0, shim_vfs_mkdir(ns.t.vpath, mode, ns.host, sizeof ns.host),
+    SHIM_NS_CALL(ns, AT_FDCWD, path, 0, SHIM_VFS_LOAD(mkdir, ns.t.vpath, mode, ns.host, sizeof ns.host),
                  REAL(mkdir)(ns.path, mode));
 }
 
 SHIM_EXPORT int rmdir(const char *path)
 {
     struct shim_ns ns;
-    SHIM_NS_CALL(ns, AT_FDCWD, path, 0, shim_vfs_rmdir(ns.t.vpath, ns.host, sizeof ns.host),
+    SHIM_NS_CALL(ns, AT_FDCWD, path, 0, SHIM_VFS_LOAD(rmdir, ns.t.vpath, ns.host, sizeof ns.host),
                  REAL(rmdir)(ns.path));
 }
 
 SHIM_EXPORT int unlink(const char *path)
 {
     struct shim_ns ns;
-    SHIM_NS_CALL(ns, AT_FDCWD, path, 0, shim_vfs_unlink(ns.t.vpath, ns.host, sizeof ns.host),
+    SHIM_NS_CALL(ns, AT_FDCWD, path, 0, SHIM_VFS_LOAD(unlink, ns.t.vpath, ns.host, sizeof ns.host),
                  REAL(unlink)(ns.path));
 }
 
@@ -48,8 +48,8 @@ static int shim_unlinkat_vfs(struct shim_ns *ns, int flags)
 {
     if (flags & ~AT_REMOVEDIR)
         return -EINVAL;
-    return (flags & AT_REMOVEDIR) ? shim_vfs_rmdir(ns->t.vpath, ns->host, sizeof ns->host)
-                                  : shim_vfs_unlink(ns->t.vpath, ns->host, sizeof ns->host);
+    return (flags & AT_REMOVEDIR) ? SHIM_VFS_LOAD(rmdir, ns->t.vpath, ns->host, sizeof ns->host)
+                                  : SHIM_VFS_LOAD(unlink, ns->t.vpath, ns->host, sizeof ns->host);
 }
 
 SHIM_EXPORT int unlinkat(int dirfd, const char *path, int flags)
@@ -90,7 +90,7 @@ static int shim_rename_any(int olddirfd, const char *oldpath, int newdirfd, cons
     if (c > 0)
         c = (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
                 ? -EINVAL
-                : shim_vfs_rename(p.from.t.vpath, p.to.t.vpath, flags);
+                : SHIM_VFS_LOAD(rename, p.from.t.vpath, p.to.t.vpath, flags);
     *ret = c < 0 ? shim_fail(c) : 0;
     return 1;
 }
@@ -128,7 +128,7 @@ static int shim_link_empty(int olddirfd, struct shim_ns *from)
     int c = shim_ns_fd(olddirfd, &o, &f);
     if (c <= 0)
         return c;
-    const char *vp = shim_vfs_file_path(f);
+    const char *vp = shim_vfs->file_path(f);
     c = vp[0] != '/' ? -ENOENT /* adopted across exec: no path known */
         : snprintf(from->t.vpath, sizeof from->t.vpath, "%s", vp) >= (int)sizeof from->t.vpath
             ? -ENAMETOOLONG : 1;
@@ -154,7 +154,7 @@ static int shim_link_any(int olddirfd, const char *oldpath, int newdirfd, const 
     if (c > 0)
         c = (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH))
                 ? -EINVAL
-                : shim_vfs_link(p.from.t.vpath, p.to.t.vpath, (flags & AT_SYMLINK_FOLLOW) != 0);
+                : SHIM_VFS_LOAD(link, p.from.t.vpath, p.to.t.vpath, (flags & AT_SYMLINK_FOLLOW) != 0);
     *ret = c < 0 ? shim_fail(c) : 0;
     return 1;
 }
@@ -181,7 +181,7 @@ static int shim_symlink_vfs(const char *target, struct shim_ns *ns)
 {
     if (!shim_mem_str_ok(target))
         return -EFAULT;
-    return shim_vfs_symlink(target, ns->t.vpath, ns->host, sizeof ns->host);
+    return SHIM_VFS_LOAD(symlink, target, ns->t.vpath, ns->host, sizeof ns->host);
 }
 
 SHIM_EXPORT int symlinkat(const char *target, int dirfd, const char *linkpath)
@@ -199,7 +199,7 @@ SHIM_EXPORT int symlink(const char *target, const char *linkpath)
 }
 
 #define SHIM_MKNOD_VFS(ns, mode, dev) \
-    shim_vfs_mknod((ns).t.vpath, mode, dev, (ns).host, sizeof (ns).host)
+    SHIM_VFS_LOAD(mknod, (ns).t.vpath, mode, dev, (ns).host, sizeof (ns).host)
 
 SHIM_EXPORT int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
 {

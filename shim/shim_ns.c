@@ -2,7 +2,7 @@
 #include "shim.h"
 
 #include "shim_ns.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 int shim_ns_resolve(int dirfd, const char *path, int alias, struct shim_ns *ns)
 {

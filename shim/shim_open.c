@@ -18,7 +18,7 @@
 #include "shim_open.h"
 #include "shim_resolve.h"
 #include "shim_sync.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 /* The mode argument exists only with O_CREAT or O_TMPFILE. */
 #define SHIM_VA_MODE(flags, last)                           \
@@ -47,7 +47,7 @@ int shim_open_file(const char *vpath, int flags, mode_t mode, struct vfs_file **
 {
     char host[VFS_HOST_MAX];
     struct vfs_file *f;
-    int rc = shim_vfs_open(vpath, flags, mode, &f, host, sizeof host);
+    int rc = SHIM_VFS_LOAD(open, vpath, flags, mode, &f, host, sizeof host);
     if (rc == VFS_ESCAPED) {
         int fd = REAL(openat)(AT_FDCWD, host, flags, mode);
         if (fd < 0)
@@ -56,13 +56,13 @@ int shim_open_file(const char *vpath, int flags, mode_t mode, struct vfs_file **
     }
     if (rc < 0)
         return rc;
-    int fd = shim_vfs_file_fd(f);
+    int fd = shim_vfs->file_fd(f);
     if ((flags & O_APPEND) && (flags & O_ACCMODE) != O_RDONLY)
         REAL(fcntl)(fd, F_SETFL, O_APPEND); /* F_GETFL and exec children see it */
     struct shim_ofd *o = shim_ofd_new(f, fd, flags);
     if (!o) {
         REAL(close)(fd);
-        shim_vfs_release(f);
+        SHIM_VFS(release, f);
         return -ENOMEM;
     }
     rc = shim_fd_install(fd, o); /* on failure the ofd released f */
@@ -100,15 +100,15 @@ static int shim_open_clone(struct shim_ofd *o, int flags)
         return -errno;
     struct vfs_file *f;
     int writer = (flags & O_ACCMODE) != O_RDONLY;
-    int rc = shim_vfs_adopt(fd, o->adopt_ino, flags & ~(O_CLOEXEC | O_CREAT | O_EXCL | O_TRUNC), &f);
+    int rc = SHIM_VFS_LOAD(adopt, fd, o->adopt_ino, flags & ~(O_CLOEXEC | O_CREAT | O_EXCL | O_TRUNC), &f);
     /* `echo x > /dev/stderr` in a child whose stderr is a volume file */
-    if (rc == 0 && writer && (flags & O_TRUNC) && (rc = shim_vfs_ftruncate(f, 0)) < 0)
-        shim_vfs_release(f);
+    if (rc == 0 && writer && (flags & O_TRUNC) && (rc = SHIM_VFS(ftruncate, f, 0)) < 0)
+        SHIM_VFS(release, f);
     if (rc == 0 && writer && (flags & O_APPEND))
         REAL(fcntl)(fd, F_SETFL, O_APPEND);
     struct shim_ofd *n = rc == 0 ? shim_ofd_new(f, fd, flags) : NULL;
     if (rc == 0 && !n) {
-        shim_vfs_release(f);
+        SHIM_VFS(release, f);
         rc = -ENOMEM;
     }
     if (rc == 0) {
@@ -134,7 +134,7 @@ static int shim_open_alias(const char *path, int flags, int *ret)
         return 0;
     struct vfs_file *f;
     int handled = 0;
-    if (!o->native && shim_ofd_file(o, afd, &f) == 0 && shim_vfs_file_path(f)[0] != '/') {
+    if (!o->native && shim_ofd_file(o, afd, &f) == 0 && shim_vfs->file_path(f)[0] != '/') {
         int fd = shim_open_clone(o, flags);
         *ret = fd < 0 ? shim_fail(fd) : fd;
         handled = 1;

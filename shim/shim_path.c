@@ -35,9 +35,13 @@ static int shim_path_is_dotdot(const char *c, size_t n)
     return n == 2 && c[0] == '.' && c[1] == '.';
 }
 
-/* Walk the components of absolute `in` into out; with dotdot_ok == 0 a
- * ".." is refused (prefixes), else it pops. */
-static int shim_path_walk(const char *in, char *out, size_t cap, int dotdot_ok)
+/* Walk the components of absolute `in` into out (lexically: "//" and "."
+ * dropped; ".." pops, or is refused with -EINVAL unless dotdot_ok). With
+ * stop (slen bytes) the walk ends as soon as a component pushed makes out
+ * equal to stop, *rest then pointing at what follows in `in`. Returns
+ * out's length. */
+static int shim_path_walk(const char *in, char *out, size_t cap, int dotdot_ok,
+                          const char *stop, size_t slen, const char **rest)
 {
     if (!in || in[0] != '/' || cap < 2)
         return -EINVAL;
@@ -62,6 +66,10 @@ static int shim_path_walk(const char *in, char *out, size_t cap, int dotdot_ok)
             int rc = shim_path_push(out, &len, cap, s, n);
             if (rc < 0)
                 return rc;
+            if (stop && len == slen && memcmp(out, stop, slen) == 0) {
+                *rest = e;
+                break;
+            }
         }
         s = e;
     }
@@ -70,13 +78,13 @@ static int shim_path_walk(const char *in, char *out, size_t cap, int dotdot_ok)
 
 int shim_path_prefix(const char *in, char *out, size_t cap)
 {
-    int rc = shim_path_walk(in, out, cap, 0);
+    int rc = shim_path_walk(in, out, cap, 0, NULL, 0, NULL);
     return rc == 0 ? -EINVAL : rc < 0 ? rc : 0;
 }
 
 int shim_path_normalize(const char *in, char *out, size_t cap)
 {
-    int rc = shim_path_walk(in, out, cap, 1);
+    int rc = shim_path_walk(in, out, cap, 1, NULL, 0, NULL);
     if (rc == 0)
         memcpy(out, "/", 2);
     return rc < 0 ? rc : 0;
@@ -146,31 +154,11 @@ int shim_path_classify(const char *prefix, size_t plen, const char *abs, char *v
     if (abs[0] != '/' || !shim_path_irregular(abs))
         return 0;
     char out[4096];
-    size_t len = 0;
-    out[0] = '\0';
-    for (const char *s = abs; *s;) {
-        while (*s == '/')
-            s++;
-        const char *e = s;
-        while (*e && *e != '/')
-            e++;
-        size_t n = (size_t)(e - s);
-        if (n == 0 || shim_path_is_dot(s, n)) {
-            s = e;
-            continue;
-        }
-        if (shim_path_is_dotdot(s, n)) {
-            shim_path_pop(out, &len);
-        } else {
-            int rc = shim_path_push(out, &len, sizeof out, s, n);
-            if (rc < 0)
-                return rc;
-            if (len == plen && memcmp(out, prefix, plen) == 0)
-                return shim_path_vpath(e, vpath, cap);
-        }
-        s = e;
-    }
-    return 0;
+    const char *after = NULL;
+    int rc = shim_path_walk(abs, out, sizeof out, 1, prefix, plen, &after);
+    if (rc < 0)
+        return rc;
+    return after ? shim_path_vpath(after, vpath, cap) : 0;
 }
 
 int shim_path_join(const char *base, const char *rel, char *out, size_t cap)

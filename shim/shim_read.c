@@ -17,7 +17,7 @@
 #include "shim_check.h"
 #include "shim_fd.h"
 #include "shim_read.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 /* Is fd a placeholder worth a closer look? One load for everything else. */
 static inline int shim_read_candidate(int fd)
@@ -37,8 +37,8 @@ ssize_t shim_iov_xfer(struct vfs_file *f, const struct iovec *iov, int cnt, uint
         if (iov[i].iov_len == 0)
             continue;
         uint64_t at = off == VFS_APPEND ? off : off + (uint64_t)done; /* appends keep appending */
-        ssize_t r = write ? shim_vfs_pwrite(f, iov[i].iov_base, iov[i].iov_len, at)
-                          : shim_vfs_pread(f, iov[i].iov_base, iov[i].iov_len, at);
+        ssize_t r = write ? SHIM_VFS(pwrite, f, iov[i].iov_base, iov[i].iov_len, at)
+                          : SHIM_VFS(pread, f, iov[i].iov_base, iov[i].iov_len, at);
         if (r < 0)
             return done > 0 ? done : r;
         done += r;
@@ -52,15 +52,15 @@ int shim_follow(int fd, struct shim_ofd *o, struct vfs_file *f)
 {
     if (o->isdir || (o->flags & O_ACCMODE) != O_RDONLY || (o->flags & O_PATH))
         return 0; /* writers keep their own view */
-    int newfd;
-    int rc = shim_vfs_file_follow(f, &newfd);
+    int newfd = -1;
+    int rc = SHIM_VFS(file_follow, f, &newfd);
     if (rc <= 0 || newfd < 0)
         return rc;
     pthread_mutex_lock(&o->lock);
     int r = shim_check_replace(fd, newfd, o);
     if (r == 0) {
-        __atomic_store_n(&o->unchecked, shim_vfs_file_unchecked(f), __ATOMIC_RELEASE);
-        __atomic_store_n(&o->native, shim_vfs_file_native(f), __ATOMIC_RELEASE);
+        __atomic_store_n(&o->unchecked, shim_vfs->file_unchecked(f), __ATOMIC_RELEASE);
+        __atomic_store_n(&o->native, shim_vfs->file_native(f), __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&o->lock);
     return r < 0 ? r : 1;
@@ -164,7 +164,7 @@ off_t shim_read_lseek(int fd, off_t off, int whence)
     struct stat st;
     off_t rc = shim_ofd_file(o, fd, &f);
     if (rc == 0)
-        rc = shim_vfs_fstat(f, &st);
+        rc = SHIM_VFS(fstat, f, &st);
     shim_ofd_put(o);
     if (rc < 0)
         return rc;
@@ -188,9 +188,7 @@ off_t shim_read_lseek(int fd, off_t off, int whence)
  * commits; 1 when fd now holds a newer version (read again). */
 static int shim_read_native_eof(int fd)
 {
-    if (SHIM_LIKELY(!shim_fd_peek(fd)) || shim_bypass())
-        return 0;
-    struct shim_ofd *o = shim_fd_get(fd, 1);
+    struct shim_ofd *o = shim_fd_volume(fd);
     if (!o)
         return 0;
     struct vfs_file *f;

@@ -11,7 +11,7 @@
 #include "shim_mem.h"
 #include "shim_path.h"
 #include "shim_resolve.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 struct shim_ofd *shim_resolve_alias_ofd(const char *path, int *fd)
 {
@@ -34,7 +34,7 @@ static int shim_resolve_alias(const char *path, struct shim_target *t)
     struct vfs_file *f;
     int rc = shim_ofd_file(o, fd, &f);
     if (rc == 0) {
-        const char *vp = shim_vfs_file_path(f);
+        const char *vp = shim_vfs->file_path(f);
         rc = 0;
         if (vp[0] == '/' && strlen(vp) < sizeof t->vpath) {
             strcpy(t->vpath, vp);
@@ -62,7 +62,7 @@ static int shim_resolve_at(struct shim_ofd *o, int dirfd, const char *path,
         return rc;
     if (!o->isdir)
         return -ENOTDIR;
-    const char *base = shim_vfs_file_path(f);
+    const char *base = shim_vfs->file_path(f);
     if (base[0] != '/')
         return -EIO; /* adopted across exec: the inode is known, not its path */
     return shim_path_join(base, path, t->vpath, sizeof t->vpath) < 0 ? -ENAMETOOLONG : 1;

@@ -17,7 +17,7 @@
 
 #include "shim_mem.h"
 #include "shim_ns.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 /* Descriptor call: body with (o, f) on a volume descriptor, else libc;
  * an O_PATH descriptor changes nothing (EBADF, as the kernel answers). */
@@ -28,7 +28,7 @@
 
 /* ---- mode ---- */
 #define SHIM_CHMOD_VFS(ns, mode, vflags) \
-    shim_vfs_chmod((ns).t.vpath, NULL, mode, vflags, (ns).host, sizeof (ns).host)
+    SHIM_VFS_LOAD(chmod, (ns).t.vpath, NULL, mode, vflags, (ns).host, sizeof (ns).host)
 
 SHIM_EXPORT int chmod(const char *path, mode_t mode)
 {
@@ -56,12 +56,12 @@ SHIM_EXPORT int fchmod(int fd, mode_t mode)
 {
     if (SHIM_LIKELY(!shim_ns_fd_candidate(fd)))
         return REAL(fchmod)(fd, mode);
-    SHIM_SETATTR_FD(fd, o, f, shim_vfs_chmod(NULL, f, mode, 0, NULL, 0), REAL(fchmod)(fd, mode));
+    SHIM_SETATTR_FD(fd, o, f, SHIM_VFS_LOAD(chmod, NULL, f, mode, 0, NULL, 0), REAL(fchmod)(fd, mode));
 }
 
 /* ---- owner ---- */
 #define SHIM_CHOWN_VFS(ns, uid, gid, vflags) \
-    shim_vfs_chown((ns).t.vpath, NULL, uid, gid, vflags, (ns).host, sizeof (ns).host)
+    SHIM_VFS_LOAD(chown, (ns).t.vpath, NULL, uid, gid, vflags, (ns).host, sizeof (ns).host)
 
 SHIM_EXPORT int chown(const char *path, uid_t uid, gid_t gid)
 {
@@ -81,7 +81,7 @@ SHIM_EXPORT int fchown(int fd, uid_t uid, gid_t gid)
 {
     if (SHIM_LIKELY(!shim_ns_fd_candidate(fd)))
         return REAL(fchown)(fd, uid, gid);
-    SHIM_SETATTR_FD(fd, o, f, shim_vfs_chown(NULL, f, uid, gid, 0, NULL, 0),
+    SHIM_SETATTR_FD(fd, o, f, SHIM_VFS_LOAD(chown, NULL, f, uid, gid, 0, NULL, 0),
                     REAL(fchown)(fd, uid, gid));
 }
 
@@ -90,7 +90,7 @@ SHIM_EXPORT int fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int 
     if (shim_str_is_empty(path) && (flags & AT_EMPTY_PATH)) {
         if (SHIM_LIKELY(!shim_ns_fd_candidate(dirfd)))
             return REAL(fchownat)(dirfd, path, uid, gid, flags);
-        SHIM_SETATTR_FD(dirfd, o, f, shim_vfs_chown(NULL, f, uid, gid, 0, NULL, 0),
+        SHIM_SETATTR_FD(dirfd, o, f, SHIM_VFS_LOAD(chown, NULL, f, uid, gid, 0, NULL, 0),
                         REAL(fchownat)(dirfd, path, uid, gid, flags));
     }
     struct shim_ns ns;
@@ -123,12 +123,12 @@ static int shim_tv_to_ts(const struct timeval tv[2], struct timespec ts[2],
 /* Times on an open file: its buffered data first (see the top). */
 static int shim_futimens_vfs(struct shim_ofd *o, struct vfs_file *f, const struct timespec *ts)
 {
-    int rc = shim_ns_writable(o) == 0 && !o->isdir ? shim_vfs_fsync(f) : 0;
-    return rc < 0 ? rc : shim_vfs_utimens(NULL, f, ts, 0, NULL, 0);
+    int rc = shim_ns_writable(o) == 0 && !o->isdir ? SHIM_VFS(fsync, f) : 0;
+    return rc < 0 ? rc : SHIM_VFS_LOAD(utimens, NULL, f, ts, 0, NULL, 0);
 }
 
 #define SHIM_UTIMENS_VFS(ns, ts, vflags) \
-    shim_vfs_utimens((ns).t.vpath, NULL, ts, vflags, (ns).host, sizeof (ns).host)
+    SHIM_VFS_LOAD(utimens, (ns).t.vpath, NULL, ts, vflags, (ns).host, sizeof (ns).host)
 
 SHIM_EXPORT int futimens(int fd, const struct timespec times[2])
 {

@@ -25,7 +25,7 @@
 
 #include "shim_ns.h"
 #include "shim_settle.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 #define SHIM_SETTLE_CHUNK (1u << 20)
 
@@ -37,7 +37,7 @@ static int64_t shim_settle_mtime(const struct stat *st)
 /* Take one non-zero run: write it, punch it out of the memfd. */
 static int shim_settle_run(int fd, struct vfs_file *f, const char *p, size_t n, off_t off)
 {
-    ssize_t w = shim_vfs_pwrite(f, p, n, (uint64_t)off);
+    ssize_t w = SHIM_VFS(pwrite, f, p, n, (uint64_t)off);
     if (w < 0)
         return (int)w;
     if (REAL(fallocate)(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, (off_t)n) < 0)

@@ -15,15 +15,13 @@
 #include "shim_read.h"
 #include "shim_resolve.h"
 #include "shim_stat.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 _Static_assert(sizeof(struct stat) == sizeof(struct stat64), "stat64 is stat on this ABI");
 
 int shim_stat_fd(int fd, struct stat *st, int *ret)
 {
-    if (SHIM_LIKELY(!shim_fd_peek(fd)) || shim_bypass())
-        return 0;
-    struct shim_ofd *o = shim_fd_get(fd, 1);
+    struct shim_ofd *o = shim_fd_volume(fd);
     if (!o)
         return 0;
     struct vfs_file *f;
@@ -31,7 +29,7 @@ int shim_stat_fd(int fd, struct stat *st, int *ret)
     if (rc == 0)
         (void)shim_follow(fd, o, f); /* tail -f polls fstat: others' commits count */
     if (rc == 0)
-        rc = shim_vfs_fstat(f, st);
+        rc = SHIM_VFS(fstat, f, st);
     shim_ofd_put(o);
     *ret = rc < 0 ? shim_fail(rc) : 0;
     return 1;
@@ -64,7 +62,7 @@ int shim_stat_path(int dirfd, const char *path, struct stat *st, int flags, int 
         return 1;
     }
     char host[VFS_HOST_MAX];
-    int rc = shim_vfs_stat(t.vpath, nofollow ? VFS_NOFOLLOW : 0, st, host, sizeof host);
+    int rc = SHIM_VFS_LOAD(stat, t.vpath, nofollow ? VFS_NOFOLLOW : 0, st, host, sizeof host);
     if (rc == VFS_ESCAPED)
         *ret = REAL(fstatat)(AT_FDCWD, host, st, nofollow);
     else

@@ -10,7 +10,7 @@
 #include "shim_fd.h"
 #include "shim_resolve.h"
 #include "shim_stat.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 #define SHIM_FS_MAGIC 0x5348494d
 #define SHIM_ST_VALID 0x0020
@@ -51,7 +51,7 @@ static int shim_statfs_target(int fd, const char *path, struct statvfs *sv, char
             *ret = shim_fail(c);
             return 1;
         }
-        int rc = shim_vfs_stat(t.vpath, 0, &st, host, VFS_HOST_MAX);
+        int rc = SHIM_VFS_LOAD(stat, t.vpath, 0, &st, host, VFS_HOST_MAX);
         if (rc == VFS_ESCAPED)
             return 2;
         if (rc < 0) {
@@ -64,7 +64,7 @@ static int shim_statfs_target(int fd, const char *path, struct statvfs *sv, char
         *ret = r;
         return 1;
     }
-    int rc = shim_vfs_statvfs(sv);
+    int rc = SHIM_VFS_LOAD(statvfs, sv);
     *ret = rc < 0 ? shim_fail(rc) : 0;
     return 1;
 }

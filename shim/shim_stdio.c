@@ -23,7 +23,7 @@
 #include "shim_reg.h"
 #include "shim_resolve.h"
 #include "shim_settle.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 #include "shim_write.h"
 
 struct shim_stream {
@@ -267,7 +267,7 @@ static int shim_freopen_bytes(int fd, struct vfs_file *f, int *owned)
         return rc < 0 ? rc : fd;
     }
     int mfd;
-    int rc = shim_vfs_mmap_fd(f, &mfd);
+    int rc = SHIM_VFS(mmap_fd, f, &mfd);
     if (rc < 0)
         return rc;
     char proc[64];
@@ -333,7 +333,7 @@ static FILE *shim_freopen_any(const char *path, const char *mode, FILE *fp,
         struct shim_ofd *o = shim_fd_get(s->fd, 0);
         struct vfs_file *f = NULL;
         if (o && shim_ofd_file(o, s->fd, &f) == 0)
-            snprintf(full, sizeof full, "%s%s", shim_cfg.prefix, shim_vfs_file_path(f));
+            snprintf(full, sizeof full, "%s%s", shim_cfg.prefix, shim_vfs->file_path(f));
         shim_ofd_put(o);
         if (!f) {
             errno = EBADF;

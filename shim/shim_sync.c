@@ -19,14 +19,14 @@
 #include "shim_ns.h"
 #include "shim_sync.h"
 #include "shim_settle.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 /* Run body with (o, f) for a volume descriptor, or return pass_call. */
 #define SHIM_SYNC_FD(fd, o, f, body, pass_call) SHIM_NS_FD_CALL(fd, o, f, body, pass_call)
 
 static int shim_sync_file(struct shim_ofd *o, struct vfs_file *f)
 {
-    return (o->flags & O_PATH) ? -EBADF : shim_vfs_fsync(f);
+    return (o->flags & O_PATH) ? -EBADF : SHIM_VFS(fsync, f);
 }
 
 SHIM_EXPORT int fsync(int fd)
@@ -77,10 +77,10 @@ static int shim_sync_commit_one(int fd, struct shim_ofd *o, struct vfs_file *f)
     (void)o;
     int rc = shim_settle(fd);
     if (rc == 0)
-        rc = shim_vfs_fsync(f);
+        rc = SHIM_VFS(fsync, f);
     if (rc < 0)
         shim_log(SHIM_LOG_ERROR, "exit: committing descriptor %d (%s) failed: %s; its last writes "
-                 "are lost", fd, shim_vfs_file_path(f), strerror(-rc));
+                 "are lost", fd, shim_vfs->file_path(f), strerror(-rc));
     return rc;
 }
 
@@ -133,7 +133,7 @@ static int shim_syncfs_one(int fd, struct shim_ofd *o, struct vfs_file *f)
 {
     (void)fd;
     (void)o;
-    return shim_vfs_fsync(f);
+    return SHIM_VFS(fsync, f);
 }
 
 /* syncfs of the volume: every writer of this process commits. */
@@ -186,7 +186,7 @@ static int shim_sync_ftruncate(struct shim_ofd *o, struct vfs_file *f, off64_t l
     /* the kernel's answer for a descriptor not open for writing */
     if ((o->flags & O_ACCMODE) == O_RDONLY)
         return -EINVAL;
-    return shim_vfs_ftruncate(f, (uint64_t)len);
+    return SHIM_VFS(ftruncate, f, (uint64_t)len);
 }
 
 SHIM_EXPORT int ftruncate(int fd, off_t len)
@@ -207,7 +207,7 @@ static int shim_truncate_vfs(struct shim_ns *ns, off64_t len)
 {
     if (len < 0)
         return -EINVAL;
-    return shim_vfs_truncate(ns->t.vpath, (uint64_t)len, ns->host, sizeof ns->host);
+    return SHIM_VFS_LOAD(truncate, ns->t.vpath, (uint64_t)len, ns->host, sizeof ns->host);
 }
 
 SHIM_EXPORT int truncate(const char *path, off_t len)
@@ -235,7 +235,7 @@ static int shim_sync_fallocate(struct shim_ofd *o, struct vfs_file *f, int mode,
         return -EISDIR;
     if (off > INT64_MAX - len)
         return -EFBIG;
-    return shim_vfs_fallocate(f, mode, (uint64_t)off, (uint64_t)len);
+    return SHIM_VFS(fallocate, f, mode, (uint64_t)off, (uint64_t)len);
 }
 
 SHIM_EXPORT int fallocate(int fd, int mode, off_t off, off_t len)

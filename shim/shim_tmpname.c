@@ -16,7 +16,7 @@
 
 #include "shim_ns.h"
 #include "shim_open.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 #define SHIM_TMP_TRIES 1000
 #define SHIM_TMP_X 6
@@ -67,7 +67,7 @@ static int shim_tmp_try(const char *tmpl, int dir, int flags)
         return fd < 0 ? -errno : fd;
     }
     if (dir) {
-        c = shim_vfs_mkdir(ns.t.vpath, 0700, ns.host, sizeof ns.host);
+        c = SHIM_VFS_LOAD(mkdir, ns.t.vpath, 0700, ns.host, sizeof ns.host);
         if (c == VFS_ESCAPED)
             c = REAL(mkdir)(ns.host, 0700) < 0 ? -errno : 0;
         return c;

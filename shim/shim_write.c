@@ -24,7 +24,7 @@
 #include "shim_read.h"
 #include "shim_settle.h"
 #include "shim_sync.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 #include "shim_write.h"
 
 #define SHIM_RWF_KNOWN (RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND)
@@ -85,7 +85,7 @@ static ssize_t shim_write_at_pos(struct shim_ofd *o, int fd, struct vfs_file *f,
     } else {
         rc = append ? shim_append_iov(f, iov, cnt) : shim_iov_xfer(f, iov, cnt, (uint64_t)pos, 1);
         if (rc > 0) {
-            off_t end = append ? (off_t)shim_vfs_file_size(f) : pos + rc;
+            off_t end = append ? (off_t)SHIM_VFS(file_size, f) : pos + rc;
             if (REAL(lseek)(fd, end, SEEK_SET) < 0)
                 rc = -errno;
         }
@@ -120,7 +120,7 @@ ssize_t shim_write_fd(int fd, const struct iovec *iov, int cnt, off_t off, int r
         shim_sync_exit_commit();
     /* O_SYNC, O_DSYNC, RWF_SYNC: durable (committed) before returning */
     if (rc > 0 && ((o->flags & O_DSYNC) || (rwf & (RWF_DSYNC | RWF_SYNC)))) {
-        int s = shim_vfs_fsync(f);
+        int s = SHIM_VFS(fsync, f);
         if (s < 0)
             rc = s;
     }

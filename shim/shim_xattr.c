@@ -7,23 +7,24 @@
 
 #include <sys/xattr.h>
 
+#include "shim_core.h"
 #include "shim_fd.h"
+#include "shim_mem.h"
 #include "shim_resolve.h"
-#include "shim_vfs.h"
 
 /* A descriptor call on a volume file: 1 when handled (*ret), 0: libc.
  * list != 0: flistxattr, else fgetxattr. */
 static int shim_xattr_fd(int fd, int list, const char *name, void *buf, size_t size, ssize_t *ret)
 {
-    if (SHIM_LIKELY(!shim_fd_peek(fd)) || shim_bypass())
-        return 0;
-    struct shim_ofd *o = shim_fd_get(fd, 1);
+    struct shim_ofd *o = shim_fd_volume(fd);
     if (!o)
         return 0;
     struct vfs_file *f;
     ssize_t rc = shim_ofd_file(o, fd, &f);
     if (rc == 0)
-        rc = list ? shim_vfs_flistxattr(f, buf, size) : shim_vfs_fgetxattr(f, name, buf, size);
+        rc = list                      ? SHIM_VFS(flistxattr, f, buf, size)
+             : !shim_mem_str_ok(name) ? -EFAULT
+                                      : SHIM_VFS(fgetxattr, f, name, buf, size);
     shim_ofd_put(o);
     *ret = rc < 0 ? shim_fail((int)rc) : rc;
     return 1;
@@ -35,31 +36,19 @@ static int shim_xattr_target(const char *path, int nofollow, struct shim_target 
     return shim_resolve(AT_FDCWD, path, nofollow ? 0 : SHIM_RESOLVE_ALIAS, t);
 }
 
-/* getxattr family: 1 when handled (*ret), 0: ask libc. */
-static int shim_xattr_get(const char *path, int nofollow, const char *name, void *buf,
-                          size_t size, ssize_t *ret)
+/* The call on the host, where the volume path led (an escape). */
+static ssize_t shim_xattr_host(const char *host, int nofollow, int list, const char *name,
+                               void *buf, size_t size)
 {
-    struct shim_target t;
-    int c = shim_xattr_target(path, nofollow, &t);
-    if (c == 0)
-        return 0;
-    if (c < 0) {
-        *ret = shim_fail(c);
-        return 1;
-    }
-    char host[VFS_HOST_MAX];
-    int esc;
-    ssize_t n = shim_vfs_getxattr(t.vpath, nofollow ? VFS_NOFOLLOW : 0, name, buf, size, host,
-                                  sizeof host, &esc);
-    if (esc)
-        *ret = nofollow ? REAL(lgetxattr)(host, name, buf, size) : REAL(getxattr)(host, name, buf, size);
-    else
-        *ret = n < 0 ? shim_fail((int)n) : n;
-    return 1;
+    if (list)
+        return nofollow ? REAL(llistxattr)(host, buf, size) : REAL(listxattr)(host, buf, size);
+    return nofollow ? REAL(lgetxattr)(host, name, buf, size) : REAL(getxattr)(host, name, buf, size);
 }
 
-static int shim_xattr_list(const char *path, int nofollow, char *buf, size_t size,
-                           ssize_t *ret)
+/* The getxattr and listxattr families by path (list != 0: listxattr): 1
+ * when handled (*ret), 0: ask libc. */
+static int shim_xattr_path(const char *path, int nofollow, int list, const char *name, void *buf,
+                           size_t size, ssize_t *ret)
 {
     struct shim_target t;
     int c = shim_xattr_target(path, nofollow, &t);
@@ -70,27 +59,29 @@ static int shim_xattr_list(const char *path, int nofollow, char *buf, size_t siz
         return 1;
     }
     char host[VFS_HOST_MAX];
-    int esc;
-    ssize_t n = shim_vfs_listxattr(t.vpath, nofollow ? VFS_NOFOLLOW : 0, buf, size, host,
-                                   sizeof host, &esc);
-    if (esc)
-        *ret = nofollow ? REAL(llistxattr)(host, buf, size) : REAL(listxattr)(host, buf, size);
+    host[0] = '\0';
+    int vflags = nofollow ? VFS_NOFOLLOW : 0;
+    int n = list ? SHIM_VFS_LOAD(listxattr, t.vpath, vflags, buf, size, host, sizeof host)
+          : !shim_mem_str_ok(name) ? -EFAULT /* the kernel reads the name first */
+          : SHIM_VFS_LOAD(getxattr, t.vpath, vflags, name, buf, size, host, sizeof host);
+    if (shim_vfs_escaped(n, host))
+        *ret = shim_xattr_host(host, nofollow, list, name, buf, size);
     else
-        *ret = n < 0 ? shim_fail((int)n) : n;
+        *ret = n < 0 ? shim_fail(n) : n;
     return 1;
 }
 
 SHIM_EXPORT ssize_t getxattr(const char *path, const char *name, void *buf, size_t size)
 {
     ssize_t r;
-    return shim_xattr_get(path, 0, name, buf, size, &r) ? r
+    return shim_xattr_path(path, 0, 0, name, buf, size, &r) ? r
                                                             : REAL(getxattr)(path, name, buf, size);
 }
 
 SHIM_EXPORT ssize_t lgetxattr(const char *path, const char *name, void *buf, size_t size)
 {
     ssize_t r;
-    return shim_xattr_get(path, 1, name, buf, size, &r) ? r
+    return shim_xattr_path(path, 1, 0, name, buf, size, &r) ? r
                                                             : REAL(lgetxattr)(path, name, buf, size);
 }
 
@@ -105,13 +96,13 @@ SHIM_EXPORT ssize_t fgetxattr(int fd, const char *name, void *buf, size_t size)
 SHIM_EXPORT ssize_t listxattr(const char *path, char *buf, size_t size)
 {
     ssize_t r;
-    return shim_xattr_list(path, 0, buf, size, &r) ? r : REAL(listxattr)(path, buf, size);
+    return shim_xattr_path(path, 0, 1, NULL, buf, size, &r) ? r : REAL(listxattr)(path, buf, size);
 }
 
 SHIM_EXPORT ssize_t llistxattr(const char *path, char *buf, size_t size)
 {
     ssize_t r;
-    return shim_xattr_list(path, 1, buf, size, &r) ? r : REAL(llistxattr)(path, buf, size);
+    return shim_xattr_path(path, 1, 1, NULL, buf, size, &r) ? r : REAL(llistxattr)(path, buf, size);
 }
 
 SHIM_EXPORT ssize_t flistxattr(int fd, char *buf, size_t size)

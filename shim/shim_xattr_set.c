@@ -10,7 +10,7 @@
 
 #include "shim_mem.h"
 #include "shim_ns.h"
-#include "shim_vfs.h"
+#include "shim_core.h"
 
 /* POSIX ACLs live in system.posix_acl_* on Linux, and the kernel turns
  * them into mode bits; the volume keeps no ACLs, so it answers as a file
@@ -29,10 +29,11 @@ static int shim_xset_acl(const char *name)
     SHIM_NS_FD_CALL(fd, o_, f, (o_->flags & O_PATH) ? -EBADF : (body), pass_call)
 
 #define SHIM_SETX_VFS(ns, name, value, size, xflags, vflags)                            \
-    (shim_xset_acl(name) ?: shim_vfs_setxattr((ns).t.vpath, NULL, name, value, size, xflags, \
+    (shim_xset_acl(name) ?: SHIM_VFS_LOAD(setxattr, (ns).t.vpath, NULL, name, value, size, xflags, \
                                               vflags, (ns).host, sizeof (ns).host))
-#define SHIM_REMOVEX_VFS(ns, name, vflags) \
-    shim_vfs_removexattr((ns).t.vpath, NULL, name, vflags, (ns).host, sizeof (ns).host)
+#define SHIM_REMOVEX_VFS(ns, name, vflags)                                       \
+    (shim_mem_path(name) ?: SHIM_VFS_LOAD(removexattr, (ns).t.vpath, NULL, name, vflags, \
+                                          (ns).host, sizeof (ns).host))
 
 SHIM_EXPORT int setxattr(const char *path, const char *name, const void *value, size_t size,
                          int flags)
@@ -49,7 +50,7 @@ static int shim_xset_link(struct shim_ns *ns, const char *name)
     if (!shim_mem_str_ok(name) || strncmp(name, "user.", 5) != 0) /* a bad name: EFAULT below */
         return 0;
     struct stat st;
-    int rc = shim_vfs_stat(ns->t.vpath, VFS_NOFOLLOW, &st, ns->host, sizeof ns->host);
+    int rc = SHIM_VFS_LOAD(stat, ns->t.vpath, VFS_NOFOLLOW, &st, ns->host, sizeof ns->host);
     return rc == 0 && S_ISLNK(st.st_mode) ? -EPERM : rc < 0 ? rc : 0;
 }
 
@@ -67,7 +68,7 @@ SHIM_EXPORT int fsetxattr(int fd, const char *name, const void *value, size_t si
 {
     SHIM_XSET_FD(fd, f,
                  shim_xset_acl(name)
-                     ?: shim_vfs_setxattr(NULL, f, name, value, size, flags, 0, NULL, 0),
+                     ?: SHIM_VFS_LOAD(setxattr, NULL, f, name, value, size, flags, 0, NULL, 0),
                  REAL(fsetxattr)(fd, name, value, size, flags));
 }
 
@@ -87,6 +88,6 @@ SHIM_EXPORT int lremovexattr(const char *path, const char *name)
 
 SHIM_EXPORT int fremovexattr(int fd, const char *name)
 {
-    SHIM_XSET_FD(fd, f, shim_vfs_removexattr(NULL, f, name, 0, NULL, 0),
+    SHIM_XSET_FD(fd, f, shim_mem_path(name) ?: SHIM_VFS_LOAD(removexattr, NULL, f, name, 0, NULL, 0),
                  REAL(fremovexattr)(fd, name));
 }

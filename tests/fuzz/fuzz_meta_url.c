@@ -4,6 +4,8 @@
  * (meta_conn_describe). Never connects. Promises checked: no memory error,
  * and the description does not depend on the password (so never shows
  * it). */
+/* The engine's own functions and handle, not core's handle (core/meta.h). */
+#define SHIMFS_META_IMPL
 #include <assert.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -5,6 +5,8 @@
  * schema ("tm_*"), and a plain libpq connection ("admin") arranges what the
  * engine cannot: bulk rows, stale heartbeats, deliberate damage.
  */
+/* The engine's own functions and handle, not core's handle (core/meta.h). */
+#define SHIMFS_META_IMPL
 #include <check.h>
 #include <errno.h>
 #include <inttypes.h>

@@ -242,16 +242,22 @@ except OSError as e:
     print(e.strerror)" 2>&1)" "write(2) on a read-only volume descriptor: EBADF"
 check "the volume is unchanged after the write attempts" shim diff -r --no-dereference "$VOL" "$SRC"
 
-# ---- an engine that cannot load: volume paths fail with EIO, the host works ----
-NOENGINE=$(cd "$TEST_SCRATCH" && SHIMFS_CORE_LIB=/nonexistent/libshimfs-core.so \
-    env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
-    bash -c "cat '$VOL/one-byte'; echo rc=\$?; cat '$HOSTFILE'" 2>&1)
-if [[ $NOENGINE == *"Input/output error"*"rc=1"*"on the host"* ]] &&
-   [ "$(grep -c 'cannot load the engine' <<< "$NOENGINE")" = 1 ]; then
-    pass "no engine: EIO on the volume, one log line, the host unaffected"
-else
-    fail "no engine: $NOENGINE"
-fi
+# ---- an engine that cannot load, or a library without the engine's table
+# (vfs_ops): volume paths fail with EIO, one log line, the host works ----
+no_engine() { # SHIMFS_CORE_LIB LOG_LINE WHAT
+    local out
+    out=$(cd "$TEST_SCRATCH" && SHIMFS_CORE_LIB=$1 \
+        env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
+        bash -c "cat '$VOL/one-byte'; echo rc=\$?; cat '$HOSTFILE'" 2>&1)
+    if [[ $out == *"Input/output error"*"rc=1"*"on the host"* ]] &&
+       [ "$(grep -c "$2" <<< "$out")" = 1 ]; then
+        pass "$3: EIO on the volume, one log line, the host unaffected"
+    else
+        fail "$3: $out"
+    fi
+}
+no_engine /nonexistent/libshimfs-core.so 'cannot load the engine' "no engine"
+no_engine libm.so.6 'cannot use libm.so.6: it has no vfs_ops table' "no engine table"
 
 # ---- no engine where the prefix is never touched ----
 PYOUT=$(shim "$PY" "$TEST_ROOT/tests/integration/shim_read.py" maps - 2>&1; \
