@@ -55,7 +55,7 @@ static int shim_settle_run(int fd, struct vfs_file *f, const char *p, size_t n, 
 static int shim_settle_chunk(int fd, struct vfs_file *f, const char *buf, size_t n, off_t off,
                              int append)
 {
-    uint64_t eof = append ? UINT64_MAX : shim_vfs_file_size(f);
+    uint64_t eof = append ? UINT64_MAX : SHIM_VFS(file_size, f);
     size_t i = 0;
     while (i < n) {
         while (i < n && buf[i] == 0)
