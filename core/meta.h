@@ -33,7 +33,7 @@
 
 #define META_ROOT_INO 1
 #define META_NAME_MAX 255
-#define META_SCHEMA_VERSION 2
+#define META_SCHEMA_VERSION 3
 
 struct meta;
 
@@ -195,6 +195,30 @@ int meta_xattr_any(struct meta *m);
  * cluster-wide); never 0. The node agent polls it; directory answers carry
  * the one their question saw. */
 int meta_change_token(struct meta *m, uint64_t *digest);
+/* ---- precise invalidation (metadata-sql/meta_changes.c, schema 3) ---- */
+/* From the commit hook (meta_set_commit_hook), on the thread that
+ * committed: the directories whose snapshots the transaction changed (a
+ * changed directory, and the directory listing a changed inode), at most
+ * cap of them; -1 when that cannot be told (an unknown kind of change,
+ * a file with several names, a volume older than schema 3, more than cap):
+ * then anything may have changed. */
+int meta_committed_dirs(struct meta *m, uint64_t *dirs, int cap);
+/* One row of the volume's change log: an inode row some transaction
+ * inserted or updated (its parent and mode as they are now), or a
+ * directory that was deleted (gone). chg: the transaction's id. */
+struct meta_change { uint64_t ino, parent, chg; uint32_t mode; int gone; };
+typedef void (*meta_change_cb)(void *arg, const struct meta_change *c);
+/* The change log since a horizon, in one snapshot: cb gets every change
+ * made by a transaction with an id >= since (since 0: none), and *horizon
+ * is set to that snapshot's xmin, the `since` of the next call: every
+ * transaction the snapshot did not see has an id >= it, so a change that
+ * commits after this call is in the next answer. Returns the number of
+ * rows; -E2BIG when more than limit rows of a kind matched (those given
+ * are not all; *horizon is set); -EOPNOTSUPP when the volume has no log
+ * (schema version < 3: use meta_change_token). */
+int meta_changes_since(struct meta *m, uint64_t since, int limit, uint64_t *horizon,
+                       meta_change_cb cb, void *arg);
+
 /* NUL-separated names, as listxattr(2). */
 int meta_listxattr(struct meta *m, uint64_t ino, char *buf, size_t cap);
 
