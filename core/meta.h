@@ -192,8 +192,9 @@ int meta_xattr_any(struct meta *m);
 
 /* The digest of a token that differs from an earlier one whenever any
  * transaction committed in between (and may differ when none did: it is
- * cluster-wide); never 0. The node agent polls it; directory answers carry
- * the one their question saw. */
+ * cluster-wide); never 0. The node agent polls it on volumes without a
+ * change log (schema < 3, see meta_changes_since); directory answers
+ * carry the one their question saw. */
 int meta_change_token(struct meta *m, uint64_t *digest);
 /* ---- precise invalidation (metadata-sql/meta_changes.c, schema 3) ---- */
 /* From the commit hook (meta_set_commit_hook), on the thread that
