@@ -183,7 +183,8 @@ int meta_committed_dirs(struct meta *m, uint64_t *dirs, int cap)
 #define CHG_VERSION_RECHECK_NS (30LL * 1000000000LL)
 
 /* Whether the volume has the log: a version 2 volume may be upgraded while
- * an agent polls it, so the version is asked again now and then. */
+ * an agent polls it, so the version is asked again now and then (the
+ * time of the last question is the process's: one agent, one thread). */
 static int meta_changes_ready(struct meta *m)
 {
     static int64_t asked;
