@@ -134,10 +134,7 @@ void meta_chg_note(const struct meta_q *q)
         chg_need_param(q, 0);
         chg_dir_param(q, 1);
         break;
-    case MS_DROP:
-        chg_dir_param(q, 0);    /* a removed directory's own snapshot */
-        chg_need_param(q, 0);
-        break;
+    case MS_DROP:           /* a removed directory's row (locked first) names itself */
     case MS_TRUNC_DROP: case MS_TRUNC_TRIM: case MS_COMPACT_DEL: case MS_SLICES_ADD:
         chg_need_param(q, 0);
         break;
