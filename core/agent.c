@@ -258,6 +258,8 @@ static void agent_row_cb(void *arg, const struct meta_change *c)
  * previous poll with the same transaction id. Returns how many. */
 static int agent_mark_new(struct agent_watch *w, struct nodemeta *nm)
 {
+    if (w->ncur == 0)
+        return 0;
     qsort(w->cur, (size_t)w->ncur, sizeof *w->cur, agent_row_cmp);
     uint64_t *dirs = malloc((size_t)(2 * w->ncur + 1) * sizeof *dirs);
     int n = 0, all = !dirs;
