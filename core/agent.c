@@ -1,14 +1,26 @@
 /* agent.c - the node agent (see agent.h): starting it from a library
  * without the host program noticing, and its polling loop.
  *
- * Why a snapshot may be used past its TTL: every directory answer carries
- * the database's change token read just before it in the same round trip
- * (meta_read_dir_all), and each poll publishes the token it read with the
- * poll's start time. Tokens are equal only if no transaction committed in
- * between, so a snapshot whose token equals the published one was still
- * exact when that poll began. Nothing depends on the agent's history: a
- * restarted agent vouches for old snapshots as soon as its first poll
- * sees their token, and a missed poll only lets the stamp age.
+ * Why a snapshot may be used past its TTL: each poll reads the volume's
+ * change log (meta_changes_since) from the horizon of the previous poll,
+ * marks the directories changed since (nodemeta_mark_remote), then
+ * publishes the poll's start time. The horizon is the xmin of the previous
+ * poll's snapshot: every transaction that snapshot did not see (still
+ * running, or not begun) has an id >= it, and the trigger of schema 3
+ * stamps every row a transaction writes with that id; so a change that
+ * commits after one poll's snapshot is in the next poll's answer, whatever
+ * order ids were taken and commits happened in. A snapshot asked after
+ * the chain of polls began (nodemeta_chain_start, after the first poll)
+ * whose directory no poll marked since was therefore exact when the last
+ * poll began. Rows stay in the answers while an older transaction of the
+ * server runs (the horizon waits for it); a row already reported with the
+ * same transaction id is not marked again.
+ *
+ * A volume older than schema 3 has no log: the agent then compares the
+ * server's snapshot (pg_current_snapshot(), cluster-wide) with the
+ * previous poll's and marks everything when it moved, as before.
+ * Nothing depends on an agent's history: a restarted agent starts a new
+ * chain, and a missed poll only lets the stamp age.
  */
 #include "agent.h"
 
@@ -35,6 +47,8 @@
 #define AGENT_GIVE_UP_NS (60 * 1000000000LL)
 #define AGENT_RETRY_NS 1000000000LL
 #define AGENT_STACK (64 * 1024)
+/* Rows of each kind one poll reads; past that it marks everything. */
+#define AGENT_CHANGES_MAX 4096
 
 extern char **environ;
 
@@ -184,6 +198,176 @@ static const char *agent_should_leave(const struct shimfs_config *cfg, struct no
     return NULL;
 }
 
+/* ---- what it watches ---- */
+
+enum { AGENT_NONE, AGENT_LOG, AGENT_TOKEN };
+
+/* A change row, keyed by inode (a deleted directory's with the top bit). */
+struct agent_row { uint64_t key, chg, dir[2]; int ndir; };
+
+struct agent_watch {
+    int mode;
+    uint64_t since;             /* AGENT_LOG: the previous poll's horizon (0: no chain yet) */
+    uint64_t token;             /* AGENT_TOKEN: the previous poll's token */
+    struct agent_row *prev, *cur;   /* rows of the previous and this poll, by key */
+    int nprev, ncur, capprev, capcur;
+    int err;
+};
+
+static int agent_row_cmp(const void *a, const void *b)
+{
+    const struct agent_row *x = a, *y = b;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+static int agent_u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The directories whose snapshots a change row makes stale: a directory
+ * (its listing and attributes) and its parent (which lists it); a file's
+ * parent; none known (ndir 0): everything. */
+static void agent_row_cb(void *arg, const struct meta_change *c)
+{
+    struct agent_watch *w = arg;
+    if (w->ncur == w->capcur) {
+        int cap = w->capcur ? 2 * w->capcur : 1024;
+        struct agent_row *p = realloc(w->cur, (size_t)cap * sizeof *p);
+        if (!p) {
+            w->err = -ENOMEM;
+            return;
+        }
+        w->cur = p;
+        w->capcur = cap;
+    }
+    struct agent_row *r = &w->cur[w->ncur++];
+    *r = (struct agent_row){ .key = c->ino | (c->gone ? 1ULL << 63 : 0), .chg = c->chg };
+    if (c->gone) {
+        r->dir[r->ndir++] = c->ino;
+    } else if ((c->mode & 0170000) == 0040000) {
+        r->dir[r->ndir++] = c->ino;
+        r->dir[r->ndir++] = c->parent;
+    } else if (c->parent) {
+        r->dir[r->ndir++] = c->parent;
+    }
+}
+
+/* Mark the directories of this poll's rows not already reported by the
+ * previous poll with the same transaction id. Returns how many. */
+static int agent_mark_new(struct agent_watch *w, struct nodemeta *nm)
+{
+    if (w->ncur == 0)
+        return 0;
+    qsort(w->cur, (size_t)w->ncur, sizeof *w->cur, agent_row_cmp);
+    uint64_t *dirs = malloc((size_t)(2 * w->ncur + 1) * sizeof *dirs);
+    int n = 0, all = !dirs;
+    for (int i = 0; i < w->ncur && !all; i++) {
+        const struct agent_row *r = &w->cur[i];
+        const struct agent_row *old = w->nprev
+            ? bsearch(r, w->prev, (size_t)w->nprev, sizeof *r, agent_row_cmp) : NULL;
+        if (old && old->chg == r->chg)
+            continue;
+        if (r->ndir == 0)
+            all = 1;
+        for (int k = 0; k < r->ndir; k++)
+            dirs[n++] = r->dir[k];
+    }
+    if (all) {
+        nodemeta_mark_remote(nm, NULL, -1);
+        n = -1;
+    } else if (n) {
+        qsort(dirs, (size_t)n, sizeof *dirs, agent_u64_cmp);
+        int u = 0;
+        for (int i = 0; i < n; i++)
+            if (u == 0 || dirs[u - 1] != dirs[i])
+                dirs[u++] = dirs[i];
+        nodemeta_mark_remote(nm, dirs, u);
+        n = u;
+    }
+    free(dirs);
+    return n;
+}
+
+/* One poll of the change log. -EOPNOTSUPP: the volume has none. */
+static int agent_poll_log(struct agent_watch *w, struct meta *m, struct nodemeta *nm,
+                          uint64_t *published)
+{
+    uint64_t horizon = 0;
+    w->ncur = 0;
+    w->err = 0;
+    int rc = meta_changes_since(m, w->since, AGENT_CHANGES_MAX, &horizon, agent_row_cb, w);
+    if (rc < 0 && rc != -E2BIG)
+        return rc;
+    int marked = 0;
+    if (!w->since) {
+        nodemeta_chain_start(nm);   /* from now on no change escapes the polls */
+        log_debug("agent", "watching the volume's change log from transaction %llu",
+                  (unsigned long long)horizon);
+    } else if (rc == -E2BIG || w->err) {
+        nodemeta_mark_remote(nm, NULL, -1);
+        marked = -1;
+    } else {
+        marked = agent_mark_new(w, nm);
+    }
+    if (marked)
+        log_debug("agent", "%d changes since transaction %llu: %s %d directories", w->ncur,
+                  (unsigned long long)w->since, marked < 0 ? "marked all" : "marked",
+                  marked < 0 ? 0 : marked);
+    struct agent_row *t = w->prev;
+    int tcap = w->capprev;
+    w->prev = w->cur;
+    w->capprev = w->capcur;
+    w->nprev = w->err ? 0 : w->ncur;
+    w->cur = t;
+    w->capcur = tcap;
+    w->since = horizon ? horizon : 1;
+    *published = horizon;
+    return 0;
+}
+
+/* One poll of the server-wide token (volumes older than schema 3). */
+static int agent_poll_token(struct agent_watch *w, struct meta *m, struct nodemeta *nm,
+                            uint64_t *published)
+{
+    uint64_t token;
+    int rc = meta_change_token(m, &token);
+    if (rc < 0)
+        return rc;
+    if (!w->token)
+        nodemeta_chain_start(nm);
+    else if (token != w->token)
+        nodemeta_mark_remote(nm, NULL, -1);
+    w->token = token;
+    *published = token;
+    return 0;
+}
+
+/* The log when the volume has one (whether it has is asked again every
+ * 30 s: a writer may upgrade it), else the token. */
+static int agent_poll(struct agent_watch *w, struct meta *m, struct nodemeta *nm, uint64_t *published)
+{
+    int rc = agent_poll_log(w, m, nm, published);
+    if (rc != -EOPNOTSUPP) {
+        if (rc == 0 && w->mode != AGENT_LOG) {
+            if (w->mode == AGENT_TOKEN)
+                log_info("agent", "the volume has a change log now: only changed directories "
+                         "are re-read");
+            w->mode = AGENT_LOG;
+            w->token = 0;
+        }
+        return rc;
+    }
+    if (w->mode != AGENT_TOKEN) {
+        log_info("agent", "the volume's schema has no change log (version < 3): any commit on "
+                 "the server ends the vouching for the node's snapshots until a writer upgrades it");
+        w->mode = AGENT_TOKEN;
+        w->since = 0;
+    }
+    return agent_poll_token(w, m, nm, published);
+}
+
 int agent_run(const struct shimfs_config *cfg, struct meta *m, struct nodemeta *nm,
               volatile int *stop)
 {
@@ -198,14 +382,15 @@ int agent_run(const struct shimfs_config *cfg, struct meta *m, struct nodemeta *
     int64_t reap_every = cfg->session_timeout_ns, next_reap = started + reap_every;
     int reaping = 1;
     const char *why = NULL;
+    struct agent_watch w = { .mode = AGENT_NONE };
     log_info("agent", "serving the node (pid %d, a poll every %lld ms)", (int)getpid(),
              (long long)(poll / 1000000));
     while (!*stop) {
         int64_t t0 = nodemeta_now();
         if ((why = agent_should_leave(cfg, nm, started, t0, down_since)))
             break;
-        uint64_t token;
-        int rc = meta_change_token(m, &token);
+        uint64_t published = 0;
+        int rc = agent_poll(&w, m, nm, &published);
         if (rc < 0) {
             if (!down_since)
                 log_warn("agent", "cannot poll the database: %s; the node's processes use their "
@@ -217,7 +402,7 @@ int agent_run(const struct shimfs_config *cfg, struct meta *m, struct nodemeta *
         if (down_since)
             log_info("agent", "the database answers again");
         down_since = 0;
-        nodemeta_set_verified(nm, t0, getpid(), token);
+        nodemeta_set_verified(nm, t0, getpid(), published);
         if (reaping && t0 >= next_reap) {
             int reaped = 0, dropped = meta_session_reap(m, cfg->session_timeout_ns, &reaped);
             if (dropped < 0 && dropped != -ECONNREFUSED) {
@@ -231,6 +416,8 @@ int agent_run(const struct shimfs_config *cfg, struct meta *m, struct nodemeta *
         agent_sleep_until(t0 + poll, stop);
     }
     nodemeta_set_verified(nm, 0, 0, 0);
+    free(w.prev);
+    free(w.cur);
     log_info("agent", "leaving: %s", why ? why : "asked to stop");
     close(lock);
     return 0;

@@ -1,6 +1,7 @@
 /* agent.h - the node agent: one small process per node and volume that
- * keeps a database connection and tells the node's processes, through the
- * shared page of nodemeta, that nothing was committed since their shared
+ * keeps a database connection, reads the volume's change log, and tells
+ * the node's processes, through the shared page of nodemeta, which
+ * directories changed and that the others did not since their shared
  * snapshots were taken, so a fresh process (`cat`, a DataLoader worker, a
  * `find` of the next epoch) needs no connection of its own.
  *

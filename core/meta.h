@@ -46,7 +46,7 @@
 
 #define META_ROOT_INO 1
 #define META_NAME_MAX 255
-#define META_SCHEMA_VERSION 2
+#define META_SCHEMA_VERSION 3
 /* The bound of one call when meta_set_timeout was not given one (ms). */
 #define META_TIMEOUT_DEFAULT_MS 30000
 /* The most directories meta_read_dirs_all reads in one round trip. */
@@ -99,6 +99,11 @@ typedef int (*meta_file_slices_cb)(void *arg, const struct meta_attr *a, uint64_
                                    const struct layout_slice *s, int n);
 typedef void (*meta_dir_begin_cb)(void *arg, int i);
 typedef void (*meta_dir_end_cb)(void *arg, int i, int rc);
+/* One row of the volume's change log (meta_changes_since): an inode row
+ * some transaction inserted or updated (its parent and mode as they are
+ * now), or a directory that was deleted (gone). chg: the transaction's id. */
+struct meta_change { uint64_t ino, parent, chg; uint32_t mode; int gone; };
+typedef void (*meta_change_cb)(void *arg, const struct meta_change *c);
 
 /* meta_next_ids kinds. */
 enum meta_id_kind { META_ID_INODE = 1, META_ID_SLICE = 2 };
@@ -270,9 +275,28 @@ typedef void (*meta_fsck_cb)(void *arg, const char *problem);
     X(xattr_any, (struct meta *m)) \
     /* The digest of a token that differs from an earlier one whenever any
      * transaction committed in between (and may differ when none did: it
-     * is cluster-wide); never 0. The node agent polls it; directory
-     * answers carry the one their question saw. */ \
+     * is cluster-wide); never 0. The node agent polls it on volumes
+     * without a change log (schema < 3, see meta_changes_since);
+     * directory answers carry the one their question saw. */ \
     X(change_token, (struct meta *m, uint64_t *digest), digest) \
+    /* ---- precise invalidation (metadata-sql/meta_changes.c, schema 3) */ \
+    /* From the commit hook (meta_set_commit_hook), on the thread that
+     * committed: the directories whose snapshots the transaction changed
+     * (a changed directory, and the directory listing a changed inode), at
+     * most cap of them; -1 when that cannot be told (an unknown kind of
+     * change, a file with several names, a volume older than schema 3,
+     * more than cap): then anything may have changed. */ \
+    X(committed_dirs, (struct meta *m, uint64_t *dirs, int cap), dirs, cap) \
+    /* The change log since a horizon, in one snapshot: cb gets every
+     * change made by a transaction with an id >= since (since 0: none),
+     * and *horizon is set to that snapshot's xmin, the `since` of the next
+     * call: every transaction the snapshot did not see has an id >= it, so
+     * a change that commits after this call is in the next answer. Returns
+     * the number of rows; -E2BIG when more than limit rows of a kind
+     * matched (those given are not all; *horizon is set); -EOPNOTSUPP when
+     * the volume has no log (schema version < 3: use meta_change_token). */ \
+    X(changes_since, (struct meta *m, uint64_t since, int limit, uint64_t *horizon, \
+                      meta_change_cb cb, void *arg), since, limit, horizon, cb, arg) \
     /* NUL-separated names, as listxattr(2). */ \
     X(listxattr, (struct meta *m, uint64_t ino, char *buf, size_t cap), ino, buf, cap) \
     \

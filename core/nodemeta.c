@@ -1,7 +1,7 @@
 /* nodemeta.c - the node's shared metadata files (see nodemeta.h): a
- * shared page (the generation counter and the node agent's words), the
- * settings, and one snapshot file per directory, each written aside and
- * renamed into place.
+ * shared mapping (the change sequences, the ring and sketches of changed
+ * directories, the node agent's words), the settings, and one snapshot
+ * file per directory, each written aside and renamed into place.
  *
  * File layout (native byte order and structure layout: a file written by
  * another build or machine fails the layout check and is ignored):
@@ -9,6 +9,20 @@
  *             length, checksum of what follows the header, ... }
  *   payload records, 8-byte aligned: entry { tag, name length, attr, name }
  *           and chunk { tag, count, chunk index, slices }.
+ *
+ * The shared mapping ("gen", NM_MAP bytes): the page (below), then
+ *   ring[NM_RING]          the directories of each local commit, by local
+ *                          sequence number (processes drop their own
+ *                          cached answers of those directories);
+ *   local_last[NM_SKETCH]  per hash of a directory: the last local
+ *                          sequence number that changed it (a snapshot
+ *                          taken before is stale);
+ *   remote_last[NM_SKETCH] per hash of a directory: the last agent
+ *                          sequence number that saw it changed in the
+ *                          database (a snapshot taken before is no longer
+ *                          vouched for: it ages from its question again).
+ * A hash collision only invalidates more than needed. Slots hold maxima
+ * and only grow, so concurrent writers never lose a mark.
  */
 #include "nodemeta.h"
 #include "io.h"
@@ -31,33 +45,61 @@
 #include <xxhash.h>
 
 #define NM_MAGIC 0x314d4e53u     /* "SNM1" */
-#define NM_VERSION 2
+#define NM_VERSION 3
 #define NM_MAX_FILE (64u << 20)
 #define NM_KIND_BLOB 1
 #define NM_KIND_DIR 2
 #define NM_TAG_ENTRY 0x45u
 #define NM_TAG_CHUNK 0x43u
 
-/* The shared page (the "gen" file, mapped by every process of the node).
- * The generation stays at offset 0, where builds before the agent keep it;
- * what processes write often sits on another cache line than what the
- * agent writes on every poll. */
+#define NM_RING 1024
+#define NM_RING_DIRS 6
+#define NM_RING_ALL 0xffffffffu
+#define NM_SKETCH 8192
+
+/* The shared page (the start of the "gen" file, mapped by every process of
+ * the node). The local sequence stays at offset 0, where builds before the
+ * change log keep their generation (they bump it without a ring entry,
+ * which readers here take as "anything changed"); what processes write
+ * often sits on another cache line than what the agent writes on every
+ * poll. */
 struct nm_page {
-    uint64_t gen;               /* bumped after each local commit, and by the agent */
+    uint64_t gen;               /* local sequence: one per local commit */
     char pad0[56];
-    uint64_t token;             /* the change token of the agent's last poll */
+    uint64_t token;             /* the agent's last poll: its horizon or token */
     int64_t verified_ns;        /* wall start of that poll */
     int64_t agent_pid;
-    char pad1[40];
+    uint64_t rseq;              /* agent sequence: one per poll that saw changes */
+    uint64_t floor;             /* rseq when the agent's unbroken chain of polls began */
+    uint64_t all_remote;        /* last rseq that marked everything */
+    char pad1[16];
     int64_t used_ns;            /* a process last looked at the node's snapshots */
     int64_t spawn_ns;           /* a process last started an agent */
-    char pad2[48];
+    uint64_t all_local;         /* last gen that marked everything */
+    char pad2[40];
 };
 _Static_assert(sizeof(struct nm_page) <= 4096, "nm_page is one page");
+
+/* One local commit: the directories it changed (n of them, or
+ * NM_RING_ALL), under a checksum so a torn or overwritten slot is
+ * recognised (then: "anything changed"). */
+struct nm_ring_slot {
+    uint64_t seq;               /* 0 while being written */
+    uint32_t n, sum;
+    uint64_t dir[NM_RING_DIRS];
+};
+_Static_assert(sizeof(struct nm_ring_slot) == 64, "a ring slot is one cache line");
+
+#define NM_RING_OFF 4096
+#define NM_LOCAL_OFF (NM_RING_OFF + NM_RING * sizeof(struct nm_ring_slot))
+#define NM_REMOTE_OFF (NM_LOCAL_OFF + NM_SKETCH * sizeof(uint64_t))
+#define NM_MAP (NM_REMOTE_OFF + NM_SKETCH * sizeof(uint64_t))
 
 struct nodemeta {
     int dirfd;
     struct nm_page *page;       /* shared mapping of the "gen" file */
+    struct nm_ring_slot *ring;
+    uint64_t *local_last, *remote_last;
     dev_t gen_dev;              /* which "gen" file: the agent leaves when it is replaced */
     ino_t gen_ino;
 };
@@ -70,6 +112,7 @@ struct nm_header {
     uint64_t sum;               /* XXH3 of the payload */
     uint64_t gen;
     uint64_t token;             /* the database's change token at the question (0: unknown) */
+    uint64_t rseq;              /* the agent sequence at the question */
     int64_t fetched_ns;
     uint64_t dir;
     uint32_t has_dir_attr, pad;
@@ -116,14 +159,17 @@ static int nm_map_gen(struct nodemeta *nm)
         return fd;
     struct stat st;
     int rc = fstat(fd, &st) < 0 ? -errno : 0;
-    if (rc == 0 && st.st_size < 4096 && ftruncate(fd, 4096) < 0)
+    if (rc == 0 && (size_t)st.st_size < NM_MAP && ftruncate(fd, (off_t)NM_MAP) < 0)
         rc = -errno;
-    void *p = rc == 0 ? mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+    void *p = rc == 0 ? mmap(NULL, NM_MAP, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
     if (rc == 0 && p == MAP_FAILED)
         rc = -errno;
     close(fd);
     if (rc == 0) {
         nm->page = p;
+        nm->ring = (struct nm_ring_slot *)(void *)((char *)p + NM_RING_OFF);
+        nm->local_last = (uint64_t *)(void *)((char *)p + NM_LOCAL_OFF);
+        nm->remote_last = (uint64_t *)(void *)((char *)p + NM_REMOTE_OFF);
         nm->gen_dev = st.st_dev;
         nm->gen_ino = st.st_ino;
     }
@@ -167,7 +213,7 @@ void nodemeta_close(struct nodemeta *nm)
     if (!nm)
         return;
     if (nm->page)
-        munmap(nm->page, 4096);
+        munmap(nm->page, NM_MAP);
     if (nm->dirfd >= 0)
         close(nm->dirfd);
     free(nm);
@@ -178,9 +224,106 @@ uint64_t nodemeta_gen(const struct nodemeta *nm)
     return __atomic_load_n(&nm->page->gen, __ATOMIC_ACQUIRE);
 }
 
+/* ---- marks: which directories changed, and when ---- */
+
+static size_t nm_slot_of(uint64_t dir)
+{
+    uint64_t x = dir * 0x9E3779B97F4A7C15ULL;
+    return (size_t)(x >> 51) & (NM_SKETCH - 1);
+}
+
+static void nm_max(uint64_t *slot, uint64_t v)
+{
+    uint64_t cur = __atomic_load_n(slot, __ATOMIC_RELAXED);
+    while (cur < v && !__atomic_compare_exchange_n(slot, &cur, v, 1, __ATOMIC_RELEASE,
+                                                   __ATOMIC_RELAXED))
+        ;
+}
+
+static uint32_t nm_ring_sum(uint64_t seq, uint32_t n, const uint64_t *dir)
+{
+    uint64_t h = seq * 0xff51afd7ed558ccdULL ^ n;
+    for (uint32_t i = 0; i < NM_RING_DIRS; i++)
+        h = (h ^ dir[i]) * 0x100000001b3ULL;
+    h ^= h >> 29;
+    return (uint32_t)h | 1;
+}
+
+uint64_t nodemeta_mark_local(struct nodemeta *nm, const uint64_t *dirs, int n)
+{
+    if (n > NM_RING_DIRS || (n > 0 && !dirs))
+        n = -1;
+    uint64_t before = __atomic_fetch_add(&nm->page->gen, 1, __ATOMIC_ACQ_REL), s = before + 1;
+    uint64_t d[NM_RING_DIRS] = { 0 };
+    for (int i = 0; i < n; i++) {
+        d[i] = dirs[i];
+        nm_max(&nm->local_last[nm_slot_of(dirs[i])], s);
+    }
+    if (n <= 0)
+        nm_max(&nm->page->all_local, s);
+    struct nm_ring_slot *e = &nm->ring[s % NM_RING];
+    uint32_t cnt = n <= 0 ? NM_RING_ALL : (uint32_t)n;
+    __atomic_store_n(&e->seq, 0, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    __atomic_store_n(&e->n, cnt, __ATOMIC_RELAXED);
+    for (int i = 0; i < NM_RING_DIRS; i++)
+        __atomic_store_n(&e->dir[i], d[i], __ATOMIC_RELAXED);
+    __atomic_store_n(&e->sum, nm_ring_sum(s, cnt, d), __ATOMIC_RELAXED);
+    __atomic_store_n(&e->seq, s, __ATOMIC_RELEASE);
+    return before;
+}
+
 uint64_t nodemeta_bump(struct nodemeta *nm)
 {
-    return __atomic_fetch_add(&nm->page->gen, 1, __ATOMIC_ACQ_REL);
+    return nodemeta_mark_local(nm, NULL, -1);
+}
+
+int nodemeta_local_changes(const struct nodemeta *nm, uint64_t from, uint64_t to, uint64_t *dirs,
+                           int cap)
+{
+    if (to < from || to - from > NM_RING)
+        return -1;
+    int n = 0;
+    for (uint64_t s = from + 1; s <= to; s++) {
+        const struct nm_ring_slot *e = &nm->ring[s % NM_RING];
+        if (__atomic_load_n(&e->seq, __ATOMIC_ACQUIRE) != s)
+            return -1;      /* being written, overwritten, or bumped by an older build */
+        uint64_t d[NM_RING_DIRS];
+        uint32_t cnt = __atomic_load_n(&e->n, __ATOMIC_RELAXED);
+        uint32_t sum = __atomic_load_n(&e->sum, __ATOMIC_RELAXED);
+        for (int i = 0; i < NM_RING_DIRS; i++)
+            d[i] = __atomic_load_n(&e->dir[i], __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) != s || sum != nm_ring_sum(s, cnt, d) ||
+            cnt > NM_RING_DIRS)
+            return -1;      /* torn, or "everything" */
+        for (uint32_t i = 0; i < cnt; i++) {
+            int k = 0;
+            while (k < n && dirs[k] != d[i])
+                k++;
+            if (k < n)
+                continue;
+            if (n == cap)
+                return -1;
+            dirs[n++] = d[i];
+        }
+    }
+    return n;
+}
+
+void nodemeta_mark_remote(struct nodemeta *nm, const uint64_t *dirs, int n)
+{
+    uint64_t s = __atomic_add_fetch(&nm->page->rseq, 1, __ATOMIC_ACQ_REL);
+    for (int i = 0; i < n; i++)
+        nm_max(&nm->remote_last[nm_slot_of(dirs[i])], s);
+    if (n < 0)
+        nm_max(&nm->page->all_remote, s);
+}
+
+void nodemeta_chain_start(struct nodemeta *nm)
+{
+    uint64_t s = __atomic_add_fetch(&nm->page->rseq, 1, __ATOMIC_ACQ_REL);
+    __atomic_store_n(&nm->page->floor, s, __ATOMIC_RELEASE);
 }
 
 /* ---- the node agent's words ---- */
@@ -280,11 +423,10 @@ static int nm_publish(struct nodemeta *nm, const char *name, struct nm_header *h
     return rc;
 }
 
-/* An answer whose change token the agent's poll at verified saw again
- * (nothing committed anywhere between the question and that poll; nothing
- * on this node since, or the generation would have moved) is as fresh as
- * that poll: its times move up to it, and the caller's TTL counts from
- * there. */
+/* A snapshot the agent's chain of polls covers, with no change to its
+ * directory seen in the database since its question, was exact when the
+ * agent's last poll began: its times move up to that poll, and the
+ * caller's TTL counts from there. */
 static void nm_vouched(struct nm_header *h, int64_t verified)
 {
     if (verified > h->fetched_ns)
@@ -293,16 +435,34 @@ static void nm_vouched(struct nm_header *h, int64_t verified)
         h->dir_attr_ns = verified;
 }
 
-/* The whole file, checked: header layout, kind, size, checksum, generation
- * and age. *buf holds header + payload. */
-static int nm_load(struct nodemeta *nm, const char *name, uint32_t kind, int64_t max_age_ns,
-                   int check_gen, char **buf, struct nm_header *h)
+/* Whether a local commit changed dir (0: a blob, changed only by commits
+ * whose directories are unknown) since local sequence gen. */
+static int nm_changed_here(const struct nodemeta *nm, uint64_t dir, uint64_t gen)
 {
-    /* The agent's time before its token (see nodemeta_set_verified), all
-     * before the read: a newer file is fine, an older one is not. */
+    if (__atomic_load_n(&nm->page->all_local, __ATOMIC_ACQUIRE) > gen)
+        return 1;
+    return dir && __atomic_load_n(&nm->local_last[nm_slot_of(dir)], __ATOMIC_ACQUIRE) > gen;
+}
+
+/* Whether the agent may vouch for a snapshot of dir asked at agent
+ * sequence rseq: its chain began before the question (so every commit
+ * after the question was seen by one of its polls), and none of those
+ * polls saw dir change. Read after nodemeta_verified: the marks of that
+ * poll are visible. */
+static int nm_covered(const struct nodemeta *nm, uint64_t dir, uint64_t rseq)
+{
+    uint64_t floor = __atomic_load_n(&nm->page->floor, __ATOMIC_ACQUIRE);
+    return floor && rseq >= floor && __atomic_load_n(&nm->page->all_remote, __ATOMIC_ACQUIRE) <= rseq &&
+           __atomic_load_n(&nm->remote_last[nm_slot_of(dir)], __ATOMIC_ACQUIRE) <= rseq;
+}
+
+/* The whole file, checked: header layout, kind, size, checksum, local
+ * changes since (when check_gen) and age. *buf holds header + payload. */
+static int nm_load(struct nodemeta *nm, const char *name, uint32_t kind, uint64_t dir,
+                   int64_t max_age_ns, int check_gen, char **buf, struct nm_header *h)
+{
+    /* The agent's time before its marks (see nodemeta_set_verified). */
     int64_t verified = check_gen ? nodemeta_verified(nm) : 0;
-    uint64_t token = nodemeta_agent_token(nm);
-    uint64_t gen = nodemeta_gen(nm);
     int fd = openat(nm->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return -ENOENT;
@@ -319,7 +479,7 @@ static int nm_load(struct nodemeta *nm, const char *name, uint32_t kind, int64_t
     close(fd);
     if (rc == 0) {
         memcpy(h, p, sizeof *h);
-        if (check_gen && h->gen == gen && h->token && h->token == token)
+        if (check_gen && kind == NM_KIND_DIR && h->token && verified && nm_covered(nm, dir, h->rseq))
             nm_vouched(h, verified);
         /* a torn or foreign file may hold any time: too far is stale */
         int64_t age;
@@ -331,7 +491,8 @@ static int nm_load(struct nodemeta *nm, const char *name, uint32_t kind, int64_t
             h->payload_len != (uint64_t)st.st_size - sizeof *h ||
             XXH3_64bits(p + sizeof *h, (size_t)h->payload_len) != h->sum)
             rc = -ESTALE;
-        else if ((check_gen && h->gen != gen) || (max_age_ns >= 0 && (age > max_age_ns || age < -max_age_ns)))
+        else if ((check_gen && nm_changed_here(nm, dir, h->gen)) ||
+                 (max_age_ns >= 0 && (age > max_age_ns || age < -max_age_ns)))
             rc = -ESTALE;
     }
     if (rc < 0) {
@@ -344,7 +505,8 @@ static int nm_load(struct nodemeta *nm, const char *name, uint32_t kind, int64_t
 
 struct nodemeta_stamp nodemeta_stamp(const struct nodemeta *nm)
 {
-    struct nodemeta_stamp st = { nodemeta_gen(nm), nodemeta_now() };
+    struct nodemeta_stamp st = { nodemeta_gen(nm), nodemeta_now(),
+                                 __atomic_load_n(&nm->page->rseq, __ATOMIC_ACQUIRE) };
     return st;
 }
 
@@ -364,7 +526,7 @@ int nodemeta_load_blob(struct nodemeta *nm, const char *name, int64_t max_age_ns
 {
     char *p;
     struct nm_header h;
-    int rc = nm_load(nm, name, NM_KIND_BLOB, max_age_ns, check_gen, &p, &h);
+    int rc = nm_load(nm, name, NM_KIND_BLOB, 0, max_age_ns, check_gen, &p, &h);
     if (rc < 0)
         return rc;
     if (h.payload_len != len)
@@ -419,6 +581,7 @@ void nodemeta_dir_begin(struct nodemeta_buf *b, uint64_t dir, struct nodemeta_st
     memset(&h, 0, sizeof h);
     h.kind = NM_KIND_DIR;
     h.gen = st.gen;
+    h.rseq = st.rseq;
     h.fetched_ns = st.wall;
     h.dir = dir;
     if (dir_attr) {
@@ -476,7 +639,7 @@ int nodemeta_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns, str
     snprintf(name, sizeof name, "d%llx", (unsigned long long)dir);
     memset(s, 0, sizeof *s);
     nodemeta_touch(nm, nodemeta_now()); /* keeps the agent serving the node */
-    int rc = nm_load(nm, name, NM_KIND_DIR, max_age_ns, 1, &s->p, &h);
+    int rc = nm_load(nm, name, NM_KIND_DIR, dir, max_age_ns, 1, &s->p, &h);
     if (rc < 0)
         return rc;
     if (h.dir != dir) {

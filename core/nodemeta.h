@@ -11,17 +11,23 @@
  *
  * Promises:
  *  - A snapshot is used only while it is younger than the caller's TTL and
- *    no process of this node committed a change to the volume since it was
- *    taken (a generation counter in a shared mapping, bumped after every
- *    commit): close-to-open holds between processes of a node, and across
- *    nodes answers are at most one TTL old, as with the in-process caches.
- *  - The node agent (core/agent.c), when one runs, publishes the database's
- *    change token and the time of each poll; a snapshot taken with the same
- *    token (nothing committed anywhere since its question) and the current
- *    generation is as fresh as that poll (its age counts from there).
- *    Without a live agent the stamp ages and the TTL rule above is all that
- *    is left. A commit elsewhere never empties a process's own caches: it
- *    only stops extending the snapshots taken before it.
+ *    no process of this node committed a change to its directory since it
+ *    was taken (the committing process marks the directories it changed in
+ *    a shared mapping after every commit; a commit whose directories it
+ *    cannot tell marks everything): close-to-open holds between processes
+ *    of a node, and across nodes answers are at most one TTL old, as with
+ *    the in-process caches. A commit in one directory leaves the snapshots
+ *    of the others valid.
+ *  - The node agent (core/agent.c), when one runs, reads the volume's
+ *    change log (schema 3) at every poll, marks the directories changed in
+ *    the database (by any node), and publishes the time of the poll. A
+ *    snapshot asked after the agent's chain of polls began, whose
+ *    directory no poll has seen change since, is as fresh as the last poll
+ *    (its age counts from there). Commits in other databases of the server
+ *    mark nothing. Without a live agent the stamp ages and the TTL rule
+ *    above is all that is left. A change seen by the agent never empties a
+ *    process's own caches: it only stops extending the snapshots of that
+ *    directory.
  *  - Files are written aside and renamed into place, carry a checksum and
  *    the layout of the structures they hold; anything damaged, truncated,
  *    foreign or from another build is ignored (and the caller asks the
@@ -47,13 +53,30 @@ struct nodemeta;
 int nodemeta_open(const char *cache_dir, const char *conninfo, struct nodemeta **out);
 void nodemeta_close(struct nodemeta *nm);
 
-/* The node's change generation, and its bump after a local commit (which
- * returns the generation before it). */
+/* Local changes. gen: the node's local sequence (one step per local
+ * commit). mark_local: after a commit of this node, the directories it
+ * changed (n < 0, or more than 6: everything); returns the sequence before
+ * its own step. bump: mark everything. local_changes: the directories
+ * marked by steps from+1 .. to, distinct, at most cap; -1 when that cannot
+ * be told (a step marked everything, is being written, was overwritten
+ * after 1024 more, or came from an older build). */
 uint64_t nodemeta_gen(const struct nodemeta *nm);
+uint64_t nodemeta_mark_local(struct nodemeta *nm, const uint64_t *dirs, int n);
 uint64_t nodemeta_bump(struct nodemeta *nm);
+int nodemeta_local_changes(const struct nodemeta *nm, uint64_t from, uint64_t to, uint64_t *dirs,
+                           int cap);
+
+/* Changes the agent saw in the database. mark_remote: one agent step
+ * marking dirs[0..n) (n < 0: everything): snapshots of them asked before
+ * are no longer vouched for. chain_start: the agent's polls from now on
+ * see every change (its first poll read the horizon): snapshots asked
+ * from now on may be vouched for, older ones no more. */
+void nodemeta_mark_remote(struct nodemeta *nm, const uint64_t *dirs, int n);
+void nodemeta_chain_start(struct nodemeta *nm);
 
 /* The node agent's words in the shared page. set_verified: the wall start
- * of its last poll (0: none) with the token that poll read (stored first).
+ * of its last poll (0: none) with the horizon or token that poll read,
+ * after the marks of that poll.
  * touch/used: when a process last used the node's snapshots (the agent
  * leaves when nobody has for a while). claim_spawn: 1 for the one process
  * that may start an agent now (at most one start per every_ns). replaced:
@@ -74,9 +97,9 @@ int nodemeta_agent_lock(struct nodemeta *nm);
  * processes, so they are wall times. */
 int64_t nodemeta_now(void);
 
-/* When a question was asked: the generation and wall time read before it
- * (an answer is as old as its question). */
-struct nodemeta_stamp { uint64_t gen; int64_t wall; };
+/* When a question was asked: the local sequence, wall time and agent
+ * sequence read before it (an answer is as old as its question). */
+struct nodemeta_stamp { uint64_t gen; int64_t wall; uint64_t rseq; };
 struct nodemeta_stamp nodemeta_stamp(const struct nodemeta *nm);
 
 /* Settings: saved by processes that read them from the database; loaded
@@ -87,7 +110,7 @@ int nodemeta_load_settings(struct nodemeta *nm, int64_t max_age_ns, struct meta_
 
 /* Any other small answer the node's processes share (statvfs figures,
  * whether the volume has xattrs): name is a plain file name; check_gen:
- * invalid after a local commit. */
+ * invalid after a local commit that marked everything (xattr changes do). */
 int nodemeta_save_blob(struct nodemeta *nm, const char *name, struct nodemeta_stamp st,
                        const void *data, size_t len);
 int nodemeta_load_blob(struct nodemeta *nm, const char *name, int64_t max_age_ns, int check_gen,
@@ -108,8 +131,8 @@ void nodemeta_dir_chunk(struct nodemeta_buf *b, uint64_t chunk, const struct lay
 int nodemeta_dir_commit(struct nodemeta *nm, struct nodemeta_buf *b, uint64_t token);
 void nodemeta_buf_free(struct nodemeta_buf *b);
 
-/* Reading one: the snapshot of dir when it is valid for the generation now
- * and younger than max_age_ns (< 0: any age). */
+/* Reading one: the snapshot of dir when no local commit changed dir since
+ * it was asked and it is younger than max_age_ns (< 0: any age). */
 struct nodemeta_snap {
     char *p;
     size_t len, pos;

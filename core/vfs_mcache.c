@@ -5,7 +5,8 @@
  * Promises: every answer is younger than its TTL (SHIMFS_ATTR_TTL,
  * SHIMFS_ENTRY_TTL, SHIMFS_NEGATIVE_TTL; no expiry with SHIMFS_READ_ONLY=1)
  * and, where metadata is shared with the node, older than no commit made by
- * another process of the node (the caches are dropped when one is seen);
+ * another process of the node (what it changed is dropped when one is
+ * seen);
  * memory is bounded (past MCACHE_MAX_ITEMS everything is dropped at once,
  * which is cheaper and simpler than an LRU and only costs refills). One
  * mutex: every critical section is a hash probe and a copy.
@@ -93,10 +94,57 @@ static void mc_clear_locked(void)
     mc->ncap = mc->ecap = mc->count = 0;
 }
 
+/* Past this many items a process drops everything instead of scanning
+ * for the changed directories (one scan costs about 5 ns an item). */
+#define MC_SCAN_MAX (1u << 17)
+#define MC_SCAN_DIRS 32
+
+static int mc_in(const uint64_t *d, int n, uint64_t x)
+{
+    for (int k = 0; k < n; k++)
+        if (d[k] == x)
+            return 1;
+    return 0;
+}
+
+/* Drop what local commits from+1..to made stale: the answers about the
+ * directories they marked (their entries, their own attributes and
+ * listings, the attributes of what they list); everything when they
+ * cannot be told. */
+static void mc_drop_changed_locked(struct nodemeta *nm, uint64_t from, uint64_t to)
+{
+    uint64_t d[MC_SCAN_DIRS];
+    int n = mc->count <= MC_SCAN_MAX ? nodemeta_local_changes(nm, from, to, d, MC_SCAN_DIRS) : -1;
+    if (n < 0) {
+        mc_clear_locked();
+        return;
+    }
+    for (size_t i = 0; n && i < mc->ncap; i++)
+        for (struct mc_inode *c = mc->inodes[i]; c; c = c->next) {
+            if (mc_in(d, n, c->ino)) {
+                c->attr_exp = 0;
+                c->listed_exp = 0;
+            } else if (c->attr_exp && mc_in(d, n, c->attr.parent)) {
+                c->attr_exp = 0;
+            }
+        }
+    for (size_t i = 0; n && i < mc->ecap; i++)
+        for (struct mc_entry **pp = &mc->entries[i]; *pp;) {
+            struct mc_entry *e = *pp;
+            if (mc_in(d, n, e->parent)) {
+                *pp = e->next;
+                free(e);
+                mc->count--;
+            } else {
+                pp = &e->next;
+            }
+        }
+}
+
 /* Another process of the node committed a change since the caches were
- * filled (the shared generation moved, and not by this process): forget
- * everything, so a name created, removed or rewritten there is seen at once
- * here, as a FUSE mount's processes would. This process's own commits
+ * filled (the shared sequence moved, and not by this process): forget what
+ * it changed, so a name created, removed or rewritten there is seen at
+ * once here, as a FUSE mount's processes would. This process's own commits
  * update the caches themselves (mcache_own_commit). One load when nothing
  * changed. */
 static void mc_sync_gen_locked(void)
@@ -108,16 +156,22 @@ static void mc_sync_gen_locked(void)
     if (mc->seen_valid && g == mc->seen_gen)
         return;
     if (mc->seen_valid)
-        mc_clear_locked();
+        mc_drop_changed_locked(e->node, mc->seen_gen, g);
     mc->seen_gen = g;
     mc->seen_valid = 1;
 }
 
 void mcache_own_commit(uint64_t before)
 {
+    struct vfs_engine *e = vfs_opened();
     pthread_mutex_lock(&mc->lock);
-    if (mc->seen_valid && before != mc->seen_gen)
-        mc_clear_locked();  /* someone else's commit came in between */
+    if (mc->seen_valid && before != mc->seen_gen) {
+        /* someone else's commits came in between */
+        if (e && e->node)
+            mc_drop_changed_locked(e->node, mc->seen_gen, before);
+        else
+            mc_clear_locked();
+    }
     mc->seen_gen = before + 1;
     mc->seen_valid = 1;
     pthread_mutex_unlock(&mc->lock);

@@ -67,10 +67,14 @@ static void volume_trust_cache_dir(struct volume *v)
         v->cfg.cache_dir[0] = '\0';
 }
 
+/* After a commit: mark the directories it changed for the node's other
+ * processes (only their snapshots and cached answers go stale). */
 static void volume_committed(void *arg)
 {
     struct volume *v = arg;
-    uint64_t before = nodemeta_bump(v->node);
+    uint64_t dirs[6];
+    int n = meta_committed_dirs(v->meta, dirs, 6);
+    uint64_t before = nodemeta_mark_local(v->node, dirs, n);
     void (*fn)(uint64_t) = __atomic_load_n(&v->committed, __ATOMIC_ACQUIRE);
     if (fn)
         fn(before);

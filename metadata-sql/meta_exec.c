@@ -129,6 +129,7 @@ static void meta_take(struct meta_conn *c, const struct meta_item *it, struct me
     case MI_EXEC:
         if (ok) {
             qs[it->q].res = r;
+            meta_chg_note(&qs[it->q]);
             return;
         }
         break;

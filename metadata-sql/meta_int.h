@@ -46,6 +46,7 @@ enum meta_stmt_id {
     MS_FIX_SIZES,
     MS_CHANGE_TOKEN,
     MS_APPEND,
+    MS_CHANGES,
     MS_COUNT
 };
 
@@ -225,6 +226,13 @@ int meta_tx(struct meta *m, meta_tx_body body, void *arg);
 /* The 64-bit digest of the change token in column col of a one-row result
  * (meta_watch.c); 0 when there is none, never 0 otherwise. */
 uint64_t meta_token_of(const PGresult *r, int col);
+
+/* ---- what a transaction changed (meta_changes.c) ---- */
+/* Every statement that answered (from meta_exec.c): notes which
+ * directories a change statement touched, for the commit hook. */
+void meta_chg_note(const struct meta_q *q);
+/* A transaction (attempt) starts on this thread: nothing noted yet. */
+void meta_chg_reset(void);
 
 /* A change that is one statement: run as its own (implicit) transaction,
  * rerun on conflicts; joins meta_txn when inside one. */

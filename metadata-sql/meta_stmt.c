@@ -457,4 +457,15 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
     /* ---- the node agent's watch (meta_watch.c): the set of committed
      * transactions, as a cluster-wide snapshot (xmin:xmax:in-progress) ---- */
     [MS_CHANGE_TOKEN] = { "shimfs_change_token", "SELECT " CHANGE_TOKEN },
+    /* ---- the change log (schema 3, meta_changes.c): one statement, so one
+     * snapshot: its xmin (kind 0), the inode rows changed by transactions
+     * with an id >= $1 (kind 1: ino, parent, mode, chg) and the directories
+     * deleted by them (kind 2: ino, chg); at most $2 of each. $1 NULL: the
+     * xmin alone. ---- */
+    [MS_CHANGES] = { "shimfs_changes",
+        "SELECT 0, pg_snapshot_xmin(pg_current_snapshot())::text::bigint, 0::bigint, 0, 0::bigint "
+        "UNION ALL (SELECT 1, n.ino, n.parent, n.mode, n.chg::text::bigint FROM inode n "
+        "WHERE n.chg >= $1::bigint::text::xid8 LIMIT $2) "
+        "UNION ALL (SELECT 2, g.ino, 0, 0, g.chg::text::bigint FROM inode_gone g "
+        "WHERE g.chg >= $1::bigint::text::xid8 LIMIT $2)" },
 };

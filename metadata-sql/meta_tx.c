@@ -52,6 +52,7 @@ static int meta_tx_loop(struct meta_conn *c, int state, int (*fn)(struct meta_co
         c->tx = state;
         c->begin_pending = 1;
         c->retry = 0;
+        meta_chg_reset();
         rc = fn(c, arg);
         rc = meta_tx_end(c, rc);
         c->tx = META_TX_NONE;

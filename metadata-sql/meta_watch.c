@@ -1,19 +1,18 @@
-/* meta_watch.c - a token that moves whenever a transaction commits, for
- * the node agent (core/agent.c) that tells a node's processes their shared
- * snapshots are still current without each of them connecting.
+/* meta_watch.c - a token that moves whenever a transaction commits: what
+ * the node agent (core/agent.c) watches on a volume older than schema 3
+ * (which has no change log, meta_changes.c), and the mark of an answer
+ * read from committed state.
  *
  * Why pg_current_snapshot(): it names exactly the transactions a new query
  * would see (xmin, xmax and those in progress), so two equal tokens mean
  * no transaction committed between the two questions, and a commit always
- * changes it. It costs no schema change, no row every writer must update
- * (a hot spot) and no NOTIFY (a lock that serializes every commit of the
- * cluster). Its price: it is cluster-wide, so commits in other databases
- * of the same server move it too; then the node re-reads what it would
- * have re-read without an agent, never less.
+ * changes it. It costs no schema change. Its price: it is cluster-wide, so
+ * commits in other databases of the same server move it too, and then the
+ * agent marks everything; the change log of schema 3 has no such price.
  *
  * The same token comes with every directory answer (meta_dirslices.c asks
- * for it first in the same round trip): a snapshot whose token equals the
- * agent's latest is exactly as current as that poll.
+ * for it first in the same round trip): 0 there means the answer was read
+ * inside the caller's own transaction and must not be shared.
  *
  * Promises: a read-only statement, no transaction id taken, so polling
  * never moves the token itself; a digest is never 0 (0 means "unknown").

@@ -6,6 +6,7 @@ SET LOCAL client_min_messages = warning;
 
 DROP FUNCTION IF EXISTS shimfs_walk(bigint, bytea[]);
 DROP FUNCTION IF EXISTS shimfs_next_ids(int, bigint);
-DROP TABLE IF EXISTS reservation, garbage, orphan_owner, session, xattr, symlink, slice, entry, inode,
+DROP FUNCTION IF EXISTS shimfs_inode_changed(), shimfs_dir_gone() CASCADE;
+DROP TABLE IF EXISTS inode_gone, reservation, garbage, orphan_owner, session, xattr, symlink, slice, entry, inode,
                      settings, schema_version CASCADE;
 DROP SEQUENCE IF EXISTS inode_ids, slice_ids;

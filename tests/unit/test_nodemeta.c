@@ -4,10 +4,15 @@
  * commit (generation bump), an old one, a damaged or truncated one, one
  * of another directory and one of another volume key are all refused;
  * settings and blobs round-trip and age out; the folder name does not
- * contain the connection string. The node agent's words: a poll that read
- * a snapshot's change token again makes it (of the current generation) as
- * fresh as the poll, and nothing else does; one spawn claim per period; one
- * agent holds the lock; a wiped folder is noticed. */
+ * contain the connection string. Local marks: a commit marking another
+ * directory leaves a snapshot valid, one marking its directory (or
+ * everything) does not, and the marks of a range of commits read back
+ * (or "unknown" when they cannot be told). The node agent's words: a poll
+ * of a chain begun before the question makes a snapshot as fresh as the
+ * poll unless the agent marked its directory (or everything) since; a
+ * snapshot asked before the chain began, or without a token, never is;
+ * one spawn claim per period; one agent holds the lock; a wiped folder is
+ * noticed. */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -51,7 +56,9 @@ static struct meta_attr attr(uint64_t ino, uint32_t mode, uint64_t size)
 static void build(struct nodemeta *nm, uint64_t gen, int64_t when, struct nodemeta_buf *b)
 {
     struct meta_attr d = attr(7, 040755, 0);
-    struct nodemeta_stamp st = { gen, when };
+    struct nodemeta_stamp st = nodemeta_stamp(nm);
+    st.gen = gen;
+    st.wall = when;
     nodemeta_dir_begin(b, 7, st, &d, when - 5);
     struct meta_attr f1 = attr(10, 0100644, 70u << 20);
     nodemeta_dir_entry(b, "alpha.bin", 9, &f1);
@@ -64,7 +71,6 @@ static void build(struct nodemeta *nm, uint64_t gen, int64_t when, struct nodeme
     struct meta_attr f2 = attr(12, 0100600, 0);
     nodemeta_dir_entry(b, "z", 1, &f2);
     nodemeta_dir_chunk(b, 0, NULL, 0);
-    (void)nm;
 }
 
 START_TEST(test_dir_round_trip)
@@ -201,6 +207,64 @@ START_TEST(test_dir_refused)
 }
 END_TEST
 
+START_TEST(test_local_marks)
+{
+    char *dir = tmpdir();
+    struct nodemeta *nm, *other;
+    ck_assert_int_eq(nodemeta_open(dir, CONN, &nm), 0);
+    ck_assert_int_eq(nodemeta_open(dir, CONN, &other), 0);
+    struct nodemeta_buf b;
+    struct nodemeta_snap s;
+    uint64_t g0 = nodemeta_gen(nm);
+    build(nm, g0, nodemeta_now(), &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
+    nodemeta_buf_free(&b);
+
+    /* another process commits in directories 8 and 9: 7 stays valid */
+    uint64_t d89[2] = { 8, 9 };
+    ck_assert_uint_eq(nodemeta_mark_local(other, d89, 2), g0);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), 0);
+    nodemeta_snap_free(&s);
+    /* then in 7 */
+    uint64_t d7 = 7;
+    ck_assert_uint_eq(nodemeta_mark_local(other, &d7, 1), g0 + 1);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), -ESTALE);
+    /* asked again after it: valid; then a commit that marks everything */
+    build(nm, nodemeta_gen(nm), nodemeta_now(), &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
+    nodemeta_buf_free(&b);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), 0);
+    nodemeta_snap_free(&s);
+    ck_assert_uint_eq(nodemeta_bump(other), g0 + 2);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), -ESTALE);
+    /* more than a ring slot holds: everything */
+    build(nm, nodemeta_gen(nm), nodemeta_now(), &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
+    nodemeta_buf_free(&b);
+    uint64_t many[7] = { 100, 101, 102, 103, 104, 105, 106 };
+    nodemeta_mark_local(other, many, 7);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), -ESTALE);
+
+    /* the marks read back, distinct, per range of steps */
+    uint64_t got[8];
+    ck_assert_int_eq(nodemeta_local_changes(nm, g0, g0 + 1, got, 8), 2);
+    ck_assert(got[0] == 8 && got[1] == 9);
+    ck_assert_int_eq(nodemeta_local_changes(nm, g0, g0 + 2, got, 8), 3);
+    ck_assert_uint_eq(got[2], 7);
+    ck_assert_int_eq(nodemeta_local_changes(nm, g0, g0 + 2, got, 2), -1);  /* more than cap */
+    ck_assert_int_eq(nodemeta_local_changes(nm, g0, g0 + 3, got, 8), -1);  /* everything */
+    ck_assert_int_eq(nodemeta_local_changes(nm, g0 + 4, g0 + 4, got, 8), 0);
+    ck_assert_int_eq(nodemeta_local_changes(nm, g0, g0 + 2000, got, 8), -1); /* past the ring */
+    /* a step an older build took (no slot written) is unknown */
+    uint64_t g = nodemeta_gen(nm);
+    ck_assert_int_eq(nodemeta_local_changes(nm, g, g + 1, got, 8), -1);
+    nodemeta_close(other);
+    nodemeta_close(nm);
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_agent_vouches)
 {
     char *dir = tmpdir();
@@ -211,51 +275,82 @@ START_TEST(test_agent_vouches)
     struct nodemeta_buf b;
     struct nodemeta_snap s;
 
-    /* 3 s old: refused for a 1 s TTL, until a poll since saw its token */
+    /* asked before any chain of polls: never vouched for */
     int64_t taken = nodemeta_now() - 3 * sec;
     build(nm, nodemeta_gen(nm), taken, &b);
     ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
     nodemeta_buf_free(&b);
     ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
+    nodemeta_chain_start(agent);
     int64_t polled = nodemeta_now() - sec / 10;
-    nodemeta_set_verified(agent, polled, 42, TOKEN + 1); /* something committed since */
+    nodemeta_set_verified(agent, polled, 42, 1);
     ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
-    nodemeta_set_verified(agent, polled, 42, TOKEN);
+
+    /* 3 s old, asked after the chain began: as fresh as the last poll */
+    build(nm, nodemeta_gen(nm), taken, &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
+    nodemeta_buf_free(&b);
     ck_assert_int_eq(nodemeta_agent_pid(nm), 42);
-    ck_assert_uint_eq(nodemeta_agent_token(nm), TOKEN);
     ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), 0);
     ck_assert_int_eq(s.fetched_ns, polled);
     ck_assert_int_eq(s.dir_attr_ns, polled);
     nodemeta_snap_free(&s);
-    /* the poll is itself older than the TTL: nothing to extend */
-    nodemeta_set_verified(agent, nodemeta_now() - 2 * sec, 42, TOKEN);
-    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
-    /* an answer that came without a token is never vouched for */
-    build(nm, nodemeta_gen(nm), taken, &b);
-    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, 0), 0);
-    nodemeta_buf_free(&b);
-    nodemeta_set_verified(agent, nodemeta_now(), 42, 0);
-    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
-
-    /* a local commit: refused whatever the agent says; a TTL-young
-     * snapshot of the same token is served with its own time */
-    build(nm, nodemeta_gen(nm), nodemeta_now() - 3 * sec, &b);
-    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
-    nodemeta_buf_free(&b);
-    nodemeta_set_verified(agent, nodemeta_now(), 42, TOKEN);
+    /* the database changed other directories: still vouched for */
+    uint64_t others[3] = { 8, 9, 1 };
+    nodemeta_mark_remote(agent, others, 3);
+    nodemeta_set_verified(agent, polled, 42, 2);
     ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), 0);
     nodemeta_snap_free(&s);
-    nodemeta_bump(agent);
-    nodemeta_set_verified(agent, nodemeta_now(), 42, TOKEN);
+    /* the poll is itself older than the TTL: nothing to extend */
+    nodemeta_set_verified(agent, nodemeta_now() - 2 * sec, 42, 2);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
+    /* it changed directory 7: no more; a TTL-young one is served with its
+     * own time (a change elsewhere only ends the vouching) */
+    uint64_t d7 = 7;
+    nodemeta_mark_remote(agent, &d7, 1);
+    nodemeta_set_verified(agent, nodemeta_now(), 42, 3);
     ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
     int64_t young = nodemeta_now() - sec / 2;
     build(nm, nodemeta_gen(nm), young, &b);
     ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
     nodemeta_buf_free(&b);
-    nodemeta_set_verified(agent, young - sec, 42, TOKEN); /* a poll before the question */
+    nodemeta_mark_remote(agent, &d7, 1);
+    nodemeta_set_verified(agent, nodemeta_now(), 42, 4);
     ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), 0);
     ck_assert_int_eq(s.fetched_ns, young);
     nodemeta_snap_free(&s);
+    /* "everything changed" ends the vouching of all */
+    build(nm, nodemeta_gen(nm), taken, &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
+    nodemeta_buf_free(&b);
+    nodemeta_set_verified(agent, nodemeta_now(), 42, 5);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), 0);
+    nodemeta_snap_free(&s);
+    nodemeta_mark_remote(agent, NULL, -1);
+    nodemeta_set_verified(agent, nodemeta_now(), 42, 6);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
+    /* a new chain (an agent restarted) vouches only for what is asked after it */
+    build(nm, nodemeta_gen(nm), taken, &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
+    nodemeta_buf_free(&b);
+    nodemeta_chain_start(agent);
+    nodemeta_set_verified(agent, nodemeta_now(), 43, 7);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
+    /* an answer that came without a token is never vouched for */
+    build(nm, nodemeta_gen(nm), taken, &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, 0), 0);
+    nodemeta_buf_free(&b);
+    nodemeta_set_verified(agent, nodemeta_now(), 42, 8);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
+    /* a local commit to it: refused whatever the agent says */
+    build(nm, nodemeta_gen(nm), taken, &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
+    nodemeta_buf_free(&b);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), 0);
+    nodemeta_snap_free(&s);
+    nodemeta_mark_local(agent, &d7, 1);
+    nodemeta_set_verified(agent, nodemeta_now(), 42, 9);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
 
     /* a load counts as a use; one spawn claim per period */
     ck_assert(nodemeta_now() - nodemeta_used(agent) < 5 * sec);
@@ -332,6 +427,7 @@ int main(void)
     tcase_add_test(t, test_dir_round_trip);
     tcase_add_test(t, test_dir_refused);
     tcase_add_test(t, test_settings_and_blobs);
+    tcase_add_test(t, test_local_marks);
     tcase_add_test(t, test_agent_vouches);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);

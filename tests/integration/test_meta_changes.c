@@ -1,0 +1,276 @@
+/* test_meta_changes.c - precise invalidation in the metadata engine
+ * (metadata-sql/meta_changes.c, schema 3) against a real PostgreSQL
+ * (SHIMFS_META, from scripts/services.sh env):
+ *  - meta_committed_dirs, from the commit hook, names exactly the
+ *    directories a write, a create, a mkdir, a rename and an unlink
+ *    changed, and "everything" (-1) for a hard link and an xattr;
+ *  - the change log: a transaction that took its id before a poll and
+ *    committed after it is in the next poll's answer (the horizon is the
+ *    previous snapshot's xmin); a commit in another volume (another schema
+ *    of the same server) is not in it; a file with two names has parent
+ *    0; a removed directory leaves a tombstone; too many rows say so.
+ * Each test formats its own volume in its own schema.
+ */
+#include <check.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libpq-fe.h>
+
+#include "meta.h"
+
+static const char *test_url(void)
+{
+    const char *u = getenv("SHIMFS_META");
+    ck_assert_msg(u && *u, "SHIMFS_META is not set: start the services (scripts/services.sh start)");
+    return u;
+}
+
+static PGconn *admin(const char *schema)
+{
+    PGconn *c = PQconnectdb(test_url());
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "admin connection: %s", PQerrorMessage(c));
+    PQclear(PQexec(c, "SET client_min_messages = warning"));
+    if (schema) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "SET search_path = %s", schema);
+        PQclear(PQexec(c, sql));
+    }
+    return c;
+}
+
+static void exec_ok(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
+                  PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+/* A formatted volume in a fresh schema (search_path in the conninfo). */
+static struct meta *volume(const char *schema)
+{
+    PGconn *adm = admin(NULL);
+    char sql[256];
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", schema, schema);
+    exec_ok(adm, sql);
+    PQfinish(adm);
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(test_url(), &err);
+    ck_assert_ptr_nonnull(opts);
+    char ci[4096] = "";
+    size_t n = 0;
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        if (o->val && *o->val && strcmp(o->keyword, "options"))
+            n += (size_t)snprintf(ci + n, sizeof ci - n, "%s='%s' ", o->keyword, o->val);
+    snprintf(ci + n, sizeof ci - n, "options='-c search_path=%s'", schema);
+    PQconninfoFree(opts);
+    struct meta *m;
+    ck_assert_int_eq(meta_open(ci, &m), 0);
+    struct meta_settings s;
+    memset(&s, 0, sizeof s);
+    snprintf(s.name, sizeof s.name, "chg");
+    snprintf(s.uuid, sizeof s.uuid, "6f1c2b7e-1111-4a2b-9c3d-000000000003");
+    snprintf(s.bucket, sizeof s.bucket, "file:///tmp/shimfs-test-bucket");
+    s.block_size = 4u << 20;
+    s.compress_algo = 1;
+    s.compress_level = 3;
+    ck_assert_int_eq(meta_format(m, &s, 0), 0);
+    return m;
+}
+
+static uint64_t mk(struct meta *m, uint64_t parent, const char *name, uint32_t mode)
+{
+    struct meta_attr a;
+    memset(&a, 0, sizeof a);
+    a.mode = mode;
+    ck_assert_int_eq(meta_create(m, parent, name, strlen(name), &a, NULL, 1), 0);
+    return a.ino;
+}
+
+/* ---- what the commit hook is told ---- */
+
+static struct { struct meta *m; int n; uint64_t dirs[16]; int calls; } hooked;
+
+static void hook(void *arg)
+{
+    (void)arg;
+    hooked.n = meta_committed_dirs(hooked.m, hooked.dirs, 16);
+    hooked.calls++;
+}
+
+/* The last commit named exactly dirs[0..n) (any order). */
+static void expect_dirs(const char *what, const uint64_t *dirs, int n)
+{
+    ck_assert_msg(hooked.calls > 0, "%s: no commit hook call", what);
+    ck_assert_msg(hooked.n == n, "%s: %d directories named, want %d", what, hooked.n, n);
+    for (int i = 0; i < n; i++) {
+        int found = 0;
+        for (int k = 0; k < hooked.n; k++)
+            found |= hooked.dirs[k] == dirs[i];
+        ck_assert_msg(found, "%s: directory %" PRIu64 " not named", what, dirs[i]);
+    }
+    hooked.calls = 0;
+}
+
+START_TEST(test_committed_dirs)
+{
+    struct meta *m = volume("t_chg_dirs");
+    uint64_t a = mk(m, 1, "a", S_IFDIR | 0755), b = mk(m, 1, "b", S_IFDIR | 0755);
+    uint64_t f = mk(m, a, "f", S_IFREG | 0644);
+    hooked.m = m;
+    hooked.calls = 0;
+    meta_set_commit_hook(m, hook, NULL);
+
+    struct meta_slice_rec r = { 0, { 0, 7, 100, 0, 100 } };
+    ck_assert_int_eq(meta_write(m, f, &r, 1, 100, 0, 0, NULL), 0);
+    expect_dirs("a write", (uint64_t[]){ a }, 1);
+    struct meta_attr at;
+    memset(&at, 0, sizeof at);
+    at.size = 10;
+    ck_assert_int_eq(meta_setattr(m, f, META_SET_SIZE, &at), 0);
+    expect_dirs("a truncation", (uint64_t[]){ a }, 1);
+    uint64_t g = mk(m, b, "g", S_IFREG | 0644);
+    expect_dirs("a create", (uint64_t[]){ b, 1 }, 2);  /* b's mtime: / lists it */
+    uint64_t s = mk(m, a, "s", S_IFDIR | 0755);
+    expect_dirs("a mkdir", (uint64_t[]){ a, 1, s }, 3);
+    ck_assert_int_eq(meta_rename(m, a, "f", 1, b, "f", 1, 0), 0);
+    expect_dirs("a rename across directories", (uint64_t[]){ a, b, 1 }, 3);
+    ck_assert_int_eq(meta_unlink(m, b, "f", 1, 0, 0, NULL), 0);
+    expect_dirs("an unlink", (uint64_t[]){ b, 1 }, 2);
+    ck_assert_int_eq(meta_unlink(m, a, "s", 1, 1, 0, NULL), 0);
+    expect_dirs("an rmdir", (uint64_t[]){ a, 1, s }, 3);
+
+    ck_assert_int_eq(meta_link(m, g, a, "h", 1, &at), 0);
+    ck_assert_int_eq(hooked.n, -1);  /* a file with two names: everything */
+    ck_assert_uint_eq(at.parent, 0); /* (schema 3 says so in its row) */
+    hooked.calls = 0;
+    ck_assert_int_eq(meta_write(m, g, &r, 1, 100, 0, 0, NULL), 0);
+    ck_assert_int_eq(hooked.n, -1);
+    hooked.calls = 0;
+    ck_assert_int_eq(meta_setxattr(m, b, "user.k", "v", 1, 0), 0);
+    ck_assert_int_gt(hooked.calls, 0);
+    ck_assert_int_eq(hooked.n, -1);  /* xattrs: whether any exists is shared */
+    meta_set_commit_hook(m, NULL, NULL);
+    meta_close(m);
+}
+END_TEST
+
+/* ---- the change log ---- */
+
+struct seen { int n, gone; uint64_t ino[64], parent[64]; };
+
+static void seen_cb(void *arg, const struct meta_change *c)
+{
+    struct seen *s = arg;
+    if (s->n < 64) {
+        s->ino[s->n] = c->ino;
+        s->parent[s->n] = c->parent;
+        s->n++;
+    }
+    s->gone += c->gone;
+}
+
+static int seen_has(const struct seen *s, uint64_t ino, uint64_t *parent)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->ino[i] == ino) {
+            if (parent)
+                *parent = s->parent[i];
+            return 1;
+        }
+    return 0;
+}
+
+START_TEST(test_change_log)
+{
+    struct meta *m = volume("t_chg_log");
+    struct meta *other = volume("t_chg_other");
+    uint64_t d = mk(m, 1, "d", S_IFDIR | 0755), f = mk(m, d, "f", S_IFREG | 0644);
+    uint64_t of = mk(other, 1, "x", S_IFREG | 0644);
+
+    uint64_t h0 = 0, h1 = 0, h2 = 0, h3 = 0;
+    struct seen s = { 0 };
+    ck_assert_int_eq(meta_changes_since(m, 0, 100, &h0, seen_cb, &s), 0); /* the horizon alone */
+    ck_assert_uint_gt(h0, 0);
+
+    /* a transaction takes its id, then a poll, then it commits */
+    PGconn *w = admin("t_chg_log");
+    exec_ok(w, "BEGIN");
+    char sql[160];
+    snprintf(sql, sizeof sql, "UPDATE inode SET mtime = mtime + 1 WHERE ino = %" PRIu64, f);
+    exec_ok(w, sql);
+    /* a later transaction (a greater id) completes first: the poll's xmax
+     * is past w's id, its xmin is not */
+    PGconn *later = admin(NULL);
+    exec_ok(later, "SELECT pg_current_xact_id()");
+    PQfinish(later);
+    memset(&s, 0, sizeof s);
+    ck_assert_int_ge(meta_changes_since(m, h0, 100, &h1, seen_cb, &s), 0);
+    ck_assert_msg(!seen_has(&s, f, NULL), "a change not committed yet was reported");
+    exec_ok(w, "COMMIT");
+    PQfinish(w);
+    memset(&s, 0, sizeof s);
+    ck_assert_int_ge(meta_changes_since(m, h1, 100, &h2, seen_cb, &s), 1);
+    uint64_t parent = 0;
+    ck_assert_msg(seen_has(&s, f, &parent),
+                  "a transaction that took its id before a poll and committed after it was missed");
+    ck_assert_uint_eq(parent, d);
+
+    /* another volume of the same server commits: nothing here */
+    struct meta_slice_rec r = { 0, { 0, 7, 100, 0, 100 } };
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(meta_write(other, of, &r, 1, 100, 0, 0, NULL), 0);
+    memset(&s, 0, sizeof s);
+    ck_assert_int_ge(meta_changes_since(m, h2, 100, &h3, seen_cb, &s), 0);
+    ck_assert_msg(!seen_has(&s, of, NULL), "another volume's commit was reported");
+    for (int i = 0; i < s.n; i++)
+        ck_assert_msg(s.ino[i] == f || s.ino[i] == d || s.ino[i] == 1,
+                      "an inode nobody changed since was reported: %" PRIu64, s.ino[i]);
+
+    /* a hard link: parent 0; an rmdir: a tombstone */
+    struct meta_attr a;
+    ck_assert_int_eq(meta_link(m, f, 1, "f2", 2, &a), 0);
+    uint64_t sub = mk(m, d, "sub", S_IFDIR | 0755);
+    ck_assert_int_eq(meta_unlink(m, d, "sub", 3, 1, 0, NULL), 0);
+    memset(&s, 0, sizeof s);
+    ck_assert_int_ge(meta_changes_since(m, h3, 100, &h0, seen_cb, &s), 2);
+    ck_assert(seen_has(&s, f, &parent));
+    ck_assert_uint_eq(parent, 0);
+    ck_assert(seen_has(&s, sub, NULL));
+    ck_assert_int_ge(s.gone, 1);
+
+    /* more rows than asked for: said so, with the horizon */
+    uint64_t h = 0;
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(meta_changes_since(m, h3, 1, &h, seen_cb, &s), -E2BIG);
+    ck_assert_uint_gt(h, 0);
+    meta_close(other);
+    meta_close(m);
+}
+END_TEST
+
+static Suite *changes_suite(void)
+{
+    Suite *s = suite_create("meta_changes");
+    TCase *tc = tcase_create("changes");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_committed_dirs);
+    tcase_add_test(tc, test_change_log);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(changes_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
