@@ -9,6 +9,14 @@
  * which makes a single-batch change atomic without BEGIN/COMMIT at all.
  * Connections are non-blocking: every wait is a poll() that ends by the
  * call's deadline (meta_set_timeout), never a blocking libpq call.
+ * Behind a transaction-pooling PgBouncer (SHIMFS_META_POOLER=transaction,
+ * or detected: meta_conn.c) the same SQL goes unnamed (Parse, Bind and
+ * Execute of the unnamed statement in the same batch), so no batch relies
+ * on what an earlier one left on the server: each batch is either inside
+ * one transaction, which PgBouncer keeps on one server connection, or a
+ * whole implicit transaction by itself.
+ * Routable reads may go to a read server first (meta_route.c); commits
+ * are reported to it for read-your-writes.
  */
 #include "meta_int.h"
 
@@ -40,7 +48,7 @@ static int meta_send_q(struct meta_conn *c, const struct meta_q *q,
     int np = p ? p->n : 0;
     const char *const *vals = p ? p->val : NULL;
     const int *lens = p ? p->len : NULL, *fmts = p ? p->fmt : NULL;
-    if (!c->m->use_prepare)
+    if (!__atomic_load_n(&c->m->use_prepare, __ATOMIC_RELAXED))
         goto unnamed;
     if (!c->prepared[q->stmt]) {
         if (!PQsendPrepare(c->pg, s->name, s->sql, 0, NULL))
@@ -185,7 +193,7 @@ void meta_q_clear(struct meta_q *qs, int n)
     }
 }
 
-int meta_run(struct meta_conn *c, struct meta_q *qs, int n, int commit)
+static int meta_run_once(struct meta_conn *c, struct meta_q *qs, int n, int commit)
 {
     struct meta_item items[2 * META_MAX_BATCH + 2];
     int ni = 0, err;
@@ -214,12 +222,30 @@ int meta_run(struct meta_conn *c, struct meta_q *qs, int n, int commit)
     err = meta_collect(c, items, ni, qs);
     if (err)
         meta_q_clear(qs, n);
+    else if (own)
+        meta_route_committed(c->m);     /* implicit or explicit COMMIT */
     if (err == -ECONNREFUSED)
         meta_conn_drop(c);      /* the server ended the session */
     return err;
 send_failed:
     err = meta_conn_error(c, NULL, "sending");
     meta_conn_drop(c);
+    return err;
+}
+
+int meta_run(struct meta_conn *c, struct meta_q *qs, int n, int commit)
+{
+    /* A batch that is a whole transaction by itself (no block open, none
+     * begun by it) failed entirely when a pooler turned out to have moved
+     * our session: it goes again, unnamed. Inside a block the transaction
+     * is rerun instead (c->retry). */
+    int whole = !c->in_block && !(c->begin_pending && !(meta_tx_own(c) && commit));
+    c->moved = 0;
+    int err = meta_run_once(c, qs, n, commit);
+    if (err == -EAGAIN && c->moved && whole && !meta_conn_broken(c)) {
+        c->retry = c->moved = 0;
+        err = meta_run_once(c, qs, n, commit);
+    }
     return err;
 }
 
@@ -233,6 +259,8 @@ int meta_end(struct meta_conn *c, int commit)
     }
     int err = meta_collect(c, &it, 1, NULL);
     c->in_block = 0;
+    if (err == 0 && commit)
+        meta_route_committed(c->m);
     return err;
 }
 
@@ -244,12 +272,34 @@ int meta_run1(struct meta_conn *c, int stmt, const struct meta_params *p, PGresu
     return rc;
 }
 
+/* One read on the primary, with the primary's WAL position in the same
+ * round trip when the read router asks for it. */
+static int meta_read_primary(struct meta_conn *c, int stmt, const struct meta_params *p,
+                             PGresult **res, int want_lsn)
+{
+    if (!want_lsn)
+        return meta_run1(c, stmt, p, res);
+    struct meta_q q[2] = { { .stmt = stmt, .p = p }, { .stmt = MS_WAL_LSN } };
+    int64_t send_ns = meta_mono_ns();
+    int rc = meta_run(c, q, 2, 0);
+    if (rc == 0)
+        meta_route_fence(c->m, q[1].res, send_ns);
+    PQclear(q[1].res);
+    *res = q[0].res;
+    return rc;
+}
+
 static int meta_read_ex(struct meta *m, int raw, int stmt, const struct meta_params *p,
                         PGresult **res)
 {
-    int rc = 0;
+    int rc = 0, want_lsn = 0;
     int64_t deadline = 0;       /* the retry is part of the same call */
     *res = NULL;
+    if (!raw && m->route.rd && !meta_conn_owned(m)) {
+        deadline = meta_mono_ns() + (int64_t)m->timeout_ms * 1000000;
+        if (meta_route_read(m, stmt, p, res, deadline, &rc, &want_lsn))
+            return rc;
+    }
     for (int attempt = 0; attempt < 2; attempt++) {
         struct meta_conn *c;
         rc = meta_conn_get_until(m, raw, deadline, &c);
@@ -257,13 +307,14 @@ static int meta_read_ex(struct meta *m, int raw, int stmt, const struct meta_par
             return rc;
         deadline = c->deadline_ns;
         int owned = meta_conn_owned(m) == c;
-        rc = meta_run1(c, stmt, p, res);
+        rc = meta_read_primary(c, stmt, p, res, want_lsn);
         int broken = rc < 0 && meta_conn_broken(c);
         meta_conn_put(c);
         if (!broken || owned)
             break;
         meta_pool_drop_idle(m);
-        log_info(META_LOG, "%s: connection lost; reconnecting once", m->describe);
+        if (!m->quiet)
+            log_info(META_LOG, "%s: connection lost; reconnecting once", m->describe);
     }
     return rc;
 }

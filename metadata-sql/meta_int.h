@@ -46,6 +46,7 @@ enum meta_stmt_id {
     MS_FIX_SIZES,
     MS_CHANGE_TOKEN,
     MS_APPEND,
+    MS_WAL_LSN, MS_REPLAY_LSN,      /* read routing (meta_route.c) */
     MS_COUNT
 };
 
@@ -74,6 +75,7 @@ struct meta_conn {
     int begin_pending;          /* BEGIN goes out with the next batch */
     int in_block;               /* an explicit transaction is open */
     int retry;                  /* the last failure may succeed if the tx reruns */
+    int moved;                  /* the last failure: a pooler moved our session */
     int64_t deadline_ns;        /* CLOCK_MONOTONIC: this use of c ends by then */
     unsigned char prepared[MS_COUNT];
 };
@@ -90,10 +92,31 @@ struct meta_down {
     uint64_t refused;           /* calls answered fast since the last line */
 };
 
+/* How connections reach the server (SHIMFS_META_POOLER, meta_conn.c). */
+enum meta_pooler {
+    META_POOLER_NONE = 0,       /* a PostgreSQL server: session state is ours */
+    META_POOLER_SESSION,        /* PgBouncer session mode: no startup options */
+    META_POOLER_TRANSACTION,    /* transaction mode: no state outlives a transaction */
+};
+
+/* Metadata reads sent to a read server (SHIMFS_META_READ, meta_route.c). */
+struct meta_route {
+    struct meta *rd;            /* the read server's handle; NULL: all on the primary */
+    int lag_ms;                 /* SHIMFS_META_READ_LAG: staleness bound */
+    pthread_mutex_t mu;
+    uint64_t fence_lsn;         /* the primary's WAL position ... */
+    int64_t fence_at_ns;        /* ... at or after this time (CLOCK_MONOTONIC) */
+    int64_t commit_ns;          /* this handle's last commit was acknowledged then */
+    uint64_t n_read, n_primary; /* routable reads, and those the primary answered */
+};
+
 struct meta {
     char *conninfo;
     char describe[512];
-    int use_prepare;            /* SHIMFS_META_PREPARE (default 1) */
+    int use_prepare;            /* SHIMFS_META_PREPARE (default 1); atomic */
+    int pooler;                 /* enum meta_pooler */
+    int quiet;                  /* a read server's handle: meta_route.c reports */
+    struct meta_route route;
     int checked;                /* schema version verified on this handle */
     int timeout_ms;             /* meta_set_timeout: bound of one call */
     struct meta_down down;
@@ -186,6 +209,32 @@ int meta_down_check(struct meta *m);
 void meta_down_failed(struct meta *m, int err, const char *why);
 /* A connect succeeded: mark up (one line if it was down). */
 void meta_down_ok(struct meta *m);
+
+/* The pooler mode of SHIMFS_META_POOLER (one warning line if invalid). */
+int meta_pooler_from_env(void);
+/* A failure says the server session changed under the connection (26000
+ * or 42P05 on a named statement): a pooler in transaction mode. From now
+ * on the handle sends unnamed statements; one log line. */
+void meta_conn_unprepare(struct meta *m, const char *why);
+
+/* ---- read routing (meta_route.c) ---- */
+/* meta_open without read routing (the read server's own handle). */
+int meta_open_one(const char *conninfo, struct meta **out);
+/* meta_set_timeout changed m's bound: the read server's try follows. */
+void meta_route_set_timeout(struct meta *m);
+/* Reads SHIMFS_META_READ and SHIMFS_META_READ_LAG; 0 or -errno. */
+int meta_route_open(struct meta *m);
+void meta_route_close(struct meta *m);
+void meta_route_after_fork(struct meta *m);
+/* A commit of m was acknowledged: its next reads must see it. */
+void meta_route_committed(struct meta *m);
+/* Runs a routable read on the read server when its answer is known fresh
+ * enough (1: done, *rc its result), else 0: the caller reads from the
+ * primary, adding MS_WAL_LSN when *want_lsn. deadline_ns bounds the try. */
+int meta_route_read(struct meta *m, int stmt, const struct meta_params *p, PGresult **res,
+                    int64_t deadline_ns, int *rc, int *want_lsn);
+/* The primary's WAL position read at send_ns (MS_WAL_LSN's result). */
+void meta_route_fence(struct meta *m, const PGresult *r, int64_t send_ns);
 
 /* ---- executing (meta_exec.c) ---- */
 struct meta_q {

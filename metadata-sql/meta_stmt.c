@@ -1,7 +1,11 @@
 /* meta_stmt.c - every SQL statement the client runs, in one table.
  *
  * All are parameterized and prepared once per connection (lazily, in the
- * same round trip as their first use). Inode rows always come back as the
+ * same round trip as their first use), or sent unnamed with the same SQL
+ * behind a transaction-pooling PgBouncer (meta_exec.c): so no statement
+ * may rely on session state; settings are transaction-local (set_config
+ * with is_local) and advisory locks transaction-scoped, except the one
+ * shimfs_next_ids takes and releases inside a single statement. Inode rows always come back as the
  * META_NCOLS columns of COLS so one decoder (meta_r_attr) reads them all.
  * Where a parameter's type cannot be inferred from a column it is cast.
  * Multi-statement changes rely on the caller holding row locks taken in
@@ -457,4 +461,11 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
     /* ---- the node agent's watch (meta_watch.c): the set of committed
      * transactions, as a cluster-wide snapshot (xmin:xmax:in-progress) ---- */
     [MS_CHANGE_TOKEN] = { "shimfs_change_token", "SELECT " CHANGE_TOKEN },
+
+    /* ---- read routing (meta_route.c): WAL positions as bigint (binary
+     * pg_lsn is 8 bytes). On the read server NULL means "not a standby":
+     * it is current by definition. ---- */
+    [MS_WAL_LSN] = { "shimfs_wal_lsn", "SELECT pg_current_wal_lsn()" },
+    [MS_REPLAY_LSN] = { "shimfs_replay_lsn",
+        "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() END" },
 };
