@@ -27,7 +27,8 @@
 
 #include "log.h"
 
-#define META_MAX_BATCH 64   /* meta_read_dirs_all sends 1 + META_DIRS_BATCH */
+#define META_MAX_BATCH 66   /* meta_read_dirs_all sends 1 + META_DIRS_BATCH, plus
+                               one for read routing (meta_route.c) */
 
 enum meta_item_kind { MI_BEGIN, MI_PREPARE, MI_EXEC, MI_COMMIT, MI_ROLLBACK };
 static const char *const meta_cmd_names[] = { "BEGIN", "PREPARE", "EXECUTE", "COMMIT", "ROLLBACK" };
@@ -272,34 +273,12 @@ int meta_run1(struct meta_conn *c, int stmt, const struct meta_params *p, PGresu
     return rc;
 }
 
-/* One read on the primary, with the primary's WAL position in the same
- * round trip when the read router asks for it. */
-static int meta_read_primary(struct meta_conn *c, int stmt, const struct meta_params *p,
-                             PGresult **res, int want_lsn)
-{
-    if (!want_lsn)
-        return meta_run1(c, stmt, p, res);
-    struct meta_q q[2] = { { .stmt = stmt, .p = p }, { .stmt = MS_WAL_LSN } };
-    int64_t send_ns = meta_mono_ns();
-    int rc = meta_run(c, q, 2, 0);
-    if (rc == 0)
-        meta_route_fence(c->m, q[1].res, send_ns);
-    PQclear(q[1].res);
-    *res = q[0].res;
-    return rc;
-}
-
 static int meta_read_ex(struct meta *m, int raw, int stmt, const struct meta_params *p,
                         PGresult **res)
 {
-    int rc = 0, want_lsn = 0;
+    int rc = 0;
     int64_t deadline = 0;       /* the retry is part of the same call */
     *res = NULL;
-    if (!raw && m->route.rd && !meta_conn_owned(m)) {
-        deadline = meta_mono_ns() + (int64_t)m->timeout_ms * 1000000;
-        if (meta_route_read(m, stmt, p, res, deadline, &rc, &want_lsn))
-            return rc;
-    }
     for (int attempt = 0; attempt < 2; attempt++) {
         struct meta_conn *c;
         rc = meta_conn_get_until(m, raw, deadline, &c);
@@ -307,7 +286,9 @@ static int meta_read_ex(struct meta *m, int raw, int stmt, const struct meta_par
             return rc;
         deadline = c->deadline_ns;
         int owned = meta_conn_owned(m) == c;
-        rc = meta_read_primary(c, stmt, p, res, want_lsn);
+        struct meta_q q = { .stmt = stmt, .p = p };
+        rc = meta_route_run(c, &q, 1);      /* the read server's, or c's */
+        *res = q.res;
         int broken = rc < 0 && meta_conn_broken(c);
         meta_conn_put(c);
         if (!broken || owned)

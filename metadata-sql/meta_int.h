@@ -217,25 +217,6 @@ int meta_pooler_from_env(void);
  * on the handle sends unnamed statements; one log line. */
 void meta_conn_unprepare(struct meta *m, const char *why);
 
-/* ---- read routing (meta_route.c) ---- */
-/* meta_open without read routing (the read server's own handle). */
-int meta_open_one(const char *conninfo, struct meta **out);
-/* meta_set_timeout changed m's bound: the read server's try follows. */
-void meta_route_set_timeout(struct meta *m);
-/* Reads SHIMFS_META_READ and SHIMFS_META_READ_LAG; 0 or -errno. */
-int meta_route_open(struct meta *m);
-void meta_route_close(struct meta *m);
-void meta_route_after_fork(struct meta *m);
-/* A commit of m was acknowledged: its next reads must see it. */
-void meta_route_committed(struct meta *m);
-/* Runs a routable read on the read server when its answer is known fresh
- * enough (1: done, *rc its result), else 0: the caller reads from the
- * primary, adding MS_WAL_LSN when *want_lsn. deadline_ns bounds the try. */
-int meta_route_read(struct meta *m, int stmt, const struct meta_params *p, PGresult **res,
-                    int64_t deadline_ns, int *rc, int *want_lsn);
-/* The primary's WAL position read at send_ns (MS_WAL_LSN's result). */
-void meta_route_fence(struct meta *m, const PGresult *r, int64_t send_ns);
-
 /* ---- executing (meta_exec.c) ---- */
 struct meta_q {
     int stmt;
@@ -265,6 +246,23 @@ int meta_read_keyset(struct meta *m, int stmt, const int64_t *lead, int64_t afte
 int meta_read_raw(struct meta *m, int stmt, const struct meta_params *p, PGresult **res);
 /* Simple-protocol commands (DDL, BEGIN/COMMIT/ROLLBACK in format). */
 int meta_exec_simple(struct meta_conn *c, const char *sql, const char *what);
+
+/* ---- read routing (meta_route.c) ---- */
+/* meta_open without read routing (the read server's own handle). */
+int meta_open_one(const char *conninfo, struct meta **out);
+/* meta_set_timeout changed m's bound: the read server's try follows. */
+void meta_route_set_timeout(struct meta *m);
+/* Reads SHIMFS_META_READ and SHIMFS_META_READ_LAG; 0 or -errno. */
+int meta_route_open(struct meta *m);
+void meta_route_close(struct meta *m);
+void meta_route_after_fork(struct meta *m);
+/* A commit of m was acknowledged: its next reads must see it. */
+void meta_route_committed(struct meta *m);
+/* Runs the read batch qs on the read server when all of it is routable
+ * and its answer is known fresh enough, else on c (the primary's, held by
+ * the caller; adding MS_WAL_LSN when the fence needs renewing): as
+ * meta_run(c, qs, n, 0). Outside meta_txn only; bounded by c's deadline. */
+int meta_route_run(struct meta_conn *c, struct meta_q *qs, int n);
 
 /* ---- transactions (meta_tx.c) ---- */
 typedef int (*meta_tx_body)(struct meta_conn *c, void *arg);

@@ -4,8 +4,12 @@
  * SHIMFS_META_READ names the read server: a libpq URL or conninfo; a
  * multi-host URL with target_session_attrs=prefer-standby picks a standby
  * among several. Only the reads the namespace is served from are routed
- * (attributes, lookups, walks, listings, block maps, xattrs, stats); never
- * ids, sessions, gc, fsck or the agent's change token.
+ * (attributes, lookups, walks, listings and directory snapshots with their
+ * block maps, xattrs, stats); never ids, sessions, gc, fsck or the agent's
+ * change token. A directory snapshot from the standby carries the
+ * standby's change token: equal to the agent's (the primary's) only when
+ * the standby shows exactly the same committed state, so node sharing
+ * stays exact.
  *
  * Freshness, by a fence: the handle keeps a WAL position of the primary
  * (fence_lsn, pg_current_wal_lsn()) read no earlier than fence_at. A read
@@ -38,12 +42,14 @@
 
 #define META_ROUTE_LAG_DEFAULT_MS 1000
 #define META_ROUTE_TRY_MS 2000
+#define META_ROUTE_MAX_BATCH (1 + META_DIRS_BATCH)    /* meta_read_dirs_all's */
 
 static int meta_route_ok(int stmt)
 {
     switch (stmt) {
     case MS_GETATTR: case MS_LOOKUP: case MS_WALK: case MS_READDIR: case MS_READLINK:
     case MS_CHUNKS: case MS_GETXATTR: case MS_LISTXATTR: case MS_XATTR_ANY: case MS_STATS:
+    case MS_DIR_SLICES_PLAN: case MS_DIR_SLICES:
         return 1;
     default:
         return 0;
@@ -132,7 +138,7 @@ void meta_route_committed(struct meta *m)
         __atomic_store_n(&m->route.commit_ns, meta_mono_ns(), __ATOMIC_RELEASE);
 }
 
-void meta_route_fence(struct meta *m, const PGresult *res, int64_t send_ns)
+static void meta_route_fence(struct meta *m, const PGresult *res, int64_t send_ns)
 {
     struct meta_route *r = &m->route;
     if (!res || PQntuples(res) != 1 || meta_r_isnull(res, 0, 0))
@@ -156,12 +162,44 @@ static void meta_route_lost(struct meta *rd, int rc)
     meta_down_failed(rd, rc < 0 ? rc : -ECONNREFUSED, why);
 }
 
-int meta_route_read(struct meta *m, int stmt, const struct meta_params *p, PGresult **res,
-                    int64_t deadline_ns, int *rc, int *want_lsn)
+/* qs on the read server after MS_REPLAY_LSN: 1 with qs' answers when it
+ * has replayed past fence, else 0 (nothing kept). */
+static int meta_route_try(struct meta *m, struct meta_q *qs, int n, uint64_t fence,
+                          int64_t deadline_ns)
 {
+    struct meta *rd = m->route.rd;
+    struct meta_q q[META_ROUTE_MAX_BATCH + 1];
+    int64_t until = meta_mono_ns() + (int64_t)rd->timeout_ms * 1000000;
+    struct meta_conn *c;
+    if (meta_conn_get_until(rd, 1, until < deadline_ns ? until : deadline_ns, &c) < 0)
+        return 0;   /* down (skipped at once), or the connect failed: reported */
+    q[0] = (struct meta_q){ .stmt = MS_REPLAY_LSN };
+    memcpy(q + 1, qs, (size_t)n * sizeof *qs);
+    int err = meta_run(c, q, n + 1, 0);
+    int used = 0;
+    if (err == 0) {
+        used = meta_r_isnull(q[0].res, 0, 0) || (uint64_t)meta_r_int(q[0].res, 0, 0) >= fence;
+        PQclear(q[0].res);
+        if (used)
+            memcpy(qs, q + 1, (size_t)n * sizeof *qs);
+        else
+            meta_q_clear(q + 1, n);     /* behind the fence: the primary answers */
+    } else if (err != -ETIMEDOUT && meta_conn_broken(c)) {
+        meta_route_lost(rd, err);
+    }
+    meta_conn_put(c);
+    return used;
+}
+
+int meta_route_run(struct meta_conn *c, struct meta_q *qs, int n)
+{
+    struct meta *m = c->m;
     struct meta_route *r = &m->route;
-    if (!meta_route_ok(stmt))
-        return 0;
+    int routable = r->rd && n <= META_ROUTE_MAX_BATCH && meta_conn_owned(m) != c;
+    for (int i = 0; routable && i < n; i++)
+        routable = meta_route_ok(qs[i].stmt);
+    if (!routable)
+        return meta_run(c, qs, n, 0);
     int64_t now = meta_mono_ns();
     pthread_mutex_lock(&r->mu);
     r->n_read++;
@@ -169,31 +207,20 @@ int meta_route_read(struct meta *m, int stmt, const struct meta_params *p, PGres
              && now - r->fence_at_ns < (int64_t)r->lag_ms * 1000000;
     uint64_t fence = r->fence_lsn;
     pthread_mutex_unlock(&r->mu);
-    if (!fresh) {
-        *want_lsn = 1;
-        goto primary;
-    }
-    int64_t until = now + (int64_t)r->rd->timeout_ms * 1000000;
-    struct meta_conn *c;
-    if (meta_conn_get_until(r->rd, 1, until < deadline_ns ? until : deadline_ns, &c) < 0)
-        goto primary;   /* down (skipped at once), or the connect failed: reported */
-    struct meta_q q[2] = { { .stmt = MS_REPLAY_LSN }, { .stmt = stmt, .p = p } };
-    int err = meta_run(c, q, 2, 0);
-    if (err == 0) {
-        int current = meta_r_isnull(q[0].res, 0, 0) || (uint64_t)meta_r_int(q[0].res, 0, 0) >= fence;
-        PQclear(q[0].res);
-        if (current) {
-            meta_conn_put(c);
-            *res = q[1].res;
-            *rc = 0;
-            return 1;
-        }
-        PQclear(q[1].res);     /* behind the fence: the primary answers */
-    } else if (err != -ETIMEDOUT && meta_conn_broken(c)) {
-        meta_route_lost(r->rd, err);
-    }
-    meta_conn_put(c);
-primary:
+    if (fresh && meta_route_try(m, qs, n, fence, c->deadline_ns))
+        return 0;
     __atomic_add_fetch(&r->n_primary, 1, __ATOMIC_RELAXED);
-    return 0;
+    if (fresh)
+        return meta_run(c, qs, n, 0);
+    /* the primary answers and renews the fence in the same round trip */
+    struct meta_q q[META_ROUTE_MAX_BATCH + 1];
+    memcpy(q, qs, (size_t)n * sizeof *qs);
+    q[n] = (struct meta_q){ .stmt = MS_WAL_LSN };
+    int64_t send_ns = meta_mono_ns();
+    int rc = meta_run(c, q, n + 1, 0);
+    if (rc == 0)
+        meta_route_fence(m, q[n].res, send_ns);
+    PQclear(q[n].res);
+    memcpy(qs, q, (size_t)n * sizeof *qs);
+    return rc;
 }
