@@ -26,37 +26,13 @@ VOL=$PREFIX/v
 MiB=$((1024 * 1024))
 POOL=2
 
-# ---- PgBouncer: runs as postgres (it refuses root) from a folder it owns
+# ---- PgBouncer (scripts/pgbouncer.sh: runs as postgres, which it needs
+# to reach its folder) ----
 BDIR=$(mktemp -d /tmp/shimfs-pgb.XXXXXX)
-chmod 0700 "$BDIR"
-BPORT=$(/usr/bin/python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat > "$BDIR/pgbouncer.ini" <<EOF
-[databases]
-* = host=127.0.0.1 port=$SHIMFS_TEST_PG_PORT
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $BPORT
-unix_socket_dir =
-auth_type = scram-sha-256
-auth_file = $BDIR/userlist.txt
-pool_mode = transaction
-default_pool_size = $POOL
-max_client_conn = 200
-admin_users = shimfs
-logfile = $BDIR/pgbouncer.log
-pidfile = $BDIR/pgbouncer.pid
-EOF
-printf '"shimfs" "shimfs-test"\n' > "$BDIR/userlist.txt"
-[ "$(id -u)" -ne 0 ] || chown -R postgres: "$BDIR"
-if [ "$(id -u)" -eq 0 ]; then
-    (cd / && runuser -u postgres -- pgbouncer -d -q "$BDIR/pgbouncer.ini")
-else
-    pgbouncer -d -q "$BDIR/pgbouncer.ini"
-fi
-on_exit 'kill "$(cat "$BDIR/pgbouncer.pid" 2>/dev/null)" 2>/dev/null; sleep 0.2; cp "$BDIR/pgbouncer.log" "$TEST_SCRATCH/" 2>/dev/null; rm -rf "$BDIR"'
-wait_for 10 pg_isready -q -h 127.0.0.1 -p "$BPORT" || { fail "pgbouncer did not start"; exit 1; }
+on_exit '"$TEST_ROOT/scripts/pgbouncer.sh" stop "$BDIR"; cp "$BDIR/pgbouncer.log" "$TEST_SCRATCH/" 2>/dev/null; rm -rf "$BDIR"'
+"$TEST_ROOT/scripts/pgbouncer.sh" start "$BDIR" "$SHIMFS_TEST_PG_PORT" "$POOL" ||
+    { fail "pgbouncer did not start"; exit 1; }
+BPORT=$("$TEST_ROOT/scripts/pgbouncer.sh" port "$BDIR")
 pass "pgbouncer $(pgbouncer --version | sed -n '1s/^PgBouncer //p') listening on 127.0.0.1:$BPORT (transaction mode, pool $POOL)"
 
 DIRECT=$(test_db)
