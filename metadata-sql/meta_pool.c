@@ -142,8 +142,8 @@ void meta_after_fork(struct meta *m)
     pthread_mutex_init(&m->mu, NULL);
     meta_pool_cond_init(&m->cv);
     pthread_mutex_init(&m->down.mu, NULL);
-    m->down.probing = 0;
-    meta_route_after_fork(m);    /* the probing thread, if any, is the parent's */
+    m->down.probing = 0;    /* the probing thread, if any, is the parent's */
+    meta_route_after_fork(m);
     /* The parent's session stays the parent's: the child starts its own. */
     m->sid = 0;
     if (meta_tls_m == m) {

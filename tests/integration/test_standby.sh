@@ -10,7 +10,7 @@
 #  - reads are served by the standby: while a process only reads, at least
 #    90% of the volume database's transactions are on the standby
 #    (pg_stat_database of both servers);
-#  - with the standby's replay delayed 2 s (recovery_min_apply_delay): a
+#  - with the standby's replay delayed 4 s (recovery_min_apply_delay): a
 #    process reads its own writes at once (its reads go to the primary until
 #    the standby has replayed past its commit's LSN), and another process
 #    started right after the commit sees it at once (its fence is younger
@@ -99,8 +99,8 @@ else
     fail "reads served by the standby: $on_s transactions on the standby, $on_p on the primary"
 fi
 
-# ---- 2. read-your-writes and other processes, with the standby 2 s behind
-psql_s -d postgres -c "ALTER SYSTEM SET recovery_min_apply_delay = '2s'" -c "SELECT pg_reload_conf()" > /dev/null
+# ---- 2. read-your-writes and other processes, with the standby 4 s behind
+psql_s -d postgres -c "ALTER SYSTEM SET recovery_min_apply_delay = '4s'" -c "SELECT pg_reload_conf()" > /dev/null
 sleep 0.5
 : > "$LOG"
 out=$(shim "$PY" -c '
@@ -127,7 +127,7 @@ assert_eq 0 "$stale" "meanwhile the standby had not replayed it (so the primary 
 psql_s -d postgres -c "ALTER SYSTEM RESET recovery_min_apply_delay" -c "SELECT pg_reload_conf()" > /dev/null
 
 # ---- 3. the standby goes away ----
-wait_for 10 test "$(psql_s -d shimfs -c "SELECT count(*) FROM entry WHERE name = 'other'")" -eq 1 ||
+wait_for 20 test "$(psql_s -d shimfs -c "SELECT count(*) FROM entry WHERE name = 'other'")" -eq 1 ||
     fail "the standby did not catch up after the delay was removed"
 : > "$LOG"
 shim "$PY" -c '
@@ -152,7 +152,7 @@ standby_down
 wait_bounded "$reader" 20 "reader across the standby's stop" || true
 read -r n errors worst < "$TEST_SCRATCH/fallback.out" || true
 assert_eq 0 "${errors:-x}" "a running reader's $n stats across the standby's stop all succeed"
-if [ "${worst:-99999}" -le 2500 ]; then pass "its slowest call took $worst ms (bound 2000 ms + slack)"; else fail "slowest call $worst ms"; fi
+if [ "${worst:-99999}" -le 3500 ]; then pass "its slowest call took $worst ms (bound: 2000 ms for the standby, then the primary's answer)"; else fail "slowest call $worst ms"; fi
 assert_eq 1 "$(grep -c 'read server' "$LOG" || true)" "one log line about the read server"
 : > "$LOG"
 t0=$(date +%s%N)
