@@ -110,7 +110,7 @@ void meta_route_close(struct meta *m)
 {
     struct meta_route *r = &m->route;
     if (r->rd && r->n_read)
-        log_info(META_LOG, "%s: %llu routable reads, %llu answered by the primary", m->describe,
+        log_debug(META_LOG, "%s: %llu routable reads, %llu answered by the primary", m->describe,
                  (unsigned long long)r->n_read, (unsigned long long)r->n_primary);
     meta_close(r->rd);
     r->rd = NULL;
