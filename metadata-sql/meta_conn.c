@@ -108,7 +108,8 @@ static void meta_notice(void *arg, const char *message)
  * about when we do (not sent through a pooler, nor with
  * SHIMFS_META_PREPARE=0: PgBouncer refuses the "options" startup
  * parameter, and a session setting must not outlive our transaction on a
- * pooled server connection). None of them bounds a call by itself:
+ * pooled server connection: meta_exec.c sets statement_timeout in each
+ * transaction instead). None of them bounds a call by itself:
  * meta_conn_wait does. */
 static int meta_sends_options(const struct meta *m)
 {

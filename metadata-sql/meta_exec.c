@@ -30,8 +30,9 @@
 #define META_MAX_BATCH 66   /* meta_read_dirs_all sends 1 + META_DIRS_BATCH, plus
                                one for read routing (meta_route.c) */
 
-enum meta_item_kind { MI_BEGIN, MI_PREPARE, MI_EXEC, MI_COMMIT, MI_ROLLBACK };
-static const char *const meta_cmd_names[] = { "BEGIN", "PREPARE", "EXECUTE", "COMMIT", "ROLLBACK" };
+enum meta_item_kind { MI_BEGIN, MI_PREPARE, MI_EXEC, MI_COMMIT, MI_ROLLBACK, MI_BOUND };
+static const char *const meta_cmd_names[] = { "BEGIN", "PREPARE", "EXECUTE", "COMMIT", "ROLLBACK",
+                                               "statement_timeout" };
 struct meta_item { int kind; int q; };
 
 int meta_tx_own(const struct meta_conn *c) { return c->tx == META_TX_OWN; }
@@ -39,6 +40,18 @@ int meta_tx_own(const struct meta_conn *c) { return c->tx == META_TX_OWN; }
 static int meta_send_cmd(struct meta_conn *c, const char *sql)
 {
     return PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0);
+}
+
+/* Through a pooler the server's statement_timeout cannot be a session
+ * setting (no startup options; a SET would outlive our transaction on a
+ * shared server connection): each transaction sets it locally, first. */
+static int meta_send_bound(struct meta_conn *c)
+{
+    char t[24];
+    snprintf(t, sizeof t, "%d", c->m->timeout_ms);
+    const char *v[1] = { t };
+    return PQsendQueryParams(c->pg, "SELECT set_config('statement_timeout', $1, true)", 1, NULL,
+                             v, NULL, NULL, 1);
 }
 
 static int meta_send_q(struct meta_conn *c, const struct meta_q *q,
@@ -135,6 +148,7 @@ static void meta_take(struct meta_conn *c, const struct meta_item *it, struct me
     case MI_ROLLBACK: c->in_block = 0; break;
     case MI_COMMIT: if (st != PGRES_PIPELINE_ABORTED) c->in_block = 0; break;
     case MI_PREPARE: if (!ok) c->prepared[qs[it->q].stmt] = 0; break;
+    case MI_BOUND: break;
     case MI_EXEC:
         if (ok) {
             qs[it->q].res = r;
@@ -196,7 +210,7 @@ void meta_q_clear(struct meta_q *qs, int n)
 
 static int meta_run_once(struct meta_conn *c, struct meta_q *qs, int n, int commit)
 {
-    struct meta_item items[2 * META_MAX_BATCH + 2];
+    struct meta_item items[2 * META_MAX_BATCH + 3];
     int ni = 0, err;
     if (n > META_MAX_BATCH || meta_conn_broken(c))
         return n > META_MAX_BATCH ? -E2BIG : -ECONNREFUSED;
@@ -210,6 +224,11 @@ static int meta_run_once(struct meta_conn *c, struct meta_q *qs, int n, int comm
         items[ni++] = (struct meta_item){ MI_BEGIN, 0 };
     }
     c->begin_pending = 0;
+    if (!c->in_block && __atomic_load_n(&c->m->pooler, __ATOMIC_RELAXED) != META_POOLER_NONE) {
+        if (!meta_send_bound(c))
+            goto send_failed;
+        items[ni++] = (struct meta_item){ MI_BOUND, 0 };
+    }
     for (int i = 0; i < n; i++)
         if (meta_send_q(c, &qs[i], items, &ni, i) < 0)
             goto send_failed;

@@ -10,6 +10,9 @@
 #    and PgBouncer counted their transactions while never holding more
 #    than its 2 server connections;
 #  - no prepared statement error reached any log;
+#  - a call stuck on a lock past SHIMFS_META_TIMEOUT: the server cancels
+#    it too (statement_timeout set in each transaction), so no pooled
+#    server connection keeps waiting;
 #  - without the setting, a process through the same PgBouncer still works
 #    (startup options refused: reconnect without them; a named statement
 #    the server session does not have: switch to unnamed) with one line for
@@ -118,6 +121,25 @@ check "gc --delete" "$CLI" gc --delete --grace 0 --meta "$BOUNCED"
 "$CLI" fsck --meta "$BOUNCED" > "$TEST_SCRATCH/fsck.out" 2>&1 && pass "fsck is clean" ||
     fail "fsck: $(tail -n 5 "$TEST_SCRATCH/fsck.out")"
 check "after gc the kept files still read back" shim cmp -s "$SRC/f1" "$VOL/c/g1"
+
+# ---- the server's statement_timeout holds through the pooler ----
+# A call waiting on a lock past SHIMFS_META_TIMEOUT (1 s) gives up on the
+# client side; each transaction also set statement_timeout locally, so the
+# server cancels the statement too instead of keeping a pooled server
+# connection waiting for the lock.
+as_pg() { psql -X -q -A -t -h "$SHIMFS_TEST_PG_SOCKET_DIR" -p "$SHIMFS_TEST_PG_PORT" -U postgres -d "$DB" "$@"; }
+as_pg -c "BEGIN; SELECT ino FROM inode FOR UPDATE; SELECT pg_sleep(6); COMMIT;" > /dev/null &
+locker=$!
+sleep 0.5
+if shim env SHIMFS_META_TIMEOUT=1 mkdir "$VOL/c/locked" 2> /dev/null; then
+    fail "mkdir under a held lock succeeded?"
+else
+    pass "mkdir under a lock held for 6 s fails after SHIMFS_META_TIMEOUT=1"
+fi
+sleep 1.5
+waiting=$(as_pg -c "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+assert_eq 0 "$waiting" "no server connection still waits on the lock (statement_timeout set per transaction)"
+wait "$locker" || true
 
 # ---- what PgBouncer saw ----
 x1=$(xacts)
