@@ -252,7 +252,8 @@ int meta_exec_simple(struct meta_conn *c, const char *sql, const char *what);
 int meta_open_one(const char *conninfo, struct meta **out);
 /* meta_set_timeout changed m's bound: the read server's try follows. */
 void meta_route_set_timeout(struct meta *m);
-/* Reads SHIMFS_META_READ and SHIMFS_META_READ_LAG; 0 or -errno. */
+/* Reads SHIMFS_META_READ and SHIMFS_META_READ_LAG (a value that does not
+ * parse: one warning, no read server); 0 or -errno. */
 int meta_route_open(struct meta *m);
 void meta_route_close(struct meta *m);
 void meta_route_after_fork(struct meta *m);

@@ -89,13 +89,18 @@ int meta_route_open(struct meta *m)
     PQconninfoOption *opts = PQconninfoParse(url, &err);
     PQfreemem(err);     /* it may quote the string, password included */
     if (!opts) {
-        log_error(META_LOG, "SHIMFS_META_READ is not a valid libpq URL or conninfo string");
-        return -EINVAL;
+        /* a setting that does not parse never breaks the host program */
+        log_warn(META_LOG, "SHIMFS_META_READ is not a valid libpq URL or conninfo string; "
+                 "metadata reads go to the primary");
+        return 0;
     }
     PQconninfoFree(opts);
     int rc = meta_open_one(url, &r->rd);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) {
+        log_warn(META_LOG, "SHIMFS_META_READ: %s; metadata reads go to the primary", strerror(-rc));
+        r->rd = NULL;
+        return 0;
+    }
     r->rd->quiet = 1;
     char d[sizeof r->rd->describe + 16];
     snprintf(d, sizeof d, "read server %s", r->rd->describe);

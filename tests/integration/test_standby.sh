@@ -99,6 +99,12 @@ else
     fail "reads served by the standby: $on_s transactions on the standby, $on_p on the primary"
 fi
 
+# A read server setting that does not parse costs one line, not the volume.
+: > "$LOG"
+out=$(shim env SHIMFS_META_READ='host=127.0.0.1 port' cat "$VOL/d/f2" 2>&1 || true)
+assert_eq f2 "$out" "an unparsable SHIMFS_META_READ: the file still reads (from the primary)"
+assert_eq 1 "$(grep -c 'SHIMFS_META_READ is not a valid' "$LOG" || true)" "...with one warning"
+
 # ---- 2. read-your-writes and other processes, with the standby 4 s behind
 psql_s -d postgres -c "ALTER SYSTEM SET recovery_min_apply_delay = '4s'" -c "SELECT pg_reload_conf()" > /dev/null
 sleep 0.5
