@@ -7,6 +7,15 @@
  * messages, and the description is built without it); statement failures
  * log one line unless they are namespace answers; serialization failures
  * and deadlocks mark the connection so the transaction can be rerun.
+ *
+ * Poolers (SHIMFS_META_POOLER): behind PgBouncer no startup options are
+ * sent (it refuses them), and in transaction mode nothing may outlive a
+ * transaction, so statements go unnamed (meta_exec.c). Both are also
+ * detected when the setting is missing: a refused "options" startup
+ * parameter reconnects without it, and a named statement the server does
+ * not know (26000) or already has (42P05) can only mean our session moved
+ * to another server connection: the handle switches to unnamed statements
+ * and the transaction reruns. Each detection logs one line.
  */
 #include "meta_int.h"
 
@@ -41,11 +50,13 @@ static const struct { const char *needle; int err; } meta_connect_errors[] = {
 };
 
 /* SQLSTATEs of failed statements; a two-letter entry matches the class. */
-enum { MEQ_QUIET = 1, MEQ_RETRY = 2, MEQ_UNFORMATTED = 4, MEQ_LOST = 8 };
+enum { MEQ_QUIET = 1, MEQ_RETRY = 2, MEQ_UNFORMATTED = 4, MEQ_LOST = 8, MEQ_POOLER = 16 };
 static const struct { const char *state; int err; int flags; } meta_sql_errors[] = {
     { "40001", -EAGAIN, MEQ_QUIET | MEQ_RETRY },   /* serialization_failure */
     { "40P01", -EAGAIN, MEQ_QUIET | MEQ_RETRY },   /* deadlock_detected */
     { "23505", -EEXIST, MEQ_QUIET | MEQ_RETRY },   /* unique_violation: lost a race */
+    { "26000", -EAGAIN, MEQ_POOLER },              /* invalid_sql_statement_name */
+    { "42P05", -EAGAIN, MEQ_POOLER },              /* duplicate_prepared_statement */
     { "42P01", -ENODEV, MEQ_UNFORMATTED },         /* undefined_table */
     { "42883", -ENODEV, MEQ_UNFORMATTED },         /* undefined_function */
     { "3F000", -ENODEV, MEQ_UNFORMATTED },         /* invalid_schema_name */
@@ -94,9 +105,40 @@ static void meta_notice(void *arg, const char *message)
  * caller's URL or conninfo says wins (expand_dbname processes in order).
  * Keepalives and tcp_user_timeout let the kernel find a dead peer of an
  * idle pooled connection; statement_timeout makes the server give up
- * about when we do (not sent with SHIMFS_META_PREPARE=0: PgBouncer refuses
- * the "options" startup parameter). None of them bounds a call by itself:
+ * about when we do (not sent through a pooler, nor with
+ * SHIMFS_META_PREPARE=0: PgBouncer refuses the "options" startup
+ * parameter, and a session setting must not outlive our transaction on a
+ * pooled server connection: meta_exec.c sets statement_timeout in each
+ * transaction instead). None of them bounds a call by itself:
  * meta_conn_wait does. */
+static int meta_sends_options(const struct meta *m)
+{
+    return __atomic_load_n(&m->pooler, __ATOMIC_ACQUIRE) == META_POOLER_NONE
+        && __atomic_load_n(&m->use_prepare, __ATOMIC_ACQUIRE) && !getenv("PGOPTIONS");
+}
+
+int meta_pooler_from_env(void)
+{
+    const char *s = getenv("SHIMFS_META_POOLER");
+    if (!s || !*s || !strcmp(s, "none"))
+        return META_POOLER_NONE;
+    if (!strcmp(s, "session"))
+        return META_POOLER_SESSION;
+    if (!strcmp(s, "transaction"))
+        return META_POOLER_TRANSACTION;
+    log_warn(META_LOG, "SHIMFS_META_POOLER=%s: not none, session or transaction; using none", s);
+    return META_POOLER_NONE;
+}
+
+void meta_conn_unprepare(struct meta *m, const char *why)
+{
+    int was = 1;
+    if (__atomic_compare_exchange_n(&m->use_prepare, &was, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        log_warn(META_LOG, "%s: %s: the server session changed under the connection (a pooler "
+                 "in transaction mode?); sending unnamed statements from now on "
+                 "(set SHIMFS_META_POOLER=transaction)", m->describe, why);
+}
+
 static PGconn *meta_connect_start(const struct meta *m)
 {
     const char *keys[12], *vals[12];
@@ -122,7 +164,7 @@ static PGconn *meta_connect_start(const struct meta *m)
     vals[n++] = "3";
     keys[n] = "tcp_user_timeout";
     vals[n++] = uto;
-    if (m->use_prepare && !getenv("PGOPTIONS")) {
+    if (meta_sends_options(m)) {
         keys[n] = "options";
         vals[n++] = opts;
     }
@@ -190,8 +232,23 @@ int meta_conn_connect(struct meta_conn *c)
         return rc;
     int held[META_FD_FLOOR];
     int nheld = meta_fd_hold_low(held);
-    PGconn *pg = meta_connect_start(c->m);
-    rc = pg && PQstatus(pg) != CONNECTION_BAD ? meta_connect_finish(pg, c->deadline_ns) : -1;
+    PGconn *pg;
+    for (int attempt = 0;; attempt++) {
+        int options = meta_sends_options(c->m);
+        pg = meta_connect_start(c->m);
+        rc = pg && PQstatus(pg) != CONNECTION_BAD ? meta_connect_finish(pg, c->deadline_ns) : -1;
+        if (rc != -1 || !options || attempt > 0 ||
+            !strstr(PQerrorMessage(pg), "unsupported startup parameter"))
+            break;
+        /* PgBouncer's answer to "options": connect again without them. */
+        PQfinish(pg);
+        int none = META_POOLER_NONE;
+        if (__atomic_compare_exchange_n(&c->m->pooler, &none, META_POOLER_SESSION, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            log_warn(META_LOG, "%s: the server refuses startup options (a pooler such as "
+                     "PgBouncer?); connecting without them (set SHIMFS_META_POOLER)",
+                     c->m->describe);
+    }
     while (nheld > 0)
         close(held[--nheld]);
     if (!pg) {
@@ -263,7 +320,10 @@ int meta_conn_error(struct meta_conn *c, const PGresult *r, const char *what)
         /* No SQLSTATE: libpq itself failed, nearly always a lost server. */
         meta_one_line(r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg), why, sizeof why);
         if (meta_conn_broken(c)) {
-            log_warn(META_LOG, "%s: connection lost during %s: %s", c->m->describe, what, why);
+            if (c->m->quiet)
+                log_debug(META_LOG, "%s: connection lost during %s: %s", c->m->describe, what, why);
+            else
+                log_warn(META_LOG, "%s: connection lost during %s: %s", c->m->describe, what, why);
             return -ECONNREFUSED;
         }
         log_error(META_LOG, "%s: %s: %s", c->m->describe, what, why);
@@ -271,13 +331,24 @@ int meta_conn_error(struct meta_conn *c, const PGresult *r, const char *what)
     }
     int flags;
     int err = meta_sql_errno(state, &flags);
+    if ((flags & MEQ_POOLER) && __atomic_load_n(&c->m->use_prepare, __ATOMIC_ACQUIRE)) {
+        meta_conn_unprepare(c->m, what);
+        c->retry = c->moved = 1;
+        return err;
+    }
+    if (flags & MEQ_POOLER)
+        err = -EIO;     /* unnamed statements cannot cause it: report it */
     if (flags & MEQ_RETRY)
         c->retry = 1;
     if (flags & MEQ_LOST || meta_conn_broken(c)) {
-        /* The server ended the session; a read reconnects once by itself. */
+        /* The server ended the session; a read reconnects once by itself.
+         * A read server's loss is reported by meta_route.c. */
         const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
         meta_one_line(msg ? msg : "", why, sizeof why);
-        log_warn(META_LOG, "%s: connection lost during %s: %s", c->m->describe, what, why);
+        if (c->m->quiet)
+            log_debug(META_LOG, "%s: connection lost during %s: %s", c->m->describe, what, why);
+        else
+            log_warn(META_LOG, "%s: connection lost during %s: %s", c->m->describe, what, why);
     } else if (flags & MEQ_UNFORMATTED) {
         log_error(META_LOG, "%s: volume not formatted: run shimfs format", c->m->describe);
     } else if (!(flags & MEQ_QUIET)) {

@@ -89,7 +89,7 @@ static int meta_ds_query(struct meta *m, const struct meta_params *p, int n, PGr
         q[0] = (struct meta_q){ .stmt = MS_DIR_SLICES_PLAN };
         for (int i = 0; i < n; i++)
             q[i + 1] = (struct meta_q){ .stmt = MS_DIR_SLICES, .p = &p[i] };
-        rc = meta_run(c, q, n + 1, 0);
+        rc = meta_route_run(c, q, n + 1);  /* maybe on the read server */
         int broken = rc < 0 && meta_conn_broken(c);
         meta_conn_put(c);
         /* inside the caller's transaction the answer may hold changes not

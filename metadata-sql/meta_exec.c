@@ -9,6 +9,14 @@
  * which makes a single-batch change atomic without BEGIN/COMMIT at all.
  * Connections are non-blocking: every wait is a poll() that ends by the
  * call's deadline (meta_set_timeout), never a blocking libpq call.
+ * Behind a transaction-pooling PgBouncer (SHIMFS_META_POOLER=transaction,
+ * or detected: meta_conn.c) the same SQL goes unnamed (Parse, Bind and
+ * Execute of the unnamed statement in the same batch), so no batch relies
+ * on what an earlier one left on the server: each batch is either inside
+ * one transaction, which PgBouncer keeps on one server connection, or a
+ * whole implicit transaction by itself.
+ * Routable reads may go to a read server first (meta_route.c); commits
+ * are reported to it for read-your-writes.
  */
 #include "meta_int.h"
 
@@ -19,10 +27,12 @@
 
 #include "log.h"
 
-#define META_MAX_BATCH 64   /* meta_read_dirs_all sends 1 + META_DIRS_BATCH */
+#define META_MAX_BATCH 66   /* meta_read_dirs_all sends 1 + META_DIRS_BATCH, plus
+                               one for read routing (meta_route.c) */
 
-enum meta_item_kind { MI_BEGIN, MI_PREPARE, MI_EXEC, MI_COMMIT, MI_ROLLBACK };
-static const char *const meta_cmd_names[] = { "BEGIN", "PREPARE", "EXECUTE", "COMMIT", "ROLLBACK" };
+enum meta_item_kind { MI_BEGIN, MI_PREPARE, MI_EXEC, MI_COMMIT, MI_ROLLBACK, MI_BOUND };
+static const char *const meta_cmd_names[] = { "BEGIN", "PREPARE", "EXECUTE", "COMMIT", "ROLLBACK",
+                                               "statement_timeout" };
 struct meta_item { int kind; int q; };
 
 int meta_tx_own(const struct meta_conn *c) { return c->tx == META_TX_OWN; }
@@ -30,6 +40,18 @@ int meta_tx_own(const struct meta_conn *c) { return c->tx == META_TX_OWN; }
 static int meta_send_cmd(struct meta_conn *c, const char *sql)
 {
     return PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0);
+}
+
+/* Through a pooler the server's statement_timeout cannot be a session
+ * setting (no startup options; a SET would outlive our transaction on a
+ * shared server connection): each transaction sets it locally, first. */
+static int meta_send_bound(struct meta_conn *c)
+{
+    char t[24];
+    snprintf(t, sizeof t, "%d", c->m->timeout_ms);
+    const char *v[1] = { t };
+    return PQsendQueryParams(c->pg, "SELECT set_config('statement_timeout', $1, true)", 1, NULL,
+                             v, NULL, NULL, 1);
 }
 
 static int meta_send_q(struct meta_conn *c, const struct meta_q *q,
@@ -40,7 +62,7 @@ static int meta_send_q(struct meta_conn *c, const struct meta_q *q,
     int np = p ? p->n : 0;
     const char *const *vals = p ? p->val : NULL;
     const int *lens = p ? p->len : NULL, *fmts = p ? p->fmt : NULL;
-    if (!c->m->use_prepare)
+    if (!__atomic_load_n(&c->m->use_prepare, __ATOMIC_RELAXED))
         goto unnamed;
     if (!c->prepared[q->stmt]) {
         if (!PQsendPrepare(c->pg, s->name, s->sql, 0, NULL))
@@ -126,6 +148,7 @@ static void meta_take(struct meta_conn *c, const struct meta_item *it, struct me
     case MI_ROLLBACK: c->in_block = 0; break;
     case MI_COMMIT: if (st != PGRES_PIPELINE_ABORTED) c->in_block = 0; break;
     case MI_PREPARE: if (!ok) c->prepared[qs[it->q].stmt] = 0; break;
+    case MI_BOUND: break;
     case MI_EXEC:
         if (ok) {
             qs[it->q].res = r;
@@ -186,9 +209,9 @@ void meta_q_clear(struct meta_q *qs, int n)
     }
 }
 
-int meta_run(struct meta_conn *c, struct meta_q *qs, int n, int commit)
+static int meta_run_once(struct meta_conn *c, struct meta_q *qs, int n, int commit)
 {
-    struct meta_item items[2 * META_MAX_BATCH + 2];
+    struct meta_item items[2 * META_MAX_BATCH + 3];
     int ni = 0, err;
     if (n > META_MAX_BATCH || meta_conn_broken(c))
         return n > META_MAX_BATCH ? -E2BIG : -ECONNREFUSED;
@@ -202,6 +225,11 @@ int meta_run(struct meta_conn *c, struct meta_q *qs, int n, int commit)
         items[ni++] = (struct meta_item){ MI_BEGIN, 0 };
     }
     c->begin_pending = 0;
+    if (!c->in_block && __atomic_load_n(&c->m->pooler, __ATOMIC_RELAXED) != META_POOLER_NONE) {
+        if (!meta_send_bound(c))
+            goto send_failed;
+        items[ni++] = (struct meta_item){ MI_BOUND, 0 };
+    }
     for (int i = 0; i < n; i++)
         if (meta_send_q(c, &qs[i], items, &ni, i) < 0)
             goto send_failed;
@@ -215,12 +243,30 @@ int meta_run(struct meta_conn *c, struct meta_q *qs, int n, int commit)
     err = meta_collect(c, items, ni, qs);
     if (err)
         meta_q_clear(qs, n);
+    else if (own)
+        meta_route_committed(c->m);     /* implicit or explicit COMMIT */
     if (err == -ECONNREFUSED)
         meta_conn_drop(c);      /* the server ended the session */
     return err;
 send_failed:
     err = meta_conn_error(c, NULL, "sending");
     meta_conn_drop(c);
+    return err;
+}
+
+int meta_run(struct meta_conn *c, struct meta_q *qs, int n, int commit)
+{
+    /* A batch that is a whole transaction by itself (no block open, none
+     * begun by it) failed entirely when a pooler turned out to have moved
+     * our session: it goes again, unnamed. Inside a block the transaction
+     * is rerun instead (c->retry). */
+    int whole = !c->in_block && !(c->begin_pending && !(meta_tx_own(c) && commit));
+    c->moved = 0;
+    int err = meta_run_once(c, qs, n, commit);
+    if (err == -EAGAIN && c->moved && whole && !meta_conn_broken(c)) {
+        c->retry = c->moved = 0;
+        err = meta_run_once(c, qs, n, commit);
+    }
     return err;
 }
 
@@ -234,6 +280,8 @@ int meta_end(struct meta_conn *c, int commit)
     }
     int err = meta_collect(c, &it, 1, NULL);
     c->in_block = 0;
+    if (err == 0 && commit)
+        meta_route_committed(c->m);
     return err;
 }
 
@@ -258,13 +306,16 @@ static int meta_read_ex(struct meta *m, int raw, int stmt, const struct meta_par
             return rc;
         deadline = c->deadline_ns;
         int owned = meta_conn_owned(m) == c;
-        rc = meta_run1(c, stmt, p, res);
+        struct meta_q q = { .stmt = stmt, .p = p };
+        rc = meta_route_run(c, &q, 1);      /* the read server's, or c's */
+        *res = q.res;
         int broken = rc < 0 && meta_conn_broken(c);
         meta_conn_put(c);
         if (!broken || owned)
             break;
         meta_pool_drop_idle(m);
-        log_info(META_LOG, "%s: connection lost; reconnecting once", m->describe);
+        if (!m->quiet)
+            log_info(META_LOG, "%s: connection lost; reconnecting once", m->describe);
     }
     return rc;
 }

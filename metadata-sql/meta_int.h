@@ -47,6 +47,7 @@ enum meta_stmt_id {
     MS_CHANGE_TOKEN,
     MS_APPEND,
     MS_CHANGES,
+    MS_WAL_LSN, MS_REPLAY_LSN,      /* read routing (meta_route.c) */
     MS_COUNT
 };
 
@@ -75,6 +76,7 @@ struct meta_conn {
     int begin_pending;          /* BEGIN goes out with the next batch */
     int in_block;               /* an explicit transaction is open */
     int retry;                  /* the last failure may succeed if the tx reruns */
+    int moved;                  /* the last failure: a pooler moved our session */
     int64_t deadline_ns;        /* CLOCK_MONOTONIC: this use of c ends by then */
     unsigned char prepared[MS_COUNT];
 };
@@ -91,10 +93,31 @@ struct meta_down {
     uint64_t refused;           /* calls answered fast since the last line */
 };
 
+/* How connections reach the server (SHIMFS_META_POOLER, meta_conn.c). */
+enum meta_pooler {
+    META_POOLER_NONE = 0,       /* a PostgreSQL server: session state is ours */
+    META_POOLER_SESSION,        /* PgBouncer session mode: no startup options */
+    META_POOLER_TRANSACTION,    /* transaction mode: no state outlives a transaction */
+};
+
+/* Metadata reads sent to a read server (SHIMFS_META_READ, meta_route.c). */
+struct meta_route {
+    struct meta *rd;            /* the read server's handle; NULL: all on the primary */
+    int lag_ms;                 /* SHIMFS_META_READ_LAG: staleness bound */
+    pthread_mutex_t mu;
+    uint64_t fence_lsn;         /* the primary's WAL position ... */
+    int64_t fence_at_ns;        /* ... at or after this time (CLOCK_MONOTONIC) */
+    int64_t commit_ns;          /* this handle's last commit was acknowledged then */
+    uint64_t n_read, n_primary; /* routable reads, and those the primary answered */
+};
+
 struct meta {
     char *conninfo;
     char describe[512];
-    int use_prepare;            /* SHIMFS_META_PREPARE (default 1) */
+    int use_prepare;            /* SHIMFS_META_PREPARE (default 1); atomic */
+    int pooler;                 /* enum meta_pooler */
+    int quiet;                  /* a read server's handle: meta_route.c reports */
+    struct meta_route route;
     int checked;                /* schema version verified on this handle */
     int timeout_ms;             /* meta_set_timeout: bound of one call */
     struct meta_down down;
@@ -188,6 +211,13 @@ void meta_down_failed(struct meta *m, int err, const char *why);
 /* A connect succeeded: mark up (one line if it was down). */
 void meta_down_ok(struct meta *m);
 
+/* The pooler mode of SHIMFS_META_POOLER (one warning line if invalid). */
+int meta_pooler_from_env(void);
+/* A failure says the server session changed under the connection (26000
+ * or 42P05 on a named statement): a pooler in transaction mode. From now
+ * on the handle sends unnamed statements; one log line. */
+void meta_conn_unprepare(struct meta *m, const char *why);
+
 /* ---- executing (meta_exec.c) ---- */
 struct meta_q {
     int stmt;
@@ -217,6 +247,24 @@ int meta_read_keyset(struct meta *m, int stmt, const int64_t *lead, int64_t afte
 int meta_read_raw(struct meta *m, int stmt, const struct meta_params *p, PGresult **res);
 /* Simple-protocol commands (DDL, BEGIN/COMMIT/ROLLBACK in format). */
 int meta_exec_simple(struct meta_conn *c, const char *sql, const char *what);
+
+/* ---- read routing (meta_route.c) ---- */
+/* meta_open without read routing (the read server's own handle). */
+int meta_open_one(const char *conninfo, struct meta **out);
+/* meta_set_timeout changed m's bound: the read server's try follows. */
+void meta_route_set_timeout(struct meta *m);
+/* Reads SHIMFS_META_READ and SHIMFS_META_READ_LAG (a value that does not
+ * parse: one warning, no read server); 0 or -errno. */
+int meta_route_open(struct meta *m);
+void meta_route_close(struct meta *m);
+void meta_route_after_fork(struct meta *m);
+/* A commit of m was acknowledged: its next reads must see it. */
+void meta_route_committed(struct meta *m);
+/* Runs the read batch qs on the read server when all of it is routable
+ * and its answer is known fresh enough, else on c (the primary's, held by
+ * the caller; adding MS_WAL_LSN when the fence needs renewing): as
+ * meta_run(c, qs, n, 0). Outside meta_txn only; bounded by c's deadline. */
+int meta_route_run(struct meta_conn *c, struct meta_q *qs, int n);
 
 /* ---- transactions (meta_tx.c) ---- */
 typedef int (*meta_tx_body)(struct meta_conn *c, void *arg);

@@ -49,7 +49,7 @@ static int meta_env_int(const char *name, int def, int lo, int hi)
     return (int)v;
 }
 
-int meta_open(const char *conninfo, struct meta **out)
+int meta_open_one(const char *conninfo, struct meta **out)
 {
     struct meta *m = calloc(1, sizeof *m);
     if (!m)
@@ -72,13 +72,31 @@ int meta_open(const char *conninfo, struct meta **out)
     PQconninfoFree(opts);
     meta_conn_describe(m->conninfo, m->describe, sizeof m->describe);
     m->use_prepare = meta_env_int("SHIMFS_META_PREPARE", 1, 0, 1);
+    m->pooler = meta_pooler_from_env();
+    if (m->pooler == META_POOLER_TRANSACTION)
+        m->use_prepare = 0;
     m->nconns = meta_env_int("SHIMFS_META_CONNS", 2, 1, META_MAX_CONNS);
     m->timeout_ms = META_TIMEOUT_DEFAULT_MS;
     meta_down_init(&m->down);
     pthread_mutex_init(&m->mu, NULL);
+    pthread_mutex_init(&m->route.mu, NULL);
     meta_pool_cond_init(&m->cv);
     for (int i = 0; i < m->nconns; i++)
         m->conns[i].m = m;
+    *out = m;
+    return 0;
+}
+
+int meta_open(const char *conninfo, struct meta **out)
+{
+    struct meta *m;
+    int rc = meta_open_one(conninfo, &m);
+    if (rc < 0)
+        return rc;
+    if ((rc = meta_route_open(m)) < 0) {
+        meta_close(m);
+        return rc;
+    }
     *out = m;
     return 0;
 }
@@ -87,6 +105,7 @@ void meta_close(struct meta *m)
 {
     if (!m)
         return;
+    meta_route_close(m);
     for (int i = 0; i < m->nconns; i++)
         meta_conn_drop(&m->conns[i]);
     pthread_mutex_destroy(&m->mu);
@@ -124,6 +143,7 @@ void meta_after_fork(struct meta *m)
     meta_pool_cond_init(&m->cv);
     pthread_mutex_init(&m->down.mu, NULL);
     m->down.probing = 0;    /* the probing thread, if any, is the parent's */
+    meta_route_after_fork(m);
     /* The parent's session stays the parent's: the child starts its own. */
     m->sid = 0;
     if (meta_tls_m == m) {
@@ -168,6 +188,7 @@ void meta_set_timeout(struct meta *m, int timeout_ms)
 {
     assert(m);
     m->timeout_ms = timeout_ms > 0 ? timeout_ms : META_TIMEOUT_DEFAULT_MS;
+    meta_route_set_timeout(m);
 }
 
 int meta_conn_get_until(struct meta *m, int raw, int64_t deadline_ns, struct meta_conn **out)

@@ -1,7 +1,11 @@
 /* meta_stmt.c - every SQL statement the client runs, in one table.
  *
  * All are parameterized and prepared once per connection (lazily, in the
- * same round trip as their first use). Inode rows always come back as the
+ * same round trip as their first use), or sent unnamed with the same SQL
+ * behind a transaction-pooling PgBouncer (meta_exec.c): so no statement
+ * may rely on session state; settings are transaction-local (set_config
+ * with is_local) and advisory locks transaction-scoped, except the one
+ * shimfs_next_ids takes and releases inside a single statement. Inode rows always come back as the
  * META_NCOLS columns of COLS so one decoder (meta_r_attr) reads them all.
  * Where a parameter's type cannot be inferred from a column it is cast.
  * Multi-statement changes rely on the caller holding row locks taken in
@@ -468,4 +472,11 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
         "WHERE n.chg >= $1::bigint::text::xid8 LIMIT $2) "
         "UNION ALL (SELECT 2, g.ino, 0, 0, g.chg::text::bigint FROM inode_gone g "
         "WHERE g.chg >= $1::bigint::text::xid8 LIMIT $2)" },
+
+    /* ---- read routing (meta_route.c): WAL positions as bigint (binary
+     * pg_lsn is 8 bytes). On the read server NULL means "not a standby":
+     * it is current by definition. ---- */
+    [MS_WAL_LSN] = { "shimfs_wal_lsn", "SELECT pg_current_wal_lsn()" },
+    [MS_REPLAY_LSN] = { "shimfs_replay_lsn",
+        "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() END" },
 };

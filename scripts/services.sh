@@ -9,7 +9,13 @@
 #                            its postgresql:// URL
 #   services.sh newbucket NAME  create bucket NAME (emptied if it exists),
 #                            print its http:// URL
-# SHIMFS_SERVICES_DIR overrides the folder. The env file exports SHIMFS_META,
+# SHIMFS_SERVICES_DIR overrides the folder. With SHIMFS_TEST_PGBOUNCER=N,
+# start also puts a PgBouncer in transaction mode (scripts/pgbouncer.sh, N
+# server connections per database) in front of PostgreSQL: SHIMFS_META and
+# newdb's URLs then go through it, and the env file adds
+# SHIMFS_META_POOLER=transaction and SHIMFS_TEST_PGBOUNCER_PORT (to run the
+# suite through it; tests that count connections to SHIMFS_TEST_PG_PORT do
+# not hold then). The env file exports SHIMFS_META,
 # SHIMFS_TEST_PG_SOCKET_DIR, SHIMFS_TEST_PG_PORT, SHIMFS_TEST_S3_ENDPOINT,
 # SHIMFS_TEST_S3_URL and the AWS_* credentials of s3rver.
 set -euo pipefail
@@ -23,13 +29,21 @@ SVC_PG_URL_BASE=postgresql://shimfs:shimfs-test@127.0.0.1
 svc_log() { printf 'services.sh: %s\n' "$*" >&2; }
 svc_die() { svc_log "$*"; exit 1; }
 
+# The PgBouncer's folder, in the cluster's home (which postgres can reach).
+svc_pgb_dir() { echo "$("$SVC_SCRIPTS/pg.sh" home "$SVC_DIR/pg")/pgbouncer"; }
+svc_pgb_running() { [ -f "$SVC_DIR/pg/port" ] && [ -f "$(svc_pgb_dir)/pgbouncer.pid" ]; }
+# The port clients use: the PgBouncer's when it runs.
+svc_client_port() {
+    if svc_pgb_running; then cat "$(svc_pgb_dir)/port"; else "$SVC_SCRIPTS/pg.sh" port "$SVC_DIR/pg"; fi
+}
+
 svc_write_env() {
     local pg_port s3_port tmp
     pg_port=$("$SVC_SCRIPTS/pg.sh" port "$SVC_DIR/pg")
     s3_port=$("$SVC_SCRIPTS/s3.sh" port "$SVC_DIR/s3")
     tmp=$SVC_ENV.tmp
     cat > "$tmp" <<EOF
-export SHIMFS_META='$SVC_PG_URL_BASE:$pg_port/shimfs'
+export SHIMFS_META='$SVC_PG_URL_BASE:$(svc_client_port)/shimfs'
 export SHIMFS_TEST_PG_SOCKET_DIR='$("$SVC_SCRIPTS/pg.sh" home "$SVC_DIR/pg")'
 export SHIMFS_TEST_PG_PORT='$pg_port'
 export SHIMFS_TEST_S3_ENDPOINT='http://127.0.0.1:$s3_port'
@@ -38,6 +52,10 @@ export AWS_ACCESS_KEY_ID='S3RVER'
 export AWS_SECRET_ACCESS_KEY='S3RVER'
 export AWS_REGION='us-east-1'
 EOF
+    if svc_pgb_running; then
+        printf "export SHIMFS_META_POOLER='transaction'\nexport SHIMFS_TEST_PGBOUNCER_PORT='%s'\n" \
+            "$(cat "$(svc_pgb_dir)/port")" >> "$tmp"
+    fi
     mv "$tmp" "$SVC_ENV"
 }
 
@@ -60,6 +78,10 @@ svc_stop() {
     svc_stop_agents
     rm -f "$SVC_ENV"
     [ -d "$SVC_DIR" ] || return 0
+    if svc_pgb_running; then
+        "$SVC_SCRIPTS/pgbouncer.sh" stop "$(svc_pgb_dir)" || rc=1
+        rm -f "$(svc_pgb_dir)/pgbouncer.pid"
+    fi
     "$SVC_SCRIPTS/s3.sh" stop "$SVC_DIR/s3" || rc=1
     "$SVC_SCRIPTS/pg.sh" stop "$SVC_DIR/pg" || rc=1
     return $rc
@@ -85,6 +107,12 @@ svc_start() {
         svc_stop || true
         svc_die "could not start the services (logs in $SVC_DIR)"
     fi
+    if [ -n "${SHIMFS_TEST_PGBOUNCER:-}" ] &&
+       ! "$SVC_SCRIPTS/pgbouncer.sh" start "$(svc_pgb_dir)" \
+            "$("$SVC_SCRIPTS/pg.sh" port "$SVC_DIR/pg")" "$SHIMFS_TEST_PGBOUNCER"; then
+        svc_stop || true
+        svc_die "could not start pgbouncer (log in $(svc_pgb_dir))"
+    fi
     svc_write_env
 }
 
@@ -103,7 +131,7 @@ SET client_min_messages = warning;
 DROP DATABASE IF EXISTS "$name" WITH (FORCE);
 CREATE DATABASE "$name" OWNER shimfs;
 EOF
-    echo "$SVC_PG_URL_BASE:$port/$name"
+    echo "$SVC_PG_URL_BASE:$(svc_client_port)/$name"
 }
 
 svc_newbucket() {
