@@ -187,14 +187,18 @@ static int s3_list_page(struct obj_store *st, const char *prefix, const char *to
 {
     struct s3_qparam q[4] = { { "list-type", "2" }, { "max-keys", S3_LIST_PAGE } };
     int nq = 2;
-    if (*prefix)
-        q[nq++] = (struct s3_qparam){ "prefix", prefix };
+    char *full = NULL;          /* the bucket URL's key prefix, then the caller's */
+    if (asprintf(&full, "%s%s", st->url.prefix, prefix) < 0)
+        return -ENOMEM;
+    if (*full)
+        q[nq++] = (struct s3_qparam){ "prefix", full };
     if (token)
         q[nq++] = (struct s3_qparam){ "continuation-token", token };
-    size_t cap = 3 * (strlen(prefix) + (token ? strlen(token) : 0)) + 128;
+    size_t cap = 3 * (strlen(full) + (token ? strlen(token) : 0)) + 128;
     char *query = malloc(cap);
     struct s3_xfer x = { 0 };
     int rc = query ? s3_query_build(q, nq, query, cap) : -ENOMEM;
+    free(full);
     if (rc >= 0)
         rc = s3_xfer_init(s3_ctx_of(st), &x, S3_LIST, prefix, query);
     free(query);
@@ -241,8 +245,19 @@ static int s3_list(struct obj_store *st, const char *prefix, obj_list_cb cb, voi
         rc = s3_list_page(st, prefix, token, &page);
         if (rc)
             break;
-        for (int i = 0; rc == 0 && i < page.n; i++)
-            rc = cb(arg, page.entries[i].key, page.entries[i].size);
+        size_t plen = strlen(st->url.prefix);
+        for (int i = 0; rc == 0 && i < page.n; i++) {
+            /* Keys come back with the bucket URL's prefix: strip it. A
+             * key outside it means the server ignored the prefix. */
+            const char *k = page.entries[i].key;
+            if (strncmp(k, st->url.prefix, plen) != 0) {
+                log_error("objstore", "LIST %s in %s: the server returned a key outside the prefix",
+                          prefix, st->desc);
+                rc = -EIO;
+                break;
+            }
+            rc = cb(arg, k + plen, page.entries[i].size);
+        }
         if (rc == 0)
             rc = s3_list_next(st, prefix, &page, &token);
         s3_list_page_free(&page);

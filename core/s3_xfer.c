@@ -74,11 +74,19 @@ static int s3_xfer_url(struct s3_ctx *ctx, struct s3_xfer *x, const char *key, c
         x->url = NULL;
         return -ENOMEM;
     }
-    size_t klen = strlen(key), cap = klen * 3 + 1;
-    char *enc = malloc(cap);
-    if (!enc)
+    /* The bucket URL's key prefix is part of every object's name. */
+    const char *pre = ctx->st->url.prefix;
+    size_t plen = strlen(pre), klen = strlen(key), cap = (plen + klen) * 3 + 1;
+    char *enc = malloc(cap), *full = malloc(plen + klen + 1);
+    if (!enc || !full) {
+        free(enc);
+        free(full);
         return -ENOMEM;
-    int rc = s3_uri_encode(key, klen, 1, enc, cap);
+    }
+    memcpy(full, pre, plen);
+    memcpy(full + plen, key, klen + 1);
+    int rc = s3_uri_encode(full, plen + klen, 1, enc, cap);
+    free(full);
     if (rc >= 0 && asprintf(&x->url, "%s/%s", ctx->endpoint, enc) < 0) {
         x->url = NULL;
         rc = -ENOMEM;
