@@ -65,6 +65,7 @@ static int s3_creds_valid(const struct s3_creds *cr, int64_t now_ms)
     return cr && (cr->expires == 0 || now_ms < cr->expires * 1000);
 }
 
+/* In ms: INT64_MAX for credentials that do not expire. */
 static int64_t s3_refresh_time(const struct s3_creds *cr, int64_t fetched_s)
 {
     if (cr->expires == 0)
@@ -72,7 +73,7 @@ static int64_t s3_refresh_time(const struct s3_creds *cr, int64_t fetched_s)
     int64_t life = cr->expires - fetched_s;
     int64_t ahead = life / 2 < S3_REFRESH_AHEAD_S ? life / 2 : S3_REFRESH_AHEAD_S;
     int64_t at = cr->expires - ahead;
-    return at < fetched_s + S3_REFRESH_MIN_GAP_S ? fetched_s + S3_REFRESH_MIN_GAP_S : at;
+    return 1000 * (at < fetched_s + S3_REFRESH_MIN_GAP_S ? fetched_s + S3_REFRESH_MIN_GAP_S : at);
 }
 
 struct s3_cred *s3_cred_create(const char *desc, const char *region)
@@ -194,7 +195,7 @@ int s3_cred_get(struct s3_cred *c, const struct s3_creds **out)
             rc = 1;
             break;
         }
-        if (valid && now_ms < cur->refresh_at * 1000) {
+        if (valid && now_ms < cur->refresh_at) {
             rc = 0;             /* the common case: fresh */
             break;
         }

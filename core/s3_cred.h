@@ -33,7 +33,7 @@ struct s3_creds {
     int64_t expires;            /* Unix seconds; 0 = does not expire */
     /* the cache's */
     uint64_t gen;               /* which fetch made it: 1, 2, ... */
-    int64_t refresh_at;         /* Unix seconds: fetch anew from then on */
+    int64_t refresh_at;         /* Unix ms: fetch anew from then on */
     int refs;
 };
 

@@ -316,6 +316,13 @@ uint64_t s3_debug_connections_opened(const struct obj_store *st)
     return s3_conn_opened(((struct s3_ctx *)st->priv)->conn);
 }
 
+uint64_t s3_debug_cred_fetches(const struct obj_store *st)
+{
+    if (!st || st->be != &s3_backend)
+        return 0;
+    return s3_cred_fetches(((struct s3_ctx *)st->priv)->cred);
+}
+
 const struct obj_backend s3_backend = {
     .open = s3_open,
     .close = s3_close,
