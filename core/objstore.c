@@ -58,7 +58,7 @@ int obj_open(const char *url, const struct obj_options *opts, struct obj_store *
         return -ENOMEM;
     int rc = obj_parse_url(url, &st->url);
     if (rc) {
-        log_error("objstore", "bad bucket URL (want file:///dir or http(s)://host[:port]/bucket)");
+        log_error("objstore", "bad bucket URL (want file:///dir, http(s)://host[:port]/bucket[/prefix] or s3://bucket[/prefix])");
         free(st);
         return rc;
     }

@@ -3,11 +3,20 @@
  * Two backends behind one interface, chosen by the bucket URL:
  *   file:///dir            a directory tree with the same keys; writes go
  *                          to a temporary name and are renamed into place.
- *   http(s)://host[:port]/bucket   S3 over libcurl, path style by default;
+ *   http(s)://host[:port]/bucket[/prefix]   S3 over libcurl, path style;
  *                          signed with SigV4 ("aws:amz:REGION:s3").
- * Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
- * region from AWS_REGION / AWS_DEFAULT_REGION (default us-east-1), CA bundle
- * from AWS_CA_BUNDLE when it names a readable file (else the system store).
+ *   https://bucket.s3[.REGION].amazonaws.com[/prefix]   AWS's virtual-
+ *                          hosted form (region taken from the host name).
+ *   s3://bucket[/prefix]   endpoint from AWS_ENDPOINT_URL_S3 /
+ *                          AWS_ENDPOINT_URL (path style), else AWS's
+ *                          https://bucket.s3.REGION.amazonaws.com.
+ * With a prefix, every key the store reads, writes and lists lives under
+ * "prefix/", and obj_list's keys come back without it: two volumes on two
+ * prefixes of one bucket never see each other's objects.
+ * Credentials: the AWS chain of s3_cred.h (environment, web identity,
+ * shared files, container, IMDSv2), region from AWS_REGION /
+ * AWS_DEFAULT_REGION (default us-east-1), CA bundle from AWS_CA_BUNDLE
+ * when it names a readable file (else the system store).
  * Options in the URL query: ?region=R&style=virtual|path&tls_verify=0.
  *
  * All functions are thread-safe and return 0 (or a length) on success and a
@@ -45,6 +54,7 @@ struct obj_url {
     char bucket[256];
     char path[4096];      /* file:// directory */
     char region[64];
+    char prefix[512];     /* "" or "a/b/": every key lives under it */
     int virtual_host;     /* 1: bucket.host style */
     int tls_verify;
 };

@@ -2,7 +2,9 @@
  *
  * Accepts exactly the forms of objstore.h and nothing else (-EINVAL): a
  * typo in an option must not silently become a different bucket. Never
- * accepts credentials inside the URL: they would end up in logs.
+ * accepts credentials inside the URL: they would end up in logs. The
+ * s3:// form and region defaults read AWS_REGION, AWS_DEFAULT_REGION,
+ * AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL at parse time.
  */
 #include "s3_internal.h"
 #include "log.h"
@@ -156,28 +158,174 @@ static int obj_default_region(struct obj_url *u)
     return 0;
 }
 
+/* A key prefix inside the bucket: segments of S3's safe characters
+ * separated by single '/', no "." or ".." segment (a prefix is a folder
+ * every key the volume writes lives under, and must mean one thing).
+ * Stored with one trailing '/', or "" for the whole bucket. */
+static int obj_parse_prefix(const char *p, size_t n, struct obj_url *u)
+{
+    while (n > 0 && p[n - 1] == '/')
+        n--;
+    if (n == 0)
+        return 0;
+    if (n + 2 > sizeof u->prefix)
+        return -EINVAL;
+    for (size_t i = 0; i < n;) {
+        size_t seg = 0;
+        while (i + seg < n && p[i + seg] != '/')
+            seg++;
+        if (!obj_chars_ok(p + i, seg, "-_.!*'()") ||
+            (seg == 1 && p[i] == '.') || (seg == 2 && p[i] == '.' && p[i + 1] == '.'))
+            return -EINVAL;     /* also catches "//" (an empty segment) */
+        i += seg + 1;
+    }
+    memcpy(u->prefix, p, n);
+    u->prefix[n] = '/';
+    u->prefix[n + 1] = '\0';
+    return 0;
+}
+
+/* "/prefix?query" after the bucket (either may be absent). */
+static int obj_parse_tail(const char *tail, struct obj_url *u)
+{
+    if (strchr(tail, '#'))
+        return -EINVAL;
+    if (*tail == '/')
+        tail++;
+    size_t plen = strcspn(tail, "?");
+    int rc = obj_parse_prefix(tail, plen, u);
+    if (rc == 0 && tail[plen] == '?')
+        rc = obj_parse_query(tail + plen + 1, u);
+    return rc;
+}
+
+/* "bucket.s3.REGION.amazonaws.com" or "bucket.s3.amazonaws.com" (also
+ * s3-REGION, dualstack, .com.cn): AWS's virtual-hosted form, where the
+ * path holds only the key prefix. The endpoint's part never contains
+ * ".s3." again, so the last match splits a bucket that has dots. */
+static int obj_split_aws_virtual(struct obj_url *u)
+{
+    char *h = u->host, *cut = NULL;
+    size_t hl = strcspn(h, ":");
+    static const char *const tails[] = { ".amazonaws.com", ".amazonaws.com.cn" };
+    int aws = 0;
+    for (size_t i = 0; i < sizeof tails / sizeof *tails; i++) {
+        size_t tl = strlen(tails[i]);
+        aws |= hl > tl && strncasecmp(h + hl - tl, tails[i], tl) == 0;
+    }
+    if (!aws || h[0] == '[')
+        return 0;
+    for (size_t i = 1; i + 3 < hl; i++)
+        if (h[i - 1] == '.' && strncasecmp(h + i, "s3", 2) == 0 && (h[i + 2] == '.' || h[i + 2] == '-'))
+            cut = h + i;
+    if (!cut)
+        return 0;
+    size_t blen = (size_t)(cut - h) - 1;
+    if (blen >= sizeof u->bucket || !obj_chars_ok(h, blen, ".-"))
+        return -EINVAL;
+    memcpy(u->bucket, h, blen);
+    u->bucket[blen] = '\0';
+    memmove(h, cut, strlen(cut) + 1);
+    u->virtual_host = 1;
+    /* s3.REGION.amazonaws.com / s3-REGION.amazonaws.com give the region */
+    const char *r = h + 3, *dot = strchr(r, '.');
+    if (!u->region[0] && dot && strncmp(r, "amazonaws.", 10) != 0 && strncmp(r, "dualstack.", 10) != 0 &&
+        (size_t)(dot - r) < sizeof u->region && obj_chars_ok(r, (size_t)(dot - r), "-"))
+        memcpy(u->region, r, (size_t)(dot - r));
+    return 1;
+}
+
+static int obj_check_virtual(const struct obj_url *u)
+{
+    if (u->virtual_host && (!obj_chars_ok(u->bucket, strlen(u->bucket), ".-") || u->host[0] == '['))
+        return -EINVAL;             /* "bucket.host" must be a DNS name */
+    return 0;
+}
+
 static int obj_parse_http(const char *rest, struct obj_url *u)
 {
     size_t alen = strcspn(rest, "/?#");
-    if (memchr(rest, '@', alen) || rest[alen] != '/')
-        return -EINVAL;             /* no credentials in URLs; bucket required */
+    if (memchr(rest, '@', alen))
+        return -EINVAL;             /* no credentials in URLs */
     int rc = obj_parse_authority(rest, alen, u);
     if (rc)
         return rc;
-    const char *b = rest + alen + 1;
-    size_t blen = strcspn(b, "/?#");
-    if (!obj_chars_ok(b, blen, ".-_") || obj_url_copy(u->bucket, sizeof u->bucket, b, blen))
-        return -EINVAL;
-    const char *tail = b + blen;
-    if (*tail == '/')
-        tail++;
-    if (*tail == '?')
-        rc = obj_parse_query(tail + 1, u);
-    else if (*tail)
-        return -EINVAL;             /* a key prefix or fragment: not a bucket URL */
-    if (rc == 0 && u->virtual_host && (!obj_chars_ok(u->bucket, blen, ".-") || u->host[0] == '['))
-        return -EINVAL;             /* "bucket.host" must be a DNS name */
+    const char *tail = rest + alen;
+    int virt = obj_split_aws_virtual(u);
+    if (virt < 0)
+        return virt;
+    if (!virt) {
+        if (*tail != '/')
+            return -EINVAL;         /* bucket required */
+        const char *b = tail + 1;
+        size_t blen = strcspn(b, "/?#");
+        if (!obj_chars_ok(b, blen, ".-_") || obj_url_copy(u->bucket, sizeof u->bucket, b, blen))
+            return -EINVAL;
+        tail = b + blen;
+    }
+    rc = obj_parse_tail(tail, u);
+    if (rc == 0)
+        rc = obj_check_virtual(u);
     return rc ? rc : obj_default_region(u);
+}
+
+/* AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL (the SDKs' variables):
+ * "http(s)://host[:port]" with nothing after the authority. 0 when set,
+ * 1 when neither is, -EINVAL when the value is not such a URL. */
+static int obj_env_endpoint(struct obj_url *u)
+{
+    static const char *const vars[] = { "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL" };
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *e = getenv(vars[i]);
+        if (!e || !*e)
+            continue;
+        const char *rest = NULL;
+        if (strncasecmp(e, "http://", 7) == 0) {
+            u->scheme = OBJ_HTTP;
+            rest = e + 7;
+        } else if (strncasecmp(e, "https://", 8) == 0) {
+            u->scheme = OBJ_HTTPS;
+            rest = e + 8;
+        }
+        size_t alen = rest ? strcspn(rest, "/?#@") : 0;
+        if (!rest || strspn(rest + alen, "/") != strlen(rest + alen) ||
+            obj_parse_authority(rest, alen, u) != 0) {
+            log_warn("objstore", "%s is not an http(s)://host[:port] endpoint", vars[i]);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    return 1;
+}
+
+/* s3://bucket[/prefix][?options]: the endpoint from the environment, else
+ * AWS's regional one (virtual-hosted unless the bucket has dots, which
+ * would not match the wildcard certificate); a custom endpoint is
+ * path-style unless ?style=virtual, as the SDKs do. */
+static int obj_parse_s3(const char *rest, struct obj_url *u)
+{
+    size_t blen = strcspn(rest, "/?#");
+    if (!obj_chars_ok(rest, blen, ".-_") || obj_url_copy(u->bucket, sizeof u->bucket, rest, blen))
+        return -EINVAL;
+    u->virtual_host = -1;           /* not chosen yet */
+    int rc = obj_parse_tail(rest + blen, u);
+    if (rc == 0)
+        rc = obj_default_region(u);
+    if (rc)
+        return rc;
+    rc = obj_env_endpoint(u);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        u->scheme = OBJ_HTTPS;
+        if ((size_t)snprintf(u->host, sizeof u->host, "s3.%s.amazonaws.com", u->region) >= sizeof u->host)
+            return -EINVAL;
+        if (u->virtual_host < 0)
+            u->virtual_host = !strchr(u->bucket, '.') && !strchr(u->bucket, '_');
+    }
+    if (u->virtual_host < 0)
+        u->virtual_host = 0;
+    return obj_check_virtual(u);
 }
 
 int obj_parse_url(const char *url, struct obj_url *out)
@@ -195,6 +343,8 @@ int obj_parse_url(const char *url, struct obj_url *out)
     } else if (strncasecmp(url, "https://", 8) == 0) {
         out->scheme = OBJ_HTTPS;
         rc = obj_parse_http(url + 8, out);
+    } else if (strncasecmp(url, "s3://", 5) == 0) {
+        rc = obj_parse_s3(url + 5, out);
     }
     if (rc)
         memset(out, 0, sizeof *out);
@@ -206,6 +356,7 @@ void obj_url_describe(const struct obj_url *u, char *out, size_t cap)
     if (u->scheme == OBJ_FILE)
         snprintf(out, cap, "file://%s", u->path);
     else
-        snprintf(out, cap, "%s://%s/%s", u->scheme == OBJ_HTTPS ? "https" : "http",
-                 u->host, u->bucket);
+        snprintf(out, cap, "%s://%s/%s%s%.*s", u->scheme == OBJ_HTTPS ? "https" : "http",
+                 u->host, u->bucket, u->prefix[0] ? "/" : "",
+                 u->prefix[0] ? (int)strlen(u->prefix) - 1 : 0, u->prefix);
 }

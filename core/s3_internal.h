@@ -121,5 +121,7 @@ ssize_t s3_debug_get_raw_query(struct obj_store *st, const char *raw_query,
                                void *buf, size_t cap);
 /* TCP connections opened so far (connection reuse is measurable). */
 uint64_t s3_debug_connections_opened(const struct obj_store *st);
+/* Credential fetches so far (refresh ahead of expiry is measurable). */
+uint64_t s3_debug_cred_fetches(const struct obj_store *st);
 
 #endif

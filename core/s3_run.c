@@ -91,10 +91,14 @@ static void s3_start_more(struct s3_runner *r, uint64_t now)
         x->left_ms = x->deadline_ms > now ? x->deadline_ms - now : 1;
         int slot = r->free_slots[--r->nfree];
         CURL *e = s3_lane_easy(r->ctx->conn, r->lane, slot);
-        if (!e || s3_xfer_start(r->ctx, x, e) != 0 || curl_multi_add_handle(r->multi, e) != CURLM_OK) {
+        int rc = e ? s3_xfer_start(r->ctx, x, e) : -ENOMEM;
+        if (rc == 0 && curl_multi_add_handle(r->multi, e) != CURLM_OK)
+            rc = -ENOMEM;
+        if (rc) {
             r->free_slots[r->nfree++] = slot;
-            log_error("objstore", "%s: cannot set up a transfer (out of memory)", r->ctx->st->desc);
-            s3_fail(r, x, -ENOMEM);
+            if (rc == -ENOMEM)  /* else the credential source said why */
+                log_error("objstore", "%s: cannot set up a transfer (out of memory)", r->ctx->st->desc);
+            s3_fail(r, x, rc);
             continue;
         }
         x->slot = slot;
@@ -111,6 +115,17 @@ static void s3_ended(struct s3_runner *r, CURL *e, CURLcode cc, uint64_t now)
     s3_xfer_done(x, cc);
     r->free_slots[r->nfree++] = x->slot;
     r->active--;
+    /* Temporary credentials the server calls expired: once, at once, with
+     * fresh ones (s3_xfer_start fetches them), whatever the retry policy. */
+    if (!x->cred_retried && s3_xfer_cred_expired(x) && now + S3_MIN_ATTEMPT_MS < x->deadline_ms) {
+        x->cred_retried = 1;
+        s3_cred_expired(r->ctx->cred, x->cred_gen);
+        log_info("objstore", "%s %s: credentials expired: retrying with fresh ones", r->ctx->st->desc, x->key);
+        x->waiting = 1;
+        x->due_ms = now;
+        r->waiting++;
+        return;
+    }
     /* No retry that could not start before the request's deadline. */
     if (retry_next(&r->ctx->retry, x->attempts - 1, x->curl_code, x->status, s3_random(), &delay) &&
         now + delay + S3_MIN_ATTEMPT_MS < x->deadline_ms) {

@@ -1,11 +1,12 @@
 /* s3_store.c - the S3 backend's operations (objstore.h semantics).
  *
- * Owns: the per-store settings read once at open (endpoint, region,
- * credentials, CA bundle), ListObjectsV2 paging, and the mapping of
+ * Owns: the per-store settings read once at open (endpoint, region, CA
+ * bundle; the credential chain is made here and resolved at the first
+ * request, s3_cred.c), ListObjectsV2 paging, and the mapping of
  * obj_request batches onto transfers. Promises: open never connects;
- * credentials live only in this struct and in curl's options, never in a
- * URL or a log line; without credentials requests go out unsigned (public
- * buckets) after one info line.
+ * credentials live only in s3_cred's cache and in curl's options, never
+ * in a URL or a log line; without credentials requests go out unsigned
+ * (public buckets) after one info line.
  */
 #include "s3_transfer.h"
 #include "log.h"
@@ -39,37 +40,6 @@ __attribute__((constructor)) static void s3_crypto_keep(void)
 
 static struct s3_ctx *s3_ctx_of(struct obj_store *st) { return st->priv; }
 
-static char *s3_env_dup(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? strdup(v) : NULL;
-}
-
-static void s3_free_secret(char *s)
-{
-    if (s) {
-        explicit_bzero(s, strlen(s));
-        free(s);
-    }
-}
-
-static void s3_read_credentials(struct s3_ctx *ctx)
-{
-    ctx->access_key = s3_env_dup("AWS_ACCESS_KEY_ID");
-    ctx->secret_key = s3_env_dup("AWS_SECRET_ACCESS_KEY");
-    char *token = s3_env_dup("AWS_SESSION_TOKEN");
-    if (!ctx->access_key || !ctx->secret_key) {
-        log_info("objstore", "%s: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY not both set: "
-                 "requests are unsigned (public buckets only)", ctx->st->desc);
-        s3_free_secret(ctx->access_key);
-        s3_free_secret(ctx->secret_key);
-        ctx->access_key = ctx->secret_key = NULL;
-    } else if (token && asprintf(&ctx->token_header, "x-amz-security-token: %s", token) < 0) {
-        ctx->token_header = NULL;
-    }
-    s3_free_secret(token);
-}
-
 /* A CA bundle that cannot be read must not break anything: curl's default
  * store is still there. */
 static void s3_read_ca_bundle(struct s3_ctx *ctx)
@@ -88,9 +58,7 @@ static void s3_ctx_free(struct s3_ctx *ctx)
 {
     s3_conn_destroy(ctx->conn);
     free(ctx->endpoint);
-    s3_free_secret(ctx->access_key);
-    s3_free_secret(ctx->secret_key);
-    s3_free_secret(ctx->token_header);
+    s3_cred_destroy(ctx->cred);
     free(ctx->ca_bundle);
     free(ctx);
 }
@@ -116,10 +84,10 @@ static int s3_open(struct obj_store *st)
     }
     snprintf(ctx->sigv4, sizeof ctx->sigv4, "aws:amz:%s:s3", u->region);
     retry_policy_init(&ctx->retry, st->opt.max_retries);
-    s3_read_credentials(ctx);
+    ctx->cred = s3_cred_create(st->desc, u->region);
     s3_read_ca_bundle(ctx);
     ctx->conn = s3_conn_create(st->opt.max_parallel);
-    if (!ctx->conn) {
+    if (!ctx->conn || !ctx->cred) {
         s3_ctx_free(ctx);
         return -ENOMEM;
     }
@@ -132,6 +100,7 @@ static void s3_close(struct obj_store *st) { s3_ctx_free(s3_ctx_of(st)); }
 static void s3_after_fork(struct obj_store *st)
 {
     struct s3_ctx *ctx = s3_ctx_of(st);
+    s3_cred_after_fork(ctx->cred);
     s3_conn_abandon(ctx->conn);
     ctx->conn = s3_conn_create(st->opt.max_parallel);
     if (!ctx->conn)
@@ -187,14 +156,18 @@ static int s3_list_page(struct obj_store *st, const char *prefix, const char *to
 {
     struct s3_qparam q[4] = { { "list-type", "2" }, { "max-keys", S3_LIST_PAGE } };
     int nq = 2;
-    if (*prefix)
-        q[nq++] = (struct s3_qparam){ "prefix", prefix };
+    char *full = NULL;          /* the bucket URL's key prefix, then the caller's */
+    if (asprintf(&full, "%s%s", st->url.prefix, prefix) < 0)
+        return -ENOMEM;
+    if (*full)
+        q[nq++] = (struct s3_qparam){ "prefix", full };
     if (token)
         q[nq++] = (struct s3_qparam){ "continuation-token", token };
-    size_t cap = 3 * (strlen(prefix) + (token ? strlen(token) : 0)) + 128;
+    size_t cap = 3 * (strlen(full) + (token ? strlen(token) : 0)) + 128;
     char *query = malloc(cap);
     struct s3_xfer x = { 0 };
     int rc = query ? s3_query_build(q, nq, query, cap) : -ENOMEM;
+    free(full);
     if (rc >= 0)
         rc = s3_xfer_init(s3_ctx_of(st), &x, S3_LIST, prefix, query);
     free(query);
@@ -241,8 +214,19 @@ static int s3_list(struct obj_store *st, const char *prefix, obj_list_cb cb, voi
         rc = s3_list_page(st, prefix, token, &page);
         if (rc)
             break;
-        for (int i = 0; rc == 0 && i < page.n; i++)
-            rc = cb(arg, page.entries[i].key, page.entries[i].size);
+        size_t plen = strlen(st->url.prefix);
+        for (int i = 0; rc == 0 && i < page.n; i++) {
+            /* Keys come back with the bucket URL's prefix: strip it. A
+             * key outside it means the server ignored the prefix. */
+            const char *k = page.entries[i].key;
+            if (strncmp(k, st->url.prefix, plen) != 0) {
+                log_error("objstore", "LIST %s in %s: the server returned a key outside the prefix",
+                          prefix, st->desc);
+                rc = -EIO;
+                break;
+            }
+            rc = cb(arg, k + plen, page.entries[i].size);
+        }
         if (rc == 0)
             rc = s3_list_next(st, prefix, &page, &token);
         s3_list_page_free(&page);
@@ -331,6 +315,13 @@ uint64_t s3_debug_connections_opened(const struct obj_store *st)
     if (!st || st->be != &s3_backend || !((struct s3_ctx *)st->priv)->conn)
         return 0;
     return s3_conn_opened(((struct s3_ctx *)st->priv)->conn);
+}
+
+uint64_t s3_debug_cred_fetches(const struct obj_store *st)
+{
+    if (!st || st->be != &s3_backend)
+        return 0;
+    return s3_cred_fetches(((struct s3_ctx *)st->priv)->cred);
 }
 
 const struct obj_backend s3_backend = {

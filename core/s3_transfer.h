@@ -14,6 +14,7 @@
 #define SHIMFS_S3_TRANSFER_H
 
 #include "s3_internal.h"
+#include "s3_cred.h"
 #include "retry.h"
 
 #include <curl/curl.h>
@@ -24,9 +25,7 @@ struct s3_ctx {
     struct obj_store *st;       /* for desc and options */
     char *endpoint;             /* "http://host/bucket" or "http://bucket.host" */
     char sigv4[128];            /* "aws:amz:REGION:s3" */
-    char *access_key;           /* NULL: unsigned requests */
-    char *secret_key;
-    char *token_header;         /* "x-amz-security-token: ..." or NULL */
+    struct s3_cred *cred;       /* the credential chain and its cache */
     char *ca_bundle;            /* NULL: curl's default store */
     struct retry_policy retry;
     int tls_warned;
@@ -60,7 +59,8 @@ struct s3_xfer {
     int op;
     const char *key;            /* for log lines; the caller's */
     char *url;
-    struct curl_slist *headers;
+    struct curl_slist *headers;         /* made once: no credentials in them */
+    struct curl_slist *attempt_headers; /* those plus this attempt's session token */
     uint64_t off;               /* GET: first byte */
     size_t len;                 /* GET: bytes wanted, 0 = to the end */
     char *buf;                  /* GET: destination */
@@ -81,6 +81,9 @@ struct s3_xfer {
     char curl_err[CURL_ERROR_SIZE];
     /* outcome */
     int attempts;
+    uint64_t cred_gen;          /* credentials this attempt was signed with (0: unsigned) */
+    int cred_temp;              /* ... were temporary (had a session token) */
+    int cred_retried;           /* already retried once after ExpiredToken */
     int curl_code;
     long status;
     long os_errno;
@@ -100,9 +103,15 @@ struct s3_xfer {
 int s3_xfer_init(struct s3_ctx *ctx, struct s3_xfer *x, int op, const char *key,
                  const char *query);
 void s3_xfer_fini(struct s3_xfer *x);
+/* Set up an attempt: 0, -ENOMEM, or -EIO when there are no credentials
+ * to sign with (the credential source failed and has logged why). */
 int s3_xfer_start(struct s3_ctx *ctx, struct s3_xfer *x, CURL *easy);
 /* The transfer ended with curl code cc: record status, errno, length. */
 void s3_xfer_done(struct s3_xfer *x, CURLcode cc);
+/* The attempt was refused because its temporary credentials expired
+ * (403 ExpiredToken; a HEAD's 403 has no body, so any 403 signed with a
+ * session token): worth one retry with fresh ones. */
+int s3_xfer_cred_expired(const struct s3_xfer *x);
 /* No more attempts: set x->result and log a failure once. */
 void s3_xfer_finish(struct s3_ctx *ctx, struct s3_xfer *x);
 

@@ -40,7 +40,7 @@ static int s3_headers_add(struct curl_slist **h, const char *line)
     return 0;
 }
 
-static int s3_xfer_headers(struct s3_ctx *ctx, struct s3_xfer *x)
+static int s3_xfer_headers(struct s3_xfer *x)
 {
     char line[128], sha[65];
     int rc = 0;
@@ -58,8 +58,6 @@ static int s3_xfer_headers(struct s3_ctx *ctx, struct s3_xfer *x)
     }
     if (rc == 0 && x->op == S3_PUT)
         rc = s3_headers_add(&x->headers, "Content-Type: application/octet-stream");
-    if (rc == 0 && ctx->token_header && ctx->access_key)
-        rc = s3_headers_add(&x->headers, ctx->token_header);
     return rc;
 }
 
@@ -74,11 +72,19 @@ static int s3_xfer_url(struct s3_ctx *ctx, struct s3_xfer *x, const char *key, c
         x->url = NULL;
         return -ENOMEM;
     }
-    size_t klen = strlen(key), cap = klen * 3 + 1;
-    char *enc = malloc(cap);
-    if (!enc)
+    /* The bucket URL's key prefix is part of every object's name. */
+    const char *pre = ctx->st->url.prefix;
+    size_t plen = strlen(pre), klen = strlen(key), cap = (plen + klen) * 3 + 1;
+    char *enc = malloc(cap), *full = malloc(plen + klen + 1);
+    if (!enc || !full) {
+        free(enc);
+        free(full);
         return -ENOMEM;
-    int rc = s3_uri_encode(key, klen, 1, enc, cap);
+    }
+    memcpy(full, pre, plen);
+    memcpy(full + plen, key, klen + 1);
+    int rc = s3_uri_encode(full, plen + klen, 1, enc, cap);
+    free(full);
     if (rc >= 0 && asprintf(&x->url, "%s/%s", ctx->endpoint, enc) < 0) {
         x->url = NULL;
         rc = -ENOMEM;
@@ -100,6 +106,8 @@ void s3_xfer_fini(struct s3_xfer *x)
 {
     free(x->url);
     curl_slist_free_all(x->headers);
+    curl_slist_free_all(x->attempt_headers);
+    x->attempt_headers = NULL;
     free(x->body);
     x->url = NULL;
     x->headers = NULL;
@@ -261,13 +269,57 @@ static int s3_set_tls(struct s3_ctx *ctx, CURL *e)
     return ctx->ca_bundle ? curl_easy_setopt(e, CURLOPT_CAINFO, ctx->ca_bundle) : 0;
 }
 
-static int s3_set_auth(struct s3_ctx *ctx, CURL *e)
+/* Each attempt signs with the credentials current when it starts (a
+ * retry after ExpiredToken gets fresh ones). curl copies the strings, so
+ * our reference ends here; the session token goes into this attempt's
+ * own copy of the headers. */
+static int s3_set_auth(struct s3_ctx *ctx, struct s3_xfer *x, CURL *e)
 {
-    if (!ctx->access_key)
+    const struct s3_creds *cr = NULL;
+    curl_slist_free_all(x->attempt_headers);
+    x->attempt_headers = NULL;
+    x->cred_gen = 0;
+    x->cred_temp = 0;
+    int got = s3_cred_get(ctx->cred, &cr);
+    if (got < 0)
+        return got;
+    int rc = 0;
+    for (const struct curl_slist *h = x->headers; h && rc == 0; h = h->next)
+        rc = s3_headers_add(&x->attempt_headers, h->data);
+    if (rc == 0 && got == 0 && cr->token) {
+        char *line = NULL;
+        if (asprintf(&line, "x-amz-security-token: %s", cr->token) < 0)
+            line = NULL;
+        rc = line ? s3_headers_add(&x->attempt_headers, line) : -ENOMEM;
+        if (line) {
+            explicit_bzero(line, strlen(line));
+            free(line);
+        }
+    }
+    if (rc == 0 && curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->attempt_headers) != CURLE_OK)
+        rc = -ENOMEM;
+    if (rc == 0 && got == 0) {
+        x->cred_gen = cr->gen;
+        x->cred_temp = cr->token != NULL;
+        if (curl_easy_setopt(e, CURLOPT_AWS_SIGV4, ctx->sigv4) ||
+            curl_easy_setopt(e, CURLOPT_USERNAME, cr->access_key) ||
+            curl_easy_setopt(e, CURLOPT_PASSWORD, cr->secret_key))
+            rc = -ENOMEM;
+    }
+    if (got == 0)
+        s3_cred_put(ctx->cred, cr);
+    return rc;
+}
+
+int s3_xfer_cred_expired(const struct s3_xfer *x)
+{
+    struct s3_error_body eb;
+    if (x->curl_code != CURLE_OK || x->status != 403 || x->cred_gen == 0)
         return 0;
-    return curl_easy_setopt(e, CURLOPT_AWS_SIGV4, ctx->sigv4) ||
-           curl_easy_setopt(e, CURLOPT_USERNAME, ctx->access_key) ||
-           curl_easy_setopt(e, CURLOPT_PASSWORD, ctx->secret_key);
+    if (x->op == S3_HEAD || x->errbody_len == 0)
+        return x->cred_temp;
+    return s3_xml_parse_error(x->errbody, x->errbody_len, &eb) == 0 &&
+           (strcmp(eb.code, "ExpiredToken") == 0 || strcmp(eb.code, "TokenRefreshRequired") == 0);
 }
 
 int s3_xfer_start(struct s3_ctx *ctx, struct s3_xfer *x, CURL *e)
@@ -283,7 +335,7 @@ int s3_xfer_start(struct s3_ctx *ctx, struct s3_xfer *x, CURL *e)
     long stall_s = o->deadline_ms / 5000 > 2 ? o->deadline_ms / 5000 : 2;
     /* Headers (and the body's hash) are made at the first attempt, so a
      * batch hashes each body while earlier transfers are on the wire. */
-    if (!x->headers && s3_xfer_headers(ctx, x) != 0)
+    if (!x->headers && s3_xfer_headers(x) != 0)
         return -ENOMEM;
     s3_attempt_reset(x, e);
     int bad = curl_easy_setopt(e, CURLOPT_URL, x->url) ||
@@ -297,13 +349,12 @@ int s3_xfer_start(struct s3_ctx *ctx, struct s3_xfer *x, CURL *e)
               curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, stall_s) ||
               curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) ||
               curl_easy_setopt(e, CURLOPT_USERAGENT, "shimfs") ||
-              curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers) ||
               curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, s3_on_body) ||
               curl_easy_setopt(e, CURLOPT_WRITEDATA, x) ||
               curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->curl_err) ||
               curl_easy_setopt(e, CURLOPT_PRIVATE, x) ||
-              s3_set_method(x, e) || s3_set_tls(ctx, e) || s3_set_auth(ctx, e);
-    return bad ? -ENOMEM : 0;
+              s3_set_method(x, e) || s3_set_tls(ctx, e);
+    return bad ? -ENOMEM : s3_set_auth(ctx, x, e);
 }
 
 void s3_xfer_done(struct s3_xfer *x, CURLcode cc)

@@ -129,7 +129,7 @@ static int cli_format_parse(int argc, char **argv, struct cli_format_args *a, in
     struct obj_url u;
     if (strlen(a->bucket) >= sizeof ((struct meta_settings *)0)->bucket ||
         obj_parse_url(a->bucket, &u) < 0) {
-        cli_usage_error(cmd, "bad --bucket URL '%s' (want file:///dir or http(s)://host[:port]/bucket)",
+        cli_usage_error(cmd, "bad --bucket URL '%s' (want file:///dir, http(s)://host[:port]/bucket[/prefix] or s3://bucket[/prefix])",
                         a->bucket);
         return -1;
     }

@@ -1,6 +1,8 @@
 /* fuzz_s3_xml.c - libFuzzer target: the S3 server's XML replies
  * (core/s3_xml.c), a ListObjectsV2 page or an error body, as any server
- * (or anything in between) may send them. The first byte picks the parser.
+ * (or anything in between) may send them, and STS's
+ * AssumeRoleWithWebIdentity reply (core/s3_cred_http.c). The first byte
+ * picks the parser.
  * Promises checked: no memory error, and a parsed page's entries are
  * NUL-terminated keys within the entry count. */
 #include <assert.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 
 #include "s3_internal.h"
+#include "s3_cred.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -16,7 +19,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     const char *xml = (const char *)data + 1;
     size_t len = size - 1;
-    if (data[0] & 1) {
+    if (data[0] & 2) {
+        struct s3_creds cr;
+        char code[64];
+        if (s3_sts_parse(xml, len, &cr, code, sizeof code) == 0) {
+            assert(cr.access_key && *cr.access_key && cr.secret_key && *cr.secret_key);
+            assert(cr.expires != 0);
+            s3_creds_wipe(&cr);
+        }
+        assert(memchr(code, 0, sizeof code));
+    } else if (data[0] & 1) {
         struct s3_error_body err;
         if (s3_xml_parse_error(xml, len, &err) == 0) {
             assert(memchr(err.code, 0, sizeof err.code));

@@ -9,6 +9,7 @@
 # the Authorization headers must be byte-for-byte equal. Covered: PUT of a
 # key with spaces and UTF-8, a 2 MiB PUT (curl's Expect path), a ranged GET,
 # HEAD, DELETE, a two-page ListObjectsV2 with prefix and continuation-token,
+# a PUT and a HEAD under a bucket URL's key prefix,
 # and a PUT and a listing in virtual-host style (curl resolves *.localhost
 # to loopback by itself).
 # Control: the same list query sent unsorted must NOT match (libcurl 7.88
@@ -138,14 +139,19 @@ check "list query unsorted" run rawlist 'prefix=dir%20one%2F&list-type=2'
 URL="http://localhost:$PORT/shimfs-test?region=eu-central-1&style=virtual"
 check "virtual-host PUT" run put 'v key/é' "$TEST_SCRATCH/small"
 check "virtual-host ListObjectsV2" run list "dir one/"
+URL="http://127.0.0.1:$PORT/shimfs-test/team/v1?region=eu-central-1"
+check "PUT under a key prefix" run put 'k é' "$TEST_SCRATCH/small"
+check "HEAD under a key prefix" run head 'k é'
 stop_server
+grep -q "\"target\": \"/shimfs-test/team/v1/k%20%C3%A9\"" "$CAPTURE" &&
+    pass "a bucket URL's key prefix is part of the signed path" || fail "prefix request not as expected"
 grep -q "\"target\": \"/v%20key/%C3%A9\", \"headers\": \[\[\"Host\", \"shimfs-test.localhost:$PORT\"\]" "$CAPTURE" &&
     pass "virtual-host style puts the bucket in Host" || fail "virtual-host request not as expected"
 grep -q "\"target\": \"/?list-type=2&max-keys=1000&prefix=dir%20one%2F\"" "$CAPTURE" &&
     pass "virtual-host listing targets /?query" || fail "virtual-host listing not as expected"
 
 # Expectations, in capture order: 1 = must match botocore, 0 = must not.
-EXPECT="1 1 1 1 1 1 1 1 0 1 1 1"
+EXPECT="1 1 1 1 1 1 1 1 0 1 1 1 1 1"
 VERDICTS=$TEST_SCRATCH/verdicts
 REGION=eu-central-1 EXPECT="$EXPECT" /usr/bin/python3 - "$CAPTURE" > "$VERDICTS" <<'PY'
 import base64, datetime, hashlib, json, os, sys

@@ -586,6 +586,14 @@ START_TEST(signed_only_with_credentials)
     lb_start(&s, ok, 1);
     unsetenv("AWS_ACCESS_KEY_ID");
     unsetenv("AWS_SECRET_ACCESS_KEY");
+    /* No other source of the chain either: nothing read from $HOME, no
+     * request to the link-local IMDS address (loopback only in tests). */
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
+    setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+    unsetenv("AWS_ROLE_ARN");
+    unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    unsetenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
     struct obj_store *st = lb_open(&s, 0, 5000);
     ck_assert_int_eq(obj_put(st, "k", "x", 1), 0);
     ck_assert(!s.saw_auth && s.saw_sha);

@@ -8,6 +8,10 @@
  *   obj_cli URL delete KEY
  *   obj_cli URL list [PREFIX]       (prints "SIZE KEY" lines)
  *   obj_cli URL rawlist QUERY       (GET the bucket with QUERY sent as is)
+ *   obj_cli URL getloop KEY MS THREADS   (THREADS threads GET KEY again and
+ *                                   again for MS milliseconds, one store:
+ *                                   prints "gets=N failed=N fetches=N", the
+ *                                   last being credential fetches)
  * Exit status 0 on success, 1 with "obj_cli: OP: strerror" on failure.
  */
 #include "log.h"
@@ -15,7 +19,9 @@
 #include "s3_internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +98,65 @@ static int cli_rawlist(struct obj_store *st, const char *query)
     return n < 0 ? cli_fail("rawlist", n) : 0;
 }
 
+struct cli_loop {
+    struct obj_store *st;
+    const char *key;
+    struct timespec end;
+    long gets, failed;
+    int first_err;
+};
+
+static int cli_before(const struct timespec *end)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec < end->tv_sec || (now.tv_sec == end->tv_sec && now.tv_nsec < end->tv_nsec);
+}
+
+/* Bounded by the end time and by 1e6 requests. */
+static void *cli_loop_thread(void *arg)
+{
+    struct cli_loop *l = arg;
+    char *buf = malloc(1 << 20);
+    for (long i = 0; buf && i < 1000000 && cli_before(&l->end); i++) {
+        ssize_t n = obj_get(l->st, l->key, 0, 0, buf, 1 << 20);
+        __atomic_add_fetch(&l->gets, 1, __ATOMIC_RELAXED);
+        if (n < 0) {
+            __atomic_add_fetch(&l->failed, 1, __ATOMIC_RELAXED);
+            int zero = 0;
+            __atomic_compare_exchange_n(&l->first_err, &zero, (int)n, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+static int cli_getloop(struct obj_store *st, const char *key, long ms, int threads)
+{
+    struct cli_loop l = { .st = st, .key = key };
+    pthread_t t[64];
+    if (threads < 1 || threads > 64 || ms < 1)
+        return 2;
+    clock_gettime(CLOCK_MONOTONIC, &l.end);
+    l.end.tv_sec += ms / 1000;
+    l.end.tv_nsec += (ms % 1000) * 1000000L;
+    if (l.end.tv_nsec >= 1000000000L) {
+        l.end.tv_sec++;
+        l.end.tv_nsec -= 1000000000L;
+    }
+    int started = 0;
+    for (; started < threads; started++)
+        if (pthread_create(&t[started], NULL, cli_loop_thread, &l) != 0)
+            break;
+    for (int i = 0; i < started; i++)
+        pthread_join(t[i], NULL);
+    printf("gets=%ld failed=%ld fetches=%llu\n", l.gets, l.failed,
+           (unsigned long long)s3_debug_cred_fetches(st));
+    if (l.first_err)
+        cli_fail("getloop", l.first_err);
+    return l.failed || started < threads ? 1 : 0;
+}
+
 static int cli_run(struct obj_store *st, const char *op, int argc, char **argv)
 {
     uint64_t size;
@@ -112,8 +177,10 @@ static int cli_run(struct obj_store *st, const char *op, int argc, char **argv)
         return (rc = obj_list(st, argc ? argv[0] : "", cli_print, NULL)) ? cli_fail("list", rc) : 0;
     if (strcmp(op, "rawlist") == 0 && argc == 1)
         return cli_rawlist(st, argv[0]);
+    if (strcmp(op, "getloop") == 0 && argc == 3)
+        return cli_getloop(st, argv[0], atol(argv[1]), atoi(argv[2]));
     fprintf(stderr, "usage: obj_cli URL put KEY FILE | get KEY [OFF LEN] | head KEY |"
-                    " delete KEY | list [PREFIX] | rawlist QUERY\n");
+                    " delete KEY | list [PREFIX] | rawlist QUERY | getloop KEY MS THREADS\n");
     return 2;
 }
 

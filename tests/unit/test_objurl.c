@@ -76,11 +76,112 @@ START_TEST(region_from_environment)
 }
 END_TEST
 
+static void no_endpoint_env(void)
+{
+    unsetenv("AWS_ENDPOINT_URL");
+    unsetenv("AWS_ENDPOINT_URL_S3");
+}
+
+START_TEST(key_prefixes)
+{
+    struct obj_url u;
+    no_region_env();
+    ck_assert_int_eq(obj_parse_url("http://127.0.0.1:9000/bkt/team/vol1", &u), 0);
+    ck_assert_str_eq(u.bucket, "bkt");
+    ck_assert_str_eq(u.prefix, "team/vol1/");
+    ck_assert_int_eq(obj_parse_url("http://h/bkt/team/vol1/?region=eu-west-1", &u), 0);
+    ck_assert_str_eq(u.prefix, "team/vol1/");
+    ck_assert_str_eq(u.region, "eu-west-1");
+    ck_assert_int_eq(obj_parse_url("http://h/bkt/", &u), 0);
+    ck_assert_str_eq(u.prefix, "");
+    ck_assert_int_eq(obj_parse_url("http://h/bkt/a.b-c_d!e*f'g(h)/x", &u), 0);
+    ck_assert_str_eq(u.prefix, "a.b-c_d!e*f'g(h)/x/");
+    char d[600];
+    obj_url_describe(&u, d, sizeof d);
+    ck_assert_str_eq(d, "http://h/bkt/a.b-c_d!e*f'g(h)/x");
+}
+END_TEST
+
+START_TEST(aws_virtual_hosted)
+{
+    struct obj_url u;
+    no_region_env();
+    ck_assert_int_eq(obj_parse_url("https://my-bkt.s3.eu-west-3.amazonaws.com/jobs/7", &u), 0);
+    ck_assert_str_eq(u.host, "s3.eu-west-3.amazonaws.com");
+    ck_assert_str_eq(u.bucket, "my-bkt");
+    ck_assert_str_eq(u.prefix, "jobs/7/");
+    ck_assert_str_eq(u.region, "eu-west-3");
+    ck_assert_int_eq(u.virtual_host, 1);
+    /* a bucket with dots: the last ".s3." splits */
+    ck_assert_int_eq(obj_parse_url("https://a.s3.b.s3.amazonaws.com", &u), 0);
+    ck_assert_str_eq(u.bucket, "a.s3.b");
+    ck_assert_str_eq(u.host, "s3.amazonaws.com");
+    ck_assert_str_eq(u.region, "us-east-1");
+    ck_assert_int_eq(obj_parse_url("https://b.s3-us-west-2.amazonaws.com/p?style=path", &u), 0);
+    ck_assert_str_eq(u.region, "us-west-2");
+    ck_assert_int_eq(u.virtual_host, 0);
+    ck_assert_str_eq(u.bucket, "b");
+    /* the explicit region wins over the host's */
+    ck_assert_int_eq(obj_parse_url("https://b.s3.eu-west-3.amazonaws.com/?region=us-east-2", &u), 0);
+    ck_assert_str_eq(u.region, "us-east-2");
+    /* path style on AWS: the first segment is the bucket */
+    ck_assert_int_eq(obj_parse_url("https://s3.eu-west-3.amazonaws.com/bkt/p/q", &u), 0);
+    ck_assert_str_eq(u.bucket, "bkt");
+    ck_assert_str_eq(u.prefix, "p/q/");
+    ck_assert_int_eq(u.virtual_host, 0);
+    /* other hosts: virtual style only when asked */
+    ck_assert_int_eq(obj_parse_url("http://minio.local:9000/bkt/p?style=virtual", &u), 0);
+    ck_assert_str_eq(u.host, "minio.local:9000");
+    ck_assert_int_eq(u.virtual_host, 1);
+}
+END_TEST
+
+START_TEST(s3_scheme)
+{
+    struct obj_url u;
+    no_region_env();
+    no_endpoint_env();
+    ck_assert_int_eq(obj_parse_url("s3://bkt/team/a", &u), 0);
+    ck_assert_int_eq(u.scheme, OBJ_HTTPS);
+    ck_assert_str_eq(u.host, "s3.us-east-1.amazonaws.com");
+    ck_assert_str_eq(u.bucket, "bkt");
+    ck_assert_str_eq(u.prefix, "team/a/");
+    ck_assert_int_eq(u.virtual_host, 1);
+    setenv("AWS_REGION", "ap-southeast-2", 1);
+    ck_assert_int_eq(obj_parse_url("s3://my.bkt", &u), 0);
+    ck_assert_str_eq(u.host, "s3.ap-southeast-2.amazonaws.com");
+    ck_assert_int_eq(u.virtual_host, 0);            /* dots: path style */
+    ck_assert_str_eq(u.prefix, "");
+    ck_assert_int_eq(obj_parse_url("s3://bkt/p?style=path&region=eu-west-1", &u), 0);
+    ck_assert_str_eq(u.host, "s3.eu-west-1.amazonaws.com");
+    ck_assert_int_eq(u.virtual_host, 0);
+    setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9000", 1);
+    ck_assert_int_eq(obj_parse_url("s3://bkt/p", &u), 0);
+    ck_assert_int_eq(u.scheme, OBJ_HTTP);
+    ck_assert_str_eq(u.host, "127.0.0.1:9000");
+    ck_assert_int_eq(u.virtual_host, 0);            /* custom endpoint: path style */
+    setenv("AWS_ENDPOINT_URL_S3", "https://acct.r2.cloudflarestorage.com/", 1);
+    ck_assert_int_eq(obj_parse_url("s3://bkt/p?style=virtual", &u), 0);
+    ck_assert_int_eq(u.scheme, OBJ_HTTPS);
+    ck_assert_str_eq(u.host, "acct.r2.cloudflarestorage.com");
+    ck_assert_int_eq(u.virtual_host, 1);
+    setenv("AWS_ENDPOINT_URL_S3", "https://h/some/path", 1);
+    ck_assert_int_eq(obj_parse_url("s3://bkt/p", &u), -EINVAL);
+    setenv("AWS_ENDPOINT_URL_S3", "ftp://h", 1);
+    ck_assert_int_eq(obj_parse_url("s3://bkt/p", &u), -EINVAL);
+    no_endpoint_env();
+    no_region_env();
+}
+END_TEST
+
 static const char *const bad_urls[] = {
-    "", "bucket", "ftp://h/b", "s3://b", "file://relative/dir", "file:///a?x=1", "file:///a#f",
+    "", "bucket", "ftp://h/b", "s3://", "s3:///p", "s3://b#f", "s3://b/a//c",
+    "s3://b/../x", "s3://b?style=diagonal", "s3://bad bucket/p", "file://relative/dir", "file:///a?x=1", "file:///a#f",
     "file://otherhost/dir", "http://", "http://h", "http://h/", "http:///b", "http://h?region=x",
     "http://user:secret@h/b", "http://AKIA@h/b", "http://h:0/b", "http://h:65536/b",
-    "http://h:99999999/b", "http://h:ab/b", "http://h:/b", "http://h/b/key", "http://h/b/k/",
+    "http://h:99999999/b", "http://h:ab/b", "http://h:/b", "http://h/b/a//k", "http://h/b/./k",
+    "http://h/b/k/../x", "http://h/b/k%2F", "http://h/b/k#f", "http://h/b/k y",
+    "https://Bad_B.s3.eu-west-1.amazonaws.com/p",
     "http://h/b#frag", "http://h/b?style=sideways", "http://h/b?tls_verify=2",
     "http://h/b?tls_verify=", "http://h/b?unknown=1", "http://h/b?region=", "http://h/b?region",
     "http://h/b?region=eu%20west", "http://ho st/b", "http://h/bu cket", "http://h/b%20",
@@ -203,6 +304,9 @@ int main(void)
     tcase_add_test(url, file_urls);
     tcase_add_test(url, http_urls);
     tcase_add_test(url, region_from_environment);
+    tcase_add_test(url, key_prefixes);
+    tcase_add_test(url, aws_virtual_hosted);
+    tcase_add_test(url, s3_scheme);
     tcase_add_loop_test(url, bad_urls_are_einval, 0, (int)(sizeof bad_urls / sizeof *bad_urls));
     tcase_add_test(url, describe_never_shows_credentials);
     suite_add_tcase(s, url);
