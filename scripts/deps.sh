@@ -38,6 +38,8 @@ strace
 libyaml-dev
 clang
 libclang-rt-14-dev
+patchelf
+groff-base
 "
 
 deps_log() { printf 'deps: %s\n' "$*" >&2; }
