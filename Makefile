@@ -265,8 +265,8 @@ bundle: all $(MAN_PAGES)
 deb: all $(MAN_PAGES)
 	$(PACK_GUARD)
 	rm -rf $(BUILD)/deb
-	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(BUILD))/deb/root PREFIX=/usr >/dev/null
-	scripts/deb.sh $(BUILD)/deb/root $(DEB) $(VERSION)
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(BUILD))/deb/debian/shimfs PREFIX=/usr >/dev/null
+	scripts/deb.sh $(BUILD)/deb/debian/shimfs $(DEB) $(VERSION)
 
 clean:
 	rm -rf $(BUILD)
