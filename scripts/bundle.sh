@@ -169,4 +169,4 @@ tmp=$out.tmp.$$
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" \
     -C "$(dirname "$stage")" -cf - "$(basename "$stage")" | gzip -9n > "$tmp"
 mv "$tmp" "$out"
-echo "bundle: $out ($(du -k "$out" | cut -f1) KiB, $(ls "$libdir" | wc -l) libraries, glibc >= $glibc_min)"
+echo "bundle: $out ($(du -k "$out" | cut -f1) KiB, ${#dep_path[@]} libraries bundled, glibc >= $glibc_min)"
