@@ -115,15 +115,15 @@ outside=$(printf '%s\n' "$loaded" | grep -v -e '^/opt/shimfs/lib/shimfs/' -e "^$
     -e '/ld-linux' -e '^/bin/' || true)
 assert_eq "" "$outside" "cp loaded nothing else but the host-copied libraries of cp itself and glibc"
 
-out=$(in_root "$PRELOAD cat /mnt/vol/b.txt" 2>&1 || true)
+out=$(in_root "$PRELOAD cat /mnt/vol/b.txt" 2>>"$TEST_SCRATCH/stderr" || true)
 assert_eq "hello from a root without libcurl" "$out" "cat reads the text file back"
-out=$(in_root "$PRELOAD sha256sum /mnt/vol/a.bin" 2>&1 || true)
+out=$(in_root "$PRELOAD sha256sum /mnt/vol/a.bin" 2>>"$TEST_SCRATCH/stderr" || true)
 assert_eq "$sum_a  /mnt/vol/a.bin" "$out" "sha256sum reads the 3 MB file back"
-out=$(in_root "$PRELOAD ls /mnt/vol" 2>&1 | tr '\n' ' ' || true)
+out=$(in_root "$PRELOAD ls /mnt/vol" 2>>"$TEST_SCRATCH/stderr" | tr '\n' ' ' || true)
 assert_eq "a.bin b.txt " "$out" "ls lists the volume"
-out=$(in_root "/opt/shimfs/bin/shimfs ls /" 2>&1 | tr '\n' ' ' || true)
+out=$(in_root "/opt/shimfs/bin/shimfs ls /" 2>>"$TEST_SCRATCH/stderr" | tr '\n' ' ' || true)
 assert_eq "a.bin b.txt " "$out" "shimfs ls from the bundle"
-out=$(in_root "/opt/shimfs/bin/shimfs stat -c '%s %n' /a.bin" 2>&1 || true)
+out=$(in_root "/opt/shimfs/bin/shimfs stat -c '%s %n' /a.bin" 2>>"$TEST_SCRATCH/stderr" || true)
 assert_eq "3000000 /a.bin" "$out" "shimfs stat from the bundle"
 
 # ---- the init container: the image's entrypoint (deploy/Dockerfile) ----
@@ -141,9 +141,9 @@ mv "$ROOT/opt/shimfs" "$ROOT/opt/hidden"
 on_exit "[ ! -d '$ROOT/opt/hidden' ] || mv '$ROOT/opt/hidden' '$ROOT/opt/shimfs'"
 # A cache folder of its own, so that the agent below is this folder's.
 FLAT="SHIMFS_CACHE_DIR=/var/tmp/flat LD_PRELOAD=/shimfs/libshimfs.so"
-out=$(in_root "$FLAT cat /mnt/vol/b.txt" 2>&1 || true)
+out=$(in_root "$FLAT cat /mnt/vol/b.txt" 2>>"$TEST_SCRATCH/stderr" || true)
 assert_eq "hello from a root without libcurl" "$out" "a program reads the volume with LD_PRELOAD=/shimfs/libshimfs.so"
-out=$(in_root "$FLAT sha256sum /mnt/vol/a.bin" 2>&1 || true)
+out=$(in_root "$FLAT sha256sum /mnt/vol/a.bin" 2>>"$TEST_SCRATCH/stderr" || true)
 assert_eq "$sum_a  /mnt/vol/a.bin" "$out" "sha256sum through the copied folder"
 # The library starts the node agent from the shimfs binary beside it.
 in_root "$FLAT ls /mnt/vol >/dev/null" > /dev/null 2>&1 || true
@@ -194,7 +194,7 @@ else
     fail "the injected init container: $(head -c 600 "$TEST_SCRATCH/init2")"
 fi
 mv "$ROOT/opt/shimfs" "$ROOT/opt/hidden"
-out=$(in_root "SHIMFS_CACHE_DIR=/cache2/c LD_PRELOAD=/shimfs2/libshimfs.so sha256sum /mnt/vol/a.bin" 2>&1 || true)
+out=$(in_root "SHIMFS_CACHE_DIR=/cache2/c LD_PRELOAD=/shimfs2/libshimfs.so sha256sum /mnt/vol/a.bin" 2>>"$TEST_SCRATCH/stderr" || true)
 assert_eq "$sum_a  /mnt/vol/a.bin" "$out" "a container reads through the injected folder and cache"
 [ -d "$ROOT/cache2/c" ] && pass "the cache folder was made in the cache mount" ||
     fail "no cache folder in /cache2"

@@ -90,13 +90,13 @@ head -c 2500000 /dev/urandom > "$TEST_SCRATCH/a.bin"
 sum=$(sha256sum < "$TEST_SCRATCH/a.bin" | cut -d' ' -f1)
 check "cp writes through the installed libshimfs.so" \
     env LD_PRELOAD="$R/usr/lib/shimfs/libshimfs.so" cp "$TEST_SCRATCH/a.bin" /mnt/debvol/a.bin
-out=$(env LD_PRELOAD="$R/usr/lib/shimfs/libshimfs.so" sha256sum /mnt/debvol/a.bin 2>&1 || true)
+out=$(env LD_PRELOAD="$R/usr/lib/shimfs/libshimfs.so" sha256sum /mnt/debvol/a.bin 2>>"$TEST_SCRATCH/stderr" || true)
 assert_eq "$sum  /mnt/debvol/a.bin" "$out" "sha256sum reads it back through the installed library"
 out=$(LD_PRELOAD="$R/usr/lib/shimfs/libshimfs.so" cat /proc/self/maps 2>/dev/null | grep -c "$R/usr/lib/shimfs/libshimfs.so" || true)
 [ "$out" -gt 0 ] && pass "the preloaded library is the installed one" || fail "cat's maps show no $R/usr/lib/shimfs/libshimfs.so"
 out=$(SHIMFS_PRELOAD= "$R/usr/bin/shimfs-run" --prefix /mnt/debvol -- cat /mnt/debvol/a.bin | sha256sum | cut -d' ' -f1)
 assert_eq "$sum" "$out" "the installed shimfs-run finds the installed library"
-assert_eq "a.bin" "$("$R/usr/bin/shimfs" ls / 2>&1)" "the installed shimfs ls lists the volume"
+assert_eq "a.bin" "$("$R/usr/bin/shimfs" ls / 2>>"$TEST_SCRATCH/stderr")" "the installed shimfs ls lists the volume"
 
 if command -v lintian >/dev/null; then
     lintian --no-tag-display-limit "$deb" > "$TEST_SCRATCH/lintian" 2>&1 || true
