@@ -226,7 +226,7 @@ install: all
 	install -m 0755 $(ENGINE_SO) $(DESTDIR)$(PREFIX)/lib/shimfs/
 
 # ---- Packaging: man pages, the relocatable bundle, the Debian package ----
-# (docs/operations.md, "Packages"). The man pages are generated from the
+# (docs/operations.md, "Installing"). The man pages are generated from the
 # CLI's own help texts and core/settings.def's table (scripts/gen-man.py);
 # `make install` installs them too. `make bundle` is
 # build/shimfs-bundle-VERSION-ARCH.tar.gz (scripts/bundle.sh), `make deb`
