@@ -98,12 +98,18 @@ out=$(SHIMFS_PRELOAD= "$R/usr/bin/shimfs-run" --prefix /mnt/debvol -- cat /mnt/d
 assert_eq "$sum" "$out" "the installed shimfs-run finds the installed library"
 assert_eq "a.bin" "$("$R/usr/bin/shimfs" ls / 2>>"$TEST_SCRATCH/stderr")" "the installed shimfs ls lists the volume"
 
-if command -v lintian >/dev/null; then
-    lintian --no-tag-display-limit "$deb" > "$TEST_SCRATCH/lintian" 2>&1 || true
-    if grep -q '^E:' "$TEST_SCRATCH/lintian"; then
-        skip "lintian errors (reported, not gated): $(grep '^E:' "$TEST_SCRATCH/lintian" | head -n 5 | tr '\n' ';')"
+# lintian takes ~20 s: only when asked (SHIMFS_TEST_LINTIAN=1); its errors
+# fail, its warnings are listed.
+if [ "${SHIMFS_TEST_LINTIAN:-}" = 1 ]; then
+    if ! command -v lintian >/dev/null; then
+        skip "lintian is not installed"
     else
-        pass "lintian reports no error ($(grep -c '^W:' "$TEST_SCRATCH/lintian" || true) warnings)"
+        lintian --tag-display-limit 0 "$deb" > "$TEST_SCRATCH/lintian" 2>&1 || true
+        if grep -q '^E:' "$TEST_SCRATCH/lintian"; then
+            fail "lintian errors: $(grep '^E:' "$TEST_SCRATCH/lintian" | head -n 5 | tr '\n' ';')"
+        else
+            pass "lintian reports no error (warnings: $(grep '^W:' "$TEST_SCRATCH/lintian" | tr '\n' ';'))"
+        fi
     fi
 fi
 
