@@ -222,6 +222,49 @@ install: all
 	install -m 0755 $(BUILD)/libshimfs.so $(DESTDIR)$(PREFIX)/lib/shimfs/libshimfs.so
 	install -m 0755 $(ENGINE_SO) $(DESTDIR)$(PREFIX)/lib/shimfs/
 
+# ---- Packaging: man pages, the relocatable bundle, the Debian package ----
+# (docs/operations.md, "Installing"). The man pages are generated from the
+# CLI's own help texts and core/settings.def's table (scripts/gen-man.py);
+# `make install` installs them too. `make bundle` is
+# build/shimfs-bundle-VERSION-ARCH.tar.gz (scripts/bundle.sh), `make deb`
+# build/shimfs_VERSION_DEBARCH.deb (scripts/deb.sh); both are made from a
+# staged `make install`, so their layout is the installed one.
+VERSION   := $(shell sed -n 's/^\#define CLI_VERSION "\(.*\)"$$/\1/p' core/cli/cli.h)
+ARCH      := $(shell $(CC) -dumpmachine 2>/dev/null | cut -d- -f1)
+DEB_ARCH  := $(shell dpkg --print-architecture 2>/dev/null)
+MAN_PAGES := $(BUILD)/man/shimfs.1 $(BUILD)/man/shimfs-run.1 $(BUILD)/man/libshimfs.7
+BUNDLE    := $(BUILD)/shimfs-bundle-$(VERSION)-$(ARCH).tar.gz
+DEB       := $(BUILD)/shimfs_$(VERSION)_$(DEB_ARCH).deb
+.PHONY: man install-man bundle deb
+
+man: $(MAN_PAGES)
+
+$(BUILD)/man/%: docs/man/%.in scripts/gen-man.py $(BUILD)/shimfs scripts/shimfs-run
+	@mkdir -p $(dir $@)
+	python3 scripts/gen-man.py --version $(VERSION) --shimfs $(BUILD)/shimfs \
+	    --shimfs-run scripts/shimfs-run $< $@
+
+install: install-man
+install-man: $(MAN_PAGES)
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 0644 $(filter %.1,$(MAN_PAGES)) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 $(filter %.7,$(MAN_PAGES)) $(DESTDIR)$(PREFIX)/share/man/man7/
+
+# Not from a sanitized build: its objects need the sanitizer runtimes.
+PACK_GUARD = @[ "$(SANITIZE)" != 1 ] || { echo "make $@: not with SANITIZE=1" >&2; exit 1; }
+
+bundle: all $(MAN_PAGES)
+	$(PACK_GUARD)
+	rm -rf $(BUILD)/bundle
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(BUILD))/bundle PREFIX=/shimfs >/dev/null
+	scripts/bundle.sh $(BUILD)/bundle/shimfs $(BUNDLE) $(VERSION)
+
+deb: all $(MAN_PAGES)
+	$(PACK_GUARD)
+	rm -rf $(BUILD)/deb
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(BUILD))/deb/debian/shimfs PREFIX=/usr >/dev/null
+	scripts/deb.sh $(BUILD)/deb/debian/shimfs $(DEB) $(VERSION)
+
 clean:
 	rm -rf $(BUILD)
 

@@ -39,6 +39,8 @@ libyaml-dev
 clang
 libclang-rt-14-dev
 pgbouncer
+patchelf
+groff-base
 "
 
 deps_log() { printf 'deps: %s\n' "$*" >&2; }
