@@ -191,10 +191,10 @@ deps:
 TEST_ENV := SHIMFS_BUILD=$(BUILD) SHIMFS_SANITIZE=$(SANITIZE) CC='$(CC)'
 
 unit: all $(UNIT_BIN)
-	@$(TEST_ENV) scripts/run-unit.sh $(UNIT_BIN)
+	@$(TEST_ENV) scripts/run-tests.sh --label unit $(UNIT_BIN)
 
 integration: all $(TOOL_BIN) $(ITEST_BIN)
-	@$(TEST_ENV) scripts/run-integration.sh
+	@$(TEST_ENV) scripts/run-tests.sh integration
 
 # Without clang (scripts/deps.sh installs it) the fuzz targets are skipped.
 check: deps

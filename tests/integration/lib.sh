@@ -3,7 +3,7 @@
 # Owns: the services' environment (sourced from .scratch/services/env when
 # it exists), a fresh scratch folder per test ($TEST_SCRATCH, kept after the
 # run for inspection), pass/fail/skip counting, and the closing line
-# `N passed, N failed, N skipped` that scripts/run-integration.sh and CI read.
+# `N passed, N failed, N skipped` that scripts/run-tests.sh and CI read.
 # Promises: a test that asserts nothing, or dies early (set -e, a signal, an
 # unset variable), ends with a failure counted and a non-zero exit; a test
 # that cannot run (a service or tool missing) exits 77, counted as skipped.
