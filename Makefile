@@ -83,7 +83,7 @@ FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_A_OBJ   := $(patsubst $(BUILD)/obj/%,$(FUZZ_BUILD)/obj/%,$(CORE_A_OBJ))
 
-.PHONY: all deps check unit integration demo bench install clean services-start services-stop fuzz
+.PHONY: all deps check unit integration demo bench install clean services-start services-stop fuzz format-check
 ENGINE_SO := $(BUILD)/libshimfs-core.so $(BUILD)/libshimfs-pg.so $(BUILD)/libshimfs-s3.so
 all: $(BUILD)/libshimfs.so $(ENGINE_SO) $(BUILD)/shimfs $(BUILD)/libshimfs-core.a $(SAN_HOST)
 
@@ -202,6 +202,11 @@ check: deps
 	@if [ "$(SANITIZE)" != 1 ] && command -v $(FUZZ_CC) >/dev/null; then \
 	    $(MAKE) --no-print-directory fuzz; fi
 	@$(TEST_ENV) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/check.sh $(UNIT_BIN)
+
+# The C lines changed since BASE (default origin/main, else main) against
+# .clang-format; not part of `make check` (scripts/format-check.sh).
+format-check:
+	@scripts/format-check.sh $(BASE)
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -38,6 +38,7 @@ strace
 libyaml-dev
 clang
 libclang-rt-14-dev
+clang-format
 "
 
 deps_log() { printf 'deps: %s\n' "$*" >&2; }
