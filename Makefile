@@ -83,7 +83,7 @@ FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_A_OBJ   := $(patsubst $(BUILD)/obj/%,$(FUZZ_BUILD)/obj/%,$(CORE_A_OBJ))
 
-.PHONY: all deps check unit integration demo bench install clean services-start services-stop fuzz format-check
+.PHONY: all deps check unit integration demo bench install clean services-start services-stop fuzz format-check lint
 ENGINE_SO := $(BUILD)/libshimfs-core.so $(BUILD)/libshimfs-pg.so $(BUILD)/libshimfs-s3.so
 all: $(BUILD)/libshimfs.so $(ENGINE_SO) $(BUILD)/shimfs $(BUILD)/libshimfs-core.a $(SAN_HOST)
 
@@ -207,6 +207,11 @@ check: deps
 # .clang-format; not part of `make check` (scripts/format-check.sh).
 format-check:
 	@scripts/format-check.sh $(BASE)
+
+# cppcheck over core/, cache/, shim/ and metadata-sql/ (scripts/lint.sh):
+# seconds; CI runs it before the tests.
+lint:
+	@scripts/lint.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -218,7 +218,7 @@ again:
      * final lookup, attributes included, came from the database
      * (VFS_FRESH); "." and ".." (no final lookup) are directories, refused
      * below */
-    if (rc == 0 && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
+    if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
         rc = vfs_writable();
     if (rc == 0)
         rc = vfs_open_flags_check(&a, flags, created);

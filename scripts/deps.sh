@@ -39,6 +39,7 @@ libyaml-dev
 clang
 libclang-rt-14-dev
 clang-format
+cppcheck
 "
 
 deps_log() { printf 'deps: %s\n' "$*" >&2; }

@@ -63,7 +63,7 @@ void cli_print_name(FILE *out, const char *name)
             s++;
             continue;
         }
-        const char *k = c ? strchr(named, c) : NULL;
+        const char *k = strchr(named, c); /* c is not NUL: the loop stops there */
         if (k) {
             fputc('\\', out);
             fputc(letters[k - named], out);
