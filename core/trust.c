@@ -9,6 +9,7 @@
  */
 #include "trust.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,6 +26,7 @@ static int trust_logged;
 
 void trust_default_dir(char *out, size_t cap)
 {
+    assert(out && cap > 0);
     snprintf(out, cap, TRUST_DEFAULT_ROOT "%u", (unsigned)geteuid());
 }
 
@@ -60,6 +62,7 @@ static int trust_why_not(const struct stat *st, const char **why)
 int trust_stat_ok(const struct stat *st)
 {
     const char *why;
+    assert(st);
     return trust_why_not(st, &why);
 }
 
@@ -67,6 +70,7 @@ int trust_fd_check(int fd, const char *what)
 {
     struct stat st;
     const char *why;
+    assert(what);
     if (fstat(fd, &st) < 0)
         return -errno;
     return trust_why_not(&st, &why) < 0 ? trust_refuse(what, &st, why) : 0;
@@ -181,6 +185,7 @@ int trust_dir_open(char *path, size_t cap)
 
 int trust_subdir_open(int at, const char *name, int create)
 {
+    assert(name);
     if (create && mkdirat(at, name, 0700) < 0 && errno != EEXIST)
         return -errno;
     int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -201,6 +206,7 @@ int trust_subdir_open(int at, const char *name, int create)
 
 int trust_file_open(int at, const char *name, int flags, mode_t mode)
 {
+    assert(name);
     int fd = openat(at, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0) {
         if (errno != ELOOP)

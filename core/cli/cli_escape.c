@@ -9,6 +9,7 @@
  * UTF-8 included, and spaces are printed as they are (unlike ls -b, which
  * writes "\ "), so plain names read as before. See docs/operations.md.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,6 +55,7 @@ void cli_print_name(FILE *out, const char *name)
     static const char named[] = "\a\b\t\n\v\f\r";
     static const char letters[] = "abtnvfr";
     const unsigned char *s = (const unsigned char *)name;
+    assert(out && name);
     while (*s) {
         unsigned char c = *s;
         if (c >= 0x20 && c < 0x7F) {
