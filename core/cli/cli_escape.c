@@ -54,8 +54,8 @@ void cli_print_name(FILE *out, const char *name)
 {
     static const char named[] = "\a\b\t\n\v\f\r";
     static const char letters[] = "abtnvfr";
-    const unsigned char *s = (const unsigned char *)name;
     assert(out && name);
+    const unsigned char *s = (const unsigned char *)name;
     while (*s) {
         unsigned char c = *s;
         if (c >= 0x20 && c < 0x7F) {
