@@ -73,7 +73,7 @@ static int obj_file_key_ok(const char *key)
 
 static int obj_file_path(struct obj_store *st, const char *key, char *out)
 {
-    assert(st && key && *key && out);   /* obj_check_key refused the rest */
+    assert(st && key && *key && out); /* obj_check_key refused the rest */
     int rc = obj_file_key_ok(key);
     if (rc)
         return rc;
@@ -93,7 +93,7 @@ static ssize_t obj_file_get(struct obj_store *st, const char *key, uint64_t off,
 {
     char path[PATH_MAX];
     struct stat sb;
-    assert((buf || cap == 0) && len <= cap);   /* obj_get refused the rest */
+    assert((buf || cap == 0) && len <= cap); /* obj_get refused the rest */
     int rc = obj_file_path(st, key, path);
     if (rc)
         return rc;
@@ -386,7 +386,7 @@ static void obj_file_batch_one(void *arg, int i)
             r->result = (ssize_t)r->len;
         break;
     default:
-        assert(r->op == OBJ_DELETE);   /* obj_batch refused other ops */
+        assert(r->op == OBJ_DELETE); /* obj_batch refused other ops */
         r->result = obj_file_del(b->st, r->key);
         break;
     }

@@ -216,7 +216,7 @@ void s3_lane_put(struct s3_conn *c, struct s3_lane *l)
 {
     assert(c && l);
     pthread_mutex_lock(&c->mu);
-    assert(c->out > 0);   /* l is a lane s3_lane_get lent */
+    assert(c->out > 0); /* l is a lane s3_lane_get lent */
     c->out--;
     int cap = c->peak > S3_IDLE_LANES ? c->peak : S3_IDLE_LANES;
     int keep = c->nidle < (cap < S3_IDLE_LANES_MAX ? cap : S3_IDLE_LANES_MAX);

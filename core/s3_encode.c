@@ -97,7 +97,7 @@ int s3_query_build(const struct s3_qparam *params, int n, char *out, size_t cap)
         return -ENOMEM;
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
-        assert(params[i].name && params[i].value);   /* s3_internal.h: never NULL */
+        assert(params[i].name && params[i].value); /* s3_internal.h: never NULL */
         pairs[i].name = s3_encode_dup(params[i].name);
         pairs[i].value = s3_encode_dup(params[i].value);
         if (!pairs[i].name || !pairs[i].value)

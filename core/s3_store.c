@@ -142,7 +142,7 @@ static void s3_after_fork(struct obj_store *st)
 /* One request, run to its end (retries included). */
 static ssize_t s3_do(struct obj_store *st, struct s3_xfer *x, int op, const char *key)
 {
-    assert(st && key);   /* obj_check_key refused the rest */
+    assert(st && key); /* obj_check_key refused the rest */
     ssize_t rc = s3_xfer_init(s3_ctx_of(st), x, op, key, NULL);
     if (rc == 0) {
         s3_run(s3_ctx_of(st), x, 1, 1);

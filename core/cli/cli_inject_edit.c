@@ -155,7 +155,7 @@ void inj_kv(struct inj_buf *b, const struct inj_stream *s, int indent, const cha
 
 static size_t inj_line_start(const struct inj_stream *s, size_t off)
 {
-    assert(off <= s->len);   /* an offset into the input (a node's start or end) */
+    assert(off <= s->len); /* an offset into the input (a node's start or end) */
     while (off > 0 && s->buf[off - 1] != '\n')
         off--;
     return off;

@@ -50,7 +50,7 @@ static void *cli_session_thread(void *arg)
 int cli_session_begin(const char *cmd, struct volume *v)
 {
     char host[256] = "";
-    assert(cmd && v && !cs.running);   /* one session at a time: cli_session_end first */
+    assert(cmd && v && !cs.running); /* one session at a time: cli_session_end first */
     if (gethostname(host, sizeof host - 1) < 0)
         host[0] = '\0';
     int rc = meta_session_start(v->meta, host, (int)getpid(), v->cfg.session_timeout_ns);
