@@ -149,16 +149,16 @@ $(BUILD)/shimfs: $(CLI_OBJ) $(BUILD)/libshimfs-core.so
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libshimfs-core.a $(SAN_HOOK)
 	@mkdir -p $(dir $@)
-	$(CC) $(FINAL_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(SAN_HOOK) $(BUILD)/libshimfs-core.a $(PKG_LIBS) $(FINAL_LDFLAGS) $(CHECK_LIBS) -lm -pthread
+	$(CC) $(FINAL_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -o $@ $< $(SAN_HOOK) $(BUILD)/libshimfs-core.a $(PKG_LIBS) $(FINAL_LDFLAGS) $(CHECK_LIBS) -lm -pthread
 
 # Integration test programs: Check, like the unit tests, run against services.
 $(BUILD)/itests/%: tests/integration/%.c $(BUILD)/libshimfs-core.a $(SAN_HOOK)
 	@mkdir -p $(dir $@)
-	$(CC) $(FINAL_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(SAN_HOOK) $(BUILD)/libshimfs-core.a $(PKG_LIBS) $(FINAL_LDFLAGS) $(CHECK_LIBS) -lm -pthread
+	$(CC) $(FINAL_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -o $@ $< $(SAN_HOOK) $(BUILD)/libshimfs-core.a $(PKG_LIBS) $(FINAL_LDFLAGS) $(CHECK_LIBS) -lm -pthread
 
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libshimfs-core.a $(SAN_HOOK)
 	@mkdir -p $(dir $@)
-	$(CC) $(FINAL_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(SAN_HOOK) $(BUILD)/libshimfs-core.a $(PKG_LIBS) $(FINAL_LDFLAGS) -lm -pthread
+	$(CC) $(FINAL_CFLAGS) $(PKG_CFLAGS) -MMD -MP -o $@ $< $(SAN_HOOK) $(BUILD)/libshimfs-core.a $(PKG_LIBS) $(FINAL_LDFLAGS) -lm -pthread
 
 $(FUZZ_BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
@@ -233,4 +233,5 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
+# Test programs too: a header they share (vfs_fixture.h) rebuilds them.
+-include $(shell find $(BUILD)/obj $(BUILD)/tests $(BUILD)/itests $(BUILD)/tools $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
