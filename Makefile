@@ -83,7 +83,7 @@ FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_A_OBJ   := $(patsubst $(BUILD)/obj/%,$(FUZZ_BUILD)/obj/%,$(CORE_A_OBJ))
 
-.PHONY: all deps check unit integration demo bench install clean services-start services-stop fuzz docs
+.PHONY: all deps check unit integration demo bench install clean services-start services-stop fuzz docs format-check lint
 ENGINE_SO := $(BUILD)/libshimfs-core.so $(BUILD)/libshimfs-pg.so $(BUILD)/libshimfs-s3.so
 all: $(BUILD)/libshimfs.so $(ENGINE_SO) $(BUILD)/shimfs $(BUILD)/libshimfs-core.a $(SAN_HOST)
 
@@ -146,16 +146,16 @@ $(BUILD)/shimfs: $(CLI_OBJ) $(BUILD)/libshimfs-core.so
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libshimfs-core.a $(SAN_HOOK)
 	@mkdir -p $(dir $@)
-	$(CC) $(FINAL_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(SAN_HOOK) $(BUILD)/libshimfs-core.a $(PKG_LIBS) $(FINAL_LDFLAGS) $(CHECK_LIBS) -lm -pthread
+	$(CC) $(FINAL_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -o $@ $< $(SAN_HOOK) $(BUILD)/libshimfs-core.a $(PKG_LIBS) $(FINAL_LDFLAGS) $(CHECK_LIBS) -lm -pthread
 
 # Integration test programs: Check, like the unit tests, run against services.
 $(BUILD)/itests/%: tests/integration/%.c $(BUILD)/libshimfs-core.a $(SAN_HOOK)
 	@mkdir -p $(dir $@)
-	$(CC) $(FINAL_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(SAN_HOOK) $(BUILD)/libshimfs-core.a $(PKG_LIBS) $(FINAL_LDFLAGS) $(CHECK_LIBS) -lm -pthread
+	$(CC) $(FINAL_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -o $@ $< $(SAN_HOOK) $(BUILD)/libshimfs-core.a $(PKG_LIBS) $(FINAL_LDFLAGS) $(CHECK_LIBS) -lm -pthread
 
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libshimfs-core.a $(SAN_HOOK)
 	@mkdir -p $(dir $@)
-	$(CC) $(FINAL_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(SAN_HOOK) $(BUILD)/libshimfs-core.a $(PKG_LIBS) $(FINAL_LDFLAGS) -lm -pthread
+	$(CC) $(FINAL_CFLAGS) $(PKG_CFLAGS) -MMD -MP -o $@ $< $(SAN_HOOK) $(BUILD)/libshimfs-core.a $(PKG_LIBS) $(FINAL_LDFLAGS) -lm -pthread
 
 $(FUZZ_BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
@@ -193,10 +193,10 @@ docs: $(BUILD)/shimfs
 TEST_ENV := SHIMFS_BUILD=$(BUILD) SHIMFS_SANITIZE=$(SANITIZE) CC='$(CC)'
 
 unit: all $(UNIT_BIN)
-	@$(TEST_ENV) scripts/run-unit.sh $(UNIT_BIN)
+	@$(TEST_ENV) scripts/run-tests.sh --label unit $(UNIT_BIN)
 
 integration: all $(TOOL_BIN) $(ITEST_BIN)
-	@$(TEST_ENV) scripts/run-integration.sh
+	@$(TEST_ENV) scripts/run-tests.sh integration
 
 # Without clang (scripts/deps.sh installs it) the fuzz targets are skipped.
 check: deps
@@ -204,6 +204,16 @@ check: deps
 	@if [ "$(SANITIZE)" != 1 ] && command -v $(FUZZ_CC) >/dev/null; then \
 	    $(MAKE) --no-print-directory fuzz; fi
 	@$(TEST_ENV) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/check.sh $(UNIT_BIN)
+
+# The C lines changed since BASE (default origin/main, else main) against
+# .clang-format; not part of `make check` (scripts/format-check.sh).
+format-check:
+	@scripts/format-check.sh $(BASE)
+
+# cppcheck over core/, cache/, shim/ and metadata-sql/ (scripts/lint.sh):
+# seconds; CI runs it before the tests.
+lint:
+	@scripts/lint.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -268,4 +278,5 @@ deb: all $(MAN_PAGES)
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
+# Test programs too: a header they share (vfs_fixture.h) rebuilds them.
+-include $(shell find $(BUILD)/obj $(BUILD)/tests $(BUILD)/itests $(BUILD)/tools $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)

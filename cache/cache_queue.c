@@ -41,7 +41,7 @@ void cache_queue_init(struct cache *c)
 static struct cache_item *queue_take(struct cache *c, int *count, size_t *bytes)
 {
     assert(c->qhead);
-    struct cache_item *first = c->qhead, *last = NULL;
+    struct cache_item *first = c->qhead, *last = first; /* the first is always taken */
     size_t b = 0;
     int n = 0;
     for (struct cache_item *it = first; it && n < CACHE_BATCH_ITEMS; it = it->next) {

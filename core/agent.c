@@ -173,7 +173,7 @@ void agent_ensure(const struct shimfs_config *cfg, struct nodemeta *nm)
 /* ---- its loop ---- */
 
 /* Sleep until the wall time `until` or a stop. */
-static void agent_sleep_until(int64_t until, volatile int *stop)
+static void agent_sleep_until(int64_t until, const volatile int *stop)
 {
     for (;;) {
         int64_t left = until - nodemeta_now();

@@ -32,6 +32,7 @@ uint64_t codec_checksum(const void *p, size_t n) { return XXH3_64bits(p, n); }
 
 int codec_parse(const char *spec, int *algo, int *level)
 {
+    assert(algo && level);
     if (!spec)
         return -EINVAL;
     if (strcmp(spec, "none") == 0) {
@@ -180,6 +181,7 @@ static int codec_read_header(const unsigned char *in, size_t in_len, struct code
 int codec_algo_of(const void *in, size_t in_len)
 {
     const unsigned char *p = in;
+    assert(in || in_len == 0);
     if (in_len < CODEC_HEADER_SIZE || memcmp(p, codec_magic, 4) != 0 || p[4] != 1)
         return -EIO;
     return p[5];
@@ -189,6 +191,7 @@ long codec_decode_sum(const void *in, size_t in_len, void *raw, size_t expect_le
 {
     const unsigned char *p = in;
     struct codec_header h;
+    assert((in || in_len == 0) && (raw || expect_len == 0));
     if (codec_read_header(p, in_len, &h) < 0 || h.raw_len != expect_len)
         return -EIO;
     const unsigned char *payload = p + CODEC_HEADER_SIZE;

@@ -9,6 +9,8 @@
  * raw checksum of what decompressed (a stored block's raw bytes are the
  * payload the frame checksum covered), so a corrupt or truncated object can
  * never come back as wrong bytes: decode answers -EIO instead.
+ * Preconditions (asserted): pointers are non-NULL, except a buffer whose
+ * length is 0 (and `sum` where said).
  */
 #ifndef SHIMFS_CODEC_H
 #define SHIMFS_CODEC_H

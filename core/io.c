@@ -1,11 +1,13 @@
 /* io.c - see io.h. */
 #include "io.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <unistd.h>
 
 ssize_t io_pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
+    assert(buf || len == 0);
     size_t done = 0;
     while (done < len) {
         ssize_t r = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
@@ -22,6 +24,7 @@ ssize_t io_pread_full(int fd, void *buf, size_t len, uint64_t off)
 
 ssize_t io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
+    assert(buf || len == 0);
     size_t done = 0;
     while (done < len) {
         ssize_t r = pwrite(fd, (const char *)buf + done, len - done, (off_t)(off + done));
@@ -37,6 +40,7 @@ ssize_t io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 int io_write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;
+    assert(buf || len == 0);
     while (len > 0) {
         ssize_t w = write(fd, p, len);
         if (w < 0 && errno == EINTR)

@@ -4,7 +4,8 @@
  * Promises: io_pread_full returns the bytes read (fewer only at end of
  * file) or -errno; io_pwrite_full the bytes written (all of them) or
  * -errno; io_write_all 0 or -errno. A write that makes no progress is
- * -EIO. No allocation, no logging.
+ * -EIO. No allocation, no logging. buf is non-NULL unless len is 0
+ * (asserted).
  */
 #ifndef SHIMFS_IO_H
 #define SHIMFS_IO_H

@@ -5,6 +5,7 @@
  */
 #include "layout.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@ uint32_t layout_block_len(uint32_t size, uint32_t block_size, uint32_t index)
 int layout_block_key(char *buf, size_t cap, const char *uuid, uint64_t id,
                      uint32_t index, uint32_t len)
 {
+    assert(uuid && (buf || cap == 0));
     int n = snprintf(buf, cap, "%s/chunks/%" PRIu64 "/%" PRIu64 "/%" PRIu64 "_%" PRIu32 "_%" PRIu32,
                      uuid, id / 1000000, id / 1000, id, index, len);
     if (n < 0 || (size_t)n >= cap)
@@ -54,6 +56,7 @@ static int layout_parse_u64(const char **p, char stop, uint64_t *out)
 int layout_parse_key(const char *key, const char *uuid, uint64_t *id,
                      uint32_t *index, uint32_t *len)
 {
+    assert(key && id && index && len);
     const char *p = strstr(key, "/chunks/");
     if (!p)
         return -EINVAL;
@@ -117,6 +120,8 @@ static int layout_paint(struct layout_span *sp, int n, int cap, uint32_t a, uint
 int layout_resolve(const struct layout_slice *slices, int nslices,
                    uint32_t from, uint32_t len, struct layout_extent *out, int cap)
 {
+    /* nslices sizes an array on the stack below */
+    assert(nslices >= 0 && (slices || nslices == 0) && cap >= 0 && (out || cap == 0));
     uint64_t end64 = (uint64_t)from + len;
     if (end64 > LAYOUT_CHUNK_SIZE)
         return -EINVAL;
@@ -164,6 +169,7 @@ int layout_parse_size(const char *s, uint64_t *out)
         { 'K', 10 }, { 'M', 20 }, { 'G', 30 }, { 'T', 40 }, { 'P', 50 },
     };
     char *end;
+    assert(out);
     if (!s || *s < '0' || *s > '9')
         return -EINVAL;
     errno = 0;
@@ -197,6 +203,7 @@ int layout_parse_size(const char *s, uint64_t *out)
 const char *layout_format_size(uint64_t n, char *buf, size_t cap)
 {
     static const char *const names[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+    assert(buf && cap > 0);
     double v = (double)n;
     int i = 0;
     while (v >= 1024 && i < 5) {

@@ -10,6 +10,8 @@
  * reuse existing objects without rewriting them.
  *
  * Pure functions only: no I/O, no allocation except where stated.
+ * Preconditions (asserted): pointers are non-NULL, except an array or
+ * buffer whose count or capacity is 0; counts are not negative.
  */
 #ifndef SHIMFS_LAYOUT_H
 #define SHIMFS_LAYOUT_H

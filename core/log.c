@@ -6,6 +6,7 @@
  */
 #include "log.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -52,6 +53,7 @@ static void log_vemit(enum log_level level, const char *module, const char *fmt,
 {
     char line[1024];
     int saved = errno;
+    assert(level >= LOG_ERROR && level <= LOG_DEBUG && module && fmt); /* log_names[level] */
     int n = snprintf(line, sizeof line, "shimfs[%d] %s %s: ", (int)getpid(),
                      log_names[level], module);
     if (n < 0)
@@ -77,6 +79,7 @@ void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 
 void log_once(int *flag, enum log_level level, const char *module, const char *fmt, ...)
 {
+    assert(flag);
     if (__atomic_exchange_n(flag, 1, __ATOMIC_RELAXED))
         return;
     if (!log_enabled(level))

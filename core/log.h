@@ -6,6 +6,8 @@
  * Never pass credentials to these functions: callers log keys, hosts and
  * errno strings, never secrets. Safe from any thread; never allocates on
  * the heap; writes with the real write(2) so it cannot recurse into the shim.
+ * module, fmt and log_once's flag are non-NULL and level is one of
+ * enum log_level (asserted).
  */
 #ifndef SHIMFS_LOG_H
 #define SHIMFS_LOG_H

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "io.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -72,6 +73,7 @@ static int obj_file_key_ok(const char *key)
 
 static int obj_file_path(struct obj_store *st, const char *key, char *out)
 {
+    assert(st && key && *key && out); /* obj_check_key refused the rest */
     int rc = obj_file_key_ok(key);
     if (rc)
         return rc;
@@ -91,6 +93,7 @@ static ssize_t obj_file_get(struct obj_store *st, const char *key, uint64_t off,
 {
     char path[PATH_MAX];
     struct stat sb;
+    assert((buf || cap == 0) && len <= cap); /* obj_get refused the rest */
     int rc = obj_file_path(st, key, path);
     if (rc)
         return rc;
@@ -333,6 +336,7 @@ static int obj_walk_dir(struct obj_walk *w, int parent_fd, const char *dirname,
 
 static int obj_file_list(struct obj_store *st, const char *prefix, obj_list_cb cb, void *arg)
 {
+    assert(st && prefix && cb);
     struct obj_walk *w = malloc(sizeof *w);
     char dir[PATH_MAX];
     if (!w)
@@ -382,6 +386,7 @@ static void obj_file_batch_one(void *arg, int i)
             r->result = (ssize_t)r->len;
         break;
     default:
+        assert(r->op == OBJ_DELETE); /* obj_batch refused other ops */
         r->result = obj_file_del(b->st, r->key);
         break;
     }

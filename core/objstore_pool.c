@@ -8,6 +8,7 @@
  */
 #include "s3_internal.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ static void *obj_pool_worker(void *arg)
 void obj_pool_run(int n, int nthreads, void (*fn)(void *arg, int i), void *arg)
 {
     struct obj_pool p = { .fn = fn, .arg = arg, .n = n, .next = 0 };
+    assert(fn && n >= 0);
     if (nthreads > n)
         nthreads = n;
     pthread_t *tids = calloc(nthreads > 1 ? (size_t)nthreads : 1, sizeof *tids);

@@ -9,6 +9,7 @@
 #include "s3_internal.h"
 #include "log.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,6 +354,7 @@ int obj_parse_url(const char *url, struct obj_url *out)
 
 void obj_url_describe(const struct obj_url *u, char *out, size_t cap)
 {
+    assert(u && out && cap > 0);
     if (u->scheme == OBJ_FILE)
         snprintf(out, cap, "file://%s", u->path);
     else

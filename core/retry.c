@@ -6,6 +6,7 @@
  */
 #include "retry.h"
 
+#include <assert.h>
 #include <curl/curl.h>
 
 /* Transport failures that say nothing about the request itself: the same
@@ -25,6 +26,7 @@ static const int retry_curl_transient[] = {
 
 static void retry_policy_set(struct retry_policy *p, int attempts)
 {
+    assert(p);
     p->max_attempts = attempts < 1 ? 1 : attempts;
     p->base_ms = RETRY_BASE_MS;
     p->cap_ms = RETRY_CAP_MS;
@@ -48,6 +50,7 @@ int retry_is_transient(int curl_code, long http_status)
 
 uint32_t retry_backoff_ms(const struct retry_policy *p, int attempt, uint64_t rnd)
 {
+    assert(p && p->base_ms > 0 && p->cap_ms >= p->base_ms && attempt >= 0);
     uint64_t window = p->base_ms;
     for (int i = 0; i < attempt && window < p->cap_ms; i++)
         window *= 2;
@@ -59,6 +62,7 @@ uint32_t retry_backoff_ms(const struct retry_policy *p, int attempt, uint64_t rn
 int retry_next(const struct retry_policy *p, int attempt, int curl_code,
                long http_status, uint64_t rnd, uint32_t *delay_ms)
 {
+    assert(p && p->max_attempts >= 1 && delay_ms);
     if (attempt + 1 >= p->max_attempts || !retry_is_transient(curl_code, http_status))
         return 0;
     *delay_ms = retry_backoff_ms(p, attempt, rnd);

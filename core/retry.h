@@ -19,7 +19,8 @@ struct retry_policy {
     uint32_t cap_ms;      /* no window grows past this */
 };
 
-/* The policy for obj_options.max_retries (attempts = retries + 1). */
+/* The policy for obj_options.max_retries (attempts = retries + 1). Every
+ * function takes a non-NULL policy made by retry_policy_init (asserted). */
 void retry_policy_init(struct retry_policy *p, int max_retries);
 
 /* 1 when the outcome (a CURLcode, 0 = transfer done, and the HTTP status

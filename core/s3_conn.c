@@ -22,6 +22,7 @@
 #include "s3_transfer.h"
 #include "log.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -189,6 +190,7 @@ static struct s3_lane *s3_lane_new(struct s3_conn *c)
 
 struct s3_lane *s3_lane_get(struct s3_conn *c)
 {
+    assert(c);
     pthread_mutex_lock(&c->mu);
     struct s3_lane *l = c->idle;
     if (l) {
@@ -212,7 +214,9 @@ struct s3_lane *s3_lane_get(struct s3_conn *c)
  * server spent a fifth more CPU accepting them than serving curl's 50. */
 void s3_lane_put(struct s3_conn *c, struct s3_lane *l)
 {
+    assert(c && l);
     pthread_mutex_lock(&c->mu);
+    assert(c->out > 0); /* l is a lane s3_lane_get lent */
     c->out--;
     int cap = c->peak > S3_IDLE_LANES ? c->peak : S3_IDLE_LANES;
     int keep = c->nidle < (cap < S3_IDLE_LANES_MAX ? cap : S3_IDLE_LANES_MAX);

@@ -35,12 +35,13 @@
 
 void s3_creds_wipe(struct s3_creds *cr)
 {
-    char **s[] = { &cr->access_key, &cr->secret_key, &cr->token };
-    for (size_t i = 0; i < sizeof s / sizeof *s; i++) {
-        if (*s[i]) {
-            explicit_bzero(*s[i], strlen(*s[i]));
-            free(*s[i]);
-            *s[i] = NULL;
+    char **field[] = { &cr->access_key, &cr->secret_key, &cr->token };
+    for (size_t i = 0; i < sizeof field / sizeof *field; i++) {
+        char *v = *field[i];
+        if (v) {
+            explicit_bzero(v, strlen(v));
+            free(v);
+            *field[i] = NULL;
         }
     }
 }
@@ -409,7 +410,9 @@ static int s3_src_container(const char *region, struct s3_creds *out)
     char *url = NULL, *tok = NULL, *hdr = NULL, *reply = NULL;
     if (!rel && !full)
         return -ENOENT;
-    if (rel ? (rel[0] != '/' || asprintf(&url, "%s%s", S3_ECS_HOST, rel) < 0) : !(url = strdup(full)))
+    if (!rel)
+        url = strdup(full);
+    else if (rel[0] == '/' && asprintf(&url, "%s%s", S3_ECS_HOST, rel) < 0)
         url = NULL;
     int rc = 0;
     if (!url || !s3_container_host_ok(url)) {

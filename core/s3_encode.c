@@ -8,6 +8,7 @@
  */
 #include "s3_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ int s3_uri_encode(const char *in, size_t n, int keep_slash, char *out, size_t ca
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
+    assert((in || n == 0) && (out || cap == 0));
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
         int keep = s3_unreserved(c) || (keep_slash && c == '/');
@@ -89,11 +91,13 @@ static int s3_query_join(struct s3_qpair *pairs, int n, char *out, size_t cap)
 
 int s3_query_build(const struct s3_qparam *params, int n, char *out, size_t cap)
 {
+    assert((params || n <= 0) && (out || cap == 0));
     struct s3_qpair *pairs = calloc(n > 0 ? (size_t)n : 1, sizeof *pairs);
     if (!pairs)
         return -ENOMEM;
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
+        assert(params[i].name && params[i].value); /* s3_internal.h: never NULL */
         pairs[i].name = s3_encode_dup(params[i].name);
         pairs[i].value = s3_encode_dup(params[i].value);
         if (!pairs[i].name || !pairs[i].value)
@@ -116,6 +120,7 @@ void s3_sha256_hex(const void *data, size_t len, char out[65])
     static const char hex[] = "0123456789abcdef";
     unsigned char md[32];
     unsigned int mdlen = 0;
+    assert((data || len == 0) && out);
     if (!EVP_Digest(len ? data : "", len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
         /* Only on a broken libcrypto; a wrong hash makes the server refuse
          * the request, which is reported there. */

@@ -18,7 +18,10 @@
 /* ---- the store and its backends (objstore.c dispatches) ---------------- */
 
 /* The table of a backend; S3's is the one symbol libshimfs-s3.so exports
- * (backend_lazy.h). `size` is sizeof(struct obj_backend). */
+ * (backend_lazy.h). `size` is sizeof(struct obj_backend).
+ * A backend sees only what objstore.c let through (and asserts it): a
+ * store, a key that passed obj_check_key, a non-NULL prefix and callback,
+ * buffers that match their lengths, and ops of enum obj_op. */
 struct obj_backend {
     size_t size;
     int (*open)(struct obj_store *st);
@@ -52,7 +55,8 @@ extern const struct obj_backend s3_backend;
 const struct obj_backend *obj_backend_of(struct obj_store *st, int *rc);
 
 /* Run fn(arg, i) for every i in [0, n) on at most nthreads threads (fewer
- * if threads cannot be made; the caller's thread always takes part). */
+ * if threads cannot be made; the caller's thread always takes part).
+ * fn is non-NULL and n >= 0 (asserted). */
 void obj_pool_run(int n, int nthreads, void (*fn)(void *arg, int i), void *arg);
 
 /* "scheme://host/bucket" or "file:///dir": never credentials. */

@@ -12,6 +12,7 @@
 #include "s3_transfer.h"
 #include "log.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
@@ -206,6 +207,7 @@ void s3_run(struct s3_ctx *ctx, struct s3_xfer *xs, int n, int parallel)
     struct s3_runner r = { .ctx = ctx, .xs = xs, .n = n };
     if (n <= 0)
         return;
+    assert(ctx && xs && parallel >= 1); /* no slot would ever start a transfer */
     r.parallel = parallel < n ? parallel : n;
     if (r.parallel > ctx->st->opt.max_parallel)
         r.parallel = ctx->st->opt.max_parallel;

@@ -11,6 +11,7 @@
 #include "s3_transfer.h"
 #include "log.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
@@ -110,6 +111,7 @@ static void s3_after_fork(struct obj_store *st)
 /* One request, run to its end (retries included). */
 static ssize_t s3_do(struct obj_store *st, struct s3_xfer *x, int op, const char *key)
 {
+    assert(st && key); /* obj_check_key refused the rest */
     ssize_t rc = s3_xfer_init(s3_ctx_of(st), x, op, key, NULL);
     if (rc == 0) {
         s3_run(s3_ctx_of(st), x, 1, 1);
@@ -209,6 +211,7 @@ static int s3_list(struct obj_store *st, const char *prefix, obj_list_cb cb, voi
 {
     char *token = NULL;
     int rc = 0;
+    assert(st && prefix && cb);
     for (long pages = 0; rc == 0 && pages < S3_LIST_PAGES_MAX; pages++) {
         struct s3_list_page page;
         rc = s3_list_page(st, prefix, token, &page);
@@ -271,6 +274,8 @@ static void s3_batch(struct obj_store *st, struct obj_request *reqs, int n)
     for (int i = 0; i < n; i++) {
         if (reqs[i].result < 0)
             continue;
+        /* obj_batch refused other ops: s3_batch_ops[] has these only */
+        assert(reqs[i].op == OBJ_GET || reqs[i].op == OBJ_PUT || reqs[i].op == OBJ_DELETE);
         s3_batch_fill(&xs[m], &reqs[i]);
         int rc = s3_xfer_init(s3_ctx_of(st), &xs[m], s3_batch_ops[reqs[i].op], reqs[i].key, NULL);
         if (rc) {

@@ -41,6 +41,7 @@ void s3_conn_destroy(struct s3_conn *c);
 /* In a forked child: make the inherited sockets harmless, free nothing. */
 void s3_conn_abandon(struct s3_conn *c);
 struct s3_lane *s3_lane_get(struct s3_conn *c);
+/* lane is one that s3_lane_get(c) lent (asserted: c has one out). */
 void s3_lane_put(struct s3_conn *c, struct s3_lane *lane);
 CURLM *s3_lane_multi(struct s3_lane *lane);
 /* Easy handle number `slot` (< max_parallel) of the lane, made on demand,
@@ -117,8 +118,8 @@ void s3_xfer_finish(struct s3_ctx *ctx, struct s3_xfer *x);
 
 /* ---- s3_run.c ----------------------------------------------------------- */
 
-/* Run xs[0..n) with at most `parallel` at once, retrying per ctx->retry;
- * every x->result is set on return. */
+/* Run xs[0..n) with at most `parallel` (>= 1, asserted) at once, retrying
+ * per ctx->retry; every x->result is set on return. */
 void s3_run(struct s3_ctx *ctx, struct s3_xfer *xs, int n, int parallel);
 
 #endif

@@ -96,6 +96,7 @@ static int s3_xfer_url(struct s3_ctx *ctx, struct s3_xfer *x, const char *key, c
 int s3_xfer_init(struct s3_ctx *ctx, struct s3_xfer *x, int op, const char *key,
                  const char *query)
 {
+    assert(ctx && x && op >= S3_GET && op <= S3_LIST);
     x->op = op;
     x->key = key ? key : "";
     x->slot = -1;

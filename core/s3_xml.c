@@ -8,6 +8,7 @@
  */
 #include "s3_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +239,7 @@ int s3_xml_parse_list(const char *xml, size_t len, struct s3_list_page *page)
     struct s3_xml x = { .root_wanted = S3_T_LIST, .page = page };
     struct s3_error_body unused;
     x.err = &unused;
+    assert(page && (xml || len == 0));
     memset(page, 0, sizeof *page);
     int rc = s3_xml_run(&x, xml, len);
     if (rc)
@@ -258,6 +260,7 @@ int s3_xml_parse_error(const char *xml, size_t len, struct s3_error_body *err)
 {
     struct s3_list_page unused = { 0 };
     struct s3_xml x = { .root_wanted = S3_T_ERROR, .err = err, .page = &unused };
+    assert(err && (xml || len == 0));
     memset(err, 0, sizeof *err);
     int rc = s3_xml_run(&x, xml, len);
     s3_list_page_free(&unused);

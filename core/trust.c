@@ -9,6 +9,7 @@
  */
 #include "trust.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -55,6 +56,7 @@ static int trust_why_not(const struct stat *st, const char **why)
 int trust_stat_ok(const struct stat *st)
 {
     const char *why;
+    assert(st);
     return trust_why_not(st, &why);
 }
 
@@ -62,6 +64,7 @@ int trust_fd_check(int fd, const char *what)
 {
     struct stat st;
     const char *why;
+    assert(what);
     if (fstat(fd, &st) < 0)
         return -errno;
     return trust_why_not(&st, &why) < 0 ? trust_refuse(what, &st, why) : 0;
@@ -176,6 +179,7 @@ int trust_dir_open(char *path, size_t cap)
 
 int trust_subdir_open(int at, const char *name, int create)
 {
+    assert(name);
     if (create && mkdirat(at, name, 0700) < 0 && errno != EEXIST)
         return -errno;
     int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -196,6 +200,7 @@ int trust_subdir_open(int at, const char *name, int create)
 
 int trust_file_open(int at, const char *name, int flags, mode_t mode)
 {
+    assert(name);
     int fd = openat(at, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0) {
         if (errno != ELOOP)

@@ -14,7 +14,8 @@
  *    O_NOFOLLOW, and files and sub-folders are checked the same way.
  * A refusal is -EPERM with one warn line per process (what and why); other
  * failures (cannot create, no such folder) are the plain -errno, unlogged.
- * Folders made here are 0700.
+ * Folders made here are 0700. Names, stats and output buffers passed in
+ * are non-NULL (asserted; trust_dir_open answers -EINVAL for a NULL path).
  */
 #ifndef SHIMFS_TRUST_H
 #define SHIMFS_TRUST_H

@@ -99,9 +99,9 @@ int vfs_file_descriptor(struct vfs_file *f)
     f->native = 0;
     int fd = vfs_memfd("shimfs", m->ino, flags);
     if (fd >= 0 && fcntl(fd, F_ADD_SEALS, VFS_SEALS) < 0) {
-        int e = -errno;
+        int err = -errno;
         close(fd);
-        return e;
+        return err;
     }
     return fd;
 }
@@ -218,7 +218,7 @@ again:
      * final lookup, attributes included, came from the database
      * (VFS_FRESH); "." and ".." (no final lookup) are directories, refused
      * below */
-    if (rc == 0 && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
+    if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
         rc = vfs_writable();
     if (rc == 0)
         rc = vfs_open_flags_check(&a, flags, created);

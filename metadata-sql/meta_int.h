@@ -181,7 +181,7 @@ void meta_conn_put(struct meta_conn *c);
  * are too (server restart), and a retry must not land on one of them. */
 void meta_pool_drop_idle(struct meta *m);
 /* The connection the calling thread holds for meta_txn on m, or NULL. */
-struct meta_conn *meta_conn_owned(struct meta *m);
+struct meta_conn *meta_conn_owned(const struct meta *m);
 void meta_conn_set_owned(struct meta *m, struct meta_conn *c);
 
 /* Open c->pg (closing a broken one first) by c->deadline_ns; fails fast

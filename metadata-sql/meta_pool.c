@@ -157,7 +157,7 @@ const char *meta_describe(const struct meta *m)
     return m ? m->describe : "(none)";
 }
 
-struct meta_conn *meta_conn_owned(struct meta *m)
+struct meta_conn *meta_conn_owned(const struct meta *m)
 {
     return meta_tls_m == m ? meta_tls_c : NULL;
 }

@@ -26,8 +26,9 @@ ck_interrupted() {
     exit 130
 }
 
-# Runs one test runner in the background (so that a signal reaches this
-# script at once) and adds in the counts it leaves in its summary file.
+# Runs the test runner on one group in the background (so that a signal
+# reaches this script at once) and adds in the counts it leaves in its
+# summary file.
 ck_run() {
     local word=$1 summary p f s; shift
     summary=$CK_LOGS/$word.summary
@@ -51,8 +52,8 @@ ck_main() {
         echo "0 passed, 1 failed, 0 skipped"
         exit 1
     fi
-    ck_run unit "$CK_SCRIPTS/run-unit.sh" "$@"
-    ck_run integration "$CK_SCRIPTS/run-integration.sh"
+    ck_run unit "$CK_SCRIPTS/run-tests.sh" --label unit "$@"
+    ck_run integration "$CK_SCRIPTS/run-tests.sh" integration
     # The fuzz targets carry their own sanitizers: once, in the normal pass.
     [ "${SHIMFS_SANITIZE:-}" = 1 ] || ck_run fuzz "$CK_SCRIPTS/run-fuzz.sh"
     echo "$CK_PASSED passed, $CK_FAILED failed, $CK_SKIPPED skipped"

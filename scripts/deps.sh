@@ -41,6 +41,8 @@ libclang-rt-14-dev
 pgbouncer
 patchelf
 groff-base
+clang-format
+cppcheck
 "
 
 deps_log() { printf 'deps: %s\n' "$*" >&2; }

@@ -1,6 +1,5 @@
 # shellcheck shell=bash
-# scripts/sanitize.sh — sourced by the test runners (run-unit.sh,
-# run-integration.sh). Owns what `make check SANITIZE=1` changes at run
+# scripts/sanitize.sh — sourced by the test runner (run-tests.sh). Owns what `make check SANITIZE=1` changes at run
 # time; with SHIMFS_SANITIZE unset every function here is a no-op.
 #
 # The build under test is $SHIMFS_BUILD (build/, or build/san/ for

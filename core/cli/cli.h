@@ -120,7 +120,8 @@ void cli_log_setup(int verbose);
 int cli_open_volume(const char *cmd, struct volume **out);
 /* A session for a command that uploads (cli_session.c): reservations
  * recorded with it, a heartbeat thread. begin reports its failure itself
- * (0 or CLI_FAIL); end stops the thread and closes the session. */
+ * (0 or CLI_FAIL); end stops the thread and closes the session. One at a
+ * time: begin again only after end (asserted). */
 int cli_session_begin(const char *cmd, struct volume *v);
 void cli_session_end(struct volume *v);
 /* The vfs for ls/stat/cat; reports the failure itself. 0 or CLI_FAIL. */

@@ -9,6 +9,7 @@
  * UTF-8 included, and spaces are printed as they are (unlike ls -b, which
  * writes "\ "), so plain names read as before. See docs/operations.md.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,6 +54,7 @@ void cli_print_name(FILE *out, const char *name)
 {
     static const char named[] = "\a\b\t\n\v\f\r";
     static const char letters[] = "abtnvfr";
+    assert(out && name);
     const unsigned char *s = (const unsigned char *)name;
     while (*s) {
         unsigned char c = *s;
@@ -63,7 +65,7 @@ void cli_print_name(FILE *out, const char *name)
             s++;
             continue;
         }
-        const char *k = c ? strchr(named, c) : NULL;
+        const char *k = strchr(named, c); /* c is not NUL: the loop stops there */
         if (k) {
             fputc('\\', out);
             fputc(letters[k - named], out);

@@ -93,11 +93,11 @@ int cli_cmd_fsck(int argc, char **argv)
     printf("metadata:\n");
     int rc = meta_fsck(v->meta, repair, &rep, cli_fsck_line, NULL);
     uint64_t meta_problems = rc == 0 ? cli_fsck_meta_total(&rep) : 0;
-    if (rc == 0)
+    if (rc == 0) {
         printf("  %" PRIu64 " problems%s\n", meta_problems,
                meta_problems && repair ? " found (repaired where safe)" : "");
-    if (rc == 0)
         rc = cli_inventory_load(v, &inv);
+    }
     uint64_t missing = 0;
     if (rc == 0) {
         printf("data: %zu referenced slices, %zu objects\n", inv.nrefs, inv.nobjs);

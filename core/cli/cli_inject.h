@@ -91,7 +91,8 @@ void inj_scalar(struct inj_buf *b, const char *v);
  * when safe, and never inside a flow collection). */
 void inj_scalar_like(struct inj_buf *b, const char *v, const struct inj_node *like);
 
-/* Column (bytes from the start of its line) of input offset off. */
+/* Column (bytes from the start of its line) of input offset off. Offsets
+ * given to these functions lie within the input (off <= len, asserted). */
 int inj_col(const struct inj_stream *s, size_t off);
 
 /* Queue a splice; takes b's text (b is reset). */

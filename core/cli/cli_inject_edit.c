@@ -8,6 +8,7 @@
  * offset come out in the order they were queued (deeper edits first is the
  * caller's rule); a position that cannot be told is an error, never a guess.
  */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -154,6 +155,7 @@ void inj_kv(struct inj_buf *b, const struct inj_stream *s, int indent, const cha
 
 static size_t inj_line_start(const struct inj_stream *s, size_t off)
 {
+    assert(off <= s->len); /* an offset into the input (a node's start or end) */
     while (off > 0 && s->buf[off - 1] != '\n')
         off--;
     return off;

@@ -5,6 +5,7 @@
  * Memory is 16 bytes per referenced slice and 24 per object: a volume of
  * ten million objects is inventoried in a few hundred MiB, in one pass.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,7 @@ static int cli_obj_cmp(const void *a, const void *b)
 
 int cli_inventory_load(struct volume *v, struct cli_inventory *inv)
 {
+    assert(v && inv);
     memset(inv, 0, sizeof *inv);
     inv->uuid = v->settings.uuid;
     int rc = meta_list_slices(v->meta, cli_inv_ref_cb, inv);
@@ -76,6 +78,7 @@ int cli_inventory_load(struct volume *v, struct cli_inventory *inv)
 
 const struct cli_ref *cli_inventory_ref(const struct cli_inventory *inv, uint64_t id)
 {
+    assert(inv && (inv->refs || inv->nrefs == 0));
     size_t lo = 0, hi = inv->nrefs;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -92,6 +95,7 @@ const struct cli_ref *cli_inventory_ref(const struct cli_inventory *inv, uint64_
 int cli_inventory_has(const struct cli_inventory *inv, uint64_t id, uint32_t index, uint32_t len)
 {
     struct cli_obj key = { .id = id, .index = index };
+    assert(inv && (inv->objs || inv->nobjs == 0));
     const struct cli_obj *o = inv->nobjs ? bsearch(&key, inv->objs, inv->nobjs, sizeof *inv->objs,
                                                    cli_obj_cmp) : NULL;
     return o && o->len == len;

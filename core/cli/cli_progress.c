@@ -5,6 +5,7 @@
  * (items, bytes, MiB/s, ETA when totals are known) and erases it on stop;
  * when stderr is not a terminal nothing is drawn and no thread runs.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -106,6 +107,7 @@ static void *cli_progress_main(void *arg)
 void cli_progress_start(struct cli_progress *p, const char *label,
                         uint64_t items_total, uint64_t bytes_total)
 {
+    assert(p && label);
     p->label = label;
     atomic_store(&p->items, 0);
     atomic_store(&p->bytes, 0);
@@ -122,6 +124,7 @@ void cli_progress_start(struct cli_progress *p, const char *label,
 
 void cli_progress_stop(struct cli_progress *p)
 {
+    assert(p);
     if (p->running) {
         pthread_mutex_lock(&p->lock);
         p->running = 0;

@@ -4,6 +4,7 @@
  * alive however long one file takes. Ended (with its reservations) when
  * the command is done; a killed command's session expires and is reaped.
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -49,6 +50,7 @@ static void *cli_session_thread(void *arg)
 int cli_session_begin(const char *cmd, struct volume *v)
 {
     char host[256] = "";
+    assert(cmd && v && !cs.running); /* one session at a time: cli_session_end first */
     if (gethostname(host, sizeof host - 1) < 0)
         host[0] = '\0';
     int rc = meta_session_start(v->meta, host, (int)getpid(), v->cfg.session_timeout_ns);
@@ -63,6 +65,7 @@ int cli_session_begin(const char *cmd, struct volume *v)
 
 void cli_session_end(struct volume *v)
 {
+    assert(v);
     if (cs.running) {
         pthread_mutex_lock(&cs.lock);
         cs.stop = 1;

@@ -4,6 +4,7 @@
  * in the canonical lower-case 8-4-4-4-12 form; no fallback to a weak source
  * (a volume uuid names every object of the volume forever).
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 int cli_random_bytes(void *buf, size_t n)
 {
     unsigned char *p = buf;
+    assert(buf || n == 0);
     int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 
     if (fd < 0)
@@ -37,6 +39,7 @@ int cli_random_bytes(void *buf, size_t n)
 int cli_uuid_v4(char out[37])
 {
     unsigned char b[16];
+    assert(out);
     int rc = cli_random_bytes(b, sizeof b);
 
     if (rc < 0)
