@@ -371,6 +371,34 @@ typedef void (*meta_fsck_cb)(void *arg, const char *problem);
 int meta_fsck(struct meta *m, int repair, struct meta_fsck_report *r, meta_fsck_cb cb,
               void *arg);
 
+/* ---- batched import (shimfs import) ----
+ * Create many regular files and symlinks, with their slice records, in one
+ * transaction of one round trip: their parents are locked in ascending
+ * order, inode ids come in one range, the parents' mtime and ctime become
+ * now. Per file (out: result, ino): 0 created; -EEXIST the name is taken;
+ * -ENOENT / -ENOTDIR the parent is no live directory; -ENAMETOOLONG,
+ * -EINVAL bad name, target or slice. Those skip only their file. Returns
+ * 0 when the transaction committed (every file with result 0 is visible,
+ * all at once), or a negative errno and nothing committed: -ESTALE (one
+ * log line) when a slice id is held by no live session (fenced as
+ * meta_write), or the database's failure. `mode` carries S_IFREG or
+ * S_IFLNK; symlinks have `target` (NUL-terminated) and no slices; nlink
+ * is 1, ctime now. Meant for batches of a few thousand files. */
+struct meta_import_file {
+    uint64_t parent;
+    const char *name;
+    size_t nlen;
+    uint32_t mode, uid, gid;
+    uint64_t size;
+    int64_t atime_ns, mtime_ns;
+    const char *target;
+    const struct meta_slice_rec *slices;
+    int nslices;
+    int result;            /* out */
+    uint64_t ino;          /* out: the new inode when result is 0 */
+};
+int meta_import_files(struct meta *m, struct meta_import_file *files, int n);
+
 /* Run a batch of namespace changes in one transaction (import): calls fn,
  * whose meta_* calls on the same thread join that transaction; commits if
  * fn returns 0, else rolls back and returns its error. */

@@ -46,6 +46,8 @@ enum meta_stmt_id {
     MS_FIX_SIZES,
     MS_CHANGE_TOKEN,
     MS_APPEND,
+    /* batched import (meta_import.c) */
+    MS_IMPORT,
     MS_COUNT
 };
 
