@@ -262,8 +262,8 @@ int cli_cmd_import(int argc, char **argv)
     struct cli_import_args a;
     struct cli_import im;
     struct stat root;
-    uint64_t dest;
-    int code, fresh, rootfd;
+    uint64_t dest = 0;
+    int code, fresh = 0, rootfd;
     double t0;
 
     if (cli_import_parse(argc, argv, &a, &code) < 0)
