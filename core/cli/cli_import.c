@@ -39,7 +39,7 @@ static const char cli_import_usage[] =
     "  --threads N   parallel uploads (default SHIMFS_THREADS or 16; capped so\n"
     "                that N x 2 x block size fits in SHIMFS_BUFFER_SIZE)\n"
     "  --pack-max SIZE  files of at most SIZE bytes are packed, many to one\n"
-    "                object of up to 1 MiB (default 64K; 0: one object per file)\n"
+    "                object of up to 1 MiB (default 16K; 0: one object per file)\n"
     "  --batch N     files made visible per transaction (default 2000, 1 to\n"
     "                10000)\n"
     "  --meta URL    database (libpq URL or conninfo); default SHIMFS_META\n"
@@ -56,7 +56,7 @@ struct cli_import_args {
 
 #define CLI_IMPORT_BATCH_DEFAULT 2000
 #define CLI_IMPORT_BATCH_MAX 10000
-#define CLI_IMPORT_PACK_MAX_DEFAULT (64 * 1024)
+#define CLI_IMPORT_PACK_MAX_DEFAULT (16 * 1024)
 #define CLI_IMPORT_PACK_TARGET (1024 * 1024)
 
 static int cli_import_parse(int argc, char **argv, struct cli_import_args *a, int *code)

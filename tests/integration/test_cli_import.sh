@@ -282,8 +282,8 @@ for name in $'new\nline' $'tab\there' 'back\slash' 'quo"te' "apos'trophe" '{brac
     done
 done
 : > "$odd/d1/empty"
-head -c 65536 /dev/urandom > "$odd/d1/at-pack-max"
-head -c 65537 /dev/urandom > "$odd/d1/above-pack-max"
+head -c 16384 /dev/urandom > "$odd/d1/at-pack-max"
+head -c 16385 /dev/urandom > "$odd/d1/above-pack-max"
 head -c 300000 /dev/urandom > "$odd/d2/large"
 ln -s $'target\nwith newline' "$odd/d2/link-newline"
 ln -s '{"x",NULL}' "$odd/d2/link-literal"
