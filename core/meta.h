@@ -90,6 +90,20 @@ struct meta_stats {
     uint64_t sessions;
 };
 
+/* One file of meta_import_files (see there). */
+struct meta_import_file {
+    uint64_t parent;
+    const char *name;
+    size_t nlen;
+    uint32_t mode, uid, gid;
+    uint64_t size;
+    int64_t atime_ns, mtime_ns;
+    const char *target;
+    const struct meta_slice_rec *slices;
+    int nslices;
+    int result;            /* out */
+    uint64_t ino;          /* out: the new inode when result is 0 */
+};
 /* Callbacks of the reads (see the calls that take them). */
 typedef int (*meta_dirent_cb)(void *arg, const char *name, size_t nlen,
                               const struct meta_attr *a);
@@ -301,6 +315,21 @@ typedef void (*meta_fsck_cb)(void *arg, const char *problem);
     X(listxattr, (struct meta *m, uint64_t ino, char *buf, size_t cap), ino, buf, cap) \
     \
     /* ---- writes ---- */ \
+    /* ---- batched import (shimfs import) ----
+     * Create many regular files and symlinks, with their slice records, in
+     * one transaction of one round trip: their parents are locked in
+     * ascending order, inode ids come in one range, the parents' mtime and
+     * ctime become now. Per file (out: result, ino): 0 created; -EEXIST the
+     * name is taken; -ENOENT / -ENOTDIR the parent is no live directory;
+     * -ENAMETOOLONG, -EINVAL bad name, target or slice. Those skip only
+     * their file. Returns 0 when the transaction committed (every file with
+     * result 0 is visible, all at once), or a negative errno and nothing
+     * committed: -ESTALE (one log line) when a slice id is held by no live
+     * session (fenced as meta_write), or the database's failure. `mode`
+     * carries S_IFREG or S_IFLNK; symlinks have `target` (NUL-terminated)
+     * and no slices; nlink is 1, ctime now. Meant for batches of a few
+     * thousand files. */ \
+    X(import_files, (struct meta *m, struct meta_import_file *files, int n), files, n) \
     /* Hand out `count` fresh ids of a kind (enum meta_id_kind) in one
      * round trip: *first .. *first+count-1. Slice ids drawn while the
      * handle has a session (meta_session_start) are recorded as that

@@ -48,6 +48,8 @@ enum meta_stmt_id {
     MS_APPEND,
     MS_CHANGES,
     MS_WAL_LSN, MS_REPLAY_LSN,      /* read routing (meta_route.c) */
+    /* batched import (meta_import.c) */
+    MS_IMPORT,
     MS_COUNT
 };
 

@@ -479,4 +479,46 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
     [MS_WAL_LSN] = { "shimfs_wal_lsn", "SELECT pg_current_wal_lsn()" },
     [MS_REPLAY_LSN] = { "shimfs_replay_lsn",
         "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() END" },
+
+    /* ---- batched import (meta_import.c): many new files and symlinks in
+     * one statement, after MS_LOCK locked their parents in the same
+     * implicit transaction. $1: per file {parent, mode, uid, gid, size,
+     * atime, mtime} (n x 7), $2 names, $3 symlink targets (NULL: none),
+     * $4: per slice {file (1-based), chunk, pos, id, size, off, len}
+     * (m x 7), $5 now, $6 fence on. Inode ids come in one range; a name
+     * already taken or a parent that is no live directory skips that file
+     * only; nothing goes in unless every slice id passes the fence.
+     * Answers (fence ok, the 1-based files not created as "k,k,...", the
+     * first inode id: file k got first + k - 1). ---- */
+    [MS_IMPORT] = { "shimfs_import",
+        "WITH b AS (SELECT shimfs_next_ids(1, array_length($2::bytea[], 1)) AS first), "
+        "f AS (SELECT u.k, ($1::bigint[])[u.k][1] AS parent, ($1::bigint[])[u.k][2]::int AS mode, "
+        "($1::bigint[])[u.k][3] AS uid, ($1::bigint[])[u.k][4] AS gid, ($1::bigint[])[u.k][5] AS size, "
+        "($1::bigint[])[u.k][6] AS atime, ($1::bigint[])[u.k][7] AS mtime, u.name, u.target "
+        "FROM unnest($2::bytea[], $3::bytea[]) WITH ORDINALITY AS u (name, target, k)), "
+        "sl AS (SELECT g.j, ($4::bigint[])[g.j][1] AS k, ($4::bigint[])[g.j][2] AS chunk, "
+        "($4::bigint[])[g.j][3]::int AS pos, ($4::bigint[])[g.j][4] AS id, "
+        "($4::bigint[])[g.j][5]::int AS size, ($4::bigint[])[g.j][6]::int AS off, "
+        "($4::bigint[])[g.j][7]::int AS len "
+        "FROM generate_series(1, coalesce(array_length($4::bigint[], 1), 0)) AS g (j)), "
+        FENCE_CTES("(SELECT coalesce(array_agg(sl.id), '{}') FROM sl)")
+        "fo AS (SELECT " FENCE_OK("$6") " AS ok), "
+        "p AS (SELECT n.ino FROM inode n WHERE n.ino IN (SELECT f.parent FROM f) "
+        "AND " IS_DIR("n.mode") " AND n.nlink > 0), "
+        "e AS (INSERT INTO entry (parent, name, ino) SELECT f.parent, f.name, b.first + f.k - 1 "
+        "FROM f, b, fo WHERE fo.ok AND f.parent IN (SELECT p.ino FROM p) ORDER BY f.k "
+        "ON CONFLICT DO NOTHING RETURNING parent, ino), "
+        "ef AS (SELECT e.ino, f.* FROM e, b, f WHERE f.k = e.ino - b.first + 1), "
+        "i AS (INSERT INTO inode (ino, mode, uid, gid, nlink, size, atime, mtime, ctime, parent, rdev) "
+        "SELECT ef.ino, ef.mode, ef.uid, ef.gid, 1, ef.size, ef.atime, ef.mtime, $5::bigint, "
+        "ef.parent, 0 FROM ef), "
+        "l AS (INSERT INTO symlink (ino, target) SELECT ef.ino, ef.target FROM ef "
+        "WHERE ef.target IS NOT NULL), "
+        "s AS (INSERT INTO slice (ino, chunk, pos, id, size, off, len) "
+        "SELECT ef.ino, sl.chunk, sl.pos, sl.id, sl.size, sl.off, sl.len "
+        "FROM sl JOIN ef ON ef.k = sl.k ORDER BY sl.j), "
+        "t AS (UPDATE inode n SET mtime = $5::bigint, ctime = $5::bigint "
+        "WHERE n.ino IN (SELECT e.parent FROM e)) "
+        "SELECT (SELECT fo.ok FROM fo), coalesce((SELECT string_agg(f.k::text, ',' ORDER BY f.k) "
+        "FROM f WHERE f.k NOT IN (SELECT ef.k FROM ef)), ''), (SELECT b.first FROM b)" },
 };

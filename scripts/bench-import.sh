@@ -1,34 +1,47 @@
 #!/usr/bin/env bash
 # scripts/bench-import.sh — how fast `shimfs import` fills an S3 volume,
 # next to the S3 server's own ceiling.
-#   bench-import.sh            2,000 files of 128 KiB, and one 512 MiB file
+#   bench-import.sh            every set below
+#   BENCH_SETS="tiny10k mib" bench-import.sh     some of them
+# Sets: tiny10k (10,000 files of 1 byte in 100 folders), tiny100k (100,000
+# of 1 byte in 1,000 folders), mib (1,000 files of 1 MiB in 10 folders),
+# small (BENCH_SMALL_FILES files of BENCH_SMALL_SIZE), big (one
+# BENCH_BIG_SIZE file).
 # Measures, each the median of BENCH_RUNS (3) runs on a fresh database and
-# a fresh bucket: the wall time of `shimfs import` (files/s and MiB/s), and
-# the same bytes PUT straight to the server with 16 parallel connections
-# and no shimfs (python3 botocore, the big file cut in block-size parts),
-# then prints shimfs / ceiling ratios.
+# a fresh bucket: the wall time of `shimfs import` (files/s and MiB/s);
+# with BENCH_BASE_CLI (another build's shimfs, say the previous commit's)
+# the same for it, as a "before" column; and the same bytes PUT straight
+# to the server with BENCH_THREADS parallel connections and no shimfs
+# (python3 botocore, one object per file, the big file cut in block-size
+# parts: the per-object ceiling; not run for tiny100k, whose 100,000 PUTs
+# take minutes), then prints shimfs / ceiling ratios.
 # Services: reuses the running ones (scripts/services.sh env), else starts
 # them and stops them at the end. Datasets are made by gen-dataset.sh under
 # .scratch/bench-import/ and kept for the next run.
-# Knobs: BENCH_RUNS, BENCH_SMALL_FILES (2000), BENCH_SMALL_SIZE (128K),
-# BENCH_BIG_SIZE (512M), BENCH_THREADS (16), SHIMFS_CLI.
+# Knobs: BENCH_SETS, BENCH_RUNS, BENCH_SMALL_FILES (2000), BENCH_SMALL_SIZE
+# (128K), BENCH_BIG_SIZE (512M), BENCH_THREADS (16), BENCH_IMPORT_ARGS
+# (extra import options), SHIMFS_CLI, BENCH_BASE_CLI.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CLI=${SHIMFS_CLI:-$ROOT/build/shimfs}
+BASE_CLI=${BENCH_BASE_CLI:-}
 SVC=$ROOT/scripts/services.sh
 SCR=$ROOT/.scratch/bench-import
 RUNS=${BENCH_RUNS:-3}
+SETS=${BENCH_SETS:-tiny10k tiny100k mib small big}
 SMALL_FILES=${BENCH_SMALL_FILES:-2000}
 SMALL_SIZE=${BENCH_SMALL_SIZE:-128K}
 BIG_SIZE=${BENCH_BIG_SIZE:-512M}
 THREADS=${BENCH_THREADS:-16}
+IMPORT_ARGS=${BENCH_IMPORT_ARGS:-}
 BLOCK=4194304
 
 bench_log() { printf 'bench-import: %s\n' "$*" >&2; }
 bench_die() { bench_log "$*"; exit 1; }
 
 [ -x "$CLI" ] || bench_die "$CLI not built (make all)"
+[ -z "$BASE_CLI" ] || [ -x "$BASE_CLI" ] || bench_die "BENCH_BASE_CLI $BASE_CLI is not executable"
 started=0
 if ! "$SVC" env >/dev/null 2>&1; then
     bench_log "starting the services"
@@ -46,30 +59,36 @@ dataset() {
     stamp="$files $dirs $size"
     if [ "$(cat "$dir.stamp" 2>/dev/null)" != "$stamp" ]; then
         rm -rf "$dir" "$dir.stamp"
+        bench_log "making $dir ($files files of $size)"
         "$ROOT/scripts/gen-dataset.sh" "$dir" "$files" "$dirs" "$size"
         echo "$stamp" > "$dir.stamp"
     fi
 }
-mkdir -p "$SCR"
-dataset "$SCR/small" "$SMALL_FILES" $(( (SMALL_FILES + 99) / 100 )) "$SMALL_SIZE"
-dataset "$SCR/big" 1 1 "$BIG_SIZE"
-small_mib=$(du -sb --apparent-size "$SCR/small" | awk '{ printf "%.3f", $1 / 1048576 }')
-big_file=$(find "$SCR/big" -type f | head -n1)
-big_mib=$(stat -c %s "$big_file" | awk '{ printf "%.3f", $1 / 1048576 }')
-# Warm the page cache so both sides read the same way.
-cat "$big_file" $(find "$SCR/small" -type f) > /dev/null
+
+# set -> "files folders size label"
+set_params() {
+    case $1 in
+        tiny10k)  echo "10000 100 1 10,000 x 1 B" ;;
+        tiny100k) echo "100000 1000 1 100,000 x 1 B" ;;
+        mib)      echo "1000 10 1M 1,000 x 1 MiB" ;;
+        small)    echo "$SMALL_FILES $(( (SMALL_FILES + 99) / 100 )) $SMALL_SIZE $SMALL_FILES x $SMALL_SIZE" ;;
+        big)      echo "1 1 $BIG_SIZE 1 x $BIG_SIZE" ;;
+        *)        bench_die "unknown set '$1' (tiny10k tiny100k mib small big)" ;;
+    esac
+}
 
 now() { date +%s.%N; }
 
 # One import into a fresh volume; prints its wall time in seconds.
 time_import() {
-    local src=$1 db bucket t0 t1
+    local cli=$1 src=$2 db bucket t0 t1
     db=$("$SVC" newdb bench_import)
     bucket=$("$SVC" newbucket bench-import)
-    "$CLI" format bench --bucket "$bucket" --meta "$db" >/dev/null
+    "$cli" format bench --bucket "$bucket" --meta "$db" >/dev/null
     t0=$(now)
-    "$CLI" import --threads "$THREADS" --meta "$db" "$src" /bench >/dev/null ||
-        bench_die "import of $src failed"
+    # shellcheck disable=SC2086
+    "$cli" import --threads "$THREADS" $IMPORT_ARGS --meta "$db" "$src" /bench >/dev/null ||
+        bench_die "import of $src by $cli failed"
     t1=$(now)
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f\n", b - a }'
 }
@@ -78,7 +97,7 @@ time_import() {
 time_ceiling() {
     local mode=$1 path=$2 bucket
     bucket=$("$SVC" newbucket bench-ceiling)
-    /usr/bin/python3 - "$SHIMFS_TEST_S3_ENDPOINT" "${bucket##*/}" "$mode" "$path" "$THREADS" "$BLOCK" <<'EOF'
+    /usr/bin/python3 - "$SHIMFS_TEST_S3_ENDPOINT" "${bucket##*/}" "$mode" "$path" "$THREADS" "$BLOCK" <<'PYEOF'
 import os, sys, time
 from concurrent.futures import ThreadPoolExecutor
 import botocore.config, botocore.session
@@ -109,36 +128,56 @@ t0 = time.perf_counter()
 with ThreadPoolExecutor(threads) as pool:
     list(pool.map(put, enumerate(jobs)))
 print("%.6f" % (time.perf_counter() - t0))
-EOF
+PYEOF
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-declare -a imp_small=() imp_big=() ceil_small=() ceil_big=()
-for run in $(seq 1 "$RUNS"); do
-    bench_log "run $run of $RUNS"
-    imp_small+=("$(time_import "$SCR/small")")
-    imp_big+=("$(time_import "$SCR/big")")
-    ceil_small+=("$(time_ceiling files "$SCR/small")")
-    ceil_big+=("$(time_ceiling big "$big_file")")
+mkdir -p "$SCR"
+declare -A nfiles=() mib=() label=() imp=() base=() ceil=() all=()
+for s in $SETS; do
+    read -r n d size lab <<<"$(set_params "$s")"
+    dataset "$SCR/$s" "$n" "$d" "$size"
+    nfiles[$s]=$n
+    label[$s]=$lab
+    mib[$s]=$(find "$SCR/$s" -type f -printf '%s\n' | awk '{ t += $1 } END { printf "%.3f", t / 1048576 }')
+    # Warm the page cache so every side reads the same way.
+    find "$SCR/$s" -type f -print0 | xargs -0 cat > /dev/null
 done
 
-m_is=$(printf '%s\n' "${imp_small[@]}" | median)
-m_ib=$(printf '%s\n' "${imp_big[@]}" | median)
-m_cs=$(printf '%s\n' "${ceil_small[@]}" | median)
-m_cb=$(printf '%s\n' "${ceil_big[@]}" | median)
+for run in $(seq 1 "$RUNS"); do
+    bench_log "run $run of $RUNS"
+    for s in $SETS; do
+        t=$(time_import "$CLI" "$SCR/$s"); imp[$s]="${imp[$s]:-} $t"
+        if [ -n "$BASE_CLI" ]; then
+            t=$(time_import "$BASE_CLI" "$SCR/$s"); base[$s]="${base[$s]:-} $t"
+        fi
+        case $s in
+            tiny100k) ;;
+            big) t=$(time_ceiling big "$(find "$SCR/big" -type f | head -n1)"); ceil[$s]="${ceil[$s]:-} $t" ;;
+            *) t=$(time_ceiling files "$SCR/$s"); ceil[$s]="${ceil[$s]:-} $t" ;;
+        esac
+    done
+done
 
-awk -v n="$SMALL_FILES" -v sm="$small_mib" -v bm="$big_mib" -v is="$m_is" -v ib="$m_ib" \
-    -v cs="$m_cs" -v cb="$m_cb" -v runs="$RUNS" -v th="$THREADS" \
-    -v all_is="${imp_small[*]}" -v all_ib="${imp_big[*]}" \
-    -v all_cs="${ceil_small[*]}" -v all_cb="${ceil_big[*]}" 'BEGIN {
-    printf "import benchmark (median of %d runs, %d threads, s3rver on 127.0.0.1)\n", runs, th
-    printf "%-34s %9s %10s %9s\n", "", "seconds", "files/s", "MiB/s"
-    printf "%-34s %9.3f %10.0f %9.1f\n", "shimfs import: " n " small files", is, n / is, sm / is
-    printf "%-34s %9.3f %10.0f %9.1f\n", "ceiling: PUT the same objects", cs, n / cs, sm / cs
-    printf "%-34s %9.3f %10s %9.1f\n", "shimfs import: one " bm " MiB file", ib, "-", bm / ib
-    printf "%-34s %9.3f %10s %9.1f\n", "ceiling: PUT it in 4 MiB parts", cb, "-", bm / cb
-    printf "ratio shimfs/ceiling: small files %.2f, large file %.2f\n", cs / is, cb / ib
-    printf "all runs (s): import small [%s] ceiling small [%s] import big [%s] ceiling big [%s]\n",
-           all_is, all_cs, all_ib, all_cb
-}'
+printf 'import benchmark (median of %d runs, %d threads, s3rver on 127.0.0.1%s)\n' "$RUNS" "$THREADS" \
+    "${IMPORT_ARGS:+, import $IMPORT_ARGS}"
+printf '%-22s %9s %10s %9s %12s %12s %7s\n' "set" "seconds" "files/s" "MiB/s" "before f/s" \
+    "ceiling f/s" "ratio"
+for s in $SETS; do
+    mi=$(printf '%s\n' ${imp[$s]} | median)
+    mb=-; mc=-
+    [ -z "${base[$s]:-}" ] || mb=$(printf '%s\n' ${base[$s]} | median)
+    [ -z "${ceil[$s]:-}" ] || mc=$(printf '%s\n' ${ceil[$s]} | median)
+    awk -v lab="${label[$s]}" -v n="${nfiles[$s]}" -v m="${mib[$s]}" -v t="$mi" -v b="$mb" \
+        -v c="$mc" 'BEGIN {
+        printf "%-22s %9.3f %10.0f %9.1f %12s %12s %7s\n", lab, t, n / t, m / t,
+               b == "-" ? "-" : sprintf("%.0f", n / b), c == "-" ? "-" : sprintf("%.0f", n / c),
+               c == "-" ? "-" : sprintf("%.2f", c / t)
+    }'
+    all[$s]="import [${imp[$s]# }]${base[$s]:+ before [${base[$s]# }]}${ceil[$s]:+ ceiling [${ceil[$s]# }]}"
+done
+echo "ratio: the ceiling's time / shimfs import's (above 1: import beats one PUT per file)"
+for s in $SETS; do
+    echo "all runs (s), ${label[$s]}: ${all[$s]}"
+done

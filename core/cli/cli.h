@@ -173,8 +173,10 @@ void cli_progress_stop(struct cli_progress *p);
 
 /* ---- import pipeline (cli_import*.c) ----
  * walk (main thread) -> block tasks -> upload workers -> commit queue ->
- * committer thread (batched meta_txn). A file's entry is created only after
- * every block of it is in the store. */
+ * committer thread (meta_import_files, one transaction per batch). Small
+ * files are read by the walk into a pack, uploaded as one object (one
+ * slice, each file a range of it) and committed once it is stored. A
+ * file's entry is created only after every block of it is in the store. */
 struct cli_import_file {
     struct cli_import_file *next;   /* commit queue link */
     char *lpath;                    /* local path, for messages */
@@ -192,6 +194,15 @@ struct cli_import_file {
     int err_remote;                 /* the failure came from the store */
     const char *err_what;           /* the step that failed ("read", "upload" ...) */
     char err_key[LAYOUT_KEY_MAX];   /* object key of a failed upload */
+    /* packs: a pack is a file record of its own (pack_buf set, no fd)
+     * whose members are committed when it is stored */
+    char *pack_buf;                 /* a pack's bytes */
+    struct cli_import_file *members;/* a pack's files */
+    struct cli_import_file *pack_next; /* link among a pack's members */
+    int nmembers;
+    int packed;                     /* a member: its bytes are [pack_off, +size) */
+    uint64_t pack_off;              /*   of slice slice_ids[0], whose length */
+    uint32_t pack_size;             /*   is pack_size */
 };
 
 struct cli_import_task {
@@ -221,10 +232,17 @@ struct cli_import {
     struct cli_import_file *chead, *ctail;
     int ccount, cclosed;
     int inflight, inflight_max;     /* files between walk and commit */
+    struct cli_import_file **cbatch;/* the committer's batch (2 x batch slots) */
     pthread_t committer;
 
     /* slice ids handed out by the database in batches (walk thread only) */
     uint64_t id_next, id_left;
+
+    /* packing small files (walk thread only) */
+    struct cli_import_file *pack;   /* the pack being filled, or NULL */
+    uint64_t pack_max;              /* files of at most this size are packed */
+    uint32_t pack_target;           /* a pack is closed at this size */
+    int batch;                      /* files per commit transaction */
 
     /* directories whose times are set once their contents exist */
     struct cli_import_dir *dirs;
@@ -278,5 +296,15 @@ int cli_import_walk(struct cli_import *im, int dfd, const char *lpath,
                     uint64_t ino, int fresh);
 int cli_import_remember_dir(struct cli_import *im, uint64_t ino,
                             const struct stat *st);
+/* A slice id reserved by the import's session (walk thread only). */
+int cli_import_slice_id(struct cli_import *im, uint64_t *id);
+/* Add regular file f (open on f->fd, f->size bytes, 0 < size <= pack_max)
+ * to the current pack: its bytes are read now and its descriptor closed.
+ * 0 (a local read failure was reported and f freed), or <0: fatal. */
+int cli_import_pack_add(struct cli_import *im, struct cli_import_file *f);
+/* Close the current pack and queue its upload (walk thread only). */
+void cli_import_pack_flush(struct cli_import *im);
+/* The pack's upload ended: hand its members to the committer, free it. */
+void cli_import_pack_done(struct cli_import *im, struct cli_import_file *p);
 
 #endif

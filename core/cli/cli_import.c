@@ -9,8 +9,10 @@
  * database failures stop the import. Every file visible afterwards is
  * complete, even after a failure or an interruption: entries are created
  * only once their blocks are stored (blocks of files that never got an
- * entry are left for gc). Memory stays bounded by the number of threads
- * times the block size, and by the commit queue's limit.
+ * entry are left for gc), and files become visible in whole batches (one
+ * transaction each). Small files are packed many to one object.
+ * Memory stays bounded by the number of threads times the block size, and
+ * by the commit queue's limit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +38,10 @@ static const char cli_import_usage[] =
     "\n"
     "  --threads N   parallel uploads (default SHIMFS_THREADS or 16; capped so\n"
     "                that N x 2 x block size fits in SHIMFS_BUFFER_SIZE)\n"
+    "  --pack-max SIZE  files of at most SIZE bytes are packed, many to one\n"
+    "                object of up to 1 MiB (default 16K; 0: one object per file)\n"
+    "  --batch N     files made visible per transaction (default 2000, 1 to\n"
+    "                10000)\n"
     "  --meta URL    database (libpq URL or conninfo); default SHIMFS_META\n"
     "  -h, --help    this help\n"
     "\n"
@@ -44,13 +50,21 @@ static const char cli_import_usage[] =
 
 struct cli_import_args {
     const char *local, *vpath;
-    int threads;
+    int threads, batch;
+    uint64_t pack_max;
 };
+
+#define CLI_IMPORT_BATCH_DEFAULT 2000
+#define CLI_IMPORT_BATCH_MAX 10000
+#define CLI_IMPORT_PACK_MAX_DEFAULT (16 * 1024)
+#define CLI_IMPORT_PACK_TARGET (1024 * 1024)
 
 static int cli_import_parse(int argc, char **argv, struct cli_import_args *a, int *code)
 {
     static const struct option opts[] = {
         { "threads", required_argument, NULL, 't' },
+        { "batch", required_argument, NULL, 'b' },
+        { "pack-max", required_argument, NULL, 'p' },
         { "meta", required_argument, NULL, CLI_OPT_META },
         { "help", no_argument, NULL, 'h' },
         { 0, 0, 0, 0 },
@@ -58,6 +72,8 @@ static int cli_import_parse(int argc, char **argv, struct cli_import_args *a, in
     int c;
 
     memset(a, 0, sizeof *a);
+    a->batch = CLI_IMPORT_BATCH_DEFAULT;
+    a->pack_max = CLI_IMPORT_PACK_MAX_DEFAULT;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         int r = cli_common_option(c, "import", cli_import_usage, argv, code);
@@ -71,6 +87,21 @@ static int cli_import_parse(int argc, char **argv, struct cli_import_args *a, in
                 return -1;
             }
             a->threads = (int)n;
+        }
+        if (r == 0 && c == 'b') {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > CLI_IMPORT_BATCH_MAX) {
+                *code = cli_usage_error("import", "bad --batch '%s': want 1 to %d", optarg,
+                                        CLI_IMPORT_BATCH_MAX);
+                return -1;
+            }
+            a->batch = (int)n;
+        }
+        if (r == 0 && c == 'p' && layout_parse_size(optarg, &a->pack_max) < 0) {
+            *code = cli_usage_error("import", "bad --pack-max '%s': want a size such as 64K",
+                                    optarg);
+            return -1;
         }
     }
     if (argc - optind != 2) {
@@ -213,6 +244,7 @@ static int cli_import_run(struct cli_import *im, int rootfd, const char *local,
         return cli_fail(im->cmd, "threads", "%s", strerror(-rc));
     }
     rc = cli_import_walk(im, rootfd, local, dest, fresh);
+    cli_import_pack_flush(im);
     cli_import_pool_finish(im);
     cli_import_commit_finish(im);
     if (atomic_load(&im->fatal))
@@ -230,8 +262,8 @@ int cli_cmd_import(int argc, char **argv)
     struct cli_import_args a;
     struct cli_import im;
     struct stat root;
-    uint64_t dest;
-    int code, fresh, rootfd;
+    uint64_t dest = 0;
+    int code, fresh = 0, rootfd;
     double t0;
 
     if (cli_import_parse(argc, argv, &a, &code) < 0)
@@ -256,6 +288,10 @@ int cli_cmd_import(int argc, char **argv)
     }
     im.block_size = im.vol->settings.block_size;
     im.threads = cli_import_threads(im.vol, a.threads);
+    im.batch = a.batch;
+    im.pack_max = a.pack_max;
+    /* A pack is one object: at most a block. */
+    im.pack_target = im.block_size < CLI_IMPORT_PACK_TARGET ? im.block_size : CLI_IMPORT_PACK_TARGET;
     cli_import_raise_nofile();
     t0 = cli_mono_s();
     code = cli_import_dest(&im, a.vpath, &root, &dest, &fresh);

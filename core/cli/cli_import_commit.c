@@ -1,13 +1,14 @@
 /* cli_import_commit.c - import's committer: makes uploaded files visible.
  *
  * Promises: one thread takes finished files from the commit queue and
- * creates their entries (meta_create + meta_write) in transactions of up to
- * CLI_IMPORT_BATCH files; a file reaches this queue only after all its
- * blocks are in the store, so no entry ever names a missing object. When a
- * batch fails, its files are retried one per transaction so one bad name
- * (say, an existing entry) costs only itself. Namespace refusals are
- * per-file errors; any other database failure stops the import.
- * The walk is held back while too many files wait (bounded memory).
+ * creates their entries, inodes and slice records with meta_import_files:
+ * one transaction (one round trip) per batch of up to im->batch files, so
+ * a batch is visible whole or not at all, and an interrupted import leaves
+ * only whole batches behind. A file reaches this queue only after all its
+ * blocks are in the store, so no entry ever names a missing object. A
+ * name taken (or a parent gone) costs only its file; any other database
+ * failure, the session fence included, stops the import. The walk is
+ * held back while too many files wait (bounded memory).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,8 +18,8 @@
 
 #include "cli.h"
 
-#define CLI_IMPORT_BATCH 100
 #define CLI_IMPORT_LINGER_NS 20000000L   /* wait this long to fill a batch */
+#define CLI_IMPORT_DIR_TIMES 100          /* directories' times per transaction */
 
 /* Answers about one name that leave the rest of the import unharmed. */
 static const int cli_import_namespace_errs[] = {
@@ -33,49 +34,20 @@ int cli_import_namespace_err(int err)
     return 0;
 }
 
-static int cli_import_commit_one(struct meta *m, struct cli_import_file *f)
+/* The slice records of f, into recs (f->nchunks of them). */
+static void cli_import_slices(const struct cli_import_file *f, struct meta_slice_rec *recs)
 {
-    struct meta_attr a = f->attr;
-    struct meta_slice_rec *recs;
-    int rc;
-
-    rc = meta_create(m, f->parent, f->name, f->nlen, &a, f->target, 1);
-    if (rc < 0 || !S_ISREG(f->attr.mode) || f->nchunks == 0)
-        return rc;
-    recs = calloc(f->nchunks, sizeof *recs);
-    if (!recs)
-        return -ENOMEM;
+    if (f->packed) {
+        recs[0] = (struct meta_slice_rec){ 0, { .pos = 0, .id = f->slice_ids[0],
+                   .size = f->pack_size, .off = (uint32_t)f->pack_off, .len = (uint32_t)f->size } };
+        return;
+    }
     for (uint32_t c = 0; c < f->nchunks; c++) {
         uint64_t rest = f->size - (uint64_t)c * LAYOUT_CHUNK_SIZE;
         uint32_t len = rest < LAYOUT_CHUNK_SIZE ? (uint32_t)rest : (uint32_t)LAYOUT_CHUNK_SIZE;
-        recs[c].chunk = c;
-        recs[c].s = (struct layout_slice){ .pos = 0, .id = f->slice_ids[c],
-                                           .size = len, .off = 0, .len = len };
+        recs[c] = (struct meta_slice_rec){ c, { .pos = 0, .id = f->slice_ids[c],
+                                                .size = len, .off = 0, .len = len } };
     }
-    rc = meta_write(m, a.ino, recs, (int)f->nchunks, f->size, 1, f->attr.mtime_ns, &a);
-    free(recs);
-    return rc;
-}
-
-struct cli_import_batch {
-    struct cli_import_file **files;
-    int n, failed;       /* index of the file that failed the transaction */
-};
-
-/* Runs inside meta_txn, possibly more than once (retried transactions), so
- * it changes nothing outside the database. */
-static int cli_import_batch_fn(struct meta *m, void *arg)
-{
-    struct cli_import_batch *b = arg;
-
-    for (int i = 0; i < b->n; i++) {
-        int rc = cli_import_commit_one(m, b->files[i]);
-        if (rc < 0) {
-            b->failed = i;
-            return rc;
-        }
-    }
-    return 0;
 }
 
 static void cli_import_counted(struct cli_import *im, struct cli_import_file *f)
@@ -101,32 +73,55 @@ static void cli_import_commit_failed(struct cli_import *im, struct cli_import_fi
     im->db_failed = 1;
 }
 
+/* One transaction for the whole batch: every file in it becomes visible
+ * at once, or (a database failure) none does. */
 static void cli_import_commit_batch(struct cli_import *im, struct cli_import_file **fs, int n)
 {
-    struct cli_import_batch b = { .files = fs, .n = n, .failed = -1 };
-    struct meta *m = im->vol->meta;
+    struct meta_import_file *mf;
+    struct meta_slice_rec *recs;
+    size_t nrecs = 0;
     int rc;
 
     if (n == 0 || im->db_failed)
         return;
-    rc = meta_txn(m, cli_import_batch_fn, &b);
-    if (rc == 0) {
-        for (int i = 0; i < n; i++)
-            cli_import_counted(im, fs[i]);
+    for (int i = 0; i < n; i++)
+        nrecs += fs[i]->target ? 0 : fs[i]->nchunks;
+    mf = calloc((size_t)n, sizeof *mf);
+    recs = calloc(nrecs ? nrecs : 1, sizeof *recs);
+    if (!mf || !recs) {
+        free(mf);
+        free(recs);
+        cli_import_commit_failed(im, fs[0], -ENOMEM);
         return;
     }
-    if (!cli_import_namespace_err(rc) || n == 1) {
-        cli_import_commit_failed(im, fs[b.failed >= 0 ? b.failed : 0], rc);
-        return;
+    nrecs = 0;
+    for (int i = 0; i < n; i++) {
+        struct cli_import_file *f = fs[i];
+        mf[i] = (struct meta_import_file){
+            .parent = f->parent, .name = f->name, .nlen = f->nlen,
+            .mode = f->attr.mode, .uid = f->attr.uid, .gid = f->attr.gid, .size = f->size,
+            .atime_ns = f->attr.atime_ns, .mtime_ns = f->attr.mtime_ns, .target = f->target,
+        };
+        if (!f->target && f->nchunks) {
+            cli_import_slices(f, recs + nrecs);
+            mf[i].slices = recs + nrecs;
+            mf[i].nslices = (int)f->nchunks;
+            nrecs += f->nchunks;
+        }
     }
-    for (int i = 0; i < n && !im->db_failed; i++) {
-        struct cli_import_batch one = { .files = &fs[i], .n = 1, .failed = -1 };
-        rc = meta_txn(m, cli_import_batch_fn, &one);
-        if (rc == 0)
-            cli_import_counted(im, fs[i]);
-        else
-            cli_import_commit_failed(im, fs[i], rc);
+    rc = meta_import_files(im->vol->meta, mf, n);
+    if (rc < 0) {
+        cli_import_commit_failed(im, fs[0], cli_import_namespace_err(rc) ? -EIO : rc);
+    } else {
+        for (int i = 0; i < n; i++) {
+            if (mf[i].result == 0)
+                cli_import_counted(im, fs[i]);
+            else
+                cli_import_commit_failed(im, fs[i], mf[i].result);
+        }
     }
+    free(mf);
+    free(recs);
 }
 
 /* Report files whose upload failed, commit the rest (fs is reordered). */
@@ -161,10 +156,10 @@ static int cli_import_take(struct cli_import *im, struct cli_import_file **out)
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
-    while (im->ccount > 0 && im->ccount < CLI_IMPORT_BATCH && !im->cclosed)
+    while (im->ccount > 0 && im->ccount < im->batch && !im->cclosed)
         if (pthread_cond_timedwait(&im->cnot_empty, &im->clock, &until) != 0)
             break;
-    while (n < CLI_IMPORT_BATCH && im->chead) {
+    while (n < im->batch && im->chead) {
         out[n++] = im->chead;
         im->chead = im->chead->next;
         im->ccount--;
@@ -178,7 +173,7 @@ static int cli_import_take(struct cli_import *im, struct cli_import_file **out)
 static void *cli_import_committer(void *arg)
 {
     struct cli_import *im = arg;
-    struct cli_import_file *batch[CLI_IMPORT_BATCH], *copy[CLI_IMPORT_BATCH];
+    struct cli_import_file **batch = im->cbatch, **copy = im->cbatch + im->batch;
     int n;
 
     while ((n = cli_import_take(im, batch)) > 0) {
@@ -222,7 +217,12 @@ int cli_import_commit_start(struct cli_import *im)
     pthread_mutex_init(&im->clock, NULL);
     pthread_cond_init(&im->cnot_empty, NULL);
     pthread_cond_init(&im->cspace, NULL);
-    im->inflight_max = 8192;
+    /* Above a batch and a pack (CLI_IMPORT_PACK_FILES), so the files of
+     * an unfinished pack never hold the walk back for good. */
+    im->inflight_max = 4 * im->batch > 16384 ? 4 * im->batch : 16384;
+    im->cbatch = calloc(2 * (size_t)im->batch, sizeof *im->cbatch);
+    if (!im->cbatch)
+        return -ENOMEM;
     return -pthread_create(&im->committer, NULL, cli_import_committer, im);
 }
 
@@ -233,6 +233,8 @@ void cli_import_commit_finish(struct cli_import *im)
     pthread_cond_broadcast(&im->cnot_empty);
     pthread_mutex_unlock(&im->clock);
     pthread_join(im->committer, NULL);
+    free(im->cbatch);
+    im->cbatch = NULL;
 }
 
 struct cli_import_times { const struct cli_import_dir *d; size_t n; };
@@ -252,9 +254,9 @@ static int cli_import_times_fn(struct meta *m, void *arg)
 
 int cli_import_commit_dir_times(struct cli_import *im)
 {
-    for (size_t i = 0; i < im->ndirs; i += CLI_IMPORT_BATCH) {
+    for (size_t i = 0; i < im->ndirs; i += CLI_IMPORT_DIR_TIMES) {
         size_t left = im->ndirs - i;
-        struct cli_import_times t = { im->dirs + i, left < CLI_IMPORT_BATCH ? left : CLI_IMPORT_BATCH };
+        struct cli_import_times t = { im->dirs + i, left < CLI_IMPORT_DIR_TIMES ? left : CLI_IMPORT_DIR_TIMES };
         int rc = meta_txn(im->vol->meta, cli_import_times_fn, &t);
         if (rc < 0)
             return rc;

@@ -4,9 +4,12 @@
  * (ring + workers) blocks are in flight and each worker holds one raw and
  * one encoded buffer of at most a block: memory is bounded whatever the
  * file sizes. Workers pread the file themselves, so one large file is
- * uploaded by all workers at once. Once a failure is fatal, remaining tasks
- * are skipped and their files marked abandoned (never committed). A file
- * goes to the commit queue only when every one of its blocks is done.
+ * uploaded by all workers at once. A pack (cli_import_pack.c) is one task
+ * whose bytes the walk already holds (at most a block each, so ring plus
+ * workers plus one open pack bound that memory too). Once a failure is
+ * fatal, remaining tasks are skipped and their files marked abandoned
+ * (never committed). A file goes to the commit queue only when every one
+ * of its blocks is done; a pack's files when the pack is.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,9 +41,10 @@ void cli_import_file_fail(struct cli_import_file *f, int err, const char *what,
         snprintf(f->err_key, sizeof f->err_key, "%s", key);
 }
 
-static int cli_import_buf_fit(struct cli_import_buf *b, size_t len)
+/* Room for `len` raw bytes and the encoding of `enc_len`. */
+static int cli_import_buf_fit(struct cli_import_buf *b, size_t len, size_t enc_len)
 {
-    size_t bound = codec_bound(len);
+    size_t bound = codec_bound(enc_len);
 
     if (len > b->raw_cap) {
         void *p = realloc(b->raw, len);
@@ -82,6 +86,7 @@ static void cli_import_block(struct cli_import *im, const struct cli_import_task
     struct cli_import_file *f = t->file;
     struct volume *v = im->vol;
     char key[LAYOUT_KEY_MAX];
+    const void *raw;
     long n;
     int rc;
 
@@ -91,19 +96,21 @@ static void cli_import_block(struct cli_import *im, const struct cli_import_task
     }
     if (atomic_load(&f->err))
         return;
-    rc = cli_import_buf_fit(b, t->len);
+    rc = cli_import_buf_fit(b, f->pack_buf ? 0 : t->len, t->len);
     if (rc < 0) {
         cli_import_file_fail(f, rc, "memory", 0, NULL);
         return;
     }
-    rc = cli_import_read(f, b->raw, t->len, t->off);
+    /* A pack's bytes are in memory already (the walk read them). */
+    raw = f->pack_buf ? f->pack_buf + t->off : b->raw;
+    rc = f->pack_buf ? 0 : cli_import_read(f, b->raw, t->len, t->off);
     if (rc < 0) {
         cli_import_file_fail(f, rc, rc == -ENODATA ? "read (file shrank while importing)" : "read",
                              0, NULL);
         return;
     }
     n = codec_encode(v->settings.compress_algo, v->settings.compress_level,
-                     b->raw, t->len, b->enc, b->enc_cap);
+                     raw, t->len, b->enc, b->enc_cap);
     if (n < 0) {
         cli_import_file_fail(f, (int)n, "encode", 0, NULL);
         return;
@@ -128,6 +135,10 @@ void cli_import_file_release(struct cli_import *im, struct cli_import_file *f)
 {
     if (atomic_fetch_sub(&f->pending, 1) != 1)
         return;
+    if (f->pack_buf) {
+        cli_import_pack_done(im, f);
+        return;
+    }
     if (f->fd >= 0) {
         close(f->fd);
         f->fd = -1;

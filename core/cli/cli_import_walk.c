@@ -3,8 +3,9 @@
  * Promises: never follows a symlink inside the tree (lstat semantics,
  * O_NOFOLLOW opens relative to the parent's descriptor, so long or deep
  * paths never hit PATH_MAX); creates each directory in the volume before
- * anything inside it; cuts every regular file into 64 MiB chunks, one
- * slice each (ids fetched from the database in batches), and queues its
+ * anything inside it; hands small regular files to the packer
+ * (cli_import_pack.c), cuts every other one into 64 MiB chunks, one slice
+ * each (ids reserved by the import's session in batches), and queues its
  * blocks for upload; sends symlinks (targets stored as is) straight to the
  * committer. In a directory that existed before the import, an existing
  * name is reported before any upload; a directory is merged.
@@ -19,7 +20,7 @@
 
 #include "cli.h"
 
-#define CLI_IMPORT_ID_BATCH 256
+#define CLI_IMPORT_ID_BATCH 1024
 
 static int64_t cli_ts_ns(struct timespec ts)
 {
@@ -50,7 +51,7 @@ static int cli_import_walk_db_fail(struct cli_import *im, const char *lpath, int
     return rc;
 }
 
-static int cli_import_slice_id(struct cli_import *im, uint64_t *id)
+int cli_import_slice_id(struct cli_import *im, uint64_t *id)
 {
     if (im->id_left == 0) {
         int rc = meta_next_ids(im->vol->meta, META_ID_SLICE, CLI_IMPORT_ID_BATCH, &im->id_next);
@@ -151,6 +152,8 @@ static int cli_import_regular(struct cli_import *im, int dfd, const char *name,
         cli_import_file_free(f);
         return -ENOMEM;
     }
+    if (f->size > 0 && f->size <= im->pack_max && f->size < im->pack_target)
+        return cli_import_pack_add(im, f);
     for (uint32_t c = 0; c < f->nchunks; c++) {
         rc = cli_import_slice_id(im, &f->slice_ids[c]);
         if (rc < 0) {

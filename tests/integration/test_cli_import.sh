@@ -5,7 +5,12 @@
 # must give the local sizes, modes, owners and mtimes (ns), and `shimfs ls`
 # the local names. Also: a second import of the same tree refuses every
 # existing name and changes nothing; a store that fails mid-import leaves
-# no visible file behind (entries are created only after their blocks).
+# no visible file behind (entries are created only after their blocks);
+# names with odd bytes across batch boundaries (--batch 7 and 1), packed
+# and unpacked; a database failure inside a batch leaves none of that
+# batch visible and a rerun completes; kill -9 mid-import leaves only
+# whole files and a rerun completes; gc --delete run again and again
+# during an import deletes none of its blocks (fsck: 0 missing).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_services
@@ -230,3 +235,207 @@ else
 fi
 "$CLI" ls --meta "$meta" -l /broken /broken/d /broken/more > "$OUT" 2>&1 || true
 assert_eq "" "$(grep -E '^-' "$OUT" || true)" "no file whose blocks failed is visible"
+
+# ---- batches, packs and names with odd bytes ----
+# Every name below is one the batch statement's array literals must carry
+# byte for byte (quotes, braces, commas, backslashes, "NULL", newline, a
+# byte that is not UTF-8, 255 bytes). Tiny files are packed many to one
+# object; a file just above --pack-max gets its own; batches of 7 and of 1
+# cut the tree at every kind of boundary.
+status_files() { "$CLI" status --meta "$1" | sed -n 's/^inodes: .*(\([0-9]*\) files,.*/\1/p'; }
+fsck_problems() { "$CLI" fsck --meta "$1" 2>&1 | sed -n 's/^ *\([0-9]*\) problems$/\1/p'; }
+fsck_missing() { "$CLI" fsck --meta "$1" 2>&1 | sed -n 's/^ *\([0-9]*\) missing objects$/\1/p'; }
+fsck_objects() { "$CLI" fsck --meta "$1" 2>&1 | sed -n 's/^data: .*, \([0-9]*\) objects$/\1/p'; }
+summary_files() { sed -n 's/^imported \([0-9]*\) files,.*/\1/p' "$1"; }
+sql() { env -u LD_PRELOAD psql "$1" -XAtq -c "$2"; }
+
+# All files of local tree $1 against volume directory $2 (database $3):
+# every file's bytes, in one `shimfs cat` call per 200 files.
+same_files() {
+    local src=$1 vdir=$2 meta=$3 rel i=0
+    local -a l=() v=()
+    : > "$TEST_SCRATCH/same.l"; : > "$TEST_SCRATCH/same.v"
+    while IFS= read -r -d '' rel; do
+        l+=("$src/$rel"); v+=("$vdir/$rel"); i=$((i + 1))
+        if [ ${#l[@]} -ge 200 ]; then
+            cat "${l[@]}" >> "$TEST_SCRATCH/same.l"
+            "$CLI" cat --meta "$meta" "${v[@]}" >> "$TEST_SCRATCH/same.v" 2>>"$ERR" || return 1
+            l=(); v=()
+        fi
+    done < <(cd "$src" && find . -type f -printf '%P\0' | sort -z)
+    if [ ${#l[@]} -gt 0 ]; then
+        cat "${l[@]}" >> "$TEST_SCRATCH/same.l"
+        "$CLI" cat --meta "$meta" "${v[@]}" >> "$TEST_SCRATCH/same.v" 2>>"$ERR" || return 1
+    fi
+    cmp -s "$TEST_SCRATCH/same.l" "$TEST_SCRATCH/same.v"
+}
+
+odd=$TEST_SCRATCH/odd-src
+mkdir -p "$odd/d1" "$odd/d2/deeper" "$odd/{d3}"
+i=0
+for name in $'new\nline' $'tab\there' 'back\slash' 'quo"te' "apos'trophe" '{brace}' 'com,ma' \
+            'NULL' 'null' '-dash' ' lead space' $'\xff\xfe not utf-8' $'\x01ctrl' '\x41' \
+            'semi;colon' "$(printf 'x%.0s' $(seq 1 255))" '日本語'; do
+    for d in d1 d2/deeper '{d3}'; do
+        i=$((i + 1))
+        printf '%s' "$i" > "$odd/$d/$name"
+    done
+done
+: > "$odd/d1/empty"
+head -c 16384 /dev/urandom > "$odd/d1/at-pack-max"
+head -c 16385 /dev/urandom > "$odd/d1/above-pack-max"
+head -c 300000 /dev/urandom > "$odd/d2/large"
+ln -s $'target\nwith newline' "$odd/d2/link-newline"
+ln -s '{"x",NULL}' "$odd/d2/link-literal"
+# (counted with -printf: a name with a newline is one file, not two lines)
+count() { find "$@" -printf . | wc -c; }
+odd_files=$(count "$odd" -type f)
+
+for b in 7 1; do
+    meta=$(test_db "odd$b")
+    check "odd names, batch $b: format" quiet "$CLI" format "odd$b" --bucket "$(test_bucket "odd$b")" --meta "$meta"
+    rc=0
+    "$CLI" import --meta "$meta" --batch "$b" "$odd" /odd > "$OUT" 2>"$ERR" || rc=$?
+    assert_eq "0:" "$rc:$(cat "$ERR")" "odd names, batch $b: import exits 0, says nothing"
+    assert_eq "$odd_files" "$(summary_files "$OUT")" "odd names, batch $b: summary counts every file"
+    assert_eq "$odd_files" "$(status_files "$meta")" "odd names, batch $b: status counts every file"
+    if same_files "$odd" /odd "$meta"; then
+        pass "odd names, batch $b: all $odd_files files read back byte-identical"
+    else
+        fail "odd names, batch $b: contents differ ($(head -c 300 "$ERR"))"
+    fi
+    check_attrs "$odd" /odd "odd names, batch $b" "$meta"
+    for d in d1 d2 d2/deeper '{d3}'; do
+        assert_eq "$(count "$odd/$d" -mindepth 1 -maxdepth 1)" \
+            "$("$CLI" ls --meta "$meta" -A "/odd/$d" | wc -l)" "odd names, batch $b: ls -A /odd/$d has every entry"
+    done
+    assert_eq "$(readlink "$odd/d2/link-literal")" \
+        "$("$CLI" stat --meta "$meta" -c %N /odd/d2/link-literal | sed "s/.* -> '\(.*\)'$/\1/")" \
+        "odd names, batch $b: a symlink target that looks like an array literal"
+    assert_eq "0 0" "$(fsck_problems "$meta") $(fsck_missing "$meta")" "odd names, batch $b: fsck clean"
+    objects=$(fsck_objects "$meta")
+    # Tiny files and the one of exactly --pack-max share one pack; the
+    # two larger files are one object each.
+    if [ -n "$objects" ] && [ "$objects" -le 3 ]; then
+        pass "odd names, batch $b: $odd_files files in $objects objects (packed)"
+    else
+        fail "odd names, batch $b: $odd_files files in '$objects' objects (want at most 3)"
+    fi
+done
+
+# --pack-max 0: one object per non-empty file, as before packing.
+meta=$(test_db nopack)
+check "no packing: format" quiet "$CLI" format nopack --bucket "file://$TEST_SCRATCH/nopack-bucket" --meta "$meta"
+rc=0
+"$CLI" import --meta "$meta" --pack-max 0 --batch 5 "$odd" /odd > "$OUT" 2>"$ERR" || rc=$?
+assert_eq "0:" "$rc:$(cat "$ERR")" "no packing: import exits 0"
+assert_eq "$((odd_files - 1))" "$(fsck_objects "$meta")" "no packing: one object per non-empty file"
+if same_files "$odd" /odd "$meta"; then pass "no packing: contents"; else fail "no packing: contents differ"; fi
+rc=0
+"$CLI" import --meta "$meta" --batch 0 "$odd" /x > "$OUT" 2>"$ERR" || rc=$?
+assert_eq "2" "$rc" "--batch 0 is a usage error"
+
+# ---- a failure inside a batch: nothing of that batch is visible ----
+# A trigger fails the slice insert of one file (4242 bytes): the batch's
+# entries and inodes went in earlier in the same statement, and must not
+# be visible. The import stops; what it says it imported is exactly what
+# is visible; a rerun (trigger gone) brings in the rest and refuses the
+# names already there.
+mid=$TEST_SCRATCH/mid-src
+for d in 1 2 3; do
+    mkdir -p "$mid/d$d"
+    for i in $(seq 1 40); do printf 'mid %s %s\n' "$d" "$i" > "$mid/d$d/f$i"; done
+done
+head -c 4242 /dev/urandom > "$mid/d2/poison"
+mid_files=$(count "$mid" -type f)
+meta=$(test_db mid)
+check "mid-batch: format" quiet "$CLI" format mid --bucket "file://$TEST_SCRATCH/mid-bucket" --meta "$meta"
+sql "$meta" "CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN
+             IF NEW.len = 4242 THEN RAISE EXCEPTION 'test: poisoned slice'; END IF; RETURN NEW; END \$\$;
+             CREATE TRIGGER test_poison BEFORE INSERT ON slice FOR EACH ROW EXECUTE FUNCTION test_poison();"
+rc=0
+"$CLI" import --meta "$meta" --batch 10 --pack-max 1K "$mid" /mid > "$OUT" 2>"$ERR" || rc=$?
+assert_eq "1" "$rc" "mid-batch: import exits 1"
+if grep -q 'commit: .*poisoned slice\|commit: .*Input/output error' "$ERR"; then
+    pass "mid-batch: the database failure is reported ($(head -n1 "$ERR" | cut -c1-160))"
+else
+    fail "mid-batch: stderr: $(head -c 400 "$ERR")"
+fi
+first=$(summary_files "$OUT")
+assert_eq "$first" "$(status_files "$meta")" "mid-batch: visible files = files the import reported ($first)"
+if [ "${first:-0}" -lt "$mid_files" ]; then pass "mid-batch: the import stopped ($first of $mid_files)"; else fail "mid-batch: all $first files imported despite the failure"; fi
+assert_eq "0" "$(sql "$meta" "SELECT count(*) FROM entry WHERE name = 'poison'::bytea")" "mid-batch: the poisoned file has no entry"
+assert_eq "0 0" "$(fsck_problems "$meta") $(fsck_missing "$meta")" "mid-batch: fsck clean after the failure"
+sql "$meta" "DROP TRIGGER test_poison ON slice; DROP FUNCTION test_poison();"
+rc=0
+"$CLI" import --meta "$meta" --batch 10 --pack-max 1K "$mid" /mid > "$OUT" 2>"$ERR" || rc=$?
+assert_eq "$([ "${first:-0}" -gt 0 ] && echo 1 || echo 0)" "$rc" "mid-batch: rerun exits 1 only for the names already there"
+assert_eq "${first:-0}" "$(grep -c ': create: already exists in the volume$' "$ERR" || true)" "mid-batch: rerun refuses exactly those"
+assert_eq "$((mid_files - ${first:-0}))" "$(summary_files "$OUT")" "mid-batch: rerun imports the rest"
+assert_eq "$mid_files" "$(status_files "$meta")" "mid-batch: every file is there after the rerun"
+if same_files "$mid" /mid "$meta"; then pass "mid-batch: contents after the rerun"; else fail "mid-batch: contents differ after the rerun"; fi
+assert_eq "0 0" "$(fsck_problems "$meta") $(fsck_missing "$meta")" "mid-batch: fsck clean after the rerun"
+
+# ---- killed mid-import: only whole files, then a rerun completes ----
+kill_src=$TEST_SCRATCH/kill-src
+for d in 1 2 3 4; do
+    mkdir -p "$kill_src/d$d"
+    for i in $(seq 1 500); do printf 'kill %s %s\n' "$d" "$i" > "$kill_src/d$d/f$i"; done
+done
+kill_files=$(count "$kill_src" -type f)
+meta=$(test_db kill)
+check "kill: format" quiet "$CLI" format kill --bucket "$(test_bucket kill)" --meta "$meta"
+# One object per file and one thread: slow enough to be killed half way.
+"$CLI" import --meta "$meta" --batch 20 --pack-max 0 --threads 1 "$kill_src" /k > "$OUT" 2>"$ERR" &
+pid=$!
+some_committed() { [ "$(status_files "$meta" 2>/dev/null)" -gt 0 ] 2>/dev/null; }
+wait_for 60 some_committed || true
+kill -KILL "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+seen=$(status_files "$meta")
+echo "# killed after $seen of $kill_files files were committed"
+if [ "$seen" -lt "$kill_files" ]; then pass "kill: killed half way ($seen of $kill_files)"; else fail "kill: the import ended before the kill"; fi
+assert_eq "0 0" "$(fsck_problems "$meta") $(fsck_missing "$meta")" "kill: fsck clean after kill -9"
+bad=""
+for d in 1 2 3 4; do
+    while IFS= read -r name; do
+        [ -n "$name" ] || continue
+        "$CLI" cat --meta "$meta" "/k/d$d/$name" | cmp -s - "$kill_src/d$d/$name" || bad="$bad d$d/$name"
+    done < <("$CLI" ls --meta "$meta" "/k/d$d" 2>/dev/null | head -n 25)
+done
+assert_eq "" "$bad" "kill: the visible files are complete"
+rc=0
+"$CLI" import --meta "$meta" --batch 20 "$kill_src" /k > "$OUT" 2>"$ERR" || rc=$?
+assert_eq "$seen" "$(grep -c ': create: already exists in the volume$' "$ERR" || true)" "kill: rerun refuses only what was committed"
+assert_eq "$kill_files" "$(status_files "$meta")" "kill: every file is there after the rerun"
+if same_files "$kill_src" /k "$meta"; then pass "kill: contents after the rerun"; else fail "kill: contents differ after the rerun"; fi
+
+# ---- gc --delete during an import loses nothing ----
+# The import's slice ids (packs and single files) are reserved by its
+# session before upload, so gc, run again and again while it uploads and
+# commits (grace 0: the previous run's marker counts), deletes none of them.
+gsrc=$TEST_SCRATCH/gc-src
+for d in $(seq 1 10); do
+    mkdir -p "$gsrc/d$d"
+    for i in $(seq 1 300); do printf 'gc %s %s\n' "$d" "$i" > "$gsrc/d$d/t$i"; done
+    for i in $(seq 1 8); do head -c 100000 /dev/urandom > "$gsrc/d$d/big$i"; done
+done
+gfiles=$(count "$gsrc" -type f)
+meta=$(test_db gc)
+check "gc: format" quiet "$CLI" format gcv --bucket "$(test_bucket gc)" --meta "$meta"
+SHIMFS_META=$meta "$CLI" gc --delete --grace 0 > /dev/null
+"$CLI" import --meta "$meta" --batch 100 --threads 2 "$gsrc" /g > "$OUT" 2>"$ERR" &
+pid=$!
+runs=0
+for i in $(seq 1 200); do
+    kill -0 "$pid" 2>/dev/null || break
+    SHIMFS_META=$meta "$CLI" gc --delete --grace 0 > "$TEST_SCRATCH/gc.out" 2>&1 || true
+    runs=$((runs + 1))
+done
+wait_bounded "$pid" 120 "import beside gc"
+rc=0; wait "$pid" 2>/dev/null || rc=$?
+echo "# gc --delete ran $runs times during the import"
+if [ "$runs" -ge 2 ]; then pass "gc: ran $runs times during the import"; else fail "gc: ran only $runs times during the import"; fi
+assert_eq "$gfiles" "$(summary_files "$OUT")" "gc: the import imported every file ($(head -c 200 "$ERR"))"
+assert_eq "0 0" "$(fsck_problems "$meta") $(fsck_missing "$meta")" "gc: fsck clean, 0 missing objects"
+if same_files "$gsrc" /g "$meta"; then pass "gc: all $gfiles files read back"; else fail "gc: contents differ"; fi
