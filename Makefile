@@ -36,18 +36,22 @@ CFLAGS  ?= -O2 -g
 LDFLAGS ?=
 # What the build needs whatever the user's CFLAGS; the user's come last so
 # that their -O/-g win.
+# Each module's folder: its header is included by name ("vfs.h").
+INCLUDES   := -Icore -Icore/vfs -Icore/objstore -Icore/objstore/s3 -Icore/agent -Imetadata-sql \
+              -Icache -Ishim
 STD_CFLAGS := -std=gnu11 -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) \
-              -fPIC -D_GNU_SOURCE -pthread -Icore -Imetadata-sql -Icache -Ishim
+              -fPIC -D_GNU_SOURCE -pthread $(INCLUDES)
 FINAL_CFLAGS  = $(STD_CFLAGS) $(SAN_FLAGS) $(CFLAGS)
 FINAL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 
 # The engine is three shared libraries: libshimfs-core.so, and the two
 # network backends it loads on first use (core/backend_lazy.h):
-# libshimfs-pg.so (metadata-sql/, libpq) and libshimfs-s3.so (core/s3_*,
+# libshimfs-pg.so (metadata-sql/, libpq) and libshimfs-s3.so (core/objstore/s3/,
 # libcurl). The static library, for tests and tools, holds all of it.
 PG_SRC    := $(wildcard metadata-sql/*.c)
-S3_SRC    := $(wildcard core/s3_*.c)
-CORE_SRC  := $(filter-out $(S3_SRC) core/backend_lazy.c core/backend_static.c,$(wildcard core/*.c)) \
+S3_SRC    := $(wildcard core/objstore/s3/*.c)
+CORE_SRC  := $(filter-out core/backend_lazy.c core/backend_static.c, \
+               $(wildcard core/*.c core/vfs/*.c core/objstore/*.c core/agent/*.c)) \
              $(wildcard cache/*.c)
 CLI_SRC   := $(wildcard core/cli/*.c)
 SHIM_SRC  := $(wildcard shim/*.c)

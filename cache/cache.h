@@ -56,7 +56,7 @@ void cache_close(struct cache *c);
  * writer thread, queue, rings and lock (the parent keeps them). The cache
  * does not check the pid on its own paths (a getpid per put and per read
  * batch): whoever forks with a cache open calls this in the child; the
- * shim's engine does it from its fork handler (core/vfs_engine.c). */
+ * shim's engine does it from its fork handler (core/vfs/vfs_engine.c). */
 void cache_after_fork(struct cache *c);
 
 /* Read [off, off+len) of a cached block into buf. Returns bytes read, or

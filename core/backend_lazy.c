@@ -18,7 +18,7 @@
 #include "libdir.h"
 #include "log.h"
 #include "meta.h"
-#include "s3_internal.h"
+#include "objstore_internal.h"
 
 static const struct {
     const char *file, *symbol, *what;

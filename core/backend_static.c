@@ -7,7 +7,7 @@
 #include <assert.h>
 
 #include "meta.h"
-#include "s3_internal.h"
+#include "objstore_internal.h"
 
 const void *backend_table(int which)
 {

@@ -8,7 +8,7 @@
  * and upload workers signing S3 requests, the session thread logging in
  * again) may still be inside libcrypto, and the host program dies of
  * SIGSEGV on its way out (pthread_rwlock_rdlock(NULL)). So, as in
- * core/s3_store.c, the library asks for no exit-time cleanup when it is
+ * core/objstore/s3/s3_store.c, the library asks for no exit-time cleanup when it is
  * loaded, before libpq can initialise libcrypto. A host that initialised
  * libcrypto itself first keeps its own choice.
  */

@@ -1,5 +1,5 @@
 /* meta_watch.c - a token that moves whenever a transaction commits: what
- * the node agent (core/agent.c) watches on a volume older than schema 3
+ * the node agent (core/agent/agent.c) watches on a volume older than schema 3
  * (which has no change log, meta_changes.c), and the mark of an answer
  * read from committed state.
  *

@@ -14,7 +14,7 @@ if ! command -v cppcheck >/dev/null; then
     exit 0
 fi
 if cppcheck --quiet --error-exitcode=1 --std=c11 -D_GNU_SOURCE \
-        -Icore -Imetadata-sql -Icache -Ishim \
+        -Icore -Icore/vfs -Icore/objstore -Icore/objstore/s3 -Icore/agent -Imetadata-sql -Icache -Ishim \
         --enable=warning,style,performance,portability --inline-suppr \
         --suppressions-list=scripts/cppcheck.supp \
         --template='{file}:{line}: {severity}: {id}: {message}' \

@@ -5,7 +5,7 @@
  * process ~3 ms at start; a process that never touches the prefix must not
  * pay it, nor connect anywhere. The engine is dlopened RTLD_LOCAL under the
  * recursion guard (its constructors and libraries call open/read/stat), its
- * table of vfs calls (`vfs_ops`, core/vfs.h) is the one symbol resolved,
+ * table of vfs calls (`vfs_ops`, core/vfs/vfs.h) is the one symbol resolved,
  * and vfs_init runs once. A failure logs one line; volume paths then fail
  * with EIO and everything else works.
  */

@@ -1,6 +1,6 @@
 /* shim_core.h - the shim's only door to the engine: libshimfs-core.so,
  * loaded on the first touch of the prefix, whose table of vfs calls
- * (struct vfs_ops, core/vfs.h) is resolved once (one dlsym) into shim_vfs.
+ * (struct vfs_ops, core/vfs/vfs.h) is resolved once (one dlsym) into shim_vfs.
  *
  * Calls go through that table in one of two ways, both under the recursion
  * guard (the engine's own libc calls go straight to libc) with errno kept:

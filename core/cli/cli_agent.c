@@ -1,4 +1,4 @@
-/* cli_agent.c - `shimfs agent`: the node agent (core/agent.h), and
+/* cli_agent.c - `shimfs agent`: the node agent (core/agent/agent.h), and
  * `shimfs agent --status` to see whether one serves this node.
  *
  * The library starts it as `shimfs agent --detach` with the host's

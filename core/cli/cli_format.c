@@ -241,7 +241,7 @@ static int cli_format_exists(struct meta *m, const char *name)
 }
 
 /* Processes of this node keep the volume's settings and directories in
- * the cache folder (core/nodemeta.h): after a format they must see the new
+ * the cache folder (core/agent/nodemeta.h): after a format they must see the new
  * volume at once, not the wiped one. Only where that folder exists. */
 static void cli_format_tell_node(const struct meta_settings *s)
 {

@@ -6,7 +6,7 @@
 -- reading a version 2 volume keeps the old, cluster-wide change token
 -- (meta_watch.c) until the volume is upgraded.
 --
--- Why: the node agent (core/agent.c) used pg_current_snapshot() as its
+-- Why: the node agent (core/agent/agent.c) used pg_current_snapshot() as its
 -- "nothing changed" test, which every commit of the whole server moves,
 -- other databases included. With this log a poll asks "which inodes of
 -- THIS volume changed since my previous poll" (meta_changes.c), and a node

@@ -1,7 +1,7 @@
 /* fuzz_nodemeta.c - libFuzzer target: the node's shared metadata files
  * ($SHIMFS_CACHE_DIR/meta/: directory snapshots, settings, blobs) that
  * every process of the node reads and any of them (or a crash, a full
- * disk) may have left torn. core/nodemeta.c is included to reach its file
+ * disk) may have left torn. core/agent/nodemeta.c is included to reach its file
  * format. Input: one mode byte, then the file. Mode & 1: the bytes are
  * the whole file as found; else a header is built around them (right
  * magic, sizes and checksum, via nm_publish) so that the walk over the
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../core/nodemeta.c"
+#include "../../core/agent/nodemeta.c"
 
 static struct nodemeta *fuzz_nm;
 

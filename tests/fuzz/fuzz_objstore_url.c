@@ -1,6 +1,6 @@
 /* fuzz_objstore_url.c - libFuzzer target: bucket URLs (SHIMFS_BUCKET,
  * `shimfs format --bucket`, the volume's settings row) as parsed by
- * core/objstore_url.c. Promises checked: no memory error; a parsed URL's
+ * core/objstore/objstore_url.c. Promises checked: no memory error; a parsed URL's
  * fields are NUL-terminated and its description fits the buffer; a key
  * prefix is "" or ends in exactly one '/' with no empty, "." or ".."
  * segment (every key of the volume lives under it); the first bytes

@@ -1,5 +1,5 @@
 /* fuzz_s3_ini.c - libFuzzer target: the reader of ~/.aws/credentials and
- * ~/.aws/config (core/s3_ini.c), on any text a user's files may hold.
+ * ~/.aws/config (core/objstore/s3/s3_ini.c), on any text a user's files may hold.
  * Promises checked: no memory error; every setting handed out has a
  * non-empty key and a section, all trimmed and without line breaks; a
  * refusal names a line that exists; a callback's stop value comes back. */

@@ -1,5 +1,5 @@
 /* fuzz_s3_json.c - libFuzzer target: the strict JSON reader of credential
- * replies (core/s3_json.c), fed what a container-credentials endpoint or
+ * replies (core/objstore/s3/s3_json.c), fed what a container-credentials endpoint or
  * IMDS (or anything pretending to be one) may send, and the timestamps of
  * their Expiration field (s3_cred_parse_time). Promises checked: no memory
  * error or overrun of a small output buffer; a found value is NUL-

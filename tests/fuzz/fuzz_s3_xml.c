@@ -1,7 +1,7 @@
 /* fuzz_s3_xml.c - libFuzzer target: the S3 server's XML replies
- * (core/s3_xml.c), a ListObjectsV2 page or an error body, as any server
+ * (core/objstore/s3/s3_xml.c), a ListObjectsV2 page or an error body, as any server
  * (or anything in between) may send them, and STS's
- * AssumeRoleWithWebIdentity reply (core/s3_cred_http.c). The first byte
+ * AssumeRoleWithWebIdentity reply (core/objstore/s3/s3_cred_http.c). The first byte
  * picks the parser.
  * Promises checked: no memory error, and a parsed page's entries are
  * NUL-terminated keys within the entry count. */

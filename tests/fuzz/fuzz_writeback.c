@@ -1,7 +1,7 @@
 /* fuzz_writeback.c - libFuzzer target: the writeback journals
  * ($SHIMFS_CACHE_DIR/staging/, *.wb files) that a process which died, a full disk
  * or another local program may have left torn or corrupt, and that the
- * next process on the node commits (core/vfs_writeback.c, included to
+ * next process on the node commits (core/vfs/vfs_writeback.c, included to
  * reach its reader). Promises checked: no memory error; an accepted
  * journal's pieces each fit a chunk (and lie inside one, unless it is an
  * append journal, whose offsets are relative and which the commit cuts
@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
-#include "../../core/vfs_writeback.c"
+#include "../../core/vfs/vfs_writeback.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/integration/test_agent.sh — the node agent (`shimfs agent`, core/agent.c):
+# tests/integration/test_agent.sh — the node agent (`shimfs agent`, core/agent/agent.c):
 #  - the first process that asks the database starts one; it is nobody's
 #    child (the starting shell's `wait` returns at once), holds no pipe of
 #    the host's (a pipeline ends), and `shimfs agent --status` sees it;

@@ -1,4 +1,4 @@
-/* test_nodemeta.c - the node's shared metadata files (core/nodemeta.c):
+/* test_nodemeta.c - the node's shared metadata files (core/agent/nodemeta.c):
  * a directory snapshot round-trips exactly (entries, attributes, block
  * maps, the directory's own attributes); a snapshot taken before a local
  * commit (generation bump), an old one, a damaged or truncated one, one

@@ -1,5 +1,5 @@
 /* test_objurl.c - bucket URLs (obj_parse_url, obj_describe) and the
- * SigV4 encoding of object paths and query strings (core/s3_encode.c). */
+ * SigV4 encoding of object paths and query strings (core/objstore/s3/s3_encode.c). */
 #include "objstore.h"
 #include "s3_internal.h"
 

@@ -1,7 +1,7 @@
 /* test_s3_cred.c - the pure parts of the AWS credential chain: the strict
- * JSON reader of container/IMDS replies (core/s3_json.c), the shared
- * files' format (core/s3_ini.c), STS's XML reply and the Expiration
- * timestamps (core/s3_cred_http.c). The sources themselves are tested
+ * JSON reader of container/IMDS replies (core/objstore/s3/s3_json.c), the shared
+ * files' format (core/objstore/s3/s3_ini.c), STS's XML reply and the Expiration
+ * timestamps (core/objstore/s3/s3_cred_http.c). The sources themselves are tested
  * against loopback stand-ins in tests/integration/test_s3_credentials.sh. */
 #include "s3_cred.h"
 

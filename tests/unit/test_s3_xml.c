@@ -1,5 +1,5 @@
-/* test_s3_xml.c - S3's XML replies (core/s3_xml.c) and what an error
- * reply means as an errno (core/s3_errors.c). */
+/* test_s3_xml.c - S3's XML replies (core/objstore/s3/s3_xml.c) and what an error
+ * reply means as an errno (core/objstore/s3/s3_errors.c). */
 #include "s3_internal.h"
 
 #include <check.h>

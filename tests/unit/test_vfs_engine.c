@@ -1,4 +1,4 @@
-/* test_vfs_engine.c - the engine's fork handler (core/vfs_engine.c): a
+/* test_vfs_engine.c - the engine's fork handler (core/vfs/vfs_engine.c): a
  * child forked while parent threads hold the engine's locks, run its
  * threads and hold its batches gets every lock free, no thread, queue or
  * batch of the parent's, and what stays true (the open-inode table, the

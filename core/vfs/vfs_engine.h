@@ -2,7 +2,7 @@
  * handles the vfs uses and every part of the vfs's own state (caches,
  * tables, queues, the session, writeback), so the whole of it can be seen
  * in one place and reset after fork by one handler that walks its parts
- * (vfs_engine.c). Internal to core/vfs_*.c, like vfs_internal.h.
+ * (vfs_engine.c). Internal to core/vfs/vfs_*.c, like vfs_internal.h.
  *
  * The vfs reaches the volume only through the members below (`meta`,
  * `cache`, `node`, `cfg`, `settings`, `dev`), never through struct

@@ -1,4 +1,4 @@
-/* s3_cred.h - private to core/s3_*.c: AWS credentials for signing.
+/* s3_cred.h - private to core/objstore/s3/s3_*.c: AWS credentials for signing.
  *
  * s3_cred.c          the chain and its cache: which source answers, the
  *                    current credentials shared by every thread of the

@@ -6,7 +6,7 @@
  * s3:// form and region defaults read AWS_REGION, AWS_DEFAULT_REGION,
  * AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL at parse time.
  */
-#include "s3_internal.h"
+#include "objstore_internal.h"
 #include "log.h"
 
 #include <assert.h>

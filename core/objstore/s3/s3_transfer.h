@@ -1,4 +1,4 @@
-/* s3_transfer.h - private to core/s3_*.c: one S3 request and its plumbing.
+/* s3_transfer.h - private to core/objstore/s3/s3_*.c: one S3 request and its plumbing.
  *
  * s3_conn.c  owns the connections: "lanes" (a curl multi handle with its
  *            easy handles and its own connection cache) lent out under a

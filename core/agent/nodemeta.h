@@ -18,7 +18,7 @@
  *    of a node, and across nodes answers are at most one TTL old, as with
  *    the in-process caches. A commit in one directory leaves the snapshots
  *    of the others valid.
- *  - The node agent (core/agent.c), when one runs, reads the volume's
+ *  - The node agent (core/agent/agent.c), when one runs, reads the volume's
  *    change log (schema 3) at every poll, marks the directories changed in
  *    the database (by any node), and publishes the time of the poll. A
  *    snapshot asked after the agent's chain of polls began, whose

@@ -6,7 +6,7 @@
  * live inside someone else's program and its handlers expect to run on
  * its own threads.
  */
-#include "s3_internal.h"
+#include "objstore_internal.h"
 
 #include <assert.h>
 #include <pthread.h>

@@ -10,7 +10,7 @@
  * never loads libcurl. When it cannot be had, requests answer -EIO.
  */
 #include "backend_lazy.h"
-#include "s3_internal.h"
+#include "objstore_internal.h"
 #include "log.h"
 
 #include <assert.h>

@@ -11,7 +11,7 @@
  * folders 0700 whatever the umask, so only the bucket's owner (the user
  * the volume's processes run as, see docs/design.md) can read them.
  */
-#include "s3_internal.h"
+#include "objstore_internal.h"
 #include "log.h"
 #include "io.h"
 

@@ -1,5 +1,5 @@
 /* vfs_internal.h - what the vfs files share among themselves (not a public
- * contract: only core/vfs_*.c include it).
+ * contract: only core/vfs/vfs_*.c include it).
  */
 #ifndef SHIMFS_VFS_INTERNAL_H
 #define SHIMFS_VFS_INTERNAL_H
