@@ -22,26 +22,9 @@
 #include <libpq-fe.h>
 
 #include "meta.h"
+#include "meta_fixture.h"
 
-static const char *test_url(void)
-{
-    const char *u = getenv("SHIMFS_META");
-    ck_assert_msg(u && *u, "SHIMFS_META is not set: start the services (scripts/services.sh start)");
-    return u;
-}
 
-static PGconn *admin(const char *schema)
-{
-    PGconn *c = PQconnectdb(test_url());
-    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "admin connection: %s", PQerrorMessage(c));
-    PQclear(PQexec(c, "SET client_min_messages = warning"));
-    if (schema) {
-        char sql[128];
-        snprintf(sql, sizeof sql, "SET search_path = %s", schema);
-        PQclear(PQexec(c, sql));
-    }
-    return c;
-}
 
 static void exec_ok(PGconn *c, const char *sql)
 {

@@ -23,56 +23,15 @@
 #include <libpq-fe.h>
 
 #include "meta.h"
+#include "meta_fixture.h"
 #include "meta_int.h"
 #include "log.h"
 
 /* ---------------------------------------------------------------- helpers */
 
-static const char *test_url(void)
-{
-    const char *u = getenv("SHIMFS_META");
-    ck_assert_msg(u && *u, "SHIMFS_META is not set: start the services (scripts/services.sh start)");
-    return u;
-}
 
-static void append_kv(char *buf, size_t cap, const char *k, const char *v)
-{
-    size_t n = strlen(buf);
-    n += (size_t)snprintf(buf + n, cap - n, "%s%s='", n ? " " : "", k);
-    for (; *v && n + 3 < cap; v++) {
-        if (*v == '\'' || *v == '\\')
-            buf[n++] = '\\';
-        buf[n++] = *v;
-    }
-    snprintf(buf + n, cap - n, "'");
-}
 
-/* SHIMFS_META as a conninfo string with a search_path. */
-static void conninfo_for(char *buf, size_t cap, const char *schema)
-{
-    char *err = NULL;
-    PQconninfoOption *opts = PQconninfoParse(test_url(), &err);
-    ck_assert_msg(opts != NULL, "SHIMFS_META does not parse");
-    buf[0] = '\0';
-    for (PQconninfoOption *o = opts; o->keyword; o++)
-        if (o->val && *o->val && strcmp(o->keyword, "options"))
-            append_kv(buf, cap, o->keyword, o->val);
-    char opt[200];
-    snprintf(opt, sizeof opt, "-c search_path=%s", schema);
-    append_kv(buf, cap, "options", opt);
-    PQconninfoFree(opts);
-}
 
-/* An admin connection working in `schema`. */
-static PGconn *admin(const char *schema)
-{
-    PGconn *c = PQconnectdb(test_url());
-    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "admin connection: %s", PQerrorMessage(c));
-    char sql[200];
-    snprintf(sql, sizeof sql, "SET client_min_messages = warning; SET search_path = %s", schema);
-    PQclear(PQexec(c, sql));
-    return c;
-}
 
 static void admin_exec(PGconn *c, const char *sql)
 {
@@ -122,7 +81,7 @@ static struct meta *volume(const char *schema)
     sqlf(adm, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", schema, schema);
     PQfinish(adm);
     char ci[4096];
-    conninfo_for(ci, sizeof ci, schema);
+    conninfo_for(ci, sizeof ci, schema, NULL, NULL);
     struct meta *m;
     ck_assert_int_eq(meta_open(ci, &m), 0);
     struct meta_settings s;
@@ -140,7 +99,7 @@ static struct meta *volume(const char *schema)
 static struct meta *volume_reopen(const char *schema)
 {
     char ci[4096];
-    conninfo_for(ci, sizeof ci, schema);
+    conninfo_for(ci, sizeof ci, schema, NULL, NULL);
     struct meta *m;
     ck_assert_int_eq(meta_open(ci, &m), 0);
     return m;

@@ -29,56 +29,13 @@
 
 #include "log.h"
 #include "meta.h"
+#include "meta_fixture.h"
 #include "meta_int.h"
 
 /* ---------------------------------------------------------------- helpers */
 
-static const char *test_url(void)
-{
-    const char *u = getenv("SHIMFS_META");
-    ck_assert_msg(u && *u, "SHIMFS_META is not set: start the services (scripts/services.sh start)");
-    return u;
-}
 
-static void append_kv(char *buf, size_t cap, const char *k, const char *v)
-{
-    size_t n = strlen(buf);
-    n += (size_t)snprintf(buf + n, cap - n, "%s%s='", n ? " " : "", k);
-    for (; *v && n + 3 < cap; v++) {
-        if (*v == '\'' || *v == '\\')
-            buf[n++] = '\\';
-        buf[n++] = *v;
-    }
-    snprintf(buf + n, cap - n, "'");
-}
 
-/* SHIMFS_META as a conninfo string, with a search_path and optionally some
- * keywords replaced (password, port, host). */
-static void conninfo_for(char *buf, size_t cap, const char *schema, const char *key,
-                         const char *val)
-{
-    char *err = NULL;
-    PQconninfoOption *opts = PQconninfoParse(test_url(), &err);
-    ck_assert_msg(opts != NULL, "SHIMFS_META does not parse");
-    buf[0] = '\0';
-    int replaced = 0;
-    for (PQconninfoOption *o = opts; o->keyword; o++) {
-        if (key && !strcmp(o->keyword, key)) {
-            append_kv(buf, cap, key, val);
-            replaced = 1;
-        } else if (o->val && *o->val && strcmp(o->keyword, "options")) {
-            append_kv(buf, cap, o->keyword, o->val);
-        }
-    }
-    if (key && !replaced)
-        append_kv(buf, cap, key, val);
-    if (schema) {
-        char opt[200];
-        snprintf(opt, sizeof opt, "-c search_path=%s", schema);
-        append_kv(buf, cap, "options", opt);
-    }
-    PQconninfoFree(opts);
-}
 
 static PGconn *admin_connect(void)
 {
