@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "io.h"
 
 #define CLI_IMPORT_PACK_FILES 1024
 
@@ -48,21 +49,11 @@ static int cli_import_pack_open(struct cli_import *im)
     return 0;
 }
 
+/* The whole file, or -ENODATA when it shrank while importing. */
 static int cli_import_pack_read(int fd, char *buf, uint64_t len)
 {
-    uint64_t done = 0;
-
-    while (done < len) {
-        ssize_t n = pread(fd, buf + done, (size_t)(len - done), (off_t)done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n == 0)
-            return -ENODATA;    /* the file shrank while importing */
-        done += (uint64_t)n;
-    }
-    return 0;
+    ssize_t n = io_pread_full(fd, buf, (size_t)len, 0);
+    return n < 0 ? (int)n : (uint64_t)n < len ? -ENODATA : 0;
 }
 
 int cli_import_pack_add(struct cli_import *im, struct cli_import_file *f)

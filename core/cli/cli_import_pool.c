@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "io.h"
 #include "codec.h"
 #include "objstore.h"
 
@@ -63,21 +64,11 @@ static int cli_import_buf_fit(struct cli_import_buf *b, size_t len, size_t enc_l
     return 0;
 }
 
+/* len bytes at off, or -ENODATA when the file shrank while importing. */
 static int cli_import_read(struct cli_import_file *f, void *buf, size_t len, uint64_t off)
 {
-    size_t done = 0;
-
-    while (done < len) {
-        ssize_t n = pread(f->fd, (char *)buf + done, len - done, (off_t)(off + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n == 0)
-            return -ENODATA;   /* the file shrank while importing */
-        done += (size_t)n;
-    }
-    return 0;
+    ssize_t n = io_pread_full(f->fd, buf, len, off);
+    return n < 0 ? (int)n : (size_t)n < len ? -ENODATA : 0;
 }
 
 static void cli_import_block(struct cli_import *im, const struct cli_import_task *t,

@@ -353,21 +353,6 @@ void mcache_put_negative(uint64_t parent, const char *name, size_t nlen)
     pthread_mutex_unlock(&mc->lock);
 }
 
-int mcache_getattr(uint64_t ino, struct meta_attr *a)
-{
-    int rc = MC_MISS;
-    int64_t now = vfs_now_ns();
-    pthread_mutex_lock(&mc->lock);
-    mc_sync_gen_locked();
-    struct mc_inode *n = mc_find_inode(ino, 0);
-    if (n && n->attr_exp > now) {
-        *a = n->attr;
-        rc = 0;
-    }
-    pthread_mutex_unlock(&mc->lock);
-    return rc;
-}
-
 void mcache_put_attr_at(const struct meta_attr *a, int64_t at)
 {
     int64_t exp = mc_expiry_at(0, at);
@@ -395,6 +380,12 @@ int mcache_getattr_at(uint64_t ino, struct meta_attr *a, int64_t *at)
     }
     pthread_mutex_unlock(&mc->lock);
     return rc;
+}
+
+int mcache_getattr(uint64_t ino, struct meta_attr *a)
+{
+    int64_t at;
+    return mcache_getattr_at(ino, a, &at);
 }
 
 int mcache_dir_listed(uint64_t dir)
