@@ -98,13 +98,16 @@ static int vfs_dir_snap_cb(void *arg, const char *name, size_t nlen, const struc
 /* The first page of a process that shares metadata with its node: the
  * whole directory (entries, attributes, block maps) from the node's
  * snapshot or one query; what does not fit the page follows by readdir
- * pages after the page's last name. */
+ * pages after the page's last name. A directory that did not fit
+ * VFS_SNAP_MAX is marked big, and is then read by pages only. */
 static int vfs_dir_fill_whole(struct vfs_dir *d)
 {
     d->more = 0;
     int rc = vfs_snap_fill(d->ino, VFS_SNAP_MAX, vfs_dir_snap_cb, d);
     if (rc < 0)
         return vfs_errno(rc);
+    if (rc == 0)
+        mcache_dir_set_listed(d->ino, 0);
     if (rc == 1 && !d->more)
         d->eof = 1;
     return 0;
@@ -114,7 +117,7 @@ static int vfs_dir_fill(struct vfs_dir *d)
 {
     int first = d->pos == 2 && d->last_len == 0;
     d->page_n = d->page_i = 0;
-    if (first && vfs_snap_shared())
+    if (first && vfs_snap_shared() && !mcache_dir_big(d->ino))
         return vfs_dir_fill_whole(d);
     int rc = meta_readdir(vfs_eng.meta, d->ino, first ? NULL : d->last, d->last_len,
                           VFS_DIR_PAGE, vfs_dir_page_cb, d);
