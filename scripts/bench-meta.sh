@@ -62,59 +62,6 @@ xacts() {
     sql -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
 }
 
-# /$1 with $2 top folders of $3 subfolders of $4 files, inodes from $5.
-sql_tree() {
-    local top=$1 a=$2 s=$3 f=$4 b=$5
-    sql <<EOF
-BEGIN;
-WITH t AS (SELECT (extract(epoch FROM now()) * 1e9)::bigint AS ns)
-INSERT INTO inode (ino, mode, uid, gid, nlink, size, atime, mtime, ctime, parent)
-SELECT $b, 16877, $(id -u), $(id -g), 2 + $a, 0, ns, ns, ns, 1 FROM t
-UNION ALL
-SELECT $b + i, 16877, $(id -u), $(id -g), 2 + $s, 0, ns, ns, ns, $b
-  FROM t, generate_series(1, $a) i
-UNION ALL
-SELECT $b + $a + (i - 1) * $s + j, 16877, $(id -u), $(id -g), 2, 0, ns, ns, ns, $b + i
-  FROM t, generate_series(1, $a) i, generate_series(1, $s) j
-UNION ALL
-SELECT $b + $a + $a * $s + ((i - 1) * $s + j - 1) * $f + k, 33188, $(id -u), $(id -g), 1, 0,
-       ns, ns, ns, $b + $a + (i - 1) * $s + j
-  FROM t, generate_series(1, $a) i, generate_series(1, $s) j, generate_series(1, $f) k;
-INSERT INTO entry (parent, name, ino)
-SELECT 1, convert_to('$top', 'UTF8'), $b
-UNION ALL
-SELECT $b, convert_to('d' || i, 'UTF8'), $b + i FROM generate_series(1, $a) i
-UNION ALL
-SELECT $b + i, convert_to('e' || j, 'UTF8'), $b + $a + (i - 1) * $s + j
-  FROM generate_series(1, $a) i, generate_series(1, $s) j
-UNION ALL
-SELECT $b + $a + (i - 1) * $s + j, convert_to('f' || k, 'UTF8'),
-       $b + $a + $a * $s + ((i - 1) * $s + j - 1) * $f + k
-  FROM generate_series(1, $a) i, generate_series(1, $s) j, generate_series(1, $f) k;
-UPDATE inode SET nlink = nlink + 1 WHERE ino = 1;
-COMMIT;
-EOF
-}
-
-# /$1: a flat folder of $2 files, inodes from $3.
-sql_flat() {
-    local top=$1 n=$2 b=$3
-    sql <<EOF
-BEGIN;
-WITH t AS (SELECT (extract(epoch FROM now()) * 1e9)::bigint AS ns)
-INSERT INTO inode (ino, mode, uid, gid, nlink, size, atime, mtime, ctime, parent)
-SELECT $b, 16877, $(id -u), $(id -g), 2, 0, ns, ns, ns, 1 FROM t
-UNION ALL
-SELECT $b + k, 33188, $(id -u), $(id -g), 1, 0, ns, ns, ns, $b FROM t, generate_series(1, $n) k;
-INSERT INTO entry (parent, name, ino)
-SELECT 1, convert_to('$top', 'UTF8'), $b
-UNION ALL
-SELECT $b, convert_to('g' || lpad(k::text, 6, '0'), 'UTF8'), $b + k FROM generate_series(1, $n) k;
-UPDATE inode SET nlink = nlink + 1 WHERE ino = 1;
-COMMIT;
-EOF
-}
-
 native_tree() {
     python3 - "$@" <<'EOF'
 import os, sys
@@ -151,16 +98,14 @@ bench_log "building the trees (SQL and native)"
 base=1000000
 for n in $SIZES; do
     read -r a s f <<<"$(shape "$n")"
-    sql_tree "t$n" "$a" "$s" "$f" "$base"
+    "$ROOT/scripts/meta-tree.sh" "$META" tree "t$n" "$a" "$s" "$f" "$base"
     native_tree "$NATIVE/t$n" "$a" "$s" "$f"
     base=$((base + n + a * s + a + 10))
 done
-sql_flat big1k 1000 "$base"; base=$((base + 1010))
-sql_flat big100k 100000 "$base"; base=$((base + 100010))
+"$ROOT/scripts/meta-tree.sh" "$META" flat big1k 1000 "$base"; base=$((base + 1010))
+"$ROOT/scripts/meta-tree.sh" "$META" flat big100k 100000 "$base"; base=$((base + 100010))
 native_flat "$NATIVE/big1k" 1000
 native_flat "$NATIVE/big100k" 100000
-sql -c "SELECT setval('inode_ids', $base)" >/dev/null
-sql -c "VACUUM ANALYZE inode, entry" >/dev/null
 
 export SHIMFS_AGENT=0
 CACHE=$SCR/cache
