@@ -19,7 +19,8 @@
 # (pg_stat_database.xact_commit delta; every statement outside a
 # transaction is one, a namespace change is one), minus the one psql makes
 # to read it; the node agent is off (SHIMFS_AGENT=0) so that its polls are
-# not counted.
+# not counted, and the TTLs are 600 s (SHIMFS_ATTR_TTL, SHIMFS_ENTRY_TTL)
+# so that a warm node stays warm without it.
 # Services: reuses the running ones (scripts/services.sh env), else starts
 # them and stops them at the end.
 set -euo pipefail
@@ -107,7 +108,9 @@ done
 native_flat "$NATIVE/big1k" 1000
 native_flat "$NATIVE/big100k" 100000
 
-export SHIMFS_AGENT=0
+# no agent (its polls would be counted as queries), so the node's snapshots
+# live one TTL: long TTLs make "warm" mean warm for every run
+export SHIMFS_AGENT=0 SHIMFS_ATTR_TTL=${SHIMFS_ATTR_TTL:-600} SHIMFS_ENTRY_TTL=${SHIMFS_ENTRY_TTL:-600}
 CACHE=$SCR/cache
 shim() { env LD_PRELOAD="$LIB" SHIMFS_PREFIX="$PREFIX" SHIMFS_CACHE_DIR="$CACHE" SHIMFS_LOG=error "$@"; }
 
