@@ -4,7 +4,9 @@
  * every entry's attributes land in the cache for the lstat that follows.
  * Where metadata is shared with the node, the first page is the whole
  * directory with its block maps (vfs_snap.c): the files a lister opens next
- * need no round trip, in this process or its neighbours.
+ * need no round trip, in this process or its neighbours. A directory too
+ * big for that (over VFS_SNAP_MAX entries) is marked big and read by pages
+ * only.
  *
  * Positions are ordinals (0 ".", 1 "..", 2 the first entry ...). Seeking
  * backwards restarts the scan and skips forward: rare (seekdir to a telldir
