@@ -72,4 +72,4 @@ case $1 in
     *) echo "meta-tree.sh: unknown kind $1" >&2; exit 2 ;;
 esac
 sql -c "SELECT setval('inode_ids', greatest($last + 1, (SELECT last_value FROM inode_ids)))" >/dev/null
-sql -c "ANALYZE inode; ANALYZE entry" >/dev/null
+sql -c "VACUUM ANALYZE inode" -c "VACUUM ANALYZE entry" >/dev/null
