@@ -83,7 +83,7 @@ FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_A_OBJ   := $(patsubst $(BUILD)/obj/%,$(FUZZ_BUILD)/obj/%,$(CORE_A_OBJ))
 
-.PHONY: all deps check unit integration demo bench install clean services-start services-stop fuzz docs
+.PHONY: all deps check unit integration demo bench bench-meta install clean services-start services-stop fuzz docs
 ENGINE_SO := $(BUILD)/libshimfs-core.so $(BUILD)/libshimfs-pg.so $(BUILD)/libshimfs-s3.so
 all: $(BUILD)/libshimfs.so $(ENGINE_SO) $(BUILD)/shimfs $(BUILD)/libshimfs-core.a $(SAN_HOST)
 
@@ -217,6 +217,11 @@ bench: deps
 	@scripts/bench.sh
 	@scripts/bench-import.sh
 	@scripts/bench-write.sh
+
+# metadata at scale: trees of 10 k and 100 k files (scripts/bench-meta.sh)
+bench-meta: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/bench-meta.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/shimfs
