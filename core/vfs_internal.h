@@ -11,6 +11,7 @@
 
 #include "layout.h"
 #include "meta.h"
+#include "nodemeta.h"
 #include "vfs.h"
 #include "vfs_engine.h"
 #include "volume.h"
@@ -98,6 +99,15 @@ int vfs_snap_shared(void);
  * subdirectories (from its whole listing) are filled too, one round trip
  * for up to META_DIRS_BATCH of them (find, du, ls -R walk them all). */
 void vfs_snap_descend(uint64_t parent);
+
+/* ---- walk answers shared with the node (vfs_nodewalk.c) ---- */
+/* The stamp to take before a walk's question, then each name it found;
+ * get: a name another process of the node walked (into the caches), or
+ * MC_MISS. */
+struct nodemeta_stamp vfs_nodewalk_begin(void);
+void vfs_nodewalk_put(uint64_t parent, const char *name, size_t nlen, const struct meta_attr *a,
+                      struct nodemeta_stamp st);
+int vfs_nodewalk_get(uint64_t parent, const char *name, size_t nlen, struct meta_attr *a);
 
 /* ---- path walk (vfs_path.c) ---- */
 /* Resolve a volume path. On 0, *a is the final object; with canon != NULL

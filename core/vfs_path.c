@@ -5,8 +5,9 @@
  *
  * Round trips: the cost of a walk is proportional to the path, not to the
  * tree. The process's caches answer first, then the node's snapshot of a
- * directory (vfs_snap.c, no query); the root, which every walk crosses, is
- * listed for the node by the first process that asks for it. A first miss in a directory costs one
+ * directory (vfs_snap.c, no query) or a name another process of the node
+ * walked (vfs_nodewalk.c); the root, which every walk crosses, is listed
+ * for the node by the first process that asks for it. A first miss in a directory costs one
  * meta_walk for all the remaining components (a cold stat of a deep path
  * is one round trip reading only the path's directories); a second miss
  * lists the directory's first VFS_SNAP_FIRST entries with their block maps
@@ -76,12 +77,15 @@ static int vfs_walk_rest(uint64_t dir, const char *const *names, const size_t *l
     struct meta_attr steps[VFS_MAX_WALK];
     if (n > VFS_MAX_WALK)
         n = VFS_MAX_WALK;
+    struct nodemeta_stamp st = vfs_nodewalk_begin();
+    int64_t at = vfs_now_ns();
     int k = meta_walk(e->meta, dir, names, lens, n, steps);
     if (k < 0)
         return k;
     uint64_t parent = dir;
     for (int i = 0; i < k; i++) {
-        mcache_put_entry(parent, names[i], lens[i], &steps[i]);
+        mcache_put_entry_at(parent, names[i], lens[i], &steps[i], at);
+        vfs_nodewalk_put(parent, names[i], lens[i], &steps[i], st);
         parent = steps[i].ino;
     }
     if (k < n && (k == 0 || S_ISDIR(steps[k - 1].mode)))
@@ -286,6 +290,8 @@ static int vfs_step(struct vfs_walk *w, const char *name, size_t nlen, struct me
             rc = mcache_lookup(dir->ino, name, nlen, a);
             if (rc != MC_MISS)
                 return rc;
+        } else if (vfs_nodewalk_get(dir->ino, name, nlen, a) == 0) {
+            return 0;
         }
         const char *names[VFS_MAX_WALK];
         size_t lens[VFS_MAX_WALK];

@@ -10,7 +10,10 @@
 #  - the scan patterns keep their batching: a cold `find` of the tree
 #    lists its 421 folders in far fewer queries than folders, and a process
 #    reading one folder's files pays one listing for them, not one query
-#    per file.
+#    per file;
+#  - a walk is shared with the node: the next process stating the same
+#    file asks the database nothing, and a rename by a process of the node
+#    is seen by the next one.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_services
@@ -99,3 +102,16 @@ for i in range(1, 11):
 q=$((Q - base_q))
 if [ "$q" -le 3 ]; then pass "one process stating a folder's 10 files cost $q queries (a walk, then one listing)"
 else fail "one process stating a folder's 10 files cost $q queries (want <= 3)"; fi
+
+# --- a walk is shared with the node's next processes (within the TTL) ---
+export SHIMFS_ATTR_TTL=60 SHIMFS_ENTRY_TTL=60 SHIMFS_NEGATIVE_TTL=60
+fresh_node
+shim stat "$PREFIX/t/d12/e3/f5" > /dev/null
+measure stat -c %s "$PREFIX/t/d12/e3/f5" > "$TEST_SCRATCH/warm.out"
+assert_eq 0 "$(cat "$TEST_SCRATCH/warm.out")" "a second process of the node stats the walked file"
+assert_eq 0 "$Q" "and asks the database nothing (round trips)"
+shim mv "$PREFIX/t/d12/e3/f5" "$PREFIX/t/d12/e3/g5"
+check "after a rename by a process of the node, the next one does not see the old name" \
+    bash -c '! env LD_PRELOAD="$1" SHIMFS_PREFIX="$2" SHIMFS_CACHE_DIR="$3" SHIMFS_LOG=error stat "$4" 2>/dev/null' \
+    sh "$SHIMFS_PRELOAD" "$PREFIX" "$TEST_SCRATCH/cache" "$PREFIX/t/d12/e3/f5"
+check "and sees the new one" shim test -e "$PREFIX/t/d12/e3/g5"
