@@ -87,7 +87,7 @@ FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_A_OBJ   := $(patsubst $(BUILD)/obj/%,$(FUZZ_BUILD)/obj/%,$(CORE_A_OBJ))
 
-.PHONY: all deps check unit integration demo bench install clean services-start services-stop fuzz docs format-check lint
+.PHONY: all deps check unit integration demo bench bench-meta install clean services-start services-stop fuzz docs format-check lint
 ENGINE_SO := $(BUILD)/libshimfs-core.so $(BUILD)/libshimfs-pg.so $(BUILD)/libshimfs-s3.so
 all: $(BUILD)/libshimfs.so $(ENGINE_SO) $(BUILD)/shimfs $(BUILD)/libshimfs-core.a $(SAN_HOST)
 
@@ -228,6 +228,11 @@ bench: deps
 	@scripts/bench.sh
 	@scripts/bench-import.sh
 	@scripts/bench-write.sh
+
+# metadata at scale: trees of 10 k and 100 k files (scripts/bench-meta.sh)
+bench-meta: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/bench-meta.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/shimfs

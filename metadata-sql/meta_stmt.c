@@ -143,10 +143,16 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
         "|| ARRAY(SELECT e.ino FROM entry e WHERE e.parent = $2 AND e.name = $3) "
         "|| ARRAY(SELECT e.ino FROM entry e WHERE e.parent = $4 AND e.name = $5)) "
         "ORDER BY n.ino FOR UPDATE" },
+    /* "has children" as the first child in key order, not EXISTS: with a
+     * few large folders the planner expects any parent to have thousands
+     * of entries and answered EXISTS with a sequential scan of the whole
+     * entry table (every rename and unlink of the volume read all of it) */
+#define HAS_CHILD(x) "(SELECT c.name FROM entry c WHERE c.parent = " x " " \
+    "ORDER BY c.parent, c.name LIMIT 1) IS NOT NULL"
     [MS_ENTRIES] = { "shimfs_entries",
-        "SELECT 0, e.ino, EXISTS (SELECT 1 FROM entry c WHERE c.parent = e.ino) "
+        "SELECT 0, e.ino, " HAS_CHILD("e.ino") " "
         "FROM entry e WHERE e.parent = $1 AND e.name = $2 UNION ALL "
-        "SELECT 1, e.ino, EXISTS (SELECT 1 FROM entry c WHERE c.parent = e.ino) "
+        "SELECT 1, e.ino, " HAS_CHILD("e.ino") " "
         "FROM entry e WHERE e.parent = $3 AND e.name = $4" },
 
     /* ---- namespace changes ---- */

@@ -4,7 +4,9 @@
  * every entry's attributes land in the cache for the lstat that follows.
  * Where metadata is shared with the node, the first page is the whole
  * directory with its block maps (vfs_snap.c): the files a lister opens next
- * need no round trip, in this process or its neighbours.
+ * need no round trip, in this process or its neighbours. A directory too
+ * big for that (over VFS_SNAP_MAX entries) is marked big and read by pages
+ * only.
  *
  * Positions are ordinals (0 ".", 1 "..", 2 the first entry ...). Seeking
  * backwards restarts the scan and skips forward: rare (seekdir to a telldir
@@ -19,11 +21,14 @@
 #include "vfs_internal.h"
 
 #define VFS_DIR_PAGE 1000
+/* A long listing's pages grow to this many entries (about 2 MiB): a
+ * 100,000-entry directory is 15 round trips, not 100 */
+#define VFS_DIR_PAGE_MAX 8192
 
 struct vfs_dir {
     uint64_t ino, parent;
     long pos;                  /* ordinal of the next entry to deliver */
-    int page_n, page_i, eof, more;
+    int page_n, page_i, page_cap, eof, more;
     size_t last_len;
     char last[META_NAME_MAX + 1];
     struct vfs_dirent *page;
@@ -48,6 +53,8 @@ int vfs_dir_open(struct vfs_file *f, struct vfs_dir **out)
     struct vfs_dir *d = calloc(1, sizeof *d);
     if (d)
         d->page = malloc(VFS_DIR_PAGE * sizeof *d->page);
+    if (d)
+        d->page_cap = VFS_DIR_PAGE;
     if (!d || !d->page) {
         free(d);
         return -ENOMEM;
@@ -88,7 +95,7 @@ static int vfs_dir_page_cb(void *arg, const char *name, size_t nlen, const struc
 static int vfs_dir_snap_cb(void *arg, const char *name, size_t nlen, const struct meta_attr *a)
 {
     struct vfs_dir *d = arg;
-    if (d->page_n < VFS_DIR_PAGE)
+    if (d->page_n < d->page_cap)
         vfs_dir_page_add(d, name, nlen, a);
     else
         d->more = 1;
@@ -98,13 +105,16 @@ static int vfs_dir_snap_cb(void *arg, const char *name, size_t nlen, const struc
 /* The first page of a process that shares metadata with its node: the
  * whole directory (entries, attributes, block maps) from the node's
  * snapshot or one query; what does not fit the page follows by readdir
- * pages after the page's last name. */
+ * pages after the page's last name. A directory that did not fit
+ * VFS_SNAP_MAX is marked big, and is then read by pages only. */
 static int vfs_dir_fill_whole(struct vfs_dir *d)
 {
     d->more = 0;
     int rc = vfs_snap_fill(d->ino, VFS_SNAP_MAX, vfs_dir_snap_cb, d);
     if (rc < 0)
         return vfs_errno(rc);
+    if (rc == 0)
+        mcache_dir_set_listed(d->ino, 0);
     if (rc == 1 && !d->more)
         d->eof = 1;
     return 0;
@@ -113,14 +123,24 @@ static int vfs_dir_fill_whole(struct vfs_dir *d)
 static int vfs_dir_fill(struct vfs_dir *d)
 {
     int first = d->pos == 2 && d->last_len == 0;
+    /* a full page before: the listing is long, take bigger pages (a failed
+     * allocation keeps the page as it is) */
+    if (!first && d->page_n == d->page_cap && d->page_cap < VFS_DIR_PAGE_MAX) {
+        int cap = d->page_cap * 2 < VFS_DIR_PAGE_MAX ? d->page_cap * 2 : VFS_DIR_PAGE_MAX;
+        struct vfs_dirent *p = realloc(d->page, (size_t)cap * sizeof *p);
+        if (p) {
+            d->page = p;
+            d->page_cap = cap;
+        }
+    }
     d->page_n = d->page_i = 0;
-    if (first && vfs_snap_shared())
+    if (first && vfs_snap_shared() && !mcache_dir_big(d->ino))
         return vfs_dir_fill_whole(d);
     int rc = meta_readdir(vfs_eng.meta, d->ino, first ? NULL : d->last, d->last_len,
-                          VFS_DIR_PAGE, vfs_dir_page_cb, d);
+                          d->page_cap, vfs_dir_page_cb, d);
     if (rc < 0)
         return vfs_errno(rc);
-    if (rc < VFS_DIR_PAGE)
+    if (rc < d->page_cap)
         d->eof = 1;
     return 0;
 }

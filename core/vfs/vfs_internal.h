@@ -11,6 +11,7 @@
 
 #include "layout.h"
 #include "meta.h"
+#include "nodemeta.h"
 #include "vfs.h"
 #include "vfs_engine.h"
 #include "volume.h"
@@ -60,6 +61,9 @@ void mcache_dir_set_listed_at(uint64_t dir, int complete, int64_t at);
 int mcache_dir_listed(uint64_t dir);
 void mcache_dir_set_listed(uint64_t dir, int complete);
 int mcache_dir_note_miss(uint64_t dir);
+/* The folder was found too big to list whole (mcache_dir_set_listed with
+ * complete 0): readers page it, lookups go by name. */
+int mcache_dir_big(uint64_t dir);
 /* Counts opens of files in dir whose block map was not cached. */
 int mcache_dir_note_smap_miss(uint64_t dir);
 /* Slice map cached for a->ino if it maps that version (size, mtime,
@@ -67,6 +71,14 @@ int mcache_dir_note_smap_miss(uint64_t dir);
 struct vfs_smap *mcache_get_smap(const struct meta_attr *a);
 void mcache_put_smap(struct vfs_smap *m);
 void mcache_forget(uint64_t ino);
+/* The inode a fresh entry names, even when its attributes have aged
+ * (0), or MC_MISS (unknown or negative). */
+int mcache_entry_ino(uint64_t parent, const char *name, size_t nlen, uint64_t *ino);
+/* This process changed a name in dir: its cached entries were updated by
+ * the caller and its listing stays valid (no re-list); the folder's own
+ * attributes take the commit's nlink change and time (time_ns 0: unknown,
+ * they are asked again, by inode, at their next use). */
+void mcache_dir_changed(uint64_t dir, int nlink_delta, int64_t time_ns);
 void mcache_reset(void);
 /* This process committed a change (the node generation was `before`). */
 void mcache_own_commit(uint64_t before);
@@ -87,6 +99,15 @@ int vfs_snap_shared(void);
  * subdirectories (from its whole listing) are filled too, one round trip
  * for up to META_DIRS_BATCH of them (find, du, ls -R walk them all). */
 void vfs_snap_descend(uint64_t parent);
+
+/* ---- walk answers shared with the node (vfs_nodewalk.c) ---- */
+/* The stamp to take before a walk's question, then each name it found;
+ * get: a name another process of the node walked (into the caches), or
+ * MC_MISS. */
+struct nodemeta_stamp vfs_nodewalk_begin(void);
+void vfs_nodewalk_put(uint64_t parent, const char *name, size_t nlen, const struct meta_attr *a,
+                      struct nodemeta_stamp st);
+int vfs_nodewalk_get(uint64_t parent, const char *name, size_t nlen, struct meta_attr *a);
 
 /* ---- path walk (vfs_path.c) ---- */
 /* Resolve a volume path. On 0, *a is the final object; with canon != NULL

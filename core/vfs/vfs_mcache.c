@@ -29,6 +29,7 @@ struct mc_inode {
     int64_t attr_at;        /* when they were read from the database (monotonic) */
     int64_t listed_exp;     /* directory fully listed until */
     int misses;
+    int big;                /* too big to list whole: by name and by pages */
     int smap_misses;
     struct vfs_smap *smap;
 };
@@ -288,6 +289,21 @@ int mcache_lookup(uint64_t parent, const char *name, size_t nlen, struct meta_at
     return rc;
 }
 
+int mcache_entry_ino(uint64_t parent, const char *name, size_t nlen, uint64_t *ino)
+{
+    int rc = MC_MISS;
+    int64_t now = vfs_now_ns();
+    pthread_mutex_lock(&mc->lock);
+    mc_sync_gen_locked();
+    struct mc_entry **pp = mc_find_entry(parent, name, nlen);
+    if (pp && *pp && (*pp)->exp > now && (*pp)->ino != 0) {
+        *ino = (*pp)->ino;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&mc->lock);
+    return rc;
+}
+
 static void mc_put_entry_locked(uint64_t parent, const char *name, size_t nlen, uint64_t ino, int64_t exp)
 {
     if (nlen > META_NAME_MAX || mc_ensure_locked() < 0)
@@ -412,8 +428,19 @@ void mcache_dir_set_listed_at(uint64_t dir, int complete, int64_t at)
     if (n) {
         n->listed_exp = exp;
         n->misses = complete ? 0 : -1000000; /* too big: never list it again */
+        n->big = !complete;
     }
     pthread_mutex_unlock(&mc->lock);
+}
+
+int mcache_dir_big(uint64_t dir)
+{
+    pthread_mutex_lock(&mc->lock);
+    mc_sync_gen_locked();
+    struct mc_inode *n = mc_find_inode(dir, 0);
+    int big = n && n->big;
+    pthread_mutex_unlock(&mc->lock);
+    return big;
 }
 
 int mcache_dir_note_miss(uint64_t dir)
@@ -465,6 +492,21 @@ void mcache_forget(uint64_t ino)
     if (n) {
         n->attr_exp = 0;
         n->listed_exp = 0;
+    }
+    pthread_mutex_unlock(&mc->lock);
+}
+
+void mcache_dir_changed(uint64_t dir, int nlink_delta, int64_t time_ns)
+{
+    pthread_mutex_lock(&mc->lock);
+    struct mc_inode *n = mc_find_inode(dir, 0);
+    if (n && time_ns) {
+        /* what the commit wrote (it chose the time); the expiry stays that
+         * of the last answer, so nothing else of it is vouched for longer */
+        n->attr.nlink = (uint32_t)((int64_t)n->attr.nlink + nlink_delta);
+        n->attr.mtime_ns = n->attr.ctime_ns = time_ns;
+    } else if (n) {
+        n->attr_exp = 0;
     }
     pthread_mutex_unlock(&mc->lock);
 }

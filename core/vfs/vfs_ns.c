@@ -181,9 +181,18 @@ static int vfs_sticky_ok(const struct meta_attr *dir, const struct meta_attr *vi
     return -EPERM;
 }
 
-static void vfs_changed_dir(uint64_t dir)
+/* A change of this process in dir (rc: its result): the caller has put
+ * the names it changed in the caches; the folder's listing stays valid
+ * (re-listing a large folder after every change cost its size in rows)
+ * and its attributes take what the commit wrote (time_ns 0: unknown). A
+ * failed change may still have raced with others': the folder is asked
+ * again then. */
+static void vfs_changed_dir(uint64_t dir, int rc, int nlink_delta, int64_t time_ns)
 {
-    mcache_forget(dir);
+    if (rc == 0)
+        mcache_dir_changed(dir, nlink_delta, time_ns);
+    else
+        mcache_forget(dir);
 }
 
 static int vfs_new_inode(struct vfs_parent *p, mode_t mode, dev_t rdev, const char *target,
@@ -202,7 +211,7 @@ static int vfs_new_inode(struct vfs_parent *p, mode_t mode, dev_t rdev, const ch
     int rc = meta_create(vfs_eng.meta, p->dir.ino, p->name, p->nlen, &a, target, excl);
     if (rc == 0) {
         mcache_put_entry(p->dir.ino, p->name, p->nlen, &a);
-        vfs_changed_dir(p->dir.ino);
+        vfs_changed_dir(p->dir.ino, 0, S_ISDIR(a.mode) ? 1 : 0, a.ctime_ns);
         *out = a;
     }
     return vfs_errno(rc);
@@ -301,7 +310,7 @@ static int vfs_remove(const char *vpath, int dir, char *host, size_t hcap)
     rc = meta_unlink(vfs_eng.meta, p.dir.ino, p.name, p.nlen, dir, keep, &removed);
     if (rc == 0) /* a failed unlink (ENOTEMPTY ...) left the name there */
         mcache_put_negative(p.dir.ino, p.name, p.nlen);
-    vfs_changed_dir(p.dir.ino);
+    vfs_changed_dir(p.dir.ino, rc, dir ? -1 : 0, rc == 0 ? removed.ctime_ns : 0);
     mcache_forget(victim.ino);
     if (rc == 0 && keep && removed.nlink == 0)
         vfs_open_mark_orphan(victim.ino);
@@ -364,8 +373,8 @@ int vfs_rename(const char *from, const char *to, unsigned flags)
         mcache_put_negative(a.dir.ino, a.name, a.nlen);
     if (rc == 0)
         mcache_put_entry(b.dir.ino, b.name, b.nlen, &src);
-    vfs_changed_dir(a.dir.ino);
-    vfs_changed_dir(b.dir.ino);
+    vfs_changed_dir(a.dir.ino, rc, 0, 0);
+    vfs_changed_dir(b.dir.ino, rc, 0, 0);
     mcache_forget(src.ino);
     if (has_dst)
         mcache_forget(dst.ino);
@@ -398,7 +407,7 @@ int vfs_link(const char *from, const char *to, int follow)
         rc = meta_link(vfs_eng.meta, src.ino, p.dir.ino, p.name, p.nlen, &a);
     if (rc == 0) {
         mcache_put_entry(p.dir.ino, p.name, p.nlen, &a);
-        vfs_changed_dir(p.dir.ino);
+        vfs_changed_dir(p.dir.ino, 0, 0, a.ctime_ns);
     }
     return vfs_errno(rc);
 }

@@ -3,13 +3,20 @@
  * search permission on every directory, ENOTDIR / ENOENT / ELOOP /
  * ENAMETOOLONG / EACCES as the kernel answers them.
  *
- * Round trips: the node's snapshot of a directory (vfs_snap.c) answers
- * first; where metadata is shared with the node, a first miss lists a
- * folder of up to VFS_SNAP_FIRST entries whole (with its siblings when it
- * is a subfolder of one listed whole); otherwise, or for a bigger folder,
- * a first miss costs one meta_walk for all the remaining components and a
- * second miss lists the folder whole (so a process reading a directory's
- * files pays one query per directory, not one per file). Leaving the volume (".."
+ * Round trips: the cost of a walk is proportional to the path, not to the
+ * tree. The process's caches answer first, then the node's snapshot of a
+ * directory (vfs_snap.c, no query) or a name another process of the node
+ * walked (vfs_nodewalk.c); the root, which every walk crosses, is listed
+ * for the node by the first process that asks for it. A first miss in a directory costs one
+ * meta_walk for all the remaining components (a cold stat of a deep path
+ * is one round trip reading only the path's directories); a second miss
+ * lists the directory's first VFS_SNAP_FIRST entries with their block maps
+ * (a whole small folder: a process reading a directory's files pays one
+ * query per directory, not one per file), and after VFS_MISSES_MORE misses
+ * a folder that did not fit is listed up to VFS_SNAP_MAX; past that every
+ * name is one indexed query. A name whose entry is cached but whose
+ * attributes aged (this process changed its folder, or a TTL) is one
+ * getattr, never a listing. Leaving the volume (".."
  * above its root or an absolute symlink elsewhere) hands the rest of the
  * path back to the host as VFS_ESCAPED.
  */
@@ -28,15 +35,38 @@
 #define VFS_MAX_DEPTH 1024
 #define VFS_MAX_WALK 64
 
-/* List a whole directory into the caches with its block maps (one query,
- * or none when the node has it). Returns 1 when complete, 0 when too big
- * to keep whole (it is then looked up by name), or -errno. */
-static int vfs_fill_dir(uint64_t dir)
+/* misses in one folder before it is listed up to VFS_SNAP_MAX (the first
+ * listing, at the second miss, stops at VFS_SNAP_FIRST entries) */
+#define VFS_MISSES_MORE 32
+
+/* List a directory into the caches with its block maps (one query, or none
+ * when the node has it), at most limit entries. Returns 1 when complete, 0
+ * when it had more (with limit VFS_SNAP_MAX it is then looked up by name
+ * only), or -errno. */
+static int vfs_fill_dir(uint64_t dir, int limit)
 {
-    int rc = vfs_snap_fill(dir, VFS_SNAP_MAX, NULL, NULL);
-    if (rc == 0)
+    int rc = vfs_snap_fill(dir, limit, NULL, NULL);
+    if (rc == 0 && limit >= VFS_SNAP_MAX)
         mcache_dir_set_listed(dir, 0);
     return rc;
+}
+
+/* A name whose entry is still fresh but whose inode's attributes are not
+ * (a change of this process in the folder made them stale, or their TTL
+ * ran out first): one getattr by inode, never a listing. MC_MISS when the
+ * entry is not known or its inode has no name any more. */
+static int vfs_refresh_entry(uint64_t dir, const char *name, size_t nlen, struct meta_attr *a)
+{
+    uint64_t ino;
+    if (mcache_entry_ino(dir, name, nlen, &ino) != 0)
+        return MC_MISS;
+    int rc = meta_getattr(vfs_eng.meta, ino, a);
+    if (rc == -ENOENT || (rc == 0 && a->nlink == 0))
+        return MC_MISS;
+    if (rc < 0)
+        return vfs_errno(rc);
+    mcache_put_attr(a);
+    return 0;
 }
 
 /* One round trip for the rest of a path: caches every component found and
@@ -47,12 +77,15 @@ static int vfs_walk_rest(uint64_t dir, const char *const *names, const size_t *l
     struct meta_attr steps[VFS_MAX_WALK];
     if (n > VFS_MAX_WALK)
         n = VFS_MAX_WALK;
+    struct nodemeta_stamp st = vfs_nodewalk_begin();
+    int64_t at = vfs_now_ns();
     int k = meta_walk(e->meta, dir, names, lens, n, steps);
     if (k < 0)
         return k;
     uint64_t parent = dir;
     for (int i = 0; i < k; i++) {
-        mcache_put_entry(parent, names[i], lens[i], &steps[i]);
+        mcache_put_entry_at(parent, names[i], lens[i], &steps[i], at);
+        vfs_nodewalk_put(parent, names[i], lens[i], &steps[i], st);
         parent = steps[i].ino;
     }
     if (k < n && (k == 0 || S_ISDIR(steps[k - 1].mode)))
@@ -76,13 +109,12 @@ static int vfs_lookup_fresh(uint64_t dir, const char *name, size_t nlen, struct 
     return vfs_errno(rc);
 }
 
-int vfs_lookup_name(uint64_t dir, const char *name, size_t nlen, struct meta_attr *a)
+/* A name the caches cannot answer, in a folder with `misses` misses so far. */
+static int vfs_lookup_missed(uint64_t dir, const char *name, size_t nlen, struct meta_attr *a,
+                             int misses)
 {
-    int rc = mcache_lookup(dir, name, nlen, a);
-    if (rc != MC_MISS)
-        return rc;
-    if (mcache_dir_note_miss(dir) >= 2) {
-        rc = vfs_fill_dir(dir);
+    if (misses == 2 || misses == VFS_MISSES_MORE) {
+        int rc = vfs_fill_dir(dir, misses == 2 ? VFS_SNAP_FIRST : VFS_SNAP_MAX);
         if (rc < 0)
             return vfs_errno(rc);
         rc = mcache_lookup(dir, name, nlen, a);
@@ -92,9 +124,22 @@ int vfs_lookup_name(uint64_t dir, const char *name, size_t nlen, struct meta_att
     return vfs_lookup_fresh(dir, name, nlen, a);
 }
 
+int vfs_lookup_name(uint64_t dir, const char *name, size_t nlen, struct meta_attr *a)
+{
+    int rc = mcache_lookup(dir, name, nlen, a);
+    if (rc == MC_MISS)
+        rc = vfs_refresh_entry(dir, name, nlen, a);
+    if (rc != MC_MISS)
+        return rc;
+    return vfs_lookup_missed(dir, name, nlen, a, mcache_dir_note_miss(dir));
+}
+
 /* Every process starts its walks here: the root comes from the node's
- * snapshot when there is one; a process that had to ask leaves one for
- * the next (when the root is small enough to list in one query). */
+ * snapshot when there is one. A process that had to ask leaves one for the
+ * next (its first VFS_SNAP_FIRST entries, with the root's attributes): the
+ * root is on every path, and without it each later process of the node
+ * would connect to the database for it, 10-30 ms, even when every folder
+ * below was shared by a lister. Other folders on a path are only walked. */
 static int vfs_get_root(struct meta_attr *a)
 {
     if (mcache_getattr(META_ROOT_INO, a) == 0)
@@ -233,18 +278,20 @@ static int vfs_step(struct vfs_walk *w, const char *name, size_t nlen, struct me
 {
     const struct meta_attr *dir = &w->stack[w->depth];
     int rc = mcache_lookup(dir->ino, name, nlen, a);
+    if (rc == MC_MISS)
+        rc = vfs_refresh_entry(dir->ino, name, nlen, a);
     if (rc != MC_MISS)
         return rc;
-    if (!mcache_dir_listed(dir->ino) && mcache_dir_note_miss(dir->ino) < 2) {
-        /* shared with the node: its snapshot, or else a small folder listed
-         * whole at once (this process's next lookups, and its neighbours') */
-        if (vfs_snap_shared()) {
-            rc = vfs_snap_fill(dir->ino, VFS_SNAP_FIRST, NULL, NULL);
-            if (rc < 0)
-                return vfs_errno(rc);
+    int misses = mcache_dir_listed(dir->ino) ? 0 : mcache_dir_note_miss(dir->ino);
+    if (misses == 1) {
+        /* the node's snapshot when it has one (no query), else one walk
+         * for the rest of the path: only the path's directories are read */
+        if (vfs_snap_load(dir->ino)) {
             rc = mcache_lookup(dir->ino, name, nlen, a);
             if (rc != MC_MISS)
                 return rc;
+        } else if (vfs_nodewalk_get(dir->ino, name, nlen, a) == 0) {
+            return 0;
         }
         const char *names[VFS_MAX_WALK];
         size_t lens[VFS_MAX_WALK];
@@ -256,7 +303,7 @@ static int vfs_step(struct vfs_walk *w, const char *name, size_t nlen, struct me
         if (rc != MC_MISS)
             return rc;
     }
-    return vfs_lookup_name(dir->ino, name, nlen, a);
+    return vfs_lookup_missed(dir->ino, name, nlen, a, misses);
 }
 
 static int vfs_push(struct vfs_walk *w, const char *name, size_t nlen, const struct meta_attr *a)

@@ -24,6 +24,7 @@ struct vfs_snap_fill {
     struct vfs_dirmaps *maps;
     struct nodemeta_buf buf;
     int save;
+    int scan;                   /* read by a lister: remember its subdirectories */
     uint64_t token;             /* the database's change token of the answer */
     meta_dirent_cb ecb;
     void *arg;
@@ -32,9 +33,11 @@ struct vfs_snap_fill {
     int nsub, capsub;
 };
 
-/* The subdirectories of directories this process listed whole (a few
- * recent ones): when it descends into one of them, as find, du, ls -R and
- * a DataLoader's folder scan do, their siblings are fetched together. */
+/* The subdirectories of directories this process read whole with readdir
+ * (a few recent ones): when it descends into one of them, as find, du,
+ * ls -R and a DataLoader's folder scan do, their siblings are fetched
+ * together. A folder a path walk listed (repeated misses) is not a scan:
+ * its siblings are not fetched. */
 static struct vfs_subdirs_state *const vsub = &vfs_eng.subdirs;
 
 static int64_t vfs_snap_max_age(void)
@@ -80,7 +83,7 @@ static int vfs_snap_entry(struct vfs_snap_fill *f, const char *name, size_t nlen
 /* Remember dir's subdirectories (taking f's list). */
 static void vfs_snap_keep_subdirs(struct vfs_snap_fill *f)
 {
-    if (f->nsub < 2) {
+    if (f->nsub < 2 || !f->scan) {
         free(f->subdirs);
         f->subdirs = NULL;
         return;
@@ -137,13 +140,14 @@ static int vfs_snap_replay(struct nodemeta_snap *s, struct vfs_snap_fill *f, int
 
 /* The node's snapshot of dir into the caches: 1 when used, 0 when there is
  * none valid. */
-static int vfs_snap_from_node(uint64_t dir, meta_dirent_cb ecb, void *arg)
+static int vfs_snap_from_node(uint64_t dir, int scan, meta_dirent_cb ecb, void *arg)
 {
     struct vfs_engine *e = vfs_opened();
     struct nodemeta_snap s;
     if (!e->node || nodemeta_dir_load(e->node, dir, vfs_snap_max_age(), &s) < 0)
         return 0;
-    struct vfs_snap_fill f = { .dir = dir, .at = vfs_snap_mono(s.fetched_ns), .ecb = ecb, .arg = arg };
+    struct vfs_snap_fill f = { .dir = dir, .at = vfs_snap_mono(s.fetched_ns), .ecb = ecb, .arg = arg,
+                               .scan = scan };
     size_t start = s.pos;
     int rc = vfs_snap_replay(&s, &f, 0);
 
@@ -170,15 +174,17 @@ static int vfs_snap_from_node(uint64_t dir, meta_dirent_cb ecb, void *arg)
 
 int vfs_snap_load(uint64_t dir)
 {
-    return vfs_snap_from_node(dir, NULL, NULL);
+    return vfs_snap_from_node(dir, 0, NULL, NULL);
 }
 
 /* Before a directory's question: the fill's state, the node's generation
  * and the time (both read before the question). */
-static int vfs_snap_begin(struct vfs_snap_fill *f, uint64_t dir, meta_dirent_cb ecb, void *arg)
+static int vfs_snap_begin(struct vfs_snap_fill *f, uint64_t dir, int scan, meta_dirent_cb ecb,
+                          void *arg)
 {
     struct vfs_engine *e = vfs_opened();
-    *f = (struct vfs_snap_fill){ .dir = dir, .ecb = ecb, .arg = arg, .save = e->node != NULL };
+    *f = (struct vfs_snap_fill){ .dir = dir, .ecb = ecb, .arg = arg, .save = e->node != NULL,
+                                 .scan = scan };
     if (!(f->maps = vfs_dirmaps_new()))
         return -ENOMEM;
     if (f->save) {
@@ -228,7 +234,7 @@ static int vfs_snap_finish(struct vfs_snap_fill *f, int rc, int limit)
 static int vfs_snap_query(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
 {
     struct vfs_snap_fill f;
-    int rc = vfs_snap_begin(&f, dir, ecb, arg);
+    int rc = vfs_snap_begin(&f, dir, ecb != NULL, ecb, arg);
     if (rc < 0)
         return rc;
     rc = meta_read_dir_all(vfs_eng.meta, dir, limit, vfs_snap_entry_cb, vfs_snap_chunk_cb, &f,
@@ -272,7 +278,7 @@ static void vfs_snap_query_batch(const uint64_t *dirs, int n)
     struct vfs_snap_fill fills[META_DIRS_BATCH];
     int k = 0;
     for (; k < n; k++)
-        if (vfs_snap_begin(&fills[k], dirs[k], NULL, NULL) < 0)
+        if (vfs_snap_begin(&fills[k], dirs[k], 1, NULL, NULL) < 0)
             break;
     struct vfs_snap_batch b = { fills, NULL, 0 };
     int rc = meta_read_dirs_all(vfs_eng.meta, dirs, k, VFS_SNAP_FIRST, vfs_snap_batch_begin,
@@ -304,7 +310,7 @@ void vfs_snap_descend(uint64_t parent)
         return;
     int m = 0, batches = 0;
     for (int i = 0; i < n; i++) {
-        if (mcache_dir_listed(sub[i]) || vfs_snap_from_node(sub[i], NULL, NULL))
+        if (mcache_dir_listed(sub[i]) || vfs_snap_from_node(sub[i], 1, NULL, NULL))
             continue;
         todo[m++] = sub[i];
         if (m == META_DIRS_BATCH || i == n - 1) {
@@ -322,14 +328,14 @@ void vfs_snap_descend(uint64_t parent)
 
 int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
 {
-    if (vfs_snap_from_node(dir, ecb, arg))
+    if (vfs_snap_from_node(dir, ecb != NULL, ecb, arg))
         return 1;
     /* entering a subfolder of a folder listed whole: its siblings come too */
     struct meta_attr da;
     int64_t at;
     if (vfs_snap_shared() && mcache_getattr_at(dir, &da, &at) == 0 && da.parent && da.parent != dir) {
         vfs_snap_descend(da.parent);
-        if (mcache_dir_listed(dir) && (!ecb || vfs_snap_from_node(dir, ecb, arg)))
+        if (mcache_dir_listed(dir) && (!ecb || vfs_snap_from_node(dir, 1, ecb, arg)))
             return 1;
     }
     return vfs_snap_query(dir, limit, ecb, arg);
