@@ -521,12 +521,12 @@ int nodemeta_save_blob(struct nodemeta *nm, const char *name, struct nodemeta_st
     return nm_publish(nm, name, &h, data, len);
 }
 
-int nodemeta_load_blob(struct nodemeta *nm, const char *name, int64_t max_age_ns, int check_gen,
-                       void *data, size_t len)
+static int nm_load_blob(struct nodemeta *nm, const char *name, uint64_t dir, int64_t max_age_ns,
+                        int check_gen, void *data, size_t len)
 {
     char *p;
     struct nm_header h;
-    int rc = nm_load(nm, name, NM_KIND_BLOB, 0, max_age_ns, check_gen, &p, &h);
+    int rc = nm_load(nm, name, NM_KIND_BLOB, dir, max_age_ns, check_gen, &p, &h);
     if (rc < 0)
         return rc;
     if (h.payload_len != len)
@@ -535,6 +535,19 @@ int nodemeta_load_blob(struct nodemeta *nm, const char *name, int64_t max_age_ns
         memcpy(data, p + sizeof h, len);
     free(p);
     return rc;
+}
+
+int nodemeta_load_blob(struct nodemeta *nm, const char *name, int64_t max_age_ns, int check_gen,
+                       void *data, size_t len)
+{
+    return nm_load_blob(nm, name, 0, max_age_ns, check_gen, data, len);
+}
+
+int nodemeta_load_dir_blob(struct nodemeta *nm, const char *name, uint64_t dir, int64_t max_age_ns,
+                           void *data, size_t len)
+{
+    assert(dir);
+    return nm_load_blob(nm, name, dir, max_age_ns, 1, data, len);
 }
 
 int nodemeta_save_settings(struct nodemeta *nm, struct nodemeta_stamp st,

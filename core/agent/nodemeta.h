@@ -115,6 +115,10 @@ int nodemeta_save_blob(struct nodemeta *nm, const char *name, struct nodemeta_st
                        const void *data, size_t len);
 int nodemeta_load_blob(struct nodemeta *nm, const char *name, int64_t max_age_ns, int check_gen,
                        void *data, size_t len);
+/* A blob that answers about directory dir (a name found in it): invalid
+ * after a local commit that marked dir, or everything, since it was asked. */
+int nodemeta_load_dir_blob(struct nodemeta *nm, const char *name, uint64_t dir, int64_t max_age_ns,
+                           void *data, size_t len);
 
 /* ---- directory snapshots ---- */
 /* Building one: begin with the stamp taken BEFORE the query, then the

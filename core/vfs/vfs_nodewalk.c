@@ -7,7 +7,8 @@
  * (nodemeta.h: "w" and a hash of parent and name; the blob holds both, so
  * a collision is a miss) under the rules of every node answer: used while
  * younger than the TTL, counted from the question, and while no process of
- * the node has committed since. A process walks a folder at most once
+ * the node has committed a change to the name's folder since (the node's
+ * per-directory marks, nodemeta_load_dir_blob). A process walks a folder at most once
  * before it lists it (at its second miss there), so there are about as
  * many blobs as folders touched, not as files.
  */
@@ -68,7 +69,7 @@ int vfs_nodewalk_get(uint64_t parent, const char *name, size_t nlen, struct meta
     char key[24];
     struct vfs_nodewalk_rec r;
     vfs_nodewalk_key(parent, name, nlen, key, sizeof key);
-    if (nodemeta_load_blob(e->node, key, max_age, 1, &r, sizeof r) < 0 || r.parent != parent ||
+    if (nodemeta_load_dir_blob(e->node, key, parent, max_age, &r, sizeof r) < 0 || r.parent != parent ||
         r.nlen != nlen || memcmp(r.name, name, nlen) != 0 || r.a.ino == 0)
         return MC_MISS;
     /* the TTL counts from the question, not from now */
