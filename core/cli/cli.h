@@ -42,6 +42,10 @@ int cli_cmd_status(int argc, char **argv);
 int cli_cmd_version(int argc, char **argv);
 int cli_cmd_warmup(int argc, char **argv);
 int cli_cmd_stats(int argc, char **argv);
+struct vfs_stats;
+/* The node's counters in the Prometheus text format (cli_stats_prom.c).
+ * 0 or -EIO when out failed. */
+int cli_stats_prom(const struct vfs_stats *s, FILE *out);
 int cli_cmd_gc(int argc, char **argv);
 int cli_cmd_fsck(int argc, char **argv);
 int cli_cmd_flush(int argc, char **argv);
