@@ -7,7 +7,8 @@
  * corrupt blocks dropped), then this process's own GET count and mean GET
  * latency (zero unless the command itself fetched). --json prints the same
  * figures as one JSON object with raw numbers; --format prometheus the
- * node-wide counters in the Prometheus text format (cli_stats_prom.c).
+ * node-wide counters in the Prometheus text format (cli_stats_prom.c),
+ * read from the cache folder alone (no database, no agent).
  * --output FILE writes the text to FILE atomically (a temporary file in
  * the same directory, renamed over FILE), so a reader such as
  * node-exporter's text-file collector sees the old or the new text,
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "cli.h"
 #include "config.h"
 #include "layout.h"
@@ -126,8 +128,9 @@ int cli_cmd_stats(int argc, char **argv)
     enum { FMT_TABLE, FMT_JSON, FMT_PROM } fmt = FMT_TABLE;
     struct shimfs_config cfg;
     struct vfs_stats s;
+    struct cache_stats cs;
     const char *output = NULL;
-    int c, code = CLI_OK, rc;
+    int c, code = CLI_OK, rc, cache_on = 0;
 
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -154,12 +157,17 @@ int cli_cmd_stats(int argc, char **argv)
         return cli_usage_error("stats", "unexpected argument '%s'", argv[optind]);
     if (output && !*output)
         return cli_usage_error("stats", "--output needs a file name");
-    if (cli_vfs_init("stats") != 0)
-        return CLI_FAIL;
-    rc = vfs_get_stats(&s);
-    if (rc < 0)
-        return cli_fail("stats", "counters", "%s", strerror(-rc));
     config_load(&cfg);
+    /* prometheus: the node's counters only, without the database */
+    if (fmt == FMT_PROM) {
+        cache_on = cli_stats_node(&cfg, &cs);
+    } else {
+        if (cli_vfs_init("stats") != 0)
+            return CLI_FAIL;
+        rc = vfs_get_stats(&s);
+        if (rc < 0)
+            return cli_fail("stats", "counters", "%s", strerror(-rc));
+    }
 
     FILE *out = stdout;
     char tmp[4096];
@@ -179,7 +187,7 @@ int cli_cmd_stats(int argc, char **argv)
         }
     }
     if (fmt == FMT_PROM)
-        (void)cli_stats_prom(&s, out);
+        (void)cli_stats_prom(&cs, cache_on, out);
     else if (fmt == FMT_JSON)
         cli_stats_json(&s, cfg.cache_dir, out);
     else

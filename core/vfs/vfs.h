@@ -62,10 +62,6 @@ struct vfs_stats {
              cache_evictions, cache_corrupt;
     uint64_t gets, get_bytes, get_ns_total, shared_waits, prefetched;
     int cache_on;
-    /* node-wide, from the cache's shared page: blocks stored and not
-     * stored, and the object-store GETs of every process of the node */
-    uint64_t cache_puts, cache_bytes_put, cache_dropped, cache_put_errors;
-    uint64_t node_gets, node_get_bytes, node_get_ns_total, node_get_errors;
 };
 
 /* X(return type, NAME, (parameters)) for every vfs_NAME. Adding a call:

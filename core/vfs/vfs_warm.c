@@ -116,14 +116,6 @@ int vfs_get_stats(struct vfs_stats *st)
             st->cache_files = cs.files;
             st->cache_evictions = cs.evictions;
             st->cache_corrupt = cs.corrupt;
-            st->cache_puts = cs.puts;
-            st->cache_bytes_put = cs.bytes_put;
-            st->cache_dropped = cs.dropped;
-            st->cache_put_errors = cs.put_errors;
-            st->node_gets = cs.gets;
-            st->node_get_bytes = cs.get_bytes;
-            st->node_get_ns_total = cs.get_ns;
-            st->node_get_errors = cs.get_errors;
         }
     }
     return 0;

@@ -11,6 +11,8 @@
 #  - --output FILE writes the same text atomically: mode 0644 whatever the
 #    umask, no temporary file left, an existing FILE replaced; a FILE in a
 #    missing folder fails with exit 1 and leaves nothing;
+#  - it reads the cache folder alone: the same counters with the database
+#    unreachable;
 #  - nothing in the text names the cache folder or the database password;
 #  - an unknown --format is a usage error (exit 2).
 set -euo pipefail
@@ -90,6 +92,16 @@ if grep -qF -e "$RCACHE" -e shimfs-test "$TEST_SCRATCH/warm.prom"; then
 else
     pass "no path or password in the exposition"
 fi
+
+# ---- without the database (a closed port on loopback): same counters ----
+if SHIMFS_META="postgresql://x@127.0.0.1:1/x" prom "$RCACHE" | "$PY" "$CHECK" shimfs_ \
+        > "$TEST_SCRATCH/nodb.json"; then
+    pass "readable with the database unreachable"
+else
+    fail "not readable with the database unreachable"
+fi
+assert_eq "$(value shimfs_cache_hits_total < "$TEST_SCRATCH/warm.json")" \
+    "$(value shimfs_cache_hits_total < "$TEST_SCRATCH/nodb.json")" "the same hits without it"
 
 # ---- --output: atomic, readable by a collector ----
 OUT=$TEST_SCRATCH/textfile/shimfs.prom
