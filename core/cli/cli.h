@@ -42,13 +42,6 @@ int cli_cmd_status(int argc, char **argv);
 int cli_cmd_version(int argc, char **argv);
 int cli_cmd_warmup(int argc, char **argv);
 int cli_cmd_stats(int argc, char **argv);
-struct cache_stats;
-struct shimfs_config;
-/* cli_stats_prom.c: the node's counters from the cache folder's shared
- * page (1, or 0 with zeros when the cache is off or unusable), and them
- * in the Prometheus text format (0, or -EIO when out failed). */
-int cli_stats_node(const struct shimfs_config *cfg, struct cache_stats *cs);
-int cli_stats_prom(const struct cache_stats *s, int cache_on, FILE *out);
 int cli_cmd_gc(int argc, char **argv);
 int cli_cmd_fsck(int argc, char **argv);
 int cli_cmd_flush(int argc, char **argv);

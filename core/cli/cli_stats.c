@@ -7,7 +7,7 @@
  * corrupt blocks dropped), then this process's own GET count and mean GET
  * latency (zero unless the command itself fetched). --json prints the same
  * figures as one JSON object with raw numbers; --format prometheus the
- * node-wide counters in the Prometheus text format (cli_stats_prom.c),
+ * node-wide counters in the Prometheus text format (core/metrics.c),
  * read from the cache folder alone (no database, no agent).
  * --output FILE writes the text to FILE atomically (a temporary file in
  * the same directory, renamed over FILE), so a reader such as
@@ -27,6 +27,7 @@
 #include "cli.h"
 #include "config.h"
 #include "layout.h"
+#include "metrics.h"
 #include "vfs.h"
 
 static const char cli_stats_usage[] =
@@ -160,7 +161,7 @@ int cli_cmd_stats(int argc, char **argv)
     config_load(&cfg);
     /* prometheus: the node's counters only, without the database */
     if (fmt == FMT_PROM) {
-        cache_on = cli_stats_node(&cfg, &cs);
+        cache_on = metrics_node_read(&cfg, &cs);
     } else {
         if (cli_vfs_init("stats") != 0)
             return CLI_FAIL;
@@ -187,7 +188,7 @@ int cli_cmd_stats(int argc, char **argv)
         }
     }
     if (fmt == FMT_PROM)
-        (void)cli_stats_prom(&cs, cache_on, out);
+        (void)metrics_write(&cs, cache_on, out);
     else if (fmt == FMT_JSON)
         cli_stats_json(&s, cfg.cache_dir, out);
     else

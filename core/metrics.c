@@ -1,5 +1,6 @@
-/* cli_stats_prom.c - the node's counters in the Prometheus text exposition
- * format (version 0.0.4), for `shimfs stats --format prometheus`.
+/* metrics.c - the node's counters in the Prometheus text exposition
+ * format (version 0.0.4), for `shimfs stats --format prometheus` and the
+ * node agent's /metrics (core/agent/agent_http.c).
  *
  * Promises: every sample is node-wide, read from the cache folder's shared
  * page (which every process of the node adds to), so it needs neither the
@@ -19,62 +20,62 @@
 #include <unistd.h>
 
 #include "cache.h"
-#include "cli.h"
 #include "config.h"
+#include "metrics.h"
 #include "trust.h"
 
-enum cli_prom_type { CLI_PROM_COUNTER, CLI_PROM_GAUGE };
+
 
 static const struct {
     const char *name;
-    enum cli_prom_type type;
+    enum metrics_type type;
     size_t off;              /* a uint64_t in struct cache_stats */
     const char *help;
-} cli_prom_metrics[] = {
-    { "shimfs_cache_hits_total", CLI_PROM_COUNTER, offsetof(struct cache_stats, hits),
+} metrics_metrics[] = {
+    { "shimfs_cache_hits_total", METRICS_COUNTER, offsetof(struct cache_stats, hits),
       "Block reads answered by the node cache." },
-    { "shimfs_cache_misses_total", CLI_PROM_COUNTER, offsetof(struct cache_stats, misses),
+    { "shimfs_cache_misses_total", METRICS_COUNTER, offsetof(struct cache_stats, misses),
       "Block reads the node cache could not answer." },
-    { "shimfs_cache_hit_bytes_total", CLI_PROM_COUNTER,
+    { "shimfs_cache_hit_bytes_total", METRICS_COUNTER,
       offsetof(struct cache_stats, bytes_hit), "Bytes served from the node cache." },
-    { "shimfs_cache_puts_total", CLI_PROM_COUNTER, offsetof(struct cache_stats, puts),
+    { "shimfs_cache_puts_total", METRICS_COUNTER, offsetof(struct cache_stats, puts),
       "Blocks stored in the node cache." },
-    { "shimfs_cache_put_bytes_total", CLI_PROM_COUNTER,
+    { "shimfs_cache_put_bytes_total", METRICS_COUNTER,
       offsetof(struct cache_stats, bytes_put), "Bytes stored in the node cache." },
-    { "shimfs_cache_dropped_puts_total", CLI_PROM_COUNTER,
+    { "shimfs_cache_dropped_puts_total", METRICS_COUNTER,
       offsetof(struct cache_stats, dropped),
       "Blocks not stored in the node cache: queue full or no room." },
-    { "shimfs_cache_put_errors_total", CLI_PROM_COUNTER,
+    { "shimfs_cache_put_errors_total", METRICS_COUNTER,
       offsetof(struct cache_stats, put_errors),
       "Blocks the node cache failed to store (disk full, read-only...)." },
-    { "shimfs_cache_evictions_total", CLI_PROM_COUNTER,
+    { "shimfs_cache_evictions_total", METRICS_COUNTER,
       offsetof(struct cache_stats, evictions), "Blocks evicted from the node cache." },
-    { "shimfs_cache_corrupt_blocks_total", CLI_PROM_COUNTER,
+    { "shimfs_cache_corrupt_blocks_total", METRICS_COUNTER,
       offsetof(struct cache_stats, corrupt),
       "Cached blocks dropped because their checksum did not match." },
-    { "shimfs_cache_used_bytes", CLI_PROM_GAUGE, offsetof(struct cache_stats, used_bytes),
+    { "shimfs_cache_used_bytes", METRICS_GAUGE, offsetof(struct cache_stats, used_bytes),
       "Bytes the node cache holds." },
-    { "shimfs_cache_limit_bytes", CLI_PROM_GAUGE, offsetof(struct cache_stats, limit_bytes),
+    { "shimfs_cache_limit_bytes", METRICS_GAUGE, offsetof(struct cache_stats, limit_bytes),
       "The node cache's size limit in bytes (SHIMFS_CACHE_MAX_BYTES)." },
-    { "shimfs_cache_files", CLI_PROM_GAUGE, offsetof(struct cache_stats, files),
+    { "shimfs_cache_files", METRICS_GAUGE, offsetof(struct cache_stats, files),
       "Files in the node cache." },
-    { "shimfs_object_gets_total", CLI_PROM_COUNTER, offsetof(struct cache_stats, gets),
+    { "shimfs_object_gets_total", METRICS_COUNTER, offsetof(struct cache_stats, gets),
       "Block GETs from the object store by the node's processes." },
-    { "shimfs_object_get_errors_total", CLI_PROM_COUNTER,
+    { "shimfs_object_get_errors_total", METRICS_COUNTER,
       offsetof(struct cache_stats, get_errors),
       "Block GETs from the object store that failed (after retries)." },
-    { "shimfs_object_get_bytes_total", CLI_PROM_COUNTER,
+    { "shimfs_object_get_bytes_total", METRICS_COUNTER,
       offsetof(struct cache_stats, get_bytes),
       "Bytes of blocks fetched from the object store (as stored, compressed)." },
 };
 
-static void cli_prom_head(FILE *out, const char *name, enum cli_prom_type type, const char *help)
+void metrics_head(FILE *out, const char *name, enum metrics_type type, const char *help)
 {
     fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
-            type == CLI_PROM_COUNTER ? "counter" : "gauge");
+            type == METRICS_COUNTER ? "counter" : "gauge");
 }
 
-int cli_stats_node(const struct shimfs_config *cfg, struct cache_stats *cs)
+int metrics_node_read(const struct shimfs_config *cfg, struct cache_stats *cs)
 {
     char dir[sizeof cfg->cache_dir];
     struct cache *c;
@@ -97,19 +98,19 @@ int cli_stats_node(const struct shimfs_config *cfg, struct cache_stats *cs)
     return rc == 0;
 }
 
-int cli_stats_prom(const struct cache_stats *s, int cache_on, FILE *out)
+int metrics_write(const struct cache_stats *s, int cache_on, FILE *out)
 {
-    cli_prom_head(out, "shimfs_cache_enabled", CLI_PROM_GAUGE,
+    metrics_head(out, "shimfs_cache_enabled", METRICS_GAUGE,
                   "1 when the node cache is in use (SHIMFS_CACHE_DIR usable), else 0.");
     fprintf(out, "shimfs_cache_enabled %d\n", cache_on ? 1 : 0);
-    for (size_t i = 0; i < sizeof cli_prom_metrics / sizeof cli_prom_metrics[0]; i++) {
-        cli_prom_head(out, cli_prom_metrics[i].name, cli_prom_metrics[i].type,
-                      cli_prom_metrics[i].help);
-        fprintf(out, "%s %llu\n", cli_prom_metrics[i].name,
-                (unsigned long long)*(const uint64_t *)((const char *)s + cli_prom_metrics[i].off));
+    for (size_t i = 0; i < sizeof metrics_metrics / sizeof metrics_metrics[0]; i++) {
+        metrics_head(out, metrics_metrics[i].name, metrics_metrics[i].type,
+                      metrics_metrics[i].help);
+        fprintf(out, "%s %llu\n", metrics_metrics[i].name,
+                (unsigned long long)*(const uint64_t *)((const char *)s + metrics_metrics[i].off));
     }
     /* seconds, not nanoseconds: Prometheus' base unit */
-    cli_prom_head(out, "shimfs_object_get_seconds_total", CLI_PROM_COUNTER,
+    metrics_head(out, "shimfs_object_get_seconds_total", METRICS_COUNTER,
                   "Time spent in block GETs from the object store (sum over GETs).");
     fprintf(out, "shimfs_object_get_seconds_total %.9f\n", (double)s->get_ns / 1e9);
     return ferror(out) ? -EIO : 0;
