@@ -24,8 +24,6 @@
 #include "metrics.h"
 #include "trust.h"
 
-
-
 static const struct {
     const char *name;
     enum metrics_type type;

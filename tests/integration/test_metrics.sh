@@ -14,7 +14,12 @@
 #  - it reads the cache folder alone: the same counters with the database
 #    unreachable;
 #  - nothing in the text names the cache folder or the database password;
-#  - an unknown --format is a usage error (exit 2).
+#  - an unknown --format is a usage error (exit 2);
+#  - the node agent with SHIMFS_METRICS_ADDR on 127.0.0.1 answers
+#    GET /metrics with the same strict text and counters (curl), HEAD with
+#    headers only, another path 404, garbage 400 (and goes on serving),
+#    a silent client is dropped within its bound, and an address outside
+#    loopback gives no endpoint (one line in the log).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_services
@@ -28,7 +33,7 @@ RCACHE=$TEST_SCRATCH/cache-reader
 
 test_volume metrics
 shim() {
-    env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_LOG=error "$@"
+    env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_LOG=error SHIMFS_AGENT=0 "$@"
 }
 prom() { SHIMFS_CACHE_DIR=$1 "$CLI" stats --format prometheus; }
 # value NAME < parsed JSON
@@ -63,8 +68,7 @@ n=$(grep -c '^shimfs_' "$TEST_SCRATCH/fresh.prom" || true)
 # ---- the workload ----
 head -c $((3 << 20)) /dev/urandom > "$TEST_SCRATCH/data"
 check "write a file through the shim" \
-    env SHIMFS_CACHE_DIR="$WCACHE" LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" \
-    SHIMFS_LOG=error cp "$TEST_SCRATCH/data" "$PREFIX/f"
+    shim env SHIMFS_CACHE_DIR="$WCACHE" cp "$TEST_SCRATCH/data" "$PREFIX/f"
 check "read it cold (another cache)" \
     shim env SHIMFS_CACHE_DIR="$RCACHE" cmp "$TEST_SCRATCH/data" "$PREFIX/f"
 prom "$RCACHE" | "$PY" "$CHECK" shimfs_ > "$TEST_SCRATCH/cold.json" ||
@@ -132,3 +136,67 @@ set +e
 rc=$?
 set -e
 assert_eq 2 "$rc" "an unknown format is a usage error"
+
+# ---- the agent's endpoint ----
+need_cmd curl
+PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+ALOG=$TEST_SCRATCH/agent.log
+SHIMFS_CACHE_DIR=$RCACHE SHIMFS_METRICS_ADDR=127.0.0.1:$PORT SHIMFS_AGENT_IDLE=600 \
+    SHIMFS_LOG="info,file=$ALOG" "$CLI" agent &
+APID=$!
+on_exit "kill $APID 2>/dev/null; wait $APID 2>/dev/null"
+URL=http://127.0.0.1:$PORT/metrics
+if wait_for 20 curl -sf -o /dev/null --max-time 2 "$URL"; then
+    pass "the agent serves $URL"
+else
+    fail "no answer on $URL"; cat "$ALOG" >&2 || true
+fi
+curl -s --max-time 5 -D "$TEST_SCRATCH/h" "$URL" > "$TEST_SCRATCH/scrape.prom" || true
+"$PY" "$CHECK" shimfs_ < "$TEST_SCRATCH/scrape.prom" > "$TEST_SCRATCH/scrape.json" &&
+    pass "the scrape parses strictly" || fail "the scrape does not parse"
+assert_eq "$(value shimfs_cache_hits_total < "$TEST_SCRATCH/warm.json")" \
+    "$(value shimfs_cache_hits_total < "$TEST_SCRATCH/scrape.json")" "the scrape has the node's hits"
+positive shimfs_object_gets_total "$TEST_SCRATCH/scrape.json"
+grep -qi '^content-type: text/plain; version=0.0.4' "$TEST_SCRATCH/h" &&
+    pass "content type of the text format" || fail "content type: $(cat "$TEST_SCRATCH/h")"
+code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
+assert_eq 200 "$(code -I "$URL")" "HEAD /metrics"
+assert_eq 404 "$(code "http://127.0.0.1:$PORT/")" "GET / is 404"
+assert_eq 404 "$(code -X POST -d x "$URL")" "POST /metrics is 404"
+# garbage: raw bytes on a socket (bash /dev/tcp), each answered 400 or closed
+raw() { # BYTES -> the status line, or "closed"
+    local fd line=closed
+    exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" || { echo refused; return; }
+    printf '%b' "$1" >&"$fd"
+    IFS= read -r -t 3 line <&"$fd" || true
+    exec {fd}>&-
+    printf '%s' "${line%$'\r'}"
+}
+assert_eq "HTTP/1.0 400 Bad Request" "$(raw 'hello\r\n\r\n')" "a line that is not HTTP: 400"
+assert_eq "HTTP/1.0 400 Bad Request" "$(raw 'GET /metrics HTTP/1.1\r\nno colon\r\n\r\n')" \
+    "a bad header: 400"
+assert_eq "HTTP/1.0 400 Bad Request" "$(raw '\x00\xff\x01GET\r\n\r\n')" "binary: 400"
+assert_eq "HTTP/1.0 400 Bad Request" \
+    "$(raw "GET /metrics HTTP/1.0\r\nX: $(head -c 5000 /dev/zero | tr '\0' a)\r\n\r\n")" \
+    "a request past 4 KiB: 400"
+assert_eq "HTTP/1.0 200 OK" "$(raw 'GET /metrics HTTP/1.0\n\n')" "bare newlines are accepted"
+# a client that says nothing is dropped within the bound, then others are served
+exec {idle}<>"/dev/tcp/127.0.0.1/$PORT"
+t0=$(date +%s%N)
+assert_eq 200 "$(code "$URL")" "served while a silent client waits"
+t1=$(date +%s%N)
+exec {idle}>&-
+[ $(( (t1 - t0) / 1000000 )) -lt 3000 ] && pass "within $(( (t1 - t0) / 1000000 )) ms" ||
+    fail "a silent client held the endpoint $(( (t1 - t0) / 1000000 )) ms"
+kill -0 "$APID" 2>/dev/null && pass "the agent still runs" || fail "the agent died"
+kill "$APID"; wait "$APID" 2>/dev/null || true
+
+# an address outside loopback: no endpoint, one line
+SHIMFS_CACHE_DIR=$RCACHE SHIMFS_METRICS_ADDR=0.0.0.0:$PORT SHIMFS_AGENT_IDLE=600 \
+    SHIMFS_LOG="info,file=$ALOG.2" "$CLI" agent &
+APID=$!
+on_exit "kill $APID 2>/dev/null; wait $APID 2>/dev/null"
+wait_for 10 grep -q "not a loopback" "$ALOG.2" && pass "0.0.0.0 refused with a log line" ||
+    fail "no refusal in the log: $(cat "$ALOG.2" 2>/dev/null)"
+assert_eq 000 "$(code "$URL")" "and nothing listens"
+kill "$APID"; wait "$APID" 2>/dev/null || true
