@@ -48,7 +48,7 @@ struct cache_stats {
     uint64_t used_bytes, limit_bytes, files;
     uint64_t dropped;        /* puts not stored: queue full or no room */
     uint64_t put_errors;     /* puts that failed: disk full, read-only... */
-    uint64_t gets, get_bytes, get_ns, get_errors;   /* cache_note_get */
+    uint64_t gets, get_bytes, get_ns, get_errors; /* cache_note_get */
 };
 
 int cache_open(const struct cache_config *cfg, struct cache **out);

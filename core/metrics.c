@@ -27,29 +27,26 @@
 static const struct {
     const char *name;
     enum metrics_type type;
-    size_t off;              /* a uint64_t in struct cache_stats */
+    size_t off; /* a uint64_t in struct cache_stats */
     const char *help;
 } metrics_metrics[] = {
     { "shimfs_cache_hits_total", METRICS_COUNTER, offsetof(struct cache_stats, hits),
       "Block reads answered by the node cache." },
     { "shimfs_cache_misses_total", METRICS_COUNTER, offsetof(struct cache_stats, misses),
       "Block reads the node cache could not answer." },
-    { "shimfs_cache_hit_bytes_total", METRICS_COUNTER,
-      offsetof(struct cache_stats, bytes_hit), "Bytes served from the node cache." },
+    { "shimfs_cache_hit_bytes_total", METRICS_COUNTER, offsetof(struct cache_stats, bytes_hit),
+      "Bytes served from the node cache." },
     { "shimfs_cache_puts_total", METRICS_COUNTER, offsetof(struct cache_stats, puts),
       "Blocks stored in the node cache." },
-    { "shimfs_cache_put_bytes_total", METRICS_COUNTER,
-      offsetof(struct cache_stats, bytes_put), "Bytes stored in the node cache." },
-    { "shimfs_cache_dropped_puts_total", METRICS_COUNTER,
-      offsetof(struct cache_stats, dropped),
+    { "shimfs_cache_put_bytes_total", METRICS_COUNTER, offsetof(struct cache_stats, bytes_put),
+      "Bytes stored in the node cache." },
+    { "shimfs_cache_dropped_puts_total", METRICS_COUNTER, offsetof(struct cache_stats, dropped),
       "Blocks not stored in the node cache: queue full or no room." },
-    { "shimfs_cache_put_errors_total", METRICS_COUNTER,
-      offsetof(struct cache_stats, put_errors),
+    { "shimfs_cache_put_errors_total", METRICS_COUNTER, offsetof(struct cache_stats, put_errors),
       "Blocks the node cache failed to store (disk full, read-only...)." },
-    { "shimfs_cache_evictions_total", METRICS_COUNTER,
-      offsetof(struct cache_stats, evictions), "Blocks evicted from the node cache." },
-    { "shimfs_cache_corrupt_blocks_total", METRICS_COUNTER,
-      offsetof(struct cache_stats, corrupt),
+    { "shimfs_cache_evictions_total", METRICS_COUNTER, offsetof(struct cache_stats, evictions),
+      "Blocks evicted from the node cache." },
+    { "shimfs_cache_corrupt_blocks_total", METRICS_COUNTER, offsetof(struct cache_stats, corrupt),
       "Cached blocks dropped because their checksum did not match." },
     { "shimfs_cache_used_bytes", METRICS_GAUGE, offsetof(struct cache_stats, used_bytes),
       "Bytes the node cache holds." },
@@ -59,11 +56,9 @@ static const struct {
       "Files in the node cache." },
     { "shimfs_object_gets_total", METRICS_COUNTER, offsetof(struct cache_stats, gets),
       "Block GETs from the object store by the node's processes." },
-    { "shimfs_object_get_errors_total", METRICS_COUNTER,
-      offsetof(struct cache_stats, get_errors),
+    { "shimfs_object_get_errors_total", METRICS_COUNTER, offsetof(struct cache_stats, get_errors),
       "Block GETs from the object store that failed (after retries)." },
-    { "shimfs_object_get_bytes_total", METRICS_COUNTER,
-      offsetof(struct cache_stats, get_bytes),
+    { "shimfs_object_get_bytes_total", METRICS_COUNTER, offsetof(struct cache_stats, get_bytes),
       "Bytes of blocks fetched from the object store (as stored, compressed)." },
 };
 
@@ -99,17 +94,17 @@ int metrics_node_read(const struct shimfs_config *cfg, struct cache_stats *cs)
 int metrics_write(const struct cache_stats *s, int cache_on, FILE *out)
 {
     metrics_head(out, "shimfs_cache_enabled", METRICS_GAUGE,
-                  "1 when the node cache is in use (SHIMFS_CACHE_DIR usable), else 0.");
+                 "1 when the node cache is in use (SHIMFS_CACHE_DIR usable), else 0.");
     fprintf(out, "shimfs_cache_enabled %d\n", cache_on ? 1 : 0);
     for (size_t i = 0; i < sizeof metrics_metrics / sizeof metrics_metrics[0]; i++) {
         metrics_head(out, metrics_metrics[i].name, metrics_metrics[i].type,
-                      metrics_metrics[i].help);
+                     metrics_metrics[i].help);
         fprintf(out, "%s %llu\n", metrics_metrics[i].name,
                 (unsigned long long)*(const uint64_t *)((const char *)s + metrics_metrics[i].off));
     }
     /* seconds, not nanoseconds: Prometheus' base unit */
     metrics_head(out, "shimfs_object_get_seconds_total", METRICS_COUNTER,
-                  "Time spent in block GETs from the object store (sum over GETs).");
+                 "Time spent in block GETs from the object store (sum over GETs).");
     fprintf(out, "shimfs_object_get_seconds_total %.9f\n", (double)s->get_ns / 1e9);
     return ferror(out) ? -EIO : 0;
 }

@@ -201,11 +201,12 @@ static void agent_http_start(const struct shimfs_config *cfg)
         return;
     int fd = agent_http_listen(cfg->metrics_addr);
     if (fd == -EINVAL)
-        log_warn("agent", "SHIMFS_METRICS_ADDR=%s: not a loopback IPv4 address and port "
-                 "(127.0.0.1:9567); no metrics endpoint", cfg->metrics_addr);
+        log_warn("agent",
+                 "SHIMFS_METRICS_ADDR=%s: not a loopback IPv4 address and port "
+                 "(127.0.0.1:9567); no metrics endpoint",
+                 cfg->metrics_addr);
     else if (fd < 0)
-        log_warn("agent", "metrics endpoint %s: %s; none served", cfg->metrics_addr,
-                 strerror(-fd));
+        log_warn("agent", "metrics endpoint %s: %s; none served", cfg->metrics_addr, strerror(-fd));
     else
         log_info("agent", "metrics on http://%s/metrics", cfg->metrics_addr);
     agent_http_fd = fd;

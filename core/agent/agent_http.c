@@ -80,14 +80,14 @@ int agent_http_parse(const char *buf, size_t len)
         return len >= AGENT_HTTP_MAX ? 400 : 0;
     int verdict = agent_http_request_line(p, agent_http_linelen(p, nl));
     if (verdict == 400)
-        return 400;     /* no need to read headers that cannot help */
+        return 400; /* no need to read headers that cannot help */
     for (p = nl + 1; p < end; p = nl + 1) {
         nl = agent_http_eol(p, end);
         if (!nl)
             break;
         size_t n = agent_http_linelen(p, nl);
         if (n == 0)
-            return verdict;                 /* the blank line: complete */
+            return verdict; /* the blank line: complete */
         if (!memchr(p, ':', n) || *p == ':' || *p == ' ' || *p == '\t')
             return 400;
         for (size_t i = 0; i < n; i++)
@@ -169,8 +169,7 @@ static void agent_http_error(int fd, int status, int64_t deadline)
         agent_http_send(fd, r400, sizeof r400 - 1, deadline);
 }
 
-static void agent_http_metrics(int fd, const struct shimfs_config *cfg, int head,
-                               int64_t deadline)
+static void agent_http_metrics(int fd, const struct shimfs_config *cfg, int head, int64_t deadline)
 {
     char *body = NULL;
     size_t blen = 0;
@@ -187,7 +186,8 @@ static void agent_http_metrics(int fd, const struct shimfs_config *cfg, int head
     char hdr[256];
     int hn = snprintf(hdr, sizeof hdr,
                       "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4; "
-                      "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", blen);
+                      "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                      blen);
     agent_http_send(fd, hdr, (size_t)hn, deadline);
     if (!head)
         agent_http_send(fd, body, blen, deadline);

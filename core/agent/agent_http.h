@@ -23,8 +23,8 @@
 
 struct shimfs_config;
 
-#define AGENT_HTTP_MAX     4096                 /* bytes of request read */
-#define AGENT_HTTP_READ_NS (500 * 1000000LL)    /* for a request, and for its answer */
+#define AGENT_HTTP_MAX 4096                  /* bytes of request read */
+#define AGENT_HTTP_READ_NS (500 * 1000000LL) /* for a request, and for its answer */
 
 /* What a request (the bytes read so far) asks: 0 incomplete (read on),
  * 200 GET /metrics, 201 HEAD /metrics, 404 another path or method,

@@ -62,18 +62,18 @@ static void cli_stats_table(const struct vfs_stats *s, const char *dir, FILE *ou
 
     fprintf(out, "node cache:   %s%s\n", dir, s->cache_on ? "" : " (off)");
     fprintf(out, "  used:       %s of %s (%.1f%%) in %llu files\n",
-           layout_format_size(s->cache_used, used, sizeof used),
-           layout_format_size(s->cache_limit, limit, sizeof limit),
-           cli_stats_pct(s->cache_used, s->cache_limit), (unsigned long long)s->cache_files);
+            layout_format_size(s->cache_used, used, sizeof used),
+            layout_format_size(s->cache_limit, limit, sizeof limit),
+            cli_stats_pct(s->cache_used, s->cache_limit), (unsigned long long)s->cache_files);
     fprintf(out, "  hits:       %llu (%.1f%% of %llu reads), %s served from the cache\n",
-           (unsigned long long)s->cache_hits, cli_stats_pct(s->cache_hits, lookups), lookups,
-           layout_format_size(s->cache_bytes_hit, hit, sizeof hit));
+            (unsigned long long)s->cache_hits, cli_stats_pct(s->cache_hits, lookups), lookups,
+            layout_format_size(s->cache_bytes_hit, hit, sizeof hit));
     fprintf(out, "  misses:     %llu\n", (unsigned long long)s->cache_misses);
     fprintf(out, "  evictions:  %llu\n", (unsigned long long)s->cache_evictions);
     fprintf(out, "  corrupt:    %llu blocks dropped\n", (unsigned long long)s->cache_corrupt);
     fprintf(out, "this process:\n");
     fprintf(out, "  GETs:       %llu (%s), mean latency %.2f ms\n", (unsigned long long)s->gets,
-           layout_format_size(s->get_bytes, got, sizeof got), cli_stats_mean_ms(s));
+            layout_format_size(s->get_bytes, got, sizeof got), cli_stats_mean_ms(s));
 }
 
 /* A JSON string: quotes, backslashes and control bytes escaped. */
@@ -109,11 +109,12 @@ static void cli_stats_json(const struct vfs_stats *s, const char *dir, FILE *out
     cli_stats_json_string(dir, out);
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         fprintf(out, ", \"%s\": %llu", fields[i].name,
-               (unsigned long long)*(const uint64_t *)((const char *)s + fields[i].off));
-    fprintf(out, "}, \"process\": {\"gets\": %llu, \"get_bytes\": %llu, \"get_mean_ms\": %.3f, "
-           "\"shared_waits\": %llu, \"prefetched\": %llu}}\n",
-           (unsigned long long)s->gets, (unsigned long long)s->get_bytes, cli_stats_mean_ms(s),
-           (unsigned long long)s->shared_waits, (unsigned long long)s->prefetched);
+                (unsigned long long)*(const uint64_t *)((const char *)s + fields[i].off));
+    fprintf(out,
+            "}, \"process\": {\"gets\": %llu, \"get_bytes\": %llu, \"get_mean_ms\": %.3f, "
+            "\"shared_waits\": %llu, \"prefetched\": %llu}}\n",
+            (unsigned long long)s->gets, (unsigned long long)s->get_bytes, cli_stats_mean_ms(s),
+            (unsigned long long)s->shared_waits, (unsigned long long)s->prefetched);
 }
 
 int cli_cmd_stats(int argc, char **argv)
