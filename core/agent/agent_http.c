@@ -194,6 +194,25 @@ static void agent_http_metrics(int fd, const struct shimfs_config *cfg, int head
     free(body);
 }
 
+/* Closing with unread request bytes makes the kernel send a reset, which
+ * can destroy the answer before the client read it: end our side, then
+ * read what the client still sends until it closes, for a bounded time
+ * and amount. */
+static void agent_http_drain(int fd, int64_t deadline)
+{
+    char sink[1024];
+    size_t total = 0;
+    (void)shutdown(fd, SHUT_WR);
+    while (total < 64 * 1024 && agent_http_wait(fd, POLLIN, deadline)) {
+        ssize_t n = recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        if (n <= 0)
+            return;
+        total += (size_t)n;
+    }
+}
+
 int agent_http_serve(int lfd, const struct shimfs_config *cfg, int64_t until)
 {
     if (!agent_http_wait(lfd, POLLIN, until))
@@ -219,6 +238,8 @@ int agent_http_serve(int lfd, const struct shimfs_config *cfg, int64_t until)
         agent_http_metrics(fd, cfg, verdict == 201, deadline);
     else if (verdict != 0 || len > 0)
         agent_http_error(fd, verdict ? verdict : 400, deadline);
+    if (len > 0)
+        agent_http_drain(fd, deadline);
     close(fd);
     return 1;
 }

@@ -8,9 +8,11 @@
  *    a proxy the operator runs carries them.
  *  - Bounded: one connection at a time, served between the agent's polls;
  *    a request is read for at most AGENT_HTTP_READ_NS and AGENT_HTTP_MAX
- *    bytes, the answer is written with the same bound, then the
- *    connection is closed (no keep-alive). A slow or silent client costs
- *    the agent at most that long.
+ *    bytes; the answer is written, and what the client still sends is
+ *    read and dropped (so that closing does not reset the answer away),
+ *    within a second AGENT_HTTP_READ_NS; then the connection is closed
+ *    (no keep-alive). A slow or silent client costs the agent at most
+ *    2 * AGENT_HTTP_READ_NS.
  *  - Anything but `GET /metrics` (or `HEAD`) is answered 400 (not HTTP) or
  *    404 (another path or method); garbage never crashes it (the parser
  *    is fuzzed: tests/fuzz/fuzz_agent_http.c).
