@@ -108,3 +108,11 @@ int metrics_write(const struct cache_stats *s, int cache_on, FILE *out)
     fprintf(out, "shimfs_object_get_seconds_total %.9f\n", (double)s->get_ns / 1e9);
     return ferror(out) ? -EIO : 0;
 }
+
+int metrics_write_agent(int up, FILE *out)
+{
+    metrics_head(out, "shimfs_agent_up", METRICS_GAUGE,
+                 "1 when a node agent serves the volume on this node (polled within 2 s), else 0.");
+    fprintf(out, "shimfs_agent_up %d\n", up ? 1 : 0);
+    return ferror(out) ? -EIO : 0;
+}

@@ -18,6 +18,9 @@ int metrics_node_read(const struct shimfs_config *cfg, struct cache_stats *cs);
 /* Them in the text format: 0, or -EIO when out failed. */
 int metrics_write(const struct cache_stats *cs, int cache_on, FILE *out);
 
+/* shimfs_agent_up: 1 when a node agent serves the volume on this node. */
+int metrics_write_agent(int up, FILE *out);
+
 /* One metric's HELP and TYPE lines (for callers adding their own). */
 void metrics_head(FILE *out, const char *name, enum metrics_type type, const char *help);
 

@@ -23,11 +23,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "cache.h"
 #include "cli.h"
 #include "config.h"
 #include "layout.h"
 #include "metrics.h"
+#include "nodemeta.h"
 #include "vfs.h"
 
 static const char cli_stats_usage[] =
@@ -117,6 +119,19 @@ static void cli_stats_json(const struct vfs_stats *s, const char *dir, FILE *out
             (unsigned long long)s->shared_waits, (unsigned long long)s->prefetched);
 }
 
+/* Whether an agent serves the volume here, from the node's shared page
+ * (no database). Without a volume named there is none to ask about, and
+ * nothing is made in the cache folder for it. */
+static int cli_stats_agent_up(const struct shimfs_config *cfg)
+{
+    struct nodemeta *nm;
+    if (!cfg->meta[0] || nodemeta_open(cfg->cache_dir, cfg->meta, &nm) < 0)
+        return 0;
+    int up = agent_alive(nm, nodemeta_now());
+    nodemeta_close(nm);
+    return up;
+}
+
 int cli_cmd_stats(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -188,8 +203,10 @@ int cli_cmd_stats(int argc, char **argv)
             return cli_fail("stats", tmp, "%s", strerror(rc));
         }
     }
-    if (fmt == FMT_PROM)
+    if (fmt == FMT_PROM) {
         (void)metrics_write(&cs, cache_on, out);
+        (void)metrics_write_agent(cli_stats_agent_up(&cfg), out);
+    }
     else if (fmt == FMT_JSON)
         cli_stats_json(&s, cfg.cache_dir, out);
     else

@@ -18,7 +18,8 @@
 #  - the node agent with SHIMFS_METRICS_ADDR on 127.0.0.1 answers
 #    GET /metrics with the same strict text and counters (curl), HEAD with
 #    headers only, another path 404, garbage 400 (and goes on serving),
-#    a silent client is dropped within its bound, and an address outside
+#    a silent client is dropped within its bound, shimfs_agent_up is 1
+#    (in the scrape and in `stats`; 0 before), and an address outside
 #    loopback gives no endpoint (one line in the log).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -91,6 +92,7 @@ cold_gets=$(value shimfs_object_gets_total < "$TEST_SCRATCH/cold.json")
 warm_gets=$(value shimfs_object_gets_total < "$TEST_SCRATCH/warm.json")
 assert_eq "$cold_gets" "$warm_gets" "warm reads made no GET"
 assert_eq 1.0 "$(value shimfs_cache_enabled < "$TEST_SCRATCH/warm.json")" "the cache is on"
+assert_eq 0.0 "$(value shimfs_agent_up < "$TEST_SCRATCH/warm.json")" "no agent (SHIMFS_AGENT=0)"
 if grep -qF -e "$RCACHE" -e shimfs-test "$TEST_SCRATCH/warm.prom"; then
     fail "the exposition names the cache folder or the password"
 else
@@ -188,6 +190,9 @@ t1=$(date +%s%N)
 exec {idle}>&-
 [ $(( (t1 - t0) / 1000000 )) -lt 3000 ] && pass "within $(( (t1 - t0) / 1000000 )) ms" ||
     fail "a silent client held the endpoint $(( (t1 - t0) / 1000000 )) ms"
+assert_eq 1.0 "$(value shimfs_agent_up < "$TEST_SCRATCH/scrape.json")" "the agent says it is up"
+assert_eq 1.0 "$(prom "$RCACHE" | "$PY" "$CHECK" shimfs_ | value shimfs_agent_up)" \
+    "stats sees the agent up"
 kill -0 "$APID" 2>/dev/null && pass "the agent still runs" || fail "the agent died"
 kill "$APID"; wait "$APID" 2>/dev/null || true
 
