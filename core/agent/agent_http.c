@@ -180,7 +180,7 @@ static void agent_http_metrics(int fd, const struct shimfs_config *cfg, int head
     int on = metrics_node_read(cfg, &cs);
     int rc = metrics_write(&cs, on, m);
     if (rc == 0)
-        rc = metrics_write_agent(1, m);     /* it is the agent answering */
+        rc = metrics_write_agent(1, m); /* it is the agent answering */
     if (fclose(m) != 0 || rc < 0) {
         free(body);
         return;

@@ -206,8 +206,7 @@ int cli_cmd_stats(int argc, char **argv)
     if (fmt == FMT_PROM) {
         (void)metrics_write(&cs, cache_on, out);
         (void)metrics_write_agent(cli_stats_agent_up(&cfg), out);
-    }
-    else if (fmt == FMT_JSON)
+    } else if (fmt == FMT_JSON)
         cli_stats_json(&s, cfg.cache_dir, out);
     else
         cli_stats_table(&s, cfg.cache_dir, out);
