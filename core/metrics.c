@@ -6,8 +6,8 @@
  * page (which every process of the node adds to), so it needs neither the
  * database, the agent nor the network: metrics keep coming when PostgreSQL
  * or S3 are down, which is when they are wanted. Each has its own HELP and
- * TYPE lines, a name starting `shimfs_`, the
- * unit in the name (`_bytes`, `_seconds`) and `_total` on counters. No
+ * TYPE lines, a name starting `shimfs_`, the unit in the name (`_bytes`,
+ * `_seconds`) and `_total` on counters (and only on them). No
  * label carries a path, a URL or a credential, so the text can be handed
  * to any collector. Counters restart from zero only when the cache
  * directory is made anew (Prometheus' rate() handles that as a reset).
@@ -16,7 +16,6 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-
 #include <unistd.h>
 
 #include "cache.h"
