@@ -135,6 +135,10 @@ static const struct { enum cache_ctr ctr; size_t off; } stat_fields[] = {
     { CTR_CORRUPT, offsetof(struct cache_stats, corrupt) },
     { CTR_DROPPED, offsetof(struct cache_stats, dropped) },
     { CTR_PUT_ERRORS, offsetof(struct cache_stats, put_errors) },
+    { CTR_GETS, offsetof(struct cache_stats, gets) },
+    { CTR_GET_BYTES, offsetof(struct cache_stats, get_bytes) },
+    { CTR_GET_NS, offsetof(struct cache_stats, get_ns) },
+    { CTR_GET_ERRORS, offsetof(struct cache_stats, get_errors) },
 };
 
 static int stats_fill(struct cache *c, const uint64_t *ctr, struct cache_stats *st)

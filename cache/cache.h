@@ -48,6 +48,7 @@ struct cache_stats {
     uint64_t used_bytes, limit_bytes, files;
     uint64_t dropped;        /* puts not stored: queue full or no room */
     uint64_t put_errors;     /* puts that failed: disk full, read-only... */
+    uint64_t gets, get_bytes, get_ns, get_errors; /* cache_note_get */
 };
 
 int cache_open(const struct cache_config *cfg, struct cache **out);
@@ -126,5 +127,10 @@ int cache_get_stats(struct cache *c, struct cache_stats *st);
 /* The counters of every process on the node since the cache directory was
  * made (kept in dir/stats, see cache_shared.c), for `shimfs stats`. */
 int cache_get_node_stats(struct cache *c, struct cache_stats *st);
+/* One object-store GET this process made for a block (bytes fetched, its
+ * duration; failed: it returned an error), added to the counters above so
+ * that the node's GETs can be told without the processes that made them
+ * (`shimfs stats`, metrics). Four atomic adds, no syscall. */
+void cache_note_get(struct cache *c, uint64_t bytes, uint64_t ns, int failed);
 
 #endif

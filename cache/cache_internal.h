@@ -43,7 +43,10 @@
 /* Counters kept per process and node-wide (same order as the stats page). */
 enum cache_ctr {
     CTR_HITS, CTR_MISSES, CTR_BYTES_HIT, CTR_PUTS, CTR_BYTES_PUT, CTR_EVICTIONS,
-    CTR_CORRUPT, CTR_DROPPED, CTR_PUT_ERRORS, CTR_SCANS, CTR_COUNT
+    CTR_CORRUPT, CTR_DROPPED, CTR_PUT_ERRORS, CTR_SCANS,
+    /* object-store GETs of the node's processes (cache_note_get): appended
+     * after the first layout, so an older page reads them as zero */
+    CTR_GETS, CTR_GET_BYTES, CTR_GET_NS, CTR_GET_ERRORS, CTR_COUNT
 };
 
 /* The shared page (dir/stats), see cache_shared.c. */

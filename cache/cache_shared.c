@@ -5,7 +5,8 @@
  * no lock and no syscall is needed to count (a hit costs two atomic adds).
  * Layout (struct cache_shared): magic, version, used, files, last_scan, then
  * the counters of enum cache_ctr (hits, misses, bytes_hit, puts, bytes_put,
- * evictions, corrupt, dropped, put_errors, scans). `shimfs stats` reads it
+ * evictions, corrupt, dropped, put_errors, scans, then the object-store
+ * GETs: gets, get_bytes, get_ns, get_errors). `shimfs stats` reads it
  * with cache_get_node_stats.
  * `used`/`files` are the cross-process size accounting (cache_space.c): the
  * magic is written only after a scan has counted the directory, so a new or
@@ -25,6 +26,8 @@
 #include "cache_internal.h"
 #include "trust.h"
 #include "log.h"
+
+_Static_assert(sizeof(struct cache_shared) <= CACHE_PAGE, "the shared page outgrew its file");
 
 void cache_shared_open(struct cache *c)
 {
@@ -68,6 +71,18 @@ void cache_count(struct cache *c, enum cache_ctr i, uint64_t n)
 {
     __atomic_fetch_add(&c->ctr[i], n, __ATOMIC_RELAXED);
     __atomic_fetch_add(&c->sh->ctr[i], n, __ATOMIC_RELAXED);
+}
+
+void cache_note_get(struct cache *c, uint64_t bytes, uint64_t ns, int failed)
+{
+    if (!c)
+        return;
+    cache_count(c, CTR_GETS, 1);
+    cache_count(c, CTR_GET_NS, ns);
+    if (failed)
+        cache_count(c, CTR_GET_ERRORS, 1);
+    else
+        cache_count(c, CTR_GET_BYTES, bytes);
 }
 
 /* Add n unless that passes `limit` (0: none): the counter itself never goes

@@ -283,6 +283,7 @@ static void fetch_lead(struct volume *v, struct flight *f, int put_flags, int ke
                                         f->cap - FETCH_LAND, &f->raw, &f->sum)
                     : -ENOMEM;
     int64_t dt = fetch_now() - t0;
+    uint64_t blen = f->blen;
     pthread_mutex_lock(&fs.lock);
     f->done = 1;
     f->rc = rc;
@@ -302,6 +303,8 @@ static void fetch_lead(struct volume *v, struct flight *f, int put_flags, int ke
         fs.offering++;
     pthread_cond_broadcast(&fs.cond);
     pthread_mutex_unlock(&fs.lock);
+    if (v->cache)
+        cache_note_get(v->cache, blen, (uint64_t)dt, rc != 0);
     if (rc == 0 && v->cache) {
         /* the leader's reference keeps f alive; a reader's put the full
          * queue refused goes to a pool thread that waits for room (the

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_http.h"
 #include "config.h"
 #include "libdir.h"
 #include "log.h"
@@ -172,16 +173,43 @@ void agent_ensure(const struct shimfs_config *cfg, struct nodemeta *nm)
 
 /* ---- its loop ---- */
 
-/* Sleep until the wall time `until` or a stop. */
-static void agent_sleep_until(int64_t until, const volatile int *stop)
+/* The metrics endpoint's socket (-1: none); the loop's waits serve it. */
+static int agent_http_fd = -1;
+
+/* Sleep until the wall time `until` or a stop, answering metrics
+ * requests meanwhile (each bounded: agent_http.h). */
+static void agent_sleep_until(const struct shimfs_config *cfg, int64_t until,
+                              const volatile int *stop)
 {
     for (;;) {
         int64_t left = until - nodemeta_now();
         if (left <= 0 || *stop)
             return;
+        if (agent_http_fd >= 0) {
+            (void)agent_http_serve(agent_http_fd, cfg, until);
+            continue;
+        }
         struct timespec ts = { left / 1000000000LL, left % 1000000000LL };
         nanosleep(&ts, NULL);
     }
+}
+
+/* SHIMFS_METRICS_ADDR: the endpoint, or one line saying why not. */
+static void agent_http_start(const struct shimfs_config *cfg)
+{
+    if (!cfg->metrics_addr[0])
+        return;
+    int fd = agent_http_listen(cfg->metrics_addr);
+    if (fd == -EINVAL)
+        log_warn("agent",
+                 "SHIMFS_METRICS_ADDR=%s: not a loopback IPv4 address and port "
+                 "(127.0.0.1:9567); no metrics endpoint",
+                 cfg->metrics_addr);
+    else if (fd < 0)
+        log_warn("agent", "metrics endpoint %s: %s; none served", cfg->metrics_addr, strerror(-fd));
+    else
+        log_info("agent", "metrics on http://%s/metrics", cfg->metrics_addr);
+    agent_http_fd = fd;
 }
 
 /* Why it should leave now, or NULL. */
@@ -385,6 +413,7 @@ int agent_run(const struct shimfs_config *cfg, struct meta *m, struct nodemeta *
     struct agent_watch w = { .mode = AGENT_NONE };
     log_info("agent", "serving the node (pid %d, a poll every %lld ms)", (int)getpid(),
              (long long)(poll / 1000000));
+    agent_http_start(cfg);
     while (!*stop) {
         int64_t t0 = nodemeta_now();
         if ((why = agent_should_leave(cfg, nm, started, t0, down_since)))
@@ -396,7 +425,7 @@ int agent_run(const struct shimfs_config *cfg, struct meta *m, struct nodemeta *
                 log_warn("agent", "cannot poll the database: %s; the node's processes use their "
                          "TTL until it answers", strerror(-rc));
             down_since = down_since ? down_since : t0;
-            agent_sleep_until(t0 + AGENT_RETRY_NS, stop);
+            agent_sleep_until(cfg, t0 + AGENT_RETRY_NS, stop);
             continue;
         }
         if (down_since)
@@ -413,11 +442,14 @@ int agent_run(const struct shimfs_config *cfg, struct meta *m, struct nodemeta *
             }
             next_reap = t0 + reap_every;
         }
-        agent_sleep_until(t0 + poll, stop);
+        agent_sleep_until(cfg, t0 + poll, stop);
     }
     nodemeta_set_verified(nm, 0, 0, 0);
     free(w.prev);
     free(w.cur);
+    if (agent_http_fd >= 0)
+        close(agent_http_fd);
+    agent_http_fd = -1;
     log_info("agent", "leaving: %s", why ? why : "asked to stop");
     close(lock);
     return 0;

@@ -606,6 +606,27 @@ START_TEST(test_node_stats_and_rescan)
     ck_assert_uint_eq(node.hits, 5);
     ck_assert_uint_eq(node.misses, 1);
     ck_assert_uint_eq(node.bytes_hit, 5 * 30000);
+    /* a block opened to be read through its fd counts its bytes too */
+    char key[256];
+    uint32_t blen = 0;
+    mkkey(key, sizeof key, 3, 30000);
+    int bfd = cache_open_block(b, key, O_CLOEXEC, &blen);
+    ck_assert_int_ge(bfd, 0);
+    close(bfd);
+    ck_assert_uint_eq(blen, 30000);
+    cache_get_node_stats(a, &node);
+    ck_assert_uint_eq(node.hits, 6);
+    ck_assert_uint_eq(node.bytes_hit, 6 * 30000);
+    /* object-store GETs of any process are the node's */
+    cache_note_get(a, 1000, 2000000, 0);
+    cache_note_get(b, 500, 3000000, 1);
+    cache_get_node_stats(b, &node);
+    ck_assert_uint_eq(node.gets, 2);
+    ck_assert_uint_eq(node.get_bytes, 1000);
+    ck_assert_uint_eq(node.get_ns, 5000000);
+    ck_assert_uint_eq(node.get_errors, 1);
+    cache_get_stats(a, &sa);
+    ck_assert_uint_eq(sa.gets, 1);
     snprintf(p, sizeof p, "%s/stats", dir);
     struct stat st;
     ck_assert_int_eq(stat(p, &st), 0);
