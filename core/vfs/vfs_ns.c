@@ -264,10 +264,18 @@ int vfs_mknod(const char *vpath, mode_t mode, dev_t dev, char *host, size_t hcap
     if (rc != 0)
         return rc;
     mode_t type = mode & S_IFMT;
-    if (type != 0 && type != S_IFREG && type != S_IFIFO && type != S_IFSOCK)
-        return -EPERM; /* device nodes on a shared network volume: refused */
+    if (type != 0 && type != S_IFREG && type != S_IFIFO && type != S_IFSOCK && type != S_IFCHR &&
+        type != S_IFBLK)
+        return -EINVAL;
     struct meta_attr a;
     rc = vfs_is_dot(&p) ? -EEXIST : vfs_may_change(&p.dir);
+    /* Device nodes are metadata entries with st_rdev, as on NFS: creating
+     * one takes CAP_MKNOD (root) as on a local disk; opening one answers
+     * ENXIO (vfs_file.c), so a volume never reaches a node's devices. */
+    if (rc == 0 && (type == S_IFCHR || type == S_IFBLK) && geteuid() != 0)
+        rc = -EPERM;
+    if (rc == 0 && type != S_IFCHR && type != S_IFBLK)
+        dev = 0;
     return rc ? rc : vfs_new_inode(&p, (type ? type : S_IFREG) | (mode & 07777 & ~vfs_umask()),
                                    dev, NULL, 1, &a);
 }
