@@ -14,10 +14,13 @@
 # (scripts/services.sh start); makes a fresh database, bucket and cache
 # folder for each run. Every run is bounded with `timeout`.
 # Environment: SHIMFS_BUILD (the build to measure, default build/),
-# CONF_TIMEOUT (seconds per pjdfstest file, default 120),
+# CONF_TIMEOUT (seconds per pjdfstest file, default 300),
 # FSX_OPS (operations per fsx profile, default 10000), CONF_OUT (folder for
 # the logs, default .scratch/conformance).
 set -uo pipefail
+# One compound command, read whole before it runs: editing this file during
+# a run (which takes minutes) cannot change what the run does.
+{
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PJD=${1-}
@@ -26,7 +29,7 @@ shift 2 2>/dev/null || { echo "usage: $0 PJDFSTEST_DIR FSX_BINARY [subdirs...]" 
 SUBDIRS=("$@")
 BUILD=${SHIMFS_BUILD:-$ROOT/build}
 OUT=${CONF_OUT:-$ROOT/.scratch/conformance}
-PER_FILE=${CONF_TIMEOUT:-120}
+PER_FILE=${CONF_TIMEOUT:-300}
 OPS=${FSX_OPS:-10000}
 
 [ "$(id -u)" = 0 ] || { echo "conformance.sh: run as root" >&2; exit 2; }
@@ -74,13 +77,15 @@ if [ -n "$PJD" ]; then
         [ $rc -eq 124 ] || [ $rc -eq 137 ] && echo "not ok - TIMEOUT $rel" >> "$OUT/pjdfstest.tap"
         [ $rc -ge 128 ] && [ $rc -ne 137 ] && echo "not ok - CRASH($rc) $rel" >> "$OUT/pjdfstest.tap"
     done
-    ok=$(grep -c '^ok ' "$OUT/pjdfstest.tap")
-    bad=$(grep -c '^not ok' "$OUT/pjdfstest.tap")
+    # As prove counts: a failing "# TODO" assertion (one ext4 fails too)
+    # is not a failure.
+    ok=$(grep -cE '^ok |^not ok [0-9]+ # TODO' "$OUT/pjdfstest.tap")
+    bad=$(grep '^not ok' "$OUT/pjdfstest.tap" | grep -cvE '^not ok [0-9]+ # TODO')
     # Assertions a file planned but never reached (a crash or a timeout)
     # count as failures.
     planned=$(awk -F. '/^1\.\.[0-9]+$/{s+=$3} END{print s+0}' "$OUT/pjdfstest.tap")
     [ "$planned" -gt $((ok + bad)) ] && bad=$((planned - ok))
-    awk '/^### /{f=$2} /^not ok/{n[f]++} END{for (k in n) print n[k], k}' "$OUT/pjdfstest.tap" |
+    awk '/^### /{f=$2} /^not ok/ && !/^not ok [0-9]+ # TODO/{n[f]++} END{for (k in n) print n[k], k}' "$OUT/pjdfstest.tap" |
         sort -rn > "$OUT/pjdfstest.failing"
     echo "pjdfstest: $ok of $((ok + bad)) assertions pass ($(awk -v a="$ok" -v b="$((ok + bad))" 'BEGIN{printf "%.1f", b ? 100*a/b : 0}')%)"
     echo "pjdfstest: files with failures: $(wc -l < "$OUT/pjdfstest.failing") (list: $OUT/pjdfstest.failing, log: $OUT/pjdfstest.tap)"
@@ -110,3 +115,5 @@ if [ -n "$FSX" ]; then
         done
     done
 fi
+exit 0
+}
