@@ -212,4 +212,8 @@ int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len);
 int vfs_single_block_key(const struct vfs_smap *m, char *key, size_t cap, uint32_t *blen,
                          uint64_t *id);
 
+/* Before a write: clear setuid/setgid as the kernel does for a writer
+ * other than root (vfs_ns.c). 0 or -errno. */
+int vfs_write_kill_privs(struct vfs_file *f);
+
 #endif

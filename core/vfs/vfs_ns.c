@@ -446,6 +446,22 @@ static int vfs_apply(struct meta_attr *a, unsigned fields, struct vfs_file *f)
     return vfs_errno(rc);
 }
 
+/* A write by anyone but root clears setuid, and setgid when the group may
+ * execute (else it marks mandatory locking), as the kernel's
+ * file_remove_privs: a file changed by another user must not keep running
+ * with its owner's rights. */
+int vfs_write_kill_privs(struct vfs_file *f)
+{
+    mode_t kill = S_ISUID;
+    if ((f->attr.mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+        kill |= S_ISGID;
+    if (!(f->attr.mode & kill) || geteuid() == 0)
+        return 0;
+    struct meta_attr a = f->attr;
+    a.mode &= ~kill;
+    return vfs_apply(&a, META_SET_MODE, f);
+}
+
 int vfs_chmod(const char *vpath, struct vfs_file *f, mode_t mode, int flags, char *host, size_t hcap)
 {
     struct meta_attr a;
