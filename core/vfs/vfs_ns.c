@@ -273,7 +273,7 @@ int vfs_mknod(const char *vpath, mode_t mode, dev_t dev, char *host, size_t hcap
      * one takes CAP_MKNOD (root) as on a local disk; opening one answers
      * ENXIO (vfs_file.c), so a volume never reaches a node's devices. */
     if (rc == 0 && (type == S_IFCHR || type == S_IFBLK) && geteuid() != 0)
-        rc = -EPERM;
+        rc = vfs_lookup_name(p.dir.ino, p.name, p.nlen, &a) == 0 ? -EEXIST : -EPERM;
     if (rc == 0 && type != S_IFCHR && type != S_IFBLK)
         dev = 0;
     return rc ? rc : vfs_new_inode(&p, (type ? type : S_IFREG) | (mode & 07777 & ~vfs_umask()),

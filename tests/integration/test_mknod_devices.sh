@@ -4,7 +4,9 @@
 # user, as CAP_MKNOD rules on a local disk) keep their st_rdev and type in
 # stat and in readdir; they unlink like any file; opening one answers ENXIO
 # (a volume never reaches a node's devices). FIFOs and sockets made by
-# mknod are volume inodes for any user who may write the directory.
+# mknod are volume inodes for any user who may write the directory; a
+# device over an existing name is EEXIST for any user; opening a FIFO
+# checks permission first (EACCES), then answers ENXIO.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_services
@@ -33,6 +35,13 @@ who = sys.argv[2]
 print("chr", attempt("c-" + who, stat.S_IFCHR | 0o644, os.makedev(1, 2)))
 print("blk", attempt("b-" + who, stat.S_IFBLK | 0o600, os.makedev(7, 9)))
 print("fifo", attempt("p-" + who, stat.S_IFIFO | 0o644))
+print("chr over a name", attempt("p-" + who, stat.S_IFCHR | 0o644, os.makedev(1, 2)))
+for name in ("p-root", "p-nobody"):
+    try:
+        os.close(os.open(os.path.join(d, name), os.O_WRONLY | os.O_NONBLOCK)); r = "0"
+    except OSError as e:
+        r = errno.errorcode[e.errno]
+    print("open", name, r)
 for name in ("c-" + who, "b-" + who):
     p = os.path.join(d, name)
     try:
@@ -63,6 +72,12 @@ out=$(shim runuser -u nobody -- python3 "$TEST_SCRATCH/mknod.py" "$PREFIX/d" nob
 echo "$out" | grep -q '^chr EPERM$' && pass "nobody: character device EPERM" || fail "nobody chr: $out"
 echo "$out" | grep -q '^blk EPERM$' && pass "nobody: block device EPERM" || fail "nobody blk: $out"
 echo "$out" | grep -q '^fifo 0$' && pass "nobody: a FIFO" || fail "nobody fifo: $out"
+echo "$out" | grep -q '^chr over a name EEXIST$' && pass "nobody: a device over a name: EEXIST" ||
+    fail "nobody chr over a name: $out"
+echo "$out" | grep -q '^open p-root EACCES$' && pass "nobody: opening root's 0644 FIFO for writing: EACCES" ||
+    fail "nobody open fifo: $out"
+echo "$out" | grep -q '^open p-nobody ENXIO$' && pass "nobody: opening its FIFO: ENXIO" ||
+    fail "nobody open own fifo: $out"
 
 check "unlink a device node" shim rm "$PREFIX/d/c-root" "$PREFIX/d/b-root"
 assert_eq "p-nobody p-root" "$(shim ls "$PREFIX/d" | tr '\n' ' ' | sed 's/ $//')" "what is left"
