@@ -488,17 +488,24 @@ int vfs_chown(const char *vpath, struct vfs_file *f, uid_t uid, gid_t gid, int f
         return rc;
     uid_t me = geteuid();
     unsigned fields = 0;
-    if (uid != (uid_t)-1 && uid != a.uid) {
-        if (me != 0)
+    /* the kernel's chown_ok and chgrp_ok: without root, only the owner may
+     * name the owner (unchanged) or a group it is in (or the file's own);
+     * a no-op by anyone else is EPERM too */
+    if (uid != (uid_t)-1) {
+        if (me != 0 && (me != a.uid || uid != a.uid))
             return -EPERM;
-        a.uid = uid;
-        fields |= META_SET_UID;
+        if (uid != a.uid) {
+            a.uid = uid;
+            fields |= META_SET_UID;
+        }
     }
-    if (gid != (gid_t)-1 && gid != a.gid) {
-        if (me != 0 && (me != a.uid || (gid != getegid() && !group_member(gid))))
+    if (gid != (gid_t)-1) {
+        if (me != 0 && (me != a.uid || (gid != a.gid && gid != getegid() && !group_member(gid))))
             return -EPERM;
-        a.gid = gid;
-        fields |= META_SET_GID;
+        if (gid != a.gid) {
+            a.gid = gid;
+            fields |= META_SET_GID;
+        }
     }
     if (fields && !S_ISDIR(a.mode) && me != 0) {
         a.mode &= ~(mode_t)(S_ISUID | S_ISGID);
