@@ -353,6 +353,13 @@ int vfs_rename(const char *from, const char *to, unsigned flags)
     int has_dst = rc == 0 && vfs_lookup_name(b.dir.ino, b.name, b.nlen, &dst) == 0;
     if (rc == 0 && has_dst)
         rc = vfs_sticky_ok(&b.dir, &dst);
+    /* as the kernel's vfs_rename: a directory moving to another parent
+     * rewrites its "..", so it must be writable too */
+    if (rc == 0 && a.dir.ino != b.dir.ino && S_ISDIR(src.mode))
+        rc = vfs_check_access(&src, W_OK, 1);
+    if (rc == 0 && a.dir.ino != b.dir.ino && has_dst && S_ISDIR(dst.mode) &&
+        (flags & RENAME_EXCHANGE))
+        rc = vfs_check_access(&dst, W_OK, 1);
     if (rc != 0)
         return rc;
     /* a replaced file still open here survives as this session's orphan */
