@@ -318,6 +318,8 @@ int vfs_fstat(struct vfs_file *f, struct stat *st)
     if (mcache_getattr(f->attr.ino, &a) != 0)
         a = f->attr;
     vfs_attr_to_stat(&a, st);
+    if (vfs_open_is_orphan(a.ino))
+        st->st_nlink = 0;
     if (vfs_is_writer(f)) {
         /* this descriptor's own writes count before they are committed */
         st->st_size = (off_t)vfs_file_size(f);

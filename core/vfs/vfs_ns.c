@@ -54,6 +54,8 @@ int vfs_open_unref(uint64_t ino)
     struct vfs_open_ino **pp = vfs_open_slot(ino), *o = *pp;
     if (o && --o->count == 0) {
         drop = o->orphan;
+        if (drop)
+            __atomic_sub_fetch(&vo->orphans, 1, __ATOMIC_RELAXED);
         *pp = o->next;
         free(o);
     }
@@ -65,10 +67,23 @@ static int vfs_open_mark_orphan(uint64_t ino)
 {
     pthread_mutex_lock(&vo->lock);
     struct vfs_open_ino *o = *vfs_open_slot(ino);
-    if (o)
+    if (o && !o->orphan) {
         o->orphan = 1;
+        __atomic_add_fetch(&vo->orphans, 1, __ATOMIC_RELAXED);
+    }
     pthread_mutex_unlock(&vo->lock);
     return o != NULL;
+}
+
+int vfs_open_is_orphan(uint64_t ino)
+{
+    if (__atomic_load_n(&vo->orphans, __ATOMIC_RELAXED) == 0)
+        return 0; /* the common case: one load */
+    pthread_mutex_lock(&vo->lock);
+    struct vfs_open_ino *o = *vfs_open_slot(ino);
+    int orphan = o && o->orphan;
+    pthread_mutex_unlock(&vo->lock);
+    return orphan;
 }
 
 static int vfs_is_open(uint64_t ino)
