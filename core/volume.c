@@ -74,7 +74,7 @@ static void volume_committed(void *arg)
     struct volume *v = arg;
     uint64_t dirs[6];
     int n = meta_committed_dirs(v->meta, dirs, 6);
-    uint64_t before = nodemeta_mark_local(v->node, dirs, n);
+    uint64_t before = nodemeta_mark_local(v->marks, dirs, n);
     void (*fn)(uint64_t) = __atomic_load_n(&v->committed, __ATOMIC_ACQUIRE);
     if (fn)
         fn(before);
@@ -87,17 +87,38 @@ static void volume_committed(void *arg)
  * at mount time. Without a cache folder nothing is shared. */
 #define VOLUME_SETTINGS_AGE (600LL * 1000000000LL)
 
+/* volume_keep_marks's page; one per process (kept for its life). */
+static struct nodemeta *volume_kept_marks;
+
+int volume_keep_marks(const struct shimfs_config *cfg)
+{
+    assert(cfg);
+    if (__atomic_load_n(&volume_kept_marks, __ATOMIC_ACQUIRE) || !cfg->cache_dir[0] ||
+        cfg->cache_size <= 0 || !cfg->node_meta)
+        return 0;
+    struct nodemeta *nm;
+    int rc = nodemeta_open(cfg->cache_dir, cfg->meta, &nm);
+    if (rc < 0)
+        return rc;
+    struct nodemeta *none = NULL;
+    if (!__atomic_compare_exchange_n(&volume_kept_marks, &none, nm, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
+        nodemeta_close(nm);
+    return 0;
+}
+
 static int volume_load_settings(struct volume *v)
 {
     const struct shimfs_config *c = &v->cfg;
     if (c->cache_dir[0] && c->cache_size > 0 && c->node_meta) {
         int rc = nodemeta_open(c->cache_dir, c->meta, &v->node);
-        if (rc == 0)
-            meta_set_commit_hook(v->meta, volume_committed, v);
-        else
+        if (rc < 0)
             log_warn("volume", "%s/meta unusable (%s): metadata is not shared with the node's "
                      "other processes", c->cache_dir, strerror(-rc));
     }
+    v->marks = v->node ? v->node : __atomic_load_n(&volume_kept_marks, __ATOMIC_ACQUIRE);
+    if (v->marks)
+        meta_set_commit_hook(v->meta, volume_committed, v);
     int64_t max_age = c->read_only ? -1 : VOLUME_SETTINGS_AGE;
     if (v->node && nodemeta_load_settings(v->node, max_age, &v->settings) == 0)
         return 0;

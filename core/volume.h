@@ -26,6 +26,7 @@ struct volume {
     struct cache *cache;     /* NULL when the cache is disabled or unusable */
     uint64_t dev;            /* st_dev reported for volume files */
     struct nodemeta *node;   /* metadata shared on this node; NULL without a cache */
+    struct nodemeta *marks;  /* where commits are marked: node, or volume_keep_marks's */
     void (*committed)(uint64_t before);     /* volume_set_committed */
 };
 
@@ -44,6 +45,12 @@ struct volume_parts {
 /* Open the volume described by cfg (meta from cfg->meta). Errors: those of
  * meta_load_settings and obj_open, each logged once with what and why. */
 int volume_open(const struct shimfs_config *cfg, struct volume **out);
+/* Before a process that has not opened its volume gives up root: open the
+ * node's shared page now, while it may, so that its commits as the new
+ * user still reach the node's other processes (they invalidate their
+ * cached answers from it). The volume it opens later uses it for that
+ * alone, when the cache folder is no longer this user's. 0 or -errno. */
+int volume_keep_marks(const struct shimfs_config *cfg);
 void volume_close(struct volume *v);
 void volume_get_parts(struct volume *v, struct volume_parts *out);
 /* fn is called after each of this process's commits with the node

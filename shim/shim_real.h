@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <ftw.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -202,6 +203,12 @@ typedef int (*shim_compar64_fn)(const struct dirent64 **, const struct dirent64 
     X(int, __xmknodat, (int, int, const char *, mode_t, dev_t *)) \
     X(int, mkfifo, (const char *, mode_t)) \
     X(int, mkfifoat, (int, const char *, mode_t)) \
+    X(int, bind, (int, const struct sockaddr *, socklen_t)) \
+    X(int, setuid, (uid_t)) \
+    X(int, seteuid, (uid_t)) \
+    X(int, setreuid, (uid_t, uid_t)) \
+    X(int, setresuid, (uid_t, uid_t, uid_t)) \
+    X(int, connect, (int, const struct sockaddr *, socklen_t)) \
     X(int, mkstemp, (char *)) \
     X(int, mkstemp64, (char *)) \
     X(int, mkostemp, (char *, int)) \

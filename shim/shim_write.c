@@ -27,7 +27,12 @@
 #include "shim_core.h"
 #include "shim_write.h"
 
-#define SHIM_RWF_KNOWN (RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND)
+#ifndef RWF_DONTCACHE
+#define RWF_DONTCACHE 0x00000080 /* Linux 6.14 */
+#endif
+/* RWF_DONTCACHE is a page-cache hint: preadv2 takes it, so pwritev2 must
+ * too (fsx probes one and then uses both). */
+#define SHIM_RWF_KNOWN (RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | RWF_DONTCACHE)
 
 static int shim_iov_check(const struct iovec *iov, int cnt)
 {

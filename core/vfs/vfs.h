@@ -73,6 +73,10 @@ struct vfs_stats {
     /* In a fork child, before anything else: forget inherited connections,
      * rings and threads (they belong to the parent). */ \
     X(void, after_fork, (void)) \
+    /* Before the process gives up root (setuid and friends): keep what lets
+     * its commits invalidate the node's shared answers (volume_keep_marks).
+     * Nothing when the volume is open already. */ \
+    X(void, before_setuid, (void)) \
     \
     /* stat / lstat. */ \
     X(int, stat, (const char *vpath, int flags, struct stat *st, char *host, size_t hcap)) \

@@ -106,6 +106,19 @@ int vfs_init(void)
     return vfs_opened() ? 0 : vfs_engine_open();
 }
 
+void vfs_before_setuid(void)
+{
+    if (vfs_opened())
+        return; /* its node page is open already, and stays usable */
+    struct shimfs_config cfg;
+    config_load(&cfg);
+    int rc = volume_keep_marks(&cfg);
+    if (rc < 0)
+        log_warn("vfs", "before a change of user: the node's shared metadata (%s): %s; this "
+                 "process's commits reach the node's other processes only when their TTLs run out",
+                 cfg.cache_dir, vfs_why(rc));
+}
+
 /* ---- after fork ---- */
 /* The volume's handles: each forgets what belongs to the parent (its
  * connections, ring mappings, pool threads), none is closed. */

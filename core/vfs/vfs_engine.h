@@ -67,6 +67,7 @@ struct vfs_open_ino;
 struct vfs_opens_state {
     pthread_mutex_t lock;
     struct vfs_open_ino *b[VFS_OPEN_BUCKETS];
+    int orphans;                /* how many entries are orphans (fstat's fast path) */
     int umask_known;            /* the process's umask, read once */
     mode_t umask;
 };

@@ -117,14 +117,16 @@ static int vfs_open_flags_check(const struct meta_attr *a, int flags, int create
         return (flags & O_PATH) ? 0 : -ELOOP;
     if (flags & O_PATH)
         return 0;
-    if (!S_ISREG(a->mode) && !S_ISDIR(a->mode))
-        return -ENXIO; /* fifos and sockets have no peer on a network volume */
+    int special = !S_ISREG(a->mode) && !S_ISDIR(a->mode);
     if (created)
-        return 0;      /* the creator may write whatever mode it asked for */
+        return special ? -ENXIO : 0; /* the creator may write whatever mode it asked for */
     int want = acc == O_RDONLY ? R_OK : acc == O_WRONLY ? W_OK : R_OK | W_OK;
-    if (flags & O_TRUNC)
+    if ((flags & O_TRUNC) && !special)
         want |= W_OK;
-    return vfs_check_access(a, want, 1);
+    int rc = vfs_check_access(a, want, 1);
+    /* as the kernel: permission first, then what the file is; fifos,
+     * sockets and devices have no peer on a network volume */
+    return rc < 0 ? rc : special ? -ENXIO : 0;
 }
 
 static struct vfs_file *vfs_file_new(const char *path, const struct meta_attr *a, int flags)
@@ -316,6 +318,8 @@ int vfs_fstat(struct vfs_file *f, struct stat *st)
     if (mcache_getattr(f->attr.ino, &a) != 0)
         a = f->attr;
     vfs_attr_to_stat(&a, st);
+    if (vfs_open_is_orphan(a.ino))
+        st->st_nlink = 0;
     if (vfs_is_writer(f)) {
         /* this descriptor's own writes count before they are committed */
         st->st_size = (off_t)vfs_file_size(f);

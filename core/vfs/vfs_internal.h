@@ -233,4 +233,11 @@ int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len);
 int vfs_single_block_key(const struct vfs_smap *m, char *key, size_t cap, uint32_t *blen,
                          uint64_t *id);
 
+/* Before a write: clear setuid/setgid as the kernel does for a writer
+ * other than root (vfs_ns.c). 0 or -errno. */
+int vfs_write_kill_privs(struct vfs_file *f);
+/* 1 when this process unlinked inode ino while it holds it open (it has
+ * no name left: fstat shows st_nlink 0). One load when there is none. */
+int vfs_open_is_orphan(uint64_t ino);
+
 #endif

@@ -54,6 +54,8 @@ int vfs_open_unref(uint64_t ino)
     struct vfs_open_ino **pp = vfs_open_slot(ino), *o = *pp;
     if (o && --o->count == 0) {
         drop = o->orphan;
+        if (drop)
+            __atomic_sub_fetch(&vo->orphans, 1, __ATOMIC_RELAXED);
         *pp = o->next;
         free(o);
     }
@@ -65,10 +67,23 @@ static int vfs_open_mark_orphan(uint64_t ino)
 {
     pthread_mutex_lock(&vo->lock);
     struct vfs_open_ino *o = *vfs_open_slot(ino);
-    if (o)
+    if (o && !o->orphan) {
         o->orphan = 1;
+        __atomic_add_fetch(&vo->orphans, 1, __ATOMIC_RELAXED);
+    }
     pthread_mutex_unlock(&vo->lock);
     return o != NULL;
+}
+
+int vfs_open_is_orphan(uint64_t ino)
+{
+    if (__atomic_load_n(&vo->orphans, __ATOMIC_RELAXED) == 0)
+        return 0; /* the common case: one load */
+    pthread_mutex_lock(&vo->lock);
+    struct vfs_open_ino *o = *vfs_open_slot(ino);
+    int orphan = o && o->orphan;
+    pthread_mutex_unlock(&vo->lock);
+    return orphan;
 }
 
 static int vfs_is_open(uint64_t ino)
@@ -273,10 +288,18 @@ int vfs_mknod(const char *vpath, mode_t mode, dev_t dev, char *host, size_t hcap
     if (rc != 0)
         return rc;
     mode_t type = mode & S_IFMT;
-    if (type != 0 && type != S_IFREG && type != S_IFIFO && type != S_IFSOCK)
-        return -EPERM; /* device nodes on a shared network volume: refused */
+    if (type != 0 && type != S_IFREG && type != S_IFIFO && type != S_IFSOCK && type != S_IFCHR &&
+        type != S_IFBLK)
+        return -EINVAL;
     struct meta_attr a;
     rc = vfs_is_dot(&p) ? -EEXIST : vfs_may_change(&p.dir);
+    /* Device nodes are metadata entries with st_rdev, as on NFS: creating
+     * one takes CAP_MKNOD (root) as on a local disk; opening one answers
+     * ENXIO (vfs_file.c), so a volume never reaches a node's devices. */
+    if (rc == 0 && (type == S_IFCHR || type == S_IFBLK) && geteuid() != 0)
+        rc = vfs_lookup_name(p.dir.ino, p.name, p.nlen, &a) == 0 ? -EEXIST : -EPERM;
+    if (rc == 0 && type != S_IFCHR && type != S_IFBLK)
+        dev = 0;
     return rc ? rc : vfs_new_inode(&p, (type ? type : S_IFREG) | (mode & 07777 & ~vfs_umask()),
                                    dev, NULL, 1, &a);
 }
@@ -354,6 +377,13 @@ int vfs_rename(const char *from, const char *to, unsigned flags)
     int has_dst = rc == 0 && vfs_lookup_name(b.dir.ino, b.name, b.nlen, &dst) == 0;
     if (rc == 0 && has_dst)
         rc = vfs_sticky_ok(&b.dir, &dst);
+    /* as the kernel's vfs_rename: a directory moving to another parent
+     * rewrites its "..", so it must be writable too */
+    if (rc == 0 && a.dir.ino != b.dir.ino && S_ISDIR(src.mode))
+        rc = vfs_check_access(&src, W_OK, 1);
+    if (rc == 0 && a.dir.ino != b.dir.ino && has_dst && S_ISDIR(dst.mode) &&
+        (flags & RENAME_EXCHANGE))
+        rc = vfs_check_access(&dst, W_OK, 1);
     if (rc != 0)
         return rc;
     /* a replaced file still open here survives as this session's orphan */
@@ -447,6 +477,22 @@ static int vfs_apply(struct meta_attr *a, unsigned fields, struct vfs_file *f)
     return vfs_errno(rc);
 }
 
+/* A write by anyone but root clears setuid, and setgid when the group may
+ * execute (else it marks mandatory locking), as the kernel's
+ * file_remove_privs: a file changed by another user must not keep running
+ * with its owner's rights. */
+int vfs_write_kill_privs(struct vfs_file *f)
+{
+    mode_t kill = S_ISUID;
+    if ((f->attr.mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+        kill |= S_ISGID;
+    if (!(f->attr.mode & kill) || geteuid() == 0)
+        return 0;
+    struct meta_attr a = f->attr;
+    a.mode &= ~kill;
+    return vfs_apply(&a, META_SET_MODE, f);
+}
+
 int vfs_chmod(const char *vpath, struct vfs_file *f, mode_t mode, int flags, char *host, size_t hcap)
 {
     struct meta_attr a;
@@ -473,17 +519,24 @@ int vfs_chown(const char *vpath, struct vfs_file *f, uid_t uid, gid_t gid, int f
         return rc;
     uid_t me = geteuid();
     unsigned fields = 0;
-    if (uid != (uid_t)-1 && uid != a.uid) {
-        if (me != 0)
+    /* the kernel's chown_ok and chgrp_ok: without root, only the owner may
+     * name the owner (unchanged) or a group it is in (or the file's own);
+     * a no-op by anyone else is EPERM too */
+    if (uid != (uid_t)-1) {
+        if (me != 0 && (me != a.uid || uid != a.uid))
             return -EPERM;
-        a.uid = uid;
-        fields |= META_SET_UID;
+        if (uid != a.uid) {
+            a.uid = uid;
+            fields |= META_SET_UID;
+        }
     }
-    if (gid != (gid_t)-1 && gid != a.gid) {
-        if (me != 0 && (me != a.uid || (gid != getegid() && !group_member(gid))))
+    if (gid != (gid_t)-1) {
+        if (me != 0 && (me != a.uid || (gid != a.gid && gid != getegid() && !group_member(gid))))
             return -EPERM;
-        a.gid = gid;
-        fields |= META_SET_GID;
+        if (gid != a.gid) {
+            a.gid = gid;
+            fields |= META_SET_GID;
+        }
     }
     if (fields && !S_ISDIR(a.mode) && me != 0) {
         a.mode &= ~(mode_t)(S_ISUID | S_ISGID);

@@ -268,6 +268,11 @@ ssize_t vfs_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off
 {
     if (!vfs_is_writer(f))
         return S_ISDIR(f->attr.mode) ? -EISDIR : -EBADF;
+    if (__builtin_expect((f->attr.mode & (S_ISUID | S_ISGID)) != 0, 0)) {
+        int krc = vfs_write_kill_privs(f);
+        if (krc < 0)
+            return krc;
+    }
     pthread_mutex_lock(&f->wlock);
     int append = (f->flags & O_APPEND) || off == VFS_APPEND;
     int rc = 0;

@@ -16,7 +16,7 @@
 #  - shell redirections, whose bytes reach the placeholder through glibc's
 #    internal write (`ls > f`, builtins, subshells, `>>`);
 #  - coreutils' error messages for failed namespace changes.
-# Then what only the volume answers (O_TMPFILE, ACLs, device nodes) and
+# Then what only the volume answers (O_TMPFILE, ACLs, RWF_DONTCACHE) and
 # EXDEV between the volume and the host (mv falls back to copying).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

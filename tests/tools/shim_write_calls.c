@@ -5,8 +5,10 @@
  *
  *   shim_write_calls DIR            the portable steps
  *   shim_write_calls --volume DIR   what only the volume answers (EOPNOTSUPP
- *                                   for O_TMPFILE and ACLs, EPERM for device
- *                                   nodes), with the expected values inline
+ *                                   for O_TMPFILE and ACLs; the page-cache
+ *                                   hint RWF_DONTCACHE, which preadv2 takes,
+ *                                   taken by pwritev2 too), with the
+ *                                   expected values inline
  * Nothing here prints inode numbers, device numbers or times except as
  * comparisons, so the outputs do not depend on the file system.
  */
@@ -26,6 +28,9 @@
 #include <sys/sysmacros.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#ifndef RWF_DONTCACHE
+#define RWF_DONTCACHE 0x00000080 /* Linux 6.14 */
+#endif
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -569,8 +574,13 @@ static void step_volume_only(void)
     close(open("acl", O_CREAT | O_WRONLY, 0600));
     int rc = setxattr("acl", "system.posix_acl_access", "\2\0\0\0", 4, 0);
     printf("ACL setxattr: %s (want EOPNOTSUPP)\n", rc < 0 ? calls_err(errno) : "0");
-    rc = mknod("chr", S_IFCHR | 0600, makedev(1, 3));
-    printf("mknod char device: %s (want EPERM)\n", rc < 0 ? calls_err(errno) : "0");
+    fd = open("dontcache", O_CREAT | O_RDWR, 0600);
+    struct iovec iov = { .iov_base = "ab", .iov_len = 2 };
+    ssize_t n = pwritev2(fd, &iov, 1, 0, RWF_DONTCACHE);
+    char got[16];
+    snprintf(got, sizeof got, "%zd", n);
+    printf("pwritev2 RWF_DONTCACHE: %s (want 2)\n", n < 0 ? calls_err(errno) : got);
+    close(fd);
 }
 
 int main(int argc, char **argv)
