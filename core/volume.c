@@ -94,7 +94,7 @@ int volume_keep_marks(const struct shimfs_config *cfg)
 {
     assert(cfg);
     if (__atomic_load_n(&volume_kept_marks, __ATOMIC_ACQUIRE) || !cfg->cache_dir[0] ||
-        cfg->cache_size <= 0 || !cfg->node_meta)
+        cfg->cache_size == 0 || !cfg->node_meta)
         return 0;
     struct nodemeta *nm;
     int rc = nodemeta_open(cfg->cache_dir, cfg->meta, &nm);
