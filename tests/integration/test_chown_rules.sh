@@ -34,7 +34,7 @@ attempt("own file, same owner and group", d + "/n", nobody, nogroup)
 attempt("own file, group root", d + "/n", -1, 0)
 attempt("own file, owner root", d + "/n", 0, -1)
 PY
-out=$(shim runuser -u nobody -- python3 "$TEST_SCRATCH/chown.py" "$PREFIX/d" "$(id -u nobody)" "$NOGROUP" 2>&1) || true
+out=$(shim env -u LD_PRELOAD runuser -u nobody -- env LD_PRELOAD="$SHIMFS_PRELOAD" python3 "$TEST_SCRATCH/chown.py" "$PREFIX/d" "$(id -u nobody)" "$NOGROUP" 2>&1) || true
 for want in "root's file, no-op owner EPERM" "root's file, no-op group EPERM" "root's file, nothing 0" \
             "own file, same owner and group 0" "own file, group root EPERM" "own file, owner root EPERM"; do
     echo "$out" | grep -qxF "$want" && pass "nobody: $want" || fail "nobody: want '$want' in: $out"

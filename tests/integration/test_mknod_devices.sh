@@ -68,7 +68,7 @@ echo "$out" | grep -q '^b-root blk 600 7 9$' && pass "block device: type, mode a
 echo "$out" | grep -q '^c-root open ENXIO$' && pass "opening a device node: ENXIO" || fail "c open: $out"
 echo "$out" | grep -q 'listed b-root=blk c-root=chr p-root=fifo' && pass "listed with their types" || fail "listed: $out"
 
-out=$(shim runuser -u nobody -- python3 "$TEST_SCRATCH/mknod.py" "$PREFIX/d" nobody 2>&1) || true
+out=$(shim env -u LD_PRELOAD runuser -u nobody -- env LD_PRELOAD="$SHIMFS_PRELOAD" python3 "$TEST_SCRATCH/mknod.py" "$PREFIX/d" nobody 2>&1) || true
 echo "$out" | grep -q '^chr EPERM$' && pass "nobody: character device EPERM" || fail "nobody chr: $out"
 echo "$out" | grep -q '^blk EPERM$' && pass "nobody: block device EPERM" || fail "nobody blk: $out"
 echo "$out" | grep -q '^fifo 0$' && pass "nobody: a FIFO" || fail "nobody fifo: $out"

@@ -30,7 +30,7 @@ p = sys.argv[1]
 attempt("to another parent", p + "/a/r", p + "/b/r")
 attempt("within its parent", p + "/a/r", p + "/a/s")
 PY
-out=$(shim runuser -u nobody -- python3 "$TEST_SCRATCH/mv.py" "$PREFIX" 2>&1) || true
+out=$(shim env -u LD_PRELOAD runuser -u nobody -- env LD_PRELOAD="$SHIMFS_PRELOAD" python3 "$TEST_SCRATCH/mv.py" "$PREFIX" 2>&1) || true
 echo "$out" | grep -qx "to another parent EACCES" && pass "nobody: root's folder to another parent: EACCES" ||
     fail "nobody: $out"
 echo "$out" | grep -qx "within its parent 0" && pass "nobody: root's folder renamed within its parent" ||

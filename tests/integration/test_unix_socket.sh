@@ -54,7 +54,7 @@ rm -f "$TEST_SCRATCH/ready"
 shim python3 "$TEST_SCRATCH/server.py" "$PREFIX/d/s" "$TEST_SCRATCH/ready" &
 srv=$!
 wait_for 30 test -e "$TEST_SCRATCH/ready" || fail "the server did not bind"
-out=$(shim runuser -u nobody -- python3 "$TEST_SCRATCH/client.py" "$PREFIX/d/s" 2>&1) || true
+out=$(shim env -u LD_PRELOAD runuser -u nobody -- env LD_PRELOAD="$SHIMFS_PRELOAD" python3 "$TEST_SCRATCH/client.py" "$PREFIX/d/s" 2>&1) || true
 echo "$out" | grep -q '^connect EACCES$' && pass "nobody: connect without write permission: EACCES" ||
     fail "nobody: $out"
 out=$(shim python3 "$TEST_SCRATCH/client.py" "$PREFIX/d/s" 2>&1) || true

@@ -34,10 +34,10 @@ for p in sys.argv[1:]:
     print(os.path.basename(p), "%o" % (os.fstat(fd).st_mode & 0o7777))
     os.close(fd)
 PY
-out=$(shim runuser -u nobody -- python3 "$TEST_SCRATCH/write.py" "$PREFIX/d/u" "$PREFIX/d/g" \
+out=$(shim env -u LD_PRELOAD runuser -u nobody -- env LD_PRELOAD="$SHIMFS_PRELOAD" python3 "$TEST_SCRATCH/write.py" "$PREFIX/d/u" "$PREFIX/d/g" \
       "$PREFIX/d/ug" "$PREFIX/d/gnox" 2>&1) || true
 assert_eq "u 777 g 777 ug 777 gnox 2767" "$(echo $out)" "fstat in the writer (nobody)"
 out=$(shim python3 "$TEST_SCRATCH/write.py" "$PREFIX/d/root" 2>&1) || true
 assert_eq "root 6777" "$out" "a write by root keeps them"
-out=$(shim runuser -u nobody -- stat -c '%n %a' "$PREFIX/d/u" "$PREFIX/d/ug" "$PREFIX/d/gnox" 2>&1) || true
+out=$(shim env -u LD_PRELOAD runuser -u nobody -- env LD_PRELOAD="$SHIMFS_PRELOAD" stat -c '%n %a' "$PREFIX/d/u" "$PREFIX/d/ug" "$PREFIX/d/gnox" 2>&1) || true
 assert_eq "$PREFIX/d/u 777 $PREFIX/d/ug 777 $PREFIX/d/gnox 2767" "$(echo $out)" "stat in a later process"
