@@ -43,6 +43,10 @@ patchelf
 groff-base
 clang-format
 cppcheck
+python3-venv
+python3-dev
+python3-numpy
+python3-torch
 "
 
 deps_log() { printf 'deps: %s\n' "$*" >&2; }
