@@ -39,6 +39,7 @@ struct shimfs_config {
     char agent[CONFIG_TEXT_MAX];         /* SHIMFS_AGENT: the shimfs binary for the node agent; "" = look
                                  beside the library; "0" = no agent */
     int64_t agent_poll_ns;    /* SHIMFS_AGENT_POLL (seconds), default 0.2 */
+    char fifo_dir[CONFIG_TEXT_MAX];      /* SHIMFS_FIFO_DIR: the node's pipes behind volume FIFOs */
     char metrics_addr[CONFIG_TEXT_MAX]; /* SHIMFS_METRICS_ADDR: the agent's /metrics; "" = none */
     int64_t agent_idle_ns;    /* SHIMFS_AGENT_IDLE (seconds), default 300 */
     int64_t session_timeout_ns; /* SHIMFS_SESSION_TIMEOUT (seconds), default 60: a writer

@@ -124,9 +124,10 @@ static int vfs_open_flags_check(const struct meta_attr *a, int flags, int create
     if ((flags & O_TRUNC) && !special)
         want |= W_OK;
     int rc = vfs_check_access(a, want, 1);
-    /* as the kernel: permission first, then what the file is; fifos,
-     * sockets and devices have no peer on a network volume */
-    return rc < 0 ? rc : special ? -ENXIO : 0;
+    /* as the kernel: permission first, then what the file is; a FIFO's
+     * pipe is the node's (vfs_fifo.c); sockets and devices have no peer
+     * through open on a network volume */
+    return rc < 0 ? rc : special && !S_ISFIFO(a->mode) ? -ENXIO : 0;
 }
 
 static struct vfs_file *vfs_file_new(const char *path, const struct meta_attr *a, int flags)
@@ -226,6 +227,8 @@ again:
         rc = vfs_open_flags_check(&a, flags, created);
     if (rc == 0 && !created)
         rc = vfs_open_truncate(&a, flags);
+    if (rc == 0 && S_ISFIFO(a.mode) && !(flags & O_PATH))
+        return vfs_fifo_host(&a, host, hcap);
     if (rc < 0)
         return rc;
     struct vfs_file *f = vfs_file_new(canon, &a, flags);

@@ -26,6 +26,11 @@ int vfs_writable(void);
 void vfs_xattrs_changed(void);
 /* Permission check as access(2) does it (R_OK|W_OK|X_OK), 0 or -EACCES. */
 int vfs_check_access(const struct meta_attr *a, int mode, int eaccess);
+/* The node-local pipe behind the volume FIFO a (vfs_fifo.c): VFS_ESCAPED
+ * with its path in host, or -errno (EACCES: someone else's name). */
+int vfs_fifo_host(const struct meta_attr *a, char *host, size_t hcap);
+/* The last name of FIFO ino is gone: remove this node's pipe. */
+void vfs_fifo_forget(uint64_t ino);
 
 /* ---- metadata caches (vfs_mcache.c) ---- */
 /* Slice map of one file version, shared by open files (refcounted). */

@@ -337,6 +337,8 @@ static int vfs_remove(const char *vpath, int dir, char *host, size_t hcap)
     mcache_forget(victim.ino);
     if (rc == 0 && keep && removed.nlink == 0)
         vfs_open_mark_orphan(victim.ino);
+    if (rc == 0 && S_ISFIFO(victim.mode) && removed.nlink == 0)
+        vfs_fifo_forget(victim.ino);
     return vfs_errno(rc);
 }
 
