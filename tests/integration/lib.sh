@@ -53,6 +53,15 @@ export SHIMFS_AGENT_IDLE=${SHIMFS_AGENT_IDLE:-3}
 # the machine's disk was (a shared disk under 10 % free kept no block).
 export SHIMFS_FREE_SPACE_RATIO=0
 
+# The node's FIFO pipes in a folder of the test's own, made by root as an
+# admin does (a test run as nobody first would otherwise own the machine's
+# /tmp/shimfs-fifo, which root then rightly refuses).
+if [ "$(id -u)" = 0 ]; then
+    export SHIMFS_FIFO_DIR=/tmp/shimfs-fifo-test-$TEST_NAME-$$
+    rm -rf "$SHIMFS_FIFO_DIR" && install -d -m 1733 "$SHIMFS_FIFO_DIR"
+    TEST_CLEANUP+=("rm -rf '$SHIMFS_FIFO_DIR'")
+fi
+
 pass() {
     TEST_PASSED=$((TEST_PASSED + 1))
     printf 'ok   %s\n' "$*"
