@@ -10,6 +10,7 @@
 #define SHIM_REAL_H
 
 #include <dirent.h>
+#include <glob.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -158,6 +159,10 @@ typedef int (*shim_compar64_fn)(const struct dirent64 **, const struct dirent64 
     X(int, statvfs64, (const char *, struct statvfs64 *)) \
     X(int, fstatvfs, (int, struct statvfs *)) \
     X(int, fstatvfs64, (int, struct statvfs64 *)) \
+    X(long, pathconf, (const char *, int)) \
+    X(int, remove, (const char *)) \
+    X(int, glob, (const char *, int, int (*)(const char *, int), glob_t *)) \
+    X(int, glob64, (const char *, int, int (*)(const char *, int), glob64_t *)) \
     X(int, posix_fadvise, (int, off_t, off_t, int)) \
     X(int, posix_fadvise64, (int, off64_t, off64_t, int)) \
     X(ssize_t, readahead, (int, off64_t, size_t)) \

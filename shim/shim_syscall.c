@@ -3,16 +3,20 @@
  * descriptor with syscall(__NR_statx, ...), which would otherwise see the
  * memfd or miss the volume), and the in-kernel copies copy_file_range,
  * sendfile and splice (cp-like tools call them raw; on a placeholder the
- * kernel copies its empty memfd and answers 0 forever). Every other number
- * goes to libc untouched (raw syscalls stay outside the shim, as
- * documented); the copies cost one descriptor-table load when no volume
- * descriptor is involved.
+ * kernel copies its empty memfd and answers 0 forever), and the path and
+ * descriptor calls programs make raw (open, stat, unlink, rename, mkdir,
+ * readlink, chdir, close...; Go-style runtimes and sandboxes do): each goes
+ * to the interposed libc function of the same meaning, which answers -1
+ * and errno as syscall() does and costs one prefix test outside the
+ * volume. Every other number goes to libc untouched.
  */
 #include "shim.h"
 
 #include <stdarg.h>
 #include <fcntl.h>
 #include <sys/sendfile.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -35,7 +39,75 @@ SHIM_EXPORT long syscall(long number, ...)
             return r;
         }
     }
+    if (shim_bypass())
+        return REAL(syscall)(number, a1, a2, a3, a4, a5, a6);
     switch (number) {
+    case SYS_open:
+        return open((const char *)a1, (int)a2, (mode_t)a3);
+    case SYS_openat:
+        return openat((int)a1, (const char *)a2, (int)a3, (mode_t)a4);
+    case SYS_creat:
+        return creat((const char *)a1, (mode_t)a2);
+    case SYS_stat:
+        return stat((const char *)a1, (struct stat *)a2);
+    case SYS_lstat:
+        return lstat((const char *)a1, (struct stat *)a2);
+    case SYS_newfstatat:
+        return fstatat((int)a1, (const char *)a2, (struct stat *)a3, (int)a4);
+    case SYS_fstat:
+        return fstat((int)a1, (struct stat *)a2);
+    case SYS_access:
+        return access((const char *)a1, (int)a2);
+    case SYS_faccessat:
+        return faccessat((int)a1, (const char *)a2, (int)a3, 0);
+    case SYS_faccessat2:
+        return faccessat((int)a1, (const char *)a2, (int)a3, (int)a4);
+    case SYS_mkdir:
+        return mkdir((const char *)a1, (mode_t)a2);
+    case SYS_mkdirat:
+        return mkdirat((int)a1, (const char *)a2, (mode_t)a3);
+    case SYS_rmdir:
+        return rmdir((const char *)a1);
+    case SYS_unlink:
+        return unlink((const char *)a1);
+    case SYS_unlinkat:
+        return unlinkat((int)a1, (const char *)a2, (int)a3);
+    case SYS_rename:
+        return rename((const char *)a1, (const char *)a2);
+    case SYS_renameat:
+        return renameat((int)a1, (const char *)a2, (int)a3, (const char *)a4);
+    case SYS_renameat2:
+        return renameat2((int)a1, (const char *)a2, (int)a3, (const char *)a4, (unsigned)a5);
+    case SYS_readlink:
+        return readlink((const char *)a1, (char *)a2, (size_t)a3);
+    case SYS_readlinkat:
+        return readlinkat((int)a1, (const char *)a2, (char *)a3, (size_t)a4);
+    case SYS_symlink:
+        return symlink((const char *)a1, (const char *)a2);
+    case SYS_symlinkat:
+        return symlinkat((const char *)a1, (int)a2, (const char *)a3);
+    case SYS_link:
+        return link((const char *)a1, (const char *)a2);
+    case SYS_linkat:
+        return linkat((int)a1, (const char *)a2, (int)a3, (const char *)a4, (int)a5);
+    case SYS_chmod:
+        return chmod((const char *)a1, (mode_t)a2);
+    case SYS_fchmodat:
+        return fchmodat((int)a1, (const char *)a2, (mode_t)a3, 0);
+    case SYS_chown:
+        return chown((const char *)a1, (uid_t)a2, (gid_t)a3);
+    case SYS_lchown:
+        return lchown((const char *)a1, (uid_t)a2, (gid_t)a3);
+    case SYS_fchownat:
+        return fchownat((int)a1, (const char *)a2, (uid_t)a3, (gid_t)a4, (int)a5);
+    case SYS_truncate:
+        return truncate((const char *)a1, (off_t)a2);
+    case SYS_chdir:
+        return chdir((const char *)a1);
+    case SYS_fchdir:
+        return fchdir((int)a1);
+    case SYS_close:
+        return close((int)a1);
     case SYS_copy_file_range:
         return copy_file_range((int)a1, (off64_t *)a2, (int)a3, (off64_t *)a4, (size_t)a5,
                                (unsigned)a6);
