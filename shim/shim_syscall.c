@@ -5,7 +5,8 @@
  * sendfile and splice (cp-like tools call them raw; on a placeholder the
  * kernel copies its empty memfd and answers 0 forever), and the path and
  * descriptor calls programs make raw (open, stat, unlink, rename, mkdir,
- * readlink, chdir, close...; Go-style runtimes and sandboxes do): each goes
+ * readlink, chdir, close, read/write/lseek/fsync/ftruncate on volume
+ * descriptors...; Go-style runtimes and sandboxes do): each goes
  * to the interposed libc function of the same meaning, which answers -1
  * and errno as syscall() does and costs one prefix test outside the
  * volume. Every other number goes to libc untouched.
@@ -20,6 +21,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "shim_fd.h"
 #include "shim_stat.h"
 
 SHIM_EXPORT long syscall(long number, ...)
@@ -41,7 +43,28 @@ SHIM_EXPORT long syscall(long number, ...)
     }
     if (shim_bypass())
         return REAL(syscall)(number, a1, a2, a3, a4, a5, a6);
+    /* data calls on a volume descriptor (one table load for the others) */
+    if (number <= SYS_pwrite64 && shim_fd_peek((int)a1)) {
+        switch (number) {
+        case SYS_read:
+            return read((int)a1, (void *)a2, (size_t)a3);
+        case SYS_write:
+            return write((int)a1, (const void *)a2, (size_t)a3);
+        case SYS_pread64:
+            return pread((int)a1, (void *)a2, (size_t)a3, (off_t)a4);
+        case SYS_pwrite64:
+            return pwrite((int)a1, (const void *)a2, (size_t)a3, (off_t)a4);
+        case SYS_lseek:
+            return lseek((int)a1, (off_t)a2, (int)a3);
+        }
+    }
     switch (number) {
+    case SYS_fsync:
+        return fsync((int)a1);
+    case SYS_fdatasync:
+        return fdatasync((int)a1);
+    case SYS_ftruncate:
+        return ftruncate((int)a1, (off_t)a2);
     case SYS_open:
         return open((const char *)a1, (int)a2, (mode_t)a3);
     case SYS_openat:

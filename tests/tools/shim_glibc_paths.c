@@ -67,6 +67,16 @@ int main(int argc, char **argv)
     memset(&st, 0, sizeof st);
     long sr = syscall(SYS_newfstatat, AT_FDCWD, p, &st, 0);
     printf("raw-newfstatat %s %lld\n", err(sr), (long long)st.st_size);
+    long wfd = syscall(SYS_openat, AT_FDCWD, q, O_RDWR);
+    long w = wfd >= 0 ? syscall(SYS_pwrite64, wfd, "12345", 5, 0) : -1;
+    long t = wfd >= 0 ? syscall(SYS_ftruncate, wfd, 4) : -1;
+    long s = wfd >= 0 ? syscall(SYS_fsync, wfd) : -1;
+    long o = wfd >= 0 ? syscall(SYS_lseek, wfd, 0, SEEK_END) : -1;
+    memset(buf, 0, sizeof buf);
+    long rn = wfd >= 0 ? syscall(SYS_pread64, wfd, buf, sizeof buf - 1, 0) : -1;
+    printf("raw-data %ld %ld %ld %ld %ld %s\n", w, t, s, o, rn, buf);
+    if (wfd >= 0)
+        close((int)wfd);
     printf("raw-close %s\n", err(fd >= 0 ? syscall(SYS_close, fd) : -1));
     snprintf(pat, sizeof pat, "%s/sub", argv[1]);
     printf("raw-mkdirat %s\n", err(syscall(SYS_mkdirat, AT_FDCWD, pat, 0755)));
