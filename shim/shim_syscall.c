@@ -5,7 +5,7 @@
  * sendfile and splice (cp-like tools call them raw; on a placeholder the
  * kernel copies its empty memfd and answers 0 forever), and the path and
  * descriptor calls programs make raw (open, stat, unlink, rename, mkdir,
- * readlink, chdir, close, read/write/lseek/fsync/ftruncate on volume
+ * readlink, chdir, close, the utime family, read/write/lseek/fsync/ftruncate on volume
  * descriptors...; Go-style runtimes and sandboxes do): each goes
  * to the interposed libc function of the same meaning, which answers -1
  * and errno as syscall() does and costs one prefix test outside the
@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
+#include <utime.h>
 #include <unistd.h>
 
 #include "shim_fd.h"
@@ -123,6 +125,17 @@ SHIM_EXPORT long syscall(long number, ...)
         return lchown((const char *)a1, (uid_t)a2, (gid_t)a3);
     case SYS_fchownat:
         return fchownat((int)a1, (const char *)a2, (uid_t)a3, (gid_t)a4, (int)a5);
+    case SYS_utime:
+        return utime((const char *)a1, (const struct utimbuf *)a2);
+    case SYS_utimes:
+        return utimes((const char *)a1, (const struct timeval *)a2);
+    case SYS_futimesat:
+        return futimesat((int)a1, (const char *)a2, (const struct timeval *)a3);
+    case SYS_utimensat:
+        /* the kernel's utimensat(fd, NULL, ...) is futimens(fd) */
+        if (!a2)
+            return futimens((int)a1, (const struct timespec *)a3);
+        return utimensat((int)a1, (const char *)a2, (const struct timespec *)a3, (int)a4);
     case SYS_truncate:
         return truncate((const char *)a1, (off_t)a2);
     case SYS_chdir:

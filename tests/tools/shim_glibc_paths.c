@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <utime.h>
 
 static const char *err(long r) { return r < 0 ? strerrorname_np(errno) : "0"; }
 
@@ -77,6 +78,18 @@ int main(int argc, char **argv)
     printf("raw-data %ld %ld %ld %ld %ld %s\n", w, t, s, o, rn, buf);
     if (wfd >= 0)
         close((int)wfd);
+    struct timespec ts[2] = { { 1000, 0 }, { 2000, 0 } };
+    long ur = syscall(SYS_utimensat, AT_FDCWD, q, ts, 0);
+    struct stat ust;
+    memset(&ust, 0, sizeof ust);
+    stat(q, &ust);
+    struct utimbuf ub = { 3000, 4000 };
+    long ur2 = syscall(SYS_utime, q, &ub);
+    struct stat ust2;
+    memset(&ust2, 0, sizeof ust2);
+    stat(q, &ust2);
+    printf("raw-utime %s %lld %s %lld\n", err(ur), (long long)ust.st_mtime, err(ur2),
+           (long long)ust2.st_mtime);
     printf("raw-close %s\n", err(fd >= 0 ? syscall(SYS_close, fd) : -1));
     snprintf(pat, sizeof pat, "%s/sub", argv[1]);
     printf("raw-mkdirat %s\n", err(syscall(SYS_mkdirat, AT_FDCWD, pat, 0755)));
