@@ -107,6 +107,11 @@ struct meta_import_file {
 /* Callbacks of the reads (see the calls that take them). */
 typedef int (*meta_dirent_cb)(void *arg, const char *name, size_t nlen,
                               const struct meta_attr *a);
+/* meta_read_version_chunks' check. */
+#define META_VERSION_ANY 0
+#define META_VERSION_CHECK 1
+#define META_VERSION_ADOPT 2
+
 typedef int (*meta_chunk_cb)(void *arg, uint64_t chunk_index,
                              const struct layout_slice *s, int n);
 typedef int (*meta_file_slices_cb)(void *arg, const struct meta_attr *a, uint64_t chunk,
@@ -234,15 +239,18 @@ typedef void (*meta_fsck_cb)(void *arg, const char *problem);
      * slices. -ENOENT: no such inode. */ \
     X(read_chunks, (struct meta *m, uint64_t ino, uint64_t first, uint64_t count, \
                     meta_chunk_cb cb, void *arg), ino, first, count, cb, arg) \
-    /* meta_read_chunks of one version of a file: with `check`, -ESTALE
-     * (and no callback) unless the inode still has version->size,
-     * ->mtime_ns and ->ctime_ns (compaction changes only ctime), read in
-     * the same snapshot as the slices. A map built from cached attributes
-     * and slices read later would otherwise mix two versions: the old size
-     * with the new slices (zeros past the new end), or no slices at all
-     * for an inode deleted meanwhile (zeros where a replaced checkpoint
-     * was). */ \
-    X(read_version_chunks, (struct meta *m, const struct meta_attr *version, int check, \
+    /* meta_read_chunks of one version of a file: with check ==
+     * META_VERSION_CHECK, -ESTALE (and no callback) unless the inode still
+     * has version->size, ->mtime_ns and ->ctime_ns (compaction changes
+     * only ctime), read in the same snapshot as the slices; with
+     * META_VERSION_ADOPT, the slices of whatever version the inode has,
+     * whose size, mtime_ns and ctime_ns are written to *version (one
+     * snapshot: a file committed to many times a second never starves its
+     * reader). A map built from cached attributes and slices read later
+     * would otherwise mix two versions: the old size with the new slices
+     * (zeros past the new end), or no slices at all for an inode deleted
+     * meanwhile (zeros where a replaced checkpoint was). */ \
+    X(read_version_chunks, (struct meta *m, struct meta_attr *version, int check, \
                             uint64_t first, uint64_t count, meta_chunk_cb cb, void *arg), \
       version, check, first, count, cb, arg) \
     /* Every regular file of directory `dir` with its whole block map, so

@@ -161,10 +161,10 @@ int meta_read_chunks(struct meta *m, uint64_t ino, uint64_t first, uint64_t coun
                      meta_chunk_cb cb, void *arg)
 {
     struct meta_attr any = { .ino = ino };
-    return meta_read_version_chunks(m, &any, 0, first, count, cb, arg);
+    return meta_read_version_chunks(m, &any, META_VERSION_ANY, first, count, cb, arg);
 }
 
-int meta_read_version_chunks(struct meta *m, const struct meta_attr *version, int check,
+int meta_read_version_chunks(struct meta *m, struct meta_attr *version, int check,
                              uint64_t first, uint64_t count, meta_chunk_cb cb, void *arg)
 {
     uint64_t ino = version->ino;
@@ -185,11 +185,16 @@ int meta_read_version_chunks(struct meta *m, const struct meta_attr *version, in
         PQclear(r);
         return -ENOENT;
     }
-    if (check && ((uint64_t)meta_r_int(r, 0, 6) != version->size ||
-                  meta_r_int(r, 0, 7) != version->mtime_ns ||
-                  meta_r_int(r, 0, 8) != version->ctime_ns)) {
+    if (check == META_VERSION_CHECK && ((uint64_t)meta_r_int(r, 0, 6) != version->size ||
+                                        meta_r_int(r, 0, 7) != version->mtime_ns ||
+                                        meta_r_int(r, 0, 8) != version->ctime_ns)) {
         PQclear(r);
         return -ESTALE;
+    }
+    if (check == META_VERSION_ADOPT) {
+        version->size = (uint64_t)meta_r_int(r, 0, 6);
+        version->mtime_ns = meta_r_int(r, 0, 7);
+        version->ctime_ns = meta_r_int(r, 0, 8);
     }
     if (meta_r_isnull(r, 0, 0))
         n = 0;    /* the inode has no slice in the range */

@@ -47,6 +47,7 @@ python3-venv
 python3-dev
 python3-numpy
 python3-torch
+stress-ng
 "
 
 deps_log() { printf 'deps: %s\n' "$*" >&2; }
