@@ -32,6 +32,10 @@
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 #define SHIM_PATH_MAX 4096
+/* A volume path: a program's path (shorter than PATH_MAX, as the kernel
+ * demands of every path argument) joined to a cwd or a directory
+ * descriptor's path, which the kernel lets be longer (pjdfstest's 03.t). */
+#define SHIM_VPATH_MAX (2 * SHIM_PATH_MAX)
 /* The default cache folder is this + the effective uid (core/settings.h). */
 #define SHIM_DEFAULT_CACHE_ROOT SETTINGS_CACHE_ROOT
 #define SHIM_UNLIKELY(x) __builtin_expect(!!(x), 0)

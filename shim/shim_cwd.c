@@ -77,7 +77,7 @@ int shim_cwd_resolve(const char *rel, char *vpath, size_t cap)
     int mode = __atomic_load_n(&shim_cwd_mode, __ATOMIC_ACQUIRE);
     if (mode == SHIM_CWD_HOST && !shim_path_has_dotdot(rel))
         return 0;
-    char full[SHIM_PATH_MAX];
+    char full[SHIM_VPATH_MAX];
     int rc;
     pthread_mutex_lock(&shim_cwd_lock);
     if (shim_cwd_mode == SHIM_CWD_VOLUME)

@@ -50,7 +50,7 @@ static int shim_resolve_at(struct shim_ofd *o, int dirfd, const char *path,
                            struct shim_target *t)
 {
     if (o->kind == SHIM_OFD_ANCESTOR) {
-        char full[SHIM_PATH_MAX];
+        char full[SHIM_VPATH_MAX];
         if (shim_path_join(o->host, path, full, sizeof full) < 0)
             return -ENAMETOOLONG;
         return shim_path_classify(shim_cfg.prefix, shim_cfg.prefix_len, full, t->vpath,
@@ -68,6 +68,14 @@ static int shim_resolve_at(struct shim_ofd *o, int dirfd, const char *path,
     return shim_path_join(base, path, t->vpath, sizeof t->vpath) < 0 ? -ENAMETOOLONG : 1;
 }
 
+/* A volume path from a path argument the kernel would refuse as too long
+ * (PATH_MAX bytes with its NUL): the joined path may be longer, the
+ * argument may not. */
+static int shim_resolve_len(int rc, const char *path)
+{
+    return rc == 1 && strnlen(path, SHIM_PATH_MAX) >= SHIM_PATH_MAX ? -ENAMETOOLONG : rc;
+}
+
 int shim_resolve(int dirfd, const char *path, int flags, struct shim_target *t)
 {
     if (shim_bypass() || !path)
@@ -81,7 +89,7 @@ int shim_resolve(int dirfd, const char *path, int flags, struct shim_target *t)
         int rc = shim_path_classify(shim_cfg.prefix, shim_cfg.prefix_len, path, t->vpath,
                                     sizeof t->vpath);
         if (rc != 0 || !(flags & SHIM_RESOLVE_ALIAS) || !shim_fd_dir)
-            return rc;
+            return shim_resolve_len(rc, path);
         return (path[1] == 'p' || path[1] == 'd') ? shim_resolve_alias(path, t) : 0;
     }
     if (path[0] == '\0')
@@ -94,9 +102,9 @@ int shim_resolve(int dirfd, const char *path, int flags, struct shim_target *t)
             return 0;
         int rc = shim_resolve_at(o, dirfd, path, t);
         shim_ofd_put(o);
-        return rc;
+        return shim_resolve_len(rc, path);
     }
-    return shim_cwd_resolve(path, t->vpath, sizeof t->vpath);
+    return shim_resolve_len(shim_cwd_resolve(path, t->vpath, sizeof t->vpath), path);
 }
 
 void shim_resolve_track_dir(int dirfd, const char *path, int fd)

@@ -12,7 +12,7 @@
 #include "shim.h"
 
 struct shim_target {
-    char vpath[SHIM_PATH_MAX];
+    char vpath[SHIM_VPATH_MAX];
 };
 
 /* Follow /proc/self/fd/N and /dev/fd/N of volume descriptors (for calls

@@ -137,7 +137,7 @@ int vfs_realpath(const char *vpath, char *out, size_t cap, char *host, size_t hc
     int rc = vfs_init();
     if (rc < 0)
         return rc;
-    char canon[VFS_HOST_MAX];
+    char canon[VFS_PATH_MAX];
     struct meta_attr a;
     rc = vfs_resolve(vpath, 0, &a, canon, host, hcap);
     if (rc != 0)

@@ -34,6 +34,9 @@
 #define VFS_NOFOLLOW 0x1       /* do not follow a final symlink */
 #define VFS_FRESH 0x2          /* ask the database for the final name, not the caches */
 #define VFS_HOST_MAX 4096
+/* The longest volume path the engine walks: a program's path (< PATH_MAX)
+ * joined to its cwd may be longer than PATH_MAX, as on a local disk. */
+#define VFS_PATH_MAX 8192
 /* vfs_pwrite's offset for an append (RWF_APPEND): see vfs_pwrite. */
 #define VFS_APPEND UINT64_MAX
 

@@ -200,7 +200,7 @@ int vfs_open(const char *vpath, int flags, mode_t mode, struct vfs_file **out,
     if ((flags & O_TMPFILE) == O_TMPFILE)
         return -EOPNOTSUPP;
     struct meta_attr a;
-    char canon[VFS_HOST_MAX];
+    char canon[VFS_PATH_MAX];
     int follow = (flags & O_NOFOLLOW) ? VFS_NOFOLLOW : 0, created = 0;
     int changes = (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC));
     if (changes)

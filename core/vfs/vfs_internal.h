@@ -116,7 +116,7 @@ int vfs_nodewalk_get(uint64_t parent, const char *name, size_t nlen, struct meta
 
 /* ---- path walk (vfs_path.c) ---- */
 /* Resolve a volume path. On 0, *a is the final object; with canon != NULL
- * the canonical volume path is written there (VFS_HOST_MAX bytes). */
+ * the canonical volume path is written there (VFS_PATH_MAX bytes). */
 int vfs_resolve(const char *vpath, int flags, struct meta_attr *a, char *canon,
                 char *host, size_t hcap);
 /* The same, also giving the inode of the directory holding the final

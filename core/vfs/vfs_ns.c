@@ -127,7 +127,7 @@ struct vfs_parent {
     struct meta_attr dir;
     char name[META_NAME_MAX + 1];
     size_t nlen;
-    char canon[VFS_HOST_MAX];   /* canonical path of the parent */
+    char canon[VFS_PATH_MAX];   /* canonical path of the parent */
 };
 
 /* Split off the last component and resolve the directory holding it. */
@@ -146,7 +146,7 @@ static int vfs_resolve_parent(const char *vpath, struct vfs_parent *p, char *hos
         return -ENAMETOOLONG;
     memcpy(p->name, vpath + start, p->nlen);
     p->name[p->nlen] = '\0';
-    char dir[VFS_HOST_MAX];
+    char dir[VFS_PATH_MAX];
     if (start >= sizeof dir)
         return -ENAMETOOLONG;
     memcpy(dir, vpath, start);
@@ -247,8 +247,8 @@ int vfs_create_file(const char *vpath, mode_t mode, int excl, struct meta_attr *
     rc = vfs_may_change(&p.dir);
     if (rc == 0)
         rc = vfs_new_inode(&p, S_IFREG | (mode & 07777 & ~vfs_umask()), 0, NULL, excl, out);
-    if (rc == 0 && snprintf(canon, VFS_HOST_MAX, "%s%s%.255s", p.canon,
-                            strcmp(p.canon, "/") ? "/" : "", p.name) >= VFS_HOST_MAX)
+    if (rc == 0 && snprintf(canon, VFS_PATH_MAX, "%s%s%.255s", p.canon,
+                            strcmp(p.canon, "/") ? "/" : "", p.name) >= VFS_PATH_MAX)
         rc = -ENAMETOOLONG;
     return rc;
 }

@@ -156,12 +156,12 @@ static int vfs_get_root(struct meta_attr *a)
 }
 
 struct vfs_walk {
-    char buf[2 * PATH_MAX + 2];  /* the path still to walk */
+    char buf[2 * VFS_PATH_MAX + 2];  /* the path still to walk */
     size_t pos, len;
     int depth;
     struct meta_attr stack[VFS_MAX_DEPTH];     /* stack[0] is the root */
     uint16_t name_off[VFS_MAX_DEPTH], name_len[VFS_MAX_DEPTH];
-    char names[PATH_MAX + 1];                  /* canonical names, packed */
+    char names[VFS_PATH_MAX + 1];              /* canonical names, packed */
     size_t names_used;
     int links;
 };
@@ -308,7 +308,7 @@ static int vfs_step(struct vfs_walk *w, const char *name, size_t nlen, struct me
 
 static int vfs_push(struct vfs_walk *w, const char *name, size_t nlen, const struct meta_attr *a)
 {
-    if (w->depth + 1 >= VFS_MAX_DEPTH || w->names_used + nlen + 1 > PATH_MAX)
+    if (w->depth + 1 >= VFS_MAX_DEPTH || w->names_used + nlen + 1 > VFS_PATH_MAX)
         return -ENAMETOOLONG;
     w->depth++;
     w->stack[w->depth] = *a;
@@ -382,7 +382,7 @@ int vfs_resolve_at(const char *vpath, int flags, struct meta_attr *a, char *cano
                    uint64_t *parent, char *host, size_t hcap)
 {
     size_t len = strlen(vpath);
-    if (len >= PATH_MAX)
+    if (len >= VFS_PATH_MAX)
         return -ENAMETOOLONG;
     struct vfs_walk *w = malloc(sizeof *w);
     if (!w)
@@ -401,7 +401,7 @@ int vfs_resolve_at(const char *vpath, int flags, struct meta_attr *a, char *cano
         if (parent)
             *parent = w->depth > 0 ? w->stack[w->depth - 1].ino : 0;
         if (canon)
-            rc = vfs_canon(w, canon, VFS_HOST_MAX);
+            rc = vfs_canon(w, canon, VFS_PATH_MAX);
     }
     free(w);
     return rc;
