@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "nodeconn.h"
 #include "nodemeta.h"
 
 static const char cli_agent_usage[] =
@@ -96,8 +97,13 @@ static int cli_agent_serve(const struct shimfs_config *cfg, struct nodemeta *nm,
     if (rc < 0)
         return cli_meta_fail("agent", NULL, rc);
     meta_set_timeout(m, cfg->meta_timeout_ms);
+    /* its one connection counts among the node's, and keeps its slot */
+    struct nodeconn *nc = NULL;
+    if (cfg->node_conns > 0 && nodeconn_open(nm, cfg->node_conns, 1, &nc) == 0)
+        meta_set_conn_gate(m, nodeconn_gate(nc));
     rc = agent_run(cfg, m, nm, &cli_agent_stop);
     meta_close(m);
+    nodeconn_close(nc);
     if (rc == -EBUSY)
         return detach ? CLI_OK : cli_fail("agent", "not started", "another agent already serves this node");
     return rc < 0 ? cli_fail("agent", "stopped", "%s", strerror(-rc)) : CLI_OK;
