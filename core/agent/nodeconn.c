@@ -325,13 +325,19 @@ int nodeconn_in_use(struct nodeconn *nc)
 
 /* ---- questions ---- */
 
+/* The question files this thread holds: a nested question that falls on
+ * one of them is asked without waiting (it would wait for itself). */
+static __thread uint64_t nodeconn_flights_mine;
+
 int nodeconn_flight_begin(struct nodemeta *nm, uint64_t key, int *waited)
 {
     assert(nm && waited);
     *waited = 0;
+    unsigned idx = (unsigned)((key * 0x9E3779B97F4A7C15ULL) >> 58) % NODECONN_FLIGHTS;
+    if (nodeconn_flights_mine & (1ULL << idx))
+        return -EDEADLK;
     char name[32];
-    snprintf(name, sizeof name, "flight.%02x",
-             (unsigned)((key * 0x9E3779B97F4A7C15ULL) >> 58) % NODECONN_FLIGHTS);
+    snprintf(name, sizeof name, "flight.%02x", idx);
     /* its own open file: two threads of a process exclude each other too */
     int fd = nodeconn_file(nm, name);
     if (fd < 0)
@@ -346,11 +352,14 @@ int nodeconn_flight_begin(struct nodemeta *nm, uint64_t key, int *waited)
         *waited = 1;
         nodeconn_nap(until);
     }
-    return fd;
+    nodeconn_flights_mine |= 1ULL << idx;
+    return fd * NODECONN_FLIGHTS + (int)idx;
 }
 
 void nodeconn_flight_end(int token)
 {
-    if (token >= 0)
-        close(token);   /* the lock goes with its only descriptor */
+    if (token < 0)
+        return;
+    nodeconn_flights_mine &= ~(1ULL << (token % NODECONN_FLIGHTS));
+    close(token / NODECONN_FLIGHTS);    /* the lock goes with its only descriptor */
 }
