@@ -153,10 +153,9 @@ typedef void (*meta_fsck_cb)(void *arg, const char *problem);
  * its processes: acquire before a connection is made, by the call's
  * deadline (CLOCK_MONOTONIC ns): a slot >= 0, or -ETIMEDOUT (it logs);
  * release(slot) when that connection is closed. contended: 1 when another
- * process of the node waits for a slot; an idle connection is then closed
- * (at once when a call ends, within META_GATE_IDLE_MS otherwise), so that
- * a process that keeps its connection and does nothing holds no slot from
- * those who need one. */
+ * process of the node waits for a slot; a connection idle for
+ * META_GATE_IDLE_MS is then closed, so that a process that keeps its
+ * connection and does nothing holds no slot from those who need one. */
 struct meta_conn_gate {
     void *arg;
     int (*acquire)(void *arg, int64_t deadline_ns);

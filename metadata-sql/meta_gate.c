@@ -9,11 +9,11 @@
  *
  * Promises: a connection is made only with a slot (waiting at most until
  * the call's deadline, -ETIMEDOUT otherwise, nothing else changed);
- * closing it gives the slot back; an idle connection is closed when
- * another process of the node waits for a slot: at once when a call ends,
- * within META_GATE_IDLE_MS while nothing runs (one small thread per handle
- * while it holds slots; it leaves when the handle holds none). Without a
- * gate nothing of this runs.
+ * closing it gives the slot back; a connection idle for META_GATE_IDLE_MS
+ * is closed when another process of the node waits for a slot, checked
+ * every half of that (one small thread per handle while it holds slots;
+ * it leaves when the handle holds none). Without a gate nothing of this
+ * runs.
  */
 #include "meta_int.h"
 
@@ -33,14 +33,18 @@ void meta_set_conn_gate(struct meta *m, const struct meta_conn_gate *g)
         __atomic_store_n(&m->route.rd->gate, g, __ATOMIC_RELEASE);
 }
 
-/* Connections that hold a slot and run nothing: closed (under m->mu).
- * Returns how many slots the handle still holds. */
+/* Connections that hold a slot and ran nothing for META_GATE_IDLE_MS:
+ * closed (under m->mu). A process's calls come in bursts (a cold open is
+ * a walk, a listing, a block map, a few ms apart): closing after each
+ * would make it connect again, 10-30 ms, for the next. Returns how many
+ * slots the handle still holds. */
 static int meta_gate_drop_idle_locked(struct meta *m)
 {
     int held = 0;
+    int64_t before = meta_mono_ns() - (int64_t)META_GATE_IDLE_MS * 1000000;
     for (int i = 0; i < m->nconns; i++) {
         struct meta_conn *c = &m->conns[i];
-        if (!c->busy && c->slot >= 0)
+        if (!c->busy && c->slot >= 0 && c->idle_since_ns <= before)
             meta_conn_drop(c);
         held += c->slot >= 0;
     }
@@ -52,7 +56,7 @@ static void *meta_gate_idler(void *arg)
     struct meta *m = arg;
     const struct meta_conn_gate *g = meta_gate_of(m);
     for (;;) {
-        struct timespec ts = { 0, META_GATE_IDLE_MS * 1000000L };
+        struct timespec ts = { 0, META_GATE_IDLE_MS * 1000000L / 2 };
         nanosleep(&ts, NULL);
         int contended = g->contended(g->arg);
         pthread_mutex_lock(&m->mu);
@@ -111,10 +115,7 @@ void meta_gate_release(struct meta_conn *c)
 
 void meta_gate_call_ended(struct meta_conn *c)
 {
-    const struct meta_conn_gate *g = meta_gate_of(c->m);
     c->idle_since_ns = meta_mono_ns();
-    if (g && c->slot >= 0 && g->contended(g->arg))
-        meta_conn_drop(c);  /* still ours: busy until the caller marks it free */
 }
 
 void meta_gate_close(struct meta *m)

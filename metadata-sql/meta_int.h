@@ -198,8 +198,8 @@ int meta_conn_connect(struct meta_conn *c);
 void meta_conn_drop(struct meta_conn *c);
 /* The node's bound on connections (meta_gate.c, meta_set_conn_gate):
  * acquire a slot for c before it connects (0, or the gate's -ETIMEDOUT);
- * release it as c closes; call_ended as a call gives c back (closes it
- * when another process of the node waits for a slot); close before the
+ * release it as c closes; call_ended as a call gives c back (its idle
+ * time starts); close before the
  * handle is freed; after_fork in the child. */
 int meta_gate_acquire(struct meta_conn *c);
 void meta_gate_release(struct meta_conn *c);

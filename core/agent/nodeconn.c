@@ -31,6 +31,13 @@
 /* Polling a busy lock: sleep between tries, jittered. */
 #define NODECONN_NAP_MIN_US 500
 #define NODECONN_NAP_MAX_US 4000
+/* A backend outlives its client a moment (it reads the end of the
+ * connection, then exits; longer on a loaded server): a slot is taken
+ * again only this long after its last connection closed. Each slot file
+ * holds when it was released, or NODECONN_HELD while held (a holder that
+ * died without releasing: the full pause). */
+#define NODECONN_GRACE_NS (30 * 1000000LL)
+#define NODECONN_HELD INT64_MAX
 /* A slot that is none: the folder could not hold the locks. */
 #define NODECONN_UNBOUNDED 0x7fffffff
 
@@ -133,6 +140,22 @@ static void nodeconn_want_locked(struct nodeconn *nc, int on)
     }
 }
 
+/* With slot fd just locked: wait out its last connection's grace, then
+ * mark it held. */
+static void nodeconn_after_previous(int fd)
+{
+    int64_t stamp = 0, now = nodeconn_mono_ns(), held = NODECONN_HELD;
+    if (pread(fd, &stamp, sizeof stamp, 0) != (ssize_t)sizeof stamp)
+        stamp = 0;  /* never used */
+    int64_t until = stamp == NODECONN_HELD ? now + NODECONN_GRACE_NS
+                    : stamp > 0 && stamp < now + NODECONN_GRACE_NS ? stamp + NODECONN_GRACE_NS : 0;
+    if (until > now) {
+        struct timespec ts = { (until - now) / 1000000000LL, (until - now) % 1000000000LL };
+        nanosleep(&ts, NULL);
+    }
+    (void)!pwrite(fd, &held, sizeof held, 0);
+}
+
 /* A free slot taken (its number), -EAGAIN when all are held, or -errno
  * when the folder cannot hold the locks (under mu). */
 static int nodeconn_try_locked(struct nodeconn *nc)
@@ -154,6 +177,7 @@ static int nodeconn_try_locked(struct nodeconn *nc)
         }
         if (flock(nc->fd[i], LOCK_EX | LOCK_NB) == 0) {
             nc->held[i] = 1;
+            nodeconn_after_previous(nc->fd[i]);
             return i;
         }
         if (errno != EWOULDBLOCK)
@@ -213,6 +237,8 @@ static void nodeconn_release(void *arg, int slot)
     struct nodeconn *nc = arg;
     pthread_mutex_lock(&nc->mu);
     if (nc->pid == getpid() && slot >= 0 && slot < nc->cap && nc->held[slot]) {
+        int64_t now = nodeconn_mono_ns();
+        (void)!pwrite(nc->fd[slot], &now, sizeof now, 0);
         (void)flock(nc->fd[slot], LOCK_UN);
         nc->held[slot] = 0;
     }
