@@ -162,7 +162,7 @@ struct meta_conn_gate {
     void (*release)(void *arg, int slot);
     int (*contended)(void *arg);
 };
-#define META_GATE_IDLE_MS 50
+#define META_GATE_IDLE_MS 20
 
 /* The handle's own life: X(return type, NAME, (parameters)). */
 #define META_HANDLE_CALLS(X) \

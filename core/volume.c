@@ -128,10 +128,17 @@ static int volume_load_settings(struct volume *v)
     int64_t max_age = c->read_only ? -1 : VOLUME_SETTINGS_AGE;
     if (v->node && nodemeta_load_settings(v->node, max_age, &v->settings) == 0)
         return 0;
+    /* asked once for the node's processes that start together (nodeconn.h) */
+    int waited = 0, tok = v->conns ? nodeconn_flight_begin(v->node, 0x5e771196ULL, &waited) : -1;
+    if (waited && nodemeta_load_settings(v->node, max_age, &v->settings) == 0) {
+        nodeconn_flight_end(tok);
+        return 0;
+    }
     struct nodemeta_stamp st = v->node ? nodemeta_stamp(v->node) : (struct nodemeta_stamp){ 0 };
     int rc = meta_load_settings(v->meta, &v->settings);
     if (rc == 0 && v->node)
         (void)nodemeta_save_settings(v->node, st, &v->settings);
+    nodeconn_flight_end(tok);
     return rc;
 }
 

@@ -28,15 +28,16 @@
 #include "nodemeta.h"
 
 #define NODECONN_FLIGHTS 64
-/* Polling a busy lock: sleep between tries, jittered. */
-#define NODECONN_NAP_MIN_US 500
-#define NODECONN_NAP_MAX_US 4000
+/* Polling a busy lock: naps from 1 ms doubling to 16 ms, jittered by
+ * half: hundreds of waiters must not eat the CPU the holders need. */
+#define NODECONN_NAP_FIRST_US 1000
+#define NODECONN_NAP_MAX_US 16000
 /* A backend outlives its client a moment (it reads the end of the
- * connection, then exits; longer on a loaded server): a slot is taken
+ * connection, then exits: a few ms; longer on a loaded server): a slot is taken
  * again only this long after its last connection closed. Each slot file
  * holds when it was released, or NODECONN_HELD while held (a holder that
  * died without releasing: the full pause). */
-#define NODECONN_GRACE_NS (30 * 1000000LL)
+#define NODECONN_GRACE_NS (15 * 1000000LL)
 #define NODECONN_HELD INT64_MAX
 /* A slot that is none: the folder could not hold the locks. */
 #define NODECONN_UNBOUNDED 0x7fffffff
@@ -71,12 +72,15 @@ static long nodeconn_jitter(void)
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
-    return (long)(x % (NODECONN_NAP_MAX_US - NODECONN_NAP_MIN_US));
+    return (long)(x >> 11);
 }
 
-static void nodeconn_nap(int64_t until_ns)
+/* One nap of a wait: *step (start at 0) grows with each. */
+static void nodeconn_nap(int64_t until_ns, long *step)
 {
-    long us = NODECONN_NAP_MIN_US + nodeconn_jitter();
+    *step = *step ? (*step * 2 > NODECONN_NAP_MAX_US ? NODECONN_NAP_MAX_US : *step * 2)
+                  : NODECONN_NAP_FIRST_US;
+    long us = *step / 2 + nodeconn_jitter() % (*step / 2 + 1) + *step / 4;
     int64_t left = until_ns - nodeconn_mono_ns();
     if (left <= 0)
         return;
@@ -190,6 +194,7 @@ static int nodeconn_acquire(void *arg, int64_t deadline_ns)
 {
     struct nodeconn *nc = arg;
     int waiting = 0, slot;
+    long step = 0;
     pthread_mutex_lock(&nc->mu);
     nodeconn_check_fork_locked(nc);
     for (;;) {
@@ -205,7 +210,7 @@ static int nodeconn_acquire(void *arg, int64_t deadline_ns)
             break;
         }
         pthread_mutex_unlock(&nc->mu);
-        nodeconn_nap(deadline_ns);
+        nodeconn_nap(deadline_ns, &step);
         pthread_mutex_lock(&nc->mu);
         nodeconn_check_fork_locked(nc);
         if (nc->waiting == 0)
@@ -369,6 +374,7 @@ int nodeconn_flight_begin(struct nodemeta *nm, uint64_t key, int *waited)
     if (fd < 0)
         return fd;
     int64_t until = nodeconn_mono_ns() + (int64_t)NODECONN_FLIGHT_WAIT_MS * 1000000;
+    long step = 0;
     while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         if (errno != EWOULDBLOCK || nodeconn_mono_ns() >= until) {
             int rc = errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
@@ -376,7 +382,7 @@ int nodeconn_flight_begin(struct nodemeta *nm, uint64_t key, int *waited)
             return rc;
         }
         *waited = 1;
-        nodeconn_nap(until);
+        nodeconn_nap(until, &step);
     }
     nodeconn_flights_mine |= 1ULL << idx;
     return fd * NODECONN_FLIGHTS + (int)idx;

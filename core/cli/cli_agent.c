@@ -97,9 +97,10 @@ static int cli_agent_serve(const struct shimfs_config *cfg, struct nodemeta *nm,
     if (rc < 0)
         return cli_meta_fail("agent", NULL, rc);
     meta_set_timeout(m, cfg->meta_timeout_ms);
-    /* its one connection counts among the node's, and keeps its slot */
+    /* its one connection counts among the node's; it keeps its slot
+     * (polls every 200 ms) unless that would leave processes too few */
     struct nodeconn *nc = NULL;
-    if (cfg->node_conns > 0 && nodeconn_open(nm, cfg->node_conns, 1, &nc) == 0)
+    if (cfg->node_conns > 0 && nodeconn_open(nm, cfg->node_conns, cfg->node_conns >= 4, &nc) == 0)
         meta_set_conn_gate(m, nodeconn_gate(nc));
     rc = agent_run(cfg, m, nm, &cli_agent_stop);
     meta_close(m);

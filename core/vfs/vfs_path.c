@@ -306,9 +306,18 @@ static int vfs_step(struct vfs_walk *w, const char *name, size_t nlen, struct me
         /* asked once for the node: another process walking from here by
          * the same name leaves its answer in the node's files */
         int waited, tok = vfs_flight_begin('w', dir->ino, name, nlen, &waited);
-        if (waited && vfs_nodewalk_get(dir->ino, name, nlen, a) == 0) {
+        if (waited) {
+            /* a folder other processes of the node are reading now: one
+             * listing for all of them (vfs_snap_fill asks it once), whose
+             * block maps spare each of them its own for the file it opens */
             vfs_flight_end(tok);
-            return 0;
+            tok = -1;
+            if (vfs_snap_load(dir->ino) || vfs_fill_dir(dir->ino, VFS_SNAP_FIRST) == 1) {
+                rc = mcache_lookup(dir->ino, name, nlen, a);
+                return rc != MC_MISS ? rc : vfs_lookup_missed(dir->ino, name, nlen, a, misses);
+            }
+            if (vfs_nodewalk_get(dir->ino, name, nlen, a) == 0)
+                return 0;
         }
         rc = vfs_walk_rest(dir->ino, names, lens, n);
         vfs_flight_end(tok);
