@@ -157,6 +157,9 @@ else fail "$L listings for 100 folders read by $READERS readers, 2 each (want <=
 # and every question: about a walk, a listing and a block map per folder
 if [ "$R" -le 500 ]; then pass "$R namespace reads in all for 100 folders"
 else fail "$R namespace reads for 100 folders (want <= 500)"; fi
+out=$(SHIMFS_CACHE_DIR=$CACHE "$CLI" agent --status 2>&1 || true)
+if grep -q "^connections: [0-8] of the node's 8 open" <<< "$out"; then pass "shimfs agent --status counts the node's connections"
+else fail "shimfs agent --status: $out"; fi
 if ! grep -q "too many clients" "$LOG" 2>/dev/null; then pass "no 'too many clients' in the readers' log"
 else fail "the server refused clients: $(grep -m1 'too many clients' "$LOG")"; fi
 
