@@ -30,7 +30,7 @@ struct meta {
     void (*hook)(void *);
     void *hook_arg;
     int timeout_ms;             /* meta_set_timeout; 0: not set */
-    const struct meta_conn_gate *gate;  /* meta_set_conn_gate */
+    const struct meta_conn_gate *gate; /* meta_set_conn_gate */
 };
 
 /* The engine's handle if opened already, else NULL. */

@@ -197,7 +197,7 @@ void volume_close(struct volume *v)
         obj_close(v->store);
     if (v->meta)
         meta_close(v->meta);
-    nodeconn_close(v->conns);   /* after the connections it bounds */
+    nodeconn_close(v->conns); /* after the connections it bounds */
     nodemeta_close(v->node);
     free(v);
 }

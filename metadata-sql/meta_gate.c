@@ -84,7 +84,7 @@ static void meta_gate_start_idler(struct meta *m)
     if (!m->idler && !m->closing) {
         sigset_t all, old;
         sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);   /* no signal of the host's lands there */
+        pthread_sigmask(SIG_SETMASK, &all, &old); /* no signal of the host's lands there */
         if (pthread_create(&m->idler_thread, NULL, meta_gate_idler, m) == 0)
             m->idler = 1;
         pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -135,9 +135,9 @@ struct meta {
     int fenced;                 /* a session was ever started: commits are fenced
                                    (even while a reaped one is being replaced) */
     void *commit_arg;
-    const struct meta_conn_gate *gate;  /* meta_set_conn_gate (atomic), or NULL */
-    int idler;                  /* 1 while meta_gate.c's idle closer runs (under mu) */
-    int closing;                /* meta_close: the idle closer leaves (under mu) */
+    const struct meta_conn_gate *gate; /* meta_set_conn_gate (atomic), or NULL */
+    int idler;                         /* 1 while meta_gate.c's idle closer runs (under mu) */
+    int closing;                       /* meta_close: the idle closer leaves (under mu) */
     pthread_t idler_thread;
 };
 

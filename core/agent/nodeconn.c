@@ -46,12 +46,12 @@ struct nodeconn {
     struct nodemeta *nm;
     int cap, keep;
     pthread_mutex_t mu;
-    pid_t pid;                  /* whose descriptors these are */
-    int *fd;                    /* per slot, -1 until first tried */
+    pid_t pid; /* whose descriptors these are */
+    int *fd;   /* per slot, -1 until first tried */
     unsigned char *held;
-    int want_fd;                /* "slot.want", read locked while waiting > 0 */
+    int want_fd; /* "slot.want", read locked while waiting > 0 */
     int waiting;
-    int probe_fd;               /* "slot.want" opened apart: the probe of contended */
+    int probe_fd; /* "slot.want" opened apart: the probe of contended */
     int64_t logged_ns;
     struct meta_conn_gate gate;
 };
@@ -150,9 +150,10 @@ static void nodeconn_after_previous(int fd)
 {
     int64_t stamp = 0, now = nodeconn_mono_ns(), held = NODECONN_HELD;
     if (pread(fd, &stamp, sizeof stamp, 0) != (ssize_t)sizeof stamp)
-        stamp = 0;  /* never used */
-    int64_t until = stamp == NODECONN_HELD ? now + NODECONN_GRACE_NS
-                    : stamp > 0 && stamp < now + NODECONN_GRACE_NS ? stamp + NODECONN_GRACE_NS : 0;
+        stamp = 0; /* never used */
+    int64_t until = stamp == NODECONN_HELD                         ? now + NODECONN_GRACE_NS
+                    : stamp > 0 && stamp < now + NODECONN_GRACE_NS ? stamp + NODECONN_GRACE_NS
+                                                                   : 0;
     if (until > now) {
         struct timespec ts = { (until - now) / 1000000000LL, (until - now) % 1000000000LL };
         nanosleep(&ts, NULL);
@@ -214,7 +215,7 @@ static int nodeconn_acquire(void *arg, int64_t deadline_ns)
         pthread_mutex_lock(&nc->mu);
         nodeconn_check_fork_locked(nc);
         if (nc->waiting == 0)
-            waiting = 0;    /* forked meanwhile: the count is this process's now */
+            waiting = 0; /* forked meanwhile: the count is this process's now */
     }
     if (waiting)
         nodeconn_want_locked(nc, 0);
@@ -224,14 +225,18 @@ static int nodeconn_acquire(void *arg, int64_t deadline_ns)
         nc->logged_ns = now;
     pthread_mutex_unlock(&nc->mu);
     if (slot == -ETIMEDOUT) {
-        log_warn("nodeconn", "all %d database connections of the node (SHIMFS_NODE_CONNS) stayed "
-                 "busy until the call's deadline (SHIMFS_META_TIMEOUT): giving up", nc->cap);
+        log_warn("nodeconn",
+                 "all %d database connections of the node (SHIMFS_NODE_CONNS) stayed "
+                 "busy until the call's deadline (SHIMFS_META_TIMEOUT): giving up",
+                 nc->cap);
         return slot;
     }
     if (slot < 0) {
         if (say)
-            log_warn("nodeconn", "the node's connection slots are unusable (%s): connecting "
-                     "without the node's bound", strerror(-slot));
+            log_warn("nodeconn",
+                     "the node's connection slots are unusable (%s): connecting "
+                     "without the node's bound",
+                     strerror(-slot));
         return NODECONN_UNBOUNDED;
     }
     return slot;
@@ -293,7 +298,8 @@ int nodeconn_open(struct nodemeta *nm, int cap, int keep, struct nodeconn **out)
     nc->pid = getpid();
     nc->want_fd = nc->probe_fd = -1;
     pthread_mutex_init(&nc->mu, NULL);
-    nc->gate = (struct meta_conn_gate){ nc, nodeconn_acquire, nodeconn_release, nodeconn_contended };
+    nc->gate =
+        (struct meta_conn_gate){ nc, nodeconn_acquire, nodeconn_release, nodeconn_contended };
     *out = nc;
     return 0;
 }
@@ -331,7 +337,7 @@ void nodeconn_after_fork(struct nodeconn *nc)
 {
     if (!nc)
         return;
-    pthread_mutex_init(&nc->mu, NULL);     /* a parent thread may have held it */
+    pthread_mutex_init(&nc->mu, NULL); /* a parent thread may have held it */
     nodeconn_forget_locked(nc);
 }
 
@@ -393,5 +399,5 @@ void nodeconn_flight_end(int token)
     if (token < 0)
         return;
     nodeconn_flights_mine &= ~(1ULL << (token % NODECONN_FLIGHTS));
-    close(token / NODECONN_FLIGHTS);    /* the lock goes with its only descriptor */
+    close(token / NODECONN_FLIGHTS); /* the lock goes with its only descriptor */
 }

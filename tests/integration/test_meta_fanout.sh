@@ -71,7 +71,8 @@ fresh_node() {
 
 # run_readers NAME [VAR=VALUE...]: $READERS readers at once from a fresh
 # node; sets OK (readers that succeeded), PEAK (most connections of the
-# volume's database seen at once), SECS (wall time), and leaves each
+# volume's database seen at once), SECS (wall time), FIRST (time to the
+# first file, median and max of the readers that succeeded), and leaves each
 # reader's output in $TEST_SCRATCH/NAME.N.
 run_readers() {
     local name=$1 i a b fifo=$TEST_SCRATCH/start.$1 t0 t1
@@ -117,6 +118,9 @@ run_readers() {
     rm -f "$fifo"
     PEAK=$(sed -n 's/.*NOTICE:  peak \([0-9]*\).*/\1/p' "$TEST_SCRATCH/$name.samples" | sort -n | tail -1)
     PEAK=${PEAK:-0}
+    # time to the first file read whole: median and slowest reader (ms)
+    FIRST=$(cat "$TEST_SCRATCH/$name".[0-9]* | awk '$1 == "ok" { print $3 }' | sort -n |
+            awk '{ v[NR] = $1 } END { if (NR) printf "%d ms median, %d ms max", v[int((NR + 1) / 2)], v[NR]; else print "none" }')
     SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 }
 # calls of the statements that read the namespace (walks, lookups,
@@ -139,7 +143,7 @@ statements() {
 # ---- with the node's bound (the default, 8) ----
 run_readers capped
 R=$(reads); S=$(statements)
-echo "# bounded (SHIMFS_NODE_CONNS=8): $OK of $READERS readers ok in $SECS s, peak $PEAK connections, $(listings) listings, $R namespace reads, $S statements" >&2
+echo "# bounded (SHIMFS_NODE_CONNS=8): $OK of $READERS readers ok in $SECS s (first file: $FIRST), peak $PEAK connections, $(listings) listings, $R namespace reads, $S statements" >&2
 su_sql -d shimfs -c "SELECT calls, left(regexp_replace(query, '\s+', ' ', 'g'), 90) FROM pg_stat_statements
                      WHERE query !~* 'pg_stat_statements' ORDER BY calls DESC LIMIT 8" | sed 's/^/#   /' >&2
 assert_eq "$READERS" "$OK" "$READERS cold readers of a node all succeed against max_connections=100"
@@ -165,7 +169,7 @@ else fail "the server refused clients: $(grep -m1 'too many clients' "$LOG")"; f
 
 # ---- a tighter bound (fewer readers: they queue for one slot) ----
 READERS=64 run_readers capped2 SHIMFS_NODE_CONNS=2
-echo "# bounded (SHIMFS_NODE_CONNS=2): $OK of 64 readers ok in $SECS s, peak $PEAK connections, $(reads) namespace reads" >&2
+echo "# bounded (SHIMFS_NODE_CONNS=2): $OK of 64 readers ok in $SECS s (first file: $FIRST), peak $PEAK connections, $(reads) namespace reads" >&2
 assert_eq 64 "$OK" "with SHIMFS_NODE_CONNS=2 all 64 readers succeed too"
 if [ "$PEAK" -le 2 ]; then pass "...holding at most $PEAK connections"
 else fail "...but the node held $PEAK connections at once (SHIMFS_NODE_CONNS=2)"; fi
@@ -175,5 +179,5 @@ else fail "...but the node held $PEAK connections at once (SHIMFS_NODE_CONNS=2)"
 [ "${FANOUT_COMPARE:-0}" = 1 ] || exit 0
 : > "$LOG"
 run_readers unbounded SHIMFS_NODE_CONNS=0
-echo "# unbounded (SHIMFS_NODE_CONNS=0): $OK of $READERS readers ok in $SECS s, peak $PEAK connections, $(reads) namespace reads, $(statements) statements, $(grep -c 'too many clients' "$LOG" 2>/dev/null || true) 'too many clients' lines" >&2
+echo "# unbounded (SHIMFS_NODE_CONNS=0): $OK of $READERS readers ok in $SECS s (first file: $FIRST), peak $PEAK connections, $(reads) namespace reads, $(statements) statements, $(grep -c 'too many clients' "$LOG" 2>/dev/null || true) 'too many clients' lines" >&2
 

@@ -8,8 +8,9 @@
  * (the test opens its writing end when every reader has started: they begin
  * together), then, for every DIR, stat()s, open()s and reads to the end
  * the files DIR/f1 .. DIR/fN. Prints one line per failure ("path: call:
- * strerror") and, at the end, "ok FILES" or "failed K of FILES"; exits 1
- * when anything failed.
+ * strerror") and, at the end, "ok FILES FIRST_MS TOTAL_MS" (milliseconds
+ * from the start to its first file read whole, and to the last) or
+ * "failed K of FILES"; exits 1 when anything failed.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static int fanout_one(const char *path)
@@ -52,6 +54,13 @@ static int fanout_one(const char *path)
     return 0;
 }
 
+static double fanout_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -63,18 +72,22 @@ int main(int argc, char **argv)
         if (fd >= 0)
             close(fd);
     }
+    double t0 = fanout_ms(), first = -1;
     int n = atoi(argv[2]), files = 0, failed = 0;
     for (int d = 3; d < argc; d++) {
         for (int k = 1; k <= n; k++) {
             char path[4096];
             snprintf(path, sizeof path, "%s/f%d", argv[d], k);
             files++;
-            failed += fanout_one(path) < 0;
+            int rc = fanout_one(path);
+            failed += rc < 0;
+            if (rc == 0 && first < 0)
+                first = fanout_ms() - t0;
         }
     }
     if (failed)
         printf("failed %d of %d\n", failed, files);
     else
-        printf("ok %d\n", files);
+        printf("ok %d %.0f %.0f\n", files, first, fanout_ms() - t0);
     return failed ? 1 : 0;
 }

@@ -24,7 +24,9 @@
 
 static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
-    (void)st; (void)flag; (void)f;
+    (void)st;
+    (void)flag;
+    (void)f;
     remove(p);
     return 0;
 }
@@ -83,7 +85,10 @@ START_TEST(test_cap_and_deadline)
 }
 END_TEST
 
-struct waiter { const struct meta_conn_gate *g; int slot; };
+struct waiter {
+    const struct meta_conn_gate *g;
+    int slot;
+};
 
 static void *wait_slot(void *arg)
 {
@@ -112,7 +117,7 @@ START_TEST(test_waiter_seen_and_served)
     ga->release(ga->arg, s);
     pthread_join(t, NULL);
     ck_assert_int_eq(w.slot, 0);
-    ck_assert_int_eq(ga->contended(ga->arg), 0);   /* nobody waits now */
+    ck_assert_int_eq(ga->contended(ga->arg), 0); /* nobody waits now */
     w.g->release(w.g->arg, w.slot);
     nodeconn_close(a);
     nodeconn_close(b);
@@ -137,14 +142,17 @@ START_TEST(test_fork_child_holds_nothing)
     int st = 0;
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    ck_assert_int_eq(nodeconn_in_use(a), 1);    /* and it took nothing from the parent */
+    ck_assert_int_eq(nodeconn_in_use(a), 1); /* and it took nothing from the parent */
     g->release(g->arg, s);
     ck_assert_int_eq(nodeconn_in_use(a), 0);
     nodeconn_close(a);
 }
 END_TEST
 
-struct asker { uint64_t key; int waited, token; };
+struct asker {
+    uint64_t key;
+    int waited, token;
+};
 
 static void *ask(void *arg)
 {
