@@ -90,10 +90,36 @@ static void nodeconn_nap(int64_t until_ns, long *step)
     nanosleep(&ts, NULL);
 }
 
+/* Shells dup2 onto small numbers (`exec 3> file`), which would silently
+ * close a lock's descriptor (and a later unlock would hit the program's
+ * file): the node's lock files sit at NODECONN_FD_FLOOR or above, as the
+ * engine's sockets do. */
+#define NODECONN_FD_FLOOR 10
+
 static int nodeconn_file(struct nodemeta *nm, const char *name)
 {
     int fd = openat(nodemeta_dirfd(nm), name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    return fd < 0 ? -errno : fd;
+    if (fd < 0)
+        return -errno;
+    if (fd < NODECONN_FD_FLOOR) {
+        int high = fcntl(fd, F_DUPFD_CLOEXEC, NODECONN_FD_FLOOR);
+        int err = high < 0 ? -errno : 0;
+        close(fd);
+        return high < 0 ? err : high;
+    }
+    return fd;
+}
+
+/* The descriptors of slots this process does not hold: closed once it
+ * waits no more (a program's descriptors are its own; under mu). */
+static void nodeconn_close_spare_locked(struct nodeconn *nc)
+{
+    for (int i = 0; i < nc->cap; i++) {
+        if (!nc->held[i] && nc->fd[i] >= 0) {
+            close(nc->fd[i]);
+            nc->fd[i] = -1;
+        }
+    }
 }
 
 /* Descriptors a fork child inherited: closed, never unlocked (under mu). */
@@ -219,6 +245,7 @@ static int nodeconn_acquire(void *arg, int64_t deadline_ns)
     }
     if (waiting)
         nodeconn_want_locked(nc, 0);
+    nodeconn_close_spare_locked(nc);
     int64_t now = nodeconn_mono_ns();
     int say = slot < 0 && now - nc->logged_ns > 30 * 1000000000LL;
     if (say)
@@ -250,6 +277,8 @@ static void nodeconn_release(void *arg, int slot)
         int64_t now = nodeconn_mono_ns();
         (void)!pwrite(nc->fd[slot], &now, sizeof now, 0);
         (void)flock(nc->fd[slot], LOCK_UN);
+        close(nc->fd[slot]);
+        nc->fd[slot] = -1;
         nc->held[slot] = 0;
     }
     pthread_mutex_unlock(&nc->mu);

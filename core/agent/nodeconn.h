@@ -27,6 +27,9 @@
  *    -ETIMEDOUT and one log line), a question by NODECONN_FLIGHT_WAIT_MS
  *    (then the caller asks itself: never an error).
  *  - A fork child holds none of its parent's slots or questions.
+ *  - Its descriptors are close-on-exec and numbered 10 or above (a shell's
+ *    `exec 3> file` never lands on one); a process keeps one per slot it
+ *    holds, plus two while it uses the bound.
  *  - When the folder cannot hold the locks (descriptors exhausted), the
  *    process connects unbounded after one log line rather than fail.
  */
