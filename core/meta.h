@@ -154,6 +154,21 @@ struct meta_fsck_report {
 };
 typedef void (*meta_fsck_cb)(void *arg, const char *problem);
 
+/* A bound on the connections of a node (core/agent/nodeconn.h), shared by
+ * its processes: acquire before a connection is made, by the call's
+ * deadline (CLOCK_MONOTONIC ns): a slot >= 0, or -ETIMEDOUT (it logs);
+ * release(slot) when that connection is closed. contended: 1 when another
+ * process of the node waits for a slot; a connection idle for
+ * META_GATE_IDLE_MS is then closed, so that a process that keeps its
+ * connection and does nothing holds no slot from those who need one. */
+struct meta_conn_gate {
+    void *arg;
+    int (*acquire)(void *arg, int64_t deadline_ns);
+    void (*release)(void *arg, int slot);
+    int (*contended)(void *arg);
+};
+#define META_GATE_IDLE_MS 20
+
 /* The handle's own life: X(return type, NAME, (parameters)). */
 #define META_HANDLE_CALLS(X) \
     /* Connect (lazily) with a libpq URL or conninfo; NULL or "" uses
@@ -188,7 +203,11 @@ typedef void (*meta_fsck_cb)(void *arg, const char *problem);
     X(uint64_t, session_id, (struct meta *m)) \
     /* Forget session sid only if it is still the handle's (the database
      * said it is gone; after fork meta_after_fork forgets it). */ \
-    X(void, session_forget, (struct meta *m, uint64_t sid))
+    X(void, session_forget, (struct meta *m, uint64_t sid)) \
+    /* Every connection of the handle (and of its read server) is made
+     * under g from now on (NULL: none; g must outlive the handle). Set
+     * before the first call. */ \
+    X(void, set_conn_gate, (struct meta *m, const struct meta_conn_gate *g))
 
 /* Every other call: int meta_NAME(struct meta *m, ...) as
  * X(NAME, (parameters, the handle first as m), the other parameters'

@@ -4,7 +4,7 @@
  *
  * Promises: the engine's handle is opened at most once, and a failure to
  * open it is remembered (a bad connection string stays bad); a commit hook
- * or timeout set before is applied to it as it opens; meta_session_id and
+ * timeout or connection gate set before is applied to it as it opens; meta_session_id and
  * meta_session_forget never load the engine (no session can exist before
  * it is loaded); meta_txn's body gets this handle back, so its meta_*
  * calls come here too.
@@ -30,6 +30,7 @@ struct meta {
     void (*hook)(void *);
     void *hook_arg;
     int timeout_ms;             /* meta_set_timeout; 0: not set */
+    const struct meta_conn_gate *gate; /* meta_set_conn_gate */
 };
 
 /* The engine's handle if opened already, else NULL. */
@@ -52,6 +53,8 @@ static int meta_handle_open_db(struct meta *m)
                 ops->set_commit_hook(db, m->hook, m->hook_arg);
             if (m->timeout_ms)
                 ops->set_timeout(db, m->timeout_ms);
+            if (m->gate)
+                ops->set_conn_gate(db, m->gate);
             m->ops = ops;
             __atomic_store_n(&m->db, db, __ATOMIC_RELEASE);
         } else {
@@ -130,6 +133,16 @@ void meta_set_timeout(struct meta *m, int timeout_ms)
     m->timeout_ms = timeout_ms;
     if (m->db)
         m->ops->set_timeout(m->db, timeout_ms);
+    pthread_mutex_unlock(&m->lock);
+}
+
+void meta_set_conn_gate(struct meta *m, const struct meta_conn_gate *g)
+{
+    assert(m);
+    pthread_mutex_lock(&m->lock);
+    m->gate = g;
+    if (m->db)
+        m->ops->set_conn_gate(m->db, g);
     pthread_mutex_unlock(&m->lock);
 }
 

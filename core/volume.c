@@ -20,6 +20,7 @@
 #include "codec.h"
 #include "layout.h"
 #include "log.h"
+#include "nodeconn.h"
 #include "nodemeta.h"
 #include "objstore.h"
 #include "trust.h"
@@ -116,16 +117,28 @@ static int volume_load_settings(struct volume *v)
             log_warn("volume", "%s/meta unusable (%s): metadata is not shared with the node's "
                      "other processes", c->cache_dir, strerror(-rc));
     }
+    if (v->node && c->node_conns > 0) {
+        /* before the first connection: the settings below may need one */
+        if (nodeconn_open(v->node, c->node_conns, 0, &v->conns) == 0)
+            meta_set_conn_gate(v->meta, nodeconn_gate(v->conns));
+    }
     v->marks = v->node ? v->node : __atomic_load_n(&volume_kept_marks, __ATOMIC_ACQUIRE);
     if (v->marks)
         meta_set_commit_hook(v->meta, volume_committed, v);
     int64_t max_age = c->read_only ? -1 : VOLUME_SETTINGS_AGE;
     if (v->node && nodemeta_load_settings(v->node, max_age, &v->settings) == 0)
         return 0;
+    /* asked once for the node's processes that start together (nodeconn.h) */
+    int waited = 0, tok = v->conns ? nodeconn_flight_begin(v->node, 0x5e771196ULL, &waited) : -1;
+    if (waited && nodemeta_load_settings(v->node, max_age, &v->settings) == 0) {
+        nodeconn_flight_end(tok);
+        return 0;
+    }
     struct nodemeta_stamp st = v->node ? nodemeta_stamp(v->node) : (struct nodemeta_stamp){ 0 };
     int rc = meta_load_settings(v->meta, &v->settings);
     if (rc == 0 && v->node)
         (void)nodemeta_save_settings(v->node, st, &v->settings);
+    nodeconn_flight_end(tok);
     return rc;
 }
 
@@ -184,8 +197,15 @@ void volume_close(struct volume *v)
         obj_close(v->store);
     if (v->meta)
         meta_close(v->meta);
+    nodeconn_close(v->conns); /* after the connections it bounds */
     nodemeta_close(v->node);
     free(v);
+}
+
+void volume_after_fork(struct volume *v)
+{
+    if (v)
+        nodeconn_after_fork(v->conns);
 }
 
 void volume_get_parts(struct volume *v, struct volume_parts *out)

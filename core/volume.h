@@ -16,6 +16,7 @@
 #include "meta.h"
 
 struct obj_store;
+struct nodeconn;
 struct cache;
 
 struct volume {
@@ -27,8 +28,13 @@ struct volume {
     uint64_t dev;            /* st_dev reported for volume files */
     struct nodemeta *node;   /* metadata shared on this node; NULL without a cache */
     struct nodemeta *marks;  /* where commits are marked: node, or volume_keep_marks's */
+    struct nodeconn *conns;  /* the node's connection slots (SHIMFS_NODE_CONNS); NULL: unbounded */
     void (*committed)(uint64_t before);     /* volume_set_committed */
 };
+
+/* In a fork child: the parent's connection slots are not the child's
+ * (before meta_after_fork). */
+void volume_after_fork(struct volume *v);
 
 /* What a user of an open volume reaches, without depending on the layout
  * above (the vfs's engine copies it once). Valid until volume_close. */

@@ -230,6 +230,8 @@ int meta_conn_connect(struct meta_conn *c)
     int rc = meta_down_check(c->m);
     if (rc < 0)
         return rc;
+    if ((rc = meta_gate_acquire(c)) < 0)
+        return rc;
     int held[META_FD_FLOOR];
     int nheld = meta_fd_hold_low(held);
     PGconn *pg;
@@ -290,6 +292,7 @@ void meta_conn_drop(struct meta_conn *c)
     if (c->pg)
         PQfinish(c->pg);
     c->pg = NULL;
+    meta_gate_release(c);
     c->in_block = 0;
     memset(c->prepared, 0, sizeof c->prepared);
 }

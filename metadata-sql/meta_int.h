@@ -80,6 +80,8 @@ struct meta_conn {
     int retry;                  /* the last failure may succeed if the tx reruns */
     int moved;                  /* the last failure: a pooler moved our session */
     int64_t deadline_ns;        /* CLOCK_MONOTONIC: this use of c ends by then */
+    int slot;                   /* the node's slot it holds (meta_set_conn_gate), or -1 */
+    int64_t idle_since_ns;      /* CLOCK_MONOTONIC: when its last call ended */
     unsigned char prepared[MS_COUNT];
 };
 
@@ -133,6 +135,10 @@ struct meta {
     int fenced;                 /* a session was ever started: commits are fenced
                                    (even while a reaped one is being replaced) */
     void *commit_arg;
+    const struct meta_conn_gate *gate; /* meta_set_conn_gate (atomic), or NULL */
+    int idler;                         /* 1 while meta_gate.c's idle closer runs (under mu) */
+    int closing;                       /* meta_close: the idle closer leaves (under mu) */
+    pthread_t idler_thread;
 };
 
 /* A change committed outside meta_tx's notice (meta_change1 callers whose
@@ -190,6 +196,16 @@ void meta_conn_set_owned(struct meta *m, struct meta_conn *c);
  * while the database is known down. Logs through meta_down_failed. */
 int meta_conn_connect(struct meta_conn *c);
 void meta_conn_drop(struct meta_conn *c);
+/* The node's bound on connections (meta_gate.c, meta_set_conn_gate):
+ * acquire a slot for c before it connects (0, or the gate's -ETIMEDOUT);
+ * release it as c closes; call_ended as a call gives c back (its idle
+ * time starts); close before the
+ * handle is freed; after_fork in the child. */
+int meta_gate_acquire(struct meta_conn *c);
+void meta_gate_release(struct meta_conn *c);
+void meta_gate_call_ended(struct meta_conn *c);
+void meta_gate_close(struct meta *m);
+void meta_gate_after_fork(struct meta *m);
 int meta_conn_broken(const struct meta_conn *c);
 /* Map a failed result (or a connection-level failure when r is NULL) to a
  * negative errno; sets c->retry for serialization failures and deadlocks;

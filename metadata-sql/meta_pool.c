@@ -81,8 +81,10 @@ int meta_open_one(const char *conninfo, struct meta **out)
     pthread_mutex_init(&m->mu, NULL);
     pthread_mutex_init(&m->route.mu, NULL);
     meta_pool_cond_init(&m->cv);
-    for (int i = 0; i < m->nconns; i++)
+    for (int i = 0; i < m->nconns; i++) {
         m->conns[i].m = m;
+        m->conns[i].slot = -1;
+    }
     *out = m;
     return 0;
 }
@@ -106,6 +108,7 @@ void meta_close(struct meta *m)
     if (!m)
         return;
     meta_route_close(m);
+    meta_gate_close(m);
     for (int i = 0; i < m->nconns; i++)
         meta_conn_drop(&m->conns[i]);
     pthread_mutex_destroy(&m->mu);
@@ -139,6 +142,7 @@ void meta_after_fork(struct meta *m)
     }
     if (devnull >= 0)
         close(devnull);
+    meta_gate_after_fork(m);
     pthread_mutex_init(&m->mu, NULL);
     meta_pool_cond_init(&m->cv);
     pthread_mutex_init(&m->down.mu, NULL);
@@ -267,6 +271,7 @@ void meta_conn_put(struct meta_conn *c)
     if (!c || meta_conn_owned(c->m) == c)
         return;
     struct meta *m = c->m;
+    meta_gate_call_ended(c);
     pthread_mutex_lock(&m->mu);
     c->busy = 0;
     pthread_cond_signal(&m->cv);

@@ -208,6 +208,12 @@ int nodemeta_open(const char *cache_dir, const char *conninfo, struct nodemeta *
     return 0;
 }
 
+int nodemeta_dirfd(const struct nodemeta *nm)
+{
+    assert(nm);
+    return nm->dirfd;
+}
+
 void nodemeta_close(struct nodemeta *nm)
 {
     if (!nm)

@@ -93,6 +93,10 @@ int nodemeta_claim_spawn(struct nodemeta *nm, int64_t now, int64_t every_ns);
 int nodemeta_replaced(const struct nodemeta *nm);
 int nodemeta_agent_lock(struct nodemeta *nm);
 
+/* The node's folder (for the node's locks, nodeconn.h): the handle's own
+ * descriptor, valid until nodemeta_close. */
+int nodemeta_dirfd(const struct nodemeta *nm);
+
 /* Wall clock in ns (CLOCK_REALTIME): snapshot times are shared between
  * processes, so they are wall times. */
 int64_t nodemeta_now(void);

@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "nodeconn.h"
 #include "nodemeta.h"
 
 static const char cli_agent_usage[] =
@@ -33,7 +34,8 @@ static const char cli_agent_usage[] =
     "start it by themselves; it leaves after SHIMFS_AGENT_IDLE unused.\n"
     "\n"
     "  --detach    fork into the background and return at once\n"
-    "  --status    say whether an agent serves this node (exit 0) or not (3)\n"
+    "  --status    say whether an agent serves this node (exit 0) or not (3), and how\n"
+    "              many of the node's connections (SHIMFS_NODE_CONNS) are open\n"
     "  --meta URL  database (libpq URL or conninfo); default SHIMFS_META\n"
     "  -h, --help  this help\n";
 
@@ -45,15 +47,28 @@ static void cli_agent_on_signal(int sig)
     cli_agent_stop = 1;
 }
 
-static int cli_agent_status(struct nodemeta *nm)
+/* How many of the node's connection slots are held now. */
+static void cli_agent_conns(const struct shimfs_config *cfg, struct nodemeta *nm)
+{
+    struct nodeconn *nc;
+    if (cfg->node_conns > 0 && nodeconn_open(nm, cfg->node_conns, 0, &nc) == 0) {
+        printf("connections: %d of the node's %d open (SHIMFS_NODE_CONNS)\n", nodeconn_in_use(nc),
+               cfg->node_conns);
+        nodeconn_close(nc);
+    }
+}
+
+static int cli_agent_status(const struct shimfs_config *cfg, struct nodemeta *nm)
 {
     int64_t now = nodemeta_now(), at = nodemeta_verified(nm);
     if (!agent_alive(nm, now)) {
         printf("agent: none serves this node (processes connect once their TTL is past)\n");
+        cli_agent_conns(cfg, nm);
         return 3;
     }
     printf("agent: serving this node (pid %lld), last poll %lld ms ago\n",
            (long long)nodemeta_agent_pid(nm), (long long)((now - at) / 1000000));
+    cli_agent_conns(cfg, nm);
     return CLI_OK;
 }
 
@@ -96,8 +111,14 @@ static int cli_agent_serve(const struct shimfs_config *cfg, struct nodemeta *nm,
     if (rc < 0)
         return cli_meta_fail("agent", NULL, rc);
     meta_set_timeout(m, cfg->meta_timeout_ms);
+    /* its one connection counts among the node's; it keeps its slot
+     * (polls every 200 ms) unless that would leave processes too few */
+    struct nodeconn *nc = NULL;
+    if (cfg->node_conns > 0 && nodeconn_open(nm, cfg->node_conns, cfg->node_conns >= 4, &nc) == 0)
+        meta_set_conn_gate(m, nodeconn_gate(nc));
     rc = agent_run(cfg, m, nm, &cli_agent_stop);
     meta_close(m);
+    nodeconn_close(nc);
     if (rc == -EBUSY)
         return detach ? CLI_OK : cli_fail("agent", "not started", "another agent already serves this node");
     return rc < 0 ? cli_fail("agent", "stopped", "%s", strerror(-rc)) : CLI_OK;
@@ -135,7 +156,7 @@ int cli_cmd_agent(int argc, char **argv)
     int rc = nodemeta_open(cfg.cache_dir, cfg.meta, &nm);
     if (rc < 0)
         return cli_fail("agent", cfg.cache_dir, "cannot use its meta folder: %s", strerror(-rc));
-    code = status ? cli_agent_status(nm) : cli_agent_serve(&cfg, nm, detach);
+    code = status ? cli_agent_status(&cfg, nm) : cli_agent_serve(&cfg, nm, detach);
     nodemeta_close(nm);
     return code;
 }

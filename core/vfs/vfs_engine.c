@@ -124,6 +124,7 @@ void vfs_before_setuid(void)
  * connections, ring mappings, pool threads), none is closed. */
 static void vfs_meta_after_fork(struct vfs_engine *e)
 {
+    volume_after_fork(e->vol);
     if (e->meta)
         meta_after_fork(e->meta);
 }

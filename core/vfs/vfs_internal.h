@@ -98,6 +98,12 @@ void mcache_own_commit(uint64_t before);
 int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg);
 /* The node's snapshot only (no query): 1 when one was used. */
 int vfs_snap_load(uint64_t dir);
+/* The node asks a question once (vfs_flight.c): kind 'd' a directory's
+ * listing, 'w' a walk from dir by name. Returns a token for vfs_flight_end
+ * (-1: none, ask anyway); *waited: another process asked meanwhile, look
+ * in the node's files again first. */
+int vfs_flight_begin(char kind, uint64_t dir, const char *name, size_t nlen, int *waited);
+void vfs_flight_end(int token);
 /* Whether this process shares metadata with the node. */
 int vfs_snap_shared(void);
 /* A directory of parent is being listed: the first time, parent's other

@@ -146,12 +146,19 @@ static int vfs_get_root(struct meta_attr *a)
         return 0;
     if (vfs_snap_load(META_ROOT_INO) && mcache_getattr(META_ROOT_INO, a) == 0)
         return 0;
+    /* the root's listing is the same question (vfs_snap_fill's, nested) */
+    int waited, tok = vfs_flight_begin('d', META_ROOT_INO, NULL, 0, &waited);
+    if (waited && vfs_snap_load(META_ROOT_INO) && mcache_getattr(META_ROOT_INO, a) == 0) {
+        vfs_flight_end(tok);
+        return 0;
+    }
     int rc = meta_getattr(vfs_eng.meta, META_ROOT_INO, a);
     if (rc == 0) {
         mcache_put_attr(a);
         if (vfs_snap_shared() && !mcache_dir_listed(META_ROOT_INO))
             (void)vfs_snap_fill(META_ROOT_INO, VFS_SNAP_FIRST, NULL, NULL);
     }
+    vfs_flight_end(tok);
     return vfs_errno(rc);
 }
 
@@ -296,7 +303,24 @@ static int vfs_step(struct vfs_walk *w, const char *name, size_t nlen, struct me
         const char *names[VFS_MAX_WALK];
         size_t lens[VFS_MAX_WALK];
         int n = vfs_gather(w, name, nlen, names, lens);
+        /* asked once for the node: another process walking from here by
+         * the same name leaves its answer in the node's files */
+        int waited, tok = vfs_flight_begin('w', dir->ino, name, nlen, &waited);
+        if (waited) {
+            /* a folder other processes of the node are reading now: one
+             * listing for all of them (vfs_snap_fill asks it once), whose
+             * block maps spare each of them its own for the file it opens */
+            vfs_flight_end(tok);
+            tok = -1;
+            if (vfs_snap_load(dir->ino) || vfs_fill_dir(dir->ino, VFS_SNAP_FIRST) == 1) {
+                rc = mcache_lookup(dir->ino, name, nlen, a);
+                return rc != MC_MISS ? rc : vfs_lookup_missed(dir->ino, name, nlen, a, misses);
+            }
+            if (vfs_nodewalk_get(dir->ino, name, nlen, a) == 0)
+                return 0;
+        }
         rc = vfs_walk_rest(dir->ino, names, lens, n);
+        vfs_flight_end(tok);
         if (rc < 0)
             return vfs_errno(rc);
         rc = mcache_lookup(dir->ino, name, nlen, a);

@@ -338,7 +338,12 @@ int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
         if (mcache_dir_listed(dir) && (!ecb || vfs_snap_from_node(dir, 1, ecb, arg)))
             return 1;
     }
-    return vfs_snap_query(dir, limit, ecb, arg);
+    int waited, tok = vfs_flight_begin('d', dir, NULL, 0, &waited);
+    int rc = waited && vfs_snap_from_node(dir, ecb != NULL, ecb, arg)
+                 ? 1
+                 : vfs_snap_query(dir, limit, ecb, arg);
+    vfs_flight_end(tok);
+    return rc;
 }
 
 int vfs_snap_shared(void)

@@ -1,0 +1,33 @@
+/* vfs_flight.c - a question of the database asked once for the node.
+ *
+ * 256 workers that start together miss the same root, the same folders
+ * and the same walks at the same moment; each asked the database, on a
+ * connection of its own (nodeconn.h bounds those now, so they would also
+ * queue for them). A process about to ask what the node's shared files
+ * (nodemeta.h) would hold once the answer lands takes the question's lock
+ * first; one that had to wait for it looks in the node's files again
+ * before asking. Without node sharing, or with SHIMFS_NODE_CONNS=0, every
+ * process asks for itself, as before.
+ */
+#include "nodeconn.h"
+#include "vfs_internal.h"
+
+int vfs_flight_begin(char kind, uint64_t dir, const char *name, size_t nlen, int *waited)
+{
+    struct vfs_engine *e = vfs_opened();
+    *waited = 0;
+    if (!e || !e->node || e->cfg.node_conns <= 0)
+        return -1;
+    uint64_t h = 1469598103934665603ULL ^ (unsigned char)kind;
+    h = (h ^ dir) * 1099511628211ULL;
+    h ^= h >> 29;
+    for (size_t i = 0; i < nlen; i++)
+        h = (h ^ (unsigned char)name[i]) * 1099511628211ULL;
+    int tok = nodeconn_flight_begin(e->node, h, waited);
+    return tok < 0 ? -1 : tok;
+}
+
+void vfs_flight_end(int token)
+{
+    nodeconn_flight_end(token);
+}
