@@ -4,7 +4,9 @@
  */
 #include "shim.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -138,6 +140,92 @@ static void shim_exec_chain(const char *vpath, int atflags, struct shim_exec_pla
     }
 }
 
+/* Plans made for vfork children, kept in this process's memory (which a
+ * vfork child shares: what the child learns, the parent keeps), so that a
+ * program run again and again through subprocess costs no helper fork
+ * each time. A plan is used for min(SHIMFS_ATTR_TTL, 1 s) after it was
+ * made (the attribute cache's rule: an exec is an open), while its copy
+ * is still there and this process has no volume file open for writing
+ * (ETXTBSY needs the engine). Slots are seqlocks: odd while written. */
+#define SHIM_EXEC_KEPT 4
+static struct shim_exec_kept {
+    unsigned seq;
+    int64_t at_ns;
+    char vpath[SHIM_PATH_MAX];
+    struct shim_exec_plan plan;
+} shim_exec_kept[SHIM_EXEC_KEPT];
+static unsigned shim_exec_kept_next;
+
+static int64_t shim_exec_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t shim_exec_kept_ttl(void)
+{
+    const char *v = getenv("SHIMFS_ATTR_TTL");
+    char *end;
+    double ttl = v && *v ? strtod(v, &end) : 1.0;
+    if (!v || !*v || *end || !(ttl >= 0))
+        ttl = 1.0;
+    return (int64_t)((ttl < 1.0 ? ttl : 1.0) * 1e9);
+}
+
+/* This process holds a volume file open for writing (no engine call). */
+static int shim_exec_any_writer(void)
+{
+    struct shim_ofd ***dir = __atomic_load_n(&shim_fd_dir, __ATOMIC_ACQUIRE);
+    for (unsigned fd = 0; dir && fd < shim_fd_cap; fd++) {
+        if (!__atomic_load_n(&dir[fd >> SHIM_FD_PAGE_SHIFT], __ATOMIC_ACQUIRE)) {
+            fd |= SHIM_FD_PAGE_MASK;
+            continue;
+        }
+        struct shim_ofd *o = shim_fd_peek((int)fd);
+        if (o && o->kind == SHIM_OFD_VOLUME && (o->flags & O_ACCMODE) != O_RDONLY)
+            return 1;
+    }
+    return 0;
+}
+
+static int shim_exec_kept_get(const char *vpath, struct shim_exec_plan *p)
+{
+    int64_t ttl = shim_exec_kept_ttl(), now = shim_exec_now();
+    if (ttl <= 0 || shim_exec_any_writer())
+        return 0;
+    for (int i = 0; i < SHIM_EXEC_KEPT; i++) {
+        struct shim_exec_kept *k = &shim_exec_kept[i];
+        unsigned s1 = __atomic_load_n(&k->seq, __ATOMIC_ACQUIRE);
+        if ((s1 & 1) || now - k->at_ns > ttl || strcmp(k->vpath, vpath) != 0)
+            continue;
+        memcpy(p, &k->plan, sizeof *p);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&k->seq, __ATOMIC_RELAXED) != s1 || p->err != 0 ||
+            strcmp(k->vpath, vpath) != 0)
+            continue;
+        return REAL(access)(p->file, X_OK) == 0;
+    }
+    return 0;
+}
+
+static void shim_exec_kept_put(const char *vpath, const struct shim_exec_plan *p)
+{
+    if (p->err != 0 || strlen(vpath) >= SHIM_PATH_MAX)
+        return;
+    unsigned i = __atomic_fetch_add(&shim_exec_kept_next, 1, __ATOMIC_RELAXED) % SHIM_EXEC_KEPT;
+    struct shim_exec_kept *k = &shim_exec_kept[i];
+    unsigned s = __atomic_load_n(&k->seq, __ATOMIC_RELAXED);
+    if ((s & 1) || !__atomic_compare_exchange_n(&k->seq, &s, s + 1, 0, __ATOMIC_ACQUIRE,
+                                                __ATOMIC_RELAXED))
+        return; /* another writer has it */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    k->at_ns = shim_exec_now();
+    strcpy(k->vpath, vpath);
+    memcpy(&k->plan, p, sizeof *p);
+    __atomic_store_n(&k->seq, s + 2, __ATOMIC_RELEASE);
+}
+
 /* A vfork child shares our memory and must not start or use the engine:
  * a forked helper (its own copy) makes the plan and writes it back. */
 static void shim_exec_chain_helper(const char *vpath, int atflags, struct shim_exec_plan *p)
@@ -178,6 +266,8 @@ static void shim_exec_chain_helper(const char *vpath, int atflags, struct shim_e
         memset(p, 0, sizeof *p);
         p->err = pid < 0 ? -EAGAIN : -EIO;
     }
+    if (!(atflags & AT_SYMLINK_NOFOLLOW))
+        shim_exec_kept_put(vpath, p);
 }
 
 int shim_exec_plan(int dirfd, const char *path, int atflags, struct shim_exec_plan *p)
@@ -194,9 +284,9 @@ int shim_exec_plan(int dirfd, const char *path, int atflags, struct shim_exec_pl
         c = -ENAMETOOLONG;
     if (c < 0)
         p->err = c;
-    else if (shim_in_vfork_child())
-        shim_exec_chain_helper(t.vpath, atflags, p);
-    else
+    else if (!shim_in_vfork_child())
         shim_exec_chain(t.vpath, atflags, p);
+    else if ((atflags & AT_SYMLINK_NOFOLLOW) || !shim_exec_kept_get(t.vpath, p))
+        shim_exec_chain_helper(t.vpath, atflags, p);
     return 1;
 }

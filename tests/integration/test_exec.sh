@@ -245,4 +245,20 @@ assert_eq "version two start|version two end" "$(shim env "$V/bin/ver" "$go" | p
 wait "$old"
 assert_eq "version one start|version one end" "$(paste -sd '|' "$TEST_SCRATCH/ver.out")" \
     "the running old version kept running its own code"
+# the same through subprocess in one Python process: the plans its vfork
+# children made are kept for at most the attribute TTL
+cat > "$TEST_SCRATCH/again.py" <<'EOF'
+import os, shutil, subprocess, sys, time
+prog, go, v1 = sys.argv[1:4]
+def run():
+    return subprocess.run([prog, go], capture_output=True, text=True).stdout.split()[1]
+first = [run(), run()]
+shutil.copyfile(v1, prog + ".new")
+os.chmod(prog + ".new", 0o755)
+os.rename(prog + ".new", prog)
+time.sleep(1.2)
+print(" ".join(first + [run()]))
+EOF
+assert_eq "two two one" "$(shim "$PY" "$TEST_SCRATCH/again.py" "$V/bin/ver" "$go" "$TEST_SCRATCH/ver1")" \
+    "subprocess: the same program twice, then replaced: the new version after the TTL"
 
