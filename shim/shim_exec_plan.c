@@ -216,8 +216,8 @@ static void shim_exec_kept_put(const char *vpath, const struct shim_exec_plan *p
     unsigned i = __atomic_fetch_add(&shim_exec_kept_next, 1, __ATOMIC_RELAXED) % SHIM_EXEC_KEPT;
     struct shim_exec_kept *k = &shim_exec_kept[i];
     unsigned s = __atomic_load_n(&k->seq, __ATOMIC_RELAXED);
-    if ((s & 1) || !__atomic_compare_exchange_n(&k->seq, &s, s + 1, 0, __ATOMIC_ACQUIRE,
-                                                __ATOMIC_RELAXED))
+    if ((s & 1) ||
+        !__atomic_compare_exchange_n(&k->seq, &s, s + 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return; /* another writer has it */
     __atomic_thread_fence(__ATOMIC_RELEASE);
     k->at_ns = shim_exec_now();
@@ -279,8 +279,8 @@ int shim_exec_plan(int dirfd, const char *path, int atflags, struct shim_exec_pl
     p->err = 0;
     p->levels = 0;
     p->file[0] = '\0';
-    if (c > 0 && snprintf(p->abs, sizeof p->abs, "%s%s", shim_cfg.prefix, t.vpath) >=
-                     (int)sizeof p->abs)
+    if (c > 0 &&
+        snprintf(p->abs, sizeof p->abs, "%s%s", shim_cfg.prefix, t.vpath) >= (int)sizeof p->abs)
         c = -ENAMETOOLONG;
     if (c < 0)
         p->err = c;

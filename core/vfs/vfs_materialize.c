@@ -171,8 +171,7 @@ static int vfs_mat_write(const char *root, const char *canon, const struct meta_
     if (rc >= 0) {
         static unsigned seq;
         snprintf(tname, sizeof tname, "m-%d-%u-%llx", (int)getpid(),
-                 __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED),
-                 (unsigned long long)vfs_now_ns());
+                 __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED), (unsigned long long)vfs_now_ns());
         rc = fd = trust_file_open(tmpfd, tname, O_WRONLY | O_CREAT | O_EXCL, 0600);
     }
     if (rc >= 0) {
@@ -229,7 +228,8 @@ int vfs_materialize(const char *vpath, char *out, size_t cap, char *host, size_t
     char root[VFS_HOST_MAX];
     rc = vfs_mat_root(e, root, sizeof root);
     if (rc == -ENOTSUP) {
-        log_once(&e->warned_no_exec, LOG_WARN, "vfs", "no cache folder this user owns alone "
+        log_once(&e->warned_no_exec, LOG_WARN, "vfs",
+                 "no cache folder this user owns alone "
                  "(see the trust line): volume files cannot be run or loaded (EIO)");
         return -EIO;
     }

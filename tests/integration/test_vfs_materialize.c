@@ -77,7 +77,7 @@ START_TEST(test_copy_layout_and_reuse)
     char host[VFS_HOST_MAX], out[VFS_HOST_MAX], root[VFS_HOST_MAX], want[VFS_HOST_MAX * 2];
     ck_assert_int_eq(vfs_mkdir("/tools", 0755, host, sizeof host), 0);
     ck_assert_int_eq(vfs_mkdir("/tools/bin", 0755, host, sizeof host), 0);
-    put_file("/tools/bin/prog", 1, 200000, 0755);   /* four 64 KiB blocks */
+    put_file("/tools/bin/prog", 1, 200000, 0755); /* four 64 KiB blocks */
     ck_assert_int_eq(vfs_materialize_root(root, sizeof root), 0);
     ck_assert_ptr_nonnull(strstr(root, "/exec/" MAT_UUID));
     ck_assert_int_eq(vfs_materialize("/tools/bin/prog", out, sizeof out, host, sizeof host), 0);
