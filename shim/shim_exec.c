@@ -90,8 +90,14 @@ static int shim_exec_sh(const char *file, char *const argv[], char *const envp[]
 static int shim_exec_try(const char *cand, char *const argv[], char *const envp[], pid_t *pid,
                          const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr)
 {
-    if (pid)
+    if (pid) {
+        /* libc's spawn child reports a missing file only after a clone:
+         * the candidates that cannot run are skipped here */
+        if (faccessat(AT_FDCWD, cand, X_OK, AT_EACCESS) < 0 &&
+            (errno == ENOENT || errno == ENOTDIR || errno == EACCES))
+            return -errno;
         return -posix_spawn(pid, cand, fa, attr, argv, envp);
+    }
     execve(cand, argv, envp);
     return -errno;
 }

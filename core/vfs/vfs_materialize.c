@@ -104,6 +104,9 @@ static int vfs_mat_dirs(int rootfd, char *rel, char **leaf)
         if (!slash)
             break;
         *slash = '\0';
+        struct stat st;
+        if (fstatat(at, p, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            (void)unlinkat(at, p, 0); /* a file the volume has since made a folder */
         int fd = trust_subdir_open(at, p, 1);
         *slash = '/';
         if (at != rootfd)
@@ -190,8 +193,17 @@ static int vfs_mat_write(const char *root, const char *canon, const struct meta_
             rc = -errno;
         if (close(fd) < 0 && rc == 0)
             rc = -errno;
-        if (rc == 0 && renameat(tmpfd, tname, dirfd, leaf) < 0)
+        if (rc == 0 && renameat(tmpfd, tname, dirfd, leaf) < 0) {
             rc = -errno;
+            if (rc == -EISDIR || rc == -ENOTEMPTY || rc == -EEXIST) {
+                /* a folder the volume has since made a file: set it aside */
+                char aside[96];
+                snprintf(aside, sizeof aside, "%s.dir", tname);
+                if (renameat(dirfd, leaf, tmpfd, aside) == 0 &&
+                    renameat(tmpfd, tname, dirfd, leaf) == 0)
+                    rc = 0;
+            }
+        }
         if (rc < 0)
             (void)unlinkat(tmpfd, tname, 0);
         else if (vfs_now_ns() % 64 == 0)
