@@ -4,7 +4,8 @@
 # absolute path, relative to a cwd in the volume and through PATH; every
 # exec and spawn entry point of libc (tests/tools/exec_calls.c), a vfork
 # child, bash `./x`, Python's subprocess and posix_spawn, system and popen;
-# an interpreter stored in the volume; a static binary; the kernel's
+# an interpreter stored in the volume; a venv's python (a symlink out of
+# the volume) and a console script; a static binary; the kernel's
 # errors (EACCES without x bit, for a folder and for another user; ENOEXEC;
 # ENOENT; ETXTBSY); the environment kept for the child; a file replaced
 # while its old version runs; copies nobody else can read; a second exec
@@ -145,6 +146,19 @@ want="hello argv0=$V/bin/hello sub mark=-|script0=$V/bin/s.sh args=sub|hello arg
 want="$want|hello argv0=./hello cwd mark=-|hello argv0=hello spawn mark=-|spawn 0|system 0"
 want="$want|script0=$V/bin/s.sh args=popen|ENOENT"
 assert_eq "$want" "$out" "python subprocess.run (vfork), posix_spawn, os.system, os.popen"
+
+# ---- a venv's python (a symlink leaving the volume) and a console script ----
+if shim "$PY" -m venv --without-pip "$V/venv" 2>/dev/null; then
+    assert_eq "$V/venv" "$(shim env "$V/venv/bin/python" -c 'import sys; print(sys.prefix)' 2>&1)" \
+        "a venv's bin/python in the volume runs, in its venv"
+    printf '#!%s/venv/bin/python\nimport sys\nprint("tool", sys.prefix, sys.argv[0])\n' "$V" > "$TEST_SCRATCH/tool"
+    shim cp "$TEST_SCRATCH/tool" "$V/venv/bin/tool"
+    shim chmod 755 "$V/venv/bin/tool"
+    assert_eq "tool $V/venv $V/venv/bin/tool" "$(shim env PATH="$V/venv/bin:/usr/bin:/bin" bash -c tool 2>&1)" \
+        "a console script of the venv through PATH"
+else
+    skip "venv: python3 -m venv is not available"
+fi
 
 # ---- the environment keeps the volume ----
 assert_eq "script0=$V/bin/s.sh args=e|3" "$(shim "$TOOL" execve-noenv "$V/bin/s.sh" s e | paste -sd '|')" \
