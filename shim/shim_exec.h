@@ -25,6 +25,7 @@
 struct shim_exec_plan {
     int err;    /* 0 or -errno: the exec fails with it */
     int levels; /* `#!` scripts met (0: a binary) */
+    int atflags; /* what was asked (AT_SYMLINK_NOFOLLOW) */
     char interp[SHIM_EXEC_DEPTH][SHIM_EXEC_LINE];
     char arg[SHIM_EXEC_DEPTH][SHIM_EXEC_LINE];
     char has_arg[SHIM_EXEC_DEPTH];

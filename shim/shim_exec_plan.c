@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "shim_core.h"
 #include "shim_exec.h"
 #include "shim_fd.h"
+#include "shim_helper.h"
 #include "shim_resolve.h"
 
 /* 1 when this process holds volume inode ino open for writing (the
@@ -226,45 +226,22 @@ static void shim_exec_kept_put(const char *vpath, const struct shim_exec_plan *p
     __atomic_store_n(&k->seq, s + 2, __ATOMIC_RELEASE);
 }
 
-/* A vfork child shares our memory and must not start or use the engine:
- * a forked helper (its own copy) makes the plan and writes it back. */
+/* A vfork child must not use the engine: a forked helper makes the plan
+ * (p->abs and p->atflags say what to plan). */
+static void shim_exec_chain_in_helper(void *buf)
+{
+    struct shim_exec_plan *p = buf;
+    shim_exec_chain(p->abs + shim_cfg.prefix_len, p->atflags, p);
+}
+
 static void shim_exec_chain_helper(const char *vpath, int atflags, struct shim_exec_plan *p)
 {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        p->err = -errno;
+    p->atflags = atflags;
+    int rc = shim_helper_run(shim_exec_chain_in_helper, p, sizeof *p);
+    if (rc < 0) {
+        p->levels = 0;
+        p->err = rc == -EIO ? -EIO : -EAGAIN;
         return;
-    }
-    pid_t pid = fork();
-    if (pid == 0) {
-        REAL(close)(fds[0]);
-        shim_exec_chain(vpath, atflags, p);
-        const char *b = (const char *)p;
-        for (size_t off = 0; off < sizeof *p;) {
-            ssize_t w = REAL(write)(fds[1], b + off, sizeof *p - off);
-            if (w <= 0)
-                _exit(1);
-            off += (size_t)w;
-        }
-        _exit(0);
-    }
-    REAL(close)(fds[1]);
-    size_t got = 0;
-    while (pid > 0 && got < sizeof *p) {
-        ssize_t r = REAL(read)(fds[0], (char *)p + got, sizeof *p - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    REAL(close)(fds[0]);
-    if (pid > 0)
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-        }
-    if (got != sizeof *p) {
-        memset(p, 0, sizeof *p);
-        p->err = pid < 0 ? -EAGAIN : -EIO;
     }
     if (!(atflags & AT_SYMLINK_NOFOLLOW))
         shim_exec_kept_put(vpath, p);
