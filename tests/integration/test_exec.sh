@@ -3,7 +3,8 @@
 # volume run (docs/exec.md): a compiled binary and `#!` scripts, by
 # absolute path, relative to a cwd in the volume and through PATH; every
 # exec and spawn entry point of libc (tests/tools/exec_calls.c), a vfork
-# child, bash `./x`, Python's subprocess and posix_spawn, system and popen;
+# child, bash `./x`, Python's subprocess (cwd= too) and posix_spawn,
+# system and popen;
 # an interpreter stored in the volume; a venv's python (a symlink out of
 # the volume) and a console script; a static binary; the kernel's
 # errors (EACCES without x bit, for a folder and for another user; ENOEXEC;
@@ -146,6 +147,26 @@ want="hello argv0=$V/bin/hello sub mark=-|script0=$V/bin/s.sh args=sub|hello arg
 want="$want|hello argv0=./hello cwd mark=-|hello argv0=hello spawn mark=-|spawn 0|system 0"
 want="$want|script0=$V/bin/s.sh args=popen|ENOENT"
 assert_eq "$want" "$out" "python subprocess.run (vfork), posix_spawn, os.system, os.popen"
+
+# ---- subprocess's cwd= (a chdir in the vfork child) ----
+cat > "$TEST_SCRATCH/cwd.py" <<'EOF'
+import os, subprocess, sys
+v = sys.argv[1]
+os.chdir(v + "/bin")
+subprocess.run(["true"], cwd="/tmp")
+print("parent", os.getcwd(), os.path.exists("s.sh"))
+os.chdir("/")
+print(subprocess.run(["pwd"], cwd=v + "/bin", capture_output=True, text=True).stdout.strip())
+print(subprocess.run(["./hello", "c"], cwd=v + "/bin", capture_output=True, text=True).stdout.strip())
+print("parent", os.getcwd())
+try:
+    subprocess.run(["true"], cwd=v + "/nothere")
+except FileNotFoundError:
+    print("ENOENT")
+EOF
+out=$(shim "$PY" "$TEST_SCRATCH/cwd.py" "$V" 2>&1 | paste -sd '|') || true
+assert_eq "parent $V/bin True|$V/bin|hello argv0=./hello c mark=-|parent /|ENOENT" "$out" \
+    "subprocess cwd=: the child runs there (volume or host), the parent's cwd stays its own"
 
 # ---- a venv's python (a symlink leaving the volume) and a console script ----
 if shim "$PY" -m venv --without-pip "$V/venv" 2>/dev/null; then
