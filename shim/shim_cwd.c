@@ -41,10 +41,10 @@ static int shim_cwd_classify(const char *hcwd, char *vcwd, size_t cap)
     const char *rest = NULL;
     if (strncmp(hcwd, shim_cfg.marker_root, shim_cfg.marker_len) == 0 &&
         (hcwd[shim_cfg.marker_len] == '\0' || hcwd[shim_cfg.marker_len] == '/'))
-        rest = hcwd + shim_cfg.marker_len;   /* an inherited marker */
+        rest = hcwd + shim_cfg.marker_len; /* an inherited marker */
     else if ((rest = shim_path_default_marker(SHIM_DEFAULT_CACHE_ROOT, shim_cfg.prefix,
                                               shim_cfg.prefix_len, hcwd)))
-        ;                                    /* another user's (the cache is per user) */
+        ; /* another user's (the cache is per user) */
     else
         rest = shim_path_under(shim_cfg.prefix, shim_cfg.prefix_len, hcwd);
     if (rest) {
@@ -52,7 +52,7 @@ static int shim_cwd_classify(const char *hcwd, char *vcwd, size_t cap)
         return SHIM_CWD_VOLUME;
     }
     return shim_path_is_ancestor(hcwd, shim_cfg.prefix, shim_cfg.prefix_len) ? SHIM_CWD_ANCESTOR
-                                                                           : SHIM_CWD_HOST;
+                                                                             : SHIM_CWD_HOST;
 }
 
 /* Classify the host cwd just read into shim_hcwd; lock held. */

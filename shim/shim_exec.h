@@ -23,8 +23,8 @@
 #define SHIM_EXEC_LINE 256 /* the kernel reads this much of a `#!` line */
 
 struct shim_exec_plan {
-    int err;    /* 0 or -errno: the exec fails with it */
-    int levels; /* `#!` scripts met (0: a binary) */
+    int err;     /* 0 or -errno: the exec fails with it */
+    int levels;  /* `#!` scripts met (0: a binary) */
     int atflags; /* what was asked (AT_SYMLINK_NOFOLLOW) */
     char interp[SHIM_EXEC_DEPTH][SHIM_EXEC_LINE];
     char arg[SHIM_EXEC_DEPTH][SHIM_EXEC_LINE];
