@@ -3,7 +3,9 @@
  * get_current_dir_name and their FORTIFY twins.
  *
  * State is process-wide: a mode read lock-free on every relative path, and
- * the paths behind a mutex (only taken when the mode says they matter).
+ * the paths behind a mutex (only taken when the mode says they matter). A
+ * vfork child (subprocess's cwd=) keeps its own (shim_cwd_child), so the
+ * parent's stays right.
  */
 #include "shim.h"
 
@@ -14,6 +16,7 @@
 
 #include "shim_cwd.h"
 #include "shim_fd.h"
+#include "shim_helper.h"
 #include "shim_path.h"
 #include "shim_resolve.h"
 #include "shim_core.h"
@@ -30,26 +33,100 @@ static int shim_hcwd_known;
 static char shim_hcwd[SHIM_PATH_MAX];    /* host cwd when known */
 static char shim_vcwd[SHIM_PATH_MAX];    /* volume cwd in SHIM_CWD_VOLUME */
 
+static int shim_cwd_marker(const char *vpath, char *out, size_t cap);
+
+/* The mode of host cwd hcwd (vcwd, cap: the volume cwd when it is one). */
+static int shim_cwd_classify(const char *hcwd, char *vcwd, size_t cap)
+{
+    const char *rest = NULL;
+    if (strncmp(hcwd, shim_cfg.marker_root, shim_cfg.marker_len) == 0 &&
+        (hcwd[shim_cfg.marker_len] == '\0' || hcwd[shim_cfg.marker_len] == '/'))
+        rest = hcwd + shim_cfg.marker_len; /* an inherited marker */
+    else if ((rest = shim_path_default_marker(SHIM_DEFAULT_CACHE_ROOT, shim_cfg.prefix,
+                                              shim_cfg.prefix_len, hcwd)))
+        ; /* another user's (the cache is per user) */
+    else
+        rest = shim_path_under(shim_cfg.prefix, shim_cfg.prefix_len, hcwd);
+    if (rest) {
+        snprintf(vcwd, cap, "%s", rest[0] ? rest : "/");
+        return SHIM_CWD_VOLUME;
+    }
+    return shim_path_is_ancestor(hcwd, shim_cfg.prefix, shim_cfg.prefix_len) ? SHIM_CWD_ANCESTOR
+                                                                             : SHIM_CWD_HOST;
+}
+
 /* Classify the host cwd just read into shim_hcwd; lock held. */
 static void shim_cwd_classify_host(void)
 {
-    const char *rest = NULL;
-    if (strncmp(shim_hcwd, shim_cfg.marker_root, shim_cfg.marker_len) == 0 &&
-        (shim_hcwd[shim_cfg.marker_len] == '\0' || shim_hcwd[shim_cfg.marker_len] == '/'))
-        rest = shim_hcwd + shim_cfg.marker_len;   /* an inherited marker */
-    else if ((rest = shim_path_default_marker(SHIM_DEFAULT_CACHE_ROOT, shim_cfg.prefix,
-                                              shim_cfg.prefix_len, shim_hcwd)))
-        ;                                         /* another user's (the cache is per user) */
-    else
-        rest = shim_path_under(shim_cfg.prefix, shim_cfg.prefix_len, shim_hcwd);
-    if (rest) {
-        snprintf(shim_vcwd, sizeof shim_vcwd, "%s", rest[0] ? rest : "/");
-        __atomic_store_n(&shim_cwd_mode, SHIM_CWD_VOLUME, __ATOMIC_RELEASE);
-    } else if (shim_path_is_ancestor(shim_hcwd, shim_cfg.prefix, shim_cfg.prefix_len)) {
-        __atomic_store_n(&shim_cwd_mode, SHIM_CWD_ANCESTOR, __ATOMIC_RELEASE);
-    } else {
-        __atomic_store_n(&shim_cwd_mode, SHIM_CWD_HOST, __ATOMIC_RELEASE);
+    int mode = shim_cwd_classify(shim_hcwd, shim_vcwd, sizeof shim_vcwd);
+    __atomic_store_n(&shim_cwd_mode, mode, __ATOMIC_RELEASE);
+}
+
+/* A vfork child's own working directory. It shares our memory, so its
+ * chdir must leave the state above alone (it is the parent's: a
+ * subprocess with cwd= moved the parent's view of its own cwd); its
+ * relative paths use this instead. The pid that chdir'ed is kept in the
+ * thread's TLS, which a vfork child shares only with the parent thread it
+ * suspends: other threads never see it (no cost, no race), and that
+ * thread forgets it when it runs again. The paths are one per process:
+ * two threads whose vfork children chdir at the same time share them. */
+static __thread pid_t shim_cwd_child_pid __attribute__((tls_model("initial-exec")));
+static struct {
+    int mode, hknown;
+    char hcwd[SHIM_PATH_MAX], vcwd[SHIM_PATH_MAX];
+} shim_cwd_child;
+
+/* 1 when this process is the vfork child that chdir'ed. */
+static int shim_cwd_child_active(void)
+{
+    pid_t p = shim_cwd_child_pid;
+    if (SHIM_LIKELY(p == 0))
+        return 0;
+    if (p == getpid())
+        return 1;
+    shim_cwd_child_pid = 0; /* the parent thread again: its child exec'd or left */
+    return 0;
+}
+
+static int shim_cwd_child_resolve(const char *rel, char *vpath, size_t cap)
+{
+    char full[SHIM_PATH_MAX];
+    if (shim_cwd_child.mode == SHIM_CWD_VOLUME)
+        return shim_path_join(shim_cwd_child.vcwd, rel, vpath, cap) < 0 ? -ENAMETOOLONG : 1;
+    if (!shim_cwd_child.hknown)
+        return 0;
+    if (shim_path_join(shim_cwd_child.hcwd, rel, full, sizeof full) < 0)
+        return -ENAMETOOLONG;
+    return shim_path_classify(shim_cfg.prefix, shim_cfg.prefix_len, full, vpath, cap);
+}
+
+/* chdir in a vfork child to host path (the kernel's) or volume path
+ * canon (its marker); both NULL: the kernel cwd was changed already. */
+static int shim_cwd_child_enter(const char *host, const char *canon)
+{
+    char marker[SHIM_PATH_MAX];
+    if (canon) {
+        int rc = shim_cwd_marker(canon, marker, sizeof marker);
+        if (rc < 0)
+            return rc;
+        host = marker;
     }
+    if (host && REAL(chdir)(host) != 0)
+        return -errno;
+    shim_cwd_child_pid = 0;
+    if (canon) {
+        snprintf(shim_cwd_child.vcwd, sizeof shim_cwd_child.vcwd, "%s", canon);
+        shim_cwd_child.mode = SHIM_CWD_VOLUME;
+    } else {
+        shim_cwd_child.hknown =
+            REAL(getcwd)(shim_cwd_child.hcwd, sizeof shim_cwd_child.hcwd) != NULL;
+        shim_cwd_child.mode = shim_cwd_child.hknown
+                                  ? shim_cwd_classify(shim_cwd_child.hcwd, shim_cwd_child.vcwd,
+                                                      sizeof shim_cwd_child.vcwd)
+                                  : SHIM_CWD_HOST;
+    }
+    shim_cwd_child_pid = getpid();
+    return 0;
 }
 
 /* The kernel cwd changed on the host: read it again. */
@@ -74,6 +151,8 @@ void shim_cwd_after_fork(void)
 
 int shim_cwd_resolve(const char *rel, char *vpath, size_t cap)
 {
+    if (SHIM_UNLIKELY(shim_cwd_child_active()))
+        return shim_cwd_child_resolve(rel, vpath, cap);
     int mode = __atomic_load_n(&shim_cwd_mode, __ATOMIC_ACQUIRE);
     if (mode == SHIM_CWD_HOST && !shim_path_has_dotdot(rel))
         return 0;
@@ -94,6 +173,10 @@ int shim_cwd_resolve(const char *rel, char *vpath, size_t cap)
 
 int shim_cwd_host_abs(const char *rel, char *out, size_t cap)
 {
+    if (SHIM_UNLIKELY(shim_cwd_child_active()))
+        return shim_cwd_child.hknown && shim_cwd_child.mode != SHIM_CWD_VOLUME
+                   ? shim_path_join(shim_cwd_child.hcwd, rel, out, cap)
+                   : -ENOENT;
     int rc = -ENOENT;
     pthread_mutex_lock(&shim_cwd_lock);
     if (shim_hcwd_known && shim_cwd_mode != SHIM_CWD_VOLUME)
@@ -138,25 +221,59 @@ static int shim_cwd_marker(const char *vpath, char *out, size_t cap)
     }
 }
 
+/* What chdir checks before entering a volume folder: 0 (canon set),
+ * VFS_ESCAPED (host set) or -errno. */
+static int shim_cwd_check(const char *vpath, char *canon, char *host)
+{
+    int rc = SHIM_VFS_LOAD(realpath, vpath, canon, SHIM_PATH_MAX, host, VFS_HOST_MAX);
+    if (rc != 0)
+        return rc;
+    struct stat st;
+    rc = SHIM_VFS_LOAD(stat, canon, 0, &st, host, VFS_HOST_MAX);
+    if (rc < 0)
+        return rc;
+    if (!S_ISDIR(st.st_mode))
+        return -ENOTDIR;
+    return SHIM_VFS_LOAD(access, canon, X_OK, 0, 0, host, VFS_HOST_MAX);
+}
+
+struct shim_cwd_question {
+    int rc;
+    char vpath[SHIM_PATH_MAX], canon[SHIM_PATH_MAX], host[VFS_HOST_MAX];
+};
+
+static void shim_cwd_check_in_helper(void *buf)
+{
+    struct shim_cwd_question *q = buf;
+    q->rc = shim_cwd_check(q->vpath, q->canon, q->host);
+}
+
+/* A vfork child: the checks by a helper, the state its own. */
+static int shim_cwd_enter_child(const char *vpath)
+{
+    struct shim_cwd_question q;
+    q.rc = -EIO;
+    snprintf(q.vpath, sizeof q.vpath, "%s", vpath);
+    int rc = shim_helper_run(shim_cwd_check_in_helper, &q, sizeof q);
+    if (rc < 0)
+        return rc;
+    if (q.rc == VFS_ESCAPED)
+        return shim_cwd_child_enter(q.host, NULL);
+    return q.rc < 0 ? q.rc : shim_cwd_child_enter(NULL, q.canon);
+}
+
 int shim_cwd_enter(const char *vpath)
 {
+    if (shim_in_vfork_child())
+        return shim_cwd_enter_child(vpath);
     char canon[SHIM_PATH_MAX], host[VFS_HOST_MAX];
-    int rc = SHIM_VFS_LOAD(realpath, vpath, canon, sizeof canon, host, sizeof host);
+    int rc = shim_cwd_check(vpath, canon, host);
     if (rc == VFS_ESCAPED) {
         if (REAL(chdir)(host) != 0)
             return -errno;
         shim_cwd_refresh();
         return 0;
     }
-    if (rc < 0)
-        return rc;
-    struct stat st;
-    rc = SHIM_VFS_LOAD(stat, canon, 0, &st, host, sizeof host);
-    if (rc < 0)
-        return rc;
-    if (!S_ISDIR(st.st_mode))
-        return -ENOTDIR;
-    rc = SHIM_VFS_LOAD(access, canon, X_OK, 0, 0, host, sizeof host);
     if (rc < 0)
         return rc;
     char marker[SHIM_PATH_MAX];
@@ -174,14 +291,26 @@ int shim_cwd_enter(const char *vpath)
     return 0;
 }
 
+/* After the kernel cwd moved on the host: the process's state, or a
+ * vfork child's own. */
+static void shim_cwd_moved(void)
+{
+    if (shim_bypass() || !shim_cfg.enabled)
+        return;
+    if (shim_in_vfork_child())
+        (void)shim_cwd_child_enter(NULL, NULL);
+    else
+        shim_cwd_refresh();
+}
+
 SHIM_EXPORT int chdir(const char *path)
 {
     struct shim_target t;
     int c = shim_resolve(AT_FDCWD, path, SHIM_RESOLVE_ALIAS, &t);
     if (c == 0) {
         int r = REAL(chdir)(path);
-        if (r == 0 && !shim_bypass() && shim_cfg.enabled)
-            shim_cwd_refresh();
+        if (r == 0)
+            shim_cwd_moved();
         return r;
     }
     if (c < 0)
@@ -195,8 +324,8 @@ SHIM_EXPORT int fchdir(int fd)
     struct shim_ofd *o = shim_bypass() ? NULL : shim_fd_get(fd, 0);
     if (!o) {
         int r = REAL(fchdir)(fd);
-        if (r == 0 && !shim_bypass() && shim_cfg.enabled)
-            shim_cwd_refresh();
+        if (r == 0)
+            shim_cwd_moved();
         return r;
     }
     struct vfs_file *f;
@@ -214,6 +343,14 @@ SHIM_EXPORT int fchdir(int fd)
 
 int shim_cwd_virtual(char *out, size_t cap, size_t *len)
 {
+    if (SHIM_UNLIKELY(shim_cwd_child_active())) {
+        if (shim_cwd_child.mode != SHIM_CWD_VOLUME)
+            return 1;
+        const char *v = strcmp(shim_cwd_child.vcwd, "/") ? shim_cwd_child.vcwd : "";
+        int n = snprintf(out, cap, "%s%s", shim_cfg.prefix, v);
+        *len = n < 0 ? 0 : (size_t)n;
+        return (n < 0 || (size_t)n >= cap) ? -ERANGE : 0;
+    }
     if (shim_bypass() || __atomic_load_n(&shim_cwd_mode, __ATOMIC_ACQUIRE) != SHIM_CWD_VOLUME)
         return 1;
     int rc = 1;
