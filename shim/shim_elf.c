@@ -147,6 +147,33 @@ int shim_elf_parse(const void *buf, size_t len, struct shim_elf_dyn *out)
     return 0;
 }
 
+void shim_elf_parse_loaded(const void *l_ld, unsigned long base, struct shim_elf_dyn *out)
+{
+    const Elf64_Dyn *d = l_ld;
+    uint64_t strtab = 0, rpath = UINT64_MAX, runpath = UINT64_MAX, soname = UINT64_MAX;
+    memset(out, 0, sizeof *out);
+    if (!d)
+        return;
+    for (; d->d_tag != DT_NULL; d++) {
+        switch (d->d_tag) {
+        case DT_STRTAB: strtab = d->d_un.d_ptr; break;
+        case DT_RPATH: rpath = d->d_un.d_val; break;
+        case DT_RUNPATH: runpath = d->d_un.d_val; break;
+        case DT_SONAME: soname = d->d_un.d_val; break;
+        default: break;
+        }
+    }
+    if (!strtab)
+        return;
+    const char *tab = (const char *)(uintptr_t)(strtab >= base ? strtab : strtab + base);
+    for (d = l_ld; d->d_tag != DT_NULL; d++)
+        if (d->d_tag == DT_NEEDED && out->n_needed < SHIM_ELF_MAX_NEEDED)
+            out->needed[out->n_needed++] = tab + d->d_un.d_val;
+    out->rpath = rpath != UINT64_MAX ? tab + rpath : NULL;
+    out->runpath = runpath != UINT64_MAX ? tab + runpath : NULL;
+    out->soname = soname != UINT64_MAX ? tab + soname : NULL;
+}
+
 /* Length of the token `ref` at s (just after '$'): "ref" followed by the
  * end or '/', or "{ref}"; 0 if s is not that token. */
 static size_t shim_elf_token(const char *s, size_t n, const char *ref)
@@ -208,4 +235,43 @@ int shim_elf_next_elem(const char **pos, const char *seps, const char **elem, si
     }
     *pos = p[n] ? p + n + 1 : NULL;
     return 1;
+}
+
+/* Probe each element of one list; as shim_elf_search. */
+static int shim_elf_search_list(const struct shim_elf_search *s, const char *list, const char *seps,
+                                const char *name, shim_elf_probe_fn probe, void *ctx)
+{
+    char path[SHIM_ELF_PATH_MAX];
+    const char *pos = list, *elem;
+    size_t elen, nlen = strlen(name);
+    if (!list || !*list)
+        return 0;
+    while (shim_elf_next_elem(&pos, seps, &elem, &elen)) {
+        if (shim_elf_expand(elem, elen, s->origin, s->lib, s->platform, path, sizeof path) < 0)
+            continue;
+        size_t pl = strlen(path);
+        while (pl > 1 && path[pl - 1] == '/')
+            pl--;
+        if (pl + 1 + nlen >= sizeof path)
+            continue;
+        path[pl] = '/';
+        memcpy(path + pl + 1, name, nlen + 1);
+        int r = probe(ctx, path);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
+int shim_elf_search(const struct shim_elf_search *s, const char *name, shim_elf_probe_fn probe,
+                    void *ctx)
+{
+    int r = 0;
+    if (!s->runpath) /* present, even empty, it hides DT_RPATH */
+        r = shim_elf_search_list(s, s->rpath, ":", name, probe, ctx);
+    if (r == 0)
+        r = shim_elf_search_list(s, s->llp, ":;", name, probe, ctx);
+    if (r == 0)
+        r = shim_elf_search_list(s, s->runpath, ":", name, probe, ctx);
+    return r;
 }

@@ -31,6 +31,12 @@ struct shim_elf_dyn {
  * order, or malformed; -E2BIG too many DT_NEEDED. */
 int shim_elf_parse(const void *buf, size_t len, struct shim_elf_dyn *out);
 
+/* The same names from the dynamic section of an object the loader has
+ * mapped (a link_map's l_ld and l_addr): trusted memory, read up to its
+ * DT_NULL. DT_STRTAB is taken as relocated when it lies at or above base
+ * (glibc relocates it in place on most machines), else base is added. */
+void shim_elf_parse_loaded(const void *l_ld, unsigned long base, struct shim_elf_dyn *out);
+
 /* Expand one search path element as glibc's _dl_dst_substitute:
  * $ORIGIN/${ORIGIN} -> origin, $LIB -> lib, $PLATFORM -> platform; an
  * unknown $NAME stays as written. A known token whose value is NULL drops
@@ -45,5 +51,30 @@ int shim_elf_expand(const char *elem, size_t elen, const char *origin, const cha
  * skips an empty list (glibc ignores LD_LIBRARY_PATH="" and an empty
  * DT_RUNPATH). */
 int shim_elf_next_elem(const char **pos, const char *seps, const char **elem, size_t *elen);
+
+/* The loader's search for a DT_NEEDED or dlopen name without '/', as
+ * glibc orders it: the requester's DT_RPATH (only when it has no
+ * DT_RUNPATH), LD_LIBRARY_PATH, its DT_RUNPATH; $ORIGIN is the
+ * requester's folder. (The RPATH of the requester's own loaders, the
+ * ld.so cache and the system folders are not searched: they are never in
+ * the volume.) */
+struct shim_elf_search {
+    const char *rpath, *runpath; /* the requester's; NULL: none */
+    const char *llp;             /* LD_LIBRARY_PATH; NULL or "": none */
+    const char *origin;          /* the requester's folder; NULL: unknown */
+    const char *lib, *platform;  /* $LIB and $PLATFORM */
+};
+
+/* Called on each candidate "folder/name" in order: 1 when the loader
+ * would take it (stop), 0 when it is not there (go on), -errno to stop
+ * with that error. */
+typedef int (*shim_elf_probe_fn)(void *ctx, const char *path);
+
+/* Runs the search; the probe's answer that stopped it (1, -errno), or 0
+ * when no candidate was taken. Elements that do not fit SHIM_ELF_PATH_MAX
+ * or drop out in expansion are skipped, as glibc skips them. */
+#define SHIM_ELF_PATH_MAX 4096
+int shim_elf_search(const struct shim_elf_search *s, const char *name, shim_elf_probe_fn probe,
+                    void *ctx);
 
 #endif

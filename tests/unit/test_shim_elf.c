@@ -9,10 +9,13 @@
  * segment or unmapped, string indexes past the table, a string without
  * its NUL; too many DT_NEEDED is -E2BIG. Token expansion: $ORIGIN,
  * ${ORIGIN}, $LIB, $PLATFORM, unknown tokens kept, a missing value drops
- * the element, overflow; list iteration with empty elements. */
+ * the element, overflow; list iteration with empty elements. The search
+ * order (DT_RPATH unless DT_RUNPATH, LD_LIBRARY_PATH, DT_RUNPATH) and the
+ * reading of loaded objects' dynamic sections (this process's). */
 #include <check.h>
 #include <elf.h>
 #include <errno.h>
+#include <link.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,6 +316,90 @@ START_TEST(test_elems)
 }
 END_TEST
 
+/* The probe of test_search: records every candidate; "found" is taken. */
+struct probe_log {
+    char seen[16][128];
+    int n;
+    const char *found;
+    int err;
+};
+
+static int probe(void *ctx, const char *path)
+{
+    struct probe_log *l = ctx;
+    if (l->n < 16)
+        snprintf(l->seen[l->n++], sizeof l->seen[0], "%s", path);
+    if (l->err && l->n == 2)
+        return l->err;
+    return l->found && !strcmp(path, l->found);
+}
+
+START_TEST(test_search)
+{
+    struct probe_log l = { .found = NULL };
+    struct shim_elf_search s = { .rpath = "/r1:$ORIGIN/r2", .llp = "/l1;/l2/", .origin = "/o",
+                                 .lib = "lib64", .platform = "x86_64" };
+    /* RPATH, then LD_LIBRARY_PATH (';' too, trailing '/' dropped), no RUNPATH */
+    ck_assert_int_eq(shim_elf_search(&s, "libz.so", probe, &l), 0);
+    ck_assert_int_eq(l.n, 4);
+    ck_assert_str_eq(l.seen[0], "/r1/libz.so");
+    ck_assert_str_eq(l.seen[1], "/o/r2/libz.so");
+    ck_assert_str_eq(l.seen[2], "/l1/libz.so");
+    ck_assert_str_eq(l.seen[3], "/l2/libz.so");
+    /* a DT_RUNPATH, even empty, hides DT_RPATH; it comes after LD_LIBRARY_PATH */
+    memset(&l, 0, sizeof l);
+    s.runpath = "$ORIGIN/../$LIB:/u/${PLATFORM}";
+    l.found = "/o/../lib64/libz.so";
+    ck_assert_int_eq(shim_elf_search(&s, "libz.so", probe, &l), 1);
+    ck_assert_int_eq(l.n, 3);
+    ck_assert_str_eq(l.seen[0], "/l1/libz.so");
+    ck_assert_str_eq(l.seen[2], "/o/../lib64/libz.so");
+    memset(&l, 0, sizeof l);
+    s.runpath = "";
+    s.llp = "";
+    ck_assert_int_eq(shim_elf_search(&s, "libz.so", probe, &l), 0);
+    ck_assert_int_eq(l.n, 0);
+    /* $ORIGIN unknown: the element is dropped; an error stops the search */
+    memset(&l, 0, sizeof l);
+    s = (struct shim_elf_search){ .runpath = "$ORIGIN/a:/b:/c:/d", .origin = NULL };
+    l.err = -EIO;
+    ck_assert_int_eq(shim_elf_search(&s, "x.so", probe, &l), -EIO);
+    ck_assert_int_eq(l.n, 2);
+    ck_assert_str_eq(l.seen[0], "/b/x.so");
+}
+END_TEST
+
+/* The loaded form: this program's own dynamic section and libc's. */
+static int phdr_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type != PT_DYNAMIC)
+            continue;
+        struct shim_elf_dyn d;
+        shim_elf_parse_loaded((const void *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr),
+                              info->dlpi_addr, &d);
+        if (d.soname && !strcmp(d.soname, "libc.so.6"))
+            ((int *)data)[0]++;
+        for (unsigned k = 0; k < d.n_needed; k++)
+            if (!strcmp(d.needed[k], "libcheck.so.0") || !strcmp(d.needed[k], "libc.so.6"))
+                ((int *)data)[1]++;
+    }
+    return 0;
+}
+
+START_TEST(test_loaded)
+{
+    int found[2] = { 0, 0 };
+    dl_iterate_phdr(phdr_cb, found);
+    ck_assert_int_eq(found[0], 1); /* libc's soname */
+    ck_assert_int_gt(found[1], 0); /* someone needs libc */
+    struct shim_elf_dyn d;
+    shim_elf_parse_loaded(NULL, 0, &d);
+    ck_assert_uint_eq(d.n_needed, 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("shim_elf");
@@ -327,6 +414,8 @@ int main(void)
     tcase_add_test(tc, test_too_many_needed);
     tcase_add_test(tc, test_expand);
     tcase_add_test(tc, test_elems);
+    tcase_add_test(tc, test_search);
+    tcase_add_test(tc, test_loaded);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
