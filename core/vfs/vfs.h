@@ -226,7 +226,24 @@ struct vfs_stats {
     X(int, cache_flush, (void)) \
     X(int, get_stats, (struct vfs_stats *st)) \
     /* Fill a struct stat from attributes (dev, blksize, blocks included). */ \
-    X(void, attr_to_stat, (const struct meta_attr *a, struct stat *st))
+    X(void, attr_to_stat, (const struct meta_attr *a, struct stat *st)) \
+    \
+    /* ---- node-local copies, for execve and the dynamic loader
+     * (vfs_materialize.c) ---- */ \
+    /* A verified copy of the regular file vpath (symlinks followed) in the
+     * node's mirror tree, its host path written to out: the copy of the
+     * file whose canonical volume path is P is vfs_materialize_root + P,
+     * shared by the user's processes of the node, copied again only when
+     * the file changed, replaced by rename (a running or mapped old copy
+     * stays valid). Mode 0500 when the volume file has any x bit, else
+     * 0400; execute permission is the caller's to check on the volume.
+     * -ENOENT, -ENOTDIR, -ELOOP as a walk; -EACCES for a non-regular file
+     * or without read permission (effective ids); -EIO without a cache
+     * folder of our own; VFS_ESCAPED with the host path in host. */ \
+    X(int, materialize, (const char *vpath, char *out, size_t cap, char *host, size_t hcap)) \
+    /* The mirror tree's root (a host path; it may not exist yet):
+     * <cache folder>/exec/<volume uuid>. -ENOTSUP without a cache folder. */ \
+    X(int, materialize_root, (char *out, size_t cap))
 
 #define VFS_DECLARE_(ret, name, params) ret vfs_##name params;
 VFS_CALLS(VFS_DECLARE_)

@@ -146,6 +146,7 @@ struct vfs_engine {
     struct vfs_ids_state ids;
     struct vfs_wb_state wb;
     int warned_no_locks;        /* log_once: no cache folder for lock files */
+    int warned_no_exec;         /* log_once: no cache folder for materialised copies */
 };
 
 extern struct vfs_engine vfs_eng __attribute__((visibility("hidden")));

@@ -35,7 +35,7 @@ static int vfs_memfd(const char *kind, uint64_t ino, int flags)
 }
 
 /* Copy the whole file into fd (a memfd or a temporary cache file). */
-static int vfs_fill_fd(struct vfs_smap *m, int fd)
+int vfs_fill_fd(struct vfs_smap *m, int fd)
 {
     size_t cap = m->size < VFS_MATERIALIZE_CHUNK ? (size_t)m->size : VFS_MATERIALIZE_CHUNK;
     char *buf = malloc(cap ? cap : 1);

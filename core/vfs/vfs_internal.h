@@ -224,6 +224,8 @@ void vfs_dirmaps_install(struct vfs_dirmaps *d, uint64_t dir, int ok);
 /* Background fetch of the files after ino in dir (cold sequential reads). */
 void vfs_dir_readahead(uint64_t dir, uint64_t ino, int missed);
 ssize_t vfs_read_data(struct vfs_smap *m, void *buf, size_t len, uint64_t off);
+/* Write the whole content of m into fd at its position (vfs_file.c). */
+int vfs_fill_fd(struct vfs_smap *m, int fd);
 /* Sum of the visible lengths of m's stored slices (holes excluded;
  * overlapping slices count twice, so callers cap it by the size). */
 uint64_t vfs_smap_stored(const struct vfs_smap *m);
