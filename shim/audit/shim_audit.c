@@ -22,7 +22,10 @@
  * A host folder that holds the name first wins, as it would.
  *
  * Where the mirror root comes from: SHIMFS_MIRROR, which the shim exports
- * to the programs it starts once its engine knows the volume (shim_dl.c).
+ * to the programs it starts once its engine knows the volume (shim_dl.c);
+ * without it, the one volume folder of the cache folder's mirror tree
+ * (SHIMFS_CACHE_DIR/exec/<volume uuid>, looked at the first time a search
+ * names the volume); with several there, none.
  * The audit library reads it when the loader loads it, so it serves the
  * loader's searches of programs started by a shim process (and of any
  * process started with SHIMFS_MIRROR set); in the process whose shim set
@@ -38,8 +41,10 @@
  * map is handed back as it came, and the loader goes on as without it);
  * reads the environment once, when the loader loads it.
  */
+#include <dirent.h>
 #include <link.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -55,6 +60,7 @@
 static char shim_audit_prefix[SHIM_AUDIT_PATH_MAX];
 static size_t shim_audit_plen;
 static char shim_audit_env_root[SHIM_AUDIT_PATH_MAX];
+static int shim_audit_root_tried;
 static const char *shim_audit_llp;
 static int shim_audit_llp_vol; /* LD_LIBRARY_PATH names the volume */
 static char shim_audit_lib[32] = "lib";
@@ -107,13 +113,50 @@ SHIM_AUDIT_EXPORT unsigned int la_version(unsigned int version)
     return version < LAV_CURRENT ? version : LAV_CURRENT;
 }
 
+/* The mirror root when SHIMFS_MIRROR does not say: the only volume
+ * folder of <cache folder>/exec/ (the cache folder as the shim finds it:
+ * SHIMFS_CACHE_DIR, else the default root + the euid). */
+static const char *shim_audit_root(void)
+{
+    if (shim_audit_env_root[0] || shim_audit_root_tried)
+        return shim_audit_env_root;
+    shim_audit_root_tried = 1;
+    char dir[SHIM_AUDIT_PATH_MAX];
+    const char *cache = secure_getenv("SHIMFS_CACHE_DIR");
+    int n = cache && cache[0] == '/'
+                ? snprintf(dir, sizeof dir, "%s/exec", cache)
+                : snprintf(dir, sizeof dir, "%s%u/exec", SETTINGS_CACHE_ROOT, (unsigned)geteuid());
+    if (n < 0 || (size_t)n >= sizeof dir)
+        return shim_audit_env_root;
+    DIR *d = opendir(dir);
+    if (!d)
+        return shim_audit_env_root;
+    char found[256] = "";
+    int count = 0;
+    struct dirent *e;
+    for (int k = 0; k < 64 && (e = readdir(d)); k++) {
+        if (e->d_name[0] == '.' || !strcmp(e->d_name, "tmp") || strlen(e->d_name) >= sizeof found)
+            continue;
+        strcpy(found, e->d_name);
+        count++;
+    }
+    closedir(d);
+    size_t fl = strlen(found);
+    if (count == 1 && (size_t)n + 1 + fl < sizeof shim_audit_env_root) {
+        memcpy(shim_audit_env_root, dir, (size_t)n);
+        shim_audit_env_root[n] = '/';
+        memcpy(shim_audit_env_root + n + 1, found, fl + 1);
+    }
+    return shim_audit_env_root;
+}
+
 /* The copy of volume path `path` (absolute, under the prefix) when it
  * exists, allocated (the loader may keep the name it is given: one
  * allocation per library found in the volume); else NULL. */
 static char *shim_audit_copy(const char *path)
 {
     char norm[SHIM_AUDIT_PATH_MAX];
-    const char *root = shim_audit_env_root;
+    const char *root = shim_audit_root();
     if (!root[0] || shim_path_normalize(path, norm, sizeof norm) < 0)
         return NULL;
     const char *v = shim_path_under(shim_audit_prefix, shim_audit_plen, norm);
@@ -195,7 +238,7 @@ SHIM_AUDIT_EXPORT unsigned int la_objopen(struct link_map *map, Lmid_t lmid, uin
 
 SHIM_AUDIT_EXPORT char *la_objsearch(const char *name, uintptr_t *cookie, unsigned int flag)
 {
-    if (shim_audit_plen == 0 || !shim_audit_env_root[0] || !name)
+    if (shim_audit_plen == 0 || !name)
         return (char *)name;
     char *copy = NULL;
     if (strchr(name, '/')) {
