@@ -10,6 +10,7 @@
 #define SHIM_REAL_H
 
 #include <dirent.h>
+#include <spawn.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -257,6 +258,16 @@ typedef int (*shim_compar64_fn)(const struct dirent64 **, const struct dirent64 
     X(int, lockf, (int, int, off_t)) \
     X(int, lockf64, (int, int, off64_t)) \
     X(void, __chk_fail, (void)) \
+    X(int, execve, (const char *, char *const[], char *const[])) \
+    X(int, execv, (const char *, char *const[])) \
+    X(int, execvp, (const char *, char *const[])) \
+    X(int, execvpe, (const char *, char *const[], char *const[])) \
+    X(int, fexecve, (int, char *const[], char *const[])) \
+    X(int, execveat, (int, const char *, char *const[], char *const[], int)) \
+    X(int, posix_spawn, (pid_t *, const char *, const posix_spawn_file_actions_t *, \
+                         const posix_spawnattr_t *, char *const[], char *const[])) \
+    X(int, posix_spawnp, (pid_t *, const char *, const posix_spawn_file_actions_t *, \
+                          const posix_spawnattr_t *, char *const[], char *const[])) \
     X(long, syscall, (long, ...))
 
 #define SHIM_REAL_DECLARE(ret, name, params) extern ret (*shim_real_##name) params;
