@@ -54,6 +54,7 @@ struct shim_dl_obj {
 struct shim_dl_walk {
     char root[SHIM_PATH_MAX];
     size_t rlen;
+    int fresh; /* for a program about to start: nothing is loaded yet */
     unsigned n;
     struct shim_dl_obj obj[SHIM_DL_MAX_OBJECTS];
 };
@@ -191,7 +192,7 @@ static void shim_dl_scan(struct shim_dl_walk *w, unsigned i, struct shim_elf_dyn
         const char *name = d->needed[k];
         memset(f, 0, sizeof *f);
         int found = strchr(name, '/') ? shim_dl_probe(f, name)
-                    : shim_dl_is_loaded(name) ? 0
+                    : !w->fresh && shim_dl_is_loaded(name) ? 0
                                               : shim_elf_search(&s, name, shim_dl_probe, f);
         if (found != 1 || !f->volume)
             continue;
@@ -414,22 +415,19 @@ static void *shim_dl_open_slow(long lmid, const char *file, int mode, const void
     return h;
 }
 
-int shim_dl_materialize(const char *vpath, char *copy, size_t cap)
+void shim_dl_prepare_exec(const char *copy)
 {
+    if (shim_in_vfork_child())
+        return; /* shares our memory: no allocation, no setenv */
     struct shim_dl_walk *w = calloc(1, sizeof *w);
     if (!w)
-        return -ENOMEM;
-    char host[SHIM_PATH_MAX];
-    int rc = shim_dl_root(w);
-    if (rc == 0)
-        rc = SHIM_VFS_LOAD(materialize, vpath, copy, cap, host, sizeof host);
-    if (rc == 0) {
-        if (shim_dl_add(w, copy) == 0)
-            shim_dl_walk_all(w);
+        return;
+    w->fresh = 1;
+    if (shim_dl_root(w) == 0 && shim_dl_add(w, copy) == 0) {
+        shim_dl_walk_all(w);
         (void)shim_dl_export_root();
     }
     shim_dl_free(w);
-    return rc == VFS_ESCAPED ? -EXDEV : rc;
 }
 
 /* The pass-through is a tail call (-foptimize-sibling-calls, on at -O2;

@@ -4,15 +4,13 @@
 # pyenv python3 on PATH has no python3-venv):
 #  - `python3 -m venv --without-pip` into the volume; its pyvenv.cfg and
 #    the bin/python symlink are there;
-#  - its python runs with sys.prefix = the venv (through exec of the
-#    volume symlink when exec of volume files is supported, else started
-#    as the kernel would start it: argv[0] the venv's bin/python);
+#  - its python (exec of the volume symlink) runs with sys.prefix = the
+#    venv;
 #  - a pure module and a C extension module built here (offline: gcc and
 #    python3-dev's headers), installed into the venv's site-packages and
 #    imported; the extension needs a helper library of its own found
 #    through DT_RUNPATH $ORIGIN/spam.libs (as auditwheel lays out wheels);
-#  - a console script in bin/ (`#!<venv>/bin/python`) runs, as a program
-#    when exec of volume files is supported, else through the venv python.
+#  - a console script in bin/ (`#!<venv>/bin/python`) runs as a program.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_services
@@ -43,17 +41,10 @@ case $(shim cat "$VENV/pyvenv.cfg") in
     *) fail "pyvenv.cfg: $(shim cat "$VENV/pyvenv.cfg" 2>&1)" ;;
 esac
 
-# The venv's python: exec'd from the volume when the shim supports it;
-# otherwise as the kernel starts it (argv[0] its path), so that the venv
-# is found the same way (pyvenv.cfg next to argv[0]'s folder).
-if shim "$VENV/bin/python" -c 'pass' 2> /dev/null; then
-    venv_py() { shim "$VENV/bin/python" "$@"; }
-    EXEC=1
-else
-    venv_py() { shim bash -c 'exec -a "$0" /usr/bin/python3 "$@"' "$VENV/bin/python" "$@"; }
-    EXEC=0
-    skip "exec of the venv's bin/python (exec of volume files not in this build)"
-fi
+# The venv's python, exec'd from the volume by a preloaded program (env):
+# the shim runs the copy of the symlink's target with argv[0] the venv
+# path, so python finds pyvenv.cfg as on a local disk.
+venv_py() { shim env "$VENV/bin/python" "$@"; }
 out=$(venv_py -c 'import sys; print(sys.prefix == sys.argv[1], sys.base_prefix)' "$VENV" 2>&1)
 assert_eq "True /usr" "$out" "the venv's python runs with sys.prefix = the venv"
 
@@ -103,11 +94,5 @@ printf '#!%s\nimport sys, puremod\nprint("script", puremod.hello(), sys.prefix =
     "$VENV/bin/python" "$VENV" > "$SRC/hello"
 check "install the console script" shim cp "$SRC/hello" "$VENV/bin/hello"
 check "chmod +x" shim chmod 0755 "$VENV/bin/hello"
-if [ "$EXEC" = 1 ]; then
-    out=$(shim "$VENV/bin/hello" 2>&1)
-    assert_eq "script pure hello True" "$out" "the console script runs as a program"
-else
-    skip "the console script as a program (exec of volume files not in this build)"
-    out=$(venv_py "$VENV/bin/hello" 2>&1)
-    assert_eq "script pure hello True" "$out" "the console script runs through the venv python"
-fi
+out=$(shim env "$VENV/bin/hello" 2>&1)
+assert_eq "script pure hello True" "$out" "the console script runs as a program"

@@ -25,11 +25,7 @@ shim() {
 
 check "mkdir" shim mkdir -p "$DATA"
 check "venv with the system's packages" shim "$PY" -m venv --without-pip --system-site-packages "$VENV"
-if shim "$VENV/bin/python" -c 'pass' 2> /dev/null; then
-    venv_py() { shim "$VENV/bin/python" "$@"; }
-else
-    venv_py() { shim bash -c 'exec -a "$0" /usr/bin/python3 "$@"' "$VENV/bin/python" "$@"; }
-fi
+venv_py() { shim env "$VENV/bin/python" "$@"; } # env: a preloaded exec
 
 check "write 64 samples" shim "$PY" -c '
 import os, sys
