@@ -184,16 +184,19 @@ static void shim_dl_scan(struct shim_dl_walk *w, unsigned i, struct shim_elf_dyn
                  w->obj[i].copy, strerror(-rc));
     char origin[SHIM_PATH_MAX];
     int have_origin = shim_dl_origin(w, w->obj[i].copy, origin, sizeof origin) == 0;
-    struct shim_elf_search s = { .rpath = d->rpath, .runpath = d->runpath,
+    struct shim_elf_search s = { .rpath = d->rpath,
+                                 .runpath = d->runpath,
                                  .llp = getenv("LD_LIBRARY_PATH"),
-                                 .origin = have_origin ? origin : NULL, .lib = shim_dl_lib(),
+                                 .origin = have_origin ? origin : NULL,
+                                 .lib = shim_dl_lib(),
                                  .platform = (const char *)getauxval(AT_PLATFORM) };
     for (unsigned k = 0; rc == 0 && k < d->n_needed; k++) {
         const char *name = d->needed[k];
         memset(f, 0, sizeof *f);
         int found = strchr(name, '/') ? shim_dl_probe(f, name)
-                    : !w->fresh && shim_dl_is_loaded(name) ? 0
-                                              : shim_elf_search(&s, name, shim_dl_probe, f);
+                    : !w->fresh && shim_dl_is_loaded(name)
+                        ? 0
+                        : shim_elf_search(&s, name, shim_dl_probe, f);
         if (found != 1 || !f->volume)
             continue;
         int j = shim_dl_add(w, f->path);
@@ -354,9 +357,11 @@ static void shim_dl_caller_search(const void *caller, struct shim_dl_walk *w,
             }
         }
     }
-    *s = (struct shim_elf_search){ .rpath = d->rpath, .runpath = d->runpath,
+    *s = (struct shim_elf_search){ .rpath = d->rpath,
+                                   .runpath = d->runpath,
                                    .llp = getenv("LD_LIBRARY_PATH"),
-                                   .origin = origin[0] ? origin : NULL, .lib = shim_dl_lib(),
+                                   .origin = origin[0] ? origin : NULL,
+                                   .lib = shim_dl_lib(),
                                    .platform = (const char *)getauxval(AT_PLATFORM) };
 }
 

@@ -96,8 +96,7 @@ int shim_elf_parse(const void *buf, size_t len, struct shim_elf_dyn *out)
         return -ENOEXEC;
 
     /* First pass: where the string table is, and the string indexes. */
-    uint64_t strtab = 0, strsz = 0, rpath = UINT64_MAX, runpath = UINT64_MAX,
-             soname = UINT64_MAX;
+    uint64_t strtab = 0, strsz = 0, rpath = UINT64_MAX, runpath = UINT64_MAX, soname = UINT64_MAX;
     int have_strtab = 0, have_strsz = 0;
     uint64_t needed[SHIM_ELF_MAX_NEEDED];
     unsigned n_needed = 0;
@@ -108,8 +107,14 @@ int shim_elf_parse(const void *buf, size_t len, struct shim_elf_dyn *out)
         if (d.d_tag == DT_NULL)
             break;
         switch (d.d_tag) {
-        case DT_STRTAB: strtab = d.d_un.d_ptr; have_strtab = 1; break;
-        case DT_STRSZ: strsz = d.d_un.d_val; have_strsz = 1; break;
+        case DT_STRTAB:
+            strtab = d.d_un.d_ptr;
+            have_strtab = 1;
+            break;
+        case DT_STRSZ:
+            strsz = d.d_un.d_val;
+            have_strsz = 1;
+            break;
         case DT_RPATH: rpath = d.d_un.d_val; break;
         case DT_RUNPATH: runpath = d.d_un.d_val; break;
         case DT_SONAME: soname = d.d_un.d_val; break;

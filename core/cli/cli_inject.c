@@ -291,10 +291,10 @@ static int inj_options(int argc, char **argv, struct inj_opts *o, int *code)
         rc = cli_usage_error("inject", "unexpected argument '%s'", argv[optind]);
     if (rc == 0 && o->cache_host_path && o->cache_pvc)
         rc = cli_usage_error("inject", "--cache-host-path and --cache-pvc exclude each other");
-    if (rc == 0 && ((size_t)snprintf(o->lib, sizeof o->lib, "%s/libshimfs.so", o->lib_dir) >=
-                        sizeof o->lib ||
-                    (size_t)snprintf(o->audit, sizeof o->audit, "%s/libshimfs-audit.so",
-                                     o->lib_dir) >= sizeof o->audit))
+    if (rc == 0 &&
+        ((size_t)snprintf(o->lib, sizeof o->lib, "%s/libshimfs.so", o->lib_dir) >= sizeof o->lib ||
+         (size_t)snprintf(o->audit, sizeof o->audit, "%s/libshimfs-audit.so", o->lib_dir) >=
+             sizeof o->audit))
         rc = cli_usage_error("inject", "--lib-dir is too long");
     if (rc == 0) {
         /* The cache folder is made by its user inside the volume, whose

@@ -107,8 +107,8 @@ SHIM_AUDIT_EXPORT unsigned int la_version(unsigned int version)
     if (shim_audit_copy_dir(shim_audit_env_root, secure_getenv("SHIMFS_MIRROR")) < 0)
         shim_audit_env_root[0] = '\0';
     shim_audit_llp = secure_getenv("LD_LIBRARY_PATH");
-    shim_audit_llp_vol = shim_audit_plen && shim_audit_llp &&
-                         strstr(shim_audit_llp, shim_audit_prefix) != NULL;
+    shim_audit_llp_vol =
+        shim_audit_plen && shim_audit_llp && strstr(shim_audit_llp, shim_audit_prefix) != NULL;
     shim_audit_init_lib();
     return version < LAV_CURRENT ? version : LAV_CURRENT;
 }
@@ -221,8 +221,10 @@ static char *shim_audit_search(const char *name, struct link_map *req)
               (origin[0] && shim_audit_in_prefix(origin));
     if (!vol)
         return NULL;
-    struct shim_elf_search s = { .rpath = d.rpath, .runpath = d.runpath,
-                                 .llp = shim_audit_llp, .origin = origin[0] ? origin : NULL,
+    struct shim_elf_search s = { .rpath = d.rpath,
+                                 .runpath = d.runpath,
+                                 .llp = shim_audit_llp,
+                                 .origin = origin[0] ? origin : NULL,
                                  .lib = shim_audit_lib,
                                  .platform = (const char *)getauxval(AT_PLATFORM) };
     struct shim_audit_find f = { NULL };

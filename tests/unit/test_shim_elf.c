@@ -50,16 +50,19 @@ static void image_make(struct image *im)
     im->eh.e_ehsize = sizeof im->eh;
     im->eh.e_phentsize = sizeof(Elf64_Phdr);
     im->eh.e_phnum = 2;
-    im->ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = 0, .p_vaddr = VBASE,
-                              .p_filesz = sizeof *im, .p_memsz = sizeof *im };
-    im->ph[1] = (Elf64_Phdr){ .p_type = PT_DYNAMIC, .p_offset = offsetof(struct image, dyn),
+    im->ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD,
+                              .p_offset = 0,
+                              .p_vaddr = VBASE,
+                              .p_filesz = sizeof *im,
+                              .p_memsz = sizeof *im };
+    im->ph[1] = (Elf64_Phdr){ .p_type = PT_DYNAMIC,
+                              .p_offset = offsetof(struct image, dyn),
                               .p_vaddr = VBASE + offsetof(struct image, dyn),
                               .p_filesz = sizeof im->dyn };
     Elf64_Dyn d[] = {
-        { DT_NEEDED, { S_FOO } },  { DT_NEEDED, { S_BAR } },
-        { DT_RPATH, { S_RPATH } }, { DT_RUNPATH, { S_RUNPATH } },
-        { DT_SONAME, { S_SONAME } },
-        { DT_STRTAB, { VBASE + offsetof(struct image, str) } },
+        { DT_NEEDED, { S_FOO } },      { DT_NEEDED, { S_BAR } },
+        { DT_RPATH, { S_RPATH } },     { DT_RUNPATH, { S_RUNPATH } },
+        { DT_SONAME, { S_SONAME } },   { DT_STRTAB, { VBASE + offsetof(struct image, str) } },
         { DT_STRSZ, { sizeof STRS } }, { DT_NULL, { 0 } },
     };
     memcpy(im->dyn, d, sizeof d);
@@ -263,8 +266,8 @@ END_TEST
 static const char *expand(const char *e, const char *origin)
 {
     static char out[64];
-    int r = shim_elf_expand(e, strlen(e), origin, "lib/x86_64-linux-gnu", "x86_64", out,
-                            sizeof out);
+    int r =
+        shim_elf_expand(e, strlen(e), origin, "lib/x86_64-linux-gnu", "x86_64", out, sizeof out);
     return r == 0 ? out : r == -ENOENT ? "ENOENT" : "ENAMETOOLONG";
 }
 
@@ -282,11 +285,10 @@ START_TEST(test_expand)
     ck_assert_str_eq(expand("$HOME/x", "/a"), "$HOME/x");
     ck_assert_str_eq(expand("$ORIGIN/x", NULL), "ENOENT");
     ck_assert_str_eq(expand("/plain", NULL), "/plain");
-    ck_assert_str_eq(expand("$ORIGIN/$ORIGIN/$ORIGIN/$ORIGIN",
-                            "/a/very/long/origin/folder/name"), "ENAMETOOLONG");
+    ck_assert_str_eq(expand("$ORIGIN/$ORIGIN/$ORIGIN/$ORIGIN", "/a/very/long/origin/folder/name"),
+                     "ENAMETOOLONG");
     char out[4];
-    ck_assert_int_eq(shim_elf_expand("abcd", 4, NULL, NULL, NULL, out, sizeof out),
-                     -ENAMETOOLONG);
+    ck_assert_int_eq(shim_elf_expand("abcd", 4, NULL, NULL, NULL, out, sizeof out), -ENAMETOOLONG);
     ck_assert_int_eq(shim_elf_expand("abc", 4 - 1, NULL, NULL, NULL, out, sizeof out), 0);
     ck_assert_str_eq(out, "abc");
     ck_assert_int_eq(shim_elf_expand("a", 1, NULL, NULL, NULL, out, 0), -ENAMETOOLONG);
@@ -337,8 +339,11 @@ static int probe(void *ctx, const char *path)
 START_TEST(test_search)
 {
     struct probe_log l = { .found = NULL };
-    struct shim_elf_search s = { .rpath = "/r1:$ORIGIN/r2", .llp = "/l1;/l2/", .origin = "/o",
-                                 .lib = "lib64", .platform = "x86_64" };
+    struct shim_elf_search s = { .rpath = "/r1:$ORIGIN/r2",
+                                 .llp = "/l1;/l2/",
+                                 .origin = "/o",
+                                 .lib = "lib64",
+                                 .platform = "x86_64" };
     /* RPATH, then LD_LIBRARY_PATH (';' too, trailing '/' dropped), no RUNPATH */
     ck_assert_int_eq(shim_elf_search(&s, "libz.so", probe, &l), 0);
     ck_assert_int_eq(l.n, 4);
