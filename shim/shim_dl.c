@@ -29,6 +29,7 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -54,7 +55,8 @@ struct shim_dl_obj {
 struct shim_dl_walk {
     char root[SHIM_PATH_MAX];
     size_t rlen;
-    int fresh; /* for a program about to start: nothing is loaded yet */
+    int fresh;    /* for a program about to start: nothing is loaded yet */
+    char lib[64]; /* $LIB */
     unsigned n;
     struct shim_dl_obj obj[SHIM_DL_MAX_OBJECTS];
 };
@@ -68,25 +70,20 @@ struct shim_dl_find {
 
 /* $LIB as glibc expands it: the folder its libc came from, relative to "/"
  * or "/usr" ("lib/x86_64-linux-gnu" on Debian, "lib64" on Fedora). */
-static const char *shim_dl_lib(void)
+static void shim_dl_lib(char *out, size_t cap)
 {
-    static char lib[32];
-    if (lib[0])
-        return lib;
     Dl_info info;
-    char tmp[32] = "lib";
+    snprintf(out, cap, "lib");
     if (dladdr((void *)strlen, &info) && info.dli_fname && info.dli_fname[0] == '/') {
         const char *f = info.dli_fname, *slash = strrchr(f, '/');
         if (!strncmp(f, "/usr/", 5))
             f += 4;
         size_t n = (size_t)(slash - f);
-        if (n > 1 && n < sizeof tmp) {
-            memcpy(tmp, f + 1, n - 1);
-            tmp[n - 1] = '\0';
+        if (n > 1 && n < cap) {
+            memcpy(out, f + 1, n - 1);
+            out[n - 1] = '\0';
         }
     }
-    memcpy(lib, tmp, sizeof lib);
-    return lib;
 }
 
 /* The probe of shim_elf_search: a volume candidate is taken when the
@@ -188,7 +185,7 @@ static void shim_dl_scan(struct shim_dl_walk *w, unsigned i, struct shim_elf_dyn
                                  .runpath = d->runpath,
                                  .llp = getenv("LD_LIBRARY_PATH"),
                                  .origin = have_origin ? origin : NULL,
-                                 .lib = shim_dl_lib(),
+                                 .lib = w->lib,
                                  .platform = (const char *)getauxval(AT_PLATFORM) };
     for (unsigned k = 0; rc == 0 && k < d->n_needed; k++) {
         const char *name = d->needed[k];
@@ -267,6 +264,7 @@ static int shim_dl_root(struct shim_dl_walk *w)
     if (rc < 0)
         return rc;
     w->rlen = strlen(w->root);
+    shim_dl_lib(w->lib, sizeof w->lib);
     return 0;
 }
 
@@ -361,7 +359,7 @@ static void shim_dl_caller_search(const void *caller, struct shim_dl_walk *w,
                                    .runpath = d->runpath,
                                    .llp = getenv("LD_LIBRARY_PATH"),
                                    .origin = origin[0] ? origin : NULL,
-                                   .lib = shim_dl_lib(),
+                                   .lib = w->lib,
                                    .platform = (const char *)getauxval(AT_PLATFORM) };
 }
 
