@@ -268,7 +268,10 @@ static int shim_dl_root(struct shim_dl_walk *w)
     return 0;
 }
 
-int shim_dl_export_root(void)
+/* SHIMFS_MIRROR (the mirror root) for libshimfs-audit.so in the programs
+ * this process starts; 0 or -errno. From dlopen only, never while an exec
+ * is being planned (see shim_dl_prepare_exec). */
+static int shim_dl_export_root(void)
 {
     static int done;
     char root[SHIM_PATH_MAX];
@@ -421,15 +424,18 @@ static void *shim_dl_open_slow(long lmid, const char *file, int mode, const void
 void shim_dl_prepare_exec(const char *copy)
 {
     if (shim_in_vfork_child())
-        return; /* shares our memory: no allocation, no setenv */
+        return; /* shares our memory: no allocation */
     struct shim_dl_walk *w = calloc(1, sizeof *w);
     if (!w)
         return;
     w->fresh = 1;
-    if (shim_dl_root(w) == 0 && shim_dl_add(w, copy) == 0) {
+    /* No SHIMFS_MIRROR here: setenv may move the environ array that the
+     * caller is passing to this very exec as envp (execvp, posix_spawn
+     * with environ), freeing it under the exec. The child's audit library
+     * finds the mirror itself (the cache folder's only volume) or gets
+     * SHIMFS_MIRROR from an earlier dlopen of this process. */
+    if (shim_dl_root(w) == 0 && shim_dl_add(w, copy) == 0)
         shim_dl_walk_all(w);
-        (void)shim_dl_export_root();
-    }
     shim_dl_free(w);
 }
 

@@ -10,12 +10,9 @@
  * (DT_NEEDED through DT_RPATH, LD_LIBRARY_PATH and DT_RUNPATH entries
  * inside the prefix, $ORIGIN included), so that the loader finds them
  * under the mirror root ($ORIGIN in the copy) or through
- * libshimfs-audit.so; exports SHIMFS_MIRROR. Best effort: a dependency
- * that cannot be made is the loader's to report. Not in a vfork child. */
+ * libshimfs-audit.so. Best effort: a dependency that cannot be made is
+ * the loader's to report. Not in a vfork child. Never touches the
+ * environment (the caller's envp may be environ itself). */
 void shim_dl_prepare_exec(const char *copy);
-
-/* Set SHIMFS_MIRROR (the mirror root, for libshimfs-audit.so in the
- * programs this process starts) once the engine is loaded; 0 or -errno. */
-int shim_dl_export_root(void);
 
 #endif
