@@ -200,8 +200,15 @@ static char *shim_audit_search(const char *name, struct link_map *req)
 {
     struct shim_elf_dyn d;
     shim_elf_parse_loaded(req->l_ld, req->l_addr, &d);
-    char origin[SHIM_AUDIT_PATH_MAX] = "";
     const char *file = req->l_name && req->l_name[0] ? req->l_name : NULL;
+    /* Most programs' lists never name the volume: decide that before any
+     * system call. */
+    int vol = shim_audit_llp_vol || (d.rpath && strstr(d.rpath, shim_audit_prefix)) ||
+              (d.runpath && strstr(d.runpath, shim_audit_prefix)) ||
+              (file && shim_audit_in_prefix(file));
+    if (!vol)
+        return NULL;
+    char origin[SHIM_AUDIT_PATH_MAX] = "";
     char exe[SHIM_AUDIT_PATH_MAX];
     if (!file) { /* the main program */
         ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -216,11 +223,6 @@ static char *shim_audit_search(const char *name, struct link_map *req)
         if (!origin[0])
             strcpy(origin, "/");
     }
-    int vol = shim_audit_llp_vol || (d.rpath && strstr(d.rpath, shim_audit_prefix)) ||
-              (d.runpath && strstr(d.runpath, shim_audit_prefix)) ||
-              (origin[0] && shim_audit_in_prefix(origin));
-    if (!vol)
-        return NULL;
     struct shim_elf_search s = { .rpath = d.rpath,
                                  .runpath = d.runpath,
                                  .llp = shim_audit_llp,
