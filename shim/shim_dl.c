@@ -96,7 +96,8 @@ static int shim_dl_probe(void *ctx, const char *path)
     if (in < 0)
         return 0;
     if (in == 0) {
-        if (REAL(access)(path, F_OK) != 0 || strlen(path) >= sizeof f->path)
+        struct stat st; /* the loader takes a file, and skips a folder */
+        if (REAL(stat)(path, &st) != 0 || S_ISDIR(st.st_mode) || strlen(path) >= sizeof f->path)
             return 0;
         strcpy(f->path, path);
         f->volume = 0;

@@ -48,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "settings.h"
@@ -190,8 +191,9 @@ static int shim_audit_probe(void *ctx, const char *path)
     if (path[0] == '/' && shim_audit_in_prefix(path))
         return (f->copy = shim_audit_copy(path)) != NULL;
     /* A host file the loader would take first (or a relative one, which
-     * it would look for in the host working directory). */
-    return access(path, F_OK) == 0;
+     * it would look for in the host working directory); not a folder. */
+    struct stat st;
+    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
 /* A name without '/' needed by `req`: its copy when the loader's search

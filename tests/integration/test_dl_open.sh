@@ -107,9 +107,15 @@ case $(echo "$out" | grep '^lib/short.so') in
 esac
 assert_eq "still here" "$(echo "$out" | grep '^still')" "the process goes on"
 
-out=$(shim "$PY" -c 'import ctypes, sys; print(ctypes.CDLL(sys.argv[1]).h1())' \
-    "$SRC/host/libh1.so" 2>&1)
-assert_eq "99" "$out" "pass-through: a host library's dlopen through its own RUNPATH"
+if [ "${SHIMFS_SANITIZE:-}" = 1 ]; then
+    # ASan's own dlopen interceptor (preloaded first) hides the caller
+    # from the loader, with or without the shim.
+    skip "pass-through keeps the caller (not under ASan)"
+else
+    out=$(shim "$PY" -c 'import ctypes, sys; print(ctypes.CDLL(sys.argv[1]).h1())' \
+        "$SRC/host/libh1.so" 2>&1)
+    assert_eq "99" "$out" "pass-through: a host library's dlopen through its own RUNPATH"
+fi
 
 # ---- figures: cold (first copy), warm (copy current), local disk ----
 cat > "$TEST_SCRATCH/bench_dl.py" <<'EOF'

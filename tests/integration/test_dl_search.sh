@@ -87,16 +87,24 @@ esac
 
 # No SHIMFS_MIRROR here: the audit library finds the one volume of the
 # cache folder's mirror tree (the copies exist: the runs above made them).
-out=$(env -u SHIMFS_MIRROR SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
-    SHIMFS_CACHE_DIR="$TEST_SCRATCH/cache" SHIMFS_LOG=error \
-    SHIMFS_PRELOAD="$SHIMFS_BUILD/libshimfs.so" LD_LIBRARY_PATH="$VOL/llp" \
-    "$RUN" "$SRC/prog_plain" 2>&1)
+# shimfs-run (a sanitized shim needs the sanitizer runtime first in
+# LD_PRELOAD, which shimfs-run cannot put there: then its two variables
+# are set as it sets them).
+run() {
+    if [ "${SHIMFS_SANITIZE:-}" = 1 ]; then
+        env -u SHIMFS_MIRROR SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
+            SHIMFS_CACHE_DIR="$TEST_SCRATCH/cache" SHIMFS_LOG=error LD_PRELOAD="$SHIMFS_PRELOAD" \
+            LD_AUDIT="$AUDIT" LD_LIBRARY_PATH="$VOL/llp" "$@"
+    else
+        env -u SHIMFS_MIRROR SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
+            SHIMFS_CACHE_DIR="$TEST_SCRATCH/cache" SHIMFS_LOG=error \
+            SHIMFS_PRELOAD="$SHIMFS_BUILD/libshimfs.so" LD_LIBRARY_PATH="$VOL/llp" "$RUN" "$@"
+    fi
+}
+out=$(run "$SRC/prog_plain" 2>&1 || true)
 assert_eq "all 5" "$out" "shimfs-run: LD_LIBRARY_PATH in the volume at start-up (LD_AUDIT set)"
 mkdir -p "$TEST_SCRATCH/cache/exec/00000000-other-volume"
-out=$(env -u SHIMFS_MIRROR SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
-    SHIMFS_CACHE_DIR="$TEST_SCRATCH/cache" SHIMFS_LOG=error \
-    SHIMFS_PRELOAD="$SHIMFS_BUILD/libshimfs.so" LD_LIBRARY_PATH="$VOL/llp" \
-    "$RUN" "$SRC/prog_plain" 2>&1 || true)
+out=$(run "$SRC/prog_plain" 2>&1 || true)
 case $out in
     *"liball.so: cannot open shared object file"*)
         pass "two volumes in the cache folder and no SHIMFS_MIRROR: no guess" ;;
