@@ -5,9 +5,10 @@
 # The program is a C binary padded to BENCH_EXEC_SIZE_MIB (10) MiB of
 # random read-only data (it does not compress) that exits at once. A
 # preloaded Python driver (/usr/bin/python3) times posix_spawn + waitpid:
-#  - local: the binary on local disk (page cache warm), BENCH_RUNS (30) runs;
+#  - local: the binary on local disk (page cache warm), BENCH_RUNS (300) runs;
 #  - warm: the volume path, its copy already in the node's mirror tree
-#    (what every exec after the first on a node pays), BENCH_RUNS runs;
+#    (what every exec after the first on a node pays), BENCH_RUNS runs,
+#    alternating with the local ones (a busy machine slows both alike);
 #  - cold: the volume path with an empty node cache folder each run (GETs
 #    from S3, verification, the copy written), BENCH_COLD_RUNS (5) runs;
 #  - warm through subprocess.run: a vfork child, whose plan is made by a
@@ -23,7 +24,7 @@ CLI=${SHIMFS_CLI:-$ROOT/build/shimfs}
 PRELOAD=${SHIMFS_PRELOAD:-$ROOT/build/libshimfs.so}
 SVC=$ROOT/scripts/services.sh
 SCR=$ROOT/.scratch/bench-exec
-RUNS=${BENCH_RUNS:-30}
+RUNS=${BENCH_RUNS:-300}
 COLD_RUNS=${BENCH_COLD_RUNS:-5}
 SIZE_MIB=${BENCH_EXEC_SIZE_MIB:-10}
 PREFIX=/mnt/shimfs-bench-exec-$$
@@ -73,37 +74,39 @@ SHIMFS_CACHE_DIR=$SCR/cache shim chmod 755 "$PREFIX/big"
 
 cat > "$SCR/drive.py" <<'EOF'
 import os, statistics, subprocess, sys, time
-mode, path, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
-os.stat(path)  # the volume is open before the clock starts
-times = []
+# the local and the volume program, alternately: a busy machine slows both
+mode, runs, paths = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+for p in paths:
+    os.stat(p)  # the volume is open before the clock starts
+times = [[] for _ in paths]
 for _ in range(runs):
-    t0 = time.perf_counter()
-    if mode == "spawn":
-        pid = os.posix_spawn(path, [path], os.environ)
-        _, status = os.waitpid(pid, 0)
-    else:
-        status = subprocess.run([path]).returncode
-    times.append(time.perf_counter() - t0)
-    if status != 0:
-        sys.exit("the program failed: %d" % status)
-print("%.6f" % statistics.median(times))
+    for i, p in enumerate(paths):
+        t0 = time.perf_counter()
+        if mode == "spawn":
+            pid = os.posix_spawn(p, [p], os.environ)
+            status = os.waitpid(pid, 0)[1]
+        else:
+            status = subprocess.run([p]).returncode
+        times[i].append(time.perf_counter() - t0)
+        if status != 0:
+            sys.exit("%s failed: %d" % (p, status))
+print(" ".join("%.6f" % statistics.median(t) for t in times))
 EOF
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-bench_log "local, $RUNS runs"
-local_s=$(SHIMFS_CACHE_DIR=$SCR/cache shim "$PY" "$SCR/drive.py" spawn "$SCR/local/big" "$RUNS")
 bench_log "cold, $COLD_RUNS runs (an empty node cache each)"
 cold=()
 for i in $(seq 1 "$COLD_RUNS"); do
-    cold+=("$(SHIMFS_CACHE_DIR=$SCR/cold$i SHIMFS_AGENT=0 shim "$PY" "$SCR/drive.py" spawn "$PREFIX/big" 1)")
+    cold+=("$(SHIMFS_CACHE_DIR=$SCR/cold$i SHIMFS_AGENT=0 shim "$PY" "$SCR/drive.py" spawn 1 "$PREFIX/big")")
     rm -rf "$SCR/cold$i"
 done
 cold_s=$(printf '%s\n' "${cold[@]}" | median)
-bench_log "warm, $RUNS runs"
-SHIMFS_CACHE_DIR=$SCR/cache shim "$PY" "$SCR/drive.py" spawn "$PREFIX/big" 1 > /dev/null
-warm_s=$(SHIMFS_CACHE_DIR=$SCR/cache shim "$PY" "$SCR/drive.py" spawn "$PREFIX/big" "$RUNS")
-sub_local_s=$(SHIMFS_CACHE_DIR=$SCR/cache shim "$PY" "$SCR/drive.py" subprocess "$SCR/local/big" "$RUNS")
-sub_warm_s=$(SHIMFS_CACHE_DIR=$SCR/cache shim "$PY" "$SCR/drive.py" subprocess "$PREFIX/big" "$RUNS")
+bench_log "local and warm, $RUNS runs each, alternately"
+SHIMFS_CACHE_DIR=$SCR/cache shim "$PY" "$SCR/drive.py" spawn 1 "$PREFIX/big" > /dev/null
+read -r local_s warm_s < <(SHIMFS_CACHE_DIR=$SCR/cache shim "$PY" "$SCR/drive.py" spawn "$RUNS" \
+    "$SCR/local/big" "$PREFIX/big")
+read -r sub_local_s sub_warm_s < <(SHIMFS_CACHE_DIR=$SCR/cache shim "$PY" "$SCR/drive.py" \
+    subprocess "$RUNS" "$SCR/local/big" "$PREFIX/big")
 
 ms() { awk -v s="$1" 'BEGIN { printf "%.2f ms", s * 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }

@@ -27,7 +27,7 @@
 
 extern char **environ;
 
-#define SHIM_EXEC_ARGS_MAX 65536   /* execl's list is copied to the stack */
+#define SHIM_EXEC_ARGS_MAX 65536 /* execl's list is copied to the stack */
 
 SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
@@ -56,7 +56,8 @@ int shim_exec_path_has_volume(const char *path)
             }
             if (cwd_in)
                 return 1;
-        } else if (n >= shim_cfg.prefix_len && memcmp(s, shim_cfg.prefix, shim_cfg.prefix_len) == 0 &&
+        } else if (n >= shim_cfg.prefix_len &&
+                   memcmp(s, shim_cfg.prefix, shim_cfg.prefix_len) == 0 &&
                    (n == shim_cfg.prefix_len || s[shim_cfg.prefix_len] == '/')) {
             return 1;
         }
@@ -89,8 +90,14 @@ static int shim_exec_sh(const char *file, char *const argv[], char *const envp[]
 static int shim_exec_try(const char *cand, char *const argv[], char *const envp[], pid_t *pid,
                          const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr)
 {
-    if (pid)
+    if (pid) {
+        /* libc's spawn child reports a missing file only after a clone:
+         * the candidates that cannot run are skipped here */
+        if (faccessat(AT_FDCWD, cand, X_OK, AT_EACCESS) < 0 &&
+            (errno == ENOENT || errno == ENOTDIR || errno == EACCES))
+            return -errno;
         return -posix_spawn(pid, cand, fa, attr, argv, envp);
+    }
     execve(cand, argv, envp);
     return -errno;
 }
@@ -116,17 +123,17 @@ int shim_exec_search(const char *file, const char *path, char *const argv[], cha
             if (rc == 0)
                 return 0; /* spawned */
             switch (-rc) {
-            case EACCES:
-                eacces = 1;
-                break;
-            case ENOENT: case ESTALE: case ENOTDIR: case ENODEV: case ETIMEDOUT:
-                break;
+            case EACCES: eacces = 1; break;
+            case ENOENT:
+            case ESTALE:
+            case ENOTDIR:
+            case ENODEV:
+            case ETIMEDOUT: break;
             case ENOEXEC:
                 if (!pid)
                     return shim_exec_sh(cand, argv, envp);
                 return ENOEXEC;
-            default:
-                return pid ? -rc : rc;
+            default: return pid ? -rc : rc;
             }
         }
         if (!*e)
@@ -270,6 +277,6 @@ SHIM_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *
     struct shim_exec_plan p;
     if (!shim_exec_plan(dirfd, path, flags & AT_SYMLINK_NOFOLLOW, &p))
         return REAL(execveat)(dirfd, path, argv, envp, flags);
-    return shim_fail(shim_exec_run(&p, path[0] == '/' ? path : p.abs, argv, envp, NULL, NULL,
-                                   NULL));
+    return shim_fail(
+        shim_exec_run(&p, path[0] == '/' ? path : p.abs, argv, envp, NULL, NULL, NULL));
 }

@@ -19,17 +19,18 @@
 
 #include "shim.h"
 
-#define SHIM_EXEC_DEPTH 4        /* nested interpreters, as the kernel allows */
-#define SHIM_EXEC_LINE 256       /* the kernel reads this much of a `#!` line */
+#define SHIM_EXEC_DEPTH 4  /* nested interpreters, as the kernel allows */
+#define SHIM_EXEC_LINE 256 /* the kernel reads this much of a `#!` line */
 
 struct shim_exec_plan {
-    int err;                     /* 0 or -errno: the exec fails with it */
-    int levels;                  /* `#!` scripts met (0: a binary) */
+    int err;    /* 0 or -errno: the exec fails with it */
+    int levels; /* `#!` scripts met (0: a binary) */
+    int atflags; /* what was asked (AT_SYMLINK_NOFOLLOW) */
     char interp[SHIM_EXEC_DEPTH][SHIM_EXEC_LINE];
     char arg[SHIM_EXEC_DEPTH][SHIM_EXEC_LINE];
     char has_arg[SHIM_EXEC_DEPTH];
-    char file[SHIM_PATH_MAX];    /* what the kernel is handed */
-    char abs[SHIM_PATH_MAX];     /* the first file as an absolute path (prefix + its
+    char file[SHIM_PATH_MAX]; /* what the kernel is handed */
+    char abs[SHIM_PATH_MAX];  /* the first file as an absolute path (prefix + its
                                     volume path): a script's name for execveat */
 };
 

@@ -5,14 +5,16 @@
 #include "shim.h"
 
 #include <elf.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shim_core.h"
 #include "shim_dl.h"
 #include "shim_exec.h"
 #include "shim_fd.h"
+#include "shim_helper.h"
 #include "shim_resolve.h"
 
 /* 1 when this process holds volume inode ino open for writing (the
@@ -143,46 +145,111 @@ static void shim_exec_chain(const char *vpath, int atflags, struct shim_exec_pla
     }
 }
 
-/* A vfork child shares our memory and must not start or use the engine:
- * a forked helper (its own copy) makes the plan and writes it back. */
+/* Plans made for vfork children, kept in this process's memory (which a
+ * vfork child shares: what the child learns, the parent keeps), so that a
+ * program run again and again through subprocess costs no helper fork
+ * each time. A plan is used for min(SHIMFS_ATTR_TTL, 1 s) after it was
+ * made (the attribute cache's rule: an exec is an open), while its copy
+ * is still there and this process has no volume file open for writing
+ * (ETXTBSY needs the engine). Slots are seqlocks: odd while written. */
+#define SHIM_EXEC_KEPT 4
+static struct shim_exec_kept {
+    unsigned seq;
+    int64_t at_ns;
+    char vpath[SHIM_PATH_MAX];
+    struct shim_exec_plan plan;
+} shim_exec_kept[SHIM_EXEC_KEPT];
+static unsigned shim_exec_kept_next;
+
+static int64_t shim_exec_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t shim_exec_kept_ttl(void)
+{
+    const char *v = getenv("SHIMFS_ATTR_TTL");
+    char *end;
+    double ttl = v && *v ? strtod(v, &end) : 1.0;
+    if (!v || !*v || *end || !(ttl >= 0))
+        ttl = 1.0;
+    return (int64_t)((ttl < 1.0 ? ttl : 1.0) * 1e9);
+}
+
+/* This process holds a volume file open for writing (no engine call). */
+static int shim_exec_any_writer(void)
+{
+    struct shim_ofd ***dir = __atomic_load_n(&shim_fd_dir, __ATOMIC_ACQUIRE);
+    for (unsigned fd = 0; dir && fd < shim_fd_cap; fd++) {
+        if (!__atomic_load_n(&dir[fd >> SHIM_FD_PAGE_SHIFT], __ATOMIC_ACQUIRE)) {
+            fd |= SHIM_FD_PAGE_MASK;
+            continue;
+        }
+        struct shim_ofd *o = shim_fd_peek((int)fd);
+        if (o && o->kind == SHIM_OFD_VOLUME && (o->flags & O_ACCMODE) != O_RDONLY)
+            return 1;
+    }
+    return 0;
+}
+
+static int shim_exec_kept_get(const char *vpath, struct shim_exec_plan *p)
+{
+    int64_t ttl = shim_exec_kept_ttl(), now = shim_exec_now();
+    if (ttl <= 0 || shim_exec_any_writer())
+        return 0;
+    for (int i = 0; i < SHIM_EXEC_KEPT; i++) {
+        struct shim_exec_kept *k = &shim_exec_kept[i];
+        unsigned s1 = __atomic_load_n(&k->seq, __ATOMIC_ACQUIRE);
+        if ((s1 & 1) || now - k->at_ns > ttl || strcmp(k->vpath, vpath) != 0)
+            continue;
+        memcpy(p, &k->plan, sizeof *p);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&k->seq, __ATOMIC_RELAXED) != s1 || p->err != 0 ||
+            strcmp(k->vpath, vpath) != 0)
+            continue;
+        return REAL(access)(p->file, X_OK) == 0;
+    }
+    return 0;
+}
+
+static void shim_exec_kept_put(const char *vpath, const struct shim_exec_plan *p)
+{
+    if (p->err != 0 || strlen(vpath) >= SHIM_PATH_MAX)
+        return;
+    unsigned i = __atomic_fetch_add(&shim_exec_kept_next, 1, __ATOMIC_RELAXED) % SHIM_EXEC_KEPT;
+    struct shim_exec_kept *k = &shim_exec_kept[i];
+    unsigned s = __atomic_load_n(&k->seq, __ATOMIC_RELAXED);
+    if ((s & 1) ||
+        !__atomic_compare_exchange_n(&k->seq, &s, s + 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return; /* another writer has it */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    k->at_ns = shim_exec_now();
+    strcpy(k->vpath, vpath);
+    memcpy(&k->plan, p, sizeof *p);
+    __atomic_store_n(&k->seq, s + 2, __ATOMIC_RELEASE);
+}
+
+/* A vfork child must not use the engine: a forked helper makes the plan
+ * (p->abs and p->atflags say what to plan). */
+static void shim_exec_chain_in_helper(void *buf)
+{
+    struct shim_exec_plan *p = buf;
+    shim_exec_chain(p->abs + shim_cfg.prefix_len, p->atflags, p);
+}
+
 static void shim_exec_chain_helper(const char *vpath, int atflags, struct shim_exec_plan *p)
 {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        p->err = -errno;
+    p->atflags = atflags;
+    int rc = shim_helper_run(shim_exec_chain_in_helper, p, sizeof *p);
+    if (rc < 0) {
+        p->levels = 0;
+        p->err = rc == -EIO ? -EIO : -EAGAIN;
         return;
     }
-    pid_t pid = fork();
-    if (pid == 0) {
-        REAL(close)(fds[0]);
-        shim_exec_chain(vpath, atflags, p);
-        const char *b = (const char *)p;
-        for (size_t off = 0; off < sizeof *p;) {
-            ssize_t w = REAL(write)(fds[1], b + off, sizeof *p - off);
-            if (w <= 0)
-                _exit(1);
-            off += (size_t)w;
-        }
-        _exit(0);
-    }
-    REAL(close)(fds[1]);
-    size_t got = 0;
-    while (pid > 0 && got < sizeof *p) {
-        ssize_t r = REAL(read)(fds[0], (char *)p + got, sizeof *p - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    REAL(close)(fds[0]);
-    if (pid > 0)
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-        }
-    if (got != sizeof *p) {
-        memset(p, 0, sizeof *p);
-        p->err = pid < 0 ? -EAGAIN : -EIO;
-    }
+    if (!(atflags & AT_SYMLINK_NOFOLLOW))
+        shim_exec_kept_put(vpath, p);
 }
 
 int shim_exec_plan(int dirfd, const char *path, int atflags, struct shim_exec_plan *p)
@@ -194,14 +261,14 @@ int shim_exec_plan(int dirfd, const char *path, int atflags, struct shim_exec_pl
     p->err = 0;
     p->levels = 0;
     p->file[0] = '\0';
-    if (c > 0 && snprintf(p->abs, sizeof p->abs, "%s%s", shim_cfg.prefix, t.vpath) >=
-                     (int)sizeof p->abs)
+    if (c > 0 &&
+        snprintf(p->abs, sizeof p->abs, "%s%s", shim_cfg.prefix, t.vpath) >= (int)sizeof p->abs)
         c = -ENAMETOOLONG;
     if (c < 0)
         p->err = c;
-    else if (shim_in_vfork_child())
-        shim_exec_chain_helper(t.vpath, atflags, p);
-    else
+    else if (!shim_in_vfork_child())
         shim_exec_chain(t.vpath, atflags, p);
+    else if ((atflags & AT_SYMLINK_NOFOLLOW) || !shim_exec_kept_get(t.vpath, p))
+        shim_exec_chain_helper(t.vpath, atflags, p);
     return 1;
 }

@@ -31,8 +31,14 @@ extern char **environ;
  * initial stack and is never freed, so its SHIMFS_* survive a clearenv
  * (env -i) or an environ the program replaced. */
 static char **shim_exec_env0;
-__attribute__((constructor)) static void shim_exec_keep_env0(void) { shim_exec_env0 = environ; }
+__attribute__((constructor)) static void shim_exec_keep_env0(void)
+{
+    shim_exec_env0 = environ;
+}
 
+/* (char *const[]: what argv and environ are; C would not convert them to
+ * const char *const[] without a cast) */
+// cppcheck-suppress constParameter
 static size_t shim_exec_count(char *const v[])
 {
     size_t n = 0;
@@ -118,8 +124,8 @@ static void shim_exec_env(char *const envp[], char **out, size_t cap, char *buf,
 
 /* argv of the plan: the interpreters (innermost script's first), the
  * script as named, then argv[1..]; a binary keeps argv as it is. */
-static size_t shim_exec_argv(const struct shim_exec_plan *p, const char *name,
-                             char *const argv[], char **out)
+static size_t shim_exec_argv(const struct shim_exec_plan *p, const char *name, char *const argv[],
+                             char **out)
 {
     size_t n = 0, argc = shim_exec_count(argv);
     if (p->levels == 0) {
@@ -159,8 +165,8 @@ int shim_exec_run(const struct shim_exec_plan *p, const char *name, char *const 
     if (p->err < 0)
         return pid ? -p->err : p->err;
     size_t acap = shim_exec_count(argv) + 2 * SHIM_EXEC_DEPTH + 2;
-    size_t ecap = shim_exec_count(envp) + shim_exec_count(environ) +
-                  shim_exec_count(shim_exec_env0) + 2;
+    size_t ecap =
+        shim_exec_count(envp) + shim_exec_count(environ) + shim_exec_count(shim_exec_env0) + 2;
     if (acap + ecap <= SHIM_EXEC_STACK) {
         char *av[acap], *ev[ecap];
         return shim_exec_run_with(p, name, argv, envp, pid, fa, attr, av, ev, ecap);

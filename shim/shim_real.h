@@ -120,7 +120,8 @@ typedef int (*shim_compar64_fn)(const struct dirent64 **, const struct dirent64 
     X(int, scandir, (const char *, struct dirent ***, shim_filter_fn, shim_compar_fn)) \
     X(int, scandir64, (const char *, struct dirent64 ***, shim_filter64_fn, shim_compar64_fn)) \
     X(int, scandirat, (int, const char *, struct dirent ***, shim_filter_fn, shim_compar_fn)) \
-    X(int, scandirat64, (int, const char *, struct dirent64 ***, shim_filter64_fn, shim_compar64_fn)) \
+    X(int, scandirat64, \
+      (int, const char *, struct dirent64 ***, shim_filter64_fn, shim_compar64_fn)) \
     X(ssize_t, getdents64, (int, void *, size_t)) \
     X(ssize_t, readlink, (const char *, char *, size_t)) \
     X(ssize_t, readlinkat, (int, const char *, char *, size_t)) \
@@ -264,10 +265,12 @@ typedef int (*shim_compar64_fn)(const struct dirent64 **, const struct dirent64 
     X(int, execvpe, (const char *, char *const[], char *const[])) \
     X(int, fexecve, (int, char *const[], char *const[])) \
     X(int, execveat, (int, const char *, char *const[], char *const[], int)) \
-    X(int, posix_spawn, (pid_t *, const char *, const posix_spawn_file_actions_t *, \
-                         const posix_spawnattr_t *, char *const[], char *const[])) \
-    X(int, posix_spawnp, (pid_t *, const char *, const posix_spawn_file_actions_t *, \
-                          const posix_spawnattr_t *, char *const[], char *const[])) \
+    X(int, posix_spawn, \
+      (pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *, \
+       char *const[], char *const[])) \
+    X(int, posix_spawnp, \
+      (pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *, \
+       char *const[], char *const[])) \
     X(long, syscall, (long, ...))
 
 #define SHIM_REAL_DECLARE(ret, name, params) extern ret (*shim_real_##name) params;

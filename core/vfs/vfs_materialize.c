@@ -104,6 +104,9 @@ static int vfs_mat_dirs(int rootfd, char *rel, char **leaf)
         if (!slash)
             break;
         *slash = '\0';
+        struct stat st;
+        if (fstatat(at, p, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            (void)unlinkat(at, p, 0); /* a file the volume has since made a folder */
         int fd = trust_subdir_open(at, p, 1);
         *slash = '/';
         if (at != rootfd)
@@ -171,8 +174,7 @@ static int vfs_mat_write(const char *root, const char *canon, const struct meta_
     if (rc >= 0) {
         static unsigned seq;
         snprintf(tname, sizeof tname, "m-%d-%u-%llx", (int)getpid(),
-                 __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED),
-                 (unsigned long long)vfs_now_ns());
+                 __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED), (unsigned long long)vfs_now_ns());
         rc = fd = trust_file_open(tmpfd, tname, O_WRONLY | O_CREAT | O_EXCL, 0600);
     }
     if (rc >= 0) {
@@ -191,8 +193,17 @@ static int vfs_mat_write(const char *root, const char *canon, const struct meta_
             rc = -errno;
         if (close(fd) < 0 && rc == 0)
             rc = -errno;
-        if (rc == 0 && renameat(tmpfd, tname, dirfd, leaf) < 0)
+        if (rc == 0 && renameat(tmpfd, tname, dirfd, leaf) < 0) {
             rc = -errno;
+            if (rc == -EISDIR || rc == -ENOTEMPTY || rc == -EEXIST) {
+                /* a folder the volume has since made a file: set it aside */
+                char aside[96];
+                snprintf(aside, sizeof aside, "%s.dir", tname);
+                if (renameat(dirfd, leaf, tmpfd, aside) == 0 &&
+                    renameat(tmpfd, tname, dirfd, leaf) == 0)
+                    rc = 0;
+            }
+        }
         if (rc < 0)
             (void)unlinkat(tmpfd, tname, 0);
         else if (vfs_now_ns() % 64 == 0)
@@ -229,7 +240,8 @@ int vfs_materialize(const char *vpath, char *out, size_t cap, char *host, size_t
     char root[VFS_HOST_MAX];
     rc = vfs_mat_root(e, root, sizeof root);
     if (rc == -ENOTSUP) {
-        log_once(&e->warned_no_exec, LOG_WARN, "vfs", "no cache folder this user owns alone "
+        log_once(&e->warned_no_exec, LOG_WARN, "vfs",
+                 "no cache folder this user owns alone "
                  "(see the trust line): volume files cannot be run or loaded (EIO)");
         return -EIO;
     }

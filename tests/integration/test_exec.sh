@@ -4,7 +4,8 @@
 # absolute path, relative to a cwd in the volume and through PATH; every
 # exec and spawn entry point of libc (tests/tools/exec_calls.c), a vfork
 # child, bash `./x`, Python's subprocess and posix_spawn, system and popen;
-# an interpreter stored in the volume; a static binary; the kernel's
+# an interpreter stored in the volume; a venv's python (a symlink out of
+# the volume) and a console script; a static binary; the kernel's
 # errors (EACCES without x bit, for a folder and for another user; ENOEXEC;
 # ENOENT; ETXTBSY); the environment kept for the child; a file replaced
 # while its old version runs; copies nobody else can read; a second exec
@@ -146,6 +147,19 @@ want="$want|hello argv0=./hello cwd mark=-|hello argv0=hello spawn mark=-|spawn 
 want="$want|script0=$V/bin/s.sh args=popen|ENOENT"
 assert_eq "$want" "$out" "python subprocess.run (vfork), posix_spawn, os.system, os.popen"
 
+# ---- a venv's python (a symlink leaving the volume) and a console script ----
+if shim "$PY" -m venv --without-pip "$V/venv" 2>/dev/null; then
+    assert_eq "$V/venv" "$(shim env "$V/venv/bin/python" -c 'import sys; print(sys.prefix)' 2>&1)" \
+        "a venv's bin/python in the volume runs, in its venv"
+    printf '#!%s/venv/bin/python\nimport sys\nprint("tool", sys.prefix, sys.argv[0])\n' "$V" > "$TEST_SCRATCH/tool"
+    shim cp "$TEST_SCRATCH/tool" "$V/venv/bin/tool"
+    shim chmod 755 "$V/venv/bin/tool"
+    assert_eq "tool $V/venv $V/venv/bin/tool" "$(shim env PATH="$V/venv/bin:/usr/bin:/bin" bash -c tool 2>&1)" \
+        "a console script of the venv through PATH"
+else
+    skip "venv: python3 -m venv is not available"
+fi
+
 # ---- the environment keeps the volume ----
 assert_eq "script0=$V/bin/s.sh args=e|3" "$(shim "$TOOL" execve-noenv "$V/bin/s.sh" s e | paste -sd '|')" \
     "an envp without LD_PRELOAD and SHIMFS_*: the script still reads through the shim"
@@ -245,4 +259,20 @@ assert_eq "version two start|version two end" "$(shim env "$V/bin/ver" "$go" | p
 wait "$old"
 assert_eq "version one start|version one end" "$(paste -sd '|' "$TEST_SCRATCH/ver.out")" \
     "the running old version kept running its own code"
+# the same through subprocess in one Python process: the plans its vfork
+# children made are kept for at most the attribute TTL
+cat > "$TEST_SCRATCH/again.py" <<'EOF'
+import os, shutil, subprocess, sys, time
+prog, go, v1 = sys.argv[1:4]
+def run():
+    return subprocess.run([prog, go], capture_output=True, text=True).stdout.split()[1]
+first = [run(), run()]
+shutil.copyfile(v1, prog + ".new")
+os.chmod(prog + ".new", 0o755)
+os.rename(prog + ".new", prog)
+time.sleep(1.2)
+print(" ".join(first + [run()]))
+EOF
+assert_eq "two two one" "$(shim "$PY" "$TEST_SCRATCH/again.py" "$V/bin/ver" "$go" "$TEST_SCRATCH/ver1")" \
+    "subprocess: the same program twice, then replaced: the new version after the TTL"
 

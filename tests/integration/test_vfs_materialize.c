@@ -77,7 +77,7 @@ START_TEST(test_copy_layout_and_reuse)
     char host[VFS_HOST_MAX], out[VFS_HOST_MAX], root[VFS_HOST_MAX], want[VFS_HOST_MAX * 2];
     ck_assert_int_eq(vfs_mkdir("/tools", 0755, host, sizeof host), 0);
     ck_assert_int_eq(vfs_mkdir("/tools/bin", 0755, host, sizeof host), 0);
-    put_file("/tools/bin/prog", 1, 200000, 0755);   /* four 64 KiB blocks */
+    put_file("/tools/bin/prog", 1, 200000, 0755); /* four 64 KiB blocks */
     ck_assert_int_eq(vfs_materialize_root(root, sizeof root), 0);
     ck_assert_ptr_nonnull(strstr(root, "/exec/" MAT_UUID));
     ck_assert_int_eq(vfs_materialize("/tools/bin/prog", out, sizeof out, host, sizeof host), 0);
@@ -123,6 +123,33 @@ START_TEST(test_copy_layout_and_reuse)
     ck_assert_int_eq(vfs_materialize("/tools/data.so", again, sizeof again, host, sizeof host), 0);
     ck_assert_int_eq(lstat(again, &st2), 0);
     ck_assert_int_eq(st2.st_mode & 07777, 0500);
+}
+END_TEST
+
+/* The volume turned a file into a folder and a folder into a file: the
+ * mirror follows. */
+START_TEST(test_type_changes)
+{
+    char host[VFS_HOST_MAX], out[VFS_HOST_MAX];
+    put_file("/x", 8, 100, 0755);
+    ck_assert_int_eq(vfs_mkdir("/y", 0755, host, sizeof host), 0);
+    put_file("/y/f", 9, 100, 0755);
+    ck_assert_int_eq(vfs_materialize("/x", out, sizeof out, host, sizeof host), 0);
+    ck_assert_int_eq(vfs_materialize("/y/f", out, sizeof out, host, sizeof host), 0);
+    ck_assert_int_eq(vfs_unlink("/x", host, sizeof host), 0);
+    ck_assert_int_eq(vfs_mkdir("/x", 0755, host, sizeof host), 0);
+    put_file("/x/f", 10, 200, 0755);
+    ck_assert_int_eq(vfs_unlink("/y/f", host, sizeof host), 0);
+    ck_assert_int_eq(vfs_rmdir("/y", host, sizeof host), 0);
+    put_file("/y", 11, 300, 0755);
+    ck_assert_int_eq(vfs_materialize("/x/f", out, sizeof out, host, sizeof host), 0);
+    int fd = open(out, O_RDONLY);
+    check_bytes(fd, 10, 200);
+    close(fd);
+    ck_assert_int_eq(vfs_materialize("/y", out, sizeof out, host, sizeof host), 0);
+    fd = open(out, O_RDONLY);
+    check_bytes(fd, 11, 300);
+    close(fd);
 }
 END_TEST
 
@@ -216,6 +243,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_copy_layout_and_reuse);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_type_changes);
     tcase_add_test(tc, test_replaced);
     tcase_add_test(tc, test_concurrent);
     suite_add_tcase(s, tc);

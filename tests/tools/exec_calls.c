@@ -85,7 +85,7 @@ int main(int argc, char **argv)
     } else if (!strcmp(mode, "spawn") || !strcmp(mode, "spawnp")) {
         pid_t pid;
         int rc = !strcmp(mode, "spawn") ? posix_spawn(&pid, file, NULL, NULL, av, environ)
-                                       : posix_spawnp(&pid, file, NULL, NULL, av, environ);
+                                        : posix_spawnp(&pid, file, NULL, NULL, av, environ);
         return rc ? failed("", rc) : waited(pid);
     } else if (!strcmp(mode, "vfork")) {
         static volatile int err;
