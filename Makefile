@@ -88,8 +88,9 @@ FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_A_OBJ   := $(patsubst $(BUILD)/obj/%,$(FUZZ_BUILD)/obj/%,$(CORE_A_OBJ))
 
 .PHONY: all deps check unit integration demo bench bench-meta install clean services-start services-stop fuzz docs format-check lint
+AUDIT_SO  := $(BUILD)/libshimfs-audit.so
 ENGINE_SO := $(BUILD)/libshimfs-core.so $(BUILD)/libshimfs-pg.so $(BUILD)/libshimfs-s3.so
-all: $(BUILD)/libshimfs.so $(ENGINE_SO) $(BUILD)/shimfs $(BUILD)/libshimfs-core.a $(SAN_HOST)
+all: $(BUILD)/libshimfs.so $(AUDIT_SO) $(ENGINE_SO) $(BUILD)/shimfs $(BUILD)/libshimfs-core.a $(SAN_HOST)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -118,6 +119,15 @@ $(BUILD)/obj/shim/%.o: shim/%.c
 
 $(BUILD)/libshimfs.so: $(SHIM_OBJ)
 	$(CC) -shared -o $@ $^ $(FINAL_LDFLAGS) -ldl -pthread
+
+# The rtld-audit library (LD_AUDIT, shim/audit/): libc only and never
+# sanitized, for it runs inside the dynamic loader's own namespace, before
+# any sanitizer runtime. Only its la_* entry points and the root the shim
+# pushes are exported.
+AUDIT_SRC := $(wildcard shim/audit/*.c) shim/shim_elf.c shim/shim_path.c
+$(AUDIT_SO): $(AUDIT_SRC) shim/shim_elf.h shim/shim_path.h core/settings.h core/settings.def
+	$(CC) $(STD_CFLAGS) $(CFLAGS) -fvisibility=hidden -shared -Wl,-soname,libshimfs-audit.so \
+	    -o $@ $(AUDIT_SRC) $(LDFLAGS)
 
 # -Bsymbolic: the engine's own calls never bind to a host program's symbols.
 # --no-undefined: a call the engine cannot resolve fails the build, not a
@@ -239,6 +249,7 @@ install: all
 	install -m 0755 $(BUILD)/shimfs $(DESTDIR)$(PREFIX)/bin/shimfs
 	install -m 0755 scripts/shimfs-run $(DESTDIR)$(PREFIX)/bin/shimfs-run
 	install -m 0755 $(BUILD)/libshimfs.so $(DESTDIR)$(PREFIX)/lib/shimfs/libshimfs.so
+	install -m 0755 $(AUDIT_SO) $(DESTDIR)$(PREFIX)/lib/shimfs/libshimfs-audit.so
 	install -m 0755 $(ENGINE_SO) $(DESTDIR)$(PREFIX)/lib/shimfs/
 
 # ---- Packaging: man pages, the relocatable bundle, the Debian package ----

@@ -143,6 +143,9 @@ Layout (the same as \`make install PREFIX=/opt/shimfs\`):
   lib/shimfs/libshimfs.so the preload library; the engine and its backends
                           (libshimfs-core.so, -pg.so, -s3.so) and their
                           libraries beside it
+  lib/shimfs/libshimfs-audit.so  the loader's audit library (LD_AUDIT), for
+                          libraries found in the volume through RPATH,
+                          RUNPATH or LD_LIBRARY_PATH (shimfs-run sets it)
   share/man/              shimfs(1), shimfs-run(1), libshimfs(7)
   share/doc/shimfs/third-party/  the bundled libraries' copyright files
 
@@ -151,6 +154,8 @@ Use:
   export SHIMFS_META=postgresql://user:pass@host:5432/vol1 AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=...
   /opt/shimfs/bin/shimfs format vol1 --bucket https://host/bucket
   LD_PRELOAD=/opt/shimfs/lib/shimfs/libshimfs.so SHIMFS_PREFIX=/mnt/data python train.py
+  (or /opt/shimfs/bin/shimfs-run --prefix /mnt/data python train.py, which also sets
+  LD_AUDIT=/opt/shimfs/lib/shimfs/libshimfs-audit.so)
 
 The folder can be moved, or lib/shimfs/* and bin/shimfs copied together
 into one folder (the Kubernetes init container of docs/kubernetes.md does).

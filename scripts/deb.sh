@@ -79,7 +79,9 @@ Description: shared POSIX file system for unmodified programs, by LD_PRELOAD
  checksummed blocks, cached on the node's local disk. No FUSE, no
  privileges, no kernel module.
  .
- The package holds the preload library and the engine it loads on first
+ The package holds the preload library, its loader audit library (for
+ volume libraries found through RPATH, RUNPATH or LD_LIBRARY_PATH) and
+ the engine it loads on first
  use, the shimfs command (format, import, warmup, ls, stat, gc, fsck,
  inject, and the node agent the library starts), shimfs-run, and the man
  pages shimfs(1), shimfs-run(1) and libshimfs(7).

@@ -4,12 +4,14 @@
  */
 #include "shim.h"
 
+#include <elf.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "shim_core.h"
+#include "shim_dl.h"
 #include "shim_exec.h"
 #include "shim_fd.h"
 #include "shim_helper.h"
@@ -114,8 +116,11 @@ static void shim_exec_chain(const char *vpath, int atflags, struct shim_exec_pla
         ssize_t n = fd >= 0 ? REAL(read)(fd, hdr, sizeof hdr) : -1;
         if (fd >= 0)
             REAL(close)(fd);
-        if (n < 2 || hdr[0] != '#' || hdr[1] != '!')
+        if (n < 2 || hdr[0] != '#' || hdr[1] != '!') {
+            if (n >= SELFMAG && !memcmp(hdr, ELFMAG, SELFMAG))
+                shim_dl_prepare_exec(p->file); /* its libraries in the volume */
             return; /* a binary (or garbage: the kernel answers ENOEXEC) */
+        }
         if (level == SHIM_EXEC_DEPTH) {
             p->err = -ELOOP;
             return;

@@ -211,6 +211,8 @@ typedef int (*shim_compar64_fn)(const struct dirent64 **, const struct dirent64 
     X(int, mkfifo, (const char *, mode_t)) \
     X(int, mkfifoat, (int, const char *, mode_t)) \
     X(int, bind, (int, const struct sockaddr *, socklen_t)) \
+    X(void *, dlopen, (const char *, int)) \
+    X(void *, dlmopen, (long, const char *, int)) \
     X(int, setuid, (uid_t)) \
     X(int, seteuid, (uid_t)) \
     X(int, setreuid, (uid_t, uid_t)) \

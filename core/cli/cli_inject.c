@@ -31,7 +31,8 @@ static const char cli_inject_usage[] =
     "and write it to standard output, otherwise byte for byte: an init container\n"
     "copying the library from the shimfs image into a shared emptyDir, a cache\n"
     "volume, and in each container the mounts, LD_PRELOAD (entries already\n"
-    "there are kept after ours), SHIMFS_PREFIX, SHIMFS_CACHE_DIR, and envFrom\n"
+    "there are kept after ours), LD_AUDIT (the loader's audit library, for\n"
+    "libraries in the volume), SHIMFS_PREFIX, SHIMFS_CACHE_DIR, and envFrom\n"
     "the Secret holding SHIMFS_META and the AWS_* keys. What a container sets\n"
     "itself is kept; running it again changes nothing.\n"
     "\n"
@@ -290,8 +291,10 @@ static int inj_options(int argc, char **argv, struct inj_opts *o, int *code)
         rc = cli_usage_error("inject", "unexpected argument '%s'", argv[optind]);
     if (rc == 0 && o->cache_host_path && o->cache_pvc)
         rc = cli_usage_error("inject", "--cache-host-path and --cache-pvc exclude each other");
-    if (rc == 0 && (size_t)snprintf(o->lib, sizeof o->lib, "%s/libshimfs.so", o->lib_dir) >=
-                       sizeof o->lib)
+    if (rc == 0 &&
+        ((size_t)snprintf(o->lib, sizeof o->lib, "%s/libshimfs.so", o->lib_dir) >= sizeof o->lib ||
+         (size_t)snprintf(o->audit, sizeof o->audit, "%s/libshimfs-audit.so", o->lib_dir) >=
+             sizeof o->audit))
         rc = cli_usage_error("inject", "--lib-dir is too long");
     if (rc == 0) {
         /* The cache folder is made by its user inside the volume, whose

@@ -154,6 +154,7 @@ struct inj_opts {
     const char **warm;        /* volume paths shimfs-warmup fills the cache with */
     size_t nwarm;
     char lib[4096];           /* lib_dir/libshimfs.so */
+    char audit[4096];         /* lib_dir/libshimfs-audit.so (LD_AUDIT) */
     char cache_mount[4096];   /* the cache volume's mount: cache_dir's parent */
 };
 

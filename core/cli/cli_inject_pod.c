@@ -5,7 +5,8 @@
  * image into the shared emptyDir INJ_LIB_VOL (and with --warmup a second,
  * INJ_WARM_NAME, filling the cache); the cache volume
  * INJ_CACHE_VOL; and in every (chosen) container both mounts, LD_PRELOAD,
- * SHIMFS_PREFIX, SHIMFS_CACHE_DIR (SHIMFS_CACHE_SIZE) and envFrom the Secret.
+ * LD_AUDIT (libshimfs-audit.so beside the preload), SHIMFS_PREFIX,
+ * SHIMFS_CACHE_DIR (SHIMFS_CACHE_SIZE) and envFrom the Secret.
  * Promises: each piece is added only when missing (by name, mount path or
  * Secret name), so a second run changes nothing; a container's own
  * SHIMFS_* values are kept and its LD_PRELOAD keeps its entries after ours.
@@ -173,6 +174,10 @@ static int inj_container(struct inj_pod *p, struct inj_node *c, size_t idx)
         rc = inj_preload(p, var, cname);
     else
         inj_env_item(p, &l[0], "LD_PRELOAD", o->lib);
+    /* The loader's searches of volume folders (docs/libraries.md); a value
+     * of the pod's own is left alone. */
+    if (!inj_named(env, "LD_AUDIT"))
+        inj_env_item(p, &l[0], "LD_AUDIT", o->audit);
     if (!inj_named(env, "SHIMFS_PREFIX"))
         inj_env_item(p, &l[0], "SHIMFS_PREFIX", o->prefix);
     if (!inj_named(env, "SHIMFS_CACHE_DIR"))

@@ -55,7 +55,8 @@ def inject_container(c, o):
     for e in env:
         if e.get("name") == "LD_PRELOAD" and o.lib not in re.split("[: ]", e["value"]):
             e["value"] = o.lib + (":" + e["value"] if e["value"] else "")
-    adds = [("LD_PRELOAD", o.lib), ("SHIMFS_PREFIX", o.prefix),
+    adds = [("LD_PRELOAD", o.lib), ("LD_AUDIT", o.lib_dir + "/libshimfs-audit.so"),
+            ("SHIMFS_PREFIX", o.prefix),
             ("SHIMFS_CACHE_DIR", o.cache_dir)]
     if o.cache_size:
         adds.append(("SHIMFS_CACHE_SIZE", o.cache_size))

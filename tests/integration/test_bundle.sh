@@ -62,6 +62,7 @@ foreign=$(cd "$ROOT" && find . -name '*.so*' ! -path './opt/shimfs/*' | grep -E 
     'lib(curl|pq|uring|zstd|xxhash|expat|yaml|ssl|crypto|gnutls|krb5|gssapi|ldap|nghttp2)' || true)
 assert_eq "" "$foreign" "the root holds none of the bundle's libraries outside /opt/shimfs"
 [ -f "$ROOT/opt/shimfs/lib/shimfs/libcurl.so.4" ] && [ -x "$ROOT/opt/shimfs/bin/shimfs" ] &&
+    [ -f "$ROOT/opt/shimfs/lib/shimfs/libshimfs-audit.so" ] &&
     [ -x "$ROOT/opt/shimfs/bin/shimfs-run" ] && [ -f "$ROOT/opt/shimfs/share/man/man7/libshimfs.7" ] &&
     pass "the bundle unpacks as /opt/shimfs with bin/, lib/shimfs/ and share/man/" ||
     fail "the bundle's layout: $(cd "$ROOT/opt" && find . -maxdepth 3 | head -n 20 | tr '\n' ' ')"

@@ -28,7 +28,8 @@ esac
 # ---- what it holds ----
 dpkg-deb -c "$deb" | awk '{print $6}' | sed 's#^\./#/#' > "$TEST_SCRATCH/contents"
 missing=
-for f in /usr/bin/shimfs /usr/bin/shimfs-run /usr/lib/shimfs/libshimfs.so /usr/lib/shimfs/libshimfs-core.so \
+for f in /usr/bin/shimfs /usr/bin/shimfs-run /usr/lib/shimfs/libshimfs.so /usr/lib/shimfs/libshimfs-audit.so \
+         /usr/lib/shimfs/libshimfs-core.so \
          /usr/lib/shimfs/libshimfs-pg.so /usr/lib/shimfs/libshimfs-s3.so /usr/share/man/man1/shimfs.1.gz \
          /usr/share/man/man1/shimfs-run.1.gz /usr/share/man/man7/libshimfs.7.gz /usr/share/doc/shimfs/copyright; do
     grep -qx "$f" "$TEST_SCRATCH/contents" || missing="$missing $f"
