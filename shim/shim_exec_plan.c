@@ -83,7 +83,7 @@ static void shim_exec_host(struct shim_exec_plan *p, const char *host)
  * `#!` line followed, until a binary or a host file. */
 static void shim_exec_chain(const char *vpath, int atflags, struct shim_exec_plan *p)
 {
-    char cur[SHIM_PATH_MAX], host[VFS_HOST_MAX];
+    char cur[SHIM_VPATH_MAX], host[VFS_HOST_MAX];
     snprintf(cur, sizeof cur, "%s", vpath);
     for (int level = 0;; level++) {
         struct stat st;
