@@ -228,7 +228,7 @@ ssize_t vfs_read_data(struct vfs_smap *m, void *buf, size_t len, uint64_t off);
  * overlapping slices count twice, so callers cap it by the size). */
 uint64_t vfs_smap_stored(const struct vfs_smap *m);
 /* Queue background fetches for the blocks under [off, off+len) (0: to EOF). */
-int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len);
+int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len, int stream);
 /* If the file is exactly one whole stored block, its key (for the cache). */
 int vfs_single_block_key(const struct vfs_smap *m, char *key, size_t cap, uint32_t *blen,
                          uint64_t *id);
