@@ -130,6 +130,8 @@ struct vfs_dirty {
     char *data;
 };
 
+struct vfs_batch;
+
 struct vfs_file {
     int fd;
     int flags;
@@ -150,6 +152,7 @@ struct vfs_file {
     pthread_mutex_t wlock;
     struct vfs_dirty *dirty;
     int ndirty, dirty_cap;
+    struct vfs_batch *batches;  /* pieces uploading in the background (vfs_upload.c) */
     uint64_t dirty_bytes;
     uint64_t size;              /* size as this descriptor sees it */
     int append_dirty;           /* the dirty pieces are appends: placed at commit */
@@ -239,5 +242,22 @@ int vfs_write_kill_privs(struct vfs_file *f);
 /* 1 when this process unlinked inode ino while it holds it open (it has
  * no name left: fstat shows st_nlink 0). One load when there is none. */
 int vfs_open_is_orphan(uint64_t ino);
+
+/* ---- the write pipeline (vfs_upload.c); f->wlock held ---- */
+#define VFS_UPLOAD_BATCH (UINT64_C(32) << 20)
+/* A piece uploaded by the pipeline: its place and slice id, for the commit. */
+struct vfs_upiece { uint64_t off; uint32_t len; uint64_t id; };
+/* Bytes of positioned writes that make a batch (VFS_UPLOAD_BATCH, less
+ * for a small SHIMFS_BUFFER_SIZE). */
+uint64_t vfs_upload_batch_size(void);
+/* Move f's dirty pieces into a batch uploaded in the background; waits
+ * while f's batches hold more than half of SHIMFS_BUFFER_SIZE. */
+int vfs_upload_start_locked(struct vfs_file *f);
+/* Wait for every batch of f (uploading again those that failed) and list
+ * their pieces, oldest first (*out to free); 0, or -errno with the bytes
+ * kept. */
+int vfs_upload_finish_locked(struct vfs_file *f, struct vfs_upiece **out, int *nout);
+/* Forget f's batches (committed, or dropped at close); waits for uploads. */
+void vfs_upload_discard_locked(struct vfs_file *f);
 
 #endif

@@ -1,0 +1,227 @@
+/* vfs_upload.c - the write pipeline: a big write's full buffers are
+ * uploaded in the background while the writer goes on.
+ *
+ * When a descriptor's positioned writes fill a batch (VFS_UPLOAD_BATCH
+ * bytes), its dirty pieces leave the descriptor as a batch: slice ids are
+ * reserved (the session keeps gc away from them), and a thread of the
+ * batch's own encodes and PUTs them. The writer continues into an empty
+ * buffer. Memory is bounded: batches whose bytes are still held (not yet
+ * uploaded) count against half of SHIMFS_BUFFER_SIZE, and a writer that
+ * would exceed it waits for the oldest. A batch's bytes are freed once it
+ * is uploaded; only its pieces' places and ids are kept for the commit.
+ * Nothing is committed here: the descriptor's next flush (fsync, close, a
+ * read through it, a truncate) waits for every batch and commits them,
+ * in write order, with what is still buffered, in one transaction
+ * (vfs_write.c). A batch whose upload failed is uploaded again by that
+ * flush, in the flushing thread (new ids); if that fails too, the flush
+ * returns the error and keeps the bytes, so nothing is lost silently.
+ * A forked child does not have the parent's upload threads: it uploads a
+ * batch it finds unfinished itself, from its copy of the bytes.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "vfs_internal.h"
+
+struct vfs_batch {
+    struct vfs_batch *next;      /* the descriptor's batches, oldest first */
+    struct vfs_dirty *pieces;    /* their data is freed once uploaded */
+    uint64_t *ids;
+    int n;
+    uint64_t bytes;
+    int done, rc;
+    pid_t pid;                   /* the process whose thread uploads it */
+    struct volume *vol;
+};
+
+/* One lock for every batch's done/rc and the held bytes (a few batches
+ * per writer at a time: no contention worth a finer lock). */
+static pthread_mutex_t vu_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t vu_cond = PTHREAD_COND_INITIALIZER;
+
+static int vu_upload(struct volume *v, struct vfs_batch *b)
+{
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < b->n; i++)
+        rc = volume_write_slice(v, b->ids[i], b->pieces[i].data, b->pieces[i].len);
+    return rc;
+}
+
+static void *vu_thread(void *arg)
+{
+    struct vfs_batch *b = arg;
+    int rc = vu_upload(b->vol, b);
+    pthread_mutex_lock(&vu_lock);
+    b->rc = rc;
+    b->done = 1;
+    pthread_cond_broadcast(&vu_cond);
+    pthread_mutex_unlock(&vu_lock);
+    return NULL;
+}
+
+static void vu_free_data(struct vfs_batch *b)
+{
+    for (int i = 0; i < b->n; i++) {
+        free(b->pieces[i].data);
+        b->pieces[i].data = NULL;
+        b->pieces[i].cap = 0;
+    }
+}
+
+static void vu_free(struct vfs_batch *b)
+{
+    vu_free_data(b);
+    free(b->pieces);
+    free(b->ids);
+    free(b);
+}
+
+/* Bytes of f's batches still held in memory; frees those uploaded. */
+static uint64_t vu_held_locked(struct vfs_file *f)
+{
+    uint64_t held = 0;
+    for (struct vfs_batch *b = f->batches; b; b = b->next) {
+        if (b->done && b->rc == 0 && b->bytes) {
+            vu_free_data(b);
+            b->bytes = 0;
+        }
+        held += b->bytes;
+    }
+    return held;
+}
+
+uint64_t vfs_upload_batch_size(void)
+{
+    /* 32 MiB: eight 4 MiB blocks PUT in parallel per batch, and slices above
+     * VOLUME_CACHE_WRITES_MAX, so the upload does not also copy them into
+     * the node cache */
+    uint64_t quarter = vfs_eng.cfg.buffer_size / 4;
+    return quarter < VFS_UPLOAD_BATCH ? (quarter ? quarter : 1) : VFS_UPLOAD_BATCH;
+}
+
+int vfs_upload_start_locked(struct vfs_file *f)
+{
+    struct vfs_engine *e = vfs_opened();
+    if (f->ndirty == 0)
+        return 0;
+    struct vfs_batch *b = calloc(1, sizeof *b);
+    uint64_t *ids = calloc((size_t)f->ndirty, sizeof *ids);
+    if (!b || !ids) {
+        free(b);
+        free(ids);
+        return -ENOMEM;
+    }
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < f->ndirty; i++)
+        rc = vfs_next_slice_id(&ids[i]);
+    if (rc < 0) {
+        free(b);
+        free(ids);
+        return rc;
+    }
+    *b = (struct vfs_batch){ .pieces = f->dirty, .ids = ids, .n = f->ndirty,
+                             .bytes = f->dirty_bytes, .pid = getpid(), .vol = e->vol };
+    f->dirty = NULL;
+    f->ndirty = f->dirty_cap = 0;
+    f->dirty_bytes = 0;
+    struct vfs_batch **tail = &f->batches;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = b;
+    pthread_attr_t at;
+    pthread_t t;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&at, 256 << 10);
+    int started = pthread_create(&t, &at, vu_thread, b) == 0;
+    pthread_attr_destroy(&at);
+    if (!started) {
+        /* no thread: upload here, the writer waits as it used to */
+        b->rc = vu_upload(e->vol, b);
+        b->done = 1;
+    }
+    /* memory bound: wait while the batches held exceed half the budget */
+    uint64_t limit = e->cfg.buffer_size / 2;
+    pthread_mutex_lock(&vu_lock);
+    for (;;) {
+        uint64_t held = vu_held_locked(f);
+        int waitable = 0;
+        for (struct vfs_batch *x = f->batches; x; x = x->next)
+            waitable |= !x->done && x->pid == getpid();
+        if (held <= limit || !waitable)
+            break;
+        pthread_cond_wait(&vu_cond, &vu_lock);
+    }
+    pthread_mutex_unlock(&vu_lock);
+    return 0;
+}
+
+int vfs_upload_finish_locked(struct vfs_file *f, struct vfs_upiece **out, int *nout)
+{
+    *out = NULL;
+    *nout = 0;
+    if (!f->batches)
+        return 0;
+    pid_t me = getpid();
+    pthread_mutex_lock(&vu_lock);
+    for (struct vfs_batch *b = f->batches; b; b = b->next)
+        while (!b->done && b->pid == me)
+            pthread_cond_wait(&vu_cond, &vu_lock);
+    (void)vu_held_locked(f);
+    pthread_mutex_unlock(&vu_lock);
+    int n = 0, rc = 0;
+    for (struct vfs_batch *b = f->batches; b; b = b->next) {
+        n += b->n;
+        if (b->done && b->rc == 0)
+            continue;
+        /* failed (or a parent's, unfinished, in a forked child): upload
+         * again here, under new ids, from the bytes kept */
+        if (b->done)
+            log_warn("vfs", "uploading part of %s (inode %llu) failed in the background: %s; "
+                     "retrying at this flush", f->path, (unsigned long long)f->attr.ino,
+                     strerror(b->rc < 0 ? -b->rc : EIO));
+        for (int i = 0; rc == 0 && i < b->n; i++)
+            rc = vfs_next_slice_id(&b->ids[i]);
+        if (rc == 0)
+            rc = vu_upload(vfs_opened()->vol, b);
+        pthread_mutex_lock(&vu_lock);
+        b->done = 1;
+        b->pid = me;
+        b->rc = rc;
+        pthread_mutex_unlock(&vu_lock);
+        if (rc < 0)
+            return rc;
+        vu_free_data(b);
+        b->bytes = 0;
+    }
+    struct vfs_upiece *p = calloc((size_t)n, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    int k = 0;
+    for (struct vfs_batch *b = f->batches; b; b = b->next)
+        for (int i = 0; i < b->n; i++)
+            p[k++] = (struct vfs_upiece){ b->pieces[i].off, b->pieces[i].len, b->ids[i] };
+    *out = p;
+    *nout = n;
+    return 0;
+}
+
+void vfs_upload_discard_locked(struct vfs_file *f)
+{
+    pid_t me = getpid();
+    pthread_mutex_lock(&vu_lock);
+    /* a thread still uploading owns its batch until done */
+    for (struct vfs_batch *b = f->batches; b; b = b->next)
+        while (!b->done && b->pid == me)
+            pthread_cond_wait(&vu_cond, &vu_lock);
+    pthread_mutex_unlock(&vu_lock);
+    while (f->batches) {
+        struct vfs_batch *b = f->batches;
+        f->batches = b->next;
+        vu_free(b);
+    }
+}
+
