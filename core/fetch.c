@@ -286,8 +286,14 @@ static void fetch_reoffer(const struct fetch_job *j)
 /* Lead a flight: GET, decode, wake the waiters, publish to the cache.
  * Waiters go first: a put that waits for room in the cache's queue
  * (put_flags) must not hold up a reader of the landed bytes. A landed
- * flight stays findable for late readers (recent) unless keep is 0
- * (warmup: no reader in the process, and its buffer is better reused). */
+ * flight stays findable for late readers (recent) unless keep is
+ * FETCH_KEEP_NONE (warmup: no reader in the process, and its buffer is
+ * better reused). A prefetch's failure (FETCH_KEEP_FAILED) stays findable
+ * too, for the reader that comes for the block: it takes the error
+ * (fetch_flight) instead of fetching a missing or corrupt block again,
+ * which doubled the time to its EIO and logged the block twice. */
+enum { FETCH_KEEP_NONE, FETCH_KEEP_LANDED, FETCH_KEEP_FAILED };
+
 static void fetch_lead(struct volume *v, struct flight *f, int put_flags, int keep)
 {
     int64_t t0 = fetch_now();
@@ -303,13 +309,16 @@ static void fetch_lead(struct volume *v, struct flight *f, int put_flags, int ke
     fs.st.get_ns_total += (uint64_t)dt;
     if (rc == 0) {
         fs.st.get_bytes += f->blen;
-        if (keep)
+        if (keep != FETCH_KEEP_NONE)
             fetch_keep_recent_locked(v, f);
         else
             fetch_unlink(f);
     } else {
         fs.st.failures++;
-        fetch_unlink(f);
+        if (keep == FETCH_KEEP_FAILED)
+            fetch_keep_recent_locked(v, f);
+        else
+            fetch_unlink(f);
     }
     if (rc == 0 && v->cache)
         fs.offering++;
@@ -462,6 +471,8 @@ static struct flight *fetch_flight(struct volume *v, const char *key, uint32_t b
         fs.st.shared_waits++;
         while (!f->done)
             pthread_cond_wait(&fs.cond, &fs.lock);
+        if (f->rc != 0)
+            fetch_unlink(f); /* a prefetch's failure is taken once (fetch_lead) */
     } else {
         f = calloc(1, sizeof *f);
         if (!f) {
@@ -514,7 +525,8 @@ static ssize_t fetch_block_put(struct volume *v, uint64_t id, uint32_t index, ui
      * is held back when the disk is slower than the network, and a 512 MiB
      * cold read left 1 to 13 of its 128 blocks uncached when puts that met
      * a full queue were dropped. A reader's own fetch never waits. */
-    struct flight *f = fetch_flight(v, key, blen, buf ? 0 : prefetch_put, 1, &rc);
+    struct flight *f = fetch_flight(v, key, blen, buf ? 0 : prefetch_put,
+                                    buf ? FETCH_KEEP_LANDED : FETCH_KEEP_FAILED, &rc);
     if (f && rc == 0 && len > 0)
         memcpy(buf, (const char *)f->raw + off, len); /* landed bytes never change */
     if (f)
@@ -559,7 +571,7 @@ int fetch_warm(struct volume *v, uint64_t id, uint32_t index, uint32_t blen, int
         return -ENOSPC;
     if (cache_contains(v->cache, key))
         return 1;
-    struct flight *f = fetch_flight(v, key, blen, put, 0, &rc);
+    struct flight *f = fetch_flight(v, key, blen, put, FETCH_KEEP_NONE, &rc);
     if (!f)
         return rc;
     /* A flight that landed earlier (a reader's, or one whose put the cache
