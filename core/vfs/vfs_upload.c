@@ -15,6 +15,10 @@
  * (vfs_write.c). A batch whose upload failed is uploaded again by that
  * flush, in the flushing thread (new ids); if that fails too, the flush
  * returns the error and keeps the bytes, so nothing is lost silently.
+ * While the store fails, failed batches keep their bytes: once they hold
+ * more than the bound, the writer's next full batch uploads them again
+ * itself and that write returns the error, so a writer that goes on
+ * writing into a dead store does not grow without bound.
  * A forked child does not have the parent's upload threads: it uploads a
  * batch it finds unfinished itself, from its copy of the bytes.
  */
@@ -33,6 +37,7 @@ struct vfs_batch {
     int n;
     uint64_t bytes;
     int done, rc;
+    int warned;                  /* its background failure was logged */
     pid_t pid;                   /* the process whose thread uploads it */
     struct volume *vol;
 };
@@ -92,6 +97,8 @@ static uint64_t vu_held_locked(struct vfs_file *f)
     }
     return held;
 }
+
+static int vu_settle_locked(struct vfs_file *f);
 
 uint64_t vfs_upload_batch_size(void)
 {
@@ -155,16 +162,20 @@ int vfs_upload_start_locked(struct vfs_file *f)
             break;
         pthread_cond_wait(&vu_cond, &vu_lock);
     }
+    uint64_t held = vu_held_locked(f);
     pthread_mutex_unlock(&vu_lock);
-    return 0;
+    /* still over: failed batches hold it. The writer uploads them again
+     * itself, and a failure is this write's error (its bytes are kept,
+     * like every failed batch's), so memory stays bounded while the store
+     * is down */
+    return held > limit ? vu_settle_locked(f) : 0;
 }
 
-int vfs_upload_finish_locked(struct vfs_file *f, struct vfs_upiece **out, int *nout)
+/* Wait for f's batches uploading in this process, then upload again,
+ * here and under new ids, those that failed (or, in a forked child, the
+ * parent's unfinished ones, from the bytes kept). 0 or the first error. */
+static int vu_settle_locked(struct vfs_file *f)
 {
-    *out = NULL;
-    *nout = 0;
-    if (!f->batches)
-        return 0;
     pid_t me = getpid();
     pthread_mutex_lock(&vu_lock);
     for (struct vfs_batch *b = f->batches; b; b = b->next)
@@ -172,16 +183,13 @@ int vfs_upload_finish_locked(struct vfs_file *f, struct vfs_upiece **out, int *n
             pthread_cond_wait(&vu_cond, &vu_lock);
     (void)vu_held_locked(f);
     pthread_mutex_unlock(&vu_lock);
-    int n = 0, rc = 0;
-    for (struct vfs_batch *b = f->batches; b; b = b->next) {
-        n += b->n;
+    int rc = 0;
+    for (struct vfs_batch *b = f->batches; rc == 0 && b; b = b->next) {
         if (b->done && b->rc == 0)
             continue;
-        /* failed (or a parent's, unfinished, in a forked child): upload
-         * again here, under new ids, from the bytes kept */
-        if (b->done)
+        if (b->done && !b->warned++)
             log_warn("vfs", "uploading part of %s (inode %llu) failed in the background: %s; "
-                     "retrying at this flush", f->path, (unsigned long long)f->attr.ino,
+                     "retrying it in the writer", f->path, (unsigned long long)f->attr.ino,
                      strerror(b->rc < 0 ? -b->rc : EIO));
         for (int i = 0; rc == 0 && i < b->n; i++)
             rc = vfs_next_slice_id(&b->ids[i]);
@@ -192,11 +200,26 @@ int vfs_upload_finish_locked(struct vfs_file *f, struct vfs_upiece **out, int *n
         b->pid = me;
         b->rc = rc;
         pthread_mutex_unlock(&vu_lock);
-        if (rc < 0)
-            return rc;
-        vu_free_data(b);
-        b->bytes = 0;
+        if (rc == 0) {
+            vu_free_data(b);
+            b->bytes = 0;
+        }
     }
+    return rc;
+}
+
+int vfs_upload_finish_locked(struct vfs_file *f, struct vfs_upiece **out, int *nout)
+{
+    *out = NULL;
+    *nout = 0;
+    if (!f->batches)
+        return 0;
+    int rc = vu_settle_locked(f);
+    if (rc < 0)
+        return rc;
+    int n = 0;
+    for (struct vfs_batch *b = f->batches; b; b = b->next)
+        n += b->n;
     struct vfs_upiece *p = calloc((size_t)n, sizeof *p);
     if (!p)
         return -ENOMEM;
