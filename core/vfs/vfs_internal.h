@@ -153,6 +153,8 @@ struct vfs_file {
     struct vfs_dirty *dirty;
     int ndirty, dirty_cap;
     struct vfs_batch *batches;  /* pieces uploading in the background (vfs_upload.c) */
+    void *spare[2];             /* uploaded batches' buffers, for the next ones */
+    uint32_t spare_cap[2];
     uint64_t dirty_bytes;
     uint64_t size;              /* size as this descriptor sees it */
     int append_dirty;           /* the dirty pieces are appends: placed at commit */
@@ -257,7 +259,11 @@ int vfs_upload_start_locked(struct vfs_file *f);
  * their pieces, oldest first (*out to free); 0, or -errno with the bytes
  * kept. */
 int vfs_upload_finish_locked(struct vfs_file *f, struct vfs_upiece **out, int *nout);
-/* Forget f's batches (committed, or dropped at close); waits for uploads. */
+/* Forget f's batches (committed, or dropped at close) and its spare
+ * buffers; waits for uploads. */
 void vfs_upload_discard_locked(struct vfs_file *f);
+/* A spare buffer of at least need bytes (its size in *cap), or NULL. */
+#define VFS_UPLOAD_SPARES 2
+void *vfs_upload_spare_take(struct vfs_file *f, uint32_t need, uint32_t *cap);
 
 #endif

@@ -5,10 +5,11 @@
  * bytes), its dirty pieces leave the descriptor as a batch: slice ids are
  * reserved (the session keeps gc away from them), and a thread of the
  * batch's own encodes and PUTs them. The writer continues into an empty
- * buffer. Memory is bounded: batches whose bytes are still held (not yet
- * uploaded) count twice (the bytes and their encoded copy) against half of
- * SHIMFS_BUFFER_SIZE, and a writer that would exceed it waits for the
- * oldest. A batch's bytes are freed once it
+ * buffer. Memory is bounded by about SHIMFS_BUFFER_SIZE: batches whose
+ * bytes are still held (not yet uploaded) count twice (the bytes and their
+ * encoded copy) against what it leaves beside the buffer being filled and
+ * two spare buffers (at least two batches' worth), and a writer that would
+ * exceed it waits for the oldest. A batch's bytes are freed once it
  * is uploaded; only its pieces' places and ids are kept for the commit.
  * Nothing is committed here: the descriptor's next flush (fsync, close, a
  * read through it, a truncate) waits for every batch and commits them,
@@ -61,9 +62,10 @@ static void *vu_thread(void *arg)
 {
     struct vfs_batch *b = arg;
     int rc = vu_upload(b->vol, b);
-    /* the encoded copies were freed into this thread's malloc arena; a
-     * thread per batch would otherwise leave each arena holding its last
-     * batch's worth (a 256 MiB dd peaked at 344 MiB of RSS) */
+    /* the encoded copies were freed into this thread's malloc arena, which
+     * outlives the thread: without this, the arenas of a writer's batch
+     * threads kept their last copies (a 48 MiB dd with SHIMFS_BUFFER_SIZE=8M
+     * peaked at 53 MiB of RSS, 34 MiB with it) */
     malloc_trim(0);
     pthread_mutex_lock(&vu_lock);
     b->rc = rc;
@@ -73,13 +75,39 @@ static void *vu_thread(void *arg)
     return NULL;
 }
 
-static void vu_free_data(struct vfs_batch *b)
+/* An uploaded batch's buffers are kept for the descriptor's next batches
+ * (VFS_UPLOAD_SPARES of them): a fresh 32 MiB buffer is 8,192 page faults
+ * as the writer fills it, and those were a sixth of a 256 MiB cp's CPU. */
+static void vu_free_data_to(struct vfs_batch *b, struct vfs_file *f)
 {
     for (int i = 0; i < b->n; i++) {
-        free(b->pieces[i].data);
-        b->pieces[i].data = NULL;
-        b->pieces[i].cap = 0;
+        struct vfs_dirty *d = &b->pieces[i];
+        int k = 0;
+        while (f && k < VFS_UPLOAD_SPARES && f->spare[k])
+            k++;
+        if (f && k < VFS_UPLOAD_SPARES && d->cap >= (1u << 20)) {
+            f->spare[k] = d->data;
+            f->spare_cap[k] = d->cap;
+        } else {
+            free(d->data);
+        }
+        d->data = NULL;
+        d->cap = 0;
     }
+}
+
+static void vu_free_data(struct vfs_batch *b) { vu_free_data_to(b, NULL); }
+
+void *vfs_upload_spare_take(struct vfs_file *f, uint32_t need, uint32_t *cap)
+{
+    for (int k = 0; k < VFS_UPLOAD_SPARES; k++)
+        if (f->spare[k] && f->spare_cap[k] >= need) {
+            void *p = f->spare[k];
+            *cap = f->spare_cap[k];
+            f->spare[k] = NULL;
+            return p;
+        }
+    return NULL;
 }
 
 static void vu_free(struct vfs_batch *b)
@@ -96,7 +124,7 @@ static uint64_t vu_held_locked(struct vfs_file *f)
     uint64_t held = 0;
     for (struct vfs_batch *b = f->batches; b; b = b->next) {
         if (b->done && b->rc == 0 && b->bytes) {
-            vu_free_data(b);
+            vu_free_data_to(b, f);
             b->bytes = 0;
         }
         held += 2 * b->bytes; /* its bytes and their encoded copy while it uploads */
@@ -156,8 +184,13 @@ int vfs_upload_start_locked(struct vfs_file *f)
         b->rc = vu_upload(e->vol, b);
         b->done = 1;
     }
-    /* memory bound: wait while the batches held exceed half the budget */
-    uint64_t limit = e->cfg.buffer_size / 2;
+    /* memory bound: wait while the batches held exceed what the budget
+     * leaves beside the buffer being filled and the spares; two batches
+     * in flight at least (a smaller budget would make the pipeline a
+     * queue of one) */
+    uint64_t bs = vfs_upload_batch_size(), limit = 4 * bs;
+    if (e->cfg.buffer_size > 3 * bs && e->cfg.buffer_size - 3 * bs > limit)
+        limit = e->cfg.buffer_size - 3 * bs;
     pthread_mutex_lock(&vu_lock);
     for (;;) {
         uint64_t held = vu_held_locked(f);
@@ -251,6 +284,10 @@ void vfs_upload_discard_locked(struct vfs_file *f)
         struct vfs_batch *b = f->batches;
         f->batches = b->next;
         vu_free(b);
+    }
+    for (int k = 0; k < VFS_UPLOAD_SPARES; k++) {
+        free(f->spare[k]);
+        f->spare[k] = NULL;
     }
 }
 

@@ -109,10 +109,19 @@ static uint64_t vfs_flush_threshold(void)
     return half < VFS_FLUSH_MAX ? (half ? half : 1) : VFS_FLUSH_MAX;
 }
 
-static int vfs_dirty_grow(struct vfs_dirty *d, uint32_t need)
+static int vfs_dirty_grow(struct vfs_file *f, struct vfs_dirty *d, uint32_t need)
 {
     if (need <= d->cap)
         return 0;
+    uint32_t scap;
+    void *sp = f->spare[0] || f->spare[1] ? vfs_upload_spare_take(f, need, &scap) : NULL;
+    if (sp) {
+        memcpy(sp, d->data, d->len);
+        free(d->data);
+        d->data = sp;
+        d->cap = scap;
+        return 0;
+    }
     uint64_t cap = d->cap ? d->cap : 64 * 1024;
     while (cap < need)
         cap *= 2;
@@ -143,7 +152,7 @@ static int vfs_dirty_add(struct vfs_file *f, uint64_t off, const char *buf, uint
         last = &f->dirty[f->ndirty++];
         *last = (struct vfs_dirty){ .off = off };
     }
-    int rc = vfs_dirty_grow(last, last->len + len);
+    int rc = vfs_dirty_grow(f, last, last->len + len);
     if (rc < 0) {
         if (last->len == 0)
             f->ndirty--;
