@@ -166,6 +166,7 @@ static const struct vfs_part {
     { "fetch pool",        NO_LOCK,            vfs_fetch_after_fork },
     { "slice ids",         PART_LOCK(ids),     vfs_ids_after_fork },
     { "writeback",         PART_LOCK(wb),      vfs_wb_after_fork },
+    { "write pipeline",    NO_LOCK,            vfs_upload_after_fork },
     { "session",           PART_LOCK(session), vfs_session_after_fork },
     { "open inodes",       PART_LOCK(opens),   NULL },
     { "metadata caches",   PART_LOCK(mc),      NULL },

@@ -50,6 +50,15 @@ struct vfs_batch {
 static pthread_mutex_t vu_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t vu_cond = PTHREAD_COND_INITIALIZER;
 
+void vfs_upload_after_fork(struct vfs_engine *e)
+{
+    (void)e;
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+    vu_lock = m;
+    vu_cond = c;
+}
+
 static int vu_upload(struct volume *v, struct vfs_batch *b)
 {
     int rc = 0;
