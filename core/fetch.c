@@ -41,6 +41,7 @@ struct flight {
     char key[LAYOUT_KEY_MAX];
     uint64_t hash;               /* of key: its bucket in fs.flights */
     int done, rc, refs;
+    int keep;                    /* its leader's FETCH_KEEP_* */
     uint32_t blen;
     void *buf;                   /* owned, cap bytes: the object lands at
                                     buf + FETCH_LAND (see fetch_buf_new) */
@@ -288,10 +289,12 @@ static void fetch_reoffer(const struct fetch_job *j)
  * (put_flags) must not hold up a reader of the landed bytes. A landed
  * flight stays findable for late readers (recent) unless keep is
  * FETCH_KEEP_NONE (warmup: no reader in the process, and its buffer is
- * better reused). A prefetch's failure (FETCH_KEEP_FAILED) stays findable
- * too, for the reader that comes for the block: it takes the error
- * (fetch_flight) instead of fetching a missing or corrupt block again,
- * which doubled the time to its EIO and logged the block twice. */
+ * better reused). A failed flight stays findable too: a prefetch's
+ * (FETCH_KEEP_FAILED) for the reader that comes for the block, which takes
+ * the error (fetch_flight) instead of fetching a missing or corrupt block
+ * again (that doubled the time to its EIO and logged the block twice); a
+ * reader's (FETCH_KEEP_LANDED) for the prefetches of that block still
+ * queued, which then fetch nothing (a later read fetches it again). */
 enum { FETCH_KEEP_NONE, FETCH_KEEP_LANDED, FETCH_KEEP_FAILED };
 
 static void fetch_lead(struct volume *v, struct flight *f, int put_flags, int keep)
@@ -315,7 +318,7 @@ static void fetch_lead(struct volume *v, struct flight *f, int put_flags, int ke
             fetch_unlink(f);
     } else {
         fs.st.failures++;
-        if (keep == FETCH_KEEP_FAILED)
+        if (keep != FETCH_KEEP_NONE)
             fetch_keep_recent_locked(v, f);
         else
             fetch_unlink(f);
@@ -466,13 +469,22 @@ static struct flight *fetch_flight(struct volume *v, const char *key, uint32_t b
 {
     pthread_mutex_lock(&fs.lock);
     struct flight *f = fetch_find(key);
+    /* a reader's own earlier failure is no answer for a new read: it
+     * fetches again (a prefetch that comes late takes it, see below) */
+    if (f && f->done && f->rc != 0 && f->keep == FETCH_KEEP_LANDED && keep != FETCH_KEEP_FAILED) {
+        fetch_unlink(f);
+        f = NULL;
+    }
     if (f) {
         f->refs++;
         fs.st.shared_waits++;
         while (!f->done)
             pthread_cond_wait(&fs.cond, &fs.lock);
-        if (f->rc != 0)
-            fetch_unlink(f); /* a prefetch's failure is taken once (fetch_lead) */
+        /* a failure kept for readers (fetch_lead) is taken by the first
+         * reader (or warmup) that finds it; a prefetch leaves it there and
+         * fetches nothing */
+        if (f->rc != 0 && keep != FETCH_KEEP_FAILED)
+            fetch_unlink(f);
     } else {
         f = calloc(1, sizeof *f);
         if (!f) {
@@ -483,6 +495,7 @@ static struct flight *fetch_flight(struct volume *v, const char *key, uint32_t b
         strcpy(f->key, key);
         f->blen = blen;
         f->refs = 1;
+        f->keep = keep;
         size_t need = codec_bound(blen);
         f->buf = fetch_buf_get_locked(need, &f->cap);
         if (!f->buf)
