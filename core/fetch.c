@@ -41,7 +41,7 @@ struct flight {
     char key[LAYOUT_KEY_MAX];
     uint64_t hash;               /* of key: its bucket in fs.flights */
     int done, rc, refs;
-    int keep;                    /* its leader's FETCH_KEEP_* */
+    int keep; /* its leader's FETCH_KEEP_* */
     uint32_t blen;
     void *buf;                   /* owned, cap bytes: the object lands at
                                     buf + FETCH_LAND (see fetch_buf_new) */
@@ -52,7 +52,13 @@ struct flight {
 
 /* A block to prefetch, or (offer, holding a reference) a landed flight to
  * hand to the cache, waiting for room in its queue. */
-struct fetch_job { struct volume *v; uint64_t id; uint32_t index, blen; struct flight *offer; int put; };
+struct fetch_job {
+    struct volume *v;
+    uint64_t id;
+    uint32_t index, blen;
+    struct flight *offer;
+    int put;
+};
 
 static struct {
     pthread_mutex_t lock;
@@ -352,7 +358,8 @@ static void fetch_exit_settle(void)
     struct fetch_stats st;
     fetch_get_stats(&st);
     if (st.gets)
-        log_debug("fetch", "%llu GETs, %.1f MiB, %.1f ms each on average; reader pieces: %llu from "
+        log_debug("fetch",
+                  "%llu GETs, %.1f MiB, %.1f ms each on average; reader pieces: %llu from "
                   "the cache, %llu from memory, %llu stalled for %.3f s in all",
                   (unsigned long long)st.gets, st.get_bytes / 1048576.0,
                   st.get_ns_total / 1e6 / (double)st.gets, (unsigned long long)st.reader_from_cache,
@@ -567,8 +574,8 @@ static ssize_t fetch_block_put(struct volume *v, uint64_t id, uint32_t index, ui
     return rc < 0 ? rc : (ssize_t)len;
 }
 
-ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen,
-                    void *buf, size_t len, uint32_t off)
+ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen, void *buf,
+                    size_t len, uint32_t off)
 {
     return fetch_block_put(v, id, index, blen, buf, len, off, CACHE_PUT_WAIT);
 }
@@ -666,8 +673,9 @@ int fetch_prefetch(struct volume *v, uint64_t id, uint32_t index, uint32_t blen,
     if (fs.head - fs.tail < FETCH_RING && fs.inflight_bytes + blen <= v->cfg.buffer_size &&
         !fetch_find(key)) {
         fs.ring[fs.head++ % FETCH_RING] = (struct fetch_job){
-            v, id, index, blen, NULL,
-            CACHE_PUT_WAIT | ((flags & FETCH_STREAM) ? CACHE_PUT_DIRECT : 0) };
+            v,    id,   index,
+            blen, NULL, CACHE_PUT_WAIT | ((flags & FETCH_STREAM) ? CACHE_PUT_DIRECT : 0)
+        };
         fs.st.prefetch_queued++;
         fetch_grow_pool_locked(v);
         pthread_cond_broadcast(&fs.cond);

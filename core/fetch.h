@@ -50,8 +50,11 @@ void fetch_after_fork(void);
  * reader_stall_ns, the pieces a reader had to wait for (a GET it led or
  * joined in the air) and the time it waited. Logged at exit at debug level
  * (SHIMFS_LOG=debug) when this process made GETs. */
-struct fetch_stats { uint64_t gets, get_bytes, get_ns_total, shared_waits, prefetch_queued, prefetch_dropped, failures;
-                     uint64_t reader_from_cache, reader_from_memory, reader_stalls, reader_stall_ns; };
+struct fetch_stats {
+    uint64_t gets, get_bytes, get_ns_total, shared_waits, prefetch_queued, prefetch_dropped,
+        failures;
+    uint64_t reader_from_cache, reader_from_memory, reader_stalls, reader_stall_ns;
+};
 void fetch_get_stats(struct fetch_stats *st);
 
 #endif

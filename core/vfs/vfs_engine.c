@@ -159,6 +159,7 @@ static const struct vfs_part {
     size_t lock;                                /* offset of its mutex, or NO_LOCK */
     void (*after_fork)(struct vfs_engine *e);   /* or NULL */
 } vfs_parts[] = {
+    /* clang-format off */
     { "opening",           PART_LOCK(open),    NULL },
     { "metadata",          NO_LOCK,            vfs_meta_after_fork },
     { "object store",      NO_LOCK,            vfs_store_after_fork },
@@ -173,6 +174,7 @@ static const struct vfs_part {
     { "listed subdirs",    PART_LOCK(subdirs), NULL },
     { "directory maps",    PART_LOCK(dirseq),  NULL },
     { "volume figures",    PART_LOCK(stats),   NULL },
+    /* clang-format on */
 };
 
 void vfs_after_fork(void)

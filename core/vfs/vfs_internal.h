@@ -152,8 +152,8 @@ struct vfs_file {
     pthread_mutex_t wlock;
     struct vfs_dirty *dirty;
     int ndirty, dirty_cap;
-    struct vfs_batch *batches;  /* pieces uploading in the background (vfs_upload.c) */
-    void *spare[2];             /* uploaded batches' buffers, for the next ones */
+    struct vfs_batch *batches; /* pieces uploading in the background (vfs_upload.c) */
+    void *spare[2];            /* uploaded batches' buffers, for the next ones */
     uint32_t spare_cap[2];
     uint64_t dirty_bytes;
     uint64_t size;              /* size as this descriptor sees it */
@@ -248,7 +248,11 @@ int vfs_open_is_orphan(uint64_t ino);
 /* ---- the write pipeline (vfs_upload.c); f->wlock held ---- */
 #define VFS_UPLOAD_BATCH (UINT64_C(32) << 20)
 /* A piece uploaded by the pipeline: its place and slice id, for the commit. */
-struct vfs_upiece { uint64_t off; uint32_t len; uint64_t id; };
+struct vfs_upiece {
+    uint64_t off;
+    uint32_t len;
+    uint64_t id;
+};
 /* Bytes of positioned writes that make a batch (VFS_UPLOAD_BATCH, less
  * for a small SHIMFS_BUFFER_SIZE). */
 uint64_t vfs_upload_batch_size(void);

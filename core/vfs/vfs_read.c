@@ -381,8 +381,9 @@ int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len, int strea
             if (!ext[i].id)
                 continue;
             for (uint32_t b = ext[i].off / bs; (uint64_t)b * bs < (uint64_t)ext[i].off + ext[i].len; b++)
-                queued += fetch_prefetch(e->vol, ext[i].id, b, layout_block_len(ext[i].size, bs, b),
-                                         stream && pos >= e->cfg.stream_page_cache ? FETCH_STREAM : 0);
+                queued +=
+                    fetch_prefetch(e->vol, ext[i].id, b, layout_block_len(ext[i].size, bs, b),
+                                   stream && pos >= e->cfg.stream_page_cache ? FETCH_STREAM : 0);
         }
         pos += take;
     }

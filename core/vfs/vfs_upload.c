@@ -34,14 +34,14 @@
 #include "vfs_internal.h"
 
 struct vfs_batch {
-    struct vfs_batch *next;      /* the descriptor's batches, oldest first */
-    struct vfs_dirty *pieces;    /* their data is freed once uploaded */
+    struct vfs_batch *next;   /* the descriptor's batches, oldest first */
+    struct vfs_dirty *pieces; /* their data is freed once uploaded */
     uint64_t *ids;
     int n;
     uint64_t bytes;
     int done, rc;
-    int warned;                  /* its background failure was logged */
-    pid_t pid;                   /* the process whose thread uploads it */
+    int warned; /* its background failure was logged */
+    pid_t pid;  /* the process whose thread uploads it */
     struct volume *vol;
 };
 
@@ -105,7 +105,10 @@ static void vu_free_data_to(struct vfs_batch *b, struct vfs_file *f)
     }
 }
 
-static void vu_free_data(struct vfs_batch *b) { vu_free_data_to(b, NULL); }
+static void vu_free_data(struct vfs_batch *b)
+{
+    vu_free_data_to(b, NULL);
+}
 
 void *vfs_upload_spare_take(struct vfs_file *f, uint32_t need, uint32_t *cap)
 {
@@ -172,8 +175,12 @@ int vfs_upload_start_locked(struct vfs_file *f)
         free(ids);
         return rc;
     }
-    *b = (struct vfs_batch){ .pieces = f->dirty, .ids = ids, .n = f->ndirty,
-                             .bytes = f->dirty_bytes, .pid = getpid(), .vol = e->vol };
+    *b = (struct vfs_batch){ .pieces = f->dirty,
+                             .ids = ids,
+                             .n = f->ndirty,
+                             .bytes = f->dirty_bytes,
+                             .pid = getpid(),
+                             .vol = e->vol };
     f->dirty = NULL;
     f->ndirty = f->dirty_cap = 0;
     f->dirty_bytes = 0;
@@ -236,9 +243,10 @@ static int vu_settle_locked(struct vfs_file *f)
         if (b->done && b->rc == 0)
             continue;
         if (b->done && !b->warned++)
-            log_warn("vfs", "uploading part of %s (inode %llu) failed in the background: %s; "
-                     "retrying it in the writer", f->path, (unsigned long long)f->attr.ino,
-                     strerror(b->rc < 0 ? -b->rc : EIO));
+            log_warn("vfs",
+                     "uploading part of %s (inode %llu) failed in the background: %s; "
+                     "retrying it in the writer",
+                     f->path, (unsigned long long)f->attr.ino, strerror(b->rc < 0 ? -b->rc : EIO));
         for (int i = 0; rc == 0 && i < b->n; i++)
             rc = vfs_next_slice_id(&b->ids[i]);
         if (rc == 0)
@@ -299,4 +307,3 @@ void vfs_upload_discard_locked(struct vfs_file *f)
         f->spare[k] = NULL;
     }
 }
-

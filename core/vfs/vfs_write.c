@@ -214,13 +214,13 @@ static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, in
         return -ENOMEM;
     for (int i = 0; i < nup; i++)
         recs[i] = (struct meta_slice_rec){ layout_chunk_index(up[i].off),
-                                           { layout_chunk_offset(up[i].off), up[i].id, up[i].len,
-                                             0, up[i].len } };
+                                           { layout_chunk_offset(up[i].off), up[i].id, up[i].len, 0,
+                                             up[i].len } };
     for (int i = 0; i < f->ndirty; i++) {
         const struct vfs_dirty *d = &f->dirty[i];
-        recs[nup + i] = (struct meta_slice_rec){ layout_chunk_index(d->off),
-                                                 { layout_chunk_offset(d->off), ids[i], d->len, 0,
-                                                   d->len } };
+        recs[nup + i] =
+            (struct meta_slice_rec){ layout_chunk_index(d->off),
+                                     { layout_chunk_offset(d->off), ids[i], d->len, 0, d->len } };
     }
     rc = meta_write(e->meta, f->attr.ino, recs, n, f->size, 0, f->mtime_ns, a);
     free(recs);
