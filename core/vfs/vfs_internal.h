@@ -257,7 +257,7 @@ struct vfs_upiece {
  * for a small SHIMFS_BUFFER_SIZE). */
 uint64_t vfs_upload_batch_size(void);
 /* Move f's dirty pieces into a batch uploaded in the background; waits
- * while f's batches hold more than half of SHIMFS_BUFFER_SIZE. */
+ * while f's batches hold more than SHIMFS_BUFFER_SIZE allows (vfs_upload.c). */
 int vfs_upload_start_locked(struct vfs_file *f);
 /* Wait for every batch of f (uploading again those that failed) and list
  * their pieces, oldest first (*out to free); 0, or -errno with the bytes
