@@ -238,6 +238,7 @@ bench: deps
 	@scripts/bench.sh
 	@scripts/bench-import.sh
 	@scripts/bench-write.sh
+	@scripts/bench-stream.sh
 
 # metadata at scale: trees of 10 k and 100 k files (scripts/bench-meta.sh)
 bench-meta: deps

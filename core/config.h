@@ -28,6 +28,9 @@ struct shimfs_config {
     int cache_verify;         /* SHIMFS_CACHE_VERIFY: entry (0), first-use (1, default), always (2) */
     uint64_t buffer_size;     /* SHIMFS_BUFFER_SIZE, default 300M: memory for blocks in flight */
     int prefetch;             /* SHIMFS_PREFETCH blocks, default 32 */
+    uint64_t stream_page_cache; /* SHIMFS_STREAM_PAGE_CACHE, default 64M: read-ahead of a
+                                   sequential reader past this offset is cached around the
+                                   page cache */
     int64_t attr_ttl_ns;      /* SHIMFS_ATTR_TTL (seconds, float), default 1 */
     int64_t entry_ttl_ns;     /* SHIMFS_ENTRY_TTL, default 1 */
     int64_t negative_ttl_ns;  /* SHIMFS_NEGATIVE_TTL, default 1 */

@@ -41,6 +41,7 @@ struct flight {
     char key[LAYOUT_KEY_MAX];
     uint64_t hash;               /* of key: its bucket in fs.flights */
     int done, rc, refs;
+    int keep; /* its leader's FETCH_KEEP_* */
     uint32_t blen;
     void *buf;                   /* owned, cap bytes: the object lands at
                                     buf + FETCH_LAND (see fetch_buf_new) */
@@ -51,7 +52,13 @@ struct flight {
 
 /* A block to prefetch, or (offer, holding a reference) a landed flight to
  * hand to the cache, waiting for room in its queue. */
-struct fetch_job { struct volume *v; uint64_t id; uint32_t index, blen; struct flight *offer; };
+struct fetch_job {
+    struct volume *v;
+    uint64_t id;
+    uint32_t index, blen;
+    struct flight *offer;
+    int put;
+};
 
 static struct {
     pthread_mutex_t lock;
@@ -204,11 +211,23 @@ static int fetch_offer(struct volume *v, struct flight *f, int flags)
     return cache_put_ref(v->cache, f->key, f->raw, f->blen, f->sum, flags, fetch_cache_done, f);
 }
 
-/* A landed block stays reachable for a while (FETCH_RECENT bytes, oldest
- * dropped first): the cache publishes it asynchronously, and a reader that
- * comes between the landing and the publication would otherwise GET it a
- * second time, which is what prefetched blocks were for. */
-#define FETCH_RECENT (UINT64_C(64) << 20)
+/* A landed block stays reachable for a while, oldest dropped first: the
+ * cache publishes it asynchronously, and a reader that comes between the
+ * landing and the publication would otherwise GET it a second time, which
+ * is what prefetched blocks were for. A sequential reader's read-ahead runs
+ * up to SHIMFS_PREFETCH blocks ahead of it: with only 64 MiB kept, a 128 MiB
+ * window's first blocks were gone from memory when the reader came, and it
+ * read them back from the cache file (a pread, the first-use check, and for
+ * a file written around the page cache a disk read on the reader's path).
+ * So half the memory budget (SHIMFS_BUFFER_SIZE), at least 64 MiB, is kept:
+ * the reader copies read-ahead blocks from memory. */
+#define FETCH_RECENT_MIN (UINT64_C(64) << 20)
+
+static uint64_t fetch_recent_limit(const struct volume *v)
+{
+    uint64_t half = v->cfg.buffer_size / 2;
+    return half > FETCH_RECENT_MIN ? half : FETCH_RECENT_MIN;
+}
 
 /* Forget the oldest landed block kept for late readers. */
 static void fetch_recent_pop_locked(void)
@@ -222,7 +241,7 @@ static void fetch_recent_pop_locked(void)
     fetch_drop_locked(old);
 }
 
-static void fetch_keep_recent_locked(struct flight *f)
+static void fetch_keep_recent_locked(const struct volume *v, struct flight *f)
 {
     f->refs++;
     f->recent_next = NULL;
@@ -232,7 +251,7 @@ static void fetch_keep_recent_locked(struct flight *f)
         fs.recent_head = f;
     fs.recent_tail = f;
     fs.recent_bytes += f->blen;
-    while (fs.recent_bytes > FETCH_RECENT && fs.recent_head)
+    while (fs.recent_bytes > fetch_recent_limit(v) && fs.recent_head)
         fetch_recent_pop_locked();
 }
 
@@ -274,8 +293,16 @@ static void fetch_reoffer(const struct fetch_job *j)
 /* Lead a flight: GET, decode, wake the waiters, publish to the cache.
  * Waiters go first: a put that waits for room in the cache's queue
  * (put_flags) must not hold up a reader of the landed bytes. A landed
- * flight stays findable for late readers (recent) unless keep is 0
- * (warmup: no reader in the process, and its buffer is better reused). */
+ * flight stays findable for late readers (recent) unless keep is
+ * FETCH_KEEP_NONE (warmup: no reader in the process, and its buffer is
+ * better reused). A failed flight stays findable too: a prefetch's
+ * (FETCH_KEEP_FAILED) for the reader that comes for the block, which takes
+ * the error (fetch_flight) instead of fetching a missing or corrupt block
+ * again (that doubled the time to its EIO and logged the block twice); a
+ * reader's (FETCH_KEEP_LANDED) for the prefetches of that block still
+ * queued, which then fetch nothing (a later read fetches it again). */
+enum { FETCH_KEEP_NONE, FETCH_KEEP_LANDED, FETCH_KEEP_FAILED };
+
 static void fetch_lead(struct volume *v, struct flight *f, int put_flags, int keep)
 {
     int64_t t0 = fetch_now();
@@ -291,13 +318,16 @@ static void fetch_lead(struct volume *v, struct flight *f, int put_flags, int ke
     fs.st.get_ns_total += (uint64_t)dt;
     if (rc == 0) {
         fs.st.get_bytes += f->blen;
-        if (keep)
-            fetch_keep_recent_locked(f);
+        if (keep != FETCH_KEEP_NONE)
+            fetch_keep_recent_locked(v, f);
         else
             fetch_unlink(f);
     } else {
         fs.st.failures++;
-        fetch_unlink(f);
+        if (keep != FETCH_KEEP_NONE)
+            fetch_keep_recent_locked(v, f);
+        else
+            fetch_unlink(f);
     }
     if (rc == 0 && v->cache)
         fs.offering++;
@@ -325,6 +355,16 @@ static void fetch_lead(struct volume *v, struct flight *f, int put_flags, int ke
  * for. Bounded: the queue drains at disk speed; 10 s at most. */
 static void fetch_exit_settle(void)
 {
+    struct fetch_stats st;
+    fetch_get_stats(&st);
+    if (st.gets)
+        log_debug("fetch",
+                  "%llu GETs, %.1f MiB, %.1f ms each on average; reader pieces: %llu from "
+                  "the cache, %llu from memory, %llu stalled for %.3f s in all",
+                  (unsigned long long)st.gets, st.get_bytes / 1048576.0,
+                  st.get_ns_total / 1e6 / (double)st.gets, (unsigned long long)st.reader_from_cache,
+                  (unsigned long long)st.reader_from_memory, (unsigned long long)st.reader_stalls,
+                  st.reader_stall_ns / 1e9);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 10;
@@ -399,6 +439,35 @@ static ssize_t fetch_from_cache(struct volume *v, const char *key, void *buf, si
     return n < 0 ? -errno : n;
 }
 
+/* Is key the block this thread has open in the cache (the fast path)? */
+static int fetch_open_is(const char *key)
+{
+    pthread_once(&fetch_open_once, fetch_open_make);
+    struct fetch_open *o = pthread_getspecific(fetch_open_key);
+    return o && o->fd >= 0 && strcmp(o->key, key) == 0;
+}
+
+/* Copy from a landed flight of key still kept in memory; 1 if there was
+ * one. Checked once per block a thread moves to, not per read: a
+ * sequential reader's read-ahead blocks are copied from memory even once
+ * the cache published them (a cache file written around the page cache
+ * would be read from disk), and the warm path costs one lookup per block. */
+static int fetch_copy_landed(const char *key, void *buf, size_t len, uint32_t off)
+{
+    pthread_mutex_lock(&fs.lock);
+    struct flight *f = fetch_find(key);
+    if (!f || !f->done || f->rc != 0) {
+        pthread_mutex_unlock(&fs.lock);
+        return 0;
+    }
+    f->refs++;
+    fs.st.reader_from_memory++;
+    pthread_mutex_unlock(&fs.lock);
+    memcpy(buf, (const char *)f->raw + off, len); /* landed bytes never change */
+    fetch_drop(f);
+    return 1;
+}
+
 /* The landed flight of key, joined or led (one GET per block however many
  * threads want it; keep: see fetch_lead). Returns it with a reference the
  * caller drops (fetch_drop), or NULL with *rc set. */
@@ -407,11 +476,22 @@ static struct flight *fetch_flight(struct volume *v, const char *key, uint32_t b
 {
     pthread_mutex_lock(&fs.lock);
     struct flight *f = fetch_find(key);
+    /* a reader's own earlier failure is no answer for a new read: it
+     * fetches again (a prefetch that comes late takes it, see below) */
+    if (f && f->done && f->rc != 0 && f->keep == FETCH_KEEP_LANDED && keep != FETCH_KEEP_FAILED) {
+        fetch_unlink(f);
+        f = NULL;
+    }
     if (f) {
         f->refs++;
         fs.st.shared_waits++;
         while (!f->done)
             pthread_cond_wait(&fs.cond, &fs.lock);
+        /* a failure kept for readers (fetch_lead) is taken by the first
+         * reader (or warmup) that finds it; a prefetch leaves it there and
+         * fetches nothing */
+        if (f->rc != 0 && keep != FETCH_KEEP_FAILED)
+            fetch_unlink(f);
     } else {
         f = calloc(1, sizeof *f);
         if (!f) {
@@ -422,6 +502,7 @@ static struct flight *fetch_flight(struct volume *v, const char *key, uint32_t b
         strcpy(f->key, key);
         f->blen = blen;
         f->refs = 1;
+        f->keep = keep;
         size_t need = codec_bound(blen);
         f->buf = fetch_buf_get_locked(need, &f->cap);
         if (!f->buf)
@@ -439,8 +520,9 @@ static struct flight *fetch_flight(struct volume *v, const char *key, uint32_t b
     return f;
 }
 
-ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen,
-                    void *buf, size_t len, uint32_t off)
+/* fetch_block, with the cache put's flags of a prefetch (buf NULL). */
+static ssize_t fetch_block_put(struct volume *v, uint64_t id, uint32_t index, uint32_t blen,
+                               void *buf, size_t len, uint32_t off, int prefetch_put)
 {
     char key[LAYOUT_KEY_MAX];
     if (off >= blen)
@@ -450,18 +532,36 @@ ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen
     int rc = volume_block_key(v, id, index, blen, key, sizeof key);
     if (rc < 0)
         return rc;
-    if (v->cache && len > 0 && fetch_from_cache(v, key, buf, len, off) == (ssize_t)len)
+    if (buf && len > 0 && !fetch_open_is(key) && fetch_copy_landed(key, buf, len, off))
         return (ssize_t)len;
+    if (v->cache && len > 0 && fetch_from_cache(v, key, buf, len, off) == (ssize_t)len) {
+        if (buf)
+            __atomic_add_fetch(&fs.st.reader_from_cache, 1, __ATOMIC_RELAXED);
+        return (ssize_t)len;
+    }
+    int64_t t0 = buf ? fetch_now() : 0;
     /* A prefetch (no buffer: a pool thread) waits for room in the cache's
      * queue rather than have its block dropped: the pool, not the reader,
      * is held back when the disk is slower than the network, and a 512 MiB
      * cold read left 1 to 13 of its 128 blocks uncached when puts that met
      * a full queue were dropped. A reader's own fetch never waits. */
-    struct flight *f = fetch_flight(v, key, blen, buf ? 0 : CACHE_PUT_WAIT, 1, &rc);
+    struct flight *f = fetch_flight(v, key, blen, buf ? 0 : prefetch_put,
+                                    buf ? FETCH_KEEP_LANDED : FETCH_KEEP_FAILED, &rc);
     if (f && rc == 0 && len > 0)
         memcpy(buf, (const char *)f->raw + off, len); /* landed bytes never change */
     if (f)
         fetch_drop(f);
+    if (buf) {
+        /* a wait of more than 1 ms was a GET in the air, not a copy */
+        int64_t dt = fetch_now() - t0;
+        pthread_mutex_lock(&fs.lock);
+        fs.st.reader_from_memory++;
+        if (dt > 1000000) {
+            fs.st.reader_stalls++;
+            fs.st.reader_stall_ns += (uint64_t)dt;
+        }
+        pthread_mutex_unlock(&fs.lock);
+    }
     if (rc == -ENOENT && buf) {
         /* The metadata references it: its bytes are lost, the file is not
          * gone. A reader says so once (prefetches stay quiet: the reader
@@ -472,6 +572,12 @@ ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen
         rc = -EIO;
     }
     return rc < 0 ? rc : (ssize_t)len;
+}
+
+ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen, void *buf,
+                    size_t len, uint32_t off)
+{
+    return fetch_block_put(v, id, index, blen, buf, len, off, CACHE_PUT_WAIT);
 }
 
 int fetch_warm(struct volume *v, uint64_t id, uint32_t index, uint32_t blen, int page_cache)
@@ -485,7 +591,7 @@ int fetch_warm(struct volume *v, uint64_t id, uint32_t index, uint32_t blen, int
         return -ENOSPC;
     if (cache_contains(v->cache, key))
         return 1;
-    struct flight *f = fetch_flight(v, key, blen, put, 0, &rc);
+    struct flight *f = fetch_flight(v, key, blen, put, FETCH_KEEP_NONE, &rc);
     if (!f)
         return rc;
     /* A flight that landed earlier (a reader's, or one whose put the cache
@@ -524,7 +630,7 @@ static void *fetch_worker(void *arg)
         if (j.offer)
             fetch_reoffer(&j);
         else
-            n = fetch_block(j.v, j.id, j.index, j.blen, NULL, 0, 0);
+            n = fetch_block_put(j.v, j.id, j.index, j.blen, NULL, 0, 0, j.put);
         pthread_mutex_lock(&fs.lock);
         if (n < 0)
             fs.failures++;
@@ -555,7 +661,7 @@ static void fetch_grow_pool_locked(struct volume *v)
     }
 }
 
-int fetch_prefetch(struct volume *v, uint64_t id, uint32_t index, uint32_t blen)
+int fetch_prefetch(struct volume *v, uint64_t id, uint32_t index, uint32_t blen, int flags)
 {
     char key[LAYOUT_KEY_MAX];
     if (!v->cache || volume_block_key(v, id, index, blen, key, sizeof key) < 0)
@@ -566,7 +672,10 @@ int fetch_prefetch(struct volume *v, uint64_t id, uint32_t index, uint32_t blen)
     int queued = 0;
     if (fs.head - fs.tail < FETCH_RING && fs.inflight_bytes + blen <= v->cfg.buffer_size &&
         !fetch_find(key)) {
-        fs.ring[fs.head++ % FETCH_RING] = (struct fetch_job){ v, id, index, blen, NULL };
+        fs.ring[fs.head++ % FETCH_RING] = (struct fetch_job){
+            v,    id,   index,
+            blen, NULL, CACHE_PUT_WAIT | ((flags & FETCH_STREAM) ? CACHE_PUT_DIRECT : 0)
+        };
         fs.st.prefetch_queued++;
         fetch_grow_pool_locked(v);
         pthread_cond_broadcast(&fs.cond);

@@ -30,15 +30,31 @@ ssize_t fetch_block(struct volume *v, uint64_t id, uint32_t index, uint32_t blen
 int fetch_warm(struct volume *v, uint64_t id, uint32_t index, uint32_t blen, int page_cache);
 /* Queue a block to be brought into the node cache in the background.
  * Never blocks: when the queue or the memory budget is full the hint is
- * dropped (the later read fetches it itself). Returns 1 if queued. */
-int fetch_prefetch(struct volume *v, uint64_t id, uint32_t index, uint32_t blen);
+ * dropped (the later read fetches it itself). Returns 1 if queued.
+ * FETCH_STREAM: the block is read-ahead of a long sequential read; it is
+ * written to the cache around the page cache (CACHE_PUT_DIRECT) so that a
+ * stream does not grow the page cache by its size (the reader copies it
+ * from memory meanwhile: landed blocks are kept up to half of
+ * SHIMFS_BUFFER_SIZE). */
+#define FETCH_STREAM 1
+int fetch_prefetch(struct volume *v, uint64_t id, uint32_t index, uint32_t blen, int flags);
 /* Wait until every queued prefetch finished (warmup); returns the number of
  * failed prefetches since the last call. */
 int fetch_drain(void);
 /* Fork child: the pool's threads are gone; start afresh lazily. */
 void fetch_after_fork(void);
 
-struct fetch_stats { uint64_t gets, get_bytes, get_ns_total, shared_waits, prefetch_queued, prefetch_dropped, failures; };
+/* Timing counters: GETs and their total time; reader_from_cache and
+ * reader_from_memory count a reader's block pieces served from the node
+ * cache and from a landed (or awaited) flight; reader_stalls and
+ * reader_stall_ns, the pieces a reader had to wait for (a GET it led or
+ * joined in the air) and the time it waited. Logged at exit at debug level
+ * (SHIMFS_LOG=debug) when this process made GETs. */
+struct fetch_stats {
+    uint64_t gets, get_bytes, get_ns_total, shared_waits, prefetch_queued, prefetch_dropped,
+        failures;
+    uint64_t reader_from_cache, reader_from_memory, reader_stalls, reader_stall_ns;
+};
 void fetch_get_stats(struct fetch_stats *st);
 
 #endif

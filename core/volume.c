@@ -325,8 +325,10 @@ int volume_fetch_into(struct volume *v, const char *key, uint32_t blen, void *bu
             rc = -ENOMEM;
             break;
         }
-        log_warn("volume", "block %s is corrupt or truncated (%zd bytes fetched)%s", key, n,
-                 attempt ? "; giving up with EIO" : "; fetching it again");
+        /* one warn line per block that stays bad: the retry is debug */
+        log_msg(attempt ? LOG_WARN : LOG_DEBUG, "volume",
+                "block %s is corrupt or truncated (%zd bytes fetched)%s", key, n,
+                attempt ? "; giving up with EIO" : "; fetching it again");
         rc = -EIO;
     }
     return rc;

@@ -160,6 +160,7 @@ static const struct vfs_part {
     size_t lock;                                /* offset of its mutex, or NO_LOCK */
     void (*after_fork)(struct vfs_engine *e);   /* or NULL */
 } vfs_parts[] = {
+    /* clang-format off */
     { "opening",           PART_LOCK(open),    NULL },
     { "metadata",          NO_LOCK,            vfs_meta_after_fork },
     { "object store",      NO_LOCK,            vfs_store_after_fork },
@@ -167,12 +168,14 @@ static const struct vfs_part {
     { "fetch pool",        NO_LOCK,            vfs_fetch_after_fork },
     { "slice ids",         PART_LOCK(ids),     vfs_ids_after_fork },
     { "writeback",         PART_LOCK(wb),      vfs_wb_after_fork },
+    { "write pipeline",    NO_LOCK,            vfs_upload_after_fork },
     { "session",           PART_LOCK(session), vfs_session_after_fork },
     { "open inodes",       PART_LOCK(opens),   NULL },
     { "metadata caches",   PART_LOCK(mc),      NULL },
     { "listed subdirs",    PART_LOCK(subdirs), NULL },
     { "directory maps",    PART_LOCK(dirseq),  NULL },
     { "volume figures",    PART_LOCK(stats),   NULL },
+    /* clang-format on */
 };
 
 void vfs_after_fork(void)

@@ -161,6 +161,9 @@ static inline struct vfs_engine *vfs_opened(void)
  * table in vfs_engine.c calls them, in its order). */
 void vfs_ids_after_fork(struct vfs_engine *e);
 void vfs_wb_after_fork(struct vfs_engine *e);
+/* The write pipeline's lock and condition afresh (vfs_upload.c); a batch
+ * the parent's thread was uploading is uploaded again by the child's flush. */
+void vfs_upload_after_fork(struct vfs_engine *e);
 void vfs_session_after_fork(struct vfs_engine *e);
 
 #endif

@@ -365,7 +365,7 @@ static void vfs_readahead(struct vfs_file *f, struct vfs_smap *m, size_t len, ui
         f->ra_until = want;
     pthread_mutex_unlock(&f->lock);
     if (want > from && max > 0)
-        vfs_prefetch_range(m, from, want - from);
+        vfs_prefetch_range(m, from, want - from, 1);
 }
 
 ssize_t vfs_pread(struct vfs_file *f, void *buf, size_t len, uint64_t off)
@@ -451,7 +451,7 @@ int vfs_fadvise(struct vfs_file *f, uint64_t off, uint64_t len, int advice)
     if (advice != POSIX_FADV_WILLNEED || !f->smap)
         return 0; /* the other hints only steer the page cache: nothing to do */
     struct vfs_smap *m = vfs_file_smap_ref(f);
-    vfs_prefetch_range(m, off, len);
+    vfs_prefetch_range(m, off, len, 0);
     vfs_smap_put(m);
     return 0;
 }

@@ -141,6 +141,8 @@ struct vfs_dirty {
     char *data;
 };
 
+struct vfs_batch;
+
 struct vfs_file {
     int fd;
     int flags;
@@ -161,6 +163,9 @@ struct vfs_file {
     pthread_mutex_t wlock;
     struct vfs_dirty *dirty;
     int ndirty, dirty_cap;
+    struct vfs_batch *batches; /* pieces uploading in the background (vfs_upload.c) */
+    void *spare[2];            /* uploaded batches' buffers, for the next ones */
+    uint32_t spare_cap[2];
     uint64_t dirty_bytes;
     uint64_t size;              /* size as this descriptor sees it */
     int append_dirty;           /* the dirty pieces are appends: placed at commit */
@@ -241,7 +246,7 @@ int vfs_fill_fd(struct vfs_smap *m, int fd);
  * overlapping slices count twice, so callers cap it by the size). */
 uint64_t vfs_smap_stored(const struct vfs_smap *m);
 /* Queue background fetches for the blocks under [off, off+len) (0: to EOF). */
-int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len);
+int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len, int stream);
 /* If the file is exactly one whole stored block, its key (for the cache). */
 int vfs_single_block_key(const struct vfs_smap *m, char *key, size_t cap, uint32_t *blen,
                          uint64_t *id);
@@ -252,5 +257,30 @@ int vfs_write_kill_privs(struct vfs_file *f);
 /* 1 when this process unlinked inode ino while it holds it open (it has
  * no name left: fstat shows st_nlink 0). One load when there is none. */
 int vfs_open_is_orphan(uint64_t ino);
+
+/* ---- the write pipeline (vfs_upload.c); f->wlock held ---- */
+#define VFS_UPLOAD_BATCH (UINT64_C(32) << 20)
+/* A piece uploaded by the pipeline: its place and slice id, for the commit. */
+struct vfs_upiece {
+    uint64_t off;
+    uint32_t len;
+    uint64_t id;
+};
+/* Bytes of positioned writes that make a batch (VFS_UPLOAD_BATCH, less
+ * for a small SHIMFS_BUFFER_SIZE). */
+uint64_t vfs_upload_batch_size(void);
+/* Move f's dirty pieces into a batch uploaded in the background; waits
+ * while f's batches hold more than SHIMFS_BUFFER_SIZE allows (vfs_upload.c). */
+int vfs_upload_start_locked(struct vfs_file *f);
+/* Wait for every batch of f (uploading again those that failed) and list
+ * their pieces, oldest first (*out to free); 0, or -errno with the bytes
+ * kept. */
+int vfs_upload_finish_locked(struct vfs_file *f, struct vfs_upiece **out, int *nout);
+/* Forget f's batches (committed, or dropped at close) and its spare
+ * buffers; waits for uploads. */
+void vfs_upload_discard_locked(struct vfs_file *f);
+/* A spare buffer of at least need bytes (its size in *cap), or NULL. */
+#define VFS_UPLOAD_SPARES 2
+void *vfs_upload_spare_take(struct vfs_file *f, uint32_t need, uint32_t *cap);
 
 #endif

@@ -189,7 +189,7 @@ void vfs_dir_readahead(uint64_t dir, uint64_t ino, int missed)
     pthread_mutex_unlock(&vds->lock);
     int queued = 0;
     for (int k = 0; k < n; k++) {
-        queued += vfs_prefetch_range(todo[k], 0, 0);
+        queued += vfs_prefetch_range(todo[k], 0, 0, 0);
         vfs_smap_put(todo[k]);
     }
     if (n)
@@ -360,8 +360,10 @@ int vfs_single_block_key(const struct vfs_smap *m, char *key, size_t cap, uint32
 }
 
 /* Queue every block overlapping [off, off+len) for background fetch.
- * Returns how many were queued (already cached or in flight ones are not). */
-int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len)
+ * Returns how many were queued (already cached or in flight ones are not).
+ * stream: the read-ahead of a sequential reader; its blocks past
+ * SHIMFS_STREAM_PAGE_CACHE are cached around the page cache (FETCH_STREAM). */
+int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len, int stream)
 {
     struct vfs_engine *e = vfs_opened();
     uint32_t bs = e->settings.block_size;
@@ -382,7 +384,9 @@ int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len)
             if (!ext[i].id)
                 continue;
             for (uint32_t b = ext[i].off / bs; (uint64_t)b * bs < (uint64_t)ext[i].off + ext[i].len; b++)
-                queued += fetch_prefetch(e->vol, ext[i].id, b, layout_block_len(ext[i].size, bs, b));
+                queued +=
+                    fetch_prefetch(e->vol, ext[i].id, b, layout_block_len(ext[i].size, bs, b),
+                                   stream && pos >= e->cfg.stream_page_cache ? FETCH_STREAM : 0);
         }
         pos += take;
     }

@@ -23,6 +23,7 @@
  * A commit that leaves a chunk with more than SHIMFS_COMPACT_SLICES slices
  * queues it for compaction on the session thread.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -108,10 +109,19 @@ static uint64_t vfs_flush_threshold(void)
     return half < VFS_FLUSH_MAX ? (half ? half : 1) : VFS_FLUSH_MAX;
 }
 
-static int vfs_dirty_grow(struct vfs_dirty *d, uint32_t need)
+static int vfs_dirty_grow(struct vfs_file *f, struct vfs_dirty *d, uint32_t need)
 {
     if (need <= d->cap)
         return 0;
+    uint32_t scap;
+    void *sp = f->spare[0] || f->spare[1] ? vfs_upload_spare_take(f, need, &scap) : NULL;
+    if (sp) {
+        memcpy(sp, d->data, d->len);
+        free(d->data);
+        d->data = sp;
+        d->cap = scap;
+        return 0;
+    }
     uint64_t cap = d->cap ? d->cap : 64 * 1024;
     while (cap < need)
         cap *= 2;
@@ -142,7 +152,7 @@ static int vfs_dirty_add(struct vfs_file *f, uint64_t off, const char *buf, uint
         last = &f->dirty[f->ndirty++];
         *last = (struct vfs_dirty){ .off = off };
     }
-    int rc = vfs_dirty_grow(last, last->len + len);
+    int rc = vfs_dirty_grow(f, last, last->len + len);
     if (rc < 0) {
         if (last->len == 0)
             f->ndirty--;
@@ -176,12 +186,17 @@ static int vfs_reload(struct vfs_file *f, const struct meta_attr *a)
     return 0;
 }
 
-/* Commit uploaded pieces (ids[i] holds dirty[i]) by the rule of their kind. */
-static int vfs_commit_locked(struct vfs_file *f, const uint64_t *ids, struct meta_attr *a)
+/* Commit uploaded pieces by the rule of their kind: the pipeline's (up,
+ * oldest first) and then the buffered ones (ids[i] holds dirty[i]), in
+ * write order, so a later write overlays an earlier one. Appends never go
+ * through the pipeline. */
+static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, int nup,
+                             const uint64_t *ids, struct meta_attr *a)
 {
     struct vfs_engine *e = vfs_opened();
     int rc;
     if (f->append_dirty) {
+        assert(nup == 0);
         struct meta_append_rec *ar = calloc((size_t)f->ndirty, sizeof *ar);
         if (!ar)
             return -ENOMEM;
@@ -193,33 +208,43 @@ static int vfs_commit_locked(struct vfs_file *f, const uint64_t *ids, struct met
         free(ar);
         return rc;
     }
-    struct meta_slice_rec *recs = calloc((size_t)f->ndirty, sizeof *recs);
+    int n = nup + f->ndirty;
+    struct meta_slice_rec *recs = calloc((size_t)n, sizeof *recs);
     if (!recs)
         return -ENOMEM;
+    for (int i = 0; i < nup; i++)
+        recs[i] = (struct meta_slice_rec){ layout_chunk_index(up[i].off),
+                                           { layout_chunk_offset(up[i].off), up[i].id, up[i].len, 0,
+                                             up[i].len } };
     for (int i = 0; i < f->ndirty; i++) {
         const struct vfs_dirty *d = &f->dirty[i];
-        recs[i] = (struct meta_slice_rec){ layout_chunk_index(d->off),
-                                           { layout_chunk_offset(d->off), ids[i], d->len, 0, d->len } };
+        recs[nup + i] =
+            (struct meta_slice_rec){ layout_chunk_index(d->off),
+                                     { layout_chunk_offset(d->off), ids[i], d->len, 0, d->len } };
     }
-    rc = meta_write(e->meta, f->attr.ino, recs, f->ndirty, f->size, 0, f->mtime_ns, a);
+    rc = meta_write(e->meta, f->attr.ino, recs, n, f->size, 0, f->mtime_ns, a);
     free(recs);
     return rc;
 }
 
 static int vfs_flush_locked(struct vfs_file *f)
 {
-    if (f->ndirty == 0)
+    if (f->ndirty == 0 && !f->batches)
         return 0;
     struct vfs_engine *e = vfs_opened();
-    if (e->cfg.writeback && vfs_wb_stage_locked(f) == 0) {
+    if (e->cfg.writeback && !f->batches && vfs_wb_stage_locked(f) == 0) {
         vfs_dirty_clear(f);
         f->wb_stale = 1;
         return 0;
     }
-    uint64_t *ids = calloc((size_t)f->ndirty, sizeof *ids);
-    if (!ids)
-        return -ENOMEM;
-    int rc = 0;
+    /* the pipeline's batches first: uploaded (again, if one failed) or
+     * the flush fails here with every byte kept */
+    struct vfs_upiece *up = NULL;
+    int nup = 0;
+    int rc = vfs_upload_finish_locked(f, &up, &nup);
+    uint64_t *ids = calloc((size_t)(f->ndirty ? f->ndirty : 1), sizeof *ids);
+    if (rc == 0 && !ids)
+        rc = -ENOMEM;
     for (int i = 0; rc == 0 && i < f->ndirty; i++) {
         rc = vfs_next_slice_id(&ids[i]);
         if (rc == 0)
@@ -227,8 +252,9 @@ static int vfs_flush_locked(struct vfs_file *f)
     }
     struct meta_attr a;
     if (rc == 0)
-        rc = vfs_commit_locked(f, ids, &a);
+        rc = vfs_commit_locked(f, up, nup, ids, &a);
     free(ids);
+    free(up);
     if (rc == -ESTALE) {
         vfs_slice_ids_stale();
         return -EIO;    /* the fence refused it and said so; the data stays buffered */
@@ -238,6 +264,7 @@ static int vfs_flush_locked(struct vfs_file *f)
                   f->path, (unsigned long long)f->attr.ino, strerror(-vfs_errno(rc) == 0 ? EIO : -rc));
         return vfs_errno(rc);
     }
+    vfs_upload_discard_locked(f);
     vfs_dirty_clear(f);
     /* nothing is buffered now: the descriptor's end is the committed one
      * (after an append commit, others' appends may precede ours) */
@@ -276,7 +303,7 @@ ssize_t vfs_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off
     pthread_mutex_lock(&f->wlock);
     int append = (f->flags & O_APPEND) || off == VFS_APPEND;
     int rc = 0;
-    if (f->ndirty && append != f->append_dirty)
+    if ((f->ndirty || f->batches) && append != f->append_dirty)
         rc = vfs_flush_locked(f);
     if (append) {
         off = f->size;
@@ -293,7 +320,12 @@ ssize_t vfs_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off
         if (off + len > f->size)
             f->size = off + len;
         f->mtime_ns = vfs_wall_ns();
-        if (f->dirty_bytes >= vfs_flush_threshold())
+        /* positioned writes are pipelined: a full batch uploads in the
+         * background while the writer goes on (vfs_upload.c); appends, whose
+         * place the commit decides, and writeback's journals flush whole */
+        if (!append && !vfs_opened()->cfg.writeback && f->dirty_bytes >= vfs_upload_batch_size())
+            rc = vfs_upload_start_locked(f);
+        else if (f->dirty_bytes >= vfs_flush_threshold())
             rc = vfs_flush_locked(f);
     }
     pthread_mutex_unlock(&f->wlock);
@@ -323,6 +355,8 @@ ssize_t vfs_pread_writer(struct vfs_file *f, void *buf, size_t len, uint64_t off
 {
     pthread_mutex_lock(&f->wlock);
     ssize_t rc = vfs_wb_catch_up(f);
+    if (rc == 0 && f->batches)
+        rc = vfs_flush_locked(f); /* the overlay below covers only what is buffered */
     if (rc == 0 && off < f->size) {
         if (len > f->size - off)
             len = (size_t)(f->size - off);
@@ -425,6 +459,7 @@ int vfs_writer_close(struct vfs_file *f)
         return 0;
     pthread_mutex_lock(&f->wlock);
     int rc = vfs_flush_locked(f);
+    vfs_upload_discard_locked(f);
     vfs_dirty_clear(f);
     free(f->dirty);
     f->dirty = NULL;
