@@ -36,6 +36,7 @@ struct vfs_engine vfs_eng = {
     .subdirs.lock = PTHREAD_MUTEX_INITIALIZER,
     .session.lock = PTHREAD_MUTEX_INITIALIZER,  /* its cond: made at first start */
     .ids.lock = PTHREAD_MUTEX_INITIALIZER,
+    .maps.lock = PTHREAD_MUTEX_INITIALIZER,
     .wb = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
             .recover = PTHREAD_MUTEX_INITIALIZER },
 };
@@ -168,6 +169,7 @@ static const struct vfs_part {
     { "writeback",         PART_LOCK(wb),      vfs_wb_after_fork },
     { "session",           PART_LOCK(session), vfs_session_after_fork },
     { "open inodes",       PART_LOCK(opens),   NULL },
+    { "mapped files",      PART_LOCK(maps),    vfs_maps_after_fork },
     { "metadata caches",   PART_LOCK(mc),      NULL },
     { "listed subdirs",    PART_LOCK(subdirs), NULL },
     { "directory maps",    PART_LOCK(dirseq),  NULL },

@@ -102,7 +102,7 @@ int vfs_is_writer(const struct vfs_file *f)
     return (f->flags & O_ACCMODE) != O_RDONLY && S_ISREG(f->attr.mode);
 }
 
-static uint64_t vfs_flush_threshold(void)
+uint64_t vfs_flush_threshold(void)
 {
     uint64_t half = vfs_eng.cfg.buffer_size / 2;
     return half < VFS_FLUSH_MAX ? (half ? half : 1) : VFS_FLUSH_MAX;
@@ -154,7 +154,7 @@ static int vfs_dirty_add(struct vfs_file *f, uint64_t off, const char *buf, uint
     return 0;
 }
 
-static void vfs_dirty_clear(struct vfs_file *f)
+void vfs_dirty_clear(struct vfs_file *f)
 {
     for (int i = 0; i < f->ndirty; i++)
         free(f->dirty[i].data);
@@ -163,7 +163,7 @@ static void vfs_dirty_clear(struct vfs_file *f)
 }
 
 /* After a commit the committed map changed: load the new one. */
-static int vfs_reload(struct vfs_file *f, const struct meta_attr *a)
+int vfs_reload(struct vfs_file *f, const struct meta_attr *a)
 {
     f->attr = *a;
     mcache_put_attr(a);
@@ -206,12 +206,13 @@ static int vfs_commit_locked(struct vfs_file *f, const uint64_t *ids, struct met
     return rc;
 }
 
-static int vfs_flush_locked(struct vfs_file *f)
+int vfs_flush_locked(struct vfs_file *f)
 {
     if (f->ndirty == 0)
         return 0;
     struct vfs_engine *e = vfs_opened();
     if (e->cfg.writeback && vfs_wb_stage_locked(f) == 0) {
+        vfs_map_committed(f);
         vfs_dirty_clear(f);
         f->wb_stale = 1;
         return 0;
@@ -238,6 +239,7 @@ static int vfs_flush_locked(struct vfs_file *f)
                   f->path, (unsigned long long)f->attr.ino, strerror(-vfs_errno(rc) == 0 ? EIO : -rc));
         return vfs_errno(rc);
     }
+    vfs_map_committed(f);
     vfs_dirty_clear(f);
     /* nothing is buffered now: the descriptor's end is the committed one
      * (after an append commit, others' appends may precede ours) */
@@ -249,7 +251,7 @@ static int vfs_flush_locked(struct vfs_file *f)
 }
 
 /* Split at chunk boundaries so every piece becomes a slice of one chunk. */
-static int vfs_buffer_write(struct vfs_file *f, const char *buf, size_t len, uint64_t off)
+int vfs_buffer_write(struct vfs_file *f, const char *buf, size_t len, uint64_t off)
 {
     while (len > 0) {
         uint64_t room = LAYOUT_CHUNK_SIZE - layout_chunk_offset(off);
@@ -276,6 +278,11 @@ ssize_t vfs_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off
     pthread_mutex_lock(&f->wlock);
     int append = (f->flags & O_APPEND) || off == VFS_APPEND;
     int rc = 0;
+    if (f->mo) {
+        ssize_t n = vfs_map_pwrite_locked(f, buf, len, append ? VFS_APPEND : off);
+        pthread_mutex_unlock(&f->wlock);
+        return n;
+    }
     if (f->ndirty && append != f->append_dirty)
         rc = vfs_flush_locked(f);
     if (append) {
@@ -302,7 +309,7 @@ ssize_t vfs_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off
 
 /* Writeback staged some of this file's data: it is readable again once the
  * uploader committed it. */
-static int vfs_wb_catch_up(struct vfs_file *f)
+int vfs_wb_catch_up(struct vfs_file *f)
 {
     if (!f->wb_stale)
         return 0;
@@ -322,6 +329,11 @@ static int vfs_wb_catch_up(struct vfs_file *f)
 ssize_t vfs_pread_writer(struct vfs_file *f, void *buf, size_t len, uint64_t off)
 {
     pthread_mutex_lock(&f->wlock);
+    if (f->mo) {
+        ssize_t n = vfs_map_pread_locked(f, buf, len, off);
+        pthread_mutex_unlock(&f->wlock);
+        return n;
+    }
     ssize_t rc = vfs_wb_catch_up(f);
     if (rc == 0 && off < f->size) {
         if (len > f->size - off)
@@ -348,7 +360,7 @@ int vfs_fsync(struct vfs_file *f)
     if (!vfs_is_writer(f))
         return 0;
     pthread_mutex_lock(&f->wlock);
-    int rc = vfs_flush_locked(f);
+    int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
     pthread_mutex_unlock(&f->wlock);
     return rc;
 }
@@ -377,11 +389,13 @@ int vfs_ftruncate(struct vfs_file *f, uint64_t size)
         return -EFBIG;
     pthread_mutex_lock(&f->wlock);
     struct meta_attr a;
-    int rc = vfs_flush_locked(f);
+    int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
     if (rc == 0)
         rc = vfs_wb_drain(); /* staged writes must land before the size changes */
     if (rc == 0)
         rc = vfs_set_size(f->attr.ino, size, &a);
+    if (rc == 0 && f->mo)
+        rc = vfs_map_truncate(f->mo, size); /* the maps see it, as the kernel's do */
     if (rc == 0) {
         f->size = size;
         rc = vfs_reload(f, &a);
@@ -413,7 +427,7 @@ uint64_t vfs_file_size(struct vfs_file *f)
         return s;
     }
     pthread_mutex_lock(&f->wlock);
-    uint64_t s = f->size;
+    uint64_t s = f->mo ? vfs_map_size(f->mo) : f->size;
     pthread_mutex_unlock(&f->wlock);
     return s;
 }
@@ -424,7 +438,8 @@ int vfs_writer_close(struct vfs_file *f)
     if (!vfs_is_writer(f))
         return 0;
     pthread_mutex_lock(&f->wlock);
-    int rc = vfs_flush_locked(f);
+    int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
+    vfs_map_leave(f);
     vfs_dirty_clear(f);
     free(f->dirty);
     f->dirty = NULL;
