@@ -194,6 +194,9 @@ int vfs_wb_catch_up(struct vfs_file *f);
  * with f->wlock held except vfs_map_size and vfs_map_truncate. */
 struct vfs_mapobj;
 int vfs_map_enter_locked(struct vfs_file *f);
+/* A writer of a file this process maps works through the copy too (one
+ * load when the process maps nothing). */
+int vfs_map_join_locked(struct vfs_file *f);
 void vfs_map_leave(struct vfs_file *f);
 int vfs_map_sync_locked(struct vfs_file *f);
 /* vfs_flush_locked succeeded: the pieces it committed are the shadow's. */

@@ -224,7 +224,15 @@ int vfs_map_enter_locked(struct vfs_file *f)
     if (mo) {
         mo->refs++;
     } else {
-        mo = vfs_map_new(f->attr.ino, f->smap, &rc);
+        /* the copy starts from the newest committed version, not from this
+         * descriptor's (another open of the process may have committed) */
+        struct meta_attr a;
+        rc = vfs_errno(meta_getattr(vfs_eng.meta, f->attr.ino, &a));
+        if (rc == 0 && f->ndirty == 0 && (a.size != f->smap->size || a.mtime_ns != f->smap->mtime_ns))
+            rc = vfs_reload(f, &a);
+        if (rc == 0 && f->ndirty == 0)
+            f->size = f->smap->size;
+        mo = rc < 0 ? NULL : vfs_map_new(f->attr.ino, f->smap, &rc);
         if (mo) {
             mo->next = vm->list;
             vm->list = mo;
@@ -248,6 +256,16 @@ int vfs_map_enter_locked(struct vfs_file *f)
     vfs_dirty_clear(f);
     f->mo = mo;
     return 0;
+}
+
+int vfs_map_join_locked(struct vfs_file *f)
+{
+    if (f->mo || !__atomic_load_n(&vm->list, __ATOMIC_ACQUIRE))
+        return 0;
+    pthread_mutex_lock(&vm->lock);
+    int mapped = vfs_map_find_locked(f->attr.ino) != NULL;
+    pthread_mutex_unlock(&vm->lock);
+    return mapped ? vfs_map_enter_locked(f) : 0;
 }
 
 void vfs_map_leave(struct vfs_file *f)
@@ -341,7 +359,10 @@ int vfs_map_sync_locked(struct vfs_file *f)
             rc = (int)got;
             break;
         }
+        int had = f->ndirty;
         rc = vfs_map_diff(f, a, b, n, off);
+        if (f->ndirty != had)
+            f->mtime_ns = vfs_wall_now(); /* a new version: caches tell versions by size and mtime */
         if (rc == 0 && f->dirty_bytes >= vfs_flush_threshold()) {
             f->size = size;
             rc = vfs_flush_locked(f);

@@ -277,9 +277,9 @@ ssize_t vfs_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off
     }
     pthread_mutex_lock(&f->wlock);
     int append = (f->flags & O_APPEND) || off == VFS_APPEND;
-    int rc = 0;
-    if (f->mo) {
-        ssize_t n = vfs_map_pwrite_locked(f, buf, len, append ? VFS_APPEND : off);
+    int rc = vfs_map_join_locked(f);
+    if (rc < 0 || f->mo) {
+        ssize_t n = rc < 0 ? rc : vfs_map_pwrite_locked(f, buf, len, append ? VFS_APPEND : off);
         pthread_mutex_unlock(&f->wlock);
         return n;
     }
@@ -329,7 +329,7 @@ int vfs_wb_catch_up(struct vfs_file *f)
 ssize_t vfs_pread_writer(struct vfs_file *f, void *buf, size_t len, uint64_t off)
 {
     pthread_mutex_lock(&f->wlock);
-    if (f->mo) {
+    if (vfs_map_join_locked(f) == 0 && f->mo) {
         ssize_t n = vfs_map_pread_locked(f, buf, len, off);
         pthread_mutex_unlock(&f->wlock);
         return n;
@@ -389,7 +389,9 @@ int vfs_ftruncate(struct vfs_file *f, uint64_t size)
         return -EFBIG;
     pthread_mutex_lock(&f->wlock);
     struct meta_attr a;
-    int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
+    int rc = vfs_map_join_locked(f);
+    if (rc == 0)
+        rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
     if (rc == 0)
         rc = vfs_wb_drain(); /* staged writes must land before the size changes */
     if (rc == 0)
@@ -427,6 +429,7 @@ uint64_t vfs_file_size(struct vfs_file *f)
         return s;
     }
     pthread_mutex_lock(&f->wlock);
+    (void)vfs_map_join_locked(f);
     uint64_t s = f->mo ? vfs_map_size(f->mo) : f->size;
     pthread_mutex_unlock(&f->wlock);
     return s;
