@@ -179,6 +179,14 @@ static int vfs_file_attach(struct vfs_file *f)
     } else {
         f->fd = vfs_memfd(S_ISDIR(f->attr.mode) ? "shimfs-dir" : "shimfs-path", f->attr.ino, f->flags);
     }
+    if (f->fd >= 0 && vfs_is_writer(f)) {
+        vfs_writer_seen_locked(f); /* a writer's open read the database */
+        int rc = vfs_map_join_node(f);
+        if (rc == 0 && f->mo && (f->flags & O_TRUNC))
+            rc = vfs_map_truncate(f->mo, 0); /* the truncate the open committed */
+        if (rc < 0)
+            return rc;
+    }
     return f->fd < 0 ? f->fd : 0;
 }
 

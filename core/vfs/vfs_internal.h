@@ -159,6 +159,7 @@ struct vfs_file {
     uint64_t parent;            /* directory it was opened in (0: unknown) */
     int64_t mtime_ns;           /* set by the last write */
     struct vfs_mapobj *mo;      /* shared-mapped: the working copy (vfs_map.c) */
+    uint64_t node_gen;          /* writers: the node's commit sequence their view is of */
     char path[];
 };
 
@@ -188,6 +189,10 @@ int vfs_flush_locked(struct vfs_file *f);
 int vfs_buffer_write(struct vfs_file *f, const char *buf, size_t len, uint64_t off);
 int vfs_wb_catch_up(struct vfs_file *f);
 
+/* writers following the node's commits (vfs_follow.c); f->wlock held */
+void vfs_writer_follow_locked(struct vfs_file *f);
+void vfs_writer_seen_locked(struct vfs_file *f);
+
 /* ---- shared writable maps (vfs_map.c) ---- */
 /* While f->mo is set the working copy is the file's data for f: reads,
  * writes and truncates go there, commits send what changed in it. All
@@ -197,6 +202,11 @@ int vfs_map_enter_locked(struct vfs_file *f);
 /* A writer of a file this process maps works through the copy too (one
  * load when the process maps nothing). */
 int vfs_map_join_locked(struct vfs_file *f);
+/* At a writer's open: when another process of the node maps the file,
+ * f works through the node's copy from the start (sqlite's -shm: its
+ * size and bytes are the mappers', not the last commit's). One failed
+ * open() when nobody maps it. */
+int vfs_map_join_node(struct vfs_file *f);
 void vfs_map_leave(struct vfs_file *f);
 int vfs_map_sync_locked(struct vfs_file *f);
 /* vfs_flush_locked succeeded: the pieces it committed are the shadow's. */

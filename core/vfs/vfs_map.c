@@ -109,35 +109,66 @@ static int vfs_map_fill(int fd, struct vfs_smap *m)
     return rc;
 }
 
+#define VFS_MAP_PATH_MAX (sizeof vfs_eng.cfg.cache_dir + 128)
+
+static void vfs_map_path(uint64_t ino, char *path)
+{
+    snprintf(path, VFS_MAP_PATH_MAX, "%s/maps/%s-%llu", vfs_eng.cfg.cache_dir,
+             vfs_eng.settings.uuid, (unsigned long long)ino);
+}
+
+/* The setup lock (an OFD lock on the copy's first byte): one process at a
+ * time fills, joins or removes the copy. */
+static int vfs_map_setup_lock(int fd, short type)
+{
+    struct flock setup = { .l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+    while (fcntl(fd, type == F_UNLCK ? F_OFD_SETLK : F_OFD_SETLKW, &setup) < 0)
+        if (errno != EINTR)
+            return -errno;
+    return 0;
+}
+
+/* The copy at path, opened and setup-locked; one that was removed
+ * meanwhile (its last user left) is opened again. */
+static int vfs_map_open_locked(const char *path, int flags)
+{
+    for (int tries = 0; tries < 8; tries++) {
+        int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | flags, 0600);
+        if (fd < 0)
+            return -errno;
+        struct stat st;
+        int rc = vfs_map_setup_lock(fd, F_WRLCK);
+        if (rc == 0 && fstat(fd, &st) < 0)
+            rc = -errno;
+        if (rc == 0 && st.st_nlink > 0)
+            return fd;
+        close(fd);
+        if (rc < 0)
+            return rc;
+    }
+    return -EAGAIN;
+}
+
 /* The node's copy of ino, joined or (only user) refilled from m. */
 static int vfs_map_node_copy(uint64_t ino, struct vfs_smap *m, int *out)
 {
     struct vfs_engine *e = vfs_opened();
-    char path[sizeof e->cfg.cache_dir + 128];
+    char path[VFS_MAP_PATH_MAX];
     snprintf(path, sizeof path, "%s/maps", e->cfg.cache_dir);
     (void)mkdir(e->cfg.cache_dir, 0700);
     (void)mkdir(path, 0700);
-    snprintf(path, sizeof path, "%s/maps/%s-%llu", e->cfg.cache_dir, e->settings.uuid,
-             (unsigned long long)ino);
-    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    vfs_map_path(ino, path);
+    int fd = vfs_map_open_locked(path, O_CREAT);
     if (fd < 0) {
-        int err = -errno;
-        log_warn("vfs", "map copy %s: %s", path, strerror(errno));
-        return err;
+        log_warn("vfs", "map copy %s: %s", path, strerror(-fd));
+        return fd;
     }
-    struct flock setup = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
     int rc = 0;
-    while (fcntl(fd, F_OFD_SETLKW, &setup) < 0)
-        if (errno != EINTR) {
-            rc = -errno;
-            break;
-        }
-    if (rc == 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
         rc = vfs_map_fill(fd, m); /* nobody on the node maps it: the committed bytes */
     if (rc == 0 && flock(fd, LOCK_SH) < 0)
         rc = -errno;
-    setup.l_type = F_UNLCK;
-    (void)fcntl(fd, F_OFD_SETLK, &setup);
+    (void)vfs_map_setup_lock(fd, F_UNLCK);
     if (rc < 0) {
         close(fd);
         return rc;
@@ -258,6 +289,25 @@ int vfs_map_enter_locked(struct vfs_file *f)
     return 0;
 }
 
+int vfs_map_join_node(struct vfs_file *f)
+{
+    if (!vfs_eng.cfg.cache_dir[0] || !vfs_is_writer(f) || !f->smap)
+        return 0;
+    char path[VFS_MAP_PATH_MAX];
+    vfs_map_path(f->attr.ino, path);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return 0; /* the usual case: nobody maps it */
+    int busy = flock(fd, LOCK_EX | LOCK_NB) < 0;
+    close(fd);
+    if (!busy)
+        return 0;
+    pthread_mutex_lock(&f->wlock);
+    int rc = vfs_map_enter_locked(f);
+    pthread_mutex_unlock(&f->wlock);
+    return rc;
+}
+
 int vfs_map_join_locked(struct vfs_file *f)
 {
     if (f->mo || !__atomic_load_n(&vm->list, __ATOMIC_ACQUIRE))
@@ -285,8 +335,20 @@ void vfs_map_leave(struct vfs_file *f)
     pthread_mutex_unlock(&vm->lock);
     if (!last)
         return;
-    close(mo->fd); /* drops this process's flock: the copy may be refilled */
+    close(mo->fd); /* drops this process's flock (unless a child shares it) */
     close(mo->shadow);
+    if (vfs_eng.cfg.cache_dir[0]) {
+        /* the node's last user removes the copy: the cache folder keeps no
+         * copy of every file ever mapped */
+        char path[VFS_MAP_PATH_MAX];
+        vfs_map_path(mo->ino, path);
+        int fd = vfs_map_open_locked(path, 0);
+        if (fd >= 0) {
+            if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                (void)unlink(path);
+            close(fd);
+        }
+    }
     pthread_mutex_destroy(&mo->lock);
     free(mo);
 }

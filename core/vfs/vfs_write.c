@@ -245,8 +245,10 @@ int vfs_flush_locked(struct vfs_file *f)
      * (after an append commit, others' appends may precede ours) */
     f->size = a.size;
     rc = vfs_reload(f, &a);
-    if (rc == 0)
+    if (rc == 0) {
+        vfs_writer_seen_locked(f);
         vfs_compact_scan(f->smap);
+    }
     return rc;
 }
 
@@ -335,6 +337,8 @@ ssize_t vfs_pread_writer(struct vfs_file *f, void *buf, size_t len, uint64_t off
         return n;
     }
     ssize_t rc = vfs_wb_catch_up(f);
+    if (rc == 0)
+        vfs_writer_follow_locked(f);
     if (rc == 0 && off < f->size) {
         if (len > f->size - off)
             len = (size_t)(f->size - off);
@@ -430,6 +434,7 @@ uint64_t vfs_file_size(struct vfs_file *f)
     }
     pthread_mutex_lock(&f->wlock);
     (void)vfs_map_join_locked(f);
+    vfs_writer_follow_locked(f);
     uint64_t s = f->mo ? vfs_map_size(f->mo) : f->size;
     pthread_mutex_unlock(&f->wlock);
     return s;
