@@ -25,7 +25,14 @@
 
 struct shim_map {
     uintptr_t start, end;
+    uint64_t off;              /* file offset of start */
     struct shim_ofd *o;
+};
+
+/* A file to commit, and the part of it the maps in question cover. */
+struct shim_map_hit {
+    struct shim_ofd *o;
+    uint64_t lo, hi;
 };
 
 static pthread_mutex_t shim_maps_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -54,7 +61,7 @@ static void shim_maps_publish(void)
 }
 
 /* Append an entry; the lock held. 0 or -ENOMEM. */
-static int shim_maps_push(uintptr_t start, uintptr_t end, struct shim_ofd *o)
+static int shim_maps_push(uintptr_t start, uintptr_t end, uint64_t off, struct shim_ofd *o)
 {
     if (shim_nmaps == shim_maps_cap) {
         int cap = shim_maps_cap ? 2 * shim_maps_cap : 16;
@@ -64,16 +71,16 @@ static int shim_maps_push(uintptr_t start, uintptr_t end, struct shim_ofd *o)
         shim_maps = m;
         shim_maps_cap = cap;
     }
-    shim_maps[shim_nmaps++] = (struct shim_map){ start, end, o };
+    shim_maps[shim_nmaps++] = (struct shim_map){ start, end, off, o };
     return 0;
 }
 
-void shim_maps_add(void *addr, size_t len, struct shim_ofd *o)
+void shim_maps_add(void *addr, size_t len, off_t off, struct shim_ofd *o)
 {
     uintptr_t pg = shim_maps_page(), start = (uintptr_t)addr;
     uintptr_t end = (start + len + pg - 1) & ~(pg - 1);
     pthread_mutex_lock(&shim_maps_lock);
-    int rc = shim_maps_push(start, end, o);
+    int rc = shim_maps_push(start, end, (uint64_t)off, o);
     shim_maps_publish();
     pthread_mutex_unlock(&shim_maps_lock);
     if (rc < 0) {
@@ -84,36 +91,46 @@ void shim_maps_add(void *addr, size_t len, struct shim_ofd *o)
     }
 }
 
-/* The files mapped in [a, b), each pinned once (at most max). */
-static int shim_maps_files(uintptr_t a, uintptr_t b, struct shim_ofd **out, int max)
+/* The files mapped in [a, b), each pinned once (at most max), with the
+ * file range those maps cover there. */
+static int shim_maps_files(uintptr_t a, uintptr_t b, struct shim_map_hit *out, int max)
 {
     int n = 0;
-    for (int i = 0; i < shim_nmaps && n < max; i++) {
+    for (int i = 0; i < shim_nmaps; i++) {
         struct shim_map *m = &shim_maps[i];
         if (m->end <= a || m->start >= b)
             continue;
-        int seen = 0;
-        for (int j = 0; j < n; j++)
-            seen |= out[j] == m->o;
-        if (!seen)
-            out[n++] = shim_ofd_ref(m->o);
+        uintptr_t x = a > m->start ? a : m->start, y = b < m->end ? b : m->end;
+        uint64_t lo = m->off + (x - m->start), hi = m->off + (y - m->start);
+        int j = 0;
+        while (j < n && out[j].o != m->o)
+            j++;
+        if (j < n) {
+            out[j].lo = lo < out[j].lo ? lo : out[j].lo;
+            out[j].hi = hi > out[j].hi ? hi : out[j].hi;
+        } else if (n < max) {
+            out[n++] = (struct shim_map_hit){ shim_ofd_ref(m->o), lo, hi };
+        } else {
+            out[max - 1].lo = 0; /* too many files: the last one commits whole */
+            out[max - 1].hi = UINT64_MAX;
+        }
     }
     return n;
 }
 
-static int shim_maps_commit(struct shim_ofd **files, int n)
+static int shim_maps_commit(struct shim_map_hit *files, int n)
 {
     int first = 0;
     for (int i = 0; i < n; i++) {
-        struct vfs_file *f = __atomic_load_n(&files[i]->file, __ATOMIC_ACQUIRE);
-        int rc = f ? SHIM_VFS(fsync, f) : 0;
+        struct vfs_file *f = __atomic_load_n(&files[i].o->file, __ATOMIC_ACQUIRE);
+        int rc = f ? SHIM_VFS(map_sync, f, files[i].lo, files[i].hi - files[i].lo) : 0;
         if (rc < 0) {
             shim_log(SHIM_LOG_ERROR, "committing a mapped file (%s) failed: %s; its changes stay "
                      "in the map's copy", shim_vfs->file_path(f), strerror(-rc));
             if (!first)
                 first = rc;
         }
-        shim_ofd_put(files[i]);
+        shim_ofd_put(files[i].o);
     }
     return first;
 }
@@ -122,7 +139,8 @@ void shim_maps_unmapped(void *addr, size_t len)
 {
     uintptr_t pg = shim_maps_page(), a = (uintptr_t)addr & ~(pg - 1);
     uintptr_t b = ((uintptr_t)addr + len + pg - 1) & ~(pg - 1);
-    struct shim_ofd *files[SHIM_MAPS_MAX_HIT], *gone[SHIM_MAPS_MAX_HIT];
+    struct shim_map_hit files[SHIM_MAPS_MAX_HIT];
+    struct shim_ofd *gone[SHIM_MAPS_MAX_HIT];
     int ngone = 0;
     pthread_mutex_lock(&shim_maps_lock);
     int n = shim_maps_files(a, b, files, SHIM_MAPS_MAX_HIT);
@@ -136,13 +154,15 @@ void shim_maps_unmapped(void *addr, size_t len)
             gone[ngone++] = m->o;
             shim_maps[i--] = shim_maps[--shim_nmaps];
         } else if (a <= m->start) {
+            m->off += b - m->start;
             m->start = b;
         } else if (b >= m->end) {
             m->end = a;
         } else {
             uintptr_t tail = m->end;
+            uint64_t toff = m->off + (b - m->start);
             m->end = a;
-            if (shim_maps_push(b, tail, shim_ofd_ref(m->o)) < 0)
+            if (shim_maps_push(b, tail, toff, shim_ofd_ref(m->o)) < 0)
                 shim_ofd_put(shim_maps[i].o); /* untracked tail: fsync and close still commit */
         }
     }
@@ -156,7 +176,7 @@ void shim_maps_unmapped(void *addr, size_t len)
 int shim_maps_sync(void *addr, size_t len)
 {
     uintptr_t a = (uintptr_t)addr, b = a + len;
-    struct shim_ofd *files[SHIM_MAPS_MAX_HIT];
+    struct shim_map_hit files[SHIM_MAPS_MAX_HIT];
     pthread_mutex_lock(&shim_maps_lock);
     int n = shim_maps_files(a, b, files, SHIM_MAPS_MAX_HIT);
     pthread_mutex_unlock(&shim_maps_lock);
@@ -178,7 +198,7 @@ void shim_maps_moved(void *old, void *now, size_t len)
 
 void shim_maps_commit_all(void)
 {
-    struct shim_ofd *files[SHIM_MAPS_MAX_HIT];
+    struct shim_map_hit files[SHIM_MAPS_MAX_HIT];
     pthread_mutex_lock(&shim_maps_lock);
     int n = shim_maps_files(0, UINTPTR_MAX, files, SHIM_MAPS_MAX_HIT);
     pthread_mutex_unlock(&shim_maps_lock);

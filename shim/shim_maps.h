@@ -4,6 +4,7 @@
 #define SHIM_MAPS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct shim_ofd;
 
@@ -11,9 +12,10 @@ struct shim_ofd;
 int shim_maps_active(void);
 /* Record [addr, addr+len) as a shared map of o's file; takes over one
  * reference of o (the open file lives while the map does). */
-void shim_maps_add(void *addr, size_t len, struct shim_ofd *o);
+void shim_maps_add(void *addr, size_t len, off_t off, struct shim_ofd *o);
 /* [addr, addr+len) was unmapped (munmap, or MAP_FIXED over it): the
- * files mapped there commit, the maps gone drop their references. */
+ * files mapped there commit what those maps changed, the maps gone drop
+ * their references. */
 void shim_maps_unmapped(void *addr, size_t len);
 /* msync(MS_SYNC) of [addr, addr+len): the files mapped there commit;
  * 0 or the first commit's -errno. */

@@ -109,19 +109,26 @@ void vfs_writer_follow_locked(struct vfs_file *f)
     int rc = meta_getattr(e->meta, f->attr.ino, &a);
     if (rc == 0 && (a.size != f->smap->size || a.mtime_ns != f->smap->mtime_ns) &&
         S_ISREG(a.mode)) {
-        rc = vfs_reload(f, &a);
-        if (rc == 0)
-            f->size = a.size;
+        rc = vfs_reload(f, &a); /* the size with it */
     }
     if (rc < 0)
         log_debug("vfs", "following the node's commits to %s: %s; its view stays", f->path,
                   strerror(-vfs_errno(rc) ? -vfs_errno(rc) : EIO));
 }
 
-/* After this descriptor's own commit: its view is the newest. */
-void vfs_writer_seen_locked(struct vfs_file *f)
+/* The node's commit sequence now: taken before a view is read from the
+ * database, so that a commit landing in between is followed later. */
+uint64_t vfs_node_gen(void)
 {
     struct vfs_engine *e = vfs_opened();
-    if (e->node)
-        f->node_gen = nodemeta_gen(e->node);
+    return e && e->node ? nodemeta_gen(e->node) : 0;
+}
+
+/* This descriptor's view was read from the database after the node's
+ * sequence was `before`; own: the view is its own commit's, which stepped
+ * the sequence once (no other commit in between: the view is current). */
+void vfs_writer_seen_locked(struct vfs_file *f, uint64_t before, int own)
+{
+    uint64_t now = vfs_node_gen();
+    f->node_gen = own && now == before + 1 ? now : before;
 }

@@ -191,7 +191,8 @@ int vfs_wb_catch_up(struct vfs_file *f);
 
 /* writers following the node's commits (vfs_follow.c); f->wlock held */
 void vfs_writer_follow_locked(struct vfs_file *f);
-void vfs_writer_seen_locked(struct vfs_file *f);
+void vfs_writer_seen_locked(struct vfs_file *f, uint64_t before, int own);
+uint64_t vfs_node_gen(void);
 
 /* ---- shared writable maps (vfs_map.c) ---- */
 /* While f->mo is set the working copy is the file's data for f: reads,
@@ -209,6 +210,7 @@ int vfs_map_join_locked(struct vfs_file *f);
 int vfs_map_join_node(struct vfs_file *f);
 void vfs_map_leave(struct vfs_file *f);
 int vfs_map_sync_locked(struct vfs_file *f);
+int vfs_map_sync_range_locked(struct vfs_file *f, uint64_t lo, uint64_t hi);
 /* vfs_flush_locked succeeded: the pieces it committed are the shadow's. */
 void vfs_map_committed(struct vfs_file *f);
 ssize_t vfs_map_pwrite_locked(struct vfs_file *f, const void *buf, size_t len, uint64_t off);

@@ -396,6 +396,14 @@ static int vfs_map_diff(struct vfs_file *f, const char *a, const char *b, size_t
 /* f->wlock held: commit what changed in the copy since the shadow. */
 int vfs_map_sync_locked(struct vfs_file *f)
 {
+    return vfs_map_sync_range_locked(f, 0, UINT64_MAX);
+}
+
+/* f->wlock held: commit what changed in the copy since the shadow in
+ * [lo, hi) (and in any extension past the shadow's end: the size never
+ * goes out without its bytes), and the size. */
+int vfs_map_sync_range_locked(struct vfs_file *f, uint64_t lo, uint64_t hi)
+{
     struct vfs_mapobj *mo = f->mo;
     assert(mo && f->ndirty == 0);
     pthread_mutex_lock(&mo->lock);
@@ -407,8 +415,11 @@ int vfs_map_sync_locked(struct vfs_file *f)
     if (rc == 0 && !b)
         rc = -ENOMEM;
     f->append_dirty = 0;
-    for (uint64_t off = 0; rc == 0 && off < size; off += VFS_MAP_WINDOW) {
-        size_t n = size - off < VFS_MAP_WINDOW ? (size_t)(size - off) : VFS_MAP_WINDOW;
+    if (ssize < lo)
+        lo = ssize;
+    hi = ssize < size ? size : hi < size ? hi : size;
+    for (uint64_t off = lo; rc == 0 && off < hi; off += VFS_MAP_WINDOW) {
+        size_t n = hi - off < VFS_MAP_WINDOW ? (size_t)(hi - off) : VFS_MAP_WINDOW;
         /* the shadow reads as zeros past its end: an extension commits
          * only its non-zero bytes, the size covers the rest */
         memset(b, 0, n);
@@ -495,6 +506,17 @@ int vfs_map_reader_fd(uint64_t ino, int *fd)
         *fd = rc;
         rc = 0;
     }
+    return rc;
+}
+
+int vfs_map_sync(struct vfs_file *f, uint64_t off, uint64_t len)
+{
+    if (!vfs_is_writer(f))
+        return 0;
+    pthread_mutex_lock(&f->wlock);
+    uint64_t end = off + len < off ? UINT64_MAX : off + len;
+    int rc = f->mo ? vfs_map_sync_range_locked(f, off, end) : 0;
+    pthread_mutex_unlock(&f->wlock);
     return rc;
 }
 

@@ -173,6 +173,8 @@ int vfs_reload(struct vfs_file *f, const struct meta_attr *a)
         return rc;
     vfs_smap_put(f->smap);
     f->smap = m;
+    if (f->ndirty == 0)
+        f->size = m->size; /* the version loaded may be newer than *a */
     return 0;
 }
 
@@ -227,6 +229,7 @@ int vfs_flush_locked(struct vfs_file *f)
             rc = volume_write_slice(e->vol, ids[i], f->dirty[i].data, f->dirty[i].len);
     }
     struct meta_attr a;
+    uint64_t gen = vfs_node_gen();
     if (rc == 0)
         rc = vfs_commit_locked(f, ids, &a);
     free(ids);
@@ -246,7 +249,7 @@ int vfs_flush_locked(struct vfs_file *f)
     f->size = a.size;
     rc = vfs_reload(f, &a);
     if (rc == 0) {
-        vfs_writer_seen_locked(f);
+        vfs_writer_seen_locked(f, gen, 1);
         vfs_compact_scan(f->smap);
     }
     return rc;
@@ -321,8 +324,7 @@ int vfs_wb_catch_up(struct vfs_file *f)
         rc = meta_getattr(vfs_eng.meta, f->attr.ino, &a);
     if (rc == 0)
         rc = vfs_reload(f, &a);
-    if (rc == 0 && f->ndirty == 0)
-        f->size = a.size; /* staged appends were placed after others' */
+    /* (vfs_reload took the size: staged appends were placed after others') */
     if (rc == 0)
         f->wb_stale = 0;
     return vfs_errno(rc);

@@ -31,6 +31,7 @@ assert_eq "wal" "$(shim sqlite3 "$DB" 'pragma journal_mode=wal; create table t(i
 writer() {
     local w=$1 i
     {
+        echo ".log stderr"
         echo ".timeout 20000"
         for ((i = 1; i <= 100; i++)); do
             echo "insert into t(w, n) values('$w', $i);"
@@ -41,6 +42,7 @@ writer() {
 reader() {
     local i
     {
+        echo ".log stderr"
         echo ".timeout 20000"
         for ((i = 1; i <= 30; i++)); do
             echo "select count(*) from t;"
