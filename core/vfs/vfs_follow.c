@@ -113,7 +113,7 @@ void vfs_writer_follow_locked(struct vfs_file *f)
     }
     if (rc < 0)
         log_debug("vfs", "following the node's commits to %s: %s; its view stays", f->path,
-                  strerror(-vfs_errno(rc) ? -vfs_errno(rc) : EIO));
+                  strerror(-vfs_errno(rc)));
 }
 
 /* The node's commit sequence now: taken before a view is read from the
