@@ -25,7 +25,7 @@
 
 struct shim_map {
     uintptr_t start, end;
-    uint64_t off;              /* file offset of start */
+    uint64_t off; /* file offset of start */
     struct shim_ofd *o;
 };
 
@@ -86,7 +86,7 @@ void shim_maps_add(void *addr, size_t len, off_t off, struct shim_ofd *o)
     if (rc < 0) {
         /* untracked: munmap will not commit it, fsync and close still do */
         shim_log(SHIM_LOG_WARN, "mmap: no memory to track a shared map; its changes are "
-                 "committed at fsync or close only");
+                                "committed at fsync or close only");
         shim_ofd_put(o);
     }
 }
@@ -125,8 +125,10 @@ static int shim_maps_commit(struct shim_map_hit *files, int n)
         struct vfs_file *f = __atomic_load_n(&files[i].o->file, __ATOMIC_ACQUIRE);
         int rc = f ? SHIM_VFS(map_sync, f, files[i].lo, files[i].hi - files[i].lo) : 0;
         if (rc < 0) {
-            shim_log(SHIM_LOG_ERROR, "committing a mapped file (%s) failed: %s; its changes stay "
-                     "in the map's copy", shim_vfs->file_path(f), strerror(-rc));
+            shim_log(SHIM_LOG_ERROR,
+                     "committing a mapped file (%s) failed: %s; its changes stay "
+                     "in the map's copy",
+                     shim_vfs->file_path(f), strerror(-rc));
             if (!first)
                 first = rc;
         }

@@ -79,7 +79,7 @@ static int shim_mmap_volume(void *addr, size_t len, int prot, int flags, int fd,
     if (*ret != MAP_FAILED && (flags & MAP_FIXED) && shim_maps_active())
         shim_maps_unmapped(*ret, len); /* whatever was mapped there is gone */
     if (*ret != MAP_FAILED && shared && writer) {
-        shim_sync_exit_commit(); /* a map left at exit commits too */
+        shim_sync_exit_commit();          /* a map left at exit commits too */
         shim_maps_add(*ret, len, off, o); /* the map holds the open file */
     } else {
         shim_ofd_put(o);

@@ -45,10 +45,10 @@
 
 struct vfs_mapobj {
     uint64_t ino;
-    int fd;                     /* the working copy */
-    int shadow;                 /* what this process last filled or committed */
-    int refs;                   /* open files using it (maps.lock) */
-    pthread_mutex_t lock;       /* one commit at a time */
+    int fd;               /* the working copy */
+    int shadow;           /* what this process last filled or committed */
+    int refs;             /* open files using it (maps.lock) */
+    pthread_mutex_t lock; /* one commit at a time */
     struct vfs_mapobj *next;
 };
 
@@ -69,8 +69,6 @@ uint64_t vfs_map_size(const struct vfs_mapobj *mo)
     (void)vfs_map_size_of(mo->fd, &s);
     return s;
 }
-
-int vfs_map_data_fd(const struct vfs_mapobj *mo) { return mo->fd; }
 
 static int vfs_map_tmp(uint64_t ino)
 {
@@ -95,7 +93,7 @@ static int vfs_map_fill(int fd, struct vfs_smap *m)
     if (!buf)
         return -ENOMEM;
     int rc = 0;
-    for (uint64_t off = 0; rc == 0 && off < m->size; ) {
+    for (uint64_t off = 0; rc == 0 && off < m->size;) {
         ssize_t n = vfs_read_data(m, buf, VFS_MAP_WINDOW, off);
         if (n <= 0) {
             rc = n < 0 ? (int)n : -EIO;
@@ -259,7 +257,8 @@ int vfs_map_enter_locked(struct vfs_file *f)
          * descriptor's (another open of the process may have committed) */
         struct meta_attr a;
         rc = vfs_errno(meta_getattr(vfs_eng.meta, f->attr.ino, &a));
-        if (rc == 0 && f->ndirty == 0 && (a.size != f->smap->size || a.mtime_ns != f->smap->mtime_ns))
+        if (rc == 0 && f->ndirty == 0 &&
+            (a.size != f->smap->size || a.mtime_ns != f->smap->mtime_ns))
             rc = vfs_reload(f, &a);
         if (rc == 0 && f->ndirty == 0)
             f->size = f->smap->size;
@@ -357,10 +356,13 @@ void vfs_map_leave(struct vfs_file *f)
  * takes them. */
 void vfs_map_committed(struct vfs_file *f)
 {
-    for (int i = 0; f->mo && i < f->ndirty; i++)
-        if (io_pwrite_full(f->mo->shadow, f->dirty[i].data, f->dirty[i].len, f->dirty[i].off) < 0)
+    for (int i = 0; f->mo && i < f->ndirty; i++) {
+        ssize_t w = io_pwrite_full(f->mo->shadow, f->dirty[i].data, f->dirty[i].len,
+                                   f->dirty[i].off);
+        if (w < 0)
             log_warn("vfs", "map shadow of %s: %s; the next commit sends that range again",
-                     f->path, strerror(errno));
+                     f->path, strerror((int)-w));
+    }
 }
 
 /* Runs of a (the copy) that differ from b (the shadow), as pieces of f. */
@@ -435,7 +437,8 @@ int vfs_map_sync_range_locked(struct vfs_file *f, uint64_t lo, uint64_t hi)
         int had = f->ndirty;
         rc = vfs_map_diff(f, a, b, n, off);
         if (f->ndirty != had)
-            f->mtime_ns = vfs_wall_now(); /* a new version: caches tell versions by size and mtime */
+            f->mtime_ns =
+                vfs_wall_now(); /* a new version: caches tell versions by size and mtime */
         if (rc == 0 && f->dirty_bytes >= vfs_flush_threshold()) {
             f->size = size;
             rc = vfs_flush_locked(f);

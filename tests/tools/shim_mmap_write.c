@@ -151,8 +151,7 @@ static int mix_compare(const char *what, int op, const unsigned char *got,
 {
     for (size_t i = 0; i < n; i++)
         if (got[i] != want[off + i]) {
-            printf("op %d %s: byte %zu is %u, want %u\n", op, what, off + i, got[i],
-                   want[off + i]);
+            printf("op %d %s: byte %zu is %u, want %u\n", op, what, off + i, got[i], want[off + i]);
             return 1;
         }
     return 0;
@@ -193,8 +192,8 @@ static int cmd_mix(const char *path, int ops, unsigned long seed)
             if (off + n > size)
                 n = size - off;
             size_t base = off & ~(size_t)(pg - 1);
-            unsigned char *p = mmap(NULL, off + n - base, PROT_READ | PROT_WRITE, MAP_SHARED,
-                                    fd, (off_t)base);
+            unsigned char *p =
+                mmap(NULL, off + n - base, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)base);
             if (p == MAP_FAILED)
                 return die("mmap write");
             for (size_t i = 0; i < n; i++)
@@ -213,8 +212,7 @@ static int cmd_mix(const char *path, int ops, unsigned long seed)
             if (off + n > size)
                 n = size - off;
             size_t base = off & ~(size_t)(pg - 1);
-            unsigned char *p = mmap(NULL, off + n - base, PROT_READ, MAP_SHARED, fd,
-                                    (off_t)base);
+            unsigned char *p = mmap(NULL, off + n - base, PROT_READ, MAP_SHARED, fd, (off_t)base);
             if (p == MAP_FAILED)
                 return die("mmap read");
             int bad = mix_compare("map read", op, p + (off - base), model, off, n);
