@@ -357,11 +357,11 @@ void vfs_map_leave(struct vfs_file *f)
 void vfs_map_committed(struct vfs_file *f)
 {
     for (int i = 0; f->mo && i < f->ndirty; i++) {
-        ssize_t w = io_pwrite_full(f->mo->shadow, f->dirty[i].data, f->dirty[i].len,
-                                   f->dirty[i].off);
+        const struct vfs_dirty *d = &f->dirty[i];
+        ssize_t w = io_pwrite_full(f->mo->shadow, d->data, d->len, d->off);
         if (w < 0)
-            log_warn("vfs", "map shadow of %s: %s; the next commit sends that range again",
-                     f->path, strerror((int)-w));
+            log_warn("vfs", "map shadow of %s: %s; the next commit sends it again", f->path,
+                     strerror((int)-w));
     }
 }
 
