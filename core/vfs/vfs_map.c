@@ -9,7 +9,8 @@
  * map until it is closed, an open file reads, writes and truncates
  * through that copy, so mapped bytes and read()/write() agree.
  *
- * Commits (vfs_map_sync: msync MS_SYNC, munmap, fsync, close) compare the
+ * Commits (fsync and close: the whole file; vfs_map_sync for munmap and
+ * msync MS_SYNC: the range the map covers, plus any extension) compare the
  * copy with this process's shadow (the bytes it last filled or committed,
  * an unlinked file in the cache folder) and commit the runs that differ
  * as ordinary slices (runs closer than VFS_MAP_GAP bytes merge); the
@@ -23,7 +24,9 @@
  * committed version (a copy left by a dead process, or one from before
  * another node's commit, is replaced); any other joins the bytes there,
  * which are the node's newest. Without a cache folder the copy is a
- * memfd that only the process (and its children) share.
+ * memfd that only the process (and its children) share. The node's last
+ * user removes the copy; a writer opening a file that another process of
+ * the node maps joins the copy at its open (vfs_map_join_node).
  */
 #include <assert.h>
 #include <errno.h>
