@@ -23,6 +23,7 @@
 #include "shim_reg.h"
 #include "shim_stdio.h"
 #include "shim_core.h"
+#include "shim_maps.h"
 
 __thread int shim_guard __attribute__((tls_model("initial-exec")));
 struct shim_config shim_cfg;
@@ -135,6 +136,7 @@ static void shim_atfork_child(void)
     shim_fd_after_fork();
     shim_cwd_after_fork();
     shim_reg_after_fork();
+    shim_maps_after_fork();
     shim_core_after_fork();
 }
 

@@ -4,7 +4,8 @@
  * (EINVAL), changing nothing. It needs no descriptor, no signal handler
  * and is allowed by every seccomp profile that lets a program run.
  * Also here: munmap, mremap and mprotect, which may take pages away, so
- * they make every thread forget what it saw.
+ * they make every thread forget what it saw; munmap, msync and mremap
+ * also tell the registry of shared maps of volume files (shim_maps.c).
  */
 #include "shim.h"
 
@@ -14,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "shim_maps.h"
 #include "shim_mem.h"
 
 /* 1 is no page address: an empty entry never matches (0 would be NULL's page). */
@@ -80,6 +82,26 @@ SHIM_EXPORT int munmap(void *addr, size_t len)
 {
     int r = REAL(munmap)(addr, len);
     shim_mem_forget_all();
+    if (SHIM_UNLIKELY(shim_maps_active()) && r == 0) {
+        int saved = errno;
+        shim_maps_unmapped(addr, len); /* a shared map of a volume file: commit */
+        errno = saved;
+    }
+    return r;
+}
+
+/* msync(MS_SYNC) of a shared map of a volume file commits it
+ * (shim_maps.c); MS_ASYNC and MS_INVALIDATE are the kernel's. */
+SHIM_EXPORT int msync(void *addr, size_t len, int flags)
+{
+    int r = REAL(msync)(addr, len, flags);
+    if (SHIM_UNLIKELY(shim_maps_active()) && r == 0 && (flags & MS_SYNC)) {
+        int rc = shim_maps_sync(addr, len);
+        if (rc < 0) {
+            errno = -rc;
+            r = -1;
+        }
+    }
     return r;
 }
 
@@ -99,5 +121,7 @@ SHIM_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, .
     va_end(ap);
     void *r = (void *)REAL(syscall)(SYS_mremap, old, old_len, new_len, flags, want);
     shim_mem_forget_all();
+    if (SHIM_UNLIKELY(shim_maps_active()) && r != MAP_FAILED)
+        shim_maps_moved(old, r, new_len);
     return r;
 }

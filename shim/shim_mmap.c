@@ -1,11 +1,15 @@
 /* shim_mmap.c - mapping and access hints: mmap, mmap64, posix_fadvise,
  * posix_fadvise64, readahead.
  *
- * A native descriptor maps natively. A placeholder maps the engine's
- * materialised copy (vfs_mmap_fd: one copy per open file, made on the first
- * mmap), which is what numpy and safetensors need. A shared writable
- * mapping of a read-only file is refused with EACCES, as the kernel does
- * for an O_RDONLY descriptor (the memfd behind it is read-write).
+ * A native descriptor maps natively. A placeholder maps what the engine
+ * hands out (vfs_map_open): for a MAP_SHARED map of a file open O_RDWR,
+ * the file's working copy, shared by the node's processes that map it,
+ * whose changes commit at msync(MS_SYNC), munmap, fsync and close
+ * (shim_maps.c keeps the maps by address); otherwise a copy of the file
+ * (numpy, safetensors), mapped through a read-only descriptor for an
+ * O_RDONLY file so that mprotect(PROT_WRITE) of a shared map is refused
+ * (EACCES) as the kernel does. An O_WRONLY file cannot be mapped
+ * (EACCES), nor a read-only one shared and writable.
  * WILLNEED hints start the engine's prefetch.
  */
 #include "shim.h"
@@ -15,6 +19,21 @@
 #include "shim_check.h"
 #include "shim_fd.h"
 #include "shim_core.h"
+#include "shim_maps.h"
+#include "shim_sync.h"
+
+/* A descriptor of the same file that only reads: the kernel then refuses
+ * a later mprotect(PROT_WRITE) of a shared map (EACCES), as it would for
+ * the program's O_RDONLY descriptor. Consumes fd. */
+static int shim_mmap_readonly(int fd)
+{
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    int ro = REAL(open)(proc, O_RDONLY | O_CLOEXEC);
+    int err = errno;
+    REAL(close)(fd);
+    return ro < 0 ? -err : ro;
+}
 
 /* 1 when handled (*ret), 0: map the descriptor natively. */
 static int shim_mmap_volume(void *addr, size_t len, int prot, int flags, int fd, off_t off,
@@ -24,12 +43,11 @@ static int shim_mmap_volume(void *addr, size_t len, int prot, int flags, int fd,
     if (!o)
         return 0;
     int shared = (flags & MAP_TYPE) == MAP_SHARED || (flags & MAP_TYPE) == MAP_SHARED_VALIDATE;
-    int rc = 0;
-    int writer = (o->flags & O_ACCMODE) != O_RDONLY;
+    int acc = o->flags & O_ACCMODE, rc = 0;
     if ((o->flags & O_PATH))
         rc = -EBADF;
-    else if (shared && (prot & PROT_WRITE))
-        rc = writer ? -ENODEV : -EACCES; /* no shared writable maps of volume files */
+    else if (acc == O_WRONLY || (shared && (prot & PROT_WRITE) && acc == O_RDONLY))
+        rc = -EACCES; /* as the kernel: a map reads; a shared writable one writes too */
     else if (o->isdir)
         rc = -ENODEV;
     else if (o->native) {
@@ -42,20 +60,31 @@ static int shim_mmap_volume(void *addr, size_t len, int prot, int flags, int fd,
         return 1;
     }
     struct vfs_file *f;
-    int mfd = -1;
+    int mfd = -1, writer = acc == O_RDWR;
     if (rc == 0)
         rc = shim_ofd_file(o, fd, &f);
-    if (rc == 0 && writer)
-        rc = SHIM_VFS(fsync, f); /* the copy mapped is made of committed data */
     if (rc == 0)
-        rc = SHIM_VFS(mmap_fd, f, &mfd);
-    shim_ofd_put(o);
+        rc = SHIM_VFS(map_open, f, shared && writer, &mfd);
+    if (rc == 0 && !writer)
+        rc = mfd = shim_mmap_readonly(mfd);
     if (rc < 0) {
+        shim_ofd_put(o);
         errno = -rc;
         *ret = MAP_FAILED;
         return 1;
     }
     *ret = REAL(mmap)(addr, len, prot, flags, mfd, off);
+    int err = errno;
+    REAL(close)(mfd);
+    if (*ret != MAP_FAILED && (flags & MAP_FIXED) && shim_maps_active())
+        shim_maps_unmapped(*ret, len); /* whatever was mapped there is gone */
+    if (*ret != MAP_FAILED && shared && writer) {
+        shim_sync_exit_commit();          /* a map left at exit commits too */
+        shim_maps_add(*ret, len, off, o); /* the map holds the open file */
+    } else {
+        shim_ofd_put(o);
+    }
+    errno = err;
     return 1;
 }
 
@@ -64,12 +93,23 @@ static inline int shim_mmap_candidate(int flags, int fd)
     return !(flags & MAP_ANONYMOUS) && SHIM_UNLIKELY(shim_fd_peek(fd) != NULL) && !shim_bypass();
 }
 
+/* MAP_FIXED over a shared map of a volume file unmaps it: it commits. */
+static inline void *shim_mmap_fixed(void *r, size_t len, int flags)
+{
+    if (SHIM_UNLIKELY((flags & MAP_FIXED) && shim_maps_active()) && r != MAP_FAILED) {
+        int saved = errno;
+        shim_maps_unmapped(r, len);
+        errno = saved;
+    }
+    return r;
+}
+
 SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     void *r;
     if (shim_mmap_candidate(flags, fd) && shim_mmap_volume(addr, len, prot, flags, fd, off, &r))
         return r;
-    return REAL(mmap)(addr, len, prot, flags, fd, off);
+    return shim_mmap_fixed(REAL(mmap)(addr, len, prot, flags, fd, off), len, flags);
 }
 
 SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
@@ -77,7 +117,7 @@ SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, of
     void *r;
     if (shim_mmap_candidate(flags, fd) && shim_mmap_volume(addr, len, prot, flags, fd, off, &r))
         return r;
-    return REAL(mmap64)(addr, len, prot, flags, fd, off);
+    return shim_mmap_fixed(REAL(mmap64)(addr, len, prot, flags, fd, off), len, flags);
 }
 
 /* The hint for a volume descriptor: 1 when handled (*err is the error

@@ -173,6 +173,7 @@ typedef int (*shim_compar64_fn)(const struct dirent64 **, const struct dirent64 
     X(ssize_t, copy_file_range, (int, off64_t *, int, off64_t *, size_t, unsigned)) \
     X(ssize_t, splice, (int, off64_t *, int, off64_t *, size_t, unsigned)) \
     X(int, munmap, (void *, size_t)) \
+    X(int, msync, (void *, size_t, int)) \
     X(int, mprotect, (void *, size_t, int)) \
     X(ssize_t, getxattr, (const char *, const char *, void *, size_t)) \
     X(ssize_t, lgetxattr, (const char *, const char *, void *, size_t)) \

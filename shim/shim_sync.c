@@ -20,6 +20,7 @@
 #include "shim_sync.h"
 #include "shim_settle.h"
 #include "shim_core.h"
+#include "shim_maps.h"
 
 /* Run body with (o, f) for a volume descriptor, or return pass_call. */
 #define SHIM_SYNC_FD(fd, o, f, body, pass_call) SHIM_NS_FD_CALL(fd, o, f, body, pass_call)
@@ -91,6 +92,7 @@ static void shim_sync_at_exit(void)
     /* stdio flushes after the atexit handlers: its last bytes first */
     fflush(NULL);
     shim_sync_each_writer(shim_sync_commit_one);
+    shim_maps_commit_all(); /* maps whose descriptors were closed */
 }
 
 /* The process whose writers the exit handler commits. fork inherits the

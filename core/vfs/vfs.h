@@ -137,6 +137,18 @@ struct vfs_stats {
      * placeholder file): materialised once into an unlinked cache-dir
      * file, then reused. */ \
     X(int, mmap_fd, (struct vfs_file *f, int *fd)) \
+    /* A new descriptor (the caller closes it once mapped) to mmap for a
+     * map of f. shared (MAP_SHARED of a file open for writing): the
+     * file's working copy, shared with the node's processes that map it;
+     * from then until release f reads, writes and truncates through it,
+     * fsync and release commit what changed in it
+     * (vfs_map.c). Otherwise the working copy when this process has one,
+     * else the copy of vfs_mmap_fd (a writer commits first). */ \
+    X(int, map_open, (struct vfs_file *f, int shared, int *fd)) \
+    /* Commit what a shared map of [off, off+len) of the file changed (with
+     * any extension of the file, and its size): munmap and msync(MS_SYNC).
+     * 0 when f has no working copy. */ \
+    X(int, map_sync, (struct vfs_file *f, uint64_t off, uint64_t len)) \
     /* posix_fadvise / readahead hint: WILLNEED prefetches into the cache. */ \
     X(int, fadvise, (struct vfs_file *f, uint64_t off, uint64_t len, int advice)) \
     /* Drop the open file (the shim closes the kernel descriptor itself).

@@ -36,6 +36,7 @@ struct vfs_engine vfs_eng = {
     .subdirs.lock = PTHREAD_MUTEX_INITIALIZER,
     .session.lock = PTHREAD_MUTEX_INITIALIZER,  /* its cond: made at first start */
     .ids.lock = PTHREAD_MUTEX_INITIALIZER,
+    .maps.lock = PTHREAD_MUTEX_INITIALIZER,
     .wb = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
             .recover = PTHREAD_MUTEX_INITIALIZER },
 };
@@ -171,6 +172,7 @@ static const struct vfs_part {
     { "write pipeline",    NO_LOCK,            vfs_upload_after_fork },
     { "session",           PART_LOCK(session), vfs_session_after_fork },
     { "open inodes",       PART_LOCK(opens),   NULL },
+    { "mapped files",      PART_LOCK(maps),    vfs_maps_after_fork },
     { "metadata caches",   PART_LOCK(mc),      NULL },
     { "listed subdirs",    PART_LOCK(subdirs), NULL },
     { "directory maps",    PART_LOCK(dirseq),  NULL },

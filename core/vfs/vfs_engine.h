@@ -124,6 +124,13 @@ struct vfs_wb_state {
     pthread_mutex_t recover;    /* one journal recovery at a time (vfs_wb_recover) */
 };
 
+/* ---- working copies of shared-mapped files (vfs_map.c) ---- */
+struct vfs_mapobj;
+struct vfs_maps_state {
+    pthread_mutex_t lock;
+    struct vfs_mapobj *list;
+};
+
 struct vfs_engine {
     /* the volume (see the top of this file) */
     struct volume *vol;
@@ -145,6 +152,7 @@ struct vfs_engine {
     struct vfs_session_state session;
     struct vfs_ids_state ids;
     struct vfs_wb_state wb;
+    struct vfs_maps_state maps;
     int warned_no_locks;        /* log_once: no cache folder for lock files */
     int warned_no_exec;         /* log_once: no cache folder for materialised copies */
 };
@@ -165,5 +173,6 @@ void vfs_wb_after_fork(struct vfs_engine *e);
  * the parent's thread was uploading is uploaded again by the child's flush. */
 void vfs_upload_after_fork(struct vfs_engine *e);
 void vfs_session_after_fork(struct vfs_engine *e);
+void vfs_maps_after_fork(struct vfs_engine *e);
 
 #endif

@@ -180,6 +180,14 @@ static int vfs_file_attach(struct vfs_file *f)
     } else {
         f->fd = vfs_memfd(S_ISDIR(f->attr.mode) ? "shimfs-dir" : "shimfs-path", f->attr.ino, f->flags);
     }
+    if (f->fd >= 0 && vfs_is_writer(f)) {
+        vfs_writer_seen_locked(f, f->node_gen, 0); /* the open read the database after it */
+        int rc = vfs_map_join_node(f);
+        if (rc == 0 && f->mo && (f->flags & O_TRUNC))
+            rc = vfs_map_truncate(f->mo, 0); /* the truncate the open committed */
+        if (rc < 0)
+            return rc;
+    }
     return f->fd < 0 ? f->fd : 0;
 }
 
@@ -202,6 +210,7 @@ int vfs_open(const char *vpath, int flags, mode_t mode, struct vfs_file **out,
     struct meta_attr a;
     char canon[VFS_PATH_MAX];
     int follow = (flags & O_NOFOLLOW) ? VFS_NOFOLLOW : 0, created = 0;
+    uint64_t gen = vfs_node_gen(); /* before the view is read (writers follow from there) */
     int changes = (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC));
     if (changes)
         follow |= VFS_FRESH;
@@ -235,6 +244,7 @@ again:
     if (!f)
         return -ENOMEM;
     f->parent = parent;
+    f->node_gen = gen;
     rc = vfs_file_attach(f);
     if (rc < 0) {
         vfs_release(f);

@@ -85,3 +85,50 @@ int vfs_file_follow(struct vfs_file *f, int *newfd)
     pthread_mutex_unlock(&f->wlock);
     return rc > 0 ? 1 : 0;
 }
+
+/* Writers follow the node. A descriptor open for writing with nothing
+ * buffered reads what the node's other processes committed, at once: at
+ * its reads and size queries, when the node's commit sequence moved since
+ * its view was taken, it asks the database for the attributes (one round
+ * trip per move) and, if the file changed, reads the new version. Programs
+ * whose processes share a file through the node's locks and commit with
+ * fsync (sqlite's database and -wal in WAL and rollback modes) then read
+ * each other's committed pages as on a local disk. One load when nothing
+ * was committed. Other nodes' commits reach it at its next fsync or open
+ * (close-to-open). f->wlock held. */
+void vfs_writer_follow_locked(struct vfs_file *f)
+{
+    struct vfs_engine *e = vfs_opened();
+    if (!e->node || f->ndirty || f->mo || f->wb_stale || !f->smap || e->cfg.read_only)
+        return;
+    uint64_t g = nodemeta_gen(e->node);
+    if (g == f->node_gen)
+        return;
+    f->node_gen = g;
+    struct meta_attr a;
+    int rc = meta_getattr(e->meta, f->attr.ino, &a);
+    if (rc == 0 && (a.size != f->smap->size || a.mtime_ns != f->smap->mtime_ns) &&
+        S_ISREG(a.mode)) {
+        rc = vfs_reload(f, &a); /* the size with it */
+    }
+    if (rc < 0)
+        log_debug("vfs", "following the node's commits to %s: %s; its view stays", f->path,
+                  strerror(-vfs_errno(rc)));
+}
+
+/* The node's commit sequence now: taken before a view is read from the
+ * database, so that a commit landing in between is followed later. */
+uint64_t vfs_node_gen(void)
+{
+    struct vfs_engine *e = vfs_opened();
+    return e && e->node ? nodemeta_gen(e->node) : 0;
+}
+
+/* This descriptor's view was read from the database after the node's
+ * sequence was `before`; own: the view is its own commit's, which stepped
+ * the sequence once (no other commit in between: the view is current). */
+void vfs_writer_seen_locked(struct vfs_file *f, uint64_t before, int own)
+{
+    uint64_t now = vfs_node_gen();
+    f->node_gen = own && now == before + 1 ? now : before;
+}

@@ -174,6 +174,8 @@ struct vfs_file {
     int wb_stale;               /* writeback staged data: reload before reading */
     uint64_t parent;            /* directory it was opened in (0: unknown) */
     int64_t mtime_ns;           /* set by the last write */
+    struct vfs_mapobj *mo;      /* shared-mapped: the working copy (vfs_map.c) */
+    uint64_t node_gen;          /* writers: the node's commit sequence their view is of */
     char path[];
 };
 
@@ -195,6 +197,44 @@ int vfs_next_slice_id(uint64_t *id);
 /* A commit was refused by the fence: the batch's session is gone, so the
  * next id comes from a new reservation (and session). */
 void vfs_slice_ids_stale(void);
+/* the buffer (f->wlock held) */
+uint64_t vfs_flush_threshold(void);
+void vfs_dirty_clear(struct vfs_file *f);
+int vfs_reload(struct vfs_file *f, const struct meta_attr *a);
+int vfs_flush_locked(struct vfs_file *f);
+int vfs_buffer_write(struct vfs_file *f, const char *buf, size_t len, uint64_t off);
+int vfs_wb_catch_up(struct vfs_file *f);
+
+/* writers following the node's commits (vfs_follow.c); f->wlock held */
+void vfs_writer_follow_locked(struct vfs_file *f);
+void vfs_writer_seen_locked(struct vfs_file *f, uint64_t before, int own);
+uint64_t vfs_node_gen(void);
+
+/* ---- shared writable maps (vfs_map.c) ---- */
+/* While f->mo is set the working copy is the file's data for f: reads,
+ * writes and truncates go there, commits send what changed in it. All
+ * with f->wlock held except vfs_map_size and vfs_map_truncate. */
+struct vfs_mapobj;
+int vfs_map_enter_locked(struct vfs_file *f);
+/* A writer of a file this process maps works through the copy too (one
+ * load when the process maps nothing). */
+int vfs_map_join_locked(struct vfs_file *f);
+/* At a writer's open: when another process of the node maps the file,
+ * f works through the node's copy from the start (sqlite's -shm: its
+ * size and bytes are the mappers', not the last commit's). One failed
+ * open() when nobody maps it. */
+int vfs_map_join_node(struct vfs_file *f);
+void vfs_map_leave(struct vfs_file *f);
+int vfs_map_sync_locked(struct vfs_file *f);
+int vfs_map_sync_range_locked(struct vfs_file *f, uint64_t lo, uint64_t hi);
+/* vfs_flush_locked succeeded: the pieces it committed are the shadow's. */
+void vfs_map_committed(struct vfs_file *f);
+ssize_t vfs_map_pwrite_locked(struct vfs_file *f, const void *buf, size_t len, uint64_t off);
+ssize_t vfs_map_pread_locked(struct vfs_file *f, void *buf, size_t len, uint64_t off);
+int vfs_map_truncate(struct vfs_mapobj *mo, uint64_t size);
+uint64_t vfs_map_size(const struct vfs_mapobj *mo);
+int vfs_map_reader_fd(uint64_t ino, int *fd);
+
 /* writeback (vfs_writeback.c) */
 int vfs_wb_stage_locked(struct vfs_file *f);
 int vfs_wb_drain(void);

@@ -103,7 +103,7 @@ int vfs_is_writer(const struct vfs_file *f)
     return (f->flags & O_ACCMODE) != O_RDONLY && S_ISREG(f->attr.mode);
 }
 
-static uint64_t vfs_flush_threshold(void)
+uint64_t vfs_flush_threshold(void)
 {
     uint64_t half = vfs_eng.cfg.buffer_size / 2;
     return half < VFS_FLUSH_MAX ? (half ? half : 1) : VFS_FLUSH_MAX;
@@ -164,7 +164,7 @@ static int vfs_dirty_add(struct vfs_file *f, uint64_t off, const char *buf, uint
     return 0;
 }
 
-static void vfs_dirty_clear(struct vfs_file *f)
+void vfs_dirty_clear(struct vfs_file *f)
 {
     for (int i = 0; i < f->ndirty; i++)
         free(f->dirty[i].data);
@@ -173,7 +173,7 @@ static void vfs_dirty_clear(struct vfs_file *f)
 }
 
 /* After a commit the committed map changed: load the new one. */
-static int vfs_reload(struct vfs_file *f, const struct meta_attr *a)
+int vfs_reload(struct vfs_file *f, const struct meta_attr *a)
 {
     f->attr = *a;
     mcache_put_attr(a);
@@ -183,6 +183,8 @@ static int vfs_reload(struct vfs_file *f, const struct meta_attr *a)
         return rc;
     vfs_smap_put(f->smap);
     f->smap = m;
+    if (f->ndirty == 0)
+        f->size = m->size; /* the version loaded may be newer than *a */
     return 0;
 }
 
@@ -227,12 +229,13 @@ static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, in
     return rc;
 }
 
-static int vfs_flush_locked(struct vfs_file *f)
+int vfs_flush_locked(struct vfs_file *f)
 {
     if (f->ndirty == 0 && !f->batches)
         return 0;
     struct vfs_engine *e = vfs_opened();
     if (e->cfg.writeback && !f->batches && vfs_wb_stage_locked(f) == 0) {
+        vfs_map_committed(f);
         vfs_dirty_clear(f);
         f->wb_stale = 1;
         return 0;
@@ -251,6 +254,7 @@ static int vfs_flush_locked(struct vfs_file *f)
             rc = volume_write_slice(e->vol, ids[i], f->dirty[i].data, f->dirty[i].len);
     }
     struct meta_attr a;
+    uint64_t gen = vfs_node_gen();
     if (rc == 0)
         rc = vfs_commit_locked(f, up, nup, ids, &a);
     free(ids);
@@ -265,18 +269,21 @@ static int vfs_flush_locked(struct vfs_file *f)
         return vfs_errno(rc);
     }
     vfs_upload_discard_locked(f);
+    vfs_map_committed(f);
     vfs_dirty_clear(f);
     /* nothing is buffered now: the descriptor's end is the committed one
      * (after an append commit, others' appends may precede ours) */
     f->size = a.size;
     rc = vfs_reload(f, &a);
-    if (rc == 0)
+    if (rc == 0) {
+        vfs_writer_seen_locked(f, gen, 1);
         vfs_compact_scan(f->smap);
+    }
     return rc;
 }
 
 /* Split at chunk boundaries so every piece becomes a slice of one chunk. */
-static int vfs_buffer_write(struct vfs_file *f, const char *buf, size_t len, uint64_t off)
+int vfs_buffer_write(struct vfs_file *f, const char *buf, size_t len, uint64_t off)
 {
     while (len > 0) {
         uint64_t room = LAYOUT_CHUNK_SIZE - layout_chunk_offset(off);
@@ -302,7 +309,12 @@ ssize_t vfs_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off
     }
     pthread_mutex_lock(&f->wlock);
     int append = (f->flags & O_APPEND) || off == VFS_APPEND;
-    int rc = 0;
+    int rc = vfs_map_join_locked(f);
+    if (rc < 0 || f->mo) {
+        ssize_t n = rc < 0 ? rc : vfs_map_pwrite_locked(f, buf, len, append ? VFS_APPEND : off);
+        pthread_mutex_unlock(&f->wlock);
+        return n;
+    }
     if ((f->ndirty || f->batches) && append != f->append_dirty)
         rc = vfs_flush_locked(f);
     if (append) {
@@ -334,7 +346,7 @@ ssize_t vfs_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off
 
 /* Writeback staged some of this file's data: it is readable again once the
  * uploader committed it. */
-static int vfs_wb_catch_up(struct vfs_file *f)
+int vfs_wb_catch_up(struct vfs_file *f)
 {
     if (!f->wb_stale)
         return 0;
@@ -344,8 +356,7 @@ static int vfs_wb_catch_up(struct vfs_file *f)
         rc = meta_getattr(vfs_eng.meta, f->attr.ino, &a);
     if (rc == 0)
         rc = vfs_reload(f, &a);
-    if (rc == 0 && f->ndirty == 0)
-        f->size = a.size; /* staged appends were placed after others' */
+    /* (vfs_reload took the size: staged appends were placed after others') */
     if (rc == 0)
         f->wb_stale = 0;
     return vfs_errno(rc);
@@ -354,9 +365,16 @@ static int vfs_wb_catch_up(struct vfs_file *f)
 ssize_t vfs_pread_writer(struct vfs_file *f, void *buf, size_t len, uint64_t off)
 {
     pthread_mutex_lock(&f->wlock);
+    if (vfs_map_join_locked(f) == 0 && f->mo) {
+        ssize_t n = vfs_map_pread_locked(f, buf, len, off);
+        pthread_mutex_unlock(&f->wlock);
+        return n;
+    }
     ssize_t rc = vfs_wb_catch_up(f);
     if (rc == 0 && f->batches)
         rc = vfs_flush_locked(f); /* the overlay below covers only what is buffered */
+    if (rc == 0)
+        vfs_writer_follow_locked(f);
     if (rc == 0 && off < f->size) {
         if (len > f->size - off)
             len = (size_t)(f->size - off);
@@ -382,7 +400,7 @@ int vfs_fsync(struct vfs_file *f)
     if (!vfs_is_writer(f))
         return 0;
     pthread_mutex_lock(&f->wlock);
-    int rc = vfs_flush_locked(f);
+    int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
     pthread_mutex_unlock(&f->wlock);
     return rc;
 }
@@ -411,11 +429,15 @@ int vfs_ftruncate(struct vfs_file *f, uint64_t size)
         return -EFBIG;
     pthread_mutex_lock(&f->wlock);
     struct meta_attr a;
-    int rc = vfs_flush_locked(f);
+    int rc = vfs_map_join_locked(f);
+    if (rc == 0)
+        rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
     if (rc == 0)
         rc = vfs_wb_drain(); /* staged writes must land before the size changes */
     if (rc == 0)
         rc = vfs_set_size(f->attr.ino, size, &a);
+    if (rc == 0 && f->mo)
+        rc = vfs_map_truncate(f->mo, size); /* the maps see it, as the kernel's do */
     if (rc == 0) {
         f->size = size;
         rc = vfs_reload(f, &a);
@@ -447,7 +469,9 @@ uint64_t vfs_file_size(struct vfs_file *f)
         return s;
     }
     pthread_mutex_lock(&f->wlock);
-    uint64_t s = f->size;
+    (void)vfs_map_join_locked(f);
+    vfs_writer_follow_locked(f);
+    uint64_t s = f->mo ? vfs_map_size(f->mo) : f->size;
     pthread_mutex_unlock(&f->wlock);
     return s;
 }
@@ -458,8 +482,9 @@ int vfs_writer_close(struct vfs_file *f)
     if (!vfs_is_writer(f))
         return 0;
     pthread_mutex_lock(&f->wlock);
-    int rc = vfs_flush_locked(f);
+    int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
     vfs_upload_discard_locked(f);
+    vfs_map_leave(f);
     vfs_dirty_clear(f);
     free(f->dirty);
     f->dirty = NULL;

@@ -14,16 +14,24 @@
 #include "../../shim/shim_mem.c"
 
 /* What the preload's table would hold: libc's functions (the file defines
- * munmap, mprotect and mremap itself, as the preload does). */
+ * munmap, msync, mprotect and mremap itself, as the preload does). */
 long (*shim_real_syscall)(long, ...);
 int (*shim_real_munmap)(void *, size_t);
+int (*shim_real_msync)(void *, size_t, int);
 int (*shim_real_mprotect)(void *, size_t, int);
 void shim_real_init(void)
 {
     shim_real_syscall = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
     shim_real_munmap = (int (*)(void *, size_t))dlsym(RTLD_NEXT, "munmap");
+    shim_real_msync = (int (*)(void *, size_t, int))dlsym(RTLD_NEXT, "msync");
     shim_real_mprotect = (int (*)(void *, size_t, int))dlsym(RTLD_NEXT, "mprotect");
 }
+/* The registry of shared maps of volume files (shim/shim_maps.c, tested by
+ * tests/integration/test_mmap_write.sh): a process of this test maps none. */
+int shim_maps_active(void) { return 0; }
+void shim_maps_unmapped(void *addr, size_t len) { (void)addr; (void)len; }
+int shim_maps_sync(void *addr, size_t len) { (void)addr; (void)len; return 0; }
+void shim_maps_moved(void *old, void *now, size_t len) { (void)old; (void)now; (void)len; }
 __thread int shim_guard;
 
 START_TEST(test_bad_pointers)
