@@ -178,7 +178,7 @@ static int vfs_mat_write(const char *root, const char *canon, const struct meta_
         rc = fd = trust_file_open(tmpfd, tname, O_WRONLY | O_CREAT | O_EXCL, 0600);
     }
     if (rc >= 0) {
-        vfs_prefetch_range(m, 0, 0); /* every block at once, not one GET after another */
+        vfs_prefetch_range(m, 0, 0, 0); /* every block at once, not one GET after another */
         char stamp[96];
         vfs_mat_stamp(a, stamp, sizeof stamp);
         struct timespec ts[2] = {
