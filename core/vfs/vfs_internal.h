@@ -163,6 +163,7 @@ struct vfs_file {
     pthread_mutex_t wlock;
     struct vfs_dirty *dirty;
     int ndirty, dirty_cap;
+    int flatten_at;             /* ndirty that makes vfs_pwrite flatten the pieces */
     struct vfs_batch *batches; /* pieces uploading in the background (vfs_upload.c) */
     void *spare[2];            /* uploaded batches' buffers, for the next ones */
     uint32_t spare_cap[2];
@@ -300,11 +301,28 @@ int vfs_open_is_orphan(uint64_t ino);
 
 /* ---- the write pipeline (vfs_upload.c); f->wlock held ---- */
 #define VFS_UPLOAD_BATCH (UINT64_C(32) << 20)
-/* A piece uploaded by the pipeline: its place and slice id, for the commit. */
+/* Where an uploaded piece's bytes are: its slice (or pack) id, that
+ * object's full size and the piece's offset in it (vfs_pack.c). */
+struct vfs_placed {
+    uint64_t id;
+    uint32_t size, soff;
+};
+/* Upload pieces [0, n) packed into few objects (ids: one reserved per
+ * piece; a pack uses its first piece's), writing where each went to
+ * out[0, n): 0 or -errno. */
+int vfs_pack_upload(struct volume *v, const struct vfs_dirty *p, int n, const uint64_t *ids,
+                    struct vfs_placed *out);
+/* Positioned pieces (later ones overlay earlier ones) flattened into
+ * disjoint runs in offset order, the newest bytes kept: what a commit
+ * would make of them, in fewer records and bytes. Replaces *pieces (its
+ * buffers freed), *n, *cap and *bytes; 0 or -ENOMEM (nothing changed). */
+int vfs_dirty_normalize(struct vfs_dirty **pieces, int *n, int *cap, uint64_t *bytes);
+/* A piece uploaded by the pipeline: its place and where its bytes are,
+ * for the commit. */
 struct vfs_upiece {
     uint64_t off;
     uint32_t len;
-    uint64_t id;
+    struct vfs_placed at;
 };
 /* Bytes of positioned writes that make a batch (VFS_UPLOAD_BATCH, less
  * for a small SHIMFS_BUFFER_SIZE). */

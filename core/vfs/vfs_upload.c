@@ -37,6 +37,7 @@ struct vfs_batch {
     struct vfs_batch *next;   /* the descriptor's batches, oldest first */
     struct vfs_dirty *pieces; /* their data is freed once uploaded */
     uint64_t *ids;
+    struct vfs_placed *placed; /* where each piece went (vu_upload) */
     int n;
     uint64_t bytes;
     int done, rc;
@@ -61,10 +62,7 @@ void vfs_upload_after_fork(struct vfs_engine *e)
 
 static int vu_upload(struct volume *v, struct vfs_batch *b)
 {
-    int rc = 0;
-    for (int i = 0; rc == 0 && i < b->n; i++)
-        rc = volume_write_slice(v, b->ids[i], b->pieces[i].data, b->pieces[i].len);
-    return rc;
+    return vfs_pack_upload(v, b->pieces, b->n, b->ids, b->placed);
 }
 
 static void *vu_thread(void *arg)
@@ -127,6 +125,7 @@ static void vu_free(struct vfs_batch *b)
     vu_free_data(b);
     free(b->pieces);
     free(b->ids);
+    free(b->placed);
     free(b);
 }
 
@@ -160,11 +159,15 @@ int vfs_upload_start_locked(struct vfs_file *f)
     struct vfs_engine *e = vfs_opened();
     if (f->ndirty == 0)
         return 0;
+    if (f->ndirty > 1) /* a batch's pieces go up as few objects (vfs_pack.c) */
+        (void)vfs_dirty_normalize(&f->dirty, &f->ndirty, &f->dirty_cap, &f->dirty_bytes);
     struct vfs_batch *b = calloc(1, sizeof *b);
     uint64_t *ids = calloc((size_t)f->ndirty, sizeof *ids);
-    if (!b || !ids) {
+    struct vfs_placed *placed = calloc((size_t)f->ndirty, sizeof *placed);
+    if (!b || !ids || !placed) {
         free(b);
         free(ids);
+        free(placed);
         return -ENOMEM;
     }
     int rc = 0;
@@ -173,10 +176,12 @@ int vfs_upload_start_locked(struct vfs_file *f)
     if (rc < 0) {
         free(b);
         free(ids);
+        free(placed);
         return rc;
     }
     *b = (struct vfs_batch){ .pieces = f->dirty,
                              .ids = ids,
+                             .placed = placed,
                              .n = f->ndirty,
                              .bytes = f->dirty_bytes,
                              .pid = getpid(),
@@ -282,7 +287,7 @@ int vfs_upload_finish_locked(struct vfs_file *f, struct vfs_upiece **out, int *n
     int k = 0;
     for (struct vfs_batch *b = f->batches; b; b = b->next)
         for (int i = 0; i < b->n; i++)
-            p[k++] = (struct vfs_upiece){ b->pieces[i].off, b->pieces[i].len, b->ids[i] };
+            p[k++] = (struct vfs_upiece){ b->pieces[i].off, b->pieces[i].len, b->placed[i] };
     *out = p;
     *nout = n;
     return 0;

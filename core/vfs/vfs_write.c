@@ -193,7 +193,7 @@ int vfs_reload(struct vfs_file *f, const struct meta_attr *a)
  * write order, so a later write overlays an earlier one. Appends never go
  * through the pipeline. */
 static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, int nup,
-                             const uint64_t *ids, struct meta_attr *a)
+                             const struct vfs_placed *at, struct meta_attr *a)
 {
     struct vfs_engine *e = vfs_opened();
     int rc;
@@ -204,7 +204,8 @@ static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, in
             return -ENOMEM;
         for (int i = 0; i < f->ndirty; i++) {
             const struct vfs_dirty *d = &f->dirty[i];
-            ar[i] = (struct meta_append_rec){ d->off - f->append_base, ids[i], d->len, 0, d->len };
+            ar[i] = (struct meta_append_rec){ d->off - f->append_base, at[i].id, at[i].size,
+                                              at[i].soff, d->len };
         }
         rc = meta_append(e->meta, f->attr.ino, ar, f->ndirty, f->mtime_ns, a, NULL);
         free(ar);
@@ -216,23 +217,34 @@ static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, in
         return -ENOMEM;
     for (int i = 0; i < nup; i++)
         recs[i] = (struct meta_slice_rec){ layout_chunk_index(up[i].off),
-                                           { layout_chunk_offset(up[i].off), up[i].id, up[i].len, 0,
-                                             up[i].len } };
+                                           { layout_chunk_offset(up[i].off), up[i].at.id,
+                                             up[i].at.size, up[i].at.soff, up[i].len } };
     for (int i = 0; i < f->ndirty; i++) {
         const struct vfs_dirty *d = &f->dirty[i];
         recs[nup + i] =
             (struct meta_slice_rec){ layout_chunk_index(d->off),
-                                     { layout_chunk_offset(d->off), ids[i], d->len, 0, d->len } };
+                                     { layout_chunk_offset(d->off), at[i].id, at[i].size,
+                                       at[i].soff, d->len } };
     }
     rc = meta_write(e->meta, f->attr.ino, recs, n, f->size, 0, f->mtime_ns, a);
     free(recs);
     return rc;
 }
 
+/* Positioned pieces flattened (vfs_dirty_normalize), so scattered small
+ * writes commit as few records and PUTs; on ENOMEM they stay as they are. */
+static void vfs_dirty_flatten(struct vfs_file *f)
+{
+    if (!f->append_dirty && f->ndirty > 1)
+        (void)vfs_dirty_normalize(&f->dirty, &f->ndirty, &f->dirty_cap, &f->dirty_bytes);
+    f->flatten_at = f->ndirty > 512 ? 2 * f->ndirty : 1024;
+}
+
 int vfs_flush_locked(struct vfs_file *f)
 {
     if (f->ndirty == 0 && !f->batches)
         return 0;
+    vfs_dirty_flatten(f);
     struct vfs_engine *e = vfs_opened();
     if (e->cfg.writeback && !f->batches && vfs_wb_stage_locked(f) == 0) {
         vfs_map_committed(f);
@@ -245,19 +257,21 @@ int vfs_flush_locked(struct vfs_file *f)
     struct vfs_upiece *up = NULL;
     int nup = 0;
     int rc = vfs_upload_finish_locked(f, &up, &nup);
-    uint64_t *ids = calloc((size_t)(f->ndirty ? f->ndirty : 1), sizeof *ids);
-    if (rc == 0 && !ids)
+    size_t nd = (size_t)(f->ndirty ? f->ndirty : 1);
+    uint64_t *ids = calloc(nd, sizeof *ids);
+    struct vfs_placed *at = calloc(nd, sizeof *at);
+    if (rc == 0 && (!ids || !at))
         rc = -ENOMEM;
-    for (int i = 0; rc == 0 && i < f->ndirty; i++) {
+    for (int i = 0; rc == 0 && i < f->ndirty; i++)
         rc = vfs_next_slice_id(&ids[i]);
-        if (rc == 0)
-            rc = volume_write_slice(e->vol, ids[i], f->dirty[i].data, f->dirty[i].len);
-    }
+    if (rc == 0)
+        rc = vfs_pack_upload(e->vol, f->dirty, f->ndirty, ids, at);
     struct meta_attr a;
     uint64_t gen = vfs_node_gen();
     if (rc == 0)
-        rc = vfs_commit_locked(f, up, nup, ids, &a);
+        rc = vfs_commit_locked(f, up, nup, at, &a);
     free(ids);
+    free(at);
     free(up);
     if (rc == -ESTALE) {
         vfs_slice_ids_stale();
@@ -332,6 +346,8 @@ ssize_t vfs_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off
         if (off + len > f->size)
             f->size = off + len;
         f->mtime_ns = vfs_wall_ns();
+        if (!append && f->ndirty >= (f->flatten_at ? f->flatten_at : 1024))
+            vfs_dirty_flatten(f); /* bounded pieces between flushes */
         /* positioned writes are pipelined: a full batch uploads in the
          * background while the writer goes on (vfs_upload.c); appends, whose
          * place the commit decides, and writeback's journals flush whole */
