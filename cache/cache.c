@@ -139,6 +139,16 @@ static const struct { enum cache_ctr ctr; size_t off; } stat_fields[] = {
     { CTR_GET_BYTES, offsetof(struct cache_stats, get_bytes) },
     { CTR_GET_NS, offsetof(struct cache_stats, get_ns) },
     { CTR_GET_ERRORS, offsetof(struct cache_stats, get_errors) },
+    { CTR_OPUTS, offsetof(struct cache_stats, obj_puts) },
+    { CTR_OPUT_BYTES, offsetof(struct cache_stats, obj_put_bytes) },
+    { CTR_OPUT_NS, offsetof(struct cache_stats, obj_put_ns) },
+    { CTR_OPUT_ERRORS, offsetof(struct cache_stats, obj_put_errors) },
+    { CTR_QUERIES, offsetof(struct cache_stats, queries) },
+    { CTR_QUERY_NS, offsetof(struct cache_stats, query_ns) },
+    { CTR_QUERY_ERRORS, offsetof(struct cache_stats, query_errors) },
+    { CTR_COMMITS, offsetof(struct cache_stats, commits) },
+    { CTR_WARM_BYTES, offsetof(struct cache_stats, warm_bytes) },
+    { CTR_WARM_BLOCKS, offsetof(struct cache_stats, warm_blocks) },
 };
 
 static int stats_fill(struct cache *c, const uint64_t *ctr, struct cache_stats *st)
@@ -149,6 +159,11 @@ static int stats_fill(struct cache *c, const uint64_t *ctr, struct cache_stats *
     for (size_t i = 0; i < sizeof stat_fields / sizeof stat_fields[0]; i++)
         *(uint64_t *)((char *)st + stat_fields[i].off) =
             __atomic_load_n(&ctr[stat_fields[i].ctr], __ATOMIC_RELAXED);
+    for (int i = 0; i < CACHE_HIST_N; i++) {
+        st->get_hist[i] = __atomic_load_n(&ctr[CTR_GET_HIST + i], __ATOMIC_RELAXED);
+        st->put_hist[i] = __atomic_load_n(&ctr[CTR_PUT_HIST + i], __ATOMIC_RELAXED);
+        st->query_hist[i] = __atomic_load_n(&ctr[CTR_QUERY_HIST + i], __ATOMIC_RELAXED);
+    }
     st->used_bytes = __atomic_load_n(&c->sh->used, __ATOMIC_RELAXED);
     st->files = __atomic_load_n(&c->sh->files, __ATOMIC_RELAXED);
     st->limit_bytes = c->limit;

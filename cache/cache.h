@@ -43,12 +43,24 @@ struct cache_config {
     int use_uring;           /* 0: never try io_uring */
 };
 
+/* Latency histogram buckets: upper bounds in seconds (cache_shared.c). */
+#define CACHE_HIST_N 12
+extern const double cache_hist_bounds[CACHE_HIST_N];
+
 struct cache_stats {
     uint64_t hits, misses, bytes_hit, puts, bytes_put, evictions, corrupt;
     uint64_t used_bytes, limit_bytes, files;
     uint64_t dropped;        /* puts not stored: queue full or no room */
     uint64_t put_errors;     /* puts that failed: disk full, read-only... */
     uint64_t gets, get_bytes, get_ns, get_errors; /* cache_note_get */
+    uint64_t obj_puts, obj_put_bytes, obj_put_ns, obj_put_errors; /* cache_note_put */
+    uint64_t queries, query_ns, query_errors;     /* cache_note_query */
+    uint64_t commits;                             /* cache_note_commit */
+    uint64_t warm_bytes, warm_blocks;              /* cache_note_warm */
+    /* latency histograms: observations per bucket (not cumulative), the
+     * upper bounds in cache_hist_bounds; what lies above the last is the
+     * count less their sum */
+    uint64_t get_hist[CACHE_HIST_N], put_hist[CACHE_HIST_N], query_hist[CACHE_HIST_N];
 };
 
 int cache_open(const struct cache_config *cfg, struct cache **out);
@@ -132,5 +144,14 @@ int cache_get_node_stats(struct cache *c, struct cache_stats *st);
  * that the node's GETs can be told without the processes that made them
  * (`shimfs stats`, metrics). Four atomic adds, no syscall. */
 void cache_note_get(struct cache *c, uint64_t bytes, uint64_t ns, int failed);
+/* One upload call of n objects PUT in parallel (bytes sent, its duration;
+ * failed: it returned an error). */
+void cache_note_put(struct cache *c, uint32_t n, uint64_t bytes, uint64_t ns, int failed);
+/* One database round trip (its duration; failed: it returned an error). */
+void cache_note_query(struct cache *c, uint64_t ns, int failed);
+/* One committed transaction that changed the volume. */
+void cache_note_commit(struct cache *c);
+/* Warmup brought bytes (blocks blocks) into the cache. */
+void cache_note_warm(struct cache *c, uint64_t bytes, uint64_t blocks);
 
 #endif

@@ -46,7 +46,13 @@ enum cache_ctr {
     CTR_CORRUPT, CTR_DROPPED, CTR_PUT_ERRORS, CTR_SCANS,
     /* object-store GETs of the node's processes (cache_note_get): appended
      * after the first layout, so an older page reads them as zero */
-    CTR_GETS, CTR_GET_BYTES, CTR_GET_NS, CTR_GET_ERRORS, CTR_COUNT
+    CTR_GETS, CTR_GET_BYTES, CTR_GET_NS, CTR_GET_ERRORS,
+    /* appended again (metrics): uploads, database round trips, commits,
+     * warmup, and the latency histograms' buckets (CACHE_HIST_N each) */
+    CTR_OPUTS, CTR_OPUT_BYTES, CTR_OPUT_NS, CTR_OPUT_ERRORS,
+    CTR_QUERIES, CTR_QUERY_NS, CTR_QUERY_ERRORS, CTR_COMMITS, CTR_WARM_BYTES, CTR_WARM_BLOCKS,
+    CTR_GET_HIST, CTR_PUT_HIST = CTR_GET_HIST + CACHE_HIST_N,
+    CTR_QUERY_HIST = CTR_PUT_HIST + CACHE_HIST_N, CTR_COUNT = CTR_QUERY_HIST + CACHE_HIST_N
 };
 
 /* The shared page (dir/stats), see cache_shared.c. */

@@ -73,11 +73,63 @@ void cache_count(struct cache *c, enum cache_ctr i, uint64_t n)
     __atomic_fetch_add(&c->sh->ctr[i], n, __ATOMIC_RELAXED);
 }
 
+const double cache_hist_bounds[CACHE_HIST_N] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                 0.1,   0.25,   0.5,   1,    2.5,   5 };
+
+static void cache_hist_note(struct cache *c, enum cache_ctr first, uint64_t ns)
+{
+    double s = (double)ns / 1e9;
+    for (int i = 0; i < CACHE_HIST_N; i++)
+        if (s <= cache_hist_bounds[i]) {
+            cache_count(c, (enum cache_ctr)(first + i), 1);
+            return;
+        }
+}
+
+void cache_note_put(struct cache *c, uint32_t n, uint64_t bytes, uint64_t ns, int failed)
+{
+    if (!c)
+        return;
+    cache_count(c, CTR_OPUTS, n);
+    cache_count(c, CTR_OPUT_NS, ns);
+    cache_hist_note(c, CTR_PUT_HIST, ns);
+    if (failed)
+        cache_count(c, CTR_OPUT_ERRORS, n);
+    else
+        cache_count(c, CTR_OPUT_BYTES, bytes);
+}
+
+void cache_note_query(struct cache *c, uint64_t ns, int failed)
+{
+    if (!c)
+        return;
+    cache_count(c, CTR_QUERIES, 1);
+    cache_count(c, CTR_QUERY_NS, ns);
+    cache_hist_note(c, CTR_QUERY_HIST, ns);
+    if (failed)
+        cache_count(c, CTR_QUERY_ERRORS, 1);
+}
+
+void cache_note_commit(struct cache *c)
+{
+    if (c)
+        cache_count(c, CTR_COMMITS, 1);
+}
+
+void cache_note_warm(struct cache *c, uint64_t bytes, uint64_t blocks)
+{
+    if (!c)
+        return;
+    cache_count(c, CTR_WARM_BYTES, bytes);
+    cache_count(c, CTR_WARM_BLOCKS, blocks);
+}
+
 void cache_note_get(struct cache *c, uint64_t bytes, uint64_t ns, int failed)
 {
     if (!c)
         return;
     cache_count(c, CTR_GETS, 1);
+    cache_hist_note(c, CTR_GET_HIST, ns);
     cache_count(c, CTR_GET_NS, ns);
     if (failed)
         cache_count(c, CTR_GET_ERRORS, 1);

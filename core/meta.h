@@ -192,6 +192,11 @@ struct meta_conn_gate {
      * (from the thread that ran it): the node's shared metadata snapshots
      * are invalidated there. NULL removes it. */ \
     X(void, set_commit_hook, (struct meta *m, void (*fn)(void *arg), void *arg)) \
+    /* Called after every round trip to the database (from the thread that
+     * made it) with its duration and whether it failed: the node's query
+     * counters (metrics). NULL removes it. */ \
+    X(void, set_observer, (struct meta *m, void (*fn)(void *arg, int64_t ns, int failed), \
+                           void *arg)) \
     /* A human-readable description of the database (host/db, no
      * password). */ \
     X(const char *, describe, (const struct meta *m)) \

@@ -29,6 +29,8 @@ struct meta {
     int err;                    /* opening failed: its answer */
     void (*hook)(void *);
     void *hook_arg;
+    void (*observer)(void *, int64_t, int);
+    void *observer_arg;
     int timeout_ms;             /* meta_set_timeout; 0: not set */
     const struct meta_conn_gate *gate; /* meta_set_conn_gate */
 };
@@ -51,6 +53,8 @@ static int meta_handle_open_db(struct meta *m)
         if (rc == 0) {
             if (m->hook)
                 ops->set_commit_hook(db, m->hook, m->hook_arg);
+            if (m->observer)
+                ops->set_observer(db, m->observer, m->observer_arg);
             if (m->timeout_ms)
                 ops->set_timeout(db, m->timeout_ms);
             if (m->gate)
@@ -123,6 +127,17 @@ void meta_set_commit_hook(struct meta *m, void (*fn)(void *arg), void *arg)
     m->hook_arg = arg;
     if (m->db)
         m->ops->set_commit_hook(m->db, fn, arg);
+    pthread_mutex_unlock(&m->lock);
+}
+
+void meta_set_observer(struct meta *m, void (*fn)(void *arg, int64_t ns, int failed), void *arg)
+{
+    assert(m);
+    pthread_mutex_lock(&m->lock);
+    m->observer = fn;
+    m->observer_arg = arg;
+    if (m->db)
+        m->ops->set_observer(m->db, fn, arg);
     pthread_mutex_unlock(&m->lock);
 }
 

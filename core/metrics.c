@@ -59,12 +59,46 @@ static const struct {
       "Block GETs from the object store that failed (after retries)." },
     { "shimfs_object_get_bytes_total", METRICS_COUNTER, offsetof(struct cache_stats, get_bytes),
       "Bytes of blocks fetched from the object store (as stored, compressed)." },
+    { "shimfs_object_puts_total", METRICS_COUNTER, offsetof(struct cache_stats, obj_puts),
+      "Block PUTs to the object store by the node's processes." },
+    { "shimfs_object_put_errors_total", METRICS_COUNTER, offsetof(struct cache_stats, obj_put_errors),
+      "Block PUTs to the object store that failed (after retries)." },
+    { "shimfs_object_put_bytes_total", METRICS_COUNTER, offsetof(struct cache_stats, obj_put_bytes),
+      "Bytes of blocks sent to the object store (as stored, compressed)." },
+    { "shimfs_meta_queries_total", METRICS_COUNTER, offsetof(struct cache_stats, queries),
+      "Round trips to PostgreSQL by the node's processes (a pipelined batch is one)." },
+    { "shimfs_meta_query_errors_total", METRICS_COUNTER, offsetof(struct cache_stats, query_errors),
+      "Round trips to PostgreSQL that failed (unreachable, timeout, server error)." },
+    { "shimfs_meta_commits_total", METRICS_COUNTER, offsetof(struct cache_stats, commits),
+      "Transactions that changed the volume, committed by the node's processes." },
+    { "shimfs_warmup_bytes_total", METRICS_COUNTER, offsetof(struct cache_stats, warm_bytes),
+      "Bytes warmup brought into the node cache." },
+    { "shimfs_warmup_blocks_total", METRICS_COUNTER, offsetof(struct cache_stats, warm_blocks),
+      "Blocks warmup brought into the node cache." },
 };
+
+/* A histogram from per-bucket counts: cumulative buckets, +Inf, sum, count. */
+static void metrics_histogram(FILE *out, const char *name, const char *help, const uint64_t *hist,
+                              uint64_t count, uint64_t sum_ns)
+{
+    metrics_head(out, name, METRICS_HISTOGRAM, help);
+    uint64_t cum = 0;
+    for (int i = 0; i < CACHE_HIST_N; i++) {
+        cum += hist[i];
+        fprintf(out, "%s_bucket{le=\"%g\"} %llu\n", name, cache_hist_bounds[i],
+                (unsigned long long)cum);
+    }
+    /* an older process's page counted the total but not the buckets */
+    fprintf(out, "%s_bucket{le=\"+Inf\"} %llu\n", name,
+            (unsigned long long)(count > cum ? count : cum));
+    fprintf(out, "%s_sum %.9f\n", name, (double)sum_ns / 1e9);
+    fprintf(out, "%s_count %llu\n", name, (unsigned long long)(count > cum ? count : cum));
+}
 
 void metrics_head(FILE *out, const char *name, enum metrics_type type, const char *help)
 {
     fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
-            type == METRICS_COUNTER ? "counter" : "gauge");
+            type == METRICS_COUNTER ? "counter" : type == METRICS_GAUGE ? "gauge" : "histogram");
 }
 
 int metrics_node_read(const struct shimfs_config *cfg, struct cache_stats *cs)
@@ -105,6 +139,16 @@ int metrics_write(const struct cache_stats *s, int cache_on, FILE *out)
     metrics_head(out, "shimfs_object_get_seconds_total", METRICS_COUNTER,
                  "Time spent in block GETs from the object store (sum over GETs).");
     fprintf(out, "shimfs_object_get_seconds_total %.9f\n", (double)s->get_ns / 1e9);
+    metrics_histogram(out, "shimfs_object_get_seconds",
+                      "Latency of block GETs from the object store (each GET, retries included).",
+                      s->get_hist, s->gets, s->get_ns);
+    metrics_histogram(out, "shimfs_object_put_seconds",
+                      "Latency of uploads to the object store (one call: a slice's blocks PUT in "
+                      "parallel, retries included).",
+                      s->put_hist, 0, s->obj_put_ns);
+    metrics_histogram(out, "shimfs_meta_query_seconds",
+                      "Latency of round trips to PostgreSQL (a pipelined batch is one).",
+                      s->query_hist, s->queries, s->query_ns);
     return ferror(out) ? -EIO : 0;
 }
 

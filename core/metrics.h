@@ -9,7 +9,7 @@
 struct cache_stats;
 struct shimfs_config;
 
-enum metrics_type { METRICS_COUNTER, METRICS_GAUGE };
+enum metrics_type { METRICS_COUNTER, METRICS_GAUGE, METRICS_HISTOGRAM };
 
 /* The node's counters from the cache folder's shared page, without the
  * database: 1, or 0 with zeros when the cache is off or unusable. */

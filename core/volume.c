@@ -70,9 +70,27 @@ static void volume_trust_cache_dir(struct volume *v)
 
 /* After a commit: mark the directories it changed for the node's other
  * processes (only their snapshots and cached answers go stale). */
+static int64_t volume_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A database round trip of this process, for the node's counters. */
+static void volume_observe_query(void *arg, int64_t ns, int failed)
+{
+    struct volume *v = arg;
+    cache_note_query(__atomic_load_n(&v->cache, __ATOMIC_ACQUIRE), ns > 0 ? (uint64_t)ns : 0,
+                     failed);
+}
+
 static void volume_committed(void *arg)
 {
     struct volume *v = arg;
+    cache_note_commit(__atomic_load_n(&v->cache, __ATOMIC_ACQUIRE));
+    if (!v->marks)
+        return;
     uint64_t dirs[6];
     int n = meta_committed_dirs(v->meta, dirs, 6);
     uint64_t before = nodemeta_mark_local(v->marks, dirs, n);
@@ -123,8 +141,8 @@ static int volume_load_settings(struct volume *v)
             meta_set_conn_gate(v->meta, nodeconn_gate(v->conns));
     }
     v->marks = v->node ? v->node : __atomic_load_n(&volume_kept_marks, __ATOMIC_ACQUIRE);
-    if (v->marks)
-        meta_set_commit_hook(v->meta, volume_committed, v);
+    meta_set_commit_hook(v->meta, volume_committed, v); /* the node's marks, the commit count */
+    meta_set_observer(v->meta, volume_observe_query, v);
     int64_t max_age = c->read_only ? -1 : VOLUME_SETTINGS_AGE;
     if (v->node && nodemeta_load_settings(v->node, max_age, &v->settings) == 0)
         return 0;
@@ -346,7 +364,13 @@ int volume_write_block(struct volume *v, uint64_t id, uint32_t index,
     if (!enc)
         return -ENOMEM;
     long n = codec_encode(v->settings.compress_algo, v->settings.compress_level, data, len, enc, cap);
-    rc = n < 0 ? (int)n : obj_put(v->store, key, enc, (size_t)n);
+    if (n >= 0) {
+        int64_t t0 = volume_now_ns();
+        rc = obj_put(v->store, key, enc, (size_t)n);
+        cache_note_put(v->cache, 1, (uint64_t)n, (uint64_t)(volume_now_ns() - t0), rc != 0);
+    } else {
+        rc = (int)n;
+    }
     free(enc);
     if (rc == 0 && v->cache)
         (void)cache_put(v->cache, key, data, len);
@@ -439,8 +463,14 @@ int volume_write_slice(struct volume *v, uint64_t id, const void *data, uint32_t
     }
     if (rc == 0 && u.n > 0)
         rc = volume_encode_all(v, data, len, &u);
-    if (rc == 0 && u.n > 0)
+    if (rc == 0 && u.n > 0) {
+        int64_t t0 = volume_now_ns();
         rc = obj_batch(v->store, u.reqs, u.n);
+        uint64_t sent = 0;
+        for (int i = 0; i < u.n; i++)
+            sent += u.reqs[i].len;
+        cache_note_put(v->cache, (uint32_t)u.n, sent, (uint64_t)(volume_now_ns() - t0), rc != 0);
+    }
     if (rc == 0 && v->cache && len <= VOLUME_CACHE_WRITES_MAX)
         for (uint32_t i = 0; i < nb; i++)
             (void)cache_put(v->cache, u.keys[i], (const char *)data + (size_t)i * bs,

@@ -217,6 +217,7 @@ static int meta_run_once(struct meta_conn *c, struct meta_q *qs, int n, int comm
         return n > META_MAX_BATCH ? -E2BIG : -ECONNREFUSED;
     for (int i = 0; i < n; i++)
         qs[i].res = NULL;
+    int64_t t0 = meta_mono_ns();
     int own = meta_tx_own(c) && commit;
     int implicit = c->begin_pending && own;   /* the whole transaction is this batch */
     if (c->begin_pending && !implicit) {
@@ -241,6 +242,9 @@ static int meta_run_once(struct meta_conn *c, struct meta_q *qs, int n, int comm
     if (!PQpipelineSync(c->pg))
         goto send_failed;
     err = meta_collect(c, items, ni, qs);
+    void (*obs)(void *, int64_t, int) = __atomic_load_n(&c->m->observer, __ATOMIC_ACQUIRE);
+    if (obs)
+        obs(c->m->observer_arg, meta_mono_ns() - t0, err != 0 && err != -EAGAIN);
     if (err)
         meta_q_clear(qs, n);
     else if (own)

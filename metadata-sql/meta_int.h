@@ -130,6 +130,8 @@ struct meta {
     int nconns;
     struct meta_conn conns[META_MAX_CONNS];
     void (*commit_hook)(void *arg);   /* meta_set_commit_hook */
+    void (*observer)(void *arg, int64_t ns, int failed); /* meta_set_observer */
+    void *observer_arg;
     int version;                /* schema version found by the check */
     uint64_t sid;               /* the handle's session (0: none); atomic */
     int fenced;                 /* a session was ever started: commits are fenced

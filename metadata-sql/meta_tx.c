@@ -150,6 +150,12 @@ void meta_set_commit_hook(struct meta *m, void (*fn)(void *arg), void *arg)
     m->commit_arg = arg;
 }
 
+void meta_set_observer(struct meta *m, void (*fn)(void *arg, int64_t ns, int failed), void *arg)
+{
+    m->observer_arg = arg;
+    __atomic_store_n(&m->observer, fn, __ATOMIC_RELEASE);
+}
+
 int64_t meta_now_ns(void)
 {
     struct timespec ts;

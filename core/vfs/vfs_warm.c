@@ -72,7 +72,10 @@ int vfs_warm_block(const struct vfs_block *b, int page_cache)
     struct vfs_engine *e = vfs_opened();
     if (!e || !e->cache)
         return -ENOSPC; /* no cache to warm */
-    return fetch_warm(e->vol, b->id, b->index, b->len, page_cache);
+    int rc = fetch_warm(e->vol, b->id, b->index, b->len, page_cache);
+    if (rc == 0)
+        cache_note_warm(e->cache, b->len, 1); /* warmup's progress, node-wide (metrics) */
+    return rc;
 }
 
 int vfs_evict_block(const struct vfs_block *b)

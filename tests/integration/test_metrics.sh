@@ -78,6 +78,29 @@ for m in shimfs_object_gets_total shimfs_object_get_bytes_total \
          shimfs_object_get_seconds_total shimfs_cache_misses_total shimfs_cache_puts_total; do
     positive "$m" "$TEST_SCRATCH/cold.json"
 done
+# the writer's node: uploads, round trips, commits, and their histograms
+prom "$WCACHE" | "$PY" "$CHECK" shimfs_ > "$TEST_SCRATCH/writer.json" ||
+    fail "the writer's exposition does not parse (histograms included)"
+for m in shimfs_object_puts_total shimfs_object_put_bytes_total shimfs_meta_queries_total \
+         shimfs_meta_commits_total shimfs_object_put_seconds shimfs_meta_query_seconds; do
+    positive "$m" "$TEST_SCRATCH/writer.json"
+done
+assert_eq "$(value shimfs_meta_queries_total < "$TEST_SCRATCH/writer.json")" \
+    "$(value shimfs_meta_query_seconds_count < "$TEST_SCRATCH/writer.json")" \
+    "every round trip is in the query histogram"
+assert_eq "$(value shimfs_object_gets_total < "$TEST_SCRATCH/cold.json")" \
+    "$(value shimfs_object_get_seconds_count < "$TEST_SCRATCH/cold.json")" \
+    "every GET is in the GET histogram"
+# warmup's progress, on a third cache
+WMCACHE=$TEST_SCRATCH/cache-warm
+mkdir -p "$WMCACHE"
+check "warmup of the file" env SHIMFS_CACHE_DIR="$WMCACHE" SHIMFS_PREFIX="$PREFIX" SHIMFS_LOG=error \
+    SHIMFS_AGENT=0 "$CLI" warmup /f
+prom "$WMCACHE" | "$PY" "$CHECK" shimfs_ > "$TEST_SCRATCH/warmup.json" ||
+    fail "the exposition after warmup does not parse"
+assert_eq "$(stat -c %s "$TEST_SCRATCH/data").0" \
+    "$(value shimfs_warmup_bytes_total < "$TEST_SCRATCH/warmup.json")" "warmup's bytes counted"
+positive shimfs_warmup_blocks_total "$TEST_SCRATCH/warmup.json"
 for i in 1 2; do
     check "warm read $i" shim env SHIMFS_CACHE_DIR="$RCACHE" cmp "$TEST_SCRATCH/data" "$PREFIX/f"
 done
