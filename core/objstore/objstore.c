@@ -46,6 +46,7 @@ static void obj_fill_options(const struct obj_options *in, struct obj_options *o
         out->deadline_ms = in->deadline_ms;
     if (in->max_parallel > 0)
         out->max_parallel = in->max_parallel;
+    out->cred_dir = in->cred_dir;
 }
 
 int obj_open(const char *url, const struct obj_options *opts, struct obj_store **out)

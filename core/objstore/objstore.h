@@ -45,6 +45,9 @@ struct obj_options {
     int deadline_ms;      /* per request, every attempt and backoff included
                              (SHIMFS_S3_TIMEOUT), default 60000 */
     int max_parallel;     /* default 32: connections for obj_batch */
+    const char *cred_dir; /* a folder of this user's alone (the cache folder) where
+                             temporary credentials are shared by the node's
+                             processes; NULL: not shared. Must outlive the store. */
 };
 
 /* Parsed bucket URL (exposed for tests and `shimfs status`). */

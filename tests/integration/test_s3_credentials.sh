@@ -220,8 +220,44 @@ fetches=$(sed -n 's/.*fetches=\([0-9]*\).*/\1/p' <<< "$out")
     pass "ExpiredToken: one fetch per revocation, not one per thread ($fetches)" ||
     fail "ExpiredToken: $fetches fetches for 2 revocations"
 
+# ---- the node's processes of a user share temporary credentials ----------
+# (s3_cred_share.c): through a volume whose bucket is the stand-in's front,
+# four processes with one cache folder make one STS call; without a cache
+# folder each makes its own.
+curl -sf "$CRED/__secrets" > "$TEST_SCRATCH/share-secrets"   # the previous stand-in's
+stop_standin
+start_standin 3600
+clean_env; set_web
+SHARE_META=$(test_db)
+SHARE_PREFIX=/mnt/shimfs-credshare-$$
+SHARE_CACHE=$TEST_SCRATCH/share-cache
+mkdir -p "$SHARE_CACHE" && chmod 700 "$SHARE_CACHE"
+"$SHIMFS_CLI" format credshare --bucket "$S3_URL" --meta "$SHARE_META" > /dev/null 2>> "$LOGS/share" ||
+    fail "share: format through the stand-in"
+share_run() { # CACHE_SIZE, file number
+    env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$SHARE_PREFIX" SHIMFS_META="$SHARE_META" \
+        SHIMFS_CACHE_DIR="$SHARE_CACHE" SHIMFS_CACHE_SIZE="$1" SHIMFS_AGENT=0 \
+        sh -c "printf 'shared %s\\n' $2 > $SHARE_PREFIX/f$2 && cat $SHARE_PREFIX/f$2" 2>> "$LOGS/share"
+}
+sts0=$(stat_of '["sts"]')
+ok=0
+for i in 1 2 3 4; do
+    [ "$(share_run 1G "$i")" = "shared $i" ] && ok=$((ok + 1))
+done
+assert_eq 4 "$ok" "share: four processes wrote and read through the volume"
+assert_eq 1 $(($(stat_of '["sts"]') - sts0)) "share: four processes of the node, one STS call"
+f=$(ls "$SHARE_CACHE" | grep -E '^credentials-[0-9a-f]{32}$' | head -1)
+[ -n "$f" ] && assert_eq 600 "$(stat -c %a "$SHARE_CACHE/$f")" "share: the shared file is 0600" ||
+    fail "share: no shared credentials file in the cache folder"
+sts1=$(stat_of '["sts"]')
+for i in 5 6; do share_run 0 "$i" > /dev/null || true; done
+n=$(($(stat_of '["sts"]') - sts1))
+[ "$n" -ge 2 ] && pass "share: without a cache folder each process asks STS ($n calls for 2 runs)" ||
+    fail "share: without a cache folder, $n STS calls for 2 runs (the check above could not fail)"
+
 # ---- no secret reached a log line ----------------------------------------------
 curl -sf "$CRED/__secrets" > "$TEST_SCRATCH/secrets"
+cat "$TEST_SCRATCH/share-secrets" >> "$TEST_SCRATCH/secrets" 2>/dev/null || true
 stop_standin
 { echo "static-secret-$$"; echo "profile-secret-$$"; echo "config-secret-$$";
   echo "$STANDIN_CONTAINER_TOKEN"; cat "$STANDIN_WEB_TOKEN_FILE"; } >> "$TEST_SCRATCH/secrets"

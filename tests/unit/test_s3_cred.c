@@ -171,6 +171,51 @@ START_TEST(timestamps)
 }
 END_TEST
 
+/* The file the node's processes share (s3_cred_share.c). */
+START_TEST(share_file_format)
+{
+    char good[] = "shimfs-credentials 1\n2\n1796544000\n1796543700000\nASIA1\nsecret\ntok\n";
+    struct s3_creds c;
+    int src = -1;
+    ck_assert_int_eq(s3_cred_share_parse(good, &c, &src), 0);
+    ck_assert_int_eq(src, 2);
+    ck_assert_str_eq(c.access_key, "ASIA1");
+    ck_assert_str_eq(c.secret_key, "secret");
+    ck_assert_str_eq(c.token, "tok");
+    ck_assert_int_eq(c.expires, 1796544000);
+    ck_assert_int_eq(c.refresh_at, 1796543700000);
+    s3_creds_wipe(&c);
+    char notoken[] = "shimfs-credentials 1\n0\n5\n6\nA\nB\n-\n";
+    ck_assert_int_eq(s3_cred_share_parse(notoken, &c, &src), 0);
+    ck_assert_ptr_null(c.token);
+    s3_creds_wipe(&c);
+    static const char *const bad[] = {
+        "", "shimfs-credentials 1\n", "shimfs-credentials 2\n0\n5\n6\nA\nB\nC\n",
+        "shimfs-credentials 1\n0\n0\n6\nA\nB\nC\n",   /* static keys are never shared */
+        "shimfs-credentials 1\n99\n5\n6\nA\nB\nC\n",  /* no such source */
+        "shimfs-credentials 1\n-1\n5\n6\nA\nB\nC\n", "shimfs-credentials 1\n0\n5x\n6\nA\nB\nC\n",
+        "shimfs-credentials 1\n0\n5\n6\n\nB\nC\n", "shimfs-credentials 1\n0\n5\n6\nA\nB\nC",
+        "shimfs-credentials 1\n0\n5\n6\nA\nB\nC\nextra\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s", bad[i]);
+        ck_assert_msg(s3_cred_share_parse(buf, &c, &src) == -EINVAL, "accepted bad[%zu]", i);
+    }
+    /* the name depends on what selects the identity */
+    char k1[64], k2[64], k3[64];
+    setenv("AWS_ROLE_ARN", "arn:aws:iam::1:role/a", 1);
+    s3_cred_share_key("http://h/b", "us-east-1", k1, sizeof k1);
+    s3_cred_share_key("http://h/b", "us-east-1", k3, sizeof k3);
+    setenv("AWS_ROLE_ARN", "arn:aws:iam::1:role/b", 1);
+    s3_cred_share_key("http://h/b", "us-east-1", k2, sizeof k2);
+    unsetenv("AWS_ROLE_ARN");
+    ck_assert_str_eq(k1, k3);
+    ck_assert_str_ne(k1, k2);
+    ck_assert_int_eq((int)strlen(k1), 12 + 32);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("s3_cred");
@@ -186,6 +231,7 @@ int main(void)
     TCase *x = tcase_create("sts");
     tcase_add_test(x, sts_reply);
     tcase_add_test(x, timestamps);
+    tcase_add_test(x, share_file_format);
     suite_add_tcase(s, x);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

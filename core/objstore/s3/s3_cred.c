@@ -36,6 +36,8 @@ struct s3_cred {
     uint64_t fetches;
     int64_t retry_at_ms;        /* after a failure, no fetch before */
     int last_err;
+    char *share_dir;            /* s3_cred_share.c; NULL: not shared */
+    char share_key[64];
 };
 
 static int64_t s3_cred_now_ms(void)
@@ -76,20 +78,25 @@ static int64_t s3_refresh_time(const struct s3_creds *cr, int64_t fetched_s)
     return 1000 * (at < fetched_s + S3_REFRESH_MIN_GAP_S ? fetched_s + S3_REFRESH_MIN_GAP_S : at);
 }
 
-struct s3_cred *s3_cred_create(const char *desc, const char *region)
+struct s3_cred *s3_cred_create(const char *desc, const char *region, const char *share_dir)
 {
     struct s3_cred *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->desc = strdup(desc);
     c->region = strdup(region && *region ? region : "us-east-1");
+    c->share_dir = share_dir && *share_dir ? strdup(share_dir) : NULL;
     c->source = -1;
-    if (!c->desc || !c->region || pthread_mutex_init(&c->lock, NULL) != 0) {
+    if (!c->desc || !c->region || (share_dir && *share_dir && !c->share_dir) ||
+        pthread_mutex_init(&c->lock, NULL) != 0) {
         free(c->desc);
         free(c->region);
+        free(c->share_dir);
         free(c);
         return NULL;
     }
+    if (c->share_dir)
+        s3_cred_share_key(c->desc, c->region, c->share_key, sizeof c->share_key);
     pthread_cond_init(&c->changed, NULL);
     return c;
 }
@@ -103,6 +110,7 @@ void s3_cred_destroy(struct s3_cred *c)
     pthread_mutex_destroy(&c->lock);
     free(c->desc);
     free(c->region);
+    free(c->share_dir);
     free(c);
 }
 
@@ -149,7 +157,24 @@ static void s3_cred_refresh(struct s3_cred *c)
     int source = c->source, chosen = -1;
     struct s3_creds *cr = NULL;
     pthread_mutex_unlock(&c->lock);
-    int rc = s3_cred_fetch(c, source, &cr, &chosen);
+    /* the node's processes of this user: one fetches, the others take its
+     * answer while it is fresh (s3_cred_share.c) */
+    int lockfd = c->share_dir ? s3_cred_share_lock(c->share_dir, c->share_key) : -1;
+    int shared = 0, rc = -ENOENT;
+    if (lockfd >= 0) {
+        struct s3_creds *sh = calloc(1, sizeof *sh);
+        if (sh && s3_cred_share_load(c->share_dir, c->share_key, sh, &chosen) == 0 &&
+            s3_creds_valid(sh, s3_cred_now_ms() + 1000) && s3_cred_now_ms() < sh->refresh_at &&
+            (source < 0 || chosen == source)) {
+            cr = sh;
+            shared = 1;
+            rc = 0;
+        } else if (sh) {
+            s3_creds_free(sh);
+        }
+    }
+    if (!shared)
+        rc = s3_cred_fetch(c, source, &cr, &chosen);
     int64_t now_ms = s3_cred_now_ms();
     pthread_mutex_lock(&c->lock);
     c->fetches++;
@@ -162,7 +187,11 @@ static void s3_cred_refresh(struct s3_cred *c)
     if (rc == 0) {
         cr->gen = ++c->gen;
         cr->refs = 1;
-        cr->refresh_at = s3_refresh_time(cr, now_ms / 1000);
+        if (!shared) {
+            cr->refresh_at = s3_refresh_time(cr, now_ms / 1000);
+            if (lockfd >= 0)
+                s3_cred_share_store(c->share_dir, c->share_key, cr, chosen);
+        }
         if (c->source < 0)
             log_info("credentials", "%s: credentials from %s", c->desc, s3_cred_sources[chosen].name);
         c->source = chosen;
@@ -178,6 +207,7 @@ static void s3_cred_refresh(struct s3_cred *c)
         c->retry_at_ms = now_ms + S3_RETRY_AFTER_FAIL_MS;
         c->last_err = rc == -ENOMEM ? -ENOMEM : -EIO;
     }
+    s3_cred_share_unlock(lockfd);
     c->fetching = 0;
     pthread_cond_broadcast(&c->changed);
 }

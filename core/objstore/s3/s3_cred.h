@@ -43,7 +43,9 @@ struct s3_cred;
 
 /* desc: the store, for log lines; region: for STS's default endpoint.
  * Reads nothing yet: the chain is resolved at the first s3_cred_get. */
-struct s3_cred *s3_cred_create(const char *desc, const char *region);
+/* share_dir: a folder of this user's alone where credentials that expire
+ * are shared with the node's processes (NULL: none). */
+struct s3_cred *s3_cred_create(const char *desc, const char *region, const char *share_dir);
 void s3_cred_destroy(struct s3_cred *c);
 /* In a forked child: a refresh another thread was running is gone. */
 void s3_cred_after_fork(struct s3_cred *c);
@@ -77,6 +79,23 @@ extern const struct s3_cred_source s3_cred_sources[];
 extern const int s3_cred_nsources;
 
 void s3_creds_wipe(struct s3_creds *cr);   /* free and zero the strings */
+
+/* ---- sharing with the node's processes (s3_cred_share.c) ---------------- */
+
+/* The file name (in the shared folder) of the identity the environment
+ * selects for this store and region. */
+void s3_cred_share_key(const char *desc, const char *region, char *out, size_t cap);
+/* The lock of key's file (an fd to give to s3_cred_share_unlock), or -1
+ * when it could not be had within a bound (then nothing is shared). */
+int s3_cred_share_lock(const char *dir, const char *key);
+void s3_cred_share_unlock(int fd);
+/* Credentials another process stored (expires, refresh_at set): 0, or
+ * -errno when there are none usable. */
+int s3_cred_share_load(const char *dir, const char *key, struct s3_creds *out, int *source);
+/* The text of a shared file parsed (buf is modified): 0 or -EINVAL. */
+int s3_cred_share_parse(char *buf, struct s3_creds *out, int *source);
+/* Store credentials that expire (refresh_at set) for the others. */
+void s3_cred_share_store(const char *dir, const char *key, const struct s3_creds *cr, int source);
 
 /* ---- HTTP for the sources (s3_cred_http.c) ------------------------------ */
 

@@ -85,7 +85,7 @@ static int s3_open(struct obj_store *st)
     }
     snprintf(ctx->sigv4, sizeof ctx->sigv4, "aws:amz:%s:s3", u->region);
     retry_policy_init(&ctx->retry, st->opt.max_retries);
-    ctx->cred = s3_cred_create(st->desc, u->region);
+    ctx->cred = s3_cred_create(st->desc, u->region, st->opt.cred_dir);
     s3_read_ca_bundle(ctx);
     ctx->conn = s3_conn_create(st->opt.max_parallel);
     if (!ctx->conn || !ctx->cred) {
