@@ -116,7 +116,8 @@ static int vfs_dirty_grow(struct vfs_file *f, struct vfs_dirty *d, uint32_t need
     uint32_t scap;
     void *sp = f->spare[0] || f->spare[1] ? vfs_upload_spare_take(f, need, &scap) : NULL;
     if (sp) {
-        memcpy(sp, d->data, d->len);
+        if (d->len) /* a new piece has no buffer yet (memcpy from NULL is undefined) */
+            memcpy(sp, d->data, d->len);
         free(d->data);
         d->data = sp;
         d->cap = scap;
