@@ -19,7 +19,7 @@
  * used only when it is owned by root or this user, not listable by
  * others and sticky when others can write it (one warning and EACCES
  * otherwise: an admin makes it, as root, at node start); a name is used
- * only when it is a FIFO (opened O_PATH|O_NOFOLLOW, checked with fstat).
+ * only when it is a FIFO (lstat: a symlink is never followed).
  * A FIFO holds no data at rest. The volume's permission check is done
  * first (vfs_open_flags_check); the pipe is 0666 so that it never answers
  * differently from the volume. Unlinking the last name of a FIFO removes
@@ -84,15 +84,10 @@ static int vfs_fifo_dir(const char *dir)
 /* 0 when the name at path is a pipe (never followed). */
 static int vfs_fifo_is_pipe(const char *path)
 {
-    int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
     struct stat st;
-    int rc = fstat(fd, &st) < 0 ? -errno : 0;
-    close(fd);
-    if (rc == 0 && !S_ISFIFO(st.st_mode))
-        rc = vfs_fifo_refuse("a node pipe's name holds something else", &st);
-    return rc;
+    if (lstat(path, &st) < 0)
+        return -errno;
+    return S_ISFIFO(st.st_mode) ? 0 : vfs_fifo_refuse("a node pipe's name holds something else", &st);
 }
 
 /* The pipe's path: SHIMFS_FIFO_DIR / hash(volume uuid, inode). */

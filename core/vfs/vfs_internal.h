@@ -317,6 +317,10 @@ int vfs_pack_upload(struct volume *v, const struct vfs_dirty *p, int n, const ui
  * would make of them, in fewer records and bytes. Replaces *pieces (its
  * buffers freed), *n, *cap and *bytes; 0 or -ENOMEM (nothing changed). */
 int vfs_dirty_normalize(struct vfs_dirty **pieces, int *n, int *cap, uint64_t *bytes);
+/* f's positioned pieces normalised, so scattered small writes commit as
+ * few records and PUTs (on ENOMEM they stay as they are); sets when
+ * vfs_pwrite does it next. f->wlock held. */
+void vfs_dirty_flatten(struct vfs_file *f);
 /* A piece uploaded by the pipeline: its place and where its bytes are,
  * for the commit. */
 struct vfs_upiece {

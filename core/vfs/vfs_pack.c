@@ -153,6 +153,13 @@ static void vfs_runs_free(struct vfs_dirty *runs, int n)
     free(runs);
 }
 
+void vfs_dirty_flatten(struct vfs_file *f)
+{
+    if (!f->append_dirty && f->ndirty > 1)
+        (void)vfs_dirty_normalize(&f->dirty, &f->ndirty, &f->dirty_cap, &f->dirty_bytes);
+    f->flatten_at = f->ndirty > 512 ? 2 * f->ndirty : 1024;
+}
+
 int vfs_dirty_normalize(struct vfs_dirty **pieces, int *n, int *cap, uint64_t *bytes)
 {
     int np = *n;

@@ -159,8 +159,7 @@ int vfs_upload_start_locked(struct vfs_file *f)
     struct vfs_engine *e = vfs_opened();
     if (f->ndirty == 0)
         return 0;
-    if (f->ndirty > 1) /* a batch's pieces go up as few objects (vfs_pack.c) */
-        (void)vfs_dirty_normalize(&f->dirty, &f->ndirty, &f->dirty_cap, &f->dirty_bytes);
+    vfs_dirty_flatten(f); /* a batch's pieces go up as few objects (vfs_pack.c) */
     struct vfs_batch *b = calloc(1, sizeof *b);
     uint64_t *ids = calloc((size_t)f->ndirty, sizeof *ids);
     struct vfs_placed *placed = calloc((size_t)f->ndirty, sizeof *placed);

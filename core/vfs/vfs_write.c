@@ -232,15 +232,6 @@ static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, in
     return rc;
 }
 
-/* Positioned pieces flattened (vfs_dirty_normalize), so scattered small
- * writes commit as few records and PUTs; on ENOMEM they stay as they are. */
-static void vfs_dirty_flatten(struct vfs_file *f)
-{
-    if (!f->append_dirty && f->ndirty > 1)
-        (void)vfs_dirty_normalize(&f->dirty, &f->ndirty, &f->dirty_cap, &f->dirty_bytes);
-    f->flatten_at = f->ndirty > 512 ? 2 * f->ndirty : 1024;
-}
-
 int vfs_flush_locked(struct vfs_file *f)
 {
     if (f->ndirty == 0 && !f->batches)

@@ -163,8 +163,9 @@ static void s3_cred_refresh(struct s3_cred *c)
     int shared = 0, rc = -ENOENT;
     if (lockfd >= 0) {
         struct s3_creds *sh = calloc(1, sizeof *sh);
+        int64_t at = s3_cred_now_ms();
         if (sh && s3_cred_share_load(c->share_dir, c->share_key, sh, &chosen) == 0 &&
-            s3_creds_valid(sh, s3_cred_now_ms() + 1000) && s3_cred_now_ms() < sh->refresh_at &&
+            s3_creds_valid(sh, at + 1000) && at < sh->refresh_at &&
             (source < 0 || chosen == source)) {
             cr = sh;
             shared = 1;
