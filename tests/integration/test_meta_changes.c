@@ -24,58 +24,6 @@
 #include "meta.h"
 #include "meta_fixture.h"
 
-
-
-static void exec_ok(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    ExecStatusType st = PQresultStatus(r);
-    ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
-                  PQresultErrorMessage(r));
-    PQclear(r);
-}
-
-/* A formatted volume in a fresh schema (search_path in the conninfo). */
-static struct meta *volume(const char *schema)
-{
-    PGconn *adm = admin(NULL);
-    char sql[256];
-    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", schema, schema);
-    exec_ok(adm, sql);
-    PQfinish(adm);
-    char *err = NULL;
-    PQconninfoOption *opts = PQconninfoParse(test_url(), &err);
-    ck_assert_ptr_nonnull(opts);
-    char ci[4096] = "";
-    size_t n = 0;
-    for (PQconninfoOption *o = opts; o->keyword; o++)
-        if (o->val && *o->val && strcmp(o->keyword, "options"))
-            n += (size_t)snprintf(ci + n, sizeof ci - n, "%s='%s' ", o->keyword, o->val);
-    snprintf(ci + n, sizeof ci - n, "options='-c search_path=%s'", schema);
-    PQconninfoFree(opts);
-    struct meta *m;
-    ck_assert_int_eq(meta_open(ci, &m), 0);
-    struct meta_settings s;
-    memset(&s, 0, sizeof s);
-    snprintf(s.name, sizeof s.name, "chg");
-    snprintf(s.uuid, sizeof s.uuid, "6f1c2b7e-1111-4a2b-9c3d-000000000003");
-    snprintf(s.bucket, sizeof s.bucket, "file:///tmp/shimfs-test-bucket");
-    s.block_size = 4u << 20;
-    s.compress_algo = 1;
-    s.compress_level = 3;
-    ck_assert_int_eq(meta_format(m, &s, 0), 0);
-    return m;
-}
-
-static uint64_t mk(struct meta *m, uint64_t parent, const char *name, uint32_t mode)
-{
-    struct meta_attr a;
-    memset(&a, 0, sizeof a);
-    a.mode = mode;
-    ck_assert_int_eq(meta_create(m, parent, name, strlen(name), &a, NULL, 1), 0);
-    return a.ino;
-}
-
 /* ---- what the commit hook is told ---- */
 
 static struct { struct meta *m; int n; uint64_t dirs[16]; int calls; } hooked;
@@ -184,19 +132,19 @@ START_TEST(test_change_log)
 
     /* a transaction takes its id, then a poll, then it commits */
     PGconn *w = admin("t_chg_log");
-    exec_ok(w, "BEGIN");
+    admin_exec(w, "BEGIN");
     char sql[160];
     snprintf(sql, sizeof sql, "UPDATE inode SET mtime = mtime + 1 WHERE ino = %" PRIu64, f);
-    exec_ok(w, sql);
+    admin_exec(w, sql);
     /* a later transaction (a greater id) completes first: the poll's xmax
      * is past w's id, its xmin is not */
     PGconn *later = admin(NULL);
-    exec_ok(later, "SELECT pg_current_xact_id()");
+    admin_exec(later, "SELECT pg_current_xact_id()");
     PQfinish(later);
     memset(&s, 0, sizeof s);
     ck_assert_int_ge(meta_changes_since(m, h0, 100, &h1, seen_cb, &s), 0);
     ck_assert_msg(!seen_has(&s, f, NULL), "a change not committed yet was reported");
-    exec_ok(w, "COMMIT");
+    admin_exec(w, "COMMIT");
     PQfinish(w);
     memset(&s, 0, sizeof s);
     ck_assert_int_ge(meta_changes_since(m, h1, 100, &h2, seen_cb, &s), 1);

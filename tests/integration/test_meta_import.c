@@ -27,66 +27,6 @@
 
 static const int64_t MINUTE_NS = 60LL * 1000000000LL;
 
-
-
-
-
-static long long intf(PGconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static long long intf(PGconn *c, const char *fmt, ...)
-{
-    char sql[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    PGresult *r = PQexec(c, sql);
-    ExecStatusType st = PQresultStatus(r);
-    ck_assert_msg(st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK, "%s: %s", sql,
-                  PQresultErrorMessage(r));
-    long long v = st == PGRES_TUPLES_OK && PQntuples(r) == 1 ? atoll(PQgetvalue(r, 0, 0)) : 0;
-    PQclear(r);
-    return v;
-}
-
-static struct meta *volume(const char *schema)
-{
-    PGconn *adm = admin("public");
-    intf(adm, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", schema, schema);
-    PQfinish(adm);
-    char ci[4096];
-    conninfo_for(ci, sizeof ci, schema, NULL, NULL);
-    struct meta *m;
-    ck_assert_int_eq(meta_open(ci, &m), 0);
-    struct meta_settings s;
-    memset(&s, 0, sizeof s);
-    snprintf(s.name, sizeof s.name, "testvol");
-    snprintf(s.bucket, sizeof s.bucket, "file:///tmp/shimfs-test-bucket");
-    s.block_size = 4u << 20;
-    s.compress_algo = 1;
-    s.compress_level = 1;
-    ck_assert_int_eq(meta_format(m, &s, 0), 0);
-    return m;
-}
-
-static struct meta *volume_reopen(const char *schema)
-{
-    char ci[4096];
-    conninfo_for(ci, sizeof ci, schema, NULL, NULL);
-    struct meta *m;
-    ck_assert_int_eq(meta_open(ci, &m), 0);
-    return m;
-}
-
-static uint64_t mk(struct meta *m, uint64_t parent, const char *name, uint32_t mode)
-{
-    struct meta_attr a;
-    memset(&a, 0, sizeof a);
-    a.mode = mode;
-    int rc = meta_create(m, parent, name, strlen(name), &a, NULL, 1);
-    ck_assert_msg(rc == 0, "create %s: %d", name, rc);
-    return a.ino;
-}
-
 static struct meta_import_file file(uint64_t parent, const char *name, size_t nlen, uint64_t size,
                                     const struct meta_slice_rec *s, int ns)
 {

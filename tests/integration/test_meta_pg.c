@@ -34,129 +34,9 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-
-
-
-static PGconn *admin_connect(void)
-{
-    PGconn *c = PQconnectdb(test_url());
-    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "admin connection: %s", PQerrorMessage(c));
-    PQclear(PQexec(c, "SET client_min_messages = warning"));
-    return c;
-}
-
-static void admin_exec(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    ExecStatusType st = PQresultStatus(r);
-    ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
-                  PQresultErrorMessage(r));
-    PQclear(r);
-}
-
-static long long admin_int(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s: %s", sql,
-                  PQresultErrorMessage(r));
-    long long v = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
-static void fresh_schema(PGconn *adm, const char *schema)
-{
-    char sql[256];
-    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", schema, schema);
-    admin_exec(adm, sql);
-}
-
-static struct meta_settings test_settings(void)
-{
-    struct meta_settings s;
-    memset(&s, 0, sizeof s);
-    snprintf(s.name, sizeof s.name, "testvol");
-    snprintf(s.uuid, sizeof s.uuid, "6f1c2b7e-1111-4a2b-9c3d-000000000001");
-    snprintf(s.bucket, sizeof s.bucket, "file:///tmp/shimfs-test-bucket");
-    s.block_size = 4u << 20;
-    s.compress_algo = 1;
-    s.compress_level = 3;
-    s.created_ns = 1700000000123456789LL;
-    return s;
-}
-
-/* A formatted volume in a fresh schema. */
-static struct meta *volume(const char *schema)
-{
-    PGconn *adm = admin_connect();
-    fresh_schema(adm, schema);
-    PQfinish(adm);
-    char ci[4096];
-    conninfo_for(ci, sizeof ci, schema, NULL, NULL);
-    struct meta *m;
-    ck_assert_int_eq(meta_open(ci, &m), 0);
-    struct meta_settings s = test_settings();
-    ck_assert_int_eq(meta_format(m, &s, 0), 0);
-    return m;
-}
-
-static struct meta *reopen(const char *schema)
-{
-    char ci[4096];
-    conninfo_for(ci, sizeof ci, schema, NULL, NULL);
-    struct meta *m;
-    ck_assert_int_eq(meta_open(ci, &m), 0);
-    return m;
-}
-
-static uint64_t mk(struct meta *m, uint64_t parent, const char *name, uint32_t mode)
-{
-    struct meta_attr a;
-    memset(&a, 0, sizeof a);
-    a.mode = mode;
-    a.uid = 1000;
-    a.gid = 1000;
-    int rc = meta_create(m, parent, name, strlen(name), &a, NULL, 1);
-    ck_assert_msg(rc == 0, "create %s: %d", name, rc);
-    return a.ino;
-}
-
-static uint64_t mkfile(struct meta *m, uint64_t parent, const char *name)
-{
-    return mk(m, parent, name, S_IFREG | 0644);
-}
-
-static uint64_t mkdir_(struct meta *m, uint64_t parent, const char *name)
-{
-    return mk(m, parent, name, S_IFDIR | 0755);
-}
-
-static int lookup(struct meta *m, uint64_t parent, const char *name, struct meta_attr *a)
-{
-    struct meta_attr tmp;
-    return meta_lookup(m, parent, name, strlen(name), a ? a : &tmp);
-}
-
-static struct meta_attr getattr(struct meta *m, uint64_t ino)
-{
-    struct meta_attr a;
-    int rc = meta_getattr(m, ino, &a);
-    ck_assert_msg(rc == 0, "getattr %" PRIu64 ": %d", ino, rc);
-    return a;
-}
-
-/* Append one slice of `len` bytes at chunk position pos. */
-static void put_slice(struct meta *m, uint64_t ino, uint64_t chunk, uint32_t pos, uint64_t id,
-                      uint32_t len)
-{
-    struct meta_slice_rec r = { chunk, { pos, id, len, 0, len } };
-    uint64_t end = chunk * LAYOUT_CHUNK_SIZE + pos + len;
-    ck_assert_int_eq(meta_write(m, ino, &r, 1, end, 0, 0, NULL), 0);
-}
-
 static long long garbage_count(const char *schema, uint64_t id)
 {
-    PGconn *adm = admin_connect();
+    PGconn *adm = admin(NULL);
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM %s.garbage WHERE id = %" PRIu64, schema, id);
     long long n = admin_int(adm, sql);
@@ -176,30 +56,6 @@ static long vm_kb(const char *field)
     if (f)
         fclose(f);
     return v;
-}
-
-static char log_path[256];
-
-/* Send this process's log lines to a file the test can read. */
-static void capture_log(void)
-{
-    snprintf(log_path, sizeof log_path, "/tmp/test_meta_pg.%d.log", (int)getpid());
-    unlink(log_path);
-    char spec[300];
-    snprintf(spec, sizeof spec, "warn,file=%s", log_path);
-    log_configure(spec);
-}
-
-static void read_log(char *buf, size_t cap)
-{
-    buf[0] = '\0';
-    FILE *f = fopen(log_path, "r");
-    if (!f)
-        return;
-    size_t n = fread(buf, 1, cap - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    unlink(log_path);
 }
 
 /* ------------------------------------------------------- volume lifecycle */
@@ -238,7 +94,7 @@ START_TEST(test_format_and_settings)
     ck_assert_int_eq(s.uuid[14], '4');
 
     /* Another handle (fresh connections) sees the same volume. */
-    struct meta *m2 = reopen("t_format");
+    struct meta *m2 = volume_reopen("t_format");
     ck_assert_int_eq(meta_load_settings(m2, &s), 0);
     ck_assert_uint_eq(s.block_size, 1u << 20);
     meta_close(m2);
@@ -249,10 +105,10 @@ END_TEST
 START_TEST(test_unformatted)
 {
     capture_log();
-    PGconn *adm = admin_connect();
-    fresh_schema(adm, "t_unformatted");
+    PGconn *adm = admin(NULL);
+    sqlf(adm, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", "t_unformatted", "t_unformatted");
     PQfinish(adm);
-    struct meta *m = reopen("t_unformatted");
+    struct meta *m = volume_reopen("t_unformatted");
     struct meta_settings s;
     struct meta_attr a;
     ck_assert_int_eq(meta_load_settings(m, &s), -ENODEV);
@@ -269,10 +125,10 @@ START_TEST(test_schema_newer)
     capture_log();
     struct meta *m = volume("t_newer");
     meta_close(m);
-    PGconn *adm = admin_connect();
+    PGconn *adm = admin(NULL);
     admin_exec(adm, "INSERT INTO t_newer.schema_version VALUES (99, 0)");
     PQfinish(adm);
-    m = reopen("t_newer");
+    m = volume_reopen("t_newer");
     struct meta_settings s;
     struct meta_attr a;
     ck_assert_int_eq(meta_getattr(m, META_ROOT_INO, &a), -EPROTO);
@@ -611,7 +467,7 @@ START_TEST(test_readdir_100k)
     struct meta *m = volume("t_big");
     uint64_t d = mkdir_(m, META_ROOT_INO, "big"), first;
     ck_assert_int_eq(meta_next_ids(m, META_ID_INODE, (uint32_t)N, &first), 0);
-    PGconn *adm = admin_connect();
+    PGconn *adm = admin(NULL);
     char sql[1024];
     snprintf(sql, sizeof sql,
              "INSERT INTO t_big.inode (ino, mode, uid, gid, nlink, size, atime, mtime, ctime, parent) "
@@ -671,7 +527,7 @@ START_TEST(test_readdir_100k)
     ck_assert_int_eq(meta_stats(m, &st), 0);
     ck_assert_uint_eq(st.files, (uint64_t)N);
     meta_close(m);
-    adm = admin_connect();
+    adm = admin(NULL);
     admin_exec(adm, "DROP SCHEMA t_big CASCADE");   /* the one big schema */
     PQfinish(adm);
 }
@@ -834,7 +690,7 @@ static int rollback_ids(struct meta *m, void *arg)
 START_TEST(test_next_ids)
 {
     struct meta *m1 = volume("t_ids");
-    struct meta *m2 = reopen("t_ids");
+    struct meta *m2 = volume_reopen("t_ids");
     struct id_run r[2] = { { .m = m1 }, { .m = m2 } };
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
@@ -1097,7 +953,7 @@ static void *mover_thread(void *arg)
 START_TEST(test_rename_concurrent)
 {
     struct meta *m1 = volume("t_ren4");
-    struct meta *m2 = reopen("t_ren4");
+    struct meta *m2 = volume_reopen("t_ren4");
     uint64_t x = mkdir_(m1, META_ROOT_INO, "x"), y = mkdir_(m1, META_ROOT_INO, "y");
     mkdir_(m1, x, "dx");
     mkdir_(m1, y, "dy");
@@ -1240,7 +1096,7 @@ START_TEST(test_xattr)
     /* Unlinking drops the attributes with the inode. */
     struct meta_attr rm;
     ck_assert_int_eq(meta_unlink(m, META_ROOT_INO, "f", 1, 0, 0, &rm), 0);
-    PGconn *adm = admin_connect();
+    PGconn *adm = admin(NULL);
     ck_assert_int_eq(admin_int(adm, "SELECT count(*) FROM t_xattr.xattr"), 0);
     PQfinish(adm);
     meta_close(m);
@@ -1279,7 +1135,7 @@ START_TEST(test_txn)
 {
     setenv("SHIMFS_META_CONNS", "1", 1);    /* nested calls must not need a second */
     struct meta *m = volume("t_txn");
-    struct meta *other = reopen("t_txn");
+    struct meta *other = volume_reopen("t_txn");
     int fail = 1;
     ck_assert_int_eq(meta_txn(m, txn_three, &fail), -ECANCELED);
     ck_assert_int_eq(lookup(other, META_ROOT_INO, "t1", NULL), -ENOENT);
@@ -1330,7 +1186,7 @@ static void *deadlock_thread(void *arg)
 START_TEST(test_txn_deadlock_rerun)
 {
     struct meta *m1 = volume("t_deadlock");
-    struct meta *m2 = reopen("t_deadlock");
+    struct meta *m2 = volume_reopen("t_deadlock");
     uint64_t a = mkfile(m1, META_ROOT_INO, "a"), b = mkfile(m1, META_ROOT_INO, "b");
     pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, 2);
@@ -1469,7 +1325,7 @@ START_TEST(test_reconnect)
     struct meta_attr a;
     ck_assert_int_eq(meta_getattr(m, META_ROOT_INO, &a), 0);
     int pid0 = backend_pid(m);
-    PGconn *adm = admin_connect();
+    PGconn *adm = admin(NULL);
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)::int", pid0);
     ck_assert_int_eq(admin_int(adm, sql), 1);

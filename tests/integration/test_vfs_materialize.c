@@ -233,24 +233,12 @@ END_TEST
 
 int main(void)
 {
-    if (!getenv("SHIMFS_META")) {
-        fprintf(stderr, "test_vfs_materialize: SHIMFS_META is not set\n");
-        return 1;
-    }
-    Suite *s = suite_create("vfs_materialize");
-    TCase *tc = tcase_create("materialize");
-    tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_copy_layout_and_reuse);
-    tcase_add_test(tc, test_errors);
-    tcase_add_test(tc, test_type_changes);
-    tcase_add_test(tc, test_replaced);
-    tcase_add_test(tc, test_concurrent);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    const TTest *const tests[] = {
+        test_copy_layout_and_reuse,
+        test_errors,
+        test_type_changes,
+        test_replaced,
+        test_concurrent,
+    };
+    return vfs_fixture_main("vfs_materialize", setup, teardown, tests, (int)(sizeof tests / sizeof *tests));
 }

@@ -195,22 +195,10 @@ END_TEST
 
 int main(void)
 {
-    if (!getenv("SHIMFS_META")) {
-        fprintf(stderr, "test_vfs_missing: SHIMFS_META is not set\n");
-        return 1;
-    }
-    Suite *s = suite_create("vfs_missing");
-    TCase *tc = tcase_create("missing");
-    tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_small_file_missing_object);
-    tcase_add_test(tc, test_large_file_missing_block);
-    tcase_add_test(tc, test_damaged_cache_file_missing_object);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    const TTest *const tests[] = {
+        test_small_file_missing_object,
+        test_large_file_missing_block,
+        test_damaged_cache_file_missing_object,
+    };
+    return vfs_fixture_main("vfs_missing", setup, teardown, tests, (int)(sizeof tests / sizeof *tests));
 }

@@ -136,21 +136,9 @@ END_TEST
 
 int main(void)
 {
-    if (!getenv("SHIMFS_META")) {
-        fprintf(stderr, "test_vfs_versions: SHIMFS_META is not set\n");
-        return 1;
-    }
-    Suite *s = suite_create("vfs_versions");
-    TCase *tc = tcase_create("versions");
-    tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_renamed_over_after_stat);
-    tcase_add_test(tc, test_rewritten_after_stat);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    const TTest *const tests[] = {
+        test_renamed_over_after_stat,
+        test_rewritten_after_stat,
+    };
+    return vfs_fixture_main("vfs_versions", setup, teardown, tests, (int)(sizeof tests / sizeof *tests));
 }

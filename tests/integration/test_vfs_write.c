@@ -17,6 +17,7 @@
 
 #include "meta.h"
 #include "vfs.h"
+#include "vfs_fixture.h"
 
 static char scratch[256];
 
@@ -340,26 +341,14 @@ END_TEST
 
 int main(void)
 {
-    if (!getenv("SHIMFS_META")) {
-        fprintf(stderr, "test_vfs_write: SHIMFS_META is not set\n");
-        return 1;
-    }
-    Suite *s = suite_create("vfs_write");
-    TCase *tc = tcase_create("write");
-    tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_write_commit_read);
-    tcase_add_test(tc, test_holes_append_truncate);
-    tcase_add_test(tc, test_namespace);
-    tcase_add_test(tc, test_permissions);
-    tcase_add_test(tc, test_writeback_recovery);
-    tcase_add_test(tc, test_writeback_recovery_at_open);
-    tcase_add_test(tc, test_writeback_corrupt_journals);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    const TTest *const tests[] = {
+        test_write_commit_read,
+        test_holes_append_truncate,
+        test_namespace,
+        test_permissions,
+        test_writeback_recovery,
+        test_writeback_recovery_at_open,
+        test_writeback_corrupt_journals,
+    };
+    return vfs_fixture_main("vfs_write", setup, teardown, tests, (int)(sizeof tests / sizeof *tests));
 }
