@@ -415,7 +415,8 @@ struct meta_conn_gate {
      * before: *replaced (if not NULL) gets that inode's attributes after
      * the change (nlink decremented; 0 if it was deleted or orphaned), or
      * ino 0 when no inode lost a name (no target, RENAME_EXCHANGE, or both
-     * names one inode). */ \
+     * names one inode); its ctime_ns is then still the time the rename
+     * wrote (the moved inodes' new ctime). */ \
     X(rename2, (struct meta *m, uint64_t src_parent, const char *src, size_t slen, \
                 uint64_t dst_parent, const char *dst, size_t dlen, unsigned flags, \
                 struct meta_attr *replaced), \

@@ -49,8 +49,13 @@
 #define NM_MAX_FILE (64u << 20)
 #define NM_KIND_BLOB 1
 #define NM_KIND_DIR 2
+#define NM_KIND_DELTA 3
 #define NM_TAG_ENTRY 0x45u
 #define NM_TAG_CHUNK 0x43u
+#define NM_TAG_GONE 0x47u
+/* a delta past this many records is left to go stale (the next lister
+ * reads the folder afresh) */
+#define NM_DELTA_MAX 4096
 
 #define NM_RING 1024
 #define NM_RING_DIRS 6
@@ -497,7 +502,7 @@ static int nm_load(struct nodemeta *nm, const char *name, uint32_t kind, uint64_
             h->payload_len != (uint64_t)st.st_size - sizeof *h ||
             XXH3_64bits(p + sizeof *h, (size_t)h->payload_len) != h->sum)
             rc = -ESTALE;
-        else if ((check_gen && nm_changed_here(nm, dir, h->gen)) ||
+        else if ((check_gen == 1 && nm_changed_here(nm, dir, h->gen)) ||
                  (max_age_ns >= 0 && (age > max_age_ns || age < -max_age_ns)))
             rc = -ESTALE;
     }
@@ -651,6 +656,28 @@ void nodemeta_buf_free(struct nodemeta_buf *b)
     *b = (struct nodemeta_buf){ 0 };
 }
 
+/* The delta of dir's snapshot (base header bh) that makes it current
+ * again after local commits: its records into s, or -ESTALE. */
+static int nm_load_delta(struct nodemeta *nm, uint64_t dir, const struct nm_header *bh,
+                         struct nodemeta_snap *s)
+{
+    char name[32];
+    struct nm_header h;
+    char *p;
+    snprintf(name, sizeof name, "x%llx", (unsigned long long)dir);
+    int rc = nm_load(nm, name, NM_KIND_DELTA, dir, -1, 0, &p, &h);
+    if (rc < 0)
+        return rc;
+    if (h.dir != dir || h.token != bh->sum || h.rseq != bh->gen || nm_changed_here(nm, dir, h.gen)) {
+        free(p);
+        return -ESTALE;
+    }
+    s->delta = p;
+    s->delta_len = sizeof h + (size_t)h.payload_len;
+    s->delta_pos = sizeof h;
+    return 0;
+}
+
 int nodemeta_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns, struct nodemeta_snap *s)
 {
     char name[32];
@@ -658,13 +685,15 @@ int nodemeta_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns, str
     snprintf(name, sizeof name, "d%llx", (unsigned long long)dir);
     memset(s, 0, sizeof *s);
     nodemeta_touch(nm, nodemeta_now()); /* keeps the agent serving the node */
-    int rc = nm_load(nm, name, NM_KIND_DIR, dir, max_age_ns, 1, &s->p, &h);
+    int rc = nm_load(nm, name, NM_KIND_DIR, dir, max_age_ns, 2, &s->p, &h);
     if (rc < 0)
         return rc;
-    if (h.dir != dir) {
+    if (h.dir != dir || (nm_changed_here(nm, dir, h.gen) && nm_load_delta(nm, dir, &h, s) < 0)) {
         nodemeta_snap_free(s);
         return -ESTALE;
     }
+    if (s->delta)
+        h.has_dir_attr = 0; /* the local commits changed it: asked again */
     s->len = sizeof h + (size_t)h.payload_len;
     s->pos = sizeof h;
     s->fetched_ns = h.fetched_ns;
@@ -719,5 +748,128 @@ int nodemeta_snap_next(struct nodemeta_snap *s, const char **name, size_t *nlen,
 void nodemeta_snap_free(struct nodemeta_snap *s)
 {
     free(s->p);
-    s->p = NULL;
+    free(s->delta);
+    s->p = s->delta = NULL;
+}
+
+int nodemeta_delta_next(struct nodemeta_snap *s, const char **name, size_t *nlen,
+                        struct meta_attr *a)
+{
+    assert(s->delta && s->delta_pos <= s->delta_len);
+    if (s->delta_pos >= s->delta_len)
+        return 0;
+    struct nm_entry e;
+    if (s->delta_len - s->delta_pos < sizeof e)
+        return -EBADMSG;
+    memcpy(&e, s->delta + s->delta_pos, sizeof e);
+    size_t padded = ((size_t)e.nlen + 7) & ~(size_t)7;
+    if ((e.tag != NM_TAG_ENTRY && e.tag != NM_TAG_GONE) || e.nlen == 0 ||
+        e.nlen > META_NAME_MAX || s->delta_len - s->delta_pos - sizeof e < padded)
+        return -EBADMSG;
+    *name = s->delta + s->delta_pos + sizeof e;
+    *nlen = e.nlen;
+    *a = e.a;
+    s->delta_pos += sizeof e + padded;
+    return e.tag == NM_TAG_ENTRY ? 1 : 2;
+}
+
+/* One patcher at a time per node folder: a delta is read, extended and
+ * replaced whole. Bounded: the holders only read and write small files. */
+static int nm_patch_lock(struct nodemeta *nm)
+{
+    int fd = openat(nm->dirfd, "patch.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+    for (int i = 0; i < 200; i++) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return fd;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            break;
+        struct timespec ts = { 0, 50000 };
+        nanosleep(&ts, NULL);
+    }
+    close(fd);
+    return -EBUSY;
+}
+
+/* The header of dir's snapshot file, checked for layout (its payload is
+ * checked by its readers). */
+static int nm_base_header(struct nodemeta *nm, uint64_t dir, struct nm_header *h)
+{
+    char name[32];
+    snprintf(name, sizeof name, "d%llx", (unsigned long long)dir);
+    int fd = openat(nm->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -ENOENT;
+    ssize_t got = io_pread_full(fd, h, sizeof *h, 0);
+    close(fd);
+    if (got != (ssize_t)sizeof *h || h->magic != NM_MAGIC || h->version != NM_VERSION ||
+        h->kind != NM_KIND_DIR || h->dir != dir || h->attr_size != sizeof(struct meta_attr))
+        return -ESTALE;
+    return 0;
+}
+
+/* Whether the delta covering local commits up to `covered` may take
+ * commit seq: no other local commit changed dir in between, and seq's
+ * own directories are known. */
+static int nm_patch_follows(const struct nodemeta *nm, uint64_t dir, uint64_t covered, uint64_t seq)
+{
+    uint64_t d[NM_RING_DIRS * 8];
+    if (seq <= covered || nodemeta_local_changes(nm, seq - 1, seq, d, NM_RING_DIRS) < 0)
+        return 0;
+    int n = nodemeta_local_changes(nm, covered, seq - 1, d, (int)(sizeof d / sizeof d[0]));
+    if (n < 0)
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (d[i] == dir)
+            return 0;
+    return 1;
+}
+
+int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
+                       const struct nodemeta_change *c, int n)
+{
+    assert(n > 0 && c);
+    int lock = nm_patch_lock(nm);
+    if (lock < 0)
+        return lock;
+    struct nm_header bh, dh;
+    struct nodemeta_buf b = { 0 };
+    char name[32], *old = NULL;
+    snprintf(name, sizeof name, "x%llx", (unsigned long long)dir);
+    int rc = nm_base_header(nm, dir, &bh);
+    uint64_t covered = bh.gen;
+    if (rc == 0 && nm_load(nm, name, NM_KIND_DELTA, dir, -1, 0, &old, &dh) == 0 &&
+        dh.dir == dir && dh.token == bh.sum && dh.rseq == bh.gen) {
+        covered = dh.gen;
+        nm_put(&b, old + sizeof dh, (size_t)dh.payload_len);
+    }
+    if (rc == 0 && (!nm_patch_follows(nm, dir, covered, seq) ||
+                    b.len / sizeof(struct nm_entry) + (size_t)n > NM_DELTA_MAX))
+        rc = -ESTALE;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        struct nm_entry e;
+        memset(&e, 0, sizeof e);
+        e.tag = c[i].a ? NM_TAG_ENTRY : NM_TAG_GONE;
+        e.nlen = (uint32_t)c[i].nlen;
+        if (c[i].a)
+            e.a = *c[i].a;
+        nm_put(&b, &e, sizeof e);
+        nm_put(&b, c[i].name, c[i].nlen);
+    }
+    if (rc == 0 && b.err)
+        rc = b.err;
+    if (rc == 0) {
+        memset(&dh, 0, sizeof dh);
+        dh.kind = NM_KIND_DELTA;
+        dh.dir = dir;
+        dh.gen = seq;           /* local commits up to here are in */
+        dh.token = bh.sum;      /* the snapshot it patches */
+        dh.rseq = bh.gen;
+        rc = nm_publish(nm, name, &dh, b.p, b.len);
+    }
+    free(old);
+    nodemeta_buf_free(&b);
+    close(lock);
+    return rc;
 }

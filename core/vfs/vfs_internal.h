@@ -87,6 +87,9 @@ void mcache_dir_changed(uint64_t dir, int nlink_delta, int64_t time_ns);
 void mcache_reset(void);
 /* This process committed a change (the node generation was `before`). */
 void mcache_own_commit(uint64_t before);
+/* The node's local sequence number of this thread's last commit since the
+ * last call (0: none, or no node). */
+uint64_t mcache_take_commit(void);
 
 /* ---- large directories listed whole (vfs_listing.c) ---- */
 /* The records of a node snapshot with their index in name order;
@@ -136,6 +139,10 @@ int mcache_dir_huge(uint64_t dir);
 int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg);
 /* The node's snapshot only (no query): 1 when one was used. */
 int vfs_snap_load(uint64_t dir);
+/* This thread's commit seq (mcache_take_commit) changed names of dir: the
+ * node's snapshot of dir takes them (a NULL attribute: the name is gone)
+ * instead of going stale, when it can (nodemeta_dir_patch). */
+void vfs_snap_patch(uint64_t seq, uint64_t dir, const struct nodemeta_change *c, int n);
 /* The node asks a question once (vfs_flight.c): kind 'd' a directory's
  * listing, 'w' a walk from dir by name. Returns a token for vfs_flight_end
  * (-1: none, ask anyway); *waited: another process asked meanwhile, look

@@ -9,6 +9,12 @@
  * streams read it by position (vfs_dir.c), so `ls -f` of a big directory
  * makes no query and no allocation per entry.
  *
+ * A snapshot the node's processes patched with their own changes
+ * (nodemeta_dir_patch) comes with a delta: the index then merges it in
+ * (a name set there replaces or adds an entry, a name gone leaves the
+ * index), so its readers see those changes without reading the folder
+ * again.
+ *
  * Promises: a listing is immutable once built and refcounted (a stream
  * keeps reading the one it started with while the cache moves on); names
  * are in the byte order the database listed them in (the snapshot's
@@ -20,10 +26,80 @@
 
 #include "vfs_internal.h"
 
+/* An index position in the delta's records rather than the snapshot's. */
+#define VFS_LISTING_DELTA ((size_t)1 << 63)
+
 static int vfs_listing_cmp(const char *a, size_t al, const char *b, size_t bl)
 {
     int c = memcmp(a, b, al < bl ? al : bl);
     return c ? c : (al > bl) - (al < bl);
+}
+
+struct vfs_delta_rec { size_t pos; const char *name; size_t nlen; int gone; uint32_t seq; };
+
+static int vfs_delta_rec_cmp(const void *x, const void *y)
+{
+    const struct vfs_delta_rec *a = x, *b = y;
+    int c = vfs_listing_cmp(a->name, a->nlen, b->name, b->nlen);
+    return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+/* The delta's records, in name order, the last word on each name only. */
+static int vfs_delta_sorted(struct nodemeta_snap *s, struct vfs_delta_rec **out, size_t *count)
+{
+    struct vfs_delta_rec *r = NULL;
+    size_t n = 0, cap = 0;
+    const char *name;
+    size_t nlen;
+    struct meta_attr a;
+    int k;
+    for (;;) {
+        size_t pos = s->delta_pos;
+        k = nodemeta_delta_next(s, &name, &nlen, &a);
+        if (k <= 0)
+            break;
+        if (n == cap) {
+            size_t ncap = cap ? 2 * cap : 64;
+            struct vfs_delta_rec *p = realloc(r, ncap * sizeof *p);
+            if (!p) {
+                k = -ENOMEM;
+                break;
+            }
+            r = p;
+            cap = ncap;
+        }
+        r[n] = (struct vfs_delta_rec){ pos, name, nlen, k == 2, (uint32_t)n };
+        n++;
+    }
+    if (k < 0) {
+        free(r);
+        return k;
+    }
+    if (n)
+        qsort(r, n, sizeof *r, vfs_delta_rec_cmp);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m && vfs_listing_cmp(r[m - 1].name, r[m - 1].nlen, r[i].name, r[i].nlen) == 0)
+            m--;
+        r[m++] = r[i];
+    }
+    *out = r;
+    *count = m;
+    return 0;
+}
+
+static int vfs_listing_push(struct vfs_listing *l, size_t *cap, size_t pos)
+{
+    if (l->n == *cap) {
+        size_t ncap = *cap ? 2 * *cap : 4096;
+        size_t *p = realloc(l->off, ncap * sizeof *p);
+        if (!p)
+            return -ENOMEM;
+        l->off = p;
+        *cap = ncap;
+    }
+    l->off[l->n++] = pos;
+    return 0;
 }
 
 int vfs_listing_build(uint64_t dir, int64_t at, struct nodemeta_snap *s, struct vfs_listing **out)
@@ -34,38 +110,53 @@ int vfs_listing_build(uint64_t dir, int64_t at, struct nodemeta_snap *s, struct 
     l->refs = 1;
     l->dir = dir;
     l->at = at;
-    size_t start = s->pos, cap = 0;
+    size_t start = s->pos, cap = 0, nd = 0, di = 0;
     const char *name, *prev = NULL;
     size_t nlen, plen = 0;
     struct meta_attr a;
     uint64_t chunk;
     const struct layout_slice *sl;
-    int n, k;
-    for (;;) {
+    int n, k = 0;
+    struct vfs_delta_rec *d = NULL;
+    if (s->delta)
+        k = vfs_delta_sorted(s, &d, &nd);
+    while (k == 0) {
         size_t pos = s->pos;
-        k = nodemeta_snap_next(s, &name, &nlen, &a, &chunk, &sl, &n);
-        if (k <= 0)
+        int r = nodemeta_snap_next(s, &name, &nlen, &a, &chunk, &sl, &n);
+        if (r <= 0) {
+            k = r;
             break;
-        if (k != 1)
+        }
+        if (r != 1)
             continue; /* a block map: files opened later ask for theirs */
         if (prev && vfs_listing_cmp(prev, plen, name, nlen) >= 0) {
             k = -EBADMSG; /* not in order: no binary search over it */
             break;
         }
-        if (l->n == cap) {
-            size_t ncap = cap ? 2 * cap : 4096;
-            size_t *p = realloc(l->off, ncap * sizeof *p);
-            if (!p) {
-                k = -ENOMEM;
-                break;
-            }
-            l->off = p;
-            cap = ncap;
-        }
-        l->off[l->n++] = pos;
         prev = name;
         plen = nlen;
+        /* the delta's names before this one, then this one unless the
+         * delta has the last word on it */
+        int c = 1;
+        while (k == 0 && di < nd && (c = vfs_listing_cmp(d[di].name, d[di].nlen, name, nlen)) < 0) {
+            if (!d[di].gone)
+                k = vfs_listing_push(l, &cap, d[di].pos | VFS_LISTING_DELTA);
+            di++;
+        }
+        if (k == 0 && di < nd && c == 0) {
+            if (!d[di].gone)
+                k = vfs_listing_push(l, &cap, d[di].pos | VFS_LISTING_DELTA);
+            di++;
+        } else if (k == 0) {
+            k = vfs_listing_push(l, &cap, pos);
+        }
+        if (k < 0)
+            break;
     }
+    for (; k == 0 && di < nd; di++)
+        if (!d[di].gone)
+            k = vfs_listing_push(l, &cap, d[di].pos | VFS_LISTING_DELTA);
+    free(d);
     if (k < 0) {
         free(l->off);
         free(l);
@@ -85,9 +176,14 @@ void vfs_listing_entry(const struct vfs_listing *l, uint32_t i, const char **nam
     uint64_t chunk;
     const struct layout_slice *sl;
     int n;
-    s.pos = l->off[i];
     /* checked whole by vfs_listing_build: an entry record */
-    (void)nodemeta_snap_next(&s, name, nlen, a, &chunk, &sl, &n);
+    if (l->off[i] & VFS_LISTING_DELTA) {
+        s.delta_pos = l->off[i] & ~VFS_LISTING_DELTA;
+        (void)nodemeta_delta_next(&s, name, nlen, a);
+    } else {
+        s.pos = l->off[i];
+        (void)nodemeta_snap_next(&s, name, nlen, a, &chunk, &sl, &n);
+    }
 }
 
 int vfs_listing_find(const struct vfs_listing *l, const char *name, size_t nlen,
@@ -112,7 +208,7 @@ int vfs_listing_find(const struct vfs_listing *l, const char *name, size_t nlen,
 
 size_t vfs_listing_bytes(const struct vfs_listing *l)
 {
-    return l->snap.len + (size_t)l->n * sizeof *l->off;
+    return l->snap.len + l->snap.delta_len + (size_t)l->n * sizeof *l->off;
 }
 
 struct vfs_listing *vfs_listing_get(struct vfs_listing *l)

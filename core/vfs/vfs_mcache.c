@@ -180,8 +180,20 @@ static void mc_sync_gen_locked(void)
     mc->seen_valid = 1;
 }
 
+/* The local sequence number of this thread's last commit (0: none since
+ * taken), for the node snapshots' patches (vfs_snap_patch). */
+static __thread uint64_t mc_last_commit;
+
+uint64_t mcache_take_commit(void)
+{
+    uint64_t seq = mc_last_commit;
+    mc_last_commit = 0;
+    return seq;
+}
+
 void mcache_own_commit(uint64_t before)
 {
+    mc_last_commit = before + 1;
     struct vfs_engine *e = vfs_opened();
     pthread_mutex_lock(&mc->lock);
     if (mc->seen_valid && before != mc->seen_gen) {

@@ -223,8 +223,11 @@ static int vfs_new_inode(struct vfs_parent *p, mode_t mode, dev_t rdev, const ch
     if (S_ISDIR(mode) && (p->dir.mode & S_ISGID))
         a.mode |= S_ISGID;
     a.rdev = rdev;
+    (void)mcache_take_commit();
     int rc = meta_create(vfs_eng.meta, p->dir.ino, p->name, p->nlen, &a, target, excl);
     if (rc == 0) {
+        struct nodemeta_change c = { p->name, p->nlen, &a };
+        vfs_snap_patch(mcache_take_commit(), p->dir.ino, &c, 1);
         mcache_put_entry(p->dir.ino, p->name, p->nlen, &a);
         vfs_changed_dir(p->dir.ino, 0, S_ISDIR(a.mode) ? 1 : 0, a.ctime_ns);
         *out = a;
@@ -330,9 +333,13 @@ static int vfs_remove(const char *vpath, int dir, char *host, size_t hcap)
     int keep = !dir && vfs_is_open(victim.ino);
     if (keep)
         (void)vfs_session_ensure(); /* the orphan is owned by it (else the reaper's grace) */
+    (void)mcache_take_commit();
     rc = meta_unlink(vfs_eng.meta, p.dir.ino, p.name, p.nlen, dir, keep, &removed);
-    if (rc == 0) /* a failed unlink (ENOTEMPTY ...) left the name there */
+    if (rc == 0) { /* a failed unlink (ENOTEMPTY ...) left the name there */
+        struct nodemeta_change c = { p.name, p.nlen, NULL };
+        vfs_snap_patch(mcache_take_commit(), p.dir.ino, &c, 1);
         mcache_put_negative(p.dir.ino, p.name, p.nlen);
+    }
     vfs_changed_dir(p.dir.ino, rc, dir ? -1 : 0, rc == 0 ? removed.ctime_ns : 0);
     mcache_forget(victim.ino);
     if (rc == 0 && keep && removed.nlink == 0)
@@ -352,6 +359,28 @@ static int vfs_parent_in_volume(const char *vpath, struct vfs_parent *p)
     char host[VFS_HOST_MAX];
     int rc = vfs_resolve_parent(vpath, p, host, sizeof host);
     return rc == VFS_ESCAPED ? -EXDEV : rc == 0 ? vfs_writable() : rc;
+}
+
+/* The node's snapshots of both folders take a rename of this thread's
+ * (the one it just committed): the moved inode is in b now, its ctime that
+ * of the commit. */
+static void vfs_rename_patch(const struct vfs_parent *a, const struct vfs_parent *b,
+                             const struct meta_attr *src, int64_t ctime_ns)
+{
+    uint64_t seq = mcache_take_commit();
+    struct meta_attr moved = *src;
+    moved.ctime_ns = ctime_ns;
+    if (moved.parent)
+        moved.parent = b->dir.ino;
+    struct nodemeta_change c[2] = { { a->name, a->nlen, NULL }, { b->name, b->nlen, &moved } };
+    if (a->dir.ino == b->dir.ino && a->nlen == b->nlen && memcmp(a->name, b->name, a->nlen) == 0)
+        return; /* nothing moved */
+    if (a->dir.ino == b->dir.ino) {
+        vfs_snap_patch(seq, a->dir.ino, c, 2);
+        return;
+    }
+    vfs_snap_patch(seq, a->dir.ino, &c[0], 1);
+    vfs_snap_patch(seq, b->dir.ino, &c[1], 1);
 }
 
 int vfs_rename(const char *from, const char *to, unsigned flags)
@@ -393,8 +422,12 @@ int vfs_rename(const char *from, const char *to, unsigned flags)
     if (keep)
         (void)vfs_session_ensure();
     struct meta_attr replaced = { 0 };
+    (void)mcache_take_commit();
     rc = meta_rename2(vfs_eng.meta, a.dir.ino, a.name, a.nlen, b.dir.ino, b.name, b.nlen,
                       flags | (keep ? META_RENAME_ORPHAN : 0), &replaced);
+    /* two names of one inode: the rename changed nothing */
+    if (rc == 0 && !(flags & RENAME_EXCHANGE) && !(has_dst && dst.ino == src.ino))
+        vfs_rename_patch(&a, &b, &src, replaced.ctime_ns);
     if (rc == 0 && keep && replaced.ino == dst.ino && replaced.nlink == 0)
         vfs_open_mark_orphan(dst.ino);
     /* the names now point where the rename put them (a failed rename

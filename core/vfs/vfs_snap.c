@@ -163,8 +163,10 @@ static int vfs_snap_from_node(uint64_t dir, int scan, meta_dirent_cb ecb, void *
     size_t start = s.pos;
     long count = 0;
     int rc = vfs_snap_replay(&s, &f, 0, &count);
-    if (rc == 0 && count > VFS_SNAP_MAX) {
-        /* a big folder: kept as a listing, the caches take the names asked */
+    if (rc == 0 && (count > VFS_SNAP_MAX || s.delta)) {
+        /* a big folder, or one this node's processes changed since (its
+         * delta merges into an index): kept as a listing, the caches take
+         * the names asked */
         struct vfs_listing *l;
         s.pos = start;
         rc = vfs_listing_build(dir, f.at, &s, &l);
@@ -200,6 +202,17 @@ static int vfs_snap_from_node(uint64_t dir, int scan, meta_dirent_cb ecb, void *
         log_debug("vfs", "node snapshot of directory %llu unusable: %s", (unsigned long long)dir,
                   strerror(-rc));
     return rc == 0;
+}
+
+void vfs_snap_patch(uint64_t seq, uint64_t dir, const struct nodemeta_change *c, int n)
+{
+    struct vfs_engine *e = vfs_opened();
+    if (!seq || !e || !e->node)
+        return;
+    int rc = nodemeta_dir_patch(e->node, dir, seq, c, n);
+    if (rc < 0 && rc != -ENOENT && rc != -ESTALE)
+        log_debug("vfs", "patching the node's snapshot of directory %llu: %s",
+                  (unsigned long long)dir, strerror(-rc));
 }
 
 int vfs_snap_load(uint64_t dir)
