@@ -656,25 +656,88 @@ void nodemeta_buf_free(struct nodemeta_buf *b)
     *b = (struct nodemeta_buf){ 0 };
 }
 
+/* ---- deltas: a snapshot patched with the node's own changes ----
+ * File "x<dir>": a header naming the snapshot it patches (its checksum
+ * and generation), then groups appended under the node's patch lock, one
+ * per local commit, each { seq, records, checksum } with up to two
+ * fixed-size records (a name set with its attributes, or gone). Appends
+ * are one write each: a reader takes the groups that check, in order, up
+ * to the first that does not (one being written), and the sequence of the
+ * last one taken is what the delta covers. */
+#define NM_DELTA_RECS 2
+struct nm_delta_rec { uint32_t tag, nlen; struct meta_attr a; char name[META_NAME_MAX + 1]; };
+struct nm_group {
+    uint64_t seq;
+    uint32_t n, pad;
+    uint64_t sum;               /* XXH3 of the group with sum 0 */
+    struct nm_delta_rec r[NM_DELTA_RECS];
+};
+
+static uint64_t nm_group_sum(const struct nm_group *g)
+{
+    struct nm_group c = *g;
+    c.sum = 0;
+    return XXH3_64bits(&c, sizeof c);
+}
+
+/* Whether delta header h patches the snapshot with header bh. */
+static int nm_delta_of(const struct nm_header *h, const struct nm_header *bh, uint64_t dir)
+{
+    return h->magic == NM_MAGIC && h->version == NM_VERSION && h->kind == NM_KIND_DELTA &&
+           h->attr_size == sizeof(struct meta_attr) && h->dir == dir && h->token == bh->sum &&
+           h->rseq == bh->gen;
+}
+
 /* The delta of dir's snapshot (base header bh) that makes it current
- * again after local commits: its records into s, or -ESTALE. */
+ * again after local commits: its records into s (flat), or -ESTALE. */
 static int nm_load_delta(struct nodemeta *nm, uint64_t dir, const struct nm_header *bh,
                          struct nodemeta_snap *s)
 {
     char name[32];
-    struct nm_header h;
-    char *p;
     snprintf(name, sizeof name, "x%llx", (unsigned long long)dir);
-    int rc = nm_load(nm, name, NM_KIND_DELTA, dir, -1, 0, &p, &h);
-    if (rc < 0)
-        return rc;
-    if (h.dir != dir || h.token != bh->sum || h.rseq != bh->gen || nm_changed_here(nm, dir, h.gen)) {
-        free(p);
+    int fd = openat(nm->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
         return -ESTALE;
+    struct stat st;
+    struct nm_header h;
+    int rc = fstat(fd, &st) < 0 || trust_stat_ok(&st) < 0 || st.st_size < (off_t)sizeof h ||
+                     st.st_size > (off_t)(sizeof h + NM_DELTA_MAX * sizeof(struct nm_group))
+                 ? -ESTALE
+                 : 0;
+    size_t groups = rc == 0 ? ((size_t)st.st_size - sizeof h) / sizeof(struct nm_group) : 0;
+    char *p = rc == 0 ? malloc((size_t)st.st_size) : NULL;
+    struct nm_delta_rec *out = rc == 0 ? malloc((groups ? groups : 1) * NM_DELTA_RECS * sizeof *out) : NULL;
+    if (rc == 0 && (!p || !out))
+        rc = -ENOMEM;
+    if (rc == 0 && io_pread_full(fd, p, (size_t)st.st_size, 0) != st.st_size)
+        rc = -ESTALE;
+    close(fd);
+    if (rc == 0) {
+        memcpy(&h, p, sizeof h);
+        if (!nm_delta_of(&h, bh, dir))
+            rc = -ESTALE;
     }
-    s->delta = p;
-    s->delta_len = sizeof h + (size_t)h.payload_len;
-    s->delta_pos = sizeof h;
+    uint64_t covered = bh->gen;
+    size_t n = 0;
+    for (size_t i = 0; rc == 0 && i < groups; i++) {
+        struct nm_group g;
+        memcpy(&g, p + sizeof h + i * sizeof g, sizeof g);
+        if (g.sum != nm_group_sum(&g) || g.n > NM_DELTA_RECS || g.seq <= covered)
+            break;  /* being written, or torn: what follows is not taken */
+        covered = g.seq;
+        for (uint32_t k = 0; k < g.n; k++)
+            out[n++] = g.r[k];
+    }
+    free(p);
+    if (rc == 0 && nm_changed_here(nm, dir, covered))
+        rc = -ESTALE;
+    if (rc < 0) {
+        free(out);
+        return rc;
+    }
+    s->delta = (char *)out;
+    s->delta_len = n * sizeof *out;
+    s->delta_pos = 0;
     return 0;
 }
 
@@ -756,21 +819,17 @@ int nodemeta_delta_next(struct nodemeta_snap *s, const char **name, size_t *nlen
                         struct meta_attr *a)
 {
     assert(s->delta && s->delta_pos <= s->delta_len);
-    if (s->delta_pos >= s->delta_len)
+    struct nm_delta_rec *r;
+    if (s->delta_len - s->delta_pos < sizeof *r)
         return 0;
-    struct nm_entry e;
-    if (s->delta_len - s->delta_pos < sizeof e)
+    r = (struct nm_delta_rec *)(void *)(s->delta + s->delta_pos);
+    if ((r->tag != NM_TAG_ENTRY && r->tag != NM_TAG_GONE) || r->nlen == 0 || r->nlen > META_NAME_MAX)
         return -EBADMSG;
-    memcpy(&e, s->delta + s->delta_pos, sizeof e);
-    size_t padded = ((size_t)e.nlen + 7) & ~(size_t)7;
-    if ((e.tag != NM_TAG_ENTRY && e.tag != NM_TAG_GONE) || e.nlen == 0 ||
-        e.nlen > META_NAME_MAX || s->delta_len - s->delta_pos - sizeof e < padded)
-        return -EBADMSG;
-    *name = s->delta + s->delta_pos + sizeof e;
-    *nlen = e.nlen;
-    *a = e.a;
-    s->delta_pos += sizeof e + padded;
-    return e.tag == NM_TAG_ENTRY ? 1 : 2;
+    *name = r->name;
+    *nlen = r->nlen;
+    *a = r->a;
+    s->delta_pos += sizeof *r;
+    return r->tag == NM_TAG_ENTRY ? 1 : 2;
 }
 
 /* One patcher at a time per node folder: a delta is read, extended and
@@ -826,50 +885,83 @@ static int nm_patch_follows(const struct nodemeta *nm, uint64_t dir, uint64_t co
     return 1;
 }
 
+/* The delta file of dir patching the snapshot with header bh, open for
+ * appending, with the sequence its last group covers (a new one, written
+ * aside and renamed into place, when there is none for that snapshot). */
+static int nm_delta_open(struct nodemeta *nm, uint64_t dir, const struct nm_header *bh,
+                         uint64_t *covered, off_t *end)
+{
+    char name[32];
+    struct nm_header h;
+    struct stat st;
+    snprintf(name, sizeof name, "x%llx", (unsigned long long)dir);
+    int fd = openat(nm->dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd >= 0 && fstat(fd, &st) == 0 && trust_stat_ok(&st) == 0 && st.st_size >= (off_t)sizeof h &&
+        (st.st_size - (off_t)sizeof h) % (off_t)sizeof(struct nm_group) == 0 &&
+        io_pread_full(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && nm_delta_of(&h, bh, dir)) {
+        *covered = bh->gen;
+        *end = st.st_size;
+        struct nm_group g;
+        if (st.st_size > (off_t)sizeof h) {
+            if (io_pread_full(fd, &g, sizeof g, st.st_size - (off_t)sizeof g) != (ssize_t)sizeof g ||
+                g.sum != nm_group_sum(&g)) {
+                close(fd);
+                return -ESTALE;     /* a torn group: left to go stale */
+            }
+            *covered = g.seq;
+        }
+        return fd;
+    }
+    if (fd >= 0)
+        close(fd);
+    memset(&h, 0, sizeof h);
+    h.kind = NM_KIND_DELTA;
+    h.dir = dir;
+    h.token = bh->sum;
+    h.rseq = bh->gen;
+    int rc = nm_publish(nm, name, &h, NULL, 0);
+    if (rc < 0)
+        return rc;
+    fd = openat(nm->dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    *covered = bh->gen;
+    *end = (off_t)sizeof h;
+    return fd < 0 ? -errno : fd;
+}
+
 int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
                        const struct nodemeta_change *c, int n)
 {
-    assert(n > 0 && c);
+    assert(n > 0 && n <= NM_DELTA_RECS && c);
     int lock = nm_patch_lock(nm);
     if (lock < 0)
         return lock;
-    struct nm_header bh, dh;
-    struct nodemeta_buf b = { 0 };
-    char name[32], *old = NULL;
-    snprintf(name, sizeof name, "x%llx", (unsigned long long)dir);
-    int rc = nm_base_header(nm, dir, &bh);
-    uint64_t covered = bh.gen;
-    if (rc == 0 && nm_load(nm, name, NM_KIND_DELTA, dir, -1, 0, &old, &dh) == 0 &&
-        dh.dir == dir && dh.token == bh.sum && dh.rseq == bh.gen) {
-        covered = dh.gen;
-        nm_put(&b, old + sizeof dh, (size_t)dh.payload_len);
-    }
-    if (rc == 0 && (!nm_patch_follows(nm, dir, covered, seq) ||
-                    b.len / sizeof(struct nm_entry) + (size_t)n > NM_DELTA_MAX))
+    struct nm_header bh;
+    uint64_t covered = 0;
+    off_t end = 0;
+    int fd = -1, rc = nm_base_header(nm, dir, &bh);
+    if (rc == 0)
+        rc = fd = nm_delta_open(nm, dir, &bh, &covered, &end);
+    if (rc >= 0 && (!nm_patch_follows(nm, dir, covered, seq) ||
+                    end >= (off_t)(sizeof bh + NM_DELTA_MAX * sizeof(struct nm_group))))
         rc = -ESTALE;
-    for (int i = 0; rc == 0 && i < n; i++) {
-        struct nm_entry e;
-        memset(&e, 0, sizeof e);
-        e.tag = c[i].a ? NM_TAG_ENTRY : NM_TAG_GONE;
-        e.nlen = (uint32_t)c[i].nlen;
-        if (c[i].a)
-            e.a = *c[i].a;
-        nm_put(&b, &e, sizeof e);
-        nm_put(&b, c[i].name, c[i].nlen);
+    if (rc >= 0) {
+        struct nm_group g;
+        memset(&g, 0, sizeof g);
+        g.seq = seq;
+        g.n = (uint32_t)n;
+        for (int i = 0; i < n; i++) {
+            assert(c[i].nlen > 0 && c[i].nlen <= META_NAME_MAX);
+            g.r[i].tag = c[i].a ? NM_TAG_ENTRY : NM_TAG_GONE;
+            g.r[i].nlen = (uint32_t)c[i].nlen;
+            if (c[i].a)
+                g.r[i].a = *c[i].a;
+            memcpy(g.r[i].name, c[i].name, c[i].nlen);
+        }
+        g.sum = nm_group_sum(&g);
+        rc = io_pwrite_full(fd, &g, sizeof g, end) == (ssize_t)sizeof g ? 0 : -EIO;
     }
-    if (rc == 0 && b.err)
-        rc = b.err;
-    if (rc == 0) {
-        memset(&dh, 0, sizeof dh);
-        dh.kind = NM_KIND_DELTA;
-        dh.dir = dir;
-        dh.gen = seq;           /* local commits up to here are in */
-        dh.token = bh.sum;      /* the snapshot it patches */
-        dh.rseq = bh.gen;
-        rc = nm_publish(nm, name, &dh, b.p, b.len);
-    }
-    free(old);
-    nodemeta_buf_free(&b);
+    if (fd >= 0)
+        close(fd);
     close(lock);
-    return rc;
+    return rc < 0 ? rc : 0;
 }

@@ -168,8 +168,10 @@ void nodemeta_snap_free(struct nodemeta_snap *s);
  * takes the snapshot with the delta instead of reading the folder again.
  * Taken only when the delta already covers every other local commit that
  * changed dir before seq (and seq's own directories are known), else
- * -ESTALE and the snapshot goes stale as before; at most NM_DELTA_MAX
- * records. A loaded snapshot whose local changes a delta covers comes
+ * -ESTALE and the snapshot goes stale as before; n <= 2 (a rename in
+ * one folder), one appended group per commit (O(1): a few small file
+ * operations under the node's patch lock), at most 4096 groups per
+ * snapshot. A loaded snapshot whose local changes a delta covers comes
  * with it (s->delta, read with nodemeta_delta_next; its directory's own
  * attributes are not given then). The TTL still counts from the
  * snapshot's question: others' changes show within it. */
