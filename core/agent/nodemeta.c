@@ -53,6 +53,7 @@
 #define NM_TAG_ENTRY 0x45u
 #define NM_TAG_CHUNK 0x43u
 #define NM_TAG_GONE 0x47u
+#define NM_TAG_TOUCH 0x54u
 /* a delta past this many records is left to go stale (the next lister
  * reads the folder afresh) */
 #define NM_DELTA_MAX 4096
@@ -689,7 +690,9 @@ static int nm_delta_of(const struct nm_header *h, const struct nm_header *bh, ui
 }
 
 /* The delta of dir's snapshot (base header bh) that makes it current
- * again after local commits: its records into s (flat), or -ESTALE. */
+ * again after local commits: its records into s (flat); 1 when it changes
+ * names of dir (and so dir's own times), 0 when it only touches entries
+ * (subfolders' times), or -ESTALE. */
 static int nm_load_delta(struct nodemeta *nm, uint64_t dir, const struct nm_header *bh,
                          struct nodemeta_snap *s)
 {
@@ -719,14 +722,17 @@ static int nm_load_delta(struct nodemeta *nm, uint64_t dir, const struct nm_head
     }
     uint64_t covered = bh->gen;
     size_t n = 0;
+    int names = 0;
     for (size_t i = 0; rc == 0 && i < groups; i++) {
         struct nm_group g;
         memcpy(&g, p + sizeof h + i * sizeof g, sizeof g);
         if (g.sum != nm_group_sum(&g) || g.n > NM_DELTA_RECS || g.seq <= covered)
             break;  /* being written, or torn: what follows is not taken */
         covered = g.seq;
-        for (uint32_t k = 0; k < g.n; k++)
+        for (uint32_t k = 0; k < g.n; k++) {
+            names |= g.r[k].tag != NM_TAG_TOUCH;
             out[n++] = g.r[k];
+        }
     }
     free(p);
     if (rc == 0 && nm_changed_here(nm, dir, covered))
@@ -738,7 +744,7 @@ static int nm_load_delta(struct nodemeta *nm, uint64_t dir, const struct nm_head
     s->delta = (char *)out;
     s->delta_len = n * sizeof *out;
     s->delta_pos = 0;
-    return 0;
+    return names;
 }
 
 int nodemeta_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns, struct nodemeta_snap *s)
@@ -751,11 +757,12 @@ int nodemeta_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns, str
     int rc = nm_load(nm, name, NM_KIND_DIR, dir, max_age_ns, 2, &s->p, &h);
     if (rc < 0)
         return rc;
-    if (h.dir != dir || (nm_changed_here(nm, dir, h.gen) && nm_load_delta(nm, dir, &h, s) < 0)) {
+    int names = 0;
+    if (h.dir != dir || (nm_changed_here(nm, dir, h.gen) && (names = nm_load_delta(nm, dir, &h, s)) < 0)) {
         nodemeta_snap_free(s);
         return -ESTALE;
     }
-    if (s->delta)
+    if (names)
         h.has_dir_attr = 0; /* the local commits changed it: asked again */
     s->len = sizeof h + (size_t)h.payload_len;
     s->pos = sizeof h;
@@ -823,13 +830,23 @@ int nodemeta_delta_next(struct nodemeta_snap *s, const char **name, size_t *nlen
     if (s->delta_len - s->delta_pos < sizeof *r)
         return 0;
     r = (struct nm_delta_rec *)(void *)(s->delta + s->delta_pos);
-    if ((r->tag != NM_TAG_ENTRY && r->tag != NM_TAG_GONE) || r->nlen == 0 || r->nlen > META_NAME_MAX)
+    if ((r->tag != NM_TAG_ENTRY && r->tag != NM_TAG_GONE && r->tag != NM_TAG_TOUCH) ||
+        r->nlen == 0 || r->nlen > META_NAME_MAX)
         return -EBADMSG;
     *name = r->name;
     *nlen = r->nlen;
     *a = r->a;
     s->delta_pos += sizeof *r;
-    return r->tag == NM_TAG_ENTRY ? 1 : 2;
+    return r->tag == NM_TAG_ENTRY ? 1 : r->tag == NM_TAG_GONE ? 2 : 3;
+}
+
+void nodemeta_delta_set(struct nodemeta_snap *s, size_t pos, const struct meta_attr *a)
+{
+    assert(s->delta && pos + sizeof(struct nm_delta_rec) <= s->delta_len);
+    struct nm_delta_rec *r = (struct nm_delta_rec *)(void *)(s->delta + pos);
+    r->tag = a ? NM_TAG_ENTRY : NM_TAG_GONE;
+    if (a)
+        r->a = *a;
 }
 
 /* One patcher at a time per node folder: a delta is read, extended and
@@ -951,7 +968,7 @@ int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
         g.n = (uint32_t)n;
         for (int i = 0; i < n; i++) {
             assert(c[i].nlen > 0 && c[i].nlen <= META_NAME_MAX);
-            g.r[i].tag = c[i].a ? NM_TAG_ENTRY : NM_TAG_GONE;
+            g.r[i].tag = !c[i].a ? NM_TAG_GONE : c[i].touch ? NM_TAG_TOUCH : NM_TAG_ENTRY;
             g.r[i].nlen = (uint32_t)c[i].nlen;
             if (c[i].a)
                 g.r[i].a = *c[i].a;

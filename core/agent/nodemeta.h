@@ -175,11 +175,20 @@ void nodemeta_snap_free(struct nodemeta_snap *s);
  * with it (s->delta, read with nodemeta_delta_next; its directory's own
  * attributes are not given then). The TTL still counts from the
  * snapshot's question: others' changes show within it. */
-struct nodemeta_change { const char *name; size_t nlen; const struct meta_attr *a; };
+struct nodemeta_change {
+    const char *name;
+    size_t nlen;
+    const struct meta_attr *a;
+    int touch;      /* only a's mtime and ctime are new (a subfolder's row) */
+};
 int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
                        const struct nodemeta_change *c, int n);
-/* Next record of s's delta: 1 name set (*a), 2 name gone, 0 end, -EBADMSG. */
+/* Next record of s's delta: 1 name set (*a), 2 name gone, 3 name touched
+ * (its entry takes a->mtime_ns and ctime_ns), 0 end, -EBADMSG. */
 int nodemeta_delta_next(struct nodemeta_snap *s, const char **name, size_t *nlen,
                         struct meta_attr *a);
+/* Make the record at pos (a delta_pos before nodemeta_delta_next) a name
+ * set to *a (NULL: gone): a reader folds touches into entries. */
+void nodemeta_delta_set(struct nodemeta_snap *s, size_t pos, const struct meta_attr *a);
 
 #endif

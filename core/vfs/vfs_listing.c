@@ -35,7 +35,27 @@ static int vfs_listing_cmp(const char *a, size_t al, const char *b, size_t bl)
     return c ? c : (al > bl) - (al < bl);
 }
 
-struct vfs_delta_rec { size_t pos; const char *name; size_t nlen; int gone; uint32_t seq; };
+/* kind: 1 name set, 2 gone, 3 touched (nodemeta_delta_next) */
+struct vfs_delta_rec {
+    size_t pos;
+    const char *name;
+    size_t nlen;
+    int kind;
+    uint32_t seq;
+    struct meta_attr a;
+};
+
+/* A touched entry: its new times on the attributes it had. */
+static void vfs_delta_fold(struct nodemeta_snap *s, struct vfs_delta_rec *r,
+                           const struct meta_attr *had)
+{
+    struct meta_attr a = *had;
+    a.mtime_ns = r->a.mtime_ns;
+    a.ctime_ns = r->a.ctime_ns;
+    nodemeta_delta_set(s, r->pos, &a);
+    r->a = a;
+    r->kind = 1;
+}
 
 static int vfs_delta_rec_cmp(const void *x, const void *y)
 {
@@ -68,7 +88,7 @@ static int vfs_delta_sorted(struct nodemeta_snap *s, struct vfs_delta_rec **out,
             r = p;
             cap = ncap;
         }
-        r[n] = (struct vfs_delta_rec){ pos, name, nlen, k == 2, (uint32_t)n };
+        r[n] = (struct vfs_delta_rec){ pos, name, nlen, k, (uint32_t)n, a };
         n++;
     }
     if (k < 0) {
@@ -79,8 +99,19 @@ static int vfs_delta_sorted(struct nodemeta_snap *s, struct vfs_delta_rec **out,
         qsort(r, n, sizeof *r, vfs_delta_rec_cmp);
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        if (m && vfs_listing_cmp(r[m - 1].name, r[m - 1].nlen, r[i].name, r[i].nlen) == 0)
+        if (m && vfs_listing_cmp(r[m - 1].name, r[m - 1].nlen, r[i].name, r[i].nlen) == 0) {
+            if (r[i].kind == 3 && r[m - 1].kind != 3) {
+                /* a touch after a set folds into it, after a removal is moot */
+                if (r[m - 1].kind == 1) {
+                    struct meta_attr had = r[m - 1].a;
+                    r[m - 1].a.mtime_ns = r[i].a.mtime_ns;
+                    r[m - 1].a.ctime_ns = r[i].a.ctime_ns;
+                    vfs_delta_fold(s, &r[m - 1], &had);
+                }
+                continue;
+            }
             m--;
+        }
         r[m++] = r[i];
     }
     *out = r;
@@ -139,12 +170,14 @@ int vfs_listing_build(uint64_t dir, int64_t at, struct nodemeta_snap *s, struct 
          * delta has the last word on it */
         int c = 1;
         while (k == 0 && di < nd && (c = vfs_listing_cmp(d[di].name, d[di].nlen, name, nlen)) < 0) {
-            if (!d[di].gone)
+            if (d[di].kind == 1)
                 k = vfs_listing_push(l, &cap, d[di].pos | VFS_LISTING_DELTA);
             di++;
         }
         if (k == 0 && di < nd && c == 0) {
-            if (!d[di].gone)
+            if (d[di].kind == 3)
+                vfs_delta_fold(s, &d[di], &a);
+            if (d[di].kind == 1)
                 k = vfs_listing_push(l, &cap, d[di].pos | VFS_LISTING_DELTA);
             di++;
         } else if (k == 0) {
@@ -154,7 +187,7 @@ int vfs_listing_build(uint64_t dir, int64_t at, struct nodemeta_snap *s, struct 
             break;
     }
     for (; k == 0 && di < nd; di++)
-        if (!d[di].gone)
+        if (d[di].kind == 1)
             k = vfs_listing_push(l, &cap, d[di].pos | VFS_LISTING_DELTA);
     free(d);
     if (k < 0) {
