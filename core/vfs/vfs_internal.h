@@ -135,7 +135,10 @@ int mcache_dir_huge(uint64_t dir);
 /* Entries, attributes and block maps of dir into the caches, from the
  * node's snapshot or one query of at most `limit` entries (shared with the
  * node when complete); ecb (optional) sees every entry in name order.
- * 1: complete (the directory is listed), 0: `limit` reached, or -errno. */
+ * 1: complete (the directory is listed), 0: `limit` reached, or -errno.
+ * A folder over VFS_SNAP_MAX (read whole in pages with VFS_SNAP_ALL), or
+ * one whose node snapshot comes with a delta, goes into the caches as a
+ * listing instead (mcache_dir_listing), and ecb does not see it all. */
 int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg);
 /* The node's snapshot only (no query): 1 when one was used. */
 int vfs_snap_load(uint64_t dir);
