@@ -890,7 +890,7 @@ static int nm_base_header(struct nodemeta *nm, uint64_t dir, struct nm_header *h
  * own directories are known. */
 static int nm_patch_follows(const struct nodemeta *nm, uint64_t dir, uint64_t covered, uint64_t seq)
 {
-    uint64_t d[NM_RING_DIRS * 8];
+    uint64_t d[256];
     if (seq <= covered || nodemeta_local_changes(nm, seq - 1, seq, d, NM_RING_DIRS) < 0)
         return 0;
     int n = nodemeta_local_changes(nm, covered, seq - 1, d, (int)(sizeof d / sizeof d[0]));

@@ -66,9 +66,6 @@ void mcache_dir_set_listed_at(uint64_t dir, int complete, int64_t at);
 int mcache_dir_listed(uint64_t dir);
 void mcache_dir_set_listed(uint64_t dir, int complete);
 int mcache_dir_note_miss(uint64_t dir);
-/* The folder was found too big to list whole (mcache_dir_set_listed with
- * complete 0): readers page it, lookups go by name. */
-int mcache_dir_big(uint64_t dir);
 /* Counts opens of files in dir whose block map was not cached. */
 int mcache_dir_note_smap_miss(uint64_t dir);
 /* Slice map cached for a->ino if it maps that version (size, mtime,

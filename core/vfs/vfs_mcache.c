@@ -31,7 +31,6 @@ struct mc_inode {
     int64_t attr_at;        /* when they were read from the database (monotonic) */
     int64_t listed_exp;     /* directory fully listed until */
     int misses;
-    int big;                /* too big to list whole: by name and by pages */
     int huge;               /* too big even for a listing (vfs_listing.c) */
     int changed;            /* this process changed a name in it since listed */
     struct vfs_listing *lst; /* listed whole as a listing (big folders) */
@@ -483,19 +482,8 @@ void mcache_dir_set_listed_at(uint64_t dir, int complete, int64_t at)
         n->changed = 0;
         n->listed_exp = exp;
         n->misses = complete ? 0 : -1000000; /* too big: never list it again */
-        n->big = !complete;
     }
     pthread_mutex_unlock(&mc->lock);
-}
-
-int mcache_dir_big(uint64_t dir)
-{
-    pthread_mutex_lock(&mc->lock);
-    mc_sync_gen_locked();
-    struct mc_inode *n = mc_find_inode(dir, 0);
-    int big = n && n->big;
-    pthread_mutex_unlock(&mc->lock);
-    return big;
 }
 
 void mcache_dir_set_listing(uint64_t dir, struct vfs_listing *l)
@@ -515,7 +503,7 @@ void mcache_dir_set_listing(uint64_t dir, struct vfs_listing *l)
         n->listed_exp = exp;
         n->changed = 0;
         n->misses = 0;
-        n->big = n->huge = 0;
+        n->huge = 0;
     }
     pthread_mutex_unlock(&mc->lock);
 }
@@ -540,7 +528,7 @@ void mcache_dir_set_huge(uint64_t dir)
     if (n) {
         mc_unlist_locked(n);
         n->misses = -1000000; /* never listed again by a walk either */
-        n->big = n->huge = 1;
+        n->huge = 1;
     }
     pthread_mutex_unlock(&mc->lock);
 }
