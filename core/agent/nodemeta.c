@@ -666,11 +666,15 @@ void nodemeta_buf_free(struct nodemeta_buf *b)
  * to the first that does not (one being written), and the sequence of the
  * last one taken is what the delta covers. */
 #define NM_DELTA_RECS 2
-struct nm_delta_rec { uint32_t tag, nlen; struct meta_attr a; char name[META_NAME_MAX + 1]; };
+struct nm_delta_rec {
+    uint32_t tag, nlen;
+    struct meta_attr a;
+    char name[META_NAME_MAX + 1];
+};
 struct nm_group {
     uint64_t seq;
     uint32_t n, pad;
-    uint64_t sum;               /* XXH3 of the group with sum 0 */
+    uint64_t sum; /* XXH3 of the group with sum 0 */
     struct nm_delta_rec r[NM_DELTA_RECS];
 };
 
@@ -709,7 +713,8 @@ static int nm_load_delta(struct nodemeta *nm, uint64_t dir, const struct nm_head
                  : 0;
     size_t groups = rc == 0 ? ((size_t)st.st_size - sizeof h) / sizeof(struct nm_group) : 0;
     char *p = rc == 0 ? malloc((size_t)st.st_size) : NULL;
-    struct nm_delta_rec *out = rc == 0 ? malloc((groups ? groups : 1) * NM_DELTA_RECS * sizeof *out) : NULL;
+    struct nm_delta_rec *out =
+        rc == 0 ? malloc((groups ? groups : 1) * NM_DELTA_RECS * sizeof *out) : NULL;
     if (rc == 0 && (!p || !out))
         rc = -ENOMEM;
     if (rc == 0 && io_pread_full(fd, p, (size_t)st.st_size, 0) != st.st_size)
@@ -727,7 +732,7 @@ static int nm_load_delta(struct nodemeta *nm, uint64_t dir, const struct nm_head
         struct nm_group g;
         memcpy(&g, p + sizeof h + i * sizeof g, sizeof g);
         if (g.sum != nm_group_sum(&g) || g.n > NM_DELTA_RECS || g.seq <= covered)
-            break;  /* being written, or torn: what follows is not taken */
+            break; /* being written, or torn: what follows is not taken */
         covered = g.seq;
         for (uint32_t k = 0; k < g.n; k++) {
             names |= g.r[k].tag != NM_TAG_TOUCH;
@@ -758,7 +763,8 @@ int nodemeta_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns, str
     if (rc < 0)
         return rc;
     int names = 0;
-    if (h.dir != dir || (nm_changed_here(nm, dir, h.gen) && (names = nm_load_delta(nm, dir, &h, s)) < 0)) {
+    if (h.dir != dir ||
+        (nm_changed_here(nm, dir, h.gen) && (names = nm_load_delta(nm, dir, &h, s)) < 0)) {
         nodemeta_snap_free(s);
         return -ESTALE;
     }
@@ -913,17 +919,19 @@ static int nm_delta_open(struct nodemeta *nm, uint64_t dir, const struct nm_head
     struct stat st;
     snprintf(name, sizeof name, "x%llx", (unsigned long long)dir);
     int fd = openat(nm->dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-    if (fd >= 0 && fstat(fd, &st) == 0 && trust_stat_ok(&st) == 0 && st.st_size >= (off_t)sizeof h &&
+    if (fd >= 0 && fstat(fd, &st) == 0 && trust_stat_ok(&st) == 0 &&
+        st.st_size >= (off_t)sizeof h &&
         (st.st_size - (off_t)sizeof h) % (off_t)sizeof(struct nm_group) == 0 &&
         io_pread_full(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && nm_delta_of(&h, bh, dir)) {
         *covered = bh->gen;
         *end = st.st_size;
         struct nm_group g;
         if (st.st_size > (off_t)sizeof h) {
-            if (io_pread_full(fd, &g, sizeof g, st.st_size - (off_t)sizeof g) != (ssize_t)sizeof g ||
+            if (io_pread_full(fd, &g, sizeof g, st.st_size - (off_t)sizeof g) !=
+                    (ssize_t)sizeof g ||
                 g.sum != nm_group_sum(&g)) {
                 close(fd);
-                return -ESTALE;     /* a torn group: left to go stale */
+                return -ESTALE; /* a torn group: left to go stale */
             }
             *covered = g.seq;
         }

@@ -144,7 +144,7 @@ void nodemeta_buf_free(struct nodemeta_buf *b);
 struct nodemeta_snap {
     char *p;
     size_t len, pos;
-    char *delta;                /* this node's changes since (nodemeta_dir_patch) */
+    char *delta; /* this node's changes since (nodemeta_dir_patch) */
     size_t delta_len, delta_pos;
     int64_t fetched_ns;
     int has_dir_attr;
@@ -179,7 +179,7 @@ struct nodemeta_change {
     const char *name;
     size_t nlen;
     const struct meta_attr *a;
-    int touch;      /* only a's mtime and ctime are new (a subfolder's row) */
+    int touch; /* only a's mtime and ctime are new (a subfolder's row) */
 };
 int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
                        const struct nodemeta_change *c, int n);

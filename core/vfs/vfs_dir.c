@@ -34,7 +34,7 @@ struct vfs_dir {
     size_t last_len;
     char last[META_NAME_MAX + 1];
     struct vfs_dirent *page;
-    struct vfs_listing *lst;   /* reading a listing: entry pos - 2 is next */
+    struct vfs_listing *lst; /* reading a listing: entry pos - 2 is next */
 };
 
 static unsigned char vfs_dtype(uint32_t mode)
@@ -120,7 +120,7 @@ static int vfs_dir_fill_whole(struct vfs_dir *d)
     if (rc < 0)
         return vfs_errno(rc);
     if (rc == 1 && (d->lst = mcache_dir_listing(d->ino))) {
-        d->page_n = 0;      /* the listing has these too, from the start */
+        d->page_n = 0; /* the listing has these too, from the start */
         return 0;
     }
     if (rc == 0)
@@ -209,10 +209,10 @@ int vfs_dir_seek(struct vfs_dir *d, long pos)
     if (pos < 0)
         return -EINVAL;
     if (d->lst && pos >= 2) {
-        d->pos = pos;           /* a listing is read by position */
+        d->pos = pos; /* a listing is read by position */
         return 0;
     }
-    vfs_listing_put(d->lst);    /* a rewind reads the directory afresh */
+    vfs_listing_put(d->lst); /* a rewind reads the directory afresh */
     d->lst = NULL;
     long start = d->pos - d->page_i; /* ordinal of the page's first entry */
     if (d->pos >= 2 && pos >= start && pos <= start + d->page_n && pos >= 2) {

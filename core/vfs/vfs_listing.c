@@ -196,7 +196,7 @@ int vfs_listing_build(uint64_t dir, int64_t at, struct nodemeta_snap *s, struct 
         return k;
     }
     s->pos = start;
-    l->snap = *s;       /* the listing owns the records now */
+    l->snap = *s; /* the listing owns the records now */
     s->p = s->delta = NULL;
     *out = l;
     return 0;

@@ -31,8 +31,8 @@ struct mc_inode {
     int64_t attr_at;        /* when they were read from the database (monotonic) */
     int64_t listed_exp;     /* directory fully listed until */
     int misses;
-    int huge;               /* too big even for a listing (vfs_listing.c) */
-    int changed;            /* this process changed a name in it since listed */
+    int huge;                /* too big even for a listing (vfs_listing.c) */
+    int changed;             /* this process changed a name in it since listed */
     struct vfs_listing *lst; /* listed whole as a listing (big folders) */
     int smap_misses;
     struct vfs_smap *smap;
@@ -290,7 +290,8 @@ static struct mc_entry **mc_find_entry(uint64_t parent, const char *name, size_t
     return pp;
 }
 
-static void mc_put_entry_locked(uint64_t parent, const char *name, size_t nlen, uint64_t ino, int64_t exp);
+static void mc_put_entry_locked(uint64_t parent, const char *name, size_t nlen, uint64_t ino,
+                                int64_t exp);
 static void mc_put_attr_locked(const struct meta_attr *a, int64_t exp, int64_t at);
 static int64_t mc_expiry_at(int which, int64_t at);
 

@@ -394,7 +394,8 @@ static void vfs_rename_patch(const struct vfs_parent *a, const struct vfs_parent
     moved.ctime_ns = ctime_ns;
     if (moved.parent)
         moved.parent = b->dir.ino;
-    struct nodemeta_change c[2] = { { a->name, a->nlen, NULL, 0 }, { b->name, b->nlen, &moved, 0 } };
+    struct nodemeta_change c[2] = { { a->name, a->nlen, NULL, 0 },
+                                    { b->name, b->nlen, &moved, 0 } };
     if (a->dir.ino == b->dir.ino && a->nlen == b->nlen && memcmp(a->name, b->name, a->nlen) == 0)
         return; /* nothing moved */
     if (a->dir.ino == b->dir.ino) {

@@ -432,7 +432,10 @@ static void delta_str(struct nodemeta_snap *s, char *out, size_t cap)
     int k;
     out[0] = '\0';
     while ((k = nodemeta_delta_next(s, &name, &nlen, &a)) > 0)
-        used += (size_t)snprintf(out + used, cap - used, "%c%.*s ", k == 1 ? '+' : k == 2 ? '-' : '~',
+        used += (size_t)snprintf(out + used, cap - used, "%c%.*s ",
+                                 k == 1   ? '+'
+                                 : k == 2 ? '-'
+                                          : '~',
                                  (int)nlen, name);
     ck_assert_int_eq(k, 0);
 }
