@@ -303,6 +303,16 @@ struct meta_conn_gate {
     X(read_dir_all, (struct meta *m, uint64_t dir, int limit, meta_dirent_cb ecb, \
                      meta_file_slices_cb cb, void *arg, uint64_t *token), \
       dir, limit, ecb, cb, arg, token) \
+    /* One keyset page of meta_read_dir_all: the entries of dir with name
+     * > after (alen 0: from the start), at most `limit` (up to 16,384),
+     * with attributes and block maps as meta_read_dir_all. Returns the
+     * number of entries (fewer than `limit`: the end), -ENOENT, -ENOTDIR,
+     * -ECANCELED when a callback stopped it. A directory of any size is
+     * read this way in memory bounded by the page. *token: as for
+     * meta_read_dir_all, per page. */ \
+    X(read_dir_page, (struct meta *m, uint64_t dir, const char *after, size_t alen, int limit, \
+                      meta_dirent_cb ecb, meta_file_slices_cb cb, void *arg, uint64_t *token), \
+      dir, after, alen, limit, ecb, cb, arg, token) \
     /* Several whole directories in one round trip (at most
      * META_DIRS_BATCH): for each dirs[i] in order, begin(arg, i), its
      * entries and files' chunks as meta_read_dir_all, then end(arg, i,
@@ -405,7 +415,8 @@ struct meta_conn_gate {
      * before: *replaced (if not NULL) gets that inode's attributes after
      * the change (nlink decremented; 0 if it was deleted or orphaned), or
      * ino 0 when no inode lost a name (no target, RENAME_EXCHANGE, or both
-     * names one inode). */ \
+     * names one inode); its ctime_ns is then still the time the rename
+     * wrote (the moved inodes' new ctime). */ \
     X(rename2, (struct meta *m, uint64_t src_parent, const char *src, size_t slen, \
                 uint64_t dst_parent, const char *dst, size_t dlen, unsigned flags, \
                 struct meta_attr *replaced), \

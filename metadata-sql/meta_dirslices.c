@@ -194,6 +194,22 @@ int meta_read_dir_all(struct meta *m, uint64_t dir, int limit, meta_dirent_cb ec
     return rc < 0 ? rc : rc > 0 ? -ECANCELED : names;
 }
 
+int meta_read_dir_page(struct meta *m, uint64_t dir, const char *after, size_t alen, int limit,
+                       meta_dirent_cb ecb, meta_file_slices_cb cb, void *arg, uint64_t *token)
+{
+    char last[META_NAME_MAX + 1];
+    int names = 0;
+    struct meta_ds_cbs cbs = { ecb, cb, arg };
+    if (alen > META_NAME_MAX)
+        return -ENAMETOOLONG;
+    if (limit <= 0 || limit > META_DIRSLICES_PAGE)
+        limit = META_DIRSLICES_PAGE;
+    if (alen)
+        memcpy(last, after, alen);
+    int rc = meta_ds_page(m, dir, limit, last, &alen, &names, &cbs, token);
+    return rc < 0 ? rc : rc > 0 ? -ECANCELED : names;
+}
+
 int meta_read_dirs_all(struct meta *m, const uint64_t *dirs, int n, int limit,
                        meta_dir_begin_cb begin, meta_dirent_cb ecb, meta_file_slices_cb cb,
                        meta_dir_end_cb end, void *arg, uint64_t *token)

@@ -228,6 +228,8 @@ static int meta_rename_body(struct meta_conn *c, void *arg)
     meta_q_clear(b.q, b.n);
     if (rc == 0 && ra->replaced && v.D && !v.exchange)
         meta_rename_replaced(ra->replaced, v.D, v.ddir, now);
+    else if (rc == 0 && ra->replaced)
+        ra->replaced->ctime_ns = now; /* the moved inodes' new ctime */
     return rc;
 }
 

@@ -49,8 +49,14 @@
 #define NM_MAX_FILE (64u << 20)
 #define NM_KIND_BLOB 1
 #define NM_KIND_DIR 2
+#define NM_KIND_DELTA 3
 #define NM_TAG_ENTRY 0x45u
 #define NM_TAG_CHUNK 0x43u
+#define NM_TAG_GONE 0x47u
+#define NM_TAG_TOUCH 0x54u
+/* a delta past this many records is left to go stale (the next lister
+ * reads the folder afresh) */
+#define NM_DELTA_MAX 4096
 
 #define NM_RING 1024
 #define NM_RING_DIRS 6
@@ -497,7 +503,7 @@ static int nm_load(struct nodemeta *nm, const char *name, uint32_t kind, uint64_
             h->payload_len != (uint64_t)st.st_size - sizeof *h ||
             XXH3_64bits(p + sizeof *h, (size_t)h->payload_len) != h->sum)
             rc = -ESTALE;
-        else if ((check_gen && nm_changed_here(nm, dir, h->gen)) ||
+        else if ((check_gen == 1 && nm_changed_here(nm, dir, h->gen)) ||
                  (max_age_ns >= 0 && (age > max_age_ns || age < -max_age_ns)))
             rc = -ESTALE;
     }
@@ -651,6 +657,101 @@ void nodemeta_buf_free(struct nodemeta_buf *b)
     *b = (struct nodemeta_buf){ 0 };
 }
 
+/* ---- deltas: a snapshot patched with the node's own changes ----
+ * File "x<dir>": a header naming the snapshot it patches (its checksum
+ * and generation), then groups appended under the node's patch lock, one
+ * per local commit, each { seq, records, checksum } with up to two
+ * fixed-size records (a name set with its attributes, or gone). Appends
+ * are one write each: a reader takes the groups that check, in order, up
+ * to the first that does not (one being written), and the sequence of the
+ * last one taken is what the delta covers. */
+#define NM_DELTA_RECS 2
+struct nm_delta_rec {
+    uint32_t tag, nlen;
+    struct meta_attr a;
+    char name[META_NAME_MAX + 1];
+};
+struct nm_group {
+    uint64_t seq;
+    uint32_t n, pad;
+    uint64_t sum; /* XXH3 of the group with sum 0 */
+    struct nm_delta_rec r[NM_DELTA_RECS];
+};
+
+static uint64_t nm_group_sum(const struct nm_group *g)
+{
+    struct nm_group c = *g;
+    c.sum = 0;
+    return XXH3_64bits(&c, sizeof c);
+}
+
+/* Whether delta header h patches the snapshot with header bh. */
+static int nm_delta_of(const struct nm_header *h, const struct nm_header *bh, uint64_t dir)
+{
+    return h->magic == NM_MAGIC && h->version == NM_VERSION && h->kind == NM_KIND_DELTA &&
+           h->attr_size == sizeof(struct meta_attr) && h->dir == dir && h->token == bh->sum &&
+           h->rseq == bh->gen;
+}
+
+/* The delta of dir's snapshot (base header bh) that makes it current
+ * again after local commits: its records into s (flat); 1 when it changes
+ * names of dir (and so dir's own times), 0 when it only touches entries
+ * (subfolders' times), or -ESTALE. */
+static int nm_load_delta(struct nodemeta *nm, uint64_t dir, const struct nm_header *bh,
+                         struct nodemeta_snap *s)
+{
+    char name[32];
+    snprintf(name, sizeof name, "x%llx", (unsigned long long)dir);
+    int fd = openat(nm->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -ESTALE;
+    struct stat st;
+    struct nm_header h;
+    int rc = fstat(fd, &st) < 0 || trust_stat_ok(&st) < 0 || st.st_size < (off_t)sizeof h ||
+                     st.st_size > (off_t)(sizeof h + NM_DELTA_MAX * sizeof(struct nm_group))
+                 ? -ESTALE
+                 : 0;
+    size_t groups = rc == 0 ? ((size_t)st.st_size - sizeof h) / sizeof(struct nm_group) : 0;
+    char *p = rc == 0 ? malloc((size_t)st.st_size) : NULL;
+    struct nm_delta_rec *out =
+        rc == 0 ? malloc((groups ? groups : 1) * NM_DELTA_RECS * sizeof *out) : NULL;
+    if (rc == 0 && (!p || !out))
+        rc = -ENOMEM;
+    if (rc == 0 && io_pread_full(fd, p, (size_t)st.st_size, 0) != st.st_size)
+        rc = -ESTALE;
+    close(fd);
+    if (rc == 0) {
+        memcpy(&h, p, sizeof h);
+        if (!nm_delta_of(&h, bh, dir))
+            rc = -ESTALE;
+    }
+    uint64_t covered = bh->gen;
+    size_t n = 0;
+    int names = 0;
+    for (size_t i = 0; rc == 0 && i < groups; i++) {
+        struct nm_group g;
+        memcpy(&g, p + sizeof h + i * sizeof g, sizeof g);
+        if (g.sum != nm_group_sum(&g) || g.n > NM_DELTA_RECS || g.seq <= covered)
+            break; /* being written, or torn: what follows is not taken */
+        covered = g.seq;
+        for (uint32_t k = 0; k < g.n; k++) {
+            names |= g.r[k].tag != NM_TAG_TOUCH;
+            out[n++] = g.r[k];
+        }
+    }
+    free(p);
+    if (rc == 0 && nm_changed_here(nm, dir, covered))
+        rc = -ESTALE;
+    if (rc < 0) {
+        free(out);
+        return rc;
+    }
+    s->delta = (char *)out;
+    s->delta_len = n * sizeof *out;
+    s->delta_pos = 0;
+    return names;
+}
+
 int nodemeta_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns, struct nodemeta_snap *s)
 {
     char name[32];
@@ -658,13 +759,17 @@ int nodemeta_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns, str
     snprintf(name, sizeof name, "d%llx", (unsigned long long)dir);
     memset(s, 0, sizeof *s);
     nodemeta_touch(nm, nodemeta_now()); /* keeps the agent serving the node */
-    int rc = nm_load(nm, name, NM_KIND_DIR, dir, max_age_ns, 1, &s->p, &h);
+    int rc = nm_load(nm, name, NM_KIND_DIR, dir, max_age_ns, 2, &s->p, &h);
     if (rc < 0)
         return rc;
-    if (h.dir != dir) {
+    int names = 0;
+    if (h.dir != dir ||
+        (nm_changed_here(nm, dir, h.gen) && (names = nm_load_delta(nm, dir, &h, s)) < 0)) {
         nodemeta_snap_free(s);
         return -ESTALE;
     }
+    if (names)
+        h.has_dir_attr = 0; /* the local commits changed it: asked again */
     s->len = sizeof h + (size_t)h.payload_len;
     s->pos = sizeof h;
     s->fetched_ns = h.fetched_ns;
@@ -719,5 +824,169 @@ int nodemeta_snap_next(struct nodemeta_snap *s, const char **name, size_t *nlen,
 void nodemeta_snap_free(struct nodemeta_snap *s)
 {
     free(s->p);
-    s->p = NULL;
+    free(s->delta);
+    s->p = s->delta = NULL;
+}
+
+int nodemeta_delta_next(struct nodemeta_snap *s, const char **name, size_t *nlen,
+                        struct meta_attr *a)
+{
+    assert(s->delta && s->delta_pos <= s->delta_len);
+    struct nm_delta_rec *r;
+    if (s->delta_len - s->delta_pos < sizeof *r)
+        return 0;
+    r = (struct nm_delta_rec *)(void *)(s->delta + s->delta_pos);
+    if ((r->tag != NM_TAG_ENTRY && r->tag != NM_TAG_GONE && r->tag != NM_TAG_TOUCH) ||
+        r->nlen == 0 || r->nlen > META_NAME_MAX)
+        return -EBADMSG;
+    *name = r->name;
+    *nlen = r->nlen;
+    *a = r->a;
+    s->delta_pos += sizeof *r;
+    return r->tag == NM_TAG_ENTRY ? 1 : r->tag == NM_TAG_GONE ? 2 : 3;
+}
+
+void nodemeta_delta_set(struct nodemeta_snap *s, size_t pos, const struct meta_attr *a)
+{
+    assert(s->delta && pos + sizeof(struct nm_delta_rec) <= s->delta_len);
+    struct nm_delta_rec *r = (struct nm_delta_rec *)(void *)(s->delta + pos);
+    r->tag = a ? NM_TAG_ENTRY : NM_TAG_GONE;
+    if (a)
+        r->a = *a;
+}
+
+/* One patcher at a time per node folder: a delta is read, extended and
+ * replaced whole. Bounded: the holders only read and write small files. */
+static int nm_patch_lock(struct nodemeta *nm)
+{
+    int fd = openat(nm->dirfd, "patch.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+    for (int i = 0; i < 200; i++) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return fd;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            break;
+        struct timespec ts = { 0, 50000 };
+        nanosleep(&ts, NULL);
+    }
+    close(fd);
+    return -EBUSY;
+}
+
+/* The header of dir's snapshot file, checked for layout (its payload is
+ * checked by its readers). */
+static int nm_base_header(struct nodemeta *nm, uint64_t dir, struct nm_header *h)
+{
+    char name[32];
+    snprintf(name, sizeof name, "d%llx", (unsigned long long)dir);
+    int fd = openat(nm->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -ENOENT;
+    ssize_t got = io_pread_full(fd, h, sizeof *h, 0);
+    close(fd);
+    if (got != (ssize_t)sizeof *h || h->magic != NM_MAGIC || h->version != NM_VERSION ||
+        h->kind != NM_KIND_DIR || h->dir != dir || h->attr_size != sizeof(struct meta_attr))
+        return -ESTALE;
+    return 0;
+}
+
+/* Whether the delta covering local commits up to `covered` may take
+ * commit seq: no other local commit changed dir in between, and seq's
+ * own directories are known. */
+static int nm_patch_follows(const struct nodemeta *nm, uint64_t dir, uint64_t covered, uint64_t seq)
+{
+    uint64_t d[256];
+    if (seq <= covered || nodemeta_local_changes(nm, seq - 1, seq, d, NM_RING_DIRS) < 0)
+        return 0;
+    int n = nodemeta_local_changes(nm, covered, seq - 1, d, (int)(sizeof d / sizeof d[0]));
+    if (n < 0)
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (d[i] == dir)
+            return 0;
+    return 1;
+}
+
+/* The delta file of dir patching the snapshot with header bh, open for
+ * appending, with the sequence its last group covers (a new one, written
+ * aside and renamed into place, when there is none for that snapshot). */
+static int nm_delta_open(struct nodemeta *nm, uint64_t dir, const struct nm_header *bh,
+                         uint64_t *covered, off_t *end)
+{
+    char name[32];
+    struct nm_header h;
+    struct stat st;
+    snprintf(name, sizeof name, "x%llx", (unsigned long long)dir);
+    int fd = openat(nm->dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd >= 0 && fstat(fd, &st) == 0 && trust_stat_ok(&st) == 0 &&
+        st.st_size >= (off_t)sizeof h &&
+        (st.st_size - (off_t)sizeof h) % (off_t)sizeof(struct nm_group) == 0 &&
+        io_pread_full(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && nm_delta_of(&h, bh, dir)) {
+        *covered = bh->gen;
+        *end = st.st_size;
+        struct nm_group g;
+        if (st.st_size > (off_t)sizeof h) {
+            if (io_pread_full(fd, &g, sizeof g, st.st_size - (off_t)sizeof g) !=
+                    (ssize_t)sizeof g ||
+                g.sum != nm_group_sum(&g)) {
+                close(fd);
+                return -ESTALE; /* a torn group: left to go stale */
+            }
+            *covered = g.seq;
+        }
+        return fd;
+    }
+    if (fd >= 0)
+        close(fd);
+    memset(&h, 0, sizeof h);
+    h.kind = NM_KIND_DELTA;
+    h.dir = dir;
+    h.token = bh->sum;
+    h.rseq = bh->gen;
+    int rc = nm_publish(nm, name, &h, NULL, 0);
+    if (rc < 0)
+        return rc;
+    fd = openat(nm->dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    *covered = bh->gen;
+    *end = (off_t)sizeof h;
+    return fd < 0 ? -errno : fd;
+}
+
+int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
+                       const struct nodemeta_change *c, int n)
+{
+    assert(n > 0 && n <= NM_DELTA_RECS && c);
+    int lock = nm_patch_lock(nm);
+    if (lock < 0)
+        return lock;
+    struct nm_header bh;
+    uint64_t covered = 0;
+    off_t end = 0;
+    int fd = -1, rc = nm_base_header(nm, dir, &bh);
+    if (rc == 0)
+        rc = fd = nm_delta_open(nm, dir, &bh, &covered, &end);
+    if (rc >= 0 && (!nm_patch_follows(nm, dir, covered, seq) ||
+                    end >= (off_t)(sizeof bh + NM_DELTA_MAX * sizeof(struct nm_group))))
+        rc = -ESTALE;
+    if (rc >= 0) {
+        struct nm_group g;
+        memset(&g, 0, sizeof g);
+        g.seq = seq;
+        g.n = (uint32_t)n;
+        for (int i = 0; i < n; i++) {
+            assert(c[i].nlen > 0 && c[i].nlen <= META_NAME_MAX);
+            g.r[i].tag = !c[i].a ? NM_TAG_GONE : c[i].touch ? NM_TAG_TOUCH : NM_TAG_ENTRY;
+            g.r[i].nlen = (uint32_t)c[i].nlen;
+            if (c[i].a)
+                g.r[i].a = *c[i].a;
+            memcpy(g.r[i].name, c[i].name, c[i].nlen);
+        }
+        g.sum = nm_group_sum(&g);
+        rc = io_pwrite_full(fd, &g, sizeof g, end) == (ssize_t)sizeof g ? 0 : -EIO;
+    }
+    if (fd >= 0)
+        close(fd);
+    close(lock);
+    return rc < 0 ? rc : 0;
 }

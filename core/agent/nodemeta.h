@@ -144,6 +144,8 @@ void nodemeta_buf_free(struct nodemeta_buf *b);
 struct nodemeta_snap {
     char *p;
     size_t len, pos;
+    char *delta; /* this node's changes since (nodemeta_dir_patch) */
+    size_t delta_len, delta_pos;
     int64_t fetched_ns;
     int has_dir_attr;
     struct meta_attr dir_attr;
@@ -158,5 +160,35 @@ int nodemeta_snap_next(struct nodemeta_snap *s, const char **name, size_t *nlen,
                        struct meta_attr *a, uint64_t *chunk, const struct layout_slice **slices,
                        int *n);
 void nodemeta_snap_free(struct nodemeta_snap *s);
+
+/* ---- patching a snapshot with this node's own changes ---- */
+/* A process that committed a namespace change in dir (local sequence seq,
+ * nodemeta_mark_local's answer + 1) records the names it changed (a NULL:
+ * the name is gone) in dir's delta, so the node's next reader of dir
+ * takes the snapshot with the delta instead of reading the folder again.
+ * Taken only when the delta already covers every other local commit that
+ * changed dir before seq (and seq's own directories are known), else
+ * -ESTALE and the snapshot goes stale as before; n <= 2 (a rename in
+ * one folder), one appended group per commit (O(1): a few small file
+ * operations under the node's patch lock), at most 4096 groups per
+ * snapshot. A loaded snapshot whose local changes a delta covers comes
+ * with it (s->delta, read with nodemeta_delta_next; its directory's own
+ * attributes are not given then). The TTL still counts from the
+ * snapshot's question: others' changes show within it. */
+struct nodemeta_change {
+    const char *name;
+    size_t nlen;
+    const struct meta_attr *a;
+    int touch; /* only a's mtime and ctime are new (a subfolder's row) */
+};
+int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
+                       const struct nodemeta_change *c, int n);
+/* Next record of s's delta: 1 name set (*a), 2 name gone, 3 name touched
+ * (its entry takes a->mtime_ns and ctime_ns), 0 end, -EBADMSG. */
+int nodemeta_delta_next(struct nodemeta_snap *s, const char **name, size_t *nlen,
+                        struct meta_attr *a);
+/* Make the record at pos (a delta_pos before nodemeta_delta_next) a name
+ * set to *a (NULL: gone): a reader folds touches into entries. */
+void nodemeta_delta_set(struct nodemeta_snap *s, size_t pos, const struct meta_attr *a);
 
 #endif

@@ -4,9 +4,11 @@
  * every entry's attributes land in the cache for the lstat that follows.
  * Where metadata is shared with the node, the first page is the whole
  * directory with its block maps (vfs_snap.c): the files a lister opens next
- * need no round trip, in this process or its neighbours. A directory too
- * big for that (over VFS_SNAP_MAX entries) is marked big and read by pages
- * only.
+ * need no round trip, in this process or its neighbours. A directory over
+ * VFS_SNAP_MAX entries is read whole too, in keyset pages, and kept as a
+ * listing (vfs_listing.c) that the stream reads by position: the next
+ * lister of the node reads it from the node's snapshot with no query. One
+ * too big for the node's snapshot file is read by pages only.
  *
  * Positions are ordinals (0 ".", 1 "..", 2 the first entry ...). Seeking
  * backwards restarts the scan and skips forward: rare (seekdir to a telldir
@@ -32,6 +34,7 @@ struct vfs_dir {
     size_t last_len;
     char last[META_NAME_MAX + 1];
     struct vfs_dirent *page;
+    struct vfs_listing *lst; /* reading a listing: entry pos - 2 is next */
 };
 
 static unsigned char vfs_dtype(uint32_t mode)
@@ -110,14 +113,39 @@ static int vfs_dir_snap_cb(void *arg, const char *name, size_t nlen, const struc
 static int vfs_dir_fill_whole(struct vfs_dir *d)
 {
     d->more = 0;
-    int rc = vfs_snap_fill(d->ino, VFS_SNAP_MAX, vfs_dir_snap_cb, d);
+    d->lst = mcache_dir_listing(d->ino);
+    if (d->lst)
+        return 0;
+    int rc = vfs_snap_fill(d->ino, VFS_SNAP_ALL, vfs_dir_snap_cb, d);
     if (rc < 0)
         return vfs_errno(rc);
+    if (rc == 1 && (d->lst = mcache_dir_listing(d->ino))) {
+        d->page_n = 0; /* the listing has these too, from the start */
+        return 0;
+    }
     if (rc == 0)
         mcache_dir_set_listed(d->ino, 0);
     if (rc == 1 && !d->more)
         d->eof = 1;
     return 0;
+}
+
+/* The next entry of the listing being read (1), or its end (0). */
+static int vfs_dir_next_listed(struct vfs_dir *d, struct vfs_dirent *e)
+{
+    if (d->pos - 2 >= (long)d->lst->n)
+        return 0;
+    const char *name;
+    size_t nlen;
+    struct meta_attr a;
+    vfs_listing_entry(d->lst, (uint32_t)(d->pos - 2), &name, &nlen, &a);
+    e->ino = a.ino;
+    e->type = vfs_dtype(a.mode);
+    e->namelen = (uint16_t)nlen;
+    memcpy(e->name, name, nlen);
+    e->name[nlen] = '\0';
+    d->pos++;
+    return 1;
 }
 
 static int vfs_dir_fill(struct vfs_dir *d)
@@ -134,7 +162,7 @@ static int vfs_dir_fill(struct vfs_dir *d)
         }
     }
     d->page_n = d->page_i = 0;
-    if (first && vfs_snap_shared() && !mcache_dir_big(d->ino))
+    if (first && vfs_snap_shared() && !mcache_dir_huge(d->ino))
         return vfs_dir_fill_whole(d);
     int rc = meta_readdir(vfs_eng.meta, d->ino, first ? NULL : d->last, d->last_len,
                           d->page_cap, vfs_dir_page_cb, d);
@@ -156,12 +184,16 @@ int vfs_dir_next(struct vfs_dir *d, struct vfs_dirent *e)
         d->pos++;
         return 1;
     }
+    if (d->lst)
+        return vfs_dir_next_listed(d, e);
     if (d->page_i >= d->page_n) {
         if (d->eof)
             return 0;
         int rc = vfs_dir_fill(d);
         if (rc < 0)
             return rc;
+        if (d->lst)
+            return vfs_dir_next_listed(d, e);
         if (d->page_n == 0)
             return 0;
     }
@@ -176,6 +208,12 @@ int vfs_dir_seek(struct vfs_dir *d, long pos)
 {
     if (pos < 0)
         return -EINVAL;
+    if (d->lst && pos >= 2) {
+        d->pos = pos; /* a listing is read by position */
+        return 0;
+    }
+    vfs_listing_put(d->lst); /* a rewind reads the directory afresh */
+    d->lst = NULL;
     long start = d->pos - d->page_i; /* ordinal of the page's first entry */
     if (d->pos >= 2 && pos >= start && pos <= start + d->page_n && pos >= 2) {
         d->page_i = (int)(pos - start);
@@ -198,6 +236,7 @@ void vfs_dir_close(struct vfs_dir *d)
 {
     if (!d)
         return;
+    vfs_listing_put(d->lst);
     free(d->page);
     free(d);
 }

@@ -57,6 +57,7 @@ struct vfs_mcache_state {
     struct mc_inode **inodes;
     struct mc_entry **entries;
     size_t ncap, ecap, count;
+    size_t listing_bytes;       /* held by the folders' listings */
     uint64_t seen_gen;          /* the node's change generation the caches match */
     int seen_valid;
 };

@@ -66,9 +66,6 @@ void mcache_dir_set_listed_at(uint64_t dir, int complete, int64_t at);
 int mcache_dir_listed(uint64_t dir);
 void mcache_dir_set_listed(uint64_t dir, int complete);
 int mcache_dir_note_miss(uint64_t dir);
-/* The folder was found too big to list whole (mcache_dir_set_listed with
- * complete 0): readers page it, lookups go by name. */
-int mcache_dir_big(uint64_t dir);
 /* Counts opens of files in dir whose block map was not cached. */
 int mcache_dir_note_smap_miss(uint64_t dir);
 /* Slice map cached for a->ino if it maps that version (size, mtime,
@@ -87,17 +84,65 @@ void mcache_dir_changed(uint64_t dir, int nlink_delta, int64_t time_ns);
 void mcache_reset(void);
 /* This process committed a change (the node generation was `before`). */
 void mcache_own_commit(uint64_t before);
+/* The node's local sequence number of this thread's last commit since the
+ * last call (0: none, or no node). */
+uint64_t mcache_take_commit(void);
+
+/* ---- large directories listed whole (vfs_listing.c) ---- */
+/* The records of a node snapshot with their index in name order;
+ * immutable, refcounted. at: when the database answered (vfs_now_ns). */
+struct vfs_listing {
+    int refs;
+    uint64_t dir;
+    int64_t at;
+    uint32_t n;
+    size_t *off;                /* record positions, in name order */
+    struct nodemeta_snap snap;
+};
+/* Index s (from s->pos) as a listing of dir, taking s's records: 0, or
+ * -EBADMSG (malformed, names out of order) / -ENOMEM, s left as it was. */
+int vfs_listing_build(uint64_t dir, int64_t at, struct nodemeta_snap *s, struct vfs_listing **out);
+/* Entry i (< l->n): its name (pointing into l) and attributes. */
+void vfs_listing_entry(const struct vfs_listing *l, uint32_t i, const char **name, size_t *nlen,
+                       struct meta_attr *a);
+/* A name's attributes (binary search), or -ENOENT. */
+int vfs_listing_find(const struct vfs_listing *l, const char *name, size_t nlen,
+                     struct meta_attr *a);
+size_t vfs_listing_bytes(const struct vfs_listing *l);
+struct vfs_listing *vfs_listing_get(struct vfs_listing *l);
+void vfs_listing_put(struct vfs_listing *l);
+/* The cache's listing of dir (a reference), when it is fresh and this
+ * process changed no name in dir since; else NULL. */
+struct vfs_listing *mcache_dir_listing(uint64_t dir);
+/* dir is listed whole by l (a reference is taken): names are looked up in
+ * it until the entry TTL from l->at, names this process changes since
+ * are answered by the entries it puts. */
+void mcache_dir_set_listing(uint64_t dir, struct vfs_listing *l);
+/* Too big for even a whole listing of the node's (its snapshot file's
+ * cap): read by pages only, a listing is not tried again. */
+void mcache_dir_set_huge(uint64_t dir);
+int mcache_dir_huge(uint64_t dir);
 
 /* ---- whole directories (vfs_snap.c) ---- */
 #define VFS_SNAP_FIRST 1024      /* entries fetched on a first miss */
-#define VFS_SNAP_MAX 16384       /* a directory listed whole at most */
+#define VFS_SNAP_MAX 16384       /* a directory listed whole at most by a walk,
+                                    and into the caches entry by entry */
+#define VFS_SNAP_ALL (1 << 30)   /* a lister's limit: the whole directory, in
+                                    pages, kept as a listing past VFS_SNAP_MAX */
 /* Entries, attributes and block maps of dir into the caches, from the
  * node's snapshot or one query of at most `limit` entries (shared with the
  * node when complete); ecb (optional) sees every entry in name order.
- * 1: complete (the directory is listed), 0: `limit` reached, or -errno. */
+ * 1: complete (the directory is listed), 0: `limit` reached, or -errno.
+ * A folder over VFS_SNAP_MAX (read whole in pages with VFS_SNAP_ALL), or
+ * one whose node snapshot comes with a delta, goes into the caches as a
+ * listing instead (mcache_dir_listing), and ecb does not see it all. */
 int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg);
 /* The node's snapshot only (no query): 1 when one was used. */
 int vfs_snap_load(uint64_t dir);
+/* This thread's commit seq (mcache_take_commit) changed names of dir: the
+ * node's snapshot of dir takes them (a NULL attribute: the name is gone)
+ * instead of going stale, when it can (nodemeta_dir_patch). */
+void vfs_snap_patch(uint64_t seq, uint64_t dir, const struct nodemeta_change *c, int n);
 /* The node asks a question once (vfs_flight.c): kind 'd' a directory's
  * listing, 'w' a walk from dir by name. Returns a token for vfs_flight_end
  * (-1: none, ask anyway); *waited: another process asked meanwhile, look

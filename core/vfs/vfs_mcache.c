@@ -19,6 +19,8 @@
 #include "vfs_internal.h"
 
 #define MCACHE_MAX_ITEMS (1u << 21)
+/* Listings kept at most (bytes): past it the others are dropped. */
+#define MCACHE_MAX_LISTING_BYTES (256u << 20)
 #define MCACHE_NO_EXPIRY INT64_MAX
 
 struct mc_inode {
@@ -29,7 +31,9 @@ struct mc_inode {
     int64_t attr_at;        /* when they were read from the database (monotonic) */
     int64_t listed_exp;     /* directory fully listed until */
     int misses;
-    int big;                /* too big to list whole: by name and by pages */
+    int huge;                /* too big even for a listing (vfs_listing.c) */
+    int changed;             /* this process changed a name in it since listed */
+    struct vfs_listing *lst; /* listed whole as a listing (big folders) */
     int smap_misses;
     struct vfs_smap *smap;
 };
@@ -81,6 +85,7 @@ static void mc_clear_locked(void)
             nx = n->next;
             if (n->smap)
                 vfs_smap_put(n->smap);
+            vfs_listing_put(n->lst);
             free(n);
         }
     for (size_t i = 0; i < mc->ecap; i++)
@@ -93,6 +98,18 @@ static void mc_clear_locked(void)
     mc->inodes = NULL;
     mc->entries = NULL;
     mc->ncap = mc->ecap = mc->count = 0;
+    mc->listing_bytes = 0;
+}
+
+/* The folder is no longer known to be listed whole. */
+static void mc_unlist_locked(struct mc_inode *n)
+{
+    n->listed_exp = 0;
+    if (n->lst) {
+        mc->listing_bytes -= vfs_listing_bytes(n->lst);
+        vfs_listing_put(n->lst);
+        n->lst = NULL;
+    }
 }
 
 /* Past this many items a process drops everything instead of scanning
@@ -124,7 +141,7 @@ static void mc_drop_changed_locked(struct nodemeta *nm, uint64_t from, uint64_t 
         for (struct mc_inode *c = mc->inodes[i]; c; c = c->next) {
             if (mc_in(d, n, c->ino)) {
                 c->attr_exp = 0;
-                c->listed_exp = 0;
+                mc_unlist_locked(c);
             } else if (c->attr_exp && mc_in(d, n, c->attr.parent)) {
                 c->attr_exp = 0;
             }
@@ -162,8 +179,20 @@ static void mc_sync_gen_locked(void)
     mc->seen_valid = 1;
 }
 
+/* The local sequence number of this thread's last commit (0: none since
+ * taken), for the node snapshots' patches (vfs_snap_patch). */
+static __thread uint64_t mc_last_commit;
+
+uint64_t mcache_take_commit(void)
+{
+    uint64_t seq = mc_last_commit;
+    mc_last_commit = 0;
+    return seq;
+}
+
 void mcache_own_commit(uint64_t before)
 {
+    mc_last_commit = before + 1;
     struct vfs_engine *e = vfs_opened();
     pthread_mutex_lock(&mc->lock);
     if (mc->seen_valid && before != mc->seen_gen) {
@@ -261,6 +290,28 @@ static struct mc_entry **mc_find_entry(uint64_t parent, const char *name, size_t
     return pp;
 }
 
+static void mc_put_entry_locked(uint64_t parent, const char *name, size_t nlen, uint64_t ino,
+                                int64_t exp);
+static void mc_put_attr_locked(const struct meta_attr *a, int64_t exp, int64_t at);
+static int64_t mc_expiry_at(int which, int64_t at);
+
+/* A name of a folder kept as a listing: found there, it joins the caches
+ * (entry and attributes, as of the listing's answer), so the next
+ * questions about it are hash probes. */
+static int mc_listing_lookup_locked(struct vfs_listing *l, uint64_t parent, const char *name,
+                                    size_t nlen, struct meta_attr *a)
+{
+    if (vfs_listing_find(l, name, nlen, a) < 0)
+        return -ENOENT;
+    /* the puts may empty the caches (MCACHE_MAX_ITEMS), l with them */
+    int64_t at = l->at, aexp = mc_expiry_at(0, at);
+    mc_put_entry_locked(parent, name, nlen, a->ino, mc_expiry_at(1, at));
+    mc_put_attr_locked(a, aexp, at);
+    if (aexp > vfs_now_ns())
+        return 0;
+    return MC_MISS; /* the entry is fresh, its attributes are not: one getattr */
+}
+
 int mcache_lookup(uint64_t parent, const char *name, size_t nlen, struct meta_attr *a)
 {
     int rc = MC_MISS;
@@ -280,9 +331,11 @@ int mcache_lookup(uint64_t parent, const char *name, size_t nlen, struct meta_at
             }
         }
     }
-    if (rc == MC_MISS) {
+    if (rc == MC_MISS && !e) {
         struct mc_inode *d = mc_find_inode(parent, 0);
-        if (d && d->listed_exp > now && !e)
+        if (d && d->listed_exp > now && d->lst)
+            rc = mc_listing_lookup_locked(d->lst, parent, name, nlen, a);
+        else if (d && d->listed_exp > now)
             rc = -ENOENT; /* the directory was listed whole: the name is not there */
     }
     pthread_mutex_unlock(&mc->lock);
@@ -426,21 +479,69 @@ void mcache_dir_set_listed_at(uint64_t dir, int complete, int64_t at)
     pthread_mutex_lock(&mc->lock);
     struct mc_inode *n = mc_find_inode(dir, 1);
     if (n) {
+        mc_unlist_locked(n);
+        n->changed = 0;
         n->listed_exp = exp;
         n->misses = complete ? 0 : -1000000; /* too big: never list it again */
-        n->big = !complete;
     }
     pthread_mutex_unlock(&mc->lock);
 }
 
-int mcache_dir_big(uint64_t dir)
+void mcache_dir_set_listing(uint64_t dir, struct vfs_listing *l)
+{
+    int64_t exp = mc_expiry_at(1, l->at);
+    pthread_mutex_lock(&mc->lock);
+    if (mc->listing_bytes + vfs_listing_bytes(l) > MCACHE_MAX_LISTING_BYTES)
+        for (size_t i = 0; i < mc->ncap; i++)
+            for (struct mc_inode *c = mc->inodes[i]; c; c = c->next)
+                if (c->lst)
+                    mc_unlist_locked(c);
+    struct mc_inode *n = mc_find_inode(dir, 1);
+    if (n) {
+        mc_unlist_locked(n);
+        n->lst = vfs_listing_get(l);
+        mc->listing_bytes += vfs_listing_bytes(l);
+        n->listed_exp = exp;
+        n->changed = 0;
+        n->misses = 0;
+        n->huge = 0;
+    }
+    pthread_mutex_unlock(&mc->lock);
+}
+
+struct vfs_listing *mcache_dir_listing(uint64_t dir)
+{
+    struct vfs_listing *l = NULL;
+    int64_t now = vfs_now_ns();
+    pthread_mutex_lock(&mc->lock);
+    mc_sync_gen_locked();
+    struct mc_inode *n = mc_find_inode(dir, 0);
+    if (n && n->lst && n->listed_exp > now && !n->changed)
+        l = vfs_listing_get(n->lst);
+    pthread_mutex_unlock(&mc->lock);
+    return l;
+}
+
+void mcache_dir_set_huge(uint64_t dir)
+{
+    pthread_mutex_lock(&mc->lock);
+    struct mc_inode *n = mc_find_inode(dir, 1);
+    if (n) {
+        mc_unlist_locked(n);
+        n->misses = -1000000; /* never listed again by a walk either */
+        n->huge = 1;
+    }
+    pthread_mutex_unlock(&mc->lock);
+}
+
+int mcache_dir_huge(uint64_t dir)
 {
     pthread_mutex_lock(&mc->lock);
     mc_sync_gen_locked();
     struct mc_inode *n = mc_find_inode(dir, 0);
-    int big = n && n->big;
+    int huge = n && n->huge;
     pthread_mutex_unlock(&mc->lock);
-    return big;
+    return huge;
 }
 
 int mcache_dir_note_miss(uint64_t dir)
@@ -491,7 +592,7 @@ void mcache_forget(uint64_t ino)
     struct mc_inode *n = mc_find_inode(ino, 0);
     if (n) {
         n->attr_exp = 0;
-        n->listed_exp = 0;
+        mc_unlist_locked(n);
     }
     pthread_mutex_unlock(&mc->lock);
 }
@@ -500,6 +601,8 @@ void mcache_dir_changed(uint64_t dir, int nlink_delta, int64_t time_ns)
 {
     pthread_mutex_lock(&mc->lock);
     struct mc_inode *n = mc_find_inode(dir, 0);
+    if (n)
+        n->changed = 1; /* its listing answers names, no longer streams */
     if (n && time_ns) {
         /* what the commit wrote (it chose the time); the expiry stays that
          * of the last answer, so nothing else of it is vouched for longer */

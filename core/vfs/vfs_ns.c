@@ -210,6 +210,22 @@ static void vfs_changed_dir(uint64_t dir, int rc, int nlink_delta, int64_t time_
         mcache_forget(dir);
 }
 
+/* A commit (seq) that changed names in p->dir also wrote the folder's own
+ * times (time_ns): its entry in its parent's node snapshot takes them, or
+ * that snapshot would go stale with every change in the folder. Not for
+ * changes of the folder's link count (subfolders made or removed): that
+ * snapshot goes stale then. */
+static void vfs_patch_parent(uint64_t seq, const struct vfs_parent *p, int64_t time_ns)
+{
+    const char *slash = strrchr(p->canon, '/');
+    if (!seq || !time_ns || p->dir.ino == META_ROOT_INO || !p->dir.parent || !slash || !slash[1])
+        return;
+    struct meta_attr a = p->dir;
+    a.mtime_ns = a.ctime_ns = time_ns;
+    struct nodemeta_change c = { slash + 1, strlen(slash + 1), &a, 1 };
+    vfs_snap_patch(seq, p->dir.parent, &c, 1);
+}
+
 static int vfs_new_inode(struct vfs_parent *p, mode_t mode, dev_t rdev, const char *target,
                          int excl, struct meta_attr *out)
 {
@@ -223,8 +239,14 @@ static int vfs_new_inode(struct vfs_parent *p, mode_t mode, dev_t rdev, const ch
     if (S_ISDIR(mode) && (p->dir.mode & S_ISGID))
         a.mode |= S_ISGID;
     a.rdev = rdev;
+    (void)mcache_take_commit();
     int rc = meta_create(vfs_eng.meta, p->dir.ino, p->name, p->nlen, &a, target, excl);
     if (rc == 0) {
+        struct nodemeta_change c = { p->name, p->nlen, &a, 0 };
+        uint64_t seq = mcache_take_commit();
+        vfs_snap_patch(seq, p->dir.ino, &c, 1);
+        if (!S_ISDIR(a.mode))
+            vfs_patch_parent(seq, p, a.ctime_ns);
         mcache_put_entry(p->dir.ino, p->name, p->nlen, &a);
         vfs_changed_dir(p->dir.ino, 0, S_ISDIR(a.mode) ? 1 : 0, a.ctime_ns);
         *out = a;
@@ -330,9 +352,16 @@ static int vfs_remove(const char *vpath, int dir, char *host, size_t hcap)
     int keep = !dir && vfs_is_open(victim.ino);
     if (keep)
         (void)vfs_session_ensure(); /* the orphan is owned by it (else the reaper's grace) */
+    (void)mcache_take_commit();
     rc = meta_unlink(vfs_eng.meta, p.dir.ino, p.name, p.nlen, dir, keep, &removed);
-    if (rc == 0) /* a failed unlink (ENOTEMPTY ...) left the name there */
+    if (rc == 0) { /* a failed unlink (ENOTEMPTY ...) left the name there */
+        struct nodemeta_change c = { p.name, p.nlen, NULL, 0 };
+        uint64_t seq = mcache_take_commit();
+        vfs_snap_patch(seq, p.dir.ino, &c, 1);
+        if (!dir)
+            vfs_patch_parent(seq, &p, removed.ctime_ns);
         mcache_put_negative(p.dir.ino, p.name, p.nlen);
+    }
     vfs_changed_dir(p.dir.ino, rc, dir ? -1 : 0, rc == 0 ? removed.ctime_ns : 0);
     mcache_forget(victim.ino);
     if (rc == 0 && keep && removed.nlink == 0)
@@ -352,6 +381,34 @@ static int vfs_parent_in_volume(const char *vpath, struct vfs_parent *p)
     char host[VFS_HOST_MAX];
     int rc = vfs_resolve_parent(vpath, p, host, sizeof host);
     return rc == VFS_ESCAPED ? -EXDEV : rc == 0 ? vfs_writable() : rc;
+}
+
+/* The node's snapshots of both folders take a rename of this thread's
+ * (the one it just committed): the moved inode is in b now, its ctime that
+ * of the commit. */
+static void vfs_rename_patch(const struct vfs_parent *a, const struct vfs_parent *b,
+                             const struct meta_attr *src, int64_t ctime_ns)
+{
+    uint64_t seq = mcache_take_commit();
+    struct meta_attr moved = *src;
+    moved.ctime_ns = ctime_ns;
+    if (moved.parent)
+        moved.parent = b->dir.ino;
+    struct nodemeta_change c[2] = { { a->name, a->nlen, NULL, 0 },
+                                    { b->name, b->nlen, &moved, 0 } };
+    if (a->dir.ino == b->dir.ino && a->nlen == b->nlen && memcmp(a->name, b->name, a->nlen) == 0)
+        return; /* nothing moved */
+    if (a->dir.ino == b->dir.ino) {
+        vfs_snap_patch(seq, a->dir.ino, c, 2);
+        vfs_patch_parent(seq, a, ctime_ns);
+        return;
+    }
+    vfs_snap_patch(seq, a->dir.ino, &c[0], 1);
+    vfs_snap_patch(seq, b->dir.ino, &c[1], 1);
+    if (!S_ISDIR(src->mode)) { /* a folder moving changes both link counts */
+        vfs_patch_parent(seq, a, ctime_ns);
+        vfs_patch_parent(seq, b, ctime_ns);
+    }
 }
 
 int vfs_rename(const char *from, const char *to, unsigned flags)
@@ -393,8 +450,12 @@ int vfs_rename(const char *from, const char *to, unsigned flags)
     if (keep)
         (void)vfs_session_ensure();
     struct meta_attr replaced = { 0 };
+    (void)mcache_take_commit();
     rc = meta_rename2(vfs_eng.meta, a.dir.ino, a.name, a.nlen, b.dir.ino, b.name, b.nlen,
                       flags | (keep ? META_RENAME_ORPHAN : 0), &replaced);
+    /* two names of one inode: the rename changed nothing */
+    if (rc == 0 && !(flags & RENAME_EXCHANGE) && !(has_dst && dst.ino == src.ino))
+        vfs_rename_patch(&a, &b, &src, replaced.ctime_ns);
     if (rc == 0 && keep && replaced.ino == dst.ino && replaced.nlink == 0)
         vfs_open_mark_orphan(dst.ino);
     /* the names now point where the rename put them (a failed rename
@@ -445,10 +506,14 @@ int vfs_link(const char *from, const char *to, int follow)
 }
 
 /* ---- attributes ---- */
+/* The inode a change of attributes is for; canon (optional, VFS_PATH_MAX)
+ * gets its canonical path when it was named by one (else ""). */
 static int vfs_target(const char *vpath, struct vfs_file *f, int flags, struct meta_attr *a,
-                      char *host, size_t hcap)
+                      char *canon, char *host, size_t hcap)
 {
     int rc = vfs_init();
+    if (canon)
+        canon[0] = '\0';
     if (rc < 0)
         return rc;
     if (f) {
@@ -456,17 +521,32 @@ static int vfs_target(const char *vpath, struct vfs_file *f, int flags, struct m
             *a = f->attr;
         return vfs_writable();
     }
-    rc = vfs_resolve(vpath, flags, a, NULL, host, hcap);
+    rc = vfs_resolve(vpath, flags, a, canon, host, hcap);
     return rc == 0 ? vfs_writable() : rc;
 }
 
-static int vfs_apply(struct meta_attr *a, unsigned fields, struct vfs_file *f)
+/* The new attributes of an inode named by canon (from vfs_target; "" or
+ * NULL: not known by name) go into its folder's node snapshot too, as a
+ * name set (one folder lists it: parent known), so setting a new file's
+ * times or mode (touch, cp -p, tar) does not make the folder stale. */
+static void vfs_patch_attr(uint64_t seq, const char *canon, const struct meta_attr *a)
+{
+    const char *slash = canon ? strrchr(canon, '/') : NULL;
+    if (!seq || !slash || !slash[1] || !a->parent || a->ino == META_ROOT_INO)
+        return;
+    struct nodemeta_change c = { slash + 1, strlen(slash + 1), a, 0 };
+    vfs_snap_patch(seq, a->parent, &c, 1);
+}
+
+static int vfs_apply(struct meta_attr *a, unsigned fields, struct vfs_file *f, const char *canon)
 {
     int rc = vfs_wb_drain();
     if (rc < 0)
         return rc;
+    (void)mcache_take_commit();
     rc = meta_setattr(vfs_eng.meta, a->ino, fields | META_SET_CTIME_NOW, a);
     if (rc == 0) {
+        vfs_patch_attr(mcache_take_commit(), canon, a);
         mcache_put_attr(a);
         if (f) {
             pthread_mutex_lock(&f->wlock);
@@ -492,13 +572,14 @@ int vfs_write_kill_privs(struct vfs_file *f)
         return 0;
     struct meta_attr a = f->attr;
     a.mode &= ~kill;
-    return vfs_apply(&a, META_SET_MODE, f);
+    return vfs_apply(&a, META_SET_MODE, f, NULL);
 }
 
 int vfs_chmod(const char *vpath, struct vfs_file *f, mode_t mode, int flags, char *host, size_t hcap)
 {
     struct meta_attr a;
-    int rc = vfs_target(vpath, f, flags, &a, host, hcap);
+    char canon[VFS_PATH_MAX];
+    int rc = vfs_target(vpath, f, flags, &a, canon, host, hcap);
     if (rc != 0)
         return rc;
     uid_t uid = geteuid();
@@ -510,13 +591,14 @@ int vfs_chmod(const char *vpath, struct vfs_file *f, mode_t mode, int flags, cha
     if (uid != 0 && (mode & S_ISGID) && a.gid != getegid() && !group_member((gid_t)a.gid))
         mode &= ~(mode_t)S_ISGID;
     a.mode = (a.mode & S_IFMT) | (mode & 07777);
-    return vfs_apply(&a, META_SET_MODE, f);
+    return vfs_apply(&a, META_SET_MODE, f, canon);
 }
 
 int vfs_chown(const char *vpath, struct vfs_file *f, uid_t uid, gid_t gid, int flags, char *host, size_t hcap)
 {
     struct meta_attr a;
-    int rc = vfs_target(vpath, f, flags, &a, host, hcap);
+    char canon[VFS_PATH_MAX];
+    int rc = vfs_target(vpath, f, flags, &a, canon, host, hcap);
     if (rc != 0)
         return rc;
     uid_t me = geteuid();
@@ -544,7 +626,7 @@ int vfs_chown(const char *vpath, struct vfs_file *f, uid_t uid, gid_t gid, int f
         a.mode &= ~(mode_t)(S_ISUID | S_ISGID);
         fields |= META_SET_MODE;
     }
-    return vfs_apply(&a, fields, f);
+    return vfs_apply(&a, fields, f, canon);
 }
 
 static int64_t vfs_ts_ns(const struct timespec *t, int64_t now)
@@ -556,7 +638,8 @@ int vfs_utimens(const char *vpath, struct vfs_file *f, const struct timespec tim
                 char *host, size_t hcap)
 {
     struct meta_attr a;
-    int rc = vfs_target(vpath, f, flags, &a, host, hcap);
+    char canon[VFS_PATH_MAX];
+    int rc = vfs_target(vpath, f, flags, &a, canon, host, hcap);
     if (rc != 0)
         return rc;
     int64_t now = vfs_wall_now();
@@ -580,13 +663,13 @@ int vfs_utimens(const char *vpath, struct vfs_file *f, const struct timespec tim
         else
             a.mtime_ns = ns, fields |= META_SET_MTIME;
     }
-    return fields ? vfs_apply(&a, fields, f) : 0;
+    return fields ? vfs_apply(&a, fields, f, canon) : 0;
 }
 
 int vfs_truncate(const char *vpath, uint64_t size, char *host, size_t hcap)
 {
     struct meta_attr a;
-    int rc = vfs_target(vpath, NULL, 0, &a, host, hcap);
+    int rc = vfs_target(vpath, NULL, 0, &a, NULL, host, hcap);
     if (rc != 0)
         return rc;
     if (S_ISDIR(a.mode))
@@ -600,7 +683,7 @@ int vfs_truncate(const char *vpath, uint64_t size, char *host, size_t hcap)
 static int vfs_xattr_target(const char *vpath, struct vfs_file *f, int flags, struct meta_attr *a,
                             char *host, size_t hcap)
 {
-    int rc = vfs_target(vpath, f, flags, a, host, hcap);
+    int rc = vfs_target(vpath, f, flags, a, NULL, host, hcap);
     if (rc != 0)
         return rc;
     uid_t me = geteuid();

@@ -29,6 +29,10 @@ struct vfs_snap_fill {
     meta_dirent_cb ecb;
     void *arg;
     struct meta_attr last;      /* the entry the next chunks belong to */
+    char last_name[META_NAME_MAX + 1]; /* and its name (the next page's key) */
+    size_t last_len;
+    int lazy;                   /* past the first page of a big folder: the
+                                   node's buffer only (kept as a listing) */
     uint64_t *subdirs;          /* its subdirectories, in name order */
     int nsub, capsub;
 };
@@ -60,12 +64,18 @@ static int64_t vfs_snap_mono(int64_t wall)
 static int vfs_snap_entry(struct vfs_snap_fill *f, const char *name, size_t nlen,
                           const struct meta_attr *a)
 {
-    mcache_put_entry_at(f->dir, name, nlen, a, f->at);
     if (f->save)
         nodemeta_dir_entry(&f->buf, name, nlen, a);
+    f->last = *a;
+    if (nlen <= META_NAME_MAX) {
+        memcpy(f->last_name, name, nlen);
+        f->last_len = nlen;
+    }
+    if (f->lazy)
+        return 0;
+    mcache_put_entry_at(f->dir, name, nlen, a, f->at);
     if (f->ecb)
         (void)f->ecb(f->arg, name, nlen, a);
-    f->last = *a;
     if ((a->mode & S_IFMT) == S_IFDIR) {
         if (f->nsub == f->capsub) {
             int cap = f->capsub ? 2 * f->capsub : 16;
@@ -110,12 +120,14 @@ static int vfs_snap_chunk_cb(void *arg, const struct meta_attr *a, uint64_t chun
     struct vfs_snap_fill *f = arg;
     if (f->save)
         nodemeta_dir_chunk(&f->buf, chunk, s, n);
-    return vfs_dirmaps_add(f->maps, a, chunk, s, n);
+    return f->lazy ? 0 : vfs_dirmaps_add(f->maps, a, chunk, s, n);
 }
 
 /* Walk a snapshot's records from s->pos; deliver == 0 only checks that
- * they parse (nothing reaches the caches from a malformed file). */
-static int vfs_snap_replay(struct nodemeta_snap *s, struct vfs_snap_fill *f, int deliver)
+ * they parse (nothing reaches the caches from a malformed file) and counts
+ * the entries into *count. */
+static int vfs_snap_replay(struct nodemeta_snap *s, struct vfs_snap_fill *f, int deliver,
+                           long *count)
 {
     const char *name;
     size_t nlen;
@@ -125,7 +137,7 @@ static int vfs_snap_replay(struct nodemeta_snap *s, struct vfs_snap_fill *f, int
     int n, k, entries = 0;
     while ((k = nodemeta_snap_next(s, &name, &nlen, &a, &chunk, &sl, &n)) > 0) {
         if (k == 1)
-            entries++;
+            entries++, ++*count;
         else if (entries == 0)
             return -EBADMSG;  /* a block map before any entry */
         if (!deliver)
@@ -149,7 +161,27 @@ static int vfs_snap_from_node(uint64_t dir, int scan, meta_dirent_cb ecb, void *
     struct vfs_snap_fill f = { .dir = dir, .at = vfs_snap_mono(s.fetched_ns), .ecb = ecb, .arg = arg,
                                .scan = scan };
     size_t start = s.pos;
-    int rc = vfs_snap_replay(&s, &f, 0);
+    long count = 0;
+    int rc = vfs_snap_replay(&s, &f, 0, &count);
+    if (rc == 0 && (count > VFS_SNAP_MAX || s.delta)) {
+        /* a big folder, or one this node's processes changed since (its
+         * delta merges into an index): kept as a listing, the caches take
+         * the names asked */
+        struct vfs_listing *l;
+        s.pos = start;
+        rc = vfs_listing_build(dir, f.at, &s, &l);
+        if (rc == 0) {
+            if (s.has_dir_attr)
+                mcache_put_attr_at(&s.dir_attr, vfs_snap_mono(s.dir_attr_ns));
+            mcache_dir_set_listing(dir, l);
+            vfs_listing_put(l);
+        }
+        nodemeta_snap_free(&s);
+        if (rc < 0)
+            log_debug("vfs", "node snapshot of directory %llu unusable: %s",
+                      (unsigned long long)dir, strerror(-rc));
+        return rc == 0;
+    }
 
     if (rc == 0 && !(f.maps = vfs_dirmaps_new()))
         rc = -ENOMEM;
@@ -157,7 +189,7 @@ static int vfs_snap_from_node(uint64_t dir, int scan, meta_dirent_cb ecb, void *
         s.pos = start;
         if (s.has_dir_attr)
             mcache_put_attr_at(&s.dir_attr, vfs_snap_mono(s.dir_attr_ns));
-        rc = vfs_snap_replay(&s, &f, 1);
+        rc = vfs_snap_replay(&s, &f, 1, &count);
         if (rc == 0)
             mcache_dir_set_listed_at(dir, 1, f.at);
         vfs_dirmaps_install(f.maps, dir, rc == 0);
@@ -170,6 +202,17 @@ static int vfs_snap_from_node(uint64_t dir, int scan, meta_dirent_cb ecb, void *
         log_debug("vfs", "node snapshot of directory %llu unusable: %s", (unsigned long long)dir,
                   strerror(-rc));
     return rc == 0;
+}
+
+void vfs_snap_patch(uint64_t seq, uint64_t dir, const struct nodemeta_change *c, int n)
+{
+    struct vfs_engine *e = vfs_opened();
+    if (!seq || !e || !e->node)
+        return;
+    int rc = nodemeta_dir_patch(e->node, dir, seq, c, n);
+    if (rc < 0 && rc != -ENOENT && rc != -ESTALE)
+        log_debug("vfs", "patching the node's snapshot of directory %llu: %s",
+                  (unsigned long long)dir, strerror(-rc));
 }
 
 int vfs_snap_load(uint64_t dir)
@@ -201,12 +244,14 @@ static int vfs_snap_begin(struct vfs_snap_fill *f, uint64_t dir, int scan, meta_
 }
 
 /* After its answer (rc: entries or -errno): caches, node share. Returns 1
- * when the directory was complete, 0 when limit was reached, or -errno. */
+ * when the directory was complete, 0 when limit was reached, or -errno.
+ * A big folder read in pages (f->lazy) is complete for this process once
+ * the node has it: the caches then take it as a listing from there. */
 static int vfs_snap_finish(struct vfs_snap_fill *f, int rc, int limit)
 {
     struct vfs_engine *e = vfs_opened();
     int complete = rc >= 0 && rc < limit;
-    if (complete)
+    if (complete && !f->lazy)
         mcache_dir_set_listed_at(f->dir, 1, f->at);
     vfs_dirmaps_install(f->maps, f->dir, rc >= 0);
     f->maps = NULL;
@@ -223,23 +268,60 @@ static int vfs_snap_finish(struct vfs_snap_fill *f, int rc, int limit)
                       strerror(-src));
     }
     nodemeta_buf_free(&f->buf);
-    if (complete)
+    if (complete && !f->lazy)
         vfs_snap_keep_subdirs(f);
     free(f->subdirs);
     f->subdirs = NULL;
+    if (complete && f->lazy)
+        complete = vfs_snap_from_node(f->dir, 0, NULL, NULL);
     return rc < 0 ? vfs_errno(rc) : complete;
 }
 
-/* One query for the directory (and its share for the node when complete). */
+/* The pages after a full first one, for a lister (limit VFS_SNAP_ALL):
+ * into the node's buffer only, each a keyset page after the last name (a
+ * name that stays is never lost or repeated), until the end, a change
+ * token missing (nothing to share then), or the node's file cap (the
+ * folder is then read by pages only, from now on). Returns the entries of
+ * the last page (fewer than VFS_SNAP_MAX: the end), or -errno. */
+static int vfs_snap_query_rest(struct vfs_snap_fill *f)
+{
+    int rc = VFS_SNAP_MAX;
+    f->lazy = 1;
+    /* each full page moves the key forward: the bound only guards against
+     * a server that never says "done" */
+    for (long page = 1; rc == VFS_SNAP_MAX && page < (1L << 40) / VFS_SNAP_MAX; page++) {
+        uint64_t token = 0;
+        rc = meta_read_dir_page(vfs_eng.meta, f->dir, f->last_name, f->last_len, VFS_SNAP_MAX,
+                                vfs_snap_entry_cb, vfs_snap_chunk_cb, f, &token);
+        if (rc >= 0 && f->buf.err) {
+            mcache_dir_set_huge(f->dir);
+            return VFS_SNAP_MAX;
+        }
+        if (rc >= 0 && !token)
+            return VFS_SNAP_MAX;
+    }
+    return rc;
+}
+
+/* One query for the directory (and its share for the node when complete);
+ * with limit VFS_SNAP_ALL, a folder over VFS_SNAP_MAX continues in pages
+ * and is kept as a listing. */
 static int vfs_snap_query(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
 {
     struct vfs_snap_fill f;
     int rc = vfs_snap_begin(&f, dir, ecb != NULL, ecb, arg);
     if (rc < 0)
         return rc;
-    rc = meta_read_dir_all(vfs_eng.meta, dir, limit, vfs_snap_entry_cb, vfs_snap_chunk_cb, &f,
-                           &f.token);
-    return vfs_snap_finish(&f, rc, limit);
+    if (limit != VFS_SNAP_ALL) {
+        rc = meta_read_dir_all(vfs_eng.meta, dir, limit, vfs_snap_entry_cb, vfs_snap_chunk_cb, &f,
+                               &f.token);
+        return vfs_snap_finish(&f, rc, limit);
+    }
+    rc = meta_read_dir_page(vfs_eng.meta, dir, NULL, 0, VFS_SNAP_MAX, vfs_snap_entry_cb,
+                            vfs_snap_chunk_cb, &f, &f.token);
+    if (rc == VFS_SNAP_MAX && f.save && f.token)
+        rc = vfs_snap_query_rest(&f);
+    return vfs_snap_finish(&f, rc, VFS_SNAP_MAX);
 }
 
 /* ---- siblings in one round trip ---- */

@@ -12,7 +12,10 @@
  * poll unless the agent marked its directory (or everything) since; a
  * snapshot asked before the chain began, or without a token, never is;
  * one spawn claim per period; one agent holds the lock; a wiped folder is
- * noticed. */
+ * noticed. Deltas: a snapshot patched by the node's own commits stays
+ * valid with their records (names set, gone, touched); a patch after a
+ * local commit it does not cover, or with a commit that marked everything,
+ * is refused and the snapshot goes stale; a torn group is not taken. */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -420,6 +423,105 @@ START_TEST(test_settings_and_blobs)
 }
 END_TEST
 
+/* The delta's records of s: "+name" set, "-name" gone, "~name" touched. */
+static void delta_str(struct nodemeta_snap *s, char *out, size_t cap)
+{
+    const char *name;
+    size_t nlen, used = 0;
+    struct meta_attr a;
+    int k;
+    out[0] = '\0';
+    while ((k = nodemeta_delta_next(s, &name, &nlen, &a)) > 0)
+        used += (size_t)snprintf(out + used, cap - used, "%c%.*s ",
+                                 k == 1   ? '+'
+                                 : k == 2 ? '-'
+                                          : '~',
+                                 (int)nlen, name);
+    ck_assert_int_eq(k, 0);
+}
+
+START_TEST(test_dir_delta)
+{
+    char *dir = tmpdir();
+    struct nodemeta *nm;
+    ck_assert_int_eq(nodemeta_open(dir, CONN, &nm), 0);
+    struct nodemeta_buf b;
+    build(nm, nodemeta_gen(nm), nodemeta_now(), &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
+    nodemeta_buf_free(&b);
+    struct nodemeta_snap s;
+    char got[256];
+
+    /* commit 1 in 7 creates "new", commit 2 renames "z" to "zz" */
+    uint64_t d7 = 7, d8 = 8, d78[2] = { 7, 8 };
+    struct meta_attr nw = attr(20, 0100644, 0), zz = attr(12, 0100600, 0);
+    uint64_t seq = nodemeta_mark_local(nm, &d7, 1) + 1;
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), -ESTALE); /* not patched yet */
+    struct nodemeta_change c1 = { "new", 3, &nw, 0 };
+    ck_assert_int_eq(nodemeta_dir_patch(nm, 7, seq, &c1, 1), 0);
+    seq = nodemeta_mark_local(nm, &d7, 1) + 1;
+    struct nodemeta_change c2[2] = { { "z", 1, NULL, 0 }, { "zz", 2, &zz, 0 } };
+    ck_assert_int_eq(nodemeta_dir_patch(nm, 7, seq, c2, 2), 0);
+    /* a commit in another folder needs nothing; one touching "sub" is taken */
+    nodemeta_mark_local(nm, &d8, 1);
+    seq = nodemeta_mark_local(nm, d78, 2) + 1;
+    struct meta_attr sub = attr(11, 040700, 0);
+    struct nodemeta_change c3 = { "sub", 3, &sub, 1 };
+    ck_assert_int_eq(nodemeta_dir_patch(nm, 7, seq, &c3, 1), 0);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), 0);
+    ck_assert_ptr_nonnull(s.delta);
+    ck_assert(!s.has_dir_attr); /* names changed: the folder's own times did */
+    delta_str(&s, got, sizeof got);
+    ck_assert_str_eq(got, "+new -z +zz ~sub ");
+    /* a record can be rewritten by its reader (a touch folded into an entry) */
+    s.delta_pos = 0;
+    nodemeta_delta_set(&s, 3 * (s.delta_len / 4), &sub);
+    delta_str(&s, got, sizeof got);
+    ck_assert_str_eq(got, "+new -z +zz +sub ");
+    nodemeta_snap_free(&s);
+
+    /* a commit in 7 nobody patched: a later patch is refused, the
+     * snapshot is stale */
+    nodemeta_mark_local(nm, &d7, 1);
+    seq = nodemeta_mark_local(nm, &d7, 1) + 1;
+    ck_assert_int_eq(nodemeta_dir_patch(nm, 7, seq, &c1, 1), -ESTALE);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), -ESTALE);
+
+    /* a fresh snapshot starts a fresh delta; a torn last group is not taken */
+    build(nm, nodemeta_gen(nm), nodemeta_now(), &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
+    nodemeta_buf_free(&b);
+    seq = nodemeta_mark_local(nm, &d7, 1) + 1;
+    ck_assert_int_eq(nodemeta_dir_patch(nm, 7, seq, &c1, 1), 0);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), 0);
+    delta_str(&s, got, sizeof got);
+    ck_assert_str_eq(got, "+new ");
+    nodemeta_snap_free(&s);
+    char path[512];
+    snprintf(path, sizeof path, "%s/meta", dir);
+    DIR *md = opendir(path);
+    struct dirent *de;
+    while ((de = readdir(md)))
+        if (de->d_name[0] != '.')
+            snprintf(path, sizeof path, "%s/meta/%s/x7", dir, de->d_name);
+    closedir(md);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(truncate(path, st.st_size - 10), 0);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), -ESTALE);
+    /* and a commit marking everything is never covered */
+    build(nm, nodemeta_gen(nm), nodemeta_now(), &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
+    nodemeta_buf_free(&b);
+    seq = nodemeta_mark_local(nm, NULL, -1) + 1;
+    ck_assert_int_eq(nodemeta_dir_patch(nm, 7, seq, &c1, 1), -ESTALE);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), -ESTALE);
+    nodemeta_close(nm);
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nodemeta");
@@ -429,6 +531,7 @@ int main(void)
     tcase_add_test(t, test_settings_and_blobs);
     tcase_add_test(t, test_local_marks);
     tcase_add_test(t, test_agent_vouches);
+    tcase_add_test(t, test_dir_delta);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

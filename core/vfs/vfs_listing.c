@@ -1,0 +1,260 @@
+/* vfs_listing.c - a large directory listed whole, kept as the records of
+ * its node snapshot (nodemeta.h) with an index in name order.
+ *
+ * Why: putting every entry of a 100,000-entry directory into the caches
+ * (two allocations and two hash inserts each, and a block map per file)
+ * cost more than reading it; a listing is one buffer and one array of
+ * offsets, built in one pass. Lookups by name are a binary search in it
+ * (the cache takes only the names asked, vfs_mcache.c) and directory
+ * streams read it by position (vfs_dir.c), so `ls -f` of a big directory
+ * makes no query and no allocation per entry.
+ *
+ * A snapshot the node's processes patched with their own changes
+ * (nodemeta_dir_patch) comes with a delta: the index then merges it in
+ * (a name set there replaces or adds an entry, a name gone leaves the
+ * index), so its readers see those changes without reading the folder
+ * again.
+ *
+ * Promises: a listing is immutable once built and refcounted (a stream
+ * keeps reading the one it started with while the cache moves on); names
+ * are in the byte order the database listed them in (the snapshot's
+ * order), which the binary search relies on and vfs_listing_build checks.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vfs_internal.h"
+
+/* An index position in the delta's records rather than the snapshot's. */
+#define VFS_LISTING_DELTA ((size_t)1 << 63)
+
+static int vfs_listing_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : (al > bl) - (al < bl);
+}
+
+/* kind: 1 name set, 2 gone, 3 touched (nodemeta_delta_next) */
+struct vfs_delta_rec {
+    size_t pos;
+    const char *name;
+    size_t nlen;
+    int kind;
+    uint32_t seq;
+    struct meta_attr a;
+};
+
+/* A touched entry: its new times on the attributes it had. */
+static void vfs_delta_fold(struct nodemeta_snap *s, struct vfs_delta_rec *r,
+                           const struct meta_attr *had)
+{
+    struct meta_attr a = *had;
+    a.mtime_ns = r->a.mtime_ns;
+    a.ctime_ns = r->a.ctime_ns;
+    nodemeta_delta_set(s, r->pos, &a);
+    r->a = a;
+    r->kind = 1;
+}
+
+static int vfs_delta_rec_cmp(const void *x, const void *y)
+{
+    const struct vfs_delta_rec *a = x, *b = y;
+    int c = vfs_listing_cmp(a->name, a->nlen, b->name, b->nlen);
+    return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+/* The delta's records, in name order, the last word on each name only. */
+static int vfs_delta_sorted(struct nodemeta_snap *s, struct vfs_delta_rec **out, size_t *count)
+{
+    struct vfs_delta_rec *r = NULL;
+    size_t n = 0, cap = 0;
+    const char *name;
+    size_t nlen;
+    struct meta_attr a;
+    int k;
+    for (;;) {
+        size_t pos = s->delta_pos;
+        k = nodemeta_delta_next(s, &name, &nlen, &a);
+        if (k <= 0)
+            break;
+        if (n == cap) {
+            size_t ncap = cap ? 2 * cap : 64;
+            struct vfs_delta_rec *p = realloc(r, ncap * sizeof *p);
+            if (!p) {
+                k = -ENOMEM;
+                break;
+            }
+            r = p;
+            cap = ncap;
+        }
+        r[n] = (struct vfs_delta_rec){ pos, name, nlen, k, (uint32_t)n, a };
+        n++;
+    }
+    if (k < 0) {
+        free(r);
+        return k;
+    }
+    if (n)
+        qsort(r, n, sizeof *r, vfs_delta_rec_cmp);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m && vfs_listing_cmp(r[m - 1].name, r[m - 1].nlen, r[i].name, r[i].nlen) == 0) {
+            if (r[i].kind == 3 && r[m - 1].kind != 3) {
+                /* a touch after a set folds into it, after a removal is moot */
+                if (r[m - 1].kind == 1) {
+                    struct meta_attr had = r[m - 1].a;
+                    r[m - 1].a.mtime_ns = r[i].a.mtime_ns;
+                    r[m - 1].a.ctime_ns = r[i].a.ctime_ns;
+                    vfs_delta_fold(s, &r[m - 1], &had);
+                }
+                continue;
+            }
+            m--;
+        }
+        r[m++] = r[i];
+    }
+    *out = r;
+    *count = m;
+    return 0;
+}
+
+static int vfs_listing_push(struct vfs_listing *l, size_t *cap, size_t pos)
+{
+    if (l->n == *cap) {
+        size_t ncap = *cap ? 2 * *cap : 4096;
+        size_t *p = realloc(l->off, ncap * sizeof *p);
+        if (!p)
+            return -ENOMEM;
+        l->off = p;
+        *cap = ncap;
+    }
+    l->off[l->n++] = pos;
+    return 0;
+}
+
+int vfs_listing_build(uint64_t dir, int64_t at, struct nodemeta_snap *s, struct vfs_listing **out)
+{
+    struct vfs_listing *l = calloc(1, sizeof *l);
+    if (!l)
+        return -ENOMEM;
+    l->refs = 1;
+    l->dir = dir;
+    l->at = at;
+    size_t start = s->pos, cap = 0, nd = 0, di = 0;
+    const char *name, *prev = NULL;
+    size_t nlen, plen = 0;
+    struct meta_attr a;
+    uint64_t chunk;
+    const struct layout_slice *sl;
+    int n, k = 0;
+    struct vfs_delta_rec *d = NULL;
+    if (s->delta)
+        k = vfs_delta_sorted(s, &d, &nd);
+    while (k == 0) {
+        size_t pos = s->pos;
+        int r = nodemeta_snap_next(s, &name, &nlen, &a, &chunk, &sl, &n);
+        if (r <= 0) {
+            k = r;
+            break;
+        }
+        if (r != 1)
+            continue; /* a block map: files opened later ask for theirs */
+        if (prev && vfs_listing_cmp(prev, plen, name, nlen) >= 0) {
+            k = -EBADMSG; /* not in order: no binary search over it */
+            break;
+        }
+        prev = name;
+        plen = nlen;
+        /* the delta's names before this one, then this one unless the
+         * delta has the last word on it */
+        int c = 1;
+        while (k == 0 && di < nd && (c = vfs_listing_cmp(d[di].name, d[di].nlen, name, nlen)) < 0) {
+            if (d[di].kind == 1)
+                k = vfs_listing_push(l, &cap, d[di].pos | VFS_LISTING_DELTA);
+            di++;
+        }
+        if (k == 0 && di < nd && c == 0) {
+            if (d[di].kind == 3)
+                vfs_delta_fold(s, &d[di], &a);
+            if (d[di].kind == 1)
+                k = vfs_listing_push(l, &cap, d[di].pos | VFS_LISTING_DELTA);
+            di++;
+        } else if (k == 0) {
+            k = vfs_listing_push(l, &cap, pos);
+        }
+        if (k < 0)
+            break;
+    }
+    for (; k == 0 && di < nd; di++)
+        if (d[di].kind == 1)
+            k = vfs_listing_push(l, &cap, d[di].pos | VFS_LISTING_DELTA);
+    free(d);
+    if (k < 0) {
+        free(l->off);
+        free(l);
+        return k;
+    }
+    s->pos = start;
+    l->snap = *s; /* the listing owns the records now */
+    s->p = s->delta = NULL;
+    *out = l;
+    return 0;
+}
+
+void vfs_listing_entry(const struct vfs_listing *l, uint32_t i, const char **name, size_t *nlen,
+                       struct meta_attr *a)
+{
+    struct nodemeta_snap s = l->snap;
+    uint64_t chunk;
+    const struct layout_slice *sl;
+    int n;
+    /* checked whole by vfs_listing_build: an entry record */
+    if (l->off[i] & VFS_LISTING_DELTA) {
+        s.delta_pos = l->off[i] & ~VFS_LISTING_DELTA;
+        (void)nodemeta_delta_next(&s, name, nlen, a);
+    } else {
+        s.pos = l->off[i];
+        (void)nodemeta_snap_next(&s, name, nlen, a, &chunk, &sl, &n);
+    }
+}
+
+int vfs_listing_find(const struct vfs_listing *l, const char *name, size_t nlen,
+                     struct meta_attr *a)
+{
+    uint32_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const char *mn;
+        size_t ml;
+        vfs_listing_entry(l, mid, &mn, &ml, a);
+        int c = vfs_listing_cmp(mn, ml, name, nlen);
+        if (c == 0)
+            return 0;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -ENOENT;
+}
+
+size_t vfs_listing_bytes(const struct vfs_listing *l)
+{
+    return l->snap.len + l->snap.delta_len + (size_t)l->n * sizeof *l->off;
+}
+
+struct vfs_listing *vfs_listing_get(struct vfs_listing *l)
+{
+    __atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
+    return l;
+}
+
+void vfs_listing_put(struct vfs_listing *l)
+{
+    if (!l || __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) > 0)
+        return;
+    nodemeta_snap_free(&l->snap);
+    free(l->off);
+    free(l);
+}

@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# tests/integration/test_meta_dirpatch.sh — large folders shared whole with
+# the node, and patched in place by the node's own changes (docs/design.md,
+# "Large directories").
+#  - a folder of 20,000 entries (over VFS_SNAP_MAX) listed once on a node
+#    is listed again by the node's next process with no round trip (before:
+#    keyset pages from the database each time, 17 round trips for 100 k);
+#  - process A creates, renames and removes names in it, process B on the
+#    same node then lists it and looks the names up with no round trip and
+#    sees exactly A's changes (before: the folder's snapshot was dropped by
+#    A's commits, and B read it again whole);
+#  - a rename between two folders patches both;
+#  - a torn delta (a group half written) is not trusted: the next lister
+#    reads the folder afresh and sees the truth;
+#  - another node's create shows within the TTL even while this node keeps
+#    patching the folder (a patch never makes a snapshot younger);
+#  - concurrent creates and renames on the node while a process of it lists
+#    the folder again and again: every unchanged name exactly once in each
+#    listing, and the node's patched snapshot equals the database at the end.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+need_services
+need_cmd psql python3 strace  # scripts/deps.sh installs them
+
+PREFIX=/mnt/shimfs-dirpatch-$$
+export SHIMFS_AGENT=0   # the TTL alone decides what another node's change waits for
+# long TTLs: what is checked is what the node shares, not what expired
+export SHIMFS_ATTR_TTL=600 SHIMFS_ENTRY_TTL=600
+NODE1=$TEST_SCRATCH/node1
+NODE2=$TEST_SCRATCH/node2
+mkdir -p "$NODE1" "$NODE2"
+
+test_volume dirpatch
+"$TEST_ROOT/scripts/meta-tree.sh" "$META" flat big 20000 1000000
+"$TEST_ROOT/scripts/meta-tree.sh" "$META" flat small 50 1100000
+
+# nothing but the test's processes reads the tables meanwhile
+psql "$META" -XAtq -c "ALTER TABLE inode SET (autovacuum_enabled = false); ALTER TABLE entry SET (autovacuum_enabled = false)"
+shim() { env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_CACHE_DIR="$NODE1" SHIMFS_LOG=error "$@"; }
+shim2() { env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_CACHE_DIR="$NODE2" SHIMFS_LOG=error "$@"; }
+# round trips to PostgreSQL of "$@" on node 1 (libpq sends each request, or
+# pipelined batch, with one sendto) into RT; its output into $TEST_SCRATCH/out
+round_trips() {
+    shim strace -f -qq -s 256 --seccomp-bpf -e trace=sendto -o "$TEST_SCRATCH/sends" "$@" > "$TEST_SCRATCH/out"
+    RT=$(grep -c 'sendto(' "$TEST_SCRATCH/sends" || true)
+}
+names() { grep -v '^\.\.\?$' "$1" | LC_ALL=C sort; }
+# the database's names of a top folder, sorted
+db_names() {
+    psql "$META" -XAtq -c "SELECT convert_from(e.name, 'UTF8') FROM entry e JOIN entry t ON t.ino = e.parent
+                           WHERE t.parent = 1 AND t.name = convert_to('$1', 'UTF8')" | LC_ALL=C sort
+}
+
+# --- a big folder listed once is the node's ---
+shim ls -f "$PREFIX/big" > "$TEST_SCRATCH/first"
+assert_eq 20002 "$(wc -l < "$TEST_SCRATCH/first")" "the first listing of a 20,000-entry folder is whole"
+round_trips ls -f "$PREFIX/big"
+assert_eq 0 "$RT" "the node's next process lists it with no round trip"
+assert_files_equal <(names "$TEST_SCRATCH/first") <(names "$TEST_SCRATCH/out") "and the same names"
+ino_of() {
+    psql "$META" -XAtq -c "SELECT e.ino FROM entry e WHERE e.parent = $1 AND e.name = convert_to('$2', 'UTF8')"
+}
+round_trips stat -c %i "$PREFIX/big/g012345"
+assert_eq "$(ino_of 1000000 g012345) 0" "$(cat "$TEST_SCRATCH/out") $RT" \
+    "a name of it is looked up in the node's listing, with no round trip"
+
+# --- process A changes names, process B sees them with no round trip ---
+shim ls -f "$PREFIX/small" > /dev/null
+shim python3 - "$PREFIX" <<'EOF'
+import os, sys
+p = sys.argv[1]
+os.close(os.open(f"{p}/big/new1", os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o644))
+os.close(os.open(f"{p}/big/new2", os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o644))
+os.rename(f"{p}/big/new2", f"{p}/big/moved2")
+os.rename(f"{p}/big/g000007", f"{p}/big/g000008")   # over an existing name
+os.unlink(f"{p}/big/g000005")
+os.chmod(f"{p}/big/new1", 0o600)
+os.rename(f"{p}/big/g000009", f"{p}/small/from_big")
+os.rename(f"{p}/small/g000001", f"{p}/big/from_small")
+EOF
+round_trips ls -f "$PREFIX/big"
+assert_eq 0 "$RT" "another process of the node lists the changed folder with no round trip"
+db_names big > "$TEST_SCRATCH/want.big"
+assert_files_equal "$TEST_SCRATCH/want.big" <(names "$TEST_SCRATCH/out") \
+    "and sees exactly the changes (creates, renames, a replaced and a removed name)"
+round_trips ls -f "$PREFIX/small"
+assert_eq 0 "$RT" "the other folder of a rename between two is patched too"
+assert_files_equal <(db_names small) <(names "$TEST_SCRATCH/out") "with the name moved in and out"
+round_trips stat -c '%i %a' "$PREFIX/big/moved2" "$PREFIX/big/g000008" "$PREFIX/big/new1"
+assert_eq "$(ino_of 1000000 moved2) $(ino_of 1000000 g000008)" \
+    "$(head -2 "$TEST_SCRATCH/out" | cut -d' ' -f1 | tr '\n' ' ' | sed 's/ $//')" \
+    "a moved name and a replaced one point to the right inodes"
+assert_eq "600 0" "$(tail -1 "$TEST_SCRATCH/out" | cut -d' ' -f2-) $RT" \
+    "and a chmod by name shows, all with no round trip"
+shim stat "$PREFIX/big/g000005" > /dev/null 2>&1 && fail "a removed name is still there" ||
+    pass "a removed name is gone for the node's other processes"
+
+# a new subfolder changes the folder's link count: its parent's snapshot
+# (the root's) is asked again, the folder itself is still not read
+# entry rows read so far (pg_stat_user_tables); a backend publishes its
+# counters as it exits, just after its client has gone: read until two
+# reads agree
+entry_rows() {
+    local prev="" cur
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        sleep 0.2
+        cur=$(psql "$META" -XAtq -c "SELECT coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0)
+                                      FROM pg_stat_user_tables WHERE relname = 'entry'")
+        [ "$cur" = "$prev" ] && break
+        prev=$cur
+    done
+    echo "$cur"
+}
+shim mkdir "$PREFIX/big/sub"
+r0=$(entry_rows)
+round_trips ls -f "$PREFIX/big"
+rows=$(($(entry_rows) - r0))
+if [ "$(grep -cx sub "$TEST_SCRATCH/out")" = 1 ] && [ "$rows" -lt 1000 ]; then
+    pass "a mkdir in it is seen without reading the folder again ($rows entry rows read)"
+else
+    fail "a mkdir in it: $(grep -cx sub "$TEST_SCRATCH/out") times listed, $rows entry rows read: $(grep -o 'shimfs_[a-z_]*' "$TEST_SCRATCH/sends" | tr '\n' ' ')"
+fi
+
+# --- a torn delta is not trusted ---
+shim python3 -c "import os; os.close(os.open('$PREFIX/big/torn1', os.O_CREAT | os.O_WRONLY, 0o644))"
+delta=$(ls "$NODE1"/meta/*/xf4240 2>/dev/null || true)   # the delta of /big (inode 1,000,000)
+if [ -n "$delta" ]; then
+    # the last group loses its tail, as a writer killed in its write leaves it
+    size=$(stat -c %s "$delta")
+    truncate -s $((size - 100)) "$delta"
+    round_trips ls -f "$PREFIX/big"
+    assert_files_equal <(db_names big) <(names "$TEST_SCRATCH/out") \
+        "a torn delta is not trusted: the next listing is the database's"
+    [ "$RT" -gt 0 ] && pass "(it read the folder afresh: $RT round trips)" || fail "a torn delta was used"
+else
+    fail "no delta file in the node's folder"
+fi
+
+# --- another node's change shows within the TTL, patches or not ---
+export SHIMFS_ATTR_TTL=2 SHIMFS_ENTRY_TTL=2
+shim ls -f "$PREFIX/big" > /dev/null
+shim2 python3 -c "import os; os.close(os.open('$PREFIX/big/remote1', os.O_CREAT | os.O_WRONLY, 0o644))"
+shim python3 -c "import os; os.close(os.open('$PREFIX/big/local1', os.O_CREAT | os.O_WRONLY, 0o644))"
+sleep 2.5
+shim ls -f "$PREFIX/big" > "$TEST_SCRATCH/ttl"
+assert_eq "local1 remote1" "$(grep -E '^(local1|remote1)$' "$TEST_SCRATCH/ttl" | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')" \
+    "another node's create shows within the TTL while this node patched the folder"
+export SHIMFS_ATTR_TTL=600 SHIMFS_ENTRY_TTL=600
+
+# --- concurrent creates and renames, a process of the node listing ---
+shim ls -f "$PREFIX/big" > /dev/null
+WRITER_PY='
+import os, sys
+d, p, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for i in range(n):
+    os.close(os.open(f"{d}/w{p}_{i:03d}", os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o644))
+    if i % 3 == 0:
+        os.rename(f"{d}/w{p}_{i:03d}", f"{d}/r{p}_{i:03d}")
+'
+READER_PY='
+import os, sys
+d, rounds = sys.argv[1], int(sys.argv[2])
+for _ in range(rounds):
+    names = os.listdir(d)
+    print(len(names) - len(set(names)), sum(1 for x in names if x.startswith("g")))
+'
+W=3; N=80
+pids=()
+for p in $(seq 1 $W); do
+    (shim python3 -c "$WRITER_PY" "$PREFIX/big" "$p" "$N" 2> "$TEST_SCRATCH/writer$p.err"
+     echo $? > "$TEST_SCRATCH/writer$p.rc") &
+    pids+=($!)
+done
+(for _ in 1 2 3; do shim python3 -c "$READER_PY" "$PREFIX/big" 2; done > "$TEST_SCRATCH/reader.out" 2> "$TEST_SCRATCH/reader.err"
+ echo $? > "$TEST_SCRATCH/reader.rc") &
+rpid=$!
+ok=1
+for pid in "${pids[@]}"; do
+    wait_bounded "$pid" 300 "a writer" || ok=0
+done
+wait_bounded "$rpid" 300 "the reader" || ok=0
+[ "$(cat "$TEST_SCRATCH"/writer*.rc "$TEST_SCRATCH/reader.rc" 2>/dev/null | tr -d '\n')" = 0000 ] || ok=0
+if [ "$ok" -eq 1 ]; then pass "$W writers and a lister of the same node finished without error"
+else fail "a writer or the lister failed: $(cat "$TEST_SCRATCH"/writer*.err "$TEST_SCRATCH/reader.err" | head -c 400)"; fi
+gs=$(db_names big | grep -c '^g')
+assert_eq "$(printf '0 %s|' "$gs" "$gs" "$gs" "$gs" "$gs" "$gs" | sed 's/|$//')" \
+    "$(tr '\n' '|' < "$TEST_SCRATCH/reader.out" | sed 's/|$//')" \
+    "each listing had every unchanged name exactly once"
+shim ls -f "$PREFIX/big" > "$TEST_SCRATCH/end"
+assert_files_equal <(db_names big) <(names "$TEST_SCRATCH/end") \
+    "the node's folder equals the database's at the end"
+shim2 ls -f "$PREFIX/big" > "$TEST_SCRATCH/end2"
+assert_files_equal <(db_names big) <(names "$TEST_SCRATCH/end2") "and another node's"
+
