@@ -46,7 +46,7 @@
 
 #define META_ROOT_INO 1
 #define META_NAME_MAX 255
-#define META_SCHEMA_VERSION 3
+#define META_SCHEMA_VERSION 4
 /* The bound of one call when meta_set_timeout was not given one (ms). */
 #define META_TIMEOUT_DEFAULT_MS 30000
 /* The most directories meta_read_dirs_all reads in one round trip. */
@@ -135,6 +135,9 @@ enum {
 
 /* meta_write's slice records, each tagged with its chunk index. */
 struct meta_slice_rec { uint64_t chunk; struct layout_slice s; };
+/* meta_write_inline's block: the slice id (LAYOUT_INLINE_BIT set) and the
+ * block's frame as the bucket would hold it (codec.h). */
+struct meta_inline { uint64_t id; const void *data; uint32_t len; };
 /* meta_append's pieces (rel = offset inside the appended run). */
 struct meta_append_rec { uint64_t rel, id; uint32_t size, off, len; };
 
@@ -428,6 +431,22 @@ struct meta_conn_gate {
     X(write, (struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, int n, \
               uint64_t new_size, int set_size, int64_t mtime_ns, struct meta_attr *a), \
       ino, recs, n, new_size, set_size, mtime_ns, a) \
+    /* meta_write that also stores one inline block (blob, NULL: none) in
+     * the same statement: the block goes in only when the commit does.
+     * -EOPNOTSUPP (nothing done) on a volume older than schema 4, or one
+     * whose version the handle has not read yet: the caller stores the
+     * block in the bucket instead. */ \
+    X(write_inline, (struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, int n, \
+                     const struct meta_inline *blob, uint64_t new_size, int set_size, \
+                     int64_t mtime_ns, struct meta_attr *a), \
+      ino, recs, n, blob, new_size, set_size, mtime_ns, a) \
+    /* The frame of inline block id into buf; returns its length. -ENOENT:
+     * no such row (the block is lost, as a missing object is);
+     * -EOVERFLOW: cap is too small. One round trip. */ \
+    X(inline_get, (struct meta *m, uint64_t id, void *buf, size_t cap), id, buf, cap) \
+    /* fsck: every inline block's id and frame length, ascending by id, in
+     * pages (bounded memory); none on a volume older than schema 4. */ \
+    X(list_inline, (struct meta *m, meta_id_cb cb, void *arg), cb, arg) \
     /* Commit appends (O_APPEND writes): their place is the file's end as
      * committed, found under the inode's row lock in the same statement,
      * so concurrent appenders never overwrite one another. Pieces tile
