@@ -173,6 +173,7 @@ struct vfs_file {
     uint64_t append_base;       /* where this descriptor sees them start */
     int werr;                   /* a failed background step, reported at fsync/close */
     int wb_stale;               /* writeback staged data: reload before reading */
+    int inline_moved;           /* the inline bytes joined the dirty pieces (until reload) */
     uint64_t parent;            /* directory it was opened in (0: unknown) */
     int64_t mtime_ns;           /* set by the last write */
     struct vfs_mapobj *mo;      /* shared-mapped: the working copy (vfs_map.c) */
@@ -341,6 +342,19 @@ int vfs_upload_finish_locked(struct vfs_file *f, struct vfs_upiece **out, int *n
 /* Forget f's batches (committed, or dropped at close) and its spare
  * buffers; waits for uploads. */
 void vfs_upload_discard_locked(struct vfs_file *f);
+/* ---- tiny files in the database (vfs_inline.c); f->wlock held ---- */
+/* 1 when f's commit may store its bytes inline: positioned writes, no
+ * pipeline batch, and the file no larger than SHIMFS_INLINE_MAX. */
+int vfs_inline_wanted(const struct vfs_file *f);
+/* Pack pieces [0, n) into inline slice id (reserved; the bit is set
+ * here): where each went to out[0, n), the frame to *blob (its data
+ * malloc'd: free it). 0 or -errno. */
+int vfs_inline_pack(struct volume *v, const struct vfs_dirty *p, int n, uint64_t id,
+                    struct vfs_placed *out, struct meta_inline *blob);
+/* A file grown past SHIMFS_INLINE_MAX whose committed map references
+ * inline blocks: their bytes become its oldest dirty piece, so the next
+ * commit stores them in the bucket (once per loaded map). 0 or -errno. */
+int vfs_inline_move_locked(struct vfs_file *f);
 /* A spare buffer of at least need bytes (its size in *cap), or NULL. */
 #define VFS_UPLOAD_SPARES 2
 void *vfs_upload_spare_take(struct vfs_file *f, uint32_t need, uint32_t *cap);

@@ -177,6 +177,7 @@ void vfs_dirty_clear(struct vfs_file *f)
 int vfs_reload(struct vfs_file *f, const struct meta_attr *a)
 {
     f->attr = *a;
+    f->inline_moved = 0; /* the new map says whether inline bytes are left */
     mcache_put_attr(a);
     struct vfs_smap *m = NULL;
     int rc = vfs_load_smap(&f->attr, &m);
@@ -194,7 +195,8 @@ int vfs_reload(struct vfs_file *f, const struct meta_attr *a)
  * write order, so a later write overlays an earlier one. Appends never go
  * through the pipeline. */
 static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, int nup,
-                             const struct vfs_placed *at, struct meta_attr *a)
+                             const struct vfs_placed *at, const struct meta_inline *blob,
+                             struct meta_attr *a)
 {
     struct vfs_engine *e = vfs_opened();
     int rc;
@@ -227,7 +229,7 @@ static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, in
                                      { layout_chunk_offset(d->off), at[i].id, at[i].size,
                                        at[i].soff, d->len } };
     }
-    rc = meta_write(e->meta, f->attr.ino, recs, n, f->size, 0, f->mtime_ns, a);
+    rc = meta_write_inline(e->meta, f->attr.ino, recs, n, blob, f->size, 0, f->mtime_ns, a);
     free(recs);
     return rc;
 }
@@ -236,8 +238,11 @@ int vfs_flush_locked(struct vfs_file *f)
 {
     if (f->ndirty == 0 && !f->batches)
         return 0;
-    vfs_dirty_flatten(f);
     struct vfs_engine *e = vfs_opened();
+    int rc = vfs_inline_move_locked(f); /* grown past SHIMFS_INLINE_MAX: to the bucket */
+    if (rc < 0)
+        return rc;
+    vfs_dirty_flatten(f);
     if (e->cfg.writeback && !f->batches && vfs_wb_stage_locked(f) == 0) {
         vfs_map_committed(f);
         vfs_dirty_clear(f);
@@ -248,20 +253,30 @@ int vfs_flush_locked(struct vfs_file *f)
      * the flush fails here with every byte kept */
     struct vfs_upiece *up = NULL;
     int nup = 0;
-    int rc = vfs_upload_finish_locked(f, &up, &nup);
+    rc = vfs_upload_finish_locked(f, &up, &nup);
     size_t nd = (size_t)(f->ndirty ? f->ndirty : 1);
     uint64_t *ids = calloc(nd, sizeof *ids);
     struct vfs_placed *at = calloc(nd, sizeof *at);
-    if (rc == 0 && (!ids || !at))
-        rc = -ENOMEM;
-    for (int i = 0; rc == 0 && i < f->ndirty; i++)
-        rc = vfs_next_slice_id(&ids[i]);
-    if (rc == 0)
-        rc = vfs_pack_upload(e->vol, f->dirty, f->ndirty, ids, at);
+    struct meta_inline blob = { 0 };
     struct meta_attr a;
     uint64_t gen = vfs_node_gen();
-    if (rc == 0)
-        rc = vfs_commit_locked(f, up, nup, at, &a);
+    if (rc == 0 && (!ids || !at))
+        rc = -ENOMEM;
+    /* a tiny file: its bytes go in the commit's statement, no PUT */
+    int inl = rc == 0 && vfs_inline_wanted(f);
+    if (inl && (rc = vfs_next_slice_id(&ids[0])) == 0 &&
+        (rc = vfs_inline_pack(e->vol, f->dirty, f->ndirty, ids[0], at, &blob)) == 0) {
+        rc = vfs_commit_locked(f, up, nup, at, &blob, &a);
+        free((void *)blob.data);
+        if (rc == -EOPNOTSUPP) /* a volume older than schema 4: the bucket */
+            inl = rc = 0;
+    }
+    for (int i = 0; !inl && rc == 0 && i < f->ndirty; i++)
+        rc = vfs_next_slice_id(&ids[i]);
+    if (!inl && rc == 0)
+        rc = vfs_pack_upload(e->vol, f->dirty, f->ndirty, ids, at);
+    if (!inl && rc == 0)
+        rc = vfs_commit_locked(f, up, nup, at, NULL, &a);
     free(ids);
     free(at);
     free(up);
