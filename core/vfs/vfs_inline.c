@@ -109,3 +109,50 @@ int vfs_inline_move_locked(struct vfs_file *f)
     f->inline_moved = 1;
     return 0;
 }
+
+/* Is record i of s[0..n) wholly inside one later record? (then it shows
+ * no byte) */
+static int vfs_inline_covered(const struct layout_slice *s, int n, int i)
+{
+    for (int j = i + 1; j < n; j++)
+        if (s[j].pos <= s[i].pos && s[j].pos + s[j].len >= s[i].pos + s[i].len)
+            return 1;
+    return 0;
+}
+
+static int vfs_inline_id_in(const uint64_t *ids, int nids, uint64_t id)
+{
+    for (int i = 0; i < nids; i++)
+        if (ids[i] == id)
+            return 1;
+    return 0;
+}
+
+void vfs_inline_settle_locked(struct vfs_file *f, const uint64_t *ids, int nids)
+{
+    const struct vfs_smap *m = f->smap;
+    if (!vfs_inline_in(m))
+        return;
+    const struct vfs_chunk *c = &m->chunks[0];
+    struct layout_slice *keep = malloc((size_t)c->n * sizeof *keep);
+    if (!keep)
+        return;
+    int k = 0, ok = 1;
+    for (int i = 0; ok && i < c->n; i++) {
+        if (layout_is_inline(c->s[i].id) && vfs_inline_covered(c->s, c->n, i))
+            continue;
+        /* what stays must be this commit's own (the fence of meta_compact
+         * holds them) and no inline block */
+        ok = !layout_is_inline(c->s[i].id) && vfs_inline_id_in(ids, nids, c->s[i].id);
+        keep[k++] = c->s[i];
+    }
+    if (ok && k < c->n) {
+        struct meta_attr a;
+        int rc = meta_compact(vfs_eng.meta, f->attr.ino, 0, c->s, c->n, keep, k);
+        /* not done (-EAGAIN: someone wrote meanwhile): the inline records
+         * stay, covered, until compaction; nothing is wrong */
+        if (rc == 0 && meta_getattr(vfs_eng.meta, f->attr.ino, &a) == 0)
+            (void)vfs_reload(f, &a);
+    }
+    free(keep);
+}

@@ -355,6 +355,11 @@ int vfs_inline_pack(struct volume *v, const struct vfs_dirty *p, int n, uint64_t
  * inline blocks: their bytes become its oldest dirty piece, so the next
  * commit stores them in the bucket (once per loaded map). 0 or -errno. */
 int vfs_inline_move_locked(struct vfs_file *f);
+/* After the commit that moved them: the inline records it covers wholly
+ * leave chunk 0's list (meta_compact, no upload; ids[0..nids) are that
+ * commit's), so gc can delete their rows. Best effort: a list that changed
+ * meanwhile keeps them (covered: no byte of theirs shows). */
+void vfs_inline_settle_locked(struct vfs_file *f, const uint64_t *ids, int nids);
 /* A spare buffer of at least need bytes (its size in *cap), or NULL. */
 #define VFS_UPLOAD_SPARES 2
 void *vfs_upload_spare_take(struct vfs_file *f, uint32_t need, uint32_t *cap);

@@ -277,9 +277,18 @@ int vfs_flush_locked(struct vfs_file *f)
         rc = vfs_pack_upload(e->vol, f->dirty, f->ndirty, ids, at);
     if (!inl && rc == 0)
         rc = vfs_commit_locked(f, up, nup, at, NULL, &a);
+    /* the ids a moved file's commit placed, for vfs_inline_settle_locked */
+    int moved = f->inline_moved, nmine = 0;
+    uint64_t *mine = moved && rc == 0 ? calloc((size_t)(nup + f->ndirty + 1), sizeof *mine) : NULL;
+    for (int i = 0; mine && i < nup; i++)
+        mine[nmine++] = up[i].at.id;
+    for (int i = 0; mine && i < f->ndirty; i++)
+        mine[nmine++] = at[i].id;
     free(ids);
     free(at);
     free(up);
+    if (rc < 0)
+        free(mine);
     if (rc == -ESTALE) {
         vfs_slice_ids_stale();
         return -EIO;    /* the fence refused it and said so; the data stays buffered */
@@ -296,6 +305,9 @@ int vfs_flush_locked(struct vfs_file *f)
      * (after an append commit, others' appends may precede ours) */
     f->size = a.size;
     rc = vfs_reload(f, &a);
+    if (rc == 0 && mine)
+        vfs_inline_settle_locked(f, mine, nmine);
+    free(mine);
     if (rc == 0) {
         vfs_writer_seen_locked(f, gen, 1);
         vfs_compact_scan(f->smap);
