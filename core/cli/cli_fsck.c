@@ -145,8 +145,8 @@ int cli_cmd_fsck(int argc, char **argv)
         rc = meta_list_inline(v->meta, cli_fsck_inline_cb, &inl);
     uint64_t missing = 0;
     if (rc == 0) {
-        printf("data: %zu referenced slices, %zu objects, %zu inline blocks\n", inv.nrefs,
-               inv.nobjs, inl.n);
+        printf("data: %zu referenced slices, %zu objects\n", inv.nrefs, inv.nobjs);
+        printf("  %zu inline blocks (tiny files' bytes in the database)\n", inl.n);
         missing = cli_fsck_objects(v, &inv, &inl);
         printf("  %" PRIu64 " missing objects\n", missing);
     }

@@ -44,6 +44,9 @@ struct vfs_smap {
     struct vfs_chunk *chunks;   /* ascending index */
 };
 void vfs_smap_put(struct vfs_smap *m);
+/* The map of a file this process has just created (a's version, no
+ * slice: nothing to ask the database), also cached; NULL on ENOMEM. */
+struct vfs_smap *vfs_smap_empty(const struct meta_attr *a);
 struct vfs_smap *vfs_smap_get(struct vfs_smap *m);
 
 enum { MC_MISS = -1000 };
@@ -174,6 +177,7 @@ struct vfs_file {
     int werr;                   /* a failed background step, reported at fsync/close */
     int wb_stale;               /* writeback staged data: reload before reading */
     int inline_moved;           /* the inline bytes joined the dirty pieces (until reload) */
+    int closing;                /* vfs_writer_close's flush: no map to reload after it */
     uint64_t parent;            /* directory it was opened in (0: unknown) */
     int64_t mtime_ns;           /* set by the last write */
     struct vfs_mapobj *mo;      /* shared-mapped: the working copy (vfs_map.c) */

@@ -278,7 +278,7 @@ int vfs_flush_locked(struct vfs_file *f)
     if (!inl && rc == 0)
         rc = vfs_commit_locked(f, up, nup, at, NULL, &a);
     /* the ids a moved file's commit placed, for vfs_inline_settle_locked */
-    int moved = f->inline_moved, nmine = 0;
+    int moved = f->inline_moved, nmine = 0, ncommitted = nup + f->ndirty;
     uint64_t *mine = moved && rc == 0 ? calloc((size_t)(nup + f->ndirty + 1), sizeof *mine) : NULL;
     for (int i = 0; mine && i < nup; i++)
         mine[nmine++] = up[i].at.id;
@@ -304,6 +304,20 @@ int vfs_flush_locked(struct vfs_file *f)
     /* nothing is buffered now: the descriptor's end is the committed one
      * (after an append commit, others' appends may precede ours) */
     f->size = a.size;
+    if (f->closing && !mine) {
+        /* the descriptor goes: nobody reads the new map through it, so it
+         * is not loaded (a round trip per small file); compaction is
+         * looked at only when the commit may have crossed its limit */
+        int most = 0, limit = e->cfg.compact_slices;
+        for (int i = 0; f->smap && i < f->smap->nchunks; i++)
+            most = f->smap->chunks[i].n > most ? f->smap->chunks[i].n : most;
+        f->attr = a;
+        mcache_put_attr(&a);
+        vfs_writer_seen_locked(f, gen, 1);
+        if (limit > 0 && most + ncommitted > limit)
+            vfs_compact_check(&a);
+        return 0;
+    }
     rc = vfs_reload(f, &a);
     if (rc == 0 && mine)
         vfs_inline_settle_locked(f, mine, nmine);
@@ -517,6 +531,7 @@ int vfs_writer_close(struct vfs_file *f)
     if (!vfs_is_writer(f))
         return 0;
     pthread_mutex_lock(&f->wlock);
+    f->closing = 1;
     int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
     vfs_upload_discard_locked(f);
     vfs_map_leave(f);
