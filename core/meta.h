@@ -57,6 +57,12 @@
  * somewhere. Drop it later with meta_drop_orphan, or let meta_session_reap
  * do it. */
 #define META_RENAME_ORPHAN (1u << 30)
+/* meta_create flag (or'ed into excl): a new regular file's commit does not
+ * wait for the database's disk (visible at once, durable with the next
+ * synchronous commit on the server, at worst about 3 x wal_writer_delay
+ * later); the caller calls meta_sync before it tells anyone the file is
+ * durable, unless a later commit of its own did it. */
+#define META_CREATE_LAZY 0x100
 #define META_FSCK_MAX_LINES 1000
 
 struct meta;
@@ -382,6 +388,10 @@ struct meta_conn_gate {
     X(create, (struct meta *m, uint64_t parent, const char *name, size_t nlen, \
                struct meta_attr *a, const char *target, int excl), \
       parent, name, nlen, a, target, excl) \
+    /* Every transaction this handle committed is durable when this returns
+     * (those of META_CREATE_LAZY included): one round trip, a transaction
+     * that commits synchronously. */ \
+    X(sync, (struct meta *m)) \
     /* Hard link: a new entry for an existing non-directory inode. */ \
     X(link, (struct meta *m, uint64_t ino, uint64_t parent, const char *name, size_t nlen, \
              struct meta_attr *a), ino, parent, name, nlen, a) \

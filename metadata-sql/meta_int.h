@@ -52,6 +52,8 @@ enum meta_stmt_id {
     MS_IMPORT,
     /* inline blocks (schema 4) */
     MS_WRITE_INLINE, MS_FORGET_GARBAGE_INLINE, MS_INLINE_GET, MS_LIST_INLINE,
+    /* a create whose commit is not waited for, and the wait (meta_sync) */
+    MS_ASYNC_COMMIT, MS_WAL_FLUSH,
     MS_COUNT
 };
 

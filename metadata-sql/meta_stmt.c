@@ -415,6 +415,13 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
         "AND NOT EXISTS (SELECT 1 FROM slice s WHERE s.id = g.id) RETURNING g.id), "
         "b AS (DELETE FROM inline_block b WHERE b.id IN (SELECT id FROM d)) "
         "SELECT count(DISTINCT id) FROM d" },
+    /* This transaction's commit returns before its WAL is on disk (the
+     * next synchronous commit on the server flushes it too). */
+    [MS_ASYNC_COMMIT] = { "shimfs_async_commit",
+        "SELECT set_config('synchronous_commit', 'off', true)" },
+    /* A transaction with an id commits synchronously: when it returns,
+     * the WAL up to its commit, every earlier commit included, is on disk. */
+    [MS_WAL_FLUSH] = { "shimfs_wal_flush", "SELECT pg_current_xact_id()::text" },
     /* ---- inline blocks (schema 4) ---- */
     [MS_INLINE_GET] = { "shimfs_inline_get", "SELECT data FROM inline_block WHERE id = $1::bigint" },
     [MS_LIST_INLINE] = { "shimfs_list_inline",

@@ -171,3 +171,16 @@ int meta_check_name(const char *name, size_t nlen)
         return -ENAMETOOLONG;
     return 0;
 }
+
+/* The WAL is one sequence: a synchronous commit waits until everything
+ * before it, the handle's lazy commits (META_CREATE_LAZY) included, is on
+ * disk. pg_current_xact_id() gives the transaction an id, so it writes a
+ * commit record and waits for it. */
+int meta_sync(struct meta *m)
+{
+    PGresult *r;
+    int rc = meta_change1(m, MS_WAL_FLUSH, NULL, &r);
+    if (rc == 0)
+        PQclear(r);
+    return rc;
+}

@@ -178,6 +178,7 @@ struct vfs_file {
     int wb_stale;               /* writeback staged data: reload before reading */
     int inline_moved;           /* the inline bytes joined the dirty pieces (until reload) */
     int closing;                /* vfs_writer_close's flush: no map to reload after it */
+    int unsynced;               /* created lazily (META_CREATE_LAZY), no commit since */
     uint64_t parent;            /* directory it was opened in (0: unknown) */
     int64_t mtime_ns;           /* set by the last write */
     struct vfs_mapobj *mo;      /* shared-mapped: the working copy (vfs_map.c) */

@@ -301,6 +301,7 @@ int vfs_flush_locked(struct vfs_file *f)
     vfs_upload_discard_locked(f);
     vfs_map_committed(f);
     vfs_dirty_clear(f);
+    f->unsynced = 0; /* a synchronous commit: the lazy create is durable too */
     /* nothing is buffered now: the descriptor's end is the committed one
      * (after an append commit, others' appends may precede ours) */
     f->size = a.size;
@@ -444,12 +445,25 @@ ssize_t vfs_pread_writer(struct vfs_file *f, void *buf, size_t len, uint64_t off
     return rc;
 }
 
+/* A file created lazily that no commit made durable yet: now (fsync, close). */
+static int vfs_sync_create(struct vfs_file *f)
+{
+    if (!__atomic_load_n(&f->unsynced, __ATOMIC_ACQUIRE))
+        return 0;
+    int rc = vfs_errno(meta_sync(vfs_eng.meta));
+    if (rc == 0)
+        __atomic_store_n(&f->unsynced, 0, __ATOMIC_RELEASE);
+    return rc;
+}
+
 int vfs_fsync(struct vfs_file *f)
 {
     if (!vfs_is_writer(f))
-        return 0;
+        return vfs_sync_create(f);
     pthread_mutex_lock(&f->wlock);
     int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
+    if (rc == 0)
+        rc = vfs_sync_create(f);
     pthread_mutex_unlock(&f->wlock);
     return rc;
 }
@@ -529,10 +543,12 @@ uint64_t vfs_file_size(struct vfs_file *f)
 int vfs_writer_close(struct vfs_file *f)
 {
     if (!vfs_is_writer(f))
-        return 0;
+        return vfs_sync_create(f);
     pthread_mutex_lock(&f->wlock);
     f->closing = 1;
     int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
+    if (rc == 0)
+        rc = vfs_sync_create(f);
     vfs_upload_discard_locked(f);
     vfs_map_leave(f);
     vfs_dirty_clear(f);
