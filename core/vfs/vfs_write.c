@@ -305,10 +305,12 @@ int vfs_flush_locked(struct vfs_file *f)
     /* nothing is buffered now: the descriptor's end is the committed one
      * (after an append commit, others' appends may precede ours) */
     f->size = a.size;
-    if (f->closing && !mine) {
-        /* the descriptor goes: nobody reads the new map through it, so it
-         * is not loaded (a round trip per small file); compaction is
-         * looked at only when the commit may have crossed its limit */
+    if (f->closing && inl) {
+        /* a tiny file's descriptor goes: nobody reads the new map through
+         * it, so it is not loaded (a round trip per tiny file; a bigger
+         * file's map is worth it: stat's st_blocks counts its holes);
+         * compaction is looked at only when the commit may have crossed
+         * its limit */
         int most = 0, limit = e->cfg.compact_slices;
         for (int i = 0; f->smap && i < f->smap->nchunks; i++)
             most = f->smap->chunks[i].n > most ? f->smap->chunks[i].n : most;
