@@ -7,7 +7,9 @@
 #   - the server's small-PUT rate: COUNT PUTs of 4 KiB one at a time and 32
 #     in parallel (tests/tools/obj_bench);
 #   - files of 4, 16, 32 and 64 KiB, inline (SHIMFS_INLINE_MAX=64K) and not,
-#     to see where inlining pays.
+#     to see where inlining pays;
+#   - the database's bound for one writer: pgbench, one client inserting a
+#     4 KiB row per synchronous commit.
 # Medians of REPS runs (default 3) of COUNT files (default 1000), with the
 # load average before and after. Needs `make all build/tools/tiny_files
 # build/tools/obj_bench`.
@@ -47,6 +49,17 @@ files_run() {
         SHIMFS_CACHE_DIR="$WORK/cache" SHIMFS_LOG=error \
         "$BUILD/tools/tiny_files" "$PREFIX$dir" "$COUNT" "$size" | rate
 }
+# the database's own bound for one writer: a 4 KiB row per synchronous
+# commit (pgbench, one client, 5 s)
+PGBENCH=$(ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -n 1 || true)
+psql "$META" -XAtqc "CREATE TABLE IF NOT EXISTS bench_commit (id bigserial PRIMARY KEY, d bytea)"
+echo "INSERT INTO bench_commit (d) SELECT decode(string_agg(md5(random()::text), ''), 'hex') FROM generate_series(1, 256);" \
+    > "$WORK/commit.sql"
+commit_run() {
+    [ -n "$PGBENCH" ] || { echo 0; return; }
+    "$PGBENCH" -n -c 1 -T 5 -f "$WORK/commit.sql" "$META" 2>/dev/null |
+        sed -n 's/^tps = \([0-9]*\).*/\1/p'
+}
 put_run() { # parallel
     "$BUILD/tools/obj_bench" "$BUCKET" "$COUNT" 4 "$1" |
         sed -n 's/^PUT .* \([0-9.]*\) objects\/s.*/\1/p' | cut -d. -f1
@@ -60,13 +73,15 @@ for r in $(seq "$REPS"); do
     R[bucket]+="$(files_run 4096 SHIMFS_INLINE_MAX=0) "
     R[put1]+="$(put_run 1) "
     R[put32]+="$(put_run 32) "
+    R[commit]+="$(commit_run) "
 done
-for k in inline bucket put1 put32; do
+for k in inline bucket put1 put32 commit; do
     case $k in
     inline) what="inline (SHIMFS_INLINE_MAX=16K)" ;;
     bucket) what="in the bucket (SHIMFS_INLINE_MAX=0)" ;;
     put1) what="server: 4 KiB PUTs one at a time (objects/s)" ;;
     put32) what="server: 4 KiB PUTs 32 in parallel (objects/s)" ;;
+    commit) what="database: 4 KiB row per sync commit (tps)" ;;
     esac
     printf '%-44s %s   (runs: %s)\n' "$what" "$(tr ' ' '\n' <<< "${R[$k]}" | grep . | median)" "${R[$k]% }"
 done

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +39,15 @@ int main(int argc, char **argv)
     char *buf = malloc(size ? (size_t)size : 1);
     if (!buf)
         return 1;
-    for (long i = 0; i < size; i++)
-        buf[i] = (char)(i * 131 + 7);
+    /* incompressible bytes (xorshift64): zstd must not flatter the
+     * inline rows' size */
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (long i = 0; i < size; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        buf[i] = (char)x;
+    }
     char path[4096];
     double t0 = tiny_now();
     for (long i = 0; i < count; i++) {
