@@ -569,8 +569,10 @@ static ssize_t fetch_block_put(struct volume *v, uint64_t id, uint32_t index, ui
          * gone. A reader says so once (prefetches stay quiet: the reader
          * that needs the block comes next); warmup and fsck, which expect
          * to meet such keys, see -ENOENT from their own calls. */
-        log_warn("fetch", "block %s is missing from the %s (referenced by the metadata): "
-                 "EIO", key, volume_key_inline(key, NULL) ? "database's inline blocks" : "bucket");
+        log_warn("fetch",
+                 "block %s is missing from the %s (referenced by the metadata): "
+                 "EIO",
+                 key, volume_key_inline(key, NULL) ? "database's inline blocks" : "bucket");
         rc = -EIO;
     }
     return rc < 0 ? rc : (ssize_t)len;

@@ -30,7 +30,10 @@
  * on an id the session reserved, so ids stay unique; sequences never get
  * near it. */
 #define LAYOUT_INLINE_BIT (UINT64_C(1) << 62)
-static inline int layout_is_inline(uint64_t id) { return (id & LAYOUT_INLINE_BIT) != 0; }
+static inline int layout_is_inline(uint64_t id)
+{
+    return (id & LAYOUT_INLINE_BIT) != 0;
+}
 
 struct layout_slice {
     uint32_t pos;  /* where in the chunk the visible part starts */

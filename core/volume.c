@@ -413,7 +413,8 @@ int volume_encode_inline(struct volume *v, uint64_t id, const void *data, uint32
     void *enc = malloc(cap);
     if (!enc)
         return -ENOMEM;
-    long n = codec_encode(v->settings.compress_algo, v->settings.compress_level, data, len, enc, cap);
+    long n =
+        codec_encode(v->settings.compress_algo, v->settings.compress_level, data, len, enc, cap);
     if (n < 0) {
         free(enc);
         return (int)n;

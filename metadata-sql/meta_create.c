@@ -50,7 +50,7 @@ struct meta_create_args {
     struct meta_attr *out;
     const char *target;
     int excl;
-    int lazy;                  /* META_CREATE_LAZY */
+    int lazy; /* META_CREATE_LAZY */
 };
 
 static void meta_create_params(struct meta_params *p, const struct meta_create_args *ca,
@@ -115,8 +115,8 @@ int meta_create(struct meta *m, uint64_t parent, const char *name, size_t nlen,
     int rc = meta_check_name(name, nlen);
     if (rc < 0)
         return rc;
-    struct meta_create_args ca = { parent, name, nlen, *a, a, target, excl & 1,
-                                   (excl & META_CREATE_LAZY) != 0 };
+    struct meta_create_args ca = { parent, name,   nlen,     *a,
+                                   a,      target, excl & 1, (excl & META_CREATE_LAZY) != 0 };
     if ((ca.in.mode & META_S_IFMT) == 0)
         ca.in.mode |= META_S_IFREG;          /* as mknod(2) */
     int lnk = (ca.in.mode & META_S_IFMT) == META_S_IFLNK;

@@ -201,9 +201,13 @@ int meta_write_inline(struct meta *m, uint64_t ino, const struct meta_slice_rec 
     if (blob && (!layout_is_inline(blob->id) || blob->id > (uint64_t)INT64_MAX))
         return -EINVAL;
     if (blob && __atomic_load_n(&m->version, __ATOMIC_ACQUIRE) < 4)
-        return -EOPNOTSUPP;     /* no inline_block table yet: the caller uploads */
-    struct meta_write_args wa = { .ino = ino, .new_size = new_size, .fence = meta_fenced(m),
-                                  .set_size = set_size, .mtime = mtime_ns, .blob = blob,
+        return -EOPNOTSUPP; /* no inline_block table yet: the caller uploads */
+    struct meta_write_args wa = { .ino = ino,
+                                  .new_size = new_size,
+                                  .fence = meta_fenced(m),
+                                  .set_size = set_size,
+                                  .mtime = mtime_ns,
+                                  .blob = blob,
                                   .out = a };
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++)

@@ -46,7 +46,10 @@ static uint64_t cli_fsck_meta_total(const struct meta_fsck_report *r)
 }
 
 /* The ids of the volume's inline blocks, ascending (meta_list_inline). */
-struct cli_fsck_inline { uint64_t *ids; size_t n, cap; };
+struct cli_fsck_inline {
+    uint64_t *ids;
+    size_t n, cap;
+};
 
 static int cli_fsck_inline_cb(void *arg, uint64_t id, uint32_t size)
 {
@@ -89,7 +92,8 @@ static uint64_t cli_fsck_objects(struct volume *v, const struct cli_inventory *i
         if (layout_is_inline(r->id)) {
             if (!cli_fsck_inline_has(inl, r->id) && missing++ < CLI_FSCK_MAX_LINES)
                 printf("  missing inline block %" PRIu64 " (slice %" PRIu64 " of %u bytes, kept in "
-                       "the database)\n", r->id & ~LAYOUT_INLINE_BIT, r->id, r->size);
+                       "the database)\n",
+                       r->id & ~LAYOUT_INLINE_BIT, r->id, r->size);
             continue;
         }
         uint32_t nb = layout_block_count(r->size, bs);

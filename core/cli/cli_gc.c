@@ -267,7 +267,8 @@ static void cli_gc_report(const struct cli_gc *g, int deleted)
     printf(deleted ? "inline blocks deleted from the database: %" PRIu64 " (%" PRIu64
                      " younger than the grace period)\n"
                    : "inline blocks to delete from the database: %" PRIu64 " (%" PRIu64
-                     " younger than the grace period)\n", inl, inl_young);
+                     " younger than the grace period)\n",
+           inl, inl_young);
     printf(deleted ? "deleted %zu objects\n" : "would delete %zu objects (run with --delete)\n", g->ndel);
 }
 

@@ -77,7 +77,8 @@ static int vfs_inline_in(const struct vfs_smap *m)
 
 int vfs_inline_move_locked(struct vfs_file *f)
 {
-    if (f->inline_moved || f->append_dirty || f->size <= vfs_inline_max() || !vfs_inline_in(f->smap))
+    if (f->inline_moved || f->append_dirty || f->size <= vfs_inline_max() ||
+        !vfs_inline_in(f->smap))
         return 0;
     uint64_t len = f->smap->size < LAYOUT_MIN_BLOCK ? f->smap->size : LAYOUT_MIN_BLOCK;
     if (len == 0)
@@ -103,7 +104,8 @@ int vfs_inline_move_locked(struct vfs_file *f)
         f->dirty_cap = cap;
     }
     memmove(f->dirty + 1, f->dirty, (size_t)f->ndirty * sizeof *f->dirty);
-    f->dirty[0] = (struct vfs_dirty){ .off = 0, .len = (uint32_t)len, .cap = (uint32_t)len, .data = data };
+    f->dirty[0] =
+        (struct vfs_dirty){ .off = 0, .len = (uint32_t)len, .cap = (uint32_t)len, .data = data };
     f->ndirty++;
     f->dirty_bytes += len;
     f->inline_moved = 1;
