@@ -419,9 +419,13 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
      * next synchronous commit on the server flushes it too). */
     [MS_ASYNC_COMMIT] = { "shimfs_async_commit",
         "SELECT set_config('synchronous_commit', 'off', true)" },
-    /* A transaction with an id commits synchronously: when it returns,
-     * the WAL up to its commit, every earlier commit included, is on disk. */
-    [MS_WAL_FLUSH] = { "shimfs_wal_flush", "SELECT pg_current_xact_id()::text" },
+    /* A transaction that wrote WAL commits synchronously: when it returns,
+     * the WAL up to its commit, every earlier commit included, is on disk.
+     * A transactional logical message is the smallest such write (any
+     * wal_level, no table, no lock); an xid alone (pg_current_xact_id) is
+     * committed without a flush. */
+    [MS_WAL_FLUSH] = { "shimfs_wal_flush",
+        "SELECT pg_logical_emit_message(true, 'shimfs', '')::text" },
     /* ---- inline blocks (schema 4) ---- */
     [MS_INLINE_GET] = { "shimfs_inline_get", "SELECT data FROM inline_block WHERE id = $1::bigint" },
     [MS_LIST_INLINE] = { "shimfs_list_inline",

@@ -174,8 +174,9 @@ int meta_check_name(const char *name, size_t nlen)
 
 /* The WAL is one sequence: a synchronous commit waits until everything
  * before it, the handle's lazy commits (META_CREATE_LAZY) included, is on
- * disk. pg_current_xact_id() gives the transaction an id, so it writes a
- * commit record and waits for it. */
+ * disk. PostgreSQL flushes at commit only for a transaction that wrote
+ * WAL: MS_WAL_FLUSH writes a transactional logical message (test_inline
+ * crashes the database right after an empty file's close to check it). */
 int meta_sync(struct meta *m)
 {
     PGresult *r;

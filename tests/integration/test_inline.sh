@@ -14,7 +14,11 @@
 #  - a second local user cannot read a 0600 inline file through the shim;
 #  - warmup fills a node cache from the database (no GET);
 #  - a version 3 volume: a reader reads it as it is, the first writer
-#    upgrades it to 4 and its tiny files then go inline.
+#    upgrades it to 4 and its tiny files then go inline;
+#  - a new file's create does not wait for the database's disk
+#    (META_CREATE_LAZY), but an empty file's close makes it durable: it
+#    survives a database crash right after (a control commit that nobody
+#    flushed does not).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_services
@@ -139,14 +143,14 @@ for i in range(20):
         f.write(bytes([i]) * 3000)
 fd = os.open(os.path.join(d, "torn"), os.O_WRONLY | os.O_CREAT, 0o644)
 os.write(fd, b"x" * 2000)
-print("ready", flush=True)
+print("ready", os.getpid(), flush=True)
 time.sleep(60)
 EOF
 check "mkdir c" shim mkdir "$PREFIX/c"
 shim "$PY" "$TEST_SCRATCH/crash.py" "$PREFIX/c" > "$TEST_SCRATCH/crash.out" &
 crasher=$!
 wait_for 60 grep -qs ready "$TEST_SCRATCH/crash.out" || fail "the writer did not get ready"
-kill -9 "$crasher"
+kill -9 "$(awk '{print $2}' "$TEST_SCRATCH/crash.out")"   # python itself, not the subshell
 wait "$crasher" 2>/dev/null || true
 ok=0
 for i in $(seq 0 19); do
@@ -205,6 +209,40 @@ grep -q "upgraded the volume's schema from version 3 to 4" "$TEST_SCRATCH/up.err
 assert_eq 1 "$(rows)" "its tiny file went inline"
 NODE=v3d shim cat "$PREFIX/after" > "$TEST_SCRATCH/back"
 assert_files_equal "$TEST_SCRATCH/a4k" "$TEST_SCRATCH/back" "and reads back"
+META=$META_MAIN
+
+# ---- a new file's lazy create is durable once close returns ----
+# A private cluster whose WAL writer waits 10 s, crashed (immediate stop,
+# no checkpoint) right after: the empty file's close made its create
+# durable (meta_sync); the create of a file whose creator was killed
+# before close, made after that, is lost (the control: the crash does lose
+# what nobody flushed, so the first check can fail).
+P=$TEST_SCRATCH/pg
+PGSH=$TEST_ROOT/scripts/pg.sh
+on_exit '"$PGSH" stop "$P" >/dev/null 2>&1'
+"$PGSH" start "$P" 2>/dev/null
+su_sql() { psql -X -q -A -t -h "$("$PGSH" home "$P")" -p "$("$PGSH" port "$P")" -U postgres "$@"; }
+su_sql -d postgres -c "ALTER SYSTEM SET wal_writer_delay = '10s'" > /dev/null
+"$PGSH" stop "$P" && "$PGSH" start "$P" 2>/dev/null
+META=postgresql://shimfs:shimfs-test@127.0.0.1:$("$PGSH" port "$P")/shimfs
+SHIMFS_META=$META "$CLI" format inlcrash --bucket "$(test_bucket crash)" > /dev/null
+NODE=crash check "create an empty file and close it" \
+    shim "$PY" -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644))' \
+    "$PREFIX/empty"
+NODE=crash shim "$PY" -c 'import os, sys, time
+os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
+print("ready", os.getpid(), flush=True)
+time.sleep(60)' "$PREFIX/unclosed" > "$TEST_SCRATCH/unclosed.out" &
+creator=$!
+wait_for 60 grep -qs ready "$TEST_SCRATCH/unclosed.out" || fail "the creator did not get ready"
+kill -9 "$(awk '{print $2}' "$TEST_SCRATCH/unclosed.out")"   # python itself, not the subshell
+wait "$creator" 2>/dev/null || true
+"$PGSH" crash "$P"
+"$PGSH" start "$P" 2>/dev/null
+assert_eq 1 "$(sql "SELECT count(*) FROM entry WHERE name = 'empty'::bytea")" \
+    "the empty file closed before the database crashed is there"
+assert_eq 0 "$(sql "SELECT count(*) FROM entry WHERE name = 'unclosed'::bytea")" \
+    "a create nobody closed, made after it, was not flushed (control)"
 META=$META_MAIN
 
 test_finish
