@@ -50,6 +50,8 @@ struct shimfs_config {
                                    silent this long is dead (heartbeat every third of it) */
     int compact_slices;       /* SHIMFS_COMPACT_SLICES, default 32: compact a chunk with more
                                  slices than this (0: never) */
+    uint64_t inline_max;      /* SHIMFS_INLINE_MAX, default 16K (at most 64K): files up to this
+                                 size keep their bytes in PostgreSQL (0: never) */
     int meta_timeout_ms;      /* SHIMFS_META_TIMEOUT (seconds), default 30: bound of one
                                  metadata call, reconnects and retries included */
     int s3_timeout_ms;        /* SHIMFS_S3_TIMEOUT (seconds), default 60: bound of one

@@ -333,7 +333,9 @@ static void fetch_lead(struct volume *v, struct flight *f, int put_flags, int ke
         fs.offering++;
     pthread_cond_broadcast(&fs.cond);
     pthread_mutex_unlock(&fs.lock);
-    if (v->cache)
+    /* the node's GET counters count requests to the bucket: an inline
+     * block came from the database */
+    if (v->cache && !volume_key_inline(f->key, NULL))
         cache_note_get(v->cache, blen, (uint64_t)dt, rc != 0);
     if (rc == 0 && v->cache) {
         /* the leader's reference keeps f alive; a reader's put the full
@@ -567,8 +569,10 @@ static ssize_t fetch_block_put(struct volume *v, uint64_t id, uint32_t index, ui
          * gone. A reader says so once (prefetches stay quiet: the reader
          * that needs the block comes next); warmup and fsck, which expect
          * to meet such keys, see -ENOENT from their own calls. */
-        log_warn("fetch", "block %s is missing from the bucket (referenced by the metadata): "
-                 "EIO", key);
+        log_warn("fetch",
+                 "block %s is missing from the %s (referenced by the metadata): "
+                 "EIO",
+                 key, volume_key_inline(key, NULL) ? "database's inline blocks" : "bucket");
         rc = -EIO;
     }
     return rc < 0 ? rc : (ssize_t)len;

@@ -25,6 +25,16 @@
 #define LAYOUT_MAX_BLOCK   (UINT32_C(16) << 20)                /* 16 MiB */
 #define LAYOUT_KEY_MAX     160
 
+/* A slice id with this bit set is an inline slice: its one block is kept
+ * in the metadata database (schema 4), not in the bucket. The bit is set
+ * on an id the session reserved, so ids stay unique; sequences never get
+ * near it. */
+#define LAYOUT_INLINE_BIT (UINT64_C(1) << 62)
+static inline int layout_is_inline(uint64_t id)
+{
+    return (id & LAYOUT_INLINE_BIT) != 0;
+}
+
 struct layout_slice {
     uint32_t pos;  /* where in the chunk the visible part starts */
     uint64_t id;   /* slice id; 0 means an explicit hole (zeros) */

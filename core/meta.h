@@ -46,7 +46,7 @@
 
 #define META_ROOT_INO 1
 #define META_NAME_MAX 255
-#define META_SCHEMA_VERSION 3
+#define META_SCHEMA_VERSION 4
 /* The bound of one call when meta_set_timeout was not given one (ms). */
 #define META_TIMEOUT_DEFAULT_MS 30000
 /* The most directories meta_read_dirs_all reads in one round trip. */
@@ -57,6 +57,12 @@
  * somewhere. Drop it later with meta_drop_orphan, or let meta_session_reap
  * do it. */
 #define META_RENAME_ORPHAN (1u << 30)
+/* meta_create flag (or'ed into excl): a new regular file's commit does not
+ * wait for the database's disk (visible at once, durable with the next
+ * synchronous commit on the server, at worst about 3 x wal_writer_delay
+ * later); the caller calls meta_sync before it tells anyone the file is
+ * durable, unless a later commit of its own did it. */
+#define META_CREATE_LAZY 0x100
 #define META_FSCK_MAX_LINES 1000
 
 struct meta;
@@ -135,6 +141,9 @@ enum {
 
 /* meta_write's slice records, each tagged with its chunk index. */
 struct meta_slice_rec { uint64_t chunk; struct layout_slice s; };
+/* meta_write_inline's block: the slice id (LAYOUT_INLINE_BIT set) and the
+ * block's frame as the bucket would hold it (codec.h). */
+struct meta_inline { uint64_t id; const void *data; uint32_t len; };
 /* meta_append's pieces (rel = offset inside the appended run). */
 struct meta_append_rec { uint64_t rel, id; uint32_t size, off, len; };
 
@@ -389,6 +398,10 @@ struct meta_conn_gate {
     X(create, (struct meta *m, uint64_t parent, const char *name, size_t nlen, \
                struct meta_attr *a, const char *target, int excl), \
       parent, name, nlen, a, target, excl) \
+    /* Every transaction this handle committed is durable when this returns
+     * (those of META_CREATE_LAZY included): one round trip, a transaction
+     * that commits synchronously. */ \
+    X(sync, (struct meta *m)) \
     /* Hard link: a new entry for an existing non-directory inode. */ \
     X(link, (struct meta *m, uint64_t ino, uint64_t parent, const char *name, size_t nlen, \
              struct meta_attr *a), ino, parent, name, nlen, a) \
@@ -439,6 +452,22 @@ struct meta_conn_gate {
     X(write, (struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, int n, \
               uint64_t new_size, int set_size, int64_t mtime_ns, struct meta_attr *a), \
       ino, recs, n, new_size, set_size, mtime_ns, a) \
+    /* meta_write that also stores one inline block (blob, NULL: none) in
+     * the same statement: the block goes in only when the commit does.
+     * -EOPNOTSUPP (nothing done) on a volume older than schema 4, or one
+     * whose version the handle has not read yet: the caller stores the
+     * block in the bucket instead. */ \
+    X(write_inline, (struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, int n, \
+                     const struct meta_inline *blob, uint64_t new_size, int set_size, \
+                     int64_t mtime_ns, struct meta_attr *a), \
+      ino, recs, n, blob, new_size, set_size, mtime_ns, a) \
+    /* The frame of inline block id into buf; returns its length. -ENOENT:
+     * no such row (the block is lost, as a missing object is);
+     * -EOVERFLOW: cap is too small. One round trip. */ \
+    X(inline_get, (struct meta *m, uint64_t id, void *buf, size_t cap), id, buf, cap) \
+    /* fsck: every inline block's id and frame length, ascending by id, in
+     * pages (bounded memory); none on a volume older than schema 4. */ \
+    X(list_inline, (struct meta *m, meta_id_cb cb, void *arg), cb, arg) \
     /* Commit appends (O_APPEND writes): their place is the file's end as
      * committed, found under the inode's row lock in the same statement,
      * so concurrent appenders never overwrite one another. Pieces tile

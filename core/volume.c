@@ -281,6 +281,28 @@ static void *volume_scratch(size_t cap)
     return s->p;
 }
 
+int volume_key_inline(const char *key, uint64_t *id)
+{
+    uint64_t x;
+    uint32_t index, len;
+    if (layout_parse_key(key, NULL, &x, &index, &len) < 0 || !layout_is_inline(x))
+        return 0;
+    if (id)
+        *id = x;
+    return 1;
+}
+
+/* A block's frame as stored: an inline block's from its row in the
+ * database (no request to the bucket), any other from the bucket. Bytes
+ * into buf, or -errno (-ENOENT: not there). */
+static ssize_t volume_get_frame(struct volume *v, const char *key, void *buf, size_t cap)
+{
+    uint64_t id;
+    if (volume_key_inline(key, &id))
+        return meta_inline_get(v->meta, id, buf, cap);
+    return obj_get(v->store, key, 0, 0, buf, cap);
+}
+
 int volume_fetch_block(struct volume *v, const char *key, uint32_t blen, void *raw)
 {
     size_t cap = codec_bound(blen);
@@ -289,7 +311,7 @@ int volume_fetch_block(struct volume *v, const char *key, uint32_t blen, void *r
         return -ENOMEM;
     int rc = -EIO;
     for (int attempt = 0; attempt < 2; attempt++) {
-        ssize_t n = obj_get(v->store, key, 0, 0, enc, cap);
+        ssize_t n = volume_get_frame(v, key, enc, cap);
         if (n < 0) {
             rc = (int)n;
             break; /* the store already retried and logged */
@@ -331,7 +353,7 @@ int volume_fetch_into(struct volume *v, const char *key, uint32_t blen, void *bu
         return -EINVAL;
     int rc = -EIO;
     for (int attempt = 0; attempt < 2; attempt++) {
-        ssize_t n = obj_get(v->store, key, 0, 0, buf, cap);
+        ssize_t n = volume_get_frame(v, key, buf, cap);
         if (n < 0) {
             rc = (int)n;
             break; /* the store already retried and logged */
@@ -377,6 +399,32 @@ int volume_write_block(struct volume *v, uint64_t id, uint32_t index,
     if (rc == 0 && v->cache)
         (void)cache_put(v->cache, key, data, len);
     return rc;
+}
+
+int volume_encode_inline(struct volume *v, uint64_t id, const void *data, uint32_t len,
+                         void **frame, uint32_t *flen)
+{
+    assert(v && layout_is_inline(id) && len > 0 && len <= LAYOUT_MIN_BLOCK && frame && flen);
+    char key[LAYOUT_KEY_MAX];
+    int rc = volume_block_key(v, id, 0, len, key, sizeof key);
+    if (rc < 0)
+        return rc;
+    size_t cap = codec_bound(len);
+    void *enc = malloc(cap);
+    if (!enc)
+        return -ENOMEM;
+    long n =
+        codec_encode(v->settings.compress_algo, v->settings.compress_level, data, len, enc, cap);
+    if (n < 0) {
+        free(enc);
+        return (int)n;
+    }
+    /* the writer's node reads it back locally, as an uploaded slice's */
+    if (v->cache)
+        (void)cache_put(v->cache, key, data, len);
+    *frame = enc;
+    *flen = (uint32_t)n;
+    return 0;
 }
 
 struct volume_upload {

@@ -81,6 +81,17 @@ int volume_fetch_block(struct volume *v, const char *key, uint32_t blen, void *r
  * bytes' XXH3-64, verified, which is also the cache's checksum. */
 int volume_fetch_into(struct volume *v, const char *key, uint32_t blen, void *buf, size_t cap,
                       const void **raw, uint64_t *sum);
+/* 1 if key names a block of an inline slice (layout.h's
+ * LAYOUT_INLINE_BIT), whose frame lives in the metadata database:
+ * volume_fetch_block and volume_fetch_into read those from there, never
+ * from the bucket. *id (may be NULL): the slice id. */
+int volume_key_inline(const char *key, uint64_t *id);
+/* The frame (codec.h) of inline slice id's one block of len bytes
+ * (<= LAYOUT_MIN_BLOCK), malloc'd into *frame, for meta_write_inline; the
+ * raw bytes are offered to the node cache so the writer's node reads them
+ * back locally. 0 or -errno. */
+int volume_encode_inline(struct volume *v, uint64_t id, const void *data, uint32_t len,
+                         void **frame, uint32_t *flen);
 /* Encode (codec) and upload one block of a slice; also offers it to the
  * cache so a writer's node reads it back locally. */
 int volume_write_block(struct volume *v, uint64_t id, uint32_t index,

@@ -109,6 +109,7 @@ void meta_chg_note(const struct meta_q *q)
     switch (q->stmt) {
     /* rows of every inode a namespace change or a write locked or changed */
     case MS_LOCK: case MS_NLINK_SET: case MS_SETATTR: case MS_WRITE: case MS_APPEND:
+    case MS_WRITE_INLINE:
         chg_rows(q->res);
         break;
     case MS_CREATE:
@@ -150,6 +151,8 @@ void meta_chg_note(const struct meta_q *q)
     case MS_SLICE_REFERENCED: case MS_TX_REPEATABLE: case MS_FSCK_DANGLING:
     case MS_FSCK_LOST: case MS_FSCK_DIR_PARENT: case MS_FSCK_NLINK: case MS_FSCK_ORPHANS:
     case MS_FSCK_SLICES_MISSING: case MS_FSCK_SIZES: case MS_CHANGE_TOKEN: case MS_CHANGES:
+    case MS_FORGET_GARBAGE_INLINE: case MS_INLINE_GET: case MS_LIST_INLINE:
+    case MS_ASYNC_COMMIT: case MS_WAL_FLUSH:
         break;
     /* xattrs (whether the volume has any is shared), repairs, formatting,
      * and any statement added later without a rule here */

@@ -50,6 +50,7 @@ struct meta_create_args {
     struct meta_attr *out;
     const char *target;
     int excl;
+    int lazy; /* META_CREATE_LAZY */
 };
 
 static void meta_create_params(struct meta_params *p, const struct meta_create_args *ca,
@@ -98,11 +99,13 @@ static int meta_create_body(struct meta_conn *c, void *arg)
     struct meta_params p;
     meta_p_init(&p);
     meta_create_params(&p, ca, meta_now_ns());
-    struct meta_q q = { .stmt = MS_CREATE, .p = &p };
-    rc = meta_run(c, &q, 1, 1);
+    /* META_CREATE_LAZY: an empty file's commit does not wait for the disk */
+    int lazy = ca->lazy && (ca->in.mode & META_S_IFMT) == META_S_IFREG;
+    struct meta_q q[2] = { { .stmt = MS_ASYNC_COMMIT }, { .stmt = MS_CREATE, .p = &p } };
+    rc = meta_run(c, q + !lazy, 1 + lazy, 1);
     if (rc == 0)
-        meta_r_attr(q.res, 0, 0, ca->out);
-    meta_q_clear(&q, 1);
+        meta_r_attr(q[1].res, 0, 0, ca->out);
+    meta_q_clear(q + !lazy, 1 + lazy);
     return rc;
 }
 
@@ -112,7 +115,8 @@ int meta_create(struct meta *m, uint64_t parent, const char *name, size_t nlen,
     int rc = meta_check_name(name, nlen);
     if (rc < 0)
         return rc;
-    struct meta_create_args ca = { parent, name, nlen, *a, a, target, excl };
+    struct meta_create_args ca = { parent, name,   nlen,     *a,
+                                   a,      target, excl & 1, (excl & META_CREATE_LAZY) != 0 };
     if ((ca.in.mode & META_S_IFMT) == 0)
         ca.in.mode |= META_S_IFREG;          /* as mknod(2) */
     int lnk = (ca.in.mode & META_S_IFMT) == META_S_IFLNK;

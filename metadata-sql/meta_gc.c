@@ -5,7 +5,8 @@
  * Promises: meta_list_garbage streams ids ascending in keyset pages
  * (bounded memory), each once, never one a slice record references;
  * meta_forget_garbage never forgets an id a slice record references (the
- * check and the delete are one statement).
+ * check and the delete are one statement), and deletes a forgotten inline
+ * id's row (schema 4) in that statement too.
  */
 #include "meta_int.h"
 
@@ -55,7 +56,9 @@ static int meta_forget_page(struct meta *m, const uint64_t *ids, int n)
         meta_p_init(&p);
         meta_p_text(&p, s);
         PGresult *r;
-        rc = meta_change1(m, MS_FORGET_GARBAGE, &p, &r);
+        /* schema 4: a forgotten inline id's row goes with it */
+        int inl = __atomic_load_n(&m->version, __ATOMIC_ACQUIRE) >= 4;
+        rc = meta_change1(m, inl ? MS_FORGET_GARBAGE_INLINE : MS_FORGET_GARBAGE, &p, &r);
         if (rc == 0) {
             rc = (int)meta_r_int(r, 0, 0);
             PQclear(r);

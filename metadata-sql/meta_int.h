@@ -50,6 +50,10 @@ enum meta_stmt_id {
     MS_WAL_LSN, MS_REPLAY_LSN,      /* read routing (meta_route.c) */
     /* batched import (meta_import.c) */
     MS_IMPORT,
+    /* inline blocks (schema 4) */
+    MS_WRITE_INLINE, MS_FORGET_GARBAGE_INLINE, MS_INLINE_GET, MS_LIST_INLINE,
+    /* a create whose commit is not waited for, and the wait (meta_sync) */
+    MS_ASYNC_COMMIT, MS_WAL_FLUSH,
     MS_COUNT
 };
 

@@ -42,10 +42,13 @@ _Static_assert(LAYOUT_CHUNK_SHIFT == 26, "CHUNK_SHIFT must match LAYOUT_CHUNK_SH
  * leaves them out). FENCE_OK: every id is held by a live session, or
  * `on` is false (a handle without a session: tests, tools that upload
  * nothing). */
+/* An inline slice's id is its reserved id with LAYOUT_INLINE_BIT set: the
+ * fence looks the reserved id up. */
+#define INLINE_MASK "4611686018427387903"
 #define FENCE_CTES(ids) \
     "o AS (SELECT x.id, (SELECT CASE WHEN x.id < r.first + r.n THEN r.sid END FROM reservation r " \
     "WHERE r.first <= x.id ORDER BY r.first DESC LIMIT 1) AS sid " \
-    "FROM unnest(" ids "::bigint[]) AS x (id) WHERE x.id <> 0), " \
+    "FROM (SELECT v & " INLINE_MASK " FROM unnest(" ids "::bigint[]) AS v) AS x (id) WHERE x.id <> 0), " \
     "k AS (SELECT t.sid FROM session t WHERE t.sid IN (SELECT o.sid FROM o) FOR KEY SHARE), "
 #define FENCE_OK(on) \
     "(NOT " on "::boolean OR NOT EXISTS (SELECT 1 FROM o WHERE o.sid IS NULL " \
@@ -92,6 +95,19 @@ _Static_assert(LAYOUT_CHUNK_SHIFT == 26, "CHUNK_SHIFT must match LAYOUT_CHUNK_SH
 /* fsck checks answer (a, b, c, d, name, total): at most $1 rows, total
  * is the exact count of problems (the window runs before the LIMIT). */
 #define FSCK_TOTAL "count(*) OVER ()"
+
+/* A write session's commit (MS_WRITE); `extra` adds CTEs that run only
+ * when the inode row was updated (they select FROM u). */
+#define WRITE_SQL(extra) \
+    "WITH " FENCE_CTES("$7") "u AS (UPDATE inode n SET size = CASE WHEN $3::boolean THEN $2::bigint " \
+    "ELSE greatest(n.size, $2::bigint) END, mtime = $4::bigint, ctime = $4::bigint " \
+    "WHERE n.ino = $1::bigint AND " IS_REG("n.mode") " AND " FENCE_OK("$11") \
+    " RETURNING " COLS "), " extra \
+    "s AS (INSERT INTO slice (ino, chunk, pos, id, size, off, len) " \
+    "SELECT u.ino, t.c, t.p, t.i, t.s, t.o, t.l FROM u, " \
+    "unnest($5::bigint[], $6::int[], $7::bigint[], $8::int[], $9::int[], $10::int[]) " \
+    "WITH ORDINALITY AS t (c, p, i, s, o, l, k) ORDER BY t.k) " \
+    "SELECT * FROM u"
 
 const struct meta_stmt meta_stmts[MS_COUNT] = {
     [MS_VERSION] = { "shimfs_version", "SELECT max(version) FROM schema_version" },
@@ -218,16 +234,12 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
      * inode, then the slices go in (seq in array order). Nothing matches
      * when the fence ($11) finds an id no live session holds: gc may have
      * deleted its objects. */
-    [MS_WRITE] = { "shimfs_write",
-        "WITH " FENCE_CTES("$7") "u AS (UPDATE inode n SET size = CASE WHEN $3::boolean THEN $2::bigint "
-        "ELSE greatest(n.size, $2::bigint) END, mtime = $4::bigint, ctime = $4::bigint "
-        "WHERE n.ino = $1::bigint AND " IS_REG("n.mode") " AND " FENCE_OK("$11")
-        " RETURNING " COLS "), "
-        "s AS (INSERT INTO slice (ino, chunk, pos, id, size, off, len) "
-        "SELECT u.ino, t.c, t.p, t.i, t.s, t.o, t.l FROM u, "
-        "unnest($5::bigint[], $6::int[], $7::bigint[], $8::int[], $9::int[], $10::int[]) "
-        "WITH ORDINALITY AS t (c, p, i, s, o, l, k) ORDER BY t.k) "
-        "SELECT * FROM u" },
+    [MS_WRITE] = { "shimfs_write", WRITE_SQL("") },
+    /* The same carrying one inline block ($12 its id, $13 its frame),
+     * stored only if the inode row was updated (schema 4; MS_WRITE never
+     * names the table, so volumes not yet upgraded keep writing). */
+    [MS_WRITE_INLINE] = { "shimfs_write_inline",
+        WRITE_SQL("b AS (INSERT INTO inline_block (id, data) SELECT $12::bigint, $13::bytea FROM u), ") },
     /* Appends placed at commit: the UPDATE locks the inode and reads its
      * size L as committed (a concurrent appender's commit is waited for
      * and seen); piece k (relative offset r) lands at L + r, cut at chunk
@@ -396,6 +408,28 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
         "WITH d AS (DELETE FROM garbage g WHERE g.id = ANY ($1::bigint[]) "
         "AND NOT EXISTS (SELECT 1 FROM slice s WHERE s.id = g.id) RETURNING g.id) "
         "SELECT count(DISTINCT id) FROM d" },
+    /* The same for a volume with inline blocks (schema 4): a forgotten
+     * inline id's row goes in the same statement. */
+    [MS_FORGET_GARBAGE_INLINE] = { "shimfs_forget_garbage_inline",
+        "WITH d AS (DELETE FROM garbage g WHERE g.id = ANY ($1::bigint[]) "
+        "AND NOT EXISTS (SELECT 1 FROM slice s WHERE s.id = g.id) RETURNING g.id), "
+        "b AS (DELETE FROM inline_block b WHERE b.id IN (SELECT id FROM d)) "
+        "SELECT count(DISTINCT id) FROM d" },
+    /* This transaction's commit returns before its WAL is on disk (the
+     * next synchronous commit on the server flushes it too). */
+    [MS_ASYNC_COMMIT] = { "shimfs_async_commit",
+        "SELECT set_config('synchronous_commit', 'off', true)" },
+    /* A transaction that wrote WAL commits synchronously: when it returns,
+     * the WAL up to its commit, every earlier commit included, is on disk.
+     * A transactional logical message is the smallest such write (any
+     * wal_level, no table, no lock); an xid alone (pg_current_xact_id) is
+     * committed without a flush. */
+    [MS_WAL_FLUSH] = { "shimfs_wal_flush",
+        "SELECT pg_logical_emit_message(true, 'shimfs', '')::text" },
+    /* ---- inline blocks (schema 4) ---- */
+    [MS_INLINE_GET] = { "shimfs_inline_get", "SELECT data FROM inline_block WHERE id = $1::bigint" },
+    [MS_LIST_INLINE] = { "shimfs_list_inline",
+        "SELECT id, length(data) FROM inline_block WHERE id > $1 ORDER BY id LIMIT $2" },
     [MS_SLICE_REFERENCED] = { "shimfs_slice_referenced",
         "SELECT EXISTS (SELECT 1 FROM slice WHERE id = $1)" },
     /* Repairs run at this level: a row changed after their snapshot is a

@@ -171,3 +171,17 @@ int meta_check_name(const char *name, size_t nlen)
         return -ENAMETOOLONG;
     return 0;
 }
+
+/* The WAL is one sequence: a synchronous commit waits until everything
+ * before it, the handle's lazy commits (META_CREATE_LAZY) included, is on
+ * disk. PostgreSQL flushes at commit only for a transaction that wrote
+ * WAL: MS_WAL_FLUSH writes a transactional logical message (test_inline
+ * crashes the database right after an empty file's close to check it). */
+int meta_sync(struct meta *m)
+{
+    PGresult *r;
+    int rc = meta_change1(m, MS_WAL_FLUSH, NULL, &r);
+    if (rc == 0)
+        PQclear(r);
+    return rc;
+}

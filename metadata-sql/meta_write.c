@@ -8,6 +8,8 @@
  * meta_append is one statement too: the file's end is read under the
  * inode's row lock, so concurrent appenders (any process, any node) land
  * one after the other and none overwrites another.
+ * meta_write_inline is the same statement with one more CTE that stores an
+ * inline block (schema 4) only when the inode row was updated.
  * meta_compact replaces a chunk's list only if it is still exactly the one
  * the caller merged (-EAGAIN otherwise) and records the ids it no longer
  * uses as garbage. Both are fenced by the handle's session: a reaped
@@ -72,6 +74,7 @@ struct meta_write_args {
     int set_size;
     int64_t mtime;
     struct meta_slice_arrays arr;
+    const struct meta_inline *blob; /* NULL: none (MS_WRITE) */
     struct meta_attr *out;
 };
 
@@ -167,7 +170,11 @@ static int meta_write_body(struct meta_conn *c, void *arg)
     if (rc < 0)
         return rc;
     meta_p_text(&p[n], wa->fence ? "true" : "false");
-    q[n] = (struct meta_q){ .stmt = MS_WRITE, .p = &p[n] };
+    if (wa->blob) {
+        meta_p_int(&p[n], (int64_t)wa->blob->id);
+        meta_p_bytes(&p[n], wa->blob->data, wa->blob->len);
+    }
+    q[n] = (struct meta_q){ .stmt = wa->blob ? MS_WRITE_INLINE : MS_WRITE, .p = &p[n] };
     rc = meta_run(c, q, n + 1, 1);
     if (rc == 0 && PQntuples(q[n].res) == 1 && wa->out)
         meta_r_attr(q[n].res, 0, 0, wa->out);
@@ -180,11 +187,28 @@ static int meta_write_body(struct meta_conn *c, void *arg)
 int meta_write(struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, int n,
                uint64_t new_size, int set_size, int64_t mtime_ns, struct meta_attr *a)
 {
+    return meta_write_inline(m, ino, recs, n, NULL, new_size, set_size, mtime_ns, a);
+}
+
+int meta_write_inline(struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, int n,
+                      const struct meta_inline *blob, uint64_t new_size, int set_size,
+                      int64_t mtime_ns, struct meta_attr *a)
+{
     assert(m && (n == 0 || recs));
+    assert(!blob || (blob->data && blob->len > 0));
     if (n < 0 || new_size > (uint64_t)INT64_MAX)
         return n < 0 ? -EINVAL : -EFBIG;
-    struct meta_write_args wa = { .ino = ino, .new_size = new_size, .fence = meta_fenced(m),
-                                  .set_size = set_size, .mtime = mtime_ns, .out = a };
+    if (blob && (!layout_is_inline(blob->id) || blob->id > (uint64_t)INT64_MAX))
+        return -EINVAL;
+    if (blob && __atomic_load_n(&m->version, __ATOMIC_ACQUIRE) < 4)
+        return -EOPNOTSUPP; /* no inline_block table yet: the caller uploads */
+    struct meta_write_args wa = { .ino = ino,
+                                  .new_size = new_size,
+                                  .fence = meta_fenced(m),
+                                  .set_size = set_size,
+                                  .mtime = mtime_ns,
+                                  .blob = blob,
+                                  .out = a };
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++)
         rc = meta_slice_arrays_add(&wa.arr, recs[i].chunk, &recs[i].s);

@@ -3,7 +3,9 @@
  * Metadata first (meta_fsck: dangling entries, lost inodes, link counts,
  * directory parents, slice records of missing inodes or past the size),
  * then data: every block of every referenced slice must exist in the
- * bucket with its length. --repair fixes what the metadata engine can fix
+ * bucket with its length, and every inline slice's block must be in the
+ * database (a missing one is reported and counted as a missing object).
+ * --repair fixes what the metadata engine can fix
  * safely; a missing object cannot be repaired (its bytes are gone) and is
  * reported with the slice it belongs to. Exit 0 when clean, 1 otherwise.
  */
@@ -43,13 +45,57 @@ static uint64_t cli_fsck_meta_total(const struct meta_fsck_report *r)
            r->bad_dir_parent + r->slices_of_missing_inodes + r->bad_sizes;
 }
 
-/* Every block of every referenced slice must be in the listing. */
-static uint64_t cli_fsck_objects(struct volume *v, const struct cli_inventory *inv)
+/* The ids of the volume's inline blocks, ascending (meta_list_inline). */
+struct cli_fsck_inline {
+    uint64_t *ids;
+    size_t n, cap;
+};
+
+static int cli_fsck_inline_cb(void *arg, uint64_t id, uint32_t size)
+{
+    struct cli_fsck_inline *l = arg;
+    (void)size;
+    if (l->n == l->cap) {
+        size_t c = l->cap ? 2 * l->cap : 1024;
+        uint64_t *p = realloc(l->ids, c * sizeof *p);
+        if (!p)
+            return -ENOMEM;
+        l->ids = p;
+        l->cap = c;
+    }
+    l->ids[l->n++] = id;
+    return 0;
+}
+
+static int cli_fsck_inline_has(const struct cli_fsck_inline *l, uint64_t id)
+{
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < l->n && l->ids[lo] == id;
+}
+
+/* Every block of every referenced slice must be in the listing; an inline
+ * slice's one block must be in the database (the same class of loss). */
+static uint64_t cli_fsck_objects(struct volume *v, const struct cli_inventory *inv,
+                                 const struct cli_fsck_inline *inl)
 {
     uint32_t bs = v->settings.block_size;
     uint64_t missing = 0;
     for (size_t i = 0; i < inv->nrefs; i++) {
         const struct cli_ref *r = &inv->refs[i];
+        if (layout_is_inline(r->id)) {
+            if (!cli_fsck_inline_has(inl, r->id) && missing++ < CLI_FSCK_MAX_LINES)
+                printf("  missing inline block %" PRIu64 " (slice %" PRIu64 " of %u bytes, kept in "
+                       "the database)\n",
+                       r->id & ~LAYOUT_INLINE_BIT, r->id, r->size);
+            continue;
+        }
         uint32_t nb = layout_block_count(r->size, bs);
         for (uint32_t b = 0; b < nb; b++) {
             uint32_t len = layout_block_len(r->size, bs, b);
@@ -98,12 +144,17 @@ int cli_cmd_fsck(int argc, char **argv)
                meta_problems && repair ? " found (repaired where safe)" : "");
         rc = cli_inventory_load(v, &inv);
     }
+    struct cli_fsck_inline inl = { 0 };
+    if (rc == 0)
+        rc = meta_list_inline(v->meta, cli_fsck_inline_cb, &inl);
     uint64_t missing = 0;
     if (rc == 0) {
         printf("data: %zu referenced slices, %zu objects\n", inv.nrefs, inv.nobjs);
-        missing = cli_fsck_objects(v, &inv);
+        printf("  %zu inline blocks (tiny files' bytes in the database)\n", inl.n);
+        missing = cli_fsck_objects(v, &inv, &inl);
         printf("  %" PRIu64 " missing objects\n", missing);
     }
+    free(inl.ids);
     if (rc < 0)
         code = cli_fail("fsck", meta_describe(v->meta), "%s", strerror(-rc));
     else if (missing || (meta_problems && !repair))

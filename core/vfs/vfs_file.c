@@ -167,8 +167,11 @@ static void vfs_prefill_maps(const struct vfs_file *f)
 static int vfs_file_attach(struct vfs_file *f)
 {
     if (S_ISREG(f->attr.mode) && !(f->flags & O_PATH)) {
-        vfs_prefill_maps(f);
-        int rc = vfs_load_smap(&f->attr, &f->smap);
+        int rc = 0;
+        if (!f->smap) { /* (a file this open created has its empty map) */
+            vfs_prefill_maps(f);
+            rc = vfs_load_smap(&f->attr, &f->smap);
+        }
         if (rc < 0)
             return rc;
         f->size = f->attr.size;          /* the version the map is of */
@@ -245,6 +248,12 @@ again:
         return -ENOMEM;
     f->parent = parent;
     f->node_gen = gen;
+    /* created by this open, in the transaction that answered a: no slice
+     * yet, so no query for its map (a tiny file's create+write+close is
+     * then its create and its commit) */
+    if (created && S_ISREG(a.mode) && a.size == 0)
+        f->smap = vfs_smap_empty(&f->attr);
+    f->unsynced = created;
     rc = vfs_file_attach(f);
     if (rc < 0) {
         vfs_release(f);

@@ -44,6 +44,9 @@ struct vfs_smap {
     struct vfs_chunk *chunks;   /* ascending index */
 };
 void vfs_smap_put(struct vfs_smap *m);
+/* The map of a file this process has just created (a's version, no
+ * slice: nothing to ask the database), also cached; NULL on ENOMEM. */
+struct vfs_smap *vfs_smap_empty(const struct meta_attr *a);
 struct vfs_smap *vfs_smap_get(struct vfs_smap *m);
 
 enum { MC_MISS = -1000 };
@@ -218,6 +221,9 @@ struct vfs_file {
     uint64_t append_base;       /* where this descriptor sees them start */
     int werr;                   /* a failed background step, reported at fsync/close */
     int wb_stale;               /* writeback staged data: reload before reading */
+    int inline_moved;           /* the inline bytes joined the dirty pieces (until reload) */
+    int closing;                /* vfs_writer_close's flush: no map to reload after it */
+    int unsynced;               /* created lazily (META_CREATE_LAZY), no commit since */
     uint64_t parent;            /* directory it was opened in (0: unknown) */
     int64_t mtime_ns;           /* set by the last write */
     struct vfs_mapobj *mo;      /* shared-mapped: the working copy (vfs_map.c) */
@@ -386,6 +392,24 @@ int vfs_upload_finish_locked(struct vfs_file *f, struct vfs_upiece **out, int *n
 /* Forget f's batches (committed, or dropped at close) and its spare
  * buffers; waits for uploads. */
 void vfs_upload_discard_locked(struct vfs_file *f);
+/* ---- tiny files in the database (vfs_inline.c); f->wlock held ---- */
+/* 1 when f's commit may store its bytes inline: positioned writes, no
+ * pipeline batch, and the file no larger than SHIMFS_INLINE_MAX. */
+int vfs_inline_wanted(const struct vfs_file *f);
+/* Pack pieces [0, n) into inline slice id (reserved; the bit is set
+ * here): where each went to out[0, n), the frame to *blob (its data
+ * malloc'd: free it). 0 or -errno. */
+int vfs_inline_pack(struct volume *v, const struct vfs_dirty *p, int n, uint64_t id,
+                    struct vfs_placed *out, struct meta_inline *blob);
+/* A file grown past SHIMFS_INLINE_MAX whose committed map references
+ * inline blocks: their bytes become its oldest dirty piece, so the next
+ * commit stores them in the bucket (once per loaded map). 0 or -errno. */
+int vfs_inline_move_locked(struct vfs_file *f);
+/* After the commit that moved them: the inline records it covers wholly
+ * leave chunk 0's list (meta_compact, no upload; ids[0..nids) are that
+ * commit's), so gc can delete their rows. Best effort: a list that changed
+ * meanwhile keeps them (covered: no byte of theirs shows). */
+void vfs_inline_settle_locked(struct vfs_file *f, const uint64_t *ids, int nids);
 /* A spare buffer of at least need bytes (its size in *cap), or NULL. */
 #define VFS_UPLOAD_SPARES 2
 void *vfs_upload_spare_take(struct vfs_file *f, uint32_t need, uint32_t *cap);

@@ -197,6 +197,14 @@ void vfs_dir_readahead(uint64_t dir, uint64_t ino, int missed)
                   (unsigned long long)dir, (unsigned long long)ino, n, queued);
 }
 
+struct vfs_smap *vfs_smap_empty(const struct meta_attr *a)
+{
+    struct vfs_smap *m = vfs_smap_new(a);
+    if (m)
+        mcache_put_smap(m);
+    return m;
+}
+
 /* The block map of the version `a` names, or, when another commit landed
  * between our getattr and our slices, of the version the database has now
  * (what an open a moment later would have seen; *a is updated): the

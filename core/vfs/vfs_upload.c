@@ -159,6 +159,9 @@ int vfs_upload_start_locked(struct vfs_file *f)
     struct vfs_engine *e = vfs_opened();
     if (f->ndirty == 0)
         return 0;
+    int rc = vfs_inline_move_locked(f); /* a tiny file grown big: its bytes go up first */
+    if (rc < 0)
+        return rc;
     vfs_dirty_flatten(f); /* a batch's pieces go up as few objects (vfs_pack.c) */
     struct vfs_batch *b = calloc(1, sizeof *b);
     uint64_t *ids = calloc((size_t)f->ndirty, sizeof *ids);
@@ -169,7 +172,6 @@ int vfs_upload_start_locked(struct vfs_file *f)
         free(placed);
         return -ENOMEM;
     }
-    int rc = 0;
     for (int i = 0; rc == 0 && i < f->ndirty; i++)
         rc = vfs_next_slice_id(&ids[i]);
     if (rc < 0) {

@@ -177,6 +177,7 @@ void vfs_dirty_clear(struct vfs_file *f)
 int vfs_reload(struct vfs_file *f, const struct meta_attr *a)
 {
     f->attr = *a;
+    f->inline_moved = 0; /* the new map says whether inline bytes are left */
     mcache_put_attr(a);
     struct vfs_smap *m = NULL;
     int rc = vfs_load_smap(&f->attr, &m);
@@ -194,7 +195,8 @@ int vfs_reload(struct vfs_file *f, const struct meta_attr *a)
  * write order, so a later write overlays an earlier one. Appends never go
  * through the pipeline. */
 static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, int nup,
-                             const struct vfs_placed *at, struct meta_attr *a)
+                             const struct vfs_placed *at, const struct meta_inline *blob,
+                             struct meta_attr *a)
 {
     struct vfs_engine *e = vfs_opened();
     int rc;
@@ -227,7 +229,7 @@ static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, in
                                      { layout_chunk_offset(d->off), at[i].id, at[i].size,
                                        at[i].soff, d->len } };
     }
-    rc = meta_write(e->meta, f->attr.ino, recs, n, f->size, 0, f->mtime_ns, a);
+    rc = meta_write_inline(e->meta, f->attr.ino, recs, n, blob, f->size, 0, f->mtime_ns, a);
     free(recs);
     return rc;
 }
@@ -236,8 +238,11 @@ int vfs_flush_locked(struct vfs_file *f)
 {
     if (f->ndirty == 0 && !f->batches)
         return 0;
-    vfs_dirty_flatten(f);
     struct vfs_engine *e = vfs_opened();
+    int rc = vfs_inline_move_locked(f); /* grown past SHIMFS_INLINE_MAX: to the bucket */
+    if (rc < 0)
+        return rc;
+    vfs_dirty_flatten(f);
     if (e->cfg.writeback && !f->batches && vfs_wb_stage_locked(f) == 0) {
         vfs_map_committed(f);
         vfs_dirty_clear(f);
@@ -248,23 +253,42 @@ int vfs_flush_locked(struct vfs_file *f)
      * the flush fails here with every byte kept */
     struct vfs_upiece *up = NULL;
     int nup = 0;
-    int rc = vfs_upload_finish_locked(f, &up, &nup);
+    rc = vfs_upload_finish_locked(f, &up, &nup);
     size_t nd = (size_t)(f->ndirty ? f->ndirty : 1);
     uint64_t *ids = calloc(nd, sizeof *ids);
     struct vfs_placed *at = calloc(nd, sizeof *at);
-    if (rc == 0 && (!ids || !at))
-        rc = -ENOMEM;
-    for (int i = 0; rc == 0 && i < f->ndirty; i++)
-        rc = vfs_next_slice_id(&ids[i]);
-    if (rc == 0)
-        rc = vfs_pack_upload(e->vol, f->dirty, f->ndirty, ids, at);
+    struct meta_inline blob = { 0 };
     struct meta_attr a;
     uint64_t gen = vfs_node_gen();
-    if (rc == 0)
-        rc = vfs_commit_locked(f, up, nup, at, &a);
+    if (rc == 0 && (!ids || !at))
+        rc = -ENOMEM;
+    /* a tiny file: its bytes go in the commit's statement, no PUT */
+    int inl = rc == 0 && vfs_inline_wanted(f);
+    if (inl && (rc = vfs_next_slice_id(&ids[0])) == 0 &&
+        (rc = vfs_inline_pack(e->vol, f->dirty, f->ndirty, ids[0], at, &blob)) == 0) {
+        rc = vfs_commit_locked(f, up, nup, at, &blob, &a);
+        free((void *)blob.data);
+        if (rc == -EOPNOTSUPP) /* a volume older than schema 4: the bucket */
+            inl = rc = 0;
+    }
+    for (int i = 0; !inl && rc == 0 && i < f->ndirty; i++)
+        rc = vfs_next_slice_id(&ids[i]);
+    if (!inl && rc == 0)
+        rc = vfs_pack_upload(e->vol, f->dirty, f->ndirty, ids, at);
+    if (!inl && rc == 0)
+        rc = vfs_commit_locked(f, up, nup, at, NULL, &a);
+    /* the ids a moved file's commit placed, for vfs_inline_settle_locked */
+    int moved = f->inline_moved, nmine = 0, ncommitted = nup + f->ndirty;
+    uint64_t *mine = moved && rc == 0 ? calloc((size_t)(nup + f->ndirty + 1), sizeof *mine) : NULL;
+    for (int i = 0; mine && i < nup; i++)
+        mine[nmine++] = up[i].at.id;
+    for (int i = 0; mine && i < f->ndirty; i++)
+        mine[nmine++] = at[i].id;
     free(ids);
     free(at);
     free(up);
+    if (rc < 0)
+        free(mine);
     if (rc == -ESTALE) {
         vfs_slice_ids_stale();
         return -EIO;    /* the fence refused it and said so; the data stays buffered */
@@ -277,10 +301,30 @@ int vfs_flush_locked(struct vfs_file *f)
     vfs_upload_discard_locked(f);
     vfs_map_committed(f);
     vfs_dirty_clear(f);
+    f->unsynced = 0; /* a synchronous commit: the lazy create is durable too */
     /* nothing is buffered now: the descriptor's end is the committed one
      * (after an append commit, others' appends may precede ours) */
     f->size = a.size;
+    if (f->closing && inl) {
+        /* a tiny file's descriptor goes: nobody reads the new map through
+         * it, so it is not loaded (a round trip per tiny file; a bigger
+         * file's map is worth it: stat's st_blocks counts its holes);
+         * compaction is looked at only when the commit may have crossed
+         * its limit */
+        int most = 0, limit = e->cfg.compact_slices;
+        for (int i = 0; f->smap && i < f->smap->nchunks; i++)
+            most = f->smap->chunks[i].n > most ? f->smap->chunks[i].n : most;
+        f->attr = a;
+        mcache_put_attr(&a);
+        vfs_writer_seen_locked(f, gen, 1);
+        if (limit > 0 && most + ncommitted > limit)
+            vfs_compact_check(&a);
+        return 0;
+    }
     rc = vfs_reload(f, &a);
+    if (rc == 0 && mine)
+        vfs_inline_settle_locked(f, mine, nmine);
+    free(mine);
     if (rc == 0) {
         vfs_writer_seen_locked(f, gen, 1);
         vfs_compact_scan(f->smap);
@@ -403,12 +447,25 @@ ssize_t vfs_pread_writer(struct vfs_file *f, void *buf, size_t len, uint64_t off
     return rc;
 }
 
+/* A file created lazily that no commit made durable yet: now (fsync, close). */
+static int vfs_sync_create(struct vfs_file *f)
+{
+    if (!__atomic_load_n(&f->unsynced, __ATOMIC_ACQUIRE))
+        return 0;
+    int rc = vfs_errno(meta_sync(vfs_eng.meta));
+    if (rc == 0)
+        __atomic_store_n(&f->unsynced, 0, __ATOMIC_RELEASE);
+    return rc;
+}
+
 int vfs_fsync(struct vfs_file *f)
 {
     if (!vfs_is_writer(f))
-        return 0;
+        return vfs_sync_create(f);
     pthread_mutex_lock(&f->wlock);
     int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
+    if (rc == 0)
+        rc = vfs_sync_create(f);
     pthread_mutex_unlock(&f->wlock);
     return rc;
 }
@@ -488,9 +545,12 @@ uint64_t vfs_file_size(struct vfs_file *f)
 int vfs_writer_close(struct vfs_file *f)
 {
     if (!vfs_is_writer(f))
-        return 0;
+        return vfs_sync_create(f);
     pthread_mutex_lock(&f->wlock);
+    f->closing = 1;
     int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
+    if (rc == 0)
+        rc = vfs_sync_create(f);
     vfs_upload_discard_locked(f);
     vfs_map_leave(f);
     vfs_dirty_clear(f);

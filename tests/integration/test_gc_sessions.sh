@@ -300,8 +300,8 @@ assert_eq 0 "$(sql "SELECT count(*) FROM session")" "readers open no session"
 META=$(test_db v1)
 V1REF=$(test_db v1ref)
 "$CLI" format gcsv1 --bucket "$(test_bucket v1)" --meta "$META" > /dev/null
-echo 'x' | shim sh -c 'cat > "$1"' sh "$PREFIX/before" 2> /dev/null || true
-sql "DELETE FROM session; DELETE FROM reservation;
+echo 'x' | SHIMFS_INLINE_MAX=0 shim sh -c 'cat > "$1"' sh "$PREFIX/before" 2> /dev/null || true
+sql "DELETE FROM session; DELETE FROM reservation; DROP TABLE inline_block;
      DROP TRIGGER inode_changed ON inode; DROP TRIGGER inode_dir_gone ON inode;
      DROP FUNCTION shimfs_inode_changed(), shimfs_dir_gone(); DROP TABLE inode_gone;
      ALTER TABLE inode DROP COLUMN chg;
@@ -326,11 +326,11 @@ done
 wait
 assert_eq "w1 w2 w3" "$(fresh cat "$PREFIX/w1" "$PREFIX/w2" "$PREFIX/w3" | tr '\n' ' ' | sed 's/ $//')" \
     "three concurrent first writers all write"
-assert_eq "1 2 3" "$(sql "SELECT string_agg(version::text, ' ' ORDER BY version) FROM schema_version")" \
-    "the volume is at version 3, upgraded once"
-assert_eq 1 "$(cat "$TEST_SCRATCH"/up*.err | grep -c "upgraded the volume's schema from version 1 to 3")" \
+assert_eq "1 2 3 4" "$(sql "SELECT string_agg(version::text, ' ' ORDER BY version) FROM schema_version")" \
+    "the volume is at version 4, upgraded once"
+assert_eq 1 "$(cat "$TEST_SCRATCH"/up*.err | grep -c "upgraded the volume's schema from version 1 to 4")" \
     "one upgrade log line among them"
-assert_eq 3 "$(SHIMFS_META=$META "$CLI" status | sed -n 's/^schema: *//p')" "shimfs status reports version 3"
+assert_eq 4 "$(SHIMFS_META=$META "$CLI" status | sed -n 's/^schema: *//p')" "shimfs status reports version 4"
 SHIMFS_META=$META gc > "$TEST_SCRATCH/gcv1.out" && pass "gc on the upgraded volume" || fail "gc on the upgraded volume"
 assert_eq 0 "$(SHIMFS_META=$META fsck_missing)" "fsck on the upgraded volume: 0 missing objects"
 

@@ -28,6 +28,7 @@ static void setup(void)
     setenv("SHIMFS_NODE_META", "0", 1);
     setenv("SHIMFS_AGENT", "0", 1);
     setenv("SHIMFS_PREFETCH", "0", 1);
+    setenv("SHIMFS_INLINE_MAX", "0", 1); /* small files' objects, not inline blocks */
     vfs_fixture_setup("vfsmissing", "2f0e0d0c-0b0a-4908-8706-050403020102");
 }
 

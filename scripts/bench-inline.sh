@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# scripts/bench-inline.sh [COUNT] [REPS] — tiny files inline in PostgreSQL
+# (SHIMFS_INLINE_MAX) against the same files in the bucket, in one run, on
+# the running test services (scripts/services.sh start):
+#   - durable 4 KiB files/s of one writer (tests/tools/tiny_files: open,
+#     write, close; close commits), inline and with SHIMFS_INLINE_MAX=0;
+#   - the server's small-PUT rate: COUNT PUTs of 4 KiB one at a time and 32
+#     in parallel (tests/tools/obj_bench);
+#   - files of 4, 16, 32 and 64 KiB, inline (SHIMFS_INLINE_MAX=64K) and not,
+#     to see where inlining pays;
+#   - the database's bound for one writer: pgbench, one client inserting a
+#     4 KiB row per synchronous commit.
+# Medians of REPS runs (default 3) of COUNT files (default 1000), with the
+# load average before and after. Needs `make all build/tools/tiny_files
+# build/tools/obj_bench`.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${SHIMFS_BUILD:-$ROOT/build}
+COUNT=${1:-1000}
+REPS=${2:-3}
+ENV_FILE=${SHIMFS_SERVICES_DIR:-$ROOT/.scratch/services}/env
+[ -f "$ENV_FILE" ] || { echo "bench-inline: start the services first (scripts/services.sh start)" >&2; exit 1; }
+# shellcheck source=/dev/null
+. "$ENV_FILE"
+for t in tiny_files obj_bench; do
+    [ -x "$BUILD/tools/$t" ] || { echo "bench-inline: make $BUILD/tools/$t first" >&2; exit 1; }
+done
+
+WORK=$ROOT/.scratch/bench-inline
+rm -rf "$WORK"
+mkdir -p "$WORK"
+META=$("$ROOT/scripts/services.sh" newdb bench_inline)
+BUCKET=$("$ROOT/scripts/services.sh" newbucket bench-inline)
+"$BUILD/shimfs" format benchinline --bucket "$BUCKET" --meta "$META" > /dev/null
+PREFIX=/mnt/shimfs-bench-inline
+shim() {
+    env LD_PRELOAD="$BUILD/libshimfs.so" SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
+        SHIMFS_CACHE_DIR="$WORK/cache" SHIMFS_LOG=error "$@"
+}
+median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+rate() { sed -n 's/.* = \([0-9]*\) files\/s$/\1/p'; }
+# one run of COUNT files of $1 bytes with the environment in $2..
+files_run() {
+    local size=$1 dir; shift
+    dir=/d$RANDOM$RANDOM
+    shim mkdir "$PREFIX$dir"
+    env "$@" LD_PRELOAD="$BUILD/libshimfs.so" SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
+        SHIMFS_CACHE_DIR="$WORK/cache" SHIMFS_LOG=error \
+        "$BUILD/tools/tiny_files" "$PREFIX$dir" "$COUNT" "$size" | rate
+}
+# the database's own bound for one writer: a 4 KiB row per synchronous
+# commit (pgbench, one client, 5 s)
+PGBENCH=$(ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -n 1 || true)
+psql "$META" -XAtqc "CREATE TABLE IF NOT EXISTS bench_commit (id bigserial PRIMARY KEY, d bytea)"
+echo "INSERT INTO bench_commit (d) SELECT decode(string_agg(md5(random()::text), ''), 'hex') FROM generate_series(1, 256);" \
+    > "$WORK/commit.sql"
+commit_run() {
+    [ -n "$PGBENCH" ] || { echo 0; return; }
+    "$PGBENCH" -n -c 1 -T 5 -f "$WORK/commit.sql" "$META" 2>/dev/null |
+        sed -n 's/^tps = \([0-9]*\).*/\1/p'
+}
+put_run() { # parallel
+    "$BUILD/tools/obj_bench" "$BUCKET" "$COUNT" 4 "$1" |
+        sed -n 's/^PUT .* \([0-9.]*\) objects\/s.*/\1/p' | cut -d. -f1
+}
+
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-44s %s\n' "durable 4 KiB files, one writer ($COUNT, median of $REPS)" "files/s"
+declare -A R
+for r in $(seq "$REPS"); do
+    R[inline]+="$(files_run 4096 SHIMFS_INLINE_MAX=16K) "
+    R[bucket]+="$(files_run 4096 SHIMFS_INLINE_MAX=0) "
+    R[put1]+="$(put_run 1) "
+    R[put32]+="$(put_run 32) "
+    R[commit]+="$(commit_run) "
+done
+for k in inline bucket put1 put32 commit; do
+    case $k in
+    inline) what="inline (SHIMFS_INLINE_MAX=16K)" ;;
+    bucket) what="in the bucket (SHIMFS_INLINE_MAX=0)" ;;
+    put1) what="server: 4 KiB PUTs one at a time (objects/s)" ;;
+    put32) what="server: 4 KiB PUTs 32 in parallel (objects/s)" ;;
+    commit) what="database: 4 KiB row per sync commit (tps)" ;;
+    esac
+    printf '%-44s %s   (runs: %s)\n' "$what" "$(tr ' ' '\n' <<< "${R[$k]}" | grep . | median)" "${R[$k]% }"
+done
+echo
+printf '%-10s %-16s %-16s\n' "file size" "inline files/s" "bucket files/s"
+for kib in 4 16 32 64; do
+    a= b=
+    for r in $(seq "$REPS"); do
+        a+="$(files_run $((kib * 1024)) SHIMFS_INLINE_MAX=64K) "
+        b+="$(files_run $((kib * 1024)) SHIMFS_INLINE_MAX=0) "
+    done
+    printf '%-10s %-16s %-16s\n' "$kib KiB" "$(tr ' ' '\n' <<< "$a" | grep . | median)" \
+        "$(tr ' ' '\n' <<< "$b" | grep . | median)"
+done
+echo "database: $(psql "$META" -XAtc "SELECT pg_size_pretty(pg_database_size(current_database()))"), \
+inline blocks: $(psql "$META" -XAtc "SELECT count(*) || ' rows, ' || pg_size_pretty(coalesce(sum(length(data)), 0)) FROM inline_block")"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
