@@ -130,6 +130,8 @@ fi
 # shellcheck source=/dev/null
 eval "$("$SVC" env)"
 EP=$SHIMFS_TEST_S3_ENDPOINT
+# Every shimfs command of the bench uses this cache, never the node's default.
+export SHIMFS_CACHE_DIR=$SCR/cache
 
 # --------------------------------------------------------------- datasets
 SMALL=$DATA/small
@@ -343,7 +345,7 @@ for run in $(seq 1 "$RUNS"); do
     tm cp.shimfs "${shim_a[@]}" bash -c 'write_big "$1" "$2"' _ "$WSRC" "$PREFIX/w/cp$run"
     tm tiny.shimfs "${shim_a[@]}" bash -c 'write_tiny "$1" "$2"' _ "$TINYDIR" "$PREFIX/w/tiny$run"
     aside "$SCR/cache"; drop
-    tm warmup.shimfs "$CLI" warmup --meta "$META_A" --threads "$THREADS" /small /big
+    tm warmup.shimfs env SHIMFS_CACHE_DIR="$SCR/cache" "$CLI" warmup --meta "$META_A" --threads "$THREADS" /small /big
 
     # --- shimfs, volume B (packed)
     aside "$SCR/cache"; drop
@@ -354,7 +356,7 @@ for run in $(seq 1 "$RUNS"); do
     gets_cold_b+=("$((g1 - g0))")
     gets_warm_b+=("$(($(gets "$META_B") - g1))")
     aside "$SCR/cache"; drop
-    tm warmup.packed "$CLI" warmup --meta "$META_B" --threads "$THREADS" /small
+    tm warmup.packed env SHIMFS_CACHE_DIR="$SCR/cache" "$CLI" warmup --meta "$META_B" --threads "$THREADS" /small
 
     # --- the peers
     for p in "${peers[@]}"; do
