@@ -234,9 +234,21 @@ PUTB=$("$SVC" newbucket bench-peers-put)
 
 # ----------------------------------------------------------------- timing
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f", b - a }'; }
+# Empty a folder by moving it aside (see scripts/bench.sh); the moved ones
+# are deleted after each run, or at once when the disk has less than
+# BENCH_KEEP_FREE_GB (40) free: the node cache refuses blocks below its
+# free-space floor (SHIMFS_FREE_SPACE_RATIO, 10% of the disk), and a run
+# sets aside about 5 GiB of caches.
 ntrash=0
-aside() {   # empty a folder by moving it aside (see scripts/bench.sh)
-    if [ -e "$1" ]; then ntrash=$((ntrash + 1)); mv "$1" "$SCR/emptied/$ntrash"; fi
+aside() {
+    if [ -e "$1" ]; then
+        if [ "$(df -P -k "$SCR" | awk 'NR == 2 { print int($4 / 1048576) }')" -ge "${BENCH_KEEP_FREE_GB:-40}" ]; then
+            ntrash=$((ntrash + 1))
+            mv "$1" "$SCR/emptied/$ntrash"
+        else
+            rm -rf "$1"
+        fi
+    fi
     mkdir -p "$1"
 }
 drop() { if [ "$DROP" = 1 ]; then sync; echo 3 > /proc/sys/vm/drop_caches; fi; }
@@ -379,7 +391,7 @@ for run in $(seq 1 "$RUNS"); do
         wait_stored "w-$p-$run/tiny" "$TINY" "$((TINY * 4096))"
         add "tiny.$p" "$(since "$t0")"
     done
-    rm -rf "$SCR/local/cp$run" "$SCR/local/tiny$run"
+    rm -rf "$SCR/local/cp$run" "$SCR/local/tiny$run" "$SCR/emptied" && mkdir -p "$SCR/emptied"
 done
 for p in "${peers[@]}"; do peer_umount "$p"; done
 
