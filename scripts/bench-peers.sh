@@ -200,8 +200,8 @@ fi
 (cd "$SMALL" && find . -type f | sed 's|^\./|small/|' | sort) > "$SCR/keys-raw-small"
 # A folder object ("small/", "small/d0000/", ...) for every directory: s3rver
 # 3.7.1's delimiter listing omits a prefix that holds only deeper prefixes
-# (small/ holds only small/dNNNN/), so without them the peers would see an
-# empty bucket; on AWS S3 they change nothing a peer reads.
+# (small/ holds only small/dNNNN/), so without them rclone showed no small/
+# at all; on AWS S3 they change nothing a peer reads.
 { echo small/; echo big/
   (cd "$SMALL" && find . -mindepth 1 -type d | sed 's|^\./|small/|; s|$|/|')
   (cd "$BIGDIR" && find . -mindepth 1 -type d | sed 's|^\./|big/|; s|$|/|'); } |
