@@ -27,6 +27,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CLI=${SHIMFS_CLI:-$ROOT/build/shimfs}
 BASE_CLI=${BENCH_BASE_CLI:-}
 SVC=$ROOT/scripts/services.sh
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
 SCR=$ROOT/.scratch/bench-import
 RUNS=${BENCH_RUNS:-3}
 SETS=${BENCH_SETS:-tiny10k tiny100k mib small big}
@@ -53,17 +55,8 @@ trap bench_cleanup EXIT
 # shellcheck source=/dev/null
 eval "$("$SVC" env)"
 
-# Datasets, made once per set of parameters.
-dataset() {
-    local dir=$1 files=$2 dirs=$3 size=$4 stamp
-    stamp="$files $dirs $size"
-    if [ "$(cat "$dir.stamp" 2>/dev/null)" != "$stamp" ]; then
-        rm -rf "$dir" "$dir.stamp"
-        bench_log "making $dir ($files files of $size)"
-        "$ROOT/scripts/gen-dataset.sh" "$dir" "$files" "$dirs" "$size"
-        echo "$stamp" > "$dir.stamp"
-    fi
-}
+# Datasets, made once per set of parameters (scripts/bench-lib.sh).
+dataset() { bench_dataset "$@"; }
 
 # set -> "files folders size label"
 set_params() {

@@ -23,6 +23,8 @@ CLI=${SHIMFS_CLI:-$ROOT/build/shimfs}
 PRELOAD=${SHIMFS_PRELOAD:-$ROOT/build/libshimfs.so}
 OBJ_BENCH=$ROOT/build/tools/obj_bench
 SVC=$ROOT/scripts/services.sh
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
 SCR=$ROOT/.scratch/bench-write
 RUNS=${BENCH_RUNS:-3}
 BIG_SIZE=${BENCH_BIG_SIZE:-1G}
@@ -51,14 +53,8 @@ trap bench_cleanup EXIT
 # shellcheck source=/dev/null
 eval "$("$SVC" env)"
 
-dataset() {
-    local dir=$1 files=$2 dirs=$3 size=$4 stamp="$2 $3 $4"
-    if [ "$(cat "$dir.stamp" 2> /dev/null)" != "$stamp" ]; then
-        rm -rf "$dir" "$dir.stamp"
-        "$ROOT/scripts/gen-dataset.sh" "$dir" "$files" "$dirs" "$size"
-        echo "$stamp" > "$dir.stamp"
-    fi
-}
+# Datasets, made once per set of parameters (scripts/bench-lib.sh).
+dataset() { bench_dataset "$@"; }
 mkdir -p "$SCR"
 bench_log "datasets in $SCR"
 dataset "$SCR/small" "$SMALL_FILES" $(((SMALL_FILES + 99) / 100)) "$SMALL_SIZE"

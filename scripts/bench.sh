@@ -65,6 +65,8 @@ PREFIX=/mnt/shimfs-bench-$$             # need not exist on the host
 CACHE=$SCR/cache
 export SHIMFS_SERVICES_DIR=$SCR/services
 SVC=$ROOT/scripts/services.sh
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
 
 bench_log() { printf 'bench: %s\n' "$*" >&2; }
 bench_die() { bench_log "$*"; exit 1; }
@@ -90,21 +92,12 @@ eval "$("$SVC" env)"
 export SHIMFS_CACHE_DIR=$CACHE
 
 # ---------------------------------------------------------------- dataset
-dataset() {
-    local dir=$1 files=$2 dirs=$3 size=$4 stamp="$2 $3 $4"
-    if [ "$(cat "$dir.stamp" 2>/dev/null)" != "$stamp" ]; then
-        bench_log "generating $files files of $size in $dir"
-        rm -rf "$dir" "$dir.stamp"
-        "$ROOT/scripts/gen-dataset.sh" "$dir" "$files" "$dirs" "$size"
-        echo "$stamp" > "$dir.stamp"
-    fi
-}
 SMALL=$SCR/data/small
 BIGDIR=$SCR/data/big
-dataset "$SMALL" "$FILES" "$DIRS" "$SIZE"
-dataset "$BIGDIR" 1 1 "$BIG"
+bench_dataset "$SMALL" "$FILES" "$DIRS" "$SIZE"
+bench_dataset "$BIGDIR" 1 1 "$BIG"
 BIGREL=d0000/f0000000.bin
-small_mib=$(find "$SMALL" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%.3f", s / 1048576 }')
+small_mib=$(bench_tree_mib "$SMALL")
 big_mib=$(stat -c %s "$BIGDIR/$BIGREL" | awk '{ printf "%.3f", $1 / 1048576 }')
 
 # ----------------------------------------------------------------- volume
@@ -117,21 +110,7 @@ import_small=$(timeout "$TMO" "$CLI" import "$SMALL" /small)
 keys_small=$SCR/keys-small
 keys_big=$SCR/keys-big
 
-# Every object key of the bucket, one a line.
-list_keys() {
-    /usr/bin/python3 - "$SHIMFS_TEST_S3_ENDPOINT" "${BUCKET##*/}" <<'EOF'
-import os, sys
-import botocore.config, botocore.session
-endpoint, bucket = sys.argv[1:3]
-c = botocore.session.get_session().create_client(
-    "s3", endpoint_url=endpoint, region_name=os.environ.get("AWS_REGION", "us-east-1"),
-    config=botocore.config.Config(s3={"addressing_style": "path"}))
-for page in c.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-    for o in page.get("Contents", []):
-        if "/chunks/" in o["Key"]:
-            print(o["Key"])
-EOF
-}
+list_keys() { bench_list_keys "$SHIMFS_TEST_S3_ENDPOINT" "${BUCKET##*/}"; }
 list_keys | sort > "$keys_small"
 import_big=$(timeout "$TMO" "$CLI" import "$BIGDIR" /big)
 list_keys | sort | comm -13 "$keys_small" - > "$keys_big"
@@ -147,7 +126,7 @@ secs() {
     t1=$EPOCHREALTIME
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", b - a }'
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+median() { bench_median "$@"; }
 
 # Prefix of a command run under the shim (the cache is SHIMFS_CACHE_DIR),
 # and of its baseline: the same env(1) exec without the preload, so the
@@ -175,22 +154,17 @@ read_tree() { find "$1" -type f | xargs cat > /dev/null; }
 read_file() { cat "$1" > /dev/null; }
 export -f read_tree read_file
 
-# The ceiling: GET every key of a list with 50 connections, by curl (it
-# signs with SigV4; s3rver wants x-amz-content-sha256 on every GET).
-# Output to /dev/null, or (for the disk-write floor) to files under $3.
-curl_config() {
-    awk -v e="$SHIMFS_TEST_S3_ENDPOINT/${BUCKET##*/}" -v d="${3:-}" \
-        '{ printf "url = \"%s/%s\"\noutput = \"%s\"\n", e, $1, d == "" ? "/dev/null" : d "/" NR }' \
-        "$1" > "$2"
-}
+# The ceiling: GET every key of a list with 50 connections, by curl
+# (scripts/bench-lib.sh). Output to /dev/null, or (for the disk-write
+# floor) to files under $3.
+curl_config() { bench_curl_get_cfg "$1" "$2" "$SHIMFS_TEST_S3_ENDPOINT/${BUCKET##*/}" "${3:-}"; }
 CEILDIR=$SCR/ceiling-files
 curl_config "$keys_small" "$SCR/curl-small.cfg"
 curl_config "$keys_big" "$SCR/curl-big.cfg"
 curl_config "$keys_small" "$SCR/curl-small-disk.cfg" "$CEILDIR"
 curl_config "$keys_big" "$SCR/curl-big-disk.cfg" "$CEILDIR"
-CEILING=(curl -sS --no-progress-meter --fail -Z --parallel-max 50 --parallel-immediate
-         --aws-sigv4 "aws:amz:${AWS_REGION:-us-east-1}:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"
-         -H 'x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855')
+bench_curl_init 50
+CEILING=("${BENCH_CURL_GET[@]}")
 
 # Warm the page cache so native reads are memory reads, as budgeted.
 read_tree "$SMALL"

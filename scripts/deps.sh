@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # scripts/deps.sh — installs what building and testing shimfs needs.
+#   deps.sh          what `make` and `make check` need
+#   deps.sh bench    that, and the peers `make bench` compares with (s3fs,
+#                    rclone) and the public suites it runs (dbench, fio)
 # Promises: installs only what is missing and prints nothing when nothing
 # is; runs non-interactively (CI=true, no stdin) on a fresh Debian 12 as
 # root; `apt-get update` only when a package must really be installed.
@@ -50,6 +53,16 @@ python3-torch
 stress-ng
 "
 
+# Only for `make bench` (scripts/bench-peers.sh), not for `make check`.
+# Append new ones at the end.
+DEPS_BENCH_PACKAGES="
+s3fs
+rclone
+fuse
+dbench
+fio
+"
+
 deps_log() { printf 'deps: %s\n' "$*" >&2; }
 
 deps_pkg_installed() {
@@ -70,7 +83,7 @@ deps_pkg_provided() {
 
 deps_missing_packages() {
     local pkg
-    for pkg in $DEPS_PACKAGES; do
+    for pkg in "$@"; do
         deps_pkg_installed "$pkg" || deps_pkg_provided "$pkg" || echo "$pkg"
     done
 }
@@ -113,8 +126,14 @@ deps_npm_install() {
 }
 
 deps_main() {
-    local missing
-    missing=$(deps_missing_packages)
+    local missing wanted=$DEPS_PACKAGES
+    case ${1:-} in
+        "") ;;
+        bench) wanted="$wanted $DEPS_BENCH_PACKAGES" ;;
+        *) deps_log "usage: deps.sh [bench]"; return 2 ;;
+    esac
+    # shellcheck disable=SC2086 # one package per word is wanted
+    missing=$(deps_missing_packages $wanted)
     if [ -n "$missing" ]; then
         # shellcheck disable=SC2086 # one package per word is wanted
         deps_apt_install $missing
