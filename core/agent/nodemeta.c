@@ -54,6 +54,7 @@
 #define NM_TAG_CHUNK 0x43u
 #define NM_TAG_GONE 0x47u
 #define NM_TAG_TOUCH 0x54u
+#define NM_TAG_SAME 0x53u /* all attributes, if the name is still that inode */
 /* a delta past this many records is left to go stale (the next lister
  * reads the folder afresh) */
 #define NM_DELTA_MAX 4096
@@ -735,7 +736,7 @@ static int nm_load_delta(struct nodemeta *nm, uint64_t dir, const struct nm_head
             break; /* being written, or torn: what follows is not taken */
         covered = g.seq;
         for (uint32_t k = 0; k < g.n; k++) {
-            names |= g.r[k].tag != NM_TAG_TOUCH;
+            names |= g.r[k].tag != NM_TAG_TOUCH && g.r[k].tag != NM_TAG_SAME;
             out[n++] = g.r[k];
         }
     }
@@ -836,14 +837,15 @@ int nodemeta_delta_next(struct nodemeta_snap *s, const char **name, size_t *nlen
     if (s->delta_len - s->delta_pos < sizeof *r)
         return 0;
     r = (struct nm_delta_rec *)(void *)(s->delta + s->delta_pos);
-    if ((r->tag != NM_TAG_ENTRY && r->tag != NM_TAG_GONE && r->tag != NM_TAG_TOUCH) ||
+    if ((r->tag != NM_TAG_ENTRY && r->tag != NM_TAG_GONE && r->tag != NM_TAG_TOUCH &&
+         r->tag != NM_TAG_SAME) ||
         r->nlen == 0 || r->nlen > META_NAME_MAX)
         return -EBADMSG;
     *name = r->name;
     *nlen = r->nlen;
     *a = r->a;
     s->delta_pos += sizeof *r;
-    return r->tag == NM_TAG_ENTRY ? 1 : r->tag == NM_TAG_GONE ? 2 : 3;
+    return r->tag == NM_TAG_ENTRY ? 1 : r->tag == NM_TAG_GONE ? 2 : r->tag == NM_TAG_TOUCH ? 3 : 4;
 }
 
 void nodemeta_delta_set(struct nodemeta_snap *s, size_t pos, const struct meta_attr *a)
@@ -976,7 +978,10 @@ int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
         g.n = (uint32_t)n;
         for (int i = 0; i < n; i++) {
             assert(c[i].nlen > 0 && c[i].nlen <= META_NAME_MAX);
-            g.r[i].tag = !c[i].a ? NM_TAG_GONE : c[i].touch ? NM_TAG_TOUCH : NM_TAG_ENTRY;
+            g.r[i].tag = !c[i].a            ? NM_TAG_GONE
+                         : c[i].touch == 2 ? NM_TAG_SAME
+                         : c[i].touch      ? NM_TAG_TOUCH
+                                           : NM_TAG_ENTRY;
             g.r[i].nlen = (uint32_t)c[i].nlen;
             if (c[i].a)
                 g.r[i].a = *c[i].a;

@@ -179,12 +179,17 @@ struct nodemeta_change {
     const char *name;
     size_t nlen;
     const struct meta_attr *a;
-    int touch; /* only a's mtime and ctime are new (a subfolder's row) */
+    /* 1: only a's mtime and ctime are new (a subfolder's row); 2: all of
+     * a's attributes are new if the name is still inode a->ino, else the
+     * record is moot (a data commit through a descriptor, whose name may
+     * have changed since its open) */
+    int touch;
 };
 int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
                        const struct nodemeta_change *c, int n);
 /* Next record of s's delta: 1 name set (*a), 2 name gone, 3 name touched
- * (its entry takes a->mtime_ns and ctime_ns), 0 end, -EBADMSG. */
+ * (its entry takes a->mtime_ns and ctime_ns), 4 the name's entry takes *a
+ * if it is inode a->ino, 0 end, -EBADMSG. */
 int nodemeta_delta_next(struct nodemeta_snap *s, const char **name, size_t *nlen,
                         struct meta_attr *a);
 /* Make the record at pos (a delta_pos before nodemeta_delta_next) a name

@@ -246,7 +246,7 @@ again:
     struct vfs_file *f = vfs_file_new(canon, &a, flags);
     if (!f)
         return -ENOMEM;
-    f->parent = parent;
+    f->parent = created ? a.parent : parent; /* a new file's row names its folder */
     f->node_gen = gen;
     /* created by this open, in the transaction that answered a: no slice
      * yet, so no query for its map (a tiny file's create+write+close is

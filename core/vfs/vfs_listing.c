@@ -35,7 +35,8 @@ static int vfs_listing_cmp(const char *a, size_t al, const char *b, size_t bl)
     return c ? c : (al > bl) - (al < bl);
 }
 
-/* kind: 1 name set, 2 gone, 3 touched (nodemeta_delta_next) */
+/* kind: 1 name set, 2 gone, 3 touched, 4 set if the same inode
+ * (nodemeta_delta_next) */
 struct vfs_delta_rec {
     size_t pos;
     const char *name;
@@ -45,16 +46,23 @@ struct vfs_delta_rec {
     struct meta_attr a;
 };
 
-/* A touched entry: its new times on the attributes it had. */
-static void vfs_delta_fold(struct nodemeta_snap *s, struct vfs_delta_rec *r,
-                           const struct meta_attr *had)
+/* A touched entry: its new times on the attributes it had; an entry set
+ * if it is the same inode: the new attributes, or moot (0: the entry
+ * stays as it was). */
+static int vfs_delta_fold(struct nodemeta_snap *s, struct vfs_delta_rec *r,
+                          const struct meta_attr *had)
 {
-    struct meta_attr a = *had;
-    a.mtime_ns = r->a.mtime_ns;
-    a.ctime_ns = r->a.ctime_ns;
+    if (r->kind == 4 && had->ino != r->a.ino)
+        return 0;
+    struct meta_attr a = r->kind == 4 ? r->a : *had;
+    if (r->kind == 3) {
+        a.mtime_ns = r->a.mtime_ns;
+        a.ctime_ns = r->a.ctime_ns;
+    }
     nodemeta_delta_set(s, r->pos, &a);
     r->a = a;
     r->kind = 1;
+    return 1;
 }
 
 static int vfs_delta_rec_cmp(const void *x, const void *y)
@@ -97,22 +105,38 @@ static int vfs_delta_sorted(struct nodemeta_snap *s, struct vfs_delta_rec **out,
     }
     if (n)
         qsort(r, n, sizeof *r, vfs_delta_rec_cmp);
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t m = 0, i;
+    for (i = 0; i < n; i++) {
         if (m && vfs_listing_cmp(r[m - 1].name, r[m - 1].nlen, r[i].name, r[i].nlen) == 0) {
-            if (r[i].kind == 3 && r[m - 1].kind != 3) {
-                /* a touch after a set folds into it, after a removal is moot */
-                if (r[m - 1].kind == 1) {
-                    struct meta_attr had = r[m - 1].a;
-                    r[m - 1].a.mtime_ns = r[i].a.mtime_ns;
-                    r[m - 1].a.ctime_ns = r[i].a.ctime_ns;
-                    vfs_delta_fold(s, &r[m - 1], &had);
-                }
+            if (r[i].kind >= 3 && r[m - 1].kind < 3) {
+                /* a touch (or a same-inode set) after a set folds into
+                 * it, a touch after a removal is moot; a same-inode set
+                 * that finds another inode or none means the inode's name
+                 * changed in a way this delta cannot place: not used */
+                struct vfs_delta_rec f = r[i];
+                f.pos = r[m - 1].pos;
+                if (r[m - 1].kind == 1 && vfs_delta_fold(s, &f, &r[m - 1].a))
+                    r[m - 1].a = f.a;
+                else if (r[i].kind == 4)
+                    break;
+                continue;
+            }
+            if (r[i].kind == 4 && r[m - 1].kind == 4 && r[i].a.ino != r[m - 1].a.ino)
+                break; /* two inodes by one name: as above */
+            if (r[i].kind == 3 && r[m - 1].kind == 4) {
+                /* a touch after a same-inode set: its times on it (the
+                 * fold writes r->a into the record) */
+                r[m - 1].a.mtime_ns = r[i].a.mtime_ns;
+                r[m - 1].a.ctime_ns = r[i].a.ctime_ns;
                 continue;
             }
             m--;
         }
         r[m++] = r[i];
+    }
+    if (i < n) {
+        free(r);
+        return -ESTALE;
     }
     *out = r;
     *count = m;
@@ -170,14 +194,17 @@ int vfs_listing_build(uint64_t dir, int64_t at, struct nodemeta_snap *s, struct 
          * delta has the last word on it */
         int c = 1;
         while (k == 0 && di < nd && (c = vfs_listing_cmp(d[di].name, d[di].nlen, name, nlen)) < 0) {
-            if (d[di].kind == 1)
-                k = vfs_listing_push(l, &cap, d[di].pos | VFS_LISTING_DELTA);
+            k = d[di].kind == 1   ? vfs_listing_push(l, &cap, d[di].pos | VFS_LISTING_DELTA)
+                : d[di].kind == 4 ? -ESTALE /* a same-inode set of a name not there */
+                                  : 0;
             di++;
         }
         if (k == 0 && di < nd && c == 0) {
-            if (d[di].kind == 3)
-                vfs_delta_fold(s, &d[di], &a);
-            if (d[di].kind == 1)
+            if (d[di].kind == 4 && !vfs_delta_fold(s, &d[di], &a))
+                k = -ESTALE; /* the name is another inode's now */
+            else if (d[di].kind == 3)
+                (void)vfs_delta_fold(s, &d[di], &a);
+            if (k == 0 && d[di].kind == 1)
                 k = vfs_listing_push(l, &cap, d[di].pos | VFS_LISTING_DELTA);
             di++;
         } else if (k == 0) {
@@ -187,8 +214,9 @@ int vfs_listing_build(uint64_t dir, int64_t at, struct nodemeta_snap *s, struct 
             break;
     }
     for (; k == 0 && di < nd; di++)
-        if (d[di].kind == 1)
-            k = vfs_listing_push(l, &cap, d[di].pos | VFS_LISTING_DELTA);
+        k = d[di].kind == 1   ? vfs_listing_push(l, &cap, d[di].pos | VFS_LISTING_DELTA)
+            : d[di].kind == 4 ? -ESTALE
+                              : 0;
     free(d);
     if (k < 0) {
         free(l->off);

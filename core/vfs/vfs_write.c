@@ -234,6 +234,22 @@ static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, in
     return rc;
 }
 
+/* The node's snapshot of the folder the file was opened in takes its new
+ * attributes (size, times), so a file written on the node does not make
+ * its folder stale for the node's other processes. By inode: the name
+ * the descriptor was opened by may have gone or changed hands since, and
+ * then the record is moot (nodemeta.h). A file of several links is left
+ * out: the folder holding the name may not be the one it was opened in. */
+static void vfs_patch_data(const struct vfs_file *f, const struct meta_attr *a)
+{
+    uint64_t seq = mcache_take_commit();
+    const char *slash = strrchr(f->path, '/');
+    if (!seq || !f->parent || a->nlink != 1 || !slash || !slash[1])
+        return;
+    struct nodemeta_change c = { slash + 1, strlen(slash + 1), a, 2 };
+    vfs_snap_patch(seq, f->parent, &c, 1);
+}
+
 int vfs_flush_locked(struct vfs_file *f)
 {
     if (f->ndirty == 0 && !f->batches)
@@ -260,6 +276,7 @@ int vfs_flush_locked(struct vfs_file *f)
     struct meta_inline blob = { 0 };
     struct meta_attr a;
     uint64_t gen = vfs_node_gen();
+    (void)mcache_take_commit(); /* the commit's own sequence only, for vfs_patch_data */
     if (rc == 0 && (!ids || !at))
         rc = -ENOMEM;
     /* a tiny file: its bytes go in the commit's statement, no PUT */
@@ -305,6 +322,7 @@ int vfs_flush_locked(struct vfs_file *f)
     /* nothing is buffered now: the descriptor's end is the committed one
      * (after an append commit, others' appends may precede ours) */
     f->size = a.size;
+    vfs_patch_data(f, &a);
     if (f->closing && inl) {
         /* a tiny file's descriptor goes: nobody reads the new map through
          * it, so it is not loaded (a round trip per tiny file; a bigger

@@ -10,6 +10,9 @@
 #    sees exactly A's changes (before: the folder's snapshot was dropped by
 #    A's commits, and B read it again whole);
 #  - a rename between two folders patches both;
+#  - a file written through a descriptor (a data commit) patches its
+#    folder by inode; when its name changed hands meanwhile, the folder is
+#    read afresh;
 #  - a torn delta (a group half written) is not trusted: the next lister
 #    reads the folder afresh and sees the truth;
 #  - another node's create shows within the TTL even while this node keeps
@@ -120,6 +123,38 @@ if [ "$(grep -cx sub "$TEST_SCRATCH/out")" = 1 ] && [ "$rows" -lt 1000 ]; then
 else
     fail "a mkdir in it: $(grep -cx sub "$TEST_SCRATCH/out") times listed, $rows entry rows read: $(grep -o 'shimfs_[a-z_]*' "$TEST_SCRATCH/sends" | tr '\n' ' ')"
 fi
+
+# --- a file written through a descriptor patches its folder by inode ---
+# (before: the data commit at close made the folder stale for the node,
+# and the next process read all 20,000 entries again)
+shim ls -f "$PREFIX/big" > /dev/null
+shim python3 - "$PREFIX" <<'EOF'
+import os, sys
+p = sys.argv[1]
+with open(f"{p}/big/data1", "wb") as f:     # a create, then a data commit at close
+    f.write(b"x" * 5000)
+with open(f"{p}/big/g000011", "r+b") as f:  # an existing file rewritten
+    f.write(b"y" * 3000)
+EOF
+round_trips stat -c '%n %s' "$PREFIX/big/data1" "$PREFIX/big/g000011"
+assert_eq "$PREFIX/big/data1 5000|$PREFIX/big/g000011 3000|0" "$(tr '\n' '|' < "$TEST_SCRATCH/out")$RT" \
+    "files written on the node show their new sizes to its next process, with no round trip"
+# the descriptor's name changes hands before its commit: the record cannot
+# be placed, and the node's next process reads the folder afresh (never
+# the old size under the new name)
+shim python3 - "$PREFIX" <<'EOF'
+import os, sys
+p = sys.argv[1]
+fd = os.open(f"{p}/big/data2", os.O_CREAT | os.O_WRONLY, 0o644)
+os.rename(f"{p}/big/data2", f"{p}/big/data2b")
+os.close(os.open(f"{p}/big/other", os.O_CREAT | os.O_WRONLY, 0o644))
+os.rename(f"{p}/big/other", f"{p}/big/data2")
+os.write(fd, b"z" * 7000)
+os.close(fd)
+EOF
+shim stat -c '%n %s' "$PREFIX/big/data2" "$PREFIX/big/data2b" > "$TEST_SCRATCH/out"
+assert_eq "$PREFIX/big/data2 0|$PREFIX/big/data2b 7000|" "$(tr '\n' '|' < "$TEST_SCRATCH/out")" \
+    "a descriptor whose name changed hands: the right sizes under both names"
 
 # --- a torn delta is not trusted ---
 shim python3 -c "import os; os.close(os.open('$PREFIX/big/torn1', os.O_CREAT | os.O_WRONLY, 0o644))"
