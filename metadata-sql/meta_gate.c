@@ -105,11 +105,11 @@ int meta_gate_acquire(struct meta_conn *c)
     return 0;
 }
 
-void meta_gate_release(struct meta_conn *c)
+void meta_gate_release(struct meta_conn *c, int closed)
 {
     const struct meta_conn_gate *g = meta_gate_of(c->m);
     if (c->slot >= 0 && g)
-        g->release(g->arg, c->slot);
+        g->release(g->arg, closed ? c->slot | META_GATE_CLOSED : c->slot);
     c->slot = -1;
 }
 

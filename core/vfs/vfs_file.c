@@ -150,7 +150,15 @@ static struct vfs_file *vfs_file_new(const char *path, const struct meta_attr *a
 
 /* Opening files of one directory one after another (cat *, a DataLoader
  * worker): from the second block map missing in a directory, load every
- * file's map of that directory in one query. */
+ * file's map of that directory in one query. When the node shares
+ * metadata, a reader's first miss in a folder not known to be big takes
+ * the node's listing of the folder instead (its first VFS_SNAP_FIRST
+ * entries, block maps included): from the node's files when a neighbour
+ * left it, else asked once for the node (vfs_snap_fill's question lock),
+ * in the same one round trip a lone block map would cost. So the node's
+ * first reader of a folder answers for every other process reading it,
+ * which then open its files without connecting (256 cold DataLoader
+ * workers: one listing per folder, not one block map per worker). */
 static void vfs_prefill_maps(const struct vfs_file *f)
 {
     if (!f->parent)
@@ -160,7 +168,11 @@ static void vfs_prefill_maps(const struct vfs_file *f)
         vfs_smap_put(m);
         return;
     }
-    if (mcache_dir_note_smap_miss(f->parent) == 2)
+    int misses = mcache_dir_note_smap_miss(f->parent);
+    if (misses == 1 && (f->flags & O_ACCMODE) == O_RDONLY && !(f->flags & O_TRUNC) &&
+        vfs_snap_shared() && !mcache_dir_big(f->parent) && !mcache_dir_listed(f->parent))
+        (void)vfs_snap_fill(f->parent, VFS_SNAP_FIRST, NULL, NULL);
+    else if (misses == 2)
         (void)vfs_load_dir_smaps(f->parent);
 }
 

@@ -100,7 +100,7 @@ run_readers() {
     for ((i = 0; i < READERS; i++)); do
         a=$((i % 10 + 1)); b=$((i / 10 % 10 + 1))
         env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_CACHE_DIR="$CACHE" \
-            SHIMFS_LOG="warn,file=$LOG" "$@" \
+            SHIMFS_LOG="${FANOUT_LOG:-warn},file=$LOG" "$@" \
             "$TEST_ROOT/build/tools/fanout_read" "$fifo" 100 \
             "$PREFIX/t/d$a/e$b" "$PREFIX/t/d$b/e$a" > "$TEST_SCRATCH/$name.$i" 2>&1 &
         pids+=($!)
@@ -146,6 +146,7 @@ R=$(reads); S=$(statements)
 echo "# bounded (SHIMFS_NODE_CONNS=8): $OK of $READERS readers ok in $SECS s (first file: $FIRST), peak $PEAK connections, $(listings) listings, $R namespace reads, $S statements" >&2
 su_sql -d shimfs -c "SELECT calls, left(regexp_replace(query, '\s+', ' ', 'g'), 90) FROM pg_stat_statements
                      WHERE query !~* 'pg_stat_statements' ORDER BY calls DESC LIMIT 8" | sed 's/^/#   /' >&2
+grep -o 'first question of this process: [a-z_]*' "$LOG" 2>/dev/null | sort | uniq -c | sed 's/^/#   /' >&2 || true
 assert_eq "$READERS" "$OK" "$READERS cold readers of a node all succeed against max_connections=100"
 grep -h -v "^ok " "$TEST_SCRATCH"/capped.[0-9]* 2>/dev/null | head -5 | sed "s/^/# /" >&2 || true
 if [ "$PEAK" -le 8 ]; then pass "the node held at most $PEAK connections (SHIMFS_NODE_CONNS=8)"
