@@ -33,11 +33,12 @@
 #define NODECONN_NAP_FIRST_US 1000
 #define NODECONN_NAP_MAX_US 16000
 /* A backend outlives its client a moment (it reads the end of the
- * connection, then exits: a few ms; longer on a loaded server): a slot is taken
- * again only this long after its last connection closed. Each slot file
+ * connection, then exits: a few ms; tens of ms on a loaded server): a slot
+ * is taken again only this long after its last connection closed, unless
+ * the closer saw the server end it (NODECONN_CLOSED, the common case). Each slot file
  * holds when it was released, or NODECONN_HELD while held (a holder that
  * died without releasing: the full pause). */
-#define NODECONN_GRACE_NS (15 * 1000000LL)
+#define NODECONN_GRACE_NS (50 * 1000000LL)
 #define NODECONN_HELD INT64_MAX
 /* ... or this, when the server was seen to end it (no grace) */
 #define NODECONN_CLOSED 1

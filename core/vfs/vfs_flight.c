@@ -42,3 +42,10 @@ void vfs_flight_end(int token)
 {
     nodeconn_flight_end(token);
 }
+
+int vfs_flight_wait(char kind, uint64_t dir)
+{
+    int waited, tok = vfs_flight_begin(kind, dir, NULL, 0, &waited);
+    vfs_flight_end(tok);
+    return waited;
+}

@@ -109,6 +109,10 @@ void vfs_flight_end(int token);
  * the node: the node is busy with the same folders (a fan-out of cold
  * workers), so a folder's siblings are worth listing together. */
 int vfs_flight_contended(void);
+/* Wait for the question (kind, dir) if another process asks it now
+ * (asking nothing): 1 when it waited, so the node's files may hold the
+ * answer now. */
+int vfs_flight_wait(char kind, uint64_t dir);
 /* Whether this process shares metadata with the node. */
 int vfs_snap_shared(void);
 /* A directory of parent is being listed: the first time, parent's other

@@ -307,9 +307,11 @@ static int vfs_step(struct vfs_walk *w, const char *name, size_t nlen, struct me
          * META_DIRS_BATCH, one round trip, asked once for the node): the
          * walks each worker would make, one per folder, become one
          * listing per parent for all of them. */
+        int busy = vfs_flight_contended() && dir->parent && dir->parent != dir->ino;
         if (vfs_snap_load(dir->ino) ||
-            (vfs_flight_contended() && !getenv("SHIMFS_X_NODESC") && dir->parent && dir->parent != dir->ino &&
-             vfs_snap_descend_upto(dir->parent, META_DIRS_BATCH) && mcache_dir_listed(dir->ino))) {
+            (busy && vfs_snap_descend_upto(dir->parent, META_DIRS_BATCH) &&
+             mcache_dir_listed(dir->ino)) ||
+            (busy && vfs_flight_wait('D', dir->parent) && vfs_snap_load(dir->ino))) {
             rc = mcache_lookup(dir->ino, name, nlen, a);
             if (rc != MC_MISS)
                 return rc;
@@ -323,15 +325,10 @@ static int vfs_step(struct vfs_walk *w, const char *name, size_t nlen, struct me
          * the same name leaves its answer in the node's files */
         int waited, tok = vfs_flight_begin('w', dir->ino, name, nlen, &waited);
         if (waited) {
-            /* the same walk, just made by another process: its answer is
-             * in the node's files (no connection) */
-            if (vfs_nodewalk_get(dir->ino, name, nlen, a) == 0) {
-                vfs_flight_end(tok);
-                return 0;
-            }
             /* a folder other processes of the node are reading now: one
              * listing for all of them (vfs_snap_fill asks it once), whose
-             * block maps spare each of them its own for the file it opens */
+             * block maps spare each of them its own for the file it opens;
+             * read as a scan: its subfolders come next, together */
             vfs_flight_end(tok);
             tok = -1;
             if (vfs_snap_fill(dir->ino, VFS_SNAP_FIRST, vfs_scan_cb, NULL) == 1) {

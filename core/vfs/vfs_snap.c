@@ -349,6 +349,10 @@ int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
         vfs_snap_descend(da.parent);
         if (mcache_dir_listed(dir) && (!ecb || vfs_snap_from_node(dir, 1, ecb, arg)))
             return 1;
+        /* another process listing dir with its siblings right now */
+        if (vfs_flight_contended() && vfs_flight_wait('D', da.parent) &&
+            vfs_snap_from_node(dir, ecb != NULL, ecb, arg))
+            return 1;
     }
     int waited, tok = vfs_flight_begin('d', dir, NULL, 0, &waited);
     int rc = waited && vfs_snap_from_node(dir, ecb != NULL, ecb, arg)

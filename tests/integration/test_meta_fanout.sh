@@ -77,6 +77,7 @@ fresh_node() {
 run_readers() {
     local name=$1 i a b fifo=$TEST_SCRATCH/start.$1 t0 t1
     shift
+    LOG=$TEST_SCRATCH/$name.log
     fresh_node
     mkfifo "$fifo"
     # the volume's connections every 5 ms, inside the server (a notice at
@@ -89,7 +90,12 @@ run_readers() {
             PERFORM pg_stat_clear_snapshot();
             SELECT count(*) INTO c FROM pg_stat_activity
              WHERE datname = 'shimfs' AND backend_type = 'client backend';
-            IF c > m THEN m := c; RAISE NOTICE 'peak %', m; END IF;
+            IF c > m THEN
+              m := c;
+              RAISE NOTICE 'peak % %', m, (SELECT string_agg(format('%s:%s:%s', state,
+                       to_char(backend_start, 'SS.MS'), left(query, 30)), ' | ')
+                  FROM pg_stat_activity WHERE datname = 'shimfs' AND backend_type = 'client backend');
+            END IF;
             EXIT WHEN EXISTS (SELECT 1 FROM fanout_stop)
                    OR clock_timestamp() - t0 > interval '600 s';
             PERFORM pg_sleep(0.005);
@@ -178,7 +184,6 @@ else fail "...but the node held $PEAK connections at once (SHIMFS_NODE_CONNS=2)"
 # ---- without it, for comparison (FANOUT_COMPARE=1; nothing asserted:
 # it is the old way, which fails) ----
 [ "${FANOUT_COMPARE:-0}" = 1 ] || exit 0
-: > "$LOG"
 run_readers unbounded SHIMFS_NODE_CONNS=0
 echo "# unbounded (SHIMFS_NODE_CONNS=0): $OK of $READERS readers ok in $SECS s (first file: $FIRST), peak $PEAK connections, $(reads) namespace reads, $(statements) statements, $(grep -c 'too many clients' "$LOG" 2>/dev/null || true) 'too many clients' lines" >&2
 
