@@ -299,7 +299,7 @@ fan_run() {
         pids+=($!)
     done
     t0=$(date +%s%N)
-    exec 9> "$fifo"
+    exec 9<> "$fifo"   # read-write: never blocks, even with no reader (the 0 run)
     OKN=0
     for i in "${!pids[@]}"; do if wait "${pids[$i]}"; then OKN=$((OKN + 1)); fi; done
     t1=$(date +%s%N)
