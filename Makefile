@@ -253,7 +253,7 @@ deps-bench:
 
 # metadata at scale: trees of 10 k and 100 k files (scripts/bench-meta.sh)
 bench-meta: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BUILD)/tools/fanout_read
 	@scripts/bench-meta.sh
 
 install: all

@@ -177,6 +177,12 @@ struct meta_conn_gate {
     int (*contended)(void *arg);
 };
 #define META_GATE_IDLE_MS 20
+/* Or-ed into release's slot: the server was seen to end the connection
+ * (its backend no longer counts), so the slot needs no grace before the
+ * next connection. A closing connection waits at most META_GATE_CLOSE_MS
+ * for that. */
+#define META_GATE_CLOSED 0x40000000
+#define META_GATE_CLOSE_MS 50
 
 /* The handle's own life: X(return type, NAME, (parameters)). */
 #define META_HANDLE_CALLS(X) \

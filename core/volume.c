@@ -20,6 +20,7 @@
 #include "codec.h"
 #include "layout.h"
 #include "log.h"
+#include "agent.h"
 #include "nodeconn.h"
 #include "nodemeta.h"
 #include "objstore.h"
@@ -154,8 +155,14 @@ static int volume_load_settings(struct volume *v)
     }
     struct nodemeta_stamp st = v->node ? nodemeta_stamp(v->node) : (struct nodemeta_stamp){ 0 };
     int rc = meta_load_settings(v->meta, &v->settings);
-    if (rc == 0 && v->node)
+    if (rc == 0 && v->node) {
         (void)nodemeta_save_settings(v->node, st, &v->settings);
+        /* a cold node: its agent now, not at the first listing, so that
+         * its chain of polls covers the answers the node's processes
+         * share from their first ones (before it, each is used for one
+         * TTL only, and a fan-out of cold workers asks it again) */
+        agent_ensure(&v->cfg, v->node);
+    }
     nodeconn_flight_end(tok);
     return rc;
 }

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,12 +288,45 @@ int meta_conn_connect(struct meta_conn *c)
     return 0;
 }
 
+/* After PQfinish of a connection under a slot: wait, at most
+ * META_GATE_CLOSE_MS, until the server ends it (fd: a duplicate of its
+ * socket). PostgreSQL takes the backend out of pg_stat_activity and gives
+ * back its max_connections place before the socket closes, so the slot is
+ * then free at once; a backend still exiting when the next process of the
+ * node connects would count twice on a loaded server. 1 when seen. */
+static int meta_conn_wait_closed(int fd)
+{
+    int64_t until = meta_mono_ns() + (int64_t)META_GATE_CLOSE_MS * 1000000;
+    char buf[256];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno == ECONNRESET))
+            return 1;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return 0;
+        int64_t left = until - meta_mono_ns();
+        if (left <= 0)
+            return 0;
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        (void)poll(&p, 1, (int)(left / 1000000) + 1);
+    }
+}
+
 void meta_conn_drop(struct meta_conn *c)
 {
-    if (c->pg)
+    int closed = 0;
+    if (c->pg) {
+        int fd = c->slot >= 0 && PQstatus(c->pg) == CONNECTION_OK
+                     ? fcntl(PQsocket(c->pg), F_DUPFD_CLOEXEC, META_FD_FLOOR)
+                     : -1;
         PQfinish(c->pg);
+        if (fd >= 0) {
+            closed = meta_conn_wait_closed(fd);
+            close(fd);
+        }
+    }
     c->pg = NULL;
-    meta_gate_release(c);
+    meta_gate_release(c, closed);
     c->in_block = 0;
     memset(c->prepared, 0, sizeof c->prepared);
 }

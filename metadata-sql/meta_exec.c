@@ -201,6 +201,19 @@ failed:
     return err ? err : rc;
 }
 
+/* Why a process connected at all: its first question after the version
+ * check, once per handle, at debug level (SHIMFS_LOG=debug). A node's
+ * processes that the node's shared answers should have served show here
+ * which call still reaches the database. */
+static void meta_exec_note_first(struct meta_conn *c, const struct meta_q *qs, int n)
+{
+    if (n < 1 || qs[0].stmt == MS_VERSION || !log_enabled(LOG_DEBUG) ||
+        __atomic_exchange_n(&c->m->first_noted, 1, __ATOMIC_RELAXED))
+        return;
+    log_debug(META_LOG, "%s: first question of this process: %s%s", c->m->describe,
+              meta_stmts[qs[0].stmt].name, n > 1 ? " (and more in its batch)" : "");
+}
+
 void meta_q_clear(struct meta_q *qs, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -218,6 +231,7 @@ static int meta_run_once(struct meta_conn *c, struct meta_q *qs, int n, int comm
     for (int i = 0; i < n; i++)
         qs[i].res = NULL;
     int64_t t0 = meta_mono_ns();
+    meta_exec_note_first(c, qs, n);
     int own = meta_tx_own(c) && commit;
     int implicit = c->begin_pending && own;   /* the whole transaction is this batch */
     if (c->begin_pending && !implicit) {

@@ -12,12 +12,16 @@
  * closing it gives the slot back; a connection idle for META_GATE_IDLE_MS
  * is closed when another process of the node waits for a slot, checked
  * every half of that (one small thread per handle while it holds slots;
- * it leaves when the handle holds none). Without a gate nothing of this
- * runs.
+ * it leaves when the handle holds none); a connection closed here or at
+ * the process's exit frees its slot once the server has ended it (or
+ * after META_GATE_CLOSE_MS), so that the server never counts more than the
+ * bound. Without a gate nothing of this runs.
  */
 #include "meta_int.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <time.h>
 
 static const struct meta_conn_gate *meta_gate_of(const struct meta *m)
@@ -77,9 +81,52 @@ static void *meta_gate_idler(void *arg)
     }
 }
 
+/* Handles that took a slot, for the exit below (a process has one or
+ * two); meta_gate_close takes its handle out. */
+#define META_GATE_HANDLES 8
+static struct meta *meta_gate_handles[META_GATE_HANDLES];
+static pthread_once_t meta_gate_exit_once = PTHREAD_ONCE_INIT;
+
+/* At exit, connections still open are closed as meta_conn_drop closes
+ * them (waiting for the server to end them): the kernel would drop the
+ * slot's lock at once while the backend is still exiting, and the node's
+ * next connection would make one more than the bound for a moment. */
+static void meta_gate_at_exit(void)
+{
+    for (int i = 0; i < META_GATE_HANDLES; i++) {
+        struct meta *m = __atomic_load_n(&meta_gate_handles[i], __ATOMIC_ACQUIRE);
+        if (!m || pthread_mutex_trylock(&m->mu) != 0)
+            continue; /* another thread is in it: leave it to the kernel */
+        for (int k = 0; k < m->nconns; k++)
+            if (!m->conns[k].busy && m->conns[k].slot >= 0)
+                meta_conn_drop(&m->conns[k]);
+        pthread_mutex_unlock(&m->mu);
+    }
+}
+
+static void meta_gate_hook_exit(void)
+{
+    (void)atexit(meta_gate_at_exit);
+}
+
+static void meta_gate_remember(struct meta *m)
+{
+    (void)pthread_once(&meta_gate_exit_once, meta_gate_hook_exit);
+    for (int i = 0; i < META_GATE_HANDLES; i++)
+        if (__atomic_load_n(&meta_gate_handles[i], __ATOMIC_ACQUIRE) == m)
+            return;
+    for (int i = 0; i < META_GATE_HANDLES; i++) {
+        struct meta *none = NULL;
+        if (__atomic_compare_exchange_n(&meta_gate_handles[i], &none, m, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            return;
+    }
+}
+
 /* The idle closer, if not running (called with a slot just taken). */
 static void meta_gate_start_idler(struct meta *m)
 {
+    meta_gate_remember(m);
     pthread_mutex_lock(&m->mu);
     if (!m->idler && !m->closing) {
         sigset_t all, old;
@@ -105,11 +152,11 @@ int meta_gate_acquire(struct meta_conn *c)
     return 0;
 }
 
-void meta_gate_release(struct meta_conn *c)
+void meta_gate_release(struct meta_conn *c, int closed)
 {
     const struct meta_conn_gate *g = meta_gate_of(c->m);
     if (c->slot >= 0 && g)
-        g->release(g->arg, c->slot);
+        g->release(g->arg, closed ? c->slot | META_GATE_CLOSED : c->slot);
     c->slot = -1;
 }
 
@@ -120,6 +167,11 @@ void meta_gate_call_ended(struct meta_conn *c)
 
 void meta_gate_close(struct meta *m)
 {
+    for (int i = 0; i < META_GATE_HANDLES; i++) {
+        struct meta *mine = m;
+        __atomic_compare_exchange_n(&meta_gate_handles[i], &mine, NULL, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE);
+    }
     pthread_mutex_lock(&m->mu);
     m->closing = 1;
     int join = m->idler;

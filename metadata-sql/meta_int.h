@@ -127,6 +127,7 @@ struct meta {
     int quiet;                  /* a read server's handle: meta_route.c reports */
     struct meta_route route;
     int checked;                /* schema version verified on this handle */
+    int first_noted;            /* its first question was logged (debug) */
     int timeout_ms;             /* meta_set_timeout: bound of one call */
     struct meta_down down;
     pthread_mutex_t mu;
@@ -208,7 +209,8 @@ void meta_conn_drop(struct meta_conn *c);
  * time starts); close before the
  * handle is freed; after_fork in the child. */
 int meta_gate_acquire(struct meta_conn *c);
-void meta_gate_release(struct meta_conn *c);
+/* closed: the server was seen to end the connection (no grace needed). */
+void meta_gate_release(struct meta_conn *c, int closed);
 void meta_gate_call_ended(struct meta_conn *c);
 void meta_gate_close(struct meta *m);
 void meta_gate_after_fork(struct meta *m);

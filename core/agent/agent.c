@@ -50,6 +50,8 @@
 #define AGENT_STACK (64 * 1024)
 /* Rows of each kind one poll reads; past that it marks everything. */
 #define AGENT_CHANGES_MAX 4096
+#define AGENT_SWEEP_NS (60 * 1000000000LL)
+#define AGENT_SWEEP_MAX 4096
 
 extern char **environ;
 
@@ -396,6 +398,23 @@ static int agent_poll(struct agent_watch *w, struct meta *m, struct nodemeta *nm
     return agent_poll_token(w, m, nm, published);
 }
 
+/* The walks' answers past any use: each serves one TTL from its question
+ * (the agent never vouches for them), so files older than twice the
+ * longer TTL, and a minute, are garbage; none goes with SHIMFS_READ_ONLY
+ * (answers that never expire). At most AGENT_SWEEP_MAX a sweep, so a
+ * poll is never late by much. */
+static void agent_sweep(const struct shimfs_config *cfg, struct nodemeta *nm, int64_t now)
+{
+    if (cfg->read_only)
+        return;
+    int64_t ttl = cfg->attr_ttl_ns > cfg->entry_ttl_ns ? cfg->attr_ttl_ns : cfg->entry_ttl_ns;
+    int64_t age = 2 * ttl > AGENT_SWEEP_NS ? 2 * ttl : AGENT_SWEEP_NS;
+    int gone = nodemeta_sweep(nm, 'w', now - age, AGENT_SWEEP_MAX);
+    if (gone > 0)
+        log_debug("agent", "removed %d walk answers older than %lld s", gone,
+                  (long long)(age / 1000000000LL));
+}
+
 int agent_run(const struct shimfs_config *cfg, struct meta *m, struct nodemeta *nm,
               volatile int *stop)
 {
@@ -409,6 +428,7 @@ int agent_run(const struct shimfs_config *cfg, struct meta *m, struct nodemeta *
      * reservations, and orphans only they kept, go. Once a timeout. */
     int64_t reap_every = cfg->session_timeout_ns, next_reap = started + reap_every;
     int reaping = 1;
+    int64_t next_sweep = started + AGENT_SWEEP_NS;
     const char *why = NULL;
     struct agent_watch w = { .mode = AGENT_NONE };
     log_info("agent", "serving the node (pid %d, a poll every %lld ms)", (int)getpid(),
@@ -432,6 +452,10 @@ int agent_run(const struct shimfs_config *cfg, struct meta *m, struct nodemeta *
             log_info("agent", "the database answers again");
         down_since = 0;
         nodemeta_set_verified(nm, t0, getpid(), published);
+        if (t0 >= next_sweep) {
+            agent_sweep(cfg, nm, t0);
+            next_sweep = t0 + AGENT_SWEEP_NS;
+        }
         if (reaping && t0 >= next_reap) {
             int reaped = 0, dropped = meta_session_reap(m, cfg->session_timeout_ns, &reaped);
             if (dropped < 0 && dropped != -ECONNREFUSED) {

@@ -33,12 +33,15 @@
 #define NODECONN_NAP_FIRST_US 1000
 #define NODECONN_NAP_MAX_US 16000
 /* A backend outlives its client a moment (it reads the end of the
- * connection, then exits: a few ms; longer on a loaded server): a slot is taken
- * again only this long after its last connection closed. Each slot file
+ * connection, then exits: a few ms; tens of ms on a loaded server): a slot
+ * is taken again only this long after its last connection closed, unless
+ * the closer saw the server end it (NODECONN_CLOSED, the common case). Each slot file
  * holds when it was released, or NODECONN_HELD while held (a holder that
  * died without releasing: the full pause). */
-#define NODECONN_GRACE_NS (15 * 1000000LL)
+#define NODECONN_GRACE_NS (50 * 1000000LL)
 #define NODECONN_HELD INT64_MAX
+/* ... or this, when the server was seen to end it (no grace) */
+#define NODECONN_CLOSED 1
 /* A slot that is none: the folder could not hold the locks. */
 #define NODECONN_UNBOUNDED 0x7fffffff
 
@@ -191,9 +194,18 @@ static void nodeconn_after_previous(int fd)
  * when the folder cannot hold the locks (under mu). */
 static int nodeconn_try_locked(struct nodeconn *nc)
 {
-    int start = (int)(nc->pid % nc->cap), err = 0;
-    for (int k = 0; k < nc->cap; k++) {
-        int i = (start + k) % nc->cap;
+    /* The last slot is the agent's alone (when it keeps one): with
+     * hundreds of processes queued for slots it would wait behind them,
+     * and until its chain of polls begins the node's answers are vouched
+     * for one TTL only, so the fan-out asks them again. */
+    int lo = 0, n = nc->cap, err = 0;
+    if (nc->cap >= NODECONN_AGENT_MIN) {
+        lo = nc->keep ? nc->cap - 1 : 0;
+        n = nc->keep ? 1 : nc->cap - 1;
+    }
+    int start = (int)(nc->pid % n);
+    for (int k = 0; k < n; k++) {
+        int i = lo + (start + k) % n;
         if (nc->held[i])
             continue;
         if (nc->fd[i] < 0) {
@@ -272,9 +284,14 @@ static int nodeconn_acquire(void *arg, int64_t deadline_ns)
 static void nodeconn_release(void *arg, int slot)
 {
     struct nodeconn *nc = arg;
+    int closed = slot >= 0 && (slot & META_GATE_CLOSED);
+    if (closed)
+        slot &= ~META_GATE_CLOSED;
     pthread_mutex_lock(&nc->mu);
     if (nc->pid == getpid() && slot >= 0 && slot < nc->cap && nc->held[slot]) {
-        int64_t now = nodeconn_mono_ns();
+        /* when: the grace counts from it; a connection the server was
+         * seen to end needs none */
+        int64_t now = closed ? NODECONN_CLOSED : nodeconn_mono_ns();
         (void)!pwrite(nc->fd[slot], &now, sizeof now, 0);
         (void)flock(nc->fd[slot], LOCK_UN);
         close(nc->fd[slot]);

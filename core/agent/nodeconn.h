@@ -46,8 +46,13 @@ struct nodeconn;
 /* The most a question is waited for before asking anyway. */
 #define NODECONN_FLIGHT_WAIT_MS 10000
 
+/* With at least this many slots, the agent keeps its connection, on a
+ * slot of its own (the last): the node's other processes share the rest. */
+#define NODECONN_AGENT_MIN 4
+
 /* Slots for nm's node, cap of them (>= 1). keep: the agent's handle,
- * whose connection is not closed for others (it polls every 200 ms). */
+ * whose connection is not closed for others (it polls every 200 ms); it
+ * takes only the last slot, the others never (cap >= NODECONN_AGENT_MIN). */
 int nodeconn_open(struct nodemeta *nm, int cap, int keep, struct nodeconn **out);
 void nodeconn_close(struct nodeconn *nc);
 /* The gate to give the metadata handle (meta_set_conn_gate); lives as

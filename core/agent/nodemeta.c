@@ -29,6 +29,7 @@
 #include "trust.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -995,3 +996,35 @@ int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
     close(lock);
     return rc < 0 ? rc : 0;
 }
+
+int nodemeta_sweep(struct nodemeta *nm, char kind, int64_t before_ns, int max)
+{
+    assert(nm && max >= 0);
+    int fd = openat(nm->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    int gone = 0;
+    struct dirent *de;
+    while (gone < max && (de = readdir(d)) != NULL) {
+        /* only answers' names: the kind's letter and 16 hex digits (the
+         * locks, "gen", "settings", temporary files never match) */
+        const char *n = de->d_name;
+        if (n[0] != kind || strlen(n) != 17 || strspn(n + 1, "0123456789abcdef") != 16)
+            continue;
+        struct stat st;
+        if (fstatat(nm->dirfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        int64_t written = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+        if (written < before_ns && unlinkat(nm->dirfd, n, 0) == 0)
+            gone++;
+    }
+    closedir(d);
+    return gone;
+}
+

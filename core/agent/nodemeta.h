@@ -93,6 +93,13 @@ int nodemeta_claim_spawn(struct nodemeta *nm, int64_t now, int64_t every_ns);
 int nodemeta_replaced(const struct nodemeta *nm);
 int nodemeta_agent_lock(struct nodemeta *nm);
 
+/* Answers of one kind ('w': a walk's names, vfs_nodewalk.c) whose files
+ * were written before before_ns (wall clock): removed, at most max of
+ * them. Without this their number only grows, one per folder a walk
+ * crossed. A process that looks for one later misses and asks again, as
+ * for any answer past its age. Returns how many went, or -errno. */
+int nodemeta_sweep(struct nodemeta *nm, char kind, int64_t before_ns, int max);
+
 /* The node's folder (for the node's locks, nodeconn.h): the handle's own
  * descriptor, valid until nodemeta_close. */
 int nodemeta_dirfd(const struct nodemeta *nm);

@@ -114,7 +114,7 @@ static int cli_agent_serve(const struct shimfs_config *cfg, struct nodemeta *nm,
     /* its one connection counts among the node's; it keeps its slot
      * (polls every 200 ms) unless that would leave processes too few */
     struct nodeconn *nc = NULL;
-    if (cfg->node_conns > 0 && nodeconn_open(nm, cfg->node_conns, cfg->node_conns >= 4, &nc) == 0)
+    if (cfg->node_conns > 0 && nodeconn_open(nm, cfg->node_conns, cfg->node_conns >= NODECONN_AGENT_MIN, &nc) == 0)
         meta_set_conn_gate(m, nodeconn_gate(nc));
     rc = agent_run(cfg, m, nm, &cli_agent_stop);
     meta_close(m);

@@ -150,7 +150,16 @@ static struct vfs_file *vfs_file_new(const char *path, const struct meta_attr *a
 
 /* Opening files of one directory one after another (cat *, a DataLoader
  * worker): from the second block map missing in a directory, load every
- * file's map of that directory in one query. */
+ * file's map of that directory in one query. When the node shares
+ * metadata, a reader's first miss in a folder not known to be big takes
+ * the node's listing of the folder when a neighbour left one (no query),
+ * and, while the node is busy with the same folders (this process waited
+ * for a neighbour's question), asks it once for the node (its first
+ * VFS_SNAP_FIRST entries, block maps included: vfs_snap_fill's question
+ * lock) in the same one round trip a lone block map would cost. So the
+ * node's first reader of a folder answers for every other process reading
+ * it, which then open its files without connecting (256 cold DataLoader
+ * workers: one listing per folder, not one block map per worker). */
 static void vfs_prefill_maps(const struct vfs_file *f)
 {
     if (!f->parent)
@@ -160,8 +169,16 @@ static void vfs_prefill_maps(const struct vfs_file *f)
         vfs_smap_put(m);
         return;
     }
-    if (mcache_dir_note_smap_miss(f->parent) == 2)
+    int misses = mcache_dir_note_smap_miss(f->parent);
+    if (misses == 1 && (f->flags & O_ACCMODE) == O_RDONLY && !(f->flags & O_TRUNC) &&
+        vfs_snap_shared() && !mcache_dir_big(f->parent) && !mcache_dir_listed(f->parent)) {
+        /* a lone process (it never waited for a neighbour's question)
+         * keeps its one block map: a folder may be large */
+        if (!vfs_snap_load(f->parent) && vfs_flight_contended())
+            (void)vfs_snap_fill(f->parent, VFS_SNAP_FIRST, NULL, NULL);
+    } else if (misses == 2) {
         (void)vfs_load_dir_smaps(f->parent);
+    }
 }
 
 static int vfs_file_attach(struct vfs_file *f)

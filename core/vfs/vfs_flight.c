@@ -12,6 +12,10 @@
 #include "nodeconn.h"
 #include "vfs_internal.h"
 
+/* sticky: this process waited for a question of another (a fork child
+ * inherits it, rightly: it starts among the same neighbours) */
+static int vfs_flight_busy;
+
 int vfs_flight_begin(char kind, uint64_t dir, const char *name, size_t nlen, int *waited)
 {
     struct vfs_engine *e = vfs_opened();
@@ -24,10 +28,24 @@ int vfs_flight_begin(char kind, uint64_t dir, const char *name, size_t nlen, int
     for (size_t i = 0; i < nlen; i++)
         h = (h ^ (unsigned char)name[i]) * 1099511628211ULL;
     int tok = nodeconn_flight_begin(e->node, h, waited);
+    if (*waited)
+        __atomic_store_n(&vfs_flight_busy, 1, __ATOMIC_RELAXED);
     return tok < 0 ? -1 : tok;
+}
+
+int vfs_flight_contended(void)
+{
+    return __atomic_load_n(&vfs_flight_busy, __ATOMIC_RELAXED);
 }
 
 void vfs_flight_end(int token)
 {
     nodeconn_flight_end(token);
+}
+
+int vfs_flight_wait(char kind, uint64_t dir)
+{
+    int waited, tok = vfs_flight_begin(kind, dir, NULL, 0, &waited);
+    vfs_flight_end(tok);
+    return waited;
 }

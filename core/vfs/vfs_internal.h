@@ -147,17 +147,29 @@ int vfs_snap_load(uint64_t dir);
  * instead of going stale, when it can (nodemeta_dir_patch). */
 void vfs_snap_patch(uint64_t seq, uint64_t dir, const struct nodemeta_change *c, int n);
 /* The node asks a question once (vfs_flight.c): kind 'd' a directory's
- * listing, 'w' a walk from dir by name. Returns a token for vfs_flight_end
+ * listing, 'w' a walk from dir by name, 'D' the listings of dir's
+ * subdirectories (vfs_snap_descend). Returns a token for vfs_flight_end
  * (-1: none, ask anyway); *waited: another process asked meanwhile, look
  * in the node's files again first. */
 int vfs_flight_begin(char kind, uint64_t dir, const char *name, size_t nlen, int *waited);
 void vfs_flight_end(int token);
+/* Whether this process ever waited for a question of another process of
+ * the node: the node is busy with the same folders (a fan-out of cold
+ * workers), so a folder's siblings are worth listing together. */
+int vfs_flight_contended(void);
+/* Wait for the question (kind, dir) if another process asks it now
+ * (asking nothing): 1 when it waited, so the node's files may hold the
+ * answer now. */
+int vfs_flight_wait(char kind, uint64_t dir);
 /* Whether this process shares metadata with the node. */
 int vfs_snap_shared(void);
 /* A directory of parent is being listed: the first time, parent's other
  * subdirectories (from its whole listing) are filled too, one round trip
  * for up to META_DIRS_BATCH of them (find, du, ls -R walk them all). */
 void vfs_snap_descend(uint64_t parent);
+/* The same when parent has at most max subdirectories: 1 when it ran
+ * (parent's subdirectories were kept and not yet filled), else 0. */
+int vfs_snap_descend_upto(uint64_t parent, int max);
 
 /* ---- walk answers shared with the node (vfs_nodewalk.c) ---- */
 /* The stamp to take before a walk's question, then each name it found;

@@ -281,6 +281,14 @@ static int vfs_gather(struct vfs_walk *w, const char *first, size_t flen,
     return n;
 }
 
+/* A listing read as a scan (vfs_snap_fill with a callback): its
+ * subdirectories are kept, for vfs_snap_descend_upto. */
+static int vfs_scan_cb(void *arg, const char *name, size_t nlen, const struct meta_attr *a)
+{
+    (void)arg, (void)name, (void)nlen, (void)a;
+    return 0;
+}
+
 static int vfs_step(struct vfs_walk *w, const char *name, size_t nlen, struct meta_attr *a)
 {
     const struct meta_attr *dir = &w->stack[w->depth];
@@ -292,8 +300,18 @@ static int vfs_step(struct vfs_walk *w, const char *name, size_t nlen, struct me
     int misses = mcache_dir_listed(dir->ino) ? 0 : mcache_dir_note_miss(dir->ino);
     if (misses == 1) {
         /* the node's snapshot when it has one (no query), else one walk
-         * for the rest of the path: only the path's directories are read */
-        if (vfs_snap_load(dir->ino)) {
+         * for the rest of the path: only the path's directories are read.
+         * While the node's processes read the same folders together (this
+         * one waited for a neighbour's question), a folder whose parent
+         * was read whole is listed with its siblings instead (at most
+         * META_DIRS_BATCH, one round trip, asked once for the node): the
+         * walks each worker would make, one per folder, become one
+         * listing per parent for all of them. */
+        int busy = vfs_flight_contended() && dir->parent && dir->parent != dir->ino;
+        if (vfs_snap_load(dir->ino) ||
+            (busy && vfs_snap_descend_upto(dir->parent, META_DIRS_BATCH) &&
+             mcache_dir_listed(dir->ino)) ||
+            (busy && vfs_flight_wait('D', dir->parent) && vfs_snap_load(dir->ino))) {
             rc = mcache_lookup(dir->ino, name, nlen, a);
             if (rc != MC_MISS)
                 return rc;
@@ -309,10 +327,11 @@ static int vfs_step(struct vfs_walk *w, const char *name, size_t nlen, struct me
         if (waited) {
             /* a folder other processes of the node are reading now: one
              * listing for all of them (vfs_snap_fill asks it once), whose
-             * block maps spare each of them its own for the file it opens */
+             * block maps spare each of them its own for the file it opens;
+             * read as a scan: its subfolders come next, together */
             vfs_flight_end(tok);
             tok = -1;
-            if (vfs_snap_load(dir->ino) || vfs_fill_dir(dir->ino, VFS_SNAP_FIRST) == 1) {
+            if (vfs_snap_fill(dir->ino, VFS_SNAP_FIRST, vfs_scan_cb, NULL) == 1) {
                 rc = mcache_lookup(dir->ino, name, nlen, a);
                 return rc != MC_MISS ? rc : vfs_lookup_missed(dir->ino, name, nlen, a, misses);
             }

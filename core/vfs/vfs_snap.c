@@ -9,6 +9,7 @@
  * read the snapshot, so sharing never makes an answer older than one TTL.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -373,14 +374,19 @@ static void vfs_snap_query_batch(const uint64_t *dirs, int n)
 
 void vfs_snap_descend(uint64_t parent)
 {
+    (void)vfs_snap_descend_upto(parent, INT_MAX);
+}
+
+int vfs_snap_descend_upto(uint64_t parent, int max)
+{
     uint64_t todo[META_DIRS_BATCH];
     uint64_t *sub = NULL;
     int n = 0;
     if (!parent || !vfs_snap_shared())
-        return;
+        return 0;
     pthread_mutex_lock(&vsub->lock);
     int k = (int)((parent * 0x9E3779B97F4A7C15ULL) >> 60) % VFS_SNAP_SLOTS;
-    if (vsub->slot[k].dir == parent && !vsub->slot[k].done) {
+    if (vsub->slot[k].dir == parent && !vsub->slot[k].done && vsub->slot[k].n <= max) {
         vsub->slot[k].done = 1;
         n = vsub->slot[k].n;
         sub = malloc((size_t)n * sizeof *sub);
@@ -389,7 +395,11 @@ void vfs_snap_descend(uint64_t parent)
     }
     pthread_mutex_unlock(&vsub->lock);
     if (!sub)
-        return;
+        return 0;
+    /* asked once for the node: processes descending into the same folder
+     * together wait for one lister, then find its answers in the node's
+     * files (the loop looks there first) */
+    int waited, tok = vfs_flight_begin('D', parent, NULL, 0, &waited);
     int m = 0, batches = 0;
     for (int i = 0; i < n; i++) {
         if (mcache_dir_listed(sub[i]) || vfs_snap_from_node(sub[i], 1, NULL, NULL))
@@ -403,9 +413,11 @@ void vfs_snap_descend(uint64_t parent)
     }
     if (m)
         vfs_snap_query_batch(todo, m), batches++;
+    vfs_flight_end(tok);
     log_debug("vfs", "descending into directory %llu: %d subdirectories, %d round trips",
               (unsigned long long)parent, n, batches);
     free(sub);
+    return 1;
 }
 
 int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
@@ -418,6 +430,10 @@ int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
     if (vfs_snap_shared() && mcache_getattr_at(dir, &da, &at) == 0 && da.parent && da.parent != dir) {
         vfs_snap_descend(da.parent);
         if (mcache_dir_listed(dir) && (!ecb || vfs_snap_from_node(dir, 1, ecb, arg)))
+            return 1;
+        /* another process listing dir with its siblings right now */
+        if (vfs_flight_contended() && vfs_flight_wait('D', da.parent) &&
+            vfs_snap_from_node(dir, ecb != NULL, ecb, arg))
             return 1;
     }
     int waited, tok = vfs_flight_begin('d', dir, NULL, 0, &waited);

@@ -85,6 +85,48 @@ START_TEST(test_cap_and_deadline)
 }
 END_TEST
 
+/* A connection the server was seen to end (META_GATE_CLOSED): its slot
+ * is taken again at once, without the grace a backend still exiting
+ * would need; the agent's slot is its own. */
+START_TEST(test_closed_no_grace_and_agent_slot)
+{
+    struct nodeconn *a, *b, *agent;
+    ck_assert_int_eq(nodeconn_open(nm, 1, 0, &a), 0);
+    ck_assert_int_eq(nodeconn_open(nm, 1, 0, &b), 0);
+    const struct meta_conn_gate *ga = nodeconn_gate(a), *gb = nodeconn_gate(b);
+    int s = ga->acquire(ga->arg, mono() + 1000000000LL);
+    ck_assert_int_eq(s, 0);
+    ga->release(ga->arg, s | META_GATE_CLOSED);
+    ck_assert_int_eq(nodeconn_in_use(a), 0);
+    int64_t t0 = mono();
+    ck_assert_int_eq(gb->acquire(gb->arg, t0 + 1000000000LL), 0);
+    ck_assert_msg(mono() - t0 < 10000000LL, "a slot closed for sure waited %lld ns",
+                  (long long)(mono() - t0));
+    gb->release(gb->arg, 0);
+    nodeconn_close(a);
+    nodeconn_close(b);
+
+    /* 4 slots: the processes share 3, the agent has the last */
+    ck_assert_int_eq(nodeconn_open(nm, 4, 0, &a), 0);
+    ck_assert_int_eq(nodeconn_open(nm, 4, 1, &agent), 0);
+    ga = nodeconn_gate(a);
+    const struct meta_conn_gate *gg = nodeconn_gate(agent);
+    int got[3];
+    for (int i = 0; i < 3; i++) {
+        got[i] = ga->acquire(ga->arg, mono() + 1000000000LL);
+        ck_assert(got[i] >= 0 && got[i] < 3);
+    }
+    ck_assert_int_eq(ga->acquire(ga->arg, mono() + 50000000LL), -ETIMEDOUT);
+    ck_assert_int_eq(gg->acquire(gg->arg, mono() + 1000000000LL), 3);
+    ck_assert_int_eq(nodeconn_in_use(a), 4);
+    for (int i = 0; i < 3; i++)
+        ga->release(ga->arg, got[i] | META_GATE_CLOSED);
+    gg->release(gg->arg, 3 | META_GATE_CLOSED);
+    nodeconn_close(a);
+    nodeconn_close(agent);
+}
+END_TEST
+
 struct waiter {
     const struct meta_conn_gate *g;
     int slot;
@@ -196,6 +238,7 @@ int main(void)
     tcase_set_timeout(t, 20);
     tcase_add_test(t, test_cap_and_deadline);
     tcase_add_test(t, test_waiter_seen_and_served);
+    tcase_add_test(t, test_closed_no_grace_and_agent_slot);
     tcase_add_test(t, test_fork_child_holds_nothing);
     tcase_add_test(t, test_flights);
     suite_add_tcase(s, t);

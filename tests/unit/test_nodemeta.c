@@ -15,7 +15,8 @@
  * noticed. Deltas: a snapshot patched by the node's own commits stays
  * valid with their records (names set, gone, touched); a patch after a
  * local commit it does not cover, or with a commit that marked everything,
- * is refused and the snapshot goes stale; a torn group is not taken. */
+ * is refused and the snapshot goes stale; a torn group is not taken. The
+ * agent's sweep removes old walk answers only. */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -522,6 +523,39 @@ START_TEST(test_dir_delta)
 }
 END_TEST
 
+/* The agent's sweep of walk answers: old ones of the kind go, young ones
+ * and every other file of the folder stay, at most max a sweep. */
+START_TEST(test_sweep)
+{
+    char *dir = tmpdir();
+    struct nodemeta *nm;
+    ck_assert_int_eq(nodemeta_open(dir, CONN, &nm), 0);
+    uint64_t v = 7;
+    const char *names[] = { "w0000000000000001", "w0000000000000002", "w0000000000000003",
+                            "d0000000000000004", "statvfs" };
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(nodemeta_save_blob(nm, names[i], nodemeta_stamp(nm), &v, sizeof v), 0);
+    int fd = nodemeta_dirfd(nm);
+    struct timespec old[2] = { { 1000, 0 }, { 1000, 0 } };
+    for (int i = 0; i < 5; i++)
+        if (i != 2) /* w...3 stays young */
+            ck_assert_int_eq(utimensat(fd, names[i], old, 0), 0);
+    int64_t cut = nodemeta_now() - 60 * 1000000000LL;
+    ck_assert_int_eq(nodemeta_sweep(nm, 'w', cut, 1), 1);   /* the bound */
+    ck_assert_int_eq(nodemeta_sweep(nm, 'w', cut, 100), 1); /* the other old one */
+    ck_assert_int_eq(nodemeta_sweep(nm, 'w', cut, 100), 0);
+    ck_assert_int_eq(faccessat(fd, names[0], F_OK, 0), -1);
+    ck_assert_int_eq(faccessat(fd, names[1], F_OK, 0), -1);
+    ck_assert_int_eq(faccessat(fd, names[2], F_OK, 0), 0);
+    ck_assert_int_eq(faccessat(fd, names[3], F_OK, 0), 0); /* another kind */
+    ck_assert_int_eq(faccessat(fd, names[4], F_OK, 0), 0);
+    ck_assert_int_eq(faccessat(fd, "gen", F_OK, 0), 0);
+    nodemeta_close(nm);
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nodemeta");
@@ -532,6 +566,7 @@ int main(void)
     tcase_add_test(t, test_local_marks);
     tcase_add_test(t, test_agent_vouches);
     tcase_add_test(t, test_dir_delta);
+    tcase_add_test(t, test_sweep);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
