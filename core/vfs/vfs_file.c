@@ -171,7 +171,7 @@ static void vfs_prefill_maps(const struct vfs_file *f)
     }
     int misses = mcache_dir_note_smap_miss(f->parent);
     if (misses == 1 && (f->flags & O_ACCMODE) == O_RDONLY && !(f->flags & O_TRUNC) &&
-        vfs_snap_shared() && !mcache_dir_big(f->parent) && !mcache_dir_listed(f->parent)) {
+        vfs_snap_shared() && !mcache_dir_huge(f->parent) && !mcache_dir_listed(f->parent)) {
         /* a lone process (it never waited for a neighbour's question)
          * keeps its one block map: a folder may be large */
         if (!vfs_snap_load(f->parent) && vfs_flight_contended())
