@@ -123,6 +123,18 @@ static int vfs_dir_fill_whole(struct vfs_dir *d)
         d->page_n = 0; /* the listing has these too, from the start */
         return 0;
     }
+    if (rc == 1 && d->page_n == 0 && !d->more && !mcache_dir_listed(d->ino)) {
+        /* the node's listing went to the caches, and a commit another
+         * process made in the folder dropped it again before it was
+         * taken (nothing came through the callback): not an empty
+         * folder, read it by pages from the start */
+        mcache_dir_set_listed(d->ino, 0);
+        rc = meta_readdir(vfs_eng.meta, d->ino, NULL, 0, d->page_cap, vfs_dir_page_cb, d);
+        if (rc < 0)
+            return vfs_errno(rc);
+        d->eof = rc < d->page_cap;
+        return 0;
+    }
     if (rc == 0)
         mcache_dir_set_listed(d->ino, 0);
     if (rc == 1 && !d->more)
