@@ -383,25 +383,38 @@ int volume_fetch_into(struct volume *v, const char *key, uint32_t blen, void *bu
     return rc;
 }
 
+/* A block's key and its encoded frame (malloc'd, *n bytes): what goes to
+ * the bucket, or inline into the database. */
+static int volume_frame(struct volume *v, uint64_t id, uint32_t index, const void *data,
+                        uint32_t len, char key[LAYOUT_KEY_MAX], void **enc, long *n)
+{
+    int rc = volume_block_key(v, id, index, len, key, LAYOUT_KEY_MAX);
+    if (rc < 0)
+        return rc;
+    size_t cap = codec_bound(len);
+    if (!(*enc = malloc(cap)))
+        return -ENOMEM;
+    *n = codec_encode(v->settings.compress_algo, v->settings.compress_level, data, len, *enc, cap);
+    if (*n < 0) {
+        free(*enc);
+        *enc = NULL;
+        return (int)*n;
+    }
+    return 0;
+}
+
 int volume_write_block(struct volume *v, uint64_t id, uint32_t index,
                        const void *data, uint32_t len)
 {
     char key[LAYOUT_KEY_MAX];
-    int rc = volume_block_key(v, id, index, len, key, sizeof key);
+    void *enc;
+    long n;
+    int rc = volume_frame(v, id, index, data, len, key, &enc, &n);
     if (rc < 0)
         return rc;
-    size_t cap = codec_bound(len);
-    void *enc = malloc(cap);
-    if (!enc)
-        return -ENOMEM;
-    long n = codec_encode(v->settings.compress_algo, v->settings.compress_level, data, len, enc, cap);
-    if (n >= 0) {
-        int64_t t0 = volume_now_ns();
-        rc = obj_put(v->store, key, enc, (size_t)n);
-        cache_note_put(v->cache, 1, (uint64_t)n, (uint64_t)(volume_now_ns() - t0), rc != 0);
-    } else {
-        rc = (int)n;
-    }
+    int64_t t0 = volume_now_ns();
+    rc = obj_put(v->store, key, enc, (size_t)n);
+    cache_note_put(v->cache, 1, (uint64_t)n, (uint64_t)(volume_now_ns() - t0), rc != 0);
     free(enc);
     if (rc == 0 && v->cache)
         (void)cache_put(v->cache, key, data, len);
@@ -413,19 +426,11 @@ int volume_encode_inline(struct volume *v, uint64_t id, const void *data, uint32
 {
     assert(v && layout_is_inline(id) && len > 0 && len <= LAYOUT_MIN_BLOCK && frame && flen);
     char key[LAYOUT_KEY_MAX];
-    int rc = volume_block_key(v, id, 0, len, key, sizeof key);
+    void *enc;
+    long n;
+    int rc = volume_frame(v, id, 0, data, len, key, &enc, &n);
     if (rc < 0)
         return rc;
-    size_t cap = codec_bound(len);
-    void *enc = malloc(cap);
-    if (!enc)
-        return -ENOMEM;
-    long n =
-        codec_encode(v->settings.compress_algo, v->settings.compress_level, data, len, enc, cap);
-    if (n < 0) {
-        free(enc);
-        return (int)n;
-    }
     /* the writer's node reads it back locally, as an uploaded slice's */
     if (v->cache)
         (void)cache_put(v->cache, key, data, len);
