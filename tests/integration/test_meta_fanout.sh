@@ -10,9 +10,9 @@
 #    succeed, the volume's database never sees more than SHIMFS_NODE_CONNS
 #    (8) connections at once (pg_stat_activity, polled every 20 ms), and
 #    questions are asked once for the node: PostgreSQL ran about one
-#    listing per folder, not one per reader and folder, and at most 80 of
-#    the 256 processes connected at all: the others found every answer in
-#    the node's files (pg_stat_statements; FANOUT_LOG=debug prints the
+#    listing per folder, not one per reader and folder, and at most one
+#    process per folder (112) connected at all: the others found every
+#    answer in the node's files (pg_stat_statements; FANOUT_LOG=debug prints the
 #    question that made each process connect);
 #  - with a cap of 2 and 64 readers: all succeed, at most 2 connections;
 #  - with FANOUT_COMPARE=1, the same run without the bound
@@ -178,10 +178,12 @@ else fail "$L listings for 112 folders read by $READERS readers, 2 leaves each (
 if [ "$R" -le 250 ]; then pass "$R namespace reads in all for 112 folders"
 else fail "$R namespace reads for 112 folders (want <= 250)"; fi
 # most readers find every answer in the node's files and never connect:
-# one process per folder would be 100 (it was 160-180: walks, block maps
-# at open, listings aged past the TTL before the agent's polls began)
-if [ "$C" -le 80 ]; then pass "$C of $READERS processes connected to the database (want <= 80)"
-else fail "$C of $READERS processes connected to the database (want <= 80: the others' answers were on the node)"; fi
+# at most one process per folder (112) asks (it was 127-182: walks, block
+# maps at open, listings aged past the TTL before the agent's polls
+# began); how far below depends on timing: 24-68 at load 7-18, 96 on an
+# idle machine, where the readers all start before any answer lands
+if [ "$C" -le 112 ]; then pass "$C of $READERS processes connected to the database (want <= 112)"
+else fail "$C of $READERS processes connected to the database (want <= 112, one a folder: the others' answers were on the node)"; fi
 if [ "${FANOUT_LOG:-}" = debug ]; then
     grep -o 'first question of this process: [a-z_]*' "$LOG" | sort | uniq -c | sed 's/^/#   /' >&2 || true
 fi
