@@ -146,6 +146,11 @@ int vfs_snap_load(uint64_t dir);
  * node's snapshot of dir takes them (a NULL attribute: the name is gone)
  * instead of going stale, when it can (nodemeta_dir_patch). */
 void vfs_snap_patch(uint64_t seq, uint64_t dir, const struct nodemeta_change *c, int n);
+/* The same for one entry of dir named by the last component of the
+ * canonical path canon (NULL, "" or "/": nothing), touch as in
+ * struct nodemeta_change. */
+void vfs_snap_patch_name(uint64_t seq, uint64_t dir, const char *canon, const struct meta_attr *a,
+                         int touch);
 /* The node asks a question once (vfs_flight.c): kind 'd' a directory's
  * listing, 'w' a walk from dir by name, 'D' the listings of dir's
  * subdirectories (vfs_snap_descend). Returns a token for vfs_flight_end

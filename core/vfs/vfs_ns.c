@@ -534,11 +534,8 @@ static int vfs_target(const char *vpath, struct vfs_file *f, int flags, struct m
  * times or mode (touch, cp -p, tar) does not make the folder stale. */
 static void vfs_patch_attr(uint64_t seq, const char *canon, const struct meta_attr *a)
 {
-    const char *slash = canon ? strrchr(canon, '/') : NULL;
-    if (!seq || !slash || !slash[1] || !a->parent || a->ino == META_ROOT_INO)
-        return;
-    struct nodemeta_change c = { slash + 1, strlen(slash + 1), a, 0 };
-    vfs_snap_patch(seq, a->parent, &c, 1);
+    if (a->ino != META_ROOT_INO)
+        vfs_snap_patch_name(seq, a->parent, canon, a, 0);
 }
 
 static int vfs_apply(struct meta_attr *a, unsigned fields, struct vfs_file *f, const char *canon)

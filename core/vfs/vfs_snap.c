@@ -216,6 +216,16 @@ void vfs_snap_patch(uint64_t seq, uint64_t dir, const struct nodemeta_change *c,
                   (unsigned long long)dir, strerror(-rc));
 }
 
+void vfs_snap_patch_name(uint64_t seq, uint64_t dir, const char *canon, const struct meta_attr *a,
+                         int touch)
+{
+    const char *slash = canon ? strrchr(canon, '/') : NULL;
+    if (!seq || !dir || !slash || !slash[1])
+        return;
+    struct nodemeta_change c = { slash + 1, strlen(slash + 1), a, touch };
+    vfs_snap_patch(seq, dir, &c, 1);
+}
+
 int vfs_snap_load(uint64_t dir)
 {
     return vfs_snap_from_node(dir, 0, NULL, NULL);

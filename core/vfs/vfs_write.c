@@ -243,11 +243,8 @@ static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, in
 static void vfs_patch_data(const struct vfs_file *f, const struct meta_attr *a)
 {
     uint64_t seq = mcache_take_commit();
-    const char *slash = strrchr(f->path, '/');
-    if (!seq || !f->parent || a->nlink != 1 || !slash || !slash[1])
-        return;
-    struct nodemeta_change c = { slash + 1, strlen(slash + 1), a, 2 };
-    vfs_snap_patch(seq, f->parent, &c, 1);
+    if (a->nlink == 1)
+        vfs_snap_patch_name(seq, f->parent, f->path, a, 2);
 }
 
 int vfs_flush_locked(struct vfs_file *f)
