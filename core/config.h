@@ -37,6 +37,7 @@ struct shimfs_config {
     int read_only;            /* SHIMFS_READ_ONLY=1: a read-only dataset, caches never expire */
     int node_meta;            /* SHIMFS_NODE_META=0: no metadata shared between the node's processes */
     int writeback;            /* SHIMFS_WRITEBACK=1 */
+    int sync_close;           /* SHIMFS_SYNC_CLOSE=1: close waits for the WAL flush */
     int uring;                /* SHIMFS_IO_URING=0 disables io_uring */
     int threads;              /* SHIMFS_THREADS: parallel transfers, default 16 */
     char agent[CONFIG_TEXT_MAX];         /* SHIMFS_AGENT: the shimfs binary for the node agent; "" = look

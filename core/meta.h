@@ -61,8 +61,15 @@
  * wait for the database's disk (visible at once, durable with the next
  * synchronous commit on the server, at worst about 3 x wal_writer_delay
  * later); the caller calls meta_sync before it tells anyone the file is
- * durable, unless a later commit of its own did it. */
+ * durable. */
 #define META_CREATE_LAZY 0x100
+/* meta_write / meta_write_inline flag (or'ed into set_size): the same for
+ * a data commit (a close's: group commit, made durable by meta_sync at
+ * fsync, sync or exit). */
+#define META_WRITE_LAZY 0x100
+/* meta_sync flag: flush the server's WAL even if this handle committed
+ * nothing lazily (sync, syncfs: other processes' lazy commits too). */
+#define META_SYNC_ALL 1
 #define META_FSCK_MAX_LINES 1000
 
 struct meta;
@@ -405,9 +412,14 @@ struct meta_conn_gate {
                struct meta_attr *a, const char *target, int excl), \
       parent, name, nlen, a, target, excl) \
     /* Every transaction this handle committed is durable when this returns
-     * (those of META_CREATE_LAZY included): one round trip, a transaction
-     * that commits synchronously. */ \
-    X(sync, (struct meta *m)) \
+     * (those of META_CREATE_LAZY and META_WRITE_LAZY included): one round
+     * trip, a transaction that commits synchronously, which flushes the
+     * server's WAL up to it (so every commit any client had acknowledged
+     * before). No round trip when every lazy commit of the handle was
+     * already covered by a synchronous one, unless flags has META_SYNC_ALL
+     * (then always: what other handles committed lazily becomes durable
+     * too). */ \
+    X(sync, (struct meta *m, int flags), flags) \
     /* Hard link: a new entry for an existing non-directory inode. */ \
     X(link, (struct meta *m, uint64_t ino, uint64_t parent, const char *name, size_t nlen, \
              struct meta_attr *a), ino, parent, name, nlen, a) \
@@ -454,7 +466,8 @@ struct meta_conn_gate {
      * sessions against reaping until it commits: -ESTALE (one log line),
      * nothing committed, when one is not (its session was reaped and gc
      * may have deleted the blocks). No extra round trip. Handles without a
-     * session (tests) commit unchecked. */ \
+     * session (tests) commit unchecked. set_size | META_WRITE_LAZY: the
+     * commit does not wait for the database's disk (meta_sync does). */ \
     X(write, (struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, int n, \
               uint64_t new_size, int set_size, int64_t mtime_ns, struct meta_attr *a), \
       ino, recs, n, new_size, set_size, mtime_ns, a) \

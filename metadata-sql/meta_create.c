@@ -124,7 +124,10 @@ int meta_create(struct meta *m, uint64_t parent, const char *name, size_t nlen,
         return -EINVAL;
     if (lnk && (strlen(target) == 0 || strlen(target) >= 4096))
         return strlen(target) ? -ENAMETOOLONG : -ENOENT;
-    return meta_tx(m, meta_create_body, &ca);
+    rc = meta_tx(m, meta_create_body, &ca);
+    if (rc == 0 && ca.lazy)
+        meta_lazy_note(m); /* (an existing file's answer counts too: harmless) */
+    return rc;
 }
 
 struct meta_link_args {

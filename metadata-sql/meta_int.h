@@ -146,7 +146,18 @@ struct meta {
     int idler;                         /* 1 while meta_gate.c's idle closer runs (under mu) */
     int closing;                       /* meta_close: the idle closer leaves (under mu) */
     pthread_t idler_thread;
+    /* group commit (meta_tx.c): lazy commits acknowledged, and how many of
+     * them a synchronous commit that returned since had covered; atomic */
+    uint64_t lazy_done, lazy_synced;
 };
+
+/* A lazy commit (synchronous_commit off) of the handle was acknowledged. */
+void meta_lazy_note(struct meta *m);
+/* Before a synchronous commit that writes WAL: the mark to pass to
+ * meta_lazy_covered once it committed (the lazy commits acknowledged
+ * before it started are on disk then). */
+uint64_t meta_lazy_mark(struct meta *m);
+void meta_lazy_covered(struct meta *m, uint64_t mark);
 
 /* A change committed outside meta_tx's notice (meta_change1 callers whose
  * change is visible): run the commit hook. */

@@ -67,10 +67,15 @@ int meta_session_close(struct meta *m, uint64_t sid)
     meta_p_init(&p);
     meta_p_int(&p, (int64_t)sid);
     PGresult *r;
+    uint64_t mark = meta_lazy_mark(m);
     int rc = meta_change1(m, MS_SESSION_CLOSE, &p, &r);
     if (rc < 0)
         return rc;
     rc = strcmp(PQcmdTuples(r), "1") == 0 ? 0 : -ENOENT;
     PQclear(r);
+    /* a row deleted (WAL) in a synchronous commit: the exit's flush of the
+     * lazy commits before it comes free (vfs_session.c) */
+    if (rc == 0)
+        meta_lazy_covered(m, mark);
     return rc;
 }

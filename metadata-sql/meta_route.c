@@ -12,7 +12,7 @@
  * stays exact.
  *
  * Freshness, by a fence: the handle keeps a WAL position of the primary
- * (fence_lsn, pg_current_wal_lsn()) read no earlier than fence_at. A read
+ * (fence_lsn, pg_current_wal_insert_lsn()) read no earlier than fence_at. A read
  * server's answer is used only when the same round trip, before the read,
  * reports a replay position at or past fence_lsn: the answer then shows
  * every commit acknowledged before fence_at. A read goes to the primary
@@ -22,8 +22,10 @@
  *    takes a fence past the commit; later reads use the standby once it has
  *    replayed that far (otherwise the primary answers them);
  *  - other processes see a commit at most LAG after it was acknowledged.
- * Commits must be durable when acknowledged (synchronous_commit on, the
- * default) for pg_current_wal_lsn() to cover them.
+ * The insert position covers every acknowledged commit, lazy ones (not yet
+ * written or flushed: META_CREATE_LAZY, META_WRITE_LAZY) included; a
+ * standby replays them once the primary flushed them, and until then the
+ * primary answers.
  *
  * A read server that fails, or gives no answer within min(half the call's
  * bound, META_ROUTE_TRY_MS), is marked down by its own handle: one log line

@@ -516,7 +516,7 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
     /* ---- read routing (meta_route.c): WAL positions as bigint (binary
      * pg_lsn is 8 bytes). On the read server NULL means "not a standby":
      * it is current by definition. ---- */
-    [MS_WAL_LSN] = { "shimfs_wal_lsn", "SELECT pg_current_wal_lsn()" },
+    [MS_WAL_LSN] = { "shimfs_wal_lsn", "SELECT pg_current_wal_insert_lsn()" },
     [MS_REPLAY_LSN] = { "shimfs_replay_lsn",
         "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() END" },
 

@@ -172,16 +172,43 @@ int meta_check_name(const char *name, size_t nlen)
     return 0;
 }
 
-/* The WAL is one sequence: a synchronous commit waits until everything
- * before it, the handle's lazy commits (META_CREATE_LAZY) included, is on
- * disk. PostgreSQL flushes at commit only for a transaction that wrote
- * WAL: MS_WAL_FLUSH writes a transactional logical message (test_inline
- * crashes the database right after an empty file's close to check it). */
-int meta_sync(struct meta *m)
+/* Group commit. The WAL is one sequence: a synchronous commit that wrote
+ * WAL returns once the WAL up to it is on disk, so every commit that was
+ * acknowledged before it began, lazy ones (META_CREATE_LAZY,
+ * META_WRITE_LAZY) of any connection or client included, is durable then.
+ * The handle counts its lazy commits, and which of them such a commit has
+ * covered, so meta_sync costs a round trip only when one is not. */
+void meta_lazy_note(struct meta *m)
 {
+    __atomic_add_fetch(&m->lazy_done, 1, __ATOMIC_ACQ_REL);
+}
+
+uint64_t meta_lazy_mark(struct meta *m)
+{
+    return __atomic_load_n(&m->lazy_done, __ATOMIC_ACQUIRE);
+}
+
+void meta_lazy_covered(struct meta *m, uint64_t mark)
+{
+    uint64_t cur = __atomic_load_n(&m->lazy_synced, __ATOMIC_ACQUIRE);
+    while (cur < mark && !__atomic_compare_exchange_n(&m->lazy_synced, &cur, mark, 0,
+                                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        ;
+}
+
+/* PostgreSQL flushes at commit only for a transaction that wrote WAL:
+ * MS_WAL_FLUSH writes a transactional logical message (test_inline crashes
+ * the database right after an empty file's creator exits to check it). */
+int meta_sync(struct meta *m, int flags)
+{
+    uint64_t mark = meta_lazy_mark(m);
+    if (!(flags & META_SYNC_ALL) && __atomic_load_n(&m->lazy_synced, __ATOMIC_ACQUIRE) >= mark)
+        return 0;
     PGresult *r;
     int rc = meta_change1(m, MS_WAL_FLUSH, NULL, &r);
-    if (rc == 0)
+    if (rc == 0) {
         PQclear(r);
+        meta_lazy_covered(m, mark);
+    }
     return rc;
 }

@@ -72,6 +72,7 @@ struct meta_write_args {
     uint64_t ino, new_size;
     int fence;                   /* the handle has a session: check the ids */
     int set_size;
+    int lazy; /* META_WRITE_LAZY */
     int64_t mtime;
     struct meta_slice_arrays arr;
     const struct meta_inline *blob; /* NULL: none (MS_WRITE) */
@@ -134,9 +135,13 @@ static int meta_write_body(struct meta_conn *c, void *arg)
 {
     struct meta_write_args *wa = arg;
     struct meta_params p[4];
-    struct meta_q q[4];
+    struct meta_q qa[5], *q = qa + 1;
     int n = 0;
     int64_t now = meta_now_ns();
+    /* META_WRITE_LAZY: the commit is not waited for (set first, in the same
+     * round trip; transaction-local, so a rerun sets it again) */
+    struct meta_q *qs = wa->lazy ? qa : q;
+    qa[0] = (struct meta_q){ .stmt = MS_ASYNC_COMMIT };
     /* p[0] points into it until meta_run below has sent the queries */
     char one[32];
     if (wa->set_size) {
@@ -175,12 +180,13 @@ static int meta_write_body(struct meta_conn *c, void *arg)
         meta_p_bytes(&p[n], wa->blob->data, wa->blob->len);
     }
     q[n] = (struct meta_q){ .stmt = wa->blob ? MS_WRITE_INLINE : MS_WRITE, .p = &p[n] };
-    rc = meta_run(c, q, n + 1, 1);
+    int nq = n + 1 + wa->lazy;
+    rc = meta_run(c, qs, nq, 1);
     if (rc == 0 && PQntuples(q[n].res) == 1 && wa->out)
         meta_r_attr(q[n].res, 0, 0, wa->out);
     else if (rc == 0 && PQntuples(q[n].res) != 1)
         rc = 1;
-    meta_q_clear(q, n + 1);
+    meta_q_clear(qs, nq);
     return rc;
 }
 
@@ -202,10 +208,12 @@ int meta_write_inline(struct meta *m, uint64_t ino, const struct meta_slice_rec 
         return -EINVAL;
     if (blob && __atomic_load_n(&m->version, __ATOMIC_ACQUIRE) < 4)
         return -EOPNOTSUPP; /* no inline_block table yet: the caller uploads */
+    uint64_t mark = meta_lazy_mark(m);
     struct meta_write_args wa = { .ino = ino,
                                   .new_size = new_size,
                                   .fence = meta_fenced(m),
-                                  .set_size = set_size,
+                                  .set_size = (set_size & ~META_WRITE_LAZY) != 0,
+                                  .lazy = (set_size & META_WRITE_LAZY) != 0,
                                   .mtime = mtime_ns,
                                   .blob = blob,
                                   .out = a };
@@ -214,6 +222,12 @@ int meta_write_inline(struct meta *m, uint64_t ino, const struct meta_slice_rec 
         rc = meta_slice_arrays_add(&wa.arr, recs[i].chunk, &recs[i].s);
     if (rc == 0)
         rc = meta_tx(m, meta_write_body, &wa);
+    /* the commit updated the inode row (WAL): a synchronous one flushed
+     * every lazy commit acknowledged before it began */
+    if (rc == 0 && wa.lazy)
+        meta_lazy_note(m);
+    else if (rc == 0 && !meta_conn_owned(m)) /* (inside meta_txn: not committed yet) */
+        meta_lazy_covered(m, mark);
     if (rc == 1) {
         /* Nothing matched: find out why, outside the finished transaction. */
         struct meta_conn *c;
@@ -284,8 +298,11 @@ int meta_append(struct meta *m, uint64_t ino, const struct meta_append_rec *recs
     struct meta_attr tmp;
     if (!aa.out)
         aa.out = &tmp;
+    uint64_t mark = meta_lazy_mark(m);
     if (rc == 0)
         rc = meta_tx(m, meta_append_body, &aa);
+    if (rc == 0 && !meta_conn_owned(m))
+        meta_lazy_covered(m, mark); /* a synchronous commit that wrote WAL */
     if (rc == 1) {
         struct meta_conn *c;
         if ((rc = meta_conn_get(m, &c)) == 0) {

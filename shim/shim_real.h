@@ -256,6 +256,7 @@ typedef int (*shim_compar64_fn)(const struct dirent64 **, const struct dirent64 
     X(int, fsync, (int)) \
     X(int, fdatasync, (int)) \
     X(int, syncfs, (int)) \
+    X(void, sync, (void)) \
     X(int, sync_file_range, (int, off64_t, off64_t, unsigned)) \
     X(int, fallocate, (int, int, off_t, off_t)) \
     X(int, fallocate64, (int, int, off64_t, off64_t)) \

@@ -1,12 +1,15 @@
 /* shim_sync.c - durability and size on volume descriptors: fsync,
- * fdatasync, syncfs, sync_file_range, ftruncate, ftruncate64, truncate,
- * truncate64, fallocate, fallocate64, posix_fallocate, posix_fallocate64,
- * and the commit of still-open writers at exit().
+ * fdatasync, syncfs, sync, sync_file_range, ftruncate, ftruncate64,
+ * truncate, truncate64, fallocate, fallocate64, posix_fallocate,
+ * posix_fallocate64, and the commit of still-open writers at exit().
  *
  * fsync and fdatasync are commit points (close-to-open): the engine
  * uploads what is buffered and commits it in one transaction, and their
  * failure (the store or database unreachable) comes back as EIO with the
- * bytes still buffered, so a later fsync can commit them.
+ * bytes still buffered, so a later fsync can commit them. They, syncfs and
+ * sync are also the durability points of group commit: a close's commit
+ * is visible at once but not waited for (SHIMFS_SYNC_CLOSE), and these
+ * wait for it (sync and syncfs: for every process's and node's).
  */
 #include "shim.h"
 
@@ -152,7 +155,29 @@ SHIM_EXPORT int syncfs(int fd)
         return shim_fail(c);
     shim_ofd_put(o);
     c = shim_sync_each_writer(shim_syncfs_one);
+    int s = SHIM_VFS(sync_volume);
+    c = c < 0 ? c : s;
     return c < 0 ? shim_fail(c) : 0;
+}
+
+/* sync: the host's file systems, then the volume as syncfs does it. It
+ * loads the engine in a process that never used the volume (the `sync`
+ * command): other processes' closes are made durable too. It cannot fail,
+ * so a failure is one log line. */
+SHIM_EXPORT void sync(void)
+{
+    REAL(sync)();
+    if (shim_bypass() || shim_in_vfork_child())
+        return;
+    int c = shim_core_load();
+    if (c == 0) {
+        c = shim_sync_each_writer(shim_syncfs_one);
+        int s = SHIM_VFS(sync_volume);
+        c = c < 0 ? c : s;
+    }
+    if (c < 0)
+        shim_log(SHIM_LOG_ERROR, "sync: the volume's last commits may not be durable: %s",
+                 strerror(-c));
 }
 
 /* Writeback of a range: the engine commits whole files, so a request to

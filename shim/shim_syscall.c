@@ -6,7 +6,7 @@
  * kernel copies its empty memfd and answers 0 forever), and the path and
  * descriptor calls programs make raw (open, stat, unlink, rename, mkdir,
  * readlink, chdir, close, the utime family, read/write/lseek/fsync/ftruncate on volume
- * descriptors...; Go-style runtimes and sandboxes do): each goes
+ * descriptors, sync and syncfs...; Go-style runtimes and sandboxes do): each goes
  * to the interposed libc function of the same meaning, which answers -1
  * and errno as syscall() does and costs one prefix test outside the
  * volume. Every other number goes to libc untouched.
@@ -65,6 +65,11 @@ SHIM_EXPORT long syscall(long number, ...)
         return fsync((int)a1);
     case SYS_fdatasync:
         return fdatasync((int)a1);
+    case SYS_sync:
+        sync();
+        return 0;
+    case SYS_syncfs:
+        return syncfs((int)a1);
     case SYS_ftruncate:
         return ftruncate((int)a1, (off_t)a2);
     case SYS_open:

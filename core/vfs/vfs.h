@@ -181,8 +181,15 @@ struct vfs_stats {
      * commit places it after whatever others committed meanwhile (no
      * append overwrites another). */ \
     X(ssize_t, pwrite, (struct vfs_file *f, const void *buf, size_t len, uint64_t off)) \
-    /* Upload buffered data and commit it (fsync, fdatasync, close). */ \
+    /* fsync, fdatasync: upload buffered data and commit it, and make this
+     * process's earlier commits (its closes: group commit) durable. -EIO
+     * when the store or the database fails (the bytes stay buffered). */ \
     X(int, fsync, (struct vfs_file *f)) \
+    /* sync, syncfs: every commit acknowledged on the volume's database
+     * before this call, any process's or node's, is durable when it
+     * returns (one round trip; the caller commits its open writers
+     * first). -EIO, -ETIMEDOUT... when the database fails. */ \
+    X(int, sync_volume, (void)) \
     X(int, ftruncate, (struct vfs_file *f, uint64_t size)) \
     /* posix_fallocate: extends the size (mode 0 / FALLOC_FL_KEEP_SIZE only). */ \
     X(int, fallocate, (struct vfs_file *f, int mode, uint64_t off, uint64_t len)) \

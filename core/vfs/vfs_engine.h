@@ -102,6 +102,7 @@ struct vfs_session_state {
     pthread_mutex_t lock;
     pthread_cond_t cond;        /* CLOCK_MONOTONIC, made by the first start */
     int cond_ready, thread, exit_hooked, busy;
+    int lazy;                   /* a lazy commit was made: flush at exit (atomic) */
     struct vfs_compact_job q[VFS_SESSION_QUEUE];
     unsigned head, tail;
 };

@@ -270,7 +270,6 @@ again:
      * then its create and its commit) */
     if (created && S_ISREG(a.mode) && a.size == 0)
         f->smap = vfs_smap_empty(&f->attr);
-    f->unsynced = created;
     rc = vfs_file_attach(f);
     if (rc < 0) {
         vfs_release(f);

@@ -240,7 +240,6 @@ struct vfs_file {
     int wb_stale;               /* writeback staged data: reload before reading */
     int inline_moved;           /* the inline bytes joined the dirty pieces (until reload) */
     int closing;                /* vfs_writer_close's flush: no map to reload after it */
-    int unsynced;               /* created lazily (META_CREATE_LAZY), no commit since */
     uint64_t parent;            /* directory it was opened in (0: unknown) */
     int64_t mtime_ns;           /* set by the last write */
     struct vfs_mapobj *mo;      /* shared-mapped: the working copy (vfs_map.c) */
@@ -315,6 +314,13 @@ void vfs_wb_recover_async(void);
 /* Open this process's session if it has none (lazily: at the first
  * reservation or kept orphan) and start its heartbeat thread. */
 int vfs_session_ensure(void);
+/* Group commit: this process made a commit not waited for
+ * (META_CREATE_LAZY, META_WRITE_LAZY); its exit flushes it. */
+void vfs_session_lazy(void);
+/* Make this process's lazy commits durable (meta_sync; flags as its):
+ * fsync, msync, sync, syncfs. No round trip (and no database loaded) when
+ * it made none, unless META_SYNC_ALL. */
+int vfs_session_sync(int flags);
 /* Ask the session thread to compact ino's chunk (deduplicated; dropped if
  * the queue is full or there is no session thread). */
 void vfs_compact_queue(uint64_t ino, uint64_t chunk);

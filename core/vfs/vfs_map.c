@@ -526,7 +526,8 @@ int vfs_map_sync(struct vfs_file *f, uint64_t off, uint64_t len)
     uint64_t end = off + len < off ? UINT64_MAX : off + len;
     int rc = f->mo ? vfs_map_sync_range_locked(f, off, end) : 0;
     pthread_mutex_unlock(&f->wlock);
-    return rc;
+    /* msync(MS_SYNC) promises durability: earlier lazy closes too */
+    return rc == 0 ? vfs_session_sync(0) : rc;
 }
 
 int vfs_map_open(struct vfs_file *f, int shared, int *fd)

@@ -268,10 +268,12 @@ int vfs_create_file(const char *vpath, mode_t mode, int excl, struct meta_attr *
         return -EISDIR;
     rc = vfs_may_change(&p.dir);
     if (rc == 0)
-        /* lazy: durable with the file's first commit, or made durable at
-         * its close (vfs_file.c) */
+        /* lazy: durable with the process's next synchronous commit (fsync,
+         * sync, exit: vfs_session_sync) */
         rc = vfs_new_inode(&p, S_IFREG | (mode & 07777 & ~vfs_umask()), 0, NULL,
                            excl | META_CREATE_LAZY, out);
+    if (rc == 0)
+        vfs_session_lazy();
     if (rc == 0 && snprintf(canon, VFS_PATH_MAX, "%s%s%.255s", p.canon,
                             strcmp(p.canon, "/") ? "/" : "", p.name) >= VFS_PATH_MAX)
         rc = -ENAMETOOLONG;

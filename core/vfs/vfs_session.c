@@ -11,6 +11,14 @@
  * exit the queue is given a bounded time, then the session is closed; a
  * process that dies leaves it to expire and be reaped (gc, node agent). A
  * fork child starts its own session on its first write.
+ *
+ * Group commit: closes commit without waiting for the database's disk
+ * (vfs_write.c); the process's exit makes them durable. The session's close
+ * is a synchronous commit that flushes them for free; a process without a
+ * session (it only created empty files) pays one round trip (meta_sync).
+ * Why at exit and not later: a finished program's files should not depend
+ * on the database surviving the next few hundred milliseconds, and the
+ * flush costs nothing in a process that wrote data (its session close).
  */
 #include <assert.h>
 #include <errno.h>
@@ -104,15 +112,43 @@ static void *vs_thread(void *arg)
 static void vs_atexit(void)
 {
     struct vfs_engine *e = vfs_opened();
-    if (!e || !meta_session_id(e->meta))
+    if (!e)
         return;
-    vfs_wb_exit_wait();
-    int64_t until = vs_mono_ns() + VS_EXIT_WAIT_S * 1000000000LL;
+    if (meta_session_id(e->meta)) {
+        vfs_wb_exit_wait();
+        int64_t until = vs_mono_ns() + VS_EXIT_WAIT_S * 1000000000LL;
+        pthread_mutex_lock(&vs->lock);
+        while (vs->thread && (vs->head != vs->tail || vs->busy) && vs_mono_ns() < until)
+            vs_wait_until_locked(until);
+        pthread_mutex_unlock(&vs->lock);
+        (void)meta_session_end(e->meta);
+    }
+    /* the lazy commits the session's close did not flush (none if it
+     * closed one: then no round trip) */
+    int rc = vfs_session_sync(0);
+    if (rc < 0)
+        log_warn("session", "exit: flushing this process's last commits failed: %s; they are "
+                 "visible and become durable when the database flushes its WAL",
+                 strerror(-rc));
+}
+
+void vfs_session_lazy(void)
+{
+    if (__atomic_load_n(&vs->lazy, __ATOMIC_ACQUIRE))
+        return;
     pthread_mutex_lock(&vs->lock);
-    while (vs->thread && (vs->head != vs->tail || vs->busy) && vs_mono_ns() < until)
-        vs_wait_until_locked(until);
+    if (!vs->exit_hooked && atexit(vs_atexit) == 0)
+        vs->exit_hooked = 1;
+    __atomic_store_n(&vs->lazy, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&vs->lock);
-    (void)meta_session_end(e->meta);
+}
+
+int vfs_session_sync(int flags)
+{
+    struct vfs_engine *e = vfs_opened();
+    if (!e || (!(flags & META_SYNC_ALL) && !__atomic_load_n(&vs->lazy, __ATOMIC_ACQUIRE)))
+        return 0;
+    return vfs_errno(meta_sync(e->meta, flags));
 }
 
 static void vs_start_thread_locked(void)

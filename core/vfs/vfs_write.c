@@ -196,7 +196,7 @@ int vfs_reload(struct vfs_file *f, const struct meta_attr *a)
  * through the pipeline. */
 static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, int nup,
                              const struct vfs_placed *at, const struct meta_inline *blob,
-                             struct meta_attr *a)
+                             int lazy, struct meta_attr *a)
 {
     struct vfs_engine *e = vfs_opened();
     int rc;
@@ -229,7 +229,8 @@ static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, in
                                      { layout_chunk_offset(d->off), at[i].id, at[i].size,
                                        at[i].soff, d->len } };
     }
-    rc = meta_write_inline(e->meta, f->attr.ino, recs, n, blob, f->size, 0, f->mtime_ns, a);
+    rc = meta_write_inline(e->meta, f->attr.ino, recs, n, blob, f->size,
+                           lazy ? META_WRITE_LAZY : 0, f->mtime_ns, a);
     free(recs);
     return rc;
 }
@@ -276,11 +277,14 @@ int vfs_flush_locked(struct vfs_file *f)
     (void)mcache_take_commit(); /* the commit's own sequence only, for vfs_patch_data */
     if (rc == 0 && (!ids || !at))
         rc = -ENOMEM;
+    /* group commit: a close's commit is visible at once but not waited
+     * for; fsync and sync wait (vfs_session_sync), and so does exit */
+    int lazy = f->closing && !e->cfg.sync_close && !f->append_dirty;
     /* a tiny file: its bytes go in the commit's statement, no PUT */
     int inl = rc == 0 && vfs_inline_wanted(f);
     if (inl && (rc = vfs_next_slice_id(&ids[0])) == 0 &&
         (rc = vfs_inline_pack(e->vol, f->dirty, f->ndirty, ids[0], at, &blob)) == 0) {
-        rc = vfs_commit_locked(f, up, nup, at, &blob, &a);
+        rc = vfs_commit_locked(f, up, nup, at, &blob, lazy, &a);
         free((void *)blob.data);
         if (rc == -EOPNOTSUPP) /* a volume older than schema 4: the bucket */
             inl = rc = 0;
@@ -290,7 +294,7 @@ int vfs_flush_locked(struct vfs_file *f)
     if (!inl && rc == 0)
         rc = vfs_pack_upload(e->vol, f->dirty, f->ndirty, ids, at);
     if (!inl && rc == 0)
-        rc = vfs_commit_locked(f, up, nup, at, NULL, &a);
+        rc = vfs_commit_locked(f, up, nup, at, NULL, lazy, &a);
     /* the ids a moved file's commit placed, for vfs_inline_settle_locked */
     int moved = f->inline_moved, nmine = 0, ncommitted = nup + f->ndirty;
     uint64_t *mine = moved && rc == 0 ? calloc((size_t)(nup + f->ndirty + 1), sizeof *mine) : NULL;
@@ -315,7 +319,8 @@ int vfs_flush_locked(struct vfs_file *f)
     vfs_upload_discard_locked(f);
     vfs_map_committed(f);
     vfs_dirty_clear(f);
-    f->unsynced = 0; /* a synchronous commit: the lazy create is durable too */
+    if (lazy)
+        vfs_session_lazy();
     /* nothing is buffered now: the descriptor's end is the committed one
      * (after an append commit, others' appends may precede ours) */
     f->size = a.size;
@@ -462,27 +467,25 @@ ssize_t vfs_pread_writer(struct vfs_file *f, void *buf, size_t len, uint64_t off
     return rc;
 }
 
-/* A file created lazily that no commit made durable yet: now (fsync, close). */
-static int vfs_sync_create(struct vfs_file *f)
-{
-    if (!__atomic_load_n(&f->unsynced, __ATOMIC_ACQUIRE))
-        return 0;
-    int rc = vfs_errno(meta_sync(vfs_eng.meta));
-    if (rc == 0)
-        __atomic_store_n(&f->unsynced, 0, __ATOMIC_RELEASE);
-    return rc;
-}
-
+/* fsync: what the descriptor buffered commits synchronously, and the
+ * process's lazy commits (a create, earlier closes: this file's included)
+ * are made durable with it (one round trip more only if that commit did
+ * not already cover them). */
 int vfs_fsync(struct vfs_file *f)
 {
     if (!vfs_is_writer(f))
-        return vfs_sync_create(f);
+        return vfs_session_sync(0);
     pthread_mutex_lock(&f->wlock);
     int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
     if (rc == 0)
-        rc = vfs_sync_create(f);
+        rc = vfs_session_sync(0);
     pthread_mutex_unlock(&f->wlock);
     return rc;
+}
+
+int vfs_sync_volume(void)
+{
+    return vfs_session_sync(META_SYNC_ALL);
 }
 
 /* Truncate or extend an inode, by inode; used by ftruncate and truncate. */
@@ -556,16 +559,19 @@ uint64_t vfs_file_size(struct vfs_file *f)
     return s;
 }
 
-/* Release-time commit; the caller frees the file whatever this returns. */
+/* Release-time commit; the caller frees the file whatever this returns.
+ * Not waited for (group commit) unless SHIMFS_SYNC_CLOSE=1, which waits
+ * for this commit and the process's earlier lazy ones (a lazy create). */
 int vfs_writer_close(struct vfs_file *f)
 {
+    int sync_close = vfs_eng.cfg.sync_close;
     if (!vfs_is_writer(f))
-        return vfs_sync_create(f);
+        return sync_close ? vfs_session_sync(0) : 0;
     pthread_mutex_lock(&f->wlock);
     f->closing = 1;
     int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
-    if (rc == 0)
-        rc = vfs_sync_create(f);
+    if (rc == 0 && sync_close)
+        rc = vfs_session_sync(0);
     vfs_upload_discard_locked(f);
     vfs_map_leave(f);
     vfs_dirty_clear(f);

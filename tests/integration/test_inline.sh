@@ -16,9 +16,9 @@
 #  - a version 3 volume: a reader reads it as it is, the first writer
 #    upgrades it to 4 and its tiny files then go inline;
 #  - a new file's create does not wait for the database's disk
-#    (META_CREATE_LAZY), but an empty file's close makes it durable: it
-#    survives a database crash right after (a control commit that nobody
-#    flushed does not).
+#    (META_CREATE_LAZY), but its creator's exit makes it durable (group
+#    commit, test_group_commit): an empty file survives a database crash
+#    right after (a control commit that nobody flushed does not).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_services
@@ -211,10 +211,11 @@ NODE=v3d shim cat "$PREFIX/after" > "$TEST_SCRATCH/back"
 assert_files_equal "$TEST_SCRATCH/a4k" "$TEST_SCRATCH/back" "and reads back"
 META=$META_MAIN
 
-# ---- a new file's lazy create is durable once close returns ----
+# ---- a new file's lazy create is durable once its creator exited ----
 # A private cluster whose WAL writer waits 10 s, crashed (immediate stop,
-# no checkpoint) right after: the empty file's close made its create
-# durable (meta_sync); the create of a file whose creator was killed
+# no checkpoint) right after: the exit of the empty file's creator made its
+# create durable (meta_sync: it had no session to close); the create of a
+# file whose creator was killed
 # before close, made after that, is lost (the control: the crash does lose
 # what nobody flushed, so the first check can fail).
 P=$TEST_SCRATCH/pg
