@@ -3,7 +3,11 @@
 # (SHIMFS_INLINE_MAX) against the same files in the bucket, in one run, on
 # the running test services (scripts/services.sh start):
 #   - durable 4 KiB files/s of one writer (tests/tools/tiny_files: open,
-#     write, close; close commits), inline and with SHIMFS_INLINE_MAX=0;
+#     write, close for each file, then one sync(), all timed: every file is
+#     durable when the clock stops), inline and with SHIMFS_INLINE_MAX=0,
+#     each with group commit (closes not waited for, the default) and with
+#     SHIMFS_SYNC_CLOSE=1 (a WAL flush per close: the behaviour before
+#     group commit), with the ratio;
 #   - the server's small-PUT rate: COUNT PUTs of 4 KiB one at a time and 32
 #     in parallel (tests/tools/obj_bench);
 #   - files of 4, 16, 32 and 64 KiB, inline (SHIMFS_INLINE_MAX=64K) and not,
@@ -47,7 +51,7 @@ files_run() {
     shim mkdir "$PREFIX$dir"
     env "$@" LD_PRELOAD="$BUILD/libshimfs.so" SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
         SHIMFS_CACHE_DIR="$WORK/cache" SHIMFS_LOG=error \
-        "$BUILD/tools/tiny_files" "$PREFIX$dir" "$COUNT" "$size" | rate
+        "$BUILD/tools/tiny_files" "$PREFIX$dir" "$COUNT" "$size" sync | rate
 }
 # the database's own bound for one writer: a 4 KiB row per synchronous
 # commit (pgbench, one client, 5 s)
@@ -66,25 +70,34 @@ put_run() { # parallel
 }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-44s %s\n' "durable 4 KiB files, one writer ($COUNT, median of $REPS)" "files/s"
+printf '%-44s %s\n' "durable 4 KiB files, one writer, then sync ($COUNT, median of $REPS)" "files/s"
 declare -A R
 for r in $(seq "$REPS"); do
     R[inline]+="$(files_run 4096 SHIMFS_INLINE_MAX=16K) "
+    R[inline_sc]+="$(files_run 4096 SHIMFS_INLINE_MAX=16K SHIMFS_SYNC_CLOSE=1) "
     R[bucket]+="$(files_run 4096 SHIMFS_INLINE_MAX=0) "
+    R[bucket_sc]+="$(files_run 4096 SHIMFS_INLINE_MAX=0 SHIMFS_SYNC_CLOSE=1) "
     R[put1]+="$(put_run 1) "
     R[put32]+="$(put_run 32) "
     R[commit]+="$(commit_run) "
 done
-for k in inline bucket put1 put32 commit; do
+declare -A M
+for k in inline inline_sc bucket bucket_sc put1 put32 commit; do
     case $k in
-    inline) what="inline (SHIMFS_INLINE_MAX=16K)" ;;
-    bucket) what="in the bucket (SHIMFS_INLINE_MAX=0)" ;;
+    inline) what="inline, group commit (the default)" ;;
+    inline_sc) what="inline, SHIMFS_SYNC_CLOSE=1 (before)" ;;
+    bucket) what="bucket (INLINE_MAX=0), group commit" ;;
+    bucket_sc) what="bucket (INLINE_MAX=0), SHIMFS_SYNC_CLOSE=1" ;;
     put1) what="server: 4 KiB PUTs one at a time (objects/s)" ;;
     put32) what="server: 4 KiB PUTs 32 in parallel (objects/s)" ;;
     commit) what="database: 4 KiB row per sync commit (tps)" ;;
     esac
-    printf '%-44s %s   (runs: %s)\n' "$what" "$(tr ' ' '\n' <<< "${R[$k]}" | grep . | median)" "${R[$k]% }"
+    M[$k]=$(tr ' ' '\n' <<< "${R[$k]}" | grep . | median)
+    printf '%-44s %s   (runs: %s)\n' "$what" "${M[$k]}" "${R[$k]% }"
 done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+echo "group commit / SHIMFS_SYNC_CLOSE=1: inline $(ratio "${M[inline]}" "${M[inline_sc]}")x," \
+    "bucket $(ratio "${M[bucket]}" "${M[bucket_sc]}")x"
 echo
 printf '%-10s %-16s %-16s\n' "file size" "inline files/s" "bucket files/s"
 for kib in 4 16 32 64; do
