@@ -209,4 +209,7 @@ void vfs_session_after_fork(struct vfs_engine *e)
     e->session.cond_ready = 0;
     e->session.thread = e->session.busy = 0;
     e->session.head = e->session.tail = 0;
+    /* the parent's lazy commits are the parent's to flush (at its exit):
+     * a child that exits without writing makes no round trip */
+    e->session.lazy = 0;
 }

@@ -12,6 +12,7 @@
 #    server's WAL flush position passes the closes' commits;
 #  - the writer's exit flushes (its session's close: no extra statement);
 #  - a writer killed with SIGKILL after close loses nothing close returned;
+#  - a fork child's exit does not flush its parent's closes (no round trip);
 #  - SHIMFS_SYNC_CLOSE=1: closes commit synchronously (no async commit).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -163,6 +164,38 @@ kill -9 "$(awk '{print $2}' "$TEST_SCRATCH/killed.out")"   # python itself, not 
 wait "$killed" 2>/dev/null || true
 NODE=r3 shim cat "$PREFIX/d/k" > "$TEST_SCRATCH/back"
 assert_files_equal "$TEST_SCRATCH/a4k" "$TEST_SCRATCH/back" "a writer killed after close lost nothing"
+
+# ---- a fork child that exits does not flush its parent's closes ----
+cat > "$TEST_SCRATCH/forker.py" <<'EOF'
+import os, sys, time
+def wait_flag(path):
+    for _ in range(600):                  # bounded: 60 s
+        if os.path.exists(path):
+            return
+        time.sleep(0.1)
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(fd, b"forked")
+os.close(fd)
+print("closed", flush=True)
+wait_flag(sys.argv[2])
+pid = os.fork()
+if pid == 0:
+    sys.exit(0)                           # exit(): the atexit handlers run
+os.waitpid(pid, 0)
+print("forked", flush=True)
+wait_flag(sys.argv[3])
+EOF
+shim "$PY" "$TEST_SCRATCH/forker.py" "$PREFIX/d/f" "$FLAGS/fork" "$FLAGS/forkend" \
+    > "$TEST_SCRATCH/forker.out" 2>&1 &
+forker=$!
+wait_for 60 grep -qx closed "$TEST_SCRATCH/forker.out" || fail "the forker did not close its file"
+f0=$(flush_calls)
+touch "$FLAGS/fork"
+wait_for 60 grep -qx forked "$TEST_SCRATCH/forker.out" ||
+    fail "the forker's child: $(cat "$TEST_SCRATCH/forker.out")"
+assert_eq 0 "$(($(flush_calls) - f0))" "a fork child's exit made no flush for its parent's close"
+touch "$FLAGS/forkend"
+wait "$forker" || fail "the forker failed: $(cat "$TEST_SCRATCH/forker.out")"
 
 # ---- SHIMFS_SYNC_CLOSE=1: every close waits, as before group commit ----
 a0=$(async_calls)
