@@ -135,13 +135,12 @@ static int meta_write_body(struct meta_conn *c, void *arg)
 {
     struct meta_write_args *wa = arg;
     struct meta_params p[4];
-    struct meta_q qa[5], *q = qa + 1;
-    int n = 0;
-    int64_t now = meta_now_ns();
     /* META_WRITE_LAZY: the commit is not waited for (set first, in the same
      * round trip; transaction-local, so a rerun sets it again) */
+    struct meta_q qa[5] = { { .stmt = MS_ASYNC_COMMIT } }, *q = qa + 1;
     struct meta_q *qs = wa->lazy ? qa : q;
-    qa[0] = (struct meta_q){ .stmt = MS_ASYNC_COMMIT };
+    int n = 0;
+    int64_t now = meta_now_ns();
     /* p[0] points into it until meta_run below has sent the queries */
     char one[32];
     if (wa->set_size) {
