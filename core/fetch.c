@@ -285,8 +285,9 @@ static void fetch_keep_recent_locked(const struct volume *v, struct flight *f)
 }
 
 /* A landed block that a reader copied to its end (a sequential reader is
- * done with it) and that the cache is done with (written, or refused)
- * leaves the blocks kept for late readers at once, instead of when half
+ * done with it) and that the cache has written (one it refused or dropped
+ * stays, or it would be fetched twice) leaves the blocks kept for late
+ * readers at once, instead of when half
  * the memory budget has landed after it: its buffer goes back to the
  * spares and a later GET lands in it. Kept until then, a cold 512 MiB
  * read mapped 128 fresh 4 MiB buffers (57k page faults, each page zeroed:
