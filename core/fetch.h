@@ -48,12 +48,15 @@ void fetch_after_fork(void);
  * reader_from_memory count a reader's block pieces served from the node
  * cache and from a landed (or awaited) flight; reader_stalls and
  * reader_stall_ns, the pieces a reader had to wait for (a GET it led or
- * joined in the air) and the time it waited. Logged at exit at debug level
+ * joined in the air) and the time it waited; buffers_mapped, the block
+ * buffers made afresh (not a spare reused: each of its pages is faulted in
+ * and zeroed as the object lands). Logged at exit at debug level
  * (SHIMFS_LOG=debug) when this process made GETs. */
 struct fetch_stats {
     uint64_t gets, get_bytes, get_ns_total, shared_waits, prefetch_queued, prefetch_dropped,
         failures;
     uint64_t reader_from_cache, reader_from_memory, reader_stalls, reader_stall_ns;
+    uint64_t buffers_mapped;
 };
 void fetch_get_stats(struct fetch_stats *st);
 

@@ -8,7 +8,9 @@
 #  - sequential reads (dd bs=128K, cat), a backwards reader of odd-sized
 #    pieces, a file with holes, four threads and two processes at once;
 #  - a cold sequential read copies every piece from memory, none from the
-#    cache file (the debug counters logged at exit), and the blocks it left
+#    cache file (the debug counters logged at exit), GETs each block once
+#    and lands them in reused buffers (at most half of them mapped afresh),
+#    and the blocks it left
 #    in the cache read back right in a new process without one GET;
 #  - a block whose object is missing, or corrupt, in the middle of the
 #    file: the read fails with EIO within 20 s, one warn line.
@@ -120,6 +122,40 @@ case $got in
     *" 0 from the cache, "*" from memory"*) pass "a cold sequential read copies every piece from memory" ;;
     *) fail "a cold sequential read copies from memory (got: $got)" ;;
 esac
+# the blocks a sequential reader is done with give their buffers back for
+# the next GETs once the cache has them. The reader reads block by block
+# and waits for each block's cache file before going on (bounded), so the
+# count does not depend on how fast the cache writes: a window of 8 ahead,
+# 4 GETs at once. All 96 were fresh buffers (each page faulted in and
+# zeroed) when landed blocks were kept until half the memory budget had
+# landed after them.
+cat > "$TEST_SCRATCH/blockwise.py" <<'EOF'
+import glob, os, sys, time
+path, cache, bs = sys.argv[1], sys.argv[2], 65536
+fd = os.open(path, os.O_RDONLY)
+size = os.fstat(fd).st_size
+for i in range(size // bs):
+    assert len(os.pread(fd, bs, i * bs)) == bs
+    pat = os.path.join(cache, "blocks", "**", "*_%d_%d" % (i, bs))
+    for _ in range(1000):
+        if glob.glob(pat, recursive=True):
+            break
+        time.sleep(0.01)
+print("read")
+EOF
+mktemp -d "$TEST_SCRATCH/cache-XXXXXX" > "$TEST_SCRATCH/last-cache"
+SHIM_LOG=debug shim_warm env SHIMFS_THREADS=4 SHIMFS_PREFETCH=8 \
+    "$PY" "$TEST_SCRATCH/blockwise.py" "$PREFIX/big" "$(cat "$TEST_SCRATCH/last-cache")" \
+    > /dev/null 2> "$ERR" || true
+got=$(grep 'debug fetch: .* GETs' "$ERR" || true)
+mapped=$(printf '%s\n' "$got" | sed -n 's/.* \([0-9]*\) block buffers mapped.*/\1/p')
+gets=$(printf '%s\n' "$got" | sed -n 's/.*fetch: \([0-9]*\) GETs.*/\1/p')
+assert_eq 96 "${gets:-none}" "a cold sequential read GETs each of its 96 blocks once ($got)"
+if [ -n "$mapped" ] && [ "$mapped" -le 32 ]; then
+    pass "a cold sequential read reuses block buffers ($mapped mapped for 96 blocks)"
+else
+    fail "a cold sequential read reuses block buffers (got: $got)"
+fi
 # what it left in the cache (around the page cache) reads back, no GET
 assert_eq "$want" "$(SHIM_LOG=debug shim_warm dd if="$PREFIX/big" bs=1M status=none 2> "$ERR" | sum)" \
     "the blocks the stream cached read back right in a new process"
