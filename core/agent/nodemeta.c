@@ -894,6 +894,12 @@ static int nm_base_header(struct nodemeta *nm, uint64_t dir, struct nm_header *h
     return 0;
 }
 
+int nodemeta_dir_held(struct nodemeta *nm, uint64_t dir)
+{
+    struct nm_header h;
+    return nm_base_header(nm, dir, &h) == 0;
+}
+
 /* Whether the delta covering local commits up to `covered` may take
  * commit seq: no other local commit changed dir in between, and seq's
  * own directories are known. */

@@ -194,6 +194,9 @@ struct nodemeta_change {
 };
 int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
                        const struct nodemeta_change *c, int n);
+/* Whether the node holds a snapshot file of dir (valid or not: the node
+ * agent patches what it holds, nodemeta_dir_patch checks the rest). */
+int nodemeta_dir_held(struct nodemeta *nm, uint64_t dir);
 /* Next record of s's delta: 1 name set (*a), 2 name gone, 3 name touched
  * (its entry takes a->mtime_ns and ctime_ns), 4 the name's entry takes *a
  * if it is inode a->ino, 0 end, -EBADMSG. */
