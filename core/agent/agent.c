@@ -293,6 +293,11 @@ static void agent_row_cb(void *arg, const struct meta_change *c)
  * all. */
 #define AGENT_PATCH_DIR 64
 #define AGENT_PATCH_POLL 256
+/* Only snapshots of more entries than this are patched: its readers take
+ * those as a listing with no block maps anyway (VFS_SNAP_MAX), where a
+ * patched smaller one would lose its block maps (its files' opens would
+ * each ask for theirs), and reading it again is cheap. */
+#define AGENT_PATCH_MIN 16384
 
 struct agent_names {
     uint64_t dir;
@@ -337,7 +342,7 @@ static void agent_name_cb(void *arg, const char *name, size_t nlen, const struct
 static int agent_patch_dir(struct meta *m, struct nodemeta *nm, uint64_t dir, uint64_t since,
                            int own_row, struct agent_names *p, int *budget)
 {
-    if (!nodemeta_dir_held(nm, dir))
+    if (nodemeta_dir_held(nm, dir) <= AGENT_PATCH_MIN)
         return -ENOENT;
     p->dir = dir;
     p->n = p->bad = 0;
