@@ -379,7 +379,7 @@ struct meta_conn_gate {
      * so the calls in order bring a listing of dir taken before the
      * horizon's changes to the state of that snapshot. A file with
      * several names comes with its row (parent 0): the caller decides.
-     * Returns how many; -E2BIG when more than limit of a kind matched (no
+     * Returns how many; -E2BIG when limit or more of a kind matched (no
      * callback ran); -EOPNOTSUPP on a volume older than schema 5. */ \
     X(dir_changes, (struct meta *m, uint64_t dir, uint64_t since, int limit, \
                     meta_name_change_cb cb, void *arg), dir, since, limit, cb, arg) \

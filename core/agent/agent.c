@@ -16,6 +16,14 @@
  * server runs (the horizon waits for it); a row already reported with the
  * same transaction id is not marked again.
  *
+ * A directory the node holds a big snapshot of is patched instead of
+ * marked (schema 5, agent_patch_dir): its names changed since the same
+ * horizon are read after the poll and appended to the snapshot's delta.
+ * Those rows are at least as new as the poll's snapshot, so the patched
+ * snapshot is as exact as a marked one read again would be; a change they
+ * show that committed after the poll's snapshot is in the next poll too,
+ * and applied again to the same end.
+ *
  * A volume older than schema 3 has no log: the agent then compares the
  * server's snapshot (pg_current_snapshot(), cluster-wide) with the
  * previous poll's and marks everything when it moved, as before.

@@ -25,9 +25,12 @@
  *    directory no poll has seen change since, is as fresh as the last poll
  *    (its age counts from there). Commits in other databases of the server
  *    mark nothing. Without a live agent the stamp ages and the TTL rule
- *    above is all that is left. A change seen by the agent never empties a
+ *    above is all that is left. A change the agent marks never empties a
  *    process's own caches: it only stops extending the snapshots of that
- *    directory.
+ *    directory. A change it patches into a big snapshot instead (schema 5,
+ *    agent.c) is a local commit step for dir, as the node's own are: the
+ *    processes drop their cached answers of dir and read the patched
+ *    snapshot.
  *  - Files are written aside and renamed into place, carry a checksum and
  *    the layout of the structures they hold; anything damaged, truncated,
  *    foreign or from another build is ignored (and the caller asks the
