@@ -294,11 +294,11 @@ static void agent_row_cb(void *arg, const struct meta_change *c)
 
 /* ---- patching the node's snapshots with others' changes ---- */
 
-/* The names one directory's patch takes (a fetch asks one more: past
- * that the folder is marked), and the names all patches of one poll take:
- * each two of them step the node's ring of local commits (1024 slots) by
- * one, and a process whose cached answers lag by a whole ring drops them
- * all. */
+/* The names of each kind (set, removed) one directory's patch takes (as
+ * many in the answer means more: the folder is marked), and the names all
+ * patches of one poll take: each two of them step the node's ring of
+ * local commits (1024 slots) by one, and a process whose cached answers
+ * lag by a whole ring drops them all. */
 #define AGENT_PATCH_DIR 64
 #define AGENT_PATCH_POLL 256
 /* Only snapshots of more entries than this are patched: its readers take
