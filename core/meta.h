@@ -46,7 +46,7 @@
 
 #define META_ROOT_INO 1
 #define META_NAME_MAX 255
-#define META_SCHEMA_VERSION 4
+#define META_SCHEMA_VERSION 5
 /* The bound of one call when meta_set_timeout was not given one (ms). */
 #define META_TIMEOUT_DEFAULT_MS 30000
 /* The most directories meta_read_dirs_all reads in one round trip. */
@@ -136,6 +136,10 @@ typedef void (*meta_dir_end_cb)(void *arg, int i, int rc);
  * now), or a directory that was deleted (gone). chg: the transaction's id. */
 struct meta_change { uint64_t ino, parent, chg; uint32_t mode; int gone; };
 typedef void (*meta_change_cb)(void *arg, const struct meta_change *c);
+/* One changed name of a directory (meta_dir_changes): its inode row as it
+ * is now, or a == NULL: no entry has the name now. */
+typedef void (*meta_name_change_cb)(void *arg, const char *name, size_t nlen,
+                                    const struct meta_attr *a);
 
 /* meta_next_ids kinds. */
 enum meta_id_kind { META_ID_INODE = 1, META_ID_SLICE = 2 };
@@ -375,6 +379,17 @@ struct meta_conn_gate {
      * the volume has no log (schema version < 3: use meta_change_token). */ \
     X(changes_since, (struct meta *m, uint64_t since, int limit, uint64_t *horizon, \
                       meta_change_cb cb, void *arg), since, limit, horizon, cb, arg) \
+    /* The names of directory dir that transactions with ids >= since
+     * (a horizon of meta_changes_since, not 0) set or removed, in one
+     * snapshot: cb gets each name no entry holds now (a NULL), then each
+     * name of an inode written since with that inode's row as it is now,
+     * so the calls in order bring a listing of dir taken before the
+     * horizon's changes to the state of that snapshot. A file with
+     * several names comes with its row (parent 0): the caller decides.
+     * Returns how many; -E2BIG when limit or more of a kind matched (no
+     * callback ran); -EOPNOTSUPP on a volume older than schema 5. */ \
+    X(dir_changes, (struct meta *m, uint64_t dir, uint64_t since, int limit, \
+                    meta_name_change_cb cb, void *arg), dir, since, limit, cb, arg) \
     /* NUL-separated names, as listxattr(2). */ \
     X(listxattr, (struct meta *m, uint64_t ino, char *buf, size_t cap), ino, buf, cap) \
     \

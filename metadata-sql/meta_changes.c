@@ -151,6 +151,7 @@ void meta_chg_note(const struct meta_q *q)
     case MS_SLICE_REFERENCED: case MS_TX_REPEATABLE: case MS_FSCK_DANGLING:
     case MS_FSCK_LOST: case MS_FSCK_DIR_PARENT: case MS_FSCK_NLINK: case MS_FSCK_ORPHANS:
     case MS_FSCK_SLICES_MISSING: case MS_FSCK_SIZES: case MS_CHANGE_TOKEN: case MS_CHANGES:
+    case MS_DIR_CHANGES:
     case MS_FORGET_GARBAGE_INLINE: case MS_INLINE_GET: case MS_LIST_INLINE:
     case MS_ASYNC_COMMIT: case MS_WAL_FLUSH:
         break;
@@ -182,13 +183,15 @@ int meta_committed_dirs(struct meta *m, uint64_t *dirs, int cap)
 
 #define CHG_VERSION_RECHECK_NS (30LL * 1000000000LL)
 
-/* Whether the volume has the log: a version 2 volume may be upgraded while
- * an agent polls it, so the version is asked again now and then (the
- * time of the last question is the process's: one agent, one thread). */
-static int meta_changes_ready(struct meta *m)
+/* Whether the volume has schema version `want` (3: the log, 5: the names
+ * changed): a volume may be upgraded while an agent polls it, so the
+ * version is asked again now and then (the time of the last question is
+ * the process's: one agent, one thread). */
+static int meta_changes_ready(struct meta *m, int want)
 {
     static int64_t asked;
-    if (__atomic_load_n(&m->version, __ATOMIC_ACQUIRE) >= 3)
+    int have = __atomic_load_n(&m->version, __ATOMIC_ACQUIRE);
+    if (have >= want)
         return 1;
     int64_t now = meta_now_ns();
     if (asked && now - asked < CHG_VERSION_RECHECK_NS)
@@ -199,9 +202,9 @@ static int meta_changes_ready(struct meta *m)
         return 0;
     int64_t v = PQntuples(r) == 1 && !meta_r_isnull(r, 0, 0) ? meta_r_int(r, 0, 0) : 0;
     PQclear(r);
-    if (v >= 3 && v <= META_SCHEMA_VERSION)
+    if (v > have && v <= META_SCHEMA_VERSION)
         __atomic_store_n(&m->version, (int)v, __ATOMIC_RELEASE);
-    return v >= 3;
+    return v >= want;
 }
 
 int meta_changes_since(struct meta *m, uint64_t since, int limit, uint64_t *horizon,
@@ -209,7 +212,7 @@ int meta_changes_since(struct meta *m, uint64_t since, int limit, uint64_t *hori
 {
     if (limit <= 0)
         return -EINVAL;
-    if (!meta_changes_ready(m))
+    if (!meta_changes_ready(m, 3))
         return -EOPNOTSUPP;
     struct meta_params p;
     meta_p_init(&p);
@@ -246,4 +249,49 @@ int meta_changes_since(struct meta *m, uint64_t since, int limit, uint64_t *hori
     if (!have)
         return -EIO;
     return kind1 >= limit || kind2 >= limit ? -E2BIG : rows;
+}
+
+int meta_dir_changes(struct meta *m, uint64_t dir, uint64_t since, int limit,
+                     meta_name_change_cb cb, void *arg)
+{
+    if (limit <= 0 || !dir || !since)
+        return -EINVAL;
+    if (!meta_changes_ready(m, 5))
+        return -EOPNOTSUPP;
+    struct meta_params p;
+    meta_p_init(&p);
+    meta_p_int(&p, (int64_t)dir);
+    meta_p_int(&p, (int64_t)since);
+    meta_p_int(&p, limit);
+    PGresult *r;
+    int rc = meta_read(m, MS_DIR_CHANGES, &p, &r);
+    if (rc < 0)
+        return rc;
+    int set = 0, gone = 0;
+    rc = PQnfields(r) < 2 + META_NCOLS ? -EIO : 0;
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+        if (meta_r_int(r, i, 0) == 2)
+            gone++;
+        else
+            set++;
+    /* the removals first: a name removed and made again since is set last */
+    for (int pass = 2; rc == 0 && set < limit && gone < limit && pass >= 1; pass--)
+        for (int i = 0; i < PQntuples(r); i++) {
+            if (meta_r_int(r, i, 0) != pass)
+                continue;
+            size_t nlen;
+            const char *name = meta_r_bytes(r, i, 1, &nlen);
+            struct meta_attr a;
+            if (pass == 1)
+                meta_r_attr(r, i, 2, &a);
+            if (!name || nlen == 0 || nlen > META_NAME_MAX) {
+                rc = -EIO;
+                break;
+            }
+            cb(arg, name, nlen, pass == 1 ? &a : NULL);
+        }
+    PQclear(r);
+    if (rc < 0)
+        return rc;
+    return set >= limit || gone >= limit ? -E2BIG : set + gone;
 }

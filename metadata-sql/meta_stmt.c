@@ -512,6 +512,18 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
         "WHERE n.chg >= $1::bigint::text::xid8 LIMIT $2) "
         "UNION ALL (SELECT 2, g.ino, 0, 0, g.chg::text::bigint FROM inode_gone g "
         "WHERE g.chg >= $1::bigint::text::xid8 LIMIT $2)" },
+    /* The names of directory $1 changed by transactions with ids >= $2
+     * (schema 5, meta_dir_changes): (1, name, inode row) for each name of
+     * an inode written since (every name that appears or moves comes with
+     * its inode's row), (2, name, NULLs) for each name removed or renamed
+     * away since that no entry holds now; at most $3 of each kind. */
+    [MS_DIR_CHANGES] = { "shimfs_dir_changes",
+        "(SELECT 1, e.name, " COLS " FROM inode n JOIN entry e ON e.ino = n.ino "
+        "WHERE n.chg >= $2::bigint::text::xid8 AND e.parent = $1::bigint LIMIT $3) "
+        "UNION ALL (SELECT 2, g.name, " COLS " FROM (SELECT DISTINCT y.name FROM entry_gone y "
+        "WHERE y.parent = $1::bigint AND y.chg >= $2::bigint::text::xid8 AND NOT EXISTS "
+        "(SELECT 1 FROM entry x WHERE x.parent = $1::bigint AND x.name = y.name) LIMIT $3) g "
+        "LEFT JOIN inode n ON false)" },
 
     /* ---- read routing (meta_route.c): WAL positions as bigint (binary
      * pg_lsn is 8 bytes). On the read server NULL means "not a standby":

@@ -16,6 +16,14 @@
  * server runs (the horizon waits for it); a row already reported with the
  * same transaction id is not marked again.
  *
+ * A directory the node holds a big snapshot of is patched instead of
+ * marked (schema 5, agent_patch_dir): its names changed since the same
+ * horizon are read after the poll and appended to the snapshot's delta.
+ * Those rows are at least as new as the poll's snapshot, so the patched
+ * snapshot is as exact as a marked one read again would be; a change they
+ * show that committed after the poll's snapshot is in the next poll too,
+ * and applied again to the same end.
+ *
  * A volume older than schema 3 has no log: the agent then compares the
  * server's snapshot (pg_current_snapshot(), cluster-wide) with the
  * previous poll's and marks everything when it moved, as before.
@@ -284,15 +292,104 @@ static void agent_row_cb(void *arg, const struct meta_change *c)
     }
 }
 
-/* Mark the directories of this poll's rows not already reported by the
- * previous poll with the same transaction id. Returns how many. */
-static int agent_mark_new(struct agent_watch *w, struct nodemeta *nm)
+/* ---- patching the node's snapshots with others' changes ---- */
+
+/* The names of each kind (set, removed) one directory's patch takes (as
+ * many in the answer means more: the folder is marked), and the names all
+ * patches of one poll take: each two of them step the node's ring of
+ * local commits (1024 slots) by one, and a process whose cached answers
+ * lag by a whole ring drops them all. */
+#define AGENT_PATCH_DIR 64
+#define AGENT_PATCH_POLL 256
+/* Only snapshots of more entries than this are patched: its readers take
+ * those as a listing with no block maps anyway (VFS_SNAP_MAX), where a
+ * patched smaller one would lose its block maps (its files' opens would
+ * each ask for theirs), and reading it again is cheap. */
+#define AGENT_PATCH_MIN 16384
+
+struct agent_names {
+    uint64_t dir;
+    int n, bad;
+    int same;       /* 2: records of names dir had (nodemeta_change.touch) */
+    /* AGENT_PATCH_DIR of each kind (names set, names gone) */
+    struct nodemeta_change c[2 * AGENT_PATCH_DIR];
+    struct meta_attr a[2 * AGENT_PATCH_DIR];
+    char name[2 * AGENT_PATCH_DIR][META_NAME_MAX + 1];
+};
+
+static void agent_name_cb(void *arg, const char *name, size_t nlen, const struct meta_attr *a)
 {
+    struct agent_names *p = arg;
+    /* a file with several names: the other folders listing it are not
+     * named by the log (its row says parent 0), so the poll marks all */
+    if (a && a->parent != p->dir)
+        p->bad = -EMLINK;
+    if (p->n == 2 * AGENT_PATCH_DIR || nlen > META_NAME_MAX) {
+        p->bad = -E2BIG;
+        return;
+    }
+    int i = p->n++;
+    memcpy(p->name[i], name, nlen);
+    p->name[i][nlen] = 0;
+    if (a)
+        p->a[i] = *a;
+    p->c[i] = (struct nodemeta_change){ p->name[i], nlen, a ? &p->a[i] : NULL, p->same };
+}
+
+/* Bring the node's snapshot of dir up to the changes since horizon since:
+ * its changed names (meta_dir_changes) appended to its delta as the node's
+ * own commits append theirs, each group of two under a local sequence
+ * step marking dir (a snapshot of dir asked before it, and not the one
+ * patched, is stale then; see nodemeta_dir_patch). own_row: dir's own row
+ * is among the poll's changes; when it is not, no name of dir came or
+ * went (every such change writes the parent's row), so the records are
+ * same-inode sets, which keep the snapshot's attributes of dir (a name
+ * that came after the poll's snapshot makes the records unplaceable, and
+ * the reader reads the folder afresh). 0 when patched, or -errno: the
+ * caller marks dir instead (*budget: names left this poll). */
+static int agent_patch_dir(struct meta *m, struct nodemeta *nm, uint64_t dir, uint64_t since,
+                           int own_row, struct agent_names *p, int *budget)
+{
+    if (nodemeta_dir_held(nm, dir) <= AGENT_PATCH_MIN)
+        return -ENOENT;
+    p->dir = dir;
+    p->n = p->bad = 0;
+    p->same = own_row ? 0 : 2;
+    if (*budget <= 0)
+        return -E2BIG;
+    int rc = meta_dir_changes(m, dir, since, *budget < AGENT_PATCH_DIR ? *budget : AGENT_PATCH_DIR,
+                              agent_name_cb, p);
+    if (rc < 0)
+        return rc;
+    if (p->bad)
+        return p->bad;
+    if (p->n == 0)
+        return -ENODATA;    /* only its own attributes changed: asked again */
+    *budget -= p->n;
+    rc = 0;
+    for (int i = 0; i < p->n && rc == 0; i += 2) {
+        uint64_t seq = nodemeta_mark_local(nm, &dir, 1) + 1;
+        rc = nodemeta_dir_patch(nm, dir, seq, &p->c[i], p->n - i < 2 ? p->n - i : 2);
+    }
+    return rc;
+}
+
+/* The directories of this poll's rows not already reported by the
+ * previous poll with the same transaction id: the snapshots the node holds
+ * of them patched (meta_dir_changes from the horizon since), the others
+ * marked (and all of them when a row names none). Returns how many
+ * directories were marked (-1: all); *patched: how many patched. */
+static int agent_mark_new(struct agent_watch *w, struct meta *m, struct nodemeta *nm,
+                          uint64_t since, int *patched)
+{
+    *patched = 0;
     if (w->ncur == 0)
         return 0;
     qsort(w->cur, (size_t)w->ncur, sizeof *w->cur, agent_row_cmp);
-    uint64_t *dirs = malloc((size_t)(2 * w->ncur + 1) * sizeof *dirs);
-    int n = 0, all = !dirs;
+    /* dirs[0..n): changed directories; gone[0..ng): deleted ones, never patched */
+    uint64_t *dirs = malloc((size_t)(3 * w->ncur + 1) * sizeof *dirs);
+    uint64_t *gone = dirs ? dirs + 2 * w->ncur : NULL;
+    int n = 0, ng = 0, all = !dirs;
     for (int i = 0; i < w->ncur && !all; i++) {
         const struct agent_row *r = &w->cur[i];
         const struct agent_row *old = w->nprev
@@ -303,21 +400,41 @@ static int agent_mark_new(struct agent_watch *w, struct nodemeta *nm)
             all = 1;
         for (int k = 0; k < r->ndir; k++)
             dirs[n++] = r->dir[k];
+        if (r->key >> 63)
+            gone[ng++] = r->dir[0];
     }
     if (all) {
         nodemeta_mark_remote(nm, NULL, -1);
-        n = -1;
-    } else if (n) {
-        qsort(dirs, (size_t)n, sizeof *dirs, agent_u64_cmp);
-        int u = 0;
-        for (int i = 0; i < n; i++)
-            if (u == 0 || dirs[u - 1] != dirs[i])
-                dirs[u++] = dirs[i];
-        nodemeta_mark_remote(nm, dirs, u);
-        n = u;
+        free(dirs);
+        return -1;
     }
+    qsort(dirs, (size_t)n, sizeof *dirs, agent_u64_cmp);
+    qsort(gone, (size_t)ng, sizeof *gone, agent_u64_cmp);
+    struct agent_names *p = malloc(sizeof *p);
+    int u = 0, budget = AGENT_PATCH_POLL;
+    for (int i = 0; i < n; i++) {
+        if (i && dirs[i - 1] == dirs[i])
+            continue;
+        int rc = -ENOMEM;
+        struct agent_row own = { .key = dirs[i] };
+        if (p && !bsearch(&dirs[i], gone, (size_t)ng, sizeof *gone, agent_u64_cmp))
+            rc = agent_patch_dir(m, nm, dirs[i], since,
+                                 bsearch(&own, w->cur, (size_t)w->ncur, sizeof own, agent_row_cmp) != NULL,
+                                 p, &budget);
+        if (rc == 0) {
+            ++*patched;
+            continue;
+        }
+        if (rc != -ENOENT && rc != -ENODATA && rc != -ENOMEM)
+            log_debug("agent", "directory %llu marked, not patched: %s",
+                      (unsigned long long)dirs[i], strerror(-rc));
+        dirs[u++] = dirs[i];
+    }
+    free(p);
+    if (u)
+        nodemeta_mark_remote(nm, dirs, u);
     free(dirs);
-    return n;
+    return u;
 }
 
 /* One poll of the change log. -EOPNOTSUPP: the volume has none. */
@@ -330,7 +447,7 @@ static int agent_poll_log(struct agent_watch *w, struct meta *m, struct nodemeta
     int rc = meta_changes_since(m, w->since, AGENT_CHANGES_MAX, &horizon, agent_row_cb, w);
     if (rc < 0 && rc != -E2BIG)
         return rc;
-    int marked = 0;
+    int marked = 0, patched = 0;
     if (!w->since) {
         nodemeta_chain_start(nm);   /* from now on no change escapes the polls */
         log_debug("agent", "watching the volume's change log from transaction %llu",
@@ -339,12 +456,12 @@ static int agent_poll_log(struct agent_watch *w, struct meta *m, struct nodemeta
         nodemeta_mark_remote(nm, NULL, -1);
         marked = -1;
     } else {
-        marked = agent_mark_new(w, nm);
+        marked = agent_mark_new(w, m, nm, w->since, &patched);
     }
-    if (marked)
-        log_debug("agent", "%d changes since transaction %llu: %s %d directories", w->ncur,
-                  (unsigned long long)w->since, marked < 0 ? "marked all" : "marked",
-                  marked < 0 ? 0 : marked);
+    if (marked || patched)
+        log_debug("agent", "%d changes since transaction %llu: %s %d directories, patched %d",
+                  w->ncur, (unsigned long long)w->since, marked < 0 ? "marked all" : "marked",
+                  marked < 0 ? 0 : marked, patched);
     struct agent_row *t = w->prev;
     int tcap = w->capprev;
     w->prev = w->cur;

@@ -123,7 +123,7 @@ struct nm_header {
     uint64_t rseq;              /* the agent sequence at the question */
     int64_t fetched_ns;
     uint64_t dir;
-    uint32_t has_dir_attr, pad;
+    uint32_t has_dir_attr, entries; /* entries: of a snapshot (0: not counted) */
     int64_t dir_attr_ns;
     struct meta_attr dir_attr;
 };
@@ -628,6 +628,7 @@ void nodemeta_dir_entry(struct nodemeta_buf *b, const char *name, size_t nlen,
     e.tag = NM_TAG_ENTRY;
     e.nlen = (uint32_t)nlen;
     e.a = *a;
+    b->entries++;
     nm_put(b, &e, sizeof e);
     nm_put(b, name, nlen);
 }
@@ -647,6 +648,7 @@ int nodemeta_dir_commit(struct nodemeta *nm, struct nodemeta_buf *b, uint64_t to
     struct nm_header h;
     memcpy(&h, b->p, sizeof h);
     h.token = token;
+    h.entries = b->entries;
     char name[32];
     snprintf(name, sizeof name, "d%llx", (unsigned long long)h.dir);
     int rc = nm_publish(nm, name, &h, b->p + sizeof h, b->len - sizeof h);
@@ -892,6 +894,13 @@ static int nm_base_header(struct nodemeta *nm, uint64_t dir, struct nm_header *h
         h->kind != NM_KIND_DIR || h->dir != dir || h->attr_size != sizeof(struct meta_attr))
         return -ESTALE;
     return 0;
+}
+
+int nodemeta_dir_held(struct nodemeta *nm, uint64_t dir)
+{
+    struct nm_header h;
+    int rc = nm_base_header(nm, dir, &h);
+    return rc < 0 ? -ENOENT : (int)(h.entries > INT_MAX ? INT_MAX : h.entries);
 }
 
 /* Whether the delta covering local commits up to `covered` may take

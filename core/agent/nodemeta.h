@@ -25,9 +25,12 @@
  *    directory no poll has seen change since, is as fresh as the last poll
  *    (its age counts from there). Commits in other databases of the server
  *    mark nothing. Without a live agent the stamp ages and the TTL rule
- *    above is all that is left. A change seen by the agent never empties a
+ *    above is all that is left. A change the agent marks never empties a
  *    process's own caches: it only stops extending the snapshots of that
- *    directory.
+ *    directory. A change it patches into a big snapshot instead (schema 5,
+ *    agent.c) is a local commit step for dir, as the node's own are: the
+ *    processes drop their cached answers of dir and read the patched
+ *    snapshot.
  *  - Files are written aside and renamed into place, carry a checksum and
  *    the layout of the structures they hold; anything damaged, truncated,
  *    foreign or from another build is ignored (and the caller asks the
@@ -136,7 +139,7 @@ int nodemeta_load_dir_blob(struct nodemeta *nm, const char *name, uint64_t dir, 
  * entries in name order, each regular file followed by its chunks; commit
  * writes it for the node with the change token that came with the answer
  * (0: unknown, never vouched for by the agent). */
-struct nodemeta_buf { char *p; size_t len, cap; int err; };
+struct nodemeta_buf { char *p; size_t len, cap; int err; uint32_t entries; };
 void nodemeta_dir_begin(struct nodemeta_buf *b, uint64_t dir, struct nodemeta_stamp st,
                         const struct meta_attr *dir_attr, int64_t dir_attr_ns);
 void nodemeta_dir_entry(struct nodemeta_buf *b, const char *name, size_t nlen,
@@ -194,6 +197,10 @@ struct nodemeta_change {
 };
 int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
                        const struct nodemeta_change *c, int n);
+/* How many entries the node's snapshot file of dir holds (valid or not:
+ * the node agent patches what it holds, nodemeta_dir_patch checks the
+ * rest; 0 for a file of a build that did not count), or -ENOENT. */
+int nodemeta_dir_held(struct nodemeta *nm, uint64_t dir);
 /* Next record of s's delta: 1 name set (*a), 2 name gone, 3 name touched
  * (its entry takes a->mtime_ns and ctime_ns), 4 the name's entry takes *a
  * if it is inode a->ino, 0 end, -EBADMSG. */

@@ -6,7 +6,7 @@ SET LOCAL client_min_messages = warning;
 
 DROP FUNCTION IF EXISTS shimfs_walk(bigint, bytea[]);
 DROP FUNCTION IF EXISTS shimfs_next_ids(int, bigint);
-DROP FUNCTION IF EXISTS shimfs_inode_changed(), shimfs_dir_gone() CASCADE;
-DROP TABLE IF EXISTS inline_block, inode_gone, reservation, garbage, orphan_owner, session, xattr, symlink, slice, entry, inode,
+DROP FUNCTION IF EXISTS shimfs_inode_changed(), shimfs_dir_gone(), shimfs_name_gone() CASCADE;
+DROP TABLE IF EXISTS entry_gone, inline_block, inode_gone, reservation, garbage, orphan_owner, session, xattr, symlink, slice, entry, inode,
                      settings, schema_version CASCADE;
 DROP SEQUENCE IF EXISTS inode_ids, slice_ids;

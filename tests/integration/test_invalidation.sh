@@ -153,6 +153,8 @@ echo 'old schema' | SHIMFS_INLINE_MAX=0 SHIMFS_META=$META2 shim sh -c 'cat > "$1
 walk_v2=$(sed -n '/^CREATE FUNCTION shimfs_walk/,/^\$\$;/p' "$TEST_ROOT/metadata-sql/schema/001_init.sql" |
           sed 's/^CREATE FUNCTION/CREATE OR REPLACE FUNCTION/')
 sql "$META2" "DELETE FROM session; DELETE FROM reservation; DROP TABLE inline_block;
+     DROP TRIGGER entry_name_gone ON entry; DROP TRIGGER entry_name_moved ON entry;
+     DROP FUNCTION shimfs_name_gone(); DROP TABLE entry_gone; DROP INDEX entry_by_ino;
      DROP TRIGGER inode_changed ON inode; DROP TRIGGER inode_dir_gone ON inode;
      DROP FUNCTION shimfs_inode_changed(), shimfs_dir_gone(); DROP TABLE inode_gone;
      ALTER TABLE inode DROP COLUMN chg;

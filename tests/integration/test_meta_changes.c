@@ -8,7 +8,11 @@
  *    committed after it is in the next poll's answer (the horizon is the
  *    previous snapshot's xmin); a commit in another volume (another schema
  *    of the same server) is not in it; a file with two names has parent
- *    0; a removed directory leaves a tombstone; too many rows say so.
+ *    0; a removed directory leaves a tombstone; too many rows say so;
+ *  - the names of one directory changed since a horizon (schema 5): names
+ *    created, renamed, chmod'ed and replaced with their rows, names removed
+ *    or renamed away as removals, a name removed and made again as a set
+ *    after its removal; too many say so; tombstones past an hour go.
  * Each test formats its own volume in its own schema.
  */
 #include <check.h>
@@ -186,6 +190,101 @@ START_TEST(test_change_log)
 }
 END_TEST
 
+/* ---- the names of one directory (schema 5) ---- */
+
+struct names { int n; char name[16][16]; int gone[16]; struct meta_attr a[16]; };
+
+static void names_cb(void *arg, const char *name, size_t nlen, const struct meta_attr *a)
+{
+    struct names *s = arg;
+    ck_assert_int_lt(s->n, 16);
+    ck_assert_uint_lt(nlen, 16);
+    memcpy(s->name[s->n], name, nlen);
+    s->name[s->n][nlen] = 0;
+    s->gone[s->n] = a == NULL;
+    if (a)
+        s->a[s->n] = *a;
+    s->n++;
+}
+
+/* The index of name in s (-1: none); gone: what it says. */
+static int names_find(const struct names *s, const char *name, int gone)
+{
+    for (int i = s->n - 1; i >= 0; i--)
+        if (strcmp(s->name[i], name) == 0 && s->gone[i] == gone)
+            return i;
+    return -1;
+}
+
+START_TEST(test_dir_changes)
+{
+    struct meta *m = volume("t_chg_names");
+    uint64_t d = mk(m, 1, "d", S_IFDIR | 0755);
+    mk(m, d, "f1", S_IFREG | 0644);
+    mk(m, d, "f2", S_IFREG | 0644);
+    mk(m, d, "f4", S_IFREG | 0644);
+    uint64_t f5 = mk(m, d, "f5", S_IFREG | 0644);
+    mk(m, d, "f6", S_IFREG | 0644);
+    mk(m, d, "f7", S_IFREG | 0644);
+    uint64_t h0 = 0;
+    struct seen s0 = { 0 };
+    ck_assert_int_ge(meta_changes_since(m, 0, 100, &h0, seen_cb, &s0), 0);
+    struct names s = { 0 };
+    ck_assert_int_eq(meta_dir_changes(m, d, h0, 100, names_cb, &s), 0);
+
+    uint64_t f3 = mk(m, d, "f3", S_IFREG | 0644);                          /* a create */
+    ck_assert_int_eq(meta_rename(m, d, "f1", 2, d, "g1", 2, 0), 0);          /* a rename */
+    ck_assert_int_eq(meta_unlink(m, d, "f2", 2, 0, 0, NULL), 0);            /* an unlink */
+    struct meta_attr at = { .mode = 0600 };
+    ck_assert_int_eq(meta_setattr(m, f5, META_SET_MODE, &at), 0);          /* a chmod */
+    ck_assert_int_eq(meta_rename(m, d, "f6", 2, d, "f7", 2, 0), 0);          /* over a name */
+    ck_assert_int_eq(meta_unlink(m, d, "f4", 2, 0, 0, NULL), 0);            /* gone, then back */
+    uint64_t f4b = mk(m, d, "f4", S_IFREG | 0644);
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(meta_dir_changes(m, d, h0, 100, names_cb, &s), 8);
+    ck_assert_int_ge(names_find(&s, "f1", 1), 0);
+    ck_assert_int_ge(names_find(&s, "f2", 1), 0);
+    ck_assert_int_ge(names_find(&s, "f6", 1), 0);
+    int i3 = names_find(&s, "f3", 0), i5 = names_find(&s, "f5", 0), i4 = names_find(&s, "f4", 0);
+    ck_assert_int_ge(names_find(&s, "g1", 0), 0);
+    ck_assert_int_ge(names_find(&s, "f7", 0), 0);
+    ck_assert_int_ge(i3, 0);
+    ck_assert_uint_eq(s.a[i3].ino, f3);
+    ck_assert_uint_eq(s.a[i3].parent, d);
+    ck_assert_int_ge(i5, 0);
+    ck_assert_uint_eq(s.a[i5].mode & 07777, 0600);
+    /* a name removed and made again: its row, and no removal after it */
+    ck_assert_int_ge(i4, 0);
+    ck_assert_uint_eq(s.a[i4].ino, f4b);
+    ck_assert_int_lt(names_find(&s, "f4", 1), i4);
+    for (int i = 1; i < s.n; i++)
+        ck_assert_msg(s.gone[i - 1] || !s.gone[i], "a removal after a set");
+
+    /* past the limit: said so, no callback */
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(meta_dir_changes(m, d, h0, 2, names_cb, &s), -E2BIG);
+    ck_assert_int_eq(s.n, 0);
+    /* a later horizon: nothing */
+    uint64_t h1 = 0;
+    ck_assert_int_ge(meta_changes_since(m, h0, 100, &h1, seen_cb, &s0), 0);
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(meta_dir_changes(m, d, h1, 100, names_cb, &s), 0);
+
+    /* tombstones older than an hour go as names are removed (one removal
+     * in 64 prunes: 600 renames miss it with a chance of 1 in 10,000) */
+    PGconn *c = admin("t_chg_names");
+    admin_exec(c, "INSERT INTO entry_gone (parent, name, chg, at) SELECT 99, 'x', "
+                  "pg_current_xact_id(), now() - interval '2 hours' FROM generate_series(1, 20)");
+    for (int i = 0; i < 300; i++) {
+        ck_assert_int_eq(meta_rename(m, d, "g1", 2, d, "h1", 2, 0), 0);
+        ck_assert_int_eq(meta_rename(m, d, "h1", 2, d, "g1", 2, 0), 0);
+    }
+    ck_assert_int_eq(admin_int(c, "SELECT count(*) FROM entry_gone WHERE parent = 99"), 0);
+    PQfinish(c);
+    meta_close(m);
+}
+END_TEST
+
 static Suite *changes_suite(void)
 {
     Suite *s = suite_create("meta_changes");
@@ -193,6 +292,7 @@ static Suite *changes_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_committed_dirs);
     tcase_add_test(tc, test_change_log);
+    tcase_add_test(tc, test_dir_changes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -123,6 +123,9 @@ START_TEST(test_dir_round_trip)
     ck_assert_int_eq(nodemeta_snap_next(&s, &name, &nlen, &a, &chunk, &sl, &n), 0);
     nodemeta_snap_free(&s);
     ck_assert_int_eq(nodemeta_dir_load(nm, 8, -1, &s), -ENOENT);
+    /* what the node holds, as the agent asks before patching */
+    ck_assert_int_eq(nodemeta_dir_held(nm, 7), 3);
+    ck_assert_int_eq(nodemeta_dir_held(nm, 8), -ENOENT);
     nodemeta_close(nm);
     nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     free(dir);

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# tests/integration/test_meta_remote_patch.sh — another node's changes reach
+# this node's snapshots through the change log as patches, never as a
+# re-list (docs/design.md, "Large directories"; schema 5).
+#  - node B (its own cache folder and agent) lists a folder of 20,000
+#    entries; node A creates, renames, replaces, removes, chmods and writes
+#    files in it; past the TTL, B's next process lists it without reading
+#    its entries again, then stats the names with no round trip, and sees
+#    exactly A's changes (before: B's agent marked the folder and the next
+#    reader read all 20,000 entries again);
+#  - a removed name never shows again on B, even while the agent vouches
+#    for the patched snapshot;
+#  - a storm of renames and creates on A, B listing meanwhile: at the end
+#    B's listing equals the database's.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+need_services
+need_cmd psql python3 strace  # scripts/deps.sh installs them
+
+PREFIX=/mnt/shimfs-remote-patch-$$
+CLI=$SHIMFS_CLI
+NODEA=$TEST_SCRATCH/nodeA
+NODEB=$TEST_SCRATCH/nodeB
+mkdir -p "$NODEA" "$NODEB"
+# short TTLs: past them only the agent's vouching keeps a snapshot in use
+export SHIMFS_ATTR_TTL=2 SHIMFS_ENTRY_TTL=2 SHIMFS_NEGATIVE_TTL=2 SHIMFS_AGENT_IDLE=600
+
+test_volume remotepatch
+"$TEST_ROOT/scripts/meta-tree.sh" "$META" flat big 20000 1000000
+# nothing but the test's processes reads the tables meanwhile
+psql "$META" -XAtq -c "ALTER TABLE inode SET (autovacuum_enabled = false); ALTER TABLE entry SET (autovacuum_enabled = false)"
+
+agent_pid() {
+    SHIMFS_CACHE_DIR=$1 "$CLI" agent --status 2>/dev/null | sed -n 's/.*(pid \([0-9]*\)).*/\1/p'
+}
+serving() { [ -n "$(agent_pid "$1")" ]; }
+stop_agent_of() {
+    local pid
+    pid=$(agent_pid "$1")
+    [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
+}
+on_exit 'stop_agent_of "$NODEA"; stop_agent_of "$NODEB"'
+# each node's agent, started here (never a child of a traced process),
+# logging what it patches and marks into its folder's agent.log
+for n in "$NODEA" "$NODEB"; do
+    SHIMFS_CACHE_DIR=$n SHIMFS_LOG="debug,file=$n/agent.log" "$CLI" agent --detach > /dev/null
+    wait_for 10 serving "$n" || { fail "no agent serves $n"; exit 1; }
+done
+
+shima() { env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_CACHE_DIR="$NODEA" SHIMFS_LOG=error "$@"; }
+shimb() { env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_CACHE_DIR="$NODEB" SHIMFS_LOG=error "$@"; }
+# round trips to PostgreSQL of "$@" on node B (libpq sends each request,
+# or pipelined batch, with one sendto) into RT; its output into $TEST_SCRATCH/out
+round_trips() {
+    shimb strace -f -qq -s 256 --seccomp-bpf -e trace=sendto -o "$TEST_SCRATCH/sends" "$@" > "$TEST_SCRATCH/out"
+    RT=$(grep -c 'sendto(' "$TEST_SCRATCH/sends" || true)
+}
+names() { grep -v '^\.\.\?$' "$1" | LC_ALL=C sort; }
+db_names() {
+    psql "$META" -XAtq -c "SELECT convert_from(e.name, 'UTF8') FROM entry e WHERE e.parent = 1000000" | LC_ALL=C sort
+}
+db_attr() {  # "mode size" of big/$1 in octal permission bits, as stat -c '%a %s'
+    psql "$META" -XAtq -c "SELECT to_char(n.mode & 4095, 'FM9999'), n.size FROM entry e JOIN inode n ON n.ino = e.ino
+                           WHERE e.parent = 1000000 AND e.name = convert_to('$1', 'UTF8')" |
+        awk -F'|' '{ printf "%o %s\n", $1, $2 }'
+}
+# entry rows read so far (pg_stat_user_tables); a backend publishes its
+# counters as it exits: read until two reads agree
+entry_rows() {
+    local prev="" cur
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        sleep 0.2
+        cur=$(psql "$META" -XAtq -c "SELECT coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0)
+                                      FROM pg_stat_user_tables WHERE relname = 'entry'")
+        [ "$cur" = "$prev" ] && break
+        prev=$cur
+    done
+    echo "$cur"
+}
+# --- B holds the folder ---
+shimb ls -f "$PREFIX" > /dev/null
+shimb ls -f "$PREFIX/big" > "$TEST_SCRATCH/first"
+assert_eq 20002 "$(wc -l < "$TEST_SCRATCH/first")" "node B lists the 20,000-entry folder whole"
+shima ls -f "$PREFIX/big" > /dev/null
+
+# --- A changes it ---
+shima python3 - "$PREFIX" <<'EOF'
+import os, sys
+p = sys.argv[1]
+os.close(os.open(f"{p}/big/new1", os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o644))
+os.close(os.open(f"{p}/big/new2", os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o644))
+os.rename(f"{p}/big/new2", f"{p}/big/moved2")
+os.rename(f"{p}/big/g000007", f"{p}/big/g000008")   # over an existing name
+os.unlink(f"{p}/big/g000005")
+os.chmod(f"{p}/big/g000003", 0o600)
+with open(f"{p}/big/data1", "wb") as f:
+    f.write(b"x" * 5000)
+EOF
+patched0=$(grep -c 'patched [1-9]' "$NODEB/agent.log" || true)
+# past the TTL: only B's agent vouching keeps its snapshot in use
+sleep 2.5
+r0=$(entry_rows)
+round_trips ls -f "$PREFIX/big"
+rows=$(($(entry_rows) - r0))
+db_names > "$TEST_SCRATCH/want"
+assert_files_equal "$TEST_SCRATCH/want" <(names "$TEST_SCRATCH/out") \
+    "node B's next listing shows exactly A's changes (creates, renames, a replaced and a removed name)"
+# (the root, a small folder, is read again: 1 row)
+if [ "$rows" -lt 1000 ]; then
+    pass "and B read no entry of the folder again ($rows entry rows read, $RT round trips)"
+else
+    fail "B re-listed the folder: $rows entry rows read, $RT round trips: $(grep -o 'shimfs_[a-z_]*' "$TEST_SCRATCH/sends" | sort | uniq -c | tr '\n' ' ')"
+fi
+check "B's agent logged patches" test "$(grep -c 'patched [1-9]' "$NODEB/agent.log" || true)" -gt "$patched0"
+round_trips stat -c '%n %a %s' "$PREFIX/big/g000003" "$PREFIX/big/data1" "$PREFIX/big/moved2" "$PREFIX/big/g000008"
+want="$PREFIX/big/g000003 $(db_attr g000003)|$PREFIX/big/data1 $(db_attr data1)|$PREFIX/big/moved2 $(db_attr moved2)|$PREFIX/big/g000008 $(db_attr g000008)|"
+assert_eq "$want" "$(tr '\n' '|' < "$TEST_SCRATCH/out")" "B's stat shows A's chmod, write and renames"
+assert_eq 0 "$RT" "with no round trip"
+assert_eq "600 5000" "$(db_attr g000003 | cut -d' ' -f1) $(db_attr data1 | cut -d' ' -f2)" "(the database has them)"
+got=$(shimb stat -c %i "$PREFIX/big/g000008")
+assert_eq "$(psql "$META" -XAtq -c "SELECT ino FROM entry WHERE parent = 1000000 AND name = convert_to('g000008', 'UTF8')")" \
+    "$got" "a name renamed over points to the moved inode on B"
+
+# --- a removed name never shows again on B ---
+shima rm "$PREFIX/big/g000010"
+# within the TTL B may still see it (docs/design.md); once gone it stays gone
+seen=""
+for i in 1 2 3 4 5 6 7 8; do
+    sleep 0.5
+    if shimb stat "$PREFIX/big/g000010" > /dev/null 2>&1; then seen+=1; else seen+=0; fi
+done
+if [[ "$seen" =~ ^1*0+$ ]]; then pass "a name removed on A goes on B within the TTL and never shows again ($seen)"
+else fail "a name removed on A, seen on B every half second: $seen"; fi
+shimb ls -f "$PREFIX/big" > "$TEST_SCRATCH/after_rm"
+assert_eq 0 "$(grep -cx g000010 "$TEST_SCRATCH/after_rm" || true)" "and B's listing has it no more"
+
+# --- a storm of renames and creates on A while B lists ---
+STORM_PY='
+import os, sys
+d, w, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for i in range(n):
+    a = f"{d}/g{(int(w) * 1000 + i):06d}"
+    b = f"{d}/s{w}_{i:03d}"
+    os.rename(a, b)
+    if i % 2:
+        os.rename(b, a + "x")
+    if i % 5 == 0:
+        os.close(os.open(f"{d}/c{w}_{i:03d}", os.O_CREAT | os.O_WRONLY, 0o644))
+    if i % 7 == 0:
+        os.unlink(f"{d}/g{(int(w) * 1000 + 500 + i):06d}")
+'
+pids=()
+for w in 1 2 3; do
+    (shima python3 -c "$STORM_PY" "$PREFIX/big" "$w" 150 2> "$TEST_SCRATCH/storm$w.err"
+     echo $? > "$TEST_SCRATCH/storm$w.rc") &
+    pids+=($!)
+done
+(for _ in 1 2 3 4 5 6; do shimb ls -f "$PREFIX/big" > /dev/null || exit 1; sleep 0.3; done
+ echo 0 > "$TEST_SCRATCH/lister.rc") &
+lpid=$!
+ok=1
+for pid in "${pids[@]}"; do wait_bounded "$pid" 300 "a storm writer" || ok=0; done
+wait_bounded "$lpid" 300 "B's lister" || ok=0
+[ "$(cat "$TEST_SCRATCH"/storm*.rc "$TEST_SCRATCH/lister.rc" 2>/dev/null | tr -d '\n')" = 0000 ] || ok=0
+if [ "$ok" -eq 1 ]; then pass "3 writers on A and a lister on B finished without error"
+else fail "a writer or the lister failed: $(cat "$TEST_SCRATCH"/storm*.err | head -c 400)"; fi
+sleep 2.5
+shimb ls -f "$PREFIX/big" > "$TEST_SCRATCH/end"
+assert_files_equal <(db_names) <(names "$TEST_SCRATCH/end") "after the storm B's listing equals the database's"
+shimb ls -f "$PREFIX/big" > "$TEST_SCRATCH/end2"
+assert_files_equal <(db_names) <(names "$TEST_SCRATCH/end2") "and again"
+
+test_finish
