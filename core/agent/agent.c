@@ -129,7 +129,10 @@ static char **agent_env(void)
 /* Reaps the `--detach` process off the caller's path: it loads the
  * shimfs binary and forks before it exits (2-3 ms of a cold process's
  * first question, measured), which the caller need not wait for. Runs
- * with every signal blocked (inherited from agent_spawn). */
+ * with every signal blocked (inherited from agent_spawn). A host that
+ * calls execve before the launcher exits loses this thread: the launcher
+ * then stays a zombie until the host exits (no exit signal: a wait(-1)
+ * of the new program never meets it). */
 static void *agent_reaper(void *arg)
 {
     pid_t pid = (pid_t)(intptr_t)arg;
