@@ -35,8 +35,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,8 +134,28 @@ static char **agent_env(void)
     return env;
 }
 
+/* Reaps the `--detach` process off the caller's path: it loads the
+ * shimfs binary and forks before it exits (2-3 ms of a cold process's
+ * first question, measured), which the caller need not wait for. Runs
+ * with every signal blocked (inherited from agent_spawn). A host that
+ * calls execve before the launcher exits loses this thread: the launcher
+ * then stays a zombie until the host exits (no exit signal: a wait(-1)
+ * of the new program never meets it). */
+static void *agent_reaper(void *arg)
+{
+    pid_t pid = (pid_t)(intptr_t)arg;
+    int st = 0;
+    while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        log_debug("agent", "no node agent started (`shimfs agent --detach` failed): "
+                           "processes connect once their TTL is past");
+    return NULL;
+}
+
 /* `shimfs agent --detach`: it forks the agent and exits at once, so the
- * only process the host ever has is this short one, reaped here. */
+ * only process the host ever has is this short one, reaped by a small
+ * detached thread (or here, when no thread can be made). */
 static int agent_spawn(const char *path)
 {
     char *const argv[] = { (char *)path, (char *)"agent", (char *)"--detach", NULL };
@@ -148,15 +170,23 @@ static int agent_spawn(const char *path)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    /* no exit signal: neither SIGCHLD nor a host's wait(-1) sees it */
+    /* no exit signal: neither SIGCHLD nor a host's wait(-1) sees it;
+     * CLONE_VFORK: back here once it has called execve, so its stack and
+     * environment are free to go */
     pid_t pid = clone(agent_child, stack + AGENT_STACK, CLONE_VM | CLONE_VFORK, &x);
     int rc = pid < 0 ? -errno : 0;
+    pthread_t t;
+    pthread_attr_t attr;
+    int threaded = 0;
+    if (pid > 0 && pthread_attr_init(&attr) == 0) {
+        (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        (void)pthread_attr_setstacksize(&attr, AGENT_STACK);
+        threaded = pthread_create(&t, &attr, agent_reaper, (void *)(intptr_t)pid) == 0;
+        pthread_attr_destroy(&attr);
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    int st = 0;
-    while (pid > 0 && waitpid(pid, &st, __WALL) < 0 && errno == EINTR)
-        ;
-    if (rc == 0 && (!WIFEXITED(st) || WEXITSTATUS(st) != 0))
-        rc = -ECHILD;
+    if (pid > 0 && !threaded)
+        (void)agent_reaper((void *)(intptr_t)pid);
     free(stack);
     free(env);
     return rc;

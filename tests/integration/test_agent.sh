@@ -12,7 +12,10 @@
 #  - it leaves when unused for SHIMFS_AGENT_IDLE (and says why in
 #    agent.log), and when its cache folder is wiped;
 #  - a second one in the foreground refuses; an unreachable database gives
-#    one warning line with no password in it; SHIMFS_AGENT=0 starts none.
+#    one warning line with no password in it; SHIMFS_AGENT=0 starts none;
+#  - the process that starts it does not wait for `shimfs agent --detach`
+#    to exit (a launcher held on a fifo): it answers first, and the
+#    launcher, once let go, is reaped.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_services
@@ -164,3 +167,25 @@ SHIMFS_CACHE_DIR=$OFF SHIMFS_AGENT=0 shim ls "$PREFIX/t" > /dev/null
 sleep 0.5
 if SHIMFS_CACHE_DIR=$OFF "$CLI" agent --status > /dev/null; then fail "SHIMFS_AGENT=0 started an agent"
 else pass "SHIMFS_AGENT=0 starts none"; fi
+
+# --- the caller does not wait for the launcher ---
+# SHIMFS_AGENT names a launcher that stays until the test lets it go (at
+# most 20 s): the process starting it must answer meanwhile (before, it
+# waited for the launcher's exit: the 2-3 ms of loading the shimfs binary
+# and forking, on every cold node's first question).
+HOLD=$TEST_SCRATCH/hold-$$   # its own name: pgrep sees no other run's
+printf '#!/bin/sh\nfor i in $(seq 1 400); do [ -e "%s.go" ] && exit 0; sleep 0.05; done\nexit 0\n' \
+    "$HOLD" > "$HOLD.sh"
+chmod +x "$HOLD.sh"
+set +e
+SHIMFS_CACHE_DIR=$TEST_SCRATCH/hold-cache SHIMFS_AGENT=$HOLD.sh timeout 30 \
+    env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_LOG=error sh -c \
+    'stat -c %F "$1" > /dev/null && pgrep -f "^/bin/sh $3" > "$2.pids"; echo answered > "$2"' \
+    sh "$PREFIX/t" "$HOLD.out" "$HOLD.sh" > /dev/null 2>&1 &
+runner=$!
+set -e
+for _ in $(seq 1 100); do [ -s "$HOLD.out" ] && break; sleep 0.1; done
+touch "$HOLD.go"
+wait "$runner" || true
+check "a process answers while its agent launcher has not exited" grep -q answered "$HOLD.out"
+check "...and the launcher was running then" test -s "$HOLD.out.pids"
