@@ -152,6 +152,30 @@ test_volume() {
         { fail "cannot format volume $1"; exit 1; }
 }
 
+# Tests of upgrades make a volume of an older schema from a new one. One
+# place knows what each version added (metadata-sql/schema/NNN_*.sql), so
+# a new version is undone here once, not in every such test.
+schema_latest() { find "$TEST_ROOT/metadata-sql/schema" -name '[0-9][0-9][0-9]_*.sql' | wc -l; }
+# The SQL that takes a volume (sessions and reservations already emptied)
+# back to version $1, newest version first.
+schema_undo_sql() {
+    local v=$1
+    [ "$v" -ge 5 ] || echo "DROP TRIGGER entry_name_gone ON entry; DROP TRIGGER entry_name_moved ON entry;
+        DROP FUNCTION shimfs_name_gone(); DROP TABLE entry_gone; DROP INDEX entry_by_ino;"
+    [ "$v" -ge 4 ] || echo "DROP TABLE inline_block;"
+    if [ "$v" -lt 3 ]; then
+        echo "DROP TRIGGER inode_changed ON inode; DROP TRIGGER inode_dir_gone ON inode;
+            DROP FUNCTION shimfs_inode_changed(), shimfs_dir_gone(); DROP TABLE inode_gone;
+            ALTER TABLE inode DROP COLUMN chg;"
+        # 003 replaced the walk (the row type had a column more): 001's again
+        sed -n '/^CREATE FUNCTION shimfs_walk/,/^\$\$;/p' "$TEST_ROOT/metadata-sql/schema/001_init.sql" |
+            sed 's/^CREATE FUNCTION/CREATE OR REPLACE FUNCTION/'
+    fi
+    [ "$v" -ge 2 ] || echo "ALTER TABLE session DROP COLUMN timeout; DROP TABLE reservation;"
+    echo "DELETE FROM schema_version WHERE version > $v;
+        UPDATE settings SET value = '$v' WHERE name = 'schema_version';"
+}
+
 # A command under the test's own shim() and strace: its connects go to
 # $TRACE, and pg_connects counts those to the test's PostgreSQL.
 TRACE=$TEST_SCRATCH/connects

@@ -150,17 +150,7 @@ assert_eq "$(md5_of "$SRC/data/d0001/f0000001.bin")" "$(shim cat "$PREFIX/t/data
 META2=$(test_db v2)
 "$CLI" format inval2 --bucket "$(test_bucket v2)" --meta "$META2" > /dev/null
 echo 'old schema' | SHIMFS_INLINE_MAX=0 SHIMFS_META=$META2 shim sh -c 'cat > "$1"' sh "$PREFIX/f" 2> /dev/null
-walk_v2=$(sed -n '/^CREATE FUNCTION shimfs_walk/,/^\$\$;/p' "$TEST_ROOT/metadata-sql/schema/001_init.sql" |
-          sed 's/^CREATE FUNCTION/CREATE OR REPLACE FUNCTION/')
-sql "$META2" "DELETE FROM session; DELETE FROM reservation; DROP TABLE inline_block;
-     DROP TRIGGER entry_name_gone ON entry; DROP TRIGGER entry_name_moved ON entry;
-     DROP FUNCTION shimfs_name_gone(); DROP TABLE entry_gone; DROP INDEX entry_by_ino;
-     DROP TRIGGER inode_changed ON inode; DROP TRIGGER inode_dir_gone ON inode;
-     DROP FUNCTION shimfs_inode_changed(), shimfs_dir_gone(); DROP TABLE inode_gone;
-     ALTER TABLE inode DROP COLUMN chg;
-     DELETE FROM schema_version WHERE version >= 3;
-     UPDATE settings SET value = '2' WHERE name = 'schema_version';" > /dev/null
-sql "$META2" "$walk_v2" > /dev/null
+sql "$META2" "DELETE FROM session; DELETE FROM reservation; $(schema_undo_sql 2)" > /dev/null
 V2C=$TEST_SCRATCH/v2cache
 # its agent logs to $V2C/agent.log (SHIMFS_LOG unset)
 shim2() {
