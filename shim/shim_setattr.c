@@ -123,7 +123,7 @@ static int shim_tv_to_ts(const struct timeval tv[2], struct timespec ts[2],
 /* Times on an open file: its buffered data first (see the top). */
 static int shim_futimens_vfs(struct shim_ofd *o, struct vfs_file *f, const struct timespec *ts)
 {
-    int rc = shim_ns_writable(o) == 0 && !o->isdir ? SHIM_VFS(fsync, f) : 0;
+    int rc = shim_ns_writable(o) == 0 && !o->isdir ? SHIM_VFS(fsync, f, 0) : 0;
     return rc < 0 ? rc : SHIM_VFS_LOAD(utimens, NULL, f, ts, 0, NULL, 0);
 }
 

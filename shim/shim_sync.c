@@ -30,7 +30,7 @@
 
 static int shim_sync_file(struct shim_ofd *o, struct vfs_file *f)
 {
-    return (o->flags & O_PATH) ? -EBADF : SHIM_VFS(fsync, f);
+    return (o->flags & O_PATH) ? -EBADF : SHIM_VFS(fsync, f, VFS_FSYNC_FILE);
 }
 
 SHIM_EXPORT int fsync(int fd)
@@ -81,7 +81,7 @@ static int shim_sync_commit_one(int fd, struct shim_ofd *o, struct vfs_file *f)
     (void)o;
     int rc = shim_settle(fd);
     if (rc == 0)
-        rc = SHIM_VFS(fsync, f);
+        rc = SHIM_VFS(fsync, f, 0);
     if (rc < 0)
         shim_log(SHIM_LOG_ERROR, "exit: committing descriptor %d (%s) failed: %s; its last writes "
                  "are lost", fd, shim_vfs->file_path(f), strerror(-rc));
@@ -138,7 +138,7 @@ static int shim_syncfs_one(int fd, struct shim_ofd *o, struct vfs_file *f)
 {
     (void)fd;
     (void)o;
-    return SHIM_VFS(fsync, f);
+    return SHIM_VFS(fsync, f, 0); /* syncfs flushes the WAL for all after */
 }
 
 /* syncfs of the volume: every writer of this process commits. */

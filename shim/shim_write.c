@@ -125,7 +125,7 @@ ssize_t shim_write_fd(int fd, const struct iovec *iov, int cnt, off_t off, int r
         shim_sync_exit_commit();
     /* O_SYNC, O_DSYNC, RWF_SYNC: durable (committed) before returning */
     if (rc > 0 && ((o->flags & O_DSYNC) || (rwf & (RWF_DSYNC | RWF_SYNC)))) {
-        int s = SHIM_VFS(fsync, f);
+        int s = SHIM_VFS(fsync, f, 0); /* this write's bytes: its commit */
         if (s < 0)
             rc = s;
     }

@@ -39,6 +39,8 @@
 #define VFS_PATH_MAX 8192
 /* vfs_pwrite's offset for an append (RWF_APPEND): see vfs_pwrite. */
 #define VFS_APPEND UINT64_MAX
+/* vfs_fsync: the file's durability, whoever committed it (fsync(2)) */
+#define VFS_FSYNC_FILE 0x1
 
 struct vfs_file;
 struct vfs_dir;
@@ -182,9 +184,13 @@ struct vfs_stats {
      * append overwrites another). */ \
     X(ssize_t, pwrite, (struct vfs_file *f, const void *buf, size_t len, uint64_t off)) \
     /* fsync, fdatasync: upload buffered data and commit it, and make this
-     * process's earlier commits (its closes: group commit) durable. -EIO
-     * when the store or the database fails (the bytes stay buffered). */ \
-    X(int, fsync, (struct vfs_file *f)) \
+     * process's earlier commits (its closes: group commit) durable. With
+     * VFS_FSYNC_FILE (the program's own fsync), also what other processes
+     * committed to the file before: their closes are not waited for
+     * either, and a descriptor that committed nothing itself flushes the
+     * database's WAL for them (one round trip). -EIO when the store or
+     * the database fails (the bytes stay buffered). */ \
+    X(int, fsync, (struct vfs_file *f, int flags)) \
     /* sync, syncfs: every commit acknowledged on the volume's database
      * before this call, any process's or node's, is durable when it
      * returns (one round trip; the caller commits its open writers

@@ -547,7 +547,7 @@ int vfs_map_open(struct vfs_file *f, int shared, int *fd)
             *fd = rc;
             return rc < 0 ? rc : 0;
         }
-        if ((rc = vfs_fsync(f)) < 0) /* the copy mapped is made of committed data */
+        if ((rc = vfs_fsync(f, 0)) < 0) /* the copy mapped is made of committed data */
             return rc;
     }
     if (vfs_map_reader_fd(f->attr.ino, fd) == 0)

@@ -470,15 +470,22 @@ ssize_t vfs_pread_writer(struct vfs_file *f, void *buf, size_t len, uint64_t off
 /* fsync: what the descriptor buffered commits synchronously, and the
  * process's lazy commits (a create, earlier closes: this file's included)
  * are made durable with it (one round trip more only if that commit did
- * not already cover them). */
-int vfs_fsync(struct vfs_file *f)
+ * not already cover them). A synchronous commit flushes the WAL up to its
+ * own record, so it also covers every other process's commit acknowledged
+ * before it; a descriptor that may commit nothing here (a reader, a clean
+ * writer, a map, writeback that only stages) cannot know whether another
+ * process's close of the file is still unflushed, so VFS_FSYNC_FILE then
+ * flushes the WAL for all. */
+int vfs_fsync(struct vfs_file *f, int flags)
 {
+    int all = (flags & VFS_FSYNC_FILE) ? META_SYNC_ALL : 0;
     if (!vfs_is_writer(f))
-        return vfs_session_sync(0);
+        return vfs_session_sync(all);
     pthread_mutex_lock(&f->wlock);
+    int clean = f->mo || (f->ndirty == 0 && !f->batches) || vfs_opened()->cfg.writeback;
     int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
     if (rc == 0)
-        rc = vfs_session_sync(0);
+        rc = vfs_session_sync(clean ? all : 0);
     pthread_mutex_unlock(&f->wlock);
     return rc;
 }

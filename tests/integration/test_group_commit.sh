@@ -7,8 +7,9 @@
 #    file and its bytes are visible to another node at once, while the
 #    writer lives (close-to-open);
 #  - fsync (here of a read-only descriptor of a file closed before), sync()
-#    in the writer, the `sync` command and `sync -f` (syncfs) in other
-#    processes each flush the WAL: one flush statement each, and the
+#    in the writer, fsync of the writer's closed file in another process,
+#    the `sync` command and `sync -f` (syncfs) in other processes each
+#    flush the WAL: one flush statement each, and the
 #    server's WAL flush position passes the closes' commits;
 #  - the writer's exit flushes (its session's close: no extra statement);
 #  - a writer killed with SIGKILL after close loses nothing close returned;
@@ -130,6 +131,12 @@ assert_flushed "$lsn" "the server's WAL is on disk past the close after sync()"
 # ---- the sync command and sync -f (syncfs) in other processes ----
 go synced
 at_step closed3 || fail "the third close: $(cat "$TEST_SCRATCH/writer.err")"
+lsn=$(insert_lsn)
+f0=$(flush_calls)
+NODE=s check "another process's fsync of the closed file" shim "$PY" -c \
+    'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd); os.close(fd)' "$PREFIX/d/z"
+assert_eq 1 "$(($(flush_calls) - f0))" "another process's fsync of a file the writer closed flushed (one flush)"
+assert_flushed "$lsn" "the server's WAL is on disk past the writer's close after that fsync"
 lsn=$(insert_lsn)
 f0=$(flush_calls)
 NODE=s check "the sync command" shim sync

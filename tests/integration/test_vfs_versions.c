@@ -55,7 +55,7 @@ static void other_process_writes(const char *path, unsigned seed, size_t n, cons
         if (!data || vfs_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644, &f, host, sizeof host))
             _exit(2);
         vfs_fixture_fill(data, n, seed);
-        if (vfs_pwrite(f, data, n, 0) != (ssize_t)n || vfs_fsync(f) || vfs_release(f))
+        if (vfs_pwrite(f, data, n, 0) != (ssize_t)n || vfs_fsync(f, 0) || vfs_release(f))
             _exit(3);
         _exit(to && vfs_rename(path, to, 0) ? 4 : 0);
     }

@@ -124,7 +124,7 @@ START_TEST(test_write_commit_read)
     ck_assert_int_eq(vfs_pread(f, back, n, 0), (long)n);
     memcpy(data + 1000, "XYZ", 3);
     ck_assert(memcmp(back, data, n) == 0);
-    ck_assert_int_eq(vfs_fsync(f), 0);
+    ck_assert_int_eq(vfs_fsync(f, 0), 0);
     check_in_child("/a.bin", data, n);
     close_ok(f);
     free(data);
@@ -239,7 +239,7 @@ START_TEST(test_writeback_recovery)
         char data[5000];
         fill(data, sizeof data, 9);
         vfs_pwrite(f, data, sizeof data, 0);
-        if (vfs_fsync(f) != 0)
+        if (vfs_fsync(f, 0) != 0)
             _exit(3);
         _exit(0); /* like os._exit: no atexit, the upload may not have run */
     }
@@ -272,7 +272,7 @@ START_TEST(test_writeback_recovery_at_open)
         char data[5000];
         fill(data, sizeof data, 11);
         vfs_pwrite(f, data, sizeof data, 0);
-        _exit(vfs_fsync(f) == 0 ? 0 : 3);
+        _exit(vfs_fsync(f, 0) == 0 ? 0 : 3);
     }
     int st;
     waitpid(pid, &st, 0);
