@@ -126,8 +126,11 @@ static void vs_atexit(void)
     /* the lazy commits the session's close did not flush (none if it
      * closed one: then no round trip) */
     int rc = vfs_session_sync(0);
+    /* info, not warn: nothing is lost by it (the commits are on the server,
+     * whose WAL writer flushes them within ~3 x wal_writer_delay), and the
+     * usual cause, the database unreachable, was logged once already */
     if (rc < 0)
-        log_warn("session", "exit: flushing this process's last commits failed: %s; they are "
+        log_info("session", "exit: flushing this process's last commits failed: %s; they are "
                  "visible and become durable when the database flushes its WAL",
                  strerror(-rc));
 }
