@@ -314,14 +314,9 @@ static int meta_conn_wait_closed(int fd)
 
 void meta_conn_drop(struct meta_conn *c)
 {
-    meta_conn_drop_as(c, 1);
-}
-
-void meta_conn_drop_as(struct meta_conn *c, int confirm)
-{
     int closed = 0;
     if (c->pg) {
-        int fd = confirm && c->slot >= 0 && PQstatus(c->pg) == CONNECTION_OK
+        int fd = c->slot >= 0 && PQstatus(c->pg) == CONNECTION_OK
                      ? fcntl(PQsocket(c->pg), F_DUPFD_CLOEXEC, META_FD_FLOOR)
                      : -1;
         PQfinish(c->pg);

@@ -88,24 +88,18 @@ static struct meta *meta_gate_handles[META_GATE_HANDLES];
 static pthread_once_t meta_gate_exit_once = PTHREAD_ONCE_INIT;
 
 /* At exit, connections still open are closed as meta_conn_drop closes
- * them: the kernel would drop the slot's lock at once while the backend is
- * still exiting, and the node's next connection would make one more than
- * the bound for a moment. When a process of the node waits for a slot,
- * the exit waits for the server to end them (1-3 ms) so that the slot is
- * free at once; when none waits, it does not (the caller of a short
- * command waited for it): the slot keeps its grace, which the next taker
- * avoids by taking another free slot, or waits out. */
+ * them (waiting for the server to end them): the kernel would drop the
+ * slot's lock at once while the backend is still exiting, and the node's
+ * next connection would make one more than the bound for a moment. */
 static void meta_gate_at_exit(void)
 {
     for (int i = 0; i < META_GATE_HANDLES; i++) {
         struct meta *m = __atomic_load_n(&meta_gate_handles[i], __ATOMIC_ACQUIRE);
         if (!m || pthread_mutex_trylock(&m->mu) != 0)
             continue; /* another thread is in it: leave it to the kernel */
-        const struct meta_conn_gate *g = meta_gate_of(m);
-        int confirm = !g || g->contended(g->arg);
         for (int k = 0; k < m->nconns; k++)
             if (!m->conns[k].busy && m->conns[k].slot >= 0)
-                meta_conn_drop_as(&m->conns[k], confirm);
+                meta_conn_drop(&m->conns[k]);
         pthread_mutex_unlock(&m->mu);
     }
 }

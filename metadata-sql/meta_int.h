@@ -214,9 +214,6 @@ void meta_conn_set_owned(struct meta *m, struct meta_conn *c);
  * while the database is known down. Logs through meta_down_failed. */
 int meta_conn_connect(struct meta_conn *c);
 void meta_conn_drop(struct meta_conn *c);
-/* meta_conn_drop, confirm 0: without waiting for the server to end the
- * connection; its slot then keeps the grace (core/agent/nodeconn.c). */
-void meta_conn_drop_as(struct meta_conn *c, int confirm);
 /* The node's bound on connections (meta_gate.c, meta_set_conn_gate):
  * acquire a slot for c before it connects (0, or the gate's -ETIMEDOUT);
  * release it as c closes; call_ended as a call gives c back (its idle

@@ -173,24 +173,16 @@ static void nodeconn_want_locked(struct nodeconn *nc, int on)
     }
 }
 
-/* With slot fd just locked: when its last connection's grace ends
- * (0: none to wait for). */
-static int64_t nodeconn_grace_end(int fd, int64_t now)
-{
-    int64_t stamp = 0;
-    if (pread(fd, &stamp, sizeof stamp, 0) != (ssize_t)sizeof stamp)
-        stamp = 0; /* never used */
-    return stamp == NODECONN_HELD                         ? now + NODECONN_GRACE_NS
-           : stamp > 0 && stamp < now + NODECONN_GRACE_NS ? stamp + NODECONN_GRACE_NS
-                                                          : 0;
-}
-
 /* With slot fd just locked: wait out its last connection's grace, then
  * mark it held. */
 static void nodeconn_after_previous(int fd)
 {
-    int64_t now = nodeconn_mono_ns(), held = NODECONN_HELD;
-    int64_t until = nodeconn_grace_end(fd, now);
+    int64_t stamp = 0, now = nodeconn_mono_ns(), held = NODECONN_HELD;
+    if (pread(fd, &stamp, sizeof stamp, 0) != (ssize_t)sizeof stamp)
+        stamp = 0; /* never used */
+    int64_t until = stamp == NODECONN_HELD                         ? now + NODECONN_GRACE_NS
+                    : stamp > 0 && stamp < now + NODECONN_GRACE_NS ? stamp + NODECONN_GRACE_NS
+                                                                   : 0;
     if (until > now) {
         struct timespec ts = { (until - now) / 1000000000LL, (until - now) % 1000000000LL };
         nanosleep(&ts, NULL);
@@ -211,12 +203,7 @@ static int nodeconn_try_locked(struct nodeconn *nc)
         lo = nc->keep ? nc->cap - 1 : 0;
         n = nc->keep ? 1 : nc->cap - 1;
     }
-    /* A free slot still in its grace (its last holder exited without
-     * seeing the server end its connection: nobody waited then, so it did
-     * not wait either) is kept locked as a fallback while a slot with no
-     * grace is looked for. */
-    int start = (int)(nc->pid % n), fallback = -1;
-    int64_t now = nodeconn_mono_ns();
+    int start = (int)(nc->pid % n);
     for (int k = 0; k < n; k++) {
         int i = lo + (start + k) % n;
         if (nc->held[i])
@@ -232,23 +219,12 @@ static int nodeconn_try_locked(struct nodeconn *nc)
             nc->fd[i] = fd;
         }
         if (flock(nc->fd[i], LOCK_EX | LOCK_NB) == 0) {
-            if (fallback < 0 && nodeconn_grace_end(nc->fd[i], now) > now) {
-                fallback = i;
-                continue;
-            }
-            if (fallback >= 0)
-                (void)flock(nc->fd[fallback], LOCK_UN);
             nc->held[i] = 1;
             nodeconn_after_previous(nc->fd[i]);
             return i;
         }
         if (errno != EWOULDBLOCK)
             err = -errno;
-    }
-    if (fallback >= 0) {
-        nc->held[fallback] = 1;
-        nodeconn_after_previous(nc->fd[fallback]);
-        return fallback;
     }
     return err && err != -EWOULDBLOCK ? err : -EAGAIN;
 }

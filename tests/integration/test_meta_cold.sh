@@ -115,34 +115,3 @@ check "after a rename by a process of the node, the next one does not see the ol
     bash -c '! env LD_PRELOAD="$1" SHIMFS_PREFIX="$2" SHIMFS_CACHE_DIR="$3" SHIMFS_LOG=error stat "$4" 2>/dev/null' \
     sh "$SHIMFS_PRELOAD" "$PREFIX" "$TEST_SCRATCH/cache" "$PREFIX/t/d12/e3/f5"
 check "and sees the new one" shim test -e "$PREFIX/t/d12/e3/g5"
-
-# --- a lone process's exit does not wait for the server ---
-# At exit a process closes its connection; it waits for the server to end
-# it (a read of its socket until end of file, MSG_DONTWAIT, at most 50 ms)
-# only when another process of the node waits for a slot, so that the
-# slot is free at once. A lone command (a cold stat) does not: its slot
-# keeps the grace, which the next process avoids.
-dontwait_reads() {
-    shim strace -f -qq --seccomp-bpf -e trace=recvfrom -o "$TEST_SCRATCH/exit.tr" "$@" > /dev/null
-    grep -c 'MSG_DONTWAIT' "$TEST_SCRATCH/exit.tr" || true
-}
-fresh_node
-n=$(dontwait_reads stat "$PREFIX/t/d4/e4/f4")
-assert_eq 0 "$n" "a lone process exits without waiting for the server to end its connection"
-# a waiter: a read lock (OFD) on the node's slot.want, as nodeconn.c takes
-want=$(find "$TEST_SCRATCH/cache/meta" -name slot.want | head -1)
-[ -n "$want" ] || fail "no slot.want in the node folder"
-python3 - "$want" "$TEST_SCRATCH/want.ready" <<'PY' &
-import fcntl, os, struct, sys, time
-fd = os.open(sys.argv[1], os.O_RDWR)
-fcntl.fcntl(fd, 37, struct.pack("hhqqi4x", fcntl.F_RDLCK, 0, 0, 0, 0))  # F_OFD_SETLK
-open(sys.argv[2], "w").close()
-time.sleep(20)
-PY
-waiter=$!
-for _ in $(seq 1 100); do [ -e "$TEST_SCRATCH/want.ready" ] && break; sleep 0.1; done
-fresh_dir_stat=$(dontwait_reads stat "$PREFIX/t/d5/e5/f5")
-kill "$waiter" 2>/dev/null || true
-wait "$waiter" 2>/dev/null || true
-if [ "$fresh_dir_stat" -ge 1 ]; then pass "with a process waiting for a slot, the exit waits for the server's end ($fresh_dir_stat reads)"
-else fail "with a process waiting for a slot, the exit did not wait for the server's end"; fi
