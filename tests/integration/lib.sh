@@ -209,6 +209,14 @@ fault_ctl() {
     [ "${reply%% *}" = ok ] || { fail "faultproxy $*: $reply"; return 1; }
 }
 
+# Stops a command started with `FUNCTION ... &` (a test's shim()): $! is
+# the subshell running the function, and its command (env's exec of the
+# program) is that subshell's child, which a plain kill would leave behind.
+kill_bg() {
+    pkill -P "$1" 2>/dev/null || true
+    kill "$1" 2>/dev/null || true
+}
+
 # Waits at most SECONDS for process PID; kills it (and fails) if it is
 # still running then.
 wait_bounded() {

@@ -35,7 +35,7 @@ follow_tail() {
     local name=$1 file=$2 out=$TEST_SCRATCH/tail-$1
     shim tail -n 1 -f "$file" > "$out" 2> "$out.err" &
     local tp=$!
-    on_exit "kill $tp 2>/dev/null"
+    on_exit "kill_bg $tp"
     wait_for 20 test -s "$out" || fail "$name: tail printed nothing"
     shim "$PY" -c "$APPEND" "$file" "$name"
     local shown=0
@@ -44,7 +44,7 @@ follow_tail() {
         [ "$shown" -eq 5 ] && break
         sleep 0.1
     done
-    kill "$tp" 2>/dev/null || true
+    kill_bg "$tp"
     assert_eq 5 "$shown" "$name: tail -f shows the 5 appended lines within 2 s"
 }
 
