@@ -138,10 +138,20 @@ static int shim_syncfs_one(int fd, struct shim_ofd *o, struct vfs_file *f)
 {
     (void)fd;
     (void)o;
-    return SHIM_VFS(fsync, f, 0); /* syncfs flushes the WAL for all after */
+    return SHIM_VFS(fsync, f, 0); /* shim_sync_volume flushes the WAL for all after */
 }
 
-/* syncfs of the volume: every writer of this process commits. */
+/* syncfs and sync of the volume (the engine loaded): every writer of this
+ * process commits, then every commit acknowledged on the volume, any
+ * process's or node's, is made durable; the first failure. */
+static int shim_sync_volume(void)
+{
+    int c = shim_sync_each_writer(shim_syncfs_one);
+    int s = SHIM_VFS(sync_volume);
+    return c < 0 ? c : s;
+}
+
+/* syncfs of the volume (shim_sync_volume). */
 SHIM_EXPORT int syncfs(int fd)
 {
     if (SHIM_LIKELY(!shim_ns_fd_candidate(fd)))
@@ -154,9 +164,7 @@ SHIM_EXPORT int syncfs(int fd)
     if (c < 0)
         return shim_fail(c);
     shim_ofd_put(o);
-    c = shim_sync_each_writer(shim_syncfs_one);
-    int s = SHIM_VFS(sync_volume);
-    c = c < 0 ? c : s;
+    c = shim_sync_volume();
     return c < 0 ? shim_fail(c) : 0;
 }
 
@@ -170,11 +178,8 @@ SHIM_EXPORT void sync(void)
     if (shim_bypass() || shim_in_vfork_child())
         return;
     int c = shim_core_load();
-    if (c == 0) {
-        c = shim_sync_each_writer(shim_syncfs_one);
-        int s = SHIM_VFS(sync_volume);
-        c = c < 0 ? c : s;
-    }
+    if (c == 0)
+        c = shim_sync_volume();
     if (c < 0)
         shim_log(SHIM_LOG_ERROR, "sync: the volume's last commits may not be durable: %s",
                  strerror(-c));

@@ -482,7 +482,7 @@ int vfs_fsync(struct vfs_file *f, int flags)
     if (!vfs_is_writer(f))
         return vfs_session_sync(all);
     pthread_mutex_lock(&f->wlock);
-    int clean = f->mo || (f->ndirty == 0 && !f->batches) || vfs_opened()->cfg.writeback;
+    int clean = f->mo || (f->ndirty == 0 && !f->batches) || vfs_eng.cfg.writeback;
     int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
     if (rc == 0)
         rc = vfs_session_sync(clean ? all : 0);

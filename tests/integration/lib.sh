@@ -152,6 +152,27 @@ test_volume() {
         { fail "cannot format volume $1"; exit 1; }
 }
 
+# A private PostgreSQL cluster in folder $1 (scripts/pg.sh), restarted
+# once with the ALTER SYSTEM settings given as further arguments
+# ("name = 'value'"): a WAL writer that waits (group commit tests), the
+# default max_connections (fan-out)... Sets P, PGSH and PRIV_META, the URL
+# of its shimfs database; stopped at the test's end. su_sql runs psql on
+# it as the superuser.
+private_pg() {
+    P=$1
+    shift
+    PGSH=$TEST_ROOT/scripts/pg.sh
+    on_exit '"$PGSH" stop "$P" >/dev/null 2>&1'
+    "$PGSH" start "$P" 2>/dev/null
+    local s
+    for s in "$@"; do
+        su_sql -d postgres -c "ALTER SYSTEM SET $s" > /dev/null
+    done
+    "$PGSH" stop "$P" && "$PGSH" start "$P" 2>/dev/null
+    PRIV_META=postgresql://shimfs:shimfs-test@127.0.0.1:$("$PGSH" port "$P")/shimfs
+}
+su_sql() { psql -X -q -A -t -h "$("$PGSH" home "$P")" -p "$("$PGSH" port "$P")" -U postgres "$@"; }
+
 # Tests of upgrades make a volume of an older schema from a new one. One
 # place knows what each version added (metadata-sql/schema/NNN_*.sql), so
 # a new version is undone here once, not in every such test.
@@ -181,6 +202,17 @@ schema_undo_sql() {
 TRACE=$TEST_SCRATCH/connects
 traced() { shim strace -f -qq --seccomp-bpf -e trace=connect -o "$TRACE" "$@"; }
 pg_connects() { grep -c "htons($SHIMFS_TEST_PG_PORT)" "$TRACE" || true; }
+# Round trips to PostgreSQL of "$@" under the test's shim() (or the
+# function RT_SHIM names: another node's) into RT: libpq sends each
+# request, or pipelined batch, with one sendto. Its output goes to
+# $TEST_SCRATCH/out.
+round_trips() {
+    "${RT_SHIM:-shim}" strace -f -qq -s 256 --seccomp-bpf -e trace=sendto -o "$TEST_SCRATCH/sends" "$@" \
+        > "$TEST_SCRATCH/out"
+    RT=$(grep -c 'sendto(' "$TEST_SCRATCH/sends" || true)
+}
+# The names of an `ls -f` listing in file $1, without . and .., sorted.
+names() { grep -v '^\.\.\?$' "$1" | LC_ALL=C sort; }
 
 on_exit() {
     TEST_CLEANUP+=("$1")

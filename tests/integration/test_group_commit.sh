@@ -23,18 +23,12 @@ need_cmd python3 psql sync
 CLI=$SHIMFS_CLI
 PY=/usr/bin/python3
 PREFIX=/mnt/shimfs-gc-$$
-P=$TEST_SCRATCH/pg
-PGSH=$TEST_ROOT/scripts/pg.sh
 [ -f "$(ls /usr/lib/postgresql/*/lib/pg_stat_statements.so 2>/dev/null | head -n 1)" ] ||
     skip_test "pg_stat_statements is not installed"
-on_exit '"$PGSH" stop "$P" >/dev/null 2>&1'
-"$PGSH" start "$P" 2>/dev/null
-su_sql() { psql -X -q -A -t -h "$("$PGSH" home "$P")" -p "$("$PGSH" port "$P")" -U postgres "$@"; }
-su_sql -d postgres -c "ALTER SYSTEM SET wal_writer_delay = '10s'" > /dev/null
-su_sql -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" > /dev/null
-"$PGSH" stop "$P" && "$PGSH" start "$P" 2>/dev/null
+# its WAL writer waits 10 s: a commit nobody waited for stays unflushed
+private_pg "$TEST_SCRATCH/pg" "wal_writer_delay = '10s'" "shared_preload_libraries = 'pg_stat_statements'"
 su_sql -d shimfs -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" > /dev/null
-META=postgresql://shimfs:shimfs-test@127.0.0.1:$("$PGSH" port "$P")/shimfs
+META=$PRIV_META
 export SHIMFS_META=$META
 "$CLI" format groupcommit --bucket "$(test_bucket)" > /dev/null ||
     { fail "cannot format the volume"; exit 1; }
@@ -56,6 +50,14 @@ flushed_past() { # LSN: the server's WAL is on disk at least up to it
 }
 assert_flushed() { flushed_past "$1" && pass "$2" || fail "$2: flushed to $(su_sql -d shimfs -c \
     "SELECT pg_current_wal_flush_lsn()"), not past $1"; }
+# Around one durability point: flush_begin before it; flush_once WHAT after
+# it: exactly one flush statement ran, and the WAL is on disk past every
+# commit acknowledged before flush_begin.
+flush_begin() { lsn=$(insert_lsn); f0=$(flush_calls); }
+flush_once() {
+    assert_eq 1 "$(($(flush_calls) - f0))" "$1 flushed (one flush)"
+    assert_flushed "$lsn" "the server's WAL is on disk past the closes after $1"
+}
 
 head -c 4096 /dev/urandom > "$TEST_SCRATCH/a4k"
 check "mkdir" shim mkdir "$PREFIX/d"
@@ -113,43 +115,34 @@ NODE=r shim cat "$PREFIX/d/x2" > "$TEST_SCRATCH/back"
 assert_files_equal "$TEST_SCRATCH/r4k" "$TEST_SCRATCH/back" \
     "another node reads the closed file's new bytes while the writer lives"
 # ---- fsync of a descriptor of a file closed before: the flush ----
-lsn=$(insert_lsn)
-f0=$(flush_calls)
+flush_begin
 go closed
 at_step fsynced || fail "fsync: $(cat "$TEST_SCRATCH/writer.err")"
-assert_eq 1 "$(($(flush_calls) - f0))" "fsync flushed the closes' commits (one flush)"
-assert_flushed "$lsn" "the server's WAL is on disk past the closes after fsync"
+flush_once "the writer's fsync of a file closed before"
 # ---- sync() in the writer ----
 go fsynced
 at_step closed2 || fail "the second close: $(cat "$TEST_SCRATCH/writer.err")"
-lsn=$(insert_lsn)
-f0=$(flush_calls)
+flush_begin
 go closed2
 at_step synced || fail "sync: $(cat "$TEST_SCRATCH/writer.err")"
-assert_eq 1 "$(($(flush_calls) - f0))" "sync() flushed (one flush)"
-assert_flushed "$lsn" "the server's WAL is on disk past the close after sync()"
+flush_once "sync() in the writer"
 # ---- the sync command and sync -f (syncfs) in other processes ----
 go synced
 at_step closed3 || fail "the third close: $(cat "$TEST_SCRATCH/writer.err")"
-lsn=$(insert_lsn)
-f0=$(flush_calls)
+flush_begin
 NODE=s check "another process's fsync of the closed file" shim "$PY" -c \
     'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd); os.close(fd)' "$PREFIX/d/z"
-assert_eq 1 "$(($(flush_calls) - f0))" "another process's fsync of a file the writer closed flushed (one flush)"
-assert_flushed "$lsn" "the server's WAL is on disk past the writer's close after that fsync"
-lsn=$(insert_lsn)
-f0=$(flush_calls)
+flush_once "another process's fsync of a file the writer closed"
+flush_begin
 NODE=s check "the sync command" shim sync
-assert_eq 1 "$(($(flush_calls) - f0))" "another process's sync flushed the writer's close"
-assert_flushed "$lsn" "the server's WAL is on disk past it"
-f0=$(flush_calls)
+flush_once "another process's sync command"
+flush_begin
 NODE=s check "sync -f (syncfs) of the volume" shim sync -f "$PREFIX/d"
-assert_eq 1 "$(($(flush_calls) - f0))" "syncfs flushed (one flush)"
+flush_once "syncfs"
 # ---- exit flushes; SIGKILL after close loses nothing ----
 go closed3
 at_step closed4 || fail "the fourth close: $(cat "$TEST_SCRATCH/writer.err")"
-lsn=$(insert_lsn)
-f0=$(flush_calls)
+flush_begin
 go closed4
 wait "$writer" || fail "the writer failed: $(cat "$TEST_SCRATCH/writer.err")"
 assert_flushed "$lsn" "the writer's exit made its last close durable"

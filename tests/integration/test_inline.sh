@@ -217,14 +217,8 @@ META=$META_MAIN
 # file whose creator was killed
 # before close, made after that, is lost (the control: the crash does lose
 # what nobody flushed, so the first check can fail).
-P=$TEST_SCRATCH/pg
-PGSH=$TEST_ROOT/scripts/pg.sh
-on_exit '"$PGSH" stop "$P" >/dev/null 2>&1'
-"$PGSH" start "$P" 2>/dev/null
-su_sql() { psql -X -q -A -t -h "$("$PGSH" home "$P")" -p "$("$PGSH" port "$P")" -U postgres "$@"; }
-su_sql -d postgres -c "ALTER SYSTEM SET wal_writer_delay = '10s'" > /dev/null
-"$PGSH" stop "$P" && "$PGSH" start "$P" 2>/dev/null
-META=postgresql://shimfs:shimfs-test@127.0.0.1:$("$PGSH" port "$P")/shimfs
+private_pg "$TEST_SCRATCH/pg" "wal_writer_delay = '10s'"
+META=$PRIV_META
 SHIMFS_META=$META "$CLI" format inlcrash --bucket "$(test_bucket crash)" > /dev/null
 NODE=crash check "create an empty file and close it" \
     shim "$PY" -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644))' \

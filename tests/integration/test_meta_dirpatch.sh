@@ -41,13 +41,6 @@ test_volume dirpatch
 psql "$META" -XAtq -c "ALTER TABLE inode SET (autovacuum_enabled = false); ALTER TABLE entry SET (autovacuum_enabled = false)"
 shim() { env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_CACHE_DIR="$NODE1" SHIMFS_LOG=error "$@"; }
 shim2() { env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_CACHE_DIR="$NODE2" SHIMFS_LOG=error "$@"; }
-# round trips to PostgreSQL of "$@" on node 1 (libpq sends each request, or
-# pipelined batch, with one sendto) into RT; its output into $TEST_SCRATCH/out
-round_trips() {
-    shim strace -f -qq -s 256 --seccomp-bpf -e trace=sendto -o "$TEST_SCRATCH/sends" "$@" > "$TEST_SCRATCH/out"
-    RT=$(grep -c 'sendto(' "$TEST_SCRATCH/sends" || true)
-}
-names() { grep -v '^\.\.\?$' "$1" | LC_ALL=C sort; }
 # the database's names of a top folder, sorted
 db_names() {
     psql "$META" -XAtq -c "SELECT convert_from(e.name, 'UTF8') FROM entry e JOIN entry t ON t.ino = e.parent

@@ -25,25 +25,16 @@ need_cmd psql
 [ -x "$TEST_ROOT/build/tools/fanout_read" ] || skip_test "build/tools/fanout_read not built (make tools)"
 
 CLI=$SHIMFS_CLI
-PGSH=$TEST_ROOT/scripts/pg.sh
 READERS=${FANOUT_READERS:-256}
 PREFIX=/mnt/shimfs-fanout-$$
 
 # ---- a cluster of its own, with the default max_connections ----
-P=$TEST_SCRATCH/pg
-on_exit '"$PGSH" stop "$P" >/dev/null 2>&1'
-"$PGSH" start "$P" 2>/dev/null
-PHOME=$("$PGSH" home "$P")
-PPORT=$("$PGSH" port "$P")
-su_sql() { psql -X -q -A -t -h "$PHOME" -p "$PPORT" -U postgres "$@"; }
-su_sql -d postgres -c "ALTER SYSTEM SET max_connections = 100" \
-    -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
-"$PGSH" stop "$P" && "$PGSH" start "$P" 2>/dev/null
+private_pg "$TEST_SCRATCH/pg" "max_connections = 100" "shared_preload_libraries = 'pg_stat_statements'"
 assert_eq 100 "$(su_sql -d postgres -c 'SHOW max_connections')" "the cluster has max_connections = 100"
 su_sql -d shimfs -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
 su_sql -d postgres -c "CREATE TABLE fanout_stop (x int)"
 
-META=postgresql://shimfs:shimfs-test@127.0.0.1:$PPORT/shimfs
+META=$PRIV_META
 export SHIMFS_META=$META
 "$CLI" format fanout --bucket "$(test_bucket)" > /dev/null || { fail "cannot format the volume"; exit 1; }
 "$TEST_ROOT/scripts/meta-tree.sh" "$META" tree t 10 10 100 1000000

@@ -49,13 +49,7 @@ done
 
 shima() { env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_CACHE_DIR="$NODEA" SHIMFS_LOG=error "$@"; }
 shimb() { env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_CACHE_DIR="$NODEB" SHIMFS_LOG=error "$@"; }
-# round trips to PostgreSQL of "$@" on node B (libpq sends each request,
-# or pipelined batch, with one sendto) into RT; its output into $TEST_SCRATCH/out
-round_trips() {
-    shimb strace -f -qq -s 256 --seccomp-bpf -e trace=sendto -o "$TEST_SCRATCH/sends" "$@" > "$TEST_SCRATCH/out"
-    RT=$(grep -c 'sendto(' "$TEST_SCRATCH/sends" || true)
-}
-names() { grep -v '^\.\.\?$' "$1" | LC_ALL=C sort; }
+RT_SHIM=shimb   # round_trips (lib.sh) on node B
 db_names() {
     psql "$META" -XAtq -c "SELECT convert_from(e.name, 'UTF8') FROM entry e WHERE e.parent = 1000000" | LC_ALL=C sort
 }
