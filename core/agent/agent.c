@@ -12,7 +12,10 @@
  * order ids were taken and commits happened in. A snapshot asked after
  * the chain of polls began (nodemeta_chain_start, after the first poll)
  * whose directory no poll marked since was therefore exact when the last
- * poll began. Rows stay in the answers while an older transaction of the
+ * poll began; so was one asked before, whose change token is the one the
+ * agent read just after its first poll (the same database state: no
+ * commit between the two questions). Rows stay in the answers while an
+ * older transaction of the
  * server runs (the horizon waits for it); a row already reported with the
  * same transaction id is not marked again.
  *
@@ -479,7 +482,14 @@ static int agent_poll_log(struct agent_watch *w, struct meta *m, struct nodemeta
         return rc;
     int marked = 0, patched = 0;
     if (!w->since) {
-        nodemeta_chain_start(nm);   /* from now on no change escapes the polls */
+        /* from now on no change escapes the polls; and the token, asked
+         * after this poll, names the state it started from: answers the
+         * node's processes took before, of that same state, are covered
+         * too (nodemeta.c, nm_covered) */
+        uint64_t token = 0;
+        if (meta_change_token(m, &token) < 0)
+            token = 0;
+        nodemeta_chain_start(nm, token);
         log_debug("agent", "watching the volume's change log from transaction %llu",
                   (unsigned long long)horizon);
     } else if (rc == -E2BIG || w->err) {
@@ -513,7 +523,7 @@ static int agent_poll_token(struct agent_watch *w, struct meta *m, struct nodeme
     if (rc < 0)
         return rc;
     if (!w->token)
-        nodemeta_chain_start(nm);
+        nodemeta_chain_start(nm, token);
     else if (token != w->token)
         nodemeta_mark_remote(nm, NULL, -1);
     w->token = token;

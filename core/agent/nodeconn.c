@@ -412,17 +412,40 @@ int nodeconn_in_use(struct nodeconn *nc)
  * one of them is asked without waiting (it would wait for itself). */
 static __thread uint64_t nodeconn_flights_mine;
 
+/* The lock file of question key: its own open file, so two threads of a
+ * process exclude each other too; -EDEADLK when this thread's process
+ * holds that file's lock already (a nested question, or another that
+ * shares its file). */
+static int nodeconn_flight_file(struct nodemeta *nm, uint64_t key, unsigned *idx)
+{
+    *idx = (unsigned)((key * 0x9E3779B97F4A7C15ULL) >> 58) % NODECONN_FLIGHTS;
+    if (nodeconn_flights_mine & (1ULL << *idx))
+        return -EDEADLK;
+    char name[32];
+    snprintf(name, sizeof name, "flight.%02x", *idx);
+    return nodeconn_file(nm, name);
+}
+
+int nodeconn_flight_held(struct nodemeta *nm, uint64_t key)
+{
+    assert(nm);
+    unsigned idx;
+    int fd = nodeconn_flight_file(nm, key, &idx);
+    if (fd < 0)
+        return 0;
+    /* a shared probe: it holds off an owner-to-be for a moment at most
+     * (that one naps 1 ms and tries again) */
+    int held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
+}
+
 int nodeconn_flight_begin(struct nodemeta *nm, uint64_t key, int *waited)
 {
     assert(nm && waited);
     *waited = 0;
-    unsigned idx = (unsigned)((key * 0x9E3779B97F4A7C15ULL) >> 58) % NODECONN_FLIGHTS;
-    if (nodeconn_flights_mine & (1ULL << idx))
-        return -EDEADLK;
-    char name[32];
-    snprintf(name, sizeof name, "flight.%02x", idx);
-    /* its own open file: two threads of a process exclude each other too */
-    int fd = nodeconn_file(nm, name);
+    unsigned idx;
+    int fd = nodeconn_flight_file(nm, key, &idx);
     if (fd < 0)
         return fd;
     int64_t until = nodeconn_mono_ns() + (int64_t)NODECONN_FLIGHT_WAIT_MS * 1000000;

@@ -71,5 +71,8 @@ int nodeconn_in_use(struct nodeconn *nc);
  * (its answer may now be in the node's files: look again first). */
 int nodeconn_flight_begin(struct nodemeta *nm, uint64_t key, int *waited);
 void nodeconn_flight_end(int token);
+/* 1 when another process (or thread) of the node asks question key now
+ * (or one that shares its lock file); asks and waits for nothing. */
+int nodeconn_flight_held(struct nodemeta *nm, uint64_t key);
 
 #endif

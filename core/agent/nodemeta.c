@@ -80,7 +80,11 @@ struct nm_page {
     uint64_t rseq;              /* agent sequence: one per poll that saw changes */
     uint64_t floor;             /* rseq when the agent's unbroken chain of polls began */
     uint64_t all_remote;        /* last rseq that marked everything */
-    char pad1[16];
+    /* the change token the chain's first poll saw, keyed by its floor
+     * (nm_chain_key: one word, so a reader never pairs one chain's token
+     * with another's floor); 0: none */
+    uint64_t chain_key;
+    char pad1[8];
     int64_t used_ns;            /* a process last looked at the node's snapshots */
     int64_t spawn_ns;           /* a process last started an agent */
     uint64_t all_local;         /* last gen that marked everything */
@@ -334,9 +338,17 @@ void nodemeta_mark_remote(struct nodemeta *nm, const uint64_t *dirs, int n)
         nm_max(&nm->page->all_remote, s);
 }
 
-void nodemeta_chain_start(struct nodemeta *nm)
+/* A chain's token bound to its floor: a page an older build's agent
+ * restarted the chain in (floor moved, key left) matches no token. */
+static uint64_t nm_chain_key(uint64_t token, uint64_t floor)
+{
+    return token ? token ^ ((floor + 1) * 0x9E3779B97F4A7C15ULL) : 0;
+}
+
+void nodemeta_chain_start(struct nodemeta *nm, uint64_t token)
 {
     uint64_t s = __atomic_add_fetch(&nm->page->rseq, 1, __ATOMIC_ACQ_REL);
+    __atomic_store_n(&nm->page->chain_key, nm_chain_key(token, s), __ATOMIC_RELAXED);
     __atomic_store_n(&nm->page->floor, s, __ATOMIC_RELEASE);
 }
 
@@ -459,14 +471,24 @@ static int nm_changed_here(const struct nodemeta *nm, uint64_t dir, uint64_t gen
 }
 
 /* Whether the agent may vouch for a snapshot of dir asked at agent
- * sequence rseq: its chain began before the question (so every commit
- * after the question was seen by one of its polls), and none of those
- * polls saw dir change. Read after nodemeta_verified: the marks of that
- * poll are visible. */
-static int nm_covered(const struct nodemeta *nm, uint64_t dir, uint64_t rseq)
+ * sequence rseq with change token token: every commit after the question
+ * was seen by one of the chain's polls, and none of them saw dir change.
+ * Read after nodemeta_verified: the marks of that poll are visible.
+ * Every commit after the question is seen when the chain began before the
+ * question, or when the question saw the very database state the chain's
+ * first poll saw (the same token: no transaction committed between them,
+ * and the chain reads every change that first poll did not see). The
+ * second covers the answers of a cold node's first moments, asked before
+ * its agent's first poll: 256 workers that start together ask them all
+ * then, and on a busy node the agent's polls begin a second or more
+ * later, past their TTL; without it each was asked again. */
+static int nm_covered(const struct nodemeta *nm, uint64_t dir, uint64_t rseq, uint64_t token)
 {
     uint64_t floor = __atomic_load_n(&nm->page->floor, __ATOMIC_ACQUIRE);
-    return floor && rseq >= floor && __atomic_load_n(&nm->page->all_remote, __ATOMIC_ACQUIRE) <= rseq &&
+    if (!floor || (rseq < floor && (!token || __atomic_load_n(&nm->page->chain_key, __ATOMIC_RELAXED) !=
+                                                  nm_chain_key(token, floor))))
+        return 0;
+    return __atomic_load_n(&nm->page->all_remote, __ATOMIC_ACQUIRE) <= rseq &&
            __atomic_load_n(&nm->remote_last[nm_slot_of(dir)], __ATOMIC_ACQUIRE) <= rseq;
 }
 
@@ -493,7 +515,7 @@ static int nm_load(struct nodemeta *nm, const char *name, uint32_t kind, uint64_
     close(fd);
     if (rc == 0) {
         memcpy(h, p, sizeof *h);
-        if (check_gen && kind == NM_KIND_DIR && h->token && verified && nm_covered(nm, dir, h->rseq))
+        if (check_gen && kind == NM_KIND_DIR && h->token && verified && nm_covered(nm, dir, h->rseq, h->token))
             nm_vouched(h, verified);
         /* a torn or foreign file may hold any time: too far is stale */
         int64_t age;

@@ -73,9 +73,11 @@ int nodemeta_local_changes(const struct nodemeta *nm, uint64_t from, uint64_t to
  * marking dirs[0..n) (n < 0: everything): snapshots of them asked before
  * are no longer vouched for. chain_start: the agent's polls from now on
  * see every change (its first poll read the horizon): snapshots asked
- * from now on may be vouched for, older ones no more. */
+ * from now on may be vouched for, and older ones whose change token is
+ * token (the database's, asked after that first poll: they saw the state
+ * the chain starts from; 0: none), the others no more. */
 void nodemeta_mark_remote(struct nodemeta *nm, const uint64_t *dirs, int n);
-void nodemeta_chain_start(struct nodemeta *nm);
+void nodemeta_chain_start(struct nodemeta *nm, uint64_t token);
 
 /* The node agent's words in the shared page. set_verified: the wall start
  * of its last poll (0: none) with the horizon or token that poll read,

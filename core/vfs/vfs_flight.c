@@ -16,18 +16,30 @@
  * inherits it, rightly: it starts among the same neighbours) */
 static int vfs_flight_busy;
 
-int vfs_flight_begin(char kind, uint64_t dir, const char *name, size_t nlen, int *waited)
+static uint64_t vfs_flight_key(char kind, uint64_t dir, const char *name, size_t nlen)
 {
-    struct vfs_engine *e = vfs_opened();
-    *waited = 0;
-    if (!e || !e->node || e->cfg.node_conns <= 0)
-        return -1;
     uint64_t h = 1469598103934665603ULL ^ (unsigned char)kind;
     h = (h ^ dir) * 1099511628211ULL;
     h ^= h >> 29;
     for (size_t i = 0; i < nlen; i++)
         h = (h ^ (unsigned char)name[i]) * 1099511628211ULL;
-    int tok = nodeconn_flight_begin(e->node, h, waited);
+    return h;
+}
+
+/* The node's folder when questions are asked once there, else NULL. */
+static struct nodemeta *vfs_flight_node(void)
+{
+    struct vfs_engine *e = vfs_opened();
+    return e && e->node && e->cfg.node_conns > 0 ? e->node : NULL;
+}
+
+int vfs_flight_begin(char kind, uint64_t dir, const char *name, size_t nlen, int *waited)
+{
+    struct nodemeta *nm = vfs_flight_node();
+    *waited = 0;
+    if (!nm)
+        return -1;
+    int tok = nodeconn_flight_begin(nm, vfs_flight_key(kind, dir, name, nlen), waited);
     if (*waited)
         __atomic_store_n(&vfs_flight_busy, 1, __ATOMIC_RELAXED);
     return tok < 0 ? -1 : tok;
@@ -48,4 +60,10 @@ int vfs_flight_wait(char kind, uint64_t dir)
     int waited, tok = vfs_flight_begin(kind, dir, NULL, 0, &waited);
     vfs_flight_end(tok);
     return waited;
+}
+
+int vfs_flight_held(char kind, uint64_t dir)
+{
+    struct nodemeta *nm = vfs_flight_node();
+    return nm && nodeconn_flight_held(nm, vfs_flight_key(kind, dir, NULL, 0));
 }

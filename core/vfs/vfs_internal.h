@@ -166,6 +166,9 @@ int vfs_flight_contended(void);
  * (asking nothing): 1 when it waited, so the node's files may hold the
  * answer now. */
 int vfs_flight_wait(char kind, uint64_t dir);
+/* Whether another process of the node asks (kind, dir) now (or a question
+ * sharing its lock): nothing is asked or waited for. */
+int vfs_flight_held(char kind, uint64_t dir);
 /* Whether this process shares metadata with the node. */
 int vfs_snap_shared(void);
 /* A directory of parent is being listed: the first time, parent's other

@@ -412,7 +412,11 @@ int vfs_snap_descend_upto(uint64_t parent, int max)
     int waited, tok = vfs_flight_begin('D', parent, NULL, 0, &waited);
     int m = 0, batches = 0;
     for (int i = 0; i < n; i++) {
-        if (mcache_dir_listed(sub[i]) || vfs_snap_from_node(sub[i], 1, NULL, NULL))
+        /* a folder another process lists alone right now is left to it:
+         * its answer lands in the node's files (listing it here too made
+         * up most of a fan-out's listings past one a folder) */
+        if (mcache_dir_listed(sub[i]) || vfs_snap_from_node(sub[i], 1, NULL, NULL) ||
+            vfs_flight_held('d', sub[i]))
             continue;
         todo[m++] = sub[i];
         if (m == META_DIRS_BATCH || i == n - 1) {
@@ -441,8 +445,10 @@ int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
         vfs_snap_descend(da.parent);
         if (mcache_dir_listed(dir) && (!ecb || vfs_snap_from_node(dir, 1, ecb, arg)))
             return 1;
-        /* another process listing dir with its siblings right now */
-        if (vfs_flight_contended() && vfs_flight_wait('D', da.parent) &&
+        /* another process listing dir with its siblings right now (one
+         * that never waited for a neighbour too: it may be the first of
+         * the node's readers to come to dir) */
+        if (vfs_flight_held('D', da.parent) && vfs_flight_wait('D', da.parent) &&
             vfs_snap_from_node(dir, ecb != NULL, ecb, arg))
             return 1;
     }

@@ -78,6 +78,8 @@ assert_eq 20002 "$(wc -l < "$TEST_SCRATCH/first")" "node B lists the 20,000-entr
 shima ls -f "$PREFIX/big" > /dev/null
 
 # --- A changes it ---
+# (counted before: B's agent may poll and patch while A's changes run)
+patched0=$(grep -c 'patched [1-9]' "$NODEB/agent.log" || true)
 shima python3 - "$PREFIX" <<'EOF'
 import os, sys
 p = sys.argv[1]
@@ -90,7 +92,6 @@ os.chmod(f"{p}/big/g000003", 0o600)
 with open(f"{p}/big/data1", "wb") as f:
     f.write(b"x" * 5000)
 EOF
-patched0=$(grep -c 'patched [1-9]' "$NODEB/agent.log" || true)
 # past the TTL: only B's agent vouching keeps its snapshot in use
 sleep 2.5
 r0=$(entry_rows)

@@ -288,7 +288,7 @@ START_TEST(test_agent_vouches)
     ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
     nodemeta_buf_free(&b);
     ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
-    nodemeta_chain_start(agent);
+    nodemeta_chain_start(agent, 0);
     int64_t polled = nodemeta_now() - sec / 10;
     nodemeta_set_verified(agent, polled, 42, 1);
     ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
@@ -340,8 +340,50 @@ START_TEST(test_agent_vouches)
     build(nm, nodemeta_gen(nm), taken, &b);
     ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
     nodemeta_buf_free(&b);
-    nodemeta_chain_start(agent);
+    nodemeta_chain_start(agent, 0);
     nodemeta_set_verified(agent, nodemeta_now(), 43, 7);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
+    /* asked before the chain began, of the very state its first poll saw
+     * (the token the agent read after it): vouched for; another state's
+     * answer, or one a later mark of its folder or of everything follows,
+     * is not */
+    build(nm, nodemeta_gen(nm), taken, &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
+    nodemeta_buf_free(&b);
+    nodemeta_chain_start(agent, TOKEN + 1);
+    nodemeta_set_verified(agent, nodemeta_now(), 43, 7);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
+    nodemeta_chain_start(agent, TOKEN);
+    int64_t first = nodemeta_now();
+    nodemeta_set_verified(agent, first, 43, 7);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), 0);
+    ck_assert_int_eq(s.fetched_ns, first);
+    nodemeta_snap_free(&s);
+    nodemeta_mark_remote(agent, others, 3);
+    nodemeta_set_verified(agent, nodemeta_now(), 43, 8);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), 0);
+    nodemeta_snap_free(&s);
+    nodemeta_mark_remote(agent, &d7, 1);
+    nodemeta_set_verified(agent, nodemeta_now(), 43, 9);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
+    build(nm, nodemeta_gen(nm), taken, &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
+    nodemeta_buf_free(&b);
+    nodemeta_chain_start(agent, TOKEN);
+    nodemeta_mark_remote(agent, NULL, -1);
+    nodemeta_set_verified(agent, nodemeta_now(), 44, 10);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
+    /* a chain restarted by an agent that sets no token (an older build):
+     * the token of the chain before it does not carry over */
+    build(nm, nodemeta_gen(nm), taken, &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
+    nodemeta_buf_free(&b);
+    nodemeta_chain_start(agent, TOKEN);
+    nodemeta_set_verified(agent, nodemeta_now(), 44, 11);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), 0);
+    nodemeta_snap_free(&s);
+    nodemeta_chain_start(agent, 0);
+    nodemeta_set_verified(agent, nodemeta_now(), 45, 12);
     ck_assert_int_eq(nodemeta_dir_load(nm, 7, sec, &s), -ESTALE);
     /* an answer that came without a token is never vouched for */
     build(nm, nodemeta_gen(nm), taken, &b);
