@@ -555,11 +555,12 @@ static int agent_poll(struct agent_watch *w, struct meta *m, struct nodemeta *nm
     return agent_poll_token(w, m, nm, published);
 }
 
-/* The walks' answers past any use: each serves one TTL from its question
- * (the agent never vouches for them), so files older than twice the
- * longer TTL, and a minute, are garbage; none goes with SHIMFS_READ_ONLY
- * (answers that never expire). At most AGENT_SWEEP_MAX a sweep, so a
- * poll is never late by much. */
+/* Answers past any use: a walk's serves one TTL from its question (the
+ * agent never vouches for them), so files older than twice the longer
+ * TTL, and a minute, are garbage; so are folders' snapshots as old that
+ * the chain does not vouch for (nodemeta_sweep_dirs). None goes with
+ * SHIMFS_READ_ONLY (answers that never expire). At most AGENT_SWEEP_MAX
+ * of each a sweep, so a poll is never late by much. */
 static void agent_sweep(const struct shimfs_config *cfg, struct nodemeta *nm, int64_t now)
 {
     if (cfg->read_only)
@@ -567,9 +568,10 @@ static void agent_sweep(const struct shimfs_config *cfg, struct nodemeta *nm, in
     int64_t ttl = cfg->attr_ttl_ns > cfg->entry_ttl_ns ? cfg->attr_ttl_ns : cfg->entry_ttl_ns;
     int64_t age = 2 * ttl > AGENT_SWEEP_NS ? 2 * ttl : AGENT_SWEEP_NS;
     int gone = nodemeta_sweep(nm, 'w', now - age, AGENT_SWEEP_MAX);
-    if (gone > 0)
-        log_debug("agent", "removed %d walk answers older than %lld s", gone,
-                  (long long)(age / 1000000000LL));
+    int dirs = nodemeta_sweep_dirs(nm, now - age, AGENT_SWEEP_MAX);
+    if (gone > 0 || dirs > 0)
+        log_debug("agent", "removed %d walk answers and %d folder snapshots older than %lld s",
+                  gone > 0 ? gone : 0, dirs > 0 ? dirs : 0, (long long)(age / 1000000000LL));
 }
 
 int agent_run(const struct shimfs_config *cfg, struct meta *m, struct nodemeta *nm,

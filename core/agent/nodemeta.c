@@ -1059,3 +1059,87 @@ int nodemeta_sweep(struct nodemeta *nm, char kind, int64_t before_ns, int max)
     return gone;
 }
 
+/* Whether name is kind's letter and 1-16 lowercase hex digits (how "d"
+ * and "x" files are named); *v: the number. */
+static int nm_hex_name(const char *name, char kind, uint64_t *v)
+{
+    size_t n = strlen(name);
+    if (name[0] != kind || n < 2 || n > 17 || strspn(name + 1, "0123456789abcdef") != n - 1)
+        return 0;
+    *v = strtoull(name + 1, NULL, 16);
+    return 1;
+}
+
+/* name's file if it is still the one fd holds (a lister may have put a
+ * new answer there since it was looked at: that one stays). */
+static int nm_unlink_same(struct nodemeta *nm, const char *name, const struct stat *was)
+{
+    struct stat now;
+    if (fstatat(nm->dirfd, name, &now, AT_SYMLINK_NOFOLLOW) < 0 || now.st_ino != was->st_ino ||
+        now.st_dev != was->st_dev)
+        return 0;
+    return unlinkat(nm->dirfd, name, 0) == 0;
+}
+
+/* Whether the snapshot file open at fd can serve no one any more: written
+ * before before_ns and not vouched for by the agent's chain (a folder the
+ * chain saw change, or asked before a chain it does not share a state
+ * with: neither ever becomes valid again), or not a snapshot of this
+ * build at all. */
+static int nm_dir_garbage(const struct nodemeta *nm, int fd, const struct stat *st, int64_t before_ns)
+{
+    int64_t written = (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+    if (written >= before_ns)
+        return 0;
+    struct nm_header h;
+    if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.magic != NM_MAGIC ||
+        h.version != NM_VERSION || h.kind != NM_KIND_DIR)
+        return 1;
+    return h.fetched_ns < before_ns && !(h.token && nm_covered(nm, h.dir, h.rseq, h.token));
+}
+
+int nodemeta_sweep_dirs(struct nodemeta *nm, int64_t before_ns, int max)
+{
+    assert(nm && max >= 0);
+    int fd = openat(nm->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    int gone = 0;
+    struct dirent *de;
+    while (gone < max && (de = readdir(d)) != NULL) {
+        uint64_t dir;
+        char other[32];
+        if (nm_hex_name(de->d_name, 'd', &dir)) {
+            int f = openat(nm->dirfd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+            struct stat st;
+            int bad = f >= 0 && fstat(f, &st) == 0 && S_ISREG(st.st_mode) &&
+                      nm_dir_garbage(nm, f, &st, before_ns);
+            if (f >= 0)
+                close(f);
+            if (!bad || !nm_unlink_same(nm, de->d_name, &st))
+                continue;
+            gone++;
+            /* its delta patches only it */
+            snprintf(other, sizeof other, "x%llx", (unsigned long long)dir);
+            (void)unlinkat(nm->dirfd, other, 0);
+        } else if (nm_hex_name(de->d_name, 'x', &dir)) {
+            /* a delta whose snapshot went (or never came) */
+            struct stat st;
+            snprintf(other, sizeof other, "d%llx", (unsigned long long)dir);
+            if (fstatat(nm->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+                (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec < before_ns &&
+                faccessat(nm->dirfd, other, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+                nm_unlink_same(nm, de->d_name, &st))
+                gone++;
+        }
+    }
+    closedir(d);
+    return gone;
+}
+

@@ -104,6 +104,13 @@ int nodemeta_agent_lock(struct nodemeta *nm);
  * crossed. A process that looks for one later misses and asks again, as
  * for any answer past its age. Returns how many went, or -errno. */
 int nodemeta_sweep(struct nodemeta *nm, char kind, int64_t before_ns, int max);
+/* Directory snapshots (and their deltas) that can serve no one any more:
+ * written before before_ns and not vouched for by the agent's chain (a
+ * folder changed since, an answer of a chain gone), files of another build,
+ * and deltas without their snapshot; at most max of them. Without this a
+ * node keeps one file per folder it ever read: those of folders deleted
+ * or never read again stay. Returns how many went, or -errno. */
+int nodemeta_sweep_dirs(struct nodemeta *nm, int64_t before_ns, int max);
 
 /* The node's folder (for the node's locks, nodeconn.h): the handle's own
  * descriptor, valid until nodemeta_close. */

@@ -55,6 +55,70 @@ static struct meta_attr attr(uint64_t ino, uint32_t mode, uint64_t size)
     return a;
 }
 
+/* A snapshot of directory dir with one entry, asked at wall time when. */
+static void put_dir(struct nodemeta *nm, uint64_t dir, int64_t when, uint64_t token)
+{
+    struct nodemeta_buf b;
+    struct meta_attr d = attr(dir, 040755, 0);
+    struct nodemeta_stamp st = nodemeta_stamp(nm);
+    st.wall = when;
+    nodemeta_dir_begin(&b, dir, st, &d, when);
+    struct meta_attr f = attr(dir + 1000, 0100644, 0);
+    nodemeta_dir_entry(&b, "f", 1, &f);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, token), 0);
+    nodemeta_buf_free(&b);
+}
+
+/* The agent's sweep of folder snapshots: old ones the chain does not vouch
+ * for go with their deltas; vouched-for and young ones stay; a delta
+ * without its snapshot goes; other files stay; at most max a sweep. */
+START_TEST(test_sweep_dirs)
+{
+    char *dir = tmpdir();
+    struct nodemeta *nm, *agent;
+    ck_assert_int_eq(nodemeta_open(dir, CONN, &nm), 0);
+    ck_assert_int_eq(nodemeta_open(dir, CONN, &agent), 0);
+    const int64_t sec = 1000000000LL;
+    int64_t old = nodemeta_now() - 600 * sec, cut = nodemeta_now() - 60 * sec;
+    put_dir(nm, 0x21, old, TOKEN);          /* before any chain, another state */
+    nodemeta_chain_start(agent, TOKEN + 1);
+    put_dir(nm, 0x22, old, TOKEN);          /* after it: vouched for */
+    put_dir(nm, 0x23, old, TOKEN);          /* after it, then changed */
+    put_dir(nm, 0x24, nodemeta_now(), TOKEN); /* young, then changed */
+    uint64_t changed[2] = { 0x23, 0x24 };
+    nodemeta_mark_remote(agent, changed, 2);
+    int fd = nodemeta_dirfd(nm);
+    struct timespec t[2] = { { 1000, 0 }, { 1000, 0 } };
+    const char *files[] = { "d21", "d22", "d23", "x21", "x99", "w0000000000000001" };
+    uint64_t v = 7;
+    for (int i = 3; i < 6; i++)
+        ck_assert_int_eq(nodemeta_save_blob(nm, files[i], nodemeta_stamp(nm), &v, sizeof v), 0);
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_eq(utimensat(fd, files[i], t, 0), 0);
+    int n1 = nodemeta_sweep_dirs(nm, cut, 1);
+    ck_assert_int_eq(n1, 1);                                /* the bound */
+    int n2 = nodemeta_sweep_dirs(nm, cut, 100);
+    ck_assert_int_eq(n1 + n2, 3);       /* d21 (and x21 with it), d23, x99 */
+    ck_assert_int_eq(nodemeta_sweep_dirs(nm, cut, 100), 0);
+    ck_assert_int_eq(faccessat(fd, "d21", F_OK, 0), -1);
+    ck_assert_int_eq(faccessat(fd, "x21", F_OK, 0), -1);
+    ck_assert_int_eq(faccessat(fd, "d23", F_OK, 0), -1);
+    ck_assert_int_eq(faccessat(fd, "x99", F_OK, 0), -1);
+    ck_assert_int_eq(faccessat(fd, "d22", F_OK, 0), 0);     /* vouched for */
+    ck_assert_int_eq(faccessat(fd, "d24", F_OK, 0), 0);     /* young */
+    ck_assert_int_eq(faccessat(fd, files[5], F_OK, 0), 0);  /* another kind */
+    ck_assert_int_eq(faccessat(fd, "gen", F_OK, 0), 0);
+    /* a new chain that does not share its state: d22 goes too */
+    nodemeta_chain_start(agent, TOKEN + 2);
+    ck_assert_int_eq(nodemeta_sweep_dirs(nm, cut, 100), 1);
+    ck_assert_int_eq(faccessat(fd, "d22", F_OK, 0), -1);
+    nodemeta_close(agent);
+    nodemeta_close(nm);
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+END_TEST
+
 /* A directory of three entries: a file with two chunks, a subdirectory, a
  * file with no data. */
 static void build(struct nodemeta *nm, uint64_t gen, int64_t when, struct nodemeta_buf *b)
@@ -612,6 +676,7 @@ int main(void)
     tcase_add_test(t, test_agent_vouches);
     tcase_add_test(t, test_dir_delta);
     tcase_add_test(t, test_sweep);
+    tcase_add_test(t, test_sweep_dirs);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
