@@ -390,6 +390,11 @@ struct meta_conn_gate {
      * callback ran); -EOPNOTSUPP on a volume older than schema 5. */ \
     X(dir_changes, (struct meta *m, uint64_t dir, uint64_t since, int limit, \
                     meta_name_change_cb cb, void *arg), dir, since, limit, cb, arg) \
+    /* The folders holding a name of inode ino (a file with several
+     * names: its change-log row names none), each once per name, at most
+     * cap; -E2BIG when it has more; -EOPNOTSUPP on a volume older than
+     * schema 5 (no index from an inode to its names). */ \
+    X(name_parents, (struct meta *m, uint64_t ino, uint64_t *parents, int cap), ino, parents, cap) \
     /* NUL-separated names, as listxattr(2). */ \
     X(listxattr, (struct meta *m, uint64_t ino, char *buf, size_t cap), ino, buf, cap) \
     \

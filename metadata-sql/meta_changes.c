@@ -151,7 +151,7 @@ void meta_chg_note(const struct meta_q *q)
     case MS_SLICE_REFERENCED: case MS_TX_REPEATABLE: case MS_FSCK_DANGLING:
     case MS_FSCK_LOST: case MS_FSCK_DIR_PARENT: case MS_FSCK_NLINK: case MS_FSCK_ORPHANS:
     case MS_FSCK_SLICES_MISSING: case MS_FSCK_SIZES: case MS_CHANGE_TOKEN: case MS_CHANGES:
-    case MS_DIR_CHANGES:
+    case MS_DIR_CHANGES: case MS_NAME_PARENTS:
     case MS_FORGET_GARBAGE_INLINE: case MS_INLINE_GET: case MS_LIST_INLINE:
     case MS_ASYNC_COMMIT: case MS_WAL_FLUSH:
         break;
@@ -294,4 +294,25 @@ int meta_dir_changes(struct meta *m, uint64_t dir, uint64_t since, int limit,
     if (rc < 0)
         return rc;
     return set >= limit || gone >= limit ? -E2BIG : set + gone;
+}
+
+int meta_name_parents(struct meta *m, uint64_t ino, uint64_t *parents, int cap)
+{
+    if (cap <= 0 || !ino)
+        return -EINVAL;
+    if (!meta_changes_ready(m, 5))
+        return -EOPNOTSUPP;
+    struct meta_params p;
+    meta_p_init(&p);
+    meta_p_int(&p, (int64_t)ino);
+    meta_p_int(&p, cap + 1);
+    PGresult *r;
+    int rc = meta_read(m, MS_NAME_PARENTS, &p, &r);
+    if (rc < 0)
+        return rc;
+    int n = PQntuples(r);
+    for (int i = 0; i < n && i < cap; i++)
+        parents[i] = (uint64_t)meta_r_int(r, i, 0);
+    PQclear(r);
+    return n > cap ? -E2BIG : n;
 }

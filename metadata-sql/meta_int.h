@@ -46,7 +46,7 @@ enum meta_stmt_id {
     MS_FIX_SIZES,
     MS_CHANGE_TOKEN,
     MS_APPEND,
-    MS_CHANGES, MS_DIR_CHANGES,
+    MS_CHANGES, MS_DIR_CHANGES, MS_NAME_PARENTS,
     MS_WAL_LSN, MS_REPLAY_LSN,      /* read routing (meta_route.c) */
     /* batched import (meta_import.c) */
     MS_IMPORT,

@@ -517,6 +517,10 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
      * an inode written since (every name that appears or moves comes with
      * its inode's row), (2, name, NULLs) for each name removed or renamed
      * away since that no entry holds now; at most $3 of each kind. */
+    /* The folders holding a name of inode $1 (schema 5's entry_by_ino), at
+     * most $2 (meta_name_parents). */
+    [MS_NAME_PARENTS] = { "shimfs_name_parents",
+        "SELECT parent FROM entry WHERE ino = $1::bigint LIMIT $2" },
     [MS_DIR_CHANGES] = { "shimfs_dir_changes",
         "(SELECT 1, e.name, " COLS " FROM inode n JOIN entry e ON e.ino = n.ino "
         "WHERE n.chg >= $2::bigint::text::xid8 AND e.parent = $1::bigint LIMIT $3) "

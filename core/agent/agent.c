@@ -299,7 +299,8 @@ static int agent_u64_cmp(const void *a, const void *b)
 
 /* The directories whose snapshots a change row makes stale: a directory
  * (its listing and attributes) and its parent (which lists it); a file's
- * parent; none known (ndir 0): everything. */
+ * parent; none known (ndir 0, a file with several names): asked after
+ * (agent_mark_new). */
 static void agent_row_cb(void *arg, const struct meta_change *c)
 {
     struct agent_watch *w = arg;
@@ -339,6 +340,10 @@ static void agent_row_cb(void *arg, const struct meta_change *c)
  * patched smaller one would lose its block maps (its files' opens would
  * each ask for theirs), and reading it again is cheap. */
 #define AGENT_PATCH_MIN 16384
+/* Files with several names whose folders one poll asks for (one query
+ * each), and the names each may have; past either, the poll marks all. */
+#define AGENT_LINKS_POLL 32
+#define AGENT_LINK_NAMES 16
 
 struct agent_names {
     uint64_t dir;
@@ -419,18 +424,31 @@ static int agent_mark_new(struct agent_watch *w, struct meta *m, struct nodemeta
     if (w->ncur == 0)
         return 0;
     qsort(w->cur, (size_t)w->ncur, sizeof *w->cur, agent_row_cmp);
-    /* dirs[0..n): changed directories; gone[0..ng): deleted ones, never patched */
-    uint64_t *dirs = malloc((size_t)(3 * w->ncur + 1) * sizeof *dirs);
-    uint64_t *gone = dirs ? dirs + 2 * w->ncur : NULL;
-    int n = 0, ng = 0, all = !dirs;
+    /* dirs[0..n): changed directories (2 a row, and the folders of the
+     * names of AGENT_LINKS_POLL files with several); gone[0..ng): deleted
+     * ones, never patched */
+    size_t cap = 2 * (size_t)w->ncur + AGENT_LINKS_POLL * AGENT_LINK_NAMES;
+    uint64_t *dirs = malloc((cap + (size_t)w->ncur + 1) * sizeof *dirs);
+    uint64_t *gone = dirs ? dirs + cap : NULL;
+    int n = 0, ng = 0, links = 0, all = !dirs;
     for (int i = 0; i < w->ncur && !all; i++) {
         const struct agent_row *r = &w->cur[i];
         const struct agent_row *old = w->nprev
             ? bsearch(r, w->prev, (size_t)w->nprev, sizeof *r, agent_row_cmp) : NULL;
         if (old && old->chg == r->chg)
             continue;
-        if (r->ndir == 0)
-            all = 1;
+        if (r->ndir == 0) {
+            /* a file with several names (its row names no folder): the
+             * folders of its names now; those it lost changed rows of
+             * their own. Too many, or a volume older than schema 5: all. */
+            int k = links++ < AGENT_LINKS_POLL
+                ? meta_name_parents(m, r->key, dirs + n, AGENT_LINK_NAMES) : -E2BIG;
+            if (k < 0)
+                all = 1;
+            else
+                n += k;
+            continue;
+        }
         for (int k = 0; k < r->ndir; k++)
             dirs[n++] = r->dir[k];
         if (r->key >> 63)
