@@ -161,7 +161,7 @@ static int meta_create_open_body(struct meta_conn *c, void *arg)
         return rc;
     PGresult *r = q[1].res;
     int n = PQntuples(r), what = n > 0 ? (int)meta_r_int(r, 0, META_NCOLS) : -1;
-    struct meta_attr row;
+    struct meta_attr row = { 0 };
     if (n > 0)
         meta_r_attr(r, 0, 0, &row);
     if (what == 0 || what == 1) {
