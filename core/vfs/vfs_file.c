@@ -236,13 +236,11 @@ int vfs_open(const char *vpath, int flags, mode_t mode, struct vfs_file **out,
         follow |= VFS_FRESH;
     uint64_t parent = 0;
     /* O_CREAT creates first: one round trip that creates the file or
-     * answers with the inode already at the name, which is the fresh
-     * lookup a writer's open makes (VFS_FRESH) */
+     * answers with the inode already at the name (O_EXCL: EEXIST), which
+     * is the fresh lookup a writer's open makes (VFS_FRESH) */
     rc = (flags & O_CREAT) && !(flags & (O_DIRECTORY | O_PATH))
        ? vfs_create_file(vpath, mode, flags, 1, &a, &created, &parent, canon, host, hcap)
        : VFS_LOOKUP;
-    if (rc == 0 && !created && (flags & O_EXCL))
-        rc = -EEXIST;
     if (rc == VFS_LOOKUP) {
 again:
         rc = vfs_resolve_at(vpath, follow, &a, canon, &parent, host, hcap);
