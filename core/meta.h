@@ -431,6 +431,17 @@ struct meta_conn_gate {
     X(create, (struct meta *m, uint64_t parent, const char *name, size_t nlen, \
                struct meta_attr *a, const char *target, int excl), \
       parent, name, nlen, a, target, excl) \
+    /* open(O_CREAT) of parent/name in one round trip (create and lookup
+     * in one statement): a new regular file (a->mode's permission bits,
+     * a->uid, a->gid; times now), or the inode already at the name. On
+     * success *a is the new file's attributes and *created 1, or the
+     * existing inode's (any type: the caller decides what opening it
+     * means) and *created 0; then nothing was written and no commit hook
+     * runs. flags: 1 (O_EXCL: an existing name is -EEXIST), and
+     * META_CREATE_LAZY as for meta_create. -ENOENT, -ENOTDIR (parent). */ \
+    X(create_open, (struct meta *m, uint64_t parent, const char *name, size_t nlen, \
+                    struct meta_attr *a, int flags, int *created), \
+      parent, name, nlen, a, flags, created) \
     /* Every transaction this handle committed is durable when this returns
      * (those of META_CREATE_LAZY and META_WRITE_LAZY included): one round
      * trip, a transaction that commits synchronously, which flushes the

@@ -112,7 +112,7 @@ void meta_chg_note(const struct meta_q *q)
     case MS_WRITE_INLINE:
         chg_rows(q->res);
         break;
-    case MS_CREATE:
+    case MS_CREATE: case MS_CREATE_OPEN:
         chg_rows(q->res);
         chg_dir_param(q, 0);
         break;

@@ -2,8 +2,9 @@
  * nodes), hard links, and the id counters they draw from.
  *
  * Promises: each change is one transaction of two round trips (lock and
- * check; insert and commit); the parent's nlink (for a new directory),
- * mtime and ctime change with it. Ids from meta_next_ids are never handed
+ * check; insert and commit), except open(O_CREAT)'s create-or-open
+ * (meta_create_open), one statement of one round trip; the parent's nlink
+ * (for a new directory), mtime and ctime change with it. Ids from meta_next_ids are never handed
  * out twice, even when the caller's transaction rolls back.
  */
 #include "meta_int.h"
@@ -128,6 +129,76 @@ int meta_create(struct meta *m, uint64_t parent, const char *name, size_t nlen,
     if (rc == 0 && ca.lazy)
         meta_lazy_note(m); /* (an existing file's answer counts too: harmless) */
     return rc;
+}
+
+struct meta_create_open_args {
+    uint64_t parent;
+    const char *name;
+    size_t nlen;
+    struct meta_attr in;       /* as the caller gave it: reruns start over */
+    struct meta_attr *out;
+    int excl, lazy;
+};
+
+/* One round trip, an implicit transaction: MS_CREATE_OPEN, after the
+ * setting of a lazy commit. Returns 1 when the name existed: nothing was
+ * written, so no commit hook runs (meta_tx). */
+static int meta_create_open_body(struct meta_conn *c, void *arg)
+{
+    struct meta_create_open_args *oa = arg;
+    const struct meta_attr *a = &oa->in;
+    struct meta_params p;
+    meta_p_init(&p);
+    meta_p_int(&p, (int64_t)oa->parent);
+    meta_p_bytes(&p, oa->name, oa->nlen);
+    meta_p_int(&p, (int64_t)((a->mode & ~META_S_IFMT) | META_S_IFREG));
+    meta_p_int(&p, a->uid);
+    meta_p_int(&p, a->gid);
+    meta_p_int(&p, meta_now_ns());
+    struct meta_q q[2] = { { .stmt = MS_ASYNC_COMMIT }, { .stmt = MS_CREATE_OPEN, .p = &p } };
+    int rc = meta_run(c, q + !oa->lazy, 1 + oa->lazy, 1);
+    if (rc < 0)
+        return rc;
+    PGresult *r = q[1].res;
+    int n = PQntuples(r), what = n > 0 ? (int)meta_r_int(r, 0, META_NCOLS) : -1;
+    struct meta_attr row = { 0 };
+    if (n > 0)
+        meta_r_attr(r, 0, 0, &row);
+    if (what == 0 || what == 1) {
+        *oa->out = row;
+        rc = what == 0 ? 0 : oa->excl ? -EEXIST : 1;
+    } else if (what == 2) {
+        rc = meta_parent_ok(&row);
+        if (rc == 0) {
+            /* a live directory that its UPDATE did not find so: it changed
+             * while the statement waited for its lock */
+            c->retry = 1;
+            rc = -EAGAIN;
+        }
+    } else {
+        rc = -ENOENT;                   /* no parent */
+    }
+    meta_q_clear(q + !oa->lazy, 1 + oa->lazy);
+    return rc;
+}
+
+int meta_create_open(struct meta *m, uint64_t parent, const char *name, size_t nlen,
+                     struct meta_attr *a, int flags, int *created)
+{
+    assert(a && created);
+    *created = 0;
+    int rc = meta_check_name(name, nlen);
+    if (rc < 0)
+        return rc;
+    struct meta_create_open_args oa = { parent, name, nlen, *a, a, (flags & 1) != 0,
+                                        (flags & META_CREATE_LAZY) != 0 };
+    rc = meta_tx(m, meta_create_open_body, &oa);
+    if (rc == 0) {
+        *created = 1;
+        if (oa.lazy)
+            meta_lazy_note(m);
+    }
+    return rc == 1 ? 0 : rc;
 }
 
 struct meta_link_args {

@@ -54,6 +54,8 @@ enum meta_stmt_id {
     MS_WRITE_INLINE, MS_FORGET_GARBAGE_INLINE, MS_INLINE_GET, MS_LIST_INLINE,
     /* a create whose commit is not waited for, and the wait (meta_sync) */
     MS_ASYNC_COMMIT, MS_WAL_FLUSH,
+    /* open(O_CREAT) in one statement (meta_create_open) */
+    MS_CREATE_OPEN,
     MS_COUNT
 };
 

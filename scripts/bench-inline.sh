@@ -16,7 +16,10 @@
 #     4 KiB row per synchronous commit.
 # Medians of REPS runs (default 3) of COUNT files (default 1000), with the
 # load average before and after. Needs `make all build/tools/tiny_files
-# build/tools/obj_bench`.
+# build/tools/obj_bench`. With SHIMFS_BASE_BUILD=DIR (another build of
+# the project, e.g. of the commit before a change, with its own
+# tools/tiny_files) the default inline row is also run with that build,
+# taking turns with this one, and the ratio printed.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,6 +33,9 @@ ENV_FILE=${SHIMFS_SERVICES_DIR:-$ROOT/.scratch/services}/env
 for t in tiny_files obj_bench; do
     [ -x "$BUILD/tools/$t" ] || { echo "bench-inline: make $BUILD/tools/$t first" >&2; exit 1; }
 done
+BASE=${SHIMFS_BASE_BUILD:-}
+[ -z "$BASE" ] || [ -x "$BASE/tools/tiny_files" ] ||
+    { echo "bench-inline: no $BASE/tools/tiny_files (SHIMFS_BASE_BUILD)" >&2; exit 1; }
 
 WORK=$ROOT/.scratch/bench-inline
 rm -rf "$WORK"
@@ -44,14 +50,15 @@ shim() {
 }
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 rate() { sed -n 's/.* = \([0-9]*\) files\/s$/\1/p'; }
-# one run of COUNT files of $1 bytes with the environment in $2..
+# one run of COUNT files of $1 bytes with the environment in $2.. (the
+# build: RUN_BUILD, else this one)
 files_run() {
-    local size=$1 dir; shift
+    local size=$1 dir b=${RUN_BUILD:-$BUILD}; shift
     dir=/d$RANDOM$RANDOM
     shim mkdir "$PREFIX$dir"
-    env "$@" LD_PRELOAD="$BUILD/libshimfs.so" SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
+    env "$@" LD_PRELOAD="$b/libshimfs.so" SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
         SHIMFS_CACHE_DIR="$WORK/cache" SHIMFS_LOG=error \
-        "$BUILD/tools/tiny_files" "$PREFIX$dir" "$COUNT" "$size" sync | rate
+        "$b/tools/tiny_files" "$PREFIX$dir" "$COUNT" "$size" sync | rate
 }
 # the database's own bound for one writer: a 4 KiB row per synchronous
 # commit (pgbench, one client, 5 s)
@@ -80,7 +87,13 @@ for r in $(seq "$REPS"); do
             R[inline_sc]+="$(files_run 4096 SHIMFS_INLINE_MAX=16K SHIMFS_SYNC_CLOSE=1) "
             R[bucket_sc]+="$(files_run 4096 SHIMFS_INLINE_MAX=0 SHIMFS_SYNC_CLOSE=1) "
         else
+            if [ -n "$BASE" ] && [ $((r % 2)) = 0 ]; then
+                R[base]+="$(RUN_BUILD=$BASE files_run 4096 SHIMFS_INLINE_MAX=16K) "
+            fi
             R[inline]+="$(files_run 4096 SHIMFS_INLINE_MAX=16K) "
+            if [ -n "$BASE" ] && [ $((r % 2)) = 1 ]; then
+                R[base]+="$(RUN_BUILD=$BASE files_run 4096 SHIMFS_INLINE_MAX=16K) "
+            fi
             R[bucket]+="$(files_run 4096 SHIMFS_INLINE_MAX=0) "
         fi
     done
@@ -89,9 +102,10 @@ for r in $(seq "$REPS"); do
     R[commit]+="$(commit_run) "
 done
 declare -A M
-for k in inline inline_sc bucket bucket_sc put1 put32 commit; do
+for k in inline ${BASE:+base} inline_sc bucket bucket_sc put1 put32 commit; do
     case $k in
     inline) what="inline, group commit (the default)" ;;
+    base) what="the same, SHIMFS_BASE_BUILD" ;;
     inline_sc) what="inline, SHIMFS_SYNC_CLOSE=1 (before)" ;;
     bucket) what="bucket (INLINE_MAX=0), group commit" ;;
     bucket_sc) what="bucket (INLINE_MAX=0), SHIMFS_SYNC_CLOSE=1" ;;
@@ -105,6 +119,7 @@ done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 echo "group commit / SHIMFS_SYNC_CLOSE=1: inline $(ratio "${M[inline]}" "${M[inline_sc]}")x," \
     "bucket $(ratio "${M[bucket]}" "${M[bucket_sc]}")x"
+[ -z "$BASE" ] || echo "this build / SHIMFS_BASE_BUILD (inline, group commit): $(ratio "${M[inline]}" "${M[base]}")x"
 echo
 printf '%-10s %-16s %-16s\n' "file size" "inline files/s" "bucket files/s"
 for kib in 4 16 32 64; do

@@ -235,16 +235,25 @@ int vfs_open(const char *vpath, int flags, mode_t mode, struct vfs_file **out,
     if (changes)
         follow |= VFS_FRESH;
     uint64_t parent = 0;
+    /* O_CREAT creates first: one round trip that creates the file or
+     * answers with the inode already at the name (O_EXCL: EEXIST), which
+     * is the fresh lookup a writer's open makes (VFS_FRESH) */
+    rc = (flags & O_CREAT) && !(flags & (O_DIRECTORY | O_PATH))
+       ? vfs_create_file(vpath, mode, flags, 1, &a, &created, &parent, canon, host, hcap)
+       : VFS_LOOKUP;
+    if (rc == VFS_LOOKUP) {
 again:
-    rc = vfs_resolve_at(vpath, follow, &a, canon, &parent, host, hcap);
-    if (rc == -ENOENT && (flags & O_CREAT)) {
-        rc = vfs_create_file(vpath, mode, flags & O_EXCL, &a, canon, host, hcap); /* EROFS if read-only */
-        created = rc == 0;
-    } else if (rc == 0 && (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) {
-        rc = -EEXIST;
+        rc = vfs_resolve_at(vpath, follow, &a, canon, &parent, host, hcap);
+        if (rc == -ENOENT && (flags & O_CREAT)) /* EROFS if read-only */
+            rc = vfs_create_file(vpath, mode, flags, 0, &a, &created, &parent, canon, host, hcap);
+        else if (rc == 0 && (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+            rc = -EEXIST;
     }
     if (rc != 0)
         return rc;
+    /* as the kernel: O_CREAT of a directory is EISDIR, whatever the access */
+    if ((flags & O_CREAT) && !(flags & O_PATH) && S_ISDIR(a.mode))
+        return -EISDIR;
     /* a writer starts from the committed state, not from a cached one (an
      * O_APPEND open appends after what others committed a moment ago): its
      * final lookup, attributes included, came from the database
@@ -263,7 +272,7 @@ again:
     struct vfs_file *f = vfs_file_new(canon, &a, flags);
     if (!f)
         return -ENOMEM;
-    f->parent = created ? a.parent : parent; /* a new file's row names its folder */
+    f->parent = parent;
     f->node_gen = gen;
     /* created by this open, in the transaction that answered a: no slice
      * yet, so no query for its map (a tiny file's create+write+close is

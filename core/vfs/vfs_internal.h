@@ -335,8 +335,12 @@ int vfs_compact_chunk(uint64_t ino, uint64_t chunk);
  * the writeback thread, which has no map at hand). */
 void vfs_compact_scan(const struct vfs_smap *m);
 void vfs_compact_check(const struct meta_attr *a);
-int vfs_create_file(const char *vpath, mode_t mode, int excl, struct meta_attr *out,
-                    char *canon, char *host, size_t hcap);
+/* open(O_CREAT) of a name (vfs_ns.c): 0 with *out the new file
+ * (*created 1) or the inode at the name (*created 0), VFS_LOOKUP (only
+ * when `first`: walk the path first), VFS_ESCAPED or -errno. */
+#define VFS_LOOKUP 2
+int vfs_create_file(const char *vpath, mode_t mode, int flags, int first, struct meta_attr *out,
+                    int *created, uint64_t *parent, char *canon, char *host, size_t hcap);
 void vfs_open_ref(uint64_t ino);
 int vfs_open_unref(uint64_t ino);
 int64_t vfs_wall_now(void);

@@ -226,6 +226,27 @@ static void vfs_patch_parent(uint64_t seq, const struct vfs_parent *p, int64_t t
     vfs_snap_patch(seq, p->dir.parent, &c, 1);
 }
 
+/* A name this thread just created in p->dir (inode *a, committed): the
+ * node's snapshots of the folder and of its parent take it, and the
+ * process's caches. */
+static void vfs_created(struct vfs_parent *p, const struct meta_attr *a)
+{
+    struct nodemeta_change c = { p->name, p->nlen, a, 0 };
+    uint64_t seq = mcache_take_commit();
+    vfs_snap_patch(seq, p->dir.ino, &c, 1);
+    if (!S_ISDIR(a->mode))
+        vfs_patch_parent(seq, p, a->ctime_ns);
+    mcache_put_entry(p->dir.ino, p->name, p->nlen, a);
+    vfs_changed_dir(p->dir.ino, 0, S_ISDIR(a->mode) ? 1 : 0, a->ctime_ns);
+}
+
+/* The owner of a new inode in p->dir. */
+static void vfs_new_owner(const struct vfs_parent *p, struct meta_attr *a)
+{
+    a->uid = geteuid();
+    a->gid = (p->dir.mode & S_ISGID) ? p->dir.gid : getegid();
+}
+
 static int vfs_new_inode(struct vfs_parent *p, mode_t mode, dev_t rdev, const char *target,
                          int excl, struct meta_attr *out)
 {
@@ -234,50 +255,76 @@ static int vfs_new_inode(struct vfs_parent *p, mode_t mode, dev_t rdev, const ch
     if (vfs_writable() < 0)
         return excl && vfs_lookup_name(p->dir.ino, p->name, p->nlen, &a) == 0 ? -EEXIST : -EROFS;
     a.mode = mode;
-    a.uid = geteuid();
-    a.gid = (p->dir.mode & S_ISGID) ? p->dir.gid : getegid();
+    vfs_new_owner(p, &a);
     if (S_ISDIR(mode) && (p->dir.mode & S_ISGID))
         a.mode |= S_ISGID;
     a.rdev = rdev;
     (void)mcache_take_commit();
     int rc = meta_create(vfs_eng.meta, p->dir.ino, p->name, p->nlen, &a, target, excl);
     if (rc == 0) {
-        struct nodemeta_change c = { p->name, p->nlen, &a, 0 };
-        uint64_t seq = mcache_take_commit();
-        vfs_snap_patch(seq, p->dir.ino, &c, 1);
-        if (!S_ISDIR(a.mode))
-            vfs_patch_parent(seq, p, a.ctime_ns);
-        mcache_put_entry(p->dir.ino, p->name, p->nlen, &a);
-        vfs_changed_dir(p->dir.ino, 0, S_ISDIR(a.mode) ? 1 : 0, a.ctime_ns);
+        vfs_created(p, &a);
         *out = a;
     }
     return vfs_errno(rc);
 }
 
-/* open(O_CREAT) of a missing name: the new regular file, or -EEXIST. */
-int vfs_create_file(const char *vpath, mode_t mode, int excl, struct meta_attr *out,
-                    char *canon, char *host, size_t hcap)
+/* open(O_CREAT): the new regular file, or the inode already at the name,
+ * in one round trip (meta_create_open: the create and the open's fresh
+ * lookup of the final name in one statement); *created says which, and
+ * *parent is the folder. `first`: the name was not looked up before (the
+ * open creates first, instead of a lookup and then a create); then
+ * VFS_LOOKUP asks for the walk first where one statement cannot answer as
+ * the kernel would: a symlink at the name (followed), a folder the caller
+ * may not write or a read-only volume (an existing file still opens
+ * there), ".", "..", a trailing "/". After a walk (first 0) that found no
+ * name, an existing name met now is the file it opens if it is a regular
+ * file (another process created it meanwhile), else -EEXIST. */
+int vfs_create_file(const char *vpath, mode_t mode, int flags, int first, struct meta_attr *out,
+                    int *created, uint64_t *parent, char *canon, char *host, size_t hcap)
 {
     struct vfs_parent p;
+    *created = 0;
+    size_t len = strlen(vpath);
+    if (len > 0 && vpath[len - 1] == '/')
+        return first ? VFS_LOOKUP : -EISDIR; /* as the kernel: "name/" is no file to create */
     int rc = vfs_resolve_parent(vpath, &p, host, hcap);
-    if (rc == 0)
-        rc = vfs_writable();
     if (rc != 0)
         return rc;
-    if (vfs_is_dot(&p))
-        return -EISDIR;
-    rc = vfs_may_change(&p.dir);
+    rc = vfs_writable();
+    if (rc == 0 && vfs_is_dot(&p))
+        rc = -EISDIR;
     if (rc == 0)
-        /* lazy: durable with the process's next synchronous commit (fsync,
-         * sync, exit: vfs_session_sync) */
-        rc = vfs_new_inode(&p, S_IFREG | (mode & 07777 & ~vfs_umask()), 0, NULL,
-                           excl | META_CREATE_LAZY, out);
-    if (rc == 0)
+        rc = vfs_may_change(&p.dir);
+    if (rc < 0)
+        return first ? VFS_LOOKUP : rc;
+    struct meta_attr a = { 0 };
+    a.mode = S_IFREG | (mode & 07777 & ~vfs_umask());
+    vfs_new_owner(&p, &a);
+    (void)mcache_take_commit();
+    /* lazy: durable with the process's next synchronous commit (fsync,
+     * sync, exit: vfs_session_sync) */
+    rc = meta_create_open(vfs_eng.meta, p.dir.ino, p.name, p.nlen, &a,
+                          ((flags & O_EXCL) ? 1 : 0) | META_CREATE_LAZY, created);
+    if (rc < 0)
+        return vfs_errno(rc);
+    if (*created) {
+        vfs_created(&p, &a);
         vfs_session_lazy();
-    if (rc == 0 && snprintf(canon, VFS_PATH_MAX, "%s%s%.255s", p.canon,
-                            strcmp(p.canon, "/") ? "/" : "", p.name) >= VFS_PATH_MAX)
-        rc = -ENAMETOOLONG;
-    return rc;
+    } else if (S_ISLNK(a.mode) && !(flags & O_NOFOLLOW)) {
+        /* (O_EXCL answered EEXIST above) */
+        mcache_put_entry(p.dir.ino, p.name, p.nlen, &a);
+        return first ? VFS_LOOKUP : -EEXIST;
+    } else if (!first && !S_ISREG(a.mode)) {
+        return -EEXIST;
+    } else {
+        mcache_put_entry(p.dir.ino, p.name, p.nlen, &a); /* read now, as a fresh lookup */
+    }
+    *out = a;
+    *parent = p.dir.ino;
+    if (snprintf(canon, VFS_PATH_MAX, "%s%s%.255s", p.canon, strcmp(p.canon, "/") ? "/" : "",
+                 p.name) >= VFS_PATH_MAX)
+        return -ENAMETOOLONG;
+    return 0;
 }
 
 int vfs_mkdir(const char *vpath, mode_t mode, char *host, size_t hcap)

@@ -1396,6 +1396,74 @@ START_TEST(test_timing)
 }
 END_TEST
 
+/* open(O_CREAT) in one statement: creates a regular file, or answers with
+ * whatever is at the name without changing it (no commit hook then). */
+static int create_open_commits;
+static void create_open_hook(void *arg) { (void)arg; create_open_commits++; }
+
+START_TEST(test_create_open)
+{
+    struct meta *m = volume("t_create_open");
+    uint64_t d = mkdir_(m, META_ROOT_INO, "d");
+    uint64_t f = mkfile(m, d, "old");
+    struct meta_attr a, b, d0 = getattr(m, d);
+    meta_set_commit_hook(m, create_open_hook, NULL);
+    int created = -1;
+    memset(&a, 0, sizeof a);
+    a.mode = S_IFREG | 0640;
+    a.uid = 1234;
+    a.gid = 5678;
+    ck_assert_int_eq(meta_create_open(m, d, "new", 3, &a, META_CREATE_LAZY, &created), 0);
+    ck_assert_int_eq(created, 1);
+    ck_assert_int_eq(create_open_commits, 1);
+    ck_assert_uint_eq(a.mode, S_IFREG | 0640);
+    ck_assert_uint_eq(a.uid, 1234);
+    ck_assert_uint_eq(a.gid, 5678);
+    ck_assert_uint_eq(a.nlink, 1);
+    ck_assert_uint_eq(a.size, 0);
+    ck_assert_uint_eq(a.parent, d);
+    ck_assert_int_eq(lookup(m, d, "new", &b), 0);
+    ck_assert_uint_eq(b.ino, a.ino);
+    struct meta_attr d1 = getattr(m, d);
+    ck_assert_int_eq(d1.mtime_ns, a.ctime_ns);           /* the folder's times moved */
+    ck_assert_int_ge(d1.mtime_ns, d0.mtime_ns);
+    ck_assert_uint_eq(d1.nlink, d0.nlink);
+    /* an existing name: its inode, nothing written, whatever its type */
+    memset(&a, 0, sizeof a);
+    a.mode = S_IFREG | 0600;
+    ck_assert_int_eq(meta_create_open(m, d, "old", 3, &a, 0, &created), 0);
+    ck_assert_int_eq(created, 0);
+    ck_assert_uint_eq(a.ino, f);
+    ck_assert_uint_eq(a.mode, S_IFREG | 0644);           /* the existing file's */
+    uint64_t sub = mkdir_(m, d, "sub");
+    a.mode = S_IFREG | 0600;
+    ck_assert_int_eq(meta_create_open(m, d, "sub", 3, &a, 0, &created), 0);
+    ck_assert_int_eq(created, 0);
+    ck_assert_uint_eq(a.ino, sub);
+    ck_assert(S_ISDIR(a.mode));
+    int commits = create_open_commits;
+    struct meta_attr d2 = getattr(m, d);
+    a.mode = S_IFREG | 0600;
+    ck_assert_int_eq(meta_create_open(m, d, "old", 3, &a, 0, &created), 0);
+    ck_assert_int_eq(create_open_commits, commits);      /* no commit hook */
+    ck_assert_int_eq(getattr(m, d).mtime_ns, d2.mtime_ns);
+    /* O_EXCL, missing and non-directory parents, bad names */
+    a.mode = S_IFREG | 0600;
+    ck_assert_int_eq(meta_create_open(m, d, "old", 3, &a, 1, &created), -EEXIST);
+    ck_assert_int_eq(meta_create_open(m, d, "sub", 3, &a, 1, &created), -EEXIST);
+    ck_assert_int_eq(created, 0);
+    ck_assert_int_eq(meta_create_open(m, 999999, "x", 1, &a, 0, &created), -ENOENT);
+    ck_assert_int_eq(meta_create_open(m, f, "x", 1, &a, 0, &created), -ENOTDIR);
+    char longname[300];
+    memset(longname, 'n', sizeof longname);
+    ck_assert_int_eq(meta_create_open(m, d, longname, 256, &a, 0, &created), -ENAMETOOLONG);
+    ck_assert_int_eq(meta_create_open(m, d, "x", 0, &a, 0, &created), -ENOENT);
+    ck_assert_int_eq(meta_create_open(m, d, "fresh", 5, &a, 1, &created), 0);
+    ck_assert_int_eq(created, 1);
+    meta_close(m);
+}
+END_TEST
+
 static Suite *meta_suite(void)
 {
     Suite *s = suite_create("meta_pg");
@@ -1407,6 +1475,7 @@ static Suite *meta_suite(void)
         { "wrong_password", test_wrong_password, 30 },
         { "bad_conninfo", test_bad_conninfo, 10 },
         { "create", test_create_lookup_getattr, 60 },
+        { "create_open", test_create_open, 60 },
         { "readlink", test_readlink, 30 },
         { "walk", test_walk, 30 },
         { "readdir_small", test_readdir_small, 30 },

@@ -206,6 +206,50 @@ static void step_open_errors(void)
     say("access W_OK missing", access("nope", W_OK));
 }
 
+/* ---- O_CREAT of names that exist (the shim creates first: meta_create_open) ---- */
+static void step_creat_existing(void)
+{
+    char buf[16] = { 0 };
+    struct stat st;
+    mkdir("ce", 0755);
+    mkdir("ce/od", 0755);
+    int fd = open("ce/f", O_CREAT | O_WRONLY, 0644);
+    say("ce write", write(fd, "hello", 5));
+    close(fd);
+    say("O_CREAT|O_RDONLY on dir", open("ce/od", O_CREAT | O_RDONLY, 0644));
+    say("O_CREAT|O_EXCL on dir", open("ce/od", O_CREAT | O_EXCL | O_RDONLY, 0644));
+    say("O_CREAT on dot", open("ce/.", O_CREAT | O_WRONLY, 0644));
+    say("O_CREAT on dotdot", open("ce/od/..", O_CREAT | O_WRONLY, 0644));
+    fd = say("O_CREAT existing", open("ce/f", O_CREAT | O_RDWR, 0600));
+    say("O_CREAT existing read", read(fd, buf, sizeof buf - 1));
+    say_str("O_CREAT existing bytes", buf);
+    close(fd);
+    stat("ce/f", &st);
+    say("O_CREAT existing keeps its mode", st.st_mode & 07777);
+    fd = say("O_CREAT through dotdot", open("ce/od/../f", O_CREAT | O_WRONLY | O_TRUNC, 0644));
+    close(fd);
+    say("size after O_CREAT|O_TRUNC", size_of("ce/f"));
+    say("symlink to file", symlink("f", "ce/sf"));
+    fd = say("O_CREAT on symlink", open("ce/sf", O_CREAT | O_WRONLY | O_APPEND, 0644));
+    say("write through symlink", write(fd, "xy", 2));
+    close(fd);
+    say("target size", size_of("ce/f"));
+    lstat("ce/sf", &st);
+    say("still a symlink", S_ISLNK(st.st_mode));
+    say("O_CREAT|O_NOFOLLOW on symlink", open("ce/sf", O_CREAT | O_NOFOLLOW | O_WRONLY, 0644));
+    say("O_CREAT|O_EXCL on symlink", open("ce/sf", O_CREAT | O_EXCL | O_WRONLY, 0644));
+    say("symlink to dir", symlink("od", "ce/sd"));
+    say("O_CREAT on symlink to dir", open("ce/sd", O_CREAT | O_WRONLY, 0644));
+    say("O_CREAT trailing slash", open("ce/new/", O_CREAT | O_WRONLY, 0644));
+    say("trailing slash made nothing", access("ce/new", F_OK));
+    say("O_CREAT trailing slash on dir", open("ce/od/", O_CREAT | O_RDONLY, 0644));
+    fd = say("O_CREAT|O_EXCL new", open("ce/x", O_CREAT | O_EXCL | O_WRONLY, 0640));
+    close(fd);
+    say("O_CREAT|O_EXCL again", open("ce/x", O_CREAT | O_EXCL | O_WRONLY, 0640));
+    stat("ce/x", &st);
+    say("new file's mode", st.st_mode & 07777);
+}
+
 /* ---- namespace ---- */
 static void step_namespace(void)
 {
@@ -601,6 +645,7 @@ int main(int argc, char **argv)
     step_append();
     step_size();
     step_open_errors();
+    step_creat_existing();
     step_namespace();
     step_attrs();
     step_xattrs();
