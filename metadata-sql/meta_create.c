@@ -160,10 +160,16 @@ static int meta_create_open_body(struct meta_conn *c, void *arg)
     if (rc < 0)
         return rc;
     PGresult *r = q[1].res;
-    int n = PQntuples(r), what = n > 0 ? (int)meta_r_int(r, 0, META_NCOLS) : -1;
+    int what = -1;
     struct meta_attr row = { 0 };
-    if (n > 0)
-        meta_r_attr(r, 0, 0, &row);
+    /* the row that answers (the parent's new one, 3, is the hook's) */
+    for (int i = 0; i < PQntuples(r) && what < 0; i++) {
+        int w = (int)meta_r_int(r, i, META_NCOLS);
+        if (w != 3) {
+            what = w;
+            meta_r_attr(r, i, 0, &row);
+        }
+    }
     if (what == 0 || what == 1) {
         *oa->out = row;
         rc = what == 0 ? 0 : oa->excl ? -EEXIST : 1;

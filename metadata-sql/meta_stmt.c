@@ -188,17 +188,18 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
      * (rerun: the rerun's snapshot has it). The last column says what a
      * row is: 0 the new file, 1 the file already at the name (nothing
      * written, no lock taken), 2 the parent, when neither (why nothing
-     * was created). */
+     * was created), 3 the parent as the create left it (its new times:
+     * the commit hook marks the folder listing it, meta_changes.c). */
     [MS_CREATE_OPEN] = { "shimfs_create_open",
         "WITH x AS (SELECT " COLS " FROM entry e JOIN inode n ON n.ino = e.ino "
         "WHERE e.parent = $1::bigint AND e.name = $2::bytea), "
         "p AS (UPDATE inode d SET mtime = $6::bigint, ctime = $6::bigint WHERE d.ino = $1::bigint "
-        "AND " IS_DIR("d.mode") " AND d.nlink > 0 AND NOT EXISTS (SELECT 1 FROM x) RETURNING d.ino), "
+        "AND " IS_DIR("d.mode") " AND d.nlink > 0 AND NOT EXISTS (SELECT 1 FROM x) RETURNING d.*), "
         "i AS (INSERT INTO inode (ino, mode, uid, gid, nlink, size, atime, mtime, ctime, parent, rdev) "
         "SELECT shimfs_next_ids(1, 1), $3::int, $4::bigint, $5::bigint, 1, 0, $6::bigint, $6::bigint, "
         "$6::bigint, p.ino, 0 FROM p RETURNING *), "
         "e AS (INSERT INTO entry (parent, name, ino) SELECT $1::bigint, $2::bytea, i.ino FROM i) "
-        "SELECT " COLS ", 0 FROM i n UNION ALL SELECT x.*, 1 FROM x "
+        "SELECT " COLS ", 0 FROM i n UNION ALL SELECT " COLS ", 3 FROM p n UNION ALL SELECT x.*, 1 FROM x "
         "UNION ALL SELECT " COLS ", 2 FROM inode n WHERE n.ino = $1::bigint "
         "AND NOT EXISTS (SELECT 1 FROM x) AND NOT EXISTS (SELECT 1 FROM i)" },
     [MS_LINK] = { "shimfs_link",

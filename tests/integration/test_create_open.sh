@@ -141,4 +141,19 @@ assert_eq "" "$(shim ls "$PREFIX/nx")" "nothing was created where nobody may not
 assert_eq "f g" "$(shim ls "$PREFIX/ro" | tr '\n' ' ' | sed 's/ $//')" \
     "nothing was created where nobody may not write"
 
+# ---- the folder's new times, seen by the node's next process ----
+# (the create's commit marks the folder listing the parent, whose times it
+# changed: before, a fresh process of the node read the parent's old
+# mtime and ctime from that listing's snapshot; pjdfstest open/00.t 33-34)
+shim mkdir -p "$PREFIX/times/d"
+shim ls -la "$PREFIX/times" > /dev/null              # the node's snapshot of times/
+before=$(shim stat -c '%Y %Z' "$PREFIX/times/d")
+sleep 1.1
+shim python3 -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o644))' "$PREFIX/times/d/n0"
+after=$(shim stat -c '%Y %Z' "$PREFIX/times/d")
+other=$(env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" SHIMFS_LOG=error \
+    SHIMFS_CACHE_DIR="$TEST_SCRATCH/other-node" SHIMFS_AGENT=0 stat -c '%Y %Z' "$PREFIX/times/d")
+assert_eq "$other" "$after" "after a create, the node's next process sees the folder's new times (as another node does)"
+if [ "$after" != "$before" ]; then pass "...which moved ($before -> $after)"
+else fail "the folder's times did not move with a create ($before)"; fi
 test_finish
