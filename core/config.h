@@ -46,6 +46,7 @@ struct shimfs_config {
     char fifo_dir[CONFIG_TEXT_MAX];      /* SHIMFS_FIFO_DIR: the node's pipes behind volume FIFOs */
     char metrics_addr[CONFIG_TEXT_MAX]; /* SHIMFS_METRICS_ADDR: the agent's /metrics; "" = none */
     int64_t agent_idle_ns;    /* SHIMFS_AGENT_IDLE (seconds), default 300 */
+    int agent_ask;            /* SHIMFS_AGENT_ASK=0: processes never ask the node agent */
     int node_conns;           /* SHIMFS_NODE_CONNS, default 8: connections of the node (0: no bound) */
     int64_t session_timeout_ns; /* SHIMFS_SESSION_TIMEOUT (seconds), default 60: a writer
                                    silent this long is dead (heartbeat every third of it) */

@@ -593,11 +593,19 @@ static void agent_sweep(const struct shimfs_config *cfg, struct nodemeta *nm, in
 }
 
 int agent_run(const struct shimfs_config *cfg, struct meta *m, struct nodemeta *nm,
-              volatile int *stop)
+              volatile int *stop, const struct agent_answers *ans)
 {
     int lock = nodemeta_agent_lock(nm);
     if (lock < 0)
         return lock;
+    /* the node is ours now: its socket too */
+    struct agent_server *srv = NULL;
+    if (ans && ans->workers > 0) {
+        int src = agent_server_start(nm, ans->workers, ans->fn, ans->arg, &srv);
+        if (src < 0)
+            log_warn("agent", "answering the node's processes: %s; they ask the database "
+                     "themselves", strerror(-src));
+    }
     int64_t poll = cfg->agent_poll_ns < 10000000 ? 10000000
                    : cfg->agent_poll_ns > 1000000000 ? 1000000000 : cfg->agent_poll_ns;
     int64_t started = nodemeta_now(), down_since = 0;
@@ -645,6 +653,12 @@ int agent_run(const struct shimfs_config *cfg, struct meta *m, struct nodemeta *
         }
         agent_sleep_until(cfg, t0 + poll, stop);
     }
+    uint64_t answered, failed;
+    agent_server_counts(srv, &answered, &failed);
+    agent_server_stop(srv);
+    if (srv)
+        log_info("agent", "answered %llu questions of the node's processes (%llu not)",
+                 (unsigned long long)answered, (unsigned long long)failed);
     nodemeta_set_verified(nm, 0, 0, 0);
     free(w.prev);
     free(w.cur);

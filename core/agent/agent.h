@@ -31,6 +31,8 @@
 
 #include <stdint.h>
 
+#include "agent_ask.h"
+
 struct shimfs_config;
 struct meta;
 struct nodemeta;
@@ -46,10 +48,19 @@ void agent_ensure(const struct shimfs_config *cfg, struct nodemeta *nm);
 /* 1 when an agent polled within AGENT_STALE_NS of now. */
 int agent_alive(const struct nodemeta *nm, int64_t now);
 
+/* Questions the agent answers for the node's processes (agent_ask.h):
+ * `workers` threads running fn. */
+struct agent_answers {
+    int workers;
+    agent_answer_fn fn;
+    void *arg;
+};
+
 /* The agent's loop (`shimfs agent`): polls m every cfg->agent_poll_ns
  * until it should leave (0), or -EBUSY when another agent serves the node.
- * stop: set (from a signal handler) to leave at the next poll. */
+ * stop: set (from a signal handler) to leave at the next poll. ans (NULL:
+ * none): the questions it answers meanwhile, once it holds the node. */
 int agent_run(const struct shimfs_config *cfg, struct meta *m, struct nodemeta *nm,
-              volatile int *stop);
+              volatile int *stop, const struct agent_answers *ans);
 
 #endif

@@ -387,6 +387,17 @@ void nodeconn_after_fork(struct nodeconn *nc)
     nodeconn_forget_locked(nc);
 }
 
+int nodeconn_held_here(struct nodeconn *nc)
+{
+    assert(nc);
+    int n = 0;
+    pthread_mutex_lock(&nc->mu);
+    for (int i = 0; nc->pid == getpid() && i < nc->cap; i++)
+        n += nc->held[i] != 0;
+    pthread_mutex_unlock(&nc->mu);
+    return n;
+}
+
 int nodeconn_in_use(struct nodeconn *nc)
 {
     assert(nc);
@@ -424,6 +435,11 @@ static int nodeconn_flight_file(struct nodemeta *nm, uint64_t key, unsigned *idx
     char name[32];
     snprintf(name, sizeof name, "flight.%02x", *idx);
     return nodeconn_file(nm, name);
+}
+
+int nodeconn_flight_mine(void)
+{
+    return nodeconn_flights_mine != 0;
 }
 
 int nodeconn_flight_held(struct nodemeta *nm, uint64_t key)

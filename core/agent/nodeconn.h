@@ -63,6 +63,8 @@ void nodeconn_after_fork(struct nodeconn *nc);
 
 /* Connections of the node open now (slots held), for stats. */
 int nodeconn_in_use(struct nodeconn *nc);
+/* Slots this process holds through nc now (its open connections). */
+int nodeconn_held_here(struct nodeconn *nc);
 
 /* Singleflight. flight_begin: wait (at most NODECONN_FLIGHT_WAIT_MS) until
  * no other process or thread of the node asks question `key` (a hash of
@@ -74,5 +76,8 @@ void nodeconn_flight_end(int token);
 /* 1 when another process (or thread) of the node asks question key now
  * (or one that shares its lock file); asks and waits for nothing. */
 int nodeconn_flight_held(struct nodemeta *nm, uint64_t key);
+/* Whether this thread holds a question's lock now (it must not wait for
+ * another process that may need it: the agent). */
+int nodeconn_flight_mine(void);
 
 #endif

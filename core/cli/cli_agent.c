@@ -24,6 +24,7 @@
 #include "log.h"
 #include "nodeconn.h"
 #include "nodemeta.h"
+#include "vfs.h"
 
 static const char cli_agent_usage[] =
     "usage: shimfs agent [--detach | --status] [--meta URL]\n"
@@ -40,6 +41,18 @@ static const char cli_agent_usage[] =
     "  -h, --help  this help\n";
 
 static volatile int cli_agent_stop;
+
+/* Threads (and connections of its engine) answering the node's processes:
+ * a few, so that questions of other folders do not queue behind a slow
+ * one, and the node's other connections stay the processes'. */
+#define CLI_AGENT_WORKERS 3
+
+static int cli_agent_answer(void *arg, char kind, uint64_t dir, int limit, const char *const *names,
+                            const size_t *lens, int n)
+{
+    (void)arg;
+    return vfs_node_answer(kind, dir, limit, names, lens, n);
+}
 
 static void cli_agent_on_signal(int sig)
 {
@@ -84,9 +97,15 @@ static int cli_agent_detach(const struct shimfs_config *cfg)
     /* the log first: a relative SHIMFS_CACHE_DIR names a folder from here */
     const char *log = secure_getenv("SHIMFS_LOG");
     if (strcmp(log ? log : "", CLI_LOG_QUIET) == 0) {
-        char spec[4096 + 64];
-        snprintf(spec, sizeof spec, "info,file=%s/agent.log", cfg->cache_dir);
+        char spec[2 * 4096 + 64], cwd[4096];
+        if (cfg->cache_dir[0] != '/' && getcwd(cwd, sizeof cwd))
+            snprintf(spec, sizeof spec, "info,file=%s/%s/agent.log", cwd, cfg->cache_dir);
+        else
+            snprintf(spec, sizeof spec, "info,file=%s/agent.log", cfg->cache_dir);
         log_configure(spec);
+        /* and so for the engine that answers questions (config_load
+         * configures the log again, from the environment) */
+        setenv("SHIMFS_LOG", spec, 1);
     }
     if (chdir("/") < 0) {
         /* nothing pins: "/" always exists */
@@ -116,7 +135,18 @@ static int cli_agent_serve(const struct shimfs_config *cfg, struct nodemeta *nm,
     struct nodeconn *nc = NULL;
     if (cfg->node_conns > 0 && nodeconn_open(nm, cfg->node_conns, cfg->node_conns >= NODECONN_AGENT_MIN, &nc) == 0)
         meta_set_conn_gate(m, nodeconn_gate(nc));
-    rc = agent_run(cfg, m, nm, &cli_agent_stop);
+    /* the questions of the node's processes run on an engine of the
+     * agent's own (opened at the first): one that never starts or asks an
+     * agent, with a few connections of the node's */
+    setenv("SHIMFS_AGENT", "0", 1);
+    setenv("SHIMFS_AGENT_ASK", "0", 1);
+    char conns[16];
+    snprintf(conns, sizeof conns, "%d", CLI_AGENT_WORKERS);
+    setenv("SHIMFS_META_CONNS", conns, 0);
+    struct agent_answers ans = { cfg->agent_ask && cfg->node_conns >= NODECONN_AGENT_MIN
+                                     ? CLI_AGENT_WORKERS : 0,
+                                 cli_agent_answer, NULL };
+    rc = agent_run(cfg, m, nm, &cli_agent_stop, &ans);
     meta_close(m);
     nodeconn_close(nc);
     if (rc == -EBUSY)

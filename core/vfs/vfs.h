@@ -271,7 +271,14 @@ struct vfs_stats {
     X(int, materialize, (const char *vpath, char *out, size_t cap, char *host, size_t hcap)) \
     /* The mirror tree's root (a host path; it may not exist yet):
      * <cache folder>/exec/<volume uuid>. -ENOTSUP without a cache folder. */ \
-    X(int, materialize_root, (char *out, size_t cap))
+    X(int, materialize_root, (char *out, size_t cap)) \
+    /* The node agent's side of a process's question (agent_ask.h, kind
+     * 'd': dir's listing, its first `limit` entries or whole when limit is
+     * larger; 'w': a walk from dir by names[0..n)): asked as
+     * any process of the node asks it, its answer left in the node's
+     * files. 0 when it is there, else -errno (vfs_agent.c). */ \
+    X(int, node_answer, (char kind, uint64_t dir, int limit, const char *const *names, \
+                         const size_t *lens, int n))
 
 #define VFS_DECLARE_(ret, name, params) ret vfs_##name params;
 VFS_CALLS(VFS_DECLARE_)

@@ -174,8 +174,14 @@ static void vfs_prefill_maps(const struct vfs_file *f)
         vfs_snap_shared() && !mcache_dir_huge(f->parent) && !mcache_dir_listed(f->parent)) {
         /* a lone process (it never waited for a neighbour's question)
          * keeps its one block map: a folder may be large */
-        if (!vfs_snap_load(f->parent) && vfs_flight_contended())
-            (void)vfs_snap_fill(f->parent, VFS_SNAP_FIRST, NULL, NULL);
+        if (!vfs_snap_load(f->parent)) {
+            /* not connected yet: the node agent lists the folder, which
+             * costs this process no connection for its block map */
+            if (vfs_agent_ask(AGENT_ASK_LIST, f->parent, VFS_SNAP_FIRST, NULL, NULL, 0) == 0)
+                (void)vfs_snap_load(f->parent);
+            else if (vfs_flight_contended())
+                (void)vfs_snap_fill(f->parent, VFS_SNAP_FIRST, NULL, NULL);
+        }
     } else if (misses == 2) {
         (void)vfs_load_dir_smaps(f->parent);
     }

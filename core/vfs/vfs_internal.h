@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include "agent_ask.h"
 #include "layout.h"
 #include "meta.h"
 #include "nodemeta.h"
@@ -142,6 +143,16 @@ int mcache_dir_huge(uint64_t dir);
 int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg);
 /* The node's snapshot only (no query): 1 when one was used. */
 int vfs_snap_load(uint64_t dir);
+/* Ask the node agent for a question instead of connecting (vfs_agent.c;
+ * kinds, limit and names as agent_ask.h): 0 when its answer is in the node's
+ * files now, -EAGAIN when this process should not ask it (it holds a
+ * connection or a question's lock, no agent serves), else -errno. */
+int vfs_agent_ask(char kind, uint64_t dir, int limit, const char *const *names, const size_t *lens,
+                  int n);
+/* One round trip walking names[0..n) from dir: every step found into the
+ * caches and the node's walk answers, a missing name as a negative entry
+ * (vfs_path.c). */
+int vfs_walk_rest(uint64_t dir, const char *const *names, const size_t *lens, int n);
 /* This thread's commit seq (mcache_take_commit) changed names of dir: the
  * node's snapshot of dir takes them (a NULL attribute: the name is gone)
  * instead of going stale, when it can (nodemeta_dir_patch). */

@@ -71,7 +71,7 @@ static int vfs_refresh_entry(uint64_t dir, const char *name, size_t nlen, struct
 
 /* One round trip for the rest of a path: caches every component found and
  * a negative entry for the first missing one. */
-static int vfs_walk_rest(uint64_t dir, const char *const *names, const size_t *lens, int n)
+int vfs_walk_rest(uint64_t dir, const char *const *names, const size_t *lens, int n)
 {
     struct vfs_engine *e = vfs_opened();
     struct meta_attr steps[VFS_MAX_WALK];
@@ -145,6 +145,11 @@ static int vfs_get_root(struct meta_attr *a)
     if (mcache_getattr(META_ROOT_INO, a) == 0)
         return 0;
     if (vfs_snap_load(META_ROOT_INO) && mcache_getattr(META_ROOT_INO, a) == 0)
+        return 0;
+    /* a process not connected yet: the node agent asks it (it leaves the
+     * root's attributes with its listing) */
+    if (vfs_agent_ask(AGENT_ASK_LIST, META_ROOT_INO, VFS_SNAP_FIRST, NULL, NULL, 0) == 0 &&
+        vfs_snap_load(META_ROOT_INO) && mcache_getattr(META_ROOT_INO, a) == 0)
         return 0;
     /* the root's listing is the same question (vfs_snap_fill's, nested) */
     int waited, tok = vfs_flight_begin('d', META_ROOT_INO, NULL, 0, &waited);
@@ -321,6 +326,10 @@ static int vfs_step(struct vfs_walk *w, const char *name, size_t nlen, struct me
         const char *names[VFS_MAX_WALK];
         size_t lens[VFS_MAX_WALK];
         int n = vfs_gather(w, name, nlen, names, lens);
+        /* a process not connected yet: the node agent walks for it */
+        if (vfs_agent_ask(AGENT_ASK_WALK, dir->ino, 1, names, lens, n) == 0 &&
+            vfs_nodewalk_get(dir->ino, name, nlen, a) == 0)
+            return 0;
         /* asked once for the node: another process walking from here by
          * the same name leaves its answer in the node's files */
         int waited, tok = vfs_flight_begin('w', dir->ino, name, nlen, &waited);

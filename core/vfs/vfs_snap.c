@@ -452,6 +452,11 @@ int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
             vfs_snap_from_node(dir, ecb != NULL, ecb, arg))
             return 1;
     }
+    /* a process not connected yet: the node agent lists it (a first
+     * listing's worth: a bigger folder is read here, as before) */
+    if (vfs_agent_ask(AGENT_ASK_LIST, dir, VFS_SNAP_FIRST, NULL, NULL, 0) == 0 &&
+        vfs_snap_from_node(dir, ecb != NULL, ecb, arg))
+        return 1;
     int waited, tok = vfs_flight_begin('d', dir, NULL, 0, &waited);
     int rc = waited && vfs_snap_from_node(dir, ecb != NULL, ecb, arg)
                  ? 1

@@ -1,0 +1,62 @@
+/* agent_ask.h - the node's processes ask the agent the questions their
+ * first connection would have asked (docs/design.md, "Questions the agent
+ * answers").
+ *
+ * Why: a cold process that needs a folder's listing or a walk paid a
+ * PostgreSQL connection of its own for it (libpq's load, a backend fork,
+ * SCRAM: about 20 ms of CPU, in the reader and the server), and 256 cold
+ * workers of one node queued for the node's few connections to pay it one
+ * after another. The agent is connected already: asked over a socket of
+ * the node's folder, it asks the question (once for the node: the same
+ * question locks as any process) and leaves the answer where every
+ * answer lands, in the node's shared files; the asker then reads it
+ * there. The socket carries no answer, only whether one landed, so there
+ * is nothing new to trust or to parse beyond a fixed header.
+ *
+ * Promises:
+ *  - The socket lives in the node's folder (its user's alone: trust.h),
+ *    and the agent answers only peers of its own user (SO_PEERCRED).
+ *  - Asking never blocks past its timeout and never fails a call: any
+ *    error (no agent, a full backlog, a slow or dead agent) is -errno, and
+ *    the caller asks the database itself, as before.
+ *  - Descriptors at 10 or above, close-on-exec (like the engine's).
+ */
+#ifndef SHIMFS_AGENT_ASK_H
+#define SHIMFS_AGENT_ASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct nodemeta;
+
+/* Names one walk question carries at most. */
+#define AGENT_ASK_NAMES 16
+/* kinds */
+#define AGENT_ASK_LIST 'd'  /* a folder's listing (dir), block maps included */
+#define AGENT_ASK_WALK 'w'  /* a walk from folder dir by names[0..n) */
+
+/* A listing's `limit` at most (the engine's "whole folder"). */
+#define AGENT_ASK_LIMIT_MAX (1 << 30)
+
+/* What the agent runs for a question: 0 when its answer is in the node's
+ * files now, else -errno. Called on one of the server's threads. limit:
+ * a listing's entries at most (1 for a walk). */
+typedef int (*agent_answer_fn)(void *arg, char kind, uint64_t dir, int limit,
+                               const char *const *names, const size_t *lens, int n);
+
+/* Ask the agent serving nm's node; 0 when it answered (look in the node's
+ * files), -errno otherwise (then ask the database). At most timeout_ms. */
+int agent_ask(struct nodemeta *nm, char kind, uint64_t dir, int limit, const char *const *names,
+              const size_t *lens, int n, int timeout_ms);
+
+/* The agent's side: `workers` threads answering on the node's socket with
+ * fn until agent_server_stop. -errno when the socket cannot be made (the
+ * agent then only polls, as before). */
+struct agent_server;
+int agent_server_start(struct nodemeta *nm, int workers, agent_answer_fn fn, void *arg,
+                       struct agent_server **out);
+void agent_server_stop(struct agent_server *s);
+/* Questions answered (0) and failed so far, for the agent's log. */
+void agent_server_counts(const struct agent_server *s, uint64_t *answered, uint64_t *failed);
+
+#endif

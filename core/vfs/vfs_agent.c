@@ -1,0 +1,89 @@
+/* vfs_agent.c - questions a process hands to the node agent instead of
+ * connecting (agent_ask.h), and the agent's side of them (vfs_node_answer).
+ *
+ * A process asks only while it holds no connection of the node (one it
+ * holds answers in one round trip, cheaper than the socket and the agent's
+ * round trip together), only while it holds no question's lock (the agent
+ * may need that very lock to answer: the asker would wait for itself until
+ * its timeout), and only while an agent serves the node. After an agent
+ * that could not be reached (none listening: an older build's, or one
+ * gone), the process does not try again for a while.
+ */
+#include <errno.h>
+#include <time.h>
+
+#include "agent.h"
+#include "agent_ask.h"
+#include "log.h"
+#include "nodeconn.h"
+#include "nodemeta.h"
+#include "vfs_internal.h"
+
+/* how long one question may take before the process asks itself */
+#define VFS_AGENT_TIMEOUT_MS 3000
+/* after an agent that did not listen, how long not to try it again */
+#define VFS_AGENT_BACKOFF_NS (5 * 1000000000LL)
+
+static int64_t vfs_agent_off_until;     /* wall ns (atomic) */
+
+int vfs_agent_ask(char kind, uint64_t dir, int limit, const char *const *names, const size_t *lens,
+                  int n)
+{
+    struct vfs_engine *e = vfs_opened();
+    if (!e || !e->node || !e->cfg.agent_ask || !e->vol->conns || nodeconn_flight_mine())
+        return -EAGAIN;
+    int64_t now = nodemeta_now();
+    if (now < __atomic_load_n(&vfs_agent_off_until, __ATOMIC_RELAXED) || !agent_alive(e->node, now) ||
+        nodeconn_held_here(e->vol->conns) > 0)
+        return -EAGAIN;
+    int rc = agent_ask(e->node, kind, dir, limit, names, lens, n, VFS_AGENT_TIMEOUT_MS);
+    /* nobody listens (an older agent, or one killed): not again for a while */
+    if (rc == -ENOENT || rc == -ECONNREFUSED)
+        __atomic_store_n(&vfs_agent_off_until, now + VFS_AGENT_BACKOFF_NS, __ATOMIC_RELAXED);
+    log_debug("vfs", "asked the node agent for %s of directory %llu: %s",
+              kind == AGENT_ASK_LIST ? "the listing" : "a walk", (unsigned long long)dir,
+              rc == 0 ? "answered" : strerror(-rc));
+    return rc;
+}
+
+/* The agent's side: runs on one of its server's threads, with the
+ * agent's own engine (which never asks an agent: SHIMFS_AGENT_ASK=0
+ * there). The question is asked as any process of the node asks it: once
+ * for the node (its question lock), its answer left in the node's files. */
+int vfs_node_answer(char kind, uint64_t dir, int limit, const char *const *names, const size_t *lens,
+                    int n)
+{
+    int rc = vfs_init();
+    if (rc < 0)
+        return rc;
+    log_debug("vfs", "answering %s of directory %llu for a process of the node",
+              kind == AGENT_ASK_LIST ? "the listing" : "a walk", (unsigned long long)dir);
+    struct vfs_engine *e = vfs_opened();
+    if (!e || !e->node)
+        return -EOPNOTSUPP;
+    if (kind == AGENT_ASK_LIST) {
+        /* a listing without the folder's own attributes serves the asker
+         * (it walked there), but the root's are every walk's start */
+        struct meta_attr a;
+        if (dir == META_ROOT_INO && mcache_getattr(dir, &a) < 0) {
+            rc = meta_getattr(e->meta, dir, &a);
+            if (rc < 0)
+                return vfs_errno(rc);
+            mcache_put_attr(&a);
+        }
+        /* a folder found too big before is read by the asker, by pages */
+        if (mcache_dir_huge(dir))
+            return -EFBIG;
+        rc = vfs_snap_fill(dir, limit < VFS_SNAP_FIRST ? limit : VFS_SNAP_FIRST, NULL, NULL);
+        return rc == 1 ? 0 : rc < 0 ? rc : -EFBIG;
+    }
+    if (kind != AGENT_ASK_WALK || n < 1)
+        return -EINVAL;
+    int waited, tok = vfs_flight_begin('w', dir, names[0], lens[0], &waited);
+    struct meta_attr a;
+    rc = waited && vfs_nodewalk_get(dir, names[0], lens[0], &a) == 0
+             ? 0
+             : vfs_walk_rest(dir, names, lens, n);
+    vfs_flight_end(tok);
+    return rc;
+}
