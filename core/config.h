@@ -31,6 +31,8 @@ struct shimfs_config {
     uint64_t stream_page_cache; /* SHIMFS_STREAM_PAGE_CACHE, default 64M: read-ahead of a
                                    sequential reader past this offset is cached around the
                                    page cache */
+    uint64_t warmup_memory;   /* SHIMFS_WARMUP_MEMORY, default 0: measured */
+    double warmup_memory_share; /* SHIMFS_WARMUP_MEMORY_SHARE, default 0.5 */
     int64_t attr_ttl_ns;      /* SHIMFS_ATTR_TTL (seconds, float), default 1 */
     int64_t entry_ttl_ns;     /* SHIMFS_ENTRY_TTL, default 1 */
     int64_t negative_ttl_ns;  /* SHIMFS_NEGATIVE_TTL, default 1 */

@@ -14,6 +14,8 @@
 #   bucket at full size: rclone uploads after its write-back delay)
 #   1,000 x 4 KiB files `cp -r` + `sync`, durable (files/s)
 #   `shimfs warmup` of the whole dataset against GETting all its objects
+#   (by default, where the page cache choice is made by what fits in
+#   memory; and with --no-page-cache)
 # plus, for issue 16's items 4 and 5: the same small files imported packed
 # (`import --pack-max BENCH_PACK_MAX`, 128K: 8 files a 1 MiB object), their
 # cold and warm epoch and warmup, the GETs each made (`shimfs stats`), and
@@ -315,6 +317,7 @@ tm() {
     add "$key" "$(since "$t0")"
 }
 declare -a gets_cold_a=() gets_cold_b=() gets_warm_b=()
+wu_choice=
 load_before=$(bench_load)
 warm_sources
 
@@ -358,6 +361,9 @@ for run in $(seq 1 "$RUNS"); do
     tm tiny.shimfs "${shim_a[@]}" bash -c 'write_tiny "$1" "$2"' _ "$TINYDIR" "$PREFIX/w/tiny$run"
     aside "$SCR/cache"; drop
     tm warmup.shimfs env SHIMFS_CACHE_DIR="$SCR/cache" "$CLI" warmup --meta "$META_A" --threads "$THREADS" /small /big
+    wu_choice=$(grep -m1 '^page cache:' "$SCR/last.out" || true)
+    aside "$SCR/cache"; drop
+    tm warmup.around env SHIMFS_CACHE_DIR="$SCR/cache" "$CLI" warmup --meta "$META_A" --threads "$THREADS" --no-page-cache /small /big
 
     # --- shimfs, volume B (packed)
     aside "$SCR/cache"; drop
@@ -464,7 +470,7 @@ report() {
         -v dd_n="$(med dd.native)" -v dd_3="$(med dd.s3fs)" -v dd_r="$(med dd.rclone)" -v dd_s="$(med dd.shimfs)" -v dd_c="$(med dd.ceiling)" -v dd_1="$(med dd.oneget)" \
         -v cp_n="$(med cp.native)" -v cp_3="$(med cp.s3fs)" -v cp_r="$(med cp.rclone)" -v cp_s="$(med cp.shimfs)" -v cp_c="$(med cp.ceiling)" \
         -v ti_n="$(med tiny.native)" -v ti_3="$(med tiny.s3fs)" -v ti_r="$(med tiny.rclone)" -v ti_s="$(med tiny.shimfs)" -v ti_c="$(med tiny.ceiling)" \
-        -v wu_s="$(med warmup.shimfs)" -v wu_c="$(med warmup.ceiling)" -v wu_p="$(med warmup.packed)" 'BEGIN {
+        -v wu_s="$(med warmup.shimfs)" -v wu_c="$(med warmup.ceiling)" -v wu_p="$(med warmup.packed)" -v wu_a="$(med warmup.around)" 'BEGIN {
     printf "%-34s %8s %9s %9s %9s %9s %9s %9s\n", "row (seconds)", "native", "s3fs", "rclone", "shimfs", "ceiling", "/native", "/ceiling"
     row("ls -lR, cold", ls_n, ls_3, ls_r, ls_s, "-")
     row(sprintf("small-file epoch, cold"), co_n, co_3, co_r, co_s, co_c)
@@ -473,6 +479,7 @@ report() {
     row(sprintf("%.0f MiB cp + sync, durable", wm), cp_n, cp_3, cp_r, cp_s, cp_c)
     row(sprintf("%d x 4 KiB cp -r + sync, durable", tn), ti_n, ti_3, ti_r, ti_s, ti_c)
     row(sprintf("warmup of all %.0f MiB", sm + bm), "-", "-", "-", wu_s, wu_c)
+    row("  the same, --no-page-cache", "-", "-", "-", wu_a, wu_c)
     row(sprintf("packed (--pack-max %s): epoch cold", pm), co_n, "-", "-", co_p, co_c)
     row(sprintf("packed: epoch warm"), wa_n, "-", "-", wa_p, co_c)
     row(sprintf("packed: warmup of the %.0f MiB", sm), "-", "-", "-", wu_p, co_c)
@@ -531,6 +538,7 @@ function lt(name, v, t) { printf "%-66s %9.3f %4s %-4s  %s\n", name, v, "<", t, 
 
 GETs of a cold small-file epoch: volume A (one object a file) [${gets_cold_a[*]}], packed [${gets_cold_b[*]}], packed warm [${gets_warm_b[*]}]
 objects: volume A $objs_a (small files and the big file's blocks), volume B $objs_b (small files packed)
+warmup's page-cache choice by default (last run): ${wu_choice:-none said}
 import of the small files: defaults ${imp_a_s} s, --pack-max $PACK_MAX ${imp_b_s} s
   $imp_a
   $imp_b

@@ -129,6 +129,13 @@ int cli_vfs_init(const char *cmd);
 /* Report a vfs answer for `path`: VFS_ESCAPED names the host path it
  * leads to, negative errnos their strerror. Returns CLI_FAIL. */
 int cli_vfs_fail(const char *cmd, const char *path, int rc, const char *host);
+/* Warmup's page-cache choice (cli_warm_memory.c). cli_warm_memory: the
+ * memory free for the page cache (SHIMFS_WARMUP_MEMORY, else MemAvailable
+ * lowered to the container's room), *source naming where it came from; 0
+ * or -errno. cli_warm_choose: 1 to warm `bytes` through the page cache, 0
+ * around it, with the reason in `why` (one line, no newline). */
+int cli_warm_memory(const struct shimfs_config *cfg, uint64_t *avail, const char **source);
+int cli_warm_choose(const struct shimfs_config *cfg, uint64_t bytes, char *why, size_t cap);
 /* Normalise a user's volume path: "" or "a/b" -> "/" or "/a/b". */
 int cli_volume_path(const char *in, char *out, size_t cap);
 

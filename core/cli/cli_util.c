@@ -123,9 +123,13 @@ int cli_common_option(int c, const char *cmd, const char *usage, char **argv,
     }
 }
 
-/* One option's value into its destination; 0 or a usage error's code. */
-static int cli_opt_store(const char *cmd, const struct cli_opt *o, const struct cli_opt **chosen)
+/* One option's value into its destination; 0 or a usage error's code.
+ * chosen[dest's first option]: the CHOICE given for that destination. */
+static int cli_opt_store(const char *cmd, const struct cli_opt *opts, int i,
+                         const struct cli_opt **chosen)
 {
+    const struct cli_opt *o = &opts[i];
+    int first = 0;
     char *end;
     int64_t ns;
 
@@ -148,9 +152,12 @@ static int cli_opt_store(const char *cmd, const struct cli_opt *o, const struct 
         *(int64_t *)o->dest = ns;
         return 0;
     case CLI_OPT_CHOICE:
-        if (*chosen && (*chosen)->dest == o->dest && *chosen != o)
-            return cli_usage_error(cmd, "--%s and --%s exclude each other", (*chosen)->name, o->name);
-        *chosen = o;
+        while (opts[first].dest != o->dest)
+            first++;
+        if (chosen[first] && chosen[first] != o)
+            return cli_usage_error(cmd, "--%s and --%s exclude each other", chosen[first]->name,
+                                   o->name);
+        chosen[first] = o;
         *(int *)o->dest = (int)o->lo;
         return 0;
     }
@@ -162,7 +169,7 @@ int cli_parse_options(int argc, char **argv, const char *cmd, const char *usage,
 {
     enum { CLI_OPT_FIRST = 0x2000 };
     struct option longs[CLI_OPTS_MAX + 3];
-    const struct cli_opt *chosen = NULL;
+    const struct cli_opt *chosen[CLI_OPTS_MAX] = { 0 };
     int n = 0, c;
 
     for (; opts[n].name; n++) {
@@ -183,7 +190,7 @@ int cli_parse_options(int argc, char **argv, const char *cmd, const char *usage,
         if (r > 0)
             continue;
         assert(c >= CLI_OPT_FIRST && c < CLI_OPT_FIRST + n);
-        *exit_code = cli_opt_store(cmd, &opts[c - CLI_OPT_FIRST], &chosen);
+        *exit_code = cli_opt_store(cmd, opts, c - CLI_OPT_FIRST, chosen);
         if (*exit_code != 0)
             return -1;
     }

@@ -1,4 +1,4 @@
-/* cli_warmup.c - `shimfs warmup [--threads N] [--page-cache] [--check|--evict] PATH...`:
+/* cli_warmup.c - `shimfs warmup [--threads N] [--[no-]page-cache] [--check|--evict] PATH...`:
  * fill the node cache with a tree's blocks before a job, tell how much of
  * it is cached, or drop it again.
  *
@@ -11,7 +11,10 @@
  * the cache costs a stat, never a GET. A missing path or an unreadable
  * directory is one line on stderr; blocks that fail are counted and
  * reported in one line at the end; either makes the exit status 1. Queued
- * cache writes are on disk before the command returns.
+ * cache writes are on disk before the command returns. Blocks are written
+ * through the page cache or around it as --page-cache / --no-page-cache
+ * say, else as the tree's size fits in memory (cli_warm_memory.c: the tree
+ * is counted by one more walk first); the choice is one line on stdout.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "vfs.h"
 
 #define CLI_WARM_THREADS 50
@@ -33,21 +37,29 @@
 #define CLI_WARM_UNLANDED (128u << 20) /* blocks fetched, not yet on disk */
 
 static const char cli_warm_usage[] =
-    "usage: shimfs warmup [--threads N] [--page-cache] [--check | --evict] [--meta URL] PATH...\n"
+    "usage: shimfs warmup [--threads N] [--page-cache | --no-page-cache] [--check | --evict]\n"
+    "                     [--meta URL] PATH...\n"
     "\n"
     "Bring the blocks of volume files and directory trees (recursively) into\n"
     "this node's cache, so that a job reads them at local-disk speed. Listing\n"
     "the directories warms the metadata too. Blocks already cached are skipped.\n"
     "\n"
     "  --threads N  blocks fetched in parallel (default 50, at most 256)\n"
-    "  --page-cache also keep what is warmed in memory (the page cache); by\n"
-    "               default blocks are written to the cache disk directly, so\n"
-    "               a dataset larger than memory does not push out the node's\n"
-    "               page cache, and the copy into it is saved\n"
+    "  --page-cache write the blocks through the page cache, so that they stay\n"
+    "               in memory too and the job's first epoch reads from memory\n"
+    "  --no-page-cache\n"
+    "               write them to the cache disk directly (around the page\n"
+    "               cache), so that a dataset larger than memory does not push\n"
+    "               out the node's page cache, and the copy into it is saved\n"
     "  --check      only report how much of the tree is cached\n"
     "  --evict      drop the tree's blocks from the cache\n"
     "  --meta URL   database (libpq URL or conninfo); default SHIMFS_META\n"
     "  -h, --help   this help\n"
+    "\n"
+    "Without either, through the page cache when the paths' files take at most\n"
+    "SHIMFS_WARMUP_MEMORY_SHARE (0.5) of the memory free for it (MemAvailable,\n"
+    "or the room under the container's memory limit), around it otherwise; a\n"
+    "line says which and why.\n"
     "\n"
     "A progress bar is drawn when stderr is a terminal; a summary line is\n"
     "printed at the end. Exit status 1 if a path is missing or a block could\n"
@@ -70,7 +82,7 @@ struct cli_warm_task {
 
 struct cli_warm {
     int mode, threads;
-    int page_cache;             /* --page-cache: write through the page cache */
+    int page_cache;             /* 1 through the page cache, 0 around it, -1 by size */
     int counting;               /* the bar's pre-walk: totals only, quiet */
     uint64_t count_files, count_bytes;
 
@@ -578,19 +590,40 @@ static int cli_warm_need_cache(void)
     return CLI_OK;
 }
 
+/* Settle through or around the page cache and say which, and why. */
+static void cli_warm_page_cache(struct cli_warm *w)
+{
+    char why[256];
+
+    if (w->page_cache < 0) {
+        struct shimfs_config cfg;
+        config_load(&cfg);
+        w->page_cache = cli_warm_choose(&cfg, w->count_bytes, why, sizeof why);
+    } else {
+        snprintf(why, sizeof why, "%s it (--%spage-cache)", w->page_cache ? "through" : "around",
+                 w->page_cache ? "" : "no-");
+    }
+    printf("page cache: %s\n", why);
+    fflush(stdout);
+}
+
 static int cli_warm_run(struct cli_warm *w, char **paths, int n)
 {
     const char *label = w->mode == CLI_WARM_FETCH ? "files" : "files checked";
     double t0 = cli_mono_s();
     int rc;
 
-    if (isatty(STDERR_FILENO)) {
-        /* Totals for the bar's ETA; only worth a second listing on a
-         * terminal (the first one fills the metadata caches). */
+    int choose = w->mode == CLI_WARM_FETCH && w->page_cache < 0;
+    if (choose || isatty(STDERR_FILENO)) {
+        /* Totals for the page-cache choice and the bar's ETA; only worth a
+         * second listing for those (the first one fills the metadata
+         * caches). */
         w->counting = 1;
         cli_warm_walk(w, paths, n);
         w->counting = 0;
     }
+    if (w->mode == CLI_WARM_FETCH)
+        cli_warm_page_cache(w);
     cli_progress_start(&w->progress, label, w->count_files, w->count_bytes);
     rc = cli_warm_pool_start(w);
     if (rc == 0)
@@ -615,6 +648,7 @@ int cli_cmd_warmup(int argc, char **argv)
     if (!w)
         return cli_fail("warmup", "memory", "%s", strerror(ENOMEM));
     w->threads = CLI_WARM_THREADS;
+    w->page_cache = -1;
     pthread_mutex_init(&w->elock, NULL);
     pthread_mutex_init(&w->blk_lock, NULL);
     pthread_cond_init(&w->blk_room, NULL);
@@ -622,7 +656,8 @@ int cli_cmd_warmup(int argc, char **argv)
         { "threads", CLI_OPT_INT, &w->threads, 1, CLI_WARM_THREADS_MAX },
         { "check", CLI_OPT_CHOICE, &w->mode, CLI_WARM_CHECK, 0 },
         { "evict", CLI_OPT_CHOICE, &w->mode, CLI_WARM_EVICT, 0 },
-        { "page-cache", CLI_OPT_FLAG, &w->page_cache, 0, 0 },
+        { "page-cache", CLI_OPT_CHOICE, &w->page_cache, 1, 0 },
+        { "no-page-cache", CLI_OPT_CHOICE, &w->page_cache, 0, 0 },
         { NULL, 0, NULL, 0, 0 },
     };
     if (cli_parse_options(argc, argv, "warmup", cli_warm_usage, opts, "PATH", &code) == 0) {

@@ -7,7 +7,12 @@
 #  - `warmup` warms it (summary line, exit 0), `--check` says 100%, and a
 #    second `warmup` fetches nothing; 50 threads warming the 96 MiB file
 #    (more than the cache's write queue holds at once) leave all of it on
-#    disk, written around the page cache (with --page-cache, through it);
+#    disk;
+#  - the page cache: by default through it when the tree fits in half the
+#    memory free for it (SHIMFS_WARMUP_MEMORY stands for the measure: 1G
+#    and 128M make the choice both ways), around it otherwise, with one
+#    line saying which and why; --page-cache and --no-page-cache force it;
+#    fincore tells which pages of the cache files are in memory;
 #  - reading the whole tree under the shim afterwards makes no GET: the
 #    node's cache-miss counter (`shimfs stats --json`) does not move and,
 #    under strace, no process connects to the S3 server (while they do
@@ -74,14 +79,19 @@ expect_line "one file, already cached" "^warmed 1 files, 10\\.0 MiB \\(0\\.0 MiB
 
 # 96 MiB fetched by 50 threads at once is more than the cache's write
 # queue holds: every block must still be on disk when warmup returns.
-check "warmup of a 96 MiB file with 50 threads" warm --threads 50 /huge
+check "warmup of a 96 MiB file with 50 threads" env SHIMFS_WARMUP_MEMORY=128M "$CLI" warmup --threads 50 /huge \
+    > "$OUT" 2> "$ERR"
 expect_line "96 MiB fetched" "^warmed 1 files, 96\\.0 MiB \\(96\\.0 MiB fetched, 0\\.0 MiB already cached\\)"
+expect_line "the choice is said: 96 MiB is more than half of 128M" \
+    "^page cache: around it: the 96\\.0 MiB to warm do not fit in 64\\.0 MiB \\(0\\.5 of 128\\.0 MiB free, SHIMFS_WARMUP_MEMORY\\)$"
 check "check of the 96 MiB file" warm --check /huge
 expect_line "all of the 96 MiB file is cached" "^1 of 1 files fully cached, 96\\.0 of 96\\.0 MiB cached \\(100\\.0%\\)$"
 
-# By default warmup writes around the page cache (O_DIRECT where the cache
-# disk takes it): none of the 96 MiB is in memory afterwards; with
-# --page-cache all of it is. (fincore: pages of each file in the page cache.)
+# Around the page cache (O_DIRECT where the cache disk takes it): none of
+# the 96 MiB is in memory afterwards; through it, all of it is. (fincore:
+# pages of each file in the page cache. The tree's 10 MiB file, warmed
+# through it above, leaves until the measured warmup below.)
+check "evict the tree's 10 MiB file" warm --evict /tree/big
 resident_4m() {
     find "$SHIMFS_CACHE_DIR/blocks" -type f -size 4096k -print0 |
         xargs -0 -r fincore --bytes --noheadings --output RES | awk '{ s += $1 } END { print s + 0 }'
@@ -91,13 +101,46 @@ if [ "$cache_fs" = tmpfs ] || [ "$cache_fs" = ramfs ]; then
     printf 'skip %s\n' "warmup and the page cache: the cache is on $cache_fs"
 else
     assert_eq 0 "$(resident_4m)" "warmup left none of the 96 MiB file in the page cache"
-    check "evict the 96 MiB file" warm --evict /huge
-    check "warmup --page-cache of the 96 MiB file" warm --threads 50 --page-cache /huge
-    expect_line "96 MiB fetched again" "^warmed 1 files, 96\\.0 MiB \\(96\\.0 MiB fetched"
-    res=$(resident_4m)
-    if [ "$res" -ge $((90 << 20)) ]; then pass "--page-cache kept the 96 MiB file in memory ($res bytes)"
-    else fail "--page-cache: only $res bytes of 96 MiB in the page cache"; fi
+    # $1: what; $2: "through" or "around"; then warmup's options.
+    warm_huge() {
+        local what=$1 way=$2 res
+        shift 2
+        check "evict the 96 MiB file ($what)" warm --evict /huge
+        check "warmup of the 96 MiB file, $what" warm --threads 50 "$@" /huge
+        expect_line "96 MiB fetched again ($what)" "^warmed 1 files, 96\\.0 MiB \\(96\\.0 MiB fetched"
+        res=$(resident_4m)
+        if [ "$way" = through ] && [ "$res" -ge $((90 << 20)) ]; then
+            pass "$what: the 96 MiB file is in memory ($res bytes)"
+        elif [ "$way" = around ] && [ "$res" -eq 0 ]; then
+            pass "$what: none of the 96 MiB file is in memory"
+        else
+            fail "$what: want $way the page cache, $res bytes of 96 MiB in it"
+        fi
+    }
+    export SHIMFS_WARMUP_MEMORY=1G
+    warm_huge "96 MiB within half of 1G free" through
+    expect_line "the choice is said: 96 MiB fits in half of 1G" \
+        "^page cache: through it: the 96\\.0 MiB to warm fit in 512\\.0 MiB \\(0\\.5 of 1024\\.0 MiB free, SHIMFS_WARMUP_MEMORY\\)$"
+    warm_huge "--no-page-cache" around --no-page-cache
+    expect_line "--no-page-cache is said" "^page cache: around it \\(--no-page-cache\\)$"
+    SHIMFS_WARMUP_MEMORY=128M warm_huge "--page-cache" through --page-cache
+    expect_line "--page-cache is said" "^page cache: through it \\(--page-cache\\)$"
+    SHIMFS_WARMUP_MEMORY_SHARE=0.05 warm_huge "96 MiB more than a share of 0.05 of 1G" around
+    unset SHIMFS_WARMUP_MEMORY
 fi
+
+# Measured: MemAvailable, or the container's room when that is less; a
+# figure above zero and at most the machine's memory.
+check "warmup with the memory measured" warm /tree/big
+total_mib=$(awk '/^MemTotal:/ { print int($2 / 1024) + 1 }' /proc/meminfo)
+free_mib=$(sed -nE 's/^page cache: (through|around) it: .* of ([0-9.]+) MiB free, (MemAvailable|the container.s memory limit)\)$/\2/p' "$OUT")
+if [ -n "$free_mib" ] && awk -v f="$free_mib" -v t="$total_mib" 'BEGIN { exit !(f > 0 && f <= t) }'; then
+    pass "the memory free for the page cache is measured ($free_mib MiB of $total_mib)"
+else
+    fail "no measured memory in '$(cat "$OUT")' (MemTotal $total_mib MiB)"
+fi
+check "--check says nothing about the page cache" warm --check /tree/big
+if grep -q "^page cache" "$OUT"; then fail "--check printed a page-cache line"; else pass "--check has no page-cache line"; fi
 
 # --- reading under the shim makes no GET ---
 misses0=$(cache_counter misses)
@@ -147,6 +190,12 @@ rc=0; warm --threads 0 /tree || rc=$?
 assert_eq 2 "$rc" "a bad --threads is a usage error"
 rc=0; warm --check --evict /tree || rc=$?
 assert_eq 2 "$rc" "--check with --evict is a usage error"
+rc=0; warm --page-cache --no-page-cache /tree || rc=$?
+assert_eq 2 "$rc" "--page-cache with --no-page-cache is a usage error"
+rc=0; warm --page-cache --check --no-page-cache /tree || rc=$?
+assert_eq 2 "$rc" "--page-cache with --no-page-cache is a usage error, another choice between them"
+rc=0; warm --check --page-cache --evict /tree || rc=$?
+assert_eq 2 "$rc" "--check with --evict is a usage error, another choice between them"
 rc=0; warm || rc=$?
 assert_eq 2 "$rc" "no PATH is a usage error"
 
