@@ -44,6 +44,7 @@ struct agent_ask_hdr {
     uint64_t dir;
     uint16_t lens[AGENT_ASK_NAMES];
 };
+_Static_assert(sizeof(struct agent_ask_hdr) == AGENT_ASK_HDR, "the header's size is the protocol's");
 
 struct agent_server {
     int fd;
@@ -127,6 +128,28 @@ static int agent_ask_valid(const struct agent_ask_hdr *h)
     return sum == h->total;
 }
 
+long agent_ask_parse(const void *buf, size_t len, struct agent_question *q)
+{
+    struct agent_ask_hdr h;
+    if (len < sizeof h)
+        return (long)sizeof h;
+    memcpy(&h, buf, sizeof h);
+    if (!agent_ask_valid(&h))
+        return -EINVAL;
+    long whole = (long)(sizeof h + h.total);
+    if ((size_t)whole > len)
+        return whole;
+    const char *names = (const char *)buf + sizeof h;
+    *q = (struct agent_question){ (char)h.kind, h.dir, (int)h.limit, (int)h.n, { 0 }, { 0 } };
+    size_t off = 0;
+    for (uint32_t i = 0; i < h.n; i++) {
+        q->names[i] = names + off;
+        q->lens[i] = h.lens[i];
+        off += h.lens[i];
+    }
+    return whole;
+}
+
 int agent_ask(struct nodemeta *nm, char kind, uint64_t dir, int limit, const char *const *names,
               const size_t *lens, int n, int timeout_ms)
 {
@@ -176,20 +199,16 @@ static void agent_server_one(struct agent_server *s, int c)
     if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.uid != geteuid())
         return;         /* (the folder is ours alone: never, but not on trust) */
     int64_t deadline = agent_ask_now_ms() + AGENT_ASK_READ_MS;
-    struct agent_ask_hdr h;
-    char names[AGENT_ASK_NAMES * AGENT_ASK_NAME_MAX];
-    if (agent_ask_io(c, &h, sizeof h, 0, deadline) < 0 || !agent_ask_valid(&h) ||
-        agent_ask_io(c, names, h.total, 0, deadline) < 0)
+    char buf[AGENT_ASK_HDR + AGENT_ASK_NAMES * AGENT_ASK_NAME_MAX];
+    struct agent_question q;
+    if (agent_ask_io(c, buf, AGENT_ASK_HDR, 0, deadline) < 0)
         return;
-    const char *np[AGENT_ASK_NAMES];
-    size_t nl[AGENT_ASK_NAMES];
-    size_t off = 0;
-    for (uint32_t i = 0; i < h.n; i++) {
-        np[i] = names + off;
-        nl[i] = h.lens[i];
-        off += h.lens[i];
-    }
-    int32_t rc = s->fn(s->arg, (char)h.kind, h.dir, (int)h.limit, np, nl, (int)h.n);
+    long whole = agent_ask_parse(buf, AGENT_ASK_HDR, &q);
+    if (whole < 0 || (size_t)whole > sizeof buf ||
+        agent_ask_io(c, buf + AGENT_ASK_HDR, (size_t)whole - AGENT_ASK_HDR, 0, deadline) < 0 ||
+        agent_ask_parse(buf, (size_t)whole, &q) != whole)
+        return;
+    int32_t rc = s->fn(s->arg, q.kind, q.dir, q.limit, q.names, q.lens, q.n);
     __atomic_add_fetch(rc == 0 ? &s->answered : &s->failed, 1, __ATOMIC_RELAXED);
     (void)agent_ask_io(c, &rc, sizeof rc, 1, agent_ask_now_ms() + AGENT_ASK_READ_MS);
 }

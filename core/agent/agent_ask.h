@@ -38,6 +38,24 @@ struct nodemeta;
 /* A listing's `limit` at most (the engine's "whole folder"). */
 #define AGENT_ASK_LIMIT_MAX (1 << 30)
 
+/* A question as the agent reads it (agent_ask_parse): names point into
+ * the bytes parsed. */
+struct agent_question {
+    char kind;
+    uint64_t dir;
+    int limit, n;
+    const char *names[AGENT_ASK_NAMES];
+    size_t lens[AGENT_ASK_NAMES];
+};
+/* The size of a question's fixed header. */
+#define AGENT_ASK_HDR 64
+
+/* A question's bytes as a client sent them (len of them in buf): -EINVAL
+ * when they can never be a valid question, else the question's whole size
+ * (at least AGENT_ASK_HDR: with fewer bytes than that, the header is
+ * needed first); when that is at most len, *q is the question. */
+long agent_ask_parse(const void *buf, size_t len, struct agent_question *q);
+
 /* What the agent runs for a question: 0 when its answer is in the node's
  * files now, else -errno. Called on one of the server's threads. limit:
  * a listing's entries at most (1 for a walk). */

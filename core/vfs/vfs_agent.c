@@ -79,11 +79,31 @@ int vfs_node_answer(char kind, uint64_t dir, int limit, const char *const *names
     }
     if (kind != AGENT_ASK_WALK || n < 1)
         return -EINVAL;
-    int waited, tok = vfs_flight_begin('w', dir, names[0], lens[0], &waited);
+    /* Each folder on the path listed (its first VFS_SNAP_FIRST entries),
+     * not walked: a listing is shared and vouched for as long as the
+     * folder does not change, where a walk's answer lasts one TTL, and
+     * every process of a job starting on the node walks the same top
+     * folders (before, a warm epoch past the TTL asked the agent to walk
+     * them again, one query a reader). A folder too big for that, and
+     * what is below it, is walked. */
+    uint64_t cur = dir;
+    int i = 0;
+    while (i < n && vfs_snap_fill(cur, VFS_SNAP_FIRST, NULL, NULL) == 1) {
+        struct meta_attr a;
+        if (mcache_lookup(cur, names[i], lens[i], &a) != 0)
+            return 0;           /* no such name (the listing says so), or gone again */
+        i++;
+        if (!S_ISDIR(a.mode))
+            return 0;           /* a file or a link: the asker goes on from here */
+        cur = a.ino;
+    }
+    if (i == n)
+        return 0;
+    int waited, tok = vfs_flight_begin('w', cur, names[i], lens[i], &waited);
     struct meta_attr a;
-    rc = waited && vfs_nodewalk_get(dir, names[0], lens[0], &a) == 0
+    rc = waited && vfs_nodewalk_get(cur, names[i], lens[i], &a) == 0
              ? 0
-             : vfs_walk_rest(dir, names, lens, n);
+             : vfs_walk_rest(cur, names + i, lens + i, n - i);
     vfs_flight_end(tok);
     return rc;
 }

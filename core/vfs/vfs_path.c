@@ -326,10 +326,17 @@ static int vfs_step(struct vfs_walk *w, const char *name, size_t nlen, struct me
         const char *names[VFS_MAX_WALK];
         size_t lens[VFS_MAX_WALK];
         int n = vfs_gather(w, name, nlen, names, lens);
-        /* a process not connected yet: the node agent walks for it */
-        if (vfs_agent_ask(AGENT_ASK_WALK, dir->ino, 1, names, lens, n) == 0 &&
-            vfs_nodewalk_get(dir->ino, name, nlen, a) == 0)
-            return 0;
+        /* a process not connected yet: the node agent lists the folders
+         * of the path for it (or walks, below a big one) */
+        if (vfs_agent_ask(AGENT_ASK_WALK, dir->ino, 1, names, lens, n) == 0) {
+            if (vfs_snap_load(dir->ino)) {
+                rc = mcache_lookup(dir->ino, name, nlen, a);
+                if (rc != MC_MISS)
+                    return rc;
+            } else if (vfs_nodewalk_get(dir->ino, name, nlen, a) == 0) {
+                return 0;
+            }
+        }
         /* asked once for the node: another process walking from here by
          * the same name leaves its answer in the node's files */
         int waited, tok = vfs_flight_begin('w', dir->ino, name, nlen, &waited);
