@@ -177,7 +177,9 @@ else fail "$R namespace reads for 112 folders (want <= 300)"; fi
 # How many do connect depends on timing, not on a rule: each of about 200
 # questions (112 listings, up to 111 walks) is asked once, by whichever
 # reader comes to it first: 24-113 in sanitizer runs, up to 142 at load 30-75
-# (walk answers age past their TTL while 256 readers crawl). Without the
+# (walk answers age past their TTL while 256 readers crawl), before the
+# node agent answered a process's first questions; 4-7 since (20-38 in the
+# sanitizer pass, whose agent starts later). Without the
 # node's sharing every reader connects (256); before the rules of the
 # first open and of busy siblings 160-188 did.
 if [ "$C" -le 150 ]; then pass "$C of $READERS processes connected to the database (want <= 150)"
