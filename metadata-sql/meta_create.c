@@ -131,21 +131,12 @@ int meta_create(struct meta *m, uint64_t parent, const char *name, size_t nlen,
     return rc;
 }
 
-struct meta_create_open_args {
-    uint64_t parent;
-    const char *name;
-    size_t nlen;
-    struct meta_attr in;       /* as the caller gave it: reruns start over */
-    struct meta_attr *out;
-    int excl, lazy;
-};
-
 /* One round trip, an implicit transaction: MS_CREATE_OPEN, after the
  * setting of a lazy commit. Returns 1 when the name existed: nothing was
  * written, so no commit hook runs (meta_tx). */
 static int meta_create_open_body(struct meta_conn *c, void *arg)
 {
-    struct meta_create_open_args *oa = arg;
+    struct meta_create_args *oa = arg; /* (no target: a regular file) */
     const struct meta_attr *a = &oa->in;
     struct meta_params p;
     meta_p_init(&p);
@@ -196,8 +187,8 @@ int meta_create_open(struct meta *m, uint64_t parent, const char *name, size_t n
     int rc = meta_check_name(name, nlen);
     if (rc < 0)
         return rc;
-    struct meta_create_open_args oa = { parent, name, nlen, *a, a, (flags & 1) != 0,
-                                        (flags & META_CREATE_LAZY) != 0 };
+    struct meta_create_args oa = { parent, name, nlen, *a, a, NULL, (flags & 1) != 0,
+                                   (flags & META_CREATE_LAZY) != 0 };
     rc = meta_tx(m, meta_create_open_body, &oa);
     if (rc == 0) {
         *created = 1;

@@ -1028,18 +1028,27 @@ int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
     return rc < 0 ? rc : 0;
 }
 
+/* The node's folder to read its names (a descriptor of its own: readdir
+ * moves its offset), or NULL with *err. */
+static DIR *nm_opendir(const struct nodemeta *nm, int *err)
+{
+    int fd = openat(nm->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        *err = -errno;
+        if (fd >= 0)
+            close(fd);
+    }
+    return d;
+}
+
 int nodemeta_sweep(struct nodemeta *nm, char kind, int64_t before_ns, int max)
 {
     assert(nm && max >= 0);
-    int fd = openat(nm->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        int err = -errno;
-        close(fd);
+    int err;
+    DIR *d = nm_opendir(nm, &err);
+    if (!d)
         return err;
-    }
     int gone = 0;
     struct dirent *de;
     while (gone < max && (de = readdir(d)) != NULL) {
@@ -1101,15 +1110,10 @@ static int nm_dir_garbage(const struct nodemeta *nm, int fd, const struct stat *
 int nodemeta_sweep_dirs(struct nodemeta *nm, int64_t before_ns, int max)
 {
     assert(nm && max >= 0);
-    int fd = openat(nm->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        int err = -errno;
-        close(fd);
+    int err;
+    DIR *d = nm_opendir(nm, &err);
+    if (!d)
         return err;
-    }
     int gone = 0;
     struct dirent *de;
     while (gone < max && (de = readdir(d)) != NULL) {
