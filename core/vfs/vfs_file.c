@@ -235,7 +235,7 @@ int vfs_open(const char *vpath, int flags, mode_t mode, struct vfs_file **out,
         return -EOPNOTSUPP;
     struct meta_attr a;
     char canon[VFS_PATH_MAX];
-    int follow = (flags & O_NOFOLLOW) ? VFS_NOFOLLOW : 0, created = 0;
+    int follow = (flags & O_NOFOLLOW) ? VFS_NOFOLLOW : 0, created = 0, missing = 0;
     uint64_t gen = vfs_node_gen(); /* before the view is read (writers follow from there) */
     int changes = (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC));
     if (changes)
@@ -255,6 +255,20 @@ again:
         else if (rc == 0 && (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
             rc = -EEXIST;
     }
+    /* A name the caches say is missing is asked of the database once more
+     * before an open fails: another node may have created it a moment ago
+     * (a checkpoint another rank announced), and this node's listing of
+     * the folder, shared and vouched for by its agent, shows it only after
+     * the agent's next poll. A missing name costs an open one round trip;
+     * a stat still answers from the caches within the TTL. */
+    if (rc == -ENOENT && !(follow & VFS_FRESH)) {
+        follow |= VFS_FRESH;
+        missing = 1;
+        goto again;
+    }
+    /* (the database unreachable: the caches' answer stands) */
+    if (missing && (rc == -EIO || rc == -ETIMEDOUT || rc == -ECONNREFUSED))
+        rc = -ENOENT;
     if (rc != 0)
         return rc;
     /* as the kernel: O_CREAT of a directory is EISDIR, whatever the access */
