@@ -131,10 +131,21 @@ int meta_pooler_from_env(void)
     return META_POOLER_NONE;
 }
 
+/* The pooler's two warnings are said once per process, not per handle:
+ * a process may hold several (the node agent: its polls' and its
+ * engine's), each finding the same pooler. */
+static int meta_conn_said_unprepare, meta_conn_said_options;
+
+static int meta_conn_say_once(int *said)
+{
+    return !__atomic_exchange_n(said, 1, __ATOMIC_RELAXED);
+}
+
 void meta_conn_unprepare(struct meta *m, const char *why)
 {
     int was = 1;
-    if (__atomic_compare_exchange_n(&m->use_prepare, &was, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    if (__atomic_compare_exchange_n(&m->use_prepare, &was, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
+        meta_conn_say_once(&meta_conn_said_unprepare))
         log_warn(META_LOG, "%s: %s: the server session changed under the connection (a pooler "
                  "in transaction mode?); sending unnamed statements from now on "
                  "(set SHIMFS_META_POOLER=transaction)", m->describe, why);
@@ -247,7 +258,8 @@ int meta_conn_connect(struct meta_conn *c)
         PQfinish(pg);
         int none = META_POOLER_NONE;
         if (__atomic_compare_exchange_n(&c->m->pooler, &none, META_POOLER_SESSION, 0,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
+            meta_conn_say_once(&meta_conn_said_options))
             log_warn(META_LOG, "%s: the server refuses startup options (a pooler such as "
                      "PgBouncer?); connecting without them (set SHIMFS_META_POOLER)",
                      c->m->describe);

@@ -23,6 +23,9 @@
  *    database stayed unreachable for a minute; while it cannot poll, its
  *    stamp ages and processes fall back to their TTL. Nothing it does can
  *    make an answer older than the TTL promises.
+ *  - It answers the node's processes' first questions over its socket
+ *    (agent_ask.h) while it holds the node: a cold process then needs no
+ *    connection of its own.
  *  - Disabled by SHIMFS_AGENT=0, SHIMFS_NODE_META=0 or SHIMFS_READ_ONLY=1
  *    (snapshots never expire there); a missing binary costs one debug line.
  */
