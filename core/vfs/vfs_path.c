@@ -294,6 +294,17 @@ static int vfs_scan_cb(void *arg, const char *name, size_t nlen, const struct me
     return 0;
 }
 
+/* name in dir from the node's files: from dir's listing when `listed` (it
+ * was loaded into the caches), else from a walk's answer; MC_MISS when
+ * neither answers. */
+static int vfs_node_name(uint64_t dir, int listed, const char *name, size_t nlen,
+                         struct meta_attr *a)
+{
+    if (listed)
+        return mcache_lookup(dir, name, nlen, a);
+    return vfs_nodewalk_get(dir, name, nlen, a) == 0 ? 0 : MC_MISS;
+}
+
 static int vfs_step(struct vfs_walk *w, const char *name, size_t nlen, struct meta_attr *a)
 {
     const struct meta_attr *dir = &w->stack[w->depth];
@@ -313,30 +324,22 @@ static int vfs_step(struct vfs_walk *w, const char *name, size_t nlen, struct me
          * walks each worker would make, one per folder, become one
          * listing per parent for all of them. */
         int busy = vfs_flight_contended() && dir->parent && dir->parent != dir->ino;
-        if (vfs_snap_load(dir->ino) ||
-            (busy && vfs_snap_descend_upto(dir->parent, META_DIRS_BATCH) &&
-             mcache_dir_listed(dir->ino)) ||
-            (busy && vfs_flight_wait('D', dir->parent) && vfs_snap_load(dir->ino))) {
-            rc = mcache_lookup(dir->ino, name, nlen, a);
-            if (rc != MC_MISS)
-                return rc;
-        } else if (vfs_nodewalk_get(dir->ino, name, nlen, a) == 0) {
-            return 0;
-        }
+        rc = vfs_node_name(dir->ino,
+                           vfs_snap_load(dir->ino) ||
+                               (busy && vfs_snap_descend_upto(dir->parent, META_DIRS_BATCH) &&
+                                mcache_dir_listed(dir->ino)) ||
+                               (busy && vfs_flight_wait('D', dir->parent) && vfs_snap_load(dir->ino)),
+                           name, nlen, a);
+        if (rc != MC_MISS)
+            return rc;
         const char *names[VFS_MAX_WALK];
         size_t lens[VFS_MAX_WALK];
         int n = vfs_gather(w, name, nlen, names, lens);
         /* a process not connected yet: the node agent lists the folders
          * of the path for it (or walks, below a big one) */
-        if (vfs_agent_ask(AGENT_ASK_WALK, dir->ino, 1, names, lens, n) == 0) {
-            if (vfs_snap_load(dir->ino)) {
-                rc = mcache_lookup(dir->ino, name, nlen, a);
-                if (rc != MC_MISS)
-                    return rc;
-            } else if (vfs_nodewalk_get(dir->ino, name, nlen, a) == 0) {
-                return 0;
-            }
-        }
+        if (vfs_agent_ask(AGENT_ASK_WALK, dir->ino, 1, names, lens, n) == 0 &&
+            (rc = vfs_node_name(dir->ino, vfs_snap_load(dir->ino), name, nlen, a)) != MC_MISS)
+            return rc;
         /* asked once for the node: another process walking from here by
          * the same name leaves its answer in the node's files */
         int waited, tok = vfs_flight_begin('w', dir->ino, name, nlen, &waited);
