@@ -324,11 +324,11 @@ static int meta_conn_wait_closed(int fd)
     }
 }
 
-void meta_conn_drop(struct meta_conn *c)
+void meta_conn_end(struct meta_conn *c, int wait)
 {
     int closed = 0;
     if (c->pg) {
-        int fd = c->slot >= 0 && PQstatus(c->pg) == CONNECTION_OK
+        int fd = wait && c->slot >= 0 && PQstatus(c->pg) == CONNECTION_OK
                      ? fcntl(PQsocket(c->pg), F_DUPFD_CLOEXEC, META_FD_FLOOR)
                      : -1;
         PQfinish(c->pg);
@@ -341,6 +341,11 @@ void meta_conn_drop(struct meta_conn *c)
     meta_gate_release(c, closed);
     c->in_block = 0;
     memset(c->prepared, 0, sizeof c->prepared);
+}
+
+void meta_conn_drop(struct meta_conn *c)
+{
+    meta_conn_end(c, 1);
 }
 
 int meta_conn_broken(const struct meta_conn *c)

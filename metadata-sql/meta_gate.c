@@ -87,10 +87,13 @@ static void *meta_gate_idler(void *arg)
 static struct meta *meta_gate_handles[META_GATE_HANDLES];
 static pthread_once_t meta_gate_exit_once = PTHREAD_ONCE_INIT;
 
-/* At exit, connections still open are closed as meta_conn_drop closes
- * them (waiting for the server to end them): the kernel would drop the
- * slot's lock at once while the backend is still exiting, and the node's
- * next connection would make one more than the bound for a moment. */
+/* At exit, connections still open are closed and their slots given back
+ * with their grace (the kernel would drop the slot's lock at once while
+ * the backend is still exiting, and the node's next connection would make
+ * one more than the bound for a moment). Not waited for: a short command
+ * (stat, ls) would spend 1-5 ms of its life watching its backend exit,
+ * and the node's next process takes a slot without grace first
+ * (core/agent/nodeconn.c). */
 static void meta_gate_at_exit(void)
 {
     for (int i = 0; i < META_GATE_HANDLES; i++) {
@@ -99,7 +102,7 @@ static void meta_gate_at_exit(void)
             continue; /* another thread is in it: leave it to the kernel */
         for (int k = 0; k < m->nconns; k++)
             if (!m->conns[k].busy && m->conns[k].slot >= 0)
-                meta_conn_drop(&m->conns[k]);
+                meta_conn_end(&m->conns[k], 0);
         pthread_mutex_unlock(&m->mu);
     }
 }

@@ -215,7 +215,13 @@ void meta_conn_set_owned(struct meta *m, struct meta_conn *c);
 /* Open c->pg (closing a broken one first) by c->deadline_ns; fails fast
  * while the database is known down. Logs through meta_down_failed. */
 int meta_conn_connect(struct meta_conn *c);
+/* Close c, giving its slot back; waits (at most META_GATE_CLOSE_MS) for
+ * the server to end it, so that the slot is free again at once. */
 void meta_conn_drop(struct meta_conn *c);
+/* The same, with wait 0 not waiting: the slot then keeps its grace (the
+ * process's exit: a short command would spend a few ms of its life
+ * watching its backend go). */
+void meta_conn_end(struct meta_conn *c, int wait);
 /* The node's bound on connections (meta_gate.c, meta_set_conn_gate):
  * acquire a slot for c before it connects (0, or the gate's -ETIMEDOUT);
  * release it as c closes; call_ended as a call gives c back (its idle

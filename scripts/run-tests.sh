@@ -119,15 +119,16 @@ run_counts() {
 }
 
 # Prints the lines that explain a failure: the test's own failure lines
-# (lib.sh's `FAIL ...`, Check's `file:line:F:...`), or the end of the log
-# when there are none (a crash, a timeout).
+# (lib.sh's `FAIL ...`, Check's `file:line:F:...`), then the end of the
+# log, where a crash, a timeout or the error a failed step printed to
+# stderr ("cannot format volume" says nothing without it) shows.
 run_show_failure() {
     local log=$1
-    if grep -qE '^FAIL |:[FE]:' "$log"; then
-        grep -E '^FAIL |:[FE]:' "$log"
-    else
-        tail -n 40 "$log"
-    fi | head -n 40 | sed 's/^/    /'
+    {
+        grep -E '^FAIL |:[FE]:' "$log" | head -n 25
+        echo "(the end of $(basename "$log"):)"
+        tail -n 15 "$log"
+    } | head -n 45 | sed 's/^/    /'
 }
 
 run_one() {

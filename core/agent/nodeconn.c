@@ -35,7 +35,9 @@
 /* A backend outlives its client a moment (it reads the end of the
  * connection, then exits: a few ms; tens of ms on a loaded server): a slot
  * is taken again only this long after its last connection closed, unless
- * the closer saw the server end it (NODECONN_CLOSED, the common case). Each slot file
+ * the closer saw the server end it (NODECONN_CLOSED: a connection dropped
+ * while its process runs; one closed at exit is not waited for, and its
+ * slot is taken after any free slot without grace). Each slot file
  * holds when it was released, or NODECONN_HELD while held (a holder that
  * died without releasing: the full pause). */
 #define NODECONN_GRACE_NS (50 * 1000000LL)
@@ -173,18 +175,26 @@ static void nodeconn_want_locked(struct nodeconn *nc, int on)
     }
 }
 
-/* With slot fd just locked: wait out its last connection's grace, then
- * mark it held. */
-static void nodeconn_after_previous(int fd)
+/* With slot fd just locked: how long its last connection's grace still
+ * runs (ns, 0 when none). */
+static int64_t nodeconn_grace_left(int fd)
 {
-    int64_t stamp = 0, now = nodeconn_mono_ns(), held = NODECONN_HELD;
+    int64_t stamp = 0, now = nodeconn_mono_ns();
     if (pread(fd, &stamp, sizeof stamp, 0) != (ssize_t)sizeof stamp)
         stamp = 0; /* never used */
     int64_t until = stamp == NODECONN_HELD                         ? now + NODECONN_GRACE_NS
                     : stamp > 0 && stamp < now + NODECONN_GRACE_NS ? stamp + NODECONN_GRACE_NS
                                                                    : 0;
-    if (until > now) {
-        struct timespec ts = { (until - now) / 1000000000LL, (until - now) % 1000000000LL };
+    return until > now ? until - now : 0;
+}
+
+/* With slot fd just locked: wait out its last connection's grace, then
+ * mark it held. */
+static void nodeconn_after_previous(int fd)
+{
+    int64_t left = nodeconn_grace_left(fd), held = NODECONN_HELD;
+    if (left > 0) {
+        struct timespec ts = { left / 1000000000LL, left % 1000000000LL };
         nanosleep(&ts, NULL);
     }
     (void)!pwrite(fd, &held, sizeof held, 0);
@@ -204,7 +214,10 @@ static int nodeconn_try_locked(struct nodeconn *nc)
         n = nc->keep ? 1 : nc->cap - 1;
     }
     int start = (int)(nc->pid % n);
-    for (int k = 0; k < n; k++) {
+    /* Two passes: first only a slot with no grace left, so that a process
+     * leaving without waiting for its backend (meta_conn_drop at exit)
+     * delays only a taker that finds every free slot in its grace. */
+    for (int k = 0; k < 2 * n; k++) {
         int i = lo + (start + k) % n;
         if (nc->held[i])
             continue;
@@ -219,6 +232,10 @@ static int nodeconn_try_locked(struct nodeconn *nc)
             nc->fd[i] = fd;
         }
         if (flock(nc->fd[i], LOCK_EX | LOCK_NB) == 0) {
+            if (k < n && nodeconn_grace_left(nc->fd[i]) > 0) {
+                (void)flock(nc->fd[i], LOCK_UN);
+                continue;
+            }
             nc->held[i] = 1;
             nodeconn_after_previous(nc->fd[i]);
             return i;

@@ -127,6 +127,34 @@ START_TEST(test_closed_no_grace_and_agent_slot)
 }
 END_TEST
 
+/* A slot given back without the server seen to end its connection (a
+ * process's exit does not wait for it): the next taker takes another free
+ * slot at once rather than wait out that one's grace; only when every free
+ * slot is in its grace does it wait. */
+START_TEST(test_grace_slot_taken_last)
+{
+    struct nodeconn *a;
+    ck_assert_int_eq(nodeconn_open(nm, 2, 0, &a), 0);
+    const struct meta_conn_gate *ga = nodeconn_gate(a);
+    int s = ga->acquire(ga->arg, mono() + 1000000000LL);
+    ck_assert(s == 0 || s == 1);
+    ga->release(ga->arg, s); /* in its grace now */
+    int64_t t0 = mono();
+    int t = ga->acquire(ga->arg, t0 + 1000000000LL);
+    ck_assert_msg(t == 1 - s, "took slot %d (in its grace) while slot %d was free", t, 1 - s);
+    ck_assert_msg(mono() - t0 < 10000000LL, "a free slot without grace waited %lld ns",
+                  (long long)(mono() - t0));
+    /* both in their grace: the taker waits for one */
+    ga->release(ga->arg, t);
+    t0 = mono();
+    int u = ga->acquire(ga->arg, t0 + 1000000000LL);
+    ck_assert(u == 0 || u == 1);
+    ck_assert(mono() - t0 >= 10000000LL);
+    ga->release(ga->arg, u | META_GATE_CLOSED);
+    nodeconn_close(a);
+}
+END_TEST
+
 struct waiter {
     const struct meta_conn_gate *g;
     int slot;
@@ -239,6 +267,7 @@ int main(void)
     tcase_add_test(t, test_cap_and_deadline);
     tcase_add_test(t, test_waiter_seen_and_served);
     tcase_add_test(t, test_closed_no_grace_and_agent_slot);
+    tcase_add_test(t, test_grace_slot_taken_last);
     tcase_add_test(t, test_fork_child_holds_nothing);
     tcase_add_test(t, test_flights);
     suite_add_tcase(s, t);
