@@ -573,6 +573,51 @@ static int agent_poll(struct agent_watch *w, struct meta *m, struct nodemeta *nm
     return agent_poll_token(w, m, nm, published);
 }
 
+/* The poll, shared by the loop and the node's processes' sync questions
+ * (AGENT_ASK_SYNC): a process that must not trust an answer older than
+ * itself (a read open of a name the node's listing lacks: another node
+ * may have created it just before this process started) has the agent
+ * poll now instead of asking the database for each such name. */
+struct agent_sync {
+    pthread_mutex_t mu;
+    struct agent_watch *w;
+    struct meta *m;
+    struct nodemeta *nm;
+    int64_t last;       /* the wall start of the last poll published */
+    const struct agent_answers *ans;
+};
+
+/* One poll, published; none when one that began at or after `after` was
+ * published already (so questions arriving together share one). 0, or
+ * the poll's -errno. */
+static int agent_sync_poll(struct agent_sync *s, int64_t after)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = 0;
+    if (s->last < after) {
+        int64_t t0 = nodemeta_now();
+        uint64_t published = 0;
+        rc = agent_poll(s->w, s->m, s->nm, &published);
+        if (rc == 0) {
+            nodemeta_set_verified(s->nm, t0, getpid(), published);
+            s->last = t0;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* The server's questions: a sync is the agent's own, the rest its
+ * engine's (ans->fn). */
+static int agent_sync_answer(void *arg, char kind, int flags, uint64_t dir, int limit,
+                             const char *const *names, const size_t *lens, int n)
+{
+    struct agent_sync *s = arg;
+    if (kind == AGENT_ASK_SYNC)
+        return agent_sync_poll(s, nodemeta_now());
+    return s->ans->fn(s->ans->arg, kind, flags, dir, limit, names, lens, n);
+}
+
 /* Answers past any use: a walk's serves one TTL from its question (the
  * agent never vouches for them), so files older than twice the longer
  * TTL, and a minute, are garbage; so are folders' snapshots as old that
@@ -598,10 +643,12 @@ int agent_run(const struct shimfs_config *cfg, struct meta *m, struct nodemeta *
     int lock = nodemeta_agent_lock(nm);
     if (lock < 0)
         return lock;
+    struct agent_watch w = { .mode = AGENT_NONE };
+    struct agent_sync sync = { PTHREAD_MUTEX_INITIALIZER, &w, m, nm, 0, ans };
     /* the node is ours now: its socket too */
     struct agent_server *srv = NULL;
     if (ans && ans->workers > 0) {
-        int src = agent_server_start(nm, ans->workers, ans->fn, ans->arg, &srv);
+        int src = agent_server_start(nm, ans->workers, agent_sync_answer, &sync, &srv);
         if (src < 0)
             log_warn("agent", "answering the node's processes: %s; they ask the database "
                      "themselves", strerror(-src));
@@ -615,7 +662,6 @@ int agent_run(const struct shimfs_config *cfg, struct meta *m, struct nodemeta *
     int reaping = 1;
     int64_t next_sweep = started + AGENT_SWEEP_NS;
     const char *why = NULL;
-    struct agent_watch w = { .mode = AGENT_NONE };
     log_info("agent", "serving the node (pid %d, a poll every %lld ms)", (int)getpid(),
              (long long)(poll / 1000000));
     agent_http_start(cfg);
@@ -623,8 +669,7 @@ int agent_run(const struct shimfs_config *cfg, struct meta *m, struct nodemeta *
         int64_t t0 = nodemeta_now();
         if ((why = agent_should_leave(cfg, nm, started, t0, down_since)))
             break;
-        uint64_t published = 0;
-        int rc = agent_poll(&w, m, nm, &published);
+        int rc = agent_sync_poll(&sync, INT64_MAX);
         if (rc < 0) {
             if (!down_since)
                 log_warn("agent", "cannot poll the database: %s; the node's processes use their "
@@ -636,7 +681,6 @@ int agent_run(const struct shimfs_config *cfg, struct meta *m, struct nodemeta *
         if (down_since)
             log_info("agent", "the database answers again");
         down_since = 0;
-        nodemeta_set_verified(nm, t0, getpid(), published);
         if (t0 >= next_sweep) {
             agent_sweep(cfg, nm, t0);
             next_sweep = t0 + AGENT_SWEEP_NS;

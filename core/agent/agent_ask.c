@@ -40,7 +40,7 @@
 struct agent_ask_hdr {
     uint32_t magic, kind, n, total;
     uint32_t limit;             /* a listing's entries at most (> 0) */
-    uint32_t flags;             /* none yet: 0 */
+    uint32_t flags;             /* AGENT_ASK_FRESH with the asker's age, or 0 */
     uint64_t dir;
     uint16_t lens[AGENT_ASK_NAMES];
 };
@@ -110,14 +110,17 @@ static int agent_ask_io(int fd, void *buf, size_t n, int out, int64_t deadline_m
     return 0;
 }
 
-/* A question's header and names checked: n names (none for a listing, at
- * least one for a walk), each 1..255 bytes, total their sum. */
+/* A question's header and names checked: n names (none for a listing or a
+ * sync, at least one for a walk), each 1..255 bytes, total their sum. */
 static int agent_ask_valid(const struct agent_ask_hdr *h)
 {
     if (h->magic != AGENT_ASK_MAGIC || h->n > AGENT_ASK_NAMES || h->dir == 0 || h->limit == 0 ||
-        h->limit > AGENT_ASK_LIMIT_MAX || h->flags != 0)
+        h->limit > AGENT_ASK_LIMIT_MAX ||
+        (h->flags & ((1u << AGENT_ASK_AGE_SHIFT) - 1) & ~(uint32_t)AGENT_ASK_FRESH) ||
+        (!(h->flags & AGENT_ASK_FRESH) && h->flags))
         return 0;
-    if (!(h->kind == AGENT_ASK_LIST && h->n == 0) && !(h->kind == AGENT_ASK_WALK && h->n >= 1))
+    if (!((h->kind == AGENT_ASK_LIST || h->kind == AGENT_ASK_SYNC) && h->n == 0) &&
+        !(h->kind == AGENT_ASK_WALK && h->n >= 1))
         return 0;
     uint32_t sum = 0;
     for (uint32_t i = 0; i < h->n; i++) {
@@ -140,7 +143,8 @@ long agent_ask_parse(const void *buf, size_t len, struct agent_question *q)
     if ((size_t)whole > len)
         return whole;
     const char *names = (const char *)buf + sizeof h;
-    *q = (struct agent_question){ (char)h.kind, h.dir, (int)h.limit, (int)h.n, { 0 }, { 0 } };
+    *q = (struct agent_question){ (char)h.kind, h.dir, (int)h.limit, (int)h.n, (int)h.flags, { 0 },
+                                  { 0 } };
     size_t off = 0;
     for (uint32_t i = 0; i < h.n; i++) {
         q->names[i] = names + off;
@@ -150,12 +154,12 @@ long agent_ask_parse(const void *buf, size_t len, struct agent_question *q)
     return whole;
 }
 
-int agent_ask(struct nodemeta *nm, char kind, uint64_t dir, int limit, const char *const *names,
-              const size_t *lens, int n, int timeout_ms)
+int agent_ask(struct nodemeta *nm, char kind, int flags, uint64_t dir, int limit,
+              const char *const *names, const size_t *lens, int n, int timeout_ms)
 {
     assert(nm && timeout_ms > 0);
     struct agent_ask_hdr h = { AGENT_ASK_MAGIC, (uint32_t)(unsigned char)kind, 0, 0,
-                               limit > 0 ? (uint32_t)limit : 1, 0, dir, { 0 } };
+                               limit > 0 ? (uint32_t)limit : 1, (uint32_t)flags, dir, { 0 } };
     if (n > AGENT_ASK_NAMES)
         n = AGENT_ASK_NAMES;    /* the walk's first names: the rest later */
     char body[sizeof h + AGENT_ASK_NAMES * AGENT_ASK_NAME_MAX];
@@ -208,7 +212,7 @@ static void agent_server_one(struct agent_server *s, int c)
         agent_ask_io(c, buf + AGENT_ASK_HDR, (size_t)whole - AGENT_ASK_HDR, 0, deadline) < 0 ||
         agent_ask_parse(buf, (size_t)whole, &q) != whole)
         return;
-    int32_t rc = s->fn(s->arg, q.kind, q.dir, q.limit, q.names, q.lens, q.n);
+    int32_t rc = s->fn(s->arg, q.kind, q.flags, q.dir, q.limit, q.names, q.lens, q.n);
     __atomic_add_fetch(rc == 0 ? &s->answered : &s->failed, 1, __ATOMIC_RELAXED);
     (void)agent_ask_io(c, &rc, sizeof rc, 1, agent_ask_now_ms() + AGENT_ASK_READ_MS);
 }

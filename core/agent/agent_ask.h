@@ -34,6 +34,20 @@ struct nodemeta;
 /* kinds */
 #define AGENT_ASK_LIST 'd'  /* a folder's listing (dir), block maps included */
 #define AGENT_ASK_WALK 'w'  /* a walk from folder dir by names[0..n) */
+/* A poll of the change log that began after the question arrived, done
+ * (the agent answers it itself; dir: META_ROOT_INO, no names): the node's
+ * vouched answers are then at least as new as the asker's question. */
+#define AGENT_ASK_SYNC 's'
+/* flags: the asker's caches were brought past its start (vfs_agent.c):
+ * a snapshot only younger than the TTL does not answer it, one the chain
+ * vouches for or asked since the asker started does. How long before the
+ * question it started, in ms, is in the bits from AGENT_ASK_AGE_SHIFT
+ * (at most AGENT_ASK_AGE_MAX: an older asker says less, which is only
+ * stricter). */
+#define AGENT_ASK_FRESH 0x1
+#define AGENT_ASK_AGE_SHIFT 8
+#define AGENT_ASK_AGE_MAX 0xffffffu
+
 
 /* A listing's `limit` at most (the engine's "whole folder"). */
 #define AGENT_ASK_LIMIT_MAX (1 << 30)
@@ -43,7 +57,7 @@ struct nodemeta;
 struct agent_question {
     char kind;
     uint64_t dir;
-    int limit, n;
+    int limit, n, flags;
     const char *names[AGENT_ASK_NAMES];
     size_t lens[AGENT_ASK_NAMES];
 };
@@ -59,13 +73,13 @@ long agent_ask_parse(const void *buf, size_t len, struct agent_question *q);
 /* What the agent runs for a question: 0 when its answer is in the node's
  * files now, else -errno. Called on one of the server's threads. limit:
  * a listing's entries at most (1 for a walk). */
-typedef int (*agent_answer_fn)(void *arg, char kind, uint64_t dir, int limit,
+typedef int (*agent_answer_fn)(void *arg, char kind, int flags, uint64_t dir, int limit,
                                const char *const *names, const size_t *lens, int n);
 
 /* Ask the agent serving nm's node; 0 when it answered (look in the node's
  * files), -errno otherwise (then ask the database). At most timeout_ms. */
-int agent_ask(struct nodemeta *nm, char kind, uint64_t dir, int limit, const char *const *names,
-              const size_t *lens, int n, int timeout_ms);
+int agent_ask(struct nodemeta *nm, char kind, int flags, uint64_t dir, int limit,
+              const char *const *names, const size_t *lens, int n, int timeout_ms);
 
 /* The agent's side: `workers` threads answering on the node's socket with
  * fn until agent_server_stop. -errno when the socket cannot be made (the

@@ -47,11 +47,11 @@ static volatile int cli_agent_stop;
  * one, and the node's other connections stay the processes'. */
 #define CLI_AGENT_WORKERS 3
 
-static int cli_agent_answer(void *arg, char kind, uint64_t dir, int limit, const char *const *names,
-                            const size_t *lens, int n)
+static int cli_agent_answer(void *arg, char kind, int flags, uint64_t dir, int limit,
+                            const char *const *names, const size_t *lens, int n)
 {
     (void)arg;
-    return vfs_node_answer(kind, dir, limit, names, lens, n);
+    return vfs_node_answer(kind, flags, dir, limit, names, lens, n);
 }
 
 static void cli_agent_on_signal(int sig)

@@ -276,9 +276,11 @@ struct vfs_stats {
      * 'd': dir's listing, its first `limit` entries or whole when limit is
      * larger; 'w': a walk from dir by names[0..n)): asked as
      * any process of the node asks it, its answer left in the node's
-     * files. 0 when it is there, else -errno (vfs_agent.c). */ \
-    X(int, node_answer, (char kind, uint64_t dir, int limit, const char *const *names, \
-                         const size_t *lens, int n))
+     * files; flags AGENT_ASK_FRESH: no answer older than the question
+     * unless the agent's chain vouches for it. 0 when it is there, else
+     * -errno (vfs_agent.c). */ \
+    X(int, node_answer, (char kind, int flags, uint64_t dir, int limit, \
+                         const char *const *names, const size_t *lens, int n))
 
 #define VFS_DECLARE_(ret, name, params) ret vfs_##name params;
 VFS_CALLS(VFS_DECLARE_)

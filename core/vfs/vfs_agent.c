@@ -25,6 +25,8 @@
 #define VFS_AGENT_BACKOFF_NS (5 * 1000000000LL)
 
 static int64_t vfs_agent_off_until;     /* wall ns (atomic) */
+/* The agent's thread answering an AGENT_ASK_FRESH question: its start. */
+static __thread int64_t vfs_view_tls_floor;
 
 int vfs_agent_ask(char kind, uint64_t dir, int limit, const char *const *names, const size_t *lens,
                   int n)
@@ -36,7 +38,13 @@ int vfs_agent_ask(char kind, uint64_t dir, int limit, const char *const *names, 
     if (now < __atomic_load_n(&vfs_agent_off_until, __ATOMIC_RELAXED) || !agent_alive(e->node, now) ||
         nodeconn_held_here(e->vol->conns) > 0)
         return -EAGAIN;
-    int rc = agent_ask(e->node, kind, dir, limit, names, lens, n, VFS_AGENT_TIMEOUT_MS);
+    int fresh = 0;
+    if (__atomic_load_n(&e->view.synced, __ATOMIC_ACQUIRE)) {
+        int64_t ms = (now - e->view.floor) / 1000000;
+        ms = ms < 0 ? 0 : ms > (int64_t)AGENT_ASK_AGE_MAX ? (int64_t)AGENT_ASK_AGE_MAX : ms;
+        fresh = (int)(AGENT_ASK_FRESH | (uint32_t)ms << AGENT_ASK_AGE_SHIFT);
+    }
+    int rc = agent_ask(e->node, kind, fresh, dir, limit, names, lens, n, VFS_AGENT_TIMEOUT_MS);
     /* nobody listens (an older agent, or one killed): not again for a while */
     if (rc == -ENOENT || rc == -ECONNREFUSED)
         __atomic_store_n(&vfs_agent_off_until, now + VFS_AGENT_BACKOFF_NS, __ATOMIC_RELAXED);
@@ -46,16 +54,76 @@ int vfs_agent_ask(char kind, uint64_t dir, int limit, const char *const *names, 
     return rc;
 }
 
+int64_t vfs_view_floor(void)
+{
+    int64_t f = vfs_view_tls_floor;
+    if (__atomic_load_n(&vfs_eng.view.synced, __ATOMIC_ACQUIRE) && vfs_eng.view.floor > f)
+        f = vfs_eng.view.floor;
+    return f;
+}
+
+void vfs_view_after_fork(struct vfs_engine *e)
+{
+    e->view.floor = nodemeta_now();
+    e->view.synced = e->view.unheard = 0;
+}
+
+/* Why once a process: the node's snapshots say which names a folder
+ * holds, with their attributes and block maps, and the agent vouches for
+ * them until its next poll sees the folder change (SHIMFS_AGENT_POLL). A
+ * process started by a signal from another node ("the checkpoint is
+ * written") must still find the file, and its new bytes: before its first
+ * open trusts the node's answers, a poll that began after the process did
+ * has run. Asking the database for every missing name instead (the first
+ * fix) cost a compiler's include search, or ld.so's library search, a
+ * round trip (and a connection) per miss, and still served a file's old
+ * block map for up to a poll. */
+int vfs_view_sync(void)
+{
+    struct vfs_engine *e = vfs_opened();
+    if (!e || !e->node)
+        return -EAGAIN;
+    if (__atomic_load_n(&e->view.synced, __ATOMIC_ACQUIRE))
+        return 0;
+    int64_t now = nodemeta_now();
+    if (!e->cfg.agent_ask || __atomic_load_n(&e->view.unheard, __ATOMIC_RELAXED) ||
+        !agent_alive(e->node, now) || nodeconn_flight_mine())
+        return -EAGAIN;
+    if (nodemeta_verified(e->node) < e->view.floor) {
+        int rc = agent_ask(e->node, AGENT_ASK_SYNC, 0, META_ROOT_INO, 1, NULL, NULL, 0,
+                           VFS_AGENT_TIMEOUT_MS);
+        log_debug("vfs", "asked the node agent to poll before a missing name is trusted: %s",
+                  rc == 0 ? "done" : strerror(-rc));
+        if (rc < 0 || nodemeta_verified(e->node) < e->view.floor) {
+            __atomic_store_n(&e->view.unheard, 1, __ATOMIC_RELAXED);
+            return -EAGAIN;
+        }
+    }
+    /* answers the caches took from the node before that poll: read again
+     * (the node's files, still vouched for, or asked again when not) */
+    mcache_reset();
+    __atomic_store_n(&e->view.synced, 1, __ATOMIC_RELEASE);
+    return 1;
+}
+
 /* The agent's side: runs on one of its server's threads, with the
  * agent's own engine (which never asks an agent: SHIMFS_AGENT_ASK=0
  * there). The question is asked as any process of the node asks it: once
  * for the node (its question lock), its answer left in the node's files. */
-int vfs_node_answer(char kind, uint64_t dir, int limit, const char *const *names, const size_t *lens,
-                    int n)
+/* For a fresh question: the agent's own engine took dir's listing into
+ * its caches before, maybe before a change (its polls mark the node's
+ * snapshots, not its caches): the node's files decide, by the asker's
+ * floor, or the database. */
+static void vfs_answer_forget(uint64_t dir)
 {
-    int rc = vfs_init();
-    if (rc < 0)
-        return rc;
+    if (vfs_view_tls_floor)
+        mcache_dir_unlist(dir);
+}
+
+static int vfs_node_answer_as(char kind, uint64_t dir, int limit, const char *const *names,
+                              const size_t *lens, int n)
+{
+    int rc;
     log_debug("vfs", "answering %s of directory %llu for a process of the node",
               kind == AGENT_ASK_LIST ? "the listing" : "a walk", (unsigned long long)dir);
     struct vfs_engine *e = vfs_opened();
@@ -74,6 +142,7 @@ int vfs_node_answer(char kind, uint64_t dir, int limit, const char *const *names
         /* a folder found too big before is read by the asker, by pages */
         if (mcache_dir_huge(dir))
             return -EFBIG;
+        vfs_answer_forget(dir);
         rc = vfs_snap_fill(dir, limit < VFS_SNAP_FIRST ? limit : VFS_SNAP_FIRST, NULL, NULL);
         return rc == 1 ? 0 : rc < 0 ? rc : -EFBIG;
     }
@@ -88,7 +157,7 @@ int vfs_node_answer(char kind, uint64_t dir, int limit, const char *const *names
      * what is below it, is walked. */
     uint64_t cur = dir;
     int i = 0;
-    while (i < n && vfs_snap_fill(cur, VFS_SNAP_FIRST, NULL, NULL) == 1) {
+    while (i < n && (vfs_answer_forget(cur), vfs_snap_fill(cur, VFS_SNAP_FIRST, NULL, NULL) == 1)) {
         struct meta_attr a;
         if (mcache_lookup(cur, names[i], lens[i], &a) != 0)
             return 0;           /* no such name (the listing says so), or gone again */
@@ -105,5 +174,23 @@ int vfs_node_answer(char kind, uint64_t dir, int limit, const char *const *names
              ? 0
              : vfs_walk_rest(cur, names + i, lens + i, n - i);
     vfs_flight_end(tok);
+    return rc;
+}
+
+int vfs_node_answer(char kind, int flags, uint64_t dir, int limit, const char *const *names,
+                    const size_t *lens, int n)
+{
+    int rc = vfs_init();
+    if (rc < 0)
+        return rc;
+    /* for an asker past its first missing name: snapshots of the node
+     * younger than the TTL but neither vouched for since the question nor
+     * asked after it do not answer (vfs_snap_max_age); this thread's
+     * questions only */
+    vfs_view_tls_floor = (flags & AGENT_ASK_FRESH)
+                             ? nodemeta_now() - (int64_t)((uint32_t)flags >> AGENT_ASK_AGE_SHIFT) * 1000000
+                             : 0;
+    rc = vfs_node_answer_as(kind, dir, limit, names, lens, n);
+    vfs_view_tls_floor = 0;
     return rc;
 }

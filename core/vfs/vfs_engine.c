@@ -66,6 +66,7 @@ static void vfs_engine_attach(struct vfs_engine *e, struct volume *v)
     e->cfg = *p.cfg;
     e->settings = *p.settings;
     volume_set_committed(v, mcache_own_commit);
+    vfs_view_after_fork(e); /* (the same start: from now) */
     __atomic_store_n(&e->vol, v, __ATOMIC_RELEASE);
 }
 
@@ -173,6 +174,7 @@ static const struct vfs_part {
     { "session",           PART_LOCK(session), vfs_session_after_fork },
     { "open inodes",       PART_LOCK(opens),   NULL },
     { "mapped files",      PART_LOCK(maps),    vfs_maps_after_fork },
+    { "node view",         NO_LOCK,            vfs_view_after_fork },
     { "metadata caches",   PART_LOCK(mc),      NULL },
     { "listed subdirs",    PART_LOCK(subdirs), NULL },
     { "directory maps",    PART_LOCK(dirseq),  NULL },

@@ -133,6 +133,13 @@ struct vfs_maps_state {
     struct vfs_mapobj *list;
 };
 
+/* ---- how new the node's answers must be (vfs_agent.c) ---- */
+struct vfs_view_state {
+    int64_t floor;  /* wall ns: the process's start (its engine's, or its fork's) */
+    int synced;     /* the caches were emptied after a poll begun past floor */
+    int unheard;    /* the agent did not answer it (an older build's): not again */
+};
+
 struct vfs_engine {
     /* the volume (see the top of this file) */
     struct volume *vol;
@@ -155,6 +162,7 @@ struct vfs_engine {
     struct vfs_ids_state ids;
     struct vfs_wb_state wb;
     struct vfs_maps_state maps;
+    struct vfs_view_state view;
     int warned_no_locks;        /* log_once: no cache folder for lock files */
     int warned_no_exec;         /* log_once: no cache folder for materialised copies */
 };
@@ -174,6 +182,8 @@ void vfs_wb_after_fork(struct vfs_engine *e);
 /* The write pipeline's lock and condition afresh (vfs_upload.c); a batch
  * the parent's thread was uploading is uploaded again by the child's flush. */
 void vfs_upload_after_fork(struct vfs_engine *e);
+/* A fork child is a new process: its floor is now (vfs_agent.c). */
+void vfs_view_after_fork(struct vfs_engine *e);
 void vfs_session_after_fork(struct vfs_engine *e);
 void vfs_maps_after_fork(struct vfs_engine *e);
 

@@ -241,6 +241,9 @@ int vfs_open(const char *vpath, int flags, mode_t mode, struct vfs_file **out,
     if (changes)
         follow |= VFS_FRESH;
     uint64_t parent = 0;
+    /* a reader's first open: nothing older than the process (vfs_view_sync) */
+    if (!changes)
+        (void)vfs_view_sync();
     /* O_CREAT creates first: one round trip that creates the file or
      * answers with the inode already at the name (O_EXCL: EEXIST), which
      * is the fresh lookup a writer's open makes (VFS_FRESH) */
@@ -255,16 +258,21 @@ again:
         else if (rc == 0 && (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
             rc = -EEXIST;
     }
-    /* A name the caches say is missing is asked of the database once more
-     * before an open fails: another node may have created it a moment ago
-     * (a checkpoint another rank announced), and this node's listing of
-     * the folder, shared and vouched for by its agent, shows it only after
-     * the agent's next poll. A missing name costs an open one round trip;
-     * a stat still answers from the caches within the TTL. */
-    if (rc == -ENOENT && !(follow & VFS_FRESH)) {
-        follow |= VFS_FRESH;
+    /* A name the caches say is missing, before an open fails: another node
+     * may have created it a moment ago (a checkpoint another rank
+     * announced, and this process started to read it), and this node's
+     * listing of the folder, shared and vouched for by its agent, shows it
+     * only after the agent's next poll. With an agent serving, the first
+     * open had it poll (above); without, the database is asked for the
+     * name. A stat answers from the caches within the TTL. */
+    if (rc == -ENOENT && !(follow & VFS_FRESH) && !missing) {
         missing = 1;
-        goto again;
+        int view = vfs_view_sync();
+        if (view != 0) {
+            if (view < 0)
+                follow |= VFS_FRESH;
+            goto again;
+        }
     }
     /* (the database unreachable: the caches' answer stands) */
     if (missing && (rc == -EIO || rc == -ETIMEDOUT || rc == -ECONNREFUSED))

@@ -77,6 +77,8 @@ int mcache_dir_note_smap_miss(uint64_t dir);
 struct vfs_smap *mcache_get_smap(const struct meta_attr *a);
 void mcache_put_smap(struct vfs_smap *m);
 void mcache_forget(uint64_t ino);
+/* dir is no longer known listed (its attributes and entries stay). */
+void mcache_dir_unlist(uint64_t dir);
 /* The inode a fresh entry names, even when its attributes have aged
  * (0), or MC_MISS (unknown or negative). */
 int mcache_entry_ino(uint64_t parent, const char *name, size_t nlen, uint64_t *ino);
@@ -149,6 +151,20 @@ int vfs_snap_load(uint64_t dir);
  * connection or a question's lock, no agent serves), else -errno. */
 int vfs_agent_ask(char kind, uint64_t dir, int limit, const char *const *names, const size_t *lens,
                   int n);
+/* A process's first read open, and a read open the caches answered
+ * ENOENT: the node's answers must not be older than the process (another
+ * node wrote the file, or created the name, just before it started). 1:
+ * they were brought past the process's start (the agent polled, when its
+ * last poll was older) and its caches emptied: resolve (again) from the
+ * node's files, nothing asked of the database when they answer. 0: the
+ * process did that already: the TTLs' rule from then on. -EAGAIN: no
+ * agent serves the node (or this process must not ask it): node answers
+ * stand for their TTL, and a missing name is asked of the database
+ * (vfs_agent.c). */
+int vfs_view_sync(void);
+/* The oldest a node snapshot may have been asked (wall ns, 0: the TTL
+ * alone decides), for node snapshots read now (vfs_snap_max_age). */
+int64_t vfs_view_floor(void);
 /* One round trip walking names[0..n) from dir: every step found into the
  * caches and the node's walk answers, a missing name as a negative entry
  * (vfs_path.c). */

@@ -597,6 +597,15 @@ void mcache_forget(uint64_t ino)
     pthread_mutex_unlock(&mc->lock);
 }
 
+void mcache_dir_unlist(uint64_t dir)
+{
+    pthread_mutex_lock(&mc->lock);
+    struct mc_inode *n = mc_find_inode(dir, 0);
+    if (n)
+        mc_unlist_locked(n);
+    pthread_mutex_unlock(&mc->lock);
+}
+
 void mcache_dir_changed(uint64_t dir, int nlink_delta, int64_t time_ns)
 {
     pthread_mutex_lock(&mc->lock);

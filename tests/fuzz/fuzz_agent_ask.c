@@ -27,9 +27,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     long whole = agent_ask_parse(buf, size, &q);
     assert(whole == -EINVAL || whole >= AGENT_ASK_HDR);
     if (whole >= AGENT_ASK_HDR && (size_t)whole <= size) {
-        assert(q.kind == AGENT_ASK_LIST || q.kind == AGENT_ASK_WALK);
+        assert(q.kind == AGENT_ASK_LIST || q.kind == AGENT_ASK_WALK || q.kind == AGENT_ASK_SYNC);
         assert(q.dir != 0 && q.limit > 0 && q.limit <= AGENT_ASK_LIMIT_MAX);
-        assert(q.kind == AGENT_ASK_LIST ? q.n == 0 : q.n >= 1 && q.n <= AGENT_ASK_NAMES);
+        /* flags: none, or FRESH with the asker's age above the low byte */
+        assert(q.flags == 0 || (q.flags & ((1 << AGENT_ASK_AGE_SHIFT) - 1)) == AGENT_ASK_FRESH);
+        assert(q.kind != AGENT_ASK_WALK ? q.n == 0 : q.n >= 1 && q.n <= AGENT_ASK_NAMES);
         size_t sum = 0;
         for (int i = 0; i < q.n; i++) {
             assert(q.lens[i] >= 1 && q.lens[i] <= 255);

@@ -6,7 +6,10 @@
 #    with no PostgreSQL connection of its own (strace), and right: the
 #    agent walked and listed for it over agent.sock;
 #  - SHIMFS_AGENT_ASK=0: the same process connects (so the trace sees it);
-#  - a missing name still answers ENOENT (the process asks itself);
+#  - a missing name still answers ENOENT; a process that opens many
+#    missing names has the agent poll once, and makes no connection;
+#  - another node's new file opens on this node at once, while this
+#    node's listing of its folder is still vouched for;
 #  - the agent's log counts the questions it answered;
 #  - another user can reach neither the node's folder nor the socket, and
 #    junk on the socket (a bad header, a half question, a closed peer)
@@ -52,7 +55,7 @@ stop_agent_of() {
     pid=$(agent_pid "$1")
     [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
 }
-on_exit 'stop_agent_of "$SHIMFS_CACHE_DIR"; stop_agent_of "$TEST_SCRATCH/c2"; stop_agent_of "$TEST_SCRATCH/c3"'
+on_exit 'stop_agent_of "$SHIMFS_CACHE_DIR"; stop_agent_of "$TEST_SCRATCH/c2"; stop_agent_of "$TEST_SCRATCH/c3"; stop_agent_of "$TEST_SCRATCH/c4"'
 agent_asks() { grep -c 'agent.sock' "$TRACE" || true; }
 
 # ---- a cold process of a node whose agent serves ----
@@ -75,6 +78,39 @@ traced stat "$PREFIX/t/data/d0001/nothing-here" > /dev/null 2>&1
 rc=$?
 set -e
 assert_eq 1 "$rc" "a missing name is still ENOENT"
+
+# ---- names a process opens and does not find (a compiler's include
+# search, ld.so's library search): the agent polls once for the process,
+# no query and no connection a miss (before, each failing open asked the
+# database for its name: a connection, and a round trip a name) ----
+MISS='
+import sys
+for d in sys.argv[1:]:
+    for i in range(8):
+        try:
+            open("%s/missing-%d.h" % (d, i))
+        except FileNotFoundError:
+            continue
+        sys.exit("found %s/missing-%d.h" % (d, i))
+'
+shim ls "$PREFIX/t/data/d0001" "$PREFIX/t/data/d0002" > /dev/null  # the node's listings
+traced python3 -c "$MISS" "$PREFIX/t/data/d0001" "$PREFIX/t/data/d0002"
+pass "16 opens of missing names in listed folders fail with ENOENT"
+assert_eq 0 "$(pg_connects)" "...with no PostgreSQL connection of the process"
+
+# ---- a name another node created just before the process started: found,
+# though this node's listing of its folder, vouched for by the agent, is
+# older (a poll every 5 s here: the listing stays vouched past the
+# creation until the process has the agent poll) ----
+rm -rf "$TEST_SCRATCH/c4"
+check "an agent serves a fourth fresh node" env SHIMFS_AGENT_POLL=5 bash -c \
+    "$(declare -f start_agent agent_pid); CLI=$CLI start_agent $TEST_SCRATCH/c4"
+shim env SHIMFS_CACHE_DIR="$TEST_SCRATCH/c4" ls "$PREFIX/t/data/d0003" > /dev/null
+sleep 0.3
+shim sh -c 'echo fresh > "$1"' _ "$PREFIX/t/data/d0003/new-from-a.txt"
+assert_eq "fresh" "$(shim env SHIMFS_CACHE_DIR="$TEST_SCRATCH/c4" cat "$PREFIX/t/data/d0003/new-from-a.txt" 2>&1)" \
+    "another node's new file opens on this node at once"
+stop_agent_of "$TEST_SCRATCH/c4"
 
 # ---- SHIMFS_AGENT_ASK=0: the process asks itself ----
 rm -rf "$TEST_SCRATCH/c2"
