@@ -92,7 +92,7 @@ int vfs_view_sync(void)
     if (nodemeta_verified(e->node) < e->view.floor) {
         int rc = agent_ask(e->node, AGENT_ASK_SYNC, 0, META_ROOT_INO, 1, NULL, NULL, 0,
                            VFS_AGENT_TIMEOUT_MS);
-        log_debug("vfs", "asked the node agent to poll before a missing name is trusted: %s",
+        log_debug("vfs", "asked the node agent to poll before the node's answers are trusted: %s",
                   rc == 0 ? "done" : strerror(-rc));
         if (rc < 0 || nodemeta_verified(e->node) < e->view.floor) {
             __atomic_store_n(&e->view.unheard, 1, __ATOMIC_RELAXED);
@@ -139,11 +139,16 @@ static int vfs_node_answer_as(char kind, uint64_t dir, int limit, const char *co
                 return vfs_errno(rc);
             mcache_put_attr(&a);
         }
-        /* a folder found too big before is read by the asker, by pages */
+        /* whole, up to VFS_SNAP_MAX entries (what a process keeps as a
+         * snapshot); a folder found bigger (once: it is marked) is read by
+         * the asker, by pages */
         if (mcache_dir_huge(dir))
             return -EFBIG;
         vfs_answer_forget(dir);
-        rc = vfs_snap_fill(dir, limit < VFS_SNAP_FIRST ? limit : VFS_SNAP_FIRST, NULL, NULL);
+        int most = limit < VFS_SNAP_MAX ? limit : VFS_SNAP_MAX;
+        rc = vfs_snap_fill(dir, most, NULL, NULL);
+        if (rc == 0 && most == VFS_SNAP_MAX)
+            mcache_dir_set_huge(dir);
         return rc == 1 ? 0 : rc < 0 ? rc : -EFBIG;
     }
     if (kind != AGENT_ASK_WALK || n < 1)

@@ -123,6 +123,13 @@ static int vfs_dir_fill_whole(struct vfs_dir *d)
         d->page_n = 0; /* the listing has these too, from the start */
         return 0;
     }
+    /* more than a page (a dataset's class folder of 1,300 images) whose
+     * snapshot the node has: the rest from it, as a listing, not from the
+     * database by pages (each reader of the node asked them, connected) */
+    if (rc == 1 && d->more && vfs_snap_listing(d->ino) && (d->lst = mcache_dir_listing(d->ino))) {
+        d->page_n = 0;
+        return 0;
+    }
     if (rc == 1 && d->page_n == 0 && !d->more && !mcache_dir_listed(d->ino)) {
         /* the node's listing went to the caches, and a commit another
          * process made in the folder dropped it again before it was

@@ -145,6 +145,9 @@ int mcache_dir_huge(uint64_t dir);
 int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg);
 /* The node's snapshot only (no query): 1 when one was used. */
 int vfs_snap_load(uint64_t dir);
+/* The same, kept as a listing (sorted: readdir pages past the first come
+ * from it): 1 when done. */
+int vfs_snap_listing(uint64_t dir);
 /* Ask the node agent for a question instead of connecting (vfs_agent.c;
  * kinds, limit and names as agent_ask.h): 0 when its answer is in the node's
  * files now, -EAGAIN when this process should not ask it (it holds a

@@ -165,8 +165,9 @@ static int vfs_snap_replay(struct nodemeta_snap *s, struct vfs_snap_fill *f, int
 }
 
 /* The node's snapshot of dir into the caches: 1 when used, 0 when there is
- * none valid. */
-static int vfs_snap_from_node(uint64_t dir, int scan, meta_dirent_cb ecb, void *arg)
+ * none valid. Past listing_past entries it is kept as a listing. */
+static int vfs_snap_from_node_past(uint64_t dir, int scan, meta_dirent_cb ecb, void *arg,
+                                   long listing_past)
 {
     struct vfs_engine *e = vfs_opened();
     struct nodemeta_snap s;
@@ -177,7 +178,7 @@ static int vfs_snap_from_node(uint64_t dir, int scan, meta_dirent_cb ecb, void *
     size_t start = s.pos;
     long count = 0;
     int rc = vfs_snap_replay(&s, &f, 0, &count);
-    if (rc == 0 && (count > VFS_SNAP_MAX || s.delta)) {
+    if (rc == 0 && (count > listing_past || s.delta)) {
         /* a big folder, or one this node's processes changed since (its
          * delta merges into an index): kept as a listing, the caches take
          * the names asked */
@@ -216,6 +217,16 @@ static int vfs_snap_from_node(uint64_t dir, int scan, meta_dirent_cb ecb, void *
         log_debug("vfs", "node snapshot of directory %llu unusable: %s", (unsigned long long)dir,
                   strerror(-rc));
     return rc == 0;
+}
+
+static int vfs_snap_from_node(uint64_t dir, int scan, meta_dirent_cb ecb, void *arg)
+{
+    return vfs_snap_from_node_past(dir, scan, ecb, arg, VFS_SNAP_MAX);
+}
+
+int vfs_snap_listing(uint64_t dir)
+{
+    return vfs_snap_from_node_past(dir, 0, NULL, NULL, 0);
 }
 
 void vfs_snap_patch(uint64_t seq, uint64_t dir, const struct nodemeta_change *c, int n)
@@ -465,9 +476,11 @@ int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
             vfs_snap_from_node(dir, ecb != NULL, ecb, arg))
             return 1;
     }
-    /* a process not connected yet: the node agent lists it (a first
-     * listing's worth: a bigger folder is read here, as before) */
-    if (vfs_agent_ask(AGENT_ASK_LIST, dir, VFS_SNAP_FIRST, NULL, NULL, 0) == 0 &&
+    /* a process not connected yet: the node agent lists it, whole up to
+     * VFS_SNAP_MAX entries (a class folder of a dataset is often past the
+     * first page: 1,300 images; every worker listed it on a connection of
+     * its own); a bigger folder is read here, by pages, as before */
+    if (vfs_agent_ask(AGENT_ASK_LIST, dir, VFS_SNAP_MAX, NULL, NULL, 0) == 0 &&
         vfs_snap_from_node(dir, ecb != NULL, ecb, arg))
         return 1;
     int waited, tok = vfs_flight_begin('d', dir, NULL, 0, &waited);

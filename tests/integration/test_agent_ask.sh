@@ -2,9 +2,10 @@
 # tests/integration/test_agent_ask.sh — questions a process hands to the
 # node agent instead of connecting (core/agent/agent_ask.h, vfs_agent.c):
 #  - with an agent serving the node, a cold process (nothing of its path in
-#    the node's files) stats a deep file, lists a folder and reads a file
-#    with no PostgreSQL connection of its own (strace), and right: the
-#    agent walked and listed for it over agent.sock;
+#    the node's files) stats a deep file, lists a folder (one of 1,500
+#    files too) and reads a file with no PostgreSQL connection of its own
+#    (strace), and right: the agent walked and listed for it over
+#    agent.sock;
 #  - SHIMFS_AGENT_ASK=0: the same process connects (so the trace sees it);
 #  - a missing name still answers ENOENT; a process that opens many
 #    missing names has the agent poll once, and makes no connection;
@@ -32,6 +33,7 @@ export SHIMFS_AGENT_IDLE=60
 
 test_volume ask
 "$TEST_ROOT/scripts/gen-dataset.sh" "$SRC/data" 40 4 20K 11
+"$TEST_ROOT/scripts/gen-dataset.sh" "$SRC/big" 1500 1 100 12   # past a first page
 "$CLI" import "$SRC" /t > /dev/null
 
 shim() {
@@ -70,6 +72,9 @@ else fail "the cold stat never asked the agent"; fi
 got=$(traced ls "$PREFIX/t/data/d0003" | tr '\n' ' ')
 assert_eq "$(ls "$SRC/data/d0003" | tr '\n' ' ')" "$got" "a cold listing answers right"
 assert_eq 0 "$(pg_connects)" "...with no connection"
+got=$(traced ls "$PREFIX/t/big/d0000" | wc -l)
+assert_eq 1500 "$got" "a cold listing of a folder of 1,500 files answers right"
+assert_eq 0 "$(pg_connects)" "...with no connection (the agent lists it whole, up to 16,384)"
 traced cat "$PREFIX/t/data/d0001/f0000005.bin" > "$TEST_SCRATCH/out"
 assert_files_equal "$SRC/data/d0001/f0000005.bin" "$TEST_SCRATCH/out" "a cold read returns the file's bytes"
 assert_eq 0 "$(pg_connects)" "...with no connection (its block map came with the agent's listing)"
