@@ -83,7 +83,8 @@ int vfs_view_sync(void)
     struct vfs_engine *e = vfs_opened();
     if (!e || !e->node)
         return -EAGAIN;
-    if (__atomic_load_n(&e->view.synced, __ATOMIC_ACQUIRE))
+    /* SHIMFS_READ_ONLY: the volume does not change, answers never age */
+    if (e->cfg.read_only || __atomic_load_n(&e->view.synced, __ATOMIC_ACQUIRE))
         return 0;
     int64_t now = nodemeta_now();
     if (!e->cfg.agent_ask || __atomic_load_n(&e->view.unheard, __ATOMIC_RELAXED) ||
@@ -190,7 +191,7 @@ int vfs_node_answer(char kind, int flags, uint64_t dir, int limit, const char *c
         return rc;
     /* for an asker past its first missing name: snapshots of the node
      * younger than the TTL but neither vouched for since the question nor
-     * asked after it do not answer (vfs_snap_max_age); this thread's
+     * asked after it do not answer (vfs_node_max_age); this thread's
      * questions only */
     vfs_view_tls_floor = (flags & AGENT_ASK_FRESH)
                              ? nodemeta_now() - (int64_t)((uint32_t)flags >> AGENT_ASK_AGE_SHIFT) * 1000000

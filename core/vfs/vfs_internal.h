@@ -143,6 +143,9 @@ int mcache_dir_huge(uint64_t dir);
  * one whose node snapshot comes with a delta, goes into the caches as a
  * listing instead (mcache_dir_listing), and ecb does not see it all. */
 int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg);
+/* How old an answer of the node's files may be for this process (ns; -1:
+ * any): the TTL, less once it synced (vfs_snap.c). */
+int64_t vfs_node_max_age(void);
 /* The node's snapshot only (no query): 1 when one was used. */
 int vfs_snap_load(uint64_t dir);
 /* The same, kept as a listing (sorted: readdir pages past the first come
@@ -166,7 +169,7 @@ int vfs_agent_ask(char kind, uint64_t dir, int limit, const char *const *names, 
  * (vfs_agent.c). */
 int vfs_view_sync(void);
 /* The oldest a node snapshot may have been asked (wall ns, 0: the TTL
- * alone decides), for node snapshots read now (vfs_snap_max_age). */
+ * alone decides), for node snapshots read now (vfs_node_max_age). */
 int64_t vfs_view_floor(void);
 /* One round trip walking names[0..n) from dir: every step found into the
  * caches and the node's walk answers, a missing name as a negative entry

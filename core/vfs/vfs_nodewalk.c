@@ -63,9 +63,7 @@ int vfs_nodewalk_get(uint64_t parent, const char *name, size_t nlen, struct meta
     struct vfs_engine *e = vfs_opened();
     if (!e || !e->node || nlen > META_NAME_MAX)
         return MC_MISS;
-    const struct shimfs_config *c = &e->cfg;
-    int64_t max_age = c->read_only ? -1 : c->attr_ttl_ns < c->entry_ttl_ns ? c->attr_ttl_ns
-                                                                            : c->entry_ttl_ns;
+    int64_t max_age = vfs_node_max_age();
     char key[24];
     struct vfs_nodewalk_rec r;
     vfs_nodewalk_key(parent, name, nlen, key, sizeof key);

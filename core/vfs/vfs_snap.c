@@ -45,13 +45,14 @@ struct vfs_snap_fill {
  * its siblings are not fetched. */
 static struct vfs_subdirs_state *const vsub = &vfs_eng.subdirs;
 
-/* How old a node snapshot may be: the TTL; and once this process had the
- * agent poll for it (vfs_view_sync), none taken before the process
+/* How old a node snapshot (or a walk's answer) may be: the TTL; and once
+ * this process had the agent poll for it (vfs_view_sync), none taken
+ * before the process
  * started unless the chain vouches for it past that poll (its age then
  * counts from the poll): a folder the poll saw change must be asked again
  * even within the TTL. The agent answering such a process's question
  * (AGENT_ASK_FRESH) does the same from the question's arrival. */
-static int64_t vfs_snap_max_age(void)
+int64_t vfs_node_max_age(void)
 {
     const struct shimfs_config *c = &vfs_eng.cfg;
     if (c->read_only)
@@ -171,7 +172,7 @@ static int vfs_snap_from_node_past(uint64_t dir, int scan, meta_dirent_cb ecb, v
 {
     struct vfs_engine *e = vfs_opened();
     struct nodemeta_snap s;
-    if (!e->node || nodemeta_dir_load(e->node, dir, vfs_snap_max_age(), &s) < 0)
+    if (!e->node || nodemeta_dir_load(e->node, dir, vfs_node_max_age(), &s) < 0)
         return 0;
     struct vfs_snap_fill f = { .dir = dir, .at = vfs_snap_mono(s.fetched_ns), .ecb = ecb, .arg = arg,
                                .scan = scan };
