@@ -114,10 +114,10 @@ static int agent_ask_io(int fd, void *buf, size_t n, int out, int64_t deadline_m
  * sync, at least one for a walk), each 1..255 bytes, total their sum. */
 static int agent_ask_valid(const struct agent_ask_hdr *h)
 {
+    /* flags: none, or FRESH alone in the low byte (the age above it) */
+    uint32_t low = h->flags & ((1u << AGENT_ASK_AGE_SHIFT) - 1);
     if (h->magic != AGENT_ASK_MAGIC || h->n > AGENT_ASK_NAMES || h->dir == 0 || h->limit == 0 ||
-        h->limit > AGENT_ASK_LIMIT_MAX ||
-        (h->flags & ((1u << AGENT_ASK_AGE_SHIFT) - 1) & ~(uint32_t)AGENT_ASK_FRESH) ||
-        (!(h->flags & AGENT_ASK_FRESH) && h->flags))
+        h->limit > AGENT_ASK_LIMIT_MAX || (h->flags && low != AGENT_ASK_FRESH))
         return 0;
     if (!((h->kind == AGENT_ASK_LIST || h->kind == AGENT_ASK_SYNC) && h->n == 0) &&
         !(h->kind == AGENT_ASK_WALK && h->n >= 1))

@@ -48,7 +48,6 @@ struct nodemeta;
 #define AGENT_ASK_AGE_SHIFT 8
 #define AGENT_ASK_AGE_MAX 0xffffffu
 
-
 /* A listing's `limit` at most (the engine's "whole folder"). */
 #define AGENT_ASK_LIMIT_MAX (1 << 30)
 

@@ -54,12 +54,26 @@ int vfs_agent_ask(char kind, uint64_t dir, int limit, const char *const *names, 
     return rc;
 }
 
-int64_t vfs_view_floor(void)
+/* How old a node snapshot (or a walk's answer) may be: the TTL; and once
+ * this process had the agent poll for it (vfs_view_sync), none taken
+ * before the process started unless the chain vouches for it past that
+ * poll (its age then counts from the poll): a folder the poll saw change
+ * must be asked again even within the TTL. The agent answering such a
+ * process's question (AGENT_ASK_FRESH) does the same from the asker's
+ * start. */
+int64_t vfs_node_max_age(void)
 {
-    int64_t f = vfs_view_tls_floor;
-    if (__atomic_load_n(&vfs_eng.view.synced, __ATOMIC_ACQUIRE) && vfs_eng.view.floor > f)
-        f = vfs_eng.view.floor;
-    return f;
+    const struct shimfs_config *c = &vfs_eng.cfg;
+    if (c->read_only)
+        return -1;
+    int64_t ttl = c->attr_ttl_ns < c->entry_ttl_ns ? c->attr_ttl_ns : c->entry_ttl_ns;
+    int64_t floor = vfs_view_tls_floor;
+    if (__atomic_load_n(&vfs_eng.view.synced, __ATOMIC_ACQUIRE) && vfs_eng.view.floor > floor)
+        floor = vfs_eng.view.floor;
+    int64_t since = nodemeta_now() - floor;
+    if (floor && since >= 0 && since < ttl)
+        ttl = since;
+    return ttl;
 }
 
 void vfs_view_after_fork(struct vfs_engine *e)
@@ -107,10 +121,6 @@ int vfs_view_sync(void)
     return 1;
 }
 
-/* The agent's side: runs on one of its server's threads, with the
- * agent's own engine (which never asks an agent: SHIMFS_AGENT_ASK=0
- * there). The question is asked as any process of the node asks it: once
- * for the node (its question lock), its answer left in the node's files. */
 /* For a fresh question: the agent's own engine took dir's listing into
  * its caches before, maybe before a change (its polls mark the node's
  * snapshots, not its caches): the node's files decide, by the asker's
@@ -163,7 +173,10 @@ static int vfs_node_answer_as(char kind, uint64_t dir, int limit, const char *co
      * what is below it, is walked. */
     uint64_t cur = dir;
     int i = 0;
-    while (i < n && (vfs_answer_forget(cur), vfs_snap_fill(cur, VFS_SNAP_FIRST, NULL, NULL) == 1)) {
+    while (i < n) {
+        vfs_answer_forget(cur);
+        if (vfs_snap_fill(cur, VFS_SNAP_FIRST, NULL, NULL) != 1)
+            break;
         struct meta_attr a;
         if (mcache_lookup(cur, names[i], lens[i], &a) != 0)
             return 0;           /* no such name (the listing says so), or gone again */
@@ -183,6 +196,10 @@ static int vfs_node_answer_as(char kind, uint64_t dir, int limit, const char *co
     return rc;
 }
 
+/* The agent's side: runs on one of its server's threads, with the
+ * agent's own engine (which never asks an agent: SHIMFS_AGENT_ASK=0
+ * there). The question is asked as any process of the node asks it: once
+ * for the node (its question lock), its answer left in the node's files. */
 int vfs_node_answer(char kind, int flags, uint64_t dir, int limit, const char *const *names,
                     const size_t *lens, int n)
 {

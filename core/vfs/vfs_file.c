@@ -242,8 +242,7 @@ int vfs_open(const char *vpath, int flags, mode_t mode, struct vfs_file **out,
         follow |= VFS_FRESH;
     uint64_t parent = 0;
     /* a reader's first open: nothing older than the process (vfs_view_sync) */
-    if (!changes)
-        (void)vfs_view_sync();
+    int view = changes ? 0 : vfs_view_sync();
     /* O_CREAT creates first: one round trip that creates the file or
      * answers with the inode already at the name (O_EXCL: EEXIST), which
      * is the fresh lookup a writer's open makes (VFS_FRESH) */
@@ -265,14 +264,10 @@ again:
      * only after the agent's next poll. With an agent serving, the first
      * open had it poll (above); without, the database is asked for the
      * name. A stat answers from the caches within the TTL. */
-    if (rc == -ENOENT && !(follow & VFS_FRESH) && !missing) {
+    if (rc == -ENOENT && !(follow & VFS_FRESH) && view < 0) {
+        follow |= VFS_FRESH;
         missing = 1;
-        int view = vfs_view_sync();
-        if (view != 0) {
-            if (view < 0)
-                follow |= VFS_FRESH;
-            goto again;
-        }
+        goto again;
     }
     /* (the database unreachable: the caches' answer stands) */
     if (missing && (rc == -EIO || rc == -ETIMEDOUT || rc == -ECONNREFUSED))

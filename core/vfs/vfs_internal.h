@@ -144,7 +144,7 @@ int mcache_dir_huge(uint64_t dir);
  * listing instead (mcache_dir_listing), and ecb does not see it all. */
 int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg);
 /* How old an answer of the node's files may be for this process (ns; -1:
- * any): the TTL, less once it synced (vfs_snap.c). */
+ * any): the TTL, less once it synced (vfs_agent.c). */
 int64_t vfs_node_max_age(void);
 /* The node's snapshot only (no query): 1 when one was used. */
 int vfs_snap_load(uint64_t dir);
@@ -168,9 +168,6 @@ int vfs_agent_ask(char kind, uint64_t dir, int limit, const char *const *names, 
  * stand for their TTL, and a missing name is asked of the database
  * (vfs_agent.c). */
 int vfs_view_sync(void);
-/* The oldest a node snapshot may have been asked (wall ns, 0: the TTL
- * alone decides), for node snapshots read now (vfs_node_max_age). */
-int64_t vfs_view_floor(void);
 /* One round trip walking names[0..n) from dir: every step found into the
  * caches and the node's walk answers, a missing name as a negative entry
  * (vfs_path.c). */

@@ -45,28 +45,6 @@ struct vfs_snap_fill {
  * its siblings are not fetched. */
 static struct vfs_subdirs_state *const vsub = &vfs_eng.subdirs;
 
-/* How old a node snapshot (or a walk's answer) may be: the TTL; and once
- * this process had the agent poll for it (vfs_view_sync), none taken
- * before the process
- * started unless the chain vouches for it past that poll (its age then
- * counts from the poll): a folder the poll saw change must be asked again
- * even within the TTL. The agent answering such a process's question
- * (AGENT_ASK_FRESH) does the same from the question's arrival. */
-int64_t vfs_node_max_age(void)
-{
-    const struct shimfs_config *c = &vfs_eng.cfg;
-    if (c->read_only)
-        return -1;
-    int64_t ttl = c->attr_ttl_ns < c->entry_ttl_ns ? c->attr_ttl_ns : c->entry_ttl_ns;
-    int64_t floor = vfs_view_floor();
-    if (floor) {
-        int64_t since = nodemeta_now() - floor;
-        if (since >= 0 && since < ttl)
-            ttl = since;
-    }
-    return ttl;
-}
-
 /* A wall-clock time as a vfs_now_ns time (never in the future). */
 static int64_t vfs_snap_mono(int64_t wall)
 {
