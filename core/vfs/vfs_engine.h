@@ -60,6 +60,7 @@ struct vfs_mcache_state {
     size_t listing_bytes;       /* held by the folders' listings */
     uint64_t seen_gen;          /* the node's change generation the caches match */
     int seen_valid;
+    uint64_t epoch;             /* bumped when entries are dropped (mcache_fill_epoch) */
 };
 
 /* ---- inodes open in this process, for unlink-while-open (vfs_ns.c) ---- */

@@ -64,7 +64,11 @@ void mcache_put_entry_at(uint64_t parent, const char *name, size_t nlen, const s
                          int64_t at);
 void mcache_put_attr_at(const struct meta_attr *a, int64_t at);
 int mcache_getattr_at(uint64_t ino, struct meta_attr *a, int64_t *at);
-void mcache_dir_set_listed_at(uint64_t dir, int complete, int64_t at);
+/* A fill that puts a folder's entries takes the epoch before its first
+ * put and hands it to mcache_dir_set_listed_at: entries dropped since (the
+ * epoch moved) and the folder is not said to be whole. */
+uint64_t mcache_fill_epoch(void);
+void mcache_dir_set_listed_at(uint64_t dir, int complete, int64_t at, uint64_t epoch);
 /* Directory fill state: listed (complete and fresh) answers misses as
  * ENOENT; `misses` counts lookups that missed in an unlisted directory. */
 int mcache_dir_listed(uint64_t dir);

@@ -80,6 +80,7 @@ static int64_t mc_ttl(int which)
 
 static void mc_clear_locked(void)
 {
+    mc->epoch++;
     for (size_t i = 0; i < mc->ncap; i++)
         for (struct mc_inode *n = mc->inodes[i], *nx; n; n = nx) {
             nx = n->next;
@@ -137,6 +138,8 @@ static void mc_drop_changed_locked(struct nodemeta *nm, uint64_t from, uint64_t 
         mc_clear_locked();
         return;
     }
+    if (n)
+        mc->epoch++;
     for (size_t i = 0; n && i < mc->ncap; i++)
         for (struct mc_inode *c = mc->inodes[i]; c; c = c->next) {
             if (mc_in(d, n, c->ino)) {
@@ -470,14 +473,26 @@ int mcache_dir_listed(uint64_t dir)
 
 void mcache_dir_set_listed(uint64_t dir, int complete)
 {
-    mcache_dir_set_listed_at(dir, complete, vfs_now_ns());
+    mcache_dir_set_listed_at(dir, complete, vfs_now_ns(), mcache_fill_epoch());
 }
 
-void mcache_dir_set_listed_at(uint64_t dir, int complete, int64_t at)
+uint64_t mcache_fill_epoch(void)
+{
+    pthread_mutex_lock(&mc->lock);
+    uint64_t ep = mc->epoch;
+    pthread_mutex_unlock(&mc->lock);
+    return ep;
+}
+
+/* A fill puts a folder's entries one by one, then says it is whole: were
+ * entries dropped in between (another thread's mcache_reset, a commit seen,
+ * the item bound), "listed whole" over what is left would answer ENOENT for
+ * names that exist. Such a fill vouches for nothing; its entries stay. */
+void mcache_dir_set_listed_at(uint64_t dir, int complete, int64_t at, uint64_t epoch)
 {
     int64_t exp = complete ? mc_expiry_at(1, at) : 0;
     pthread_mutex_lock(&mc->lock);
-    struct mc_inode *n = mc_find_inode(dir, 1);
+    struct mc_inode *n = complete && epoch != mc->epoch ? NULL : mc_find_inode(dir, 1);
     if (n) {
         mc_unlist_locked(n);
         n->changed = 0;

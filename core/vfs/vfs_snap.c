@@ -27,6 +27,7 @@ struct vfs_snap_fill {
     int save;
     int scan;                   /* read by a lister: remember its subdirectories */
     uint64_t token;             /* the database's change token of the answer */
+    uint64_t epoch;             /* the caches' before the first entry (mcache_fill_epoch) */
     meta_dirent_cb ecb;
     void *arg;
     struct meta_attr last;      /* the entry the next chunks belong to */
@@ -183,9 +184,10 @@ static int vfs_snap_from_node_past(uint64_t dir, int scan, meta_dirent_cb ecb, v
         s.pos = start;
         if (s.has_dir_attr)
             mcache_put_attr_at(&s.dir_attr, vfs_snap_mono(s.dir_attr_ns));
+        f.epoch = mcache_fill_epoch();
         rc = vfs_snap_replay(&s, &f, 1, &count);
         if (rc == 0)
-            mcache_dir_set_listed_at(dir, 1, f.at);
+            mcache_dir_set_listed_at(dir, 1, f.at, f.epoch);
         vfs_dirmaps_install(f.maps, dir, rc == 0);
     }
     if (rc == 0)
@@ -254,6 +256,7 @@ static int vfs_snap_begin(struct vfs_snap_fill *f, uint64_t dir, int scan, meta_
     } else {
         f->at = vfs_now_ns();
     }
+    f->epoch = mcache_fill_epoch();
     return 0;
 }
 
@@ -266,7 +269,7 @@ static int vfs_snap_finish(struct vfs_snap_fill *f, int rc, int limit)
     struct vfs_engine *e = vfs_opened();
     int complete = rc >= 0 && rc < limit;
     if (complete && !f->lazy)
-        mcache_dir_set_listed_at(f->dir, 1, f->at);
+        mcache_dir_set_listed_at(f->dir, 1, f->at, f->epoch);
     vfs_dirmaps_install(f->maps, f->dir, rc >= 0);
     f->maps = NULL;
     /* only an answer of committed state (it has a change token) is shared:
