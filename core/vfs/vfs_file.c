@@ -3,10 +3,11 @@
  *
  * Where it is cheap, the descriptor holds the file's bytes ("native"): a
  * file that is one whole cached block gets the cache file itself; other
- * small files get a sealed memfd filled with their content. Programs then
- * read, mmap, sendfile and stdio them with no help from the shim. Larger
- * files get an empty sealed memfd named "shimfs:<ino>" whose kernel offset
- * is the file position, and the shim routes their reads here.
+ * small files, except packed ones, get a sealed memfd filled with their
+ * content. Programs then read, mmap, sendfile and stdio them with no help
+ * from the shim. Larger files and packed ones get an empty sealed memfd
+ * named "shimfs:<ino>" whose kernel offset is the file position, and the
+ * shim routes their reads here.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -91,7 +92,13 @@ int vfs_file_descriptor(struct vfs_file *f)
         if (fd >= 0)
             return fd;
     }
-    if (m->size <= e->settings.block_size) {
+    /* A packed file's bytes are a range of its pack's cache file: a copy
+     * would cost a memfd's pages at every open (allocated, filled, read,
+     * freed). Its reads come here instead, each one pread of the cached
+     * pack: a warm `cat` of 2,000 packed 128 KiB files took 264 ms with
+     * the copy and 107 ms without (whole cached files: 91 ms); with 4 KiB
+     * reads 432 and 399 ms. */
+    if (m->size <= e->settings.block_size && !vfs_packed_member(m)) {
         int fd = vfs_sealed_copy(m, "shimfs-data", flags);
         if (fd >= 0 || fd == -EIO)
             return fd;

@@ -367,6 +367,14 @@ int vfs_single_block_key(const struct vfs_smap *m, char *key, size_t cap, uint32
     return rc < 0 ? rc : 0;
 }
 
+int vfs_packed_member(const struct vfs_smap *m)
+{
+    if (m->size == 0 || m->nchunks != 1 || m->chunks[0].index != 0 || m->chunks[0].n != 1)
+        return 0;
+    const struct layout_slice *s = &m->chunks[0].s[0];
+    return s->id != 0 && s->pos == 0 && s->len == m->size && s->size > m->size;
+}
+
 /* Queue every block overlapping [off, off+len) for background fetch.
  * Returns how many were queued (already cached or in flight ones are not).
  * stream: the read-ahead of a sequential reader; its blocks past
