@@ -406,9 +406,9 @@ int vfs_prefetch_range(struct vfs_smap *m, uint64_t off, uint64_t len, int strea
 /* If the file is exactly one whole stored block, its key (for the cache). */
 int vfs_single_block_key(const struct vfs_smap *m, char *key, size_t cap, uint32_t *blen,
                          uint64_t *id);
-/* Whether the file is one range of a bigger stored object (a pack of
- * small files: shimfs import --pack-max). */
-int vfs_packed_member(const struct vfs_smap *m);
+/* If the file is one range of a bigger stored object (a pack of small
+ * files: shimfs import --pack-max), the pack's key (for the cache). */
+int vfs_pack_key(const struct vfs_smap *m, char *key, size_t cap);
 
 /* Before a write: clear setuid/setgid as the kernel does for a writer
  * other than root (vfs_ns.c). 0 or -errno. */

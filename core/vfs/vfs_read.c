@@ -367,12 +367,19 @@ int vfs_single_block_key(const struct vfs_smap *m, char *key, size_t cap, uint32
     return rc < 0 ? rc : 0;
 }
 
-int vfs_packed_member(const struct vfs_smap *m)
+int vfs_pack_key(const struct vfs_smap *m, char *key, size_t cap)
 {
+    struct vfs_engine *e = vfs_opened();
     if (m->size == 0 || m->nchunks != 1 || m->chunks[0].index != 0 || m->chunks[0].n != 1)
-        return 0;
+        return -ENOENT;
     const struct layout_slice *s = &m->chunks[0].s[0];
-    return s->id != 0 && s->pos == 0 && s->len == m->size && s->size > m->size;
+    uint32_t bs = e->settings.block_size;
+    /* the whole file inside the pack's first block: a pack is one object */
+    if (s->id == 0 || s->pos != 0 || s->len != m->size || s->size <= m->size || s->size > bs ||
+        (uint64_t)s->off + s->len > s->size)
+        return -ENOENT;
+    int rc = volume_block_key(e->vol, s->id, 0, s->size, key, cap);
+    return rc < 0 ? rc : 0;
 }
 
 /* Queue every block overlapping [off, off+len) for background fetch.

@@ -107,6 +107,14 @@ link = subprocess.run(["readlink", "/proc/%d/fd/%d" % (os.getpid(), fd)], env=en
 print(link.split(":")[1] if link.count(":") >= 2 else link.strip())' "$VOL/e/f5")
 assert_eq shimfs "$out" "a packed file's descriptor is the shim's placeholder, not a filled copy"
 
+# A cold reader of a folder of packed files has the next files' packs
+# fetched ahead of it, as for whole files (the directory read-ahead)
+rm -rf "$CACHE"; mkdir -p "$CACHE"
+(cd / && shim env SHIMFS_LOG=debug bash -c 'cd "$1" && cat $(ls | LC_ALL=C sort) > /dev/null' _ "$VOL/e") 2> "$TEST_SCRATCH/ahead.log"
+ahead=$(grep -c 'directory read-ahead in' "$TEST_SCRATCH/ahead.log" || true)
+if [ "$ahead" -ge 1 ]; then pass "cold packed files: the folder is read ahead ($ahead times)"
+else fail "cold packed files: no directory read-ahead"; fi
+
 # Many readers of the same packs at once, each process cold for itself
 rm -rf "$CACHE"; mkdir -p "$CACHE"
 want=$(cd "$SRC/e" && cat f* | md5sum)
