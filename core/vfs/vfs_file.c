@@ -98,10 +98,11 @@ int vfs_file_descriptor(struct vfs_file *f)
      * pack: a warm `cat` of 2,000 packed 128 KiB files took 264 ms with
      * the copy and 107 ms without (whole cached files: 91 ms); with 4 KiB
      * reads 432 and 399 ms. A cold one has the next files' packs fetched
-     * in the background, as whole cold files do. */
+     * in the background, as whole cold files do. (Without a cache the
+     * copy stays: one fetch of the pack per open, not one per read.) */
     char pkey[LAYOUT_KEY_MAX];
-    int packed = vfs_pack_key(m, pkey, sizeof pkey) == 0;
-    if (packed && e->cache)
+    int packed = e->cache && vfs_pack_key(m, pkey, sizeof pkey) == 0;
+    if (packed)
         vfs_dir_readahead(f->parent, m->ino, !cache_contains(e->cache, pkey));
     if (m->size <= e->settings.block_size && !packed) {
         int fd = vfs_sealed_copy(m, "shimfs-data", flags);

@@ -96,6 +96,10 @@ with open(sys.argv[1], "rb") as f:
     assert_eq "packed script a b" "$(shim sh -c '"$0" a b' "$VOL/d/run.sh")" "$pass: a packed script executed"
 done
 
+# Without a node cache (SHIMFS_CACHE_SIZE=0) every file still reads right
+assert_eq "$(tree_sums "$SRC")" "$(cd / && shim env SHIMFS_CACHE_SIZE=0 bash -c 'cd "$1" && find . -type f | LC_ALL=C sort | xargs md5sum' _ "$VOL")" \
+    "no node cache: every file's bytes"
+
 # What the program holds: a placeholder, not a copy of the file (seen by
 # readlink without the shim, which shows a program the volume path).
 out=$(shim python3 -c '
