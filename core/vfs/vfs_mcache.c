@@ -80,7 +80,7 @@ static int64_t mc_ttl(int which)
 
 static void mc_clear_locked(void)
 {
-    mc->epoch++;
+    __atomic_add_fetch(&mc->epoch, 1, __ATOMIC_RELEASE);
     for (size_t i = 0; i < mc->ncap; i++)
         for (struct mc_inode *n = mc->inodes[i], *nx; n; n = nx) {
             nx = n->next;
@@ -139,7 +139,7 @@ static void mc_drop_changed_locked(struct nodemeta *nm, uint64_t from, uint64_t 
         return;
     }
     if (n)
-        mc->epoch++;
+        __atomic_add_fetch(&mc->epoch, 1, __ATOMIC_RELEASE);
     for (size_t i = 0; n && i < mc->ncap; i++)
         for (struct mc_inode *c = mc->inodes[i]; c; c = c->next) {
             if (mc_in(d, n, c->ino)) {
@@ -476,12 +476,12 @@ void mcache_dir_set_listed(uint64_t dir, int complete)
     mcache_dir_set_listed_at(dir, complete, vfs_now_ns(), mcache_fill_epoch());
 }
 
+/* Moved under the lock, read without it: a fill that reads it just before
+ * a drop sees the move at its "whole" (under the lock) and vouches for
+ * nothing, which is the safe side. */
 uint64_t mcache_fill_epoch(void)
 {
-    pthread_mutex_lock(&mc->lock);
-    uint64_t ep = mc->epoch;
-    pthread_mutex_unlock(&mc->lock);
-    return ep;
+    return __atomic_load_n(&mc->epoch, __ATOMIC_ACQUIRE);
 }
 
 /* A fill puts a folder's entries one by one, then says it is whole: were
@@ -492,7 +492,8 @@ void mcache_dir_set_listed_at(uint64_t dir, int complete, int64_t at, uint64_t e
 {
     int64_t exp = complete ? mc_expiry_at(1, at) : 0;
     pthread_mutex_lock(&mc->lock);
-    struct mc_inode *n = complete && epoch != mc->epoch ? NULL : mc_find_inode(dir, 1);
+    int moved = complete && epoch != __atomic_load_n(&mc->epoch, __ATOMIC_RELAXED);
+    struct mc_inode *n = moved ? NULL : mc_find_inode(dir, 1);
     if (n) {
         mc_unlist_locked(n);
         n->changed = 0;

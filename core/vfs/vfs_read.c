@@ -349,36 +349,39 @@ uint64_t vfs_smap_stored(const struct vfs_smap *m)
     return n;
 }
 
-int vfs_single_block_key(const struct vfs_smap *m, char *key, size_t cap, uint32_t *blen,
-                         uint64_t *id)
+/* The newest slice of a file of at most a block, when it holds the whole
+ * file by itself, from its start (older slices are then invisible). */
+static const struct layout_slice *vfs_sole_slice(const struct vfs_smap *m)
 {
     struct vfs_engine *e = vfs_opened();
     if (m->size == 0 || m->size > e->settings.block_size || m->nchunks != 1 ||
         m->chunks[0].index != 0)
-        return -ENOENT;
+        return NULL;
     const struct vfs_chunk *c = &m->chunks[0];
     const struct layout_slice *s = &c->s[c->n - 1];
-    /* the newest slice must cover the whole file by itself, from its start */
-    if (s->pos != 0 || s->off != 0 || s->len != m->size || s->size != m->size || s->id == 0)
+    return s->id != 0 && s->pos == 0 && s->len == m->size ? s : NULL;
+}
+
+int vfs_single_block_key(const struct vfs_smap *m, char *key, size_t cap, uint32_t *blen,
+                         uint64_t *id)
+{
+    const struct layout_slice *s = vfs_sole_slice(m);
+    if (!s || s->off != 0 || s->size != m->size)
         return -ENOENT;
     *blen = (uint32_t)m->size;
     *id = s->id;
-    int rc = volume_block_key(e->vol, s->id, 0, *blen, key, cap);
+    int rc = volume_block_key(vfs_eng.vol, s->id, 0, *blen, key, cap);
     return rc < 0 ? rc : 0;
 }
 
 int vfs_pack_key(const struct vfs_smap *m, char *key, size_t cap)
 {
-    struct vfs_engine *e = vfs_opened();
-    if (m->size == 0 || m->nchunks != 1 || m->chunks[0].index != 0 || m->chunks[0].n != 1)
-        return -ENOENT;
-    const struct layout_slice *s = &m->chunks[0].s[0];
-    uint32_t bs = e->settings.block_size;
-    /* the whole file inside the pack's first block: a pack is one object */
-    if (s->id == 0 || s->pos != 0 || s->len != m->size || s->size <= m->size || s->size > bs ||
+    const struct layout_slice *s = vfs_sole_slice(m);
+    /* a range of a bigger slice that is one object (at most a block) */
+    if (!s || s->size <= m->size || s->size > vfs_eng.settings.block_size ||
         (uint64_t)s->off + s->len > s->size)
         return -ENOENT;
-    int rc = volume_block_key(e->vol, s->id, 0, s->size, key, cap);
+    int rc = volume_block_key(vfs_eng.vol, s->id, 0, s->size, key, cap);
     return rc < 0 ? rc : 0;
 }
 
