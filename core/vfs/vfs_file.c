@@ -183,6 +183,20 @@ static void vfs_prefill_maps(const struct vfs_file *f)
         return;
     }
     int misses = mcache_dir_note_smap_miss(f->parent);
+    const char *slash = strrchr(f->path, '/');
+    const char *name = slash && slash[1] ? slash + 1 : NULL;
+    /* a folder this process holds as a listing (a big one, from the node's
+     * snapshot) has every file's block map in its records: no query; the
+     * next files' maps come too, the run directory read-ahead follows (a
+     * shorter one past the second miss: a shuffled reader misses at every
+     * open, and parsing costs it time) */
+    struct vfs_listing *l = name ? mcache_dir_listing(f->parent) : NULL;
+    if (l) {
+        int rc = vfs_listing_maps(l, name, strlen(name), misses == 2 ? VFS_SNAP_FIRST : 32);
+        vfs_listing_put(l);
+        if (rc == 0)
+            return;
+    }
     if (misses == 1 && (f->flags & O_ACCMODE) == O_RDONLY && !(f->flags & O_TRUNC) &&
         vfs_snap_shared() && !mcache_dir_huge(f->parent) && !mcache_dir_listed(f->parent)) {
         /* a lone process (it never waited for a neighbour's question)
@@ -196,7 +210,8 @@ static void vfs_prefill_maps(const struct vfs_file *f)
                 (void)vfs_snap_fill(f->parent, VFS_SNAP_FIRST, NULL, NULL);
         }
     } else if (misses == 2) {
-        (void)vfs_load_dir_smaps(f->parent);
+        if (name)
+            (void)vfs_load_dir_smaps(f->parent, name, strlen(name));
     }
 }
 

@@ -118,6 +118,12 @@ void vfs_listing_entry(const struct vfs_listing *l, uint32_t i, const char **nam
 /* A name's attributes (binary search), or -ENOENT. */
 int vfs_listing_find(const struct vfs_listing *l, const char *name, size_t nlen,
                      struct meta_attr *a);
+/* The block maps of name and of up to count - 1 files after it, from the
+ * listing's snapshot records, into the caches (a name-ordered run for
+ * directory read-ahead): no query. 0 when name's own map was there,
+ * -ENOENT when not (not in the listing, a name this node's delta set, or
+ * a version the snapshot does not hold), -ENOMEM. */
+int vfs_listing_maps(const struct vfs_listing *l, const char *name, size_t nlen, uint32_t count);
 size_t vfs_listing_bytes(const struct vfs_listing *l);
 struct vfs_listing *vfs_listing_get(struct vfs_listing *l);
 void vfs_listing_put(struct vfs_listing *l);
@@ -132,6 +138,10 @@ void mcache_dir_set_listing(uint64_t dir, struct vfs_listing *l);
  * cap): read by pages only, a listing is not tried again. */
 void mcache_dir_set_huge(uint64_t dir);
 int mcache_dir_huge(uint64_t dir);
+/* A folder seen to hold more than n entries (a bounded answer came back
+ * full): the most such n, until it is listed whole; 0 when not known. */
+void mcache_dir_note_more(uint64_t dir, uint32_t n);
+uint32_t mcache_dir_more(uint64_t dir);
 
 /* ---- whole directories (vfs_snap.c) ---- */
 #define VFS_SNAP_FIRST 1024      /* entries fetched on a first miss */
@@ -384,8 +394,11 @@ int64_t vfs_wall_now(void);
  * cache). When the database holds a newer version than *a, *a is replaced
  * by it and its map returned; -ENOENT when the inode is gone. */
 int vfs_load_smap(struct meta_attr *a, struct vfs_smap **out);
-/* Load and cache the block maps of every file in a directory (one query). */
-int vfs_load_dir_smaps(uint64_t dir);
+/* Load and cache the block maps of a directory's files in one query: all
+ * of them up to VFS_SNAP_MAX entries; in a folder known to hold more than
+ * VFS_SNAP_FIRST (mcache_dir_more), a window of VFS_SNAP_FIRST from name
+ * on. Bounded either way, whatever the folder's size. */
+int vfs_load_dir_smaps(uint64_t dir, const char *name, size_t nlen);
 /* The same from maps delivered some other way (a whole-directory query or
  * a node snapshot): add them in name order, then install (ok) or drop. */
 struct vfs_dirmaps;

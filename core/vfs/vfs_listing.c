@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "vfs_internal.h"
 
@@ -247,8 +248,9 @@ void vfs_listing_entry(const struct vfs_listing *l, uint32_t i, const char **nam
     }
 }
 
-int vfs_listing_find(const struct vfs_listing *l, const char *name, size_t nlen,
-                     struct meta_attr *a)
+/* The index of name (binary search), or -1. */
+static long vfs_listing_index(const struct vfs_listing *l, const char *name, size_t nlen,
+                              struct meta_attr *a)
 {
     uint32_t lo = 0, hi = l->n;
     while (lo < hi) {
@@ -258,13 +260,67 @@ int vfs_listing_find(const struct vfs_listing *l, const char *name, size_t nlen,
         vfs_listing_entry(l, mid, &mn, &ml, a);
         int c = vfs_listing_cmp(mn, ml, name, nlen);
         if (c == 0)
-            return 0;
+            return mid;
         if (c < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return -ENOENT;
+    return -1;
+}
+
+int vfs_listing_find(const struct vfs_listing *l, const char *name, size_t nlen,
+                     struct meta_attr *a)
+{
+    return vfs_listing_index(l, name, nlen, a) < 0 ? -ENOENT : 0;
+}
+
+/* Entry i's block maps into d when the snapshot's record holds them (not
+ * a name this node's delta set) and is of the version the listing gives
+ * (a delta may have touched it since: its maps are then not these). */
+static int vfs_listing_entry_maps(const struct vfs_listing *l, uint32_t i, struct vfs_dirmaps *d)
+{
+    if (l->off[i] & VFS_LISTING_DELTA)
+        return 0;
+    struct nodemeta_snap s = l->snap;
+    const char *name;
+    size_t nlen;
+    struct meta_attr rec, now;
+    uint64_t chunk;
+    const struct layout_slice *sl;
+    int n, k;
+    vfs_listing_entry(l, i, &name, &nlen, &now);
+    s.pos = l->off[i];
+    if (nodemeta_snap_next(&s, &name, &nlen, &rec, &chunk, &sl, &n) != 1 || !S_ISREG(rec.mode) ||
+        rec.ino != now.ino || rec.size != now.size || rec.mtime_ns != now.mtime_ns)
+        return 0;
+    int maps = 0;
+    while ((k = nodemeta_snap_next(&s, &name, &nlen, &rec, &chunk, &sl, &n)) == 2) {
+        int rc = vfs_dirmaps_add(d, &now, chunk, sl, n);
+        if (rc < 0)
+            return rc;
+        maps = 1;
+    }
+    return maps;
+}
+
+int vfs_listing_maps(const struct vfs_listing *l, const char *name, size_t nlen, uint32_t count)
+{
+    struct meta_attr a;
+    long i = vfs_listing_index(l, name, nlen, &a);
+    if (i < 0)
+        return -ENOENT;
+    struct vfs_dirmaps *d = vfs_dirmaps_new();
+    if (!d)
+        return -ENOMEM;
+    int rc = 0, first = 0;
+    for (uint32_t k = 0; rc >= 0 && k < count && (uint32_t)i + k < l->n; k++) {
+        rc = vfs_listing_entry_maps(l, (uint32_t)i + k, d);
+        if (k == 0)
+            first = rc;
+    }
+    vfs_dirmaps_install(d, l->dir, rc >= 0);
+    return rc < 0 ? rc : first ? 0 : -ENOENT;
 }
 
 size_t vfs_listing_bytes(const struct vfs_listing *l)

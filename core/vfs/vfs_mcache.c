@@ -32,6 +32,7 @@ struct mc_inode {
     int64_t listed_exp;     /* directory fully listed until */
     int misses;
     int huge;                /* too big even for a listing (vfs_listing.c) */
+    uint32_t more;           /* known to hold more entries than this */
     int changed;             /* this process changed a name in it since listed */
     struct vfs_listing *lst; /* listed whole as a listing (big folders) */
     int smap_misses;
@@ -499,6 +500,8 @@ void mcache_dir_set_listed_at(uint64_t dir, int complete, int64_t at, uint64_t e
         n->changed = 0;
         n->listed_exp = exp;
         n->misses = complete ? 0 : -1000000; /* too big: never list it again */
+        if (complete)
+            n->more = 0;
     }
     pthread_mutex_unlock(&mc->lock);
 }
@@ -558,6 +561,24 @@ int mcache_dir_huge(uint64_t dir)
     int huge = n && n->huge;
     pthread_mutex_unlock(&mc->lock);
     return huge;
+}
+
+void mcache_dir_note_more(uint64_t dir, uint32_t more)
+{
+    pthread_mutex_lock(&mc->lock);
+    struct mc_inode *n = mc_find_inode(dir, 1);
+    if (n && more > n->more)
+        n->more = more;
+    pthread_mutex_unlock(&mc->lock);
+}
+
+uint32_t mcache_dir_more(uint64_t dir)
+{
+    pthread_mutex_lock(&mc->lock);
+    struct mc_inode *n = mc_find_inode(dir, 0);
+    uint32_t more = n ? n->more : 0;
+    pthread_mutex_unlock(&mc->lock);
+    return more;
 }
 
 int mcache_dir_note_miss(uint64_t dir)

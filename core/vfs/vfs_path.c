@@ -113,7 +113,11 @@ static int vfs_lookup_fresh(uint64_t dir, const char *name, size_t nlen, struct 
 static int vfs_lookup_missed(uint64_t dir, const char *name, size_t nlen, struct meta_attr *a,
                              int misses)
 {
-    if (misses == 2 || misses == VFS_MISSES_MORE) {
+    if (misses == VFS_MISSES_MORE && mcache_dir_more(dir) >= VFS_SNAP_MAX) {
+        /* known past a listing's bound (its block maps' page came back
+         * full): by name from now on, not a page that cannot complete */
+        mcache_dir_set_listed(dir, 0);
+    } else if (misses == 2 || misses == VFS_MISSES_MORE) {
         int rc = vfs_fill_dir(dir, misses == 2 ? VFS_SNAP_FIRST : VFS_SNAP_MAX);
         if (rc < 0)
             return vfs_errno(rc);

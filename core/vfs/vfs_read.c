@@ -5,6 +5,7 @@
  * trip. Reads flatten a chunk's slices into extents (layout_resolve) and
  * copy each block range from the node cache or the store; holes are zeros.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,12 +126,41 @@ void vfs_dirmaps_install(struct vfs_dirmaps *d, uint64_t dir, int ok)
     free(d);
 }
 
-int vfs_load_dir_smaps(uint64_t dir)
+/* The key a window of maps starts after, so that `name` is the window's
+ * first file: name with its last byte one less, then 0xff (names have no
+ * NUL). A few names between that key and `name` may come too: harmless,
+ * the window is a hint. */
+static size_t vfs_window_key(const char *name, size_t nlen, char *key)
+{
+    assert(nlen > 0 && nlen <= META_NAME_MAX);
+    memcpy(key, name, nlen);
+    key[nlen - 1] = (char)((unsigned char)key[nlen - 1] - 1);
+    if (nlen < META_NAME_MAX)
+        key[nlen++] = (char)0xff;
+    return nlen;
+}
+
+int vfs_load_dir_smaps(uint64_t dir, const char *name, size_t nlen)
 {
     struct vfs_dirmaps *d = vfs_dirmaps_new();
     if (!d)
         return -ENOMEM;
-    int rc = meta_read_dir_slices(vfs_eng.meta, dir, vfs_dirmaps_cb, d);
+    int rc;
+    if (mcache_dir_more(dir) >= VFS_SNAP_FIRST && nlen > 0 && nlen <= META_NAME_MAX) {
+        /* a folder known to be big: the maps of the files from `name` on
+         * (a sequential reader's next ones, its read-ahead), not all of
+         * them: each process reading a few files of a 100,000-entry folder
+         * read every map of it */
+        char key[META_NAME_MAX + 1];
+        size_t klen = vfs_window_key(name, nlen, key);
+        rc = meta_read_dir_page(vfs_eng.meta, dir, key, klen, VFS_SNAP_FIRST, NULL, vfs_dirmaps_cb,
+                                d, NULL);
+    } else {
+        rc = meta_read_dir_page(vfs_eng.meta, dir, NULL, 0, VFS_SNAP_MAX, NULL, vfs_dirmaps_cb, d,
+                                NULL);
+        if (rc == VFS_SNAP_MAX)
+            mcache_dir_note_more(dir, VFS_SNAP_MAX);
+    }
     vfs_dirmaps_install(d, dir, rc >= 0);
     return rc < 0 ? vfs_errno(rc) : 0;
 }

@@ -270,6 +270,8 @@ static int vfs_snap_finish(struct vfs_snap_fill *f, int rc, int limit)
     int complete = rc >= 0 && rc < limit;
     if (complete && !f->lazy)
         mcache_dir_set_listed_at(f->dir, 1, f->at, f->epoch);
+    else if (rc == limit)
+        mcache_dir_note_more(f->dir, (uint32_t)limit);
     vfs_dirmaps_install(f->maps, f->dir, rc >= 0);
     f->maps = NULL;
     /* only an answer of committed state (it has a change token) is shared:

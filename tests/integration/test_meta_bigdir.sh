@@ -83,6 +83,49 @@ done
 assert_eq 5000 "$(shim ls -f "$PREFIX/mid" | grep -c '^g')" "the folder keeps its 5,000 names"
 assert_eq 0 "$(shim ls -f "$PREFIX/mid" | grep -c '^[nm]')" "and none of the changed ones"
 
+# --- a cold process opening a few files of a 20,000-entry folder ---
+# reads a bounded part of it: past its first miss a folder known to be big
+# gives the block maps of a window from the file opened on (VFS_SNAP_FIRST
+# files), never the whole folder's (before: all 20,000 rows, in every such
+# process; 64 DataLoader workers of a cold node opening 20 files each of a
+# 120,000-file folder took 22 s)
+OPEN_PY='
+import os, sys
+d, first, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for k in range(first, first + n):
+    p = f"{d}/g{k:06d}"
+    os.stat(p)
+    with open(p, "rb") as f:
+        assert f.read() == b""
+print("ok")
+'
+rm -rf "$SHIMFS_CACHE_DIR"   # a fresh node: nothing shared yet
+r0=$(entry_rows)
+out=$(shim python3 -c "$OPEN_PY" "$PREFIX/big" 10001 5 2>&1 || true)
+rows=$(($(entry_rows) - r0))
+assert_eq ok "$out" "a cold process opens 5 files in the middle of a 20,000-entry folder"
+if [ "$rows" -le 6000 ]; then pass "and reads $rows entry rows (a window, not the folder)"
+else fail "and reads $rows entry rows (the whole folder's block maps?)"; fi
+
+# a node that listed the folder (as a DataLoader's main process does
+# before its workers start) holds every file's block map in its snapshot:
+# a new process opening files there asks the database nothing for them
+# (before: a block map per file, and from the second one on the whole
+# folder's)
+# (answers kept 600 s: with no agent to vouch for them, the node's
+# snapshot would otherwise be past its 1 s TTL by the time the reader runs)
+export SHIMFS_ENTRY_TTL=600 SHIMFS_ATTR_TTL=600
+shim ls -f "$PREFIX/big" > /dev/null
+measure python3 -c "$OPEN_PY" "$PREFIX/big" 10001 0
+bq=$Q
+measure python3 -c "$OPEN_PY" "$PREFIX/big" 12001 20
+q=$((Q - bq))
+unset SHIMFS_ENTRY_TTL SHIMFS_ATTR_TTL
+if [ "$q" -le 2 ]; then pass "opening 20 files of a folder the node listed: $q round trips more than none"
+else fail "opening 20 files of a folder the node listed: $q round trips more than none (want <= 2)"; fi
+if [ "$ROWS" -le 100 ]; then pass "and $ROWS entry rows read"
+else fail "and $ROWS entry rows read (want <= 100)"; fi
+
 # --- concurrent creates and renames in a 20,000-entry folder, a reader listing ---
 WRITER_PY='
 import os, sys
