@@ -33,6 +33,7 @@
 #define AGENT_ASK_MAGIC 0x31515341u /* "ASQ1" */
 #define AGENT_ASK_NAME_MAX 255
 #define AGENT_ASK_READ_MS 2000
+#define AGENT_ASK_SEND_MS 100   /* a question not waited for: its sending */
 #define AGENT_ASK_BACKLOG 1024
 #define AGENT_ASK_FD_FLOOR 10
 #define AGENT_ASK_SOCK "agent.sock"
@@ -157,7 +158,7 @@ long agent_ask_parse(const void *buf, size_t len, struct agent_question *q)
 int agent_ask(struct nodemeta *nm, char kind, int flags, uint64_t dir, int limit,
               const char *const *names, const size_t *lens, int n, int timeout_ms)
 {
-    assert(nm && timeout_ms > 0);
+    assert(nm && timeout_ms >= 0);
     struct agent_ask_hdr h = { AGENT_ASK_MAGIC, (uint32_t)(unsigned char)kind, 0, 0,
                                limit > 0 ? (uint32_t)limit : 1, (uint32_t)flags, dir, { 0 } };
     if (n > AGENT_ASK_NAMES)
@@ -181,13 +182,17 @@ int agent_ask(struct nodemeta *nm, char kind, int flags, uint64_t dir, int limit
     int fd = agent_ask_high(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (fd < 0)
         return -errno;
-    int64_t deadline = agent_ask_now_ms() + timeout_ms;
+    int64_t deadline = agent_ask_now_ms() + (timeout_ms ? timeout_ms : AGENT_ASK_SEND_MS);
     /* non-blocking: a full backlog (a busy agent) is EAGAIN, at once */
     if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
         rc = -errno;
     if (rc == 0)
         rc = agent_ask_io(fd, body, sizeof h + h.total, 1, deadline);
     int32_t answer = -EIO;
+    if (rc == 0 && timeout_ms == 0) {
+        close(fd); /* asked: the agent answers into the node's files */
+        return 0;
+    }
     if (rc == 0)
         rc = agent_ask_io(fd, &answer, sizeof answer, 0, deadline);
     close(fd);

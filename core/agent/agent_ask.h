@@ -48,7 +48,10 @@ struct nodemeta;
 #define AGENT_ASK_AGE_SHIFT 8
 #define AGENT_ASK_AGE_MAX 0xffffffu
 
-/* A listing's `limit` at most (the engine's "whole folder"). */
+/* A listing's `limit` at most (the engine's "whole folder"). A listing
+ * asked with this limit is a big folder's, whole, for the node, in the
+ * background (vfs_agent.c: the agent lists it once a second process of
+ * the node asks). */
 #define AGENT_ASK_LIMIT_MAX (1 << 30)
 
 /* A question as the agent reads it (agent_ask_parse): names point into
@@ -76,7 +79,10 @@ typedef int (*agent_answer_fn)(void *arg, char kind, int flags, uint64_t dir, in
                                const char *const *names, const size_t *lens, int n);
 
 /* Ask the agent serving nm's node; 0 when it answered (look in the node's
- * files), -errno otherwise (then ask the database). At most timeout_ms. */
+ * files), -errno otherwise (then ask the database). At most timeout_ms.
+ * timeout_ms 0: the question is sent and not waited for (0 once sent:
+ * work for the node the caller does not need now, e.g. a whole listing
+ * in the background). */
 int agent_ask(struct nodemeta *nm, char kind, int flags, uint64_t dir, int limit,
               const char *const *names, const size_t *lens, int n, int timeout_ms);
 

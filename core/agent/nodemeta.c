@@ -492,11 +492,43 @@ static int nm_covered(const struct nodemeta *nm, uint64_t dir, uint64_t rseq, ui
            __atomic_load_n(&nm->remote_last[nm_slot_of(dir)], __ATOMIC_ACQUIRE) <= rseq;
 }
 
+/* Whether header h (of a file of st_size bytes) is one to read the rest
+ * of: layout, kind, size, local changes since (when check_gen) and age at
+ * `now`. */
+static int nm_header_ok(struct nodemeta *nm, struct nm_header *h, uint32_t kind, uint64_t dir,
+                        int64_t max_age_ns, int check_gen, int64_t verified, int64_t now,
+                        off_t st_size)
+{
+    if (check_gen && kind == NM_KIND_DIR && h->token && verified && nm_covered(nm, dir, h->rseq, h->token))
+        nm_vouched(h, verified);
+    /* a torn or foreign file may hold any time: too far is stale */
+    int64_t age;
+    if (__builtin_sub_overflow(now, h->fetched_ns, &age))
+        age = INT64_MAX;
+    if (h->magic != NM_MAGIC || h->version != NM_VERSION || h->kind != kind ||
+        h->attr_size != sizeof(struct meta_attr) || h->slice_size != sizeof(struct layout_slice) ||
+        h->settings_size != sizeof(struct meta_settings) ||
+        h->payload_len != (uint64_t)st_size - sizeof *h)
+        return 0;
+    if ((check_gen == 1 && nm_changed_here(nm, dir, h->gen)) ||
+        (max_age_ns >= 0 && (age > max_age_ns || age < -max_age_ns)))
+        return 0;
+    return 1;
+}
+
 /* The whole file, checked: header layout, kind, size, checksum, local
- * changes since (when check_gen) and age. *buf holds header + payload. */
+ * changes since (when check_gen) and age. *buf holds header + payload.
+ * The header is judged first: a stale snapshot of a big folder costs one
+ * small read, not its megabytes. Its age counts at the call (`now` taken
+ * before the read): max_age_ns is how long before the caller's question a
+ * snapshot may have been answered (vfs_node_max_age: "not before this
+ * process started"), so a read that takes a few milliseconds must not make
+ * a snapshot vouched for just after that start look older than allowed
+ * (a cold process then asked the database for a big folder the node held). */
 static int nm_load(struct nodemeta *nm, const char *name, uint32_t kind, uint64_t dir,
                    int64_t max_age_ns, int check_gen, char **buf, struct nm_header *h)
 {
+    int64_t now = nodemeta_now();
     /* The agent's time before its marks (see nodemeta_set_verified). */
     int64_t verified = check_gen ? nodemeta_verified(nm) : 0;
     int fd = openat(nm->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -507,30 +539,24 @@ static int nm_load(struct nodemeta *nm, const char *name, uint32_t kind, uint64_
     if (rc == 0 && ((size_t)st.st_size < sizeof *h || (uint64_t)st.st_size > NM_MAX_FILE ||
                     trust_stat_ok(&st) < 0))
         rc = -ESTALE;
+    struct nm_header raw = { 0 };
+    if (rc == 0 && io_pread_full(fd, &raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+        rc = -ESTALE;
+    *h = raw; /* (vouching moves its times: raw stays the file's) */
+    if (rc == 0 && !nm_header_ok(nm, h, kind, dir, max_age_ns, check_gen, verified, now, st.st_size))
+        rc = -ESTALE;
     char *p = rc == 0 ? malloc((size_t)st.st_size) : NULL;
     if (rc == 0 && !p)
         rc = -ENOMEM;
     if (rc == 0 && io_pread_full(fd, p, (size_t)st.st_size, 0) != st.st_size)
         rc = -ESTALE;
     close(fd);
-    if (rc == 0) {
-        memcpy(h, p, sizeof *h);
-        if (check_gen && kind == NM_KIND_DIR && h->token && verified && nm_covered(nm, dir, h->rseq, h->token))
-            nm_vouched(h, verified);
-        /* a torn or foreign file may hold any time: too far is stale */
-        int64_t age;
-        if (__builtin_sub_overflow(nodemeta_now(), h->fetched_ns, &age))
-            age = INT64_MAX;
-        if (h->magic != NM_MAGIC || h->version != NM_VERSION || h->kind != kind ||
-            h->attr_size != sizeof(struct meta_attr) || h->slice_size != sizeof(struct layout_slice) ||
-            h->settings_size != sizeof(struct meta_settings) ||
-            h->payload_len != (uint64_t)st.st_size - sizeof *h ||
-            XXH3_64bits(p + sizeof *h, (size_t)h->payload_len) != h->sum)
-            rc = -ESTALE;
-        else if ((check_gen == 1 && nm_changed_here(nm, dir, h->gen)) ||
-                 (max_age_ns >= 0 && (age > max_age_ns || age < -max_age_ns)))
-            rc = -ESTALE;
-    }
+    /* the file is replaced whole (renamed over), never written in place:
+     * the header read again with the payload is the one judged, or the
+     * checksum tells */
+    if (rc == 0 && (memcmp(p, &raw, sizeof raw) != 0 ||
+                    XXH3_64bits(p + sizeof *h, (size_t)h->payload_len) != h->sum))
+        rc = -ESTALE;
     if (rc < 0) {
         free(p);
         return rc;

@@ -54,6 +54,32 @@ int vfs_agent_ask(char kind, uint64_t dir, int limit, const char *const *names, 
     return rc;
 }
 
+void vfs_agent_prelist(uint64_t dir)
+{
+    struct vfs_engine *e = vfs_opened();
+    if (!e || !e->node || !e->cfg.agent_ask || !e->vol->conns)
+        return;
+    int64_t now = nodemeta_now();
+    if (now < __atomic_load_n(&vfs_agent_off_until, __ATOMIC_RELAXED) ||
+        !agent_alive(e->node, now) || mcache_dir_note_prelist(dir) != 1)
+        return;
+    /* not waited for: no lock of this process's can be what the agent
+     * waits on, whatever it holds */
+    int rc = agent_ask(e->node, AGENT_ASK_LIST, 0, dir, AGENT_ASK_LIMIT_MAX, NULL, NULL, 0, 0);
+    log_debug("vfs", "asked the node agent to list directory %llu whole for the node: %s",
+              (unsigned long long)dir, rc == 0 ? "sent" : strerror(-rc));
+}
+
+int vfs_prelisted(uint64_t dir)
+{
+    struct vfs_listing *l = mcache_dir_listing(dir);
+    if (l) {
+        vfs_listing_put(l);
+        return 1;
+    }
+    return mcache_dir_prelisted(dir) && vfs_snap_listing(dir);
+}
+
 /* How old a node snapshot (or a walk's answer) may be: the TTL; and once
  * this process had the agent poll for it (vfs_view_sync), none taken
  * before the process started unless the chain vouches for it past that
@@ -131,6 +157,33 @@ static void vfs_answer_forget(uint64_t dir)
         mcache_dir_unlist(dir);
 }
 
+/* A big folder the node's processes read by name (vfs_agent_prelist), in
+ * the background: listed whole (by pages, into the node's snapshot, which
+ * its readers keep as a listing, block maps included) once a second
+ * process asks, so that a lone reader of two files of a big folder costs
+ * the database no listing of it while DataLoader workers reading it by
+ * name stop asking a name and a block map per file. Not when the node
+ * holds a listing of it already, or it is too big for the node's snapshot
+ * (then marked: never again). */
+static int vfs_node_prelist(uint64_t dir)
+{
+    if (mcache_dir_huge(dir))
+        return -EFBIG;
+    struct vfs_listing *l = mcache_dir_listing(dir);
+    if (l) {
+        vfs_listing_put(l);
+        return 0;
+    }
+    /* the second asker's question lists it; the askers after it leave it
+     * to that one, but every 16th tries again (one that failed, or a
+     * listing since gone) */
+    int asks = mcache_dir_note_prelist(dir);
+    if (asks < 2 || (asks > 2 && asks % 16 != 0))
+        return -EALREADY;
+    int rc = vfs_snap_fill_aside(dir);
+    return rc == 1 ? 0 : rc < 0 ? rc : -EFBIG;
+}
+
 static int vfs_node_answer_as(char kind, uint64_t dir, int limit, const char *const *names,
                               const size_t *lens, int n)
 {
@@ -140,6 +193,8 @@ static int vfs_node_answer_as(char kind, uint64_t dir, int limit, const char *co
     struct vfs_engine *e = vfs_opened();
     if (!e || !e->node)
         return -EOPNOTSUPP;
+    if (kind == AGENT_ASK_LIST && limit >= AGENT_ASK_LIMIT_MAX)
+        return vfs_node_prelist(dir);
     if (kind == AGENT_ASK_LIST) {
         /* a listing without the folder's own attributes serves the asker
          * (it walked there), but the root's are every walk's start */
@@ -153,13 +208,11 @@ static int vfs_node_answer_as(char kind, uint64_t dir, int limit, const char *co
         /* whole, up to VFS_SNAP_MAX entries (what a process keeps as a
          * snapshot); a folder found bigger (once: it is marked) is read by
          * the asker, by pages */
-        if (mcache_dir_huge(dir))
+        if (mcache_dir_huge(dir) || mcache_dir_more(dir) >= VFS_SNAP_MAX)
             return -EFBIG;
         vfs_answer_forget(dir);
         int most = limit < VFS_SNAP_MAX ? limit : VFS_SNAP_MAX;
-        rc = vfs_snap_fill(dir, most, NULL, NULL);
-        if (rc == 0 && most == VFS_SNAP_MAX)
-            mcache_dir_set_huge(dir);
+        rc = vfs_snap_fill(dir, most, NULL, NULL); /* (notes "more" when it was) */
         return rc == 1 ? 0 : rc < 0 ? rc : -EFBIG;
     }
     if (kind != AGENT_ASK_WALK || n < 1)

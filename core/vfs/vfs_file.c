@@ -161,6 +161,21 @@ static struct vfs_file *vfs_file_new(const char *path, const struct meta_attr *a
     return f;
 }
 
+/* A folder this process holds as a listing (a big one, from the node's
+ * snapshot) has every file's block map in its records: no query. The
+ * next files' maps come too, the run directory read-ahead follows (a
+ * shorter one past the second miss: a shuffled reader misses at every
+ * open, and parsing costs it time). 0 when name's map came. */
+static int vfs_maps_from_listing(uint64_t dir, const char *name, int misses)
+{
+    struct vfs_listing *l = mcache_dir_listing(dir);
+    if (!l)
+        return -ENOENT;
+    int rc = vfs_listing_maps(l, name, strlen(name), misses == 2 ? VFS_SNAP_FIRST : 32);
+    vfs_listing_put(l);
+    return rc;
+}
+
 /* Opening files of one directory one after another (cat *, a DataLoader
  * worker): from the second block map missing in a directory, load every
  * file's map of that directory in one query. When the node shares
@@ -185,23 +200,17 @@ static void vfs_prefill_maps(const struct vfs_file *f)
     int misses = mcache_dir_note_smap_miss(f->parent);
     const char *slash = strrchr(f->path, '/');
     const char *name = slash && slash[1] ? slash + 1 : NULL;
-    /* a folder this process holds as a listing (a big one, from the node's
-     * snapshot) has every file's block map in its records: no query; the
-     * next files' maps come too, the run directory read-ahead follows (a
-     * shorter one past the second miss: a shuffled reader misses at every
-     * open, and parsing costs it time) */
-    struct vfs_listing *l = name ? mcache_dir_listing(f->parent) : NULL;
-    if (l) {
-        int rc = vfs_listing_maps(l, name, strlen(name), misses == 2 ? VFS_SNAP_FIRST : 32);
-        vfs_listing_put(l);
-        if (rc == 0)
-            return;
-    }
+    if (name && vfs_prelisted(f->parent) && vfs_maps_from_listing(f->parent, name, misses) == 0)
+        return;
     if (misses == 1 && (f->flags & O_ACCMODE) == O_RDONLY && !(f->flags & O_TRUNC) &&
         vfs_snap_shared() && !mcache_dir_huge(f->parent) && !mcache_dir_listed(f->parent)) {
         /* a lone process (it never waited for a neighbour's question)
          * keeps its one block map: a folder may be large */
-        if (!vfs_snap_load(f->parent)) {
+        if (vfs_snap_load(f->parent)) {
+            /* the node's snapshot: a big folder's comes as a listing */
+            if (name)
+                (void)vfs_maps_from_listing(f->parent, name, misses);
+        } else {
             /* not connected yet: the node agent lists the folder, which
              * costs this process no connection for its block map */
             if (vfs_agent_ask(AGENT_ASK_LIST, f->parent, VFS_SNAP_FIRST, NULL, NULL, 0) == 0)
@@ -210,6 +219,8 @@ static void vfs_prefill_maps(const struct vfs_file *f)
                 (void)vfs_snap_fill(f->parent, VFS_SNAP_FIRST, NULL, NULL);
         }
     } else if (misses == 2) {
+        if (mcache_dir_more(f->parent) >= VFS_SNAP_FIRST)
+            vfs_agent_prelist(f->parent); /* big: whole for the node, off this path */
         if (name)
             (void)vfs_load_dir_smaps(f->parent, name, strlen(name));
     }

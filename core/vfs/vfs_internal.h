@@ -142,6 +142,10 @@ int mcache_dir_huge(uint64_t dir);
  * full): the most such n, until it is listed whole; 0 when not known. */
 void mcache_dir_note_more(uint64_t dir, uint32_t n);
 uint32_t mcache_dir_more(uint64_t dir);
+/* Whole listings of dir asked of the node agent (vfs_agent_prelist):
+ * note one more (the new count), or read the count. */
+int mcache_dir_note_prelist(uint64_t dir);
+int mcache_dir_prelisted(uint64_t dir);
 
 /* ---- whole directories (vfs_snap.c) ---- */
 #define VFS_SNAP_FIRST 1024      /* entries fetched on a first miss */
@@ -157,6 +161,11 @@ uint32_t mcache_dir_more(uint64_t dir);
  * one whose node snapshot comes with a delta, goes into the caches as a
  * listing instead (mcache_dir_listing), and ecb does not see it all. */
 int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg);
+/* dir whole for the node (VFS_SNAP_ALL), in the background (the agent's
+ * answer to vfs_agent_prelist): as vfs_snap_fill, but under a question
+ * lock of its own, so the node's readers asking a page of dir meanwhile
+ * do not wait behind it; they find it in the node's files once landed. */
+int vfs_snap_fill_aside(uint64_t dir);
 /* How old an answer of the node's files may be for this process (ns; -1:
  * any): the TTL, less once it synced (vfs_agent.c). */
 int64_t vfs_node_max_age(void);
@@ -165,6 +174,15 @@ int vfs_snap_load(uint64_t dir);
 /* The same, kept as a listing (sorted: readdir pages past the first come
  * from it): 1 when done. */
 int vfs_snap_listing(uint64_t dir);
+/* dir has more entries than a first page and this process reads it by
+ * name: ask the node agent, once a process and without waiting, to list it
+ * whole for the node (off this process's path; the agent does once a
+ * second process asks). vfs_prelisted then finds the listing when it
+ * landed. */
+void vfs_agent_prelist(uint64_t dir);
+/* dir's whole listing from the node's files into the caches (as a
+ * listing), when this process asked for one and it landed: 1, else 0. */
+int vfs_prelisted(uint64_t dir);
 /* Ask the node agent for a question instead of connecting (vfs_agent.c;
  * kinds, limit and names as agent_ask.h): 0 when its answer is in the node's
  * files now, -EAGAIN when this process should not ask it (it holds a

@@ -33,6 +33,7 @@ struct mc_inode {
     int misses;
     int huge;                /* too big even for a listing (vfs_listing.c) */
     uint32_t more;           /* known to hold more entries than this */
+    int prelist;             /* whole listings asked of the agent (vfs_agent_prelist) */
     int changed;             /* this process changed a name in it since listed */
     struct vfs_listing *lst; /* listed whole as a listing (big folders) */
     int smap_misses;
@@ -579,6 +580,24 @@ uint32_t mcache_dir_more(uint64_t dir)
     uint32_t more = n ? n->more : 0;
     pthread_mutex_unlock(&mc->lock);
     return more;
+}
+
+int mcache_dir_note_prelist(uint64_t dir)
+{
+    pthread_mutex_lock(&mc->lock);
+    struct mc_inode *n = mc_find_inode(dir, 1);
+    int asks = n ? ++n->prelist : 0;
+    pthread_mutex_unlock(&mc->lock);
+    return asks;
+}
+
+int mcache_dir_prelisted(uint64_t dir)
+{
+    pthread_mutex_lock(&mc->lock);
+    struct mc_inode *n = mc_find_inode(dir, 0);
+    int asks = n ? n->prelist : 0;
+    pthread_mutex_unlock(&mc->lock);
+    return asks;
 }
 
 int mcache_dir_note_miss(uint64_t dir)

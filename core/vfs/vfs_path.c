@@ -121,7 +121,14 @@ static int vfs_lookup_missed(uint64_t dir, const char *name, size_t nlen, struct
         int rc = vfs_fill_dir(dir, misses == 2 ? VFS_SNAP_FIRST : VFS_SNAP_MAX);
         if (rc < 0)
             return vfs_errno(rc);
+        if (rc == 0)
+            vfs_agent_prelist(dir); /* big: whole for the node, off this path */
         rc = mcache_lookup(dir, name, nlen, a);
+        if (rc != MC_MISS)
+            return rc;
+    } else if (vfs_prelisted(dir)) {
+        /* the node's whole listing landed: names from it, no query */
+        int rc = mcache_lookup(dir, name, nlen, a);
         if (rc != MC_MISS)
             return rc;
     }

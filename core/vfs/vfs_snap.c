@@ -475,6 +475,20 @@ int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
     return rc;
 }
 
+int vfs_snap_fill_aside(uint64_t dir)
+{
+    if (vfs_snap_from_node(dir, 0, NULL, NULL))
+        return 1;
+    /* its own question lock, not the 'd' one readers take for a page of
+     * the folder: none of them waits behind a listing of all of it */
+    int waited, tok = vfs_flight_begin('P', dir, NULL, 0, &waited);
+    int rc = waited && vfs_snap_from_node(dir, 0, NULL, NULL)
+                 ? 1
+                 : vfs_snap_query(dir, VFS_SNAP_ALL, NULL, NULL);
+    vfs_flight_end(tok);
+    return rc;
+}
+
 int vfs_snap_shared(void)
 {
     struct vfs_engine *e = vfs_opened();
