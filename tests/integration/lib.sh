@@ -214,6 +214,27 @@ round_trips() {
 # The names of an `ls -f` listing in file $1, without . and .., sorted.
 names() { grep -v '^\.\.\?$' "$1" | LC_ALL=C sort; }
 
+# The node agent of cache folder $1: its pid ("" when none serves),
+# started detached and waited for (up to 10 s; 1 when it never served),
+# stopped (SIGTERM; nothing when none serves).
+agent_pid() {
+    SHIMFS_CACHE_DIR=$1 "$SHIMFS_CLI" agent --status 2>/dev/null | sed -n 's/.*(pid \([0-9]*\)).*/\1/p'
+}
+start_agent() {
+    local i
+    SHIMFS_CACHE_DIR=$1 "$SHIMFS_CLI" agent --detach > /dev/null 2>&1 || true
+    for i in $(seq 1 50); do
+        [ -z "$(agent_pid "$1")" ] || return 0
+        sleep 0.2
+    done
+    return 1
+}
+stop_agent_of() {
+    local pid
+    pid=$(agent_pid "$1")
+    [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
+}
+
 on_exit() {
     TEST_CLEANUP+=("$1")
 }

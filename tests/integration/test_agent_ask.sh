@@ -39,24 +39,6 @@ test_volume ask
 shim() {
     env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_LOG=error "$@"
 }
-agent_pid() {
-    SHIMFS_CACHE_DIR=$1 "$CLI" agent --status 2>/dev/null | sed -n 's/.*(pid \([0-9]*\)).*/\1/p'
-}
-# Start an agent for cache folder $1 and wait (up to 10 s) until it serves.
-start_agent() {
-    local i
-    SHIMFS_CACHE_DIR=$1 "$CLI" agent --detach > /dev/null 2>&1 || true
-    for i in $(seq 1 50); do
-        [ -z "$(agent_pid "$1")" ] || return 0
-        sleep 0.2
-    done
-    return 1
-}
-stop_agent_of() {
-    local pid
-    pid=$(agent_pid "$1")
-    [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
-}
 on_exit 'stop_agent_of "$SHIMFS_CACHE_DIR"; stop_agent_of "$TEST_SCRATCH/c2"; stop_agent_of "$TEST_SCRATCH/c3"; stop_agent_of "$TEST_SCRATCH/c4"'
 agent_asks() { grep -c 'agent.sock' "$TRACE" || true; }
 
@@ -109,7 +91,7 @@ assert_eq 0 "$(pg_connects)" "...with no PostgreSQL connection of the process"
 # creation until the process has the agent poll) ----
 rm -rf "$TEST_SCRATCH/c4"
 check "an agent serves a fourth fresh node" env SHIMFS_AGENT_POLL=5 bash -c \
-    "$(declare -f start_agent agent_pid); CLI=$CLI start_agent $TEST_SCRATCH/c4"
+    "$(declare -f start_agent agent_pid); SHIMFS_CLI=$SHIMFS_CLI start_agent $TEST_SCRATCH/c4"
 shim env SHIMFS_CACHE_DIR="$TEST_SCRATCH/c4" ls "$PREFIX/t/data/d0003" > /dev/null
 sleep 0.3
 shim sh -c 'echo fresh > "$1"' _ "$PREFIX/t/data/d0003/new-from-a.txt"

@@ -43,11 +43,6 @@ shim() {
 }
 sql() { psql "$1" -XAtq -c "$2"; }
 commits() { sql "$META" "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"; }
-stop_agent_of() {
-    local pid
-    pid=$(SHIMFS_CACHE_DIR=$1 "$CLI" agent --status 2>/dev/null | sed -n 's/.*(pid \([0-9]*\)).*/\1/p')
-    [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
-}
 # Wait (up to 10 s) until an agent serves cache folder $1.
 agent_up() {
     local i

@@ -32,23 +32,6 @@ test_volume bigreaders
 "$TEST_ROOT/scripts/meta-tree.sh" "$META" flat other 20000 2000000
 
 shim() { env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_LOG=error "$@"; }
-agent_pid() {
-    SHIMFS_CACHE_DIR=$1 "$CLI" agent --status 2>/dev/null | sed -n 's/.*(pid \([0-9]*\)).*/\1/p'
-}
-start_agent() {
-    local i
-    SHIMFS_CACHE_DIR=$1 "$CLI" agent --detach > /dev/null 2>&1 || true
-    for i in $(seq 1 50); do
-        [ -z "$(agent_pid "$1")" ] || return 0
-        sleep 0.2
-    done
-    return 1
-}
-stop_agent_of() {
-    local pid
-    pid=$(agent_pid "$1")
-    [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
-}
 on_exit 'stop_agent_of "$SHIMFS_CACHE_DIR"'
 
 # 30 files with bytes in /big, written from another node: 20 of 40 KiB (in

@@ -30,15 +30,7 @@ test_volume remotepatch
 # nothing but the test's processes reads the tables meanwhile
 psql "$META" -XAtq -c "ALTER TABLE inode SET (autovacuum_enabled = false); ALTER TABLE entry SET (autovacuum_enabled = false)"
 
-agent_pid() {
-    SHIMFS_CACHE_DIR=$1 "$CLI" agent --status 2>/dev/null | sed -n 's/.*(pid \([0-9]*\)).*/\1/p'
-}
 serving() { [ -n "$(agent_pid "$1")" ]; }
-stop_agent_of() {
-    local pid
-    pid=$(agent_pid "$1")
-    [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
-}
 on_exit 'stop_agent_of "$NODEA"; stop_agent_of "$NODEB"'
 # each node's agent, started here (never a child of a traced process),
 # logging what it patches and marks into its folder's agent.log
