@@ -25,6 +25,7 @@
 
 #include "cache_internal.h"
 #include "trust.h"
+#include "io.h"
 #include "log.h"
 
 void cache_queue_init(struct cache *c)
@@ -74,7 +75,10 @@ static void *queue_writer(void *arg)
 {
     struct cache *c = arg;
     struct cache_item *batch[CACHE_BATCH_ITEMS];
-    if (c->dir_fd >= 0 && (c->lock_fd = trust_file_open(c->dir_fd, "lock", O_RDWR | O_CREAT, 0600)) < 0)
+    /* held for the cache's life: never at a number a shell dup2s onto
+     * (io.h; a replaced lock descriptor would drop the lock silently) */
+    if (c->dir_fd >= 0 &&
+        (c->lock_fd = io_fd_high(trust_file_open(c->dir_fd, "lock", O_RDWR | O_CREAT, 0600))) < 0)
         c->lock_fd = -1;
     cache_sum_probe(c);
     pthread_mutex_lock(&c->qmu);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cache_internal.h"
+#include "io.h"
 #include "log.h"
 
 void cache_ring_init(struct cache_ring *r)
@@ -30,7 +31,12 @@ struct io_uring *cache_ring_get(struct cache *c, struct cache_ring *r)
         return &r->ring;
     if (r->state < 0)
         return NULL;
+    /* the ring's descriptor lives as long as the cache, made by liburing
+     * where we cannot move it: never where a shell dup2s (io.h) */
+    int held[IO_FD_FLOOR];
+    int nheld = io_hold_low(held);
     int e = io_uring_queue_init(CACHE_RING_ENTRIES, &r->ring, 0);
+    io_release_low(held, nheld);
     if (e < 0) {
         r->state = -1;
         log_once(&c->log_uring, LOG_WARN, CACHE_MOD,

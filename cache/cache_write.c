@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "cache_internal.h"
+#include "io.h"
 #include "log.h"
 
 void cache_put_failed(struct cache *c, const char *key, int err)
@@ -42,7 +43,7 @@ void cache_put_failed(struct cache *c, const char *key, int err)
 static void write_direct_probe(struct cache *c)
 {
     c->direct_mode = -1;
-    int fd = openat(c->tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC | O_DIRECT, 0600);
+    int fd = io_fd_high(openat(c->tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC | O_DIRECT, 0600));
     if (fd < 0) {
         log_debug(CACHE_MOD, "%s: no direct writes (%s): warmup goes through the page cache",
                   c->dir, strerror(errno));
@@ -82,11 +83,13 @@ static int write_open_temp(struct cache *c, struct cache_item *it)
     static unsigned seq;
     if (c->tmpfile_mode >= 0) {
         int direct = write_direct_ok(c, it) ? O_DIRECT : 0;
-        int fd = openat(c->tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC | direct, 0600);
+        /* the writer thread runs while the program opens and dup2s:
+         * io.h's floor */
+        int fd = io_fd_high(openat(c->tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC | direct, 0600));
         if (fd < 0 && direct) {  /* the probe said yes: do not blame O_TMPFILE */
             c->direct_mode = -1;
             direct = 0;
-            fd = openat(c->tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+            fd = io_fd_high(openat(c->tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
         }
         if (fd >= 0 && direct)
             it->direct = 2;
@@ -96,7 +99,7 @@ static int write_open_temp(struct cache *c, struct cache_item *it)
     }
     snprintf(it->tmpname, sizeof it->tmpname, "b.%d.%u", (int)getpid(),
              __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
-    int fd = openat(c->tmp_fd, it->tmpname, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = io_fd_high(openat(c->tmp_fd, it->tmpname, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     return fd < 0 ? -errno : fd;
 }
 

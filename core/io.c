@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 ssize_t io_pread_full(int fd, void *buf, size_t len, uint64_t off)
@@ -51,4 +52,37 @@ int io_write_all(int fd, const void *buf, size_t len)
         len -= (size_t)w;
     }
     return 0;
+}
+
+int io_fd_high(int fd)
+{
+    if (fd < 0 || fd >= IO_FD_FLOOR)
+        return fd;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, IO_FD_FLOOR);
+    int err = errno;
+    close(fd);
+    errno = err;
+    return high;
+}
+
+int io_hold_low(int held[IO_FD_FLOOR])
+{
+    int n = 0;
+    while (n < IO_FD_FLOOR) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            break;
+        if (fd >= IO_FD_FLOOR) {
+            close(fd);
+            break;
+        }
+        held[n++] = fd;
+    }
+    return n;
+}
+
+void io_release_low(const int held[IO_FD_FLOOR], int n)
+{
+    while (n > 0)
+        close(held[--n]);
 }

@@ -18,6 +18,7 @@
  * and the transaction reruns. Each detection logs one line.
  */
 #include "meta_int.h"
+#include "io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -214,26 +215,9 @@ static int meta_connect_finish(PGconn *pg, int64_t deadline_ns)
 }
 
 /* Shells dup2 onto small numbers (`exec 3> file`), which silently closes
- * whatever held them: the connection's socket must not sit there. Fill the
- * free numbers below META_FD_FLOOR with /dev/null while connecting (a
- * program thread opening meanwhile just gets a higher number). */
-#define META_FD_FLOOR 10
-
-static int meta_fd_hold_low(int *held)
-{
-    int n = 0;
-    while (n < META_FD_FLOOR) {
-        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            break;
-        if (fd >= META_FD_FLOOR) {
-            close(fd);
-            break;
-        }
-        held[n++] = fd;
-    }
-    return n;
-}
+ * whatever held them: the connection's socket must not sit there
+ * (io_hold_low while connecting). */
+#define META_FD_FLOOR IO_FD_FLOOR
 
 int meta_conn_connect(struct meta_conn *c)
 {
@@ -245,7 +229,7 @@ int meta_conn_connect(struct meta_conn *c)
     if ((rc = meta_gate_acquire(c)) < 0)
         return rc;
     int held[META_FD_FLOOR];
-    int nheld = meta_fd_hold_low(held);
+    int nheld = io_hold_low(held);
     PGconn *pg;
     for (int attempt = 0;; attempt++) {
         int options = meta_sends_options(c->m);
@@ -264,8 +248,7 @@ int meta_conn_connect(struct meta_conn *c)
                      "PgBouncer?); connecting without them (set SHIMFS_META_POOLER)",
                      c->m->describe);
     }
-    while (nheld > 0)
-        close(held[--nheld]);
+    io_release_low(held, nheld);
     if (!pg) {
         char why[600];
         snprintf(why, sizeof why, "cannot connect to %s: out of memory", c->m->describe);

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "log.h"
 #include "nodemeta.h"
 
@@ -35,7 +36,6 @@
 #define AGENT_ASK_READ_MS 2000
 #define AGENT_ASK_SEND_MS 100   /* a question not waited for: its sending */
 #define AGENT_ASK_BACKLOG 1024
-#define AGENT_ASK_FD_FLOOR 10
 #define AGENT_ASK_SOCK "agent.sock"
 
 struct agent_ask_hdr {
@@ -71,17 +71,6 @@ static int agent_ask_addr(int dirfd, struct sockaddr_un *a)
     a->sun_family = AF_UNIX;
     int k = snprintf(a->sun_path, sizeof a->sun_path, "/proc/self/fd/%d/" AGENT_ASK_SOCK, dirfd);
     return k > 0 && (size_t)k < sizeof a->sun_path ? 0 : -ENAMETOOLONG;
-}
-
-/* fd moved to AGENT_ASK_FD_FLOOR or above (a shell's `exec 3>` never
- * meets it). */
-static int agent_ask_high(int fd)
-{
-    if (fd < 0 || fd >= AGENT_ASK_FD_FLOOR)
-        return fd;
-    int high = fcntl(fd, F_DUPFD_CLOEXEC, AGENT_ASK_FD_FLOOR);
-    close(fd);
-    return high;
 }
 
 /* All of n bytes in or out of fd (non-blocking) by deadline_ms. */
@@ -179,7 +168,7 @@ int agent_ask(struct nodemeta *nm, char kind, int flags, uint64_t dir, int limit
     int rc = agent_ask_addr(nodemeta_dirfd(nm), &a);
     if (rc < 0)
         return rc;
-    int fd = agent_ask_high(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    int fd = io_fd_high(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (fd < 0)
         return -errno;
     int64_t deadline = agent_ask_now_ms() + (timeout_ms ? timeout_ms : AGENT_ASK_SEND_MS);
@@ -255,7 +244,7 @@ int agent_server_start(struct nodemeta *nm, int workers, agent_answer_fn fn, voi
     s->threads = calloc((size_t)workers, sizeof *s->threads);
     struct sockaddr_un a;
     int rc = s->threads ? agent_ask_addr(s->dirfd, &a) : -ENOMEM;
-    s->fd = rc == 0 ? agent_ask_high(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) : -1;
+    s->fd = rc == 0 ? io_fd_high(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) : -1;
     if (rc == 0 && s->fd < 0)
         rc = -errno;
     /* the agent holds the node's agent lock: a socket left here is a dead

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "log.h"
 #include "nodemeta.h"
 
@@ -97,22 +98,16 @@ static void nodeconn_nap(int64_t until_ns, long *step)
 
 /* Shells dup2 onto small numbers (`exec 3> file`), which would silently
  * close a lock's descriptor (and a later unlock would hit the program's
- * file): the node's lock files sit at NODECONN_FD_FLOOR or above, as the
- * engine's sockets do. */
-#define NODECONN_FD_FLOOR 10
+ * file): the node's lock files sit at IO_FD_FLOOR or above (io_fd_high),
+ * as the engine's sockets do. */
 
 static int nodeconn_file(struct nodemeta *nm, const char *name)
 {
     int fd = openat(nodemeta_dirfd(nm), name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return -errno;
-    if (fd < NODECONN_FD_FLOOR) {
-        int high = fcntl(fd, F_DUPFD_CLOEXEC, NODECONN_FD_FLOOR);
-        int err = high < 0 ? -errno : 0;
-        close(fd);
-        return high < 0 ? err : high;
-    }
-    return fd;
+    fd = io_fd_high(fd);
+    return fd < 0 ? -errno : fd;
 }
 
 /* The descriptors of slots this process does not hold: closed once it

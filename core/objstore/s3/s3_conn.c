@@ -20,6 +20,7 @@
  * exist in the child.
  */
 #include "s3_transfer.h"
+#include "io.h"
 #include "log.h"
 
 #include <assert.h>
@@ -81,7 +82,9 @@ static curl_socket_t s3_sock_open(void *ud, curlsocktype purpose, struct curl_so
 {
     struct s3_conn *c = ud;
     (void)purpose;
-    int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    /* kept open in the lane for later transfers: never at a number a
+     * shell dup2s onto (io.h) */
+    int fd = io_fd_high(socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol));
     if (fd < 0)
         return CURL_SOCKET_BAD;
     s3_sock_track(c, fd);
@@ -175,7 +178,13 @@ static struct s3_lane *s3_lane_new(struct s3_conn *c)
         return NULL;
     l->neasy = c->max_parallel;
     l->easy = calloc((size_t)l->neasy, sizeof *l->easy);
+    /* the multi handle's wakeup socketpair lives as long as the lane, at
+     * numbers we cannot move afterwards: never where a shell dup2s
+     * (curl_multi_poll would read the program's file) */
+    int held[IO_FD_FLOOR];
+    int nheld = io_hold_low(held);
     l->multi = curl_multi_init();
+    io_release_low(held, nheld);
     if (!l->easy || !l->multi) {
         if (l->multi)
             curl_multi_cleanup(l->multi);
