@@ -28,15 +28,23 @@ static int64_t vfs_agent_off_until;     /* wall ns (atomic) */
 /* The agent's thread answering an AGENT_ASK_FRESH question: its start. */
 static __thread int64_t vfs_view_tls_floor;
 
+/* An agent serves the node and this process may ask it at all (asking is
+ * on, and no agent was found deaf lately): the engine, else NULL. */
+static struct vfs_engine *vfs_agent_reachable(int64_t now)
+{
+    struct vfs_engine *e = vfs_opened();
+    if (!e || !e->node || !e->cfg.agent_ask || !e->vol->conns ||
+        now < __atomic_load_n(&vfs_agent_off_until, __ATOMIC_RELAXED) || !agent_alive(e->node, now))
+        return NULL;
+    return e;
+}
+
 int vfs_agent_ask(char kind, uint64_t dir, int limit, const char *const *names, const size_t *lens,
                   int n)
 {
-    struct vfs_engine *e = vfs_opened();
-    if (!e || !e->node || !e->cfg.agent_ask || !e->vol->conns || nodeconn_flight_mine())
-        return -EAGAIN;
     int64_t now = nodemeta_now();
-    if (now < __atomic_load_n(&vfs_agent_off_until, __ATOMIC_RELAXED) || !agent_alive(e->node, now) ||
-        nodeconn_held_here(e->vol->conns) > 0)
+    struct vfs_engine *e = vfs_agent_reachable(now);
+    if (!e || nodeconn_flight_mine() || nodeconn_held_here(e->vol->conns) > 0)
         return -EAGAIN;
     int fresh = 0;
     if (__atomic_load_n(&e->view.synced, __ATOMIC_ACQUIRE)) {
@@ -56,12 +64,8 @@ int vfs_agent_ask(char kind, uint64_t dir, int limit, const char *const *names, 
 
 void vfs_agent_prelist(uint64_t dir)
 {
-    struct vfs_engine *e = vfs_opened();
-    if (!e || !e->node || !e->cfg.agent_ask || !e->vol->conns)
-        return;
-    int64_t now = nodemeta_now();
-    if (now < __atomic_load_n(&vfs_agent_off_until, __ATOMIC_RELAXED) ||
-        !agent_alive(e->node, now) || mcache_dir_note_prelist(dir) != 1)
+    struct vfs_engine *e = vfs_agent_reachable(nodemeta_now());
+    if (!e || mcache_dir_prelist(dir, 1) != 1)
         return;
     /* not waited for: no lock of this process's can be what the agent
      * waits on, whatever it holds */
@@ -72,12 +76,7 @@ void vfs_agent_prelist(uint64_t dir)
 
 int vfs_prelisted(uint64_t dir)
 {
-    struct vfs_listing *l = mcache_dir_listing(dir);
-    if (l) {
-        vfs_listing_put(l);
-        return 1;
-    }
-    return mcache_dir_prelisted(dir) && vfs_snap_listing(dir);
+    return mcache_dir_prelist(dir, 0) && vfs_snap_listing(dir);
 }
 
 /* How old a node snapshot (or a walk's answer) may be: the TTL; and once
@@ -177,7 +176,7 @@ static int vfs_node_prelist(uint64_t dir)
     /* the second asker's question lists it; the askers after it leave it
      * to that one, but every 16th tries again (one that failed, or a
      * listing since gone) */
-    int asks = mcache_dir_note_prelist(dir);
+    int asks = mcache_dir_prelist(dir, 1);
     if (asks < 2 || (asks > 2 && asks % 16 != 0))
         return -EALREADY;
     int rc = vfs_snap_fill_aside(dir);
@@ -208,7 +207,7 @@ static int vfs_node_answer_as(char kind, uint64_t dir, int limit, const char *co
         /* whole, up to VFS_SNAP_MAX entries (what a process keeps as a
          * snapshot); a folder found bigger (once: it is marked) is read by
          * the asker, by pages */
-        if (mcache_dir_huge(dir) || mcache_dir_more(dir) >= VFS_SNAP_MAX)
+        if (mcache_dir_huge(dir) || mcache_dir_more(dir, 0) >= VFS_SNAP_MAX)
             return -EFBIG;
         vfs_answer_forget(dir);
         int most = limit < VFS_SNAP_MAX ? limit : VFS_SNAP_MAX;

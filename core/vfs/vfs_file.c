@@ -169,6 +169,8 @@ static struct vfs_file *vfs_file_new(const char *path, const struct meta_attr *a
 static int vfs_maps_from_listing(uint64_t dir, const char *name, int misses)
 {
     struct vfs_listing *l = mcache_dir_listing(dir);
+    if (!l && vfs_prelisted(dir)) /* the agent's listing asked for has landed */
+        l = mcache_dir_listing(dir);
     if (!l)
         return -ENOENT;
     int rc = vfs_listing_maps(l, name, strlen(name), misses == 2 ? VFS_SNAP_FIRST : 32);
@@ -200,7 +202,7 @@ static void vfs_prefill_maps(const struct vfs_file *f)
     int misses = mcache_dir_note_smap_miss(f->parent);
     const char *slash = strrchr(f->path, '/');
     const char *name = slash && slash[1] ? slash + 1 : NULL;
-    if (name && vfs_prelisted(f->parent) && vfs_maps_from_listing(f->parent, name, misses) == 0)
+    if (name && vfs_maps_from_listing(f->parent, name, misses) == 0)
         return;
     if (misses == 1 && (f->flags & O_ACCMODE) == O_RDONLY && !(f->flags & O_TRUNC) &&
         vfs_snap_shared() && !mcache_dir_huge(f->parent) && !mcache_dir_listed(f->parent)) {
@@ -219,7 +221,7 @@ static void vfs_prefill_maps(const struct vfs_file *f)
                 (void)vfs_snap_fill(f->parent, VFS_SNAP_FIRST, NULL, NULL);
         }
     } else if (misses == 2) {
-        if (mcache_dir_more(f->parent) >= VFS_SNAP_FIRST)
+        if (mcache_dir_more(f->parent, 0) >= VFS_SNAP_FIRST)
             vfs_agent_prelist(f->parent); /* big: whole for the node, off this path */
         if (name)
             (void)vfs_load_dir_smaps(f->parent, name, strlen(name));

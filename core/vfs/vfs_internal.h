@@ -138,14 +138,13 @@ void mcache_dir_set_listing(uint64_t dir, struct vfs_listing *l);
  * cap): read by pages only, a listing is not tried again. */
 void mcache_dir_set_huge(uint64_t dir);
 int mcache_dir_huge(uint64_t dir);
-/* A folder seen to hold more than n entries (a bounded answer came back
- * full): the most such n, until it is listed whole; 0 when not known. */
-void mcache_dir_note_more(uint64_t dir, uint32_t n);
-uint32_t mcache_dir_more(uint64_t dir);
-/* Whole listings of dir asked of the node agent (vfs_agent_prelist):
- * note one more (the new count), or read the count. */
-int mcache_dir_note_prelist(uint64_t dir);
-int mcache_dir_prelisted(uint64_t dir);
+/* How many entries dir is known to hold more than (a bounded answer came
+ * back full), raised to at_least first (0: only read); 0 when not known,
+ * and again once it is listed whole. */
+uint32_t mcache_dir_more(uint64_t dir, uint32_t at_least);
+/* Whole listings of dir asked of the node agent (vfs_agent_prelist), after
+ * adding `add` (0: only read). */
+int mcache_dir_prelist(uint64_t dir, int add);
 
 /* ---- whole directories (vfs_snap.c) ---- */
 #define VFS_SNAP_FIRST 1024      /* entries fetched on a first miss */
@@ -181,7 +180,8 @@ int vfs_snap_listing(uint64_t dir);
  * landed. */
 void vfs_agent_prelist(uint64_t dir);
 /* dir's whole listing from the node's files into the caches (as a
- * listing), when this process asked for one and it landed: 1, else 0. */
+ * listing), when this process asked for one and it landed: 1, else 0.
+ * For a miss: a listing the caches hold already answers before it. */
 int vfs_prelisted(uint64_t dir);
 /* Ask the node agent for a question instead of connecting (vfs_agent.c;
  * kinds, limit and names as agent_ask.h): 0 when its answer is in the node's

@@ -275,9 +275,10 @@ int vfs_listing_find(const struct vfs_listing *l, const char *name, size_t nlen,
     return vfs_listing_index(l, name, nlen, a) < 0 ? -ENOENT : 0;
 }
 
-/* Entry i's block maps into d when the snapshot's record holds them (not
- * a name this node's delta set) and is of the version the listing gives
- * (a delta may have touched it since: its maps are then not these). */
+/* Entry i's block maps into d when the snapshot's record holds them: not
+ * for a name this node's delta set or touched (vfs_listing_build points
+ * those at the delta, whose records carry no maps), so the snapshot's
+ * record is the version the listing gives. 1 when maps came. */
 static int vfs_listing_entry_maps(const struct vfs_listing *l, uint32_t i, struct vfs_dirmaps *d)
 {
     if (l->off[i] & VFS_LISTING_DELTA)
@@ -285,18 +286,16 @@ static int vfs_listing_entry_maps(const struct vfs_listing *l, uint32_t i, struc
     struct nodemeta_snap s = l->snap;
     const char *name;
     size_t nlen;
-    struct meta_attr rec, now;
+    struct meta_attr a, next;
     uint64_t chunk;
     const struct layout_slice *sl;
-    int n, k;
-    vfs_listing_entry(l, i, &name, &nlen, &now);
+    int n;
     s.pos = l->off[i];
-    if (nodemeta_snap_next(&s, &name, &nlen, &rec, &chunk, &sl, &n) != 1 || !S_ISREG(rec.mode) ||
-        rec.ino != now.ino || rec.size != now.size || rec.mtime_ns != now.mtime_ns)
+    if (nodemeta_snap_next(&s, &name, &nlen, &a, &chunk, &sl, &n) != 1 || !S_ISREG(a.mode))
         return 0;
     int maps = 0;
-    while ((k = nodemeta_snap_next(&s, &name, &nlen, &rec, &chunk, &sl, &n)) == 2) {
-        int rc = vfs_dirmaps_add(d, &now, chunk, sl, n);
+    while (nodemeta_snap_next(&s, &name, &nlen, &next, &chunk, &sl, &n) == 2) {
+        int rc = vfs_dirmaps_add(d, &a, chunk, sl, n);
         if (rc < 0)
             return rc;
         maps = 1;

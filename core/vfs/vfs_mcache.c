@@ -564,38 +564,22 @@ int mcache_dir_huge(uint64_t dir)
     return huge;
 }
 
-void mcache_dir_note_more(uint64_t dir, uint32_t more)
+uint32_t mcache_dir_more(uint64_t dir, uint32_t at_least)
 {
     pthread_mutex_lock(&mc->lock);
-    struct mc_inode *n = mc_find_inode(dir, 1);
-    if (n && more > n->more)
-        n->more = more;
-    pthread_mutex_unlock(&mc->lock);
-}
-
-uint32_t mcache_dir_more(uint64_t dir)
-{
-    pthread_mutex_lock(&mc->lock);
-    struct mc_inode *n = mc_find_inode(dir, 0);
+    struct mc_inode *n = mc_find_inode(dir, at_least > 0);
+    if (n && at_least > n->more)
+        n->more = at_least;
     uint32_t more = n ? n->more : 0;
     pthread_mutex_unlock(&mc->lock);
     return more;
 }
 
-int mcache_dir_note_prelist(uint64_t dir)
+int mcache_dir_prelist(uint64_t dir, int add)
 {
     pthread_mutex_lock(&mc->lock);
-    struct mc_inode *n = mc_find_inode(dir, 1);
-    int asks = n ? ++n->prelist : 0;
-    pthread_mutex_unlock(&mc->lock);
-    return asks;
-}
-
-int mcache_dir_prelisted(uint64_t dir)
-{
-    pthread_mutex_lock(&mc->lock);
-    struct mc_inode *n = mc_find_inode(dir, 0);
-    int asks = n ? n->prelist : 0;
+    struct mc_inode *n = mc_find_inode(dir, add > 0);
+    int asks = n ? (n->prelist += add) : 0;
     pthread_mutex_unlock(&mc->lock);
     return asks;
 }

@@ -113,7 +113,7 @@ static int vfs_lookup_fresh(uint64_t dir, const char *name, size_t nlen, struct 
 static int vfs_lookup_missed(uint64_t dir, const char *name, size_t nlen, struct meta_attr *a,
                              int misses)
 {
-    if (misses == VFS_MISSES_MORE && mcache_dir_more(dir) >= VFS_SNAP_MAX) {
+    if (misses == VFS_MISSES_MORE && mcache_dir_more(dir, 0) >= VFS_SNAP_MAX) {
         /* known past a listing's bound (its block maps' page came back
          * full): by name from now on, not a page that cannot complete */
         mcache_dir_set_listed(dir, 0);

@@ -146,7 +146,7 @@ int vfs_load_dir_smaps(uint64_t dir, const char *name, size_t nlen)
     if (!d)
         return -ENOMEM;
     int rc;
-    if (mcache_dir_more(dir) >= VFS_SNAP_FIRST && nlen > 0 && nlen <= META_NAME_MAX) {
+    if (mcache_dir_more(dir, 0) >= VFS_SNAP_FIRST && nlen > 0 && nlen <= META_NAME_MAX) {
         /* a folder known to be big: the maps of the files from `name` on
          * (a sequential reader's next ones, its read-ahead), not all of
          * them: each process reading a few files of a 100,000-entry folder
@@ -159,7 +159,7 @@ int vfs_load_dir_smaps(uint64_t dir, const char *name, size_t nlen)
         rc = meta_read_dir_page(vfs_eng.meta, dir, NULL, 0, VFS_SNAP_MAX, NULL, vfs_dirmaps_cb, d,
                                 NULL);
         if (rc == VFS_SNAP_MAX)
-            mcache_dir_note_more(dir, VFS_SNAP_MAX);
+            (void)mcache_dir_more(dir, VFS_SNAP_MAX);
     }
     vfs_dirmaps_install(d, dir, rc >= 0);
     return rc < 0 ? vfs_errno(rc) : 0;

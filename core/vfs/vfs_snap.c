@@ -271,7 +271,7 @@ static int vfs_snap_finish(struct vfs_snap_fill *f, int rc, int limit)
     if (complete && !f->lazy)
         mcache_dir_set_listed_at(f->dir, 1, f->at, f->epoch);
     else if (rc == limit)
-        mcache_dir_note_more(f->dir, (uint32_t)limit);
+        (void)mcache_dir_more(f->dir, (uint32_t)limit);
     vfs_dirmaps_install(f->maps, f->dir, rc >= 0);
     f->maps = NULL;
     /* only an answer of committed state (it has a change token) is shared:
@@ -442,6 +442,19 @@ int vfs_snap_descend_upto(uint64_t parent, int max)
     return 1;
 }
 
+/* dir's question, asked once for the node under question lock `kind`:
+ * a process that waited for another's finds the answer in the node's
+ * files, else asks it itself. */
+static int vfs_snap_ask_once(char kind, uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
+{
+    int waited, tok = vfs_flight_begin(kind, dir, NULL, 0, &waited);
+    int rc = waited && vfs_snap_from_node(dir, ecb != NULL, ecb, arg)
+                 ? 1
+                 : vfs_snap_query(dir, limit, ecb, arg);
+    vfs_flight_end(tok);
+    return rc;
+}
+
 int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
 {
     if (vfs_snap_from_node(dir, ecb != NULL, ecb, arg))
@@ -467,12 +480,7 @@ int vfs_snap_fill(uint64_t dir, int limit, meta_dirent_cb ecb, void *arg)
     if (vfs_agent_ask(AGENT_ASK_LIST, dir, VFS_SNAP_MAX, NULL, NULL, 0) == 0 &&
         vfs_snap_from_node(dir, ecb != NULL, ecb, arg))
         return 1;
-    int waited, tok = vfs_flight_begin('d', dir, NULL, 0, &waited);
-    int rc = waited && vfs_snap_from_node(dir, ecb != NULL, ecb, arg)
-                 ? 1
-                 : vfs_snap_query(dir, limit, ecb, arg);
-    vfs_flight_end(tok);
-    return rc;
+    return vfs_snap_ask_once('d', dir, limit, ecb, arg);
 }
 
 int vfs_snap_fill_aside(uint64_t dir)
@@ -481,12 +489,7 @@ int vfs_snap_fill_aside(uint64_t dir)
         return 1;
     /* its own question lock, not the 'd' one readers take for a page of
      * the folder: none of them waits behind a listing of all of it */
-    int waited, tok = vfs_flight_begin('P', dir, NULL, 0, &waited);
-    int rc = waited && vfs_snap_from_node(dir, 0, NULL, NULL)
-                 ? 1
-                 : vfs_snap_query(dir, VFS_SNAP_ALL, NULL, NULL);
-    vfs_flight_end(tok);
-    return rc;
+    return vfs_snap_ask_once('P', dir, VFS_SNAP_ALL, NULL, NULL);
 }
 
 int vfs_snap_shared(void)
