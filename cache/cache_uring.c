@@ -33,10 +33,18 @@ struct io_uring *cache_ring_get(struct cache *c, struct cache_ring *r)
         return NULL;
     /* the ring's descriptor lives as long as the cache, made by liburing
      * where we cannot move it: never where a shell dup2s (io.h) */
-    int held[IO_FD_FLOOR];
-    int nheld = io_hold_low(held);
-    int e = io_uring_queue_init(CACHE_RING_ENTRIES, &r->ring, 0);
-    io_release_low(held, nheld);
+    int e = -EMFILE;
+    for (int i = 0; i < IO_LOW_TRIES; i++) {
+        struct io_low was;
+        io_hold_low(&was);
+        e = io_uring_queue_init(CACHE_RING_ENTRIES, &r->ring, 0);
+        io_release_low(&was);
+        if (e < 0 || r->ring.ring_fd >= IO_FD_FLOOR || i == IO_LOW_TRIES - 1)
+            break;
+        /* the program closed a low number while we held the rest */
+        io_uring_queue_exit(&r->ring);
+        e = -EMFILE;
+    }
     if (e < 0) {
         r->state = -1;
         log_once(&c->log_uring, LOG_WARN, CACHE_MOD,

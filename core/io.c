@@ -2,8 +2,12 @@
 #include "io.h"
 
 #include <assert.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 ssize_t io_pread_full(int fd, void *buf, size_t len, uint64_t off)
@@ -65,10 +69,87 @@ int io_fd_high(int fd)
     return high;
 }
 
-int io_hold_low(int held[IO_FD_FLOOR])
+/* The numbers below the floor are one resource of the process (its fd
+ * table), so the hold is one too: counted, filled by the first holder and
+ * topped up by each (a number the program freed meanwhile), let go by the
+ * last. Per-caller holds raced: while one thread held 4-9, a second found
+ * nothing free to hold, the first let go, and the second's socketpair
+ * landed at 4. Only filling and emptying run under the lock; the library
+ * call between them (a PostgreSQL connect may take seconds) does not. */
+static pthread_mutex_t io_low_mu = PTHREAD_MUTEX_INITIALIZER;
+static int io_low_users;
+static int io_low_fd[IO_FD_FLOOR];
+static int io_low_n;
+static pthread_once_t io_low_once = PTHREAD_ONCE_INIT;
+
+/* libc's statx, not the one this library exports: the numbers below the
+ * floor include the program's own files, volume files among them, and
+ * inside the preloaded library fstat, statx and syscall() are the shim's,
+ * which would take the volume file's lock (a writer holding it waits on
+ * this very upload: deadlock). RTLD_NEXT finds libc's from the preloaded
+ * library and from a tool alike. */
+typedef int (*io_statx_fn)(int, const char *, int, unsigned, struct statx *);
+static io_statx_fn io_libc_statx;
+
+static int io_ident(int fd, struct statx *sx)
 {
-    int n = 0;
-    while (n < IO_FD_FLOOR) {
+    return io_libc_statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_INO, sx);
+}
+
+static int io_is_ours(int fd)
+{
+    /* a program may have dup2'd its own file onto a held number: that one
+     * is the program's now, and closing it would lose the program's file */
+    struct statx sx;
+    return io_ident(fd, &sx) == 0 && S_ISCHR(sx.stx_mode) && sx.stx_rdev_major == 1 &&
+           sx.stx_rdev_minor == 3;
+}
+
+static void io_low_empty(void)
+{
+    while (io_low_n > 0) {
+        int fd = io_low_fd[--io_low_n];
+        if (io_is_ours(fd))
+            close(fd);
+    }
+}
+
+static void io_low_prepare(void) { pthread_mutex_lock(&io_low_mu); }
+static void io_low_parent(void) { pthread_mutex_unlock(&io_low_mu); }
+static void io_low_child(void)
+{
+    /* the holders were threads of the parent; the child's program owns
+     * its low numbers again */
+    io_low_empty();
+    io_low_users = 0;
+    pthread_mutex_init(&io_low_mu, NULL);
+}
+
+static void io_low_init(void)
+{
+    io_libc_statx = (io_statx_fn)dlsym(RTLD_NEXT, "statx");
+    if (!io_libc_statx)
+        io_libc_statx = statx;
+    pthread_atfork(io_low_prepare, io_low_parent, io_low_child);
+}
+
+static void io_low_look(struct io_low *at)
+{
+    for (int fd = 0; fd < IO_FD_FLOOR; fd++) {
+        struct statx sx;
+        int ok = io_ident(fd, &sx) == 0;
+        at->dev[fd] = ok ? makedev(sx.stx_dev_major, sx.stx_dev_minor) : 0;
+        at->ino[fd] = ok ? sx.stx_ino : 0;
+    }
+}
+
+void io_hold_low(struct io_low *was)
+{
+    assert(was);
+    pthread_once(&io_low_once, io_low_init);
+    pthread_mutex_lock(&io_low_mu);
+    io_low_users++;
+    while (io_low_n < IO_FD_FLOOR) {
         int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
             break;
@@ -76,13 +157,24 @@ int io_hold_low(int held[IO_FD_FLOOR])
             close(fd);
             break;
         }
-        held[n++] = fd;
+        io_low_fd[io_low_n++] = fd;
     }
-    return n;
+    io_low_look(was);
+    pthread_mutex_unlock(&io_low_mu);
 }
 
-void io_release_low(const int held[IO_FD_FLOOR], int n)
+int io_release_low(const struct io_low *was)
 {
-    while (n > 0)
-        close(held[--n]);
+    assert(was);
+    struct io_low now;
+    pthread_mutex_lock(&io_low_mu);
+    io_low_look(&now);
+    assert(io_low_users > 0);
+    if (io_low_users > 0 && --io_low_users == 0)
+        io_low_empty();
+    pthread_mutex_unlock(&io_low_mu);
+    for (int fd = 0; fd < IO_FD_FLOOR; fd++)
+        if (now.dev[fd] != was->dev[fd] || now.ino[fd] != was->ino[fd])
+            return 1;
+    return 0;
 }

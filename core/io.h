@@ -25,12 +25,23 @@
 #define IO_FD_FLOOR 10
 int io_fd_high(int fd);
 /* For a library that makes descriptors we cannot move (libpq's socket,
- * libcurl's wakeup socketpair): fill the free numbers below IO_FD_FLOOR
- * with /dev/null into held[] (returns how many) while it makes them, then
- * io_release_low. A program thread opening meanwhile just gets a higher
- * number. */
-int io_hold_low(int held[IO_FD_FLOOR]);
-void io_release_low(const int held[IO_FD_FLOOR], int n);
+ * libcurl's wakeup socketpair, io_uring's ring): io_hold_low fills the free
+ * numbers below IO_FD_FLOOR with /dev/null while it makes them, then
+ * io_release_low. The hold is the process's, counted: concurrent holders
+ * share it and the last one lets go, so two threads' holds cannot
+ * interleave. A program thread opening meanwhile just gets a higher
+ * number; a fork child starts with no hold.
+ * A number the program closes during the hold is free again, and the
+ * library may take it: io_release_low returns 1 when any number below the
+ * floor changed while held (was records them), and the caller whose
+ * descriptors may be there makes them again (IO_LOW_TRIES in all). */
+#define IO_LOW_TRIES 3
+struct io_low {
+    dev_t dev[IO_FD_FLOOR];
+    ino_t ino[IO_FD_FLOOR];
+};
+void io_hold_low(struct io_low *was);
+int io_release_low(const struct io_low *was);
 
 ssize_t io_pread_full(int fd, void *buf, size_t len, uint64_t off);
 ssize_t io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);

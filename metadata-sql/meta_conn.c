@@ -219,23 +219,16 @@ static int meta_connect_finish(PGconn *pg, int64_t deadline_ns)
  * (io_hold_low while connecting). */
 #define META_FD_FLOOR IO_FD_FLOOR
 
-int meta_conn_connect(struct meta_conn *c)
+/* One connection, made again without startup options when a pooler
+ * refuses them. */
+static PGconn *meta_connect_try(struct meta_conn *c, int *rc)
 {
-    assert(c->deadline_ns > 0);
-    meta_conn_drop(c);
-    int rc = meta_down_check(c->m);
-    if (rc < 0)
-        return rc;
-    if ((rc = meta_gate_acquire(c)) < 0)
-        return rc;
-    int held[META_FD_FLOOR];
-    int nheld = io_hold_low(held);
     PGconn *pg;
     for (int attempt = 0;; attempt++) {
         int options = meta_sends_options(c->m);
         pg = meta_connect_start(c->m);
-        rc = pg && PQstatus(pg) != CONNECTION_BAD ? meta_connect_finish(pg, c->deadline_ns) : -1;
-        if (rc != -1 || !options || attempt > 0 ||
+        *rc = pg && PQstatus(pg) != CONNECTION_BAD ? meta_connect_finish(pg, c->deadline_ns) : -1;
+        if (*rc != -1 || !options || attempt > 0 ||
             !strstr(PQerrorMessage(pg), "unsupported startup parameter"))
             break;
         /* PgBouncer's answer to "options": connect again without them. */
@@ -248,7 +241,30 @@ int meta_conn_connect(struct meta_conn *c)
                      "PgBouncer?); connecting without them (set SHIMFS_META_POOLER)",
                      c->m->describe);
     }
-    io_release_low(held, nheld);
+    return pg;
+}
+
+int meta_conn_connect(struct meta_conn *c)
+{
+    assert(c->deadline_ns > 0);
+    meta_conn_drop(c);
+    int rc = meta_down_check(c->m);
+    if (rc < 0)
+        return rc;
+    if ((rc = meta_gate_acquire(c)) < 0)
+        return rc;
+    PGconn *pg;
+    for (int low_try = 0;; low_try++) {
+        struct io_low was;
+        io_hold_low(&was);
+        pg = meta_connect_try(c, &rc);
+        io_release_low(&was);
+        if (!pg || rc < 0 || PQsocket(pg) >= IO_FD_FLOOR || low_try == IO_LOW_TRIES - 1)
+            break;
+        /* the program closed a low number while we held the rest, and the
+         * socket took it: a shell's dup2 there would cut the connection */
+        PQfinish(pg);
+    }
     if (!pg) {
         char why[600];
         snprintf(why, sizeof why, "cannot connect to %s: out of memory", c->m->describe);

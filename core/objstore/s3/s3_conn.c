@@ -181,10 +181,15 @@ static struct s3_lane *s3_lane_new(struct s3_conn *c)
     /* the multi handle's wakeup socketpair lives as long as the lane, at
      * numbers we cannot move afterwards: never where a shell dup2s
      * (curl_multi_poll would read the program's file) */
-    int held[IO_FD_FLOOR];
-    int nheld = io_hold_low(held);
-    l->multi = curl_multi_init();
-    io_release_low(held, nheld);
+    for (int i = 0; i < IO_LOW_TRIES; i++) {
+        struct io_low was;
+        io_hold_low(&was);
+        l->multi = curl_multi_init();
+        if (!io_release_low(&was) || !l->multi || i == IO_LOW_TRIES - 1)
+            break;
+        curl_multi_cleanup(l->multi); /* the pair may sit where the program closed */
+        l->multi = NULL;
+    }
     if (!l->easy || !l->multi) {
         if (l->multi)
             curl_multi_cleanup(l->multi);
