@@ -13,6 +13,7 @@
  * the system when the pool has been idle for a few seconds.
  */
 #include "fetch.h"
+#include "io.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -426,14 +427,29 @@ static void fetch_exit_settle(void)
  * large file reads each 4 MiB block in many small pieces, and reopening
  * (and re-checking) the cache file for every piece cost more than the
  * copy. One descriptor per thread, closed when the thread ends. */
-struct fetch_open { int fd, unchecked; dev_t dev; ino_t ino; char key[LAYOUT_KEY_MAX]; };
+struct fetch_open {
+    int fd, unchecked;
+    struct io_file_id id;
+    char key[LAYOUT_KEY_MAX];
+};
 static pthread_key_t fetch_open_key;
 static pthread_once_t fetch_open_once = PTHREAD_ONCE_INIT;
+
+/* Whether o's descriptor is still the cache file it opened: the program
+ * may have closed the number and reused it (closefrom, close_range), and
+ * the program's file is not ours to read or close. Asked of libc, not the
+ * shim (io.h). */
+static int fetch_open_same(const struct fetch_open *o)
+{
+    struct io_file_id now;
+    return o->fd >= 0 && io_file_id(o->fd, &now) == 0 && now.dev == o->id.dev &&
+           now.ino == o->id.ino;
+}
 
 static void fetch_open_free(void *p)
 {
     struct fetch_open *o = p;
-    if (o->fd >= 0)
+    if (fetch_open_same(o))
         close(o->fd);
     free(o);
 }
@@ -451,18 +467,19 @@ static ssize_t fetch_from_cache(struct volume *v, const char *key, void *buf, si
         o->fd = -1;
         (void)pthread_setspecific(fetch_open_key, o);
     }
-    struct stat st;
-    /* the host program may have closed our descriptor and reused its number:
-     * trust it only while it is still the same file */
-    if (o->fd >= 0 && (fstat(o->fd, &st) < 0 || st.st_ino != o->ino || st.st_dev != o->dev))
+    if (o->fd >= 0 && !fetch_open_same(o))
         o->fd = -1;
     if (o->fd < 0 || strcmp(o->key, key) != 0) {
         uint32_t blen;
         int unchecked = 0;
         /* this process's first use is checked on the reads themselves, in
          * the caller's buffer, instead of reading the block once more */
+        /* kept across calls: above the numbers shells pick (io.h) */
         int fd = cache_open_block_unchecked(v->cache, key, O_CLOEXEC, &blen, &unchecked);
-        if (fd < 0 || fstat(fd, &st) < 0) {
+        struct io_file_id id;
+        if (fd >= 0 && (fd = io_fd_high(fd)) < 0)
+            fd = -errno;
+        if (fd < 0 || io_file_id(fd, &id) < 0) {
             if (fd >= 0)
                 close(fd);
             return fd < 0 ? fd : -EIO;
@@ -471,8 +488,7 @@ static ssize_t fetch_from_cache(struct volume *v, const char *key, void *buf, si
             close(o->fd);
         o->fd = fd;
         o->unchecked = unchecked;
-        o->dev = st.st_dev;
-        o->ino = st.st_ino;
+        o->id = id;
         strcpy(o->key, key);
     }
     if (o->unchecked) {

@@ -82,18 +82,72 @@ static int io_low_fd[IO_FD_FLOOR];
 static int io_low_n;
 static pthread_once_t io_low_once = PTHREAD_ONCE_INIT;
 
-/* libc's statx, not the one this library exports: the numbers below the
- * floor include the program's own files, volume files among them, and
- * inside the preloaded library fstat, statx and syscall() are the shim's,
- * which would take the volume file's lock (a writer holding it waits on
- * this very upload: deadlock). RTLD_NEXT finds libc's from the preloaded
- * library and from a tool alike. */
+/* libc's functions, found past this library's own (RTLD_NEXT finds them
+ * from the preloaded library and from a tool alike); io.h says why. */
 typedef int (*io_statx_fn)(int, const char *, int, unsigned, struct statx *);
-static io_statx_fn io_libc_statx;
+typedef ssize_t (*io_write_fn)(int, const void *, size_t);
+typedef int (*io_openat_fn)(int, const char *, int, ...);
+static struct {
+    io_statx_fn statx;
+    io_write_fn write;
+    io_openat_fn openat;
+    io_syscall_fn syscall;
+} io_libc;
+static pthread_once_t io_libc_once = PTHREAD_ONCE_INIT;
+
+static void io_libc_find(void)
+{
+    io_libc.statx = (io_statx_fn)dlsym(RTLD_NEXT, "statx");
+    io_libc.write = (io_write_fn)dlsym(RTLD_NEXT, "write");
+    io_libc.openat = (io_openat_fn)dlsym(RTLD_NEXT, "openat");
+    io_libc.syscall = (io_syscall_fn)dlsym(RTLD_NEXT, "syscall");
+    /* a static tool: the names here are libc's */
+    if (!io_libc.statx)
+        io_libc.statx = statx;
+    if (!io_libc.write)
+        io_libc.write = write;
+    if (!io_libc.openat)
+        io_libc.openat = openat;
+    if (!io_libc.syscall)
+        io_libc.syscall = syscall;
+}
 
 static int io_ident(int fd, struct statx *sx)
 {
-    return io_libc_statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_INO, sx);
+    pthread_once(&io_libc_once, io_libc_find);
+    return io_libc.statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_INO, sx);
+}
+
+int io_file_id(int fd, struct io_file_id *id)
+{
+    assert(id);
+    struct statx sx;
+    if (io_ident(fd, &sx) < 0) {
+        id->dev = 0;
+        id->ino = 0;
+        return -errno;
+    }
+    id->dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+    id->ino = sx.stx_ino;
+    return 0;
+}
+
+ssize_t io_libc_write(int fd, const void *buf, size_t len)
+{
+    pthread_once(&io_libc_once, io_libc_find);
+    return io_libc.write(fd, buf, len);
+}
+
+io_syscall_fn io_libc_syscall(void)
+{
+    pthread_once(&io_libc_once, io_libc_find);
+    return io_libc.syscall;
+}
+
+int io_libc_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+    pthread_once(&io_libc_once, io_libc_find);
+    return io_libc.openat(dirfd, path, flags, mode);
 }
 
 static int io_is_ours(int fd)
@@ -127,20 +181,13 @@ static void io_low_child(void)
 
 static void io_low_init(void)
 {
-    io_libc_statx = (io_statx_fn)dlsym(RTLD_NEXT, "statx");
-    if (!io_libc_statx)
-        io_libc_statx = statx;
     pthread_atfork(io_low_prepare, io_low_parent, io_low_child);
 }
 
 static void io_low_look(struct io_low *at)
 {
-    for (int fd = 0; fd < IO_FD_FLOOR; fd++) {
-        struct statx sx;
-        int ok = io_ident(fd, &sx) == 0;
-        at->dev[fd] = ok ? makedev(sx.stx_dev_major, sx.stx_dev_minor) : 0;
-        at->ino[fd] = ok ? sx.stx_ino : 0;
-    }
+    for (int fd = 0; fd < IO_FD_FLOOR; fd++)
+        (void)io_file_id(fd, &at->id[fd]);
 }
 
 void io_hold_low(struct io_low *was)
@@ -174,7 +221,7 @@ int io_release_low(const struct io_low *was)
         io_low_empty();
     pthread_mutex_unlock(&io_low_mu);
     for (int fd = 0; fd < IO_FD_FLOOR; fd++)
-        if (now.dev[fd] != was->dev[fd] || now.ino[fd] != was->ino[fd])
+        if (now.id[fd].dev != was->id[fd].dev || now.id[fd].ino != was->id[fd].ino)
             return 1;
     return 0;
 }

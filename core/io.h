@@ -1,5 +1,6 @@
 /* io.h - whole transfers on a descriptor: the loops around read/write that
- * every module needs (short counts, EINTR), written once.
+ * every module needs (short counts, EINTR), written once; the descriptor
+ * floor; and libc's own calls for descriptors that may be the program's.
  *
  * Promises: io_pread_full returns the bytes read (fewer only at end of
  * file) or -errno; io_pwrite_full the bytes written (all of them) or
@@ -13,6 +14,26 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+/* libc's own, never the shim's: the engine sits in the preloaded library,
+ * where fstat, write, syscall() and the rest are the shim's exports, and on
+ * a program's volume descriptor they enter the file system and take the
+ * file's lock, which the thread the engine works for may hold (a writer
+ * waiting on its upload, whose failure is logged: deadlock). For a
+ * descriptor that may be the program's (a number kept across calls, the
+ * log's descriptor 2), ask these.
+ * io_file_id: fd's device and inode (0, or -errno); the others behave as
+ * libc's functions of their names. */
+struct io_file_id {
+    dev_t dev;
+    ino_t ino;
+};
+int io_file_id(int fd, struct io_file_id *id);
+ssize_t io_libc_write(int fd, const void *buf, size_t len);
+int io_libc_openat(int dirfd, const char *path, int flags, mode_t mode);
+/* libc's syscall(), for code that may not resolve symbols (a vfork child) */
+typedef long (*io_syscall_fn)(long, ...);
+io_syscall_fn io_libc_syscall(void);
 
 /* Descriptors the engine holds sit at IO_FD_FLOOR or above: shells and
  * programs pick small numbers by hand (`exec 4> file` dup2s onto 4), which
@@ -37,8 +58,7 @@ int io_fd_high(int fd);
  * descriptors may be there makes them again (IO_LOW_TRIES in all). */
 #define IO_LOW_TRIES 3
 struct io_low {
-    dev_t dev[IO_FD_FLOOR];
-    ino_t ino[IO_FD_FLOOR];
+    struct io_file_id id[IO_FD_FLOOR];
 };
 void io_hold_low(struct io_low *was);
 int io_release_low(const struct io_low *was);

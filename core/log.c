@@ -1,10 +1,18 @@
 /* log.c - one line per event to stderr or a file, filtered by SHIMFS_LOG.
  *
- * Formats into a stack buffer and emits it with a single write(2) through
- * syscall(), so a line is never interleaved with another thread's and the
- * shim can never see its own logging. Never allocates.
+ * Formats into a stack buffer and emits it with a single write(2), libc's
+ * (io_libc_write), so a line is never interleaved with another thread's and
+ * the shim never sees its own logging: through the shim's write (or its
+ * syscall(), which sends a volume descriptor's writes there) a line for a
+ * stderr redirected into the volume entered the file system from whatever
+ * thread logged, and an upload thread logging its failure waited on the
+ * lock of the writer waiting for it. Such a line goes to the descriptor's
+ * stand-in instead, as the shim's own log lines do (shim_log.c); set
+ * SHIMFS_LOG=...,file= to keep them. Never allocates.
  */
 #include "log.h"
+
+#include "io.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -13,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 static const char *const log_names[] = { "error", "warn", "info", "debug" };
@@ -39,9 +46,9 @@ void log_configure(const char *spec)
     const char *file = strstr(spec, "file=");
     if (file) {
         /* as the shim's log (shim_log.c): 0600, no symlink, no FIFO wait */
-        int fd = (int)syscall(SYS_openat, AT_FDCWD, file + 5,
-                              O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW |
-                              O_NONBLOCK | O_NOCTTY, 0600);
+        int fd = io_libc_openat(
+            AT_FDCWD, file + 5,
+            O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0600);
         if (fd >= 0)
             log_fd = fd;
     }
@@ -63,7 +70,7 @@ static void log_vemit(enum log_level level, const char *module, const char *fmt,
     if ((size_t)n >= sizeof line - 1)
         n = (int)sizeof line - 2;
     line[n++] = '\n';
-    (void)syscall(SYS_write, log_fd, line, (size_t)n);
+    (void)io_libc_write(log_fd, line, (size_t)n);
     errno = saved;
 }
 

@@ -52,6 +52,7 @@
 
 #include "agent_http.h"
 #include "config.h"
+#include "io.h"
 #include "libdir.h"
 #include "log.h"
 #include "meta.h"
@@ -101,26 +102,29 @@ struct agent_exec {
     const char *path;
     char *const *argv;
     char *const *envp;
+    io_syscall_fn sys; /* libc's syscall(), found before the clone */
 };
 
-/* The child, sharing the parent's memory until execve (CLONE_VFORK): raw
- * system calls only (the shim interposes libc's), nothing allocated, all
- * signals blocked by the parent. Its descriptors are its own copy: it
- * keeps none of them but /dev/null as 0, 1 and 2. */
+/* The child, sharing the parent's memory until execve (CLONE_VFORK): libc's
+ * raw system calls only (the shim's close would edit the parent's table
+ * of volume descriptors, shared here), nothing allocated, all signals
+ * blocked by the parent. Its descriptors are its own copy: it keeps none
+ * of them but /dev/null as 0, 1 and 2. */
 static int agent_child(void *arg)
 {
     const struct agent_exec *x = arg;
-    if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
+    io_syscall_fn sys = x->sys;
+    if (sys(SYS_close_range, 3U, ~0U, 0U) < 0)
         for (long fd = 3; fd < 4096; fd++)
-            syscall(SYS_close, fd);
-    long nul = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR);
+            sys(SYS_close, fd);
+    long nul = sys(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR);
     for (long fd = 0; nul >= 0 && fd < 3; fd++)
         if (fd != nul)
-            syscall(SYS_dup3, nul, fd, 0);
+            sys(SYS_dup3, nul, fd, 0);
     if (nul > 2)
-        syscall(SYS_close, nul);
-    syscall(SYS_execve, x->path, x->argv, x->envp);
-    syscall(SYS_exit, 127);
+        sys(SYS_close, nul);
+    sys(SYS_execve, x->path, x->argv, x->envp);
+    sys(SYS_exit, 127);
     return 127;
 }
 
@@ -169,7 +173,7 @@ static int agent_spawn(const char *path)
         free(stack);
         return -ENOMEM;
     }
-    struct agent_exec x = { path, argv, env };
+    struct agent_exec x = { path, argv, env, io_libc_syscall() };
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);

@@ -413,7 +413,9 @@ ssize_t vfs_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off
             rc = vfs_flush_locked(f);
     }
     pthread_mutex_unlock(&f->wlock);
-    return rc < 0 ? rc : (ssize_t)len;
+    /* a background upload's failure surfaces here as fsync's and close's
+     * do: EIO, not the transport's ETIMEDOUT or ECONNREFUSED */
+    return rc < 0 ? vfs_errno(rc) : (ssize_t)len;
 }
 
 /* Writeback staged some of this file's data: it is readable again once the

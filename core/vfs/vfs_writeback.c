@@ -28,8 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "io.h"
+#include "log.h"
 #include "trust.h"
 #include "vfs_internal.h"
 
@@ -280,7 +280,9 @@ int vfs_wb_stage_locked(struct vfs_file *f)
     int seq = __atomic_add_fetch(&wb->seq, 1, __ATOMIC_RELAXED);
     snprintf(path, sizeof path, "%s/%s-%020llu-%lld%09ld-%d-%d.wb", dir, vfs_eng.settings.uuid,
              (unsigned long long)f->attr.ino, (long long)ts.tv_sec, ts.tv_nsec, (int)getpid(), seq);
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    /* queued while the program runs on, read by the writeback thread: above
+     * the numbers a shell dup2s onto (io.h) */
+    int fd = io_fd_high(open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (fd < 0)
         return -errno;
     rc = flock(fd, LOCK_EX) < 0 ? -errno : wb_write_journal(fd, f);
@@ -347,7 +349,7 @@ static int wb_recover_locked(int *committed)
     for (int i = 0; i < n; i++) {
         char path[4500];
         snprintf(path, sizeof path, "%s/%s", dir, names[i] ? names[i] : "");
-        int fd = names[i] ? open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC) : -1;
+        int fd = names[i] ? io_fd_high(open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) : -1;
         if (fd >= 0 && trust_fd_check(fd, path) < 0) {
             close(fd);
             fd = -1;
