@@ -6,9 +6,10 @@
  * syscall(), which sends a volume descriptor's writes there) a line for a
  * stderr redirected into the volume entered the file system from whatever
  * thread logged, and an upload thread logging its failure waited on the
- * lock of the writer waiting for it. Such a line goes to the descriptor's
- * stand-in instead, as the shim's own log lines do (shim_log.c); set
- * SHIMFS_LOG=...,file= to keep them. Never allocates.
+ * lock of the writer waiting for it. Inside the preloaded library the
+ * shim's emit takes the line instead (log_set_emit): it knows a volume
+ * descriptor and sends such a line to the node's log file. Never
+ * allocates.
  */
 #include "log.h"
 
@@ -26,6 +27,12 @@
 static const char *const log_names[] = { "error", "warn", "info", "debug" };
 static int log_level_now = LOG_WARN;
 static int log_fd = 2;
+static void (*log_emit_fn)(const char *line, size_t len);
+
+void log_set_emit(void (*emit)(const char *line, size_t len))
+{
+    __atomic_store_n(&log_emit_fn, emit, __ATOMIC_RELEASE);
+}
 
 static int log_parse_level(const char *s, size_t n)
 {
@@ -70,7 +77,11 @@ static void log_vemit(enum log_level level, const char *module, const char *fmt,
     if ((size_t)n >= sizeof line - 1)
         n = (int)sizeof line - 2;
     line[n++] = '\n';
-    (void)io_libc_write(log_fd, line, (size_t)n);
+    void (*emit)(const char *, size_t) = __atomic_load_n(&log_emit_fn, __ATOMIC_ACQUIRE);
+    if (emit)
+        emit(line, (size_t)n);
+    else
+        (void)io_libc_write(log_fd, line, (size_t)n);
     errno = saved;
 }
 

@@ -83,6 +83,10 @@ int shim_in_vfork_child(void);
 /* Tiny logger: SHIMFS_LOG=error|warn|info|debug[,file=PATH], default warn. */
 enum shim_log_level { SHIM_LOG_ERROR, SHIM_LOG_WARN, SHIM_LOG_INFO, SHIM_LOG_DEBUG };
 void shim_log_configure(const char *spec);
+/* Where one formatted line of the shim's or the engine's goes: the
+ * SHIMFS_LOG destination, unless that descriptor is a volume file (then the
+ * node's log file, shimfs.log in SHIMFS_CACHE_DIR). Any thread; no lock. */
+void shim_log_emit(const char *line, size_t len);
 void shim_log(enum shim_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Log once per process for the given flag. */

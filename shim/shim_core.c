@@ -85,6 +85,7 @@ static int shim_core_start(void)
     if (!ops)
         return -EIO;
     shim_vfs = ops;
+    ops->log_emit(shim_log_emit);
     int rc = ops->init();
     /* vfs_init logged why; programs see EIO on volume paths */
     return rc < 0 ? -EIO : 1;

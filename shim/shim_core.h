@@ -3,7 +3,10 @@
  * (struct vfs_ops, core/vfs/vfs.h) is resolved once (one dlsym) into shim_vfs.
  *
  * Calls go through that table in one of two ways, both under the recursion
- * guard (the engine's own libc calls go straight to libc) with errno kept:
+ * guard (the engine's libc calls on this thread then pass through the
+ * shim's exports to libc; its own threads run without the guard, so what
+ * they call on a descriptor that may be the program's goes to libc by
+ * name: core/io.h) with errno kept:
  * SHIM_VFS_LOAD for calls by path, which may be a process's first touch of
  * the volume (they load the engine first and answer -EIO when it cannot be
  * loaded or initialised), and SHIM_VFS on an open file or directory (the

@@ -4,8 +4,19 @@
  * ("error", "warn", "info", "debug", optionally ",file=PATH"; default warn
  * to stderr; the file is created 0600 and never opened through a symlink:
  * then the lines stay on stderr). Never allocates; writes with the real write(2).
+ *
+ * Not into a volume file: when the destination is one (a job's
+ * `exec > /mnt/data/log 2>&1`), a line written raw to its stand-in landed
+ * out of place and overwrote the program's own bytes (by hand: "program
+ * line 2\n" lost its newline, and most debug lines vanished), and one
+ * written through the file system may wait on the very thread that logs.
+ * Such lines go to the node's log file, shimfs.log in SHIMFS_CACHE_DIR
+ * (0600, never through a symlink), where a line about a failing volume is
+ * not at that volume's mercy; raw as before only when it cannot be opened.
  */
 #include "shim.h"
+
+#include "shim_fd.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +25,7 @@
 
 static int shim_log_level = SHIM_LOG_WARN;
 static int shim_log_fd = 2;
+static int shim_log_node_fd = -2; /* -2: not opened yet; -1: cannot be */
 
 void shim_log_configure(const char *spec)
 {
@@ -55,9 +67,48 @@ static void shim_log_v(enum shim_log_level level, const char *fmt, va_list ap)
     if (len > sizeof line - 2)
         len = sizeof line - 2;
     line[len++] = '\n';
-    ssize_t w = REAL(write)(shim_log_fd, line, len);
-    (void)w;
+    shim_log_emit(line, len);
     errno = saved;
+}
+
+/* The node's log file, opened on the first line that needs it; kept at 10
+ * or above (core/io.h: where shells do not dup2). */
+static int shim_log_node(void)
+{
+    int fd = __atomic_load_n(&shim_log_node_fd, __ATOMIC_ACQUIRE);
+    if (fd != -2)
+        return fd;
+    char path[SHIM_PATH_MAX + 16];
+    int opened = -1;
+    if ((size_t)snprintf(path, sizeof path, "%s/shimfs.log", shim_cfg.cache_dir) < sizeof path)
+        opened = REAL(open)(
+            path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY,
+            0600);
+    if (opened >= 0 && opened < 10) {
+        int high = REAL(fcntl)(opened, F_DUPFD_CLOEXEC, 10);
+        REAL(close)(opened);
+        opened = high;
+    }
+    int want = -2;
+    if (!__atomic_compare_exchange_n(&shim_log_node_fd, &want, opened < 0 ? -1 : opened, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        if (opened >= 0)
+            REAL(close)(opened); /* another thread's won */
+        return want;
+    }
+    return opened < 0 ? -1 : opened;
+}
+
+void shim_log_emit(const char *line, size_t len)
+{
+    int fd = shim_log_fd;
+    if (shim_fd_peek(fd)) {
+        int node = shim_log_node();
+        if (node >= 0)
+            fd = node;
+    }
+    ssize_t w = REAL(write)(fd, line, len);
+    (void)w;
 }
 
 void shim_log(enum shim_log_level level, const char *fmt, ...)

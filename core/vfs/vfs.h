@@ -82,6 +82,10 @@ struct vfs_stats {
      * its commits invalidate the node's shared answers (volume_keep_marks).
      * Nothing when the volume is open already. */ \
     X(void, before_setuid, (void)) \
+    /* The shim's writer of the engine's log lines (log_set_emit), handed
+     * over before init so that no line of the engine's goes into a volume
+     * file. */ \
+    X(void, log_emit, (void (*emit)(const char *line, size_t len))) \
     \
     /* stat / lstat. */ \
     X(int, stat, (const char *vpath, int flags, struct stat *st, char *host, size_t hcap)) \

@@ -103,6 +103,11 @@ static __attribute__((noinline)) int vfs_engine_open(void)
     return rc;
 }
 
+void vfs_log_emit(void (*emit)(const char *line, size_t len))
+{
+    log_set_emit(emit);
+}
+
 int vfs_init(void)
 {
     return vfs_opened() ? 0 : vfs_engine_open();

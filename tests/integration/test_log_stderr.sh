@@ -9,6 +9,9 @@
 # Now the program ends within the S3 bound plus a margin, its write reports
 # the failure as EIO (it was ETIMEDOUT, where fsync and close say EIO), and
 # the node's next process still works.
+# With S3 working, the engine's lines for such a stderr go to the node's
+# log file (shimfs.log in the cache folder, 0600), and the program's file
+# holds the program's bytes only.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_services
@@ -65,5 +68,28 @@ assert_eq "writer: Input/output error" "$(head -n 1 "$TEST_SCRATCH/writer.err" 2
     "its write or close reports the frozen upload as EIO"
 check "the node's next process writes and reads the volume" \
     shim sh -c 'echo fine > "$1/after" && test "$(cat "$1/after")" = fine' _ "$VOL"
+
+# ---- S3 working: the engine's lines stay out of the program's file ----
+# its first S3 use logs "credentials from environment" at info; written to
+# the file's stand-in that line landed out of place and overwrote the
+# program's bytes (by hand: a line lost its newline)
+LINES='import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.dup2(fd, 1)
+os.dup2(fd, 2)
+os.close(fd)
+os.write(2, b"program line 1\n")
+with open(sys.argv[2], "wb") as g:
+    g.write(os.urandom(6 << 20))
+os.write(1, b"program line 2\n")'
+rm -f "$TEST_SCRATCH/cache/shimfs.log"
+check "a program logs into its own volume file while it uploads" \
+    env SHIMFS_LOG=info LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
+    SHIMFS_CACHE_DIR="$TEST_SCRATCH/cache" SHIMFS_AGENT=0 python3 -c "$LINES" "$VOL/log" "$VOL/data"
+assert_eq "$(printf 'program line 1\nprogram line 2\n' | od -An -c | tr -s ' ')" \
+    "$(shim cat "$VOL/log" | od -An -c | tr -s ' ')" "the program's file holds its own lines, whole, and nothing else"
+assert_eq 1 "$(grep -c 'info credentials: .*credentials from environment' "$TEST_SCRATCH/cache/shimfs.log" 2>/dev/null || true)" \
+    "the engine's line went to the node's log file"
+assert_eq "-rw-------" "$(stat -c %A "$TEST_SCRATCH/cache/shimfs.log" 2>/dev/null)" "which only its owner reads"
 
 test_finish
