@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int shim_log_level = SHIM_LOG_WARN;
@@ -84,6 +85,15 @@ static int shim_log_node(void)
         opened = REAL(open)(
             path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY,
             0600);
+    /* the cache folder is this user's (core/trust.h), but the file is
+     * checked anyway: one planted there by another user (writable by all)
+     * would be handed volume paths */
+    struct stat st;
+    if (opened >= 0 && (REAL(fstat)(opened, &st) != 0 || !S_ISREG(st.st_mode) ||
+                        st.st_uid != geteuid() || (st.st_mode & 077))) {
+        REAL(close)(opened);
+        opened = -1;
+    }
     if (opened >= 0 && opened < 10) {
         int high = REAL(fcntl)(opened, F_DUPFD_CLOEXEC, 10);
         REAL(close)(opened);

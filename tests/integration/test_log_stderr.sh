@@ -92,4 +92,14 @@ assert_eq 1 "$(grep -c 'info credentials: .*credentials from environment' "$TEST
     "the engine's line went to the node's log file"
 assert_eq "-rw-------" "$(stat -c %A "$TEST_SCRATCH/cache/shimfs.log" 2>/dev/null)" "which only its owner reads"
 
+# a shimfs.log another user planted (writable by all) is not written to
+if id nobody > /dev/null 2>&1; then
+    rm -f "$TEST_SCRATCH/cache/shimfs.log"
+    install -m 0666 -o nobody /dev/null "$TEST_SCRATCH/cache/shimfs.log"
+    env SHIMFS_LOG=info LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
+        SHIMFS_CACHE_DIR="$TEST_SCRATCH/cache" SHIMFS_AGENT=0 python3 -c "$LINES" "$VOL/log2" "$VOL/data2" || true
+    assert_eq 0 "$(stat -c %s "$TEST_SCRATCH/cache/shimfs.log")" "a log file planted by another user gets nothing"
+    rm -f "$TEST_SCRATCH/cache/shimfs.log"
+fi
+
 test_finish
