@@ -27,6 +27,7 @@
 #include "trust.h"
 #include "io.h"
 #include "log.h"
+#include "thread.h"
 
 void cache_queue_init(struct cache *c)
 {
@@ -116,7 +117,7 @@ static int queue_start(struct cache *c)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int r = pthread_create(&c->writer, NULL, queue_writer, c);
+    int r = thread_start(&c->writer, NULL, queue_writer, c);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r != 0)
         return -r;

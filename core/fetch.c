@@ -32,6 +32,7 @@
 #include "layout.h"
 #include "log.h"
 #include "volume.h"
+#include "thread.h"
 
 #define FETCH_RING 1024
 #define FETCH_BUCKETS 1024      /* flight hash buckets: a few flights each at most */
@@ -735,7 +736,7 @@ static void fetch_grow_pool_locked(struct volume *v)
         pthread_attr_init(&at);
         pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&at, 256 << 10);
-        int rc = pthread_create(&t, &at, fetch_worker, NULL);
+        int rc = thread_start(&t, &at, fetch_worker, NULL);
         pthread_attr_destroy(&at);
         if (rc != 0)
             break;

@@ -25,6 +25,7 @@
 #include "nodemeta.h"
 #include "objstore.h"
 #include "trust.h"
+#include "thread.h"
 
 static uint64_t volume_dev_of(const char *uuid)
 {
@@ -491,7 +492,7 @@ static int volume_encode_all(struct volume *v, const void *data, uint32_t len, s
     pthread_t t[8];
     int started = 0;
     for (; started < helpers && started < 8; started++)
-        if (pthread_create(&t[started], NULL, volume_enc_worker, &j) != 0)
+        if (thread_start(&t[started], NULL, volume_enc_worker, &j) != 0)
             break;
     volume_enc_worker(&j);
     for (int i = 0; i < started; i++)

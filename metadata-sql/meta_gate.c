@@ -18,6 +18,7 @@
  * bound. Without a gate nothing of this runs.
  */
 #include "meta_int.h"
+#include "thread.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -135,7 +136,7 @@ static void meta_gate_start_idler(struct meta *m)
         sigset_t all, old;
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old); /* no signal of the host's lands there */
-        if (pthread_create(&m->idler_thread, NULL, meta_gate_idler, m) == 0)
+        if (thread_start(&m->idler_thread, NULL, meta_gate_idler, m) == 0)
             m->idler = 1;
         pthread_sigmask(SIG_SETMASK, &old, NULL);
     }

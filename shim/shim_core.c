@@ -72,6 +72,18 @@ static int shim_core_open(void)
     return rc;
 }
 
+/* An engine thread runs with the guard raised for its whole life: its
+ * libc calls go to libc, never back into the file system (core/thread.h). */
+static void shim_core_thread_enter(void)
+{
+    shim_guard++;
+}
+
+static const struct vfs_host shim_core_host = {
+    .log_emit = shim_log_emit,
+    .thread_enter = shim_core_thread_enter,
+};
+
 static int shim_core_start(void)
 {
     void *h = dlopen(shim_cfg.core_lib, RTLD_NOW | RTLD_LOCAL);
@@ -85,7 +97,7 @@ static int shim_core_start(void)
     if (!ops)
         return -EIO;
     shim_vfs = ops;
-    ops->log_emit(shim_log_emit);
+    ops->host(&shim_core_host);
     int rc = ops->init();
     /* vfs_init logged why; programs see EIO on volume paths */
     return rc < 0 ? -EIO : 1;

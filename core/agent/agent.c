@@ -57,6 +57,7 @@
 #include "log.h"
 #include "meta.h"
 #include "nodemeta.h"
+#include "thread.h"
 
 #define AGENT_RESPAWN_NS (10 * 1000000000LL)
 #define AGENT_GIVE_UP_NS (60 * 1000000000LL)
@@ -188,7 +189,7 @@ static int agent_spawn(const char *path)
     if (pid > 0 && pthread_attr_init(&attr) == 0) {
         (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         (void)pthread_attr_setstacksize(&attr, AGENT_STACK);
-        threaded = pthread_create(&t, &attr, agent_reaper, (void *)(intptr_t)pid) == 0;
+        threaded = thread_start(&t, &attr, agent_reaper, (void *)(intptr_t)pid) == 0;
         pthread_attr_destroy(&attr);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);

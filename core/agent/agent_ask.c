@@ -30,6 +30,7 @@
 #include "io.h"
 #include "log.h"
 #include "nodemeta.h"
+#include "thread.h"
 
 #define AGENT_ASK_MAGIC 0x31515341u /* "ASQ1" */
 #define AGENT_ASK_NAME_MAX 255
@@ -254,7 +255,7 @@ int agent_server_start(struct nodemeta *nm, int workers, agent_answer_fn fn, voi
                     listen(s->fd, AGENT_ASK_BACKLOG) < 0))
         rc = -errno;
     for (int i = 0; rc == 0 && i < workers; i++) {
-        rc = -pthread_create(&s->threads[i], NULL, agent_server_main, s);
+        rc = -thread_start(&s->threads[i], NULL, agent_server_main, s);
         if (rc == 0)
             s->nthreads++;
     }

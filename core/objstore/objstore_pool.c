@@ -7,6 +7,7 @@
  * its own threads.
  */
 #include "objstore_internal.h"
+#include "thread.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -48,7 +49,7 @@ void obj_pool_run(int n, int nthreads, void (*fn)(void *arg, int i), void *arg)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     for (int t = 1; tids && t < nthreads; t++) {
-        if (pthread_create(&tids[started], NULL, obj_pool_worker, &p) != 0)
+        if (thread_start(&tids[started], NULL, obj_pool_worker, &p) != 0)
             break;          /* fewer threads is slower, not wrong */
         started++;
     }

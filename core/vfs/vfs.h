@@ -69,6 +69,16 @@ struct vfs_stats {
     int cache_on;
 };
 
+/* The shim's hooks, handed over before init (vfs_host): log_emit decides
+ * where each engine log line goes, so none goes into a volume file
+ * (log_set_emit); thread_enter runs first in every engine thread, so its
+ * libc calls are libc's and never re-enter the file system
+ * (thread_set_enter). Either may be NULL. */
+struct vfs_host {
+    void (*log_emit)(const char *line, size_t len);
+    void (*thread_enter)(void);
+};
+
 /* X(return type, NAME, (parameters)) for every vfs_NAME. Adding a call:
  * one line here and its definition in a vfs_*.c file. */
 #define VFS_CALLS(X) \
@@ -82,10 +92,9 @@ struct vfs_stats {
      * its commits invalidate the node's shared answers (volume_keep_marks).
      * Nothing when the volume is open already. */ \
     X(void, before_setuid, (void)) \
-    /* The shim's writer of the engine's log lines (log_set_emit), handed
-     * over before init so that no line of the engine's goes into a volume
-     * file. */ \
-    X(void, log_emit, (void (*emit)(const char *line, size_t len))) \
+    /* What the host (the shim) lends the engine, before init: see struct
+     * vfs_host. */ \
+    X(void, host, (const struct vfs_host *h)) \
     \
     /* stat / lstat. */ \
     X(int, stat, (const char *vpath, int flags, struct stat *st, char *host, size_t hcap)) \

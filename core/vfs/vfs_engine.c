@@ -20,6 +20,7 @@
 #include "cache.h"
 #include "fetch.h"
 #include "log.h"
+#include "thread.h"
 #include "objstore.h"
 #include "vfs_internal.h"
 
@@ -103,9 +104,10 @@ static __attribute__((noinline)) int vfs_engine_open(void)
     return rc;
 }
 
-void vfs_log_emit(void (*emit)(const char *line, size_t len))
+void vfs_host(const struct vfs_host *h)
 {
-    log_set_emit(emit);
+    log_set_emit(h ? h->log_emit : NULL);
+    thread_set_enter(h ? h->thread_enter : NULL);
 }
 
 int vfs_init(void)

@@ -29,6 +29,7 @@
 
 #include "log.h"
 #include "vfs_internal.h"
+#include "thread.h"
 
 #define VS_EXIT_WAIT_S 10
 #define VS_QUEUE VFS_SESSION_QUEUE
@@ -159,7 +160,7 @@ static void vs_start_thread_locked(void)
     vs_cond_init_locked();
     if (!vs->thread) {
         pthread_t t;
-        if (pthread_create(&t, NULL, vs_thread, NULL) == 0) {
+        if (thread_start(&t, NULL, vs_thread, NULL) == 0) {
             pthread_detach(t);
             vs->thread = 1;
         } else {

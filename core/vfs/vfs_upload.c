@@ -32,6 +32,7 @@
 
 #include "log.h"
 #include "vfs_internal.h"
+#include "thread.h"
 
 struct vfs_batch {
     struct vfs_batch *next;   /* the descriptor's batches, oldest first */
@@ -199,7 +200,7 @@ int vfs_upload_start_locked(struct vfs_file *f)
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&at, 256 << 10);
-    int started = pthread_create(&t, &at, vu_thread, b) == 0;
+    int started = thread_start(&t, &at, vu_thread, b) == 0;
     pthread_attr_destroy(&at);
     if (!started) {
         /* no thread: upload here, the writer waits as it used to */

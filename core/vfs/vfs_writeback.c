@@ -32,6 +32,7 @@
 #include "log.h"
 #include "trust.h"
 #include "vfs_internal.h"
+#include "thread.h"
 
 #define WB_MAGIC "SHMFSWB1"
 #define WB_QUEUE VFS_WB_QUEUE
@@ -235,7 +236,7 @@ static int wb_enqueue(int fd, const char *path)
         pthread_cond_wait(&wb->cond, &wb->lock);
     if (!wb->thread) {
         pthread_t t;
-        if (pthread_create(&t, NULL, wb_thread, NULL) == 0) {
+        if (thread_start(&t, NULL, wb_thread, NULL) == 0) {
             pthread_detach(t);
             wb->thread = 1;
             atexit(wb_atexit);
@@ -405,7 +406,7 @@ void vfs_wb_recover_async(void)
         found = strncmp(e->d_name, uuid, strlen(uuid)) == 0;
     closedir(d);
     pthread_t t;
-    if (found && pthread_create(&t, NULL, wb_recover_thread, NULL) == 0)
+    if (found && thread_start(&t, NULL, wb_recover_thread, NULL) == 0)
         pthread_detach(t);
 }
 
