@@ -253,6 +253,19 @@ fault_proxy() {
     read -r FP_PORT FP_CTL < "$dir/ports"
 }
 
+# A volume named $1 whose bucket is reached through faultproxy --http (so
+# fault_ctl can freeze or break S3 under it): sets META, BUCKET (the
+# bucket's own URL) and PBUCKET (the one behind the proxy).
+proxy_volume() {
+    local s3_port=${SHIMFS_TEST_S3_ENDPOINT##*:}
+    fault_proxy "$s3_port" --http
+    BUCKET=$(test_bucket)
+    PBUCKET=${BUCKET/:$s3_port\//:$FP_PORT/}
+    [ "$PBUCKET" != "$BUCKET" ] || { fail "cannot point $BUCKET at the proxy"; exit 1; }
+    META=$(test_db)
+    check "format a volume behind the proxy" "$SHIMFS_CLI" format "$1" --bucket "$PBUCKET" --meta "$META" > /dev/null
+}
+
 fault_ctl() {
     local fd reply=
     exec {fd}<>"/dev/tcp/127.0.0.1/$FP_CTL"

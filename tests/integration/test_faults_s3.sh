@@ -21,13 +21,7 @@ VOL=$PREFIX/d
 T=4                      # SHIMFS_S3_TIMEOUT, seconds
 BOUND_MS=$(( (T + 2) * 1000 ))
 
-S3_PORT=${SHIMFS_TEST_S3_ENDPOINT##*:}
-fault_proxy "$S3_PORT" --http
-BUCKET=$(test_bucket)
-PBUCKET=${BUCKET/:$S3_PORT\//:$FP_PORT/}
-[ "$PBUCKET" != "$BUCKET" ] || { fail "cannot point $BUCKET at the proxy"; exit 1; }
-META=$(test_db)
-check "format a volume behind the proxy" "$CLI" format fs3 --bucket "$PBUCKET" --meta "$META" > /dev/null
+proxy_volume fs3
 
 CACHE_N=0
 shim() {   # each run its own empty cache: reads go to S3

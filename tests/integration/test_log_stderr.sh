@@ -21,13 +21,7 @@ PREFIX=/mnt/shimfs-logerr-$$
 VOL=$PREFIX/d
 T=3                      # SHIMFS_S3_TIMEOUT, seconds
 
-S3_PORT=${SHIMFS_TEST_S3_ENDPOINT##*:}
-fault_proxy "$S3_PORT" --http
-BUCKET=$(test_bucket)
-PBUCKET=${BUCKET/:$S3_PORT\//:$FP_PORT/}
-[ "$PBUCKET" != "$BUCKET" ] || { fail "cannot point $BUCKET at the proxy"; exit 1; }
-META=$(test_db)
-check "format a volume behind the proxy" "$SHIMFS_CLI" format logerr --bucket "$PBUCKET" --meta "$META" > /dev/null
+proxy_volume logerr
 shim() {
     env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
         SHIMFS_CACHE_DIR="$TEST_SCRATCH/cache" SHIMFS_AGENT=0 \

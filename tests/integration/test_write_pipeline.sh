@@ -28,13 +28,7 @@ VOL=$PREFIX/w
 T=4
 SIG=$TEST_SCRATCH/sig
 
-S3_PORT=${SHIMFS_TEST_S3_ENDPOINT##*:}
-fault_proxy "$S3_PORT" --http
-BUCKET=$(test_bucket)
-PBUCKET=${BUCKET/:$S3_PORT\//:$FP_PORT/}
-[ "$PBUCKET" != "$BUCKET" ] || { fail "cannot point $BUCKET at the proxy"; exit 1; }
-META=$(test_db)
-check "format a volume behind the proxy" "$CLI" format wpipe --bucket "$PBUCKET" --meta "$META" > /dev/null
+proxy_volume wpipe
 
 shim() {
     env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
