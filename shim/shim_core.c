@@ -24,8 +24,6 @@ const struct vfs_ops *shim_vfs;
 static pthread_mutex_t shim_core_lock = PTHREAD_MUTEX_INITIALIZER;
 static int shim_core_state;    /* 0 not tried, 1 ready, -errno failed */
 
-static int shim_core_start(void);
-
 /* The engine's table, or NULL after one log line (a library from another
  * build has another table size). */
 static const struct vfs_ops *shim_core_table(void *h)
@@ -40,38 +38,6 @@ static const struct vfs_ops *shim_core_table(void *h)
     return ops;
 }
 
-/* Occupy the free descriptors below SHIM_CORE_LOW_FDS while the engine
- * starts, so its long-lived descriptors (database socket, cache
- * directories) land above the numbers shells and programs pick by hand
- * (`exec 3< file` would dup2 over them). Returns how many are held. */
-#define SHIM_CORE_LOW_FDS 10
-
-static int shim_core_hold_low_fds(int *held)
-{
-    int n = 0;
-    while (n < SHIM_CORE_LOW_FDS) {
-        int fd = REAL(open)("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            break;
-        if (fd >= SHIM_CORE_LOW_FDS) {
-            REAL(close)(fd);
-            break;
-        }
-        held[n++] = fd;
-    }
-    return n;
-}
-
-static int shim_core_open(void)
-{
-    int held[SHIM_CORE_LOW_FDS];
-    int nheld = shim_core_hold_low_fds(held);
-    int rc = shim_core_start();
-    for (int i = 0; i < nheld; i++)
-        REAL(close)(held[i]);
-    return rc;
-}
-
 /* An engine thread runs with the guard raised for its whole life: its
  * libc calls go to libc, never back into the file system (core/thread.h). */
 static void shim_core_thread_enter(void)
@@ -84,7 +50,10 @@ static const struct vfs_host shim_core_host = {
     .thread_enter = shim_core_thread_enter,
 };
 
-static int shim_core_start(void)
+/* Load the engine and open the volume. The engine keeps its long-lived
+ * descriptors above the numbers shells pick by hand (core/io.h: its start
+ * runs under io_hold_low). */
+static int shim_core_open(void)
 {
     void *h = dlopen(shim_cfg.core_lib, RTLD_NOW | RTLD_LOCAL);
     if (!h) {

@@ -16,6 +16,7 @@
  */
 #include "shim.h"
 
+#include "io.h"
 #include "shim_fd.h"
 
 #include <stdarg.h>
@@ -72,8 +73,8 @@ static void shim_log_v(enum shim_log_level level, const char *fmt, va_list ap)
     errno = saved;
 }
 
-/* The node's log file, opened on the first line that needs it; kept at 10
- * or above (core/io.h: where shells do not dup2). */
+/* The node's log file, opened on the first line that needs it; kept at
+ * IO_FD_FLOOR or above (core/io.h: where shells do not dup2). */
 static int shim_log_node(void)
 {
     int fd = __atomic_load_n(&shim_log_node_fd, __ATOMIC_ACQUIRE);
@@ -94,8 +95,8 @@ static int shim_log_node(void)
         REAL(close)(opened);
         opened = -1;
     }
-    if (opened >= 0 && opened < 10) {
-        int high = REAL(fcntl)(opened, F_DUPFD_CLOEXEC, 10);
+    if (opened >= 0 && opened < IO_FD_FLOOR) {
+        int high = REAL(fcntl)(opened, F_DUPFD_CLOEXEC, IO_FD_FLOOR);
         REAL(close)(opened);
         opened = high;
     }

@@ -19,6 +19,7 @@
 
 #include "cache.h"
 #include "fetch.h"
+#include "io.h"
 #include "log.h"
 #include "thread.h"
 #include "objstore.h"
@@ -84,7 +85,14 @@ static __attribute__((noinline)) int vfs_engine_open(void)
             struct shimfs_config cfg;
             config_load(&cfg);
             struct volume *v = NULL;
+            /* the volume's long-lived descriptors (the cache folders, the
+             * node's files, the database socket) land above the numbers
+             * shells pick by hand (io.h); what the program itself moves
+             * below meanwhile is its own */
+            struct io_low was;
+            io_hold_low(&was);
             rc = volume_open(&cfg, &v);
+            (void)io_release_low(&was);
             if (rc == 0) {
                 vfs_engine_attach(&vfs_eng, v);
                 o->err = 0;
