@@ -35,6 +35,7 @@
 #define CACHE_QUEUE_BYTES    (64u << 20)    /* put queue bounds: bytes ... */
 #define CACHE_QUEUE_ITEMS    256            /* ... and entries */
 #define CACHE_BATCH_ITEMS    16             /* writer batch (two SQEs each) */
+#define CACHE_PLAIN_WRITE_MAX (256u << 10)  /* buffered batches up to this: pwrite */
 #define CACHE_BATCH_BYTES    (32u << 20)
 #define CACHE_RING_ENTRIES   64
 #define CACHE_TOUCH_SECONDS  60             /* LRU mtime refreshed at most this often */
