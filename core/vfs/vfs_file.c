@@ -228,7 +228,7 @@ static void vfs_prefill_maps(const struct vfs_file *f)
     }
 }
 
-static int vfs_file_attach(struct vfs_file *f)
+static int vfs_file_attach(struct vfs_file *f, int created)
 {
     if (S_ISREG(f->attr.mode) && !(f->flags & O_PATH)) {
         int rc = 0;
@@ -248,8 +248,13 @@ static int vfs_file_attach(struct vfs_file *f)
         f->fd = vfs_memfd(S_ISDIR(f->attr.mode) ? "shimfs-dir" : "shimfs-path", f->attr.ino, f->flags);
     }
     if (f->fd >= 0 && vfs_is_writer(f)) {
-        vfs_writer_seen_locked(f, f->node_gen, 0); /* the open read the database after it */
-        int rc = vfs_map_join_node(f);
+        /* the open read the database after it; a file this open created is
+         * the create's own answer, current if no other commit of the node
+         * came between (cp's fstat of the file it just made then asks
+         * nothing: a round trip per copied file) */
+        vfs_writer_seen_locked(f, f->node_gen, created);
+        /* an inode this open created has no map on the node to join */
+        int rc = created ? 0 : vfs_map_join_node(f);
         if (rc == 0 && f->mo && (f->flags & O_TRUNC))
             rc = vfs_map_truncate(f->mo, 0); /* the truncate the open committed */
         if (rc < 0)
@@ -343,7 +348,7 @@ again:
      * then its create and its commit) */
     if (created && S_ISREG(a.mode) && a.size == 0)
         f->smap = vfs_smap_empty(&f->attr);
-    rc = vfs_file_attach(f);
+    rc = vfs_file_attach(f, created);
     if (rc < 0) {
         vfs_release(f);
         /* the inode the caches named was deleted meanwhile (a checkpoint
