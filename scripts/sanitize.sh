@@ -56,7 +56,10 @@ san_begin() {
     mkdir -p "$dir"
     chmod 1777 "$dir"
     export SHIMFS_SAN_LOG=$dir/report
-    local common="print_summary=1:halt_on_error=1:abort_on_error=0"
+    # symbolize=0: the report is written at once, as module+offset (a
+    # test's kill -9 cut a report while ASan was symbolizing its stack:
+    # CI kept only its first line); san_reports symbolizes it when shown
+    local common="print_summary=1:halt_on_error=1:abort_on_error=0:symbolize=0"
     export ASAN_OPTIONS="$common:detect_stack_use_after_return=0:strict_string_checks=0:allocator_may_return_null=1:handle_segv=1"
     export UBSAN_OPTIONS="$common:print_stacktrace=1"
     export LSAN_OPTIONS="suppressions=$SAN_ROOT/scripts/lsan.supp:print_suppressions=0"
@@ -71,7 +74,22 @@ san_reports() {
     [ -n "$(ls -A "$dir" 2>/dev/null)" ] || return 0
     for f in "$dir"/*; do
         echo "sanitizer report $f:"
-        grep -E '^(==|SUMMARY|    #[0-9]|[^ ].*runtime error)' "$f" | head -n 30
+        grep -E '^(==|SUMMARY|    #[0-9]|[^ ].*runtime error)' "$f" | head -n 30 | san_symbolize
     done | sed 's/^/    /'
     return 1
+}
+
+# Frames written unsymbolized ("#3 0x7f.. (/path/lib.so+0x1f2e3)") get
+# their function and line from addr2line (binutils); others pass as they are.
+san_symbolize() {
+    local line mod off where
+    while IFS= read -r line; do
+        if [[ $line =~ \((/[^+]+)\+(0x[0-9a-f]+)\)$ ]] && command -v addr2line > /dev/null; then
+            mod=${BASH_REMATCH[1]}
+            off=${BASH_REMATCH[2]}
+            where=$(addr2line -f -C -i -e "$mod" "$off" 2> /dev/null | paste -sd ' ' -)
+            line="$line ${where:-?}"
+        fi
+        printf '%s\n' "$line"
+    done
 }
