@@ -421,6 +421,13 @@ int nodemeta_agent_lock(struct nodemeta *nm)
 
 /* ---- files ---- */
 
+/* The name of a folder's file of kind 'd' (its snapshot) or 'x' (the
+ * delta patching it): the letter and the inode in hex. */
+static void nm_file_name(char out[32], char kind, uint64_t dir)
+{
+    snprintf(out, 32, "%c%llx", kind, (unsigned long long)dir);
+}
+
 /* Header + payload under name, atomically replacing what was there. */
 static int nm_publish(struct nodemeta *nm, const char *name, struct nm_header *h,
                       const void *payload, size_t len)
@@ -723,7 +730,7 @@ int nodemeta_dir_commit(struct nodemeta *nm, struct nodemeta_buf *b, uint64_t to
     h.token = token;
     h.entries = b->entries;
     char name[32];
-    snprintf(name, sizeof name, "d%llx", (unsigned long long)h.dir);
+    nm_file_name(name, 'd', h.dir);
     int rc = nm_publish(nm, name, &h, b->p + sizeof h, b->len - sizeof h);
     return rc;
 }
@@ -778,7 +785,7 @@ static int nm_load_delta(struct nodemeta *nm, uint64_t dir, const struct nm_head
                          struct nodemeta_snap *s)
 {
     char name[32];
-    snprintf(name, sizeof name, "x%llx", (unsigned long long)dir);
+    nm_file_name(name, 'x', dir);
     int fd = openat(nm->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return -ESTALE;
@@ -833,7 +840,7 @@ int nodemeta_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns, str
 {
     char name[32];
     struct nm_header h;
-    snprintf(name, sizeof name, "d%llx", (unsigned long long)dir);
+    nm_file_name(name, 'd', dir);
     memset(s, 0, sizeof *s);
     nodemeta_touch(nm, nodemeta_now()); /* keeps the agent serving the node */
     int rc = nm_load(nm, name, NM_KIND_DIR, dir, max_age_ns, 2, &s->p, &h);
@@ -958,7 +965,7 @@ static int nm_patch_lock(struct nodemeta *nm)
 static int nm_base_header(struct nodemeta *nm, uint64_t dir, struct nm_header *h)
 {
     char name[32];
-    snprintf(name, sizeof name, "d%llx", (unsigned long long)dir);
+    nm_file_name(name, 'd', dir);
     int fd = openat(nm->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return -ENOENT;
@@ -1003,7 +1010,7 @@ static int nm_delta_open(struct nodemeta *nm, uint64_t dir, const struct nm_head
     char name[32];
     struct nm_header h;
     struct stat st;
-    snprintf(name, sizeof name, "x%llx", (unsigned long long)dir);
+    nm_file_name(name, 'x', dir);
     int fd = openat(nm->dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     if (fd >= 0 && fstat(fd, &st) == 0 && trust_stat_ok(&st) == 0 &&
         st.st_size >= (off_t)sizeof h &&
@@ -1051,7 +1058,7 @@ int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
      * the ring. */
     char base[32];
     struct stat st;
-    snprintf(base, sizeof base, "d%llx", (unsigned long long)dir);
+    nm_file_name(base, 'd', dir);
     if (fstatat(nm->dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
         return -ENOENT;
     int lock = nm_patch_lock(nm);
@@ -1193,12 +1200,12 @@ int nodemeta_sweep_dirs(struct nodemeta *nm, int64_t before_ns, int max)
                 continue;
             gone++;
             /* its delta patches only it */
-            snprintf(other, sizeof other, "x%llx", (unsigned long long)dir);
+            nm_file_name(other, 'x', dir);
             (void)unlinkat(nm->dirfd, other, 0);
         } else if (nm_hex_name(de->d_name, 'x', &dir)) {
             /* a delta whose snapshot went (or never came) */
             struct stat st;
-            snprintf(other, sizeof other, "d%llx", (unsigned long long)dir);
+            nm_file_name(other, 'd', dir);
             if (fstatat(nm->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
                 (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec < before_ns &&
                 faccessat(nm->dirfd, other, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&

@@ -14,16 +14,21 @@ static void *test_seen(void *arg)
     return (void *)(intptr_t)test_guard;
 }
 
+/* The guard a thread started by thread_start saw, once joined. */
+static int test_guard_in_thread(const pthread_attr_t *attr)
+{
+    pthread_t t;
+    void *seen = (void *)-1;
+    ck_assert_int_eq(thread_start(&t, attr, test_seen, NULL), 0);
+    ck_assert_int_eq(pthread_join(t, &seen), 0);
+    return (int)(intptr_t)seen;
+}
+
 START_TEST(the_hook_runs_first_in_each_thread)
 {
     thread_set_enter(test_enter);
-    for (int i = 0; i < 4; i++) {
-        pthread_t t;
-        void *seen = NULL;
-        ck_assert_int_eq(thread_start(&t, NULL, test_seen, NULL), 0);
-        ck_assert_int_eq(pthread_join(t, &seen), 0);
-        ck_assert_int_eq((int)(intptr_t)seen, 1); /* raised once, for its whole life */
-    }
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(test_guard_in_thread(NULL), 1); /* raised once, for its whole life */
     ck_assert_int_eq(test_guard, 0); /* the starting thread is not touched */
     thread_set_enter(NULL);
 }
@@ -32,11 +37,7 @@ END_TEST
 START_TEST(without_a_host_threads_start_plain)
 {
     thread_set_enter(NULL);
-    pthread_t t;
-    void *seen = (void *)1;
-    ck_assert_int_eq(thread_start(&t, NULL, test_seen, NULL), 0);
-    ck_assert_int_eq(pthread_join(t, &seen), 0);
-    ck_assert_int_eq((int)(intptr_t)seen, 0);
+    ck_assert_int_eq(test_guard_in_thread(NULL), 0);
 }
 END_TEST
 
@@ -46,12 +47,8 @@ START_TEST(attributes_are_kept)
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setstacksize(&at, 256 << 10);
-    pthread_t t;
-    void *seen = NULL;
-    ck_assert_int_eq(thread_start(&t, &at, test_seen, NULL), 0);
+    ck_assert_int_eq(test_guard_in_thread(&at), 1);
     pthread_attr_destroy(&at);
-    ck_assert_int_eq(pthread_join(t, &seen), 0);
-    ck_assert_int_eq((int)(intptr_t)seen, 1);
     thread_set_enter(NULL);
 }
 END_TEST
