@@ -137,9 +137,15 @@ typedef void (*meta_dir_end_cb)(void *arg, int i, int rc);
 struct meta_change { uint64_t ino, parent, chg; uint32_t mode; int gone; };
 typedef void (*meta_change_cb)(void *arg, const struct meta_change *c);
 /* One changed name of a directory (meta_dir_changes): its inode row as it
- * is now, or a == NULL: no entry has the name now. */
+ * is now, or a == NULL: no entry has the name now. A regular file comes
+ * with its whole block map, as of the same snapshot (map[0..nmap), chunk
+ * then age order; nmap 0: no slices); nmap < 0: no map (not a regular
+ * file, or one of more than META_CHANGE_MAP_MAX slices). */
+#define META_CHANGE_MAP_MAX 256
+struct meta_slice_rec;
 typedef void (*meta_name_change_cb)(void *arg, const char *name, size_t nlen,
-                                    const struct meta_attr *a);
+                                    const struct meta_attr *a, const struct meta_slice_rec *map,
+                                    int nmap);
 
 /* meta_next_ids kinds. */
 enum meta_id_kind { META_ID_INODE = 1, META_ID_SLICE = 2 };

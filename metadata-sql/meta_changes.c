@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define CHG_MAX 16
 
@@ -251,6 +252,50 @@ int meta_changes_since(struct meta *m, uint64_t since, int limit, uint64_t *hori
     return kind1 >= limit || kind2 >= limit ? -E2BIG : rows;
 }
 
+/* Columns of MS_DIR_CHANGES. */
+enum {
+    DC_KIND,
+    DC_NAME,
+    DC_ATTR,
+    DC_CHUNK = DC_ATTR + META_NCOLS,
+    DC_POS,
+    DC_ID,
+    DC_SIZE,
+    DC_OFF,
+    DC_LEN
+};
+
+/* Rows [from, to) are one name's: its map into map (at most
+ * META_CHANGE_MAP_MAX); the count, or -1 when it has none to give. */
+static int meta_dc_map(const PGresult *r, int from, int to, const struct meta_attr *a,
+                       struct meta_slice_rec *map)
+{
+    if (!S_ISREG(a->mode) || to - from > META_CHANGE_MAP_MAX)
+        return -1;
+    int n = 0;
+    for (int i = from; i < to; i++) {
+        if (meta_r_isnull(r, i, DC_CHUNK))
+            continue; /* a file with no slices: one row of NULLs */
+        map[n++] = (struct meta_slice_rec){
+            .chunk = (uint64_t)meta_r_int(r, i, DC_CHUNK),
+            .s = { .pos = (uint32_t)meta_r_int(r, i, DC_POS),
+                   .id = (uint64_t)meta_r_int(r, i, DC_ID),
+                   .size = (uint32_t)meta_r_int(r, i, DC_SIZE),
+                   .off = (uint32_t)meta_r_int(r, i, DC_OFF),
+                   .len = (uint32_t)meta_r_int(r, i, DC_LEN) },
+        };
+    }
+    return n;
+}
+
+static int meta_dc_same_name(const PGresult *r, int a, int b)
+{
+    size_t la, lb;
+    const char *na = meta_r_bytes(r, a, DC_NAME, &la), *nb = meta_r_bytes(r, b, DC_NAME, &lb);
+    return meta_r_int(r, a, DC_KIND) == meta_r_int(r, b, DC_KIND) && la == lb &&
+           memcmp(na, nb, la) == 0;
+}
+
 int meta_dir_changes(struct meta *m, uint64_t dir, uint64_t since, int limit,
                      meta_name_change_cb cb, void *arg)
 {
@@ -263,33 +308,46 @@ int meta_dir_changes(struct meta *m, uint64_t dir, uint64_t since, int limit,
     meta_p_int(&p, (int64_t)dir);
     meta_p_int(&p, (int64_t)since);
     meta_p_int(&p, limit);
+    meta_p_int(&p, META_CHANGE_MAP_MAX + 1); /* one more: a map too big to give */
     PGresult *r;
     int rc = meta_read(m, MS_DIR_CHANGES, &p, &r);
     if (rc < 0)
         return rc;
-    int set = 0, gone = 0;
-    rc = PQnfields(r) < 2 + META_NCOLS ? -EIO : 0;
-    for (int i = 0; rc == 0 && i < PQntuples(r); i++)
-        if (meta_r_int(r, i, 0) == 2)
-            gone++;
-        else
-            set++;
+    int rows = PQntuples(r), set = 0, gone = 0;
+    rc = PQnfields(r) < DC_LEN + 1 ? -EIO : 0;
+    /* a name's rows are consecutive (the statement orders them) */
+    for (int i = 0; rc == 0 && i < rows; i++)
+        if (i == 0 || !meta_dc_same_name(r, i - 1, i)) {
+            if (meta_r_int(r, i, DC_KIND) == 2)
+                gone++;
+            else
+                set++;
+        }
+    struct meta_slice_rec *map = rc == 0 ? malloc(META_CHANGE_MAP_MAX * sizeof *map) : NULL;
+    if (rc == 0 && !map)
+        rc = -ENOMEM;
     /* the removals first: a name removed and made again since is set last */
     for (int pass = 2; rc == 0 && set < limit && gone < limit && pass >= 1; pass--)
-        for (int i = 0; i < PQntuples(r); i++) {
-            if (meta_r_int(r, i, 0) != pass)
+        for (int i = 0, j; i < rows; i = j) {
+            for (j = i + 1; j < rows && meta_dc_same_name(r, i, j); j++)
+                ;
+            if (meta_r_int(r, i, DC_KIND) != pass)
                 continue;
             size_t nlen;
-            const char *name = meta_r_bytes(r, i, 1, &nlen);
+            const char *name = meta_r_bytes(r, i, DC_NAME, &nlen);
             struct meta_attr a;
-            if (pass == 1)
-                meta_r_attr(r, i, 2, &a);
+            int nmap = -1;
+            if (pass == 1) {
+                meta_r_attr(r, i, DC_ATTR, &a);
+                nmap = meta_dc_map(r, i, j, &a, map);
+            }
             if (!name || nlen == 0 || nlen > META_NAME_MAX) {
                 rc = -EIO;
                 break;
             }
-            cb(arg, name, nlen, pass == 1 ? &a : NULL);
+            cb(arg, name, nlen, pass == 1 ? &a : NULL, nmap > 0 ? map : NULL, nmap);
         }
+    free(map);
     PQclear(r);
     if (rc < 0)
         return rc;

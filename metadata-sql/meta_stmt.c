@@ -538,18 +538,27 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
      * (schema 5, meta_dir_changes): (1, name, inode row) for each name of
      * an inode written since (every name that appears or moves comes with
      * its inode's row), (2, name, NULLs) for each name removed or renamed
-     * away since that no entry holds now; at most $3 of each kind. */
+     * away since that no entry holds now; at most $3 of each kind. A
+     * regular file's row comes once per slice of its block map (chunk,
+     * pos, id, size, off, len; at most $4 of them, oldest first per chunk),
+     * from the same snapshot as its attributes, so the node's copy of the
+     * folder keeps the map of a file another node wrote. */
     /* The folders holding a name of inode $1 (schema 5's entry_by_ino), at
      * most $2 (meta_name_parents). */
     [MS_NAME_PARENTS] = { "shimfs_name_parents",
         "SELECT parent FROM entry WHERE ino = $1::bigint LIMIT $2" },
     [MS_DIR_CHANGES] = { "shimfs_dir_changes",
-        "(SELECT 1, e.name, " COLS " FROM inode n JOIN entry e ON e.ino = n.ino "
+        "SELECT u.k, u.name, u.ino, u.mode, u.uid, u.gid, u.nlink, u.size, u.atime, u.mtime, "
+        "u.ctime, u.parent, u.rdev, s.chunk, s.pos, s.id, s.size, s.off, s.len FROM ("
+        "(SELECT 1 AS k, e.name, " COLS " FROM inode n JOIN entry e ON e.ino = n.ino "
         "WHERE n.chg >= $2::bigint::text::xid8 AND e.parent = $1::bigint LIMIT $3) "
         "UNION ALL (SELECT 2, g.name, " COLS " FROM (SELECT DISTINCT y.name FROM entry_gone y "
         "WHERE y.parent = $1::bigint AND y.chg >= $2::bigint::text::xid8 AND NOT EXISTS "
         "(SELECT 1 FROM entry x WHERE x.parent = $1::bigint AND x.name = y.name) LIMIT $3) g "
-        "LEFT JOIN inode n ON false)" },
+        "LEFT JOIN inode n ON false)) u "
+        "LEFT JOIN LATERAL (SELECT t.chunk, t.seq, t.pos, t.id, t.size, t.off, t.len FROM slice t "
+        "WHERE t.ino = u.ino AND " IS_REG("u.mode") " ORDER BY t.chunk, t.seq LIMIT $4) s ON true "
+        "ORDER BY u.k, u.name, s.chunk, s.seq" },
 
     /* ---- read routing (meta_route.c): WAL positions as bigint (binary
      * pg_lsn is 8 bytes). On the read server NULL means "not a standby":

@@ -19,9 +19,11 @@
  * server runs (the horizon waits for it); a row already reported with the
  * same transaction id is not marked again.
  *
- * A directory the node holds a big snapshot of is patched instead of
- * marked (schema 5, agent_patch_dir): its names changed since the same
- * horizon are read after the poll and appended to the snapshot's delta.
+ * A directory the node holds a snapshot of is patched instead of marked
+ * (schema 5, agent_patch_dir): its names changed since the same horizon
+ * are read after the poll, with their files' block maps, and appended to
+ * the snapshot's delta; the node's readers take the folder, and open the
+ * changed files, as if it had been read again.
  * Those rows are at least as new as the poll's snapshot, so the patched
  * snapshot is as exact as a marked one read again would be; a change they
  * show that committed after the poll's snapshot is in the next poll too,
@@ -340,11 +342,6 @@ static void agent_row_cb(void *arg, const struct meta_change *c)
  * lag by a whole ring drops them all. */
 #define AGENT_PATCH_DIR 64
 #define AGENT_PATCH_POLL 256
-/* Only snapshots of more entries than this are patched: its readers take
- * those as a listing with no block maps anyway (VFS_SNAP_MAX), where a
- * patched smaller one would lose its block maps (its files' opens would
- * each ask for theirs), and reading it again is cheap. */
-#define AGENT_PATCH_MIN 16384
 /* Files with several names whose folders one poll asks for (one query
  * each), and the names each may have; past either, the poll marks all. */
 #define AGENT_LINKS_POLL 32
@@ -358,9 +355,15 @@ struct agent_names {
     struct nodemeta_change c[2 * AGENT_PATCH_DIR];
     struct meta_attr a[2 * AGENT_PATCH_DIR];
     char name[2 * AGENT_PATCH_DIR][META_NAME_MAX + 1];
+    /* the files' block maps: name i's at maps + map_at[i] (pointed to once
+     * all came: the array grows meanwhile) */
+    size_t map_at[2 * AGENT_PATCH_DIR];
+    struct meta_slice_rec *maps;
+    size_t nmaps, maps_cap;
 };
 
-static void agent_name_cb(void *arg, const char *name, size_t nlen, const struct meta_attr *a)
+static void agent_name_cb(void *arg, const char *name, size_t nlen, const struct meta_attr *a,
+                          const struct meta_slice_rec *map, int nmap)
 {
     struct agent_names *p = arg;
     /* a file with several names: the other folders listing it are not
@@ -376,7 +379,27 @@ static void agent_name_cb(void *arg, const char *name, size_t nlen, const struct
     p->name[i][nlen] = 0;
     if (a)
         p->a[i] = *a;
-    p->c[i] = (struct nodemeta_change){ p->name[i], nlen, a ? &p->a[i] : NULL, p->same };
+    p->c[i] = (struct nodemeta_change){
+        .name = p->name[i], .nlen = nlen, .a = a ? &p->a[i] : NULL, .touch = p->same
+    };
+    if (!a || nmap < 0)
+        return; /* no map: the node's readers of that file ask for it */
+    if (p->nmaps + (size_t)nmap > p->maps_cap) {
+        size_t cap = p->maps_cap ? p->maps_cap : 256;
+        while (cap < p->nmaps + (size_t)nmap)
+            cap *= 2;
+        struct meta_slice_rec *m = realloc(p->maps, cap * sizeof *m);
+        if (!m)
+            return;
+        p->maps = m;
+        p->maps_cap = cap;
+    }
+    if (nmap > 0)
+        memcpy(p->maps + p->nmaps, map, (size_t)nmap * sizeof *map);
+    p->map_at[i] = p->nmaps;
+    p->nmaps += (size_t)nmap;
+    p->c[i].nmap = nmap;
+    p->c[i].with_map = 1;
 }
 
 /* Bring the node's snapshot of dir up to the changes since horizon since:
@@ -393,10 +416,13 @@ static void agent_name_cb(void *arg, const char *name, size_t nlen, const struct
 static int agent_patch_dir(struct meta *m, struct nodemeta *nm, uint64_t dir, uint64_t since,
                            int own_row, struct agent_names *p, int *budget)
 {
-    if (nodemeta_dir_held(nm, dir) <= AGENT_PATCH_MIN)
+    /* a folder of any size: the records carry the changed files' block
+     * maps, so the node's readers open them as files of the snapshot */
+    if (nodemeta_dir_held(nm, dir) < 0)
         return -ENOENT;
     p->dir = dir;
     p->n = p->bad = 0;
+    p->nmaps = 0;
     p->same = own_row ? 0 : 2;
     if (*budget <= 0)
         return -E2BIG;
@@ -409,6 +435,9 @@ static int agent_patch_dir(struct meta *m, struct nodemeta *nm, uint64_t dir, ui
     if (p->n == 0)
         return -ENODATA;    /* only its own attributes changed: asked again */
     *budget -= p->n;
+    for (int i = 0; i < p->n; i++)
+        if (p->c[i].with_map)
+            p->c[i].map = p->maps + p->map_at[i];
     rc = 0;
     for (int i = 0; i < p->n && rc == 0; i += 2) {
         uint64_t seq = nodemeta_mark_local(nm, &dir, 1) + 1;
@@ -466,7 +495,7 @@ static int agent_mark_new(struct agent_watch *w, struct meta *m, struct nodemeta
     }
     qsort(dirs, (size_t)n, sizeof *dirs, agent_u64_cmp);
     qsort(gone, (size_t)ng, sizeof *gone, agent_u64_cmp);
-    struct agent_names *p = malloc(sizeof *p);
+    struct agent_names *p = calloc(1, sizeof *p);
     int u = 0, budget = AGENT_PATCH_POLL;
     for (int i = 0; i < n; i++) {
         if (i && dirs[i - 1] == dirs[i])
@@ -486,6 +515,8 @@ static int agent_mark_new(struct agent_watch *w, struct meta *m, struct nodemeta
                       (unsigned long long)dirs[i], strerror(-rc));
         dirs[u++] = dirs[i];
     }
+    if (p)
+        free(p->maps);
     free(p);
     if (u)
         nodemeta_mark_remote(nm, dirs, u);

@@ -46,7 +46,7 @@
 #include <xxhash.h>
 
 #define NM_MAGIC 0x314d4e53u     /* "SNM1" */
-#define NM_VERSION 3
+#define NM_VERSION 4
 #define NM_MAX_FILE (64u << 20)
 #define NM_KIND_BLOB 1
 #define NM_KIND_DIR 2
@@ -56,9 +56,10 @@
 #define NM_TAG_GONE 0x47u
 #define NM_TAG_TOUCH 0x54u
 #define NM_TAG_SAME 0x53u /* all attributes, if the name is still that inode */
-/* a delta past this many records is left to go stale (the next lister
- * reads the folder afresh) */
-#define NM_DELTA_MAX 4096
+/* a delta past this many bytes of groups (about 5,000 changes of names
+ * without maps) is left to go stale: the next lister reads the folder
+ * afresh */
+#define NM_DELTA_BYTES (4u << 20)
 
 #define NM_RING 1024
 #define NM_RING_DIRS 6
@@ -741,32 +742,65 @@ void nodemeta_buf_free(struct nodemeta_buf *b)
     *b = (struct nodemeta_buf){ 0 };
 }
 
-/* ---- deltas: a snapshot patched with the node's own changes ----
+/* ---- deltas: a snapshot patched with changes since it was taken ----
  * File "x<dir>": a header naming the snapshot it patches (its checksum
  * and generation), then groups appended under the node's patch lock, one
- * per local commit, each { seq, records, checksum } with up to two
- * fixed-size records (a name set with its attributes, or gone). Appends
- * are one write each: a reader takes the groups that check, in order, up
- * to the first that does not (one being written), and the sequence of the
- * last one taken is what the delta covers. */
+ * per commit (the node's own, or one the agent read from the change log):
+ * { head, up to two records, their block maps, tail }, one checksum over
+ * the group. A record is a name set with its attributes (and its file's
+ * whole block map when the patcher had it: the agent has, from the same
+ * snapshot as the attributes), touched, or gone. Appends are one write
+ * each: a reader takes the groups that check, in order, up to the first
+ * that does not (one being written), and the sequence of the last one
+ * taken is what the delta covers; the tail lets a patcher find that
+ * sequence from the file's end without reading the rest. */
 #define NM_DELTA_RECS 2
 struct nm_delta_rec {
     uint32_t tag, nlen;
     struct meta_attr a;
+    /* has_map: map_len bytes of chunk records (as a snapshot's) at
+     * map_off of the group's maps (of s->delta_maps once loaded) are the
+     * file's whole block map; 0: none known, its readers ask */
+    uint32_t has_map, map_off, map_len, pad;
     char name[META_NAME_MAX + 1];
 };
-struct nm_group {
+struct nm_group_head {
     uint64_t seq;
-    uint32_t n, pad;
-    uint64_t sum; /* XXH3 of the group with sum 0 */
-    struct nm_delta_rec r[NM_DELTA_RECS];
+    uint32_t n, bytes; /* records; the whole group's bytes, tail included */
+    uint64_t sum;      /* XXH3 of the group with sum 0 */
 };
+struct nm_group_tail {
+    uint64_t seq;
+    uint32_t bytes, pad;
+};
+#define NM_MAP_BYTES_MAX \
+    ((size_t)META_CHANGE_MAP_MAX * (sizeof(struct nm_chunk) + sizeof(struct layout_slice)))
+#define NM_GROUP_MAX \
+    (sizeof(struct nm_group_head) + \
+     NM_DELTA_RECS * (sizeof(struct nm_delta_rec) + NM_MAP_BYTES_MAX) + \
+     sizeof(struct nm_group_tail))
 
-static uint64_t nm_group_sum(const struct nm_group *g)
+/* The group at p (at most avail bytes), checked: its byte count, or 0
+ * when it is not whole (being written, torn, or not a group). */
+static size_t nm_group_check(char *p, size_t avail)
 {
-    struct nm_group c = *g;
-    c.sum = 0;
-    return XXH3_64bits(&c, sizeof c);
+    struct nm_group_head hd;
+    struct nm_group_tail tl;
+    if (avail < sizeof hd + sizeof tl)
+        return 0;
+    memcpy(&hd, p, sizeof hd);
+    if (hd.n > NM_DELTA_RECS || hd.bytes > avail || hd.bytes > NM_GROUP_MAX || hd.bytes % 8 ||
+        hd.bytes < sizeof hd + hd.n * sizeof(struct nm_delta_rec) + sizeof tl)
+        return 0;
+    memcpy(&tl, p + hd.bytes - sizeof tl, sizeof tl);
+    if (tl.seq != hd.seq || tl.bytes != hd.bytes)
+        return 0;
+    struct nm_group_head zero = hd;
+    zero.sum = 0;
+    memcpy(p, &zero, sizeof zero);
+    uint64_t sum = XXH3_64bits(p, hd.bytes);
+    memcpy(p, &hd, sizeof hd);
+    return sum == hd.sum ? hd.bytes : 0;
 }
 
 /* Whether delta header h patches the snapshot with header bh. */
@@ -777,10 +811,36 @@ static int nm_delta_of(const struct nm_header *h, const struct nm_header *bh, ui
            h->rseq == bh->gen;
 }
 
+/* The records of the group at g (checked) onto out[*n..] and their maps
+ * onto maps[*mlen..]; -EBADMSG for a record that is not one. */
+static int nm_group_take(const char *g, struct nm_delta_rec *out, size_t *n, char *maps,
+                         size_t *mlen)
+{
+    struct nm_group_head hd;
+    memcpy(&hd, g, sizeof hd);
+    size_t at = sizeof hd + hd.n * sizeof(struct nm_delta_rec);
+    size_t avail = hd.bytes - at - sizeof(struct nm_group_tail);
+    for (uint32_t k = 0; k < hd.n; k++) {
+        struct nm_delta_rec r;
+        memcpy(&r, g + sizeof hd + k * sizeof r, sizeof r);
+        if (r.nlen == 0 || r.nlen > META_NAME_MAX)
+            return -EBADMSG;
+        if (r.has_map) {
+            if (r.map_off % 8 || r.map_off > avail || r.map_len > avail - r.map_off)
+                return -EBADMSG;
+            memcpy(maps + *mlen, g + at + r.map_off, r.map_len);
+            r.map_off = (uint32_t)*mlen;
+            *mlen += r.map_len;
+        }
+        out[(*n)++] = r;
+    }
+    return 0;
+}
+
 /* The delta of dir's snapshot (base header bh) that makes it current
- * again after local commits: its records into s (flat); 1 when it changes
- * names of dir (and so dir's own times), 0 when it only touches entries
- * (subfolders' times), or -ESTALE. */
+ * again after local commits: its records into s (flat, their maps in
+ * s->delta_maps); 1 when it changes names of dir (and so dir's own
+ * times), 0 when it only touches entries (subfolders' times), or -ESTALE. */
 static int nm_load_delta(struct nodemeta *nm, uint64_t dir, const struct nm_header *bh,
                          struct nodemeta_snap *s)
 {
@@ -792,16 +852,18 @@ static int nm_load_delta(struct nodemeta *nm, uint64_t dir, const struct nm_head
     struct stat st;
     struct nm_header h;
     int rc = fstat(fd, &st) < 0 || trust_stat_ok(&st) < 0 || st.st_size < (off_t)sizeof h ||
-                     st.st_size > (off_t)(sizeof h + NM_DELTA_MAX * sizeof(struct nm_group))
+                     st.st_size > (off_t)(sizeof h + NM_DELTA_BYTES)
                  ? -ESTALE
                  : 0;
-    size_t groups = rc == 0 ? ((size_t)st.st_size - sizeof h) / sizeof(struct nm_group) : 0;
-    char *p = rc == 0 ? malloc((size_t)st.st_size) : NULL;
-    struct nm_delta_rec *out =
-        rc == 0 ? malloc((groups ? groups : 1) * NM_DELTA_RECS * sizeof *out) : NULL;
-    if (rc == 0 && (!p || !out))
+    size_t size = rc == 0 ? (size_t)st.st_size : 0;
+    /* each record is in the file whole, and so is each byte of a map */
+    size_t cap = size / sizeof(struct nm_delta_rec) + 1;
+    char *p = rc == 0 ? malloc(size) : NULL;
+    struct nm_delta_rec *out = rc == 0 ? malloc(cap * sizeof *out) : NULL;
+    char *maps = rc == 0 ? malloc(size ? size : 1) : NULL;
+    if (rc == 0 && (!p || !out || !maps))
         rc = -ENOMEM;
-    if (rc == 0 && io_pread_full(fd, p, (size_t)st.st_size, 0) != st.st_size)
+    if (rc == 0 && io_pread_full(fd, p, size, 0) != (ssize_t)size)
         rc = -ESTALE;
     close(fd);
     if (rc == 0) {
@@ -810,29 +872,38 @@ static int nm_load_delta(struct nodemeta *nm, uint64_t dir, const struct nm_head
             rc = -ESTALE;
     }
     uint64_t covered = bh->gen;
-    size_t n = 0;
+    size_t n = 0, mlen = 0;
     int names = 0;
-    for (size_t i = 0; rc == 0 && i < groups; i++) {
-        struct nm_group g;
-        memcpy(&g, p + sizeof h + i * sizeof g, sizeof g);
-        if (g.sum != nm_group_sum(&g) || g.n > NM_DELTA_RECS || g.seq <= covered)
+    for (size_t o = sizeof h; rc == 0 && o < size;) {
+        size_t bytes = nm_group_check(p + o, size - o);
+        struct nm_group_head hd;
+        if (bytes)
+            memcpy(&hd, p + o, sizeof hd);
+        if (!bytes || hd.seq <= covered)
             break; /* being written, or torn: what follows is not taken */
-        covered = g.seq;
-        for (uint32_t k = 0; k < g.n; k++) {
-            names |= g.r[k].tag != NM_TAG_TOUCH && g.r[k].tag != NM_TAG_SAME;
-            out[n++] = g.r[k];
+        size_t first = n;
+        if (nm_group_take(p + o, out, &n, maps, &mlen) < 0) {
+            n = first;
+            break;
         }
+        covered = hd.seq;
+        for (size_t k = first; k < n; k++)
+            names |= out[k].tag != NM_TAG_TOUCH && out[k].tag != NM_TAG_SAME;
+        o += bytes;
     }
     free(p);
     if (rc == 0 && nm_changed_here(nm, dir, covered))
         rc = -ESTALE;
     if (rc < 0) {
         free(out);
+        free(maps);
         return rc;
     }
     s->delta = (char *)out;
     s->delta_len = n * sizeof *out;
     s->delta_pos = 0;
+    s->delta_maps = maps;
+    s->delta_maps_len = mlen;
     return names;
 }
 
@@ -910,7 +981,8 @@ void nodemeta_snap_free(struct nodemeta_snap *s)
 {
     nm_unload(s->p, NM_KIND_DIR, s->len);
     free(s->delta);
-    s->p = s->delta = NULL;
+    free(s->delta_maps);
+    s->p = s->delta = s->delta_maps = NULL;
 }
 
 int nodemeta_delta_next(struct nodemeta_snap *s, const char **name, size_t *nlen,
@@ -939,6 +1011,30 @@ void nodemeta_delta_set(struct nodemeta_snap *s, size_t pos, const struct meta_a
     r->tag = a ? NM_TAG_ENTRY : NM_TAG_GONE;
     if (a)
         r->a = *a;
+}
+
+void nodemeta_delta_take_map(struct nodemeta_snap *s, size_t pos, size_t from)
+{
+    assert(s->delta && pos + sizeof(struct nm_delta_rec) <= s->delta_len &&
+           from + sizeof(struct nm_delta_rec) <= s->delta_len);
+    struct nm_delta_rec *r = (struct nm_delta_rec *)(void *)(s->delta + pos);
+    const struct nm_delta_rec *f = (const struct nm_delta_rec *)(const void *)(s->delta + from);
+    r->has_map = f->has_map;
+    r->map_off = f->map_off;
+    r->map_len = f->map_len;
+}
+
+int nodemeta_delta_map(const struct nodemeta_snap *s, size_t pos, struct nodemeta_snap *map)
+{
+    assert(s->delta && pos + sizeof(struct nm_delta_rec) <= s->delta_len);
+    const struct nm_delta_rec *r = (const struct nm_delta_rec *)(const void *)(s->delta + pos);
+    /* (bounds checked as the delta was loaded) */
+    if (!r->has_map || (r->tag != NM_TAG_ENTRY && r->tag != NM_TAG_SAME) || !s->delta_maps)
+        return 0;
+    *map = (struct nodemeta_snap){ .p = s->delta_maps,
+                                   .pos = r->map_off,
+                                   .len = (size_t)r->map_off + r->map_len };
+    return 1;
 }
 
 /* One patcher at a time per node folder: a delta is read, extended and
@@ -1013,21 +1109,29 @@ static int nm_delta_open(struct nodemeta *nm, uint64_t dir, const struct nm_head
     nm_file_name(name, 'x', dir);
     int fd = openat(nm->dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     if (fd >= 0 && fstat(fd, &st) == 0 && trust_stat_ok(&st) == 0 &&
-        st.st_size >= (off_t)sizeof h &&
-        (st.st_size - (off_t)sizeof h) % (off_t)sizeof(struct nm_group) == 0 &&
-        io_pread_full(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && nm_delta_of(&h, bh, dir)) {
+        st.st_size >= (off_t)sizeof h && io_pread_full(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
+        nm_delta_of(&h, bh, dir)) {
         *covered = bh->gen;
         *end = st.st_size;
-        struct nm_group g;
-        if (st.st_size > (off_t)sizeof h) {
-            if (io_pread_full(fd, &g, sizeof g, st.st_size - (off_t)sizeof g) !=
-                    (ssize_t)sizeof g ||
-                g.sum != nm_group_sum(&g)) {
-                close(fd);
-                return -ESTALE; /* a torn group: left to go stale */
-            }
-            *covered = g.seq;
+        if (st.st_size == (off_t)sizeof h)
+            return fd;
+        /* the last group, found from its tail */
+        struct nm_group_tail tl;
+        size_t room = (size_t)st.st_size - sizeof h;
+        char *g = NULL;
+        int ok =
+            room >= sizeof tl &&
+            io_pread_full(fd, &tl, sizeof tl, st.st_size - (off_t)sizeof tl) ==
+                (ssize_t)sizeof tl &&
+            tl.bytes <= room && tl.bytes <= NM_GROUP_MAX && (g = malloc(tl.bytes ? tl.bytes : 1)) &&
+            io_pread_full(fd, g, tl.bytes, st.st_size - (off_t)tl.bytes) == (ssize_t)tl.bytes &&
+            nm_group_check(g, tl.bytes) == tl.bytes;
+        free(g);
+        if (!ok) {
+            close(fd);
+            return -ESTALE; /* a torn group: left to go stale */
         }
+        *covered = tl.seq;
         return fd;
     }
     if (fd >= 0)
@@ -1046,6 +1150,68 @@ static int nm_delta_open(struct nodemeta *nm, uint64_t dir, const struct nm_head
     return fd < 0 ? -errno : fd;
 }
 
+/* A change's block map as a snapshot's chunk records, onto b: 1 when it
+ * went, 0 when it has none to give (none known, too long, or not in
+ * chunk order). */
+static int nm_map_put(struct nodemeta_buf *b, const struct nodemeta_change *c)
+{
+    if (!c->a || !c->with_map || c->nmap < 0 || c->nmap > META_CHANGE_MAP_MAX ||
+        (c->nmap > 0 && !c->map))
+        return 0;
+    for (int i = 1; i < c->nmap; i++)
+        if (c->map[i].chunk < c->map[i - 1].chunk)
+            return 0;
+    for (int i = 0, j; i < c->nmap; i = j) {
+        for (j = i + 1; j < c->nmap && c->map[j].chunk == c->map[i].chunk; j++)
+            ;
+        struct nm_chunk k = { NM_TAG_CHUNK, (uint32_t)(j - i), c->map[i].chunk };
+        nm_put(b, &k, sizeof k);
+        for (int x = i; x < j; x++)
+            nm_put(b, &c->map[x].s, sizeof c->map[x].s);
+    }
+    return 1;
+}
+
+/* One delta group of commit seq for changes c[0..n), into b. */
+static void nm_group_build(struct nodemeta_buf *b, uint64_t seq, const struct nodemeta_change *c,
+                           int n)
+{
+    struct nm_group_head hd = { .seq = seq, .n = (uint32_t)n };
+    struct nm_delta_rec r[NM_DELTA_RECS];
+    memset(r, 0, sizeof r);
+    *b = (struct nodemeta_buf){ 0 };
+    nm_put(b, &hd, sizeof hd);
+    nm_put(b, r, (size_t)n * sizeof r[0]); /* filled in below */
+    size_t maps = b->len;
+    for (int i = 0; i < n; i++) {
+        assert(c[i].nlen > 0 && c[i].nlen <= META_NAME_MAX);
+        r[i].tag = !c[i].a           ? NM_TAG_GONE
+                   : c[i].touch == 2 ? NM_TAG_SAME
+                   : c[i].touch      ? NM_TAG_TOUCH
+                                     : NM_TAG_ENTRY;
+        r[i].nlen = (uint32_t)c[i].nlen;
+        if (c[i].a)
+            r[i].a = *c[i].a;
+        memcpy(r[i].name, c[i].name, c[i].nlen);
+        size_t at = b->len;
+        if (r[i].tag != NM_TAG_TOUCH && nm_map_put(b, &c[i])) {
+            r[i].has_map = 1;
+            r[i].map_off = (uint32_t)(at - maps);
+            r[i].map_len = (uint32_t)(b->len - at);
+        }
+    }
+    struct nm_group_tail tl = { .seq = seq };
+    nm_put(b, &tl, sizeof tl);
+    if (b->err)
+        return;
+    hd.bytes = tl.bytes = (uint32_t)b->len;
+    memcpy(b->p + b->len - sizeof tl, &tl, sizeof tl);
+    memcpy(b->p + sizeof hd, r, (size_t)n * sizeof r[0]);
+    memcpy(b->p, &hd, sizeof hd);
+    hd.sum = XXH3_64bits(b->p, b->len);
+    memcpy(b->p, &hd, sizeof hd);
+}
+
 int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
                        const struct nodemeta_change *c, int n)
 {
@@ -1061,9 +1227,18 @@ int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
     nm_file_name(base, 'd', dir);
     if (fstatat(nm->dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
         return -ENOENT;
+    struct nodemeta_buf g;
+    nm_group_build(&g, seq, c, n);
+    if (g.err) {
+        int err = g.err;
+        nodemeta_buf_free(&g);
+        return err;
+    }
     int lock = nm_patch_lock(nm);
-    if (lock < 0)
+    if (lock < 0) {
+        nodemeta_buf_free(&g);
         return lock;
+    }
     struct nm_header bh;
     uint64_t covered = 0;
     off_t end = 0;
@@ -1071,30 +1246,14 @@ int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
     if (rc == 0)
         rc = fd = nm_delta_open(nm, dir, &bh, &covered, &end);
     if (rc >= 0 && (!nm_patch_follows(nm, dir, covered, seq) ||
-                    end >= (off_t)(sizeof bh + NM_DELTA_MAX * sizeof(struct nm_group))))
+                    (uint64_t)end + g.len > sizeof bh + NM_DELTA_BYTES))
         rc = -ESTALE;
-    if (rc >= 0) {
-        struct nm_group g;
-        memset(&g, 0, sizeof g);
-        g.seq = seq;
-        g.n = (uint32_t)n;
-        for (int i = 0; i < n; i++) {
-            assert(c[i].nlen > 0 && c[i].nlen <= META_NAME_MAX);
-            g.r[i].tag = !c[i].a            ? NM_TAG_GONE
-                         : c[i].touch == 2 ? NM_TAG_SAME
-                         : c[i].touch      ? NM_TAG_TOUCH
-                                           : NM_TAG_ENTRY;
-            g.r[i].nlen = (uint32_t)c[i].nlen;
-            if (c[i].a)
-                g.r[i].a = *c[i].a;
-            memcpy(g.r[i].name, c[i].name, c[i].nlen);
-        }
-        g.sum = nm_group_sum(&g);
-        rc = io_pwrite_full(fd, &g, sizeof g, end) == (ssize_t)sizeof g ? 0 : -EIO;
-    }
+    if (rc >= 0)
+        rc = io_pwrite_full(fd, g.p, g.len, end) == (ssize_t)g.len ? 0 : -EIO;
     if (fd >= 0)
         close(fd);
     close(lock);
+    nodemeta_buf_free(&g);
     return rc < 0 ? rc : 0;
 }
 

@@ -27,7 +27,7 @@
  *    mark nothing. Without a live agent the stamp ages and the TTL rule
  *    above is all that is left. A change the agent marks never empties a
  *    process's own caches: it only stops extending the snapshots of that
- *    directory. A change it patches into a big snapshot instead (schema 5,
+ *    directory. A change it patches into a snapshot instead (schema 5,
  *    agent.c) is a local commit step for dir, as the node's own are: the
  *    processes drop their cached answers of dir and read the patched
  *    snapshot.
@@ -163,8 +163,10 @@ void nodemeta_buf_free(struct nodemeta_buf *b);
 struct nodemeta_snap {
     char *p;
     size_t len, pos;
-    char *delta; /* this node's changes since (nodemeta_dir_patch) */
+    char *delta; /* changes since, patched in (nodemeta_dir_patch) */
     size_t delta_len, delta_pos;
+    char *delta_maps; /* the block maps some of them carry */
+    size_t delta_maps_len;
     int64_t fetched_ns;
     int has_dir_attr;
     struct meta_attr dir_attr;
@@ -180,17 +182,23 @@ int nodemeta_snap_next(struct nodemeta_snap *s, const char **name, size_t *nlen,
                        int *n);
 void nodemeta_snap_free(struct nodemeta_snap *s);
 
-/* ---- patching a snapshot with this node's own changes ---- */
+/* ---- patching a snapshot with changes since it was taken ---- */
 /* A process that committed a namespace change in dir (local sequence seq,
  * nodemeta_mark_local's answer + 1) records the names it changed (a NULL:
  * the name is gone) in dir's delta, so the node's next reader of dir
- * takes the snapshot with the delta instead of reading the folder again.
+ * takes the snapshot with the delta instead of reading the folder again;
+ * the node agent records others' changes the same way (agent.c). A name
+ * set may carry its file's whole block map (with_map: map[0..nmap), in
+ * chunk order, at most META_CHANGE_MAP_MAX; the agent has it from the
+ * same snapshot as the attributes): the node's readers then open that
+ * file with no question, as one the snapshot holds.
  * Taken only when the delta already covers every other local commit that
  * changed dir before seq (and seq's own directories are known), else
  * -ESTALE and the snapshot goes stale as before; n <= 2 (a rename in
  * one folder), one appended group per commit (O(1): a few small file
- * operations under the node's patch lock), at most 4096 groups per
- * snapshot. A loaded snapshot whose local changes a delta covers comes
+ * operations under the node's patch lock), at most 4 MiB of groups per
+ * snapshot (about 10,000 one-name changes without maps). A loaded
+ * snapshot whose local changes a delta covers comes
  * with it (s->delta, read with nodemeta_delta_next; its directory's own
  * attributes are not given then). The TTL still counts from the
  * snapshot's question: others' changes show within it. */
@@ -203,6 +211,9 @@ struct nodemeta_change {
      * record is moot (a data commit through a descriptor, whose name may
      * have changed since its open) */
     int touch;
+    const struct meta_slice_rec *map;
+    int nmap;
+    int with_map; /* 0: no map known (the node's readers ask for it) */
 };
 int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
                        const struct nodemeta_change *c, int n);
@@ -216,7 +227,15 @@ int nodemeta_dir_held(struct nodemeta *nm, uint64_t dir);
 int nodemeta_delta_next(struct nodemeta_snap *s, const char **name, size_t *nlen,
                         struct meta_attr *a);
 /* Make the record at pos (a delta_pos before nodemeta_delta_next) a name
- * set to *a (NULL: gone): a reader folds touches into entries. */
+ * set to *a (NULL: gone): a reader folds touches into entries. Its block
+ * map stays; take_map gives it the map of the record at from instead
+ * (a later version of the same file folded into it). */
 void nodemeta_delta_set(struct nodemeta_snap *s, size_t pos, const struct meta_attr *a);
+void nodemeta_delta_take_map(struct nodemeta_snap *s, size_t pos, size_t from);
+/* The block map the record at pos carries (a name set, or set if the same
+ * inode): 1 with *map a view of its chunk records, read with
+ * nodemeta_snap_next (kind 2 only; never freed: it lives in s), 0 when it
+ * carries none (its readers ask). */
+int nodemeta_delta_map(const struct nodemeta_snap *s, size_t pos, struct nodemeta_snap *map);
 
 #endif

@@ -116,10 +116,14 @@ static int vfs_delta_sorted(struct nodemeta_snap *s, struct vfs_delta_rec **out,
                  * changed in a way this delta cannot place: not used */
                 struct vfs_delta_rec f = r[i];
                 f.pos = r[m - 1].pos;
-                if (r[m - 1].kind == 1 && vfs_delta_fold(s, &f, &r[m - 1].a))
+                if (r[m - 1].kind == 1 && vfs_delta_fold(s, &f, &r[m - 1].a)) {
                     r[m - 1].a = f.a;
-                else if (r[i].kind == 4)
+                    /* a later version of the file: its map (or none) */
+                    if (r[i].kind == 4)
+                        nodemeta_delta_take_map(s, r[m - 1].pos, r[i].pos);
+                } else if (r[i].kind == 4) {
                     break;
+                }
                 continue;
             }
             if (r[i].kind == 4 && r[m - 1].kind == 4 && r[i].a.ino != r[m - 1].a.ino)
@@ -226,7 +230,7 @@ int vfs_listing_build(uint64_t dir, int64_t at, struct nodemeta_snap *s, struct 
     }
     s->pos = start;
     l->snap = *s; /* the listing owns the records now */
-    s->p = s->delta = NULL;
+    s->p = s->delta = s->delta_maps = NULL;
     *out = l;
     return 0;
 }
@@ -275,14 +279,12 @@ int vfs_listing_find(const struct vfs_listing *l, const char *name, size_t nlen,
     return vfs_listing_index(l, name, nlen, a) < 0 ? -ENOENT : 0;
 }
 
-/* Entry i's block maps into d when the snapshot's record holds them: not
- * for a name this node's delta set or touched (vfs_listing_build points
- * those at the delta, whose records carry no maps), so the snapshot's
- * record is the version the listing gives. 1 when maps came. */
+/* Entry i's block maps into d when its record holds them: the
+ * snapshot's, or a delta record's that carries its file's map (the agent's
+ * records of others' changes do; this node's own carry none, and their
+ * files' opens ask). 1 when maps came. */
 static int vfs_listing_entry_maps(const struct vfs_listing *l, uint32_t i, struct vfs_dirmaps *d)
 {
-    if (l->off[i] & VFS_LISTING_DELTA)
-        return 0;
     struct nodemeta_snap s = l->snap;
     const char *name;
     size_t nlen;
@@ -290,6 +292,20 @@ static int vfs_listing_entry_maps(const struct vfs_listing *l, uint32_t i, struc
     uint64_t chunk;
     const struct layout_slice *sl;
     int n;
+    if (l->off[i] & VFS_LISTING_DELTA) {
+        s.delta_pos = l->off[i] & ~VFS_LISTING_DELTA;
+        if (nodemeta_delta_next(&s, &name, &nlen, &a) != 1 || !S_ISREG(a.mode) ||
+            !nodemeta_delta_map(&l->snap, l->off[i] & ~VFS_LISTING_DELTA, &s))
+            return 0;
+        int maps = 0;
+        while (nodemeta_snap_next(&s, &name, &nlen, &next, &chunk, &sl, &n) == 2) {
+            int rc = vfs_dirmaps_add(d, &a, chunk, sl, n);
+            if (rc < 0)
+                return rc;
+            maps = 1;
+        }
+        return maps;
+    }
     s.pos = l->off[i];
     if (nodemeta_snap_next(&s, &name, &nlen, &a, &chunk, &sl, &n) != 1 || !S_ISREG(a.mode))
         return 0;
@@ -324,7 +340,7 @@ int vfs_listing_maps(const struct vfs_listing *l, const char *name, size_t nlen,
 
 size_t vfs_listing_bytes(const struct vfs_listing *l)
 {
-    return l->snap.len + l->snap.delta_len + (size_t)l->n * sizeof *l->off;
+    return l->snap.len + l->snap.delta_len + l->snap.delta_maps_len + (size_t)l->n * sizeof *l->off;
 }
 
 struct vfs_listing *vfs_listing_get(struct vfs_listing *l)

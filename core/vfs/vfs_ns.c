@@ -222,7 +222,9 @@ static void vfs_patch_parent(uint64_t seq, const struct vfs_parent *p, int64_t t
         return;
     struct meta_attr a = p->dir;
     a.mtime_ns = a.ctime_ns = time_ns;
-    struct nodemeta_change c = { slash + 1, strlen(slash + 1), &a, 1 };
+    struct nodemeta_change c = {
+        .name = slash + 1, .nlen = strlen(slash + 1), .a = &a, .touch = 1
+    };
     vfs_snap_patch(seq, p->dir.parent, &c, 1);
 }
 
@@ -231,7 +233,7 @@ static void vfs_patch_parent(uint64_t seq, const struct vfs_parent *p, int64_t t
  * process's caches. */
 static void vfs_created(struct vfs_parent *p, const struct meta_attr *a)
 {
-    struct nodemeta_change c = { p->name, p->nlen, a, 0 };
+    struct nodemeta_change c = { .name = p->name, .nlen = p->nlen, .a = a, .touch = 0 };
     uint64_t seq = mcache_take_commit();
     vfs_snap_patch(seq, p->dir.ino, &c, 1);
     if (!S_ISDIR(a->mode))
@@ -407,7 +409,7 @@ static int vfs_remove(const char *vpath, int dir, char *host, size_t hcap)
     (void)mcache_take_commit();
     rc = meta_unlink(vfs_eng.meta, p.dir.ino, p.name, p.nlen, dir, keep, &removed);
     if (rc == 0) { /* a failed unlink (ENOTEMPTY ...) left the name there */
-        struct nodemeta_change c = { p.name, p.nlen, NULL, 0 };
+        struct nodemeta_change c = { .name = p.name, .nlen = p.nlen, .a = NULL, .touch = 0 };
         uint64_t seq = mcache_take_commit();
         vfs_snap_patch(seq, p.dir.ino, &c, 1);
         if (!dir)
@@ -446,8 +448,8 @@ static void vfs_rename_patch(const struct vfs_parent *a, const struct vfs_parent
     moved.ctime_ns = ctime_ns;
     if (moved.parent)
         moved.parent = b->dir.ino;
-    struct nodemeta_change c[2] = { { a->name, a->nlen, NULL, 0 },
-                                    { b->name, b->nlen, &moved, 0 } };
+    struct nodemeta_change c[2] = { { .name = a->name, .nlen = a->nlen },
+                                    { .name = b->name, .nlen = b->nlen, .a = &moved } };
     if (a->dir.ino == b->dir.ino && a->nlen == b->nlen && memcmp(a->name, b->name, a->nlen) == 0)
         return; /* nothing moved */
     if (a->dir.ino == b->dir.ino) {

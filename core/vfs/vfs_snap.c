@@ -227,7 +227,9 @@ void vfs_snap_patch_name(uint64_t seq, uint64_t dir, const char *canon, const st
     const char *slash = canon ? strrchr(canon, '/') : NULL;
     if (!seq || !dir || !slash || !slash[1])
         return;
-    struct nodemeta_change c = { slash + 1, strlen(slash + 1), a, touch };
+    struct nodemeta_change c = {
+        .name = slash + 1, .nlen = strlen(slash + 1), .a = a, .touch = touch
+    };
     vfs_snap_patch(seq, dir, &c, 1);
 }
 

@@ -211,12 +211,23 @@ END_TEST
 
 /* ---- the names of one directory (schema 5) ---- */
 
-struct names { int n; char name[16][16]; int gone[16]; struct meta_attr a[16]; };
+struct names {
+    int n;
+    char name[16][16];
+    int gone[16];
+    struct meta_attr a[16];
+    int nmap[16];
+    struct meta_slice_rec map[16][2];
+};
 
-static void names_cb(void *arg, const char *name, size_t nlen, const struct meta_attr *a)
+static void names_cb(void *arg, const char *name, size_t nlen, const struct meta_attr *a,
+                     const struct meta_slice_rec *map, int nmap)
 {
     struct names *s = arg;
     ck_assert_int_lt(s->n, 16);
+    s->nmap[s->n] = nmap;
+    for (int i = 0; i < nmap && i < 2; i++)
+        s->map[s->n][i] = map[i];
     ck_assert_uint_lt(nlen, 16);
     memcpy(s->name[s->n], name, nlen);
     s->name[s->n][nlen] = 0;
@@ -243,7 +254,7 @@ START_TEST(test_dir_changes)
     mk(m, d, "f2", S_IFREG | 0644);
     mk(m, d, "f4", S_IFREG | 0644);
     uint64_t f5 = mk(m, d, "f5", S_IFREG | 0644);
-    mk(m, d, "f6", S_IFREG | 0644);
+    uint64_t f6 = mk(m, d, "f6", S_IFREG | 0644);
     mk(m, d, "f7", S_IFREG | 0644);
     uint64_t h0 = 0;
     struct seen s0 = { 0 };
@@ -260,6 +271,15 @@ START_TEST(test_dir_changes)
     ck_assert_int_eq(meta_rename(m, d, "f6", 2, d, "f7", 2, 0), 0);          /* over a name */
     ck_assert_int_eq(meta_unlink(m, d, "f4", 2, 0, 0, NULL), 0);            /* gone, then back */
     uint64_t f4b = mk(m, d, "f4", S_IFREG | 0644);
+    /* data written to a file: its map comes with its row (two slices of
+     * two chunks, in chunk order) */
+    struct meta_slice_rec w[2] = { { 1, { 0, 77, 100, 0, 100 } }, { 0, { 5, 78, 50, 0, 50 } } };
+    ck_assert_int_eq(meta_write(m, f3, w, 2, (UINT64_C(1) << 26) + 100, 1, 0, NULL), 0);
+    /* one of more slices than a map may carry: no map (readers ask) */
+    struct meta_slice_rec many[META_CHANGE_MAP_MAX + 1];
+    for (int i = 0; i <= META_CHANGE_MAP_MAX; i++)
+        many[i] = (struct meta_slice_rec){ 0, { (uint32_t)i, 1000 + (uint64_t)i, 1, 0, 1 } };
+    ck_assert_int_eq(meta_write(m, f6, many, META_CHANGE_MAP_MAX + 1, 300, 1, 0, NULL), 0);
     memset(&s, 0, sizeof s);
     ck_assert_int_eq(meta_dir_changes(m, d, h0, 100, names_cb, &s), 8);
     ck_assert_int_ge(names_find(&s, "f1", 1), 0);
@@ -271,6 +291,17 @@ START_TEST(test_dir_changes)
     ck_assert_int_ge(i3, 0);
     ck_assert_uint_eq(s.a[i3].ino, f3);
     ck_assert_uint_eq(s.a[i3].parent, d);
+    ck_assert_int_eq(s.nmap[i3], 2);
+    ck_assert_uint_eq(s.map[i3][0].chunk, 0);
+    ck_assert_uint_eq(s.map[i3][0].s.id, 78);
+    ck_assert_uint_eq(s.map[i3][0].s.pos, 5);
+    ck_assert_uint_eq(s.map[i3][1].chunk, 1);
+    ck_assert_uint_eq(s.map[i3][1].s.id, 77);
+    ck_assert_uint_eq(s.map[i3][1].s.len, 100);
+    /* a file with no slices: an empty map; a name gone: none */
+    ck_assert_int_eq(s.nmap[i5], 0);
+    ck_assert_int_eq(s.nmap[names_find(&s, "f2", 1)], -1);
+    ck_assert_int_eq(s.nmap[names_find(&s, "f7", 0)], -1);
     ck_assert_int_ge(i5, 0);
     ck_assert_uint_eq(s.a[i5].mode & 07777, 0600);
     /* a name removed and made again: its row, and no removal after it */

@@ -11,7 +11,11 @@
 #  - a removed name never shows again on B, even while the agent vouches
 #    for the patched snapshot;
 #  - a storm of renames and creates on A, B listing meanwhile: at the end
-#    B's listing equals the database's.
+#    B's listing equals the database's;
+#  - a small folder (2,000 entries) too: A writes files in it and B's next
+#    process reads them with no PostgreSQL round trip and no entry read
+#    again (the agent's patch carries the files' block maps; before, B's
+#    agent marked a folder that small and the next reader re-listed it).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_services
@@ -27,6 +31,9 @@ export SHIMFS_ATTR_TTL=2 SHIMFS_ENTRY_TTL=2 SHIMFS_NEGATIVE_TTL=2 SHIMFS_AGENT_I
 
 test_volume remotepatch
 "$TEST_ROOT/scripts/meta-tree.sh" "$META" flat big 20000 1000000
+# (made before B lists the root: the root's own attributes then stay in
+# B's snapshot of it, which a change of the root's names would drop)
+"$TEST_ROOT/scripts/meta-tree.sh" "$META" flat small 2000 1100000
 # nothing but the test's processes reads the tables meanwhile
 psql "$META" -XAtq -c "ALTER TABLE inode SET (autovacuum_enabled = false); ALTER TABLE entry SET (autovacuum_enabled = false)"
 
@@ -71,6 +78,7 @@ shimb ls -f "$PREFIX" > /dev/null
 # would be counted below as a re-list's)
 SHIMFS_AGENT_ASK=0 shimb ls -f "$PREFIX/big" > "$TEST_SCRATCH/first"
 assert_eq 20002 "$(wc -l < "$TEST_SCRATCH/first")" "node B lists the 20,000-entry folder whole"
+SHIMFS_AGENT_ASK=0 shimb ls -f "$PREFIX/small" > "$TEST_SCRATCH/small0"
 shima ls -f "$PREFIX/big" > /dev/null
 
 # --- A changes it ---
@@ -124,6 +132,38 @@ if [[ "$seen" =~ ^1*0+$ ]]; then pass "a name removed on A goes on B within the 
 else fail "a name removed on A, seen on B every half second: $seen"; fi
 shimb ls -f "$PREFIX/big" > "$TEST_SCRATCH/after_rm"
 assert_eq 0 "$(grep -cx g000010 "$TEST_SCRATCH/after_rm" || true)" "and B's listing has it no more"
+
+# --- a small folder: patched too, block maps included ---
+assert_eq 2002 "$(wc -l < "$TEST_SCRATCH/small0")" "node B lists the 2,000-entry folder"
+patched0=$(grep -c 'patched [1-9]' "$NODEB/agent.log" || true)
+# files of 100 KiB (objects, not inline: B reads their bytes from the
+# bucket, never from the database): two new, one written over, one
+# renamed after it was written
+head -c 102400 /dev/urandom > "$TEST_SCRATCH/d1"
+head -c 102400 /dev/urandom > "$TEST_SCRATCH/d2"
+head -c 150000 /dev/urandom > "$TEST_SCRATCH/d3"
+shima cp "$TEST_SCRATCH/d1" "$PREFIX/small/new1"
+shima cp "$TEST_SCRATCH/d2" "$PREFIX/small/g000004"
+shima cp "$TEST_SCRATCH/d3" "$PREFIX/small/tmp3"
+shima mv "$PREFIX/small/tmp3" "$PREFIX/small/new3"
+sleep 2.5
+r0=$(entry_rows)
+round_trips cat "$PREFIX/small/new1" "$PREFIX/small/g000004" "$PREFIX/small/new3"
+rows=$(($(entry_rows) - r0))
+# the database's words: a statement name, or a connection's start
+pg=$(grep -c 'shimfs_\|database' "$TEST_SCRATCH/sends" || true)
+assert_files_equal <(cat "$TEST_SCRATCH/d1" "$TEST_SCRATCH/d2" "$TEST_SCRATCH/d3") "$TEST_SCRATCH/out" \
+    "B reads the bytes A wrote in the small folder"
+assert_eq 0 "$pg" "with no PostgreSQL round trip (maps from the agent's patch)"
+if [ "$rows" -lt 500 ]; then
+    pass "and B read no entry of the small folder again ($rows entry rows read)"
+else
+    fail "B re-listed the small folder: $rows entry rows read"
+fi
+check "B's agent patched the small folder" test "$(grep -c 'patched [1-9]' "$NODEB/agent.log" || true)" -gt "$patched0"
+shimb ls -f "$PREFIX/small" > "$TEST_SCRATCH/small1"
+assert_files_equal <(psql "$META" -XAtq -c "SELECT convert_from(e.name, 'UTF8') FROM entry e WHERE e.parent = 1100000" | LC_ALL=C sort) \
+    <(names "$TEST_SCRATCH/small1") "B's listing of the small folder equals the database's"
 
 # --- a storm of renames and creates on A while B lists ---
 STORM_PY='

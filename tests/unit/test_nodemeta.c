@@ -567,16 +567,17 @@ START_TEST(test_dir_delta)
     struct meta_attr nw = attr(20, 0100644, 0), zz = attr(12, 0100600, 0);
     uint64_t seq = nodemeta_mark_local(nm, &d7, 1) + 1;
     ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), -ESTALE); /* not patched yet */
-    struct nodemeta_change c1 = { "new", 3, &nw, 0 };
+    struct nodemeta_change c1 = { .name = "new", .nlen = 3, .a = &nw, .touch = 0 };
     ck_assert_int_eq(nodemeta_dir_patch(nm, 7, seq, &c1, 1), 0);
     seq = nodemeta_mark_local(nm, &d7, 1) + 1;
-    struct nodemeta_change c2[2] = { { "z", 1, NULL, 0 }, { "zz", 2, &zz, 0 } };
+    struct nodemeta_change c2[2] = { { .name = "z", .nlen = 1 },
+                                     { .name = "zz", .nlen = 2, .a = &zz } };
     ck_assert_int_eq(nodemeta_dir_patch(nm, 7, seq, c2, 2), 0);
     /* a commit in another folder needs nothing; one touching "sub" is taken */
     nodemeta_mark_local(nm, &d8, 1);
     seq = nodemeta_mark_local(nm, d78, 2) + 1;
     struct meta_attr sub = attr(11, 040700, 0);
-    struct nodemeta_change c3 = { "sub", 3, &sub, 1 };
+    struct nodemeta_change c3 = { .name = "sub", .nlen = 3, .a = &sub, .touch = 1 };
     ck_assert_int_eq(nodemeta_dir_patch(nm, 7, seq, &c3, 1), 0);
     ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), 0);
     ck_assert_ptr_nonnull(s.delta);
@@ -632,6 +633,134 @@ START_TEST(test_dir_delta)
 }
 END_TEST
 
+/* The x7 delta file of the node folder under dir. */
+static void delta_path(const char *dir, char *path, size_t cap)
+{
+    char m[512];
+    snprintf(m, sizeof m, "%s/meta", dir);
+    DIR *md = opendir(m);
+    ck_assert_ptr_nonnull(md);
+    struct dirent *de;
+    while ((de = readdir(md)))
+        if (de->d_name[0] != '.')
+            snprintf(path, cap, "%s/meta/%s/x7", dir, de->d_name);
+    closedir(md);
+}
+
+/* The chunks and slice ids of the map record pos carries: "c0:1,2 c3:9 ",
+ * or "none". */
+static void map_str(struct nodemeta_snap *s, size_t pos, char *out, size_t cap)
+{
+    struct nodemeta_snap m;
+    if (!nodemeta_delta_map(s, pos, &m)) {
+        snprintf(out, cap, "none");
+        return;
+    }
+    const char *name;
+    size_t nlen, used = 0;
+    struct meta_attr a;
+    uint64_t chunk;
+    const struct layout_slice *sl;
+    int n, k;
+    out[0] = '\0';
+    while ((k = nodemeta_snap_next(&m, &name, &nlen, &a, &chunk, &sl, &n)) == 2) {
+        used += (size_t)snprintf(out + used, cap - used, "c%llu:", (unsigned long long)chunk);
+        for (int i = 0; i < n; i++)
+            used += (size_t)snprintf(out + used, cap - used, "%s%llu", i ? "," : "",
+                                     (unsigned long long)sl[i].id);
+        used += (size_t)snprintf(out + used, cap - used, " ");
+    }
+    ck_assert_int_eq(k, 0);
+}
+
+/* Records may carry their files' block maps (the agent's patches of other
+ * nodes' changes): a reader gets each record's own, a fold moves a later
+ * version's onto the record it folds into, and a damaged map byte spoils
+ * its group as a damaged name would. */
+START_TEST(test_dir_delta_maps)
+{
+    char *dir = tmpdir();
+    struct nodemeta *nm;
+    ck_assert_int_eq(nodemeta_open(dir, CONN, &nm), 0);
+    struct nodemeta_buf b;
+    build(nm, nodemeta_gen(nm), nodemeta_now(), &b);
+    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
+    nodemeta_buf_free(&b);
+    uint64_t d7 = 7;
+    struct meta_attr f = attr(30, 0100644, 300), g = attr(31, 0100644, 0),
+                     f2 = attr(30, 0100644, 400);
+    struct meta_slice_rec map[3] = { { 0, { 0, 201, 100, 0, 100 } },
+                                     { 0, { 100, 202, 100, 0, 100 } },
+                                     { 3, { 0, 209, 100, 0, 100 } } };
+    /* group 1: "f" with its map, "g" with none; group 2: "g2" with an
+     * empty map (a file with no slices), "u" whose map is out of chunk
+     * order (not taken); group 3: "f" again, same inode, a new map */
+    uint64_t seq = nodemeta_mark_local(nm, &d7, 1) + 1;
+    struct nodemeta_change c1[2] = {
+        { .name = "f", .nlen = 1, .a = &f, .map = map, .nmap = 3, .with_map = 1 },
+        { .name = "g", .nlen = 1, .a = &g },
+    };
+    ck_assert_int_eq(nodemeta_dir_patch(nm, 7, seq, c1, 2), 0);
+    struct meta_slice_rec back[2] = { map[2], map[0] };
+    seq = nodemeta_mark_local(nm, &d7, 1) + 1;
+    struct nodemeta_change c2[2] = {
+        { .name = "g2", .nlen = 2, .a = &g, .map = NULL, .nmap = 0, .with_map = 1 },
+        { .name = "u", .nlen = 1, .a = &g, .map = back, .nmap = 2, .with_map = 1 },
+    };
+    ck_assert_int_eq(nodemeta_dir_patch(nm, 7, seq, c2, 2), 0);
+    seq = nodemeta_mark_local(nm, &d7, 1) + 1;
+    struct nodemeta_change c3 = {
+        .name = "f", .nlen = 1, .a = &f2, .touch = 2, .map = map + 2, .nmap = 1, .with_map = 1
+    };
+    ck_assert_int_eq(nodemeta_dir_patch(nm, 7, seq, &c3, 1), 0);
+
+    struct nodemeta_snap s;
+    char got[256];
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), 0);
+    size_t rec = s.delta_len / 5; /* records are of one size in memory */
+    ck_assert_uint_eq(s.delta_len % 5, 0);
+    map_str(&s, 0, got, sizeof got);
+    ck_assert_str_eq(got, "c0:201,202 c3:209 ");
+    map_str(&s, rec, got, sizeof got);
+    ck_assert_str_eq(got, "none");
+    map_str(&s, 2 * rec, got, sizeof got);
+    ck_assert_str_eq(got, "");
+    map_str(&s, 3 * rec, got, sizeof got);
+    ck_assert_str_eq(got, "none");
+    map_str(&s, 4 * rec, got, sizeof got);
+    ck_assert_str_eq(got, "c3:209 ");
+    /* the later version folded into the first record takes its map */
+    nodemeta_delta_set(&s, 0, &f2);
+    nodemeta_delta_take_map(&s, 0, 4 * rec);
+    map_str(&s, 0, got, sizeof got);
+    ck_assert_str_eq(got, "c3:209 ");
+    nodemeta_delta_take_map(&s, 0, rec);
+    map_str(&s, 0, got, sizeof got);
+    ck_assert_str_eq(got, "none");
+    nodemeta_snap_free(&s);
+
+    /* a byte of the last group's map damaged: that group is not taken, and
+     * the commit it recorded leaves the snapshot stale */
+    char path[512];
+    delta_path(dir, path, sizeof path);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    FILE *fp = fopen(path, "r+");
+    ck_assert_ptr_nonnull(fp);
+    /* the map's slice id, just before the group's 16-byte tail */
+    ck_assert_int_eq(fseek(fp, st.st_size - 16 - 24, SEEK_SET), 0);
+    ck_assert_int_eq(fputc(0x77, fp), 0x77);
+    fclose(fp);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), -ESTALE);
+    /* and no patch goes after a damaged group */
+    seq = nodemeta_mark_local(nm, &d7, 1) + 1;
+    ck_assert_int_eq(nodemeta_dir_patch(nm, 7, seq, &c3, 1), -ESTALE);
+    nodemeta_close(nm);
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+END_TEST
+
 /* The agent's sweep of walk answers: old ones of the kind go, young ones
  * and every other file of the folder stay, at most max a sweep. */
 START_TEST(test_sweep)
@@ -675,6 +804,7 @@ int main(void)
     tcase_add_test(t, test_local_marks);
     tcase_add_test(t, test_agent_vouches);
     tcase_add_test(t, test_dir_delta);
+    tcase_add_test(t, test_dir_delta_maps);
     tcase_add_test(t, test_sweep);
     tcase_add_test(t, test_sweep_dirs);
     suite_add_tcase(s, t);
