@@ -164,6 +164,20 @@ check "B's agent patched the small folder" test "$(grep -c 'patched [1-9]' "$NOD
 shimb ls -f "$PREFIX/small" > "$TEST_SCRATCH/small1"
 assert_files_equal <(psql "$META" -XAtq -c "SELECT convert_from(e.name, 'UTF8') FROM entry e WHERE e.parent = 1100000" | LC_ALL=C sort) \
     <(names "$TEST_SCRATCH/small1") "B's listing of the small folder equals the database's"
+# new processes on A, one after another, each copying a file into the
+# small folder (A holds no listing of it): A's agent answers their walks
+# by name once it knows the folder is past its first 1,024 entries, where
+# it read those 1,024 rows again for every process past the TTL (4
+# copies: about 4,100 rows; at most one such read now)
+sleep 1.5
+r0=$(entry_rows)
+for i in 1 2 3 4; do shima cp "$TEST_SCRATCH/d1" "$PREFIX/small/more$i"; sleep 2.2; done
+rows=$(($(entry_rows) - r0))
+if [ "$rows" -lt 2000 ]; then
+    pass "4 new processes copying into it on A, a TTL apart, read $rows entry rows (not the folder's first 1,024 each)"
+else
+    fail "4 new processes copying into the small folder on A, a TTL apart, read $rows entry rows"
+fi
 
 # --- a storm of renames and creates on A while B lists ---
 STORM_PY='
