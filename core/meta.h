@@ -392,10 +392,13 @@ struct meta_conn_gate {
      * so the calls in order bring a listing of dir taken before the
      * horizon's changes to the state of that snapshot. A file with
      * several names comes with its row (parent 0): the caller decides.
-     * Returns how many; -E2BIG when limit or more of a kind matched (no
-     * callback ran); -EOPNOTSUPP on a volume older than schema 5. */ \
+     * self (optional) gets dir's own row from the same snapshot (ino 0:
+     * dir is gone). Returns how many; -E2BIG when limit or more of a kind
+     * matched (no callback ran); -EOPNOTSUPP on a volume older than
+     * schema 5. */ \
     X(dir_changes, (struct meta *m, uint64_t dir, uint64_t since, int limit, \
-                    meta_name_change_cb cb, void *arg), dir, since, limit, cb, arg) \
+                    meta_name_change_cb cb, void *arg, struct meta_attr *self), \
+      dir, since, limit, cb, arg, self) \
     /* The folders holding a name of inode ino (a file with several
      * names: its change-log row names none), each once per name, at most
      * cap; -E2BIG when it has more; -EOPNOTSUPP on a volume older than

@@ -297,8 +297,10 @@ static int meta_dc_same_name(const PGresult *r, int a, int b)
 }
 
 int meta_dir_changes(struct meta *m, uint64_t dir, uint64_t since, int limit,
-                     meta_name_change_cb cb, void *arg)
+                     meta_name_change_cb cb, void *arg, struct meta_attr *self)
 {
+    if (self)
+        memset(self, 0, sizeof *self);
     if (limit <= 0 || !dir || !since)
         return -EINVAL;
     if (!meta_changes_ready(m, 5))
@@ -315,14 +317,20 @@ int meta_dir_changes(struct meta *m, uint64_t dir, uint64_t since, int limit,
         return rc;
     int rows = PQntuples(r), set = 0, gone = 0;
     rc = PQnfields(r) < DC_LEN + 1 ? -EIO : 0;
-    /* a name's rows are consecutive (the statement orders them) */
-    for (int i = 0; rc == 0 && i < rows; i++)
-        if (i == 0 || !meta_dc_same_name(r, i - 1, i)) {
-            if (meta_r_int(r, i, DC_KIND) == 2)
+    /* a name's rows are consecutive (the statement orders them); dir's
+     * own row comes first */
+    for (int i = 0; rc == 0 && i < rows; i++) {
+        int64_t kind = meta_r_int(r, i, DC_KIND);
+        if (kind == 0) {
+            if (self)
+                meta_r_attr(r, i, DC_ATTR, self);
+        } else if (i == 0 || !meta_dc_same_name(r, i - 1, i)) {
+            if (kind == 2)
                 gone++;
             else
                 set++;
         }
+    }
     struct meta_slice_rec *map = rc == 0 ? malloc(META_CHANGE_MAP_MAX * sizeof *map) : NULL;
     if (rc == 0 && !map)
         rc = -ENOMEM;

@@ -542,7 +542,8 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
      * regular file's row comes once per slice of its block map (chunk,
      * pos, id, size, off, len; at most $4 of them, oldest first per chunk),
      * from the same snapshot as its attributes, so the node's copy of the
-     * folder keeps the map of a file another node wrote. */
+     * folder keeps the map of a file another node wrote. And (0, NULL,
+     * inode row) of $1 itself: its new times go with its new names. */
     /* The folders holding a name of inode $1 (schema 5's entry_by_ino), at
      * most $2 (meta_name_parents). */
     [MS_NAME_PARENTS] = { "shimfs_name_parents",
@@ -550,7 +551,8 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
     [MS_DIR_CHANGES] = { "shimfs_dir_changes",
         "SELECT u.k, u.name, u.ino, u.mode, u.uid, u.gid, u.nlink, u.size, u.atime, u.mtime, "
         "u.ctime, u.parent, u.rdev, s.chunk, s.pos, s.id, s.size, s.off, s.len FROM ("
-        "(SELECT 1 AS k, e.name, " COLS " FROM inode n JOIN entry e ON e.ino = n.ino "
+        "(SELECT 0 AS k, NULL::bytea AS name, " COLS " FROM inode n WHERE n.ino = $1::bigint) "
+        "UNION ALL (SELECT 1, e.name, " COLS " FROM inode n JOIN entry e ON e.ino = n.ino "
         "WHERE n.chg >= $2::bigint::text::xid8 AND e.parent = $1::bigint LIMIT $3) "
         "UNION ALL (SELECT 2, g.name, " COLS " FROM (SELECT DISTINCT y.name FROM entry_gone y "
         "WHERE y.parent = $1::bigint AND y.chg >= $2::bigint::text::xid8 AND NOT EXISTS "

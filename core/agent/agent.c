@@ -426,8 +426,10 @@ static int agent_patch_dir(struct meta *m, struct nodemeta *nm, uint64_t dir, ui
     p->same = own_row ? 0 : 2;
     if (*budget <= 0)
         return -E2BIG;
+    struct meta_attr self;
+    int64_t asked = nodemeta_now();
     int rc = meta_dir_changes(m, dir, since, *budget < AGENT_PATCH_DIR ? *budget : AGENT_PATCH_DIR,
-                              agent_name_cb, p);
+                              agent_name_cb, p, &self);
     if (rc < 0)
         return rc;
     if (p->bad)
@@ -442,6 +444,14 @@ static int agent_patch_dir(struct meta *m, struct nodemeta *nm, uint64_t dir, ui
     for (int i = 0; i < p->n && rc == 0; i += 2) {
         uint64_t seq = nodemeta_mark_local(nm, &dir, 1) + 1;
         rc = nodemeta_dir_patch(nm, dir, seq, &p->c[i], p->n - i < 2 ? p->n - i : 2);
+    }
+    /* names came or went: dir's own times moved with them, and its row of
+     * the same snapshot goes with them (the root's attributes are every
+     * walk's start: without them each new process of the node asked) */
+    if (rc == 0 && own_row && self.ino == dir) {
+        uint64_t seq = nodemeta_mark_local(nm, &dir, 1) + 1;
+        struct nodemeta_change c = { .a = &self, .self = 1, .at_ns = asked };
+        rc = nodemeta_dir_patch(nm, dir, seq, &c, 1);
     }
     return rc;
 }

@@ -56,6 +56,7 @@
 #define NM_TAG_GONE 0x47u
 #define NM_TAG_TOUCH 0x54u
 #define NM_TAG_SAME 0x53u /* all attributes, if the name is still that inode */
+#define NM_TAG_DIR 0x44u  /* a delta's: the directory's own attributes */
 /* a delta past this many bytes of groups (about 5,000 changes of names
  * without maps) is left to go stale: the next lister reads the folder
  * afresh */
@@ -762,6 +763,7 @@ struct nm_delta_rec {
      * map_off of the group's maps (of s->delta_maps once loaded) are the
      * file's whole block map; 0: none known, its readers ask */
     uint32_t has_map, map_off, map_len, pad;
+    int64_t at_ns; /* NM_TAG_DIR: when a was asked (wall clock) */
     char name[META_NAME_MAX + 1];
 };
 struct nm_group_head {
@@ -812,9 +814,10 @@ static int nm_delta_of(const struct nm_header *h, const struct nm_header *bh, ui
 }
 
 /* The records of the group at g (checked) onto out[*n..] and their maps
- * onto maps[*mlen..]; -EBADMSG for a record that is not one. */
+ * onto maps[*mlen..], but a record of the directory's own attributes into
+ * *self; -EBADMSG for a record that is not one. */
 static int nm_group_take(const char *g, struct nm_delta_rec *out, size_t *n, char *maps,
-                         size_t *mlen)
+                         size_t *mlen, struct nm_delta_rec *self)
 {
     struct nm_group_head hd;
     memcpy(&hd, g, sizeof hd);
@@ -825,6 +828,10 @@ static int nm_group_take(const char *g, struct nm_delta_rec *out, size_t *n, cha
         memcpy(&r, g + sizeof hd + k * sizeof r, sizeof r);
         if (r.nlen == 0 || r.nlen > META_NAME_MAX)
             return -EBADMSG;
+        if (r.tag == NM_TAG_DIR) {
+            *self = r;
+            continue;
+        }
         if (r.has_map) {
             if (r.map_off % 8 || r.map_off > avail || r.map_len > avail - r.map_off)
                 return -EBADMSG;
@@ -840,10 +847,13 @@ static int nm_group_take(const char *g, struct nm_delta_rec *out, size_t *n, cha
 /* The delta of dir's snapshot (base header bh) that makes it current
  * again after local commits: its records into s (flat, their maps in
  * s->delta_maps); 1 when it changes names of dir (and so dir's own
- * times), 0 when it only touches entries (subfolders' times), or -ESTALE. */
+ * times), 0 when it only touches entries (subfolders' times), or -ESTALE.
+ * *self: the last record of dir's own attributes when no name changed
+ * after it (tag 0: none). */
 static int nm_load_delta(struct nodemeta *nm, uint64_t dir, const struct nm_header *bh,
-                         struct nodemeta_snap *s)
+                         struct nodemeta_snap *s, struct nm_delta_rec *self)
 {
+    memset(self, 0, sizeof *self);
     char name[32];
     nm_file_name(name, 'x', dir);
     int fd = openat(nm->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -881,14 +891,20 @@ static int nm_load_delta(struct nodemeta *nm, uint64_t dir, const struct nm_head
             memcpy(&hd, p + o, sizeof hd);
         if (!bytes || hd.seq <= covered)
             break; /* being written, or torn: what follows is not taken */
-        size_t first = n;
-        if (nm_group_take(p + o, out, &n, maps, &mlen) < 0) {
+        size_t first = n, had = mlen;
+        struct nm_delta_rec own = *self;
+        if (nm_group_take(p + o, out, &n, maps, &mlen, &own) < 0) {
             n = first;
+            mlen = had;
             break;
         }
         covered = hd.seq;
         for (size_t k = first; k < n; k++)
-            names |= out[k].tag != NM_TAG_TOUCH && out[k].tag != NM_TAG_SAME;
+            if (out[k].tag != NM_TAG_TOUCH && out[k].tag != NM_TAG_SAME) {
+                names = 1;
+                own.tag = 0; /* names changed after it: dir's times did */
+            }
+        *self = own;
         o += bytes;
     }
     free(p);
@@ -919,13 +935,22 @@ int nodemeta_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns, str
         return rc;
     s->len = sizeof h + (size_t)h.payload_len; /* the mapping's (nodemeta_snap_free) */
     int names = 0;
+    struct nm_delta_rec self = { 0 };
     if (h.dir != dir ||
-        (nm_changed_here(nm, dir, h.gen) && (names = nm_load_delta(nm, dir, &h, s)) < 0)) {
+        (nm_changed_here(nm, dir, h.gen) && (names = nm_load_delta(nm, dir, &h, s, &self)) < 0)) {
         nodemeta_snap_free(s);
         return -ESTALE;
     }
-    if (names)
+    if (self.tag == NM_TAG_DIR) {
+        /* the patcher's word on them (the agent's, with others' names) */
+        h.has_dir_attr = 1;
+        h.dir_attr = self.a;
+        /* as fresh as the snapshot when the agent vouches for it (no
+         * change to dir seen since the patch) */
+        h.dir_attr_ns = self.at_ns > h.fetched_ns ? self.at_ns : h.fetched_ns;
+    } else if (names) {
         h.has_dir_attr = 0; /* the local commits changed it: asked again */
+    }
     s->len = sizeof h + (size_t)h.payload_len;
     s->pos = sizeof h;
     s->fetched_ns = h.fetched_ns;
@@ -1184,14 +1209,21 @@ static void nm_group_build(struct nodemeta_buf *b, uint64_t seq, const struct no
     nm_put(b, r, (size_t)n * sizeof r[0]); /* filled in below */
     size_t maps = b->len;
     for (int i = 0; i < n; i++) {
-        assert(c[i].nlen > 0 && c[i].nlen <= META_NAME_MAX);
-        r[i].tag = !c[i].a           ? NM_TAG_GONE
+        assert(c[i].self ? c[i].a != NULL : c[i].nlen > 0 && c[i].nlen <= META_NAME_MAX);
+        r[i].tag = c[i].self         ? NM_TAG_DIR
+                   : !c[i].a         ? NM_TAG_GONE
                    : c[i].touch == 2 ? NM_TAG_SAME
                    : c[i].touch      ? NM_TAG_TOUCH
                                      : NM_TAG_ENTRY;
-        r[i].nlen = (uint32_t)c[i].nlen;
         if (c[i].a)
             r[i].a = *c[i].a;
+        if (c[i].self) {
+            r[i].nlen = 1;
+            r[i].name[0] = '.';
+            r[i].at_ns = c[i].at_ns;
+            continue;
+        }
+        r[i].nlen = (uint32_t)c[i].nlen;
         memcpy(r[i].name, c[i].name, c[i].nlen);
         size_t at = b->len;
         if (r[i].tag != NM_TAG_TOUCH && nm_map_put(b, &c[i])) {

@@ -214,6 +214,11 @@ struct nodemeta_change {
     const struct meta_slice_rec *map;
     int nmap;
     int with_map; /* 0: no map known (the node's readers ask for it) */
+    /* 1: a is dir's own row, asked at wall time at_ns (name unused): the
+     * snapshot's own attributes from then on, until names change again
+     * (a patch of names without it drops them: its readers ask) */
+    int self;
+    int64_t at_ns;
 };
 int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
                        const struct nodemeta_change *c, int n);

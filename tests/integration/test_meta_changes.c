@@ -261,7 +261,7 @@ START_TEST(test_dir_changes)
     quiet_server();
     ck_assert_int_ge(meta_changes_since(m, 0, 100, &h0, seen_cb, &s0), 0);
     struct names s = { 0 };
-    ck_assert_int_eq(meta_dir_changes(m, d, h0, 100, names_cb, &s), 0);
+    ck_assert_int_eq(meta_dir_changes(m, d, h0, 100, names_cb, &s, NULL), 0);
 
     uint64_t f3 = mk(m, d, "f3", S_IFREG | 0644);                          /* a create */
     ck_assert_int_eq(meta_rename(m, d, "f1", 2, d, "g1", 2, 0), 0);          /* a rename */
@@ -281,7 +281,12 @@ START_TEST(test_dir_changes)
         many[i] = (struct meta_slice_rec){ 0, { (uint32_t)i, 1000 + (uint64_t)i, 1, 0, 1 } };
     ck_assert_int_eq(meta_write(m, f6, many, META_CHANGE_MAP_MAX + 1, 300, 1, 0, NULL), 0);
     memset(&s, 0, sizeof s);
-    ck_assert_int_eq(meta_dir_changes(m, d, h0, 100, names_cb, &s), 8);
+    struct meta_attr self;
+    ck_assert_int_eq(meta_dir_changes(m, d, h0, 100, names_cb, &s, &self), 8);
+    /* the folder's own row comes with its names: its times moved with them */
+    ck_assert_uint_eq(self.ino, d);
+    ck_assert(S_ISDIR(self.mode));
+    ck_assert_int_gt(self.mtime_ns, 0);
     ck_assert_int_ge(names_find(&s, "f1", 1), 0);
     ck_assert_int_ge(names_find(&s, "f2", 1), 0);
     ck_assert_int_ge(names_find(&s, "f6", 1), 0);
@@ -313,7 +318,7 @@ START_TEST(test_dir_changes)
 
     /* past the limit: said so, no callback */
     memset(&s, 0, sizeof s);
-    ck_assert_int_eq(meta_dir_changes(m, d, h0, 2, names_cb, &s), -E2BIG);
+    ck_assert_int_eq(meta_dir_changes(m, d, h0, 2, names_cb, &s, NULL), -E2BIG);
     ck_assert_int_eq(s.n, 0);
     /* a later horizon: nothing new. The horizon is the oldest transaction
      * still running anywhere on the server (pg_snapshot_xmin): while one
@@ -326,7 +331,7 @@ START_TEST(test_dir_changes)
     ck_assert_uint_ge(h1, h0);
     struct names again;
     memset(&again, 0, sizeof again);
-    int k = meta_dir_changes(m, d, h1, 100, names_cb, &again);
+    int k = meta_dir_changes(m, d, h1, 100, names_cb, &again, NULL);
     ck_assert_int_ge(k, 0);
     ck_assert_int_le(k, 8);
     for (int i = 0; i < again.n; i++)

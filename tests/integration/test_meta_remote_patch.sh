@@ -15,7 +15,9 @@
 #  - a small folder (2,000 entries) too: A writes files in it and B's next
 #    process reads them with no PostgreSQL round trip and no entry read
 #    again (the agent's patch carries the files' block maps; before, B's
-#    agent marked a folder that small and the next reader re-listed it).
+#    agent marked a folder that small and the next reader re-listed it);
+#    a name made at the root on A costs B's new processes nothing either
+#    (the patch carries the root's own row).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_services
@@ -164,6 +166,16 @@ check "B's agent patched the small folder" test "$(grep -c 'patched [1-9]' "$NOD
 shimb ls -f "$PREFIX/small" > "$TEST_SCRATCH/small1"
 assert_files_equal <(psql "$META" -XAtq -c "SELECT convert_from(e.name, 'UTF8') FROM entry e WHERE e.parent = 1100000" | LC_ALL=C sort) \
     <(names "$TEST_SCRATCH/small1") "B's listing of the small folder equals the database's"
+# a name made at the root on A: B's snapshot of the root is patched with
+# the root's own new row too, so B's new processes, whose walks all start
+# there, still ask nothing (before, each asked for the root's attributes)
+shima touch "$PREFIX/topfile"
+sleep 2.5
+for i in 1 2; do
+    round_trips stat -c %n "$PREFIX/small/g000001"
+    assert_eq 0 "$(grep -c 'shimfs_\|database' "$TEST_SCRATCH/sends" || true)" \
+        "B's new process $i after a create at the root on A: no PostgreSQL round trip"
+done
 # new processes on A, one after another, each copying a file into the
 # small folder (A holds no listing of it): A's agent answers their walks
 # by name once it knows the folder is past its first 1,024 entries, where

@@ -737,7 +737,28 @@ START_TEST(test_dir_delta_maps)
     nodemeta_delta_take_map(&s, 0, rec);
     map_str(&s, 0, got, sizeof got);
     ck_assert_str_eq(got, "none");
+
+    /* the folder's own row, as the agent patches it after names: the
+     * snapshot's own attributes again, until names change once more */
+    ck_assert(!s.has_dir_attr);
     nodemeta_snap_free(&s);
+    struct meta_attr self = attr(7, 040755, 0);
+    self.mtime_ns = 77;
+    seq = nodemeta_mark_local(nm, &d7, 1) + 1;
+    struct nodemeta_change cs = { .a = &self, .self = 1, .at_ns = nodemeta_now() };
+    ck_assert_int_eq(nodemeta_dir_patch(nm, 7, seq, &cs, 1), 0);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), 0);
+    ck_assert(s.has_dir_attr);
+    ck_assert_int_eq(s.dir_attr.mtime_ns, 77);
+    ck_assert_uint_eq(s.delta_len, 5 * rec); /* not a record of a name */
+    nodemeta_snap_free(&s);
+    seq = nodemeta_mark_local(nm, &d7, 1) + 1;
+    ck_assert_int_eq(nodemeta_dir_patch(nm, 7, seq, &c1[1], 1), 0);
+    ck_assert_int_eq(nodemeta_dir_load(nm, 7, -1, &s), 0);
+    ck_assert(!s.has_dir_attr);
+    nodemeta_snap_free(&s);
+    seq = nodemeta_mark_local(nm, &d7, 1) + 1;
+    ck_assert_int_eq(nodemeta_dir_patch(nm, 7, seq, &c3, 1), 0);
 
     /* a byte of the last group's map damaged: that group is not taken, and
      * the commit it recorded leaves the snapshot stale */
