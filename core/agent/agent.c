@@ -342,6 +342,10 @@ static void agent_row_cb(void *arg, const struct meta_change *c)
  * lag by a whole ring drops them all. */
 #define AGENT_PATCH_DIR 64
 #define AGENT_PATCH_POLL 256
+/* The directories one poll patches, each one round trip of the agent's
+ * (a folder of any size is patched): past them the poll marks the rest,
+ * and their next readers on the node read them again. */
+#define AGENT_PATCH_DIRS 64
 /* Files with several names whose folders one poll asks for (one query
  * each), and the names each may have; past either, the poll marks all. */
 #define AGENT_LINKS_POLL 32
@@ -402,8 +406,9 @@ static void agent_name_cb(void *arg, const char *name, size_t nlen, const struct
     p->c[i].with_map = 1;
 }
 
-/* Bring the node's snapshot of dir up to the changes since horizon since:
- * its changed names (meta_dir_changes) appended to its delta as the node's
+/* Bring the node's snapshot of dir (a folder of any size the node holds)
+ * up to the changes since horizon since: its changed names, with their
+ * files' block maps (meta_dir_changes), appended to its delta as the node's
  * own commits append theirs, each group of two under a local sequence
  * step marking dir (a snapshot of dir asked before it, and not the one
  * patched, is stale then; see nodemeta_dir_patch). own_row: dir's own row
@@ -416,10 +421,6 @@ static void agent_name_cb(void *arg, const char *name, size_t nlen, const struct
 static int agent_patch_dir(struct meta *m, struct nodemeta *nm, uint64_t dir, uint64_t since,
                            int own_row, struct agent_names *p, int *budget)
 {
-    /* a folder of any size: the records carry the changed files' block
-     * maps, so the node's readers open them as files of the snapshot */
-    if (nodemeta_dir_held(nm, dir) < 0)
-        return -ENOENT;
     p->dir = dir;
     p->n = p->bad = 0;
     p->nmaps = 0;
@@ -506,13 +507,19 @@ static int agent_mark_new(struct agent_watch *w, struct meta *m, struct nodemeta
     qsort(dirs, (size_t)n, sizeof *dirs, agent_u64_cmp);
     qsort(gone, (size_t)ng, sizeof *gone, agent_u64_cmp);
     struct agent_names *p = calloc(1, sizeof *p);
-    int u = 0, budget = AGENT_PATCH_POLL;
+    int u = 0, budget = AGENT_PATCH_POLL, tries = 0;
     for (int i = 0; i < n; i++) {
         if (i && dirs[i - 1] == dirs[i])
             continue;
-        int rc = -ENOMEM;
         struct agent_row own = { .key = dirs[i] };
-        if (p && !bsearch(&dirs[i], gone, (size_t)ng, sizeof *gone, agent_u64_cmp))
+        /* only folders the node holds a snapshot of, never one deleted */
+        int rc = nodemeta_dir_held(nm, dirs[i]) < 0 ||
+                         bsearch(&dirs[i], gone, (size_t)ng, sizeof *gone, agent_u64_cmp)
+                     ? -ENOENT
+                 : !p                          ? -ENOMEM
+                 : tries++ >= AGENT_PATCH_DIRS ? -E2BIG
+                                               : 0;
+        if (rc == 0)
             rc = agent_patch_dir(m, nm, dirs[i], since,
                                  bsearch(&own, w->cur, (size_t)w->ncur, sizeof own, agent_row_cmp) != NULL,
                                  p, &budget);

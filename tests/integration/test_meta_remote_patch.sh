@@ -191,6 +191,27 @@ else
     fail "4 new processes copying into the small folder on A, a TTL apart, read $rows entry rows"
 fi
 
+# --- one poll patches at most 64 folders (a round trip each), marks the rest ---
+"$TEST_ROOT/scripts/meta-tree.sh" "$META" tree many 70 1 1 1200000
+shimb ls -R "$PREFIX/many" > /dev/null     # B holds /many, each dI and dI/e1
+# one transaction (one poll sees it all) moves the times of the 70 e1
+# folders: each dI changed
+patched0=$(grep -c 'patched 64$' "$NODEB/agent.log" || true)
+psql "$META" -XAtq -c "UPDATE inode SET mtime = mtime + 5000000000 WHERE parent BETWEEN 1200001 AND 1200070"
+patched_64() { [ "$(grep -c 'patched 64$' "$NODEB/agent.log" || true)" -gt "$patched0" ]; }
+wait_for 10 patched_64 ||
+    fail "B's agent did not patch 64 folders and mark 6 in one poll: $(grep ' changes since' "$NODEB/agent.log" | tail -3 | tr '\n' ' ')"
+line=$(grep 'patched 64$' "$NODEB/agent.log" | tail -1)
+marked=$(sed -n 's/.*marked \([0-9]*\) directories.*/\1/p' <<<"$line")
+if [ -n "$line" ] && [ "${marked:-0}" -ge 6 ]; then
+    pass "one poll of 70 changed folders the node holds patched 64, marked the rest ($line)"
+fi
+sleep 2.5
+want=$(psql "$META" -XAtq -c "SELECT count(*) FROM inode WHERE parent BETWEEN 1200001 AND 1200070 AND mtime > 4000000000")
+shimb bash -c 'for i in $(seq 1 70); do stat -c %Y "$1/many/d$i/e1"; done' _ "$PREFIX" > "$TEST_SCRATCH/many"
+psql "$META" -XAtq -c "SELECT mtime / 1000000000 FROM inode WHERE parent BETWEEN 1200001 AND 1200070 ORDER BY parent" > "$TEST_SCRATCH/many.want"
+assert_files_equal "$TEST_SCRATCH/many.want" "$TEST_SCRATCH/many" "and B shows the new times of all 70 ($want moved)"
+
 # --- a storm of renames and creates on A while B lists ---
 STORM_PY='
 import os, sys
