@@ -279,6 +279,26 @@ int vfs_listing_find(const struct vfs_listing *l, const char *name, size_t nlen,
     return vfs_listing_index(l, name, nlen, a) < 0 ? -ENOENT : 0;
 }
 
+/* The chunk records at s's position (a map's) into d as file a's. 1 when
+ * some came. */
+static int vfs_listing_chunks(struct nodemeta_snap *s, const struct meta_attr *a,
+                              struct vfs_dirmaps *d)
+{
+    const char *name;
+    size_t nlen;
+    struct meta_attr next;
+    uint64_t chunk;
+    const struct layout_slice *sl;
+    int n, maps = 0;
+    while (nodemeta_snap_next(s, &name, &nlen, &next, &chunk, &sl, &n) == 2) {
+        int rc = vfs_dirmaps_add(d, a, chunk, sl, n);
+        if (rc < 0)
+            return rc;
+        maps = 1;
+    }
+    return maps;
+}
+
 /* Entry i's block maps into d when its record holds them: the
  * snapshot's, or a delta record's that carries its file's map (the agent's
  * records of others' changes do; this node's own carry none, and their
@@ -288,7 +308,7 @@ static int vfs_listing_entry_maps(const struct vfs_listing *l, uint32_t i, struc
     struct nodemeta_snap s = l->snap;
     const char *name;
     size_t nlen;
-    struct meta_attr a, next;
+    struct meta_attr a;
     uint64_t chunk;
     const struct layout_slice *sl;
     int n;
@@ -297,26 +317,12 @@ static int vfs_listing_entry_maps(const struct vfs_listing *l, uint32_t i, struc
         if (nodemeta_delta_next(&s, &name, &nlen, &a) != 1 || !S_ISREG(a.mode) ||
             !nodemeta_delta_map(&l->snap, l->off[i] & ~VFS_LISTING_DELTA, &s))
             return 0;
-        int maps = 0;
-        while (nodemeta_snap_next(&s, &name, &nlen, &next, &chunk, &sl, &n) == 2) {
-            int rc = vfs_dirmaps_add(d, &a, chunk, sl, n);
-            if (rc < 0)
-                return rc;
-            maps = 1;
-        }
-        return maps;
+        return vfs_listing_chunks(&s, &a, d);
     }
     s.pos = l->off[i];
     if (nodemeta_snap_next(&s, &name, &nlen, &a, &chunk, &sl, &n) != 1 || !S_ISREG(a.mode))
         return 0;
-    int maps = 0;
-    while (nodemeta_snap_next(&s, &name, &nlen, &next, &chunk, &sl, &n) == 2) {
-        int rc = vfs_dirmaps_add(d, &a, chunk, sl, n);
-        if (rc < 0)
-            return rc;
-        maps = 1;
-    }
-    return maps;
+    return vfs_listing_chunks(&s, &a, d);
 }
 
 int vfs_listing_maps(const struct vfs_listing *l, const char *name, size_t nlen, uint32_t count)

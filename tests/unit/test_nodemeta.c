@@ -550,15 +550,37 @@ static void delta_str(struct nodemeta_snap *s, char *out, size_t cap)
     ck_assert_int_eq(k, 0);
 }
 
-START_TEST(test_dir_delta)
+/* The x7 delta file of the node folder under dir. */
+static void delta_path(const char *dir, char *path, size_t cap)
 {
-    char *dir = tmpdir();
+    char m[512];
+    snprintf(m, sizeof m, "%s/meta", dir);
+    DIR *md = opendir(m);
+    ck_assert_ptr_nonnull(md);
+    struct dirent *de;
+    while ((de = readdir(md)))
+        if (de->d_name[0] != '.')
+            snprintf(path, cap, "%s/meta/%s/x7", dir, de->d_name);
+    closedir(md);
+}
+
+/* A node folder under dir with a fresh snapshot of folder 7 (build). */
+static struct nodemeta *open_with_snapshot(const char *dir)
+{
     struct nodemeta *nm;
     ck_assert_int_eq(nodemeta_open(dir, CONN, &nm), 0);
     struct nodemeta_buf b;
     build(nm, nodemeta_gen(nm), nodemeta_now(), &b);
     ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
     nodemeta_buf_free(&b);
+    return nm;
+}
+
+START_TEST(test_dir_delta)
+{
+    char *dir = tmpdir();
+    struct nodemeta *nm = open_with_snapshot(dir);
+    struct nodemeta_buf b;
     struct nodemeta_snap s;
     char got[256];
 
@@ -609,13 +631,7 @@ START_TEST(test_dir_delta)
     ck_assert_str_eq(got, "+new ");
     nodemeta_snap_free(&s);
     char path[512];
-    snprintf(path, sizeof path, "%s/meta", dir);
-    DIR *md = opendir(path);
-    struct dirent *de;
-    while ((de = readdir(md)))
-        if (de->d_name[0] != '.')
-            snprintf(path, sizeof path, "%s/meta/%s/x7", dir, de->d_name);
-    closedir(md);
+    delta_path(dir, path, sizeof path);
     struct stat st;
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_int_eq(truncate(path, st.st_size - 10), 0);
@@ -632,20 +648,6 @@ START_TEST(test_dir_delta)
     free(dir);
 }
 END_TEST
-
-/* The x7 delta file of the node folder under dir. */
-static void delta_path(const char *dir, char *path, size_t cap)
-{
-    char m[512];
-    snprintf(m, sizeof m, "%s/meta", dir);
-    DIR *md = opendir(m);
-    ck_assert_ptr_nonnull(md);
-    struct dirent *de;
-    while ((de = readdir(md)))
-        if (de->d_name[0] != '.')
-            snprintf(path, cap, "%s/meta/%s/x7", dir, de->d_name);
-    closedir(md);
-}
 
 /* The chunks and slice ids of the map record pos carries: "c0:1,2 c3:9 ",
  * or "none". */
@@ -680,12 +682,7 @@ static void map_str(struct nodemeta_snap *s, size_t pos, char *out, size_t cap)
 START_TEST(test_dir_delta_maps)
 {
     char *dir = tmpdir();
-    struct nodemeta *nm;
-    ck_assert_int_eq(nodemeta_open(dir, CONN, &nm), 0);
-    struct nodemeta_buf b;
-    build(nm, nodemeta_gen(nm), nodemeta_now(), &b);
-    ck_assert_int_eq(nodemeta_dir_commit(nm, &b, TOKEN), 0);
-    nodemeta_buf_free(&b);
+    struct nodemeta *nm = open_with_snapshot(dir);
     uint64_t d7 = 7;
     struct meta_attr f = attr(30, 0100644, 300), g = attr(31, 0100644, 0),
                      f2 = attr(30, 0100644, 400);
