@@ -193,6 +193,8 @@ fi
 
 # --- one poll patches at most 64 folders (a round trip each), marks the rest ---
 "$TEST_ROOT/scripts/meta-tree.sh" "$META" tree many 70 1 1 1200000
+# (made on no node: B sees it once its agent's next poll patched the root)
+wait_for 20 shimb test -d "$PREFIX/many" || fail "B never saw /many"
 shimb ls -R "$PREFIX/many" > /dev/null     # B holds /many, each dI and dI/e1
 # one transaction (one poll sees it all) moves the times of the 70 e1
 # folders: each dI changed
