@@ -1148,7 +1148,8 @@ static int nm_delta_open(struct nodemeta *nm, uint64_t dir, const struct nm_head
             room >= sizeof tl &&
             io_pread_full(fd, &tl, sizeof tl, st.st_size - (off_t)sizeof tl) ==
                 (ssize_t)sizeof tl &&
-            tl.bytes <= room && tl.bytes <= NM_GROUP_MAX && (g = malloc(tl.bytes ? tl.bytes : 1)) &&
+            tl.bytes >= sizeof(struct nm_group_head) + sizeof tl && tl.bytes <= room &&
+            tl.bytes <= NM_GROUP_MAX && (g = malloc(tl.bytes)) &&
             io_pread_full(fd, g, tl.bytes, st.st_size - (off_t)tl.bytes) == (ssize_t)tl.bytes &&
             nm_group_check(g, tl.bytes) == tl.bytes;
         free(g);
