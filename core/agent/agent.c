@@ -406,6 +406,23 @@ static void agent_name_cb(void *arg, const char *name, size_t nlen, const struct
     p->c[i].with_map = 1;
 }
 
+/* Whether a local commit of the node changed dir in steps from+1 .. to
+ * (or that cannot be told): its records may be newer than an answer asked
+ * before them. */
+static int agent_local_since(const struct nodemeta *nm, uint64_t dir, uint64_t from, uint64_t to)
+{
+    uint64_t d[256];
+    if (to <= from)
+        return 0;
+    int k = nodemeta_local_changes(nm, from, to, d, (int)(sizeof d / sizeof d[0]));
+    if (k < 0)
+        return 1;
+    for (int i = 0; i < k; i++)
+        if (d[i] == dir)
+            return 1;
+    return 0;
+}
+
 /* Bring the node's snapshot of dir (a folder of any size the node holds)
  * up to the changes since horizon since: its changed names, with their
  * files' block maps (meta_dir_changes), appended to its delta as the node's
@@ -429,6 +446,12 @@ static int agent_patch_dir(struct meta *m, struct nodemeta *nm, uint64_t dir, ui
         return -E2BIG;
     struct meta_attr self;
     int64_t asked = nodemeta_now();
+    /* A process of the node may commit a change in dir after the answer
+     * was read and append its record before this one: appended after it,
+     * the answer's older row would have the last word (a chown shown
+     * undone: pjdfstest rmdir/11.t, once in a full run). So no group goes
+     * in when a local commit changed dir since the question began. */
+    uint64_t from = nodemeta_gen(nm);
     int rc = meta_dir_changes(m, dir, since, *budget < AGENT_PATCH_DIR ? *budget : AGENT_PATCH_DIR,
                               agent_name_cb, p, &self);
     if (rc < 0)
@@ -444,7 +467,10 @@ static int agent_patch_dir(struct meta *m, struct nodemeta *nm, uint64_t dir, ui
     rc = 0;
     for (int i = 0; i < p->n && rc == 0; i += 2) {
         uint64_t seq = nodemeta_mark_local(nm, &dir, 1) + 1;
-        rc = nodemeta_dir_patch(nm, dir, seq, &p->c[i], p->n - i < 2 ? p->n - i : 2);
+        rc = agent_local_since(nm, dir, from, seq - 1)
+                 ? -ESTALE
+                 : nodemeta_dir_patch(nm, dir, seq, &p->c[i], p->n - i < 2 ? p->n - i : 2);
+        from = seq; /* its own step */
     }
     /* names came or went: dir's own times moved with them, and its row of
      * the same snapshot goes with them (the root's attributes are every
@@ -452,7 +478,8 @@ static int agent_patch_dir(struct meta *m, struct nodemeta *nm, uint64_t dir, ui
     if (rc == 0 && own_row && self.ino == dir) {
         uint64_t seq = nodemeta_mark_local(nm, &dir, 1) + 1;
         struct nodemeta_change c = { .a = &self, .self = 1, .at_ns = asked };
-        rc = nodemeta_dir_patch(nm, dir, seq, &c, 1);
+        rc = agent_local_since(nm, dir, from, seq - 1) ? -ESTALE
+                                                       : nodemeta_dir_patch(nm, dir, seq, &c, 1);
     }
     return rc;
 }
