@@ -406,23 +406,6 @@ static void agent_name_cb(void *arg, const char *name, size_t nlen, const struct
     p->c[i].with_map = 1;
 }
 
-/* Whether a local commit of the node changed dir in steps from+1 .. to
- * (or that cannot be told): its records may be newer than an answer asked
- * before them. */
-static int agent_local_since(const struct nodemeta *nm, uint64_t dir, uint64_t from, uint64_t to)
-{
-    uint64_t d[256];
-    if (to <= from)
-        return 0;
-    int k = nodemeta_local_changes(nm, from, to, d, (int)(sizeof d / sizeof d[0]));
-    if (k < 0)
-        return 1;
-    for (int i = 0; i < k; i++)
-        if (d[i] == dir)
-            return 1;
-    return 0;
-}
-
 /* Bring the node's snapshot of dir (a folder of any size the node holds)
  * up to the changes since horizon since: its changed names, with their
  * files' block maps (meta_dir_changes), appended to its delta as the node's
@@ -467,7 +450,7 @@ static int agent_patch_dir(struct meta *m, struct nodemeta *nm, uint64_t dir, ui
     rc = 0;
     for (int i = 0; i < p->n && rc == 0; i += 2) {
         uint64_t seq = nodemeta_mark_local(nm, &dir, 1) + 1;
-        rc = agent_local_since(nm, dir, from, seq - 1)
+        rc = nodemeta_local_changed(nm, dir, from, seq - 1)
                  ? -ESTALE
                  : nodemeta_dir_patch(nm, dir, seq, &p->c[i], p->n - i < 2 ? p->n - i : 2);
         from = seq; /* its own step */
@@ -478,7 +461,7 @@ static int agent_patch_dir(struct meta *m, struct nodemeta *nm, uint64_t dir, ui
     if (rc == 0 && own_row && self.ino == dir) {
         uint64_t seq = nodemeta_mark_local(nm, &dir, 1) + 1;
         struct nodemeta_change c = { .a = &self, .self = 1, .at_ns = asked };
-        rc = agent_local_since(nm, dir, from, seq - 1) ? -ESTALE
+        rc = nodemeta_local_changed(nm, dir, from, seq - 1) ? -ESTALE
                                                        : nodemeta_dir_patch(nm, dir, seq, &c, 1);
     }
     return rc;

@@ -1110,16 +1110,24 @@ int nodemeta_dir_held(struct nodemeta *nm, uint64_t dir)
  * own directories are known. */
 static int nm_patch_follows(const struct nodemeta *nm, uint64_t dir, uint64_t covered, uint64_t seq)
 {
-    uint64_t d[256];
+    uint64_t d[NM_RING_DIRS];
     if (seq <= covered || nodemeta_local_changes(nm, seq - 1, seq, d, NM_RING_DIRS) < 0)
         return 0;
-    int n = nodemeta_local_changes(nm, covered, seq - 1, d, (int)(sizeof d / sizeof d[0]));
-    if (n < 0)
+    return !nodemeta_local_changed(nm, dir, covered, seq - 1);
+}
+
+int nodemeta_local_changed(const struct nodemeta *nm, uint64_t dir, uint64_t from, uint64_t to)
+{
+    uint64_t d[256];
+    if (to <= from)
         return 0;
+    int n = nodemeta_local_changes(nm, from, to, d, (int)(sizeof d / sizeof d[0]));
+    if (n < 0)
+        return 1;
     for (int i = 0; i < n; i++)
         if (d[i] == dir)
-            return 0;
-    return 1;
+            return 1;
+    return 0;
 }
 
 /* The delta file of dir patching the snapshot with header bh, open for

@@ -66,6 +66,9 @@ void nodemeta_close(struct nodemeta *nm);
 uint64_t nodemeta_gen(const struct nodemeta *nm);
 uint64_t nodemeta_mark_local(struct nodemeta *nm, const uint64_t *dirs, int n);
 uint64_t nodemeta_bump(struct nodemeta *nm);
+/* 1 when a local commit of steps from+1 .. to changed dir, or that
+ * cannot be told (local_changes < 0); 0 otherwise. */
+int nodemeta_local_changed(const struct nodemeta *nm, uint64_t dir, uint64_t from, uint64_t to);
 int nodemeta_local_changes(const struct nodemeta *nm, uint64_t from, uint64_t to, uint64_t *dirs,
                            int cap);
 
