@@ -67,6 +67,11 @@
  * a data commit (a close's: group commit, made durable by meta_sync at
  * fsync, sync or exit). */
 #define META_WRITE_LAZY 0x100
+/* meta_write_inline flag (or'ed into set_size): also tell whether the
+ * file's block map is now exactly recs (no slice of an earlier commit is
+ * left, nor one another writer committed meanwhile): returns 1 then, 0
+ * otherwise. Asked in the same round trip. */
+#define META_WRITE_SOLE 0x200
 /* meta_sync flag: flush the server's WAL even if this handle committed
  * nothing lazily (sync, syncfs: other processes' lazy commits too). */
 #define META_SYNC_ALL 1
@@ -515,7 +520,8 @@ struct meta_conn_gate {
      * the same statement: the block goes in only when the commit does.
      * -EOPNOTSUPP (nothing done) on a volume older than schema 4, or one
      * whose version the handle has not read yet: the caller stores the
-     * block in the bucket instead. */ \
+     * block in the bucket instead. With META_WRITE_SOLE in set_size:
+     * returns 1 when the file's map is exactly recs afterwards. */ \
     X(write_inline, (struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, int n, \
                      const struct meta_inline *blob, uint64_t new_size, int set_size, \
                      int64_t mtime_ns, struct meta_attr *a), \

@@ -56,6 +56,8 @@ enum meta_stmt_id {
     MS_ASYNC_COMMIT, MS_WAL_FLUSH,
     /* open(O_CREAT) in one statement (meta_create_open) */
     MS_CREATE_OPEN,
+    /* a data commit's check that the file's map is its slices alone */
+    MS_SLICES_SOLE,
     MS_COUNT
 };
 

@@ -73,6 +73,8 @@ struct meta_write_args {
     int fence;                   /* the handle has a session: check the ids */
     int set_size;
     int lazy; /* META_WRITE_LAZY */
+    int sole_asked, sole; /* META_WRITE_SOLE, and its answer */
+    int n;                /* records committed */
     int64_t mtime;
     struct meta_slice_arrays arr;
     const struct meta_inline *blob; /* NULL: none (MS_WRITE) */
@@ -134,10 +136,10 @@ static int meta_write_why(struct meta_conn *c, uint64_t ino, const char *ids)
 static int meta_write_body(struct meta_conn *c, void *arg)
 {
     struct meta_write_args *wa = arg;
-    struct meta_params p[4];
+    struct meta_params p[5];
     /* META_WRITE_LAZY: the commit is not waited for (set first, in the same
      * round trip; transaction-local, so a rerun sets it again) */
-    struct meta_q qa[5] = { { .stmt = MS_ASYNC_COMMIT } }, *q = qa + 1;
+    struct meta_q qa[6] = { { .stmt = MS_ASYNC_COMMIT } }, *q = qa + 1;
     struct meta_q *qs = wa->lazy ? qa : q;
     int n = 0;
     int64_t now = meta_now_ns();
@@ -179,12 +181,20 @@ static int meta_write_body(struct meta_conn *c, void *arg)
         meta_p_bytes(&p[n], wa->blob->data, wa->blob->len);
     }
     q[n] = (struct meta_q){ .stmt = wa->blob ? MS_WRITE_INLINE : MS_WRITE, .p = &p[n] };
-    int nq = n + 1 + wa->lazy;
+    if (wa->sole_asked) {
+        meta_p_init(&p[n + 1]);
+        meta_p_int(&p[n + 1], (int64_t)wa->ino);
+        meta_p_int(&p[n + 1], (int64_t)wa->n + 1);
+        q[n + 1] = (struct meta_q){ .stmt = MS_SLICES_SOLE, .p = &p[n + 1] };
+    }
+    int nq = n + 1 + wa->sole_asked + wa->lazy;
     rc = meta_run(c, qs, nq, 1);
     if (rc == 0 && PQntuples(q[n].res) == 1 && wa->out)
         meta_r_attr(q[n].res, 0, 0, wa->out);
     else if (rc == 0 && PQntuples(q[n].res) != 1)
         rc = 1;
+    wa->sole = rc == 0 && wa->sole_asked && PQntuples(q[n + 1].res) == 1 &&
+               meta_r_int(q[n + 1].res, 0, 0) == wa->n;
     meta_q_clear(qs, nq);
     return rc;
 }
@@ -211,8 +221,11 @@ int meta_write_inline(struct meta *m, uint64_t ino, const struct meta_slice_rec 
     struct meta_write_args wa = { .ino = ino,
                                   .new_size = new_size,
                                   .fence = meta_fenced(m),
-                                  .set_size = (set_size & ~META_WRITE_LAZY) != 0,
+                                  .set_size =
+                                      (set_size & ~(META_WRITE_LAZY | META_WRITE_SOLE)) != 0,
                                   .lazy = (set_size & META_WRITE_LAZY) != 0,
+                                  .sole_asked = (set_size & META_WRITE_SOLE) != 0,
+                                  .n = n,
                                   .mtime = mtime_ns,
                                   .blob = blob,
                                   .out = a };
@@ -236,7 +249,7 @@ int meta_write_inline(struct meta *m, uint64_t ino, const struct meta_slice_rec 
         }
     }
     meta_slice_arrays_free(&wa.arr);
-    return rc;
+    return rc == 0 ? wa.sole : rc;
 }
 
 struct meta_append_args {

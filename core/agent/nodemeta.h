@@ -225,6 +225,18 @@ struct nodemeta_change {
 };
 int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
                        const struct nodemeta_change *c, int n);
+/* The node's patch lock, held by this thread from before a commit until
+ * its patch went in (the patch then takes it as held): every other patch
+ * of the node, the agent's included, and every other holder's commit,
+ * comes before or after the pair, never between. Why: a record that gives
+ * a file's map must not be followed by an older state of the file. Two
+ * commits of one file are ordered by the file's row lock in the database,
+ * but their local sequence numbers by whichever process got back first;
+ * a later commit whose record went in first would leave the older
+ * record, and its map, the last word. Bounded: -EBUSY after about 10 ms
+ * of waiting (the patcher then commits without a map). */
+int nodemeta_patch_hold(struct nodemeta *nm);
+void nodemeta_patch_release(const struct nodemeta *nm);
 /* How many entries the node's snapshot file of dir holds (valid or not:
  * the node agent patches what it holds, nodemeta_dir_patch checks the
  * rest; 0 for a file of a build that did not count), or -ENOENT. */

@@ -263,12 +263,20 @@ static int vfs_file_attach(struct vfs_file *f, int created)
     return f->fd < 0 ? f->fd : 0;
 }
 
-/* O_TRUNC of an existing file with data: one setattr before the open. */
-static int vfs_open_truncate(struct meta_attr *a, int flags)
+/* O_TRUNC of an existing file with data: one setattr before the open.
+ * The node's snapshot of its folder takes the emptied file (no slice is
+ * left at size 0: its map is known, and empty), so the data commit of
+ * the same descriptor can patch it too (a file saved over is read by the
+ * node's next process with no question). */
+static int vfs_open_truncate(struct meta_attr *a, int flags, uint64_t parent, const char *canon)
 {
     if (!(flags & O_TRUNC) || !S_ISREG(a->mode) || (flags & O_ACCMODE) == O_RDONLY || a->size == 0)
         return 0;
-    return vfs_set_size(a->ino, 0, a);
+    int rc = vfs_set_size(a->ino, 0, a);
+    uint64_t seq = mcache_take_commit();
+    if (rc == 0 && a->nlink == 1)
+        vfs_snap_patch_name(seq, parent, canon, a, 2, NULL, 0);
+    return rc;
 }
 
 int vfs_open(const char *vpath, int flags, mode_t mode, struct vfs_file **out,
@@ -333,7 +341,7 @@ again:
     if (rc == 0)
         rc = vfs_open_flags_check(&a, flags, created);
     if (rc == 0 && !created)
-        rc = vfs_open_truncate(&a, flags);
+        rc = vfs_open_truncate(&a, flags, parent, canon);
     if (rc == 0 && S_ISFIFO(a.mode) && !(flags & O_PATH))
         return vfs_fifo_host(&a, host, hcap);
     if (rc < 0)

@@ -210,9 +210,17 @@ int vfs_walk_rest(uint64_t dir, const char *const *names, const size_t *lens, in
 void vfs_snap_patch(uint64_t seq, uint64_t dir, const struct nodemeta_change *c, int n);
 /* The same for one entry of dir named by the last component of the
  * canonical path canon (NULL, "" or "/": nothing), touch as in
- * struct nodemeta_change. */
+ * struct nodemeta_change; map[0..nmap) its file's whole block map in
+ * chunk order when known (nmap < 0: not known, the node's readers ask). */
 void vfs_snap_patch_name(uint64_t seq, uint64_t dir, const char *canon, const struct meta_attr *a,
-                         int touch);
+                         int touch, const struct meta_slice_rec *map, int nmap);
+/* 1 when the node holds a snapshot of dir (valid or not): a change of it
+ * is worth patching there (nodemeta_dir_held). */
+int vfs_snap_held(uint64_t dir);
+/* The node's patch lock, held by this thread across a commit whose patch
+ * gives a file's map (nodemeta_patch_hold): 0 or -errno. */
+int vfs_snap_hold(void);
+void vfs_snap_release(void);
 /* The node asks a question once (vfs_flight.c): kind 'd' a directory's
  * listing, 'w' a walk from dir by name, 'D' the listings of dir's
  * subdirectories (vfs_snap_descend). Returns a token for vfs_flight_end

@@ -586,7 +586,7 @@ static int vfs_target(const char *vpath, struct vfs_file *f, int flags, struct m
 static void vfs_patch_attr(uint64_t seq, const char *canon, const struct meta_attr *a)
 {
     if (a->ino != META_ROOT_INO)
-        vfs_snap_patch_name(seq, a->parent, canon, a, 0);
+        vfs_snap_patch_name(seq, a->parent, canon, a, 0, NULL, -1);
 }
 
 static int vfs_apply(struct meta_attr *a, unsigned fields, struct vfs_file *f, const char *canon)

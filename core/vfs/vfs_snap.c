@@ -222,15 +222,38 @@ void vfs_snap_patch(uint64_t seq, uint64_t dir, const struct nodemeta_change *c,
 }
 
 void vfs_snap_patch_name(uint64_t seq, uint64_t dir, const char *canon, const struct meta_attr *a,
-                         int touch)
+                         int touch, const struct meta_slice_rec *map, int nmap)
 {
     const char *slash = canon ? strrchr(canon, '/') : NULL;
     if (!seq || !dir || !slash || !slash[1])
         return;
-    struct nodemeta_change c = {
-        .name = slash + 1, .nlen = strlen(slash + 1), .a = a, .touch = touch
-    };
+    struct nodemeta_change c = { .name = slash + 1,
+                                 .nlen = strlen(slash + 1),
+                                 .a = a,
+                                 .touch = touch,
+                                 .map = nmap > 0 ? map : NULL,
+                                 .nmap = nmap > 0 ? nmap : 0,
+                                 .with_map = nmap >= 0 };
     vfs_snap_patch(seq, dir, &c, 1);
+}
+
+int vfs_snap_held(uint64_t dir)
+{
+    struct vfs_engine *e = vfs_opened();
+    return e && e->node && nodemeta_dir_held(e->node, dir) >= 0;
+}
+
+int vfs_snap_hold(void)
+{
+    struct vfs_engine *e = vfs_opened();
+    return e && e->node ? nodemeta_patch_hold(e->node) : -ENOENT;
+}
+
+void vfs_snap_release(void)
+{
+    struct vfs_engine *e = vfs_opened();
+    if (e && e->node)
+        nodemeta_patch_release(e->node);
 }
 
 int vfs_snap_load(uint64_t dir)

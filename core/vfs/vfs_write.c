@@ -190,13 +190,35 @@ int vfs_reload(struct vfs_file *f, const struct meta_attr *a)
     return 0;
 }
 
+/* A commit's records as its file's whole map (META_WRITE_SOLE), or n < 0
+ * when that is not known. */
+struct vfs_sole {
+    struct meta_slice_rec *map;
+    int n;
+    int held; /* the node's patch lock (vfs_snap_hold), until the patch */
+};
+
+/* Chunk order, each chunk's records in commit order (later ones overlay
+ * earlier ones, as the database lists them): a stable insertion sort, n is
+ * at most META_CHANGE_MAP_MAX. */
+static void vfs_sole_sort(struct meta_slice_rec *r, int n)
+{
+    for (int i = 1; i < n; i++) {
+        struct meta_slice_rec x = r[i];
+        int j = i;
+        for (; j > 0 && r[j - 1].chunk > x.chunk; j--)
+            r[j] = r[j - 1];
+        r[j] = x;
+    }
+}
+
 /* Commit uploaded pieces by the rule of their kind: the pipeline's (up,
  * oldest first) and then the buffered ones (ids[i] holds dirty[i]), in
  * write order, so a later write overlays an earlier one. Appends never go
  * through the pipeline. */
 static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, int nup,
-                             const struct vfs_placed *at, const struct meta_inline *blob,
-                             int lazy, struct meta_attr *a)
+                             const struct vfs_placed *at, const struct meta_inline *blob, int lazy,
+                             struct meta_attr *a, struct vfs_sole *sole)
 {
     struct vfs_engine *e = vfs_opened();
     int rc;
@@ -229,8 +251,24 @@ static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, in
                                      { layout_chunk_offset(d->off), at[i].id, at[i].size,
                                        at[i].soff, d->len } };
     }
+    /* the node's snapshot of the folder can take the file's new map with
+     * its attributes when the map is exactly what this commit wrote: asked
+     * in the commit's round trip, and only when there is a snapshot */
+    int ask = f->attr.nlink == 1 && n <= META_CHANGE_MAP_MAX && vfs_snap_held(f->parent) &&
+              vfs_snap_hold() == 0;
     rc = meta_write_inline(e->meta, f->attr.ino, recs, n, blob, f->size,
-                           lazy ? META_WRITE_LAZY : 0, f->mtime_ns, a);
+                           (lazy ? META_WRITE_LAZY : 0) | (ask ? META_WRITE_SOLE : 0), f->mtime_ns,
+                           a);
+    if (rc == 1) {
+        /* the lock stays held until the patch went in (vfs_patch_data) */
+        vfs_sole_sort(recs, n);
+        sole->map = recs;
+        sole->n = n;
+        sole->held = 1;
+        return 0;
+    }
+    if (ask)
+        vfs_snap_release();
     free(recs);
     return rc;
 }
@@ -241,11 +279,14 @@ static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, in
  * the descriptor was opened by may have gone or changed hands since, and
  * then the record is moot (nodemeta.h). A file of several links is left
  * out: the folder holding the name may not be the one it was opened in. */
-static void vfs_patch_data(const struct vfs_file *f, const struct meta_attr *a)
+static void vfs_patch_data(const struct vfs_file *f, const struct meta_attr *a,
+                           const struct vfs_sole *sole)
 {
     uint64_t seq = mcache_take_commit();
     if (a->nlink == 1)
-        vfs_snap_patch_name(seq, f->parent, f->path, a, 2);
+        vfs_snap_patch_name(seq, f->parent, f->path, a, 2, sole->map, sole->n);
+    if (sole->held)
+        vfs_snap_release();
 }
 
 int vfs_flush_locked(struct vfs_file *f)
@@ -273,6 +314,7 @@ int vfs_flush_locked(struct vfs_file *f)
     struct vfs_placed *at = calloc(nd, sizeof *at);
     struct meta_inline blob = { 0 };
     struct meta_attr a;
+    struct vfs_sole sole = { NULL, -1, 0 };
     uint64_t gen = vfs_node_gen();
     (void)mcache_take_commit(); /* the commit's own sequence only, for vfs_patch_data */
     if (rc == 0 && (!ids || !at))
@@ -284,7 +326,7 @@ int vfs_flush_locked(struct vfs_file *f)
     int inl = rc == 0 && vfs_inline_wanted(f);
     if (inl && (rc = vfs_next_slice_id(&ids[0])) == 0 &&
         (rc = vfs_inline_pack(e->vol, f->dirty, f->ndirty, ids[0], at, &blob)) == 0) {
-        rc = vfs_commit_locked(f, up, nup, at, &blob, lazy, &a);
+        rc = vfs_commit_locked(f, up, nup, at, &blob, lazy, &a, &sole);
         free((void *)blob.data);
         if (rc == -EOPNOTSUPP) /* a volume older than schema 4: the bucket */
             inl = rc = 0;
@@ -294,7 +336,7 @@ int vfs_flush_locked(struct vfs_file *f)
     if (!inl && rc == 0)
         rc = vfs_pack_upload(e->vol, f->dirty, f->ndirty, ids, at);
     if (!inl && rc == 0)
-        rc = vfs_commit_locked(f, up, nup, at, NULL, lazy, &a);
+        rc = vfs_commit_locked(f, up, nup, at, NULL, lazy, &a, &sole);
     /* the ids a moved file's commit placed, for vfs_inline_settle_locked */
     int moved = f->inline_moved, nmine = 0, ncommitted = nup + f->ndirty;
     uint64_t *mine = moved && rc == 0 ? calloc((size_t)(nup + f->ndirty + 1), sizeof *mine) : NULL;
@@ -324,7 +366,8 @@ int vfs_flush_locked(struct vfs_file *f)
     /* nothing is buffered now: the descriptor's end is the committed one
      * (after an append commit, others' appends may precede ours) */
     f->size = a.size;
-    vfs_patch_data(f, &a);
+    vfs_patch_data(f, &a, &sole);
+    free(sole.map);
     if (f->closing && inl) {
         /* a tiny file's descriptor goes: nobody reads the new map through
          * it, so it is not loaded (a round trip per tiny file; a bigger

@@ -128,10 +128,25 @@ with open(f"{p}/big/data1", "wb") as f:     # a create, then a data commit at cl
     f.write(b"x" * 5000)
 with open(f"{p}/big/g000011", "r+b") as f:  # an existing file rewritten
     f.write(b"y" * 3000)
+with open(f"{p}/big/data3", "wb") as f:     # past the inline size: a block in the bucket
+    f.write(b"w" * 300000)
 EOF
 round_trips stat -c '%n %s' "$PREFIX/big/data1" "$PREFIX/big/g000011"
 assert_eq "$PREFIX/big/data1 5000|$PREFIX/big/g000011 3000|0" "$(tr '\n' '|' < "$TEST_SCRATCH/out")$RT" \
     "files written on the node show their new sizes to its next process, with no round trip"
+# and their block maps: the node's next process opens and reads them with
+# no question (before: one for each file's map)
+round_trips python3 -c 'import sys; print(*(len(open(f, "rb").read()) for f in sys.argv[1:]))' \
+    "$PREFIX/big/data1" "$PREFIX/big/g000011" "$PREFIX/big/data3"
+assert_eq "5000 3000 300000|0" "$(tr '\n' '|' < "$TEST_SCRATCH/out")$RT" \
+    "and reads their bytes with no round trip (their maps came with the patch)"
+# a file truncated and written again (a checkpoint saved over the last):
+# its map is again what the commit wrote
+shim python3 -c 'import sys; open(sys.argv[1], "wb").write(b"v" * 200000)' "$PREFIX/big/data3"
+round_trips python3 -c 'import sys; b = open(sys.argv[1], "rb").read(); print(len(b), set(b) == {ord("v")})' \
+    "$PREFIX/big/data3"
+assert_eq "200000 True|0" "$(tr '\n' '|' < "$TEST_SCRATCH/out")$RT" \
+    "a file written over on the node is read by its next process with no round trip"
 # the descriptor's name changes hands before its commit: the record cannot
 # be placed, and the node's next process reads the folder afresh (never
 # the old size under the new name)

@@ -617,6 +617,42 @@ START_TEST(test_write_read_chunks)
 }
 END_TEST
 
+/* META_WRITE_SOLE: 1 exactly when the file's map is the commit's own
+ * records afterwards (what the node's snapshot may take as its map). */
+START_TEST(test_write_sole)
+{
+    struct meta *m = volume("t_sole");
+    uint64_t f = mkfile(m, META_ROOT_INO, "f"), g = mkfile(m, META_ROOT_INO, "g"), id;
+    ck_assert_int_eq(meta_next_ids(m, META_ID_SLICE, 8, &id), 0);
+    struct meta_slice_rec two[2] = { { 0, { 0, id, 100, 0, 100 } },
+                                     { 1, { 0, id + 1, 50, 0, 50 } } };
+    struct meta_attr a;
+    /* a new file's first commit: its map is what it wrote */
+    ck_assert_int_eq(
+        meta_write_inline(m, f, two, 2, NULL, LAYOUT_CHUNK_SIZE + 50, META_WRITE_SOLE, 0, &a), 1);
+    ck_assert_uint_eq(a.size, LAYOUT_CHUNK_SIZE + 50);
+    /* a second commit: the first one's slices are still there */
+    struct meta_slice_rec one = { 0, { 10, id + 2, 10, 0, 10 } };
+    ck_assert_int_eq(meta_write_inline(m, f, &one, 1, NULL, 20, META_WRITE_SOLE, 0, &a), 0);
+    /* not asked: 0, as ever */
+    ck_assert_int_eq(meta_write_inline(m, f, &one, 1, NULL, 20, 0, 0, &a), 0);
+    /* truncated to nothing (O_TRUNC), then written: its own again */
+    ck_assert_int_eq(meta_write(m, f, NULL, 0, 0, 1, 0, &a), 0);
+    ck_assert_int_eq(
+        meta_write_inline(m, f, &one, 1, NULL, 20, META_WRITE_SOLE | META_WRITE_LAZY, 0, &a), 1);
+    ck_assert_uint_eq(a.size, 20);
+    /* a commit that cuts the file but keeps an older slice: not its own */
+    struct meta_slice_rec late = { 0, { 30, id + 3, 10, 0, 10 } };
+    ck_assert_int_eq(meta_write_inline(m, f, &late, 1, NULL, 40, 1 | META_WRITE_SOLE, 0, &a), 0);
+    /* another file's slices never count */
+    ck_assert_int_eq(meta_write_inline(m, g, &late, 1, NULL, 40, META_WRITE_SOLE, 0, &a), 1);
+    /* a failed commit is a failure, asked or not */
+    ck_assert_int_eq(meta_write_inline(m, 5555555, &one, 1, NULL, 10, META_WRITE_SOLE, 0, &a),
+                     -ENOENT);
+    meta_close(m);
+}
+END_TEST
+
 /* Appends are placed at the size read under the inode's lock: one piece
  * crossing a chunk boundary becomes two records of one slice. */
 START_TEST(test_append_placement)
@@ -1467,7 +1503,11 @@ END_TEST
 static Suite *meta_suite(void)
 {
     Suite *s = suite_create("meta_pg");
-    struct { const char *name; const TTest *t; int timeout; } tests[] = {
+    struct {
+        const char *name;
+        const TTest *t;
+        int timeout;
+    } tests[] = {
         { "format", test_format_and_settings, 60 },
         { "unformatted", test_unformatted, 30 },
         { "schema_newer", test_schema_newer, 30 },
@@ -1481,6 +1521,7 @@ static Suite *meta_suite(void)
         { "readdir_small", test_readdir_small, 30 },
         { "readdir_100k", test_readdir_100k, 300 },
         { "write_read_chunks", test_write_read_chunks, 30 },
+        { "write_sole", test_write_sole, 30 },
         { "append_placement", test_append_placement, 30 },
         { "next_ids", test_next_ids, 60 },
         { "unlink_rmdir", test_unlink_rmdir, 30 },
