@@ -715,6 +715,17 @@ void nodemeta_dir_entry(struct nodemeta_buf *b, const char *name, size_t nlen,
     nm_put(b, name, nlen);
 }
 
+void nodemeta_fold_begin(struct nodemeta_buf *b, uint64_t dir, const struct nodemeta_snap *s)
+{
+    nodemeta_dir_begin(b, dir, s->asked, s->has_dir_attr ? &s->dir_attr : NULL,
+                       s->dir_attr_asked_ns);
+}
+
+int nodemeta_fold_commit(struct nodemeta *nm, struct nodemeta_buf *b, const struct nodemeta_snap *s)
+{
+    return nodemeta_dir_commit(nm, b, s->token);
+}
+
 void nodemeta_dir_chunk(struct nodemeta_buf *b, uint64_t chunk, const struct layout_slice *s, int n)
 {
     struct nm_chunk c = { NM_TAG_CHUNK, (uint32_t)n, chunk };
@@ -851,7 +862,8 @@ static int nm_group_take(const char *g, struct nm_delta_rec *out, size_t *n, cha
  * *self: the last record of dir's own attributes when no name changed
  * after it (tag 0: none). */
 static int nm_load_delta(struct nodemeta *nm, uint64_t dir, const struct nm_header *bh,
-                         struct nodemeta_snap *s, struct nm_delta_rec *self)
+                         struct nodemeta_snap *s, struct nm_delta_rec *self, uint64_t *upto,
+                         int fold)
 {
     memset(self, 0, sizeof *self);
     char name[32];
@@ -908,13 +920,16 @@ static int nm_load_delta(struct nodemeta *nm, uint64_t dir, const struct nm_head
         o += bytes;
     }
     free(p);
-    if (rc == 0 && nm_changed_here(nm, dir, covered))
+    /* a fold takes what the delta holds: the commits after it are the
+     * folded snapshot's to cover, by the same rule */
+    if (rc == 0 && !fold && nm_changed_here(nm, dir, covered))
         rc = -ESTALE;
     if (rc < 0) {
         free(out);
         free(maps);
         return rc;
     }
+    *upto = covered;
     s->delta = (char *)out;
     s->delta_len = n * sizeof *out;
     s->delta_pos = 0;
@@ -923,7 +938,8 @@ static int nm_load_delta(struct nodemeta *nm, uint64_t dir, const struct nm_head
     return names;
 }
 
-int nodemeta_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns, struct nodemeta_snap *s)
+static int nm_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns, int fold,
+                       struct nodemeta_snap *s)
 {
     char name[32];
     struct nm_header h;
@@ -936,11 +952,17 @@ int nodemeta_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns, str
     s->len = sizeof h + (size_t)h.payload_len; /* the mapping's (nodemeta_snap_free) */
     int names = 0;
     struct nm_delta_rec self = { 0 };
-    if (h.dir != dir ||
-        (nm_changed_here(nm, dir, h.gen) && (names = nm_load_delta(nm, dir, &h, s, &self)) < 0)) {
+    struct nm_header raw; /* the file's, before vouching moved its times */
+    memcpy(&raw, s->p, sizeof raw);
+    s->covered = raw.gen;
+    if (h.dir != dir || (nm_changed_here(nm, dir, h.gen) &&
+                         (names = nm_load_delta(nm, dir, &h, s, &self, &s->covered, fold)) < 0)) {
         nodemeta_snap_free(s);
         return -ESTALE;
     }
+    s->asked = (struct nodemeta_stamp){ s->covered, raw.fetched_ns, raw.rseq };
+    s->token = raw.token;
+    s->dir_attr_asked_ns = self.tag == NM_TAG_DIR ? self.at_ns : raw.dir_attr_ns;
     if (self.tag == NM_TAG_DIR) {
         /* the patcher's word on them (the agent's, with others' names) */
         h.has_dir_attr = 1;
@@ -958,6 +980,17 @@ int nodemeta_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns, str
     s->dir_attr = h.dir_attr;
     s->dir_attr_ns = h.dir_attr_ns;
     return 0;
+}
+
+int nodemeta_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns,
+                      struct nodemeta_snap *s)
+{
+    return nm_dir_load(nm, dir, max_age_ns, 0, s);
+}
+
+int nodemeta_fold_load(struct nodemeta *nm, uint64_t dir, struct nodemeta_snap *s)
+{
+    return nm_dir_load(nm, dir, -1, 1, s);
 }
 
 int nodemeta_snap_next(struct nodemeta_snap *s, const char **name, size_t *nlen,
@@ -1317,9 +1350,10 @@ int nodemeta_dir_patch(struct nodemeta *nm, uint64_t dir, uint64_t seq,
     int fd = -1, rc = nm_base_header(nm, dir, &bh);
     if (rc == 0)
         rc = fd = nm_delta_open(nm, dir, &bh, &covered, &end);
-    if (rc >= 0 && (!nm_patch_follows(nm, dir, covered, seq) ||
-                    (uint64_t)end + g.len > sizeof bh + NM_DELTA_BYTES))
+    if (rc >= 0 && !nm_patch_follows(nm, dir, covered, seq))
         rc = -ESTALE;
+    else if (rc >= 0 && (uint64_t)end + g.len > sizeof bh + NM_DELTA_BYTES)
+        rc = -EFBIG; /* full: folded first (vfs_snap_patch), or left to go stale */
     if (rc >= 0)
         rc = io_pwrite_full(fd, g.p, g.len, end) == (ssize_t)g.len ? 0 : -EIO;
     if (fd >= 0)

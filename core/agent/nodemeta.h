@@ -174,6 +174,14 @@ struct nodemeta_snap {
     int has_dir_attr;
     struct meta_attr dir_attr;
     int64_t dir_attr_ns;
+    /* what a fold of it writes (nodemeta_fold_begin): its question's
+     * stamp (wall time and agent sequence as in the file, before any
+     * vouching; the local sequence its delta covers up to), change token,
+     * and the time its directory's own attributes were asked */
+    uint64_t covered;
+    struct nodemeta_stamp asked;
+    uint64_t token;
+    int64_t dir_attr_asked_ns;
 };
 int nodemeta_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns,
                       struct nodemeta_snap *s);
@@ -184,6 +192,26 @@ int nodemeta_snap_next(struct nodemeta_snap *s, const char **name, size_t *nlen,
                        struct meta_attr *a, uint64_t *chunk, const struct layout_slice **slices,
                        int *n);
 void nodemeta_snap_free(struct nodemeta_snap *s);
+
+/* Folding: a snapshot with its delta (s, from nodemeta_dir_load) written
+ * again as one snapshot, so that its delta starts empty (a full delta,
+ * -EFBIG from nodemeta_dir_patch, would otherwise leave it stale and the
+ * next lister would read the folder from the database). The caller puts
+ * the merged entries in name order between the two, each regular file
+ * with its chunk records when its map is known, none when it is not (its
+ * readers then ask, as for any entry without them; vfs_listing.c: the
+ * readers' merge rules are one implementation). The fold is the same
+ * question: its time, agent sequence and change token are the
+ * snapshot's, and it covers the local commits its delta covered. A patch
+ * appended to the old delta meanwhile is not in the fold: the new
+ * snapshot then goes stale by the rule for uncovered local commits.
+ * fold_load: the snapshot of dir (any age) with every group its delta
+ * holds, whatever local commits came after them (the committer that found
+ * the delta full has made one). */
+int nodemeta_fold_load(struct nodemeta *nm, uint64_t dir, struct nodemeta_snap *s);
+void nodemeta_fold_begin(struct nodemeta_buf *b, uint64_t dir, const struct nodemeta_snap *s);
+int nodemeta_fold_commit(struct nodemeta *nm, struct nodemeta_buf *b,
+                         const struct nodemeta_snap *s);
 
 /* ---- patching a snapshot with changes since it was taken ---- */
 /* A process that committed a namespace change in dir (local sequence seq,
@@ -200,7 +228,9 @@ void nodemeta_snap_free(struct nodemeta_snap *s);
  * -ESTALE and the snapshot goes stale as before; n <= 2 (a rename in
  * one folder), one appended group per commit (O(1): a few small file
  * operations under the node's patch lock), at most 4 MiB of groups per
- * snapshot (about 10,000 one-name changes without maps). A loaded
+ * snapshot (about 10,000 one-name changes without maps): -EFBIG past
+ * that, and the caller folds the delta into the snapshot (below) and
+ * patches again, or leaves the snapshot stale (the agent). A loaded
  * snapshot whose local changes a delta covers comes
  * with it (s->delta, read with nodemeta_delta_next; its directory's own
  * attributes are not given then). The TTL still counts from the

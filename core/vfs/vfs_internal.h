@@ -124,6 +124,10 @@ int vfs_listing_find(const struct vfs_listing *l, const char *name, size_t nlen,
  * -ENOENT when not (not in the listing, a name this node's delta set, or
  * a version the snapshot does not hold), -ENOMEM. */
 int vfs_listing_maps(const struct vfs_listing *l, const char *name, size_t nlen, uint32_t count);
+/* The listing's entries in name order onto b (a fold, nodemeta.h), each
+ * regular file with its chunk records when the listing holds its map:
+ * 0 or b's error. */
+int vfs_listing_write(const struct vfs_listing *l, struct nodemeta_buf *b);
 size_t vfs_listing_bytes(const struct vfs_listing *l);
 struct vfs_listing *vfs_listing_get(struct vfs_listing *l);
 void vfs_listing_put(struct vfs_listing *l);

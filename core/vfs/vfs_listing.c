@@ -325,6 +325,53 @@ static int vfs_listing_entry_maps(const struct vfs_listing *l, uint32_t i, struc
     return vfs_listing_chunks(&s, &a, d);
 }
 
+/* The chunk records at s's position (up to the next entry) onto b. */
+static void vfs_listing_copy_chunks(struct nodemeta_snap *s, struct nodemeta_buf *b)
+{
+    const char *name;
+    size_t nlen;
+    struct meta_attr a;
+    uint64_t chunk;
+    const struct layout_slice *sl;
+    int n;
+    size_t at = s->pos;
+    while (nodemeta_snap_next(s, &name, &nlen, &a, &chunk, &sl, &n) == 2) {
+        nodemeta_dir_chunk(b, chunk, sl, n);
+        at = s->pos;
+    }
+    s->pos = at;
+}
+
+int vfs_listing_write(const struct vfs_listing *l, struct nodemeta_buf *b)
+{
+    for (uint32_t i = 0; i < l->n && !b->err; i++) {
+        struct nodemeta_snap s = l->snap;
+        const char *name;
+        size_t nlen;
+        struct meta_attr a;
+        uint64_t chunk;
+        const struct layout_slice *sl;
+        int n;
+        if (l->off[i] & VFS_LISTING_DELTA) {
+            size_t pos = l->off[i] & ~VFS_LISTING_DELTA;
+            s.delta_pos = pos;
+            if (nodemeta_delta_next(&s, &name, &nlen, &a) != 1)
+                return -EBADMSG; /* the index holds name sets only */
+            nodemeta_dir_entry(b, name, nlen, &a);
+            struct nodemeta_snap m;
+            if (S_ISREG(a.mode) && nodemeta_delta_map(&l->snap, pos, &m))
+                vfs_listing_copy_chunks(&m, b);
+            continue;
+        }
+        s.pos = l->off[i];
+        if (nodemeta_snap_next(&s, &name, &nlen, &a, &chunk, &sl, &n) != 1)
+            return -EBADMSG;
+        nodemeta_dir_entry(b, name, nlen, &a);
+        vfs_listing_copy_chunks(&s, b);
+    }
+    return b->err;
+}
+
 int vfs_listing_maps(const struct vfs_listing *l, const char *name, size_t nlen, uint32_t count)
 {
     struct meta_attr a;

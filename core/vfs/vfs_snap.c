@@ -210,12 +210,47 @@ int vfs_snap_listing(uint64_t dir)
     return vfs_snap_from_node_past(dir, 0, NULL, NULL, 0);
 }
 
+/* dir's snapshot and its full delta written again as one snapshot
+ * (nodemeta.h, "Folding"): 0 or -errno. Costs what a reader's merge of
+ * them costs, once per 4 MiB of changes. */
+static int vfs_snap_fold(uint64_t dir)
+{
+    struct vfs_engine *e = vfs_opened();
+    struct nodemeta_snap s;
+    int rc = nodemeta_fold_load(e->node, dir, &s);
+    if (rc < 0)
+        return rc;
+    if (!s.delta) {
+        nodemeta_snap_free(&s);
+        return -ESTALE; /* nothing to fold: the full delta is gone (replaced) */
+    }
+    struct vfs_listing *l;
+    rc = vfs_listing_build(dir, 0, &s, &l);
+    nodemeta_snap_free(&s); /* (empty when the listing took its records) */
+    if (rc < 0)
+        return rc;
+    struct nodemeta_buf b;
+    nodemeta_fold_begin(&b, dir, &l->snap);
+    rc = vfs_listing_write(l, &b);
+    if (rc == 0)
+        rc = nodemeta_fold_commit(e->node, &b, &l->snap);
+    nodemeta_buf_free(&b);
+    vfs_listing_put(l);
+    return rc;
+}
+
 void vfs_snap_patch(uint64_t seq, uint64_t dir, const struct nodemeta_change *c, int n)
 {
     struct vfs_engine *e = vfs_opened();
     if (!seq || !e || !e->node)
         return;
     int rc = nodemeta_dir_patch(e->node, dir, seq, c, n);
+    if (rc == -EFBIG) {
+        int frc = vfs_snap_fold(dir);
+        rc = frc < 0 ? frc : nodemeta_dir_patch(e->node, dir, seq, c, n);
+        log_debug("vfs", "directory %llu: its node snapshot's delta was full: %s",
+                  (unsigned long long)dir, frc < 0 ? strerror(-frc) : "folded");
+    }
     if (rc < 0 && rc != -ENOENT && rc != -ESTALE)
         log_debug("vfs", "patching the node's snapshot of directory %llu: %s",
                   (unsigned long long)dir, strerror(-rc));

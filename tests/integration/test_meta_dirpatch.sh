@@ -20,6 +20,9 @@
 #  - concurrent creates and renames on the node while a process of it lists
 #    the folder again and again: every unchanged name exactly once in each
 #    listing, and the node's patched snapshot equals the database at the end.
+#  - a delta that fills up (12,000 creates) is folded into the snapshot:
+#    the node's next lister makes no round trip, and names, attributes and
+#    block maps survive the fold.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_services
@@ -235,3 +238,47 @@ assert_files_equal <(db_names big) <(names "$TEST_SCRATCH/end") \
 shim2 ls -f "$PREFIX/big" > "$TEST_SCRATCH/end2"
 assert_files_equal <(db_names big) <(names "$TEST_SCRATCH/end2") "and another node's"
 
+
+# --- a full delta is folded into the snapshot, not left to go stale ---
+# (before: past 4 MiB of groups, about 10,000 one-name changes, the node's
+# next lister read the folder again from the database). What is counted is
+# the questions about the folder's names and maps: the root's own
+# attributes may be asked again (see the mkdir above), whatever the fold.
+folder_questions() {
+    grep -c 'shimfs_\(readdir\|dir_slices\|chunks\|walk\|lookup\|entries\)' "$TEST_SCRATCH/sends" || true
+}
+shim ls -f "$PREFIX/big" > /dev/null
+shim python3 - "$PREFIX/big" <<'PY'
+import os, sys
+d = sys.argv[1]
+with open(f"{d}/fold_data", "wb") as f:      # a file with a map, before the fold
+    f.write(b"m" * 300000)
+os.rename(f"{d}/g000021", f"{d}/fold_moved")  # a moved name (no map: asked)
+os.chmod(f"{d}/g000022", 0o600)
+for i in range(12000):                       # past the 4 MiB cap of the delta
+    os.close(os.open(f"{d}/fold{i:05d}", os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o644))
+os.unlink(f"{d}/fold00007")
+PY
+delta=$(ls "$NODE1"/meta/*/xf4240)
+[ "$(stat -c %s "$delta")" -lt $((4 << 20)) ] && pass "the delta was folded ($(stat -c %s "$delta") bytes left)" \
+    || fail "the delta is $(stat -c %s "$delta") bytes: not folded"
+r0=$(entry_rows)
+round_trips ls -f "$PREFIX/big"
+rows=$(($(entry_rows) - r0))
+assert_eq "0 rows<1000" "$(folder_questions) rows$([ "$rows" -lt 1000 ] && echo '<1000' || echo "=$rows")" \
+    "after 12,000 creates the node's next process lists the folder without reading it"
+assert_files_equal <(db_names big) <(names "$TEST_SCRATCH/out") "and the folded listing is the database's"
+round_trips stat -c '%n %s %a' "$PREFIX/big/fold_data" "$PREFIX/big/fold11999" "$PREFIX/big/g000022"
+assert_eq "$PREFIX/big/fold_data 300000 644|$PREFIX/big/fold11999 0 644|$PREFIX/big/g000022 0 600|0" \
+    "$(tr '\n' '|' < "$TEST_SCRATCH/out")$(folder_questions)" \
+    "the folded entries keep their attributes, with no question about the folder"
+round_trips python3 -c 'import sys; b = open(sys.argv[1], "rb").read(); print(len(b), set(b) == {ord("m")})' \
+    "$PREFIX/big/fold_data"
+assert_eq "300000 True|0" "$(tr '\n' '|' < "$TEST_SCRATCH/out")$(folder_questions)" \
+    "a file's block map survives the fold: read with no question for it"
+shim cat "$PREFIX/big/fold_moved" > /dev/null && pass "a moved name of the fold opens (its map asked)" \
+    || fail "a moved name of the fold does not open"
+shim python3 -c "import os; os.close(os.open('$PREFIX/big/after_fold', os.O_CREAT | os.O_WRONLY, 0o644))"
+round_trips ls -f "$PREFIX/big"
+assert_eq 0 "$(folder_questions)" "a change after the fold patches the folded snapshot"
+assert_files_equal <(db_names big) <(names "$TEST_SCRATCH/out") "and shows"
