@@ -121,8 +121,8 @@ int vfs_listing_find(const struct vfs_listing *l, const char *name, size_t nlen,
 /* The block maps of name and of up to count - 1 files after it, from the
  * listing's snapshot records, into the caches (a name-ordered run for
  * directory read-ahead): no query. 0 when name's own map was there,
- * -ENOENT when not (not in the listing, a name this node's delta set, or
- * a version the snapshot does not hold), -ENOMEM. */
+ * -ENOENT when not (not in the listing, a name a delta record set with
+ * no map, or a version the snapshot does not hold), -ENOMEM. */
 int vfs_listing_maps(const struct vfs_listing *l, const char *name, size_t nlen, uint32_t count);
 /* The listing's entries in name order onto b (a fold, nodemeta.h), each
  * regular file with its chunk records when the listing holds its map:

@@ -299,75 +299,58 @@ static int vfs_listing_chunks(struct nodemeta_snap *s, const struct meta_attr *a
     return maps;
 }
 
-/* Entry i's block maps into d when its record holds them: the
- * snapshot's, or a delta record's that carries its file's map (the agent's
- * records of others' changes do; this node's own carry none, and their
- * files' opens ask). 1 when maps came. */
-static int vfs_listing_entry_maps(const struct vfs_listing *l, uint32_t i, struct vfs_dirmaps *d)
+/* Entry i: its name, attributes and, when its record holds its file's
+ * block map (the snapshot's, or a delta record's that carries one), a
+ * view *m of its chunk records: 1 then, 0 when it holds none (its opens
+ * ask), -EBADMSG when the index does not lead to an entry. */
+static int vfs_listing_record(const struct vfs_listing *l, uint32_t i, const char **name,
+                              size_t *nlen, struct meta_attr *a, struct nodemeta_snap *m)
 {
-    struct nodemeta_snap s = l->snap;
-    const char *name;
-    size_t nlen;
-    struct meta_attr a;
+    *m = l->snap;
+    if (l->off[i] & VFS_LISTING_DELTA) {
+        size_t pos = l->off[i] & ~VFS_LISTING_DELTA;
+        m->delta_pos = pos;
+        if (nodemeta_delta_next(m, name, nlen, a) != 1)
+            return -EBADMSG; /* the index holds name sets only */
+        return S_ISREG(a->mode) && nodemeta_delta_map(&l->snap, pos, m);
+    }
     uint64_t chunk;
     const struct layout_slice *sl;
     int n;
-    if (l->off[i] & VFS_LISTING_DELTA) {
-        s.delta_pos = l->off[i] & ~VFS_LISTING_DELTA;
-        if (nodemeta_delta_next(&s, &name, &nlen, &a) != 1 || !S_ISREG(a.mode) ||
-            !nodemeta_delta_map(&l->snap, l->off[i] & ~VFS_LISTING_DELTA, &s))
-            return 0;
-        return vfs_listing_chunks(&s, &a, d);
-    }
-    s.pos = l->off[i];
-    if (nodemeta_snap_next(&s, &name, &nlen, &a, &chunk, &sl, &n) != 1 || !S_ISREG(a.mode))
-        return 0;
-    return vfs_listing_chunks(&s, &a, d);
+    m->pos = l->off[i];
+    if (nodemeta_snap_next(m, name, nlen, a, &chunk, &sl, &n) != 1)
+        return -EBADMSG;
+    return S_ISREG(a->mode); /* its chunk records follow (an entry without any: none known) */
 }
 
-/* The chunk records at s's position (up to the next entry) onto b. */
-static void vfs_listing_copy_chunks(struct nodemeta_snap *s, struct nodemeta_buf *b)
+/* Entry i's block maps into d when its record holds them (the agent's
+ * records of others' changes do, and this node's own data commits when
+ * they wrote the whole map). 1 when maps came. */
+static int vfs_listing_entry_maps(const struct vfs_listing *l, uint32_t i, struct vfs_dirmaps *d)
 {
     const char *name;
     size_t nlen;
     struct meta_attr a;
-    uint64_t chunk;
-    const struct layout_slice *sl;
-    int n;
-    size_t at = s->pos;
-    while (nodemeta_snap_next(s, &name, &nlen, &a, &chunk, &sl, &n) == 2) {
-        nodemeta_dir_chunk(b, chunk, sl, n);
-        at = s->pos;
-    }
-    s->pos = at;
+    struct nodemeta_snap m;
+    return vfs_listing_record(l, i, &name, &nlen, &a, &m) > 0 ? vfs_listing_chunks(&m, &a, d) : 0;
 }
 
 int vfs_listing_write(const struct vfs_listing *l, struct nodemeta_buf *b)
 {
     for (uint32_t i = 0; i < l->n && !b->err; i++) {
-        struct nodemeta_snap s = l->snap;
-        const char *name;
-        size_t nlen;
-        struct meta_attr a;
+        const char *name, *cname;
+        size_t nlen, clen;
+        struct meta_attr a, next;
+        struct nodemeta_snap m;
+        int has = vfs_listing_record(l, i, &name, &nlen, &a, &m);
+        if (has < 0)
+            return has;
+        nodemeta_dir_entry(b, name, nlen, &a);
         uint64_t chunk;
         const struct layout_slice *sl;
         int n;
-        if (l->off[i] & VFS_LISTING_DELTA) {
-            size_t pos = l->off[i] & ~VFS_LISTING_DELTA;
-            s.delta_pos = pos;
-            if (nodemeta_delta_next(&s, &name, &nlen, &a) != 1)
-                return -EBADMSG; /* the index holds name sets only */
-            nodemeta_dir_entry(b, name, nlen, &a);
-            struct nodemeta_snap m;
-            if (S_ISREG(a.mode) && nodemeta_delta_map(&l->snap, pos, &m))
-                vfs_listing_copy_chunks(&m, b);
-            continue;
-        }
-        s.pos = l->off[i];
-        if (nodemeta_snap_next(&s, &name, &nlen, &a, &chunk, &sl, &n) != 1)
-            return -EBADMSG;
-        nodemeta_dir_entry(b, name, nlen, &a);
-        vfs_listing_copy_chunks(&s, b);
+        while (has && nodemeta_snap_next(&m, &cname, &clen, &next, &chunk, &sl, &n) == 2)
+            nodemeta_dir_chunk(b, chunk, sl, n);
     }
     return b->err;
 }
