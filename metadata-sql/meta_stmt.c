@@ -190,12 +190,6 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
      * written, no lock taken), 2 the parent, when neither (why nothing
      * was created), 3 the parent as the create left it (its new times:
      * the commit hook marks the folder listing it, meta_changes.c). */
-    /* After a data commit, in its transaction: how many slices the file
-     * has, counted up to $2 (its own: a later statement sees every commit
-     * the write's row lock waited for). Equal to the commit's own number:
-     * its map is exactly what it wrote (meta_write_inline, META_WRITE_SOLE). */
-    [MS_SLICES_SOLE] = { "shimfs_slices_sole",
-        "SELECT count(*) FROM (SELECT 1 FROM slice WHERE ino = $1::bigint LIMIT $2::bigint) s" },
     [MS_CREATE_OPEN] = { "shimfs_create_open",
         "WITH x AS (SELECT " COLS " FROM entry e JOIN inode n ON n.ino = e.ino "
         "WHERE e.parent = $1::bigint AND e.name = $2::bytea), "
@@ -208,6 +202,12 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
         "SELECT " COLS ", 0 FROM i n UNION ALL SELECT " COLS ", 3 FROM p n UNION ALL SELECT x.*, 1 FROM x "
         "UNION ALL SELECT " COLS ", 2 FROM inode n WHERE n.ino = $1::bigint "
         "AND NOT EXISTS (SELECT 1 FROM x) AND NOT EXISTS (SELECT 1 FROM i)" },
+    /* After a data commit, in its transaction: how many slices the file
+     * has, counted up to $2 (its own: a later statement sees every commit
+     * the write's row lock waited for). Equal to the commit's own number:
+     * its map is exactly what it wrote (meta_write_inline, META_WRITE_SOLE). */
+    [MS_SLICES_SOLE] = { "shimfs_slices_sole",
+        "SELECT count(*) FROM (SELECT 1 FROM slice WHERE ino = $1::bigint LIMIT $2::bigint) s" },
     [MS_LINK] = { "shimfs_link",
         "WITH e AS (INSERT INTO entry (parent, name, ino) VALUES ($2::bigint, $3::bytea, $1::bigint)), "
         "p AS (UPDATE inode SET mtime = $4::bigint, ctime = $4::bigint WHERE ino = $2::bigint) "

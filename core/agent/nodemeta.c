@@ -954,13 +954,13 @@ static int nm_dir_load(struct nodemeta *nm, uint64_t dir, int64_t max_age_ns, in
     struct nm_delta_rec self = { 0 };
     struct nm_header raw; /* the file's, before vouching moved its times */
     memcpy(&raw, s->p, sizeof raw);
-    s->covered = raw.gen;
+    uint64_t covered = raw.gen;
     if (h.dir != dir || (nm_changed_here(nm, dir, h.gen) &&
-                         (names = nm_load_delta(nm, dir, &h, s, &self, &s->covered, fold)) < 0)) {
+                         (names = nm_load_delta(nm, dir, &h, s, &self, &covered, fold)) < 0)) {
         nodemeta_snap_free(s);
         return -ESTALE;
     }
-    s->asked = (struct nodemeta_stamp){ s->covered, raw.fetched_ns, raw.rseq };
+    s->asked = (struct nodemeta_stamp){ covered, raw.fetched_ns, raw.rseq };
     s->token = raw.token;
     s->dir_attr_asked_ns = self.tag == NM_TAG_DIR ? self.at_ns : raw.dir_attr_ns;
     if (self.tag == NM_TAG_DIR) {

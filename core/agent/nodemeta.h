@@ -176,9 +176,8 @@ struct nodemeta_snap {
     int64_t dir_attr_ns;
     /* what a fold of it writes (nodemeta_fold_begin): its question's
      * stamp (wall time and agent sequence as in the file, before any
-     * vouching; the local sequence its delta covers up to), change token,
-     * and the time its directory's own attributes were asked */
-    uint64_t covered;
+     * vouching; gen: the local sequence its delta covers up to), change
+     * token, and the time its directory's own attributes were asked */
     struct nodemeta_stamp asked;
     uint64_t token;
     int64_t dir_attr_asked_ns;

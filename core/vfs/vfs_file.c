@@ -264,10 +264,11 @@ static int vfs_file_attach(struct vfs_file *f, int created)
 }
 
 /* O_TRUNC of an existing file with data: one setattr before the open.
- * The node's snapshot of its folder takes the emptied file (no slice is
- * left at size 0: its map is known, and empty), so the data commit of
- * the same descriptor can patch it too (a file saved over is read by the
- * node's next process with no question). */
+ * The node's snapshot of its folder takes the emptied file's attributes,
+ * so that the delta covers this commit and the data commit of the same
+ * descriptor can patch it too, map included (a file saved over is read by
+ * the node's next process with no question); unpatched, the snapshot
+ * would go stale here. */
 static int vfs_open_truncate(struct meta_attr *a, int flags, uint64_t parent, const char *canon)
 {
     if (!(flags & O_TRUNC) || !S_ISREG(a->mode) || (flags & O_ACCMODE) == O_RDONLY || a->size == 0)
@@ -275,7 +276,7 @@ static int vfs_open_truncate(struct meta_attr *a, int flags, uint64_t parent, co
     int rc = vfs_set_size(a->ino, 0, a);
     uint64_t seq = mcache_take_commit();
     if (rc == 0 && a->nlink == 1)
-        vfs_snap_patch_name(seq, parent, canon, a, 2, NULL, 0);
+        vfs_snap_patch_name(seq, parent, canon, a, 2, NULL, -1);
     return rc;
 }
 

@@ -191,11 +191,11 @@ int vfs_reload(struct vfs_file *f, const struct meta_attr *a)
 }
 
 /* A commit's records as its file's whole map (META_WRITE_SOLE), or n < 0
- * when that is not known. */
+ * when that is not known. Known: this thread holds the node's patch lock
+ * (vfs_snap_hold) until the patch went in. */
 struct vfs_sole {
     struct meta_slice_rec *map;
     int n;
-    int held; /* the node's patch lock (vfs_snap_hold), until the patch */
 };
 
 /* Chunk order, each chunk's records in commit order (later ones overlay
@@ -268,7 +268,6 @@ static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, in
         vfs_sole_sort(recs, n);
         sole->map = recs;
         sole->n = n;
-        sole->held = 1;
         return 0;
     }
     if (ask)
@@ -289,7 +288,7 @@ static void vfs_patch_data(const struct vfs_file *f, const struct meta_attr *a,
     uint64_t seq = mcache_take_commit();
     if (a->nlink == 1)
         vfs_snap_patch_name(seq, f->parent, f->path, a, 2, sole->map, sole->n);
-    if (sole->held)
+    if (sole->n >= 0)
         vfs_snap_release();
 }
 
@@ -318,7 +317,7 @@ int vfs_flush_locked(struct vfs_file *f)
     struct vfs_placed *at = calloc(nd, sizeof *at);
     struct meta_inline blob = { 0 };
     struct meta_attr a;
-    struct vfs_sole sole = { NULL, -1, 0 };
+    struct vfs_sole sole = { NULL, -1 };
     uint64_t gen = vfs_node_gen();
     (void)mcache_take_commit(); /* the commit's own sequence only, for vfs_patch_data */
     if (rc == 0 && (!ids || !at))
