@@ -17,7 +17,9 @@
  * shared files, container, IMDSv2), region from AWS_REGION /
  * AWS_DEFAULT_REGION (default us-east-1), CA bundle from AWS_CA_BUNDLE
  * when it names a readable file (else the system store).
- * Options in the URL query: ?region=R&style=virtual|path&tls_verify=0.
+ * Options in the URL query: ?region=R&style=virtual|path&tls_verify=0
+ * &payload=signed|unsigned (a PUT's x-amz-content-sha256: the body's SHA-256,
+ * or UNSIGNED-PAYLOAD; by default unsigned over https only, as botocore).
  *
  * All functions are thread-safe and return 0 (or a length) on success and a
  * negative errno on failure: -ENOENT missing key, -EACCES/-EPERM refused
@@ -60,6 +62,7 @@ struct obj_url {
     char prefix[512];     /* "" or "a/b/": every key lives under it */
     int virtual_host;     /* 1: bucket.host style */
     int tls_verify;
+    int sign_payload; /* 1: PUT bodies hashed into the signature (?payload=) */
 };
 enum { OBJ_FILE = 1, OBJ_HTTP = 2, OBJ_HTTPS = 3 };
 int obj_parse_url(const char *url, struct obj_url *out);

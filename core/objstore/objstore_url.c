@@ -102,6 +102,15 @@ static int obj_opt_tls_verify(struct obj_url *u, const char *v, size_t n)
     return 0;
 }
 
+static int obj_opt_payload(struct obj_url *u, const char *v, size_t n)
+{
+    int sign = n == 6 && strncmp(v, "signed", 6) == 0;
+    if (!sign && !(n == 8 && strncmp(v, "unsigned", 8) == 0))
+        return -EINVAL;
+    u->sign_payload = sign;
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*set)(struct obj_url *u, const char *v, size_t n);
@@ -109,6 +118,7 @@ static const struct {
     { "region", obj_opt_region },
     { "style", obj_opt_style },
     { "tls_verify", obj_opt_tls_verify },
+    { "payload", obj_opt_payload },
 };
 
 static int obj_parse_option(const char *opt, size_t n, struct obj_url *u)
@@ -335,6 +345,7 @@ int obj_parse_url(const char *url, struct obj_url *out)
         return -EINVAL;
     memset(out, 0, sizeof *out);
     out->tls_verify = 1;
+    out->sign_payload = -1; /* not chosen yet */
     int rc = -EINVAL;
     if (strncasecmp(url, "file://", 7) == 0) {
         rc = obj_parse_file(url + 7, out);
@@ -347,6 +358,11 @@ int obj_parse_url(const char *url, struct obj_url *out)
     } else if (strncasecmp(url, "s3://", 5) == 0) {
         rc = obj_parse_s3(url + 5, out);
     }
+    /* By default as botocore: a body goes unsigned only where TLS guards it.
+     * Over plain http a signed body is what keeps someone in the path from
+     * storing blocks of their own making for every later reader. */
+    if (out->sign_payload < 0)
+        out->sign_payload = out->scheme != OBJ_HTTPS;
     if (rc)
         memset(out, 0, sizeof *out);
     return rc;

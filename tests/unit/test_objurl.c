@@ -42,6 +42,7 @@ START_TEST(http_urls)
     ck_assert_str_eq(u.region, "us-east-1");
     ck_assert_int_eq(u.virtual_host, 0);
     ck_assert_int_eq(u.tls_verify, 1);
+    ck_assert_int_eq(u.sign_payload, 1); /* plain http: bodies signed */
 
     ck_assert_int_eq(obj_parse_url("https://s3.eu-west-3.amazonaws.com/my.bucket/"
                                    "?region=eu-west-3&style=virtual&tls_verify=0", &u), 0);
@@ -51,10 +52,39 @@ START_TEST(http_urls)
     ck_assert_str_eq(u.region, "eu-west-3");
     ck_assert_int_eq(u.virtual_host, 1);
     ck_assert_int_eq(u.tls_verify, 0);
+    ck_assert_int_eq(u.sign_payload, 0); /* https: TLS guards them */
 
     ck_assert_int_eq(obj_parse_url("http://[::1]:9000/b_1?style=path&tls_verify=1", &u), 0);
     ck_assert_str_eq(u.host, "[::1]:9000");
     ck_assert_str_eq(u.bucket, "b_1");
+}
+END_TEST
+
+/* ?payload= overrides the scheme's default either way; s3:// follows the
+ * endpoint it ends up at. */
+START_TEST(payload_signing)
+{
+    struct obj_url u;
+    no_region_env();
+    ck_assert_int_eq(obj_parse_url("http://h/b?payload=unsigned", &u), 0);
+    ck_assert_int_eq(u.sign_payload, 0);
+    ck_assert_int_eq(obj_parse_url("https://h/b?style=path&payload=signed", &u), 0);
+    ck_assert_int_eq(u.sign_payload, 1);
+    ck_assert_int_eq(obj_parse_url("https://h/b/team?payload=unsigned", &u), 0);
+    ck_assert_int_eq(u.sign_payload, 0);
+    ck_assert_str_eq(u.prefix, "team/");
+    unsetenv("AWS_ENDPOINT_URL_S3");
+    unsetenv("AWS_ENDPOINT_URL");
+    ck_assert_int_eq(obj_parse_url("s3://b/p", &u), 0);
+    ck_assert_int_eq(u.scheme, OBJ_HTTPS);
+    ck_assert_int_eq(u.sign_payload, 0);
+    setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000", 1);
+    ck_assert_int_eq(obj_parse_url("s3://b/p", &u), 0);
+    ck_assert_int_eq(u.scheme, OBJ_HTTP);
+    ck_assert_int_eq(u.sign_payload, 1);
+    ck_assert_int_eq(obj_parse_url("s3://b/p?payload=unsigned", &u), 0);
+    ck_assert_int_eq(u.sign_payload, 0);
+    unsetenv("AWS_ENDPOINT_URL_S3");
 }
 END_TEST
 
@@ -183,7 +213,8 @@ static const char *const bad_urls[] = {
     "http://h/b/k/../x", "http://h/b/k%2F", "http://h/b/k#f", "http://h/b/k y",
     "https://Bad_B.s3.eu-west-1.amazonaws.com/p",
     "http://h/b#frag", "http://h/b?style=sideways", "http://h/b?tls_verify=2",
-    "http://h/b?tls_verify=", "http://h/b?unknown=1", "http://h/b?region=", "http://h/b?region",
+    "http://h/b?tls_verify=", "http://h/b?payload=", "http://h/b?payload=yes", "http://h/b?payload=Signed",
+    "http://h/b?unknown=1", "http://h/b?region=", "http://h/b?region",
     "http://h/b?region=eu%20west", "http://ho st/b", "http://h/bu cket", "http://h/b%20",
     "http://h/Bad_Bucket?style=virtual", "http://[::1]:9000/b?style=virtual", "http://[::1/b",
     "http://[::1]x/b",
@@ -303,6 +334,7 @@ int main(void)
     TCase *url = tcase_create("url");
     tcase_add_test(url, file_urls);
     tcase_add_test(url, http_urls);
+    tcase_add_test(url, payload_signing);
     tcase_add_test(url, region_from_environment);
     tcase_add_test(url, key_prefixes);
     tcase_add_test(url, aws_virtual_hosted);
