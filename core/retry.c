@@ -45,7 +45,11 @@ int retry_is_transient(int curl_code, long http_status)
                 return 1;
         return 0;
     }
-    return http_status == 429 || (http_status >= 500 && http_status <= 599);
+    /* 501 Not Implemented and 505 HTTP Version Not Supported say the
+     * server will never do it (a store refusing unsigned bodies answers
+     * 501): as botocore, not retried. */
+    return http_status == 429 ||
+           (http_status >= 500 && http_status <= 599 && http_status != 501 && http_status != 505);
 }
 
 uint32_t retry_backoff_ms(const struct retry_policy *p, int attempt, uint64_t rnd)

@@ -13,7 +13,9 @@
 # a PUT and a listing in virtual-host style (curl resolves *.localhost
 # to loopback by itself), and a PUT with ?payload=unsigned (its
 # x-amz-content-sha256 is UNSIGNED-PAYLOAD, as botocore signs it with
-# payload signing off; plain http's default signs the body's SHA-256).
+# payload signing off; plain http's default signs the body's SHA-256), and
+# one such PUT that the store refuses (501 NotImplemented): its log line
+# names ?payload=signed, a signed PUT's never does.
 # Control: the same list query sent unsorted must NOT match (libcurl 7.88
 # signs the query as written, botocore sorts it), which also shows that
 # this check can fail. Needs no services: only /usr/bin/python3 + botocore.
@@ -82,6 +84,12 @@ class H(BaseHTTPRequestHandler):
         return self.rfile.read(n) if n else b""
     def do_PUT(self):
         self.record(self.body())
+        if self.path.startswith("/shimfs-test/u/refuse"):
+            # a store that wants every body signed
+            err = ('<?xml version="1.0" encoding="UTF-8"?><Error><Code>NotImplemented</Code>'
+                   '<Message>UNSIGNED-PAYLOAD is not supported</Message></Error>')
+            self.reply(501, err.encode(), [("Content-Type", "application/xml")])
+            return
         self.reply(200, extra=[("ETag", '"x"')])
     def do_HEAD(self):
         self.record(b"")
@@ -146,6 +154,20 @@ check "PUT under a key prefix" run put 'k é' "$TEST_SCRATCH/small"
 check "HEAD under a key prefix" run head 'k é'
 URL="http://127.0.0.1:$PORT/shimfs-test?region=eu-central-1&payload=unsigned"
 check "PUT with ?payload=unsigned" run put 'u/2m' "$TEST_SCRATCH/big"
+# A store that refuses unsigned bodies: the PUT fails, and its one log
+# line says how to have them signed.
+if run put 'u/refuse' "$TEST_SCRATCH/small"; then
+    fail "a PUT the store refused (501) succeeded"
+else
+    assert_eq 1 "$(grep -c 'HTTP 501 NotImplemented.*needs ?payload=signed in the bucket URL' "$TEST_SCRATCH/err")" \
+        "a refused unsigned PUT logs one line naming ?payload=signed"
+fi
+URL="http://127.0.0.1:$PORT/shimfs-test?region=eu-central-1"
+if run put 'refuse-signed' "$TEST_SCRATCH/small" && ! grep -q 'payload=signed' "$TEST_SCRATCH/err"; then
+    pass "a signed PUT gives no such hint"
+else
+    fail "a signed PUT failed or hinted at ?payload=signed"
+fi
 stop_server
 grep -q "\"target\": \"/shimfs-test/team/v1/k%20%C3%A9\"" "$CAPTURE" &&
     pass "a bucket URL's key prefix is part of the signed path" || fail "prefix request not as expected"
@@ -155,7 +177,7 @@ grep -q "\"target\": \"/?list-type=2&max-keys=1000&prefix=dir%20one%2F\"" "$CAPT
     pass "virtual-host listing targets /?query" || fail "virtual-host listing not as expected"
 
 # Expectations, in capture order: 1 = must match botocore, 0 = must not.
-EXPECT="1 1 1 1 1 1 1 1 0 1 1 1 1 1 1"
+EXPECT="1 1 1 1 1 1 1 1 0 1 1 1 1 1 1 1 1"
 VERDICTS=$TEST_SCRATCH/verdicts
 REGION=eu-central-1 EXPECT="$EXPECT" /usr/bin/python3 - "$CAPTURE" > "$VERDICTS" <<'PY'
 import base64, datetime, hashlib, json, os, sys

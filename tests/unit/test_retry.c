@@ -10,7 +10,7 @@
 START_TEST(transient_http_statuses)
 {
     static const long yes[] = { 500, 502, 503, 504, 599, 429 };
-    static const long no[] = { 200, 206, 301, 400, 401, 403, 404, 408, 409, 412, 416, 600 };
+    static const long no[] = { 200, 206, 301, 400, 401, 403, 404, 408, 409, 412, 416, 501, 505, 600 };
     for (unsigned i = 0; i < sizeof yes / sizeof *yes; i++)
         ck_assert_msg(retry_is_transient(CURLE_OK, yes[i]), "HTTP %ld should be retried", yes[i]);
     for (unsigned i = 0; i < sizeof no / sizeof *no; i++)

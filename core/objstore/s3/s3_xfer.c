@@ -418,11 +418,19 @@ static void s3_log_failure(struct s3_ctx *ctx, struct s3_xfer *x, int err,
     }
     if (err == -ENOENT)
         level = LOG_INFO;       /* a missing key is an answer; callers decide */
+    /* A store that wants every body hashed refuses UNSIGNED-PAYLOAD with
+     * some 4xx of its own (400, 403, 501 seen): say how to ask for that. */
+    int refused = x->status >= 400 && x->status != 404 && x->status != 408 &&
+                  (x->status < 500 || x->status == 501);
+    const char *hint = x->op == S3_PUT && !ctx->st->url.sign_payload && refused
+                           ? "; the body went unsigned (UNSIGNED-PAYLOAD): a store that "
+                             "wants it signed needs ?payload=signed in the bucket URL"
+                           : "";
     if (log_enabled(level))
-        log_msg(level, "objstore", "%s %s in %s: HTTP %ld %s%s%s%s after %d attempt%s: %s", op,
+        log_msg(level, "objstore", "%s %s in %s: HTTP %ld %s%s%s%s after %d attempt%s: %s%s", op,
                 x->key, ctx->st->desc, x->status, eb->code[0] ? eb->code : "(no S3 code)",
-                eb->message[0] ? " (" : "", eb->message, eb->message[0] ? ")" : "",
-                x->attempts, x->attempts == 1 ? "" : "s", strerror(-err));
+                eb->message[0] ? " (" : "", eb->message, eb->message[0] ? ")" : "", x->attempts,
+                x->attempts == 1 ? "" : "s", strerror(-err), hint);
 }
 
 void s3_xfer_finish(struct s3_ctx *ctx, struct s3_xfer *x)
