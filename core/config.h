@@ -58,6 +58,8 @@ struct shimfs_config {
                                  size keep their bytes in PostgreSQL (0: never) */
     int meta_timeout_ms;      /* SHIMFS_META_TIMEOUT (seconds), default 30: bound of one
                                  metadata call, reconnects and retries included */
+    int s3_payload;           /* SHIMFS_S3_PAYLOAD: url (0), signed (1), unsigned (2): objstore.h's
+                                 OBJ_PAYLOAD_* */
     int s3_timeout_ms;        /* SHIMFS_S3_TIMEOUT (seconds), default 60: bound of one
                                  object request, retries and backoff included */
 };

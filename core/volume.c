@@ -194,8 +194,12 @@ int volume_open(const struct shimfs_config *cfg, struct volume **out)
     }
     if (rc == 0) {
         /* the cache folder passed volume_trust_cache_dir: this user's alone */
-        struct obj_options oo = { .max_retries = -1, .deadline_ms = cfg->s3_timeout_ms,
-                                  .cred_dir = v->cfg.cache_dir[0] && v->cfg.cache_size ? v->cfg.cache_dir : NULL };
+        struct obj_options oo = { .max_retries = -1,
+                                  .deadline_ms = cfg->s3_timeout_ms,
+                                  .payload = cfg->s3_payload,
+                                  .cred_dir = v->cfg.cache_dir[0] && v->cfg.cache_size
+                                                  ? v->cfg.cache_dir
+                                                  : NULL };
         rc = obj_open(v->settings.bucket, &oo, &v->store);
         if (rc < 0)
             log_error("volume", "bucket %s of volume %s: %s", v->settings.bucket,

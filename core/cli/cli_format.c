@@ -184,7 +184,11 @@ static int cli_format_check_bucket(const char *url, const char *uuid)
     char key[128], why[256];
     int rc;
 
-    rc = obj_open(url, NULL, &st);
+    /* the probe PUT signs its body as the volume's writers will */
+    struct shimfs_config cfg;
+    config_load(&cfg);
+    struct obj_options oo = { .max_retries = -1, .payload = cfg.s3_payload };
+    rc = obj_open(url, &oo, &st);
     if (rc < 0)
         return cli_fail("format", "bucket check", "cannot open %s: %s", url,
                         cli_store_reason(rc, why, sizeof why));

@@ -47,6 +47,7 @@ static void obj_fill_options(const struct obj_options *in, struct obj_options *o
     if (in->max_parallel > 0)
         out->max_parallel = in->max_parallel;
     out->cred_dir = in->cred_dir;
+    out->payload = in->payload;
 }
 
 int obj_open(const char *url, const struct obj_options *opts, struct obj_store **out)
@@ -64,6 +65,8 @@ int obj_open(const char *url, const struct obj_options *opts, struct obj_store *
         return rc;
     }
     obj_fill_options(opts, &st->opt);
+    if (st->opt.payload == OBJ_PAYLOAD_SIGNED || st->opt.payload == OBJ_PAYLOAD_UNSIGNED)
+        st->url.sign_payload = st->opt.payload == OBJ_PAYLOAD_SIGNED;
     obj_url_describe(&st->url, st->desc, sizeof st->desc);
     if (st->url.scheme == OBJ_FILE) {
         st->be = &obj_file_backend;

@@ -47,6 +47,8 @@ struct obj_options {
     int deadline_ms;      /* per request, every attempt and backoff included
                              (SHIMFS_S3_TIMEOUT), default 60000 */
     int max_parallel;     /* default 32: connections for obj_batch */
+    int payload;          /* OBJ_PAYLOAD_*: a PUT's body signed or not
+                             (SHIMFS_S3_PAYLOAD); 0: as the URL says */
     const char *cred_dir; /* a folder of this user's alone (the cache folder) where
                              temporary credentials are shared by the node's
                              processes; NULL: not shared. Must outlive the store. */
@@ -65,6 +67,7 @@ struct obj_url {
     int sign_payload; /* 1: PUT bodies hashed into the signature (?payload=) */
 };
 enum { OBJ_FILE = 1, OBJ_HTTP = 2, OBJ_HTTPS = 3 };
+enum { OBJ_PAYLOAD_URL = 0, OBJ_PAYLOAD_SIGNED = 1, OBJ_PAYLOAD_UNSIGNED = 2 };
 int obj_parse_url(const char *url, struct obj_url *out);
 
 /* Open a store. opts may be NULL for defaults. Never connects here. */

@@ -15,7 +15,8 @@
 # x-amz-content-sha256 is UNSIGNED-PAYLOAD, as botocore signs it with
 # payload signing off; plain http's default signs the body's SHA-256), and
 # one such PUT that the store refuses (501 NotImplemented): its log line
-# names ?payload=signed, a signed PUT's never does.
+# names ?payload=signed, a signed PUT's never does; SHIMFS_S3_PAYLOAD
+# overriding the URL both ways.
 # Control: the same list query sent unsorted must NOT match (libcurl 7.88
 # signs the query as written, botocore sorts it), which also shows that
 # this check can fail. Needs no services: only /usr/bin/python3 + botocore.
@@ -163,6 +164,12 @@ else
         "a refused unsigned PUT logs one line naming ?payload=signed"
 fi
 URL="http://127.0.0.1:$PORT/shimfs-test?region=eu-central-1"
+# SHIMFS_S3_PAYLOAD overrides the URL either way (a volume's URL is fixed
+# at format)
+SHIMFS_S3_PAYLOAD=unsigned check "PUT with SHIMFS_S3_PAYLOAD=unsigned" run put 'u/env' "$TEST_SCRATCH/small"
+URL="http://127.0.0.1:$PORT/shimfs-test?region=eu-central-1&payload=unsigned"
+SHIMFS_S3_PAYLOAD=signed check "PUT with SHIMFS_S3_PAYLOAD=signed over ?payload=unsigned" run put 'env-signed' "$TEST_SCRATCH/small"
+URL="http://127.0.0.1:$PORT/shimfs-test?region=eu-central-1"
 if run put 'refuse-signed' "$TEST_SCRATCH/small" && ! grep -q 'payload=signed' "$TEST_SCRATCH/err"; then
     pass "a signed PUT gives no such hint"
 else
@@ -177,7 +184,7 @@ grep -q "\"target\": \"/?list-type=2&max-keys=1000&prefix=dir%20one%2F\"" "$CAPT
     pass "virtual-host listing targets /?query" || fail "virtual-host listing not as expected"
 
 # Expectations, in capture order: 1 = must match botocore, 0 = must not.
-EXPECT="1 1 1 1 1 1 1 1 0 1 1 1 1 1 1 1 1"
+EXPECT="1 1 1 1 1 1 1 1 0 1 1 1 1 1 1 1 1 1 1"
 VERDICTS=$TEST_SCRATCH/verdicts
 REGION=eu-central-1 EXPECT="$EXPECT" /usr/bin/python3 - "$CAPTURE" > "$VERDICTS" <<'PY'
 import base64, datetime, hashlib, json, os, sys

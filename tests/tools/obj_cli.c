@@ -14,6 +14,7 @@
  *                                   last being credential fetches)
  * Exit status 0 on success, 1 with "obj_cli: OP: strerror" on failure.
  */
+#include "config.h"
 #include "log.h"
 #include "objstore.h"
 #include "s3_internal.h"
@@ -190,7 +191,11 @@ int main(int argc, char **argv)
     log_configure(getenv("SHIMFS_LOG"));
     if (argc < 3)
         return cli_run(NULL, "", 0, NULL);
-    int rc = obj_open(argv[1], NULL, &st);
+    /* the settings a volume's store takes from the environment */
+    struct shimfs_config cfg;
+    config_load(&cfg);
+    struct obj_options oo = { .max_retries = -1, .payload = cfg.s3_payload };
+    int rc = obj_open(argv[1], &oo, &st);
     if (rc)
         return cli_fail("open", rc);
     rc = cli_run(st, argv[2], argc - 3, argv + 3);

@@ -424,7 +424,8 @@ static void s3_log_failure(struct s3_ctx *ctx, struct s3_xfer *x, int err,
                   (x->status < 500 || x->status == 501);
     const char *hint = x->op == S3_PUT && !ctx->st->url.sign_payload && refused
                            ? "; the body went unsigned (UNSIGNED-PAYLOAD): a store that "
-                             "wants it signed needs ?payload=signed in the bucket URL"
+                             "wants it signed needs ?payload=signed in the bucket URL "
+                             "or SHIMFS_S3_PAYLOAD=signed"
                            : "";
     if (log_enabled(level))
         log_msg(level, "objstore", "%s %s in %s: HTTP %ld %s%s%s%s after %d attempt%s: %s%s", op,
