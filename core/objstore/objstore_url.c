@@ -11,6 +11,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,41 +86,38 @@ static int obj_opt_region(struct obj_url *u, const char *v, size_t n)
     return obj_chars_ok(v, n, "-_") ? obj_url_copy(u->region, sizeof u->region, v, n) : -EINVAL;
 }
 
-static int obj_opt_style(struct obj_url *u, const char *v, size_t n)
-{
-    int virt = n == 7 && strncmp(v, "virtual", 7) == 0;
-    if (!virt && !(n == 4 && strncmp(v, "path", 4) == 0))
-        return -EINVAL;
-    u->virtual_host = virt;
-    return 0;
-}
-
-static int obj_opt_tls_verify(struct obj_url *u, const char *v, size_t n)
-{
-    if (n != 1 || (v[0] != '0' && v[0] != '1'))
-        return -EINVAL;
-    u->tls_verify = v[0] == '1';
-    return 0;
-}
-
-static int obj_opt_payload(struct obj_url *u, const char *v, size_t n)
-{
-    int sign = n == 6 && strncmp(v, "signed", 6) == 0;
-    if (!sign && !(n == 8 && strncmp(v, "unsigned", 8) == 0))
-        return -EINVAL;
-    u->sign_payload = sign;
-    return 0;
-}
-
+/* Each option: region's text (set), or a two-way choice whose first word
+ * sets the int at `field` to 1 and its second to 0. */
 static const struct {
     const char *name;
     int (*set)(struct obj_url *u, const char *v, size_t n);
+    const char *one, *other;
+    size_t field;
 } obj_url_options[] = {
-    { "region", obj_opt_region },
-    { "style", obj_opt_style },
-    { "tls_verify", obj_opt_tls_verify },
-    { "payload", obj_opt_payload },
+    { "region", obj_opt_region, NULL, NULL, 0 },
+    { "style", NULL, "virtual", "path", offsetof(struct obj_url, virtual_host) },
+    { "tls_verify", NULL, "1", "0", offsetof(struct obj_url, tls_verify) },
+    { "payload", NULL, "signed", "unsigned", offsetof(struct obj_url, sign_payload) },
 };
+
+static int obj_word_is(const char *v, size_t n, const char *word)
+{
+    return n == strlen(word) && strncmp(v, word, n) == 0;
+}
+
+static int obj_set_option(size_t i, struct obj_url *u, const char *v, size_t n)
+{
+    if (obj_url_options[i].set)
+        return obj_url_options[i].set(u, v, n);
+    int *f = (int *)(void *)((char *)u + obj_url_options[i].field);
+    if (obj_word_is(v, n, obj_url_options[i].one))
+        *f = 1;
+    else if (obj_word_is(v, n, obj_url_options[i].other))
+        *f = 0;
+    else
+        return -EINVAL;
+    return 0;
+}
 
 static int obj_parse_option(const char *opt, size_t n, struct obj_url *u)
 {
@@ -129,7 +127,7 @@ static int obj_parse_option(const char *opt, size_t n, struct obj_url *u)
     size_t kl = (size_t)(eq - opt);
     for (size_t i = 0; i < sizeof obj_url_options / sizeof *obj_url_options; i++)
         if (strlen(obj_url_options[i].name) == kl && strncmp(opt, obj_url_options[i].name, kl) == 0)
-            return obj_url_options[i].set(u, eq + 1, n - kl - 1);
+            return obj_set_option(i, u, eq + 1, n - kl - 1);
     return -EINVAL;             /* unknown option: a typo must not pass */
 }
 
