@@ -45,9 +45,9 @@ int retry_is_transient(int curl_code, long http_status)
                 return 1;
         return 0;
     }
-    /* 501 Not Implemented and 505 HTTP Version Not Supported say the
-     * server will never do it (a store refusing unsigned bodies answers
-     * 501): as botocore, not retried. */
+    /* 501 and 505 (a method, or an HTTP version, the server does not
+     * support) will be the answer every time; a store that refuses
+     * unsigned bodies answers 501. As botocore, not retried. */
     return http_status == 429 ||
            (http_status >= 500 && http_status <= 599 && http_status != 501 && http_status != 505);
 }

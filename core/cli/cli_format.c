@@ -177,7 +177,8 @@ static int cli_format_probe_fail(const char *step, const char *key, int err,
 }
 
 /* Put, read back, compare, delete one small random object. */
-static int cli_format_check_bucket(const char *url, const char *uuid)
+static int cli_format_check_bucket(const char *url, const char *uuid,
+                                   const struct shimfs_config *cfg)
 {
     struct obj_store *st;
     unsigned char data[4096], back[8192], rnd[8];
@@ -185,9 +186,7 @@ static int cli_format_check_bucket(const char *url, const char *uuid)
     int rc;
 
     /* the probe PUT signs its body as the volume's writers will */
-    struct shimfs_config cfg;
-    config_load(&cfg);
-    struct obj_options oo = { .max_retries = -1, .payload = cfg.s3_payload };
+    struct obj_options oo = { .max_retries = -1, .payload = cfg->s3_payload };
     rc = obj_open(url, &oo, &st);
     if (rc < 0)
         return cli_fail("format", "bucket check", "cannot open %s: %s", url,
@@ -247,15 +246,14 @@ static int cli_format_exists(struct meta *m, const char *name)
 /* Processes of this node keep the volume's settings and directories in
  * the cache folder (core/agent/nodemeta.h): after a format they must see the new
  * volume at once, not the wiped one. Only where that folder exists. */
-static void cli_format_tell_node(const struct meta_settings *s)
+static void cli_format_tell_node(const struct meta_settings *s, const struct shimfs_config *cfg)
 {
-    struct shimfs_config cfg;
-    char path[sizeof cfg.cache_dir + 8];
+    char path[sizeof cfg->cache_dir + 8];
     struct nodemeta *nm;
     const char *url = getenv("SHIMFS_META");
-    config_load(&cfg);
-    snprintf(path, sizeof path, "%s/meta", cfg.cache_dir);
-    if (!cfg.cache_dir[0] || access(path, F_OK) != 0 || nodemeta_open(cfg.cache_dir, url ? url : "", &nm) < 0)
+    snprintf(path, sizeof path, "%s/meta", cfg->cache_dir);
+    if (!cfg->cache_dir[0] || access(path, F_OK) != 0 ||
+        nodemeta_open(cfg->cache_dir, url ? url : "", &nm) < 0)
         return;
     nodemeta_bump(nm);
     (void)nodemeta_save_settings(nm, nodemeta_stamp(nm), s);
@@ -266,8 +264,10 @@ static int cli_format_run(const struct cli_format_args *a, struct meta *m)
 {
     struct meta_settings s, old;
     struct obj_url u;
+    struct shimfs_config cfg;
     int rc;
 
+    config_load(&cfg);
     memset(&old, 0, sizeof old);
     rc = meta_load_settings(m, &old);
     if (rc == 0 && !a->force)
@@ -291,7 +291,7 @@ static int cli_format_run(const struct cli_format_args *a, struct meta *m)
         (rc = cli_format_mkdirs(u.path)) < 0)
         return cli_fail("format", "bucket check", "cannot create directory %s: %s",
                         u.path, strerror(-rc));
-    rc = cli_format_check_bucket(a->bucket, s.uuid);
+    rc = cli_format_check_bucket(a->bucket, s.uuid, &cfg);
     if (rc != 0)
         return rc;
 
@@ -300,7 +300,7 @@ static int cli_format_run(const struct cli_format_args *a, struct meta *m)
         return cli_format_exists(m, a->name);
     if (rc < 0)
         return cli_meta_fail("format", meta_describe(m), rc);
-    cli_format_tell_node(&s);
+    cli_format_tell_node(&s, &cfg);
     cli_format_summary(&s, m);
     if (a->force && old.uuid[0] && strcmp(old.uuid, s.uuid) != 0)
         printf("note: objects of the wiped volume %s stay in the bucket under %s/ "
