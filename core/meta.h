@@ -155,10 +155,22 @@ typedef void (*meta_name_change_cb)(void *arg, const char *name, size_t nlen,
 /* meta_next_ids kinds. */
 enum meta_id_kind { META_ID_INODE = 1, META_ID_SLICE = 2 };
 
-/* meta_setattr: which fields of `a` to apply. */
+/* meta_setattr: which fields of `a` to apply. META_SET_LAZY: the commit
+ * does not wait for the database's disk (meta_sync does), as
+ * META_WRITE_LAZY; not with META_SET_SIZE. */
 enum {
     META_SET_MODE = 1, META_SET_UID = 2, META_SET_GID = 4, META_SET_SIZE = 8,
-    META_SET_ATIME = 16, META_SET_MTIME = 32, META_SET_CTIME_NOW = 64,
+    META_SET_ATIME = 16, META_SET_MTIME = 32, META_SET_CTIME_NOW = 64, META_SET_LAZY = 128,
+};
+
+/* Attributes a data commit also sets, after its own mtime (meta_write_inline):
+ * fields among META_SET_MODE, UID, GID, ATIME and MTIME, values in a. The
+ * mode goes in only while the row's permission bits are still mode_was
+ * (-1: always): a change made meanwhile by someone else was made later. */
+struct meta_attr_set {
+    unsigned fields;
+    struct meta_attr a;
+    int mode_was;
 };
 
 /* meta_write's slice records, each tagged with its chunk index. */
@@ -499,7 +511,9 @@ struct meta_conn_gate {
       src_parent, src, slen, dst_parent, dst, dlen, flags, replaced) \
     /* setattr: which fields of `a` to apply (META_SET_*). Size changes
      * truncate (dropping or trimming slices beyond the new size) or extend
-     * with a hole. On success *a holds the new attributes. */ \
+     * with a hole (one transaction, two round trips); any other change is
+     * one statement of one round trip. On success *a holds the new
+     * attributes. */ \
     X(setattr, (struct meta *m, uint64_t ino, unsigned fields, struct meta_attr *a), \
       ino, fields, a) \
     /* Commit a write session: append slice records (each tagged with its
@@ -521,11 +535,14 @@ struct meta_conn_gate {
      * -EOPNOTSUPP (nothing done) on a volume older than schema 4, or one
      * whose version the handle has not read yet: the caller stores the
      * block in the bucket instead. With META_WRITE_SOLE in set_size:
-     * returns 1 when the file's map is exactly recs afterwards. */ \
+     * returns 1 when the file's map is exactly recs afterwards. also
+     * (NULL: none): attributes set in the same transaction after the
+     * commit's own (chmod, chown or utimens through a descriptor whose
+     * writes this commit carries); *a is then the row as they left it. */ \
     X(write_inline, (struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, int n, \
                      const struct meta_inline *blob, uint64_t new_size, int set_size, \
-                     int64_t mtime_ns, struct meta_attr *a), \
-      ino, recs, n, blob, new_size, set_size, mtime_ns, a) \
+                     int64_t mtime_ns, const struct meta_attr_set *also, struct meta_attr *a), \
+      ino, recs, n, blob, new_size, set_size, mtime_ns, also, a) \
     /* The frame of inline block id into buf; returns its length. -ENOENT:
      * no such row (the block is lost, as a missing object is);
      * -EOVERFLOW: cap is too small. One round trip. */ \

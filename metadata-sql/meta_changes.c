@@ -109,7 +109,8 @@ void meta_chg_note(const struct meta_q *q)
 {
     switch (q->stmt) {
     /* rows of every inode a namespace change or a write locked or changed */
-    case MS_LOCK: case MS_NLINK_SET: case MS_SETATTR: case MS_WRITE: case MS_APPEND:
+    case MS_LOCK: case MS_NLINK_SET: case MS_SETATTR: case MS_SETATTR_SOME: case MS_WRITE:
+    case MS_APPEND:
     case MS_WRITE_INLINE:
         chg_rows(q->res);
         break;

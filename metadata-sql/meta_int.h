@@ -31,7 +31,7 @@ enum meta_stmt_id {
     MS_CREATE, MS_LINK, MS_ENTRY_DEL, MS_ENTRY_MOVE, MS_ENTRY_SET,
     MS_DIR_TOUCH, MS_NLINK_SET, MS_INODE_MOVED, MS_DROP,
     MS_RENAME_LOCK, MS_ANCESTOR,
-    MS_SETATTR, MS_TRUNC_DROP, MS_TRUNC_TRIM,
+    MS_SETATTR, MS_SETATTR_SOME, MS_TRUNC_DROP, MS_TRUNC_TRIM,
     MS_WRITE, MS_CHUNK_SIG, MS_COMPACT_DEL, MS_SLICES_ADD,
     MS_XATTR_SET, MS_XATTR_CREATE, MS_XATTR_REPLACE, MS_XATTR_REMOVE,
     MS_LIST_SLICES, MS_SESSION_OPEN, MS_SESSION_CLOSE,
@@ -181,6 +181,10 @@ void meta_p_int(struct meta_params *p, int64_t v);        /* text format */
 void meta_p_bytes(struct meta_params *p, const void *b, size_t n); /* binary */
 void meta_p_text(struct meta_params *p, const char *s);   /* text, NUL-terminated */
 void meta_p_null(struct meta_params *p);
+/* MS_SETATTR_SOME's parameters: fields (META_SET_*) of a, ctime now, the
+ * mode only while the permission bits are mode_was (-1: always). */
+void meta_setattr_some_params(struct meta_params *p, uint64_t ino, unsigned fields,
+                              const struct meta_attr *a, int mode_was, int64_t now);
 
 /* Results are always binary. Integers of any width (bool, int2/4/8);
  * NULL reads as 0. */

@@ -5,7 +5,10 @@
  * given). Shrinking drops the slice records wholly beyond the new size
  * (recording ids nothing else uses as garbage) and trims the one that
  * straddles it, so growing the file again reads zeros, never old bytes.
- * One transaction, two round trips.
+ * A size change is one transaction of two round trips (lock and check;
+ * cut and set); chmod, chown and utimens are one statement of one
+ * (MS_SETATTR_SOME: it needs no old value, so no lock step: tar and cp -p
+ * set three of them on every file they write), lazy when asked.
  */
 #include "meta_int.h"
 
@@ -103,11 +106,75 @@ static int meta_setattr_body(struct meta_conn *c, void *arg)
     return rc;
 }
 
+void meta_setattr_some_params(struct meta_params *p, uint64_t ino, unsigned fields,
+                              const struct meta_attr *a, int mode_was, int64_t now)
+{
+    meta_p_init(p);
+    meta_p_int(p, (int64_t)ino);
+    if (fields & META_SET_MODE)
+        meta_p_int(p, a->mode & 07777);
+    else
+        meta_p_null(p);
+    if (fields & META_SET_UID)
+        meta_p_int(p, a->uid);
+    else
+        meta_p_null(p);
+    if (fields & META_SET_GID)
+        meta_p_int(p, a->gid);
+    else
+        meta_p_null(p);
+    if (fields & META_SET_ATIME)
+        meta_p_int(p, a->atime_ns);
+    else
+        meta_p_null(p);
+    if (fields & META_SET_MTIME)
+        meta_p_int(p, a->mtime_ns);
+    else
+        meta_p_null(p);
+    meta_p_int(p, now);
+    if (mode_was >= 0)
+        meta_p_int(p, mode_was & 07777);
+    else
+        meta_p_null(p);
+}
+
+/* One round trip, an implicit transaction: MS_SETATTR_SOME, after the
+ * setting of a lazy commit. */
+static int meta_setattr_some_body(struct meta_conn *c, void *arg)
+{
+    struct meta_setattr_args *sa = arg;
+    struct meta_params p;
+    meta_setattr_some_params(&p, sa->ino, sa->fields, &sa->in, -1, meta_now_ns());
+    int lazy = (sa->fields & META_SET_LAZY) != 0;
+    struct meta_q q[2] = { { .stmt = MS_ASYNC_COMMIT }, { .stmt = MS_SETATTR_SOME, .p = &p } };
+    int rc = meta_run(c, q + !lazy, 1 + lazy, 1);
+    if (rc == 0 && PQntuples(q[1].res) == 1)
+        meta_r_attr(q[1].res, 0, 0, sa->out);
+    else if (rc == 0)
+        rc = -ENOENT;
+    meta_q_clear(q + !lazy, 1 + lazy);
+    return rc;
+}
+
 int meta_setattr(struct meta *m, uint64_t ino, unsigned fields, struct meta_attr *a)
 {
-    if (fields & ~(unsigned)(META_SET_MODE | META_SET_UID | META_SET_GID | META_SET_SIZE |
-                             META_SET_ATIME | META_SET_MTIME | META_SET_CTIME_NOW))
+    if (fields &
+            ~(unsigned)(META_SET_MODE | META_SET_UID | META_SET_GID | META_SET_SIZE |
+                        META_SET_ATIME | META_SET_MTIME | META_SET_CTIME_NOW | META_SET_LAZY) ||
+        (fields & (META_SET_SIZE | META_SET_LAZY)) == (META_SET_SIZE | META_SET_LAZY))
         return -EINVAL;
+    if (meta_conn_owned(m))
+        fields &= ~(unsigned)META_SET_LAZY; /* inside meta_txn: its commit decides */
     struct meta_setattr_args sa = { ino, fields, *a, a };
-    return meta_tx(m, meta_setattr_body, &sa);
+    if ((fields & META_SET_SIZE) || (fields & ~(unsigned)META_SET_LAZY) == 0)
+        return meta_tx(m, meta_setattr_body, &sa);
+    uint64_t mark = meta_lazy_mark(m);
+    int rc = meta_tx(m, meta_setattr_some_body, &sa);
+    /* the row changed (WAL): a synchronous commit flushed every lazy one
+     * acknowledged before it began */
+    if (rc == 0 && (fields & META_SET_LAZY))
+        meta_lazy_note(m);
+    else if (rc == 0 && !meta_conn_owned(m))
+        meta_lazy_covered(m, mark);
+    return rc;
 }

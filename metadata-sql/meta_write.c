@@ -78,6 +78,7 @@ struct meta_write_args {
     int64_t mtime;
     struct meta_slice_arrays arr;
     const struct meta_inline *blob; /* NULL: none (MS_WRITE) */
+    const struct meta_attr_set *also; /* NULL: none */
     struct meta_attr *out;
 };
 
@@ -136,10 +137,10 @@ static int meta_write_why(struct meta_conn *c, uint64_t ino, const char *ids)
 static int meta_write_body(struct meta_conn *c, void *arg)
 {
     struct meta_write_args *wa = arg;
-    struct meta_params p[5];
+    struct meta_params p[6];
     /* META_WRITE_LAZY: the commit is not waited for (set first, in the same
      * round trip; transaction-local, so a rerun sets it again) */
-    struct meta_q qa[6] = { { .stmt = MS_ASYNC_COMMIT } }, *q = qa + 1;
+    struct meta_q qa[7] = { { .stmt = MS_ASYNC_COMMIT } }, *q = qa + 1;
     struct meta_q *qs = wa->lazy ? qa : q;
     int n = 0;
     int64_t now = meta_now_ns();
@@ -187,10 +188,18 @@ static int meta_write_body(struct meta_conn *c, void *arg)
         meta_p_int(&p[n + 1], (int64_t)wa->n + 1);
         q[n + 1] = (struct meta_q){ .stmt = MS_SLICES_SOLE, .p = &p[n + 1] };
     }
-    int nq = n + 1 + wa->sole_asked + wa->lazy;
+    /* after the write's own mtime: a utimens through the descriptor after
+     * its writes has the last word, as it had when it was called */
+    int also = n + 1 + wa->sole_asked;
+    if (wa->also) {
+        meta_setattr_some_params(&p[also], wa->ino, wa->also->fields, &wa->also->a,
+                                 wa->also->mode_was, now);
+        q[also] = (struct meta_q){ .stmt = MS_SETATTR_SOME, .p = &p[also] };
+    }
+    int nq = also + (wa->also != NULL) + wa->lazy;
     rc = meta_run(c, qs, nq, 1);
     if (rc == 0 && PQntuples(q[n].res) == 1 && wa->out)
-        meta_r_attr(q[n].res, 0, 0, wa->out);
+        meta_r_attr(q[wa->also ? also : n].res, 0, 0, wa->out);
     else if (rc == 0 && PQntuples(q[n].res) != 1)
         rc = 1;
     wa->sole = rc == 0 && wa->sole_asked && PQntuples(q[n + 1].res) == 1 &&
@@ -202,12 +211,12 @@ static int meta_write_body(struct meta_conn *c, void *arg)
 int meta_write(struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, int n,
                uint64_t new_size, int set_size, int64_t mtime_ns, struct meta_attr *a)
 {
-    return meta_write_inline(m, ino, recs, n, NULL, new_size, set_size, mtime_ns, a);
+    return meta_write_inline(m, ino, recs, n, NULL, new_size, set_size, mtime_ns, NULL, a);
 }
 
 int meta_write_inline(struct meta *m, uint64_t ino, const struct meta_slice_rec *recs, int n,
                       const struct meta_inline *blob, uint64_t new_size, int set_size,
-                      int64_t mtime_ns, struct meta_attr *a)
+                      int64_t mtime_ns, const struct meta_attr_set *also, struct meta_attr *a)
 {
     assert(m && (n == 0 || recs));
     assert(!blob || (blob->data && blob->len > 0));
@@ -228,6 +237,7 @@ int meta_write_inline(struct meta *m, uint64_t ino, const struct meta_slice_rec 
                                   .n = n,
                                   .mtime = mtime_ns,
                                   .blob = blob,
+                                  .also = also && also->fields ? also : NULL,
                                   .out = a };
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++)

@@ -4,10 +4,10 @@
  * attributes in shim_xattr_set.c.)
  *
  * By path or on an open volume file, the engine applies the kernel's
- * permission rules and commits the change at once. Times set on a file
- * open for writing commit its buffered data first, so the data's own
- * modification time (stamped at the commit) cannot overwrite the times the
- * program set (cp -p and tar set them before close).
+ * permission rules and commits the change (vfs_ns.c: through a descriptor
+ * with uncommitted bytes, with those bytes, so that their commit's own
+ * modification time cannot overwrite the times the program set: cp -p
+ * and tar set them before close).
  */
 #include "shim.h"
 
@@ -120,11 +120,11 @@ static int shim_tv_to_ts(const struct timeval tv[2], struct timespec ts[2],
     return 0;
 }
 
-/* Times on an open file: its buffered data first (see the top). */
+/* Times on an open file (its buffered data: see the top). */
 static int shim_futimens_vfs(struct shim_ofd *o, struct vfs_file *f, const struct timespec *ts)
 {
-    int rc = shim_ns_writable(o) == 0 && !o->isdir ? SHIM_VFS(fsync, f, 0) : 0;
-    return rc < 0 ? rc : SHIM_VFS_LOAD(utimens, NULL, f, ts, 0, NULL, 0);
+    (void)o;
+    return SHIM_VFS_LOAD(utimens, NULL, f, ts, 0, NULL, 0);
 }
 
 #define SHIM_UTIMENS_VFS(ns, ts, vflags) \

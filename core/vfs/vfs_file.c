@@ -230,6 +230,7 @@ static void vfs_prefill_maps(const struct vfs_file *f)
 
 static int vfs_file_attach(struct vfs_file *f, int created)
 {
+    f->created = created;
     if (S_ISREG(f->attr.mode) && !(f->flags & O_PATH)) {
         int rc = 0;
         if (!f->smap) { /* (a file this open created has its empty map) */

@@ -319,6 +319,11 @@ struct vfs_file {
     int closing;                /* vfs_writer_close's flush: no map to reload after it */
     uint64_t parent;            /* directory it was opened in (0: unknown) */
     int64_t mtime_ns;           /* set by the last write */
+    int created;                /* this open created the inode */
+    int committed;              /* it has committed bytes since */
+    /* chmod and utimens through the descriptor that wait for its next
+     * commit, and go in its transaction (vfs_ns.c, vfs_defer_attrs) */
+    struct meta_attr_set pending;
     struct vfs_mapobj *mo;      /* shared-mapped: the working copy (vfs_map.c) */
     uint64_t node_gen;          /* writers: the node's commit sequence their view is of */
     char path[];
@@ -347,6 +352,9 @@ uint64_t vfs_flush_threshold(void);
 void vfs_dirty_clear(struct vfs_file *f);
 int vfs_reload(struct vfs_file *f, const struct meta_attr *a);
 int vfs_flush_locked(struct vfs_file *f);
+/* A writer's buffered bytes committed now (visible, not waited for on
+ * disk); 0 for a reader. */
+int vfs_writer_commit(struct vfs_file *f);
 int vfs_buffer_write(struct vfs_file *f, const char *buf, size_t len, uint64_t off);
 int vfs_wb_catch_up(struct vfs_file *f);
 

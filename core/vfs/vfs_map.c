@@ -442,9 +442,11 @@ int vfs_map_sync_range_locked(struct vfs_file *f, uint64_t lo, uint64_t hi)
         }
         int had = f->ndirty;
         rc = vfs_map_diff(f, a, b, n, off);
-        if (f->ndirty != had)
-            f->mtime_ns =
-                vfs_wall_now(); /* a new version: caches tell versions by size and mtime */
+        if (f->ndirty != had) {
+            /* a new version: caches tell versions by size and mtime */
+            f->mtime_ns = vfs_wall_now();
+            f->pending.fields &= ~(unsigned)META_SET_MTIME;
+        }
         if (rc == 0 && f->dirty_bytes >= vfs_flush_threshold()) {
             f->size = size;
             rc = vfs_flush_locked(f);
@@ -480,8 +482,10 @@ ssize_t vfs_map_pwrite_locked(struct vfs_file *f, const void *buf, size_t len, u
     if (off + len < off || off + len > (UINT64_C(1) << 50))
         return -EFBIG;
     ssize_t n = len ? io_pwrite_full(f->mo->fd, buf, len, off) : 0;
-    if (n >= 0)
+    if (n >= 0) {
         f->mtime_ns = vfs_wall_now();
+        f->pending.fields &= ~(unsigned)META_SET_MTIME;
+    }
     return n;
 }
 

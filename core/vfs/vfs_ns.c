@@ -589,13 +589,67 @@ static void vfs_patch_attr(uint64_t seq, const char *canon, const struct meta_at
         vfs_snap_patch_name(seq, a->parent, canon, a, 0, NULL, -1);
 }
 
+/* chmod, utimens and a root's chown that changes no owner, through a
+ * descriptor that created its file and holds bytes not yet committed, or
+ * has committed none (tar and cp -p: write, futimens, fchown, fchmod,
+ * close): the change waits for the descriptor's next commit (close,
+ * fsync) and goes in its transaction, instead of a round trip of its own
+ * each. Until then nobody else sees the file's new bytes either (an empty
+ * new file has none); and only a change that takes nothing away waits (times, mode
+ * bits added): one that removes a permission, or gives the file another
+ * owner or group, applies at once, as does any change through another
+ * descriptor. The mode goes in only if nobody changed it meanwhile
+ * (struct meta_attr_set). 1: deferred (the descriptor and the process's
+ * caches show it), 0: apply it now. */
+static int vfs_defer_attrs(struct vfs_file *f, const struct meta_attr *a, unsigned fields)
+{
+    if (!f || !f->created || vfs_eng.cfg.writeback || (f->flags & O_APPEND) || !vfs_is_writer(f) ||
+        (fields & ~(unsigned)(META_SET_MODE | META_SET_ATIME | META_SET_MTIME)))
+        return 0;
+    pthread_mutex_lock(&f->wlock);
+    int ok = !f->mo && !f->append_dirty && !f->werr &&
+             (f->ndirty > 0 || f->batches || !f->committed) &&
+             (!(fields & META_SET_MODE) || (f->attr.mode & 07777 & ~a->mode) == 0);
+    if (ok) {
+        if ((fields & META_SET_MODE) && !(f->pending.fields & META_SET_MODE))
+            f->pending.mode_was = (int)(f->attr.mode & 07777);
+        f->pending.fields |= fields;
+        if (fields & META_SET_MODE)
+            f->pending.a.mode = f->attr.mode = a->mode;
+        if (fields & META_SET_ATIME)
+            f->pending.a.atime_ns = f->attr.atime_ns = a->atime_ns;
+        if (fields & META_SET_MTIME)
+            f->pending.a.mtime_ns = f->attr.mtime_ns = f->mtime_ns = a->mtime_ns;
+        f->attr.ctime_ns = vfs_wall_now();
+        struct meta_attr shown = f->attr;
+        shown.size = f->size;
+        shown.mtime_ns = f->mtime_ns;
+        mcache_put_attr(&shown);
+    }
+    pthread_mutex_unlock(&f->wlock);
+    return ok;
+}
+
 static int vfs_apply(struct meta_attr *a, unsigned fields, struct vfs_file *f, const char *canon)
 {
     int rc = vfs_wb_drain();
     if (rc < 0)
         return rc;
+    if (vfs_defer_attrs(f, a, fields))
+        return 0;
+    /* times set through a descriptor with bytes it has not committed:
+     * those bytes first, or their commit's own mtime would have the last
+     * word (cp -p and tar set times before close) */
+    if (f && (fields & (META_SET_ATIME | META_SET_MTIME)) && (rc = vfs_writer_commit(f)) < 0)
+        return rc;
+    /* lazy: durable with the process's next synchronous commit, as a
+     * close's (fsync, sync, exit: vfs_session_sync) */
+    int lazy = !vfs_eng.cfg.sync_close;
     (void)mcache_take_commit();
-    rc = meta_setattr(vfs_eng.meta, a->ino, fields | META_SET_CTIME_NOW, a);
+    rc = meta_setattr(vfs_eng.meta, a->ino,
+                      fields | META_SET_CTIME_NOW | (lazy ? META_SET_LAZY : 0), a);
+    if (rc == 0 && lazy)
+        vfs_session_lazy();
     if (rc == 0) {
         vfs_patch_attr(mcache_take_commit(), canon, a);
         mcache_put_attr(a);
@@ -604,6 +658,8 @@ static int vfs_apply(struct meta_attr *a, unsigned fields, struct vfs_file *f, c
             uint64_t size = f->size;
             f->attr = *a;
             f->attr.size = size > a->size ? size : a->size;
+            if (fields & META_SET_MTIME)
+                f->mtime_ns = a->mtime_ns; /* what a writer's fstat shows */
             pthread_mutex_unlock(&f->wlock);
         }
     }

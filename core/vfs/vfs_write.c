@@ -262,7 +262,7 @@ static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, in
               vfs_snap_hold() == 0;
     rc = meta_write_inline(e->meta, f->attr.ino, recs, n, blob, f->size,
                            (lazy ? META_WRITE_LAZY : 0) | (ask ? META_WRITE_SOLE : 0), f->mtime_ns,
-                           a);
+                           f->pending.fields ? &f->pending : NULL, a);
     if (rc == 1) {
         /* the lock stays held until the patch went in (vfs_patch_data) */
         vfs_sole_sort(recs, n);
@@ -292,10 +292,31 @@ static void vfs_patch_data(const struct vfs_file *f, const struct meta_attr *a,
         vfs_snap_release();
 }
 
+/* Attributes left waiting with no bytes to commit them (vfs_defer_attrs
+ * defers only while there are some; kept for any path that drops them):
+ * a round trip of their own. */
+static int vfs_pending_apply_locked(struct vfs_file *f)
+{
+    if (!f->pending.fields)
+        return 0;
+    struct vfs_engine *e = vfs_opened();
+    struct meta_attr a = f->pending.a;
+    int lazy = !e->cfg.sync_close;
+    int rc = meta_setattr(e->meta, f->attr.ino,
+                          f->pending.fields | META_SET_CTIME_NOW | (lazy ? META_SET_LAZY : 0), &a);
+    if (rc < 0)
+        return vfs_errno(rc);
+    f->pending.fields = 0;
+    mcache_put_attr(&a);
+    if (lazy)
+        vfs_session_lazy();
+    return 0;
+}
+
 int vfs_flush_locked(struct vfs_file *f)
 {
     if (f->ndirty == 0 && !f->batches)
-        return 0;
+        return vfs_pending_apply_locked(f);
     struct vfs_engine *e = vfs_opened();
     int rc = vfs_inline_move_locked(f); /* grown past SHIMFS_INLINE_MAX: to the bucket */
     if (rc < 0)
@@ -364,6 +385,8 @@ int vfs_flush_locked(struct vfs_file *f)
     vfs_upload_discard_locked(f);
     vfs_map_committed(f);
     vfs_dirty_clear(f);
+    f->pending.fields = 0; /* (they went in with the commit) */
+    f->committed = 1;
     if (lazy)
         vfs_session_lazy();
     /* nothing is buffered now: the descriptor's end is the committed one
@@ -448,6 +471,7 @@ ssize_t vfs_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off
         if (off + len > f->size)
             f->size = off + len;
         f->mtime_ns = vfs_wall_ns();
+        f->pending.fields &= ~(unsigned)META_SET_MTIME; /* a write after utimens */
         if (!append && f->ndirty >= (f->flatten_at ? f->flatten_at : 1024))
             vfs_dirty_flatten(f); /* bounded pieces between flushes */
         /* positioned writes are pipelined: a full batch uploads in the
@@ -524,6 +548,18 @@ ssize_t vfs_pread_writer(struct vfs_file *f, void *buf, size_t len, uint64_t off
  * writer, a map, writeback that only stages) cannot know whether another
  * process's close of the file is still unflushed, so VFS_FSYNC_FILE then
  * flushes the WAL for all. */
+int vfs_writer_commit(struct vfs_file *f)
+{
+    if (!vfs_is_writer(f))
+        return 0;
+    pthread_mutex_lock(&f->wlock);
+    int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
+    if (rc == 0)
+        rc = vfs_pending_apply_locked(f);
+    pthread_mutex_unlock(&f->wlock);
+    return rc;
+}
+
 int vfs_fsync(struct vfs_file *f, int flags)
 {
     int all = (flags & VFS_FSYNC_FILE) ? META_SYNC_ALL : 0;
@@ -532,6 +568,8 @@ int vfs_fsync(struct vfs_file *f, int flags)
     pthread_mutex_lock(&f->wlock);
     int clean = f->mo || (f->ndirty == 0 && !f->batches) || vfs_eng.cfg.writeback;
     int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
+    if (rc == 0)
+        rc = vfs_pending_apply_locked(f);
     if (rc == 0)
         rc = vfs_session_sync(clean ? all : 0);
     pthread_mutex_unlock(&f->wlock);
@@ -625,6 +663,8 @@ int vfs_writer_close(struct vfs_file *f)
     pthread_mutex_lock(&f->wlock);
     f->closing = 1;
     int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
+    if (rc == 0)
+        rc = vfs_pending_apply_locked(f); /* (left by a path that committed no bytes) */
     if (rc == 0 && sync_close)
         rc = vfs_session_sync(0);
     vfs_upload_discard_locked(f);

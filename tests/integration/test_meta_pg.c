@@ -629,25 +629,28 @@ START_TEST(test_write_sole)
     struct meta_attr a;
     /* a new file's first commit: its map is what it wrote */
     ck_assert_int_eq(
-        meta_write_inline(m, f, two, 2, NULL, LAYOUT_CHUNK_SIZE + 50, META_WRITE_SOLE, 0, &a), 1);
+        meta_write_inline(m, f, two, 2, NULL, LAYOUT_CHUNK_SIZE + 50, META_WRITE_SOLE, 0, NULL, &a),
+        1);
     ck_assert_uint_eq(a.size, LAYOUT_CHUNK_SIZE + 50);
     /* a second commit: the first one's slices are still there */
     struct meta_slice_rec one = { 0, { 10, id + 2, 10, 0, 10 } };
-    ck_assert_int_eq(meta_write_inline(m, f, &one, 1, NULL, 20, META_WRITE_SOLE, 0, &a), 0);
+    ck_assert_int_eq(meta_write_inline(m, f, &one, 1, NULL, 20, META_WRITE_SOLE, 0, NULL, &a), 0);
     /* not asked: 0, as ever */
-    ck_assert_int_eq(meta_write_inline(m, f, &one, 1, NULL, 20, 0, 0, &a), 0);
+    ck_assert_int_eq(meta_write_inline(m, f, &one, 1, NULL, 20, 0, 0, NULL, &a), 0);
     /* truncated to nothing (O_TRUNC), then written: its own again */
     ck_assert_int_eq(meta_write(m, f, NULL, 0, 0, 1, 0, &a), 0);
     ck_assert_int_eq(
-        meta_write_inline(m, f, &one, 1, NULL, 20, META_WRITE_SOLE | META_WRITE_LAZY, 0, &a), 1);
+        meta_write_inline(m, f, &one, 1, NULL, 20, META_WRITE_SOLE | META_WRITE_LAZY, 0, NULL, &a),
+        1);
     ck_assert_uint_eq(a.size, 20);
     /* a commit that cuts the file but keeps an older slice: not its own */
     struct meta_slice_rec late = { 0, { 30, id + 3, 10, 0, 10 } };
-    ck_assert_int_eq(meta_write_inline(m, f, &late, 1, NULL, 40, 1 | META_WRITE_SOLE, 0, &a), 0);
+    ck_assert_int_eq(meta_write_inline(m, f, &late, 1, NULL, 40, 1 | META_WRITE_SOLE, 0, NULL, &a),
+                     0);
     /* another file's slices never count */
-    ck_assert_int_eq(meta_write_inline(m, g, &late, 1, NULL, 40, META_WRITE_SOLE, 0, &a), 1);
+    ck_assert_int_eq(meta_write_inline(m, g, &late, 1, NULL, 40, META_WRITE_SOLE, 0, NULL, &a), 1);
     /* a failed commit is a failure, asked or not */
-    ck_assert_int_eq(meta_write_inline(m, 5555555, &one, 1, NULL, 10, META_WRITE_SOLE, 0, &a),
+    ck_assert_int_eq(meta_write_inline(m, 5555555, &one, 1, NULL, 10, META_WRITE_SOLE, 0, NULL, &a),
                      -ENOENT);
     meta_close(m);
 }
@@ -655,6 +658,57 @@ END_TEST
 
 /* Appends are placed at the size read under the inode's lock: one piece
  * crossing a chunk boundary becomes two records of one slice. */
+/* A data commit that also sets attributes (chmod and utimens through the
+ * writing descriptor): they go in after its own mtime, the mode only over
+ * the mode it replaced; lazy setattr of times and mode, no size. */
+START_TEST(test_write_attrs)
+{
+    struct meta *m = volume("t_wattrs");
+    uint64_t f = mkfile(m, META_ROOT_INO, "f"), id;
+    ck_assert_int_eq(meta_next_ids(m, META_ID_SLICE, 4, &id), 0);
+    struct meta_slice_rec one = { 0, { 0, id, 10, 0, 10 } };
+    struct meta_attr a;
+    uint32_t was = getattr(m, f).mode & 07777;
+    struct meta_attr_set also = { META_SET_MODE | META_SET_MTIME | META_SET_ATIME,
+                                  { 0 },
+                                  (int)was };
+    also.a.mode = S_IFREG | 0751;
+    also.a.mtime_ns = 77;
+    also.a.atime_ns = 66;
+    ck_assert_int_eq(meta_write_inline(m, f, &one, 1, NULL, 10, META_WRITE_LAZY, 999, &also, &a),
+                     0);
+    ck_assert_uint_eq(a.mode, S_IFREG | 0751);
+    ck_assert_int_eq(a.mtime_ns, 77); /* not the write's 999 */
+    ck_assert_int_eq(a.atime_ns, 66);
+    ck_assert_uint_eq(a.size, 10);
+    struct meta_attr b = getattr(m, f);
+    ck_assert_uint_eq(b.mode, S_IFREG | 0751);
+    ck_assert_int_eq(b.mtime_ns, 77);
+    /* someone changed the mode since: theirs stays, the times still go in */
+    also.mode_was = 0600;
+    also.a.mode = S_IFREG | 0777;
+    also.a.mtime_ns = 88;
+    one.s.id = id + 1;
+    ck_assert_int_eq(meta_write_inline(m, f, &one, 1, NULL, 10, 0, 999, &also, &a), 0);
+    ck_assert_uint_eq(a.mode, S_IFREG | 0751);
+    ck_assert_int_eq(a.mtime_ns, 88);
+    /* no attributes: the write's own mtime */
+    one.s.id = id + 2;
+    ck_assert_int_eq(meta_write_inline(m, f, &one, 1, NULL, 10, 0, 999, NULL, &a), 0);
+    ck_assert_int_eq(a.mtime_ns, 999);
+    /* a lazy setattr without a size: one statement; a lazy size: refused */
+    memset(&a, 0, sizeof a);
+    a.mode = 0640;
+    a.mtime_ns = 55;
+    ck_assert_int_eq(meta_setattr(m, f, META_SET_MODE | META_SET_MTIME | META_SET_LAZY, &a), 0);
+    ck_assert_uint_eq(a.mode, S_IFREG | 0640);
+    ck_assert_int_eq(getattr(m, f).mtime_ns, 55);
+    ck_assert_int_eq(meta_setattr(m, f, META_SET_SIZE | META_SET_LAZY, &a), -EINVAL);
+    ck_assert_int_eq(meta_setattr(m, 3333333, META_SET_MODE | META_SET_LAZY, &a), -ENOENT);
+    meta_close(m);
+}
+END_TEST
+
 START_TEST(test_append_placement)
 {
     struct meta *m = volume("t_append");
@@ -1522,6 +1576,7 @@ static Suite *meta_suite(void)
         { "readdir_100k", test_readdir_100k, 300 },
         { "write_read_chunks", test_write_read_chunks, 30 },
         { "write_sole", test_write_sole, 30 },
+        { "write_attrs", test_write_attrs, 30 },
         { "append_placement", test_append_placement, 30 },
         { "next_ids", test_next_ids, 60 },
         { "unlink_rmdir", test_unlink_rmdir, 30 },
