@@ -48,6 +48,11 @@ void vfs_smap_put(struct vfs_smap *m);
 /* The map of a file this process has just created (a's version, no
  * slice: nothing to ask the database), also cached; NULL on ENOMEM. */
 struct vfs_smap *vfs_smap_empty(const struct meta_attr *a);
+/* The map of a's version from its whole list of records r[0..n) (chunk
+ * order, each chunk's in commit order), also cached; NULL on ENOMEM or
+ * records out of order. */
+struct vfs_smap *vfs_smap_from_recs(const struct meta_attr *a, const struct meta_slice_rec *r,
+                                    int n);
 struct vfs_smap *vfs_smap_get(struct vfs_smap *m);
 
 enum { MC_MISS = -1000 };

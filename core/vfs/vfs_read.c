@@ -227,6 +227,32 @@ void vfs_dir_readahead(uint64_t dir, uint64_t ino, int missed)
                   (unsigned long long)dir, (unsigned long long)ino, n, queued);
 }
 
+struct vfs_smap *vfs_smap_from_recs(const struct meta_attr *a, const struct meta_slice_rec *r,
+                                    int n)
+{
+    struct vfs_smap *m = vfs_smap_new(a);
+    if (!m)
+        return NULL;
+    struct vfs_load l = { m, 0, 0 };
+    for (int i = 0; i < n;) {
+        int k = i;
+        while (k < n && r[k].chunk == r[i].chunk)
+            k++;
+        struct layout_slice s[k - i];
+        for (int j = i; j < k; j++)
+            s[j - i] = r[j].s;
+        if (i > 0 && r[i].chunk <= r[i - 1].chunk)
+            l.err = -EINVAL; /* not in chunk order */
+        if (l.err || vfs_load_cb(&l, r[i].chunk, s, k - i) < 0) {
+            vfs_smap_put(m);
+            return NULL;
+        }
+        i = k;
+    }
+    mcache_put_smap(m);
+    return m;
+}
+
 struct vfs_smap *vfs_smap_empty(const struct meta_attr *a)
 {
     struct vfs_smap *m = vfs_smap_new(a);

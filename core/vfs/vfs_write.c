@@ -196,6 +196,7 @@ int vfs_reload(struct vfs_file *f, const struct meta_attr *a)
 struct vfs_sole {
     struct meta_slice_rec *map;
     int n;
+    int locked; /* the patch lock is held: the node's snapshot may take it */
 };
 
 /* Chunk order, each chunk's records in commit order (later ones overlay
@@ -258,8 +259,12 @@ static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, in
      * writer of 4 KiB files into a listed folder 5-8% of its rate, and the
      * node's reader of many tiny files asks their folder's maps in one
      * question anyway */
-    int ask = !blob && f->attr.nlink == 1 && n <= META_CHANGE_MAP_MAX && vfs_snap_held(f->parent) &&
-              vfs_snap_hold() == 0;
+    int snap = !blob && f->attr.nlink == 1 && n <= META_CHANGE_MAP_MAX &&
+               vfs_snap_held(f->parent) && vfs_snap_hold() == 0;
+    /* a closing descriptor's process keeps the file's map (for st_blocks
+     * and its next open): asked in the same round trip, it need not be
+     * read back after the commit (a round trip per file tar or git wrote) */
+    int ask = snap || (f->closing && !blob && n <= META_CHANGE_MAP_MAX);
     rc = meta_write_inline(e->meta, f->attr.ino, recs, n, blob, f->size,
                            (lazy ? META_WRITE_LAZY : 0) | (ask ? META_WRITE_SOLE : 0), f->mtime_ns,
                            f->pending.fields ? &f->pending : NULL, a);
@@ -268,9 +273,10 @@ static int vfs_commit_locked(struct vfs_file *f, const struct vfs_upiece *up, in
         vfs_sole_sort(recs, n);
         sole->map = recs;
         sole->n = n;
+        sole->locked = snap;
         return 0;
     }
-    if (ask)
+    if (snap)
         vfs_snap_release();
     free(recs);
     return rc;
@@ -286,9 +292,11 @@ static void vfs_patch_data(const struct vfs_file *f, const struct meta_attr *a,
                            const struct vfs_sole *sole)
 {
     uint64_t seq = mcache_take_commit();
+    int known = sole->n >= 0 && sole->locked;
     if (a->nlink == 1)
-        vfs_snap_patch_name(seq, f->parent, f->path, a, 2, sole->map, sole->n);
-    if (sole->n >= 0)
+        vfs_snap_patch_name(seq, f->parent, f->path, a, 2, known ? sole->map : NULL,
+                            known ? sole->n : -1);
+    if (known)
         vfs_snap_release();
 }
 
@@ -338,7 +346,7 @@ int vfs_flush_locked(struct vfs_file *f)
     struct vfs_placed *at = calloc(nd, sizeof *at);
     struct meta_inline blob = { 0 };
     struct meta_attr a;
-    struct vfs_sole sole = { NULL, -1 };
+    struct vfs_sole sole = { NULL, -1, 0 };
     uint64_t gen = vfs_node_gen();
     (void)mcache_take_commit(); /* the commit's own sequence only, for vfs_patch_data */
     if (rc == 0 && (!ids || !at))
@@ -393,7 +401,19 @@ int vfs_flush_locked(struct vfs_file *f)
      * (after an append commit, others' appends may precede ours) */
     f->size = a.size;
     vfs_patch_data(f, &a, &sole);
+    /* the commit's records are the file's whole map: no read back */
+    struct vfs_smap *known =
+        f->closing && !moved && sole.n >= 0 ? vfs_smap_from_recs(&a, sole.map, sole.n) : NULL;
     free(sole.map);
+    if (known) {
+        f->attr = a;
+        mcache_put_attr(&a);
+        vfs_smap_put(f->smap);
+        f->smap = known;
+        vfs_writer_seen_locked(f, gen, 1);
+        vfs_compact_scan(f->smap);
+        return 0;
+    }
     if (f->closing && inl) {
         /* a tiny file's descriptor goes: nobody reads the new map through
          * it, so it is not loaded (a round trip per tiny file; a bigger
