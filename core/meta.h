@@ -491,6 +491,13 @@ struct meta_conn_gate {
     X(unlink, (struct meta *m, uint64_t parent, const char *name, size_t nlen, int dir, \
                int keep_open, struct meta_attr *removed), \
       parent, name, nlen, dir, keep_open, removed) \
+    /* unlink (not rmdir) of a name the caller believes is inode guess
+     * (its ino, type and link count, as its caches have them): one round
+     * trip when it is right, else as meta_unlink (two, after a short
+     * backoff); the same answers either way. */ \
+    X(unlink_guess, (struct meta *m, uint64_t parent, const char *name, size_t nlen, \
+                     const struct meta_attr *guess, int keep_open, struct meta_attr *removed), \
+      parent, name, nlen, guess, keep_open, removed) \
     X(drop_orphan, (struct meta *m, uint64_t ino), ino) \
     /* rename(2) with renameat2 flags (RENAME_NOREPLACE, RENAME_EXCHANGE,
      * META_RENAME_ORPHAN); atomic, replaces an existing target, refuses to

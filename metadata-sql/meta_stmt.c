@@ -237,6 +237,16 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
         "x AS (DELETE FROM xattr WHERE ino IN (SELECT ino FROM i)), "
         "l AS (DELETE FROM symlink WHERE ino IN (SELECT ino FROM i)) "
         "SELECT count(*) FROM i" },
+    /* meta_unlink_guess's check, after its lock and before its changes, in
+     * one implicit transaction: the name is still the guessed non-directory
+     * with the guessed link count, in a live directory. Fails the
+     * transaction with division_by_zero (SQLSTATE 22012, nothing else
+     * divides) when not: the caller reruns it the long way. */
+    [MS_UNLINK_CHECK] = { "shimfs_unlink_check",
+        "SELECT 1 / count(*)::int FROM entry e JOIN inode n ON n.ino = e.ino "
+        "JOIN inode p ON p.ino = e.parent WHERE e.parent = $1::bigint AND e.name = $2::bytea "
+        "AND e.ino = $3::bigint AND n.nlink = $4::int AND NOT " IS_DIR("n.mode") " AND "
+        IS_DIR("p.mode") " AND p.nlink > 0" },
     /* Serializes directory moves between parents, as the kernel's
      * s_vfs_rename_mutex does, so two moves cannot build a cycle. */
     [MS_RENAME_LOCK] = { "shimfs_rename_lock",

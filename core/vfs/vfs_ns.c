@@ -407,7 +407,10 @@ static int vfs_remove(const char *vpath, int dir, char *host, size_t hcap)
     if (keep)
         (void)vfs_session_ensure(); /* the orphan is owned by it (else the reaper's grace) */
     (void)mcache_take_commit();
-    rc = meta_unlink(vfs_eng.meta, p.dir.ino, p.name, p.nlen, dir, keep, &removed);
+    /* an unlink: the name as the caches know it, checked in the same
+     * round trip as the change */
+    rc = dir ? meta_unlink(vfs_eng.meta, p.dir.ino, p.name, p.nlen, 1, 0, &removed)
+             : meta_unlink_guess(vfs_eng.meta, p.dir.ino, p.name, p.nlen, &victim, keep, &removed);
     if (rc == 0) { /* a failed unlink (ENOTEMPTY ...) left the name there */
         struct nodemeta_change c = { .name = p.name, .nlen = p.nlen, .a = NULL, .touch = 0 };
         uint64_t seq = mcache_take_commit();

@@ -861,6 +861,45 @@ START_TEST(test_unlink_rmdir)
 }
 END_TEST
 
+/* meta_unlink_guess: a right guess is one round trip; a wrong ino, link
+ * count or type is rerun the long way with the same answers. */
+START_TEST(test_unlink_guess)
+{
+    struct meta *m = volume("t_uguess");
+    uint64_t f = mkfile(m, META_ROOT_INO, "f"), g = mkfile(m, META_ROOT_INO, "g");
+    struct meta_attr a = getattr(m, f), rm;
+    ck_assert_int_eq(meta_unlink_guess(m, META_ROOT_INO, "f", 1, &a, 0, &rm), 0);
+    ck_assert_uint_eq(rm.ino, f);
+    ck_assert_uint_eq(rm.nlink, 0);
+    struct meta_attr e;
+    ck_assert_int_eq(meta_lookup(m, META_ROOT_INO, "f", 1, &e), -ENOENT);
+    /* a wrong inode: the name's own goes */
+    struct meta_attr wrong = getattr(m, g);
+    wrong.ino = f;
+    ck_assert_int_eq(meta_unlink_guess(m, META_ROOT_INO, "g", 1, &wrong, 0, &rm), 0);
+    ck_assert_uint_eq(rm.ino, g);
+    /* a wrong link count: the real one counts */
+    uint64_t h = mkfile(m, META_ROOT_INO, "h");
+    struct meta_attr ha = getattr(m, h);
+    ck_assert_int_eq(meta_link(m, h, META_ROOT_INO, "h2", 2, &e), 0);
+    ck_assert_int_eq(meta_unlink_guess(m, META_ROOT_INO, "h", 1, &ha, 0, &rm), 0);
+    ck_assert_uint_eq(rm.nlink, 1);
+    ck_assert_uint_eq(getattr(m, h).nlink, 1);
+    /* no such name, a directory guessed as a file */
+    ck_assert_int_eq(meta_unlink_guess(m, META_ROOT_INO, "nope", 4, &ha, 0, &rm), -ENOENT);
+    uint64_t d = mkdir_(m, META_ROOT_INO, "d");
+    struct meta_attr da = getattr(m, d);
+    da.mode = S_IFREG | 0644;
+    ck_assert_int_eq(meta_unlink_guess(m, META_ROOT_INO, "d", 1, &da, 0, &rm), -EISDIR);
+    /* kept open: an orphan */
+    ck_assert_int_eq(meta_unlink_guess(m, META_ROOT_INO, "h2", 2, &ha, 1, &rm), 0);
+    ck_assert_uint_eq(rm.nlink, 0);
+    ck_assert_int_eq(meta_getattr(m, h, &e), 0);
+    ck_assert_int_eq(meta_drop_orphan(m, h), 0);
+    meta_close(m);
+}
+END_TEST
+
 START_TEST(test_orphans)
 {
     struct meta *m = volume("t_orphan");
@@ -1580,6 +1619,7 @@ static Suite *meta_suite(void)
         { "append_placement", test_append_placement, 30 },
         { "next_ids", test_next_ids, 60 },
         { "unlink_rmdir", test_unlink_rmdir, 30 },
+        { "unlink_guess", test_unlink_guess, 30 },
         { "orphans", test_orphans, 30 },
         { "rename_basic", test_rename_basic, 30 },
         { "rename_replace", test_rename_replace, 30 },
