@@ -82,6 +82,8 @@ int cache_open(const struct cache_config *cfg, struct cache **out)
     c->verify_every_read = cfg->verify_every_read;
     c->trust_after_fill = cfg->trust_after_fill;
     c->use_uring = cfg->use_uring;
+    c->qmax = cfg->queue_bytes && cfg->queue_bytes < CACHE_QUEUE_BYTES ? (size_t)cfg->queue_bytes
+                                                                       : CACHE_QUEUE_BYTES;
     c->dir_fd = c->blocks_fd = c->tmp_fd = c->sums_fd = c->lock_fd = -1;
     cache_queue_init(c);
     cache_ring_init(&c->wring);

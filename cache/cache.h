@@ -41,6 +41,8 @@ struct cache_config {
     int trust_after_fill;    /* 1: verify only when a block enters the cache,
                                 not again on first use in each process */
     int use_uring;           /* 0: never try io_uring */
+    uint64_t queue_bytes;    /* cache_put's queue: at most this many bytes
+                                waiting for the disk (0: 64 MiB, also the most) */
 };
 
 /* Latency histogram buckets: upper bounds in seconds (cache_shared.c). */

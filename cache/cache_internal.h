@@ -32,7 +32,7 @@
 #define CACHE_PIECE_NO       (-100000)
 #define CACHE_KEY_MAX        512
 #define CACHE_PAGE           4096u          /* accounting unit: one fs block */
-#define CACHE_QUEUE_BYTES    (64u << 20)    /* put queue bounds: bytes ... */
+#define CACHE_QUEUE_BYTES    (64u << 20)    /* put queue bounds: bytes (at most) ... */
 #define CACHE_QUEUE_ITEMS    256            /* ... and entries */
 #define CACHE_BATCH_ITEMS    16             /* writer batch (two SQEs each) */
 #define CACHE_PLAIN_WRITE_MAX (256u << 10)  /* buffered batches up to this: pwrite */
@@ -128,7 +128,7 @@ struct cache {
     pthread_mutex_t qmu;
     pthread_cond_t qcv, qdone;
     struct cache_item *qhead, *qtail, *inflight;
-    size_t qbytes;
+    size_t qbytes, qmax; /* queued bytes, and their bound */
     int qitems, stop, writer_started;
     pthread_t writer;
     int lock_fd;                 /* the writer's own description of dir/lock */

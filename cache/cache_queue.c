@@ -1,7 +1,7 @@
 /* cache_queue.c - cache_put's bounded queue and the writer thread behind it.
  *
  * Promises: cache_put never blocks on disk. It copies the block into the
- * queue (at most CACHE_QUEUE_ITEMS entries / CACHE_QUEUE_BYTES) and returns;
+ * queue (at most CACHE_QUEUE_ITEMS entries / cache_config.queue_bytes) and returns;
  * when the queue is full the put is dropped and counted, since a reader must
  * not wait for a cache. cache_put_ref queues the caller's bytes themselves
  * (same bounds) and hands them back through its release callback, exactly
@@ -138,7 +138,7 @@ static int queue_has(struct cache *c, const char *key)
 
 static int queue_full(struct cache *c, size_t len)
 {
-    return c->qitems >= CACHE_QUEUE_ITEMS || c->qbytes + len > CACHE_QUEUE_BYTES;
+    return c->qitems >= CACHE_QUEUE_ITEMS || c->qbytes + len > c->qmax;
 }
 
 /* Reserve a queue slot for len bytes: 1 taken, 0 duplicate, -ENOSPC full.
@@ -188,7 +188,7 @@ static int queue_put(struct cache *c, const char *key, const void *data, size_t 
         cache_put_failed(c, key, c->dir_err ? c->dir_err : EROFS);
         goto give_back;
     }
-    int q = len > CACHE_QUEUE_BYTES ? -ENOSPC : queue_claim(c, key, len, flags & CACHE_PUT_WAIT);
+    int q = len > c->qmax ? -ENOSPC : queue_claim(c, key, len, flags & CACHE_PUT_WAIT);
     if (q <= 0) {
         if (q < 0) {
             cache_count(c, CTR_DROPPED, 1);

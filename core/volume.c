@@ -46,6 +46,10 @@ static void volume_open_cache(struct volume *v)
         .verify_every_read = v->cfg.cache_verify == CONFIG_VERIFY_ALWAYS,
         .trust_after_fill = v->cfg.cache_verify == CONFIG_VERIFY_ENTRY,
         .use_uring = v->cfg.uring,
+        /* blocks waiting for the disk count in the process's memory, which
+         * SHIMFS_BUFFER_SIZE bounds: a quarter of it (the cache's default,
+         * 64 MiB, at most; 8 MiB, two blocks, at least) */
+        .queue_bytes = v->cfg.buffer_size / 4 < (8u << 20) ? (8u << 20) : v->cfg.buffer_size / 4,
     };
     int rc = cache_open(&cc, &v->cache);
     if (rc < 0) {

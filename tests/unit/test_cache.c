@@ -613,6 +613,51 @@ START_TEST(test_put_ref)
 }
 END_TEST
 
+/* cache_config.queue_bytes bounds what waits for the disk: a block bigger
+ * than it is refused, and no more than it is ever held (cache_put_ref's
+ * bytes stay the cache's until released). */
+START_TEST(test_queue_bound)
+{
+    char *dir = tmpdir();
+    struct cache_config cfg = {
+        .dir = dir, .size_limit = 1ull << 32, .use_uring = 1, .queue_bytes = 8u << 20
+    };
+    struct cache *c = NULL;
+    ck_assert_int_eq(cache_open(&cfg, &c), 0);
+    enum { N = 40, LEN = 4 << 20 };
+    char key[256];
+    unsigned char *big = calloc(1, 12u << 20);
+    mkkey(key, sizeof key, 500, 12u << 20);
+    ck_assert_int_eq(cache_put(c, key, big, 12u << 20), -ENOSPC); /* bigger than the queue */
+    unsigned char *d[N];
+    struct ref_count h = { 0 };
+    int taken = 0, most = 0;
+    for (int i = 0; i < N; i++) {
+        d[i] = pattern(LEN, (unsigned)i);
+        mkkey(key, sizeof key, i, LEN);
+        int r = cache_put_ref(c, key, d[i], LEN, XXH3_64bits(d[i], LEN), 0, ref_release, &h);
+        ck_assert(r == 0 || r == -ENOSPC);
+        taken += r == 0;
+        int now = taken - __atomic_load_n(&h.released, __ATOMIC_SEQ_CST);
+        most = now > most ? now : most;
+    }
+    ck_assert_int_le(most, 2); /* never more than 8 MiB held */
+    cache_flush(c);
+    cache_close(c);
+    /* the default (64 MiB) takes the 12 MiB block */
+    c = copen(dir, 1ull << 32, 0, 1);
+    mkkey(key, sizeof key, 501, 12u << 20);
+    ck_assert_int_eq(cache_put(c, key, big, 12u << 20), 0);
+    cache_flush(c);
+    cache_close(c);
+    for (int i = 0; i < N; i++)
+        free(d[i]);
+    free(big);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 /* With SHIMFS_CACHE_VERIFY=always the writer reads back into its buffer:
  * a ref put is copied, and the caller's bytes come back at once. */
 START_TEST(test_put_ref_verify_always)
@@ -922,6 +967,7 @@ static Suite *cache_suite(void)
     tcase_add_test(t, test_read_many);
     tcase_add_test(t, test_remove_and_duplicates);
     tcase_add_test(t, test_queue_accounting);
+    tcase_add_test(t, test_queue_bound);
     tcase_add_test(t, test_put_ref);
     tcase_add_test(t, test_put_ref_verify_always);
     tcase_add_test(t, test_uring_and_pwrite_agree);
