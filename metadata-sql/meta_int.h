@@ -182,9 +182,11 @@ void meta_p_bytes(struct meta_params *p, const void *b, size_t n); /* binary */
 void meta_p_text(struct meta_params *p, const char *s);   /* text, NUL-terminated */
 void meta_p_null(struct meta_params *p);
 /* MS_SETATTR_SOME's parameters: fields (META_SET_*) of a, ctime now, the
- * mode only while the permission bits are mode_was (-1: always). */
+ * mode only while the permission bits are mode_was (-1: always), the
+ * whole change only if ctime is if_ctime (0: always). */
 void meta_setattr_some_params(struct meta_params *p, uint64_t ino, unsigned fields,
-                              const struct meta_attr *a, int mode_was, int64_t now);
+                              const struct meta_attr *a, int mode_was, int64_t if_ctime,
+                              int64_t now);
 
 /* Results are always binary. Integers of any width (bool, int2/4/8);
  * NULL reads as 0. */

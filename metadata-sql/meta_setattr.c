@@ -107,7 +107,8 @@ static int meta_setattr_body(struct meta_conn *c, void *arg)
 }
 
 void meta_setattr_some_params(struct meta_params *p, uint64_t ino, unsigned fields,
-                              const struct meta_attr *a, int mode_was, int64_t now)
+                              const struct meta_attr *a, int mode_was, int64_t if_ctime,
+                              int64_t now)
 {
     meta_p_init(p);
     meta_p_int(p, (int64_t)ino);
@@ -136,6 +137,10 @@ void meta_setattr_some_params(struct meta_params *p, uint64_t ino, unsigned fiel
         meta_p_int(p, mode_was & 07777);
     else
         meta_p_null(p);
+    if (if_ctime)
+        meta_p_int(p, if_ctime);
+    else
+        meta_p_null(p);
 }
 
 /* One round trip, an implicit transaction: MS_SETATTR_SOME, after the
@@ -144,7 +149,7 @@ static int meta_setattr_some_body(struct meta_conn *c, void *arg)
 {
     struct meta_setattr_args *sa = arg;
     struct meta_params p;
-    meta_setattr_some_params(&p, sa->ino, sa->fields, &sa->in, -1, meta_now_ns());
+    meta_setattr_some_params(&p, sa->ino, sa->fields, &sa->in, -1, 0, meta_now_ns());
     int lazy = (sa->fields & META_SET_LAZY) != 0;
     struct meta_q q[2] = { { .stmt = MS_ASYNC_COMMIT }, { .stmt = MS_SETATTR_SOME, .p = &p } };
     int rc = meta_run(c, q + !lazy, 1 + lazy, 1);

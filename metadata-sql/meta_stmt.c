@@ -265,14 +265,16 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
     /* chmod, chown, utimens without a size: one statement, no lock step
      * (its UPDATE takes the row lock); a NULL parameter keeps that field,
      * the type bits of the mode always stay, and a mode goes in only while
-     * the permission bits are $8 (NULL: always). No row: no such inode. */
+     * the permission bits are $8 (NULL: always). $9 (NULL: none): only if
+     * ctime is that (after a data commit in its transaction: only if that
+     * commit wrote the row). No row: no such inode. */
     [MS_SETATTR_SOME] = { "shimfs_setattr_some",
         "UPDATE inode n SET mode = CASE WHEN $2::int IS NULL OR (n.mode & 4095) <> "
         "coalesce($8::int, n.mode & 4095) THEN n.mode "
         "ELSE (n.mode & 61440) | $2::int END, uid = coalesce($3::bigint, n.uid), "
         "gid = coalesce($4::bigint, n.gid), atime = coalesce($5::bigint, n.atime), "
         "mtime = coalesce($6::bigint, n.mtime), ctime = $7::bigint "
-        "WHERE n.ino = $1::bigint RETURNING " COLS },
+        "WHERE n.ino = $1::bigint AND n.ctime = coalesce($9::bigint, n.ctime) RETURNING " COLS },
     [MS_TRUNC_DROP] = { "shimfs_trunc_drop",
         "WITH d AS (DELETE FROM slice WHERE ino = $1::bigint AND " TRUNC_BEYOND("") " RETURNING id, size) "
         GARBAGE_FROM_D("$4", "NOT (s.ino = $1::bigint AND " TRUNC_BEYOND("s.") ")") },

@@ -172,7 +172,8 @@ static int meta_write_body(struct meta_conn *c, void *arg)
     meta_p_int(&p[n], (int64_t)wa->ino);
     meta_p_int(&p[n], (int64_t)wa->new_size);
     meta_p_text(&p[n], wa->set_size ? "true" : "false");
-    meta_p_int(&p[n], wa->mtime ? wa->mtime : now);
+    int64_t stamp = wa->mtime ? wa->mtime : now; /* the row's new mtime and ctime */
+    meta_p_int(&p[n], stamp);
     int rc = meta_slice_arrays_params(&wa->arr, &p[n]);
     if (rc < 0)
         return rc;
@@ -189,11 +190,13 @@ static int meta_write_body(struct meta_conn *c, void *arg)
         q[n + 1] = (struct meta_q){ .stmt = MS_SLICES_SOLE, .p = &p[n + 1] };
     }
     /* after the write's own mtime: a utimens through the descriptor after
-     * its writes has the last word, as it had when it was called */
+     * its writes has the last word, as it had when it was called; only
+     * if the write matched (it stamped ctime), or a fenced-off commit
+     * would still change them */
     int also = n + 1 + wa->sole_asked;
     if (wa->also) {
         meta_setattr_some_params(&p[also], wa->ino, wa->also->fields, &wa->also->a,
-                                 wa->also->mode_was, now);
+                                 wa->also->mode_was, stamp, now);
         q[also] = (struct meta_q){ .stmt = MS_SETATTR_SOME, .p = &p[also] };
     }
     int nq = also + (wa->also != NULL) + wa->lazy;

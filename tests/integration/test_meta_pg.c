@@ -665,7 +665,7 @@ START_TEST(test_write_attrs)
 {
     struct meta *m = volume("t_wattrs");
     uint64_t f = mkfile(m, META_ROOT_INO, "f"), id;
-    ck_assert_int_eq(meta_next_ids(m, META_ID_SLICE, 4, &id), 0);
+    ck_assert_int_eq(meta_next_ids(m, META_ID_SLICE, 5, &id), 0);
     struct meta_slice_rec one = { 0, { 0, id, 10, 0, 10 } };
     struct meta_attr a;
     uint32_t was = getattr(m, f).mode & 07777;
@@ -692,6 +692,14 @@ START_TEST(test_write_attrs)
     ck_assert_int_eq(meta_write_inline(m, f, &one, 1, NULL, 10, 0, 999, &also, &a), 0);
     ck_assert_uint_eq(a.mode, S_IFREG | 0751);
     ck_assert_int_eq(a.mtime_ns, 88);
+    /* a commit that matches nothing (not a regular file) changes nothing */
+    uint64_t d = mkdir_(m, META_ROOT_INO, "d");
+    struct meta_attr da = getattr(m, d);
+    also.mode_was = -1;
+    one.s.id = id + 3;
+    ck_assert_int_eq(meta_write_inline(m, d, &one, 1, NULL, 10, 0, 999, &also, &a), -EISDIR);
+    ck_assert_uint_eq(getattr(m, d).mode, da.mode);
+    ck_assert_int_eq(getattr(m, d).mtime_ns, da.mtime_ns);
     /* no attributes: the write's own mtime */
     one.s.id = id + 2;
     ck_assert_int_eq(meta_write_inline(m, f, &one, 1, NULL, 10, 0, 999, NULL, &a), 0);
