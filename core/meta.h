@@ -516,6 +516,16 @@ struct meta_conn_gate {
                 uint64_t dst_parent, const char *dst, size_t dlen, unsigned flags, \
                 struct meta_attr *replaced), \
       src_parent, src, slen, dst_parent, dst, dlen, flags, replaced) \
+    /* meta_rename2 of a name the caller believes is the non-directory
+     * src_guess, onto a name it believes free (dst_guess NULL) or the
+     * non-directory dst_guess (as its caches have them: ino, type, link
+     * count): one round trip when it is right, else as meta_rename2 (two,
+     * after a short backoff); the same answers either way. */ \
+    X(rename_guess, (struct meta *m, uint64_t src_parent, const char *src, size_t slen, \
+                     uint64_t dst_parent, const char *dst, size_t dlen, unsigned flags, \
+                     const struct meta_attr *src_guess, const struct meta_attr *dst_guess, \
+                     struct meta_attr *replaced), \
+      src_parent, src, slen, dst_parent, dst, dlen, flags, src_guess, dst_guess, replaced) \
     /* setattr: which fields of `a` to apply (META_SET_*). Size changes
      * truncate (dropping or trimming slices beyond the new size) or extend
      * with a hole (one transaction, two round trips); any other change is

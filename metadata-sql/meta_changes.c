@@ -156,6 +156,7 @@ void meta_chg_note(const struct meta_q *q)
     case MS_DIR_CHANGES: case MS_NAME_PARENTS:
     case MS_FORGET_GARBAGE_INLINE: case MS_INLINE_GET: case MS_LIST_INLINE:
     case MS_ASYNC_COMMIT: case MS_WAL_FLUSH: case MS_SLICES_SOLE: case MS_UNLINK_CHECK:
+    case MS_RENAME_CHECK:
         break;
     /* xattrs (whether the volume has any is shared), repairs, formatting,
      * and any statement added later without a rule here */

@@ -10,11 +10,17 @@
  * (nlink 0) exactly as meta_unlink with keep_open would. Parents get nlink, mtime and ctime updates, the moved inodes ctime.
  * Directory moves between parents serialize on one advisory lock, taken
  * after the row locks, so two crossing moves cannot build a cycle.
+ * Two round trips (lock and check; change and commit); one
+ * (meta_rename_guess) for a file whose name and target the caller's
+ * caches know: the lock, a check of what they say and the change go out
+ * together, and a wrong guess fails the check and is rerun the long way.
  */
 #include "meta_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <linux/fs.h>
+#include <stdio.h>
 
 struct meta_rename_args {
     uint64_t sp, dp;
@@ -22,6 +28,9 @@ struct meta_rename_args {
     size_t slen, dlen;
     unsigned flags;
     struct meta_attr *replaced;
+    /* meta_rename_guess: the source and the target (NULL: none) as the
+     * caller knows them; gs NULL after a wrong guess */
+    const struct meta_attr *gs, *gd;
 };
 
 /* What the lock phase found: parents, source, target (NULL if none). */
@@ -233,6 +242,65 @@ static int meta_rename_body(struct meta_conn *c, void *arg)
     return rc;
 }
 
+/* One round trip: lock both parents, the source and the target, check
+ * the guess (MS_RENAME_CHECK), change, commit. */
+static int meta_rename_guess_body(struct meta_conn *c, void *arg)
+{
+    struct meta_rename_args *ra = arg;
+    if (!ra->gs)
+        return meta_rename_body(c, arg);
+    if (ra->replaced)
+        ra->replaced->ino = 0;
+    struct meta_attr S = *ra->gs, D = ra->gd ? *ra->gd : (struct meta_attr){ 0 };
+    char inos[96];
+    snprintf(inos, sizeof inos, "{%llu,%llu,%llu,%llu}", (unsigned long long)ra->sp,
+             (unsigned long long)ra->dp, (unsigned long long)S.ino, (unsigned long long)D.ino);
+    struct meta_params lp, cp;
+    meta_p_init(&lp);
+    meta_p_text(&lp, inos);
+    for (int i = 0; i < 4; i++)
+        meta_p_null(&lp);
+    meta_p_init(&cp);
+    meta_p_int(&cp, (int64_t)ra->sp);
+    meta_p_bytes(&cp, ra->sname, ra->slen);
+    meta_p_int(&cp, (int64_t)S.ino);
+    meta_p_int(&cp, S.nlink);
+    meta_p_int(&cp, (int64_t)ra->dp);
+    meta_p_bytes(&cp, ra->dname, ra->dlen);
+    if (ra->gd) {
+        meta_p_int(&cp, (int64_t)D.ino);
+        meta_p_int(&cp, D.nlink);
+    } else {
+        meta_p_null(&cp);
+        meta_p_null(&cp);
+    }
+    struct meta_rename_view v = { &S, ra->gd ? &D : NULL, 0, 0, 0 };
+    struct meta_batch b = { .sid = meta_session_id(c->m) };
+    int64_t now = meta_now_ns();
+    meta_rename_plan(&b, ra, &v, now);
+    struct meta_q q[10] = { { .stmt = MS_LOCK, .p = &lp }, { .stmt = MS_RENAME_CHECK, .p = &cp } };
+    for (int i = 0; i < b.n; i++)
+        q[2 + i] = b.q[i];
+    int rc = meta_run(c, q, 2 + b.n, 1);
+    if (rc == -ESTALE) {
+        ra->gs = NULL; /* rerun the long way (the check set c->retry) */
+        return -EAGAIN;
+    }
+    if (rc == 0 && ra->replaced && ra->gd) {
+        for (int i = 0; i < PQntuples(q[0].res); i++) { /* the target as locked */
+            struct meta_attr row;
+            meta_r_attr(q[0].res, i, 0, &row);
+            if (row.ino == D.ino)
+                D = row;
+        }
+        meta_rename_replaced(ra->replaced, &D, 0, now);
+    } else if (rc == 0 && ra->replaced) {
+        ra->replaced->ctime_ns = now;
+    }
+    meta_q_clear(q, 2 + b.n);
+    return rc;
+}
+
 int meta_rename2(struct meta *m, uint64_t src_parent, const char *src, size_t slen,
                  uint64_t dst_parent, const char *dst, size_t dlen, unsigned flags,
                  struct meta_attr *replaced)
@@ -245,9 +313,45 @@ int meta_rename2(struct meta *m, uint64_t src_parent, const char *src, size_t sl
     if ((flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE | META_RENAME_ORPHAN)) ||
         (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE))
         return -EINVAL;
-    struct meta_rename_args ra = { src_parent, dst_parent, src, dst, slen, dlen, flags,
-                                   replaced };
+    struct meta_rename_args ra = { src_parent, dst_parent, src,      dst,  slen,
+                                   dlen,       flags,      replaced, NULL, NULL };
     rc = meta_tx(m, meta_rename_body, &ra);
+    if (rc < 0 && replaced)
+        replaced->ino = 0;
+    return rc;
+}
+
+int meta_rename_guess(struct meta *m, uint64_t src_parent, const char *src, size_t slen,
+                      uint64_t dst_parent, const char *dst, size_t dlen, unsigned flags,
+                      const struct meta_attr *src_guess, const struct meta_attr *dst_guess,
+                      struct meta_attr *replaced)
+{
+    assert(src_guess);
+    int rc;
+    if (replaced)
+        replaced->ino = 0;
+    if ((rc = meta_check_name(src, slen)) < 0 || (rc = meta_check_name(dst, dlen)) < 0)
+        return rc;
+    if ((flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE | META_RENAME_ORPHAN)) ||
+        (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE))
+        return -EINVAL;
+    /* the guess covers a file moving to a free name or over another file */
+    int ok = src_guess->ino && src_guess->nlink > 0 && !meta_is_dir(src_guess->mode) &&
+             !(flags & RENAME_EXCHANGE) && !(dst_guess && (flags & RENAME_NOREPLACE)) &&
+             !(dst_guess && (!dst_guess->ino || dst_guess->ino == src_guess->ino ||
+                             dst_guess->nlink == 0 || meta_is_dir(dst_guess->mode))) &&
+             !meta_conn_owned(m);
+    struct meta_rename_args ra = { src_parent,
+                                   dst_parent,
+                                   src,
+                                   dst,
+                                   slen,
+                                   dlen,
+                                   flags,
+                                   replaced,
+                                   ok ? src_guess : NULL,
+                                   ok ? dst_guess : NULL };
+    rc = meta_tx(m, meta_rename_guess_body, &ra);
     if (rc < 0 && replaced)
         replaced->ino = 0;
     return rc;

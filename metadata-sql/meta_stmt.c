@@ -240,13 +240,28 @@ const struct meta_stmt meta_stmts[MS_COUNT] = {
     /* meta_unlink_guess's check, after its lock and before its changes, in
      * one implicit transaction: the name is still the guessed non-directory
      * with the guessed link count, in a live directory. Fails the
-     * transaction with division_by_zero (SQLSTATE 22012, nothing else
-     * divides) when not: the caller reruns it the long way. */
+     * transaction with division_by_zero (SQLSTATE 22012, nothing but these
+     * checks divides) when not: the caller reruns it the long way. */
     [MS_UNLINK_CHECK] = { "shimfs_unlink_check",
         "SELECT 1 / count(*)::int FROM entry e JOIN inode n ON n.ino = e.ino "
         "JOIN inode p ON p.ino = e.parent WHERE e.parent = $1::bigint AND e.name = $2::bytea "
         "AND e.ino = $3::bigint AND n.nlink = $4::int AND NOT " IS_DIR("n.mode") " AND "
         IS_DIR("p.mode") " AND p.nlink > 0" },
+    /* meta_rename_guess's check, as MS_UNLINK_CHECK: the source name is
+     * still the guessed non-directory ($3, $4 links), the target name the
+     * guessed non-directory ($7, $8 links) or, $7 NULL, free, and both
+     * parents live directories. */
+    [MS_RENAME_CHECK] = { "shimfs_rename_check",
+        "SELECT 1 / CASE WHEN EXISTS (SELECT 1 FROM entry e JOIN inode n ON n.ino = e.ino "
+        "WHERE e.parent = $1::bigint AND e.name = $2::bytea AND e.ino = $3::bigint "
+        "AND n.nlink = $4::int AND NOT " IS_DIR("n.mode") ") "
+        "AND (SELECT count(*) FROM inode p WHERE p.ino IN ($1::bigint, $5::bigint) AND "
+        IS_DIR("p.mode") " AND p.nlink > 0) = CASE WHEN $1::bigint = $5::bigint THEN 1 ELSE 2 END "
+        "AND CASE WHEN $7::bigint IS NULL THEN NOT EXISTS (SELECT 1 FROM entry e "
+        "WHERE e.parent = $5::bigint AND e.name = $6::bytea) "
+        "ELSE EXISTS (SELECT 1 FROM entry e JOIN inode n ON n.ino = e.ino "
+        "WHERE e.parent = $5::bigint AND e.name = $6::bytea AND e.ino = $7::bigint "
+        "AND n.nlink = $8::int AND NOT " IS_DIR("n.mode") ") END THEN 1 ELSE 0 END" },
     /* Serializes directory moves between parents, as the kernel's
      * s_vfs_rename_mutex does, so two moves cannot build a cycle. */
     [MS_RENAME_LOCK] = { "shimfs_rename_lock",

@@ -508,8 +508,14 @@ int vfs_rename(const char *from, const char *to, unsigned flags)
         (void)vfs_session_ensure();
     struct meta_attr replaced = { 0 };
     (void)mcache_take_commit();
-    rc = meta_rename2(vfs_eng.meta, a.dir.ino, a.name, a.nlen, b.dir.ino, b.name, b.nlen,
-                      flags | (keep ? META_RENAME_ORPHAN : 0), &replaced);
+    /* a file: the names as the caches know them, checked in the same
+     * round trip as the change */
+    unsigned mflags = flags | (keep ? META_RENAME_ORPHAN : 0);
+    rc = S_ISDIR(src.mode)
+             ? meta_rename2(vfs_eng.meta, a.dir.ino, a.name, a.nlen, b.dir.ino, b.name, b.nlen,
+                            mflags, &replaced)
+             : meta_rename_guess(vfs_eng.meta, a.dir.ino, a.name, a.nlen, b.dir.ino, b.name, b.nlen,
+                                 mflags, &src, has_dst ? &dst : NULL, &replaced);
     /* two names of one inode: the rename changed nothing */
     if (rc == 0 && !(flags & RENAME_EXCHANGE) && !(has_dst && dst.ino == src.ino))
         vfs_rename_patch(&a, &b, &src, replaced.ctime_ns);

@@ -908,6 +908,62 @@ START_TEST(test_unlink_guess)
 }
 END_TEST
 
+/* meta_rename_guess: right guesses (a free target, a file target) are
+ * one round trip; wrong ones are rerun with the same answers. */
+START_TEST(test_rename_guess)
+{
+    struct meta *m = volume("t_rguess");
+    uint64_t d = mkdir_(m, META_ROOT_INO, "d");
+    uint64_t f = mkfile(m, META_ROOT_INO, "f"), g = mkfile(m, META_ROOT_INO, "g");
+    struct meta_attr fa = getattr(m, f), ga = getattr(m, g), rp, e;
+    /* to a free name in another folder */
+    ck_assert_int_eq(meta_rename_guess(m, META_ROOT_INO, "f", 1, d, "f2", 2, 0, &fa, NULL, &rp), 0);
+    ck_assert_uint_eq(rp.ino, 0);
+    ck_assert_int_eq(meta_lookup(m, d, "f2", 2, &e), 0);
+    ck_assert_uint_eq(e.ino, f);
+    ck_assert_uint_eq(e.parent, d);
+    ck_assert_int_eq(meta_lookup(m, META_ROOT_INO, "f", 1, &e), -ENOENT);
+    /* over a file: it goes */
+    fa = getattr(m, f);
+    ck_assert_int_eq(meta_rename_guess(m, d, "f2", 2, META_ROOT_INO, "g", 1, 0, &fa, &ga, &rp), 0);
+    ck_assert_uint_eq(rp.ino, g);
+    ck_assert_uint_eq(rp.nlink, 0);
+    ck_assert_int_eq(meta_getattr(m, g, &e), -ENOENT);
+    ck_assert_int_eq(meta_lookup(m, META_ROOT_INO, "g", 1, &e), 0);
+    ck_assert_uint_eq(e.ino, f);
+    /* a target guessed free that is not: replaced all the same */
+    uint64_t h = mkfile(m, META_ROOT_INO, "h");
+    fa = getattr(m, f);
+    ck_assert_int_eq(
+        meta_rename_guess(m, META_ROOT_INO, "g", 1, META_ROOT_INO, "h", 1, 0, &fa, NULL, &rp), 0);
+    ck_assert_uint_eq(rp.ino, h);
+    /* NOREPLACE onto a name guessed free that is not: EEXIST */
+    uint64_t k = mkfile(m, META_ROOT_INO, "k");
+    fa = getattr(m, f);
+    ck_assert_int_eq(meta_rename_guess(m, META_ROOT_INO, "h", 1, META_ROOT_INO, "k", 1,
+                                       RENAME_NOREPLACE, &fa, NULL, &rp),
+                     -EEXIST);
+    /* a wrong source guess; a source that is gone */
+    struct meta_attr wrong = getattr(m, k);
+    ck_assert_int_eq(
+        meta_rename_guess(m, META_ROOT_INO, "h", 1, META_ROOT_INO, "z", 1, 0, &wrong, NULL, &rp),
+        0);
+    ck_assert_int_eq(meta_lookup(m, META_ROOT_INO, "z", 1, &e), 0);
+    ck_assert_uint_eq(e.ino, f);
+    ck_assert_int_eq(
+        meta_rename_guess(m, META_ROOT_INO, "h", 1, META_ROOT_INO, "y", 1, 0, &fa, NULL, &rp),
+        -ENOENT);
+    /* onto a directory guessed a file: EISDIR */
+    fa = getattr(m, f);
+    struct meta_attr da = getattr(m, d);
+    da.mode = S_IFREG | 0644;
+    ck_assert_int_eq(
+        meta_rename_guess(m, META_ROOT_INO, "z", 1, META_ROOT_INO, "d", 1, 0, &fa, &da, &rp),
+        -EISDIR);
+    meta_close(m);
+}
+END_TEST
+
 START_TEST(test_orphans)
 {
     struct meta *m = volume("t_orphan");
@@ -1628,6 +1684,7 @@ static Suite *meta_suite(void)
         { "next_ids", test_next_ids, 60 },
         { "unlink_rmdir", test_unlink_rmdir, 30 },
         { "unlink_guess", test_unlink_guess, 30 },
+        { "rename_guess", test_rename_guess, 30 },
         { "orphans", test_orphans, 30 },
         { "rename_basic", test_rename_basic, 30 },
         { "rename_replace", test_rename_replace, 30 },
