@@ -301,24 +301,41 @@ static int meta_rename_guess_body(struct meta_conn *c, void *arg)
     return rc;
 }
 
+/* Both entry points: the arguments checked, then one transaction (the
+ * guessed way when gs is given and covers the change). */
+static int meta_rename_run(struct meta *m, struct meta_rename_args *ra)
+{
+    int rc;
+    if (ra->replaced)
+        ra->replaced->ino = 0;
+    if ((rc = meta_check_name(ra->sname, ra->slen)) < 0 ||
+        (rc = meta_check_name(ra->dname, ra->dlen)) < 0)
+        return rc;
+    unsigned flags = ra->flags;
+    if ((flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE | META_RENAME_ORPHAN)) ||
+        (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE))
+        return -EINVAL;
+    /* a guess covers a file moving to a free name or over another file */
+    const struct meta_attr *gs = ra->gs, *gd = ra->gd;
+    int ok = gs && gs->ino && gs->nlink > 0 && !meta_is_dir(gs->mode) &&
+             !(flags & RENAME_EXCHANGE) && !(gd && (flags & RENAME_NOREPLACE)) &&
+             !(gd && (!gd->ino || gd->ino == gs->ino || gd->nlink == 0 || meta_is_dir(gd->mode))) &&
+             !meta_conn_owned(m);
+    if (!ok)
+        ra->gs = ra->gd = NULL;
+    rc = meta_tx(m, meta_rename_guess_body, ra);
+    if (rc < 0 && ra->replaced)
+        ra->replaced->ino = 0;
+    return rc;
+}
+
 int meta_rename2(struct meta *m, uint64_t src_parent, const char *src, size_t slen,
                  uint64_t dst_parent, const char *dst, size_t dlen, unsigned flags,
                  struct meta_attr *replaced)
 {
-    int rc;
-    if (replaced)
-        replaced->ino = 0;
-    if ((rc = meta_check_name(src, slen)) < 0 || (rc = meta_check_name(dst, dlen)) < 0)
-        return rc;
-    if ((flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE | META_RENAME_ORPHAN)) ||
-        (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE))
-        return -EINVAL;
     struct meta_rename_args ra = { src_parent, dst_parent, src,      dst,  slen,
                                    dlen,       flags,      replaced, NULL, NULL };
-    rc = meta_tx(m, meta_rename_body, &ra);
-    if (rc < 0 && replaced)
-        replaced->ino = 0;
-    return rc;
+    return meta_rename_run(m, &ra);
 }
 
 int meta_rename_guess(struct meta *m, uint64_t src_parent, const char *src, size_t slen,
@@ -327,34 +344,9 @@ int meta_rename_guess(struct meta *m, uint64_t src_parent, const char *src, size
                       struct meta_attr *replaced)
 {
     assert(src_guess);
-    int rc;
-    if (replaced)
-        replaced->ino = 0;
-    if ((rc = meta_check_name(src, slen)) < 0 || (rc = meta_check_name(dst, dlen)) < 0)
-        return rc;
-    if ((flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE | META_RENAME_ORPHAN)) ||
-        (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE))
-        return -EINVAL;
-    /* the guess covers a file moving to a free name or over another file */
-    int ok = src_guess->ino && src_guess->nlink > 0 && !meta_is_dir(src_guess->mode) &&
-             !(flags & RENAME_EXCHANGE) && !(dst_guess && (flags & RENAME_NOREPLACE)) &&
-             !(dst_guess && (!dst_guess->ino || dst_guess->ino == src_guess->ino ||
-                             dst_guess->nlink == 0 || meta_is_dir(dst_guess->mode))) &&
-             !meta_conn_owned(m);
-    struct meta_rename_args ra = { src_parent,
-                                   dst_parent,
-                                   src,
-                                   dst,
-                                   slen,
-                                   dlen,
-                                   flags,
-                                   replaced,
-                                   ok ? src_guess : NULL,
-                                   ok ? dst_guess : NULL };
-    rc = meta_tx(m, meta_rename_guess_body, &ra);
-    if (rc < 0 && replaced)
-        replaced->ino = 0;
-    return rc;
+    struct meta_rename_args ra = { src_parent, dst_parent, src,      dst,       slen,
+                                   dlen,       flags,      replaced, src_guess, dst_guess };
+    return meta_rename_run(m, &ra);
 }
 
 int meta_rename(struct meta *m, uint64_t src_parent, const char *src, size_t slen,

@@ -172,6 +172,21 @@ private_pg() {
     PRIV_META=postgresql://shimfs:shimfs-test@127.0.0.1:$("$PGSH" port "$P")/shimfs
 }
 su_sql() { psql -X -q -A -t -h "$("$PGSH" home "$P")" -p "$("$PGSH" port "$P")" -U postgres "$@"; }
+# A volume named $1 on a private cluster in $TEST_SCRATCH/pg that counts
+# statements (pg_stat_statements) and whose WAL writer waits 10 s (a commit
+# nobody waited for stays unflushed): tests of what reaches the database
+# and when it is durable. Skips the test without pg_stat_statements. Sets
+# META and SHIMFS_META.
+counting_pg_volume() {
+    [ -f "$(ls /usr/lib/postgresql/*/lib/pg_stat_statements.so 2>/dev/null | head -n 1)" ] ||
+        skip_test "pg_stat_statements is not installed"
+    private_pg "$TEST_SCRATCH/pg" "wal_writer_delay = '10s'" "shared_preload_libraries = 'pg_stat_statements'"
+    su_sql -d shimfs -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" > /dev/null
+    META=$PRIV_META
+    export SHIMFS_META=$META
+    "$SHIMFS_CLI" format "$1" --bucket "$(test_bucket)" > /dev/null ||
+        { fail "cannot format the volume"; exit 1; }
+}
 
 # Tests of upgrades make a volume of an older schema from a new one. One
 # place knows what each version added (metadata-sql/schema/NNN_*.sql), so

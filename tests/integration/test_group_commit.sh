@@ -20,18 +20,9 @@ source "$(dirname "$0")/lib.sh"
 need_services
 need_cmd python3 psql sync
 
-CLI=$SHIMFS_CLI
 PY=/usr/bin/python3
 PREFIX=/mnt/shimfs-gc-$$
-[ -f "$(ls /usr/lib/postgresql/*/lib/pg_stat_statements.so 2>/dev/null | head -n 1)" ] ||
-    skip_test "pg_stat_statements is not installed"
-# its WAL writer waits 10 s: a commit nobody waited for stays unflushed
-private_pg "$TEST_SCRATCH/pg" "wal_writer_delay = '10s'" "shared_preload_libraries = 'pg_stat_statements'"
-su_sql -d shimfs -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" > /dev/null
-META=$PRIV_META
-export SHIMFS_META=$META
-"$CLI" format groupcommit --bucket "$(test_bucket)" > /dev/null ||
-    { fail "cannot format the volume"; exit 1; }
+counting_pg_volume groupcommit
 
 shim() {
     env LD_PRELOAD="$SHIMFS_PRELOAD" SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" \
