@@ -181,6 +181,7 @@ void meta_p_int(struct meta_params *p, int64_t v);        /* text format */
 void meta_p_bytes(struct meta_params *p, const void *b, size_t n); /* binary */
 void meta_p_text(struct meta_params *p, const char *s);   /* text, NUL-terminated */
 void meta_p_null(struct meta_params *p);
+void meta_p_int_if(struct meta_params *p, int given, int64_t v); /* NULL when not given */
 /* MS_SETATTR_SOME's parameters: fields (META_SET_*) of a, ctime now, the
  * mode only while the permission bits are mode_was (-1: always), the
  * whole change only if ctime is if_ctime (0: always). */

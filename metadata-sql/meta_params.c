@@ -58,6 +58,14 @@ void meta_p_null(struct meta_params *p)
     p->fmt[i] = 0;
 }
 
+void meta_p_int_if(struct meta_params *p, int given, int64_t v)
+{
+    if (given)
+        meta_p_int(p, v);
+    else
+        meta_p_null(p);
+}
+
 int meta_r_isnull(const PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col);

@@ -112,35 +112,14 @@ void meta_setattr_some_params(struct meta_params *p, uint64_t ino, unsigned fiel
 {
     meta_p_init(p);
     meta_p_int(p, (int64_t)ino);
-    if (fields & META_SET_MODE)
-        meta_p_int(p, a->mode & 07777);
-    else
-        meta_p_null(p);
-    if (fields & META_SET_UID)
-        meta_p_int(p, a->uid);
-    else
-        meta_p_null(p);
-    if (fields & META_SET_GID)
-        meta_p_int(p, a->gid);
-    else
-        meta_p_null(p);
-    if (fields & META_SET_ATIME)
-        meta_p_int(p, a->atime_ns);
-    else
-        meta_p_null(p);
-    if (fields & META_SET_MTIME)
-        meta_p_int(p, a->mtime_ns);
-    else
-        meta_p_null(p);
+    meta_p_int_if(p, fields & META_SET_MODE, a->mode & 07777);
+    meta_p_int_if(p, fields & META_SET_UID, a->uid);
+    meta_p_int_if(p, fields & META_SET_GID, a->gid);
+    meta_p_int_if(p, fields & META_SET_ATIME, a->atime_ns);
+    meta_p_int_if(p, fields & META_SET_MTIME, a->mtime_ns);
     meta_p_int(p, now);
-    if (mode_was >= 0)
-        meta_p_int(p, mode_was & 07777);
-    else
-        meta_p_null(p);
-    if (if_ctime)
-        meta_p_int(p, if_ctime);
-    else
-        meta_p_null(p);
+    meta_p_int_if(p, mode_was >= 0, mode_was & 07777);
+    meta_p_int_if(p, if_ctime != 0, if_ctime);
 }
 
 /* One round trip, an implicit transaction: MS_SETATTR_SOME, after the
