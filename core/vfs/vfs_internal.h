@@ -86,6 +86,9 @@ int mcache_dir_note_smap_miss(uint64_t dir);
 struct vfs_smap *mcache_get_smap(const struct meta_attr *a);
 void mcache_put_smap(struct vfs_smap *m);
 void mcache_forget(uint64_t ino);
+/* A rename moved file ino to folder parent at ctime_ns (what it wrote):
+ * its cached attributes, if any, take them and keep their expiry. */
+void mcache_attr_moved(uint64_t ino, uint64_t parent, int64_t ctime_ns);
 /* dir is no longer known listed (its attributes and entries stay). */
 void mcache_dir_unlist(uint64_t dir);
 /* The inode a fresh entry names, even when its attributes have aged

@@ -637,6 +637,18 @@ void mcache_forget(uint64_t ino)
     pthread_mutex_unlock(&mc->lock);
 }
 
+void mcache_attr_moved(uint64_t ino, uint64_t parent, int64_t ctime_ns)
+{
+    pthread_mutex_lock(&mc->lock);
+    struct mc_inode *n = mc_find_inode(ino, 0);
+    if (n && n->attr_exp) {
+        /* what the rename wrote; the expiry stays that of the last answer */
+        n->attr.parent = parent;
+        n->attr.ctime_ns = ctime_ns;
+    }
+    pthread_mutex_unlock(&mc->lock);
+}
+
 void mcache_dir_unlist(uint64_t dir)
 {
     pthread_mutex_lock(&mc->lock);

@@ -529,9 +529,19 @@ int vfs_rename(const char *from, const char *to, unsigned flags)
         mcache_put_negative(a.dir.ino, a.name, a.nlen);
     if (rc == 0)
         mcache_put_entry(b.dir.ino, b.name, b.nlen, &src);
-    vfs_changed_dir(a.dir.ino, rc, 0, 0);
-    vfs_changed_dir(b.dir.ino, rc, 0, 0);
-    mcache_forget(src.ino);
+    /* a file renamed (not exchanged): the commit wrote both folders' times
+     * and the file's parent and ctime, all at replaced.ctime_ns, and no
+     * link count: the caches take them (a checkpoint writer's next open
+     * and rename asked for both again). Else the folders' attributes and
+     * the inodes' are refetched on next use. */
+    int known = rc == 0 && !S_ISDIR(src.mode) && !(flags & RENAME_EXCHANGE) &&
+                !(has_dst && dst.ino == src.ino) && replaced.ctime_ns;
+    vfs_changed_dir(a.dir.ino, rc, 0, known ? replaced.ctime_ns : 0);
+    vfs_changed_dir(b.dir.ino, rc, 0, known ? replaced.ctime_ns : 0);
+    if (known)
+        mcache_attr_moved(src.ino, b.dir.ino, replaced.ctime_ns);
+    else
+        mcache_forget(src.ino);
     if (has_dst)
         mcache_forget(dst.ino);
     return vfs_errno(rc);
