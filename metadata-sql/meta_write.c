@@ -229,10 +229,19 @@ int meta_write_inline(struct meta *m, uint64_t ino, const struct meta_slice_rec 
         return -EINVAL;
     if (blob && __atomic_load_n(&m->version, __ATOMIC_ACQUIRE) < 4)
         return -EOPNOTSUPP; /* no inline_block table yet: the caller uploads */
+    /* An inline-only commit (every record the block's own id) is not
+     * fenced. The fence keeps ids of a reaped session, whose uploaded
+     * objects gc may have deleted, out of the map; an inline block has no
+     * object, its bytes go in with this commit, and its id is never handed
+     * out again. Skipped, the commit takes no lock on the session row (a
+     * WAL record per tiny file, 9% of cp -r's time for 4 KiB files). */
+    int only_inline = blob != NULL;
+    for (int i = 0; only_inline && i < n; i++)
+        only_inline = recs[i].s.id == blob->id;
     uint64_t mark = meta_lazy_mark(m);
     struct meta_write_args wa = { .ino = ino,
                                   .new_size = new_size,
-                                  .fence = meta_fenced(m),
+                                  .fence = meta_fenced(m) && !only_inline,
                                   .set_size =
                                       (set_size & ~(META_WRITE_LAZY | META_WRITE_SOLE)) != 0,
                                   .lazy = (set_size & META_WRITE_LAZY) != 0,

@@ -542,6 +542,18 @@ START_TEST(test_reservation_fence)
     ck_assert_int_eq(slice_count(adm, f), 1);
     ck_assert_int_eq(meta_next_ids(m, META_ID_SLICE, 64, &first2), -ESTALE);
     ck_assert_int_eq(meta_session_heartbeat(m, sid), -ENOENT);
+    /* an inline-only commit is not fenced: no object of its can have gone,
+     * its bytes go in with it */
+    uint64_t g = mkfile(m, META_ROOT_INO, "g"), iid = (first + 4) | LAYOUT_INLINE_BIT;
+    struct meta_slice_rec inl = { 0, { 0, iid, 5, 0, 5 } };
+    struct meta_inline blob = { iid, "SHMB-frame-stand-in", 19 };
+    ck_assert_int_eq(meta_write_inline(m, g, &inl, 1, &blob, 5, 0, 0, NULL, NULL), 0);
+    ck_assert_int_eq(slice_count(adm, g), 1);
+    ck_assert_int_eq(intf(adm, "SELECT count(*) FROM inline_block WHERE id = %" PRIu64, iid), 1);
+    /* but one that also carries an uploaded slice is */
+    struct meta_slice_rec both[2] = { inl, { 0, { 5, first + 5, 5, 0, 5 } } };
+    ck_assert_int_eq(meta_write_inline(m, g, both, 2, &blob, 10, 0, 0, NULL, NULL), -ESTALE);
+    ck_assert_int_eq(slice_count(adm, g), 1);
 
     /* a new session: its ids commit; the old session's still do not */
     meta_session_forget(m, sid + 1000);             /* not ours: ignored */
