@@ -53,24 +53,22 @@ static const struct { const char *needle; int err; } meta_connect_errors[] = {
 
 /* SQLSTATEs of failed statements; a two-letter entry matches the class. */
 enum { MEQ_QUIET = 1, MEQ_RETRY = 2, MEQ_UNFORMATTED = 4, MEQ_LOST = 8, MEQ_POOLER = 16 };
-static const struct { const char *state; int err; int flags;
-} meta_sql_errors[] = {
-    { "40001", -EAGAIN, MEQ_QUIET | MEQ_RETRY }, /* serialization_failure */
-    { "40P01", -EAGAIN, MEQ_QUIET | MEQ_RETRY }, /* deadlock_detected */
-    { "23505", -EEXIST, MEQ_QUIET | MEQ_RETRY }, /* unique_violation: lost a race */
-    { "22012", -ESTALE, MEQ_QUIET | MEQ_RETRY }, /* division_by_zero: a guess was wrong
-                                                      (MS_UNLINK_CHECK) */
-    { "26000", -EAGAIN, MEQ_POOLER },            /* invalid_sql_statement_name */
-    { "42P05", -EAGAIN, MEQ_POOLER },            /* duplicate_prepared_statement */
-    { "42P01", -ENODEV, MEQ_UNFORMATTED },       /* undefined_table */
-    { "42883", -ENODEV, MEQ_UNFORMATTED },       /* undefined_function */
-    { "3F000", -ENODEV, MEQ_UNFORMATTED },       /* invalid_schema_name */
-    { "28", -EACCES, 0 },                        /* invalid authorization */
-    { "42501", -EACCES, 0 },                     /* insufficient_privilege */
-    { "53100", -ENOSPC, 0 },                     /* disk_full */
-    { "53200", -ENOMEM, 0 },                     /* out_of_memory */
-    { "57P", -ECONNREFUSED, MEQ_LOST },          /* session terminated, shutdown */
-    { "08", -ECONNREFUSED, MEQ_LOST },           /* connection exception */
+static const struct { const char *state; int err; int flags; } meta_sql_errors[] = {
+    { "40001", -EAGAIN, MEQ_QUIET | MEQ_RETRY },   /* serialization_failure */
+    { "40P01", -EAGAIN, MEQ_QUIET | MEQ_RETRY },   /* deadlock_detected */
+    { "23505", -EEXIST, MEQ_QUIET | MEQ_RETRY },   /* unique_violation: lost a race */
+    { "22012", -ESTALE, MEQ_QUIET | MEQ_RETRY },   /* division_by_zero: a guess was wrong */
+    { "26000", -EAGAIN, MEQ_POOLER },              /* invalid_sql_statement_name */
+    { "42P05", -EAGAIN, MEQ_POOLER },              /* duplicate_prepared_statement */
+    { "42P01", -ENODEV, MEQ_UNFORMATTED },         /* undefined_table */
+    { "42883", -ENODEV, MEQ_UNFORMATTED },         /* undefined_function */
+    { "3F000", -ENODEV, MEQ_UNFORMATTED },         /* invalid_schema_name */
+    { "28", -EACCES, 0 },                          /* invalid authorization */
+    { "42501", -EACCES, 0 },                       /* insufficient_privilege */
+    { "53100", -ENOSPC, 0 },                       /* disk_full */
+    { "53200", -ENOMEM, 0 },                       /* out_of_memory */
+    { "57P", -ECONNREFUSED, MEQ_LOST },            /* session terminated, shutdown */
+    { "08", -ECONNREFUSED, MEQ_LOST },             /* connection exception */
 };
 
 /* libpq messages span lines; a log line must not. */

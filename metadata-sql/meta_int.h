@@ -357,6 +357,15 @@ int meta_lock(struct meta_conn *c, const uint64_t *inos, int ninos,
               const struct meta_ent *e, int ne, struct meta_lockset *ls);
 /* The locked row of ino, or NULL. */
 struct meta_attr *meta_lock_find(struct meta_lockset *ls, uint64_t ino);
+/* The lock of a batch that checks a guess in the same round trip
+ * (meta_unlink_guess, meta_rename_guess): MS_LOCK of the rows inos[0..n)
+ * (0: none), no entries, as *q with its parameters in *p; buf (cap bytes,
+ * META_LOCK_BUF for 4 rows) holds the array until the batch has run. */
+#define META_LOCK_BUF 96
+void meta_lock_rows_q(struct meta_q *q, struct meta_params *p, char *buf, size_t cap,
+                      const uint64_t *inos, int n);
+/* The row of ino in an MS_LOCK answer into *out: 1, or 0 when not there. */
+int meta_lock_row(const PGresult *r, uint64_t ino, struct meta_attr *out);
 
 /* ---- small shared helpers ---- */
 int64_t meta_now_ns(void);

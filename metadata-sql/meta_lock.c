@@ -12,6 +12,7 @@
 #include "meta_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 static void meta_ent_params(struct meta_params *p, const struct meta_ent *e, int ne)
@@ -85,4 +86,36 @@ int meta_lock(struct meta_conn *c, const uint64_t *inos, int ninos,
         rc = meta_lock_parse(c, q, ls);
     meta_q_clear(q, 2);
     return rc;
+}
+
+void meta_lock_rows_q(struct meta_q *q, struct meta_params *p, char *buf, size_t cap,
+                      const uint64_t *inos, int n)
+{
+    assert(n >= 1 && cap >= 3);
+    size_t at = 0;
+    buf[at++] = '{';
+    for (int i = 0; i < n && at < cap; i++)
+        at += (size_t)snprintf(buf + at, cap - at, "%s%llu", i ? "," : "",
+                               (unsigned long long)inos[i]);
+    assert(at + 2 <= cap);
+    buf[at++] = '}';
+    buf[at] = '\0';
+    meta_p_init(p);
+    meta_p_text(p, buf);
+    for (int i = 0; i < 4; i++)
+        meta_p_null(p); /* no entries: the caller's check reads them */
+    *q = (struct meta_q){ .stmt = MS_LOCK, .p = p };
+}
+
+int meta_lock_row(const PGresult *r, uint64_t ino, struct meta_attr *out)
+{
+    for (int i = 0; r && i < PQntuples(r); i++) {
+        struct meta_attr row;
+        meta_r_attr(r, i, 0, &row);
+        if (row.ino == ino) {
+            *out = row;
+            return 1;
+        }
+    }
+    return 0;
 }

@@ -20,7 +20,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <linux/fs.h>
-#include <stdio.h>
 
 struct meta_rename_args {
     uint64_t sp, dp;
@@ -252,14 +251,11 @@ static int meta_rename_guess_body(struct meta_conn *c, void *arg)
     if (ra->replaced)
         ra->replaced->ino = 0;
     struct meta_attr S = *ra->gs, D = ra->gd ? *ra->gd : (struct meta_attr){ 0 };
-    char inos[96];
-    snprintf(inos, sizeof inos, "{%llu,%llu,%llu,%llu}", (unsigned long long)ra->sp,
-             (unsigned long long)ra->dp, (unsigned long long)S.ino, (unsigned long long)D.ino);
+    uint64_t inos[4] = { ra->sp, ra->dp, S.ino, D.ino };
+    char buf[META_LOCK_BUF];
     struct meta_params lp, cp;
-    meta_p_init(&lp);
-    meta_p_text(&lp, inos);
-    for (int i = 0; i < 4; i++)
-        meta_p_null(&lp);
+    struct meta_q q[10];
+    meta_lock_rows_q(&q[0], &lp, buf, sizeof buf, inos, 4);
     meta_p_init(&cp);
     meta_p_int(&cp, (int64_t)ra->sp);
     meta_p_bytes(&cp, ra->sname, ra->slen);
@@ -278,7 +274,7 @@ static int meta_rename_guess_body(struct meta_conn *c, void *arg)
     struct meta_batch b = { .sid = meta_session_id(c->m) };
     int64_t now = meta_now_ns();
     meta_rename_plan(&b, ra, &v, now);
-    struct meta_q q[10] = { { .stmt = MS_LOCK, .p = &lp }, { .stmt = MS_RENAME_CHECK, .p = &cp } };
+    q[1] = (struct meta_q){ .stmt = MS_RENAME_CHECK, .p = &cp };
     for (int i = 0; i < b.n; i++)
         q[2 + i] = b.q[i];
     int rc = meta_run(c, q, 2 + b.n, 1);
@@ -287,12 +283,7 @@ static int meta_rename_guess_body(struct meta_conn *c, void *arg)
         return -EAGAIN;
     }
     if (rc == 0 && ra->replaced && ra->gd) {
-        for (int i = 0; i < PQntuples(q[0].res); i++) { /* the target as locked */
-            struct meta_attr row;
-            meta_r_attr(q[0].res, i, 0, &row);
-            if (row.ino == D.ino)
-                D = row;
-        }
+        (void)meta_lock_row(q[0].res, D.ino, &D); /* the target as locked */
         meta_rename_replaced(ra->replaced, &D, 0, now);
     } else if (rc == 0 && ra->replaced) {
         ra->replaced->ctime_ns = now;

@@ -13,7 +13,6 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <stdio.h>
 
 struct meta_unlink_args {
     uint64_t parent;
@@ -89,30 +88,25 @@ static void meta_unlink_removed(const struct meta_unlink_args *ua, const struct 
 
 static int meta_unlink_body(struct meta_conn *c, void *arg);
 
-/* One round trip: lock the parent and the guessed inode (ascending, as
- * meta_lock), check the guess, change, commit. */
+/* One round trip: lock the parent and the guessed inode, check the guess,
+ * change, commit. */
 static int meta_unlink_guess_body(struct meta_conn *c, void *arg)
 {
     struct meta_unlink_args *ua = arg;
     if (!ua->guess)
         return meta_unlink_body(c, arg);
     const struct meta_attr *g = ua->guess;
-    char inos[64];
-    uint64_t lo = ua->parent < g->ino ? ua->parent : g->ino;
-    uint64_t hi = ua->parent < g->ino ? g->ino : ua->parent;
-    snprintf(inos, sizeof inos, "{%llu,%llu}", (unsigned long long)lo, (unsigned long long)hi);
+    uint64_t inos[2] = { ua->parent, g->ino };
+    char buf[META_LOCK_BUF];
     struct meta_params p[5];
-    meta_p_init(&p[0]);
-    meta_p_text(&p[0], inos);
-    for (int i = 0; i < 4; i++)
-        meta_p_null(&p[0]);
+    struct meta_q q[5];
+    meta_lock_rows_q(&q[0], &p[0], buf, sizeof buf, inos, 2);
     meta_p_init(&p[1]);
     meta_p_int(&p[1], (int64_t)ua->parent);
     meta_p_bytes(&p[1], ua->name, ua->nlen);
     meta_p_int(&p[1], (int64_t)g->ino);
     meta_p_int(&p[1], g->nlink);
-    struct meta_q q[5] = { { .stmt = MS_LOCK, .p = &p[0] },
-                           { .stmt = MS_UNLINK_CHECK, .p = &p[1] } };
+    q[1] = (struct meta_q){ .stmt = MS_UNLINK_CHECK, .p = &p[1] };
     int64_t now = meta_now_ns();
     uint32_t nlink = meta_unlink_changes(c, ua, g, now, p + 2, q + 2);
     int rc = meta_run(c, q, 5, 1);
@@ -122,14 +116,9 @@ static int meta_unlink_guess_body(struct meta_conn *c, void *arg)
     }
     if (rc == 0) {
         /* the row as locked: the guess was right about ino, type and links */
-        const struct meta_attr *ch = g;
-        struct meta_attr row;
-        for (int i = 0; i < PQntuples(q[0].res); i++) {
-            meta_r_attr(q[0].res, i, 0, &row);
-            if (row.ino == g->ino)
-                ch = &row;
-        }
-        meta_unlink_removed(ua, ch, nlink, now);
+        struct meta_attr row = *g;
+        (void)meta_lock_row(q[0].res, g->ino, &row);
+        meta_unlink_removed(ua, &row, nlink, now);
     }
     meta_q_clear(q, 5);
     return rc;

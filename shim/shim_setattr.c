@@ -121,9 +121,8 @@ static int shim_tv_to_ts(const struct timeval tv[2], struct timespec ts[2],
 }
 
 /* Times on an open file (its buffered data: see the top). */
-static int shim_futimens_vfs(struct shim_ofd *o, struct vfs_file *f, const struct timespec *ts)
+static int shim_futimens_vfs(struct vfs_file *f, const struct timespec *ts)
 {
-    (void)o;
     return SHIM_VFS_LOAD(utimens, NULL, f, ts, 0, NULL, 0);
 }
 
@@ -134,7 +133,7 @@ SHIM_EXPORT int futimens(int fd, const struct timespec times[2])
 {
     if (SHIM_LIKELY(!shim_ns_fd_candidate(fd)))
         return REAL(futimens)(fd, times);
-    SHIM_SETATTR_FD(fd, o, f, shim_futimens_vfs(o, f, times), REAL(futimens)(fd, times));
+    SHIM_SETATTR_FD(fd, o, f, shim_futimens_vfs(f, times), REAL(futimens)(fd, times));
 }
 
 SHIM_EXPORT int utimensat(int dirfd, const char *path, const struct timespec times[2], int flags)
@@ -143,7 +142,7 @@ SHIM_EXPORT int utimensat(int dirfd, const char *path, const struct timespec tim
     if (shim_str_is_null(path) || (shim_str_is_empty(path) && (flags & AT_EMPTY_PATH))) {
         if (SHIM_LIKELY(!shim_ns_fd_candidate(dirfd)))
             return REAL(utimensat)(dirfd, path, times, flags);
-        SHIM_SETATTR_FD(dirfd, o, f, shim_futimens_vfs(o, f, times),
+        SHIM_SETATTR_FD(dirfd, o, f, shim_futimens_vfs(f, times),
                         REAL(utimensat)(dirfd, path, times, flags));
     }
     struct shim_ns ns;
@@ -175,19 +174,19 @@ SHIM_EXPORT int lutimes(const char *path, const struct timeval tv[2])
                  REAL(lutimes)(ns.path, tv));
 }
 
-static int shim_futimes_vfs(struct shim_ofd *o, struct vfs_file *f, const struct timeval tv[2])
+static int shim_futimes_vfs(struct vfs_file *f, const struct timeval tv[2])
 {
     struct timespec ts[2];
     const struct timespec *tp;
     int rc = shim_tv_to_ts(tv, ts, &tp);
-    return rc < 0 ? rc : shim_futimens_vfs(o, f, tp);
+    return rc < 0 ? rc : shim_futimens_vfs(f, tp);
 }
 
 SHIM_EXPORT int futimes(int fd, const struct timeval tv[2])
 {
     if (SHIM_LIKELY(!shim_ns_fd_candidate(fd)))
         return REAL(futimes)(fd, tv);
-    SHIM_SETATTR_FD(fd, o, f, shim_futimes_vfs(o, f, tv), REAL(futimes)(fd, tv));
+    SHIM_SETATTR_FD(fd, o, f, shim_futimes_vfs(f, tv), REAL(futimes)(fd, tv));
 }
 
 SHIM_EXPORT int futimesat(int dirfd, const char *path, const struct timeval tv[2])
@@ -195,7 +194,7 @@ SHIM_EXPORT int futimesat(int dirfd, const char *path, const struct timeval tv[2
     if (shim_str_is_null(path)) {
         if (SHIM_LIKELY(!shim_ns_fd_candidate(dirfd)))
             return REAL(futimesat)(dirfd, path, tv);
-        SHIM_SETATTR_FD(dirfd, o, f, shim_futimes_vfs(o, f, tv), REAL(futimesat)(dirfd, path, tv));
+        SHIM_SETATTR_FD(dirfd, o, f, shim_futimes_vfs(f, tv), REAL(futimesat)(dirfd, path, tv));
     }
     struct shim_ns ns;
     SHIM_NS_CALL(ns, dirfd, path, 1, shim_utimes_vfs(&ns, tv, 0),

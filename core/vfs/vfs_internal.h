@@ -363,6 +363,10 @@ int vfs_flush_locked(struct vfs_file *f);
 /* A writer's buffered bytes committed now (visible, not waited for on
  * disk); 0 for a reader. */
 int vfs_writer_commit(struct vfs_file *f);
+/* chmod, chown or utimens of inode a->ino: fields (META_SET_*) of *a
+ * committed, lazily unless SHIMFS_SYNC_CLOSE, into the process's caches
+ * and *a (vfs_ns.c): 0 or -errno. */
+int vfs_attr_commit(struct meta_attr *a, unsigned fields);
 int vfs_buffer_write(struct vfs_file *f, const char *buf, size_t len, uint64_t off);
 int vfs_wb_catch_up(struct vfs_file *f);
 

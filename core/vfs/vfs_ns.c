@@ -508,14 +508,11 @@ int vfs_rename(const char *from, const char *to, unsigned flags)
         (void)vfs_session_ensure();
     struct meta_attr replaced = { 0 };
     (void)mcache_take_commit();
-    /* a file: the names as the caches know them, checked in the same
-     * round trip as the change */
-    unsigned mflags = flags | (keep ? META_RENAME_ORPHAN : 0);
-    rc = S_ISDIR(src.mode)
-             ? meta_rename2(vfs_eng.meta, a.dir.ino, a.name, a.nlen, b.dir.ino, b.name, b.nlen,
-                            mflags, &replaced)
-             : meta_rename_guess(vfs_eng.meta, a.dir.ino, a.name, a.nlen, b.dir.ino, b.name, b.nlen,
-                                 mflags, &src, has_dst ? &dst : NULL, &replaced);
+    /* the names as the caches know them, checked in the same round trip
+     * as the change (a directory's rename goes the long way by itself) */
+    rc = meta_rename_guess(vfs_eng.meta, a.dir.ino, a.name, a.nlen, b.dir.ino, b.name, b.nlen,
+                           flags | (keep ? META_RENAME_ORPHAN : 0), &src, has_dst ? &dst : NULL,
+                           &replaced);
     /* two names of one inode: the rename changed nothing */
     if (rc == 0 && !(flags & RENAME_EXCHANGE) && !(has_dst && dst.ino == src.ino))
         vfs_rename_patch(&a, &b, &src, replaced.ctime_ns);
@@ -649,6 +646,21 @@ static int vfs_defer_attrs(struct vfs_file *f, const struct meta_attr *a, unsign
     return ok;
 }
 
+int vfs_attr_commit(struct meta_attr *a, unsigned fields)
+{
+    /* lazy: durable with the process's next synchronous commit, as a
+     * close's (fsync, sync, exit: vfs_session_sync) */
+    int lazy = !vfs_eng.cfg.sync_close;
+    int rc = meta_setattr(vfs_eng.meta, a->ino,
+                          fields | META_SET_CTIME_NOW | (lazy ? META_SET_LAZY : 0), a);
+    if (rc < 0)
+        return rc;
+    if (lazy)
+        vfs_session_lazy();
+    mcache_put_attr(a);
+    return 0;
+}
+
 static int vfs_apply(struct meta_attr *a, unsigned fields, struct vfs_file *f, const char *canon)
 {
     int rc = vfs_wb_drain();
@@ -661,17 +673,10 @@ static int vfs_apply(struct meta_attr *a, unsigned fields, struct vfs_file *f, c
      * word (cp -p and tar set times before close) */
     if (f && (fields & (META_SET_ATIME | META_SET_MTIME)) && (rc = vfs_writer_commit(f)) < 0)
         return rc;
-    /* lazy: durable with the process's next synchronous commit, as a
-     * close's (fsync, sync, exit: vfs_session_sync) */
-    int lazy = !vfs_eng.cfg.sync_close;
     (void)mcache_take_commit();
-    rc = meta_setattr(vfs_eng.meta, a->ino,
-                      fields | META_SET_CTIME_NOW | (lazy ? META_SET_LAZY : 0), a);
-    if (rc == 0 && lazy)
-        vfs_session_lazy();
+    rc = vfs_attr_commit(a, fields);
     if (rc == 0) {
         vfs_patch_attr(mcache_take_commit(), canon, a);
-        mcache_put_attr(a);
         if (f) {
             pthread_mutex_lock(&f->wlock);
             uint64_t size = f->size;

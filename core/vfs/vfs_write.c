@@ -300,25 +300,29 @@ static void vfs_patch_data(const struct vfs_file *f, const struct meta_attr *a,
         vfs_snap_release();
 }
 
-/* Attributes left waiting with no bytes to commit them (vfs_defer_attrs
- * defers only while there are some; kept for any path that drops them):
- * a round trip of their own. */
+/* Attributes left waiting with no bytes to commit them (an empty new
+ * file, or a shared mapping's sync that found nothing to commit): a round
+ * trip of their own. */
 static int vfs_pending_apply_locked(struct vfs_file *f)
 {
     if (!f->pending.fields)
         return 0;
-    struct vfs_engine *e = vfs_opened();
     struct meta_attr a = f->pending.a;
-    int lazy = !e->cfg.sync_close;
-    int rc = meta_setattr(e->meta, f->attr.ino,
-                          f->pending.fields | META_SET_CTIME_NOW | (lazy ? META_SET_LAZY : 0), &a);
+    a.ino = f->attr.ino;
+    int rc = vfs_attr_commit(&a, f->pending.fields);
     if (rc < 0)
         return vfs_errno(rc);
     f->pending.fields = 0;
-    mcache_put_attr(&a);
-    if (lazy)
-        vfs_session_lazy();
     return 0;
+}
+
+/* Everything the descriptor holds committed: its bytes (through its
+ * shared mapping's copy when it has one) and the attributes waiting for
+ * them. */
+static int vfs_commit_all_locked(struct vfs_file *f)
+{
+    int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
+    return rc == 0 ? vfs_pending_apply_locked(f) : rc;
 }
 
 int vfs_flush_locked(struct vfs_file *f)
@@ -573,9 +577,7 @@ int vfs_writer_commit(struct vfs_file *f)
     if (!vfs_is_writer(f))
         return 0;
     pthread_mutex_lock(&f->wlock);
-    int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
-    if (rc == 0)
-        rc = vfs_pending_apply_locked(f);
+    int rc = vfs_commit_all_locked(f);
     pthread_mutex_unlock(&f->wlock);
     return rc;
 }
@@ -587,9 +589,7 @@ int vfs_fsync(struct vfs_file *f, int flags)
         return vfs_session_sync(all);
     pthread_mutex_lock(&f->wlock);
     int clean = f->mo || (f->ndirty == 0 && !f->batches) || vfs_eng.cfg.writeback;
-    int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
-    if (rc == 0)
-        rc = vfs_pending_apply_locked(f);
+    int rc = vfs_commit_all_locked(f);
     if (rc == 0)
         rc = vfs_session_sync(clean ? all : 0);
     pthread_mutex_unlock(&f->wlock);
@@ -682,9 +682,7 @@ int vfs_writer_close(struct vfs_file *f)
         return sync_close ? vfs_session_sync(0) : 0;
     pthread_mutex_lock(&f->wlock);
     f->closing = 1;
-    int rc = f->mo ? vfs_map_sync_locked(f) : vfs_flush_locked(f);
-    if (rc == 0)
-        rc = vfs_pending_apply_locked(f); /* (left by a path that committed no bytes) */
+    int rc = vfs_commit_all_locked(f);
     if (rc == 0 && sync_close)
         rc = vfs_session_sync(0);
     vfs_upload_discard_locked(f);

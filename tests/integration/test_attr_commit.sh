@@ -6,11 +6,12 @@
 #  - tar's pattern (create 0600, write, futimens, a no-op fchown, fchmod
 #    0644, close): the three changes go in the close's commit (one setattr
 #    statement, no lock step); another process sees the file empty and 0600
-#    until the close, then its bytes, times and mode at once; the writer's
-#    own fstat shows them before;
+#    (nobody cannot read it) until the close, then its bytes, times and
+#    mode at once (nobody can); the writer's own fstat shows them before;
 #  - an empty new file: its changes go in at close, one statement;
 #  - a chmod through the descriptor that takes a permission away applies
-#    at once (another process sees it before the close);
+#    at once (another process sees it before the close, and a second local
+#    user, nobody, cannot read the file from then on);
 #  - a write after futimens: the write's time wins, as on a local disk;
 #  - a chmod of the same file by path after a deferred fchmod wins (it was
 #    later): the deferred mode goes in only over the mode it replaced;
@@ -41,6 +42,20 @@ lock_calls() { calls_like '%FOR UPDATE%'; }                          # any lock 
 async_calls() { calls_like 'SELECT set_config($1, $2, $3)'; }
 insert_lsn() { su_sql -d shimfs -c "SELECT pg_current_wal_insert_lsn()"; }
 flushed_past() { [ "$(su_sql -d shimfs -c "SELECT pg_current_wal_flush_lsn() >= '$1'::pg_lsn")" = t ]; }
+# a second local user's try at reading it (nobody, a fresh node's cache
+# folder of its own): "read" or the errno's name
+as_nobody_read() {
+    local c=$TEST_SCRATCH/nobody-$(date +%s%N)
+    mkdir -m 0777 "$c"
+    env SHIMFS_PREFIX="$PREFIX" SHIMFS_META="$META" SHIMFS_LOG=error SHIMFS_AGENT=0 \
+        SHIMFS_CACHE_DIR="$c/cache" setpriv --reuid nobody --regid "$(id -g nobody)" \
+        --clear-groups -- env LD_PRELOAD="$SHIMFS_PRELOAD" "$PY" -c '
+import errno, sys
+try:
+    open(sys.argv[1], "rb").read(); print("read")
+except OSError as e:
+    print(errno.errorcode[e.errno])' "$1"
+}
 # a fresh node's view (a node that looked before may answer a stat from
 # its caches within the TTL): mode, mtime (s), size, content
 view() { NODE=r$(date +%s%N) shim "$PY" -c '
@@ -126,17 +141,20 @@ assert_eq "fstat 644 1500000000" "$(grep '^fstat' "$TEST_SCRATCH/writer.out")" \
 assert_eq 0 "$(($(setattr_calls) - s0))" "futimens, fchown and fchmod asked nothing yet"
 assert_eq "600 $(NODE=x shim stat -c %Y "$PREFIX/d/t") 0 " "$(view "$PREFIX/d/t")" \
     "another process sees the new file empty and 0600 until the close"
+assert_eq EACCES "$(as_nobody_read "$PREFIX/d/t")" "a second user cannot read it (0600) until the close"
 go deferred
 at_step closed || fail "the close: $(cat "$TEST_SCRATCH/writer.err")"
 assert_eq 1 "$(($(setattr_calls) - s0))" "the three changes went in the close's commit: one statement"
 assert_eq 0 "$(($(lock_calls) - l0))" "and no lock step"
 assert_eq "644 1500000000 9 tar bytes" "$(view "$PREFIX/d/t")" \
     "after the close: its bytes, times and mode at once"
+assert_eq read "$(as_nobody_read "$PREFIX/d/t")" "and a second user may read it (0644)"
 go closed
 at_step restricted || fail "the restricting chmod: $(cat "$TEST_SCRATCH/writer.err")"
 assert_eq "640 1400000000 0 " "$(view "$PREFIX/d/e")" "an empty new file got its times and mode"
 assert_eq "600" "$(view "$PREFIX/d/r" | cut -d' ' -f1)" \
     "a chmod that takes a permission away is seen before the close"
+assert_eq EACCES "$(as_nobody_read "$PREFIX/d/r")" "a second user cannot read it from then on"
 s1=$(setattr_calls)
 go restricted
 at_step fsynced || fail "fsync: $(cat "$TEST_SCRATCH/writer.err")"
